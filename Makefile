@@ -1,0 +1,67 @@
+# memcap: the front door. The README's quick start is `make demo` and `make test`.
+#
+#   make            release build (build/release)
+#   make demo       build and run the end-to-end demonstration
+#   make test       every test, under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      benchmarks against the raw system calls (release build)
+#   make valgrind   the unit tests under valgrind (no sanitizers)
+#   make install    install library, headers, tools (PREFIX, DESTDIR)
+#   make format     clang-format every C file in place; `make format-check` only checks
+#
+# Missing build dependencies (Debian packages) are installed by tools/install-deps.sh.
+
+BUILD      ?= build
+REL        := $(BUILD)/release
+ASAN       := $(BUILD)/asan
+VG         := $(BUILD)/valgrind
+PREFIX     ?= /usr/local
+MESON_TEST ?= meson test --print-errorlogs --num-processes 2
+C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+.PHONY: all deps demo test bench valgrind install format format-check clean
+
+all: $(REL)/build.ninja
+	ninja -C $(REL)
+
+deps:
+	@tools/install-deps.sh
+
+$(REL)/build.ninja: | deps
+	meson setup $(REL) --buildtype=release -Dtests=disabled --prefix=$(PREFIX)
+
+$(ASAN)/build.ninja: | deps
+	meson setup $(ASAN) --buildtype=debugoptimized -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbench=false -Dtests=enabled
+
+$(VG)/build.ninja: | deps
+	meson setup $(VG) --buildtype=debug -Dbench=false -Dtests=enabled
+
+demo: $(REL)/build.ninja
+	ninja -C $(REL)
+	$(REL)/examples/memcap-demo
+
+test: $(ASAN)/build.ninja
+	ninja -C $(ASAN)
+	$(MESON_TEST) -C $(ASAN)
+
+bench: $(REL)/build.ninja
+	ninja -C $(REL)
+	$(REL)/bench/bench-memory $(BENCH_ARGS)
+
+valgrind: $(VG)/build.ninja
+	@tools/install-deps.sh valgrind
+	ninja -C $(VG)
+	CK_FORK=no $(MESON_TEST) -C $(VG) --suite unit --timeout-multiplier 10 \
+		--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --trace-children=yes --child-silent-after-fork=no --quiet'
+
+install: all
+	meson install -C $(REL) $(if $(DESTDIR),--destdir $(DESTDIR))
+
+format:
+	clang-format -i $(C_FILES)
+
+format-check:
+	clang-format --dry-run -Werror $(C_FILES)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MEMCAP_BENCH_UTIL_H
+#define MEMCAP_BENCH_UTIL_H
+
+/*
+ * Timing and statistics helpers shared by memcap's benchmarks.
+ *
+ * The build machine is a noisy 2-vCPU guest whose speed moves 20-40% between rounds
+ * (/work/shared/BASELINES.md). So a benchmark never compares numbers taken at different times:
+ * it runs memcap and its raw baseline in the same process, interleaved round by round, with the
+ * same number of operations per round, and reports medians of the rounds and the median of the
+ * per-round ratios. Each round's order is rotated (A B, then B A, ...) so that neither side
+ * always runs right after the other and inherits its cache or frequency state.
+ *
+ * Everything here is header-only (static inline), so a benchmark is a single .c file.
+ *
+ * Sections: clock and optimisation barriers; statistics; interleaved rounds; CPU placement.
+ */
+
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- clock and optimisation barriers ---- */
+
+/* Nanoseconds on CLOCK_MONOTONIC: never jumps with the wall clock; vDSO, no system call. */
+static inline uint64_t bench_now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/*
+ * Tell the compiler that @p (and the memory it points to) is read by something it cannot see,
+ * so a copy into it or a computation feeding it cannot be optimised away.
+ */
+static inline void bench_escape(const void *p) {
+        __asm__ volatile("" : : "g"(p) : "memory");
+}
+
+/* Tell the compiler that any memory may have changed: values must be re-read after this. */
+static inline void bench_clobber(void) {
+        __asm__ volatile("" : : : "memory");
+}
+
+/* ---- statistics ---- */
+
+static inline int bench_cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return (x > y) - (x < y);
+}
+
+/*
+ * The @p-th percentile (0..100) of @n values, by linear interpolation between the closest
+ * ranks (the common "type 7" definition: the median of an even count is the mean of the middle
+ * two). @v is not modified; a sorted copy is made. Returns NAN for n == 0 or allocation failure.
+ */
+static inline double bench_percentile(const double *v, size_t n, double p) {
+        double *s, pos, frac, r;
+        size_t lo;
+
+        if (n == 0 || p < 0.0 || p > 100.0)
+                return __builtin_nan("");
+        s = malloc(n * sizeof(*s));
+        if (!s)
+                return __builtin_nan("");
+        memcpy(s, v, n * sizeof(*s));
+        qsort(s, n, sizeof(*s), bench_cmp_double);
+        pos = p / 100.0 * (double) (n - 1);
+        lo = (size_t) pos;
+        frac = pos - (double) lo;
+        r = lo + 1 < n ? s[lo] + frac * (s[lo + 1] - s[lo]) : s[lo];
+        free(s);
+        return r;
+}
+
+static inline double bench_median(const double *v, size_t n) {
+        return bench_percentile(v, n, 50.0);
+}
+
+/* p99 is only meaningful over many samples (per-operation latencies), not over a few rounds. */
+static inline double bench_p99(const double *v, size_t n) {
+        return bench_percentile(v, n, 99.0);
+}
+
+static inline double bench_min(const double *v, size_t n) {
+        double m = n ? v[0] : __builtin_nan("");
+
+        for (size_t i = 1; i < n; i++)
+                if (v[i] < m)
+                        m = v[i];
+        return m;
+}
+
+static inline double bench_max(const double *v, size_t n) {
+        double m = n ? v[0] : __builtin_nan("");
+
+        for (size_t i = 1; i < n; i++)
+                if (v[i] > m)
+                        m = v[i];
+        return m;
+}
+
+/* out[i] = a[i] / b[i]: the per-round ratio of two cases measured in the same round. */
+static inline void bench_ratios(const double *a, const double *b, size_t n, double *out) {
+        for (size_t i = 0; i < n; i++)
+                out[i] = a[i] / b[i];
+}
+
+/* ---- interleaved rounds ---- */
+
+/*
+ * One side of a comparison. run() performs @iters operations and returns 0 or -errno; only
+ * run() is timed. prepare(), if set, runs untimed right before each timed run (to reset state,
+ * e.g. truncate a log), and returns 0 or -errno too.
+ */
+typedef struct bench_case {
+        const char *name;
+        int (*run)(void *arg, uint64_t iters);
+        int (*prepare)(void *arg);
+        void *arg;
+} bench_case;
+
+/* Where the timed runs happened: a bit per CPU seen at the start of a timed run (CPUs < 64). */
+typedef struct bench_cpus {
+        uint64_t seen;
+        unsigned runs;
+        unsigned migrations; /* timed runs that started on another CPU than the previous one */
+        int last;
+} bench_cpus;
+
+#define BENCH_CPUS_INIT {0, 0, 0, -1}
+
+static inline void bench_cpus_note(bench_cpus *cpus) {
+        int cpu;
+
+        if (!cpus)
+                return;
+        cpu = sched_getcpu();
+        if (cpu >= 0 && cpu < 64)
+                cpus->seen |= UINT64_C(1) << cpu;
+        if (cpus->runs > 0 && cpu != cpus->last)
+                cpus->migrations++;
+        cpus->last = cpu;
+        cpus->runs++;
+}
+
+/* Time one run of @c with @iters operations; *ret_ns is the elapsed time. */
+static inline int bench_time(const bench_case *c, uint64_t iters, bench_cpus *cpus,
+                             uint64_t *ret_ns) {
+        uint64_t t0;
+        int r;
+
+        if (c->prepare) {
+                r = c->prepare(c->arg);
+                if (r < 0)
+                        return r;
+        }
+        bench_cpus_note(cpus);
+        t0 = bench_now_ns();
+        r = c->run(c->arg, iters);
+        *ret_ns = bench_now_ns() - t0;
+        return r;
+}
+
+/*
+ * Find how many operations of @c take at least @min_ns, doubling (or jumping by the measured
+ * shortfall) from 1. Doubles as a warm-up: first-use costs (lazy binding, page faults on
+ * buffers, one-time library setup) are paid here, outside the measured rounds.
+ */
+static inline int bench_calibrate(const bench_case *c, uint64_t min_ns, bench_cpus *cpus,
+                                  uint64_t *ret_iters) {
+        uint64_t iters = 1, ns;
+        int r;
+
+        for (;;) {
+                r = bench_time(c, iters, cpus, &ns);
+                if (r < 0)
+                        return r;
+                if (ns >= min_ns)
+                        break;
+                if (iters > UINT64_MAX / 64)
+                        return -EOVERFLOW;
+                /* Aim 20% past the goal from the measured rate, but at most 64x per step so one
+                 * lucky fast run cannot make the next one take minutes. */
+                if (ns == 0)
+                        iters *= 64;
+                else {
+                        double want = (double) iters * (double) min_ns * 1.2 / (double) ns;
+                        uint64_t next = want > (double) (iters * 64) ? iters * 64
+                                                                       : (uint64_t) want;
+                        iters = next > iters * 2 ? next : iters * 2;
+                }
+        }
+        *ret_iters = iters;
+        return 0;
+}
+
+/*
+ * Run @n cases for @rounds rounds, @iters operations per case per round, interleaved: in round
+ * k the cases run in the order k, k+1, ... (mod n). @ret_ns_per_op has n * rounds elements and
+ * receives case i's round k at [i * rounds + k], in nanoseconds per operation.
+ */
+static inline int bench_interleave(const bench_case *cases, size_t n, unsigned rounds,
+                                   uint64_t iters, bench_cpus *cpus, double *ret_ns_per_op) {
+        uint64_t ns;
+        int r;
+
+        if (n == 0 || rounds == 0 || iters == 0)
+                return -EINVAL;
+        for (unsigned k = 0; k < rounds; k++)
+                for (size_t j = 0; j < n; j++) {
+                        size_t i = (k + j) % n;
+
+                        r = bench_time(&cases[i], iters, cpus, &ns);
+                        if (r < 0)
+                                return r;
+                        ret_ns_per_op[i * rounds + k] = (double) ns / (double) iters;
+                }
+        return 0;
+}
+
+/* ---- CPU placement ---- */
+
+/* Restrict the calling thread (the whole process, if it has one thread) to @cpu. */
+static inline int bench_pin(int cpu) {
+        cpu_set_t set;
+
+        if (cpu < 0 || cpu >= CPU_SETSIZE)
+                return -EINVAL;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) < 0)
+                return -errno;
+        return 0;
+}
+
+#endif

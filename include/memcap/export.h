@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MEMCAP_EXPORT_H
+#define MEMCAP_EXPORT_H
+
+/*
+ * The library is built with hidden symbol visibility; only declarations marked MC_API are
+ * part of its ABI.
+ */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define MC_API __attribute__((visibility("default")))
+#else
+#define MC_API
+#endif
+
+/* The library version: MEMCAP_VERSION_MAJOR.MINOR.PATCH. */
+#define MEMCAP_VERSION_MAJOR 0
+#define MEMCAP_VERSION_MINOR 1
+#define MEMCAP_VERSION_PATCH 0
+#define MEMCAP_VERSION_STRING "0.1.0"
+
+#endif

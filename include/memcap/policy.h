@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef MEMCAP_POLICY_H
+#define MEMCAP_POLICY_H
+
+/*
+ * The security policy a context enforces before every privileged operation. A policy is a
+ * plain value: build it from the embedded secure default, load it from JSON, adjust it with the
+ * setters, then hand a copy to a context with mc_ctx_set_policy(). A policy object is not
+ * shared by contexts and is not thread-safe by itself; contexts copy it.
+ *
+ * The JSON form (every field optional; absent means the default):
+ *
+ *   {
+ *     "version": 1,
+ *     "allow_fixed": false,              MC_MAP_FIXED (replacing whatever is at the address)
+ *     "allow_write_exec": false,         write and execute on one mapping, also via mprotect
+ *     "allow_huge_pages": false,         MC_MAP_HUGEPAGE, MAP_HUGE_*, MADV_HUGEPAGE/COLLAPSE
+ *     "max_memory_usage": "4GiB",        bytes mapped at once (page-rounded); or "unlimited"
+ *     "max_locked_memory": "8MiB",       bytes locked at once (mlock, MAP_LOCKED)
+ *     "max_mappings": 65536,             live mappings at once
+ *     "allowed_syscalls": ["mmap", ...], the operations the context may use at all
+ *     "allowed_shared_memory": ["app-*"], fnmatch(3) patterns for shm names (no leading '/')
+ *     "allowed_paths": ["/srv/data"],    roots a file mapping may come from; null = any
+ *     "allowed_signals": ["SIGUSR1", "RTMIN+1", 15],   signals that may be sent or raised
+ *     "allowed_signal_targets": ["self", "children", "process_group", "same_uid"]
+ *   }
+ *
+ * Sizes are exact non-negative integers or strings with a binary unit ("512KiB", "4GiB"),
+ * or "unlimited". Unknown fields, duplicate keys, wrong types and out-of-range values are
+ * errors that name the file, line and column.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <memcap/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mc_policy mc_policy;
+
+/*
+ * The privileged operations, as named in "allowed_syscalls" and in audit records. Releasing
+ * operations (munmap, munlock, shm_close, signal_unregister, signal_unmask) are always allowed:
+ * denying them could only leak resources. ABI: append only.
+ */
+typedef enum mc_op {
+        MC_OP_MMAP = 0,
+        MC_OP_MUNMAP,
+        MC_OP_MPROTECT,
+        MC_OP_MSYNC,
+        MC_OP_MREMAP,
+        MC_OP_MADVISE,
+        MC_OP_MLOCK,
+        MC_OP_MUNLOCK,
+        MC_OP_SHM_OPEN,
+        MC_OP_SHM_CLOSE,
+        MC_OP_SHM_UNLINK,
+        MC_OP_SHM_RESIZE,
+        MC_OP_SHM_SEAL,
+        MC_OP_SIGNAL_REGISTER,
+        MC_OP_SIGNAL_UNREGISTER,
+        MC_OP_SIGNAL_MASK,
+        MC_OP_SIGNAL_UNMASK,
+        MC_OP_SIGNAL_SEND,
+        MC_OP_SIGNAL_RAISE,
+        MC_OP_SIGNAL_WAIT,
+        _MC_OP_MAX
+} mc_op;
+
+/* Bit for @op in an operation set. */
+#define MC_OP_BIT(op) (UINT64_C(1) << (op))
+/* Every operation. */
+#define MC_OP_ALL ((UINT64_C(1) << _MC_OP_MAX) - 1)
+
+/* Whom mc_signal_send() may target ("allowed_signal_targets"). */
+typedef enum mc_signal_target {
+        MC_TARGET_SELF = 1 << 0,          /* "self": the calling process */
+        MC_TARGET_CHILDREN = 1 << 1,      /* "children": its direct children */
+        MC_TARGET_PROCESS_GROUP = 1 << 2, /* "process_group": its own process group */
+        MC_TARGET_SAME_UID = 1 << 3,      /* "same_uid": processes of the same real uid */
+        MC_TARGET_ANY = 1 << 4,           /* "any": whatever the kernel permits */
+} mc_signal_target;
+
+/* A size limit with no bound. */
+#define MC_UNLIMITED UINT64_MAX
+
+/**
+ * mc_op_name() - the operation's name ("mmap", "shm_open", "signal_send", ...).
+ * Return: a static string, or NULL for a value outside the enum. Thread-safe.
+ */
+MC_API const char *mc_op_name(mc_op op);
+
+/**
+ * mc_op_from_name() - parse an operation name as mc_op_name() prints it.
+ * Return: 0 and *@ret_op set, or -EINVAL for an unknown name. Thread-safe.
+ */
+MC_API int mc_op_from_name(const char *name, mc_op *ret_op);
+
+/**
+ * mc_policy_new() - a new policy holding the embedded secure default.
+ * @ret: the new policy, owned by the caller (mc_policy_free()); untouched on failure.
+ *
+ * The default: no MC_MAP_FIXED, no write+execute, no huge pages, max_memory_usage 4 GiB,
+ * max_locked_memory 8 MiB, max_mappings 65536, every operation allowed, any shared memory
+ * name, any path, every signal but SIGKILL and SIGSTOP, targets self, children, own process
+ * group and same uid.
+ *
+ * Return: 0, or -ENOMEM (OutOfMemory).
+ */
+MC_API int mc_policy_new(mc_policy **ret, mc_error *err);
+
+/**
+ * mc_policy_load_file() - load a policy from a JSON file (see the top of this header).
+ * @path: the file; read whole, at most 1 MiB.
+ * @ret: the new policy, owned by the caller; untouched on failure.
+ *
+ * Fields not in the file keep their default. Errors name the file, line and column and what is
+ * wrong: InvalidArgument for syntax, unknown fields, duplicate keys, wrong types, out-of-range
+ * values; NotFound / PermissionDenied / Io when the file cannot be read.
+ *
+ * Return: 0 or -errno.
+ */
+MC_API int mc_policy_load_file(const char *path, mc_policy **ret, mc_error *err);
+
+/**
+ * mc_policy_load_string() - mc_policy_load_file() for JSON text in memory.
+ * @text: the JSON text; need not be NUL-terminated. A NUL byte inside it is an error.
+ * @len: its length in bytes.
+ * @origin: name used in error messages (a file name, "<string>"); may be NULL.
+ */
+MC_API int mc_policy_load_string(const char *text, size_t len, const char *origin,
+                                 mc_policy **ret, mc_error *err);
+
+/**
+ * mc_policy_dup() - a deep copy of @policy, owned by the caller.
+ * Return: 0, -EINVAL if @policy is NULL, or -ENOMEM.
+ */
+MC_API int mc_policy_dup(const mc_policy *policy, mc_policy **ret, mc_error *err);
+
+/**
+ * mc_policy_free() - free a policy. Accepts NULL.
+ * Return: NULL, so callers can write `p = mc_policy_free(p);`.
+ */
+MC_API mc_policy *mc_policy_free(mc_policy *policy);
+
+/**
+ * mc_policy_to_json() - the effective policy as pretty-printed JSON that
+ * mc_policy_load_string() accepts back unchanged.
+ * @ret_json: a NUL-terminated string the caller frees with free().
+ * Return: 0, -EINVAL or -ENOMEM.
+ */
+MC_API int mc_policy_to_json(const mc_policy *policy, char **ret_json, mc_error *err);
+
+/* Setters. Each returns 0, or -EINVAL (InvalidArgument) for a NULL policy or a bad value. */
+MC_API int mc_policy_set_allow_fixed(mc_policy *policy, bool allow);
+MC_API int mc_policy_set_allow_write_exec(mc_policy *policy, bool allow);
+MC_API int mc_policy_set_allow_huge_pages(mc_policy *policy, bool allow);
+/* @bytes: the limit, or MC_UNLIMITED. */
+MC_API int mc_policy_set_max_memory_usage(mc_policy *policy, uint64_t bytes);
+MC_API int mc_policy_set_max_locked_memory(mc_policy *policy, uint64_t bytes);
+MC_API int mc_policy_set_max_mappings(mc_policy *policy, uint64_t count);
+/* @ops: a set of MC_OP_BIT() values; bits beyond MC_OP_ALL are -EINVAL. */
+MC_API int mc_policy_set_allowed_ops(mc_policy *policy, uint64_t ops);
+/* @targets: an OR of mc_signal_target; 0 forbids sending to anyone. */
+MC_API int mc_policy_set_signal_targets(mc_policy *policy, unsigned targets);
+/* Allow or forbid sending/raising @signo (1..64). SIGKILL and SIGSTOP may be allowed too. */
+MC_API int mc_policy_set_signal_allowed(mc_policy *policy, int signo, bool allow);
+
+/*
+ * Shared-memory name patterns. The default is one pattern, "*". Clearing leaves none: no named
+ * shared memory may be opened. @pattern is an fnmatch(3) pattern matched against the name
+ * without its leading '/'; at most 255 bytes. Return 0, -EINVAL or -ENOMEM.
+ */
+MC_API int mc_policy_clear_shared_memory_patterns(mc_policy *policy);
+MC_API int mc_policy_add_shared_memory_pattern(mc_policy *policy, const char *pattern,
+                                               mc_error *err);
+
+/*
+ * Path roots for file mappings. By default any path may be mapped; once a root is added, only
+ * files whose resolved path (symlinks followed, after opening) lies beneath a root may be.
+ * @root must be absolute; it is normalised lexically ("//a/./b/" -> "/a/b"), not resolved.
+ * mc_policy_allow_any_path() returns to the default. Return 0, -EINVAL or -ENOMEM.
+ */
+MC_API int mc_policy_allow_any_path(mc_policy *policy);
+MC_API int mc_policy_add_allowed_path(mc_policy *policy, const char *root, mc_error *err);
+
+/* Getters. A NULL policy reads as the default. */
+MC_API bool mc_policy_allow_fixed(const mc_policy *policy);
+MC_API bool mc_policy_allow_write_exec(const mc_policy *policy);
+MC_API bool mc_policy_allow_huge_pages(const mc_policy *policy);
+MC_API uint64_t mc_policy_max_memory_usage(const mc_policy *policy);
+MC_API uint64_t mc_policy_max_locked_memory(const mc_policy *policy);
+MC_API uint64_t mc_policy_max_mappings(const mc_policy *policy);
+MC_API uint64_t mc_policy_allowed_ops(const mc_policy *policy);
+MC_API unsigned mc_policy_signal_targets(const mc_policy *policy);
+MC_API bool mc_policy_signal_allowed(const mc_policy *policy, int signo);
+
+/**
+ * mc_policy_path_allowed() - whether an absolute, already resolved @path lies beneath one of
+ * the allowed roots (component-wise: "/srv/data2" is not beneath "/srv/data").
+ */
+MC_API bool mc_policy_path_allowed(const mc_policy *policy, const char *path);
+
+/**
+ * mc_policy_shared_memory_allowed() - whether a shared memory @name (with or without its
+ * leading '/') matches one of the allowed patterns.
+ */
+MC_API bool mc_policy_shared_memory_allowed(const mc_policy *policy, const char *name);
+
+/**
+ * mc_parse_size() - parse a size as the policy and the CLI accept it: digits, optionally
+ * followed by K/M/G/T/P/E with or without "iB" ("64KiB", "2G", "4096"); binary multiples.
+ * Return: 0, or -EINVAL for a malformed value, -ERANGE when it does not fit 64 bits.
+ */
+MC_API int mc_parse_size(const char *text, uint64_t *ret_bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

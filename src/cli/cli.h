@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * What the memcap subcommands share: the dispatch table entry, the context every command that
+ * touches memory creates (with the global --policy and --audit applied), and the usage-error
+ * and option-error conventions (exit status 2, a hint to --help).
+ */
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include <memcap/memcap.h>
+
+#include "args.h"
+#include "error-util.h"
+#include "output.h"
+#include "macro.h"
+
+/*
+ * A subcommand. @argv[0] is the command's name; options follow in any order (getopt_long).
+ * Returns the process exit status.
+ */
+typedef int (*cli_run_fn)(int argc, char **argv);
+
+typedef struct cli_command {
+        const char *name;
+        cli_run_fn run;
+        const char *summary; /* one line for `memcap --help` */
+} cli_command;
+
+int cmd_help(int argc, char **argv);
+int cmd_maps(int argc, char **argv);
+int cmd_map(int argc, char **argv);
+int cmd_shm(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+/*
+ * A new context for this command, with the policy of --policy and the audit sink of --audit
+ * (which it takes: call once per process). Returns 0 or -errno with @err filled.
+ */
+int cli_ctx_new(mc_ctx **ret, mc_error *err);
+
+/*
+ * Print "memcap: <message>" and "Try 'memcap <cmd> --help'." on stderr; returns EXIT_USAGE.
+ * @cmd may be NULL for the global level.
+ */
+int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+
+/*
+ * Report what getopt_long() returned for a bad option (@c is '?' or ':'), with the offending
+ * argument named; returns EXIT_USAGE.
+ */
+int cli_option_error(const char *cmd, int c, char **argv);
+
+/*
+ * Reset getopt for a new argument vector: glibc needs optind = 0 to forget the state of a
+ * previous scan (a half-consumed cluster of short options).
+ */
+static inline void cli_getopt_reset(void) {
+        optind = 0;
+        opterr = 0;
+}
+
+/* Flush stdout and turn a failed write into Io (a full disk or a closed pipe). 0 or exit. */
+int cli_finish_output(void);
+
+static inline void mc_ctx_freep(mc_ctx **ctx) {
+        mc_ctx_free(*ctx);
+}
+static inline void mc_policy_freep(mc_policy **p) {
+        mc_policy_free(*p);
+}
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+#define _cleanup_fclose_ _cleanup_(fclosep)

@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memcap audit FILE [filters] [--json]: read a JSON-lines audit log (the format at the top of
+ * <memcap/audit.h>), keep the records that match every filter, and print one line per record
+ * for people or a JSON array for programs.
+ *
+ * A log is evidence and may have been tampered with or cut short, so every line is treated as
+ * hostile: lines are bounded in length, anything that is not a JSON object is reported with
+ * its line number and skipped (and the exit status says so at the end), fields of the wrong
+ * type read as absent, and every string is escaped before it reaches the terminal.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Longest line taken; longer lines are skipped as bad. Real records are a few KiB at most. */
+#define AUDIT_LINE_MAX (1024 * 1024)
+
+typedef struct audit_filter {
+        const char *op;
+        const char *outcome;
+        const char *capability;
+        const char *kind;
+        pid_t pid; /* 0: any */
+} audit_filter;
+
+static void help(void) {
+        fputs("Usage: memcap audit FILE [--op NAME] [--outcome ok|denied|error]\n"
+              "                         [--capability CAP] [--pid N] [--kind KIND] [--json]\n"
+              "\n"
+              "Read a JSON-lines audit log written by libmemcap ('-' reads standard input) and\n"
+              "print the records matching every filter, one line each: local time, pid,\n"
+              "capability, operation, outcome, then the file or name, length, address and, for\n"
+              "failures, \"Kind: message\".\n"
+              "\n"
+              "Options:\n"
+              "  --op NAME          operation, e.g. mmap, shm_open, signal_send\n"
+              "  --outcome OUTCOME  ok, denied (refused by the policy) or error\n"
+              "  --capability CAP   core.memory or core.signal\n"
+              "  --pid N            records of process N\n"
+              "  --kind KIND        error kind, e.g. PolicyViolation, NotFound (Ok: successes)\n"
+              "  --json             print the matching records as one JSON array\n"
+              "  -h, --help         show this help\n"
+              "\n"
+              "Lines that are not JSON objects are reported on standard error with their line\n"
+              "number and skipped; the exit status is then 21 (Io).\n",
+              stdout);
+}
+
+/*
+ * Read one line into *@buf (without the newline, NUL-terminated). Returns 1 for a line, 0 at
+ * the end, -errno on a read error. A line longer than AUDIT_LINE_MAX is consumed whole and
+ * reported through *@too_long, with only its start kept.
+ */
+static int read_line(FILE *f, char **buf, size_t *cap, size_t *ret_len, bool *too_long) {
+        size_t len = 0;
+        bool any = false;
+        int c;
+
+        *too_long = false;
+        errno = 0;
+        while ((c = getc_unlocked(f)) != EOF) {
+                any = true;
+                if (c == '\n')
+                        break;
+                if (len >= AUDIT_LINE_MAX) {
+                        *too_long = true;
+                        continue;
+                }
+                if (len + 1 >= *cap) {
+                        size_t ncap = *cap ? *cap * 2 : 4096;
+                        char *nb = realloc(*buf, ncap);
+                        if (!nb)
+                                return -ENOMEM;
+                        *buf = nb;
+                        *cap = ncap;
+                }
+                (*buf)[len++] = (char) c;
+        }
+        if (ferror(f))
+                return errno ? -errno : -EIO;
+        if (!any)
+                return 0;
+        if (!*buf) {
+                *buf = malloc(1);
+                if (!*buf)
+                        return -ENOMEM;
+                *cap = 1;
+        }
+        (*buf)[len] = 0;
+        *ret_len = len;
+        return 1;
+}
+
+/* A string member of @obj, or NULL when absent or not a string. */
+static const char *get_str(const json_t *obj, const char *key) {
+        return json_string_value(json_object_get(obj, key));
+}
+
+static const json_t *get_obj(const json_t *obj, const char *key) {
+        const json_t *v = json_object_get(obj, key);
+        return json_is_object(v) ? v : NULL;
+}
+
+/* The record's error kind name, "Ok" for a record without an error. */
+static const char *record_kind(const json_t *rec) {
+        const json_t *e = get_obj(rec, "error");
+        const char *k = e ? get_str(e, "kind") : NULL;
+
+        if (k)
+                return k;
+        return e ? NULL : "Ok";
+}
+
+static bool str_matches(const char *want, const char *have) {
+        return !want || (have && streq(want, have));
+}
+
+static bool record_matches(const json_t *rec, const audit_filter *flt) {
+        if (!str_matches(flt->op, get_str(rec, "operation")) ||
+            !str_matches(flt->outcome, get_str(rec, "outcome")) ||
+            !str_matches(flt->capability, get_str(rec, "capability")) ||
+            !str_matches(flt->kind, record_kind(rec)))
+                return false;
+        if (flt->pid > 0) {
+                const json_t *p = json_object_get(rec, "pid");
+                if (!json_is_integer(p) || json_integer_value(p) != flt->pid)
+                        return false;
+        }
+        return true;
+}
+
+static int parse_digits(const char **p, size_t n, int *ret) {
+        int v = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                char c = (*p)[i];
+                if (c < '0' || c > '9')
+                        return -EINVAL;
+                v = v * 10 + (c - '0');
+        }
+        *p += n;
+        *ret = v;
+        return 0;
+}
+
+/*
+ * "2026-11-22T01:46:55.123456Z" (or with a numeric offset) as local time,
+ * "2026-11-22 02:46:55.123456". Returns -EINVAL for anything else.
+ */
+static int format_time(const char *text, char *buf, size_t size) {
+        const char *p = text;
+        int year, mon, day, hour, min, sec, off = 0;
+        char frac[10] = "";
+        size_t nfrac = 0;
+        struct tm tm = {}, local;
+        time_t t;
+        char base[40];
+
+        if (parse_digits(&p, 4, &year) < 0 || *p++ != '-' || parse_digits(&p, 2, &mon) < 0 ||
+            *p++ != '-' || parse_digits(&p, 2, &day) < 0 || (*p != 'T' && *p != 't'))
+                return -EINVAL;
+        p++;
+        if (parse_digits(&p, 2, &hour) < 0 || *p++ != ':' || parse_digits(&p, 2, &min) < 0 ||
+            *p++ != ':' || parse_digits(&p, 2, &sec) < 0)
+                return -EINVAL;
+        if (*p == '.') {
+                p++;
+                while (*p >= '0' && *p <= '9') {
+                        if (nfrac >= 9)
+                                return -EINVAL;
+                        frac[nfrac++] = *p++;
+                }
+                if (nfrac == 0)
+                        return -EINVAL;
+                frac[nfrac] = 0;
+        }
+        if (*p == 'Z' || *p == 'z')
+                p++;
+        else if (*p == '+' || *p == '-') {
+                int sign = *p++ == '-' ? -1 : 1, oh, om;
+                if (parse_digits(&p, 2, &oh) < 0 || *p++ != ':' || parse_digits(&p, 2, &om) < 0 ||
+                    oh > 23 || om > 59)
+                        return -EINVAL;
+                off = sign * (oh * 3600 + om * 60);
+        } else
+                return -EINVAL;
+        if (*p != 0 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
+            sec > 60)
+                return -EINVAL;
+
+        tm.tm_year = year - 1900;
+        tm.tm_mon = mon - 1;
+        tm.tm_mday = day;
+        tm.tm_hour = hour;
+        tm.tm_min = min;
+        tm.tm_sec = sec;
+        t = timegm(&tm);
+        if (t == (time_t) -1)
+                return -EINVAL;
+        t -= off;
+        if (!localtime_r(&t, &local) || strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S",
+                                                 &local) == 0)
+                return -EINVAL;
+        if (nfrac > 0)
+                snprintf(buf, size, "%s.%s", base, frac);
+        else
+                snprintf(buf, size, "%s", base);
+        return 0;
+}
+
+/* Append " key=value" for a string or integer member; other types are left out. */
+static void summary_field(FILE *s, const char *label, const json_t *v) {
+        if (json_is_string(v)) {
+                _cleanup_free_ char *safe =
+                        str_escape(json_string_value(v), json_string_length(v));
+                fprintf(s, " %s=%s", label, safe ? safe : "?");
+        } else if (json_is_integer(v))
+                fprintf(s, " %s=%" JSON_INTEGER_FORMAT, label, json_integer_value(v));
+}
+
+static int print_record(const json_t *rec) {
+        const json_t *req = get_obj(rec, "request"), *res = get_obj(rec, "result");
+        const json_t *error = get_obj(rec, "error");
+        const json_t *pid = json_object_get(rec, "pid");
+        const char *time = get_str(rec, "time");
+        _cleanup_free_ char *time_safe = NULL, *cap = NULL, *op = NULL, *outcome = NULL;
+        _cleanup_free_ char *summary = NULL;
+        char when[64], pidbuf[24];
+        size_t summary_len = 0;
+        FILE *s;
+
+        if (!time || format_time(time, when, sizeof(when)) < 0) {
+                time_safe = str_escape_cstr(time ? time : "?");
+                if (!time_safe)
+                        return -ENOMEM;
+                snprintf(when, sizeof(when), "%s", time_safe);
+        }
+        if (json_is_integer(pid))
+                snprintf(pidbuf, sizeof(pidbuf), "%" JSON_INTEGER_FORMAT, json_integer_value(pid));
+        else
+                snprintf(pidbuf, sizeof(pidbuf), "?");
+        cap = str_escape_cstr(get_str(rec, "capability") ?: "?");
+        op = str_escape_cstr(get_str(rec, "operation") ?: "?");
+        outcome = str_escape_cstr(get_str(rec, "outcome") ?: "?");
+        if (!cap || !op || !outcome)
+                return -ENOMEM;
+
+        s = open_memstream(&summary, &summary_len);
+        if (!s)
+                return -ENOMEM;
+        if (req) {
+                summary_field(s, "file", json_object_get(req, "file"));
+                summary_field(s, "name", json_object_get(req, "name"));
+                summary_field(s, "signal", json_object_get(req, "signal"));
+                summary_field(s, "target", json_object_get(req, "target"));
+        }
+        if (res && json_object_get(res, "length"))
+                summary_field(s, "length", json_object_get(res, "length"));
+        else if (req)
+                summary_field(s, "length", json_object_get(req, "length"));
+        if (res)
+                summary_field(s, "address", json_object_get(res, "address"));
+        if (error) {
+                const json_t *msg = json_object_get(error, "message");
+                _cleanup_free_ char *kind = str_escape_cstr(get_str(error, "kind") ?: "?");
+                _cleanup_free_ char *text =
+                        json_is_string(msg)
+                                ? str_escape(json_string_value(msg), json_string_length(msg))
+                                : strdup("");
+                fprintf(s, " %s: %s", kind ? kind : "?", text ? text : "?");
+        }
+        if (fclose(s) != 0)
+                return -ENOMEM;
+
+        /* No padding after the last column: lines without a summary end in the outcome. */
+        if (printf("%-26s %7s %-11s %-14s %-*s%s\n", when, pidbuf, cap, op,
+                   summary_len > 0 ? 6 : 0, outcome, summary ? summary : "") < 0)
+                return -EIO;
+        return 0;
+}
+
+static int open_input(const char *path, FILE **ret, mc_error *err) {
+        FILE *f;
+        int fd;
+
+        if (streq(path, "-")) {
+                *ret = stdin;
+                return 0;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return error_errno(err, errno, "open audit log '%s'", path);
+        f = fdopen(fd, "r");
+        if (!f) {
+                int e = errno;
+                close(fd);
+                return error_errno(err, e, "open audit log '%s'", path);
+        }
+        *ret = f;
+        return 0;
+}
+
+static int parse_options(int argc, char **argv, audit_filter *flt, bool *json,
+                         const char **path) {
+        enum { ARG_OP = 0x100, ARG_OUTCOME, ARG_CAPABILITY, ARG_PID, ARG_KIND, ARG_JSON };
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"op", required_argument, NULL, ARG_OP},
+                {"outcome", required_argument, NULL, ARG_OUTCOME},
+                {"capability", required_argument, NULL, ARG_CAPABILITY},
+                {"pid", required_argument, NULL, ARG_PID},
+                {"kind", required_argument, NULL, ARG_KIND},
+                {"json", no_argument, NULL, ARG_JSON},
+                {}};
+        mc_error_kind kind;
+        int c;
+
+        cli_getopt_reset();
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+                _cleanup_free_ char *safe = NULL;
+
+                switch (c) {
+                case 'h':
+                        help();
+                        return -1;
+                case ARG_OP:
+                        flt->op = optarg;
+                        break;
+                case ARG_OUTCOME:
+                        if (!streq(optarg, "ok") && !streq(optarg, "denied") &&
+                            !streq(optarg, "error")) {
+                                safe = str_escape_cstr(optarg);
+                                return cli_usage_error("audit",
+                                                       "invalid outcome '%s': expected ok, "
+                                                       "denied or error",
+                                                       safe ? safe : "?");
+                        }
+                        flt->outcome = optarg;
+                        break;
+                case ARG_CAPABILITY:
+                        flt->capability = optarg;
+                        break;
+                case ARG_PID:
+                        if (args_parse_pid(optarg, &flt->pid) < 0) {
+                                safe = str_escape_cstr(optarg);
+                                return cli_usage_error("audit",
+                                                       "invalid pid '%s': expected a number "
+                                                       "from 1 to 2147483647",
+                                                       safe ? safe : "?");
+                        }
+                        break;
+                case ARG_KIND:
+                        if (mc_error_kind_from_name(optarg, &kind) < 0) {
+                                safe = str_escape_cstr(optarg);
+                                return cli_usage_error("audit",
+                                                       "invalid kind '%s': expected an error "
+                                                       "kind such as PolicyViolation",
+                                                       safe ? safe : "?");
+                        }
+                        flt->kind = mc_error_kind_name(kind);
+                        break;
+                case ARG_JSON:
+                        *json = true;
+                        break;
+                default:
+                        return cli_option_error("audit", c, argv);
+                }
+        }
+        if (optind >= argc)
+                return cli_usage_error("audit", "missing FILE ('-' for standard input)");
+        if (argc - optind > 1)
+                return cli_usage_error("audit", "too many arguments");
+        *path = argv[optind];
+        return 0;
+}
+
+int cmd_audit(int argc, char **argv) {
+        audit_filter flt = {};
+        _cleanup_json_ json_t *matches = NULL;
+        _cleanup_free_ char *line = NULL, *path_safe = NULL;
+        mc_error err = MC_ERROR_INIT;
+        const char *path = NULL;
+        size_t cap = 0, len = 0, lineno = 0, bad = 0;
+        bool json = false, too_long;
+        FILE *in = NULL;
+        int r;
+
+        r = parse_options(argc, argv, &flt, &json, &path);
+        if (r != 0)
+                return r < 0 ? 0 : r;
+        path_safe = str_escape_cstr(streq(path, "-") ? "<stdin>" : path);
+        if (!path_safe)
+                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+        if (json) {
+                matches = json_array();
+                if (!matches)
+                        return error_report(
+                                &(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+        }
+        r = open_input(path, &in, &err);
+        if (r < 0)
+                return error_report(&err);
+
+        while ((r = read_line(in, &line, &cap, &len, &too_long)) > 0) {
+                _cleanup_json_ json_t *rec = NULL;
+                json_error_t jerr;
+
+                lineno++;
+                if (too_long) {
+                        log_error("%s:%zu: line longer than %d bytes, skipped", path_safe, lineno,
+                                  AUDIT_LINE_MAX);
+                        bad++;
+                        continue;
+                }
+                if (strspn(line, " \t\r") == len)
+                        continue; /* blank lines carry nothing, not even damage */
+                rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+                if (!rec || !json_is_object(rec)) {
+                        _cleanup_free_ char *why =
+                                rec ? strdup("not a JSON object") : str_escape_cstr(jerr.text);
+                        log_error("%s:%zu: not a valid audit record (%s), skipped", path_safe,
+                                  lineno, why ? why : "?");
+                        bad++;
+                        continue;
+                }
+                if (!record_matches(rec, &flt))
+                        continue;
+                if (json) {
+                        if (json_array_append(matches, rec) < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                } else {
+                        r = print_record(rec);
+                        if (r < 0)
+                                break;
+                }
+        }
+        if (in != stdin)
+                fclose(in);
+        if (r == -ENOMEM)
+                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+        if (r == -EIO && ferror(stdout)) {
+                error_errno(&err, EIO, "write to standard output");
+                return error_report(&err);
+        }
+        if (r < 0) {
+                error_errno(&err, r, "read audit log '%s'", path_safe);
+                return error_report(&err);
+        }
+        if (json && json_print(matches, stdout) < 0) {
+                error_errno(&err, EIO, "write to standard output");
+                return error_report(&err);
+        }
+        if (bad > 0) {
+                error_set(&err, MC_ERR_IO, EIO, "%s: %zu malformed line%s skipped", path_safe,
+                          bad, bad == 1 ? "" : "s");
+                return error_report(&err);
+        }
+        return 0;
+}

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memcap maps [PID] [--json]: the memory mappings of a process, read from /proc/PID/maps.
+ *
+ * The kernel's format is "start-end perms offset dev inode [path]", the path padded to a column
+ * and possibly holding spaces, a " (deleted)" suffix, or a pseudo name such as "[heap]". The
+ * parser takes every field strictly and the path as the whole rest of the line, so names with
+ * spaces survive, and it classifies each mapping by kind (file, deleted, memfd, anon, heap,
+ * stack, vdso, vvar, ...).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct maps_entry {
+        uint64_t start, end, offset, inode;
+        char perms[5]; /* "rw-p" */
+        char dev[24];  /* "fd:01" */
+        char *path;    /* NULL for anonymous memory; without the " (deleted)" suffix */
+        bool deleted;
+        char kind[24];
+} maps_entry;
+
+typedef struct maps_list {
+        maps_entry *entries;
+        size_t n, cap;
+} maps_list;
+
+static void maps_list_done(maps_list *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->entries[i].path);
+        free(l->entries);
+        *l = (maps_list){};
+}
+
+static int hex_digit(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+static int parse_hex(const char **p, uint64_t *ret) {
+        const char *s = *p;
+        uint64_t v = 0;
+        int d;
+
+        if (hex_digit(*s) < 0)
+                return -EINVAL;
+        for (; (d = hex_digit(*s)) >= 0; s++) {
+                if (v >> 60)
+                        return -ERANGE;
+                v = v << 4 | (uint64_t) d;
+        }
+        *p = s;
+        *ret = v;
+        return 0;
+}
+
+static int parse_dec(const char **p, uint64_t *ret) {
+        const char *s = *p;
+        uint64_t v = 0;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        for (; *s >= '0' && *s <= '9'; s++)
+                if (MC_MUL_OVERFLOW(v, 10, &v) || MC_ADD_OVERFLOW(v, (uint64_t) (*s - '0'), &v))
+                        return -ERANGE;
+        *p = s;
+        *ret = v;
+        return 0;
+}
+
+static int expect(const char **p, char c) {
+        if (**p != c)
+                return -EINVAL;
+        (*p)++;
+        return 0;
+}
+
+/* Kind of a pseudo path "[name]" or "[name:detail]": the name, if it is a plain word. */
+static void bracket_kind(const char *path, char *kind, size_t size) {
+        size_t n = strcspn(path + 1, ":]");
+
+        if (n == 0 || n >= size || (path[1 + n] != ':' && path[1 + n] != ']')) {
+                strscpy(kind, size, "special");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char c = path[1 + i];
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+                        strscpy(kind, size, "special");
+                        return;
+                }
+        }
+        memcpy(kind, path + 1, n);
+        kind[n] = 0;
+        /* Named anonymous memory ("[anon:name]", "[anon_shmem:name]") is still anonymous. */
+        if (streq(kind, "anon_shmem"))
+                strscpy(kind, size, "anon");
+        /* Newer kernels split the vvar area ("[vvar_vclock]"); it is the same kind of page. */
+        if (strncmp(kind, "vvar", 4) == 0)
+                strscpy(kind, size, "vvar");
+}
+
+static void classify(maps_entry *e) {
+        if (!e->path)
+                strscpy(e->kind, sizeof(e->kind), "anon");
+        else if (e->path[0] == '[')
+                bracket_kind(e->path, e->kind, sizeof(e->kind));
+        else if (strncmp(e->path, "/memfd:", 7) == 0)
+                strscpy(e->kind, sizeof(e->kind), "memfd");
+        else if (e->path[0] == '/')
+                strscpy(e->kind, sizeof(e->kind), e->deleted ? "deleted" : "file");
+        else
+                strscpy(e->kind, sizeof(e->kind), "special"); /* anon_inode:..., socket:... */
+}
+
+/* Parse one line (without its newline). Returns 0, -EINVAL for a malformed line, -ENOMEM. */
+static int parse_line(const char *line, maps_entry *ret) {
+        static const char suffix[] = " (deleted)";
+        maps_entry e = {};
+        const char *p = line, *dev;
+        uint64_t minor;
+
+        if (parse_hex(&p, &e.start) < 0 || expect(&p, '-') < 0 || parse_hex(&p, &e.end) < 0 ||
+            expect(&p, ' ') < 0 || e.end < e.start)
+                return -EINVAL;
+        for (size_t i = 0; i < 4; i++) {
+                static const char allowed[4][3] = {"r-", "w-", "x-", "sp"};
+                if (!p[i] || !strchr(allowed[i], p[i]))
+                        return -EINVAL;
+        }
+        memcpy(e.perms, p, 4);
+        p += 4;
+        if (expect(&p, ' ') < 0 || parse_hex(&p, &e.offset) < 0 || expect(&p, ' ') < 0)
+                return -EINVAL;
+        dev = p;
+        if (parse_hex(&p, &minor) < 0 || expect(&p, ':') < 0 || parse_hex(&p, &minor) < 0 ||
+            (size_t) (p - dev) >= sizeof(e.dev))
+                return -EINVAL;
+        memcpy(e.dev, dev, (size_t) (p - dev));
+        if (expect(&p, ' ') < 0 || parse_dec(&p, &e.inode) < 0)
+                return -EINVAL;
+
+        if (*p != 0) {
+                size_t n;
+
+                if (*p != ' ')
+                        return -EINVAL;
+                p += strspn(p, " ");
+                n = strlen(p);
+                if (n >= sizeof(suffix) && streq(p + n - (sizeof(suffix) - 1), suffix)) {
+                        e.deleted = true;
+                        n -= sizeof(suffix) - 1;
+                }
+                if (n > 0) {
+                        e.path = strndup(p, n);
+                        if (!e.path)
+                                return -ENOMEM;
+                }
+        }
+        classify(&e);
+        *ret = e;
+        return 0;
+}
+
+static int maps_read(const char *pid_text, maps_list *list, mc_error *err) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        char path[64];
+        size_t cap = 0, lineno = 0;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%s/maps", pid_text);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return error_set(err, MC_ERR_NOT_FOUND, ENOENT,
+                                         "no process with id %s (%s does not exist)", pid_text,
+                                         path);
+                return error_errno(err, errno, "read the mappings of process %s (%s)", pid_text,
+                                   path);
+        }
+        f = fdopen(fd, "re");
+        if (!f) {
+                int e = errno;
+                close(fd);
+                return error_errno(err, e, "read '%s'", path);
+        }
+
+        errno = 0;
+        while ((n = getline(&line, &cap, f)) >= 0) {
+                maps_entry e;
+                int r;
+
+                lineno++;
+                if (n > 0 && line[n - 1] == '\n')
+                        line[--n] = 0;
+                if (n == 0)
+                        continue;
+                if (strlen(line) != (size_t) n)
+                        return error_set(err, MC_ERR_IO, EIO, "'%s' line %zu: NUL byte", path,
+                                         lineno);
+                r = parse_line(line, &e);
+                if (r == -ENOMEM)
+                        return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                if (r < 0)
+                        return error_set(err, MC_ERR_IO, EIO,
+                                         "'%s' line %zu: not in the maps format", path, lineno);
+                if (list->n == list->cap) {
+                        size_t ncap = list->cap ? list->cap * 2 : 64;
+                        maps_entry *ne = reallocarray(list->entries, ncap, sizeof(*ne));
+                        if (!ne) {
+                                free(e.path);
+                                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                                 "out of memory");
+                        }
+                        list->entries = ne;
+                        list->cap = ncap;
+                }
+                list->entries[list->n++] = e;
+                errno = 0;
+        }
+        if (ferror(f))
+                return error_errno(err, errno ? errno : EIO, "read '%s'", path);
+        return 0;
+}
+
+static char *entry_path_display(const maps_entry *e) {
+        char *s = NULL;
+
+        if (!e->path)
+                return strdup("[anon]");
+        if (asprintf(&s, "%s%s", e->path, e->deleted ? " (deleted)" : "") < 0)
+                return NULL;
+        return s;
+}
+
+static int print_table(const maps_list *list) {
+        static const char *const headers[] = {"START-END", "SIZE",   "PERM",
+                                              "SHARED/PRIVATE", "OFFSET", "FILE/KIND"};
+        _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
+        char size[FORMAT_SIZE_MAX];
+        uint64_t total = 0;
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        table_set_right(t, 1);
+        table_set_right(t, 4);
+        for (size_t i = 0; i < list->n; i++) {
+                const maps_entry *e = &list->entries[i];
+                _cleanup_free_ char *path = entry_path_display(e);
+                char range[48], offset[24];
+
+                if (!path)
+                        return -ENOMEM;
+                snprintf(range, sizeof(range), "%08" PRIx64 "-%08" PRIx64, e->start, e->end);
+                snprintf(offset, sizeof(offset), "0x%" PRIx64, e->offset);
+                const char *cells[] = {range,
+                                       format_size(e->end - e->start, size),
+                                       e->perms,
+                                       e->perms[3] == 's' ? "shared" : "private",
+                                       offset,
+                                       path};
+                r = table_add_row(t, cells);
+                if (r < 0)
+                        return r;
+                total += e->end - e->start;
+        }
+        r = table_print(t, stdout);
+        if (r < 0)
+                return r;
+        if (printf("%zu mapping%s, %s total\n", list->n, list->n == 1 ? "" : "s",
+                   format_size(total, size)) < 0)
+                return -EIO;
+        return 0;
+}
+
+static json_t *entry_json(const maps_entry *e) {
+        _cleanup_json_ json_t *o = json_object();
+        char addr[24];
+        int r = 0;
+
+        if (!o)
+                return NULL;
+        snprintf(addr, sizeof(addr), "0x%" PRIx64, e->start);
+        r |= json_add(o, "start", json_string(addr));
+        snprintf(addr, sizeof(addr), "0x%" PRIx64, e->end);
+        r |= json_add(o, "end", json_string(addr));
+        r |= json_add(o, "size", json_u64(e->end - e->start));
+        r |= json_add(o, "read", json_boolean(e->perms[0] == 'r'));
+        r |= json_add(o, "write", json_boolean(e->perms[1] == 'w'));
+        r |= json_add(o, "exec", json_boolean(e->perms[2] == 'x'));
+        r |= json_add(o, "shared", json_boolean(e->perms[3] == 's'));
+        r |= json_add(o, "offset", json_u64(e->offset));
+        r |= json_add(o, "dev", json_string(e->dev));
+        r |= json_add(o, "inode", json_u64(e->inode));
+        r |= json_add(o, "path",
+                      e->path ? json_string_lossy(e->path, strlen(e->path)) : json_null());
+        r |= json_add(o, "deleted", json_boolean(e->deleted));
+        r |= json_add(o, "kind", json_string(e->kind));
+        if (r != 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static int print_json(const maps_list *list) {
+        _cleanup_json_ json_t *a = json_array();
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < list->n; i++)
+                if (json_array_append_new(a, entry_json(&list->entries[i])) < 0)
+                        return -ENOMEM;
+        return json_print(a, stdout);
+}
+
+static void help(void) {
+        fputs("Usage: memcap maps [PID] [--json]\n"
+              "\n"
+              "List the memory mappings of process PID (default: memcap itself, 'self'),\n"
+              "read from /proc/PID/maps: address range, size, permissions, shared or private,\n"
+              "file offset and the file or kind ([heap], [stack], [vdso], [vvar], [anon] for\n"
+              "memory with no file, \"(deleted)\" for files removed since they were mapped).\n"
+              "\n"
+              "Options:\n"
+              "  --json       print a JSON array of {start, end, size, read, write, exec,\n"
+              "               shared, offset, dev, inode, path, deleted, kind}\n"
+              "  -h, --help   show this help\n"
+              "\n"
+              "Exit status: 12 for a malformed PID, 16 when the process does not exist,\n"
+              "11 when its mappings may not be read; see 'memcap --help'.\n",
+              stdout);
+}
+
+int cmd_maps(int argc, char **argv) {
+        enum { ARG_JSON = 0x100 };
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"json", no_argument, NULL, ARG_JSON},
+                {}};
+        _cleanup_free_ char **args = NULL;
+        _cleanup_(maps_list_done) maps_list list = {};
+        mc_error err = MC_ERROR_INIT;
+        const char *pid_text = NULL;
+        char pid_buf[16];
+        size_t n_args = 0, n_neg = 0;
+        const char *neg = NULL;
+        bool json = false, dashdash = false;
+        pid_t pid;
+        int c, r;
+
+        /*
+         * "-5" is a (bad) process id, not an option: take negative numbers out before getopt
+         * sees them, so they get the InvalidArgument they deserve rather than a usage error.
+         */
+        args = calloc((size_t) argc + 1, sizeof(char *));
+        if (!args)
+                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+        for (int i = 0; i < argc; i++) {
+                if (i > 0 && !dashdash && args_is_negative_number(argv[i])) {
+                        neg = argv[i];
+                        n_neg++;
+                        continue;
+                }
+                if (streq(argv[i], "--"))
+                        dashdash = true;
+                args[n_args++] = argv[i];
+        }
+
+        cli_getopt_reset();
+        while ((c = getopt_long((int) n_args, args, ":h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_JSON:
+                        json = true;
+                        break;
+                default:
+                        return cli_option_error("maps", c, args);
+                }
+        }
+        if ((n_args - (size_t) optind) + n_neg > 1)
+                return cli_usage_error("maps", "too many arguments");
+        if (n_neg > 0)
+                pid_text = neg;
+        else if ((size_t) optind < n_args)
+                pid_text = args[optind];
+
+        if (!pid_text || streq(pid_text, "self"))
+                pid_text = "self";
+        else {
+                r = args_parse_pid(pid_text, &pid);
+                if (r < 0) {
+                        _cleanup_free_ char *safe = str_escape_cstr(pid_text);
+                        error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "invalid process id '%s': expected a number from 1 to "
+                                  "2147483647 or 'self'",
+                                  safe ? safe : "?");
+                        return error_report(&err);
+                }
+                snprintf(pid_buf, sizeof(pid_buf), "%d", (int) pid);
+                pid_text = pid_buf;
+        }
+
+        r = maps_read(pid_text, &list, &err);
+        if (r < 0)
+                return error_report(&err);
+        r = json ? print_json(&list) : print_table(&list);
+        if (r < 0) {
+                error_errno(&err, r, "print the mappings");
+                return error_report(&err);
+        }
+        return 0;
+}

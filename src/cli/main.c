@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memcap: the command-line tool. This file holds what every command shares: the global options
+ * (--policy, --audit, --help, --version), the dispatch table, `memcap help`, and the context
+ * constructor that applies the global options. Each command lives in its own cmd-*.c file and
+ * is added to the table below; it uses only the public libmemcap API.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+        {"maps", cmd_maps, "List the memory mappings of a process"},
+        {"map", cmd_map, "Map a file read-only and dump it (hexdump, raw or JSON)"},
+        {"shm", cmd_shm, "Create, list, inspect and remove POSIX shared memory"},
+        {"policy", cmd_policy, "Check a policy file or print the default policy"},
+        {"audit", cmd_audit, "Filter and pretty-print a JSON-lines audit log"},
+        {"help", cmd_help, "Show help for memcap or for one command"},
+};
+
+/* Set by the global options; a command's context takes them in cli_ctx_new(). */
+static mc_policy *global_policy;
+static mc_audit *global_audit;
+
+static const cli_command *command_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(commands[i].name, name))
+                        return &commands[i];
+        return NULL;
+}
+
+static void usage(FILE *f) {
+        fputs("Usage: memcap [--policy FILE] [--audit FILE] <command> [options] [args]\n"
+              "       memcap --help | --version | help [command]\n"
+              "\n"
+              "Inspect memory mappings and shared memory, dump files through guarded\n"
+              "mappings, check policies and read audit logs, all through libmemcap.\n"
+              "\n"
+              "Commands:\n",
+              f);
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                fprintf(f, "  %-8s  %s\n", commands[i].name, commands[i].summary);
+        fputs("\n"
+              "Global options (before the command):\n"
+              "  --policy FILE   enforce the JSON policy in FILE on the command's operations\n"
+              "  --audit FILE    append one audit record per operation to FILE (JSON lines)\n"
+              "  -h, --help      show this help\n"
+              "  -V, --version   show the version of memcap (the library's)\n"
+              "\n"
+              "Exit status:\n",
+              f);
+        exit_codes_print(f);
+        fputs("\nRun 'memcap <command> --help' for the options of a command.\n", f);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "memcap%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'memcap%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+        return EXIT_USAGE;
+}
+
+int cli_option_error(const char *cmd, int c, char **argv) {
+        const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+        _cleanup_free_ char *safe = NULL;
+
+        /*
+         * A short option is named by optopt; a long one only by the argument getopt just
+         * consumed (inside a cluster like "-xq" that argument is not the culprit).
+         */
+        if (c == ':') {
+                if (arg && strncmp(arg, "--", 2) == 0) {
+                        safe = str_escape_cstr(arg);
+                        return cli_usage_error(cmd, "option '%s' requires an argument",
+                                               safe ? safe : "?");
+                }
+                return cli_usage_error(cmd, "option '-%c' requires an argument", optopt);
+        }
+        if (optopt > 0 && optopt < 128 && optopt != '?')
+                return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+        safe = str_escape_cstr(arg ? arg : "?");
+        return cli_usage_error(cmd, "unknown option '%s'", safe ? safe : "?");
+}
+
+int cli_ctx_new(mc_ctx **ret, mc_error *err) {
+        _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
+        int r;
+
+        r = mc_ctx_new(&ctx, err);
+        if (r < 0)
+                return r;
+        if (global_policy) {
+                r = mc_ctx_set_policy(ctx, global_policy, err);
+                if (r < 0)
+                        return r;
+        }
+        if (global_audit)
+                mc_ctx_set_audit(ctx, TAKE_PTR(global_audit));
+        *ret = TAKE_PTR(ctx);
+        return 0;
+}
+
+int cli_finish_output(void) {
+        mc_error err = MC_ERROR_INIT;
+        bool failed;
+
+        errno = 0;
+        failed = fflush(stdout) != 0;
+        if (failed || ferror(stdout)) {
+                error_errno(&err, failed && errno != 0 ? errno : EIO,
+                            "write to standard output");
+                return error_report(&err);
+        }
+        return 0;
+}
+
+int cmd_help(int argc, char **argv) {
+        const cli_command *c;
+
+        if (argc > 2)
+                return cli_usage_error("help", "too many arguments");
+        if (argc < 2 || streq(argv[1], "help") || streq(argv[1], "--help") ||
+            streq(argv[1], "-h")) {
+                usage(stdout);
+                return cli_finish_output();
+        }
+        c = command_find(argv[1]);
+        if (!c) {
+                _cleanup_free_ char *safe = str_escape_cstr(argv[1]);
+                return cli_usage_error(NULL, "unknown command '%s'", safe ? safe : "?");
+        }
+        char *sub[] = {(char *) c->name, (char *) "--help", NULL};
+        return c->run(2, sub);
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {"policy", required_argument, NULL, 'p'},
+                {"audit", required_argument, NULL, 'a'},
+                {}};
+        const char *policy_path = NULL, *audit_path = NULL;
+        mc_error err = MC_ERROR_INIT;
+        const cli_command *cmd;
+        int c, r;
+
+        log_set_program_name("memcap");
+        cli_getopt_reset();
+        /* '+': stop at the command name, so the command's own options stay its own. */
+        while ((c = getopt_long(argc, argv, "+:hV", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        usage(stdout);
+                        return cli_finish_output();
+                case 'V':
+                        printf("memcap %s\n", mc_version());
+                        return cli_finish_output();
+                case 'p':
+                        policy_path = optarg;
+                        break;
+                case 'a':
+                        audit_path = optarg;
+                        break;
+                default:
+                        return cli_option_error(NULL, c, argv);
+                }
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        cmd = command_find(argv[optind]);
+        if (!cmd) {
+                _cleanup_free_ char *safe = str_escape_cstr(argv[optind]);
+                return cli_usage_error(NULL, "unknown command '%s'", safe ? safe : "?");
+        }
+
+        if (policy_path) {
+                r = mc_policy_load_file(policy_path, &global_policy, &err);
+                if (r < 0)
+                        return error_report(&err);
+        }
+        if (audit_path) {
+                r = mc_audit_open_file(audit_path, /* flags= */ 0, &global_audit, &err);
+                if (r < 0) {
+                        global_policy = mc_policy_free(global_policy);
+                        return error_report(&err);
+                }
+        }
+
+        r = cmd->run(argc - optind, argv + optind);
+        if (r == 0)
+                r = cli_finish_output();
+
+        global_policy = mc_policy_free(global_policy);
+        mc_audit_close(TAKE_PTR(global_audit));
+        return r;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The context's layout, shared by the files that implement it (ctx.c, registry.c, guard.c). */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "internal.h"
+
+struct mc_ctx {
+        /* Guards policy, usage and the registry; held across mapping system calls. */
+        pthread_mutex_t lock;
+        mc_policy *policy;
+        mc_usage usage;
+
+        /* The registry: open addressing by id, linear probing, no tombstones. */
+        mc__entry *slots;
+        size_t n_slots; /* a power of two, or 0 */
+        size_t n_entries;
+        uint64_t next_id;
+
+        /* Serialises the audit sink's writers and swaps of the sink. */
+        pthread_mutex_t audit_lock;
+        mc_audit *audit;
+        atomic_bool has_audit; /* read without the lock to skip auditing cheaply */
+
+        pid_t pid; /* kept current by the fork handler */
+
+        /* All live contexts, so the fork handlers can reach them. */
+        struct mc_ctx *prev, *next;
+};

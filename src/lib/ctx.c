@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The context and its choke point. Every privileged operation of the library is run by
+ * mc__ctx_run(): prepare (find what the call is about), decide (policy and quotas), call (the
+ * system call), account (usage), audit (one record) — in that order and only here, so no
+ * operation can skip a check or an audit line and no check is written twice.
+ *
+ * Sections: fork handling, life cycle, policy and audit, the choke point.
+ */
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "ctx-def.h"
+
+/* ---- fork handling ---------------------------------------------------------------------- */
+
+/*
+ * All live contexts. The fork handlers take every context's locks before fork() so the child
+ * never inherits a lock held by a thread that does not exist there, then fix the child's
+ * registry: the kernel does not give it DONTFORK mappings or memory locks.
+ */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static mc_ctx *all_head;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) {
+        pthread_mutex_lock(&all_lock);
+        for (mc_ctx *c = all_head; c; c = c->next) {
+                pthread_mutex_lock(&c->lock);
+                pthread_mutex_lock(&c->audit_lock);
+        }
+}
+
+static void fork_parent(void) {
+        for (mc_ctx *c = all_head; c; c = c->next) {
+                pthread_mutex_unlock(&c->audit_lock);
+                pthread_mutex_unlock(&c->lock);
+        }
+        pthread_mutex_unlock(&all_lock);
+}
+
+static void child_fixup(mc_ctx *ctx) {
+        ctx->pid = getpid();
+        for (size_t i = 0; i < ctx->n_slots; i++) {
+                mc__entry *e = &ctx->slots[i];
+
+                if (e->id == 0)
+                        continue;
+                e->locked = 0;
+                free(e->lockmap);
+                e->lockmap = NULL;
+                if (e->dontfork) {
+                        ctx->usage.mapped_bytes -= e->kind == MC__KIND_EMPTY ? 0 : e->base_len;
+                        ctx->usage.mappings--;
+                        if (e->kind == MC__KIND_SHARED) {
+                                /* The descriptor was inherited even though the region was not. */
+                                safe_close(e->fd);
+                                ctx->usage.shared_objects--;
+                        }
+                        mc__registry_remove(ctx, e);
+                        i--; /* backward shift may have moved an entry into this slot */
+                }
+        }
+        ctx->usage.locked_bytes = 0;
+}
+
+static void fork_child(void) {
+        for (mc_ctx *c = all_head; c; c = c->next) {
+                child_fixup(c);
+                pthread_mutex_unlock(&c->audit_lock);
+                pthread_mutex_unlock(&c->lock);
+        }
+        pthread_mutex_unlock(&all_lock);
+}
+
+static void atfork_register(void) {
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+pid_t mc__ctx_pid(mc_ctx *ctx) {
+        return ctx->pid;
+}
+
+mc_usage *mc__ctx_usage(mc_ctx *ctx) {
+        return &ctx->usage;
+}
+
+/* ---- life cycle ----------------------------------------------------------------------------- */
+
+int mc_ctx_new(mc_ctx **ret, mc_error *err) {
+        mc_ctx *ctx;
+        int r;
+
+        if (!ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mc_ctx_new: ret must not be NULL");
+        pthread_once(&atfork_once, atfork_register);
+
+        ctx = calloc(1, sizeof(*ctx));
+        if (!ctx)
+                return mc__error_errno(err, ENOMEM, "mc_ctx_new: allocating the context");
+        r = mc_policy_new(&ctx->policy, err);
+        if (r < 0) {
+                free(ctx);
+                return r;
+        }
+        pthread_mutex_init(&ctx->lock, NULL);
+        pthread_mutex_init(&ctx->audit_lock, NULL);
+        atomic_init(&ctx->has_audit, false);
+        ctx->pid = getpid();
+
+        pthread_mutex_lock(&all_lock);
+        ctx->next = all_head;
+        if (all_head)
+                all_head->prev = ctx;
+        all_head = ctx;
+        pthread_mutex_unlock(&all_lock);
+
+        *ret = ctx;
+        return 0;
+}
+
+/* Release what the caller left behind, auditing each as the operation that releases it. */
+static void release_all(mc_ctx *ctx) {
+        for (;;) {
+                mc_mapping m = {0};
+                mc_shared shm = {0};
+                bool shared = false;
+
+                pthread_mutex_lock(&ctx->lock);
+                for (size_t i = 0; i < ctx->n_slots; i++) {
+                        mc__entry *e = &ctx->slots[i];
+                        if (e->id == 0)
+                                continue;
+                        mc__entry_to_mapping(e, &m);
+                        if (e->kind == MC__KIND_SHARED) {
+                                shared = true;
+                                shm.region = m;
+                                shm.fd = e->fd;
+                        }
+                        break;
+                }
+                pthread_mutex_unlock(&ctx->lock);
+                if (m.id == 0)
+                        return;
+                if (shared ? mc_shared_close(ctx, &shm, NULL) < 0 : mc_munmap(ctx, &m, NULL) < 0) {
+                        /* The kernel refused (it should not): drop the record so we finish. */
+                        pthread_mutex_lock(&ctx->lock);
+                        mc__entry *e = mc__registry_lookup(ctx, &m);
+                        if (e)
+                                mc__registry_remove(ctx, e);
+                        pthread_mutex_unlock(&ctx->lock);
+                }
+        }
+}
+
+mc_ctx *mc_ctx_free(mc_ctx *ctx) {
+        if (!ctx)
+                return NULL;
+        release_all(ctx);
+
+        pthread_mutex_lock(&all_lock);
+        if (ctx->prev)
+                ctx->prev->next = ctx->next;
+        else
+                all_head = ctx->next;
+        if (ctx->next)
+                ctx->next->prev = ctx->prev;
+        pthread_mutex_unlock(&all_lock);
+
+        mc_audit_close(ctx->audit);
+        mc_policy_free(ctx->policy);
+        free(ctx->slots);
+        pthread_mutex_destroy(&ctx->audit_lock);
+        pthread_mutex_destroy(&ctx->lock);
+        free(ctx);
+        return NULL;
+}
+
+/* ---- policy and audit ----------------------------------------------------------------------- */
+
+int mc_ctx_set_policy(mc_ctx *ctx, const mc_policy *policy, mc_error *err) {
+        mc_policy *copy, *old;
+        int r;
+
+        if (!ctx || !policy)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mc_ctx_set_policy: context and policy must not be NULL");
+        r = mc_policy_dup(policy, &copy, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&ctx->lock);
+        old = ctx->policy;
+        ctx->policy = copy;
+        pthread_mutex_unlock(&ctx->lock);
+        mc_policy_free(old);
+        return 0;
+}
+
+int mc_ctx_get_policy(mc_ctx *ctx, mc_policy **ret, mc_error *err) {
+        int r;
+
+        if (!ctx || !ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mc_ctx_get_policy: context and ret must not be NULL");
+        pthread_mutex_lock(&ctx->lock);
+        r = mc_policy_dup(ctx->policy, ret, err);
+        pthread_mutex_unlock(&ctx->lock);
+        return r;
+}
+
+void mc_ctx_set_audit(mc_ctx *ctx, mc_audit *audit) {
+        mc_audit *old;
+
+        if (!ctx) {
+                mc_audit_close(audit);
+                return;
+        }
+        pthread_mutex_lock(&ctx->audit_lock);
+        old = ctx->audit;
+        ctx->audit = audit;
+        atomic_store(&ctx->has_audit, audit != NULL);
+        pthread_mutex_unlock(&ctx->audit_lock);
+        mc_audit_close(old);
+}
+
+void mc_ctx_get_usage(mc_ctx *ctx, mc_usage *ret) {
+        if (!ctx || !ret)
+                return;
+        pthread_mutex_lock(&ctx->lock);
+        *ret = ctx->usage;
+        pthread_mutex_unlock(&ctx->lock);
+}
+
+static bool audit_name_valid(const char *s) {
+        size_t n = 0;
+
+        if (!s || !*s)
+                return false;
+        for (; *s; s++, n++)
+                if (n >= 64 || *s < 0x21 || *s > 0x7e || *s == '"' || *s == '\\')
+                        return false;
+        return true;
+}
+
+int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
+                       const char *fields_json, mc_error *err) {
+        if (!ctx)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "audit event: no context");
+        if (!audit_name_valid(capability) || !audit_name_valid(event))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "audit event: capability and event must be 1..64 printable "
+                                     "ASCII characters without quotes or backslashes");
+        if (fields_json) {
+                json_error_t jerr;
+                json_t *v = json_loads(fields_json, JSON_REJECT_DUPLICATES, &jerr);
+                bool object = v && json_is_object(v);
+
+                json_decref(v);
+                if (!object)
+                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                             "audit event '%s': fields are not one JSON object "
+                                             "(%s at column %d)",
+                                             event, v ? "not an object" : jerr.text,
+                                             v ? 1 : jerr.column);
+        }
+        if (!atomic_load_explicit(&ctx->has_audit, memory_order_relaxed))
+                return 0;
+        pthread_mutex_lock(&ctx->audit_lock);
+        if (ctx->audit)
+                mc__audit_event(ctx->audit, ctx->pid, capability, event, fields_json);
+        pthread_mutex_unlock(&ctx->audit_lock);
+        return 0;
+}
+
+/* ---- the choke point ------------------------------------------------------------------------ */
+
+static void account(mc_ctx *ctx, const mc__call *c) {
+        mc_usage *u = &ctx->usage;
+
+        u->mapped_bytes += c->add_bytes - c->sub_bytes;
+        u->locked_bytes += c->add_locked - c->sub_locked;
+        u->mappings += c->add_mappings - c->sub_mappings;
+        u->shared_objects += c->add_shared - c->sub_shared;
+}
+
+static bool has_deltas(const mc__call *c) {
+        return c->add_bytes | c->sub_bytes | c->add_locked | c->sub_locked | c->add_mappings |
+               c->sub_mappings | c->add_shared | c->sub_shared;
+}
+
+int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
+                const mc__steps *steps, void *data, mc_error *err) {
+        mc_error e = MC_ERROR_INIT;
+        int r;
+
+        if (!ctx)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: the context must not be NULL", mc_op_name(c->op));
+        if (prior < 0) {
+                r = prior;
+                if (prior_err)
+                        e = *prior_err;
+                else
+                        mc__error_errno(&e, prior, "%s", mc_op_name(c->op));
+                goto audit;
+        }
+
+        pthread_mutex_lock(&ctx->lock);
+        r = steps->prepare ? steps->prepare(ctx, c, data, &e) : 0;
+        if (r >= 0) {
+                r = mc__policy_decide(ctx->policy, c, &ctx->usage, &e);
+                c->denied = r < 0;
+        }
+        if (r < 0) {
+                pthread_mutex_unlock(&ctx->lock);
+                goto audit;
+        }
+        if (steps->flags & MC__RUN_UNLOCKED) {
+                pthread_mutex_unlock(&ctx->lock);
+                r = steps->syscall(ctx, c, data, &e);
+                if (r >= 0 && has_deltas(c)) {
+                        pthread_mutex_lock(&ctx->lock);
+                        account(ctx, c);
+                        pthread_mutex_unlock(&ctx->lock);
+                }
+        } else {
+                r = steps->syscall(ctx, c, data, &e);
+                if (r >= 0)
+                        account(ctx, c);
+                pthread_mutex_unlock(&ctx->lock);
+        }
+
+audit:
+        if (atomic_load_explicit(&ctx->has_audit, memory_order_relaxed)) {
+                pthread_mutex_lock(&ctx->audit_lock);
+                if (ctx->audit)
+                        mc__audit_call(ctx->audit, ctx->pid, c, r, r < 0 ? &e : NULL);
+                pthread_mutex_unlock(&ctx->audit_lock);
+        }
+        if (r < 0)
+                mc__error_copy(err, &e);
+        return r;
+}

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Library internals shared between the library's files and its unit tests. The daemon and the
+ * CLI never include this header.
+ *
+ * Sections: errors, the call record, the choke point, the mapping registry, policy and audit
+ * hooks of the choke point.
+ */
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <memcap/memcap.h>
+
+#include "sys.h"
+#include "util/macro.h"
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+/*
+ * Fill @err (if non-NULL) with @kind, @errnum and a printf-formatted message; return -@errnum.
+ * @errnum must be a positive errno value (EINVAL for plain bad input, EPERM for denials).
+ */
+int mc__error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...)
+        _printf_(4, 5);
+
+/*
+ * Like mc__error_set() with the kind derived from @errnum (mc_error_kind_from_errno()) and
+ * ": <strerror>" appended to the message. Accepts errno values of either sign.
+ */
+int mc__error_errno(mc_error *err, int errnum, const char *fmt, ...) _printf_(3, 4);
+
+/* Copy @src into @dst when @dst is non-NULL. */
+void mc__error_copy(mc_error *dst, const mc_error *src);
+
+/* ---- the call record ----------------------------------------------------------------------- */
+
+#define MC__CAP_MEMORY "core.memory"
+#define MC__CAP_SIGNAL "core.signal"
+
+/* Which request fields of an mc__call are set; the audit record writes exactly these. */
+enum {
+        MC__F_ADDR = 1 << 0,
+        MC__F_LENGTH = 1 << 1,
+        MC__F_PROT = 1 << 2,
+        MC__F_FLAGS = 1 << 3,
+        MC__F_FILE = 1 << 4,
+        MC__F_OFFSET = 1 << 5,
+        MC__F_NAME = 1 << 6,
+        MC__F_ID = 1 << 7,
+        MC__F_ADVICE = 1 << 8,
+        MC__F_SYNC = 1 << 9,
+        MC__F_SIGNAL = 1 << 10,
+        MC__F_TARGET = 1 << 11,
+        MC__F_NEW_LENGTH = 1 << 12,
+        MC__F_SEALS = 1 << 13,
+        MC__F_PAYLOAD = 1 << 14,
+        MC__F_TIMEOUT = 1 << 15,
+        MC__F_FD = 1 << 16,
+};
+
+/*
+ * One privileged operation as the choke point sees it: what was asked (for the policy and the
+ * audit record), what it adds to the usage (for the quotas), and what came of it.
+ */
+typedef struct mc__call {
+        mc_op op;
+        const char *capability; /* MC__CAP_MEMORY or MC__CAP_SIGNAL */
+        unsigned fields;        /* MC__F_* set below */
+
+        struct {
+                const void *addr;
+                size_t length;
+                size_t new_length;
+                unsigned prot;
+                unsigned flags;                 /* mc_map_flags */
+                const char *const *custom;      /* custom flag names, as given */
+                size_t n_custom;
+                const char *file;               /* as given */
+                const char *resolved;           /* resolved path; what allowed_paths sees */
+                uint64_t offset;
+                const char *name;               /* shared memory name */
+                uint64_t id;                    /* mapping id */
+                const char *advice;             /* mc_advice_name() */
+                unsigned sync;                  /* mc_sync_flags */
+                unsigned seals;
+                int signo;
+                pid_t target;
+                int fd;
+                int64_t payload;
+                int64_t timeout_ms;
+        } req;
+
+        /* Decision inputs, set by the operation before the choke point runs. */
+        bool huge;          /* uses huge pages (MAP_HUGETLB, MAP_HUGE_*, MADV_HUGEPAGE) */
+        bool write_exec;    /* asks for write and execute on one mapping */
+        bool fixed;         /* MAP_FIXED (replacing) */
+        uint64_t add_bytes; /* mapped bytes this call adds (checked, then accounted) */
+        uint64_t add_locked;
+        uint64_t add_mappings;
+        uint64_t add_shared;
+        unsigned target_classes; /* mc_signal_target bits the signal's target belongs to */
+        /* Releases, accounted only when the call succeeds. */
+        uint64_t sub_bytes;
+        uint64_t sub_locked;
+        uint64_t sub_mappings;
+        uint64_t sub_shared;
+
+        /* Result, for the audit record. */
+        bool has_result;
+        const void *res_addr;
+        size_t res_length;
+
+        /* Set by the choke point. */
+        bool denied; /* the policy refused it */
+} mc__call;
+
+static inline void mc__call_init(mc__call *c, mc_op op, const char *capability) {
+        memset(c, 0, sizeof(*c));
+        c->op = op;
+        c->capability = capability;
+        c->req.fd = -1;
+}
+
+/* ---- the choke point ----------------------------------------------------------------------- */
+
+/*
+ * The steps of one operation that mc__ctx_run() drives. @prepare (optional) runs with the
+ * context lock held before the policy decides: it finds the mapping the call is about and sets
+ * the decision inputs that depend on it (c->add_*). @syscall runs after the policy allowed the
+ * call: it makes the system call(s) and, on success, updates the registry and sets c->add_* /
+ * c->sub_* to what actually changed. It holds the context lock too unless MC__RUN_UNLOCKED is
+ * set; then it must not touch the registry and must carry what it needs in @data from
+ * @prepare. Both return 0 or -errno with @err filled.
+ */
+typedef int (*mc__step_fn)(mc_ctx *ctx, mc__call *c, void *data, mc_error *err);
+
+enum {
+        /* Run the system call without the context lock (msync: slow and non-destructive). */
+        MC__RUN_UNLOCKED = 1 << 0,
+};
+
+typedef struct mc__steps {
+        mc__step_fn prepare;
+        mc__step_fn syscall;
+        unsigned flags;
+} mc__steps;
+
+/*
+ * The one choke point: prepare, decide (policy, quotas), call, account (usage), audit (one
+ * record), in that order. @prior is the result of the operation's own argument checks: when
+ * it is negative (@prior_err says why) nothing runs and the failure is audited as it is.
+ * Returns 0 or -errno, with the caller's @err filled on failure.
+ */
+int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
+                const mc__steps *steps, void *data, mc_error *err);
+
+/* The process id as the context last saw it (kept current across fork()). */
+pid_t mc__ctx_pid(mc_ctx *ctx);
+
+/* ---- the mapping registry (context lock held) --------------------------------------------- */
+
+enum {
+        MC__KIND_MAP = 0,  /* mc_mmap() / mc_map_file() */
+        MC__KIND_EMPTY,    /* a zero-length mapping: a PROT_NONE page reserving a pointer */
+        MC__KIND_SHARED,   /* the region of an mc_shared */
+};
+
+typedef struct mc__entry {
+        uint64_t id; /* 0 marks a free slot */
+        uintptr_t base;
+        size_t base_len;
+        size_t page;    /* page size of this mapping (huge page size for MAP_HUGETLB) */
+        size_t ptr_off; /* ptr = base + ptr_off */
+        size_t len;
+        unsigned prot;
+        unsigned flags;
+        uint8_t kind;
+        bool dontfork;
+        bool anonymous;  /* private anonymous memory (DONTNEED zeroes, WIPEONFORK allowed) */
+        uint64_t locked; /* bytes of this mapping locked through the context */
+        uint8_t *lockmap; /* one bit per page, allocated on first partial lock; NULL otherwise */
+        int fd;           /* MC__KIND_SHARED: the object's descriptor; else -1 */
+} mc__entry;
+
+/* Entry of a caller's mapping value, or NULL when it is not a live mapping of @ctx. */
+mc__entry *mc__registry_lookup(mc_ctx *ctx, const mc_mapping *m);
+
+/* Make room for one more entry so that a later mc__registry_add() cannot fail. */
+int mc__registry_reserve(mc_ctx *ctx);
+
+/* Add @e (its id is assigned here) and return the stored entry. Needs a prior reserve. */
+mc__entry *mc__registry_add(mc_ctx *ctx, const mc__entry *e);
+
+/* Remove @e (a pointer returned by lookup or add); frees its lock map. */
+void mc__registry_remove(mc_ctx *ctx, mc__entry *e);
+
+/* The first entry overlapping [addr, addr+len), or NULL. Linear: for MAP_FIXED checks only. */
+mc__entry *mc__registry_find_overlap(mc_ctx *ctx, uintptr_t addr, size_t len);
+
+/* Fill the caller's value from an entry. */
+void mc__entry_to_mapping(const mc__entry *e, mc_mapping *m);
+
+/* Current usage (context lock held). */
+mc_usage *mc__ctx_usage(mc_ctx *ctx);
+
+/* ---- map internals shared with shm.c -------------------------------------------------------- */
+
+/* Unmap an entry and account its release into @c (context lock held). */
+int mc__unmap_entry(mc_ctx *ctx, mc__call *c, mc__entry *e, mc_error *err);
+
+/* The default huge page size (from /proc/meminfo; 2 MiB when unknown). */
+size_t mc__huge_page_size(void);
+
+/* Convert mc_prot bits to PROT_*. */
+int mc__prot_to_sys(unsigned prot);
+
+/* "ReadWrite" etc. for audit records and the CLI; "None" for 0. */
+const char *mc__prot_name(unsigned prot);
+
+/* ---- policy (policy.c) ----------------------------------------------------------------------- */
+
+/*
+ * Decide whether @c may run under @policy given @usage: returns 0, or -EPERM with @err set to
+ * a PolicyViolation that names the rule and, for quotas, the usage and the limit.
+ */
+int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage *usage,
+                      mc_error *err);
+
+/* ---- audit (audit.c) ------------------------------------------------------------------------ */
+
+/*
+ * Format the record of @c with outcome @r / @e and hand it to @audit. Never fails visibly:
+ * a sink that cannot write counts the loss (mc__audit_dropped()).
+ */
+void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const mc_error *e);
+
+/* Write an application event (mc_ctx_audit_event()); @fields_json already validated. */
+void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const char *event,
+                     const char *fields_json);
+
+/* Records a sink failed to write since it was opened. */
+uint64_t mc__audit_dropped(const mc_audit *audit);

@@ -1,0 +1,931 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The policy's JSON form: loading it from a file or a string, strictly, and printing it back.
+ *
+ * jansson parses (duplicate keys rejected, strict UTF-8, exact 64-bit integers) and reports the
+ * line and column of syntax errors. It keeps no positions for values, so errors about what a
+ * valid document says (an unknown field, a wrong type, a bad size) are placed by a small
+ * locator that re-scans the already valid text for a top-level key, its value, or the Nth
+ * element of its array value. Every error is InvalidArgument with the message
+ * "<file>:<line>:<column>: <what is wrong>", columns counted in characters as jansson does.
+ *
+ * Sections: messages, the locator, field parsers, loading, printing.
+ */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "policy-def.h"
+
+/* Largest policy file we read; a policy is a few hundred bytes. */
+#define POLICY_FILE_MAX (1024 * 1024)
+
+/* ---- messages ------------------------------------------------------------------------------ */
+
+/*
+ * Copy a user string into @buf for a message: control characters become '?' so a message
+ * stays one line, and a long string is cut (at a character boundary) and marked "...".
+ */
+static const char *shown(const char *s, char *buf, size_t size) {
+        size_t n = strlen(s), max = size - 4, i;
+
+        if (n <= size - 1)
+                max = n;
+        else
+                while (max > 0 && ((unsigned char) s[max] & 0xC0) == 0x80)
+                        max--;
+        for (i = 0; i < max; i++) {
+                unsigned char ch = (unsigned char) s[i];
+                buf[i] = ch < 0x20 || ch == 0x7f ? '?' : (char) ch;
+        }
+        if (max < n) {
+                memcpy(buf + i, "...", 3);
+                i += 3;
+        }
+        buf[i] = 0;
+        return buf;
+}
+
+/* A file name for a message: its tail when long, because the tail names the file. */
+static const char *origin_shown(const char *origin, char *buf, size_t size) {
+        size_t n = strlen(origin);
+
+        if (n < size)
+                return origin;
+        buf[0] = buf[1] = buf[2] = '.';
+        memcpy(buf + 3, origin + n - (size - 4), size - 4);
+        buf[size - 1] = 0;
+        return buf;
+}
+
+static const char *type_name(const json_t *v) {
+        switch (json_typeof(v)) {
+        case JSON_OBJECT:
+                return "an object";
+        case JSON_ARRAY:
+                return "an array";
+        case JSON_STRING:
+                return "a string";
+        case JSON_INTEGER:
+                return "an integer";
+        case JSON_REAL:
+                return "a fractional number";
+        case JSON_TRUE:
+        case JSON_FALSE:
+                return "a boolean";
+        case JSON_NULL:
+                return "null";
+        }
+        return "a value of unknown type";
+}
+
+/* ---- the locator ----------------------------------------------------------------------------- */
+
+/* What the locator looks for. */
+typedef struct where {
+        const char *key;  /* a top-level key */
+        bool at_key;      /* the key itself rather than its value */
+        long element;     /* >= 0: this element of the key's array value */
+} where;
+
+static size_t skip_ws(const char *t, size_t len, size_t i) {
+        while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+                i++;
+        return i;
+}
+
+/* @i is at the opening quote; returns the offset after the closing quote. */
+static size_t skip_string(const char *t, size_t len, size_t i) {
+        for (i++; i < len; i++) {
+                if (t[i] == '\\')
+                        i++;
+                else if (t[i] == '"')
+                        return i + 1;
+        }
+        return len;
+}
+
+/* Skip one value (string, container or scalar) starting at @i. */
+static size_t skip_value(const char *t, size_t len, size_t i) {
+        size_t depth = 0;
+
+        if (i >= len)
+                return len;
+        if (t[i] == '"')
+                return skip_string(t, len, i);
+        if (t[i] != '{' && t[i] != '[') {
+                while (i < len && !strchr(",]} \t\r\n", t[i]))
+                        i++;
+                return i;
+        }
+        while (i < len) {
+                if (t[i] == '"') {
+                        i = skip_string(t, len, i);
+                        continue;
+                }
+                if (t[i] == '{' || t[i] == '[')
+                        depth++;
+                else if ((t[i] == '}' || t[i] == ']') && --depth == 0)
+                        return i + 1;
+                i++;
+        }
+        return len;
+}
+
+static unsigned hex4(const char *t, size_t len, size_t i) {
+        unsigned v = 0;
+
+        for (size_t k = i; k < i + 4 && k < len; k++) {
+                char ch = t[k];
+                v <<= 4;
+                if (ch >= '0' && ch <= '9')
+                        v |= (unsigned) (ch - '0');
+                else if (ch >= 'a' && ch <= 'f')
+                        v |= (unsigned) (ch - 'a' + 10);
+                else if (ch >= 'A' && ch <= 'F')
+                        v |= (unsigned) (ch - 'A' + 10);
+        }
+        return v;
+}
+
+/*
+ * Whether the JSON string at @i (its opening quote) decodes to @key. Decoding escapes matters:
+ * "\u0061llow_fixed" is the key allow_fixed as jansson reports it.
+ */
+static bool string_equals(const char *t, size_t len, size_t i, const char *key) {
+        size_t k = 0, klen = strlen(key);
+
+        for (i++; i < len && t[i] != '"';) {
+                char out[4];
+                size_t n = 1;
+
+                if (t[i] != '\\') {
+                        out[0] = t[i++];
+                } else if (i + 1 < len && t[i + 1] != 'u') {
+                        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+                        const char *e = strchr(from, t[i + 1]);
+                        out[0] = e ? to[e - from] : t[i + 1];
+                        i += 2;
+                } else {
+                        unsigned cp = hex4(t, len, i + 2);
+                        i += 6;
+                        if (cp >= 0xD800 && cp < 0xDC00 && i + 5 < len && t[i] == '\\' &&
+                            t[i + 1] == 'u') {
+                                unsigned lo = hex4(t, len, i + 2);
+                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                                i += 6;
+                        }
+                        if (cp < 0x80) {
+                                out[0] = (char) cp;
+                        } else if (cp < 0x800) {
+                                out[0] = (char) (0xC0 | (cp >> 6));
+                                out[1] = (char) (0x80 | (cp & 0x3F));
+                                n = 2;
+                        } else if (cp < 0x10000) {
+                                out[0] = (char) (0xE0 | (cp >> 12));
+                                out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+                                out[2] = (char) (0x80 | (cp & 0x3F));
+                                n = 3;
+                        } else {
+                                out[0] = (char) (0xF0 | (cp >> 18));
+                                out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+                                out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+                                out[3] = (char) (0x80 | (cp & 0x3F));
+                                n = 4;
+                        }
+                }
+                if (k + n > klen || memcmp(key + k, out, n) != 0)
+                        return false;
+                k += n;
+        }
+        return k == klen;
+}
+
+/*
+ * The byte offset of what @w names in the valid JSON text; the start of the document's first
+ * token when it is not found (a fallback that still points into the right file).
+ */
+static size_t locate(const char *t, size_t len, const where *w) {
+        size_t start = skip_ws(t, len, 0), i = start;
+
+        if (i >= len || t[i] != '{')
+                return start;
+        for (i++;;) {
+                size_t key_at, value_at;
+                bool match;
+
+                i = skip_ws(t, len, i);
+                if (i >= len || t[i] != '"')
+                        return start;
+                key_at = i;
+                match = w->key && string_equals(t, len, i, w->key);
+                i = skip_ws(t, len, skip_string(t, len, i));
+                if (i >= len || t[i] != ':')
+                        return start;
+                value_at = i = skip_ws(t, len, i + 1);
+                if (match) {
+                        if (w->at_key)
+                                return key_at;
+                        if (w->element < 0 || t[i] != '[')
+                                return value_at;
+                        i++;
+                        for (long n = 0;; n++) {
+                                i = skip_ws(t, len, i);
+                                if (i >= len || t[i] == ']')
+                                        return value_at;
+                                if (n == w->element)
+                                        return i;
+                                i = skip_ws(t, len, skip_value(t, len, i));
+                                if (i < len && t[i] == ',')
+                                        i++;
+                        }
+                }
+                i = skip_ws(t, len, skip_value(t, len, i));
+                if (i < len && t[i] == ',')
+                        i++;
+        }
+}
+
+/* Line and column (1-based, columns in characters like jansson) of byte @off. */
+static void position(const char *t, size_t len, size_t off, unsigned *line, unsigned *column) {
+        unsigned l = 1, c = 1;
+
+        for (size_t i = 0; i < off && i < len; i++) {
+                if (t[i] == '\n') {
+                        l++;
+                        c = 1;
+                } else if (((unsigned char) t[i] & 0xC0) != 0x80) {
+                        c++;
+                }
+        }
+        *line = l;
+        *column = c;
+}
+
+/* ---- field parsers --------------------------------------------------------------------------- */
+
+typedef struct loader {
+        const char *text;
+        size_t len;
+        const char *origin;
+        mc_error *err;
+} loader;
+
+static int fail_at_position(loader *l, unsigned line, unsigned column, const char *fmt, ...)
+        _printf_(4, 5);
+static int fail_at(loader *l, const where *w, const char *fmt, ...) _printf_(3, 4);
+
+static int vfail(loader *l, unsigned line, unsigned column, const char *fmt, va_list ap) {
+        char detail[MC_ERROR_MESSAGE_MAX], obuf[100];
+
+        if (!l->err)
+                return -EINVAL;
+        if (vsnprintf(detail, sizeof(detail), fmt, ap) < 0)
+                detail[0] = 0;
+        return mc__error_set(l->err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s:%u:%u: %s",
+                             origin_shown(l->origin, obuf, sizeof(obuf)), line, column, detail);
+}
+
+static int fail_at_position(loader *l, unsigned line, unsigned column, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vfail(l, line, column, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+static int fail_at(loader *l, const where *w, const char *fmt, ...) {
+        unsigned line, column;
+        va_list ap;
+        int r;
+
+        position(l->text, l->len, locate(l->text, l->len, w), &line, &column);
+        va_start(ap, fmt);
+        r = vfail(l, line, column, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+#define WHERE_VALUE(k)      (&(where){.key = (k), .at_key = false, .element = -1})
+#define WHERE_KEY(k)        (&(where){.key = (k), .at_key = true, .element = -1})
+#define WHERE_ELEMENT(k, n) (&(where){.key = (k), .at_key = false, .element = (long) (n)})
+
+static int parse_version(loader *l, const char *key, json_t *v, mc_policy *p) {
+        (void) p;
+        if (!json_is_integer(v))
+                return fail_at(l, WHERE_VALUE(key), "\"%s\" must be the integer 1, not %s", key,
+                               type_name(v));
+        if (json_integer_value(v) != 1)
+                return fail_at(l, WHERE_VALUE(key),
+                               "unsupported policy version %" JSON_INTEGER_FORMAT
+                               " (this memcap reads version 1)",
+                               json_integer_value(v));
+        return 0;
+}
+
+static int parse_bool(loader *l, const char *key, json_t *v, bool *ret) {
+        if (!json_is_boolean(v))
+                return fail_at(l, WHERE_VALUE(key), "\"%s\" must be true or false, not %s", key,
+                               type_name(v));
+        *ret = json_is_true(v);
+        return 0;
+}
+
+static int parse_allow_fixed(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_bool(l, key, v, &p->allow_fixed);
+}
+
+static int parse_allow_write_exec(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_bool(l, key, v, &p->allow_write_exec);
+}
+
+static int parse_allow_huge_pages(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_bool(l, key, v, &p->allow_huge_pages);
+}
+
+static int parse_limit(loader *l, const char *key, json_t *v, uint64_t *ret) {
+        char buf[64];
+        const char *s;
+        uint64_t x;
+        int r;
+
+        if (json_is_integer(v)) {
+                if (json_integer_value(v) < 0)
+                        return fail_at(l, WHERE_VALUE(key),
+                                       "\"%s\" must not be negative (%" JSON_INTEGER_FORMAT ")",
+                                       key, json_integer_value(v));
+                *ret = (uint64_t) json_integer_value(v);
+                return 0;
+        }
+        if (json_is_real(v))
+                return fail_at(l, WHERE_VALUE(key),
+                               "\"%s\" must be a whole number, not %g; or a string such as "
+                               "\"4GiB\" or \"unlimited\"",
+                               key, json_real_value(v));
+        if (!json_is_string(v))
+                return fail_at(l, WHERE_VALUE(key),
+                               "\"%s\" must be a non-negative integer, a size string such as "
+                               "\"4GiB\", or \"unlimited\"; not %s",
+                               key, type_name(v));
+        s = json_string_value(v);
+        if (streq(s, "unlimited")) {
+                *ret = MC_UNLIMITED;
+                return 0;
+        }
+        r = mc_parse_size(s, &x);
+        if (r == -ERANGE)
+                return fail_at(l, WHERE_VALUE(key), "\"%s\": \"%s\" does not fit in 64 bits", key,
+                               shown(s, buf, sizeof(buf)));
+        if (r < 0)
+                return fail_at(l, WHERE_VALUE(key),
+                               "\"%s\": bad size \"%s\" (use digits with an optional binary unit "
+                               "K, M, G, T, P or E, as in \"512KiB\" or \"4G\", or \"unlimited\")",
+                               key, shown(s, buf, sizeof(buf)));
+        *ret = x;
+        return 0;
+}
+
+static int parse_max_memory_usage(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_limit(l, key, v, &p->max_memory_usage);
+}
+
+static int parse_max_locked_memory(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_limit(l, key, v, &p->max_locked_memory);
+}
+
+static int parse_max_mappings(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_limit(l, key, v, &p->max_mappings);
+}
+
+static int parse_allowed_syscalls(loader *l, const char *key, json_t *v, mc_policy *p) {
+        uint64_t ops = 0;
+        size_t i;
+        json_t *e;
+
+        if (json_is_string(v) && streq(json_string_value(v), "*")) {
+                p->allowed_ops = MC_OP_ALL;
+                return 0;
+        }
+        if (!json_is_array(v))
+                return fail_at(l, WHERE_VALUE(key),
+                               "\"%s\" must be an array of operation names or \"*\", not %s", key,
+                               type_name(v));
+        json_array_foreach(v, i, e) {
+                char buf[64];
+                mc_op op;
+
+                if (!json_is_string(e))
+                        return fail_at(l, WHERE_ELEMENT(key, i),
+                                       "\"%s\" must list operation names, not %s", key,
+                                       type_name(e));
+                if (mc_op_from_name(json_string_value(e), &op) < 0)
+                        return fail_at(l, WHERE_ELEMENT(key, i),
+                                       "unknown operation \"%s\" in \"%s\" (operations are "
+                                       "named like \"mmap\", \"shm_open\", \"signal_send\")",
+                                       shown(json_string_value(e), buf, sizeof(buf)), key);
+                ops |= MC_OP_BIT(op);
+        }
+        p->allowed_ops = ops;
+        return 0;
+}
+
+static void strv_release(char ***v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free((*v)[i]);
+        free(*v);
+        *v = NULL;
+}
+
+/* Give the policy a new string vector, releasing the old one. */
+static void replace_strv(char ***v, size_t *n, char **nv, size_t nn) {
+        strv_release(v, *n);
+        *v = nv;
+        *n = nn;
+}
+
+/* Append a copy of @s (unless present) to the vector @v of @n entries. */
+static int strv_add_unique(char ***v, size_t *n, const char *s) {
+        _cleanup_free_ char *c = NULL;
+        char **nv;
+
+        for (size_t i = 0; i < *n; i++)
+                if (streq((*v)[i], s))
+                        return 0;
+        c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        nv = realloc(*v, (*n + 1) * sizeof(char *));
+        if (!nv)
+                return -ENOMEM;
+        nv[(*n)++] = TAKE_PTR(c);
+        *v = nv;
+        return 0;
+}
+
+static int parse_allowed_shared_memory(loader *l, const char *key, json_t *v, mc_policy *p) {
+        char **nv = NULL;
+        size_t nn = 0, i;
+        json_t *e;
+        int r;
+
+        if (!json_is_array(v))
+                return fail_at(l, WHERE_VALUE(key),
+                               "\"%s\" must be an array of name patterns, not %s", key,
+                               type_name(v));
+        json_array_foreach(v, i, e) {
+                char buf[64];
+                const char *bad;
+
+                if (!json_is_string(e)) {
+                        strv_release(&nv, nn);
+                        return fail_at(l, WHERE_ELEMENT(key, i),
+                                       "\"%s\" must list name patterns, not %s", key,
+                                       type_name(e));
+                }
+                bad = mc__policy_check_pattern(json_string_value(e));
+                if (bad) {
+                        strv_release(&nv, nn);
+                        return fail_at(l, WHERE_ELEMENT(key, i), "bad pattern \"%s\" in \"%s\": %s",
+                                       shown(json_string_value(e), buf, sizeof(buf)), key, bad);
+                }
+                r = strv_add_unique(&nv, &nn, json_string_value(e));
+                if (r < 0) {
+                        strv_release(&nv, nn);
+                        return mc__error_errno(l->err, r, "policy: loading \"%s\"", key);
+                }
+        }
+        replace_strv(&p->shm_patterns, &p->n_shm_patterns, nv, nn);
+        return 0;
+}
+
+static int parse_allowed_paths(loader *l, const char *key, json_t *v, mc_policy *p) {
+        char **nv = NULL;
+        size_t nn = 0, i;
+        json_t *e;
+        int r;
+
+        if (json_is_null(v)) {
+                replace_strv(&p->paths, &p->n_paths, NULL, 0);
+                p->any_path = true;
+                return 0;
+        }
+        if (!json_is_array(v))
+                return fail_at(l, WHERE_VALUE(key),
+                               "\"%s\" must be null (any path) or an array of absolute paths, "
+                               "not %s",
+                               key, type_name(v));
+        json_array_foreach(v, i, e) {
+                char root[PATH_MAX], buf[96];
+                const char *bad;
+
+                if (!json_is_string(e)) {
+                        strv_release(&nv, nn);
+                        return fail_at(l, WHERE_ELEMENT(key, i),
+                                       "\"%s\" must list absolute paths, not %s", key,
+                                       type_name(e));
+                }
+                bad = mc__policy_normalize_root(json_string_value(e), root, sizeof(root));
+                if (bad) {
+                        strv_release(&nv, nn);
+                        return fail_at(l, WHERE_ELEMENT(key, i), "bad path \"%s\" in \"%s\": %s",
+                                       shown(json_string_value(e), buf, sizeof(buf)), key, bad);
+                }
+                r = strv_add_unique(&nv, &nn, root);
+                if (r < 0) {
+                        strv_release(&nv, nn);
+                        return mc__error_errno(l->err, r, "policy: loading \"%s\"", key);
+                }
+        }
+        replace_strv(&p->paths, &p->n_paths, nv, nn);
+        p->any_path = false;
+        return 0;
+}
+
+static int parse_allowed_signals(loader *l, const char *key, json_t *v, mc_policy *p) {
+        int max = MC_MIN(SIGRTMAX, MC__POLICY_SIGNAL_MAX);
+        uint64_t set = 0;
+        size_t i;
+        json_t *e;
+
+        if (json_is_string(v) && streq(json_string_value(v), "*")) {
+                p->signals = UINT64_MAX;
+                return 0;
+        }
+        if (!json_is_array(v))
+                return fail_at(l, WHERE_VALUE(key),
+                               "\"%s\" must be an array of signal names or numbers, or \"*\"; "
+                               "not %s",
+                               key, type_name(v));
+        json_array_foreach(v, i, e) {
+                char buf[64];
+                int signo;
+
+                if (json_is_integer(e)) {
+                        json_int_t x = json_integer_value(e);
+                        if (x < 1 || x > max)
+                                return fail_at(l, WHERE_ELEMENT(key, i),
+                                               "signal number %" JSON_INTEGER_FORMAT
+                                               " in \"%s\" is outside 1..%d",
+                                               x, key, max);
+                        signo = (int) x;
+                } else if (json_is_string(e)) {
+                        if (mc_signal_from_name(json_string_value(e), &signo, NULL) < 0 ||
+                            signo > max)
+                                return fail_at(l, WHERE_ELEMENT(key, i),
+                                               "unknown signal \"%s\" in \"%s\" (use a name such "
+                                               "as \"SIGUSR1\" or \"RTMIN+1\", or a number)",
+                                               shown(json_string_value(e), buf, sizeof(buf)), key);
+                } else {
+                        return fail_at(l, WHERE_ELEMENT(key, i),
+                                       "\"%s\" must list signal names or numbers, not %s", key,
+                                       type_name(e));
+                }
+                set |= MC__SIGNAL_BIT(signo);
+        }
+        p->signals = set;
+        return 0;
+}
+
+static int parse_allowed_signal_targets(loader *l, const char *key, json_t *v, mc_policy *p) {
+        unsigned targets = 0;
+        size_t i;
+        json_t *e;
+
+        if (!json_is_array(v))
+                return fail_at(l, WHERE_VALUE(key), "\"%s\" must be an array of targets, not %s",
+                               key, type_name(v));
+        json_array_foreach(v, i, e) {
+                char buf[64];
+                unsigned t;
+
+                if (!json_is_string(e))
+                        return fail_at(l, WHERE_ELEMENT(key, i), "\"%s\" must list targets, not %s",
+                                       key, type_name(e));
+                t = mc__policy_target_from_name(json_string_value(e));
+                if (t == 0)
+                        return fail_at(l, WHERE_ELEMENT(key, i),
+                                       "unknown signal target \"%s\" (use \"self\", \"children\", "
+                                       "\"process_group\", \"same_uid\" or \"any\")",
+                                       shown(json_string_value(e), buf, sizeof(buf)));
+                targets |= t;
+        }
+        p->targets = targets;
+        return 0;
+}
+
+static const struct field {
+        const char *name;
+        int (*parse)(loader *l, const char *key, json_t *v, mc_policy *p);
+} fields[] = {
+        {"version", parse_version},
+        {"allow_fixed", parse_allow_fixed},
+        {"allow_write_exec", parse_allow_write_exec},
+        {"allow_huge_pages", parse_allow_huge_pages},
+        {"max_memory_usage", parse_max_memory_usage},
+        {"max_locked_memory", parse_max_locked_memory},
+        {"max_mappings", parse_max_mappings},
+        {"allowed_syscalls", parse_allowed_syscalls},
+        {"allowed_shared_memory", parse_allowed_shared_memory},
+        {"allowed_paths", parse_allowed_paths},
+        {"allowed_signals", parse_allowed_signals},
+        {"allowed_signal_targets", parse_allowed_signal_targets},
+};
+
+/* Edit distance of two short strings; SIZE_MAX when one is too long to bother. */
+static size_t edit_distance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b), row[65];
+
+        if (la > 64 || lb > 64)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t diag = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j];
+                        size_t best = diag + (a[i - 1] != b[j - 1]);
+                        best = MC_MIN(best, up + 1);
+                        best = MC_MIN(best, row[j - 1] + 1);
+                        row[j] = best;
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+/* The known field a misspelt @key most likely meant, or NULL. */
+static const char *closest_field(const char *key) {
+        const char *best = NULL;
+        size_t best_d = 3; /* at most two edits away */
+
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                size_t d = edit_distance(key, fields[i].name);
+                if (d < best_d) {
+                        best_d = d;
+                        best = fields[i].name;
+                }
+        }
+        return best;
+}
+
+/* ---- loading ------------------------------------------------------------------------------- */
+
+int mc_policy_load_string(const char *text, size_t len, const char *origin, mc_policy **ret,
+                          mc_error *err) {
+        _cleanup_(mc_policy_freep) mc_policy *p = NULL;
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        loader l = {text, len, origin ? origin : "<string>", err};
+        json_error_t jerr;
+        const char *nul, *key;
+        json_t *v;
+        int r;
+
+        if ((!text && len > 0) || !ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mc_policy_load_string: text or ret is NULL");
+        if (!text)
+                text = l.text = "";
+
+        /* jansson would stop at a NUL with a vaguer message; name the byte instead. */
+        nul = memchr(text, 0, len);
+        if (nul) {
+                unsigned line, column;
+
+                position(text, len, (size_t) (nul - text), &line, &column);
+                return fail_at_position(&l, line, column, "NUL byte in the policy text");
+        }
+
+        root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+        if (!root)
+                /* jansson reports column 0 at the start of a line (end of input). */
+                return fail_at_position(&l, jerr.line > 0 ? (unsigned) jerr.line : 1,
+                                        jerr.column > 0 ? (unsigned) jerr.column : 1, "%s",
+                                        jerr.text);
+        if (!json_is_object(root))
+                return fail_at(&l, WHERE_VALUE(NULL),
+                               "the policy must be a JSON object ({...}), not %s",
+                               type_name(root));
+
+        r = mc_policy_new(&p, err);
+        if (r < 0)
+                return r;
+
+        json_object_foreach(root, key, v) {
+                const struct field *f = NULL;
+
+                for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                        if (streq(fields[i].name, key)) {
+                                f = &fields[i];
+                                break;
+                        }
+                if (!f) {
+                        const char *guess = closest_field(key);
+                        char buf[64];
+
+                        if (guess)
+                                return fail_at(&l, WHERE_KEY(key),
+                                               "unknown field \"%s\" (did you mean \"%s\"?)",
+                                               shown(key, buf, sizeof(buf)), guess);
+                        return fail_at(&l, WHERE_KEY(key),
+                                       "unknown field \"%s\" (known: version, allow_*, max_*, "
+                                       "allowed_*; see the policy format in memcap/policy.h)",
+                                       shown(key, buf, sizeof(buf)));
+                }
+                r = f->parse(&l, key, v, p);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int mc_policy_load_file(const char *path, mc_policy **ret, mc_error *err) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        char pbuf[100];
+        const char *shown_path;
+        size_t n = 0, cap;
+        struct stat st;
+
+        if (!path || !ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mc_policy_load_file: path or ret is NULL");
+        shown_path = origin_shown(path, pbuf, sizeof(pbuf));
+
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat() then refuses it. */
+        fd = mc_sys.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
+        if (fd < 0)
+                return mc__error_errno(err, errno, "open policy '%s'", shown_path);
+        if (mc_sys.fstat(fd, &st) < 0)
+                return mc__error_errno(err, errno, "stat policy '%s'", shown_path);
+        if (!S_ISREG(st.st_mode))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "policy '%s' is not a regular file", shown_path);
+        if (st.st_size > POLICY_FILE_MAX)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EFBIG,
+                                     "policy '%s' is larger than 1 MiB (%" PRIdMAX " bytes)",
+                                     shown_path, (intmax_t) st.st_size);
+
+        /* One byte more than expected, to notice a file that grew since fstat(). */
+        cap = (size_t) st.st_size + 1;
+        buf = malloc(cap);
+        if (!buf)
+                return mc__error_errno(err, ENOMEM, "read policy '%s'", shown_path);
+        for (;;) {
+                ssize_t k;
+
+                if (n == cap) {
+                        size_t ncap = MC_MIN(cap * 2, (size_t) POLICY_FILE_MAX + 1);
+                        char *nb;
+
+                        if (n > POLICY_FILE_MAX)
+                                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EFBIG,
+                                                     "policy '%s' is larger than 1 MiB",
+                                                     shown_path);
+                        nb = realloc(buf, ncap);
+                        if (!nb)
+                                return mc__error_errno(err, ENOMEM, "read policy '%s'",
+                                                       shown_path);
+                        buf = nb;
+                        cap = ncap;
+                }
+                k = read(fd, buf + n, cap - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return mc__error_errno(err, errno, "read policy '%s'", shown_path);
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+
+        return mc_policy_load_string(buf, n, path, ret, err);
+}
+
+/* ---- printing ------------------------------------------------------------------------------- */
+
+static json_t *limit_to_json(uint64_t v) {
+        char buf[24];
+
+        if (v == MC_UNLIMITED)
+                return json_string("unlimited");
+        if (v <= INT64_MAX)
+                return json_integer((json_int_t) v);
+        /* jansson integers are signed; the loader reads a digit string back exactly. */
+        snprintf(buf, sizeof(buf), "%" PRIu64, v);
+        return json_string(buf);
+}
+
+static json_t *strv_to_json(char *const *v, size_t n) {
+        json_t *a = json_array();
+
+        if (!a)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (json_array_append_new(a, json_string(v[i])) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static json_t *ops_to_json(uint64_t ops) {
+        json_t *a;
+
+        if (ops == MC_OP_ALL)
+                return json_string("*");
+        a = json_array();
+        if (!a)
+                return NULL;
+        for (unsigned op = 0; op < _MC_OP_MAX; op++)
+                if ((ops & MC_OP_BIT(op)) &&
+                    json_array_append_new(a, json_string(mc_op_name((mc_op) op))) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static json_t *signals_to_json(uint64_t set) {
+        json_t *a;
+
+        if (set == UINT64_MAX)
+                return json_string("*");
+        a = json_array();
+        if (!a)
+                return NULL;
+        for (int signo = 1; signo <= MC__POLICY_SIGNAL_MAX; signo++) {
+                char name[16];
+
+                if (!(set & MC__SIGNAL_BIT(signo)))
+                        continue;
+                /* Signals without a name (glibc's reserved 32 and 33) go by number. */
+                if (json_array_append_new(a, mc_signal_name(signo, name, sizeof(name))
+                                                     ? json_string(name)
+                                                     : json_integer(signo)) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return a;
+}
+
+static json_t *targets_to_json(unsigned targets) {
+        json_t *a = json_array();
+
+        if (!a)
+                return NULL;
+        for (unsigned bit = 1; bit <= MC_TARGET_ANY; bit <<= 1)
+                if ((targets & bit) &&
+                    json_array_append_new(a, json_string(mc__policy_target_name(bit))) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
+int mc_policy_to_json(const mc_policy *policy, char **ret_json, mc_error *err) {
+        _cleanup_(json_decrefp) json_t *o = NULL;
+        const mc_policy *p = policy;
+        char *s;
+
+        if (!policy || !ret_json)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mc_policy_to_json: policy or ret_json is NULL");
+
+        o = json_object();
+        /* json_object_set_new() takes (and on failure releases) a NULL value too. */
+        if (!o || json_object_set_new(o, "version", json_integer(1)) < 0 ||
+            json_object_set_new(o, "allow_fixed", json_boolean(p->allow_fixed)) < 0 ||
+            json_object_set_new(o, "allow_write_exec", json_boolean(p->allow_write_exec)) < 0 ||
+            json_object_set_new(o, "allow_huge_pages", json_boolean(p->allow_huge_pages)) < 0 ||
+            json_object_set_new(o, "max_memory_usage", limit_to_json(p->max_memory_usage)) < 0 ||
+            json_object_set_new(o, "max_locked_memory", limit_to_json(p->max_locked_memory)) < 0 ||
+            json_object_set_new(o, "max_mappings", limit_to_json(p->max_mappings)) < 0 ||
+            json_object_set_new(o, "allowed_syscalls", ops_to_json(p->allowed_ops)) < 0 ||
+            json_object_set_new(o, "allowed_shared_memory",
+                                strv_to_json(p->shm_patterns, p->n_shm_patterns)) < 0 ||
+            json_object_set_new(o, "allowed_paths",
+                                p->any_path ? json_null() : strv_to_json(p->paths, p->n_paths)) <
+                    0 ||
+            json_object_set_new(o, "allowed_signals", signals_to_json(p->signals)) < 0 ||
+            json_object_set_new(o, "allowed_signal_targets", targets_to_json(p->targets)) < 0)
+                return mc__error_errno(err, ENOMEM, "policy: printing JSON");
+
+        s = json_dumps(o, JSON_INDENT(2));
+        if (!s)
+                return mc__error_errno(err, ENOMEM, "policy: printing JSON");
+        *ret_json = s;
+        return 0;
+}

@@ -1,0 +1,741 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The security policy: the object with its embedded secure default, its setters and getters,
+ * the name tables of operations and signal targets, the size parser the policy and the CLI
+ * share, the path and shared-memory matchers, and mc__policy_decide(), the check the context
+ * runs before every privileged operation. Loading and printing JSON live in policy-json.c.
+ *
+ * mc__policy_decide() runs on every mmap, so it allocates nothing and makes no system call; it
+ * formats a message only when it denies.
+ */
+
+#include <assert.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "internal.h"
+#include "policy-def.h"
+
+/* ---- names ---------------------------------------------------------------------------------- */
+
+static const char *const op_names[_MC_OP_MAX] = {
+        [MC_OP_MMAP] = "mmap",
+        [MC_OP_MUNMAP] = "munmap",
+        [MC_OP_MPROTECT] = "mprotect",
+        [MC_OP_MSYNC] = "msync",
+        [MC_OP_MREMAP] = "mremap",
+        [MC_OP_MADVISE] = "madvise",
+        [MC_OP_MLOCK] = "mlock",
+        [MC_OP_MUNLOCK] = "munlock",
+        [MC_OP_SHM_OPEN] = "shm_open",
+        [MC_OP_SHM_CLOSE] = "shm_close",
+        [MC_OP_SHM_UNLINK] = "shm_unlink",
+        [MC_OP_SHM_RESIZE] = "shm_resize",
+        [MC_OP_SHM_SEAL] = "shm_seal",
+        [MC_OP_SIGNAL_REGISTER] = "signal_register",
+        [MC_OP_SIGNAL_UNREGISTER] = "signal_unregister",
+        [MC_OP_SIGNAL_MASK] = "signal_mask",
+        [MC_OP_SIGNAL_UNMASK] = "signal_unmask",
+        [MC_OP_SIGNAL_SEND] = "signal_send",
+        [MC_OP_SIGNAL_RAISE] = "signal_raise",
+        [MC_OP_SIGNAL_WAIT] = "signal_wait",
+};
+
+const char *mc_op_name(mc_op op) {
+        if ((unsigned) op >= _MC_OP_MAX)
+                return NULL;
+        return op_names[op];
+}
+
+int mc_op_from_name(const char *name, mc_op *ret_op) {
+        if (!name || !ret_op)
+                return -EINVAL;
+        for (unsigned i = 0; i < _MC_OP_MAX; i++)
+                if (streq(op_names[i], name)) {
+                        *ret_op = (mc_op) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static const struct {
+        unsigned bit;
+        const char *name;
+} target_names[] = {
+        {MC_TARGET_SELF, "self"},
+        {MC_TARGET_CHILDREN, "children"},
+        {MC_TARGET_PROCESS_GROUP, "process_group"},
+        {MC_TARGET_SAME_UID, "same_uid"},
+        {MC_TARGET_ANY, "any"},
+};
+
+const char *mc__policy_target_name(unsigned target) {
+        for (size_t i = 0; i < ELEMENTSOF(target_names); i++)
+                if (target_names[i].bit == target)
+                        return target_names[i].name;
+        return NULL;
+}
+
+unsigned mc__policy_target_from_name(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(target_names); i++)
+                if (streq(target_names[i].name, name))
+                        return target_names[i].bit;
+        return 0;
+}
+
+/* ---- the object ---------------------------------------------------------------------------- */
+
+/* Releasing operations: denying them could only leak resources (see policy.h). */
+#define RELEASING_OPS                                                                              \
+        (MC_OP_BIT(MC_OP_MUNMAP) | MC_OP_BIT(MC_OP_MUNLOCK) | MC_OP_BIT(MC_OP_SHM_CLOSE) |        \
+         MC_OP_BIT(MC_OP_SIGNAL_UNREGISTER) | MC_OP_BIT(MC_OP_SIGNAL_UNMASK))
+
+static char default_star[] = "*";
+static char *default_shm_patterns[] = {default_star};
+
+/* The secure default of policy.h, field by field. */
+static const mc_policy default_policy = {
+        .allow_fixed = false,
+        .allow_write_exec = false,
+        .allow_huge_pages = false,
+        .max_memory_usage = UINT64_C(4) << 30,
+        .max_locked_memory = UINT64_C(8) << 20,
+        .max_mappings = 65536,
+        .allowed_ops = MC_OP_ALL,
+        .signals = UINT64_MAX & ~(MC__SIGNAL_BIT(SIGKILL) | MC__SIGNAL_BIT(SIGSTOP)),
+        .targets = MC_TARGET_SELF | MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP |
+                   MC_TARGET_SAME_UID,
+        .shm_patterns = default_shm_patterns,
+        .n_shm_patterns = 1,
+        .any_path = true,
+        .paths = NULL,
+        .n_paths = 0,
+};
+
+const mc_policy *mc__policy_default(void) {
+        return &default_policy;
+}
+
+static const mc_policy *policy_or_default(const mc_policy *p) {
+        return p ? p : &default_policy;
+}
+
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* A deep copy of @n strings; NULL only when out of memory (or @n is 0). */
+static char **strv_dup(char *const *v, size_t n) {
+        char **c;
+
+        if (n == 0)
+                return NULL;
+        c = calloc(n, sizeof(char *));
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                c[i] = strdup(v[i]);
+                if (!c[i]) {
+                        strv_free(c, i);
+                        return NULL;
+                }
+        }
+        return c;
+}
+
+static bool strv_contains(char *const *v, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i], s))
+                        return true;
+        return false;
+}
+
+/* Append a copy of @s to the vector; the vector is unchanged on failure. */
+static int strv_append(char ***v, size_t *n, const char *s) {
+        _cleanup_free_ char *c = strdup(s);
+        char **nv;
+
+        if (!c)
+                return -ENOMEM;
+        nv = realloc(*v, (*n + 1) * sizeof(char *));
+        if (!nv)
+                return -ENOMEM;
+        nv[*n] = TAKE_PTR(c);
+        *v = nv;
+        (*n)++;
+        return 0;
+}
+
+static int policy_copy(const mc_policy *src, mc_policy **ret) {
+        _cleanup_(mc_policy_freep) mc_policy *p = NULL;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        *p = *src;
+        p->shm_patterns = NULL;
+        p->n_shm_patterns = 0;
+        p->paths = NULL;
+        p->n_paths = 0;
+
+        if (src->n_shm_patterns > 0) {
+                p->shm_patterns = strv_dup(src->shm_patterns, src->n_shm_patterns);
+                if (!p->shm_patterns)
+                        return -ENOMEM;
+                p->n_shm_patterns = src->n_shm_patterns;
+        }
+        if (src->n_paths > 0) {
+                p->paths = strv_dup(src->paths, src->n_paths);
+                if (!p->paths)
+                        return -ENOMEM;
+                p->n_paths = src->n_paths;
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int mc_policy_new(mc_policy **ret, mc_error *err) {
+        int r;
+
+        if (!ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mc_policy_new: ret is NULL");
+        r = policy_copy(&default_policy, ret);
+        if (r < 0)
+                return mc__error_errno(err, r, "policy: allocating the default policy");
+        return 0;
+}
+
+int mc_policy_dup(const mc_policy *policy, mc_policy **ret, mc_error *err) {
+        int r;
+
+        if (!policy || !ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mc_policy_dup: policy or ret is NULL");
+        r = policy_copy(policy, ret);
+        if (r < 0)
+                return mc__error_errno(err, r, "policy: copying a policy");
+        return 0;
+}
+
+mc_policy *mc_policy_free(mc_policy *policy) {
+        if (!policy)
+                return NULL;
+        strv_free(policy->shm_patterns, policy->n_shm_patterns);
+        strv_free(policy->paths, policy->n_paths);
+        free(policy);
+        return NULL;
+}
+
+/* ---- setters and getters ---------------------------------------------------------------------- */
+
+int mc_policy_set_allow_fixed(mc_policy *policy, bool allow) {
+        if (!policy)
+                return -EINVAL;
+        policy->allow_fixed = allow;
+        return 0;
+}
+
+int mc_policy_set_allow_write_exec(mc_policy *policy, bool allow) {
+        if (!policy)
+                return -EINVAL;
+        policy->allow_write_exec = allow;
+        return 0;
+}
+
+int mc_policy_set_allow_huge_pages(mc_policy *policy, bool allow) {
+        if (!policy)
+                return -EINVAL;
+        policy->allow_huge_pages = allow;
+        return 0;
+}
+
+int mc_policy_set_max_memory_usage(mc_policy *policy, uint64_t bytes) {
+        if (!policy)
+                return -EINVAL;
+        policy->max_memory_usage = bytes;
+        return 0;
+}
+
+int mc_policy_set_max_locked_memory(mc_policy *policy, uint64_t bytes) {
+        if (!policy)
+                return -EINVAL;
+        policy->max_locked_memory = bytes;
+        return 0;
+}
+
+int mc_policy_set_max_mappings(mc_policy *policy, uint64_t count) {
+        if (!policy)
+                return -EINVAL;
+        policy->max_mappings = count;
+        return 0;
+}
+
+int mc_policy_set_allowed_ops(mc_policy *policy, uint64_t ops) {
+        if (!policy || (ops & ~MC_OP_ALL) != 0)
+                return -EINVAL;
+        policy->allowed_ops = ops;
+        return 0;
+}
+
+int mc_policy_set_signal_targets(mc_policy *policy, unsigned targets) {
+        if (!policy || (targets & ~(unsigned) MC__TARGETS_ALL) != 0)
+                return -EINVAL;
+        policy->targets = targets;
+        return 0;
+}
+
+int mc_policy_set_signal_allowed(mc_policy *policy, int signo, bool allow) {
+        if (!policy || signo < 1 || signo > MC__POLICY_SIGNAL_MAX)
+                return -EINVAL;
+        if (allow)
+                policy->signals |= MC__SIGNAL_BIT(signo);
+        else
+                policy->signals &= ~MC__SIGNAL_BIT(signo);
+        return 0;
+}
+
+const char *mc__policy_check_pattern(const char *pattern) {
+        size_t n;
+
+        if (!pattern)
+                return "the pattern is missing";
+        n = strlen(pattern);
+        if (n == 0)
+                return "a pattern must not be empty";
+        if (n > MC__POLICY_PATTERN_MAX)
+                return "a pattern must be at most 255 bytes long";
+        for (size_t i = 0; i < n; i++) {
+                unsigned char ch = (unsigned char) pattern[i];
+                if (ch < 0x20 || ch == 0x7f)
+                        return "a pattern must not contain control characters";
+                /*
+                 * Names are matched without their leading '/' and may contain no other, so a
+                 * pattern with a '/' could never match: refuse it rather than deny silently.
+                 */
+                if (ch == '/')
+                        return "a pattern must not contain '/' (it is matched against the name "
+                               "without its leading '/')";
+        }
+        return NULL;
+}
+
+int mc_policy_clear_shared_memory_patterns(mc_policy *policy) {
+        if (!policy)
+                return -EINVAL;
+        strv_free(policy->shm_patterns, policy->n_shm_patterns);
+        policy->shm_patterns = NULL;
+        policy->n_shm_patterns = 0;
+        return 0;
+}
+
+int mc_policy_add_shared_memory_pattern(mc_policy *policy, const char *pattern, mc_error *err) {
+        const char *bad;
+
+        if (!policy)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "policy: shared memory pattern: the policy is NULL");
+        bad = mc__policy_check_pattern(pattern);
+        if (bad)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "policy: shared memory pattern '%.64s%s': %s",
+                                     pattern ? pattern : "",
+                                     pattern && strlen(pattern) > 64 ? "..." : "", bad);
+        if (strv_contains(policy->shm_patterns, policy->n_shm_patterns, pattern))
+                return 0;
+        if (strv_append(&policy->shm_patterns, &policy->n_shm_patterns, pattern) < 0)
+                return mc__error_errno(err, ENOMEM, "policy: adding shared memory pattern");
+        return 0;
+}
+
+const char *mc__policy_normalize_root(const char *root, char *buf, size_t size) {
+        const char *s = root;
+        size_t n = 0;
+
+        assert(size >= 2);
+        if (!root || root[0] != '/')
+                return "a root must be an absolute path";
+        for (;;) {
+                size_t len;
+
+                while (*s == '/')
+                        s++;
+                if (*s == 0)
+                        break;
+                len = strcspn(s, "/");
+                if (len == 1 && s[0] == '.') {
+                        s += len;
+                        continue;
+                }
+                /*
+                 * ".." cannot be removed lexically without possibly changing which directory
+                 * is meant (a symlinked parent), so a root must not contain it.
+                 */
+                if (len == 2 && s[0] == '.' && s[1] == '.')
+                        return "a root must not contain '..'";
+                if (n + 1 + len >= size)
+                        return "a root must be shorter than PATH_MAX";
+                buf[n++] = '/';
+                memcpy(buf + n, s, len);
+                n += len;
+                s += len;
+        }
+        if (n == 0)
+                buf[n++] = '/';
+        buf[n] = 0;
+        return NULL;
+}
+
+int mc_policy_allow_any_path(mc_policy *policy) {
+        if (!policy)
+                return -EINVAL;
+        strv_free(policy->paths, policy->n_paths);
+        policy->paths = NULL;
+        policy->n_paths = 0;
+        policy->any_path = true;
+        return 0;
+}
+
+int mc_policy_add_allowed_path(mc_policy *policy, const char *root, mc_error *err) {
+        char buf[PATH_MAX];
+        const char *bad;
+
+        if (!policy)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "policy: allowed path: the policy is NULL");
+        bad = mc__policy_normalize_root(root, buf, sizeof(buf));
+        if (bad)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "policy: allowed path '%.100s%s': %s", root ? root : "",
+                                     root && strlen(root) > 100 ? "..." : "", bad);
+        if (policy->any_path) {
+                /* The first root replaces "any path"; stale roots cannot linger from before. */
+                strv_free(policy->paths, policy->n_paths);
+                policy->paths = NULL;
+                policy->n_paths = 0;
+        } else if (strv_contains(policy->paths, policy->n_paths, buf))
+                return 0;
+        if (strv_append(&policy->paths, &policy->n_paths, buf) < 0)
+                return mc__error_errno(err, ENOMEM, "policy: adding allowed path");
+        policy->any_path = false;
+        return 0;
+}
+
+bool mc_policy_allow_fixed(const mc_policy *policy) {
+        return policy_or_default(policy)->allow_fixed;
+}
+
+bool mc_policy_allow_write_exec(const mc_policy *policy) {
+        return policy_or_default(policy)->allow_write_exec;
+}
+
+bool mc_policy_allow_huge_pages(const mc_policy *policy) {
+        return policy_or_default(policy)->allow_huge_pages;
+}
+
+uint64_t mc_policy_max_memory_usage(const mc_policy *policy) {
+        return policy_or_default(policy)->max_memory_usage;
+}
+
+uint64_t mc_policy_max_locked_memory(const mc_policy *policy) {
+        return policy_or_default(policy)->max_locked_memory;
+}
+
+uint64_t mc_policy_max_mappings(const mc_policy *policy) {
+        return policy_or_default(policy)->max_mappings;
+}
+
+uint64_t mc_policy_allowed_ops(const mc_policy *policy) {
+        return policy_or_default(policy)->allowed_ops;
+}
+
+unsigned mc_policy_signal_targets(const mc_policy *policy) {
+        return policy_or_default(policy)->targets;
+}
+
+bool mc_policy_signal_allowed(const mc_policy *policy, int signo) {
+        if (signo < 1 || signo > MC__POLICY_SIGNAL_MAX)
+                return false;
+        return (policy_or_default(policy)->signals & MC__SIGNAL_BIT(signo)) != 0;
+}
+
+/* ---- matchers ------------------------------------------------------------------------------- */
+
+/* Whether @path has a ".." component; such a path is not resolved and could climb out. */
+static bool path_has_dotdot(const char *path) {
+        for (const char *s = path; *s;) {
+                size_t len;
+
+                while (*s == '/')
+                        s++;
+                len = strcspn(s, "/");
+                if (len == 2 && s[0] == '.' && s[1] == '.')
+                        return true;
+                s += len;
+        }
+        return false;
+}
+
+/* Skip slashes and "." components. */
+static const char *skip_separators(const char *s) {
+        for (;;) {
+                while (*s == '/')
+                        s++;
+                if (s[0] == '.' && (s[1] == '/' || s[1] == 0))
+                        s++;
+                else
+                        return s;
+        }
+}
+
+/* Whether @path lies beneath the normalised @root, comparing whole components. */
+static bool path_beneath(const char *root, const char *path) {
+        const char *r = root, *p = path;
+
+        for (;;) {
+                size_t rl, pl;
+
+                while (*r == '/')
+                        r++;
+                p = skip_separators(p);
+                if (*r == 0)
+                        return true;
+                if (*p == 0)
+                        return false;
+                rl = strcspn(r, "/");
+                pl = strcspn(p, "/");
+                if (rl != pl || memcmp(r, p, rl) != 0)
+                        return false;
+                r += rl;
+                p += pl;
+        }
+}
+
+bool mc_policy_path_allowed(const mc_policy *policy, const char *path) {
+        const mc_policy *p = policy_or_default(policy);
+
+        if (!path || path[0] != '/')
+                return false;
+        if (p->any_path)
+                return true;
+        if (path_has_dotdot(path))
+                return false;
+        for (size_t i = 0; i < p->n_paths; i++)
+                if (path_beneath(p->paths[i], path))
+                        return true;
+        return false;
+}
+
+bool mc_policy_shared_memory_allowed(const mc_policy *policy, const char *name) {
+        const mc_policy *p = policy_or_default(policy);
+
+        if (!name)
+                return false;
+        if (name[0] == '/')
+                name++;
+        for (size_t i = 0; i < p->n_shm_patterns; i++)
+                if (fnmatch(p->shm_patterns[i], name, 0) == 0)
+                        return true;
+        return false;
+}
+
+/* ---- sizes ---------------------------------------------------------------------------------- */
+
+int mc_parse_size(const char *text, uint64_t *ret_bytes) {
+        static const char units[] = "KMGTPE";
+        const char *s = text, *u;
+        uint64_t v = 0;
+        unsigned shift = 0;
+
+        if (!text || !ret_bytes)
+                return -EINVAL;
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        for (; *s >= '0' && *s <= '9'; s++)
+                if (MC_MUL_OVERFLOW(v, 10, &v) || MC_ADD_OVERFLOW(v, (uint64_t) (*s - '0'), &v))
+                        return -ERANGE;
+        if (*s != 0) {
+                u = strchr(units, *s);
+                if (!u)
+                        return -EINVAL;
+                shift = 10 * (unsigned) (u - units + 1);
+                s++;
+                if (s[0] == 'i' && s[1] == 'B')
+                        s += 2;
+                if (*s != 0)
+                        return -EINVAL;
+        }
+        if (shift > 0 && v > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *ret_bytes = v << shift;
+        return 0;
+}
+
+/* ---- the decision --------------------------------------------------------------------------- */
+
+/* A long user string is cut to its tail for a message; the tail names the file. */
+#define SHOW_MAX 96
+#define SHOW(s)  (strlen(s) > SHOW_MAX ? "..." : ""), (strlen(s) > SHOW_MAX ? (s) + strlen(s) - SHOW_MAX : (s))
+
+static int deny(mc_error *err, const char *op, const char *rule, const char *detail_fmt, ...)
+        _printf_(4, 5);
+
+/* Format "<op> denied by policy rule <rule>: <detail>" without allocating. */
+static int deny(mc_error *err, const char *op, const char *rule, const char *detail_fmt, ...) {
+        char detail[MC_ERROR_MESSAGE_MAX];
+        va_list ap;
+
+        if (!err)
+                return -EPERM;
+        va_start(ap, detail_fmt);
+        if (vsnprintf(detail, sizeof(detail), detail_fmt, ap) < 0)
+                detail[0] = 0;
+        va_end(ap);
+        return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
+                             "%s denied by policy rule %s: %s", op, rule, detail);
+}
+
+/*
+ * Check one quota: @used already in use plus @add requested against @limit. Usage may already
+ * exceed a lowered limit; only growth is refused then. Returns true when it fits.
+ */
+static bool quota_fits(uint64_t used, uint64_t add, uint64_t limit, bool *overflow) {
+        uint64_t sum;
+
+        *overflow = MC_ADD_OVERFLOW(used, add, &sum);
+        if (*overflow)
+                return false;
+        return limit == MC_UNLIMITED || sum <= limit;
+}
+
+static int deny_quota(mc_error *err, const char *op, const char *rule, const char *what,
+                      const char *unit, uint64_t used, uint64_t add, uint64_t limit,
+                      bool overflow) {
+        if (overflow)
+                return deny(err, op, rule,
+                            "%" PRIu64 " %s %s + %" PRIu64 " requested overflow a 64-bit counter",
+                            used, unit, what, add);
+        return deny(err, op, rule,
+                    "%" PRIu64 " %s %s + %" PRIu64 " requested exceed the limit of %" PRIu64 " %s",
+                    used, unit, what, add, limit, unit);
+}
+
+/* "self, children" for a set of targets, into @buf; "none" for the empty set. */
+static const char *targets_string(unsigned targets, char *buf, size_t size) {
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(target_names); i++) {
+                int k;
+
+                if (!(targets & target_names[i].bit))
+                        continue;
+                k = snprintf(buf + n, size - n, "%s%s", n > 0 ? ", " : "", target_names[i].name);
+                if (k < 0 || (size_t) k >= size - n)
+                        break;
+                n += (size_t) k;
+        }
+        if (n == 0)
+                strscpy(buf, size, "none");
+        return buf;
+}
+
+int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage *usage,
+                      mc_error *err) {
+        static const mc_usage zero_usage;
+        const mc_policy *p = policy_or_default(policy);
+        const char *op;
+        bool overflow;
+
+        assert(c);
+        if (!usage)
+                usage = &zero_usage;
+
+        op = mc_op_name(c->op);
+        if (!op)
+                return deny(err, "operation", "allowed_syscalls",
+                            "operation number %d is not a memcap operation", (int) c->op);
+
+        if (!(MC_OP_BIT(c->op) & (p->allowed_ops | RELEASING_OPS)))
+                return deny(err, op, "allowed_syscalls",
+                            "the operation is not in the policy's allowed_syscalls (add \"%s\" "
+                            "to permit it)",
+                            op);
+
+        if (c->fixed && !p->allow_fixed)
+                return deny(err, op, "allow_fixed",
+                            "MC_MAP_FIXED replaces whatever is mapped at the address and is not "
+                            "allowed (set \"allow_fixed\": true in the policy to permit it)");
+
+        if (c->write_exec && !p->allow_write_exec)
+                return deny(err, op, "allow_write_exec",
+                            "write and execute on one mapping are not allowed (set "
+                            "\"allow_write_exec\": true in the policy to permit it)");
+
+        if (c->huge && !p->allow_huge_pages)
+                return deny(err, op, "allow_huge_pages",
+                            "huge pages are not allowed (set \"allow_huge_pages\": true in the "
+                            "policy to permit them)");
+
+        if ((c->fields & MC__F_FILE) && c->req.resolved &&
+            !mc_policy_path_allowed(p, c->req.resolved))
+                return deny(err, op, "allowed_paths",
+                            "'%s%s' is not beneath any root in the policy's allowed_paths",
+                            SHOW(c->req.resolved));
+
+        if ((c->fields & MC__F_NAME) && (c->op == MC_OP_SHM_OPEN || c->op == MC_OP_SHM_UNLINK) &&
+            !mc_policy_shared_memory_allowed(p, c->req.name))
+                return deny(err, op, "allowed_shared_memory",
+                            "shared memory name '%s%s' matches no pattern in the policy's "
+                            "allowed_shared_memory",
+                            SHOW(c->req.name ? c->req.name : ""));
+
+        if (c->add_bytes > 0 &&
+            !quota_fits(usage->mapped_bytes, c->add_bytes, p->max_memory_usage, &overflow))
+                return deny_quota(err, op, "max_memory_usage", "in use", "bytes",
+                                  usage->mapped_bytes, c->add_bytes, p->max_memory_usage,
+                                  overflow);
+
+        if (c->add_locked > 0 &&
+            !quota_fits(usage->locked_bytes, c->add_locked, p->max_locked_memory, &overflow))
+                return deny_quota(err, op, "max_locked_memory", "locked", "bytes",
+                                  usage->locked_bytes, c->add_locked, p->max_locked_memory,
+                                  overflow);
+
+        if (c->add_mappings > 0 &&
+            !quota_fits(usage->mappings, c->add_mappings, p->max_mappings, &overflow))
+                return deny_quota(err, op, "max_mappings", "live", "mappings", usage->mappings,
+                                  c->add_mappings, p->max_mappings, overflow);
+
+        if ((c->fields & MC__F_SIGNAL) &&
+            (c->op == MC_OP_SIGNAL_SEND || c->op == MC_OP_SIGNAL_RAISE)) {
+                if (!mc_policy_signal_allowed(p, c->req.signo)) {
+                        char name[16];
+
+                        if (!mc_signal_name(c->req.signo, name, sizeof(name)))
+                                snprintf(name, sizeof(name), "%d", c->req.signo);
+                        return deny(err, op, "allowed_signals",
+                                    "%s is not in the policy's allowed_signals (add \"%s\" to "
+                                    "permit it)",
+                                    name, name);
+                }
+                /* "any" admits every target, whatever classes the caller computed. */
+                if (c->op == MC_OP_SIGNAL_SEND && !(p->targets & MC_TARGET_ANY) &&
+                    (p->targets & c->target_classes) == 0) {
+                        char allowed[96], is[96];
+
+                        return deny(err, op, "allowed_signal_targets",
+                                    "pid %d (%s) is not a target the policy allows (%s)",
+                                    (int) c->req.target,
+                                    targets_string(c->target_classes, is, sizeof(is)),
+                                    targets_string(p->targets, allowed, sizeof(allowed)));
+                }
+        }
+
+        return 0;
+}

@@ -1,0 +1,641 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared memory: named POSIX objects (shm_open) and anonymous memfd regions, each mapped whole
+ * through the context. Sizes are allocated with fallocate() so a full tmpfs fails the open or
+ * the resize instead of raising SIGBUS at first touch (ftruncate only makes a sparse file).
+ * The creator's pid is written to an extended attribute of the object where tmpfs supports it,
+ * so an opener can say who owns what it opened.
+ *
+ * Sections: names, the mapped region, open, close, unlink, resize, seals.
+ */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "ctx-def.h"
+
+#define CREATOR_XATTR "user.memcap.creator_pid"
+
+/* ---- names ---------------------------------------------------------------------------------- */
+
+bool mc_shared_name_valid(const char *name, const char **reason) {
+        const char *why = NULL;
+        size_t n;
+
+        if (!name)
+                why = "the name is NULL";
+        else {
+                if (*name == '/')
+                        name++;
+                n = strlen(name);
+                if (n == 0)
+                        why = "the name is empty";
+                else if (n > MC_SHARED_NAME_MAX)
+                        why = "the name is longer than 255 bytes";
+                else if (streq(name, ".") || streq(name, ".."))
+                        why = "\".\" and \"..\" are not names";
+                else if (strchr(name, '/'))
+                        why = "a name holds no '/' after the leading one";
+                else
+                        for (const char *p = name; *p; p++)
+                                if ((unsigned char) *p < 0x20 || *p == 0x7f) {
+                                        why = "a name holds no control characters";
+                                        break;
+                                }
+        }
+        if (why && reason)
+                *reason = why;
+        return !why;
+}
+
+/* "/name" for any valid spelling. */
+static void name_normalize(const char *name, char out[MC_SHARED_NAME_MAX + 2]) {
+        snprintf(out, MC_SHARED_NAME_MAX + 2, "/%s", name[0] == '/' ? name + 1 : name);
+}
+
+/* ---- the mapped region ------------------------------------------------------------------------ */
+
+/* Map @fd whole as MAP_SHARED and record it as the region of a shared object owning @fd. */
+static int map_region(mc_ctx *ctx, mc__call *c, int fd, size_t len, unsigned prot,
+                      size_t page, mc_mapping *ret, mc_error *err) {
+        mc__entry entry = {0}, *e;
+        size_t base_len;
+        void *p;
+        int r;
+
+        r = mc__registry_reserve(ctx);
+        if (r < 0)
+                return mc__error_errno(err, r, "shm_open: recording the mapping");
+        if (!align_up(len, page, &base_len))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                     "shm_open: size %zu is too large", len);
+        p = mc_sys.mmap(NULL, base_len, mc__prot_to_sys(prot), MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+                int en = errno;
+                return mc__error_errno(err, en, "shm_open: mapping %zu bytes %s%s", len,
+                                       mc__prot_name(prot),
+                                       en == EPERM ? " (the object is sealed against writing; "
+                                                     "map it read-only)"
+                                       : en == EACCES ? " (opened read-only)"
+                                                      : "");
+        }
+        entry.base = (uintptr_t) p;
+        entry.base_len = base_len;
+        entry.page = page;
+        entry.len = len;
+        entry.prot = prot;
+        entry.flags = MC_MAP_SHARED;
+        entry.kind = MC__KIND_SHARED;
+        entry.fd = fd;
+        e = mc__registry_add(ctx, &entry);
+        mc__entry_to_mapping(e, ret);
+        c->has_result = true;
+        c->res_addr = ret->ptr;
+        c->res_length = ret->len;
+        return 0;
+}
+
+/* Give @fd @size bytes of real storage; grows only. */
+static int allocate(int fd, size_t size) {
+        if (mc_sys.fallocate(fd, 0, 0, (off_t) size) == 0)
+                return 0;
+        if (errno != EOPNOTSUPP && errno != ENOSYS)
+                return -errno;
+        /* hugetlbfs and some file systems cannot fallocate: a sparse size is all there is. */
+        return mc_sys.ftruncate(fd, (off_t) size) < 0 ? -errno : 0;
+}
+
+/* ---- open ----------------------------------------------------------------------------------- */
+
+typedef struct open_args {
+        const mc_shared_request *req;
+        char name[MC_SHARED_NAME_MAX + 2]; /* normalised; "" for memfd */
+        bool or_create;                    /* map_shared_buffer: create, else open */
+        size_t page;
+        /* From prepare: an existing object opened before the decision. */
+        int fd;
+        int open_errno;
+        size_t map_len;
+        mc_error open_err;
+        bool open_failed;
+        mc_shared *ret;
+} open_args;
+
+static void open_args_done(open_args *a) {
+        a->fd = safe_close(a->fd);
+}
+
+static int open_existing(open_args *a, mc_error *err) {
+        const mc_shared_request *req = a->req;
+        struct stat st;
+        int flags = (req->prot & MC_PROT_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW;
+
+        a->fd = mc_sys.shm_open(a->name, flags, 0);
+        if (a->fd < 0)
+                return mc__error_errno(err, errno, "shm_open '%s'", a->name);
+        if (mc_sys.fstat(a->fd, &st) < 0)
+                return mc__error_errno(err, errno, "shm_open '%s': fstat", a->name);
+        if (st.st_size == 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open '%s': the object is empty; nothing to map",
+                                     a->name);
+        if ((uint64_t) st.st_size > (uint64_t) PTRDIFF_MAX)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                     "shm_open '%s': %" PRIu64 " bytes do not fit the address "
+                                     "space",
+                                     a->name, (uint64_t) st.st_size);
+        if (req->size > (uint64_t) st.st_size)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open '%s': asked for %zu bytes but the object has only "
+                                     "%" PRIu64,
+                                     a->name, req->size, (uint64_t) st.st_size);
+        a->map_len = req->size ? req->size : (size_t) st.st_size;
+        return 0;
+}
+
+/*
+ * Opening an existing object happens before the decision because its size decides the quota.
+ * The result is kept rather than returned, so that a name the policy forbids is refused as a
+ * PolicyViolation whether or not it exists: a denial never reveals existence.
+ */
+static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        open_args *a = data;
+        size_t bytes;
+
+        (void) ctx;
+        (void) err;
+        if (a->name[0] && !a->req->create && !a->or_create) {
+                if (open_existing(a, &a->open_err) < 0) {
+                        a->open_failed = true;
+                        return 0;
+                }
+        }
+        if (!align_up(a->map_len, a->page, &bytes))
+                bytes = SIZE_MAX;
+        c->add_bytes = bytes;
+        c->add_mappings = 1;
+        c->add_shared = 1;
+        return 0;
+}
+
+static void read_owner(mc_shared *shm, pid_t self) {
+        char buf[32];
+        ssize_t n;
+        long pid;
+
+        shm->owner = MC_OWNER_REMOTE;
+        shm->owner_pid = 0;
+        n = mc_sys.fgetxattr(shm->fd, CREATOR_XATTR, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return;
+        buf[n] = 0;
+        if (sscanf(buf, "%ld", &pid) == 1 && pid > 0 && pid <= INT32_MAX) {
+                shm->owner_pid = (pid_t) pid;
+                if ((pid_t) pid == self)
+                        shm->owner = MC_OWNER_LOCAL;
+        }
+}
+
+static int create_object(mc_ctx *ctx, open_args *a, bool *ret_created, mc_error *err) {
+        const mc_shared_request *req = a->req;
+        unsigned mode = req->mode ? req->mode : 0600;
+        char pid[32];
+        int r, tries = 0;
+
+        *ret_created = false;
+        if (!a->name[0]) {
+                unsigned fl = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+                if (req->flags & MC_MAP_HUGEPAGE)
+                        fl = MFD_CLOEXEC | MFD_HUGETLB; /* hugetlbfs memfds cannot be sealed */
+                a->fd = mc_sys.memfd_create("memcap", fl);
+                if (a->fd < 0)
+                        return mc__error_errno(err, errno, "shm_open: memfd_create");
+                *ret_created = true;
+        } else {
+                for (;;) {
+                        a->fd = mc_sys.shm_open(a->name,
+                                                O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                                                mode);
+                        if (a->fd >= 0) {
+                                *ret_created = true;
+                                break;
+                        }
+                        if (errno != EEXIST || !a->or_create || ++tries > 3)
+                                return mc__error_errno(err, errno, "shm_open '%s' (create)",
+                                                       a->name);
+                        r = open_existing(a, err);
+                        if (r >= 0)
+                                return 0;
+                        a->fd = safe_close(a->fd);
+                        if (err && err->sys_errno != ENOENT)
+                                return r;
+                        /* Unlinked between the two opens: try creating again. */
+                }
+                /* Best effort: tmpfs keeps user xattrs since Linux 6.6. */
+                snprintf(pid, sizeof(pid), "%d", (int) ctx->pid);
+                (void) mc_sys.fsetxattr(a->fd, CREATOR_XATTR, pid, strlen(pid), 0);
+        }
+        r = allocate(a->fd, a->map_len);
+        if (r < 0) {
+                if (a->name[0])
+                        (void) mc_sys.shm_unlink(a->name);
+                *ret_created = false;
+                return mc__error_errno(err, r, "shm_open '%s': allocating %zu bytes%s",
+                                       a->name[0] ? a->name : "(anonymous)", a->map_len,
+                                       r == -ENOSPC ? " (the tmpfs is full)" : "");
+        }
+        return 0;
+}
+
+static int seals_to_sys(unsigned seals) {
+        return (seals & MC_SEAL_SHRINK ? F_SEAL_SHRINK : 0) | (seals & MC_SEAL_GROW ? F_SEAL_GROW : 0) |
+               (seals & MC_SEAL_WRITE ? F_SEAL_WRITE : 0) |
+               (seals & MC_SEAL_FUTURE_WRITE ? F_SEAL_FUTURE_WRITE : 0) |
+               (seals & MC_SEAL_SEAL ? F_SEAL_SEAL : 0);
+}
+
+static int open_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        open_args *a = data;
+        bool created = false;
+        int r;
+
+        if (a->open_failed) {
+                mc__error_copy(err, &a->open_err);
+                return -a->open_err.sys_errno;
+        }
+        if (a->fd < 0) {
+                r = create_object(ctx, a, &created, err);
+                if (r < 0)
+                        goto fail;
+        }
+        if (a->req->seals && mc_sys.add_seals(a->fd, seals_to_sys(a->req->seals)) < 0) {
+                r = mc__error_errno(err, errno, "shm_open: adding seals");
+                goto fail;
+        }
+        r = map_region(ctx, c, a->fd, a->map_len, a->req->prot, a->page, &a->ret->region, err);
+        if (r < 0)
+                goto fail;
+
+        a->ret->fd = TAKE_FD(a->fd);
+        strscpy(a->ret->name, sizeof(a->ret->name), a->name);
+        if (created || !a->name[0]) {
+                a->ret->owner = MC_OWNER_LOCAL;
+                a->ret->owner_pid = ctx->pid;
+        } else {
+                read_owner(a->ret, ctx->pid);
+        }
+        return 0;
+
+fail:
+        if (created && a->name[0])
+                (void) mc_sys.shm_unlink(a->name);
+        return r;
+}
+
+static const mc__steps open_steps = {.prepare = open_prepare, .syscall = open_syscall};
+
+static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create,
+                       mc_shared *ret, mc_error *err) {
+        _cleanup_(open_args_done) open_args a = {.req = req, .or_create = or_create,
+                                                 .fd = -EBADF, .ret = ret};
+        mc_error e = MC_ERROR_INIT;
+        const char *why = NULL;
+        mc__call c;
+        int r = 0;
+
+        mc__call_init(&c, MC_OP_SHM_OPEN, MC__CAP_MEMORY);
+        if (!req || !ret)
+                return mc__ctx_run(ctx, &c,
+                                   mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                                 "shm_open: request and ret must not be NULL"),
+                                   &e, &open_steps, &a, err);
+        c.fields = MC__F_LENGTH | MC__F_PROT;
+        c.req.length = req->size;
+        c.req.prot = req->prot;
+        if (req->seals) {
+                c.fields |= MC__F_SEALS;
+                c.req.seals = req->seals;
+        }
+        if (req->flags) {
+                c.fields |= MC__F_FLAGS;
+                c.req.flags = req->flags;
+        }
+        if (req->name) {
+                c.fields |= MC__F_NAME;
+                c.req.name = req->name;
+                if (!mc_shared_name_valid(req->name, &why))
+                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                          "shm_open '%.64s': invalid name: %s", req->name, why);
+                else {
+                        name_normalize(req->name, a.name);
+                        c.req.name = a.name;
+                }
+        }
+        if (r >= 0 && (req->prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE))
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_open: unknown protection bits 0x%x", req->prot);
+        if (r >= 0 && (req->flags & ~(unsigned) MC_MAP_HUGEPAGE))
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_open: only MC_MAP_HUGEPAGE may be given as a flag (the "
+                                  "region is always a shared mapping of the whole object)");
+        if (r >= 0 && req->name && (req->flags & MC_MAP_HUGEPAGE))
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_open '%s': huge pages are for anonymous regions only",
+                                  a.name);
+        if (r >= 0 && req->name && req->seals)
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_open '%s': seals are for anonymous regions (memfd) only",
+                                  a.name);
+        if (r >= 0 && (req->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_WRITE |
+                                                 MC_SEAL_FUTURE_WRITE | MC_SEAL_SEAL)))
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_open: unknown seal bits 0x%x", req->seals);
+        if (r >= 0 && (req->flags & MC_MAP_HUGEPAGE) && req->seals)
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_open: huge page regions cannot be sealed");
+        if (r >= 0 && (req->mode & ~0777u))
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_open: mode 0%o has bits beyond 0777", req->mode);
+        if (r >= 0 && (req->create || !req->name || or_create) && req->size == 0)
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_open: creating needs a size > 0");
+        if (r >= 0 && req->size > (size_t) PTRDIFF_MAX)
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                  "shm_open: size %zu is too large", req->size);
+        c.huge = req->flags & MC_MAP_HUGEPAGE;
+        c.write_exec = (req->prot & MC_PROT_WRITE) && (req->prot & MC_PROT_EXEC);
+        a.page = c.huge ? mc__huge_page_size() : mc_page_size();
+        a.map_len = req->size;
+        r = mc__ctx_run(ctx, &c, r, &e, &open_steps, &a, err);
+        return r;
+}
+
+int mc_shared_open(mc_ctx *ctx, const mc_shared_request *req, mc_shared *ret, mc_error *err) {
+        return open_common(ctx, req, false, ret, err);
+}
+
+int mc_map_shared_buffer(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret,
+                         mc_error *err) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+
+        req.name = name;
+        req.size = size;
+        req.create = false;
+        req.prot = MC_PROT_READ_WRITE;
+        return open_common(ctx, &req, name != NULL, ret, err);
+}
+
+/* ---- close ---------------------------------------------------------------------------------- */
+
+typedef struct shm_args {
+        mc_shared *shm;
+        mc__entry *e;
+        size_t new_len;
+        size_t new_base_len;
+        unsigned seals;
+} shm_args;
+
+static int shm_lookup(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        shm_args *a = data;
+
+        a->e = mc__registry_lookup(ctx, &a->shm->region);
+        if (!a->e || a->e->kind != MC__KIND_SHARED || a->e->fd != a->shm->fd)
+                return mc__error_set(err, MC_ERR_NOT_FOUND, ENOENT,
+                                     "%s '%s': not a shared memory object open in this context",
+                                     mc_op_name(c->op),
+                                     a->shm->name[0] ? a->shm->name : "(anonymous)");
+        return 0;
+}
+
+static int close_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        shm_args *a = data;
+        int fd = a->e->fd;
+        int r;
+
+        r = mc__unmap_entry(ctx, c, a->e, err);
+        if (r < 0)
+                return r;
+        c->sub_shared = 1;
+        /* close() errors mean nothing for a memory object, and the fd is gone either way. */
+        (void) mc_sys.close(fd);
+        return 0;
+}
+
+static const mc__steps close_steps = {.prepare = shm_lookup, .syscall = close_syscall};
+
+static void call_set_shared(mc__call *c, const mc_shared *shm) {
+        c->fields |= MC__F_ADDR | MC__F_LENGTH | MC__F_ID | MC__F_FD;
+        c->req.addr = shm->region.ptr;
+        c->req.length = shm->region.len;
+        c->req.id = shm->region.id;
+        c->req.fd = shm->fd;
+        if (shm->name[0]) {
+                c->fields |= MC__F_NAME;
+                c->req.name = shm->name;
+        }
+}
+
+static int shared_op(mc_op op, mc_ctx *ctx, mc_shared *shm, shm_args *a, const mc__steps *steps,
+                     mc_error *err) {
+        mc_error e = MC_ERROR_INIT;
+        mc__call c;
+        int r = 0;
+
+        mc__call_init(&c, op, MC__CAP_MEMORY);
+        if (!shm)
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "%s: the shared memory object must not be NULL",
+                                  mc_op_name(op));
+        else
+                call_set_shared(&c, shm);
+        if (op == MC_OP_SHM_RESIZE) {
+                c.fields |= MC__F_NEW_LENGTH;
+                c.req.new_length = a->new_len;
+                if (r >= 0 && a->new_len == 0)
+                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                          "shm_resize: the new size is 0");
+        }
+        if (op == MC_OP_SHM_SEAL) {
+                c.fields |= MC__F_SEALS;
+                c.req.seals = a->seals;
+                if (r >= 0 && (a->seals == 0 ||
+                               (a->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW |
+                                                        MC_SEAL_WRITE | MC_SEAL_FUTURE_WRITE |
+                                                        MC_SEAL_SEAL))))
+                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                          "shm_seal: seal bits 0x%x are empty or unknown",
+                                          a->seals);
+        }
+        return mc__ctx_run(ctx, &c, r, &e, steps, a, err);
+}
+
+int mc_shared_close(mc_ctx *ctx, mc_shared *shm, mc_error *err) {
+        shm_args a = {.shm = shm};
+        int r = shared_op(MC_OP_SHM_CLOSE, ctx, shm, &a, &close_steps, err);
+
+        if (r >= 0) {
+                memset(shm, 0, sizeof(*shm));
+                shm->fd = -1;
+        }
+        return r;
+}
+
+/* ---- unlink --------------------------------------------------------------------------------- */
+
+static int unlink_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        (void) ctx;
+        (void) data;
+        if (mc_sys.shm_unlink(c->req.name) < 0)
+                return mc__error_errno(err, errno, "shm_unlink '%s'", c->req.name);
+        return 0;
+}
+
+static const mc__steps unlink_steps = {.syscall = unlink_syscall};
+
+int mc_shared_unlink(mc_ctx *ctx, const char *name, mc_error *err) {
+        char norm[MC_SHARED_NAME_MAX + 2];
+        mc_error e = MC_ERROR_INIT;
+        const char *why = NULL;
+        mc__call c;
+        int r = 0;
+
+        mc__call_init(&c, MC_OP_SHM_UNLINK, MC__CAP_MEMORY);
+        c.fields = MC__F_NAME;
+        c.req.name = name ? name : "";
+        if (!mc_shared_name_valid(name, &why))
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_unlink '%.64s': invalid name: %s", name ? name : "", why);
+        else {
+                name_normalize(name, norm);
+                c.req.name = norm;
+        }
+        return mc__ctx_run(ctx, &c, r, &e, &unlink_steps, NULL, err);
+}
+
+/* ---- resize --------------------------------------------------------------------------------- */
+
+static int resize_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        shm_args *a = data;
+        int r = shm_lookup(ctx, c, data, err);
+
+        if (r < 0)
+                return r;
+        if (!align_up(a->new_len, a->e->page, &a->new_base_len) ||
+            a->new_base_len > (size_t) PTRDIFF_MAX)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                     "shm_resize: size %zu is too large", a->new_len);
+        if (a->new_base_len > a->e->base_len)
+                c->add_bytes = a->new_base_len - a->e->base_len;
+        return 0;
+}
+
+static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        shm_args *a = data;
+        mc__entry *e = a->e;
+        const char *what = a->shm->name[0] ? a->shm->name : "(anonymous)";
+        void *p;
+        int r;
+
+        (void) ctx;
+        if (a->new_len > e->len)
+                r = allocate(e->fd, a->new_len);
+        else
+                r = mc_sys.ftruncate(e->fd, (off_t) a->new_len) < 0 ? -errno : 0;
+        if (r < 0)
+                return mc__error_errno(err, r, "shm_resize '%s' to %zu bytes%s", what, a->new_len,
+                                       r == -EPERM    ? " (sealed against this change)"
+                                       : r == -ENOSPC ? " (the tmpfs is full)"
+                                                      : "");
+        if (a->new_base_len != e->base_len) {
+                p = mc_sys.mremap((void *) e->base, e->base_len, a->new_base_len, MREMAP_MAYMOVE,
+                                  NULL);
+                if (p == MAP_FAILED)
+                        return mc__error_errno(err, errno,
+                                               "shm_resize '%s': remapping to %zu bytes (the "
+                                               "object now has the new size; the mapping kept "
+                                               "the old one)",
+                                               what, a->new_len);
+                if (a->new_base_len < e->base_len)
+                        c->sub_bytes = e->base_len - a->new_base_len;
+                e->base = (uintptr_t) p;
+                e->base_len = a->new_base_len;
+        }
+        e->len = a->new_len;
+        mc__entry_to_mapping(e, &a->shm->region);
+        c->has_result = true;
+        c->res_addr = a->shm->region.ptr;
+        c->res_length = e->len;
+        return 0;
+}
+
+static const mc__steps resize_steps = {.prepare = resize_prepare, .syscall = resize_syscall};
+
+int mc_shared_resize(mc_ctx *ctx, mc_shared *shm, size_t new_size, mc_error *err) {
+        shm_args a = {.shm = shm, .new_len = new_size};
+        return shared_op(MC_OP_SHM_RESIZE, ctx, shm, &a, &resize_steps, err);
+}
+
+/* ---- seals ---------------------------------------------------------------------------------- */
+
+static int seal_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        shm_args *a = data;
+        int r = shm_lookup(ctx, c, data, err);
+
+        if (r >= 0 && a->shm->name[0])
+                return mc__error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
+                                     "shm_seal '%s': named objects cannot be sealed; use an "
+                                     "anonymous region (no name)",
+                                     a->shm->name);
+        return r;
+}
+
+static int seal_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        shm_args *a = data;
+
+        (void) ctx;
+        (void) c;
+        if (mc_sys.add_seals(a->e->fd, seals_to_sys(a->seals)) < 0) {
+                int en = errno;
+                if (en == EBUSY)
+                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBUSY,
+                                             "shm_seal: a writable shared mapping of the region "
+                                             "exists; MC_SEAL_WRITE needs none (map it "
+                                             "read-only, or use MC_SEAL_FUTURE_WRITE)");
+                if (en == EPERM)
+                        return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EPERM,
+                                             "shm_seal: the region is sealed with MC_SEAL_SEAL; "
+                                             "no further seals can be added");
+                return mc__error_errno(err, en, "shm_seal");
+        }
+        return 0;
+}
+
+static const mc__steps seal_steps = {.prepare = seal_prepare, .syscall = seal_syscall};
+
+int mc_shared_seal(mc_ctx *ctx, mc_shared *shm, unsigned seals, mc_error *err) {
+        shm_args a = {.shm = shm, .seals = seals};
+        return shared_op(MC_OP_SHM_SEAL, ctx, shm, &a, &seal_steps, err);
+}
+
+int mc_shared_seals(const mc_shared *shm, unsigned *ret_seals, mc_error *err) {
+        int s;
+
+        if (!shm || !ret_seals)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_seals: arguments must not be NULL");
+        if (shm->name[0]) {
+                *ret_seals = 0;
+                return 0;
+        }
+        s = mc_sys.get_seals(shm->fd);
+        if (s < 0)
+                return mc__error_errno(err, errno, "shm_seals: F_GET_SEALS");
+        *ret_seals = (s & F_SEAL_SHRINK ? MC_SEAL_SHRINK : 0) | (s & F_SEAL_GROW ? MC_SEAL_GROW : 0) |
+                     (s & F_SEAL_WRITE ? MC_SEAL_WRITE : 0) |
+                     (s & F_SEAL_FUTURE_WRITE ? MC_SEAL_FUTURE_WRITE : 0) |
+                     (s & F_SEAL_SEAL ? MC_SEAL_SEAL : 0);
+        return 0;
+}

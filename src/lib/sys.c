@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The system-call seam: the table of real calls the library makes. Tests swap entries to force
+ * failures; see sys.h.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "sys.h"
+
+static int sys_open(const char *path, int flags, mode_t mode) {
+        return open(path, flags, mode);
+}
+
+static int sys_add_seals(int fd, int seals) {
+        return fcntl(fd, F_ADD_SEALS, seals);
+}
+
+static int sys_get_seals(int fd) {
+        return fcntl(fd, F_GET_SEALS);
+}
+
+static int sys_sigmask(int how, const sigset_t *set, sigset_t *old) {
+        /* pthread_sigmask returns the error instead of setting errno. */
+        int r = pthread_sigmask(how, set, old);
+        if (r != 0) {
+                errno = r;
+                return -1;
+        }
+        return 0;
+}
+
+static int sys_pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned flags) {
+        return (int) syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags);
+}
+
+static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
+        return mremap(old, old_len, new_len, flags, new_addr);
+}
+
+static const struct mc_sys real = {
+        .mmap = mmap,
+        .munmap = munmap,
+        .mprotect = mprotect,
+        .msync = msync,
+        .mremap = sys_mremap,
+        .madvise = madvise,
+        .mlock2 = mlock2,
+        .munlock = munlock,
+        .open = sys_open,
+        .close = close,
+        .fstat = fstat,
+        .ftruncate = ftruncate,
+        .fallocate = fallocate,
+        .readlink = readlink,
+        .write = write,
+        .fdatasync = fdatasync,
+        .shm_open = shm_open,
+        .shm_unlink = shm_unlink,
+        .memfd_create = memfd_create,
+        .add_seals = sys_add_seals,
+        .get_seals = sys_get_seals,
+        .fsetxattr = fsetxattr,
+        .fgetxattr = fgetxattr,
+        .sigaction = sigaction,
+        .sigmask = sys_sigmask,
+        .kill = kill,
+        .sigqueue = sigqueue,
+        .pidfd_send_signal = sys_pidfd_send_signal,
+        .sigtimedwait = sigtimedwait,
+};
+
+struct mc_sys mc_sys = real;
+
+void mc__sys_reset(void) {
+        mc_sys = real;
+}

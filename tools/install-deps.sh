@@ -1,0 +1,53 @@
+#!/bin/sh
+# Install what building, testing and demonstrating memcap needs, when it is missing.
+# Debian/Ubuntu only (apt-get); runs apt-get only if something is actually missing.
+# Usage: tools/install-deps.sh [extra...]   extra: fuzz (clang), valgrind, man (scdoc), redis
+set -eu
+
+need=""
+add() { need="$need $*"; }
+
+command -v cc >/dev/null 2>&1 || add gcc libc6-dev
+command -v meson >/dev/null 2>&1 || add meson
+command -v ninja >/dev/null 2>&1 || add ninja-build
+command -v pkg-config >/dev/null 2>&1 || add pkg-config
+if command -v pkg-config >/dev/null 2>&1; then
+        pkg-config --exists jansson || add libjansson-dev
+        pkg-config --exists criterion || add libcriterion-dev
+        pkg-config --exists libsystemd || add libsystemd-dev
+else
+        add libjansson-dev libcriterion-dev libsystemd-dev
+fi
+
+for extra in "$@"; do
+        case "$extra" in
+        fuzz) command -v clang >/dev/null 2>&1 || add clang
+              [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
+                      add libclang-rt-dev ;;
+        valgrind) command -v valgrind >/dev/null 2>&1 || add valgrind ;;
+        man) command -v scdoc >/dev/null 2>&1 || add scdoc ;;
+        redis) command -v redis-server >/dev/null 2>&1 || add redis-server ;;
+        *) echo "install-deps: unknown extra '$extra'" >&2; exit 2 ;;
+        esac
+done
+
+[ -z "$need" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+        echo "install-deps: missing:$need — install them with your package manager" >&2
+        exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+                sudo="sudo"
+        else
+                echo "install-deps: missing:$need — run as root or install them" >&2
+                exit 1
+        fi
+fi
+echo "install-deps: installing$need"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $need >/dev/null
