@@ -14,7 +14,8 @@
  *
  * Everything here is header-only (static inline), so a benchmark is a single .c file.
  *
- * Sections: clock and optimisation barriers; statistics; interleaved rounds; CPU placement.
+ * Sections: clock and optimisation barriers; statistics; interleaved rounds; CPU placement;
+ * how busy the machine was.
  */
 
 #include <errno.h>
@@ -22,8 +23,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* ---- clock and optimisation barriers ---- */
@@ -33,6 +36,19 @@ static inline uint64_t bench_now_ns(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
+}
+
+/*
+ * CPU time of the calling thread, user and system. Unlike the monotonic clock it stops while
+ * the thread waits for a CPU, so on a busy machine it shows what the work itself cost. It is a
+ * system call here (~0.2 us): read it around runs of many operations, never per operation.
+ */
+static inline uint64_t bench_thread_cpu_ns(void) {
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+                return 0;
         return (uint64_t) ts.tv_sec * UINT64_C(1000000000) + (uint64_t) ts.tv_nsec;
 }
 
@@ -136,7 +152,8 @@ typedef struct bench_cpus {
         int last;
 } bench_cpus;
 
-#define BENCH_CPUS_INIT {0, 0, 0, -1}
+#define BENCH_CPUS_INIT                                                                            \
+        { 0, 0, 0, -1 }
 
 static inline void bench_cpus_note(bench_cpus *cpus) {
         int cpu;
@@ -152,10 +169,13 @@ static inline void bench_cpus_note(bench_cpus *cpus) {
         cpus->runs++;
 }
 
-/* Time one run of @c with @iters operations; *ret_ns is the elapsed time. */
+/*
+ * Time one run of @c with @iters operations: *ret_ns is the elapsed (monotonic) time and, if
+ * @ret_cpu_ns is not NULL, *ret_cpu_ns the thread's CPU time during the run.
+ */
 static inline int bench_time(const bench_case *c, uint64_t iters, bench_cpus *cpus,
-                             uint64_t *ret_ns) {
-        uint64_t t0;
+                             uint64_t *ret_ns, uint64_t *ret_cpu_ns) {
+        uint64_t t0, c0 = 0;
         int r;
 
         if (c->prepare) {
@@ -164,9 +184,13 @@ static inline int bench_time(const bench_case *c, uint64_t iters, bench_cpus *cp
                         return r;
         }
         bench_cpus_note(cpus);
+        if (ret_cpu_ns)
+                c0 = bench_thread_cpu_ns();
         t0 = bench_now_ns();
         r = c->run(c->arg, iters);
         *ret_ns = bench_now_ns() - t0;
+        if (ret_cpu_ns)
+                *ret_cpu_ns = bench_thread_cpu_ns() - c0;
         return r;
 }
 
@@ -181,7 +205,7 @@ static inline int bench_calibrate(const bench_case *c, uint64_t min_ns, bench_cp
         int r;
 
         for (;;) {
-                r = bench_time(c, iters, cpus, &ns);
+                r = bench_time(c, iters, cpus, &ns, NULL);
                 if (r < 0)
                         return r;
                 if (ns >= min_ns)
@@ -194,8 +218,7 @@ static inline int bench_calibrate(const bench_case *c, uint64_t min_ns, bench_cp
                         iters *= 64;
                 else {
                         double want = (double) iters * (double) min_ns * 1.2 / (double) ns;
-                        uint64_t next = want > (double) (iters * 64) ? iters * 64
-                                                                       : (uint64_t) want;
+                        uint64_t next = want > (double) (iters * 64) ? iters * 64 : (uint64_t) want;
                         iters = next > iters * 2 ? next : iters * 2;
                 }
         }
@@ -204,13 +227,31 @@ static inline int bench_calibrate(const bench_case *c, uint64_t min_ns, bench_cp
 }
 
 /*
+ * One untimed run of every case, so first-use costs of the sides that were not calibrated
+ * (a lazily installed signal handler, a cold page cache, lazy binding) stay out of the rounds.
+ */
+static inline int bench_warmup(const bench_case *cases, size_t n, uint64_t iters) {
+        uint64_t ns;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                r = bench_time(&cases[i], iters, NULL, &ns, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/*
  * Run @n cases for @rounds rounds, @iters operations per case per round, interleaved: in round
  * k the cases run in the order k, k+1, ... (mod n). @ret_ns_per_op has n * rounds elements and
- * receives case i's round k at [i * rounds + k], in nanoseconds per operation.
+ * receives case i's round k at [i * rounds + k], in nanoseconds per operation. @ret_cpu_ns_per_op
+ * (NULL to skip) receives the thread's CPU time per operation the same way.
  */
 static inline int bench_interleave(const bench_case *cases, size_t n, unsigned rounds,
-                                   uint64_t iters, bench_cpus *cpus, double *ret_ns_per_op) {
-        uint64_t ns;
+                                   uint64_t iters, bench_cpus *cpus, double *ret_ns_per_op,
+                                   double *ret_cpu_ns_per_op) {
+        uint64_t ns, cpu_ns;
         int r;
 
         if (n == 0 || rounds == 0 || iters == 0)
@@ -219,10 +260,14 @@ static inline int bench_interleave(const bench_case *cases, size_t n, unsigned r
                 for (size_t j = 0; j < n; j++) {
                         size_t i = (k + j) % n;
 
-                        r = bench_time(&cases[i], iters, cpus, &ns);
+                        r = bench_time(&cases[i], iters, cpus, &ns,
+                                       ret_cpu_ns_per_op ? &cpu_ns : NULL);
                         if (r < 0)
                                 return r;
                         ret_ns_per_op[i * rounds + k] = (double) ns / (double) iters;
+                        if (ret_cpu_ns_per_op)
+                                ret_cpu_ns_per_op[i * rounds + k] =
+                                        (double) cpu_ns / (double) iters;
                 }
         return 0;
 }
@@ -240,6 +285,67 @@ static inline int bench_pin(int cpu) {
         if (sched_setaffinity(0, sizeof(set), &set) < 0)
                 return -errno;
         return 0;
+}
+
+/* ---- how busy the machine was ---- */
+
+/*
+ * A snapshot of the machine's and the process's state, taken before and after a benchmark so
+ * the report can say whether it ran on a quiet machine. On this guest the hypervisor's steal
+ * time is the main source of noise, and it is visible in /proc/stat.
+ */
+typedef struct bench_machine {
+        double load1;       /* 1-minute load average; < 0 if unknown */
+        uint64_t cpu_total; /* jiffies of all CPUs (user..steal), 0 if unknown */
+        uint64_t cpu_steal; /* of which stolen by the hypervisor */
+        uint64_t cpu_idle;  /* of which idle or waiting for I/O */
+        long nvcsw, nivcsw; /* this process's voluntary / involuntary context switches */
+} bench_machine;
+
+static inline void bench_machine_snap(bench_machine *m) {
+        unsigned long long v[8] = {0};
+        struct rusage ru;
+        double load[1];
+        char line[512];
+        FILE *f;
+
+        memset(m, 0, sizeof(*m));
+        m->load1 = getloadavg(load, 1) == 1 ? load[0] : -1.0;
+        f = fopen("/proc/stat", "re");
+        if (f) {
+                /* "cpu  user nice system idle iowait irq softirq steal guest guest_nice" */
+                if (fgets(line, sizeof(line), f) && strncmp(line, "cpu ", 4) == 0) {
+                        char *p = line + 4, *end;
+                        size_t i;
+
+                        for (i = 0; i < 8; i++, p = end) {
+                                v[i] = strtoull(p, &end, 10);
+                                if (end == p)
+                                        break;
+                        }
+                        if (i == 8) {
+                                for (i = 0; i < 8; i++)
+                                        m->cpu_total += v[i];
+                                m->cpu_idle = v[3] + v[4];
+                                m->cpu_steal = v[7];
+                        }
+                }
+                fclose(f);
+        }
+        if (getrusage(RUSAGE_SELF, &ru) == 0) {
+                m->nvcsw = ru.ru_nvcsw;
+                m->nivcsw = ru.ru_nivcsw;
+        }
+}
+
+/* Share (0..100) of all CPUs' time between two snapshots that was stolen / idle. */
+static inline double bench_machine_pct(const bench_machine *a, const bench_machine *b, bool steal) {
+        uint64_t total = b->cpu_total - a->cpu_total;
+        uint64_t part = steal ? b->cpu_steal - a->cpu_steal : b->cpu_idle - a->cpu_idle;
+
+        if (a->cpu_total == 0 || b->cpu_total <= a->cpu_total)
+                return __builtin_nan("");
+        return 100.0 * (double) part / (double) total;
 }
 
 #endif

@@ -205,8 +205,8 @@ static int format_time(const char *text, char *buf, size_t size) {
         if (t == (time_t) -1)
                 return -EINVAL;
         t -= off;
-        if (!localtime_r(&t, &local) || strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S",
-                                                 &local) == 0)
+        if (!localtime_r(&t, &local) ||
+            strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &local) == 0)
                 return -EINVAL;
         if (nfrac > 0)
                 snprintf(buf, size, "%s.%s", base, frac);
@@ -218,8 +218,7 @@ static int format_time(const char *text, char *buf, size_t size) {
 /* Append " key=value" for a string or integer member; other types are left out. */
 static void summary_field(FILE *s, const char *label, const json_t *v) {
         if (json_is_string(v)) {
-                _cleanup_free_ char *safe =
-                        str_escape(json_string_value(v), json_string_length(v));
+                _cleanup_free_ char *safe = str_escape(json_string_value(v), json_string_length(v));
                 fprintf(s, " %s=%s", label, safe ? safe : "?");
         } else if (json_is_integer(v))
                 fprintf(s, " %s=%" JSON_INTEGER_FORMAT, label, json_integer_value(v));
@@ -280,8 +279,8 @@ static int print_record(const json_t *rec) {
                 return -ENOMEM;
 
         /* No padding after the last column: lines without a summary end in the outcome. */
-        if (printf("%-26s %7s %-11s %-14s %-*s%s\n", when, pidbuf, cap, op,
-                   summary_len > 0 ? 6 : 0, outcome, summary ? summary : "") < 0)
+        if (printf("%-26s %7s %-11s %-14s %-*s%s\n", when, pidbuf, cap, op, summary_len > 0 ? 6 : 0,
+                   outcome, summary ? summary : "") < 0)
                 return -EIO;
         return 0;
 }
@@ -307,8 +306,7 @@ static int open_input(const char *path, FILE **ret, mc_error *err) {
         return 0;
 }
 
-static int parse_options(int argc, char **argv, audit_filter *flt, bool *json,
-                         const char **path) {
+static int parse_options(int argc, char **argv, audit_filter *flt, bool *json, const char **path) {
         enum { ARG_OP = 0x100, ARG_OUTCOME, ARG_CAPABILITY, ARG_PID, ARG_KIND, ARG_JSON };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
@@ -460,8 +458,8 @@ int cmd_audit(int argc, char **argv) {
                 return error_report(&err);
         }
         if (bad > 0) {
-                error_set(&err, MC_ERR_IO, EIO, "%s: %zu malformed line%s skipped", path_safe,
-                          bad, bad == 1 ? "" : "s");
+                error_set(&err, MC_ERR_IO, EIO, "%s: %zu malformed line%s skipped", path_safe, bad,
+                          bad == 1 ? "" : "s");
                 return error_report(&err);
         }
         return 0;

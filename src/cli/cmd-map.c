@@ -55,8 +55,8 @@ static int parse_size_option(const char *name, const char *text, uint64_t *ret) 
         safe = str_escape_cstr(text);
         if (r == -ERANGE)
                 return cli_usage_error("map", "%s '%s' is too large", name, safe ? safe : "?");
-        return cli_usage_error("map", "invalid %s '%s': expected a size such as 4096 or 4KiB",
-                               name, safe ? safe : "?");
+        return cli_usage_error("map", "invalid %s '%s': expected a size such as 4096 or 4KiB", name,
+                               safe ? safe : "?");
 }
 
 static int write_error(mc_error *err) {
@@ -138,14 +138,13 @@ static int dump_json(mc_ctx *ctx, const mc_mapping *m, const char *path, uint64_
 
 int cmd_map(int argc, char **argv) {
         enum { ARG_RAW = 0x100, ARG_JSON };
-        static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'},
-                {"offset", required_argument, NULL, 'o'},
-                {"length", required_argument, NULL, 'l'},
-                {"raw", no_argument, NULL, ARG_RAW},
-                {"json", no_argument, NULL, ARG_JSON},
-                {"no-squeeze", no_argument, NULL, 'v'},
-                {}};
+        static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+                                                {"offset", required_argument, NULL, 'o'},
+                                                {"length", required_argument, NULL, 'l'},
+                                                {"raw", no_argument, NULL, ARG_RAW},
+                                                {"json", no_argument, NULL, ARG_JSON},
+                                                {"no-squeeze", no_argument, NULL, 'v'},
+                                                {}};
         mc_map_file_options opts = MC_MAP_FILE_OPTIONS_INIT;
         _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
         mc_mapping m = {};

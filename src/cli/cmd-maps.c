@@ -248,7 +248,7 @@ static char *entry_path_display(const maps_entry *e) {
 }
 
 static int print_table(const maps_list *list) {
-        static const char *const headers[] = {"START-END", "SIZE",   "PERM",
+        static const char *const headers[] = {"START-END",      "SIZE",   "PERM",
                                               "SHARED/PRIVATE", "OFFSET", "FILE/KIND"};
         _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
         char size[FORMAT_SIZE_MAX];
@@ -268,12 +268,9 @@ static int print_table(const maps_list *list) {
                         return -ENOMEM;
                 snprintf(range, sizeof(range), "%08" PRIx64 "-%08" PRIx64, e->start, e->end);
                 snprintf(offset, sizeof(offset), "0x%" PRIx64, e->offset);
-                const char *cells[] = {range,
-                                       format_size(e->end - e->start, size),
-                                       e->perms,
-                                       e->perms[3] == 's' ? "shared" : "private",
-                                       offset,
-                                       path};
+                const char *cells[] = {range,    format_size(e->end - e->start, size),
+                                       e->perms, e->perms[3] == 's' ? "shared" : "private",
+                                       offset,   path};
                 r = table_add_row(t, cells);
                 if (r < 0)
                         return r;
@@ -348,9 +345,7 @@ static void help(void) {
 int cmd_maps(int argc, char **argv) {
         enum { ARG_JSON = 0x100 };
         static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'},
-                {"json", no_argument, NULL, ARG_JSON},
-                {}};
+                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
         _cleanup_free_ char **args = NULL;
         _cleanup_(maps_list_done) maps_list list = {};
         mc_error err = MC_ERROR_INIT;

@@ -56,9 +56,7 @@ static int print_policy(const mc_policy *policy, mc_error *err) {
 static int parse_options(const char *label, int argc, char **argv, bool *json, int n_args) {
         enum { ARG_JSON = 0x100 };
         static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'},
-                {"json", no_argument, NULL, ARG_JSON},
-                {}};
+                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
         int c;
 
         cli_getopt_reset();

@@ -54,15 +54,13 @@ static int parse_simple(const char *label, int argc, char **argv, bool allow_jso
                         int n_positional) {
         enum { ARG_JSON = 0x100 };
         static const struct option with_json[] = {
-                {"help", no_argument, NULL, 'h'},
-                {"json", no_argument, NULL, ARG_JSON},
-                {}};
+                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
         static const struct option without_json[] = {{"help", no_argument, NULL, 'h'}, {}};
         int c;
 
         cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":h", allow_json ? with_json : without_json,
-                                NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":h", allow_json ? with_json : without_json, NULL)) >=
+               0) {
                 switch (c) {
                 case 'h':
                         help();
@@ -86,11 +84,10 @@ static void format_mode(unsigned mode, char buf[static 8]) {
 }
 
 static int shm_create(int argc, char **argv) {
-        static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'},
-                {"size", required_argument, NULL, 's'},
-                {"mode", required_argument, NULL, 'm'},
-                {}};
+        static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+                                                {"size", required_argument, NULL, 's'},
+                                                {"mode", required_argument, NULL, 'm'},
+                                                {}};
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
         mc_error err = MC_ERROR_INIT;
@@ -277,8 +274,8 @@ static int shm_ls_json(const shm_entry *entries, size_t n) {
                         return -ENOMEM;
                 format_mode(e->have_stat ? e->st.st_mode : 0, mode);
                 r |= json_add(o, "name", json_string_lossy(e->name, strlen(e->name)));
-                r |= json_add(o, "size", e->have_stat ? json_u64((uint64_t) e->st.st_size)
-                                                      : json_null());
+                r |= json_add(o, "size",
+                              e->have_stat ? json_u64((uint64_t) e->st.st_size) : json_null());
                 r |= json_add(o, "mode", e->have_stat ? json_string(mode) : json_null());
                 r |= json_add(o, "uid", e->have_stat ? json_integer(e->st.st_uid) : json_null());
                 r |= json_add(o, "type", json_string(entry_type(e)));
@@ -327,8 +324,7 @@ static int shm_ls_table(const shm_entry *entries, size_t n) {
         r = table_print(t, stdout);
         if (r < 0)
                 return r;
-        if (printf("%zu entr%s, %s total", n, n == 1 ? "y" : "ies", format_size(total, size)) <
-            0)
+        if (printf("%zu entr%s, %s total", n, n == 1 ? "y" : "ies", format_size(total, size)) < 0)
                 return -EIO;
         if (odd > 0 && printf(", %zu not regular file%s", odd, odd == 1 ? "" : "s") < 0)
                 return -EIO;

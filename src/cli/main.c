@@ -115,8 +115,7 @@ int cli_finish_output(void) {
         errno = 0;
         failed = fflush(stdout) != 0;
         if (failed || ferror(stdout)) {
-                error_errno(&err, failed && errno != 0 ? errno : EIO,
-                            "write to standard output");
+                error_errno(&err, failed && errno != 0 ? errno : EIO, "write to standard output");
                 return error_report(&err);
         }
         return 0;
@@ -142,12 +141,11 @@ int cmd_help(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-        static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, 'V'},
-                {"policy", required_argument, NULL, 'p'},
-                {"audit", required_argument, NULL, 'a'},
-                {}};
+        static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+                                                {"version", no_argument, NULL, 'V'},
+                                                {"policy", required_argument, NULL, 'p'},
+                                                {"audit", required_argument, NULL, 'a'},
+                                                {}};
         const char *policy_path = NULL, *audit_path = NULL;
         mc_error err = MC_ERROR_INIT;
         const cli_command *cmd;

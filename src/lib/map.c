@@ -609,8 +609,9 @@ int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *e
                                   "mmap: offset %" PRIu64 " is not a multiple of the page size "
                                   "(%zu); mc_map_file() accepts any offset",
                                   req->offset, mc_page_size());
-        if (r >= 0 && (MC_ADD_OVERFLOW(req->offset, (uint64_t) req->length, &end) ||
-                       end > (uint64_t) INT64_MAX))
+        if (r >= 0 && (req->path || req->fd >= 0) &&
+            (MC_ADD_OVERFLOW(req->offset, (uint64_t) req->length, &end) ||
+             end > (uint64_t) INT64_MAX))
                 r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
                                   "mmap: offset %" PRIu64 " + length %zu overflows the file "
                                   "offset range",

@@ -18,7 +18,7 @@
 
 /* Signals a policy can name: 1..64, one bit each (bit signo - 1). */
 #define MC__POLICY_SIGNAL_MAX 64
-#define MC__SIGNAL_BIT(signo) (UINT64_C(1) << ((signo) - 1))
+#define MC__SIGNAL_BIT(signo) (UINT64_C(1) << ((signo) -1))
 
 /* Every mc_signal_target bit. */
 #define MC__TARGETS_ALL                                                                            \

@@ -26,7 +26,7 @@
 /* Largest policy file we read; a policy is a few hundred bytes. */
 #define POLICY_FILE_MAX (1024 * 1024)
 
-/* ---- messages ------------------------------------------------------------------------------ */
+/* ---- messages -------------------------------------------------------------------------------- */
 
 /*
  * Copy a user string into @buf for a message: control characters become '?' so a message
@@ -89,9 +89,9 @@ static const char *type_name(const json_t *v) {
 
 /* What the locator looks for. */
 typedef struct where {
-        const char *key;  /* a top-level key */
-        bool at_key;      /* the key itself rather than its value */
-        long element;     /* >= 0: this element of the key's array value */
+        const char *key; /* a top-level key */
+        bool at_key;     /* the key itself rather than its value */
+        long element;    /* >= 0: this element of the key's array value */
 } where;
 
 static size_t skip_ws(const char *t, size_t len, size_t i) {
@@ -487,8 +487,7 @@ static int parse_allowed_shared_memory(loader *l, const char *key, json_t *v, mc
                 if (!json_is_string(e)) {
                         strv_release(&nv, nn);
                         return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list name patterns, not %s", key,
-                                       type_name(e));
+                                       "\"%s\" must list name patterns, not %s", key, type_name(e));
                 }
                 bad = mc__policy_check_pattern(json_string_value(e));
                 if (bad) {
@@ -677,7 +676,7 @@ static const char *closest_field(const char *key) {
         return best;
 }
 
-/* ---- loading ------------------------------------------------------------------------------- */
+/* ---- loading --------------------------------------------------------------------------------- */
 
 int mc_policy_load_string(const char *text, size_t len, const char *origin, mc_policy **ret,
                           mc_error *err) {
@@ -712,8 +711,7 @@ int mc_policy_load_string(const char *text, size_t len, const char *origin, mc_p
                                         jerr.text);
         if (!json_is_object(root))
                 return fail_at(&l, WHERE_VALUE(NULL),
-                               "the policy must be a JSON object ({...}), not %s",
-                               type_name(root));
+                               "the policy must be a JSON object ({...}), not %s", type_name(root));
 
         r = mc_policy_new(&p, err);
         if (r < 0)
@@ -794,8 +792,7 @@ int mc_policy_load_file(const char *path, mc_policy **ret, mc_error *err) {
                                                      shown_path);
                         nb = realloc(buf, ncap);
                         if (!nb)
-                                return mc__error_errno(err, ENOMEM, "read policy '%s'",
-                                                       shown_path);
+                                return mc__error_errno(err, ENOMEM, "read policy '%s'", shown_path);
                         buf = nb;
                         cap = ncap;
                 }
@@ -813,7 +810,7 @@ int mc_policy_load_file(const char *path, mc_policy **ret, mc_error *err) {
         return mc_policy_load_string(buf, n, path, ret, err);
 }
 
-/* ---- printing ------------------------------------------------------------------------------- */
+/* ---- printing -------------------------------------------------------------------------------- */
 
 static json_t *limit_to_json(uint64_t v) {
         char buf[24];

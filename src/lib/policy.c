@@ -19,7 +19,7 @@
 #include "internal.h"
 #include "policy-def.h"
 
-/* ---- names ---------------------------------------------------------------------------------- */
+/* ---- names ----------------------------------------------------------------------------------- */
 
 static const char *const op_names[_MC_OP_MAX] = {
         [MC_OP_MMAP] = "mmap",
@@ -86,11 +86,11 @@ unsigned mc__policy_target_from_name(const char *name) {
         return 0;
 }
 
-/* ---- the object ---------------------------------------------------------------------------- */
+/* ---- the object ------------------------------------------------------------------------------ */
 
 /* Releasing operations: denying them could only leak resources (see policy.h). */
 #define RELEASING_OPS                                                                              \
-        (MC_OP_BIT(MC_OP_MUNMAP) | MC_OP_BIT(MC_OP_MUNLOCK) | MC_OP_BIT(MC_OP_SHM_CLOSE) |        \
+        (MC_OP_BIT(MC_OP_MUNMAP) | MC_OP_BIT(MC_OP_MUNLOCK) | MC_OP_BIT(MC_OP_SHM_CLOSE) |         \
          MC_OP_BIT(MC_OP_SIGNAL_UNREGISTER) | MC_OP_BIT(MC_OP_SIGNAL_UNMASK))
 
 static char default_star[] = "*";
@@ -106,8 +106,8 @@ static const mc_policy default_policy = {
         .max_mappings = 65536,
         .allowed_ops = MC_OP_ALL,
         .signals = UINT64_MAX & ~(MC__SIGNAL_BIT(SIGKILL) | MC__SIGNAL_BIT(SIGSTOP)),
-        .targets = MC_TARGET_SELF | MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP |
-                   MC_TARGET_SAME_UID,
+        .targets =
+                MC_TARGET_SELF | MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID,
         .shm_patterns = default_shm_patterns,
         .n_shm_patterns = 1,
         .any_path = true,
@@ -232,7 +232,7 @@ mc_policy *mc_policy_free(mc_policy *policy) {
         return NULL;
 }
 
-/* ---- setters and getters ---------------------------------------------------------------------- */
+/* ---- setters and getters --------------------------------------------------------------------- */
 
 int mc_policy_set_allow_fixed(mc_policy *policy, bool allow) {
         if (!policy)
@@ -464,7 +464,7 @@ bool mc_policy_signal_allowed(const mc_policy *policy, int signo) {
         return (policy_or_default(policy)->signals & MC__SIGNAL_BIT(signo)) != 0;
 }
 
-/* ---- matchers ------------------------------------------------------------------------------- */
+/* ---- matchers -------------------------------------------------------------------------------- */
 
 /* Whether @path has a ".." component; such a path is not resolved and could climb out. */
 static bool path_has_dotdot(const char *path) {
@@ -544,7 +544,7 @@ bool mc_policy_shared_memory_allowed(const mc_policy *policy, const char *name) 
         return false;
 }
 
-/* ---- sizes ---------------------------------------------------------------------------------- */
+/* ---- sizes ----------------------------------------------------------------------------------- */
 
 int mc_parse_size(const char *text, uint64_t *ret_bytes) {
         static const char units[] = "KMGTPE";
@@ -576,11 +576,13 @@ int mc_parse_size(const char *text, uint64_t *ret_bytes) {
         return 0;
 }
 
-/* ---- the decision --------------------------------------------------------------------------- */
+/* ---- the decision ---------------------------------------------------------------------------- */
 
 /* A long user string is cut to its tail for a message; the tail names the file. */
 #define SHOW_MAX 96
-#define SHOW(s)  (strlen(s) > SHOW_MAX ? "..." : ""), (strlen(s) > SHOW_MAX ? (s) + strlen(s) - SHOW_MAX : (s))
+#define SHOW(s)                                                                                    \
+        (strlen(s) > SHOW_MAX ? "..." : ""),                                                       \
+                (strlen(s) > SHOW_MAX ? (s) + strlen(s) - SHOW_MAX : (s))
 
 static int deny(mc_error *err, const char *op, const char *rule, const char *detail_fmt, ...)
         _printf_(4, 5);
@@ -596,8 +598,8 @@ static int deny(mc_error *err, const char *op, const char *rule, const char *det
         if (vsnprintf(detail, sizeof(detail), detail_fmt, ap) < 0)
                 detail[0] = 0;
         va_end(ap);
-        return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
-                             "%s denied by policy rule %s: %s", op, rule, detail);
+        return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM, "%s denied by policy rule %s: %s",
+                             op, rule, detail);
 }
 
 /*
@@ -698,8 +700,7 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
         if (c->add_bytes > 0 &&
             !quota_fits(usage->mapped_bytes, c->add_bytes, p->max_memory_usage, &overflow))
                 return deny_quota(err, op, "max_memory_usage", "in use", "bytes",
-                                  usage->mapped_bytes, c->add_bytes, p->max_memory_usage,
-                                  overflow);
+                                  usage->mapped_bytes, c->add_bytes, p->max_memory_usage, overflow);
 
         if (c->add_locked > 0 &&
             !quota_fits(usage->locked_bytes, c->add_locked, p->max_locked_memory, &overflow))

@@ -58,9 +58,39 @@ static void name_normalize(const char *name, char out[MC_SHARED_NAME_MAX + 2]) {
 
 /* ---- the mapped region ------------------------------------------------------------------------ */
 
-/* Map @fd whole as MAP_SHARED and record it as the region of a shared object owning @fd. */
+static int seals_to_sys(unsigned seals) {
+        return (seals & MC_SEAL_SHRINK ? F_SEAL_SHRINK : 0) | (seals & MC_SEAL_GROW ? F_SEAL_GROW : 0) |
+               (seals & MC_SEAL_WRITE ? F_SEAL_WRITE : 0) |
+               (seals & MC_SEAL_FUTURE_WRITE ? F_SEAL_FUTURE_WRITE : 0) |
+               (seals & MC_SEAL_SEAL ? F_SEAL_SEAL : 0);
+}
+
+/* Add @seals to @fd; the kernel's refusals become the kinds mc_shared_seal() documents. */
+static int add_seals(int fd, unsigned seals, mc_error *err) {
+        int en;
+
+        if (mc_sys.add_seals(fd, seals_to_sys(seals)) == 0)
+                return 0;
+        en = errno;
+        if (en == EBUSY)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBUSY,
+                                     "shm_seal: a writable shared mapping of the region exists; "
+                                     "MC_SEAL_WRITE needs none (map it read-only, or use "
+                                     "MC_SEAL_FUTURE_WRITE)");
+        if (en == EPERM)
+                return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EPERM,
+                                     "shm_seal: the region is sealed with MC_SEAL_SEAL (or cannot "
+                                     "be sealed at all); no further seals can be added");
+        return mc__error_errno(err, en, "shm_seal");
+}
+
+/*
+ * Map @fd whole as MAP_SHARED and record it as the region of a shared object owning @fd.
+ * @seals go on between the mmap and the record: MC_SEAL_FUTURE_WRITE would forbid the writable
+ * mapping itself if it came first, and a refused seal must leave nothing mapped.
+ */
 static int map_region(mc_ctx *ctx, mc__call *c, int fd, size_t len, unsigned prot,
-                      size_t page, mc_mapping *ret, mc_error *err) {
+                      size_t page, unsigned seals, mc_mapping *ret, mc_error *err) {
         mc__entry entry = {0}, *e;
         size_t base_len;
         void *p;
@@ -81,6 +111,13 @@ static int map_region(mc_ctx *ctx, mc__call *c, int fd, size_t len, unsigned pro
                                                      "map it read-only)"
                                        : en == EACCES ? " (opened read-only)"
                                                       : "");
+        }
+        if (seals) {
+                r = add_seals(fd, seals, err);
+                if (r < 0) {
+                        (void) mc_sys.munmap(p, base_len);
+                        return r;
+                }
         }
         entry.base = (uintptr_t) p;
         entry.base_len = base_len;
@@ -182,7 +219,7 @@ static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 }
 
 static void read_owner(mc_shared *shm, pid_t self) {
-        char buf[32];
+        char buf[32], *end;
         ssize_t n;
         long pid;
 
@@ -192,7 +229,12 @@ static void read_owner(mc_shared *shm, pid_t self) {
         if (n <= 0)
                 return;
         buf[n] = 0;
-        if (sscanf(buf, "%ld", &pid) == 1 && pid > 0 && pid <= INT32_MAX) {
+        /* Anyone who can write the object can write the attribute: believe plain digits only. */
+        if (buf[0] < '1' || buf[0] > '9')
+                return;
+        errno = 0;
+        pid = strtol(buf, &end, 10);
+        if (errno == 0 && *end == 0 && pid > 0 && pid <= INT32_MAX) {
                 shm->owner_pid = (pid_t) pid;
                 if ((pid_t) pid == self)
                         shm->owner = MC_OWNER_LOCAL;
@@ -250,16 +292,10 @@ static int create_object(mc_ctx *ctx, open_args *a, bool *ret_created, mc_error 
         return 0;
 }
 
-static int seals_to_sys(unsigned seals) {
-        return (seals & MC_SEAL_SHRINK ? F_SEAL_SHRINK : 0) | (seals & MC_SEAL_GROW ? F_SEAL_GROW : 0) |
-               (seals & MC_SEAL_WRITE ? F_SEAL_WRITE : 0) |
-               (seals & MC_SEAL_FUTURE_WRITE ? F_SEAL_FUTURE_WRITE : 0) |
-               (seals & MC_SEAL_SEAL ? F_SEAL_SEAL : 0);
-}
-
 static int open_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         open_args *a = data;
         bool created = false;
+        unsigned seals_after;
         int r;
 
         if (a->open_failed) {
@@ -271,11 +307,17 @@ static int open_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 if (r < 0)
                         goto fail;
         }
-        if (a->req->seals && mc_sys.add_seals(a->fd, seals_to_sys(a->req->seals)) < 0) {
-                r = mc__error_errno(err, errno, "shm_open: adding seals");
-                goto fail;
+        /* A read-only region can only take MC_SEAL_WRITE before it is mapped: the kernel counts
+         * a shared mapping of a read-write descriptor as writable. A writable region takes its
+         * seals once mapped (open_common() refused MC_SEAL_WRITE for it). */
+        seals_after = a->req->prot & MC_PROT_WRITE ? a->req->seals : 0;
+        if (a->req->seals && !seals_after) {
+                r = add_seals(a->fd, a->req->seals, err);
+                if (r < 0)
+                        goto fail;
         }
-        r = map_region(ctx, c, a->fd, a->map_len, a->req->prot, a->page, &a->ret->region, err);
+        r = map_region(ctx, c, a->fd, a->map_len, a->req->prot, a->page, seals_after,
+                       &a->ret->region, err);
         if (r < 0)
                 goto fail;
 
@@ -346,13 +388,18 @@ static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create
                                   "shm_open '%s': huge pages are for anonymous regions only",
                                   a.name);
         if (r >= 0 && req->name && req->seals)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open '%s': seals are for anonymous regions (memfd) only",
+                r = mc__error_set(&e, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
+                                  "shm_open '%s': named objects cannot be sealed; use an "
+                                  "anonymous region (no name)",
                                   a.name);
         if (r >= 0 && (req->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_WRITE |
                                                  MC_SEAL_FUTURE_WRITE | MC_SEAL_SEAL)))
                 r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                   "shm_open: unknown seal bits 0x%x", req->seals);
+        if (r >= 0 && (req->seals & MC_SEAL_WRITE) && (req->prot & MC_PROT_WRITE))
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                  "shm_open: MC_SEAL_WRITE forbids the writable mapping asked "
+                                  "for; map it read-only or use MC_SEAL_FUTURE_WRITE");
         if (r >= 0 && (req->flags & MC_MAP_HUGEPAGE) && req->seals)
                 r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                   "shm_open: huge page regions cannot be sealed");
@@ -432,7 +479,7 @@ static void call_set_shared(mc__call *c, const mc_shared *shm) {
         c->req.length = shm->region.len;
         c->req.id = shm->region.id;
         c->req.fd = shm->fd;
-        if (shm->name[0]) {
+        if (shm->name[0] && memchr(shm->name, 0, sizeof(shm->name))) {
                 c->fields |= MC__F_NAME;
                 c->req.name = shm->name;
         }
@@ -451,6 +498,13 @@ static int shared_op(mc_op op, mc_ctx *ctx, mc_shared *shm, shm_args *a, const m
                                   mc_op_name(op));
         else
                 call_set_shared(&c, shm);
+        /* memcap always leaves a terminated name: a value without one is forged, and must not
+         * be read past its end by the messages below. */
+        if (r >= 0 && !memchr(shm->name, 0, sizeof(shm->name)))
+                r = mc__error_set(&e, MC_ERR_NOT_FOUND, ENOENT,
+                                  "%s: not a shared memory object open in this context (its "
+                                  "name is not terminated)",
+                                  mc_op_name(op));
         if (op == MC_OP_SHM_RESIZE) {
                 c.fields |= MC__F_NEW_LENGTH;
                 c.req.new_length = a->new_len;
@@ -597,20 +651,7 @@ static int seal_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 
         (void) ctx;
         (void) c;
-        if (mc_sys.add_seals(a->e->fd, seals_to_sys(a->seals)) < 0) {
-                int en = errno;
-                if (en == EBUSY)
-                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBUSY,
-                                             "shm_seal: a writable shared mapping of the region "
-                                             "exists; MC_SEAL_WRITE needs none (map it "
-                                             "read-only, or use MC_SEAL_FUTURE_WRITE)");
-                if (en == EPERM)
-                        return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EPERM,
-                                             "shm_seal: the region is sealed with MC_SEAL_SEAL; "
-                                             "no further seals can be added");
-                return mc__error_errno(err, en, "shm_seal");
-        }
-        return 0;
+        return add_seals(a->e->fd, a->seals, err);
 }
 
 static const mc__steps seal_steps = {.prepare = seal_prepare, .syscall = seal_syscall};

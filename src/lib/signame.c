@@ -18,40 +18,18 @@ static const struct {
         const char *name; /* without "SIG" */
         int signo;
 } signals[] = {
-        {"HUP", SIGHUP},
-        {"INT", SIGINT},
-        {"QUIT", SIGQUIT},
-        {"ILL", SIGILL},
-        {"TRAP", SIGTRAP},
-        {"ABRT", SIGABRT},
-        {"BUS", SIGBUS},
-        {"FPE", SIGFPE},
-        {"KILL", SIGKILL},
-        {"USR1", SIGUSR1},
-        {"SEGV", SIGSEGV},
-        {"USR2", SIGUSR2},
-        {"PIPE", SIGPIPE},
-        {"ALRM", SIGALRM},
-        {"TERM", SIGTERM},
+        {"HUP", SIGHUP},       {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+        {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
+        {"KILL", SIGKILL},     {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+        {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},     {"TERM", SIGTERM},
 #ifdef SIGSTKFLT
         {"STKFLT", SIGSTKFLT},
 #endif
-        {"CHLD", SIGCHLD},
-        {"CONT", SIGCONT},
-        {"STOP", SIGSTOP},
-        {"TSTP", SIGTSTP},
-        {"TTIN", SIGTTIN},
-        {"TTOU", SIGTTOU},
-        {"URG", SIGURG},
-        {"XCPU", SIGXCPU},
-        {"XFSZ", SIGXFSZ},
-        {"VTALRM", SIGVTALRM},
-        {"PROF", SIGPROF},
-        {"WINCH", SIGWINCH},
+        {"CHLD", SIGCHLD},     {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+        {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},
+        {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
         {"IO", SIGIO}, /* canonical: first in the table */
-        {"POLL", SIGPOLL},
-        {"PWR", SIGPWR},
-        {"SYS", SIGSYS},
+        {"POLL", SIGPOLL},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
 };
 
 /* Longest name we bother to parse; anything longer is not a signal. */
@@ -180,12 +158,13 @@ const char *mc_signal_name(int signo, char *buf, size_t size) {
 
         if (!buf)
                 return NULL;
-        for (size_t i = 0; i < ELEMENTSOF(signals); i++)
-                if (signals[i].signo == signo)
-                        return append(buf, size, &n, "SIG") &&
-                                               append(buf, size, &n, signals[i].name)
-                                       ? buf
-                                       : NULL;
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                if (signals[i].signo != signo)
+                        continue;
+                if (!append(buf, size, &n, "SIG") || !append(buf, size, &n, signals[i].name))
+                        return NULL;
+                return buf;
+        }
 
         if (signo < rtmin || signo > rtmax)
                 return NULL;

@@ -93,8 +93,7 @@ int error_report(const mc_error *err) {
 void exit_codes_print(FILE *f) {
         fprintf(f, "  %2d  success\n", EXIT_OK);
         fprintf(f, "  %2d  unexpected internal failure\n", EXIT_INTERNAL);
-        fprintf(f, "  %2d  usage error (unknown command or option, malformed value)\n",
-                EXIT_USAGE);
+        fprintf(f, "  %2d  usage error (unknown command or option, malformed value)\n", EXIT_USAGE);
         for (int k = MC_OK + 1; k < _MC_ERROR_KIND_MAX; k++)
                 fprintf(f, "  %2d  %s\n", exit_code_from_kind((mc_error_kind) k),
                         mc_error_kind_name((mc_error_kind) k));

@@ -35,8 +35,7 @@ void log_error(const char *fmt, ...) _printf_(1, 2);
  * Fill @err (may be NULL) with @kind, @errnum and a formatted message; return -@errnum
  * (@errnum positive, e.g. EINVAL).
  */
-int error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...)
-        _printf_(4, 5);
+int error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...) _printf_(4, 5);
 
 /*
  * As error_set() with the kind the library derives from @errnum (either sign) and

@@ -722,6 +722,15 @@ static const struct {
         {"cut at end \xf0\x9d\x84", "cut at end \xc3\xb0\xc2\x9d\xc2\x84"},
         {"above max \xf4\x90\x80\x80", "above max \xc3\xb4\xc2\x90\xc2\x80\xc2\x80"},
         {"lone continuation \x80x", "lone continuation \xc2\x80x"},
+        {"overlong3 \xe0\x80\xaf", "overlong3 \xc3\xa0\xc2\x80\xc2\xaf"},
+        {"overlong4 \xf0\x80\x80\xaf", "overlong4 \xc3\xb0\xc2\x80\xc2\x80\xc2\xaf"},
+        /* Escapes at every offset of an 8-byte word (the fast path scans words). */
+        {"abcdefg\"hijklmn\\opqrstu\x1fvwxyz01\x7f"
+         "23456789\xc3\xa9"
+         "ABCDEFGHIJ\xffKLMNOPQ\n",
+         "abcdefg\"hijklmn\\opqrstu\x1fvwxyz01\x7f"
+         "23456789\xc3\xa9"
+         "ABCDEFGHIJ\xc3\xbfKLMNOPQ\n"},
         {"}\"],\n{\"outcome\":\"ok\"}", "}\"],\n{\"outcome\":\"ok\"}"},
         {"", ""},
 };

@@ -65,7 +65,7 @@ static void write_file(const char *path, const char *data, size_t len) {
         close(fd);
 }
 
-/* ---- defaults, setters, getters --------------------------------------------------------------- */
+/* ---- defaults, setters, getters -------------------------------------------------------------- */
 
 static void assert_default(const mc_policy *p) {
         cr_assert(not(mc_policy_allow_fixed(p)));
@@ -211,7 +211,7 @@ Test(policy, dup_is_deep_and_independent) {
         cr_assert(not(mc_policy_shared_memory_allowed(q, "/other")));
 }
 
-/* ---- shared memory patterns --------------------------------------------------------------------- */
+/* ---- shared memory patterns ------------------------------------------------------------------ */
 
 Test(policy, shm_patterns) {
         _cleanup_policy_ mc_policy *p = new_policy();
@@ -243,7 +243,8 @@ Test(policy, shm_pattern_validation) {
 
         cr_assert(eq(int, mc_policy_add_shared_memory_pattern(p, "", &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
-        cr_assert(eq(str, err.message, "policy: shared memory pattern '': a pattern must not be empty"));
+        cr_assert(eq(str, err.message,
+                     "policy: shared memory pattern '': a pattern must not be empty"));
         cr_assert(eq(int, mc_policy_add_shared_memory_pattern(p, NULL, &err), -EINVAL));
         cr_assert(eq(int, mc_policy_add_shared_memory_pattern(p, "a\nb", &err), -EINVAL));
         cr_assert(strstr(err.message, "control characters") != NULL, "%s", err.message);
@@ -262,7 +263,7 @@ Test(policy, shm_pattern_validation) {
         cr_assert(lt(sz, strlen(err.message), sizeof(err.message)));
 }
 
-/* ---- paths ---------------------------------------------------------------------------------- */
+/* ---- paths ----------------------------------------------------------------------------------- */
 
 Test(policy, path_roots_match_whole_components) {
         _cleanup_policy_ mc_policy *p = new_policy();
@@ -318,12 +319,12 @@ Test(policy, roots_are_normalised_and_validated) {
         cr_assert(mc_policy_path_allowed(p, "/srv/data/x"));
         cr_assert(not(mc_policy_path_allowed(p, "/srv/x")));
         cr_assert(eq(int, mc_policy_to_json(p, &json, &err), 0));
-        cr_assert(strstr(json, "\"allowed_paths\": [\n    \"/srv/data\"\n  ]") != NULL, "%s",
-                  json);
+        cr_assert(strstr(json, "\"allowed_paths\": [\n    \"/srv/data\"\n  ]") != NULL, "%s", json);
 
         cr_assert(eq(int, mc_policy_add_allowed_path(p, "srv", &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
-        cr_assert(eq(str, err.message, "policy: allowed path 'srv': a root must be an absolute path"));
+        cr_assert(eq(str, err.message,
+                     "policy: allowed path 'srv': a root must be an absolute path"));
         cr_assert(eq(int, mc_policy_add_allowed_path(p, "", &err), -EINVAL));
         cr_assert(eq(int, mc_policy_add_allowed_path(p, NULL, &err), -EINVAL));
         cr_assert(eq(int, mc_policy_add_allowed_path(p, "/srv/../etc", &err), -EINVAL));
@@ -340,16 +341,17 @@ Test(policy, roots_are_normalised_and_validated) {
         cr_assert(not(mc_policy_path_allowed(p, "/etc")));
 }
 
-/* ---- names and sizes -------------------------------------------------------------------------- */
+/* ---- names and sizes ------------------------------------------------------------------------- */
 
 Test(policy, op_names_both_ways) {
         static const char *const names[] = {
-                "mmap",          "munmap",          "mprotect",    "msync",
-                "mremap",        "madvise",         "mlock",       "munlock",
-                "shm_open",      "shm_close",       "shm_unlink",  "shm_resize",
-                "shm_seal",      "signal_register", "signal_unregister",
-                "signal_mask",   "signal_unmask",   "signal_send", "signal_raise",
-                "signal_wait",
+                "mmap",         "munmap",          "mprotect",
+                "msync",        "mremap",          "madvise",
+                "mlock",        "munlock",         "shm_open",
+                "shm_close",    "shm_unlink",      "shm_resize",
+                "shm_seal",     "signal_register", "signal_unregister",
+                "signal_mask",  "signal_unmask",   "signal_send",
+                "signal_raise", "signal_wait",
         };
         mc_op op;
 
@@ -406,8 +408,8 @@ Test(policy, parse_size_overflow_is_erange) {
 
 Test(policy, parse_size_garbage) {
         static const char *const bad[] = {
-                "", "K", "KiB", "4 K", "4KB", "4k", "4kib", "4Ki", "4iB", "-1", "+1", " 4",
-                "4 ", "4.5K", "4KiBB", "0x10", "1e3", "4GiB\n", "unlimited", "4Gi B",
+                "",   "K",  "KiB", "4 K",  "4KB",   "4k",   "4kib", "4Ki",    "4iB",       "-1",
+                "+1", " 4", "4 ",  "4.5K", "4KiBB", "0x10", "1e3",  "4GiB\n", "unlimited", "4Gi B",
         };
         uint64_t v = 42;
 
@@ -418,7 +420,7 @@ Test(policy, parse_size_garbage) {
         cr_assert(eq(u64, v, 42));
 }
 
-/* ---- loading -------------------------------------------------------------------------------- */
+/* ---- loading --------------------------------------------------------------------------------- */
 
 static const char full_policy[] =
         "{\n"
@@ -445,9 +447,9 @@ Test(policy, load_full_policy) {
         cr_assert(eq(u64, mc_policy_max_memory_usage(p), 512 * 1024));
         cr_assert(eq(u64, mc_policy_max_locked_memory(p), 4096));
         cr_assert(eq(u64, mc_policy_max_mappings(p), MC_UNLIMITED));
-        cr_assert(eq(u64, mc_policy_allowed_ops(p),
-                     MC_OP_BIT(MC_OP_MMAP) | MC_OP_BIT(MC_OP_MUNMAP) |
-                             MC_OP_BIT(MC_OP_SIGNAL_SEND)));
+        cr_assert(
+                eq(u64, mc_policy_allowed_ops(p),
+                   MC_OP_BIT(MC_OP_MMAP) | MC_OP_BIT(MC_OP_MUNMAP) | MC_OP_BIT(MC_OP_SIGNAL_SEND)));
         cr_assert(mc_policy_shared_memory_allowed(p, "/app-x"));
         cr_assert(mc_policy_shared_memory_allowed(p, "/db"));
         cr_assert(not(mc_policy_shared_memory_allowed(p, "/dbx")));
@@ -519,11 +521,10 @@ Test(policy, load_string_rejects_null_arguments) {
         cr_assert(zero(ptr, p));
         /* An empty text is a syntax error, not a crash. */
         cr_assert(eq(int, mc_policy_load_string(NULL, 0, NULL, &p, &err), -EINVAL));
-        cr_assert(eq(str, err.message,
-                     "<string>:1:1: '[' or '{' expected near end of file"));
+        cr_assert(eq(str, err.message, "<string>:1:1: unexpected token near end of file"));
 }
 
-/* ---- loading errors, each with its exact position ------------------------------------------- */
+/* ---- loading errors, each with its exact position -------------------------------------------- */
 
 Test(policy, error_unknown_field) {
         LOAD_FAILS("{\n  \"allow_fixed\": true,\n  \"alow_write_exec\": true\n}",
@@ -539,42 +540,42 @@ Test(policy, error_unknown_field) {
 
 Test(policy, error_wrong_types) {
         LOAD_FAILS("{\"allow_fixed\": \"yes\"}",
-                   "<string>:1:16: \"allow_fixed\" must be true or false, not a string");
+                   "<string>:1:17: \"allow_fixed\" must be true or false, not a string");
         LOAD_FAILS("{\"allow_write_exec\": 1}",
-                   "<string>:1:21: \"allow_write_exec\" must be true or false, not an integer");
+                   "<string>:1:22: \"allow_write_exec\" must be true or false, not an integer");
         LOAD_FAILS("{\"allow_huge_pages\": null}",
-                   "<string>:1:21: \"allow_huge_pages\" must be true or false, not null");
+                   "<string>:1:22: \"allow_huge_pages\" must be true or false, not null");
         LOAD_FAILS("{\"max_mappings\": true}",
-                   "<string>:1:17: \"max_mappings\" must be a non-negative integer, a size "
+                   "<string>:1:18: \"max_mappings\" must be a non-negative integer, a size "
                    "string such as \"4GiB\", or \"unlimited\"; not a boolean");
         LOAD_FAILS("{\"allowed_syscalls\": \"mmap\"}",
-                   "<string>:1:21: \"allowed_syscalls\" must be an array of operation names or "
+                   "<string>:1:22: \"allowed_syscalls\" must be an array of operation names or "
                    "\"*\", not a string");
         LOAD_FAILS("{\"allowed_syscalls\": [\"mmap\", 3]}",
-                   "<string>:1:30: \"allowed_syscalls\" must list operation names, not an "
+                   "<string>:1:31: \"allowed_syscalls\" must list operation names, not an "
                    "integer");
         LOAD_FAILS("{\"allowed_shared_memory\": \"*\"}",
-                   "<string>:1:26: \"allowed_shared_memory\" must be an array of name patterns, "
+                   "<string>:1:27: \"allowed_shared_memory\" must be an array of name patterns, "
                    "not a string");
         LOAD_FAILS("{\"allowed_shared_memory\": [{}]}",
-                   "<string>:1:27: \"allowed_shared_memory\" must list name patterns, not an "
+                   "<string>:1:28: \"allowed_shared_memory\" must list name patterns, not an "
                    "object");
         LOAD_FAILS("{\"allowed_paths\": \"/srv\"}",
-                   "<string>:1:18: \"allowed_paths\" must be null (any path) or an array of "
+                   "<string>:1:19: \"allowed_paths\" must be null (any path) or an array of "
                    "absolute paths, not a string");
         LOAD_FAILS("{\"allowed_paths\": [null]}",
-                   "<string>:1:19: \"allowed_paths\" must list absolute paths, not null");
+                   "<string>:1:20: \"allowed_paths\" must list absolute paths, not null");
         LOAD_FAILS("{\"allowed_signals\": {}}",
-                   "<string>:1:20: \"allowed_signals\" must be an array of signal names or "
+                   "<string>:1:21: \"allowed_signals\" must be an array of signal names or "
                    "numbers, or \"*\"; not an object");
         LOAD_FAILS("{\"allowed_signals\": [1.5]}",
-                   "<string>:1:21: \"allowed_signals\" must list signal names or numbers, not a "
+                   "<string>:1:22: \"allowed_signals\" must list signal names or numbers, not a "
                    "fractional number");
         LOAD_FAILS("{\"allowed_signal_targets\": \"self\"}",
-                   "<string>:1:27: \"allowed_signal_targets\" must be an array of targets, not "
+                   "<string>:1:28: \"allowed_signal_targets\" must be an array of targets, not "
                    "a string");
         LOAD_FAILS("{\"allowed_signal_targets\": [[]]}",
-                   "<string>:1:28: \"allowed_signal_targets\" must list targets, not an array");
+                   "<string>:1:29: \"allowed_signal_targets\" must list targets, not an array");
         LOAD_FAILS("{\"version\": \"1\"}",
                    "<string>:1:13: \"version\" must be the integer 1, not a string");
 }
@@ -593,30 +594,30 @@ Test(policy, error_numbers) {
                    "<string>:2:22: \"max_memory_usage\" must be a whole number, not 1.5; or a "
                    "string such as \"4GiB\" or \"unlimited\"");
         LOAD_FAILS("{\"max_memory_usage\": 1e3}",
-                   "<string>:1:21: \"max_memory_usage\" must be a whole number, not 1000; or a "
+                   "<string>:1:22: \"max_memory_usage\" must be a whole number, not 1000; or a "
                    "string such as \"4GiB\" or \"unlimited\"");
         /* Too large for jansson's 64-bit integers: its own message, at the token's end. */
         LOAD_FAILS("{\"max_mappings\": 99999999999999999999}",
                    "<string>:1:37: too big integer near '99999999999999999999'");
         LOAD_FAILS("{\"max_mappings\": -99999999999999999999}",
-                   "<string>:1:38: too big integer near '-99999999999999999999'");
+                   "<string>:1:38: too big negative integer");
 }
 
 Test(policy, error_size_strings) {
         LOAD_FAILS("{\"max_locked_memory\": \"4GB\"}",
-                   "<string>:1:22: \"max_locked_memory\": bad size \"4GB\" (use digits with an "
+                   "<string>:1:23: \"max_locked_memory\": bad size \"4GB\" (use digits with an "
                    "optional binary unit K, M, G, T, P or E, as in \"512KiB\" or \"4G\", or "
                    "\"unlimited\")");
         LOAD_FAILS("{\"max_locked_memory\": \"\"}",
-                   "<string>:1:22: \"max_locked_memory\": bad size \"\" (use digits with an "
+                   "<string>:1:23: \"max_locked_memory\": bad size \"\" (use digits with an "
                    "optional binary unit K, M, G, T, P or E, as in \"512KiB\" or \"4G\", or "
                    "\"unlimited\")");
         LOAD_FAILS("{\"max_locked_memory\": \"Unlimited\"}",
-                   "<string>:1:22: \"max_locked_memory\": bad size \"Unlimited\" (use digits "
+                   "<string>:1:23: \"max_locked_memory\": bad size \"Unlimited\" (use digits "
                    "with an optional binary unit K, M, G, T, P or E, as in \"512KiB\" or \"4G\", "
                    "or \"unlimited\")");
         LOAD_FAILS("{\"max_memory_usage\": \"16EiB\"}",
-                   "<string>:1:21: \"max_memory_usage\": \"16EiB\" does not fit in 64 bits");
+                   "<string>:1:22: \"max_memory_usage\": \"16EiB\" does not fit in 64 bits");
 }
 
 Test(policy, error_duplicate_key) {
@@ -625,12 +626,10 @@ Test(policy, error_duplicate_key) {
 }
 
 Test(policy, error_syntax) {
-        LOAD_FAILS("{\n  \"allow_fixed\": tru\n}",
-                   "<string>:2:18: invalid token near 'tru'");
-        LOAD_FAILS("{\"allow_fixed\": true,}",
-                   "<string>:1:22: string or '}' expected near '}'");
+        LOAD_FAILS("{\n  \"allow_fixed\": tru\n}", "<string>:2:20: invalid token near 'tru'");
+        LOAD_FAILS("{\"allow_fixed\": true,}", "<string>:1:22: string or '}' expected near '}'");
         LOAD_FAILS("{\"allow_fixed\": true", "<string>:1:20: '}' expected near end of file");
-        LOAD_FAILS("", "<string>:1:1: '[' or '{' expected near end of file");
+        LOAD_FAILS("", "<string>:1:1: unexpected token near end of file");
         LOAD_FAILS("{\"a\": \"\\u0000\"}",
                    "<string>:1:14: \\u0000 is not allowed without JSON_ALLOW_NUL near "
                    "'\"\\u0000\"'");
@@ -644,7 +643,7 @@ Test(policy, error_bad_op_name) {
                    "(operations are named like \"mmap\", \"shm_open\", \"signal_send\")");
         /* Elements that are containers with commas inside are skipped as a whole. */
         LOAD_FAILS("{\"allowed_syscalls\": [\"mmap\", \"x,]\", \"MMAP\"]}",
-                   "<string>:1:30: unknown operation \"x,]\" in \"allowed_syscalls\" (operations "
+                   "<string>:1:31: unknown operation \"x,]\" in \"allowed_syscalls\" (operations "
                    "are named like \"mmap\", \"shm_open\", \"signal_send\")");
 }
 
@@ -652,16 +651,17 @@ Test(policy, error_bad_signal) {
         char want[200];
 
         LOAD_FAILS("{\"allowed_signals\": [\"SIGUSR1\", \"SIGFOO\"]}",
-                   "<string>:1:32: unknown signal \"SIGFOO\" in \"allowed_signals\" (use a name "
+                   "<string>:1:33: unknown signal \"SIGFOO\" in \"allowed_signals\" (use a name "
                    "such as \"SIGUSR1\" or \"RTMIN+1\", or a number)");
         LOAD_FAILS("{\"allowed_signals\": [0]}",
                    "<string>:1:22: signal number 0 in \"allowed_signals\" is outside 1..64");
-        snprintf(want, sizeof(want), "<string>:1:22: signal number %d in \"allowed_signals\" "
-                                     "is outside 1..64",
+        snprintf(want, sizeof(want),
+                 "<string>:1:22: signal number %d in \"allowed_signals\" "
+                 "is outside 1..64",
                  65);
         LOAD_FAILS("{\"allowed_signals\": [65]}", want);
         LOAD_FAILS("{\"allowed_signals\": \"all\"}",
-                   "<string>:1:20: \"allowed_signals\" must be an array of signal names or "
+                   "<string>:1:21: \"allowed_signals\" must be an array of signal names or "
                    "numbers, or \"*\"; not a string");
 }
 
@@ -698,7 +698,8 @@ Test(policy, error_bad_patterns) {
 }
 
 Test(policy, error_non_object) {
-        LOAD_FAILS("[1, 2]", "<string>:1:1: the policy must be a JSON object ({...}), not an array");
+        LOAD_FAILS("[1, 2]",
+                   "<string>:1:1: the policy must be a JSON object ({...}), not an array");
         LOAD_FAILS("\n  \"x\"",
                    "<string>:2:3: the policy must be a JSON object ({...}), not a string");
         LOAD_FAILS("null", "<string>:1:1: the policy must be a JSON object ({...}), not null");
@@ -713,8 +714,7 @@ Test(policy, error_nul_byte) {
 }
 
 Test(policy, error_trailing_garbage) {
-        LOAD_FAILS("{\"allow_fixed\": true} x",
-                   "<string>:1:23: end of file expected near 'x'");
+        LOAD_FAILS("{\"allow_fixed\": true} x", "<string>:1:23: end of file expected near 'x'");
         LOAD_FAILS("{}\n{}", "<string>:2:1: end of file expected near '{'");
 }
 
@@ -730,18 +730,18 @@ Test(policy, error_names_the_origin) {
         mc_policy *p = NULL;
         char origin[400];
 
-        cr_assert(eq(int, mc_policy_load_string("{\"x\":1}", 7, "/etc/memcap/policy.json", &p,
-                                                &err),
+        cr_assert(eq(int,
+                     mc_policy_load_string("{\"x\":1}", 7, "/etc/memcap/policy.json", &p, &err),
                      -EINVAL));
-        cr_assert(eq(int, strncmp(err.message, "/etc/memcap/policy.json:1:2: unknown field", 42),
-                     0),
-                  "%s", err.message);
+        cr_assert(
+                eq(int, strncmp(err.message, "/etc/memcap/policy.json:1:2: unknown field", 42), 0),
+                "%s", err.message);
 
         /* A very long origin is shown by its tail and the detail still fits. */
         memset(origin, 'd', sizeof(origin));
         memcpy(origin + sizeof(origin) - 12, "policy.json", 12);
-        cr_assert(eq(int, mc_policy_load_string("{\"version\": 3}", 14, origin, &p, &err),
-                     -EINVAL));
+        cr_assert(
+                eq(int, mc_policy_load_string("{\"version\": 3}", 14, origin, &p, &err), -EINVAL));
         cr_assert(eq(int, strncmp(err.message, "...ddd", 6), 0), "%s", err.message);
         cr_assert(strstr(err.message, "policy.json:1:13: unsupported policy version 3 (this "
                                       "memcap reads version 1)") != NULL,
@@ -749,7 +749,7 @@ Test(policy, error_names_the_origin) {
         cr_assert(zero(ptr, p));
 }
 
-/* ---- files ---------------------------------------------------------------------------------- */
+/* ---- files ----------------------------------------------------------------------------------- */
 
 Test(policy, load_file) {
         _cleanup_policy_ mc_policy *p = NULL;
@@ -871,8 +871,7 @@ Test(policy, load_file_permission_denied) {
         cr_assert(eq(int, mc_policy_load_file("/etc/memcap/policy.json", &p, &err), -EACCES));
         cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
         cr_assert(eq(int, err.sys_errno, EACCES));
-        cr_assert(eq(str, err.message,
-                     "open policy '/etc/memcap/policy.json': Permission denied"));
+        cr_assert(eq(str, err.message, "open policy '/etc/memcap/policy.json': Permission denied"));
         cr_assert(zero(ptr, p));
 }
 
@@ -900,12 +899,12 @@ Test(policy, load_file_opens_cloexec_nonblocking) {
         mc_sys.open = open_recording;
         cr_assert(eq(int, mc_policy_load_file(path, &p, &err), 0), "%s", err.message);
         unlink(path);
-        cr_assert(eq(int, open_flags_seen & O_ACCMODE, O_RDONLY));
-        cr_assert(open_flags_seen & O_CLOEXEC);
-        cr_assert(open_flags_seen & O_NONBLOCK);
+        cr_assert(eq(int, open_flags_seen &O_ACCMODE, O_RDONLY));
+        cr_assert(not(zero(int, open_flags_seen &O_CLOEXEC)));
+        cr_assert(not(zero(int, open_flags_seen &O_NONBLOCK)));
 }
 
-/* ---- printing ------------------------------------------------------------------------------- */
+/* ---- printing -------------------------------------------------------------------------------- */
 
 /* Print @p, load it back and print again: the two texts and the values must agree. */
 static void assert_round_trip(const mc_policy *p) {
@@ -914,8 +913,8 @@ static void assert_round_trip(const mc_policy *p) {
         mc_error err = MC_ERROR_INIT;
 
         cr_assert(eq(int, mc_policy_to_json(p, &a, &err), 0), "%s", err.message);
-        cr_assert(eq(int, mc_policy_load_string(a, strlen(a), "printed", &q, &err), 0),
-                  "%s\n%s", err.message, a);
+        cr_assert(eq(int, mc_policy_load_string(a, strlen(a), "printed", &q, &err), 0), "%s\n%s",
+                  err.message, a);
         cr_assert(eq(int, mc_policy_to_json(q, &b, &err), 0));
         cr_assert(eq(str, a, b));
 
@@ -933,30 +932,27 @@ static void assert_round_trip(const mc_policy *p) {
 }
 
 Test(policy, to_json_default) {
+        static const char head[] = "{\n"
+                                   "  \"version\": 1,\n"
+                                   "  \"allow_fixed\": false,\n"
+                                   "  \"allow_write_exec\": false,\n"
+                                   "  \"allow_huge_pages\": false,\n"
+                                   "  \"max_memory_usage\": 4294967296,\n"
+                                   "  \"max_locked_memory\": 8388608,\n"
+                                   "  \"max_mappings\": 65536,\n"
+                                   "  \"allowed_syscalls\": \"*\",\n"
+                                   "  \"allowed_shared_memory\": [\n"
+                                   "    \"*\"\n"
+                                   "  ],\n"
+                                   "  \"allowed_paths\": null,\n"
+                                   "  \"allowed_signals\": [\n"
+                                   "    \"SIGHUP\",\n";
         _cleanup_policy_ mc_policy *p = new_policy();
         _cleanup_free_ char *json = NULL;
         mc_error err = MC_ERROR_INIT;
 
         cr_assert(eq(int, mc_policy_to_json(p, &json, &err), 0));
-        cr_assert(eq(int, strncmp(json,
-                                  "{\n"
-                                  "  \"version\": 1,\n"
-                                  "  \"allow_fixed\": false,\n"
-                                  "  \"allow_write_exec\": false,\n"
-                                  "  \"allow_huge_pages\": false,\n"
-                                  "  \"max_memory_usage\": 4294967296,\n"
-                                  "  \"max_locked_memory\": 8388608,\n"
-                                  "  \"max_mappings\": 65536,\n"
-                                  "  \"allowed_syscalls\": \"*\",\n"
-                                  "  \"allowed_shared_memory\": [\n"
-                                  "    \"*\"\n"
-                                  "  ],\n"
-                                  "  \"allowed_paths\": null,\n"
-                                  "  \"allowed_signals\": [\n"
-                                  "    \"SIGHUP\",\n",
-                                  330),
-                     0),
-                  "%s", json);
+        cr_assert(eq(int, strncmp(json, head, strlen(head)), 0), "%s", json);
         cr_assert(strstr(json, "\"SIGKILL\"") == NULL);
         cr_assert(strstr(json, "\"SIGSTOP\"") == NULL);
         cr_assert(strstr(json, "\"SIGRTMAX\"") != NULL);
@@ -977,9 +973,10 @@ Test(policy, to_json_round_trip_of_everything) {
         /* Above jansson's signed integers: printed as a digit string. */
         cr_assert(eq(int, mc_policy_set_max_locked_memory(p, UINT64_MAX - 1), 0));
         cr_assert(eq(int, mc_policy_set_max_mappings(p, 0), 0));
-        cr_assert(eq(int, mc_policy_set_allowed_ops(p, MC_OP_BIT(MC_OP_MMAP) |
-                                                            MC_OP_BIT(MC_OP_SIGNAL_WAIT)),
-                     0));
+        cr_assert(eq(
+                int,
+                mc_policy_set_allowed_ops(p, MC_OP_BIT(MC_OP_MMAP) | MC_OP_BIT(MC_OP_SIGNAL_WAIT)),
+                0));
         cr_assert(eq(int, mc_policy_clear_shared_memory_patterns(p), 0));
         cr_assert(eq(int, mc_policy_add_shared_memory_pattern(p, "app-[a-z]*", &err), 0));
         cr_assert(eq(int, mc_policy_add_shared_memory_pattern(p, "q\"uote\\d", &err), 0));
@@ -993,7 +990,8 @@ Test(policy, to_json_round_trip_of_everything) {
         cr_assert(strstr(json, "\"max_memory_usage\": \"unlimited\"") != NULL, "%s", json);
         cr_assert(strstr(json, "\"max_locked_memory\": \"18446744073709551614\"") != NULL);
         cr_assert(strstr(json, "\"allowed_syscalls\": [\n    \"mmap\",\n    \"signal_wait\"\n"
-                               "  ]") != NULL, "%s", json);
+                               "  ]") != NULL,
+                  "%s", json);
         cr_assert(strstr(json, "    32,\n") != NULL, "unnamed signals go by number: %s", json);
         assert_round_trip(p);
 
@@ -1019,7 +1017,7 @@ Test(policy, to_json_rejects_null) {
         cr_assert(zero(ptr, json));
 }
 
-/* ---- decide ------------------------------------------------------------------------------- */
+/* ---- decide ---------------------------------------------------------------------------------- */
 
 static int decide(const mc_policy *p, const mc__call *c, const mc_usage *u, mc_error *err) {
         int r = mc__policy_decide(p, c, u, err);
@@ -1379,8 +1377,7 @@ Test(policy, decide_allowed_signal_targets) {
         mc_error err = MC_ERROR_INIT;
         mc__call c;
 
-        cr_assert(eq(int, mc_policy_set_signal_targets(p, MC_TARGET_SELF | MC_TARGET_CHILDREN),
-                     0));
+        cr_assert(eq(int, mc_policy_set_signal_targets(p, MC_TARGET_SELF | MC_TARGET_CHILDREN), 0));
         mc__call_init(&c, MC_OP_SIGNAL_SEND, MC__CAP_SIGNAL);
         c.fields = MC__F_SIGNAL | MC__F_TARGET;
         c.req.signo = SIGUSR1;

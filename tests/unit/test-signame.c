@@ -15,16 +15,16 @@ static const struct {
         const char *name;
         int signo;
 } standard[] = {
-        {"SIGHUP", SIGHUP},   {"SIGINT", SIGINT},       {"SIGQUIT", SIGQUIT},
-        {"SIGILL", SIGILL},   {"SIGTRAP", SIGTRAP},     {"SIGABRT", SIGABRT},
-        {"SIGBUS", SIGBUS},   {"SIGFPE", SIGFPE},       {"SIGKILL", SIGKILL},
-        {"SIGUSR1", SIGUSR1}, {"SIGSEGV", SIGSEGV},     {"SIGUSR2", SIGUSR2},
-        {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM},     {"SIGTERM", SIGTERM},
-        {"SIGSTKFLT", 16},    {"SIGCHLD", SIGCHLD},     {"SIGCONT", SIGCONT},
-        {"SIGSTOP", SIGSTOP}, {"SIGTSTP", SIGTSTP},     {"SIGTTIN", SIGTTIN},
-        {"SIGTTOU", SIGTTOU}, {"SIGURG", SIGURG},       {"SIGXCPU", SIGXCPU},
-        {"SIGXFSZ", SIGXFSZ}, {"SIGVTALRM", SIGVTALRM}, {"SIGPROF", SIGPROF},
-        {"SIGWINCH", SIGWINCH}, {"SIGIO", SIGIO},       {"SIGPWR", SIGPWR},
+        {"SIGHUP", SIGHUP},     {"SIGINT", SIGINT},       {"SIGQUIT", SIGQUIT},
+        {"SIGILL", SIGILL},     {"SIGTRAP", SIGTRAP},     {"SIGABRT", SIGABRT},
+        {"SIGBUS", SIGBUS},     {"SIGFPE", SIGFPE},       {"SIGKILL", SIGKILL},
+        {"SIGUSR1", SIGUSR1},   {"SIGSEGV", SIGSEGV},     {"SIGUSR2", SIGUSR2},
+        {"SIGPIPE", SIGPIPE},   {"SIGALRM", SIGALRM},     {"SIGTERM", SIGTERM},
+        {"SIGSTKFLT", 16},      {"SIGCHLD", SIGCHLD},     {"SIGCONT", SIGCONT},
+        {"SIGSTOP", SIGSTOP},   {"SIGTSTP", SIGTSTP},     {"SIGTTIN", SIGTTIN},
+        {"SIGTTOU", SIGTTOU},   {"SIGURG", SIGURG},       {"SIGXCPU", SIGXCPU},
+        {"SIGXFSZ", SIGXFSZ},   {"SIGVTALRM", SIGVTALRM}, {"SIGPROF", SIGPROF},
+        {"SIGWINCH", SIGWINCH}, {"SIGIO", SIGIO},         {"SIGPWR", SIGPWR},
         {"SIGSYS", SIGSYS},
 };
 
@@ -71,8 +71,8 @@ Test(signame, every_standard_signal_both_ways) {
 
                 cr_assert(eq(int, parse(n), standard[i].signo), "%s", n);
                 cr_assert(eq(int, parse(n + 3), standard[i].signo), "%s without SIG", n);
-                cr_assert(eq(ptr, (void *) mc_signal_name(standard[i].signo, buf, sizeof(buf)),
-                             buf));
+                cr_assert(
+                        eq(ptr, (void *) mc_signal_name(standard[i].signo, buf, sizeof(buf)), buf));
                 cr_assert(eq(str, buf, (char *) n));
         }
 }

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Failure injection through the system-call seam: every system call the memory operations
+ * make can fail, and each failure must come back as the right kind with an actionable
+ * message, leave the usage and the registry as they were, leak no descriptor, and be audited.
+ */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <sys/mman.h>
+
+#include "common.h"
+
+static mc_ctx *ctx;
+static char path[128];
+static int fail_errno;
+static int last_outcome_error; /* the last audit record said "error" */
+
+static void audit_cb(const mc_audit_record *r, void *userdata) {
+        (void) userdata;
+        last_outcome_error = strstr(r->json, "\"outcome\":\"error\"") != NULL;
+}
+
+static int count_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        int n = 0;
+        while (d && readdir(d))
+                n++;
+        if (d)
+                closedir(d);
+        return n;
+}
+
+static void setup(void) {
+        mc_audit *a;
+        int fd;
+
+        cr_assert(eq(int, mc_ctx_new(&ctx, NULL), 0));
+        cr_assert(eq(int, mc_audit_open_callback(audit_cb, NULL, &a, NULL), 0));
+        mc_ctx_set_audit(ctx, a);
+        snprintf(path, sizeof(path), "/tmp/memcap-test-fault-%d", (int) getpid());
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        cr_assert(eq(int, ftruncate(fd, 8192), 0));
+        close(fd);
+}
+
+static void teardown(void) {
+        mc__sys_reset();
+        ctx = mc_ctx_free(ctx);
+        unlink(path);
+        mc_test_fini();
+}
+
+TestSuite(fault, .init = setup, .fini = teardown);
+
+static void *fail_mmap(void *a, size_t l, int p, int f, int fd, off_t o) {
+        (void) a, (void) l, (void) p, (void) f, (void) fd, (void) o;
+        errno = fail_errno;
+        return MAP_FAILED;
+}
+static void *fail_mremap(void *a, size_t l, size_t n, int f, void *na) {
+        (void) a, (void) l, (void) n, (void) f, (void) na;
+        errno = fail_errno;
+        return MAP_FAILED;
+}
+static int fail_ptr2(void *a, size_t l) {
+        (void) a, (void) l;
+        errno = fail_errno;
+        return -1;
+}
+static int fail_ptr3(void *a, size_t l, int x) {
+        (void) a, (void) l, (void) x;
+        errno = fail_errno;
+        return -1;
+}
+static int fail_mlock2(const void *a, size_t l, unsigned f) {
+        (void) a, (void) l, (void) f;
+        errno = fail_errno;
+        return -1;
+}
+static int fail_munlock(const void *a, size_t l) {
+        (void) a, (void) l;
+        errno = fail_errno;
+        return -1;
+}
+static int fail_open(const char *p, int f, mode_t m) {
+        (void) p, (void) f, (void) m;
+        errno = fail_errno;
+        return -1;
+}
+static int opens;
+static int fail_second_open(const char *p, int f, mode_t m) {
+        if (++opens == 2) {
+                errno = fail_errno;
+                return -1;
+        }
+        return open(p, f, m);
+}
+static int fail_fstat(int fd, struct stat *st) {
+        (void) fd, (void) st;
+        errno = fail_errno;
+        return -1;
+}
+static ssize_t fail_readlink(const char *p, char *b, size_t s) {
+        (void) p, (void) b, (void) s;
+        errno = fail_errno;
+        return -1;
+}
+
+static int map_anon(mc_mapping *m, mc_error *err) {
+        mc_map_request req = MC_MAP_REQUEST_INIT;
+        req.length = 8192;
+        req.prot = MC_PROT_READ_WRITE;
+        req.flags = MC_MAP_ANONYMOUS;
+        return mc_mmap(ctx, &req, m, err);
+}
+
+static void expect(int r, int e, mc_error_kind kind, const mc_error *err, const char *needle) {
+        cr_assert(eq(int, r, -e), "%s", err->message);
+        cr_assert(eq(str, (char *) mc_error_kind_name(err->kind), (char *) mc_error_kind_name(kind)),
+                  "%s", err->message);
+        cr_assert(eq(int, err->sys_errno, e));
+        cr_assert(ne(ptr, strstr(err->message, needle), NULL), "'%s' not in: %s", needle,
+                  err->message);
+        cr_assert(last_outcome_error, "the failure was audited as an error");
+}
+
+static void usage_is(uint64_t bytes, uint64_t locked, uint64_t n) {
+        mc_usage u;
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.mapped_bytes, bytes));
+        cr_assert(eq(u64, u.locked_bytes, locked));
+        cr_assert(eq(u64, u.mappings, n));
+}
+
+Test(fault, mmap_failures) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m = {0};
+        int fds = count_fds();
+
+        mc_sys.mmap = fail_mmap;
+        fail_errno = ENOMEM;
+        expect(map_anon(&m, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY, &err, "mmap anonymous");
+        fail_errno = EACCES;
+        expect(mc_map_file(ctx, path, MC_PROT_READ_WRITE, NULL, &m, &err), EACCES,
+               MC_ERR_PERMISSION_DENIED, &err, path);
+        fail_errno = ENODEV;
+        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), ENODEV, MC_ERR_UNSUPPORTED,
+               &err, "does not support mmap");
+        fail_errno = EAGAIN;
+        expect(map_anon(&m, &err), EAGAIN, MC_ERR_OUT_OF_MEMORY, &err, "RLIMIT_MEMLOCK");
+        usage_is(0, 0, 0);
+        cr_assert(eq(ptr, m.ptr, NULL));
+        cr_assert(eq(int, count_fds(), fds), "no descriptor leaked");
+}
+
+Test(fault, open_fstat_and_resolve_failures) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m;
+        int fds = count_fds();
+
+        mc_sys.open = fail_open;
+        fail_errno = EACCES;
+        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EACCES,
+               MC_ERR_PERMISSION_DENIED, &err, path);
+        mc__sys_reset();
+
+        mc_sys.fstat = fail_fstat;
+        fail_errno = EIO;
+        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EIO, MC_ERR_IO, &err,
+               "fstat");
+        mc__sys_reset();
+
+        /* The reopen after the decision. */
+        mc_sys.open = fail_second_open;
+        fail_errno = EMFILE;
+        opens = 0;
+        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EMFILE,
+               MC_ERR_OUT_OF_MEMORY, &err, "opening for reading");
+        mc__sys_reset();
+
+        /* Without /proc the path is resolved by name instead. */
+        mc_sys.readlink = fail_readlink;
+        fail_errno = ENOENT;
+        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), 0), "%s",
+                  err.message);
+        mc_unmap(ctx, &m, NULL);
+        usage_is(0, 0, 0);
+        cr_assert(eq(int, count_fds(), fds));
+}
+
+Test(fault, munmap_failure_keeps_the_mapping) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m, copy;
+
+        cr_assert(eq(int, map_anon(&m, &err), 0));
+        copy = m;
+        mc_sys.munmap = fail_ptr2;
+        fail_errno = EINVAL;
+        expect(mc_munmap(ctx, &m, &err), EINVAL, MC_ERR_INVALID_ARGUMENT, &err, "munmap");
+        cr_assert(eq(ptr, m.ptr, copy.ptr), "the value is kept on failure");
+        usage_is(8192, 0, 1);
+        mc__sys_reset();
+        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
+        usage_is(0, 0, 0);
+}
+
+Test(fault, mprotect_msync_madvise_failures) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m;
+
+        cr_assert(eq(int, map_anon(&m, &err), 0));
+        mc_sys.mprotect = fail_ptr3;
+        fail_errno = EACCES;
+        expect(mc_mprotect(ctx, &m, MC_PROT_READ, &err), EACCES, MC_ERR_PERMISSION_DENIED, &err,
+               "mprotect");
+        cr_assert(eq(u32, m.prot, MC_PROT_READ_WRITE));
+        mc_sys.msync = fail_ptr3;
+        fail_errno = EIO;
+        expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), EIO, MC_ERR_IO, &err,
+               "msync");
+        fail_errno = ENOMEM;
+        expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), ENOMEM, MC_ERR_NOT_FOUND,
+               &err, "no longer mapped");
+        mc_sys.madvise = fail_ptr3;
+        fail_errno = EINVAL;
+        expect(mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_WILLNEED, &err), EINVAL,
+               MC_ERR_INVALID_ARGUMENT, &err, "WILLNEED");
+        fail_errno = EAGAIN;
+        expect(mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_WILLNEED, &err), EAGAIN,
+               MC_ERR_OUT_OF_MEMORY, &err, "WILLNEED");
+        usage_is(8192, 0, 1);
+        mc__sys_reset();
+        mc_munmap(ctx, &m, NULL);
+}
+
+Test(fault, mremap_failures_leave_the_mapping) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m, before;
+
+        cr_assert(eq(int, map_anon(&m, &err), 0));
+        before = m;
+        mc_sys.mremap = fail_mremap;
+        fail_errno = ENOMEM;
+        expect(mc_remap(ctx, &m, 3 * 8192, MC_REMAP_MAYMOVE, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY,
+               &err, "mremap");
+        fail_errno = EFAULT;
+        expect(mc_remap(ctx, &m, 3 * 8192, MC_REMAP_MAYMOVE, &err), EFAULT,
+               MC_ERR_INVALID_ARGUMENT, &err, "split");
+        cr_assert(eq(int, memcmp(&m, &before, sizeof(m)), 0));
+        usage_is(8192, 0, 1);
+        mc__sys_reset();
+        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
+}
+
+Test(fault, mlock_failures) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m;
+
+        cr_assert(eq(int, map_anon(&m, &err), 0));
+        mc_sys.mlock2 = fail_mlock2;
+        fail_errno = EAGAIN;
+        expect(mc_mlock(ctx, &m, 0, 4096, 0, &err), EAGAIN, MC_ERR_OUT_OF_MEMORY, &err,
+               "ulimit -l");
+        fail_errno = EPERM;
+        expect(mc_mlock(ctx, &m, 0, 4096, 0, &err), EPERM, MC_ERR_PERMISSION_DENIED, &err,
+               "mlock");
+        usage_is(8192, 0, 1);
+        mc__sys_reset();
+        cr_assert(eq(int, mc_mlock(ctx, &m, 0, 4096, 0, &err), 0), "%s", err.message);
+        mc_sys.munlock = fail_munlock;
+        fail_errno = ENOMEM;
+        expect(mc_munlock(ctx, &m, 0, 4096, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY, &err,
+               "munlock");
+        usage_is(8192, 4096, 1);
+        mc__sys_reset();
+        mc_munmap(ctx, &m, NULL);
+        usage_is(0, 0, 0);
+}
