@@ -43,13 +43,18 @@ typedef enum mc_error_kind {
  * it only when a call fails, so nothing ever needs freeing and no error path allocates.
  */
 typedef struct mc_error {
-        mc_error_kind kind; /* for programs */
-        int sys_errno;      /* errno of the failing call, 0 if there was none */
+        mc_error_kind kind;                 /* for programs */
+        int sys_errno;                      /* errno of the failing call, 0 if there was none */
         char message[MC_ERROR_MESSAGE_MAX]; /* for humans: operation, object, what to do */
 } mc_error;
 
 /* Static initialiser for an mc_error that says "no error". */
-#define MC_ERROR_INIT {MC_OK, 0, {0}}
+#define MC_ERROR_INIT                                                                              \
+        {                                                                                          \
+                MC_OK, 0, {                                                                        \
+                        0                                                                          \
+                }                                                                                  \
+        }
 
 /**
  * mc_error_kind_name() - the spec's name of an error kind.

@@ -53,9 +53,9 @@ typedef enum mc_map_flags {
 
 /* A request for mc_mmap(), the seed's MmapRequest. Start from MC_MAP_REQUEST_INIT. */
 typedef struct mc_map_request {
-        void *addr;    /* NULL, a hint, or with MC_MAP_FIXED the page-aligned address */
-        size_t length; /* bytes; > 0 */
-        unsigned prot; /* mc_prot bits */
+        void *addr;     /* NULL, a hint, or with MC_MAP_FIXED the page-aligned address */
+        size_t length;  /* bytes; > 0 */
+        unsigned prot;  /* mc_prot bits */
         unsigned flags; /* mc_map_flags; exactly one of PRIVATE/SHARED, or ANONYMOUS (private) */
         /*
          * Custom flags by name, with or without "MAP_": MAP_POPULATE, MAP_NORESERVE, MAP_LOCKED,
@@ -69,17 +69,18 @@ typedef struct mc_map_request {
         uint64_t offset;  /* into the file; a multiple of the page size */
 } mc_map_request;
 
-#define MC_MAP_REQUEST_INIT {NULL, 0, 0, 0, NULL, 0, NULL, -1, 0}
+#define MC_MAP_REQUEST_INIT                                                                        \
+        { NULL, 0, 0, 0, NULL, 0, NULL, -1, 0 }
 
 /*
  * A mapping made by memcap. Callers read ptr, len, prot and flags; the other members identify
  * the mapping to the context and must not be changed.
  */
 typedef struct mc_mapping {
-        void *ptr;      /* the first byte asked for; never NULL, also when len is 0 */
-        size_t len;     /* the bytes asked for, from ptr */
-        unsigned prot;  /* mc_prot bits */
-        unsigned flags; /* mc_map_flags */
+        void *ptr;       /* the first byte asked for; never NULL, also when len is 0 */
+        size_t len;      /* the bytes asked for, from ptr */
+        unsigned prot;   /* mc_prot bits */
+        unsigned flags;  /* mc_map_flags */
         void *base;      /* the page-aligned start of the kernel mapping */
         size_t base_len; /* its length, rounded to its page size */
         uint64_t id;     /* unique within the context, never reused */
@@ -132,8 +133,8 @@ typedef enum mc_sync_flags {
  * Return: 0, -EINVAL for a range outside the mapping or bad flags, -ENOENT, or -errno (an
  * I/O error writing back is Io).
  */
-MC_API int mc_msync(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
-                    unsigned flags, mc_error *err);
+MC_API int mc_msync(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
+                    mc_error *err);
 
 typedef enum mc_remap_flags {
         MC_REMAP_MAYMOVE = 1 << 0, /* the kernel may move the mapping (ptr changes) */
@@ -197,8 +198,8 @@ typedef enum mc_mlock_flags {
  * this context are not counted twice against max_locked_memory.
  * Return: 0, PolicyViolation over max_locked_memory, OutOfMemory over RLIMIT_MEMLOCK, -errno.
  */
-MC_API int mc_mlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
-                    unsigned flags, mc_error *err);
+MC_API int mc_mlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
+                    mc_error *err);
 
 /** mc_munlock() - unlock a range of a mapping (munlock(2)); always allowed by the policy. */
 MC_API int mc_munlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
@@ -206,14 +207,15 @@ MC_API int mc_munlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t le
 
 /* Options of mc_map_file(); NULL means the whole file, shared. */
 typedef struct mc_map_file_options {
-        uint64_t offset; /* any byte offset; need not be aligned */
-        size_t length;   /* bytes from offset, or MC_LENGTH_ALL for the rest of the file */
+        uint64_t offset;   /* any byte offset; need not be aligned */
+        size_t length;     /* bytes from offset, or MC_LENGTH_ALL for the rest of the file */
         bool private_copy; /* MC_MAP_PRIVATE (copy-on-write) instead of MC_MAP_SHARED */
         const char *const *custom; /* as in mc_map_request */
         size_t n_custom;
 } mc_map_file_options;
 
-#define MC_MAP_FILE_OPTIONS_INIT {0, MC_LENGTH_ALL, false, NULL, 0}
+#define MC_MAP_FILE_OPTIONS_INIT                                                                   \
+        { 0, MC_LENGTH_ALL, false, NULL, 0 }
 
 /**
  * mc_map_file() - map (part of) a file: the seed's map_file().
@@ -251,8 +253,8 @@ MC_API int mc_unmap(mc_ctx *ctx, mc_mapping *m, mc_error *err);
  * Return: 0, -ENOENT, -EINVAL for a range outside the mapping, -EACCES (PermissionDenied) for a
  * mapping without MC_PROT_READ, -EIO.
  */
-MC_API int mc_map_read(mc_ctx *ctx, const mc_mapping *m, size_t offset, void *buf,
-                       size_t length, mc_error *err);
+MC_API int mc_map_read(mc_ctx *ctx, const mc_mapping *m, size_t offset, void *buf, size_t length,
+                       mc_error *err);
 
 /**
  * mc_map_write() - copy bytes into a mapping, safely; as mc_map_read() the other way round.

@@ -132,8 +132,8 @@ MC_API int mc_policy_load_file(const char *path, mc_policy **ret, mc_error *err)
  * @len: its length in bytes.
  * @origin: name used in error messages (a file name, "<string>"); may be NULL.
  */
-MC_API int mc_policy_load_string(const char *text, size_t len, const char *origin,
-                                 mc_policy **ret, mc_error *err);
+MC_API int mc_policy_load_string(const char *text, size_t len, const char *origin, mc_policy **ret,
+                                 mc_error *err);
 
 /**
  * mc_policy_dup() - a deep copy of @policy, owned by the caller.

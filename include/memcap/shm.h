@@ -53,7 +53,8 @@ typedef struct mc_shared_request {
         unsigned mode;    /* permission bits when creating a named object; 0 means 0600 */
 } mc_shared_request;
 
-#define MC_SHARED_REQUEST_INIT {NULL, 0, false, MC_PROT_READ_WRITE, 0, 0, 0}
+#define MC_SHARED_REQUEST_INIT                                                                     \
+        { NULL, 0, false, MC_PROT_READ_WRITE, 0, 0, 0 }
 
 /* Longest shared memory name, without the leading '/'. */
 #define MC_SHARED_NAME_MAX 255
@@ -82,8 +83,7 @@ typedef struct mc_shared {
  *
  * Return: 0 or -errno.
  */
-MC_API int mc_shared_open(mc_ctx *ctx, const mc_shared_request *req, mc_shared *ret,
-                          mc_error *err);
+MC_API int mc_shared_open(mc_ctx *ctx, const mc_shared_request *req, mc_shared *ret, mc_error *err);
 
 /**
  * mc_shared_close() - unmap the region and close the descriptor. A named object stays until

@@ -258,7 +258,7 @@ static int print_record(const json_t *rec) {
                 summary_field(s, "file", json_object_get(req, "file"));
                 summary_field(s, "name", json_object_get(req, "name"));
                 summary_field(s, "signal", json_object_get(req, "signal"));
-                summary_field(s, "target", json_object_get(req, "target"));
+                summary_field(s, "target", json_object_get(req, "target_pid"));
         }
         if (res && json_object_get(res, "length"))
                 summary_field(s, "length", json_object_get(res, "length"));

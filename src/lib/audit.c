@@ -729,6 +729,10 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
                         jb_hex(&b, (uintptr_t) c->res_addr);
                         jb_lit(&b, ",\"length\":");
                         jb_u64(&b, c->res_length);
+                        if (c->res_id) {
+                                jb_lit(&b, ",\"mapping_id\":");
+                                jb_u64(&b, c->res_id);
+                        }
                         jb_putc(&b, '}');
                 }
         } else {

@@ -94,7 +94,7 @@ mc_error_kind mc_error_kind_from_errno(int errnum) {
         }
 }
 
-static void vformat(mc_error *err, const char *fmt, va_list ap) {
+_printf_(2, 0) static void vformat(mc_error *err, const char *fmt, va_list ap) {
         int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
         if (n < 0)
                 strscpy(err->message, sizeof(err->message), "(message could not be formatted)");

@@ -110,9 +110,8 @@ __attribute__((noinline)) static int guarded_copy(void *dst, const void *src, si
 }
 
 /* Validate the call and find the bytes it is about; context lock taken and released here. */
-static int access_prepare(const char *op, mc_ctx *ctx, const mc_mapping *m, size_t off,
-                          size_t len, const void *buf, unsigned need, uintptr_t *ret_addr,
-                          mc_error *err) {
+static int access_prepare(const char *op, mc_ctx *ctx, const mc_mapping *m, size_t off, size_t len,
+                          const void *buf, unsigned need, uintptr_t *ret_addr, mc_error *err) {
         mc__entry *e;
         size_t end;
         int r = 0;
@@ -121,8 +120,8 @@ static int access_prepare(const char *op, mc_ctx *ctx, const mc_mapping *m, size
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "%s: context and mapping must not be NULL", op);
         if (!buf && len > 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s: the buffer is NULL", op);
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s: the buffer is NULL",
+                                     op);
         pthread_once(&install_once, install);
         if (install_error)
                 return mc__error_errno(err, install_error,
@@ -150,8 +149,8 @@ static int access_prepare(const char *op, mc_ctx *ctx, const mc_mapping *m, size
         return r;
 }
 
-static int fault_error(const char *op, const mc_mapping *m, size_t off, size_t len,
-                       uintptr_t start, mc_error *err) {
+static int fault_error(const char *op, const mc_mapping *m, size_t off, size_t len, uintptr_t start,
+                       mc_error *err) {
         const guard *g = &tls_guard;
 
         return mc__error_set(err, MC_ERR_IO, EIO,
@@ -179,8 +178,8 @@ int mc_map_read(mc_ctx *ctx, const mc_mapping *m, size_t offset, void *buf, size
         return 0;
 }
 
-int mc_map_write(mc_ctx *ctx, const mc_mapping *m, size_t offset, const void *buf,
-                 size_t length, mc_error *err) {
+int mc_map_write(mc_ctx *ctx, const mc_mapping *m, size_t offset, const void *buf, size_t length,
+                 mc_error *err) {
         uintptr_t dst = 0;
         int r;
 

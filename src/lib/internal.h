@@ -78,16 +78,16 @@ typedef struct mc__call {
                 size_t length;
                 size_t new_length;
                 unsigned prot;
-                unsigned flags;                 /* mc_map_flags */
-                const char *const *custom;      /* custom flag names, as given */
+                unsigned flags;            /* mc_map_flags */
+                const char *const *custom; /* custom flag names, as given */
                 size_t n_custom;
-                const char *file;               /* as given */
-                const char *resolved;           /* resolved path; what allowed_paths sees */
+                const char *file;     /* as given */
+                const char *resolved; /* resolved path; what allowed_paths sees */
                 uint64_t offset;
-                const char *name;               /* shared memory name */
-                uint64_t id;                    /* mapping id */
-                const char *advice;             /* mc_advice_name() */
-                unsigned sync;                  /* mc_sync_flags */
+                const char *name;   /* shared memory name */
+                uint64_t id;        /* mapping id */
+                const char *advice; /* mc_advice_name() */
+                unsigned sync;      /* mc_sync_flags */
                 unsigned seals;
                 int signo;
                 pid_t target;
@@ -115,6 +115,7 @@ typedef struct mc__call {
         bool has_result;
         const void *res_addr;
         size_t res_length;
+        uint64_t res_id; /* the mapping made, 0 if none */
 
         /* Set by the choke point. */
         bool denied; /* the policy refused it */
@@ -166,9 +167,9 @@ pid_t mc__ctx_pid(mc_ctx *ctx);
 /* ---- the mapping registry (context lock held) --------------------------------------------- */
 
 enum {
-        MC__KIND_MAP = 0,  /* mc_mmap() / mc_map_file() */
-        MC__KIND_EMPTY,    /* a zero-length mapping: a PROT_NONE page reserving a pointer */
-        MC__KIND_SHARED,   /* the region of an mc_shared */
+        MC__KIND_MAP = 0, /* mc_mmap() / mc_map_file() */
+        MC__KIND_EMPTY,   /* a zero-length mapping: a PROT_NONE page reserving a pointer */
+        MC__KIND_SHARED,  /* the region of an mc_shared */
 };
 
 typedef struct mc__entry {
@@ -182,8 +183,8 @@ typedef struct mc__entry {
         unsigned flags;
         uint8_t kind;
         bool dontfork;
-        bool anonymous;  /* private anonymous memory (DONTNEED zeroes, WIPEONFORK allowed) */
-        uint64_t locked; /* bytes of this mapping locked through the context */
+        bool anonymous;   /* private anonymous memory (DONTNEED zeroes, WIPEONFORK allowed) */
+        uint64_t locked;  /* bytes of this mapping locked through the context */
         uint8_t *lockmap; /* one bit per page, allocated on first partial lock; NULL otherwise */
         int fd;           /* MC__KIND_SHARED: the object's descriptor; else -1 */
 } mc__entry;

@@ -24,8 +24,8 @@
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 static const char *const prot_names[8] = {
-        "None",        "ReadOnly",          "WriteOnly",   "ReadWrite",
-        "ExecuteOnly", "ReadExecute",       "WriteExecute", "ReadWriteExecute",
+        "None",        "ReadOnly",    "WriteOnly",    "ReadWrite",
+        "ExecuteOnly", "ReadExecute", "WriteExecute", "ReadWriteExecute",
 };
 
 const char *mc__prot_name(unsigned prot) {
@@ -100,10 +100,11 @@ static const struct custom_flag {
 
 const char *const *mc_custom_flag_names(void) {
         static const char *const names[] = {
-                "MAP_POPULATE", "MAP_NORESERVE", "MAP_LOCKED",
-                "MAP_FIXED_NOREPLACE", "MAP_STACK", "MAP_HUGE_2MB",
-                "MAP_HUGE_1GB", "MAP_SHARED_VALIDATE", "MAP_SYNC",
-                NULL,
+                "MAP_POPULATE", "MAP_NORESERVE",
+                "MAP_LOCKED",   "MAP_FIXED_NOREPLACE",
+                "MAP_STACK",    "MAP_HUGE_2MB",
+                "MAP_HUGE_1GB", "MAP_SHARED_VALIDATE",
+                "MAP_SYNC",     NULL,
         };
         return names;
 }
@@ -147,8 +148,7 @@ static int custom_parse(const char *op, const char *const *names, size_t n, unsi
                                              op, names[i]);
                 if ((f->traits & CF_SHARED) && !(flags & MC_MAP_SHARED))
                         return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                             "%s: custom flag %s needs MC_MAP_SHARED", op,
-                                             f->name);
+                                             "%s: custom flag %s needs MC_MAP_SHARED", op, f->name);
                 if (f->huge_page && s.huge_page && f->huge_page != s.huge_page)
                         return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                              "%s: MAP_HUGE_2MB and MAP_HUGE_1GB exclude each "
@@ -175,8 +175,7 @@ static size_t entry_accounted(const mc__entry *e) {
  * means "to the end". An explicit length of 0 is an error (it is almost always a bug); the
  * whole of a zero-length mapping is an empty range, which callers treat as nothing to do.
  */
-static int range_check(const char *op, const mc__entry *e, size_t off, size_t *len,
-                       mc_error *err) {
+static int range_check(const char *op, const mc__entry *e, size_t off, size_t *len, mc_error *err) {
         size_t end;
 
         if (off > e->len)
@@ -295,7 +294,12 @@ typedef struct file_ref {
         char resolved[PATH_MAX];
 } file_ref;
 
-#define FILE_REF_INIT {-EBADF, {0}, {0}}
+#define FILE_REF_INIT                                                                              \
+        {                                                                                          \
+                -EBADF, {0}, {                                                                     \
+                        0                                                                          \
+                }                                                                                  \
+        }
 
 static void file_ref_done(file_ref *f) {
         f->pfd = safe_close(f->pfd);
@@ -307,8 +311,8 @@ static int file_ref_open(const char *op, const char *path, bool regular_only, fi
         ssize_t n;
 
         if (!path || !*path)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s: the path is empty", op);
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s: the path is empty",
+                                     op);
         f->pfd = mc_sys.open(path, O_PATH | O_CLOEXEC, 0);
         if (f->pfd < 0)
                 return mc__error_errno(err, errno, "%s '%s'", op, path);
@@ -441,8 +445,7 @@ static int map_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 p = mc_sys.mmap(NULL, a->page, PROT_NONE,
                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         else
-                p = mc_sys.mmap(a->addr, a->base_len, a->sysprot, a->sysflags, a->fd,
-                                a->file_off);
+                p = mc_sys.mmap(a->addr, a->base_len, a->sysprot, a->sysflags, a->fd, a->file_off);
         if (p == MAP_FAILED)
                 return map_errno(c, a, errno, err);
         if ((a->sysflags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && p != a->addr) {
@@ -469,6 +472,7 @@ static int map_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         c->has_result = true;
         c->res_addr = a->ret->ptr;
         c->res_length = a->ret->len;
+        c->res_id = a->ret->id;
         return 0;
 }
 
@@ -489,8 +493,7 @@ static int map_plan(const char *op, mc__call *c, map_args *a, void *addr, size_t
         if (MC_ADD_OVERFLOW(off_in_page, len, &span) || !align_up(span, a->page, &a->base_len) ||
             a->base_len > (size_t) PTRDIFF_MAX)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                     "%s: length %zu is too large for the address space", op,
-                                     len);
+                                     "%s: length %zu is too large for the address space", op, len);
         if ((flags & MC_MAP_FIXED) && ((uintptr_t) addr % a->page) != 0)
                 return mc__error_set(err, MC_ERR_ALIGNMENT, EINVAL,
                                      "%s: MC_MAP_FIXED address %p is not aligned to the page "
@@ -529,8 +532,8 @@ static int map_plan(const char *op, mc__call *c, map_args *a, void *addr, size_t
 }
 
 static int map_flags_check(const char *op, unsigned flags, mc_error *err) {
-        unsigned known = MC_MAP_PRIVATE | MC_MAP_SHARED | MC_MAP_ANONYMOUS | MC_MAP_FIXED |
-                         MC_MAP_HUGEPAGE;
+        unsigned known =
+                MC_MAP_PRIVATE | MC_MAP_SHARED | MC_MAP_ANONYMOUS | MC_MAP_FIXED | MC_MAP_HUGEPAGE;
 
         if (flags & ~known)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
@@ -626,16 +629,15 @@ int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *e
         if (r >= 0)
                 r = custom_parse("mmap", req->custom, req->n_custom, req->flags, &cs, &e);
         if (r >= 0)
-                r = map_plan("mmap", &c, &a, req->addr, 0, req->length, req->prot, req->flags,
-                             &cs, &e);
+                r = map_plan("mmap", &c, &a, req->addr, 0, req->length, req->prot, req->flags, &cs,
+                             &e);
         if (r >= 0 && req->path) {
                 r = file_ref_open("mmap", req->path, false, &file, &e);
                 if (r >= 0) {
                         c.req.resolved = file.resolved;
                         a.file = &file;
                         a.path = req->path;
-                        a.open_flags = (req->flags & MC_MAP_SHARED) &&
-                                                       (req->prot & MC_PROT_WRITE)
+                        a.open_flags = (req->flags & MC_MAP_SHARED) && (req->prot & MC_PROT_WRITE)
                                                ? O_RDWR
                                                : O_RDONLY;
                 }
@@ -1074,8 +1076,8 @@ static int advise_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
  * another thread unmapped and reused in the meantime. */
 static const mc__steps advise_steps = {.prepare = advise_prepare, .syscall = advise_syscall};
 
-int mc_madvise(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
-               mc_advice advice, mc_error *err) {
+int mc_madvise(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, mc_advice advice,
+               mc_error *err) {
         mc_error e = MC_ERROR_INIT;
         entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) advice};
         mc__call c;
@@ -1094,8 +1096,8 @@ int mc_madvise(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
         if (r >= 0 && length != MC_LENGTH_ALL)
                 c.req.length = length;
         if (r >= 0 && (unsigned) advice >= _MC_ADVICE_MAX)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "madvise: unknown advice %d", (int) advice);
+                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL, "madvise: unknown advice %d",
+                                  (int) advice);
         if (r >= 0 && advices[advice].sys < 0)
                 r = mc__error_set(&e, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
                                   "madvise: %s is not known to the C library memcap was built "
@@ -1259,13 +1261,13 @@ int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_
         if (r >= 0) {
                 aligned = opts->offset - opts->offset % mc_page_size();
                 a.empty = len == 0;
-                r = map_plan("map_file", &c, &a, NULL, (size_t) (opts->offset - aligned), len,
-                             prot, flags, &cs, &e);
+                r = map_plan("map_file", &c, &a, NULL, (size_t) (opts->offset - aligned), len, prot,
+                             flags, &cs, &e);
                 a.file_off = (off_t) aligned;
                 a.file = &file;
                 a.path = path;
-                a.open_flags = (flags & MC_MAP_SHARED) && (prot & MC_PROT_WRITE) ? O_RDWR
-                                                                                 : O_RDONLY;
+                a.open_flags =
+                        (flags & MC_MAP_SHARED) && (prot & MC_PROT_WRITE) ? O_RDWR : O_RDONLY;
                 c.req.resolved = file.resolved;
         }
         a.ret = ret;

@@ -45,39 +45,24 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
         return mremap(old, old_len, new_len, flags, new_addr);
 }
 
-static const struct mc_sys real = {
-        .mmap = mmap,
-        .munmap = munmap,
-        .mprotect = mprotect,
-        .msync = msync,
-        .mremap = sys_mremap,
-        .madvise = madvise,
-        .mlock2 = mlock2,
-        .munlock = munlock,
-        .open = sys_open,
-        .close = close,
-        .fstat = fstat,
-        .ftruncate = ftruncate,
-        .fallocate = fallocate,
-        .readlink = readlink,
-        .write = write,
-        .fdatasync = fdatasync,
-        .shm_open = shm_open,
-        .shm_unlink = shm_unlink,
-        .memfd_create = memfd_create,
-        .add_seals = sys_add_seals,
-        .get_seals = sys_get_seals,
-        .fsetxattr = fsetxattr,
-        .fgetxattr = fgetxattr,
-        .sigaction = sigaction,
-        .sigmask = sys_sigmask,
-        .kill = kill,
-        .sigqueue = sigqueue,
-        .pidfd_send_signal = sys_pidfd_send_signal,
-        .sigtimedwait = sigtimedwait,
-};
+/* One initialiser for both tables: C cannot initialise a global from another object. */
+#define REAL_SYS                                                                                   \
+        {                                                                                          \
+                .mmap = mmap, .munmap = munmap, .mprotect = mprotect, .msync = msync,              \
+                .mremap = sys_mremap, .madvise = madvise, .mlock2 = mlock2, .munlock = munlock,    \
+                .open = sys_open, .close = close, .fstat = fstat, .ftruncate = ftruncate,          \
+                .fallocate = fallocate, .readlink = readlink, .write = write,                      \
+                .fdatasync = fdatasync, .shm_open = shm_open, .shm_unlink = shm_unlink,            \
+                .memfd_create = memfd_create, .add_seals = sys_add_seals,                          \
+                .get_seals = sys_get_seals, .fsetxattr = fsetxattr, .fgetxattr = fgetxattr,        \
+                .sigaction = sigaction, .sigmask = sys_sigmask, .kill = kill,                      \
+                .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,                  \
+                .sigtimedwait = sigtimedwait,                                                      \
+        }
 
-struct mc_sys mc_sys = real;
+static const struct mc_sys real = REAL_SYS;
+
+struct mc_sys mc_sys = REAL_SYS;
 
 void mc__sys_reset(void) {
         mc_sys = real;

@@ -33,8 +33,8 @@ void log_error(const char *fmt, ...) {
         fputc('\n', stderr);
 }
 
-static int error_vset(mc_error *err, mc_error_kind kind, int errnum, bool with_strerror,
-                      const char *fmt, va_list ap) {
+_printf_(5, 0) static int error_vset(mc_error *err, mc_error_kind kind, int errnum,
+                                     bool with_strerror, const char *fmt, va_list ap) {
         if (errnum < 0)
                 errnum = -errnum;
         if (err) {

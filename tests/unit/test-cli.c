@@ -591,7 +591,7 @@ Test(cli, maps_rejects_bad_pids) {
 }
 
 Test(cli, maps_of_missing_process_is_not_found) {
-        char pid[16];
+        char pid[24];
         long max = 32768;
         FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
         run_result r;

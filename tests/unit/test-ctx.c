@@ -101,8 +101,9 @@ Test(ctx, audit_sink_replacement_and_events) {
         n_lines = 0;
         cr_assert(eq(int, mc_audit_open_callback(count_cb, NULL, &audit, NULL), 0));
         mc_ctx_set_audit(ctx, audit);
-        cr_assert(eq(int, mc_ctx_audit_event(ctx, "core.signal", "signal.shutdown",
-                                             "{\"signal\":\"SIGTERM\",\"n\":1}", &err),
+        cr_assert(eq(int,
+                     mc_ctx_audit_event(ctx, "core.signal", "signal.shutdown",
+                                        "{\"signal\":\"SIGTERM\",\"n\":1}", &err),
                      0),
                   "%s", err.message);
         cr_assert(eq(int, n_lines, 1));

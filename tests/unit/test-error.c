@@ -9,14 +9,15 @@ TestSuite(error, .fini = mc_test_fini);
 
 Test(error, kind_names_are_the_specs) {
         static const char *const names[] = {
-                "Ok",           "PermissionDenied", "InvalidArgument", "OutOfMemory",
-                "AlignmentError", "AlreadyExists",  "NotFound",        "Unsupported",
-                "PolicyViolation", "TimedOut",      "InvalidSignal",   "Io",
+                "Ok",          "PermissionDenied", "InvalidArgument",
+                "OutOfMemory", "AlignmentError",   "AlreadyExists",
+                "NotFound",    "Unsupported",      "PolicyViolation",
+                "TimedOut",    "InvalidSignal",    "Io",
         };
         for (unsigned i = 0; i < ELEMENTSOF(names); i++) {
                 mc_error_kind k;
-                cr_assert(eq(str, (char *) mc_error_kind_name((mc_error_kind) i),
-                             (char *) names[i]));
+                cr_assert(
+                        eq(str, (char *) mc_error_kind_name((mc_error_kind) i), (char *) names[i]));
                 cr_assert(eq(int, mc_error_kind_from_name(names[i], &k), 0));
                 cr_assert(eq(int, (int) k, (int) i));
         }
@@ -53,8 +54,8 @@ Test(error, helpers_fill_and_return_negative_errno) {
         cr_assert(eq(int, err.sys_errno, ENOENT));
         cr_assert(eq(str, err.message, "shm_open 'x': No such file or directory"));
         cr_assert(eq(int, mc__error_errno(&err, -EACCES, "op"), -EACCES), "either sign");
-        cr_assert(eq(int, mc__error_set(&err, MC_ERR_POLICY_VIOLATION, EPERM, "rule %d", 7),
-                     -EPERM));
+        cr_assert(
+                eq(int, mc__error_set(&err, MC_ERR_POLICY_VIOLATION, EPERM, "rule %d", 7), -EPERM));
         cr_assert(eq(str, err.message, "rule 7"));
         cr_assert(eq(int, mc__error_set(NULL, MC_ERR_IO, EIO, "x"), -EIO), "NULL err is fine");
         cr_assert(eq(int, mc__error_set(&err, MC_ERR_INVALID_ARGUMENT, 0, "x"), -EINVAL),

@@ -119,8 +119,9 @@ static int map_anon(mc_mapping *m, mc_error *err) {
 
 static void expect(int r, int e, mc_error_kind kind, const mc_error *err, const char *needle) {
         cr_assert(eq(int, r, -e), "%s", err->message);
-        cr_assert(eq(str, (char *) mc_error_kind_name(err->kind), (char *) mc_error_kind_name(kind)),
-                  "%s", err->message);
+        cr_assert(
+                eq(str, (char *) mc_error_kind_name(err->kind), (char *) mc_error_kind_name(kind)),
+                "%s", err->message);
         cr_assert(eq(int, err->sys_errno, e));
         cr_assert(ne(ptr, strstr(err->message, needle), NULL), "'%s' not in: %s", needle,
                   err->message);
@@ -169,16 +170,15 @@ Test(fault, open_fstat_and_resolve_failures) {
 
         mc_sys.fstat = fail_fstat;
         fail_errno = EIO;
-        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EIO, MC_ERR_IO, &err,
-               "fstat");
+        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EIO, MC_ERR_IO, &err, "fstat");
         mc__sys_reset();
 
         /* The reopen after the decision. */
         mc_sys.open = fail_second_open;
         fail_errno = EMFILE;
         opens = 0;
-        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EMFILE,
-               MC_ERR_OUT_OF_MEMORY, &err, "opening for reading");
+        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EMFILE, MC_ERR_OUT_OF_MEMORY,
+               &err, "opening for reading");
         mc__sys_reset();
 
         /* Without /proc the path is resolved by name instead. */
@@ -247,8 +247,8 @@ Test(fault, mremap_failures_leave_the_mapping) {
         expect(mc_remap(ctx, &m, 3 * 8192, MC_REMAP_MAYMOVE, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY,
                &err, "mremap");
         fail_errno = EFAULT;
-        expect(mc_remap(ctx, &m, 3 * 8192, MC_REMAP_MAYMOVE, &err), EFAULT,
-               MC_ERR_INVALID_ARGUMENT, &err, "split");
+        expect(mc_remap(ctx, &m, 3 * 8192, MC_REMAP_MAYMOVE, &err), EFAULT, MC_ERR_INVALID_ARGUMENT,
+               &err, "split");
         cr_assert(eq(int, memcmp(&m, &before, sizeof(m)), 0));
         usage_is(8192, 0, 1);
         mc__sys_reset();
@@ -265,15 +265,13 @@ Test(fault, mlock_failures) {
         expect(mc_mlock(ctx, &m, 0, 4096, 0, &err), EAGAIN, MC_ERR_OUT_OF_MEMORY, &err,
                "ulimit -l");
         fail_errno = EPERM;
-        expect(mc_mlock(ctx, &m, 0, 4096, 0, &err), EPERM, MC_ERR_PERMISSION_DENIED, &err,
-               "mlock");
+        expect(mc_mlock(ctx, &m, 0, 4096, 0, &err), EPERM, MC_ERR_PERMISSION_DENIED, &err, "mlock");
         usage_is(8192, 0, 1);
         mc__sys_reset();
         cr_assert(eq(int, mc_mlock(ctx, &m, 0, 4096, 0, &err), 0), "%s", err.message);
         mc_sys.munlock = fail_munlock;
         fail_errno = ENOMEM;
-        expect(mc_munlock(ctx, &m, 0, 4096, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY, &err,
-               "munlock");
+        expect(mc_munlock(ctx, &m, 0, 4096, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY, &err, "munlock");
         usage_is(8192, 4096, 1);
         mc__sys_reset();
         mc_munmap(ctx, &m, NULL);

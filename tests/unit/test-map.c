@@ -102,8 +102,7 @@ static void expect_refused(const mc_map_request *req, mc_error_kind kind, const 
         int before = n_mmap;
 
         cr_assert(lt(int, mc_mmap(ctx, req, &m, &err), 0));
-        cr_assert(eq(str, (char *) mc_error_kind_name(err.kind),
-                     (char *) mc_error_kind_name(kind)),
+        cr_assert(eq(str, (char *) mc_error_kind_name(err.kind), (char *) mc_error_kind_name(kind)),
                   "message: %s", err.message);
         cr_assert(ne(ptr, strstr(err.message, needle), NULL), "message: %s", err.message);
         cr_assert(eq(int, n_mmap, before), "no mmap for refused input");
@@ -211,7 +210,8 @@ Test(map, fixed_needs_policy_and_never_replaces_own_mapping) {
 
         set_policy(allow_fixed);
         cr_assert(eq(int, mc_mmap(ctx, &req, &m, &err), -EINVAL), "overlaps a memcap mapping");
-        cr_assert(ne(ptr, (void *) (strstr(err.message, "would replace")), NULL), "%s", err.message);
+        cr_assert(ne(ptr, (void *) (strstr(err.message, "would replace")), NULL), "%s",
+                  err.message);
 
         req.addr = (char *) addr + 1;
         cr_assert(eq(int, mc_mmap(ctx, &req, &m, &err), -EINVAL));
@@ -257,8 +257,7 @@ Test(map, write_exec_denied_by_default_also_through_mprotect) {
         cr_assert(eq(int, n_mprotect, 0), "denied before the system call");
         cr_assert(eq(u32, m.prot, MC_PROT_READ_WRITE), "unchanged on denial");
         /* Execute alone is fine: W^X is about both at once. */
-        cr_assert(eq(int, mc_mprotect(ctx, &m, MC_PROT_READ_EXECUTE, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, mc_mprotect(ctx, &m, MC_PROT_READ_EXECUTE, &err), 0), "%s", err.message);
         cr_assert(eq(u32, m.prot, MC_PROT_READ_EXECUTE));
 
         set_policy(allow_wx);
@@ -293,8 +292,7 @@ Test(map, huge_pages_need_policy) {
         req.n_custom = 1;
         cr_assert(eq(int, mc_mmap(ctx, &req, &m, &err), -EPERM));
         cr_assert(eq(int, map_anon(page, MC_PROT_READ_WRITE, &m, &err), 0));
-        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_HUGEPAGE, &err),
-                     -EPERM));
+        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_HUGEPAGE, &err), -EPERM));
         cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
 }
@@ -323,8 +321,12 @@ Test(map, stale_copied_and_foreign_mappings_are_not_found) {
 
         /* A forged value describing heap memory: never touched. */
         memset(heap, 0x77, 2 * page);
-        forged = (mc_mapping){.ptr = heap, .len = page, .prot = MC_PROT_READ_WRITE,
-                              .flags = MC_MAP_ANONYMOUS, .base = heap, .base_len = page,
+        forged = (mc_mapping){.ptr = heap,
+                              .len = page,
+                              .prot = MC_PROT_READ_WRITE,
+                              .flags = MC_MAP_ANONYMOUS,
+                              .base = heap,
+                              .base_len = page,
                               .id = 1};
         cr_assert(eq(int, mc_munmap(ctx, &forged, &err), -ENOENT));
         cr_assert(eq(int, mc_madvise(ctx, &forged, 0, page, MC_ADVICE_DONTNEED, &err), -ENOENT));
@@ -363,8 +365,8 @@ Test(map, msync_writes_shared_file_mapping_back) {
         cr_assert(eq(str, buf, "SYNCED"));
         close(fd);
 
-        cr_assert(eq(int, mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_ASYNC | MC_SYNC_INVALIDATE,
-                                   &err),
+        cr_assert(eq(int,
+                     mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_ASYNC | MC_SYNC_INVALIDATE, &err),
                      0));
         cr_assert(eq(int, mc_msync(ctx, &m, 0, MC_LENGTH_ALL, 0, &err), -EINVAL));
         cr_assert(eq(int, mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC | MC_SYNC_ASYNC, &err),
@@ -396,8 +398,7 @@ Test(map, remap_grows_and_shrinks_with_exact_usage) {
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.mapped_bytes, 6 * page));
         if (stale.ptr != m.ptr || stale.base_len != m.base_len)
-                cr_assert(eq(int, mc_munmap(ctx, &stale, &err), -ENOENT),
-                          "the old value is stale");
+                cr_assert(eq(int, mc_munmap(ctx, &stale, &err), -ENOENT), "the old value is stale");
 
         cr_assert(eq(int, mc_remap(ctx, &m, page, 0, &err), 0), "%s", err.message);
         mc_ctx_get_usage(ctx, &u);
@@ -428,7 +429,8 @@ Test(map, remap_without_maymove_cannot_move) {
                 cr_skip_test("the page after the mapping is taken: %s", err.message);
         cr_assert(eq(int, mc_remap(ctx, &m, 2 * page, 0, &err), -ENOMEM));
         cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
-        cr_assert(ne(ptr, (void *) (strstr(err.message, "MC_REMAP_MAYMOVE")), NULL), "%s", err.message);
+        cr_assert(ne(ptr, (void *) (strstr(err.message, "MC_REMAP_MAYMOVE")), NULL), "%s",
+                  err.message);
         cr_assert(eq(int, mc_remap(ctx, &m, 2 * page, MC_REMAP_MAYMOVE, &err), 0));
         cr_assert(eq(int, mc_munmap(ctx, &wall, &err), 0));
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
@@ -452,7 +454,8 @@ Test(map, quota_arithmetic_is_exact) {
         cr_assert(eq(int, map_anon(page + 1, MC_PROT_READ, &b, &err), -EPERM),
                   "page-rounded: 2 pages more do not fit");
         cr_assert(eq(int, n_mmap, 0));
-        cr_assert(ne(ptr, (void *) (strstr(err.message, "max_memory_usage")), NULL), "%s", err.message);
+        cr_assert(ne(ptr, (void *) (strstr(err.message, "max_memory_usage")), NULL), "%s",
+                  err.message);
         cr_assert(eq(int, map_anon(page, MC_PROT_READ, &b, &err), 0), "exactly at the limit");
         cr_assert(eq(int, mc_remap(ctx, &b, 2 * page, MC_REMAP_MAYMOVE, &err), -EPERM),
                   "remap growth is checked too");
@@ -480,7 +483,8 @@ Test(map, quota_arithmetic_is_exact) {
 }
 
 static void no_mmap_op(mc_policy *p) {
-        mc_policy_set_allowed_ops(p, MC_OP_ALL & ~(MC_OP_BIT(MC_OP_MMAP) | MC_OP_BIT(MC_OP_MUNMAP)));
+        mc_policy_set_allowed_ops(p,
+                                  MC_OP_ALL & ~(MC_OP_BIT(MC_OP_MMAP) | MC_OP_BIT(MC_OP_MUNMAP)));
 }
 
 Test(map, allowed_syscalls_gates_operations_but_never_release) {
@@ -490,7 +494,8 @@ Test(map, allowed_syscalls_gates_operations_but_never_release) {
         cr_assert(eq(int, map_anon(page, MC_PROT_READ, &m, &err), 0));
         set_policy(no_mmap_op);
         cr_assert(eq(int, map_anon(page, MC_PROT_READ, &m2, &err), -EPERM));
-        cr_assert(ne(ptr, (void *) (strstr(err.message, "allowed_syscalls")), NULL), "%s", err.message);
+        cr_assert(ne(ptr, (void *) (strstr(err.message, "allowed_syscalls")), NULL), "%s",
+                  err.message);
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0), "releasing is always allowed");
 }
 
@@ -528,7 +533,8 @@ Test(map, allowed_paths_judge_the_resolved_file) {
         n_mmap = 0;
         req.path = outside;
         cr_assert(eq(int, mc_mmap(ctx, &req, &m, &err), -EPERM));
-        cr_assert(ne(ptr, (void *) (strstr(err.message, "allowed_paths")), NULL), "%s", err.message);
+        cr_assert(ne(ptr, (void *) (strstr(err.message, "allowed_paths")), NULL), "%s",
+                  err.message);
         req.path = link;
         cr_assert(eq(int, mc_mmap(ctx, &req, &m, &err), -EPERM), "symlink out of the root");
         req.path = dotdot;
@@ -566,7 +572,8 @@ Test(map, madvise_behaviour_and_checks) {
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &f, &err), 0));
         cr_assert(eq(int, mc_madvise(ctx, &f, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK, &err),
                      -EINVAL));
-        cr_assert(ne(ptr, (void *) (strstr(err.message, "private anonymous")), NULL), "%s", err.message);
+        cr_assert(ne(ptr, (void *) (strstr(err.message, "private anonymous")), NULL), "%s",
+                  err.message);
         cr_assert(eq(int, mc_madvise(ctx, &f, 0, MC_LENGTH_ALL, MC_ADVICE_POPULATE_READ, &err), 0),
                   "%s", err.message);
         cr_assert(eq(int, truncate(path, 0), 0));
@@ -601,9 +608,9 @@ Test(map, mlock_accounting_never_counts_twice) {
         cr_assert(eq(u64, u.locked_bytes, 2 * page), "the already locked page counts once");
         cr_assert(eq(int, mc_mlock(ctx, &m, 0, MC_LENGTH_ALL, 0, &err), -EPERM),
                   "4 pages exceed the 3-page quota");
-        cr_assert(ne(ptr, (void *) (strstr(err.message, "max_locked_memory")), NULL), "%s", err.message);
-        cr_assert(eq(int, mc_mlock(ctx, &m, 0, 1, MC_MLOCK_ONFAULT, &err), 0), "%s",
+        cr_assert(ne(ptr, (void *) (strstr(err.message, "max_locked_memory")), NULL), "%s",
                   err.message);
+        cr_assert(eq(int, mc_mlock(ctx, &m, 0, 1, MC_MLOCK_ONFAULT, &err), 0), "%s", err.message);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, 3 * page), "a 1-byte range locks its whole page");
         cr_assert(eq(int, mc_munlock(ctx, &m, 0, 2 * page, &err), 0));
@@ -676,20 +683,21 @@ Test(map, every_operation_leaves_one_audit_record) {
                      (char *) json_string_value(
                              json_object_get(json_object_get(r, "request"), "protection")),
                      "ReadWrite"));
-        cr_assert(ne(ptr, (void *) (json_object_get(json_object_get(r, "result"), "address")), NULL));
+        cr_assert(
+                ne(ptr, (void *) (json_object_get(json_object_get(r, "result"), "address")), NULL));
 
         r = records[1];
         cr_assert(eq(str, (char *) json_string_value(json_object_get(r, "outcome")), "denied"));
-        cr_assert(eq(str,
-                     (char *) json_string_value(
-                             json_object_get(json_object_get(r, "error"), "kind")),
-                     "PolicyViolation"));
+        cr_assert(
+                eq(str,
+                   (char *) json_string_value(json_object_get(json_object_get(r, "error"), "kind")),
+                   "PolicyViolation"));
         r = records[2];
         cr_assert(eq(str, (char *) json_string_value(json_object_get(r, "outcome")), "error"));
-        cr_assert(eq(str,
-                     (char *) json_string_value(
-                             json_object_get(json_object_get(r, "error"), "kind")),
-                     "InvalidArgument"));
+        cr_assert(
+                eq(str,
+                   (char *) json_string_value(json_object_get(json_object_get(r, "error"), "kind")),
+                   "InvalidArgument"));
         cr_assert(eq(i64, json_integer_value(json_object_get(json_object_get(r, "error"), "errno")),
                      EINVAL));
         r = records[3];
