@@ -39,7 +39,9 @@
 #define MIB (UINT64_C(1) << 20)
 #define GIB (UINT64_C(1) << 30)
 
-#define MAX_ROUNDS  1000
+#define MAX_ROUNDS 1000
+/* Each round alternates the sides in 10 slices of >= 5 ms (bench_interleave()). */
+#define SLICES      10
 #define MAX_RESULTS 16
 #define MAX_NOTES   16
 
@@ -542,7 +544,7 @@ static int bench_anon(const options *opts, uint64_t min_ns, run_info *info) {
                 goto out;
         r = bench_warmup(cases, 3, iters);
         if (r >= 0)
-                r = bench_interleave(cases, 3, n, iters, &info->cpus, ns, cpu);
+                r = bench_interleave(cases, 3, n, iters, SLICES, &info->cpus, ns, cpu);
         if (r < 0)
                 goto out;
 
@@ -855,7 +857,7 @@ static int bench_scan(const options *opts, uint64_t min_ns, mc_ctx *ctx, run_inf
                 return r;
         r = bench_warmup(cases, 2, iters);
         if (r >= 0)
-                r = bench_interleave(cases, 2, n, iters, &info->cpus, ns, cpu);
+                r = bench_interleave(cases, 2, n, iters, SLICES, &info->cpus, ns, cpu);
         if (r < 0)
                 return r;
         if (info->scan_bytes >= GIB)
@@ -930,7 +932,7 @@ static int bench_copy_one(const options *opts, uint64_t min_ns, mc_ctx *ctx, con
                 return r;
         /* Both sides start at offset 0 and walk the same offsets in every round. */
         raw.off = mc.off = 0;
-        r = bench_interleave(cases, 2, n, iters, &info->cpus, ns, cpu);
+        r = bench_interleave(cases, 2, n, iters, SLICES, &info->cpus, ns, cpu);
         if (r < 0)
                 return r;
         return add_result(name, ns, cpu, n, 1, 0, iters, len, g, target);

@@ -242,33 +242,59 @@ static inline int bench_warmup(const bench_case *cases, size_t n, uint64_t iters
         return 0;
 }
 
+#define BENCH_MAX_CASES 8
+
 /*
- * Run @n cases for @rounds rounds, @iters operations per case per round, interleaved: in round
- * k the cases run in the order k, k+1, ... (mod n). @ret_ns_per_op has n * rounds elements and
- * receives case i's round k at [i * rounds + k], in nanoseconds per operation. @ret_cpu_ns_per_op
- * (NULL to skip) receives the thread's CPU time per operation the same way.
+ * Run @n cases for @rounds rounds, @iters operations per case per round, interleaved.
+ *
+ * A round is cut into @slices slices (at most @iters; 1 for no slicing): in each slice every
+ * case runs its share of the round's operations, one case after the other, so within a round
+ * the cases alternate A B A B ... every few milliseconds and meet the same background load; a
+ * burst of it cannot land on one side only. The order rotates from slice to slice and round to
+ * round (A B, B A, ...; for three cases A B C, B C A, C A B), so no case always follows another.
+ *
+ * At most BENCH_MAX_CASES cases. @ret_ns_per_op has n * rounds elements and receives case i's
+ * round k at [i * rounds + k]: the
+ * summed elapsed time of its slices in that round, per operation. @ret_cpu_ns_per_op (NULL to
+ * skip) receives the thread's CPU time per operation the same way.
  */
 static inline int bench_interleave(const bench_case *cases, size_t n, unsigned rounds,
-                                   uint64_t iters, bench_cpus *cpus, double *ret_ns_per_op,
-                                   double *ret_cpu_ns_per_op) {
-        uint64_t ns, cpu_ns;
+                                   uint64_t iters, unsigned slices, bench_cpus *cpus,
+                                   double *ret_ns_per_op, double *ret_cpu_ns_per_op) {
+        uint64_t ns, cpu_ns, sum_ns[BENCH_MAX_CASES], sum_cpu[BENCH_MAX_CASES];
         int r;
 
-        if (n == 0 || rounds == 0 || iters == 0)
+        if (n == 0 || n > BENCH_MAX_CASES || rounds == 0 || iters == 0 || slices == 0)
                 return -EINVAL;
-        for (unsigned k = 0; k < rounds; k++)
-                for (size_t j = 0; j < n; j++) {
-                        size_t i = (k + j) % n;
+        if (slices > iters)
+                slices = (unsigned) iters;
+        for (unsigned k = 0; k < rounds; k++) {
+                memset(sum_ns, 0, sizeof(sum_ns));
+                memset(sum_cpu, 0, sizeof(sum_cpu));
+                for (unsigned s = 0; s < slices; s++) {
+                        /* Spread the remainder over the first slices: each case still does
+                         * exactly @iters operations per round. */
+                        uint64_t share = iters / slices + (s < iters % slices ? 1 : 0);
 
-                        r = bench_time(&cases[i], iters, cpus, &ns,
-                                       ret_cpu_ns_per_op ? &cpu_ns : NULL);
-                        if (r < 0)
-                                return r;
-                        ret_ns_per_op[i * rounds + k] = (double) ns / (double) iters;
+                        for (size_t j = 0; j < n; j++) {
+                                size_t i = (k + s + j) % n;
+
+                                r = bench_time(&cases[i], share, cpus, &ns,
+                                               ret_cpu_ns_per_op ? &cpu_ns : NULL);
+                                if (r < 0)
+                                        return r;
+                                sum_ns[i] += ns;
+                                if (ret_cpu_ns_per_op)
+                                        sum_cpu[i] += cpu_ns;
+                        }
+                }
+                for (size_t i = 0; i < n; i++) {
+                        ret_ns_per_op[i * rounds + k] = (double) sum_ns[i] / (double) iters;
                         if (ret_cpu_ns_per_op)
                                 ret_cpu_ns_per_op[i * rounds + k] =
-                                        (double) cpu_ns / (double) iters;
+                                        (double) sum_cpu[i] / (double) iters;
                 }
+        }
         return 0;
 }
 

@@ -1047,7 +1047,7 @@ static const char audit_log[] =
         "this line is not JSON\n"
         "{\"time\":\"2026-11-22T01:47:00.5Z\",\"capability\":\"core.signal\",\"operation\":"
         "\"signal_send\",\"pid\":77,\"outcome\":\"error\",\"request\":{\"signal\":\"SIGUSR1\","
-        "\"target\":999999},\"error\":{\"kind\":\"NotFound\",\"errno\":3,\"message\":\"kill "
+        "\"target_pid\":999999},\"error\":{\"kind\":\"NotFound\",\"errno\":3,\"message\":\"kill "
         "999999: No such process\"}}\n"
         "\n"
         "{\"time\":\"2026-11-22T01:48:00.000000Z\",\"capability\":\"core.memory\",\"operation\":"
