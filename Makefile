@@ -27,7 +27,7 @@ deps:
 	@tools/install-deps.sh
 
 $(REL)/build.ninja: | deps
-	meson setup $(REL) --buildtype=release -Dtests=disabled --prefix=$(PREFIX)
+	meson setup $(REL) --buildtype=release -Db_lto=true -Dtests=disabled --prefix=$(PREFIX)
 
 $(ASAN)/build.ninja: | deps
 	meson setup $(ASAN) --buildtype=debugoptimized -Db_sanitize=address,undefined \

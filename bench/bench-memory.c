@@ -303,6 +303,22 @@ typedef struct run_info {
         bench_machine machine_start, machine_end;
 } run_info;
 
+/*
+ * Share of the machine's CPU time used by others during the run. This process keeps one CPU
+ * busy; what is neither idle nor ours was somebody else's. (The load average lags by a minute
+ * and counts this process, so it is shown but not used.)
+ */
+static double other_work_pct(const run_info *info) {
+        double idle = bench_machine_pct(&info->machine_start, &info->machine_end, false);
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        double others;
+
+        if (ncpu <= 0 || !isfinite(idle))
+                return NAN;
+        others = 100.0 - idle - 100.0 / (double) ncpu;
+        return others < 0.0 ? 0.0 : others;
+}
+
 /* @f was opened before the run, so a bad --json path fails at once, not after it; closed here. */
 static int write_json(FILE *f, const char *path, const run_info *info) {
         int r;
@@ -334,6 +350,8 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         json_number(f, info->machine_end.load1);
         fprintf(f, ", \"steal_percent\": ");
         json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
+        fprintf(f, ", \"other_work_percent\": ");
+        json_number(f, other_work_pct(info));
         fprintf(f, ", \"idle_percent\": ");
         json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
         fprintf(f, ", \"involuntary_context_switches\": %ld, \"online_cpus\": %ld},\n",
@@ -496,6 +514,36 @@ static int audit_truncate(void *arg) {
         return 0;
 }
 
+/* Bytes and '\n'-terminated lines in @path: the audit sink writes one record per line. */
+static int count_lines(const char *path, uint64_t *ret_bytes, uint64_t *ret_lines) {
+        char buf[65536];
+        uint64_t bytes = 0, lines = 0;
+        int fd, r = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return fail_errno(errno, path);
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = fail_errno(errno, path);
+                        break;
+                }
+                if (n == 0)
+                        break;
+                bytes += (uint64_t) n;
+                for (const char *p = buf; (p = memchr(p, '\n', (size_t) (buf + n - p))); p++)
+                        lines++;
+        }
+        close(fd);
+        *ret_bytes = bytes;
+        *ret_lines = lines;
+        return r;
+}
+
 static int bench_anon(const options *opts, uint64_t min_ns, run_info *info) {
         double ns[3 * MAX_ROUNDS], cpu[3 * MAX_ROUNDS];
         mc_error e = MC_ERROR_INIT;
@@ -504,7 +552,7 @@ static int bench_anon(const options *opts, uint64_t min_ns, run_info *info) {
         anon_arg plain_arg, audited_arg;
         uint64_t iters;
         unsigned n = opts->rounds;
-        struct stat st;
+        uint64_t bytes = 0, lines = 0;
         int r;
 
         snprintf(audit_path, sizeof(audit_path), "/tmp/memcap-bench-audit-%d.jsonl",
@@ -549,15 +597,14 @@ static int bench_anon(const options *opts, uint64_t min_ns, run_info *info) {
                 goto out;
 
         /* The last audited run left its records: check they are there and how big they are. */
-        if (stat(audit_path, &st) < 0) {
-                r = fail_errno(errno, audit_path);
+        r = count_lines(audit_path, &bytes, &lines);
+        if (r < 0)
                 goto out;
-        }
-        if (st.st_size == 0) {
+        if (lines == 0) {
                 r = fail(-EIO, "the audit sink wrote nothing to %s", audit_path);
                 goto out;
         }
-        info->audit_bytes_per_record = (double) st.st_size / (double) (2 * iters);
+        info->audit_bytes_per_record = (double) bytes / (double) lines;
 
         r = add_result("map+unmap 4 KiB anon", ns, cpu, n, 1, 0, iters, 0, GOAL_AT_MOST, 1.10);
         if (r >= 0)
@@ -1086,17 +1133,17 @@ static void print_machine(const run_info *info) {
         const bench_machine *a = &info->machine_start, *b = &info->machine_end;
         double steal = bench_machine_pct(a, b, true), idle = bench_machine_pct(a, b, false);
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        double others = other_work_pct(info);
 
-        /* This process keeps one CPU busy: anything beyond a load of 1 is somebody else. */
-        if (b->load1 > 1.5 || a->load1 > 1.5 || steal > 5.0)
-                note("the machine was busy (load average %.2f at start, %.2f at end, %ld CPUs; "
-                     "%.1f%% of CPU time stolen by the hypervisor): expect noise; the ratios "
-                     "are taken within rounds and hold up better than the absolute numbers",
-                     a->load1, b->load1, ncpu, steal);
-        printf("machine during the run: load average %.2f -> %.2f on %ld CPUs; %.1f%% of CPU "
-               "time stolen by the hypervisor, %.1f%% idle; this process was preempted %ld "
-               "times\n",
-               a->load1, b->load1, ncpu, steal, idle, b->nivcsw - a->nivcsw);
+        if (others > 10.0 || steal > 5.0)
+                note("the machine was busy: other work used ~%.0f%% of its CPU time and the "
+                     "hypervisor stole %.1f%%; expect noise. The ratios, taken within "
+                     "interleaved rounds, hold up better than the absolute numbers",
+                     others, steal);
+        printf("machine during the run: %ld CPUs, load average %.2f -> %.2f; other work ~%.0f%% "
+               "of CPU time, %.1f%% stolen by the hypervisor, %.1f%% idle; this process was "
+               "preempted %ld times\n",
+               ncpu, a->load1, b->load1, others, steal, idle, b->nivcsw - a->nivcsw);
 }
 
 int main(int argc, char **argv) {

@@ -45,7 +45,8 @@ typedef struct mc_policy mc_policy;
 /*
  * The privileged operations, as named in "allowed_syscalls" and in audit records. Releasing
  * operations (munmap, munlock, shm_close, signal_unregister, signal_unmask) are always allowed:
- * denying them could only leak resources. ABI: append only.
+ * denying them could only leak resources; so is signal_deliver, the record of a handler run.
+ * ABI: append only.
  */
 typedef enum mc_op {
         MC_OP_MMAP = 0,
@@ -68,6 +69,7 @@ typedef enum mc_op {
         MC_OP_SIGNAL_SEND,
         MC_OP_SIGNAL_RAISE,
         MC_OP_SIGNAL_WAIT,
+        MC_OP_SIGNAL_DELIVER, /* a handler was run; audited, never denied */
         _MC_OP_MAX
 } mc_op;
 

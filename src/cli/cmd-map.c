@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "cli.h"
 
 /* Bytes copied out of the mapping per mc_map_read() call. */

@@ -469,6 +469,67 @@ static void jb_set(jbuf *b, unsigned v, const char *const *names, size_t n) {
         jb_putc(b, ']');
 }
 
+static const char *const sigflag_names[] = {"BLOCK"};
+static const char *const payload_names[] = {"None", "UserData", "RealTime"};
+
+/* {"kind":"UserData","value":-3}: user data is a signed 32-bit value, realtime data 64 bits. */
+static void jb_payload(jbuf *b, int kind, uint64_t v) {
+        jb_lit(b, "{\"kind\":");
+        jb_str(b, kind >= 0 && kind < (int) ELEMENTSOF(payload_names) ? payload_names[kind]
+                                                                      : "Unknown");
+        if (kind == MC_PAYLOAD_USER_DATA) {
+                jb_lit(b, ",\"value\":");
+                jb_i64(b, (int32_t) v);
+        } else if (kind == MC_PAYLOAD_REAL_TIME) {
+                jb_lit(b, ",\"value\":");
+                jb_u64(b, v);
+        }
+        jb_putc(b, '}');
+}
+
+static void jb_signame(jbuf *b, int signo) {
+        char buf[32];
+        const char *name = mc_signal_name(signo, buf, sizeof(buf));
+
+        if (name)
+                jb_str(b, name);
+        else
+                jb_i64(b, signo);
+}
+
+static void jb_sigset(jbuf *b, uint64_t set) {
+        bool first = true;
+
+        jb_putc(b, '[');
+        for (int s = 1; s <= 64; s++) {
+                if (!(set & (UINT64_C(1) << (s - 1))))
+                        continue;
+                if (!first)
+                        jb_putc(b, ',');
+                first = false;
+                jb_signame(b, s);
+        }
+        jb_putc(b, ']');
+}
+
+/* The result of a wait: the signal taken and who sent it. */
+static void jb_signal_result(jbuf *b, const mc_signal_info *i) {
+        jb_lit(b, ",\"result\":{\"signal\":");
+        jb_signame(b, i->signal);
+        jb_lit(b, ",\"source_pid\":");
+        jb_i64(b, i->source_pid);
+        jb_lit(b, ",\"source_uid\":");
+        jb_u64(b, i->source_uid);
+        jb_lit(b, ",\"code\":");
+        jb_i64(b, i->code);
+        jb_lit(b, ",\"payload\":");
+        jb_payload(b, (int) i->payload.kind,
+                   i->payload.kind == MC_PAYLOAD_USER_DATA
+                           ? (uint64_t) (int64_t) i->payload.user_data
+                           : i->payload.real_time);
+        jb_putc(b, '}');
+}
+
 static void jb_request(jbuf *b, const mc__call *c) {
         unsigned f = c->fields;
         bool first = true;
@@ -537,14 +598,8 @@ static void jb_request(jbuf *b, const mc__call *c) {
                 jb_set(b, c->req.seals, seal_names, ELEMENTSOF(seal_names));
         }
         if (f & MC__F_SIGNAL) {
-                char buf[32];
-                const char *name = mc_signal_name(c->req.signo, buf, sizeof(buf));
-
                 KEY("signal");
-                if (name)
-                        jb_str(b, name);
-                else
-                        jb_i64(b, c->req.signo);
+                jb_signame(b, c->req.signo);
         }
         if (f & MC__F_TARGET) {
                 KEY("target_pid");
@@ -552,7 +607,29 @@ static void jb_request(jbuf *b, const mc__call *c) {
         }
         if (f & MC__F_PAYLOAD) {
                 KEY("payload");
-                jb_i64(b, c->req.payload);
+                jb_payload(b, c->req.payload_kind, c->req.payload);
+        }
+        if (f & MC__F_SIGSET) {
+                KEY("signals");
+                jb_sigset(b, c->req.sigset);
+        }
+        if (f & MC__F_FLAGS_SIG) {
+                KEY("signal_flags");
+                jb_set(b, c->req.flags, sigflag_names, ELEMENTSOF(sigflag_names));
+        }
+        if (f & MC__F_SOURCE) {
+                KEY("source_pid");
+                jb_i64(b, c->req.source_pid);
+                KEY("source_uid");
+                jb_u64(b, c->req.source_uid);
+        }
+        if (f & MC__F_CODE) {
+                KEY("code");
+                jb_i64(b, c->req.code);
+        }
+        if (f & MC__F_ACTION) {
+                KEY("action");
+                jb_str(b, c->req.action ? c->req.action : "unknown");
         }
         if (f & MC__F_TIMEOUT) {
                 KEY("timeout_ms");
@@ -734,6 +811,8 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
                                 jb_u64(&b, c->res_id);
                         }
                         jb_putc(&b, '}');
+                } else if (c->res_signal) {
+                        jb_signal_result(&b, c->res_signal);
                 }
         } else {
                 jb_lit(&b, ",\"error\":{\"kind\":");

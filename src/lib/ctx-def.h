@@ -27,6 +27,9 @@ struct mc_ctx {
 
         pid_t pid; /* kept current by the fork handler */
 
+        /* Deliveries waiting for mc_signal_dispatch(); see signal.c. */
+        struct mc__sigq *sigq;
+
         /* All live contexts, so the fork handlers can reach them. */
         struct mc_ctx *prev, *next;
 };

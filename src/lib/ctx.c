@@ -30,9 +30,11 @@ static void fork_prepare(void) {
                 pthread_mutex_lock(&c->lock);
                 pthread_mutex_lock(&c->audit_lock);
         }
+        mc__signal_fork_prepare();
 }
 
 static void fork_parent(void) {
+        mc__signal_fork_parent();
         for (mc_ctx *c = all_head; c; c = c->next) {
                 pthread_mutex_unlock(&c->audit_lock);
                 pthread_mutex_unlock(&c->lock);
@@ -66,8 +68,10 @@ static void child_fixup(mc_ctx *ctx) {
 }
 
 static void fork_child(void) {
+        mc__signal_fork_child();
         for (mc_ctx *c = all_head; c; c = c->next) {
                 child_fixup(c);
+                mc__signal_ctx_fork_child(c);
                 pthread_mutex_unlock(&c->audit_lock);
                 pthread_mutex_unlock(&c->lock);
         }
@@ -158,6 +162,7 @@ static void release_all(mc_ctx *ctx) {
 mc_ctx *mc_ctx_free(mc_ctx *ctx) {
         if (!ctx)
                 return NULL;
+        mc__signal_ctx_release(ctx);
         release_all(ctx);
 
         pthread_mutex_lock(&all_lock);
@@ -293,7 +298,7 @@ static bool has_deltas(const mc__call *c) {
 
 int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
                 const mc__steps *steps, void *data, mc_error *err) {
-        mc_error e = MC_ERROR_INIT;
+        MC__ERROR_LOCAL(e);
         int r;
 
         if (!ctx)

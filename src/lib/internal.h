@@ -11,9 +11,11 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <memcap/memcap.h>
 
@@ -34,6 +36,16 @@ int mc__error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt
  * ": <strerror>" appended to the message. Accepts errno values of either sign.
  */
 int mc__error_errno(mc_error *err, int errnum, const char *fmt, ...) _printf_(3, 4);
+
+/*
+ * A local error that says "no error" without zero-filling its 256-byte message: the hot paths
+ * declare one per call and only write it on failure.
+ */
+#define MC__ERROR_LOCAL(e)                                                                         \
+        mc_error e;                                                                                \
+        e.kind = MC_OK;                                                                            \
+        e.sys_errno = 0;                                                                           \
+        e.message[0] = 0
 
 /* Copy @src into @dst when @dst is non-NULL. */
 void mc__error_copy(mc_error *dst, const mc_error *src);
@@ -62,6 +74,11 @@ enum {
         MC__F_PAYLOAD = 1 << 14,
         MC__F_TIMEOUT = 1 << 15,
         MC__F_FD = 1 << 16,
+        MC__F_SIGSET = 1 << 17,    /* req.sigset: "signals" */
+        MC__F_SOURCE = 1 << 18,    /* req.source_pid/source_uid: who sent a delivered signal */
+        MC__F_ACTION = 1 << 19,    /* req.action: what a handler returned */
+        MC__F_CODE = 1 << 20,      /* req.code: si_code */
+        MC__F_FLAGS_SIG = 1 << 21, /* req.flags as mc_signal_flags: "signal_flags" */
 };
 
 /*
@@ -92,8 +109,14 @@ typedef struct mc__call {
                 int signo;
                 pid_t target;
                 int fd;
-                int64_t payload;
+                int payload_kind; /* mc_payload_kind; MC__F_PAYLOAD */
+                uint64_t payload; /* the user data (sign-extended) or the 64-bit value */
                 int64_t timeout_ms;
+                uint64_t sigset;
+                pid_t source_pid;
+                uid_t source_uid;
+                const char *action;
+                int code;
         } req;
 
         /* Decision inputs, set by the operation before the choke point runs. */
@@ -115,16 +138,26 @@ typedef struct mc__call {
         bool has_result;
         const void *res_addr;
         size_t res_length;
-        uint64_t res_id; /* the mapping made, 0 if none */
+        uint64_t res_id;                  /* the mapping made, 0 if none */
+        const mc_signal_info *res_signal; /* the signal a wait took, or NULL */
 
         /* Set by the choke point. */
         bool denied; /* the policy refused it */
 } mc__call;
 
+/*
+ * Start a call record. The request block is not cleared (it is large and on every hot path):
+ * a request field is only ever read when its MC__F_* bit is set, and whoever sets the bit
+ * sets the field. The few fields read without a bit of their own are set here.
+ */
 static inline void mc__call_init(mc__call *c, mc_op op, const char *capability) {
-        memset(c, 0, sizeof(*c));
+        memset(&c->huge, 0, sizeof(*c) - offsetof(mc__call, huge));
         c->op = op;
         c->capability = capability;
+        c->fields = 0;
+        c->req.custom = NULL;
+        c->req.n_custom = 0;
+        c->req.resolved = NULL;
         c->req.fd = -1;
 }
 
@@ -247,3 +280,27 @@ void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const c
 
 /* Records a sink failed to write since it was opened. */
 uint64_t mc__audit_dropped(const mc_audit *audit);
+
+/* ---- signals (signal.c) ------------------------------------------------------------------------
+ */
+
+/* Unregister @ctx's handlers and free its delivery queue (mc_ctx_free(); no lock held). */
+void mc__signal_ctx_release(mc_ctx *ctx);
+
+/* fork() handlers: called by the context's, after its locks (prepare) and before (parent). */
+void mc__signal_fork_prepare(void);
+void mc__signal_fork_parent(void);
+void mc__signal_fork_child(void);
+void mc__signal_ctx_fork_child(mc_ctx *ctx);
+
+/* InvalidSignal unless 1 <= @signo <= SIGRTMAX (and <= 64) names a signal. */
+int mc__signal_check(const char *op, int signo, mc_error *err);
+
+/* Whether @signo has a memcap handler now. */
+bool mc__signal_registered(int signo);
+
+/* Now on @clk in nanoseconds. */
+int64_t mc__now_ns(clockid_t clk);
+
+/* Signals memcap received but could not hand on (queue overflow, no dispatcher). */
+uint64_t mc__signal_lost(void);

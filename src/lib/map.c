@@ -129,7 +129,11 @@ static int custom_parse(const char *op, const char *const *names, size_t n, unsi
                         custom_set *ret, mc_error *err) {
         custom_set s = {0};
 
-        if (n > 0 && !names)
+        if (n == 0) {
+                *ret = s;
+                return 0;
+        }
+        if (!names)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "%s: n_custom is %zu but custom is NULL", op, n);
         for (size_t i = 0; i < n; i++) {
@@ -294,12 +298,11 @@ typedef struct file_ref {
         char resolved[PATH_MAX];
 } file_ref;
 
-#define FILE_REF_INIT                                                                              \
-        {                                                                                          \
-                -EBADF, {0}, {                                                                     \
-                        0                                                                          \
-                }                                                                                  \
-        }
+/* Not an initialiser: zero-filling PATH_MAX bytes on every mmap costs more than its checks. */
+static void file_ref_init(file_ref *f) {
+        f->pfd = -EBADF;
+        f->resolved[0] = 0;
+}
 
 static void file_ref_done(file_ref *f) {
         f->pfd = safe_close(f->pfd);
@@ -407,7 +410,7 @@ static int map_errno(const mc__call *c, const map_args *a, int e, mc_error *err)
                 hint = " (the file system does not support mmap)";
         else if (e == ENOMEM && (a->sysflags & MAP_HUGETLB))
                 hint = " (no free huge pages: see /proc/sys/vm/nr_hugepages)";
-        if (c->req.file)
+        if (c->fields & MC__F_FILE)
                 return mc__error_errno(err, e, "mmap '%s' (%zu bytes at offset %" PRIu64 ", %s)%s",
                                        c->req.file, c->req.length, c->req.offset,
                                        mc__prot_name(a->prot), hint);
@@ -555,14 +558,15 @@ static int map_flags_check(const char *op, unsigned flags, mc_error *err) {
 }
 
 int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *err) {
-        _cleanup_(file_ref_done) file_ref file = FILE_REF_INIT;
-        mc_error e = MC_ERROR_INIT;
+        _cleanup_(file_ref_done) file_ref file;
+        MC__ERROR_LOCAL(e);
         map_args a = {.fd = -1};
         mc__call c;
         custom_set cs = {0};
         uint64_t end;
         int r = 0;
 
+        file_ref_init(&file);
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
         if (!req || !ret) {
                 r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
@@ -702,7 +706,7 @@ static int unmap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 static const mc__steps unmap_steps = {.prepare = unmap_prepare, .syscall = unmap_syscall};
 
 int mc_munmap(mc_ctx *ctx, mc_mapping *m, mc_error *err) {
-        mc_error e = MC_ERROR_INIT;
+        MC__ERROR_LOCAL(e);
         entry_args a = {.m = m};
         mc__call c;
         int r = 0;
@@ -751,7 +755,7 @@ static int protect_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) 
 static const mc__steps protect_steps = {.prepare = lookup_prepare, .syscall = protect_syscall};
 
 int mc_mprotect(mc_ctx *ctx, mc_mapping *m, unsigned prot, mc_error *err) {
-        mc_error e = MC_ERROR_INIT;
+        MC__ERROR_LOCAL(e);
         entry_args a = {.m = m, .arg = (int) prot};
         mc__call c;
         int r = 0;
@@ -822,7 +826,7 @@ static const mc__steps sync_steps = {
 
 int mc_msync(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
              mc_error *err) {
-        mc_error e = MC_ERROR_INIT;
+        MC__ERROR_LOCAL(e);
         entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) flags};
         unsigned mode = flags & (MC_SYNC_SYNC | MC_SYNC_ASYNC);
         mc__call c;
@@ -950,7 +954,7 @@ static int remap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 static const mc__steps remap_steps = {.prepare = remap_prepare, .syscall = remap_syscall};
 
 int mc_remap(mc_ctx *ctx, mc_mapping *m, size_t new_len, unsigned flags, mc_error *err) {
-        mc_error e = MC_ERROR_INIT;
+        MC__ERROR_LOCAL(e);
         remap_args a = {.base = {.m = m}, .new_len = new_len, .flags = flags};
         mc__call c;
         int r = 0;
@@ -1078,7 +1082,7 @@ static const mc__steps advise_steps = {.prepare = advise_prepare, .syscall = adv
 
 int mc_madvise(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, mc_advice advice,
                mc_error *err) {
-        mc_error e = MC_ERROR_INIT;
+        MC__ERROR_LOCAL(e);
         entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) advice};
         mc__call c;
         int r = 0;
@@ -1164,7 +1168,7 @@ static const mc__steps lock_steps = {.prepare = lock_prepare, .syscall = lock_sy
 
 static int lock_common(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
                        unsigned flags, mc_error *err) {
-        mc_error e = MC_ERROR_INIT;
+        MC__ERROR_LOCAL(e);
         entry_args a = {.m = m, .off = offset, .len = length};
         mc__call c;
         int r = 0;
@@ -1200,8 +1204,8 @@ int mc_munlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, m
 int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_options *opts,
                 mc_mapping *ret, mc_error *err) {
         static const mc_map_file_options defaults = MC_MAP_FILE_OPTIONS_INIT;
-        _cleanup_(file_ref_done) file_ref file = FILE_REF_INIT;
-        mc_error e = MC_ERROR_INIT;
+        _cleanup_(file_ref_done) file_ref file;
+        MC__ERROR_LOCAL(e);
         map_args a = {.fd = -1};
         custom_set cs = {0};
         mc__call c;
@@ -1210,6 +1214,7 @@ int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_
         unsigned flags;
         int r = 0;
 
+        file_ref_init(&file);
         if (!opts)
                 opts = &defaults;
         flags = opts->private_copy ? MC_MAP_PRIVATE : MC_MAP_SHARED;

@@ -42,6 +42,7 @@ static const char *const op_names[_MC_OP_MAX] = {
         [MC_OP_SIGNAL_SEND] = "signal_send",
         [MC_OP_SIGNAL_RAISE] = "signal_raise",
         [MC_OP_SIGNAL_WAIT] = "signal_wait",
+        [MC_OP_SIGNAL_DELIVER] = "signal_deliver",
 };
 
 const char *mc_op_name(mc_op op) {
@@ -91,7 +92,8 @@ unsigned mc__policy_target_from_name(const char *name) {
 /* Releasing operations: denying them could only leak resources (see policy.h). */
 #define RELEASING_OPS                                                                              \
         (MC_OP_BIT(MC_OP_MUNMAP) | MC_OP_BIT(MC_OP_MUNLOCK) | MC_OP_BIT(MC_OP_SHM_CLOSE) |         \
-         MC_OP_BIT(MC_OP_SIGNAL_UNREGISTER) | MC_OP_BIT(MC_OP_SIGNAL_UNMASK))
+         MC_OP_BIT(MC_OP_SIGNAL_UNREGISTER) | MC_OP_BIT(MC_OP_SIGNAL_UNMASK) |      \
+         MC_OP_BIT(MC_OP_SIGNAL_DELIVER))
 
 static char default_star[] = "*";
 static char *default_shm_patterns[] = {default_star};
@@ -658,10 +660,11 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
         if (!usage)
                 usage = &zero_usage;
 
-        op = mc_op_name(c->op);
-        if (!op)
+        if ((unsigned) c->op >= _MC_OP_MAX)
                 return deny(err, "operation", "allowed_syscalls",
                             "operation number %d is not a memcap operation", (int) c->op);
+        /* Only the denials need the name; the allowed path stays short. */
+        op = op_names[c->op];
 
         if (!(MC_OP_BIT(c->op) & (p->allowed_ops | RELEASING_OPS)))
                 return deny(err, op, "allowed_syscalls",

@@ -44,12 +44,14 @@ mc__entry *mc__registry_lookup(mc_ctx *ctx, const mc_mapping *m) {
         return e;
 }
 
-static void insert_raw(mc__entry *slots, size_t n_slots, const mc__entry *e) {
-        size_t i = (size_t) ((e->id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (n_slots - 1);
+static mc__entry *insert_raw(mc__entry *slots, size_t n_slots, const mc__entry *e, uint64_t id) {
+        size_t i = (size_t) ((id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (n_slots - 1);
 
         while (slots[i].id != 0)
                 i = (i + 1) & (n_slots - 1);
         slots[i] = *e;
+        slots[i].id = id;
+        return &slots[i];
 }
 
 int mc__registry_reserve(mc_ctx *ctx) {
@@ -67,7 +69,7 @@ int mc__registry_reserve(mc_ctx *ctx) {
                 return -ENOMEM;
         for (size_t i = 0; i < ctx->n_slots; i++)
                 if (ctx->slots[i].id != 0)
-                        insert_raw(slots, n, &ctx->slots[i]);
+                        insert_raw(slots, n, &ctx->slots[i], ctx->slots[i].id);
         free(ctx->slots);
         ctx->slots = slots;
         ctx->n_slots = n;
@@ -75,14 +77,13 @@ int mc__registry_reserve(mc_ctx *ctx) {
 }
 
 mc__entry *mc__registry_add(mc_ctx *ctx, const mc__entry *e) {
-        mc__entry copy = *e;
+        mc__entry *slot;
 
         if ((ctx->n_entries + 1) * 2 > ctx->n_slots)
                 return NULL; /* a caller skipped mc__registry_reserve(): a bug */
-        copy.id = ++ctx->next_id;
-        insert_raw(ctx->slots, ctx->n_slots, &copy);
+        slot = insert_raw(ctx->slots, ctx->n_slots, e, ++ctx->next_id);
         ctx->n_entries++;
-        return find_slot(ctx, copy.id);
+        return slot;
 }
 
 void mc__registry_remove(mc_ctx *ctx, mc__entry *e) {

@@ -56,10 +56,11 @@ static void name_normalize(const char *name, char out[MC_SHARED_NAME_MAX + 2]) {
         snprintf(out, MC_SHARED_NAME_MAX + 2, "/%s", name[0] == '/' ? name + 1 : name);
 }
 
-/* ---- the mapped region ------------------------------------------------------------------------ */
+/* ---- the mapped region ----------------------------------------------------------------------- */
 
 static int seals_to_sys(unsigned seals) {
-        return (seals & MC_SEAL_SHRINK ? F_SEAL_SHRINK : 0) | (seals & MC_SEAL_GROW ? F_SEAL_GROW : 0) |
+        return (seals & MC_SEAL_SHRINK ? F_SEAL_SHRINK : 0) |
+               (seals & MC_SEAL_GROW ? F_SEAL_GROW : 0) |
                (seals & MC_SEAL_WRITE ? F_SEAL_WRITE : 0) |
                (seals & MC_SEAL_FUTURE_WRITE ? F_SEAL_FUTURE_WRITE : 0) |
                (seals & MC_SEAL_SEAL ? F_SEAL_SEAL : 0);
@@ -89,8 +90,8 @@ static int add_seals(int fd, unsigned seals, mc_error *err) {
  * @seals go on between the mmap and the record: MC_SEAL_FUTURE_WRITE would forbid the writable
  * mapping itself if it came first, and a refused seal must leave nothing mapped.
  */
-static int map_region(mc_ctx *ctx, mc__call *c, int fd, size_t len, unsigned prot,
-                      size_t page, unsigned seals, mc_mapping *ret, mc_error *err) {
+static int map_region(mc_ctx *ctx, mc__call *c, int fd, size_t len, unsigned prot, size_t page,
+                      unsigned seals, mc_mapping *ret, mc_error *err) {
         mc__entry entry = {0}, *e;
         size_t base_len;
         void *p;
@@ -107,8 +108,8 @@ static int map_region(mc_ctx *ctx, mc__call *c, int fd, size_t len, unsigned pro
                 int en = errno;
                 return mc__error_errno(err, en, "shm_open: mapping %zu bytes %s%s", len,
                                        mc__prot_name(prot),
-                                       en == EPERM ? " (the object is sealed against writing; "
-                                                     "map it read-only)"
+                                       en == EPERM    ? " (the object is sealed against writing; "
+                                                        "map it read-only)"
                                        : en == EACCES ? " (opened read-only)"
                                                       : "");
         }
@@ -168,17 +169,29 @@ static void open_args_done(open_args *a) {
 static int open_existing(open_args *a, mc_error *err) {
         const mc_shared_request *req = a->req;
         struct stat st;
-        int flags = (req->prot & MC_PROT_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW;
+        /* /dev/shm is world-writable: whatever sits under the name may have been planted by
+         * someone else. O_NONBLOCK keeps a FIFO from blocking the open forever; only a regular
+         * file is a shared memory object. */
+        int flags = (req->prot & MC_PROT_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW |
+                    O_NONBLOCK;
 
         a->fd = mc_sys.shm_open(a->name, flags, 0);
         if (a->fd < 0)
                 return mc__error_errno(err, errno, "shm_open '%s'", a->name);
         if (mc_sys.fstat(a->fd, &st) < 0)
                 return mc__error_errno(err, errno, "shm_open '%s': fstat", a->name);
+        if (!S_ISREG(st.st_mode))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open '%s': not a shared memory object (a %s is in its "
+                                     "place)",
+                                     a->name,
+                                     S_ISDIR(st.st_mode)    ? "directory"
+                                     : S_ISFIFO(st.st_mode) ? "FIFO"
+                                     : S_ISSOCK(st.st_mode) ? "socket"
+                                                            : "device");
         if (st.st_size == 0)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open '%s': the object is empty; nothing to map",
-                                     a->name);
+                                     "shm_open '%s': the object is empty; nothing to map", a->name);
         if ((uint64_t) st.st_size > (uint64_t) PTRDIFF_MAX)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
                                      "shm_open '%s': %" PRIu64 " bytes do not fit the address "
@@ -258,9 +271,8 @@ static int create_object(mc_ctx *ctx, open_args *a, bool *ret_created, mc_error 
                 *ret_created = true;
         } else {
                 for (;;) {
-                        a->fd = mc_sys.shm_open(a->name,
-                                                O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                                                mode);
+                        a->fd = mc_sys.shm_open(
+                                a->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
                         if (a->fd >= 0) {
                                 *ret_created = true;
                                 break;
@@ -339,10 +351,10 @@ fail:
 
 static const mc__steps open_steps = {.prepare = open_prepare, .syscall = open_syscall};
 
-static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create,
-                       mc_shared *ret, mc_error *err) {
-        _cleanup_(open_args_done) open_args a = {.req = req, .or_create = or_create,
-                                                 .fd = -EBADF, .ret = ret};
+static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create, mc_shared *ret,
+                       mc_error *err) {
+        _cleanup_(open_args_done)
+                open_args a = {.req = req, .or_create = or_create, .fd = -EBADF, .ret = ret};
         mc_error e = MC_ERROR_INIT;
         const char *why = NULL;
         mc__call c;
@@ -494,8 +506,7 @@ static int shared_op(mc_op op, mc_ctx *ctx, mc_shared *shm, shm_args *a, const m
         mc__call_init(&c, op, MC__CAP_MEMORY);
         if (!shm)
                 r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "%s: the shared memory object must not be NULL",
-                                  mc_op_name(op));
+                                  "%s: the shared memory object must not be NULL", mc_op_name(op));
         else
                 call_set_shared(&c, shm);
         /* memcap always leaves a terminated name: a value without one is forged, and must not
@@ -515,10 +526,10 @@ static int shared_op(mc_op op, mc_ctx *ctx, mc_shared *shm, shm_args *a, const m
         if (op == MC_OP_SHM_SEAL) {
                 c.fields |= MC__F_SEALS;
                 c.req.seals = a->seals;
-                if (r >= 0 && (a->seals == 0 ||
-                               (a->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW |
-                                                        MC_SEAL_WRITE | MC_SEAL_FUTURE_WRITE |
-                                                        MC_SEAL_SEAL))))
+                if (r >= 0 &&
+                    (a->seals == 0 ||
+                     (a->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_WRITE |
+                                              MC_SEAL_FUTURE_WRITE | MC_SEAL_SEAL))))
                         r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                           "shm_seal: seal bits 0x%x are empty or unknown",
                                           a->seals);
@@ -581,8 +592,28 @@ static int resize_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
             a->new_base_len > (size_t) PTRDIFF_MAX)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
                                      "shm_resize: size %zu is too large", a->new_len);
-        if (a->new_base_len > a->e->base_len)
+        /* The kernel keeps a partly locked region in pieces, and mremap() refuses those. */
+        if (a->e->lockmap)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_resize: the region is partly locked; unlock it (or lock "
+                                     "all of it) first");
+        if (a->new_base_len > a->e->base_len) {
                 c->add_bytes = a->new_base_len - a->e->base_len;
+                /* A wholly locked region stays wholly locked as it grows (mremap keeps
+                 * VM_LOCKED), so the growth counts against max_locked_memory too. */
+                if (a->e->locked > 0)
+                        c->add_locked = c->add_bytes;
+        }
+        return 0;
+}
+
+/* Set the object's size: fallocate() to grow (real storage, no SIGBUS later), ftruncate() to
+ * shrink. Returns 0 or -errno. */
+static int set_size(int fd, size_t old_size, size_t new_size) {
+        if (new_size > old_size)
+                return allocate(fd, new_size);
+        if (new_size < old_size && mc_sys.ftruncate(fd, (off_t) new_size) < 0)
+                return -errno;
         return 0;
 }
 
@@ -590,14 +621,24 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         shm_args *a = data;
         mc__entry *e = a->e;
         const char *what = a->shm->name[0] ? a->shm->name : "(anonymous)";
+        struct stat st;
+        size_t old_size;
         void *p;
         int r;
 
         (void) ctx;
-        if (a->new_len > e->len)
-                r = allocate(e->fd, a->new_len);
-        else
-                r = mc_sys.ftruncate(e->fd, (off_t) a->new_len) < 0 ? -errno : 0;
+        /* The object may be larger than the region (opened with a smaller size): grow or shrink
+         * from what it really is, and know what to restore if the remap fails. */
+        if (mc_sys.fstat(e->fd, &st) < 0)
+                return mc__error_errno(err, errno, "shm_resize '%s': fstat", what);
+        old_size = (size_t) st.st_size;
+        /* ftruncate() says EINVAL and fallocate() EBADF for this; say what it means. */
+        if ((fcntl(e->fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
+                return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EBADF,
+                                     "shm_resize '%s' to %zu bytes: the object was opened "
+                                     "read-only",
+                                     what, a->new_len);
+        r = set_size(e->fd, old_size, a->new_len);
         if (r < 0)
                 return mc__error_errno(err, r, "shm_resize '%s' to %zu bytes%s", what, a->new_len,
                                        r == -EPERM    ? " (sealed against this change)"
@@ -606,14 +647,25 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         if (a->new_base_len != e->base_len) {
                 p = mc_sys.mremap((void *) e->base, e->base_len, a->new_base_len, MREMAP_MAYMOVE,
                                   NULL);
-                if (p == MAP_FAILED)
-                        return mc__error_errno(err, errno,
-                                               "shm_resize '%s': remapping to %zu bytes (the "
-                                               "object now has the new size; the mapping kept "
-                                               "the old one)",
-                                               what, a->new_len);
-                if (a->new_base_len < e->base_len)
+                if (p == MAP_FAILED) {
+                        int en = errno;
+                        bool restored = set_size(e->fd, a->new_len, old_size) >= 0;
+                        return mc__error_errno(err, en,
+                                               "shm_resize '%s': remapping to %zu bytes (%s)", what,
+                                               a->new_len,
+                                               restored ? "the object keeps its old size"
+                                                        : "the object has the new size; the "
+                                                          "region kept the old one");
+                }
+                if (a->new_base_len < e->base_len) {
                         c->sub_bytes = e->base_len - a->new_base_len;
+                        if (e->locked > 0) {
+                                c->sub_locked = c->sub_bytes;
+                                e->locked -= c->sub_bytes;
+                        }
+                } else {
+                        e->locked += c->add_locked;
+                }
                 e->base = (uintptr_t) p;
                 e->base_len = a->new_base_len;
         }
@@ -674,8 +726,8 @@ int mc_shared_seals(const mc_shared *shm, unsigned *ret_seals, mc_error *err) {
         s = mc_sys.get_seals(shm->fd);
         if (s < 0)
                 return mc__error_errno(err, errno, "shm_seals: F_GET_SEALS");
-        *ret_seals = (s & F_SEAL_SHRINK ? MC_SEAL_SHRINK : 0) | (s & F_SEAL_GROW ? MC_SEAL_GROW : 0) |
-                     (s & F_SEAL_WRITE ? MC_SEAL_WRITE : 0) |
+        *ret_seals = (s & F_SEAL_SHRINK ? MC_SEAL_SHRINK : 0) |
+                     (s & F_SEAL_GROW ? MC_SEAL_GROW : 0) | (s & F_SEAL_WRITE ? MC_SEAL_WRITE : 0) |
                      (s & F_SEAL_FUTURE_WRITE ? MC_SEAL_FUTURE_WRITE : 0) |
                      (s & F_SEAL_SEAL ? MC_SEAL_SEAL : 0);
         return 0;

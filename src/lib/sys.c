@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -41,6 +43,14 @@ static int sys_pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned f
         return (int) syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags);
 }
 
+static int sys_tgkill(pid_t tgid, pid_t tid, int sig) {
+        return (int) syscall(SYS_tgkill, tgid, tid, sig);
+}
+
+static int sys_eventfd(unsigned initval, int flags) {
+        return eventfd(initval, flags);
+}
+
 static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
         return mremap(old, old_len, new_len, flags, new_addr);
 }
@@ -55,9 +65,10 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
                 .fdatasync = fdatasync, .shm_open = shm_open, .shm_unlink = shm_unlink,            \
                 .memfd_create = memfd_create, .add_seals = sys_add_seals,                          \
                 .get_seals = sys_get_seals, .fsetxattr = fsetxattr, .fgetxattr = fgetxattr,        \
-                .sigaction = sigaction, .sigmask = sys_sigmask, .kill = kill,                      \
+                .sigaction = sigaction, .thread_sigmask = sys_sigmask, .kill = kill,               \
                 .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,                  \
-                .sigtimedwait = sigtimedwait,                                                      \
+                .sigtimedwait = sigtimedwait, .tgkill = sys_tgkill, .signalfd = signalfd,          \
+                .eventfd = sys_eventfd,                                                            \
         }
 
 static const struct mc_sys real = REAL_SYS;

@@ -42,11 +42,14 @@ struct mc_sys {
         ssize_t (*fgetxattr)(int fd, const char *name, void *value, size_t size);
 
         int (*sigaction)(int sig, const struct sigaction *act, struct sigaction *old);
-        int (*sigmask)(int how, const sigset_t *set, sigset_t *old); /* pthread_sigmask */
+        int (*thread_sigmask)(int how, const sigset_t *set, sigset_t *old);
         int (*kill)(pid_t pid, int sig);
         int (*sigqueue)(pid_t pid, int sig, const union sigval value);
         int (*pidfd_send_signal)(int pidfd, int sig, siginfo_t *info, unsigned flags);
         int (*sigtimedwait)(const sigset_t *set, siginfo_t *info, const struct timespec *timeout);
+        int (*tgkill)(pid_t tgid, pid_t tid, int sig);
+        int (*signalfd)(int fd, const sigset_t *mask, int flags);
+        int (*eventfd)(unsigned initval, int flags);
 };
 
 /* The table the library calls through. */

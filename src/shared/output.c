@@ -7,7 +7,7 @@
  * str_escape() first so that it can neither forge lines nor send escape sequences to the
  * terminal. JSON output stays valid even for names that are not UTF-8 (json_string_lossy()).
  *
- * Sections: human sizes, UTF-8 and escaping, tables, JSON, hexdump, base64.
+ * Sections: human sizes, UTF-8 and escaping, tables, JSON, hexdump. Base64 lives in base64.c.
  */
 
 #include <errno.h>
@@ -402,36 +402,4 @@ int hexdump_finish(hexdump *h, FILE *f) {
         if (fprintf(f, "%08" PRIx64 "\n", h->offset) < 0)
                 return -EIO;
         return 0;
-}
-
-/* ---- base64 --------------------------------------------------------------------------------- */
-
-char *base64_encode(const void *data, size_t len) {
-        static const char alphabet[] =
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        const unsigned char *p = data;
-        size_t groups = len / 3 + (len % 3 != 0);
-        size_t o = 0;
-        char *out;
-
-        if (groups > (SIZE_MAX - 1) / 4)
-                return NULL;
-        out = malloc(groups * 4 + 1);
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < len; i += 3) {
-                uint32_t v = (uint32_t) p[i] << 16;
-                size_t left = len - i;
-
-                if (left > 1)
-                        v |= (uint32_t) p[i + 1] << 8;
-                if (left > 2)
-                        v |= p[i + 2];
-                out[o++] = alphabet[(v >> 18) & 63];
-                out[o++] = alphabet[(v >> 12) & 63];
-                out[o++] = left > 1 ? alphabet[(v >> 6) & 63] : '=';
-                out[o++] = left > 2 ? alphabet[v & 63] : '=';
-        }
-        out[o] = 0;
-        return out;
 }

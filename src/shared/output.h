@@ -3,7 +3,7 @@
 
 /*
  * Output for people and for programs: human sizes, terminal-safe strings, aligned tables,
- * JSON documents, hexdumps and base64.
+ * JSON documents and hexdumps (base64 is in base64.h).
  *
  * Every function that writes to a FILE returns 0 or a negative errno; callers check the final
  * fflush() too, because a full disk or a closed pipe must not look like success.
@@ -118,9 +118,3 @@ typedef struct hexdump {
 void hexdump_init(hexdump *h, uint64_t offset, bool squeeze);
 int hexdump_feed(hexdump *h, const void *data, size_t len, FILE *f);
 int hexdump_finish(hexdump *h, FILE *f);
-
-/* ---- base64 --------------------------------------------------------------------------------- */
-
-/* Standard base64 with padding (RFC 4648 section 4), NUL-terminated, malloc'd; NULL on ENOMEM
- * or when the result would not fit in memory. */
-char *base64_encode(const void *data, size_t len);

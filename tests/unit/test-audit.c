@@ -341,7 +341,8 @@ Test(audit, every_request_field_in_order) {
                 MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_WRITE | MC_SEAL_FUTURE_WRITE | MC_SEAL_SEAL;
         c.req.signo = SIGUSR1;
         c.req.target = 31337;
-        c.req.payload = -5;
+        c.req.payload_kind = MC_PAYLOAD_USER_DATA;
+        c.req.payload = (uint64_t) -5;
         c.req.timeout_ms = 250;
         c.req.fd = 9;
         mc__audit_call(a, 1, &c, 0, NULL);
@@ -366,7 +367,8 @@ Test(audit, every_request_field_in_order) {
         assert_array(json_object_get(req, "seals"), "SHRINK,GROW,WRITE,FUTURE_WRITE,SEAL");
         cr_assert(eq(str, (char *) jstr(req, "signal"), "SIGUSR1"));
         cr_assert(eq(i64, jint(req, "target_pid"), 31337));
-        cr_assert(eq(i64, jint(req, "payload"), -5));
+        cr_assert(eq(str, (char *) jstr(json_object_get(req, "payload"), "kind"), "UserData"));
+        cr_assert(eq(i64, jint(json_object_get(req, "payload"), "value"), -5));
         cr_assert(eq(i64, jint(req, "timeout_ms"), 250));
         cr_assert(eq(i64, jint(req, "fd"), 9));
 
@@ -461,7 +463,8 @@ Test(audit, extreme_numbers_survive_a_signed_64_bit_reader) {
         c.req.length = MC_LENGTH_ALL;
         c.req.offset = (uint64_t) INT64_MAX;
         c.req.id = UINT64_MAX;
-        c.req.payload = INT64_MIN;
+        c.req.payload_kind = MC_PAYLOAD_REAL_TIME;
+        c.req.payload = UINT64_MAX;
         c.req.timeout_ms = -1;
         c.req.target = -1;
         c.has_result = true;
@@ -475,7 +478,8 @@ Test(audit, extreme_numbers_survive_a_signed_64_bit_reader) {
         cr_assert(eq(str, (char *) jstr(req, "length"), "18446744073709551615"));
         cr_assert(eq(i64, jint(req, "offset"), INT64_MAX));
         cr_assert(eq(str, (char *) jstr(req, "mapping_id"), "18446744073709551615"));
-        cr_assert(eq(i64, jint(req, "payload"), INT64_MIN));
+        cr_assert(eq(str, (char *) jstr(json_object_get(req, "payload"), "value"),
+                     "18446744073709551615"));
         cr_assert(eq(i64, jint(req, "timeout_ms"), -1));
         cr_assert(eq(i64, jint(req, "target_pid"), -1));
         cr_assert(eq(i64, jint(req, "fd"), -1));
@@ -755,6 +759,7 @@ static void hostile_call(mc__call *c, const char *const *custom, const char *s, 
         c->req.file = s;
         c->req.name = s;
         c->req.advice = s;
+        c->req.flags = 0;
         c->req.custom = custom;
         c->req.n_custom = 1;
         e->kind = MC_ERR_INVALID_ARGUMENT;

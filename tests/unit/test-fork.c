@@ -163,6 +163,9 @@ static void exchange(char *p, bool shared) {
         strcpy(p, "parent 1");
         pid = fork();
         if (pid == 0) {
+                /* Only the parent writes to us: should it die, our read sees end-of-file. */
+                close(t.to_child[1]);
+                close(t.to_parent[0]);
                 CHILD_CHECK(strcmp(p, "parent 1") == 0, 10); /* inherited either way */
                 strcpy(p, "child 1");
                 CHILD_CHECK(pass_to(t.to_parent[1]), 11);
@@ -275,8 +278,7 @@ Test(fork, children_inherit_the_registry) {
         pid_t pid;
 
         map_anon(ctx, 3 * page(), MC_PROT_READ_WRITE, &m);
-        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
         mc_ctx_get_usage(ctx, &before);
         pid = fork();
         if (pid == 0) {
@@ -356,9 +358,9 @@ Test(fork, dontfork_shared_region_is_closed_in_the_child) {
 
         cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, 2 * page(), &s, &err), 0), "%s",
                   err.message);
-        cr_assert(eq(int, mc_madvise(ctx, &s.region, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err),
-                     0),
-                  "%s", err.message);
+        cr_assert(
+                eq(int, mc_madvise(ctx, &s.region, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0),
+                "%s", err.message);
         pid = fork();
         if (pid == 0) {
                 mc_error e = MC_ERROR_INIT;
@@ -388,8 +390,8 @@ Test(fork, dofork_undoes_dontfork) {
 
         map_anon(ctx, page(), MC_PROT_READ_WRITE, &m);
         strcpy(m.ptr, "inherited");
-        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0),
-                  "%s", err.message);
+        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0), "%s",
+                  err.message);
         cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_DOFORK, &err), 0), "%s",
                   err.message);
         pid = fork();
@@ -472,8 +474,7 @@ Test(fork, wipeonfork_needs_private_anonymous_memory) {
 
         map_file(ctx, path, false, &shared_file);
         map_file(ctx, path, true, &private_file);
-        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
         r = mc_madvise(ctx, &shared_file, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK, &err);
         cr_assert(eq(int, r, -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
@@ -545,8 +546,7 @@ Test(fork, exec_drops_every_mapping) {
         pid_t pid;
 
         map_file(ctx, path, false, &m);
-        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
         /* A child that does not exec still has both. */
         pid = fork();
         if (pid == 0) {
@@ -592,6 +592,9 @@ Test(fork, write_to_read_only_file_mapping_raises_sigsegv, .signal = SIGSEGV) {
 
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), 0), "%s",
                   err.message);
+        /* The crash skips the teardown: remove the file now; the mapping keeps it alive. */
+        cr_assert(eq(int, unlink(path), 0));
+        tmp_path[0] = 0;
         cr_assert(eq(int, *(volatile char *) m.ptr, 'r'));
         *(volatile char *) m.ptr = 1;
         cr_fatal("the write to a read-only file mapping went through");
@@ -625,6 +628,12 @@ typedef struct churn {
         atomic_long rounds;
 } churn;
 
+/* An audit sink, so that the fork can also catch the thread inside the audit lock. */
+static void count_record(const mc_audit_record *rec, void *userdata) {
+        (void) rec;
+        atomic_fetch_add((atomic_long *) userdata, 1);
+}
+
 static void *churn_thread(void *arg) {
         churn *ch = arg;
 
@@ -644,12 +653,19 @@ static void *churn_thread(void *arg) {
 
 Test(fork, fork_while_another_thread_is_inside_memcap, .timeout = 120.0) {
         churn ch = {.ctx = ctx_new()};
+        mc_error err = MC_ERROR_INIT;
+        atomic_long records;
+        mc_audit *audit = NULL;
         pthread_t th;
         mc_usage u;
 
         atomic_init(&ch.stop, false);
         atomic_init(&ch.failures, 0);
         atomic_init(&ch.rounds, 0);
+        atomic_init(&records, 0);
+        cr_assert(eq(int, mc_audit_open_callback(count_record, &records, &audit, &err), 0), "%s",
+                  err.message);
+        mc_ctx_set_audit(ch.ctx, audit);
         cr_assert(eq(int, pthread_create(&th, NULL, churn_thread, &ch), 0));
         while (atomic_load(&ch.rounds) == 0)
                 sched_yield();
@@ -661,6 +677,8 @@ Test(fork, fork_while_another_thread_is_inside_memcap, .timeout = 120.0) {
                         mc_mapping m;
                         mc_usage cu;
 
+                        /* A deadlock kills the child (SIGALRM), which the parent reports. */
+                        alarm(20);
                         req.length = page();
                         req.prot = MC_PROT_READ_WRITE;
                         req.flags = MC_MAP_ANONYMOUS;
@@ -672,6 +690,11 @@ Test(fork, fork_while_another_thread_is_inside_memcap, .timeout = 120.0) {
                         mc_ctx_get_usage(ch.ctx, &cu);
                         CHILD_CHECK(cu.mapped_bytes == cu.mappings * 3 * page(), 12);
                         CHILD_CHECK(cu.mappings <= 1, 13);
+                        /* The audit sink works in the child too: two records more. */
+                        long before = atomic_load(&records);
+                        CHILD_CHECK(mc_mmap(ch.ctx, &req, &m, NULL) == 0, 14);
+                        CHILD_CHECK(mc_munmap(ch.ctx, &m, NULL) == 0, 15);
+                        CHILD_CHECK(atomic_load(&records) == before + 2, 16);
                         _exit(0);
                 }
                 cr_assert(eq(int, child_status(pid), 0), "child %d failed", i);
@@ -682,5 +705,6 @@ Test(fork, fork_while_another_thread_is_inside_memcap, .timeout = 120.0) {
         mc_ctx_get_usage(ch.ctx, &u);
         cr_assert(eq(u64, u.mappings, 0));
         cr_assert(eq(u64, u.mapped_bytes, 0));
+        cr_assert(eq(long, atomic_load(&records), 2 * atomic_load(&ch.rounds)));
         mc_ctx_free(ch.ctx);
 }

@@ -351,7 +351,7 @@ Test(policy, op_names_both_ways) {
                 "shm_close",    "shm_unlink",      "shm_resize",
                 "shm_seal",     "signal_register", "signal_unregister",
                 "signal_mask",  "signal_unmask",   "signal_send",
-                "signal_raise", "signal_wait",
+                "signal_raise", "signal_wait",     "signal_deliver",
         };
         mc_op op;
 
@@ -1070,7 +1070,8 @@ Test(policy, decide_allowed_syscalls) {
         for (unsigned op = 0; op < _MC_OP_MAX; op++) {
                 mc__call_init(&c, (mc_op) op, MC__CAP_MEMORY);
                 if (op == MC_OP_MUNMAP || op == MC_OP_MUNLOCK || op == MC_OP_SHM_CLOSE ||
-                    op == MC_OP_SIGNAL_UNREGISTER || op == MC_OP_SIGNAL_UNMASK)
+                    op == MC_OP_SIGNAL_UNREGISTER || op == MC_OP_SIGNAL_UNMASK ||
+                    op == MC_OP_SIGNAL_DELIVER)
                         assert_allowed(p, &c, NULL);
                 else
                         assert_denied(p, &c, NULL, "allowed_syscalls");

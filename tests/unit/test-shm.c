@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -26,22 +27,32 @@ static char tracked[8][MC_SHARED_NAME_MAX + 2];
 static int n_tracked;
 
 static void shm_fini(void) {
-        for (int i = 0; i < n_tracked; i++)
-                (void) shm_unlink(tracked[i]);
+        for (int i = 0; i < n_tracked; i++) {
+                char path[MC_SHARED_NAME_MAX + 16];
+
+                snprintf(path, sizeof(path), "/dev/shm%s", tracked[i]);
+                if (shm_unlink(tracked[i]) < 0 && errno == EISDIR)
+                        (void) rmdir(path); /* planted by a test */
+        }
         n_tracked = 0;
         mc_test_fini();
 }
 
 TestSuite(shm, .fini = shm_fini);
 
+/* Unlink @name ("/name") at teardown. */
+static void track(const char *name) {
+        cr_assert(lt(int, n_tracked, (int) ELEMENTSOF(tracked)));
+        strscpy(tracked[n_tracked++], sizeof(tracked[0]), name);
+}
+
 /* A name unique to this process ("memcap-test-shm-<what>-<pid>"), unlinked at teardown. */
 static const char *name_new(const char *what) {
-        char *buf;
+        char buf[MC_SHARED_NAME_MAX + 2];
 
-        cr_assert(lt(int, n_tracked, (int) ELEMENTSOF(tracked)));
-        buf = tracked[n_tracked++];
-        snprintf(buf, sizeof(tracked[0]), "/memcap-test-shm-%s-%d", what, (int) getpid());
-        return buf;
+        snprintf(buf, sizeof(buf), "/memcap-test-shm-%s-%d", what, (int) getpid());
+        track(buf);
+        return tracked[n_tracked - 1];
 }
 
 static mc_ctx *ctx_new(void) {
@@ -145,8 +156,9 @@ static void assert_usage(mc_ctx *ctx, uint64_t bytes, uint64_t mappings, uint64_
 static void assert_err(int r, const mc_error *err, int errnum, mc_error_kind kind) {
         cr_assert(eq(int, r, -errnum), "r=%d (%s): %s", r, strerror(-r), err->message);
         cr_assert(eq(int, err->sys_errno, errnum), "%s", err->message);
-        cr_assert(eq(str, (char *) mc_error_kind_name(err->kind), (char *) mc_error_kind_name(kind)),
-                  "%s", err->message);
+        cr_assert(
+                eq(str, (char *) mc_error_kind_name(err->kind), (char *) mc_error_kind_name(kind)),
+                "%s", err->message);
         cr_assert(gt(sz, strlen(err->message), 0));
 }
 
@@ -416,8 +428,7 @@ Test(shm, opener_sees_remote_owner_with_creator_pid) {
         }
         cr_assert(eq(int, child_status(pid), 0));
 
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
         cr_assert(eq(str, (char *) s.region.ptr, "from the creator"));
         cr_assert(eq(int, s.owner, MC_OWNER_REMOTE));
         if (s.owner_pid == 0) {
@@ -482,9 +493,9 @@ Test(shm, owner_xattr_is_best_effort) {
 
 Test(shm, invalid_names_are_refused_everywhere) {
         char long_name[300], long_slash[300];
-        const char *bad[] = {"",     "/",     "//",    "a/b",  "/a/b", "//a",    ".",
-                             "/.",   "..",    "/..",   "a\x01", "\nx",  "/a\x7f", "tab\tname",
-                             "a/",   long_name, long_slash};
+        const char *bad[] = {"",       "/",         "//", "a/b",     "/a/b",    "//a",
+                             ".",      "/.",        "..", "/..",     "a\x01",   "\nx",
+                             "/a\x7f", "tab\tname", "a/", long_name, long_slash};
         mc_error err = MC_ERROR_INIT;
         mc_ctx *ctx = ctx_new();
         int fds = fd_count();
@@ -527,7 +538,8 @@ Test(shm, invalid_names_are_refused_everywhere) {
 }
 
 Test(shm, valid_names) {
-        const char *good[] = {"a", "/a", "x.y", "...", "-", "name with spaces", "\xc3\xa9t\xc3\xa9"};
+        const char *good[] = {
+                "a", "/a", "x.y", "...", "-", "name with spaces", "\xc3\xa9t\xc3\xa9"};
         const char *why = "untouched";
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
@@ -546,7 +558,7 @@ Test(shm, longest_name_works_end_to_end) {
         memset(name + n, 'L', sizeof(name) - 1 - (size_t) n);
         name[sizeof(name) - 1] = 0;
         cr_assert(eq(sz, strlen(name + 1), MC_SHARED_NAME_MAX));
-        strscpy(tracked[n_tracked++], sizeof(tracked[0]), name);
+        track(name);
 
         create_named(ctx, name, page(), &c);
         cr_assert(eq(str, c.name, name));
@@ -677,8 +689,7 @@ Test(shm, no_patterns_means_no_named_memory) {
         r = mc_map_shared_buffer(ctx, name, page(), &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(shm_exists(name)));
-        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
         mc_ctx_free(ctx);
 }
 
@@ -835,6 +846,9 @@ Test(shm, map_shared_buffer_creates_or_opens_across_processes) {
                 mc_shared t;
                 char *p;
 
+                /* Only the parent writes to us: should it die, our read sees end-of-file. */
+                close(pipe_go[0]);
+                close(pipe_done[1]);
                 /* Same name and size: opened, not created, and owned by the parent. */
                 if (mc_map_shared_buffer(ctx, name, 2 * page(), &t, NULL) < 0)
                         _exit(10);
@@ -1181,8 +1195,7 @@ Test(shm, resize_grows_and_shrinks_region_and_usage) {
         strcpy(s.region.ptr, "kept across resizes");
         assert_usage(ctx, 2 * page(), 2, 2);
 
-        cr_assert(eq(int, mc_shared_resize(ctx, &s, 10 * page() + 1, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 10 * page() + 1, &err), 0), "%s", err.message);
         cr_assert(eq(sz, s.region.len, 10 * page() + 1));
         cr_assert(eq(sz, s.region.base_len, 11 * page()));
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (10 * page() + 1)));
@@ -1197,8 +1210,7 @@ Test(shm, resize_grows_and_shrinks_region_and_usage) {
         assert_usage(ctx, 3 * page(), 2, 2);
 
         /* Within the same page: the object and len change, the accounting does not. */
-        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page() - 5, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page() - 5, &err), 0), "%s", err.message);
         cr_assert(eq(sz, s.region.len, 2 * page() - 5));
         assert_usage(ctx, 3 * page(), 2, 2);
 
@@ -1212,6 +1224,26 @@ Test(shm, resize_grows_and_shrinks_region_and_usage) {
         cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
         cr_assert(eq(int, mc_shared_close(ctx, &anon, &err), 0), "%s", err.message);
         assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, resize_sets_the_object_size_also_when_opened_in_part) {
+        const char *name = name_new("part");
+        mc_error err = MC_ERROR_INIT;
+        mc_shared c, s;
+        mc_ctx *ctx = ctx_new();
+
+        create_named(ctx, name, 4 * page(), &c);
+        cr_assert(eq(int, mc_shared_close(ctx, &c, &err), 0), "%s", err.message);
+        cr_assert(eq(int, open_named(ctx, name, page(), MC_PROT_READ_WRITE, &s, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(sz, s.region.len, 2 * page()));
+        cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (2 * page())));
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 3 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (3 * page())));
+        ((char *) s.region.ptr)[3 * page() - 1] = 1;
+        assert_usage(ctx, 3 * page(), 1, 1);
         mc_ctx_free(ctx);
 }
 
@@ -1288,10 +1320,17 @@ static int eio_ftruncate(int fd, off_t len) {
         return -1;
 }
 
+static int failing_fstat_eio(int fd, struct stat *st) {
+        (void) fd, (void) st;
+        errno = EIO;
+        return -1;
+}
+
 Test(shm, resize_failures_change_nothing) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, before;
         mc_ctx *ctx = ctx_new();
+        struct stat st;
         int r;
 
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
@@ -1311,11 +1350,25 @@ Test(shm, resize_failures_change_nothing) {
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
+        /* A failed remap puts the object's size back, so region and object still agree. */
         mc_sys.mremap = enomem_mremap;
         r = mc_shared_resize(ctx, &s, 8 * page(), &err);
         assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
         cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        cr_assert(eq(int, fstat(s.fd, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())));
+        r = mc_shared_resize(ctx, &s, page(), &err);
+        assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
+        cr_assert(eq(int, fstat(s.fd, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())),
+                  "shrunk under a region that still covers two pages: SIGBUS ahead");
         assert_usage(ctx, 2 * page(), 1, 1);
+        mc__sys_reset();
+
+        mc_sys.fstat = failing_fstat_eio;
+        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
+        assert_err(r, &err, EIO, MC_ERR_IO);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
         mc__sys_reset();
 
         /* Still a live region after all that. */
@@ -1335,6 +1388,148 @@ Test(shm, resize_without_fallocate_falls_back_to_ftruncate) {
         cr_assert(eq(int, mc_shared_resize(ctx, &s, 3 * page(), &err), 0), "%s", err.message);
         cr_assert(eq(int, fstat(s.fd, &st), 0));
         cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (3 * page())));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, resize_keeps_lock_accounting_exact) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_usage u;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, 0, &s);
+        r = mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err);
+        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
+                mc_ctx_free(ctx);
+                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
+        }
+        cr_assert(eq(int, r, 0), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 4 * page()));
+
+        /* A wholly locked region stays wholly locked: growth and shrinkage count. */
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 6 * page(), &err), 0), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 6 * page()));
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page(), &err), 0), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 2 * page()));
+        cr_assert(eq(u64, u.mapped_bytes, 2 * page()));
+
+        /* Partly locked: a region the kernel keeps in pieces; the resize is refused. */
+        cr_assert(eq(int, mc_munlock(ctx, &s.region, page(), page(), &err), 0), "%s", err.message);
+        r = mc_shared_resize(ctx, &s, 64 * page(), &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, page()));
+        cr_assert(eq(int, mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_munlock(ctx, &s.region, 0, MC_LENGTH_ALL, &err), 0), "%s",
+                  err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 0));
+
+        /* Unlocked again, it resizes. */
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 64 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err), 0), "%s",
+                  err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 64 * page()));
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 0));
+        cr_assert(eq(u64, u.mapped_bytes, 0));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, resize_over_locked_quota_is_policy_violation) {
+        mc_policy *p = policy_new();
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_ctx *ctx;
+        int r;
+
+        cr_assert(eq(int, mc_policy_set_max_locked_memory(p, 2 * page()), 0));
+        ctx = ctx_with_policy(p);
+        create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
+        r = mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err);
+        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
+                mc_ctx_free(ctx);
+                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
+        }
+        cr_assert(eq(int, r, 0), "%s", err.message);
+        r = mc_shared_resize(ctx, &s, 3 * page(), &err);
+        assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
+        cr_assert(not(eq(ptr, strstr(err.message, "max_locked_memory"), NULL)), "%s", err.message);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, read_only_named_region_cannot_be_resized) {
+        const char *name = name_new("roresize");
+        mc_error err = MC_ERROR_INIT;
+        mc_shared c, s;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_named(ctx, name, page(), &c);
+        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        r = mc_shared_resize(ctx, &s, 2 * page(), &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED), "%s", err.message);
+        r = mc_shared_resize(ctx, &s, 10, &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED), "%s", err.message);
+        cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) page()));
+        assert_usage(ctx, 2 * page(), 2, 2);
+        mc_ctx_free(ctx);
+}
+
+/* ---- huge pages ----------------------------------------------------------------------------- */
+
+Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_policy *p = policy_new();
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_ctx *ctx = ctx_new(), *huge;
+        int fds = fd_count(), r;
+
+        req.size = page();
+        req.flags = MC_MAP_HUGEPAGE;
+        r = mc_shared_open(ctx, &req, &s, &err);
+        assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
+        req.name = name_new("huge");
+        req.create = true;
+        r = mc_shared_open(ctx, &req, &s, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(not(shm_exists(req.name)));
+        req.name = NULL;
+        req.create = false;
+        req.seals = MC_SEAL_SHRINK;
+        r = mc_shared_open(ctx, &req, &s, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(eq(int, fd_count(), fds));
+
+        /* Allowed: a region of whole huge pages, or OutOfMemory when the system has none. */
+        cr_assert(eq(int, mc_policy_set_allow_huge_pages(p, true), 0));
+        huge = ctx_with_policy(p);
+        req.seals = 0;
+        r = mc_shared_open(huge, &req, &s, &err);
+        if (r == 0) {
+                cr_assert(eq(sz, s.region.len, page()));
+                cr_assert(eq(sz, s.region.base_len % mc__huge_page_size(), 0));
+                assert_usage(huge, s.region.base_len, 1, 1);
+                memset(s.region.ptr, 1, s.region.len);
+                cr_assert(eq(int, mc_shared_close(huge, &s, &err), 0), "%s", err.message);
+        } else {
+                cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY), "%s", err.message);
+        }
+        cr_assert(eq(int, fd_count(), fds));
+        assert_usage(huge, 0, 0, 0);
+        assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(huge);
         mc_ctx_free(ctx);
 }
 
@@ -1433,6 +1628,138 @@ Test(shm, ctx_free_closes_what_is_left) {
         mc_ctx_free(ctx);
         cr_assert(eq(int, fd_count(), fds));
         cr_assert(shm_exists(name));
+}
+
+Test(shm, region_is_changed_only_through_shm_calls) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, before;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
+        before = s;
+        r = mc_remap(ctx, &s.region, 4 * page(), MC_REMAP_MAYMOVE, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        r = mc_munmap(ctx, &s.region, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        assert_usage(ctx, 2 * page(), 1, 1);
+        /* Syncing and advising the region are ordinary mapping calls. */
+        cr_assert(eq(int, mc_msync(ctx, &s.region, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), 0), "%s",
+                  err.message);
+        cr_assert(
+                eq(int, mc_madvise(ctx, &s.region, 0, MC_LENGTH_ALL, MC_ADVICE_WILLNEED, &err), 0),
+                "%s", err.message);
+        mc_ctx_free(ctx);
+}
+
+static void *open_close_loop(void *arg) {
+        mc_ctx *ctx = arg;
+
+        for (int i = 0; i < 200; i++) {
+                mc_shared s;
+
+                if (mc_map_shared_buffer(ctx, NULL, (size_t) (i % 3 + 1) * mc_page_size(), &s,
+                                         NULL) < 0)
+                        return (void *) 1;
+                ((char *) s.region.ptr)[0] = 1;
+                if (mc_shared_resize(ctx, &s, 5 * mc_page_size(), NULL) < 0)
+                        return (void *) 2;
+                if (mc_shared_close(ctx, &s, NULL) < 0)
+                        return (void *) 3;
+        }
+        return NULL;
+}
+
+Test(shm, threads_open_and_close_concurrently, .timeout = 60.0) {
+        pthread_t th[4];
+        mc_ctx *ctx = ctx_new();
+        int fds = fd_count();
+
+        for (size_t i = 0; i < ELEMENTSOF(th); i++)
+                cr_assert(eq(int, pthread_create(&th[i], NULL, open_close_loop, ctx), 0));
+        for (size_t i = 0; i < ELEMENTSOF(th); i++) {
+                void *res;
+                cr_assert(eq(int, pthread_join(th[i], &res), 0));
+                cr_assert(eq(ptr, res, NULL), "thread %zu failed at step %p", i, res);
+        }
+        cr_assert(eq(int, fd_count(), fds));
+        assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(ctx);
+}
+
+/* ---- audit -------------------------------------------------------------------------------- */
+
+#define MAX_RECORDS 16
+
+typedef struct records {
+        int n;
+        char operation[MAX_RECORDS][32];
+        mc_error_kind kind[MAX_RECORDS];
+        char json[MAX_RECORDS][1024];
+} records;
+
+static void record_cb(const mc_audit_record *rec, void *userdata) {
+        records *r = userdata;
+
+        if (r->n >= MAX_RECORDS)
+                return;
+        strscpy(r->operation[r->n], sizeof(r->operation[0]), rec->operation);
+        r->kind[r->n] = rec->kind;
+        strscpy(r->json[r->n], sizeof(r->json[0]), rec->json);
+        r->n++;
+}
+
+Test(shm, every_operation_is_audited_once) {
+        static const struct {
+                const char *op;
+                mc_error_kind kind;
+                bool named;
+        } want[] = {
+                {"shm_open", MC_OK, true},
+                {"shm_seal", MC_ERR_UNSUPPORTED, true},
+                {"shm_resize", MC_OK, true},
+                {"shm_close", MC_OK, true},
+                {"shm_close", MC_ERR_NOT_FOUND, false},
+                {"shm_unlink", MC_OK, true},
+                {"shm_open", MC_ERR_NOT_FOUND, true},
+                {"shm_open", MC_OK, false},
+                {"shm_seal", MC_OK, false},
+                {"shm_open", MC_ERR_INVALID_ARGUMENT, false},
+        };
+        const char *name = name_new("audit");
+        char quoted[MC_SHARED_NAME_MAX + 16];
+        mc_error err = MC_ERROR_INIT;
+        mc_audit *audit = NULL;
+        records rec = {0};
+        mc_shared s, a;
+        mc_ctx *ctx = ctx_new();
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, &rec, &audit, &err), 0), "%s",
+                  err.message);
+        mc_ctx_set_audit(ctx, audit);
+        snprintf(quoted, sizeof(quoted), "\"name\":\"%s\"", name);
+
+        create_named(ctx, name + 1, page(), &s);
+        cr_assert(lt(int, mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, NULL), 0));
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        cr_assert(lt(int, mc_shared_close(ctx, &s, NULL), 0));
+        cr_assert(eq(int, mc_shared_unlink(ctx, name, &err), 0), "%s", err.message);
+        cr_assert(lt(int, open_named(ctx, name, 0, MC_PROT_READ, &s, NULL), 0));
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &a);
+        cr_assert(eq(int, mc_shared_seal(ctx, &a, MC_SEAL_GROW, &err), 0), "%s", err.message);
+        cr_assert(lt(int, mc_map_shared_buffer(ctx, "a/b", page(), &s, NULL), 0));
+
+        cr_assert(eq(int, rec.n, (int) ELEMENTSOF(want)));
+        for (int i = 0; i < rec.n; i++) {
+                cr_assert(eq(str, rec.operation[i], (char *) want[i].op), "record %d", i);
+                cr_assert(eq(int, rec.kind[i], want[i].kind), "record %d: %s", i, rec.json[i]);
+                cr_assert(eq(int, strstr(rec.json[i], quoted) != NULL, want[i].named),
+                          "record %d names the object as \"/name\" exactly when it has one: %s", i,
+                          rec.json[i]);
+        }
+        mc_ctx_free(ctx);
 }
 
 /* ---- failures forced through the seam ------------------------------------------------------- */
@@ -1602,6 +1929,67 @@ Test(shm, empty_existing_object_is_invalid) {
         mc_ctx_free(ctx);
 }
 
+/* Someone else put something that is not a shared memory object under the name. */
+static void check_planted(const char *name, unsigned prot) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_ctx *ctx = ctx_new();
+        int fds = fd_count(), r;
+
+        r = open_named(ctx, name, 0, prot, &s, &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int,
+                     err.kind == MC_ERR_INVALID_ARGUMENT || err.kind == MC_ERR_PERMISSION_DENIED,
+                     1),
+                  "%s", err.message);
+        r = mc_map_shared_buffer(ctx, name, page(), &s, &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int,
+                     err.kind == MC_ERR_INVALID_ARGUMENT || err.kind == MC_ERR_PERMISSION_DENIED,
+                     1),
+                  "%s", err.message);
+        cr_assert(eq(int, fd_count(), fds));
+        assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, planted_fifo_is_refused_not_blocked_on, .timeout = 10.0) {
+        const char *name = name_new("fifo");
+        char path[MC_SHARED_NAME_MAX + 16];
+
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        cr_assert(eq(int, mkfifo(path, 0666), 0), "%s", strerror(errno));
+        check_planted(name, MC_PROT_READ);
+        check_planted(name, MC_PROT_READ_WRITE);
+}
+
+Test(shm, planted_symlink_is_not_followed) {
+        const char *name = name_new("link");
+        char path[MC_SHARED_NAME_MAX + 16], target[MC_SHARED_NAME_MAX + 16];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        snprintf(target, sizeof(target), "/dev/shm/memcap-test-shm-target-%d", (int) getpid());
+        track(target + strlen("/dev/shm"));
+        cr_assert(eq(int, close(open(target, O_RDWR | O_CREAT | O_CLOEXEC, 0600)), 0));
+        cr_assert(eq(int, symlink(target, path), 0), "%s", strerror(errno));
+        check_planted(name, MC_PROT_READ_WRITE);
+        check_planted(name, MC_PROT_READ);
+        cr_assert(eq(int, stat(target, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, 0), "the symlink's target was changed");
+}
+
+Test(shm, planted_directory_is_refused) {
+        const char *name = name_new("dir");
+        char path[MC_SHARED_NAME_MAX + 16];
+
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        cr_assert(eq(int, mkdir(path, 0700), 0), "%s", strerror(errno));
+        check_planted(name, MC_PROT_READ);
+        check_planted(name, MC_PROT_READ_WRITE);
+        cr_assert(eq(int, rmdir(path), 0));
+}
+
 Test(shm, read_only_open_of_a_read_only_object) {
         const char *name = name_new("ro");
         mc_error err = MC_ERROR_INIT;
@@ -1617,8 +2005,7 @@ Test(shm, read_only_open_of_a_read_only_object) {
         close(fd);
         r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, EACCES, MC_ERR_PERMISSION_DENIED);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
         cr_assert(eq(u32, s.region.prot, MC_PROT_READ));
         mc_ctx_free(ctx);
 }
