@@ -15,6 +15,7 @@
 #include <memcap/memory.h>
 #include <memcap/shm.h>
 #include <memcap/signal.h>
+#include <memcap/manager.h>
 
 #ifdef __cplusplus
 extern "C" {

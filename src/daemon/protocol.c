@@ -368,12 +368,12 @@ static const char *describe(const parser *p, const json_t *v, char *buf, size_t 
 }
 
 /*
- * An integer in [@min, @max]. @what names the element in the message ("field 'prot'",
- * "field 'data' element 3").
+ * An integer in [@min, @max] for field @f, or for its element @element when that is not -1.
+ * The message is built only on failure: this runs for every number of every request.
  */
-static int check_uint(const parser *p, const char *what, const json_t *v, uint64_t min,
+static int check_uint(const parser *p, field f, ssize_t element, const json_t *v, uint64_t min,
                       uint64_t max, uint64_t *ret) {
-        char got[64], expected[96];
+        char got[64], expected[96], what[64];
 
         if (json_is_integer(v)) {
                 json_int_t x = json_integer_value(v);
@@ -383,6 +383,10 @@ static int check_uint(const parser *p, const char *what, const json_t *v, uint64
                         return 0;
                 }
         }
+        if (element < 0)
+                snprintf(what, sizeof(what), "field '%s'", field_names[f]);
+        else
+                snprintf(what, sizeof(what), "field '%s' element %zd", field_names[f], element);
         if (max == MCD_MAX_U63) {
                 const special *sp = json_is_real(v) ? special_of(p, v) : NULL;
 
@@ -395,14 +399,6 @@ static int check_uint(const parser *p, const char *what, const json_t *v, uint64
                          max);
         return invalid(p->err, "%s: %s must be %s (got %s)", p->call, what, expected,
                        describe(p, v, got, sizeof(got)));
-}
-
-static int check_field_uint(const parser *p, field f, const json_t *v, uint64_t min, uint64_t max,
-                            uint64_t *ret) {
-        char what[32];
-
-        snprintf(what, sizeof(what), "field '%s'", field_names[f]);
-        return check_uint(p, what, v, min, max, ret);
 }
 
 static int check_bool(const parser *p, field f, const json_t *v, bool *ret) {
@@ -468,7 +464,6 @@ static int check_encoding(const parser *p, const json_t *v, mcd_encoding *ret) {
 static int check_data_array(const parser *p, const json_t *v, uint8_t **ret, size_t *ret_len) {
         _cleanup_free_ uint8_t *data = NULL;
         size_t n = json_array_size(v);
-        char what[64];
         int r;
 
         data = malloc(MC_MAX(n, (size_t) 1));
@@ -479,13 +474,12 @@ static int check_data_array(const parser *p, const json_t *v, uint8_t **ret, siz
                 json_int_t x;
                 uint64_t u;
 
-                /* The common case first, without building a message. */
+                /* The common case inline; check_uint() then only reports. */
                 if (json_is_integer(e) && (x = json_integer_value(e)) >= 0 && x <= 255) {
                         data[i] = (uint8_t) x;
                         continue;
                 }
-                snprintf(what, sizeof(what), "field 'data' element %zu", i);
-                r = check_uint(p, what, e, 0, 255, &u);
+                r = check_uint(p, F_DATA, (ssize_t) i, e, 0, 255, &u);
                 if (r < 0)
                         return r;
         }
@@ -606,7 +600,7 @@ static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request
                         return invalid(p->err, "%s: missing field '%s'", p->call, field_names[f]);
 
         if (fv[F_MMAP_ID]) {
-                r = check_field_uint(p, F_MMAP_ID, fv[F_MMAP_ID], 1, MCD_MAX_U63, &req->mmap_id);
+                r = check_uint(p, F_MMAP_ID, -1, fv[F_MMAP_ID], 1, MCD_MAX_U63, &req->mmap_id);
                 if (r < 0)
                         return r;
         }
@@ -616,18 +610,18 @@ static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request
                         return r;
         }
         if (fv[F_OFFSET]) {
-                r = check_field_uint(p, F_OFFSET, fv[F_OFFSET], 0, MCD_MAX_U63, &req->offset);
+                r = check_uint(p, F_OFFSET, -1, fv[F_OFFSET], 0, MCD_MAX_U63, &req->offset);
                 if (r < 0)
                         return r;
         }
         if (fv[F_LENGTH]) {
-                r = check_field_uint(p, F_LENGTH, fv[F_LENGTH], 0, MCD_MAX_U63, &req->length);
+                r = check_uint(p, F_LENGTH, -1, fv[F_LENGTH], 0, MCD_MAX_U63, &req->length);
                 if (r < 0)
                         return r;
                 req->has_length = true;
         }
         if (fv[F_PROT]) {
-                r = check_field_uint(p, F_PROT, fv[F_PROT], 0, MCD_PROT_ALL, &u);
+                r = check_uint(p, F_PROT, -1, fv[F_PROT], 0, MCD_PROT_ALL, &u);
                 if (r < 0)
                         return r;
                 req->prot = (unsigned) u;
@@ -663,10 +657,6 @@ static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request
         return 0;
 }
 
-static void json_decrefp_(json_t **j) {
-        json_decref(*j);
-}
-
 static int load(const char *text, size_t len, json_t **ret, mc_error *err) {
         /*
          * JSON_ALLOW_NUL lets "\u0000" into strings so that the field check can name the field;
@@ -689,7 +679,7 @@ static int load(const char *text, size_t len, json_t **ret, mc_error *err) {
 
 int mcd_request_parse(const char *line, size_t len, mcd_request *ret, mc_error *err) {
         _cleanup_(mcd_request_done) mcd_request req = MCD_REQUEST_INIT;
-        _cleanup_(json_decrefp_) json_t *root = NULL;
+        _cleanup_(json_decrefp) json_t *root = NULL;
         _cleanup_(mcd_buf_done) mcd_buf copy = MCD_BUF_INIT;
         scan s = {};
         parser p = {.line = line, .scan = &s, .err = err};
@@ -1072,7 +1062,7 @@ int mcd_reply_data(mcd_buf *b, const void *bytes, size_t n, mcd_encoding encodin
                 unsigned v = p[i];
 
                 memcpy(o, byte_text[v], 4);
-                o += v < 10 ? 2 : v < 100 ? 3 : 4;
+                o += 2 + (v >= 10) + (v >= 100); /* branch-free: the bytes are random */
         }
         if (n > 0)
                 o--; /* the last comma */

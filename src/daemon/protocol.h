@@ -135,8 +135,13 @@ void mcd_request_done(mcd_request *req);
 
 /*
  * An append-only output buffer. Start from MCD_BUF_INIT; release with mcd_buf_done(). Every
- * mcd_reply_*() appends exactly one complete line ending in '\n', or, on failure, leaves the
- * buffer exactly as it was: a half-written reply never reaches a client.
+ * mcd_reply_*() appends exactly one complete line ending in '\n' and returns 0, or returns
+ * -ENOMEM (out of memory, or a reply too large to exist) and leaves the buffer exactly as it
+ * was: a half-written reply never reaches a client.
+ *
+ * Strings in replies (paths, messages, reasons) may hold any bytes: '"', '\\' and control
+ * characters are escaped, valid UTF-8 is copied, and every other byte is written as \u00XX.
+ * Numbers are exact decimal integers.
  */
 typedef struct mcd_buf {
         char *data;
@@ -167,7 +172,8 @@ int mcd_reply_mmap(mcd_buf *b, uint64_t id, uint64_t length);
 
 /*
  * The reply to MmapRead: {"status":"success","data":[72,105]} or, with MCD_ENCODING_BASE64,
- * {"status":"success","data":"SGk="}. @bytes may be NULL when @n is 0.
+ * {"status":"success","data":"SGk="}. @bytes may be NULL when @n is 0. One reservation, then
+ * the bytes are written straight into the buffer. -EINVAL for an encoding outside the enum.
  */
 int mcd_reply_data(mcd_buf *b, const void *bytes, size_t n, mcd_encoding encoding);
 

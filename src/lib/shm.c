@@ -133,6 +133,7 @@ static int map_region(mc_ctx *ctx, mc__call *c, int fd, size_t len, unsigned pro
         c->has_result = true;
         c->res_addr = ret->ptr;
         c->res_length = ret->len;
+        c->res_id = ret->id;
         return 0;
 }
 

@@ -837,7 +837,7 @@ Test(shm, map_shared_buffer_creates_or_opens_across_processes) {
         cr_assert(eq(int, s.owner_pid, getpid()));
         cr_assert(eq(sz, s.region.len, 2 * page()));
         cr_assert(eq(u32, s.region.prot, MC_PROT_READ_WRITE));
-        strcpy(s.region.ptr, "parent wrote first");
+        memcpy(s.region.ptr, "parent wrote first", sizeof("parent wrote first"));
 
         cr_assert(eq(int, pipe2(pipe_go, O_CLOEXEC), 0));
         cr_assert(eq(int, pipe2(pipe_done, O_CLOEXEC), 0));
@@ -875,7 +875,7 @@ Test(shm, map_shared_buffer_creates_or_opens_across_processes) {
         }
         cr_assert(eq(int, read(pipe_go[0], &c, 1), 1));
         cr_assert(eq(str, (char *) s.region.ptr + page(), "child answers"));
-        strcpy(s.region.ptr, "parent again");
+        memcpy(s.region.ptr, "parent again", sizeof("parent again"));
         cr_assert(eq(int, write(pipe_done[1], "d", 1), 1));
         cr_assert(eq(int, child_status(pid), 0));
         close(pipe_go[0]);
@@ -918,14 +918,14 @@ Test(shm, anonymous_region_is_shared_with_fork_children) {
         cr_assert(eq(str, s.name, ""));
         cr_assert(eq(int, s.owner, MC_OWNER_LOCAL));
         cr_assert(eq(int, s.owner_pid, getpid()));
-        strcpy(s.region.ptr, "before fork");
+        memcpy(s.region.ptr, "before fork", sizeof("before fork"));
 
         pid = fork();
         if (pid == 0) {
                 char *p = s.region.ptr;
                 if (strcmp(p, "before fork") != 0)
                         _exit(10);
-                strcpy(p + 2 * page(), "the child wrote this");
+                memcpy(p + 2 * page(), "the child wrote this", sizeof("the child wrote this"));
                 _exit(0);
         }
         cr_assert(eq(int, child_status(pid), 0));
@@ -1040,7 +1040,7 @@ Test(shm, seal_future_write_keeps_the_existing_mapping_writable) {
                   err.message);
         cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
         cr_assert(eq(u32, seals, MC_SEAL_FUTURE_WRITE));
-        strcpy(s.region.ptr, "written after the seal");
+        memcpy(s.region.ptr, "written after the seal", sizeof("written after the seal"));
         cr_assert(eq(str, (char *) s.region.ptr, "written after the seal"));
         /* No new way to write: neither write(2) nor a new writable shared mapping. */
         cr_assert(eq(sz, write(s.fd, "x", 1), -1));
@@ -1060,7 +1060,7 @@ Test(shm, seal_future_write_at_open) {
         create_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_FUTURE_WRITE | MC_SEAL_SHRINK, &s);
         cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
         cr_assert(eq(u32, seals, MC_SEAL_FUTURE_WRITE | MC_SEAL_SHRINK));
-        strcpy(s.region.ptr, "writable");
+        memcpy(s.region.ptr, "writable", sizeof("writable"));
         cr_assert(eq(sz, write(s.fd, "x", 1), -1));
         mc_ctx_free(ctx);
 }
@@ -1192,7 +1192,7 @@ Test(shm, resize_grows_and_shrinks_region_and_usage) {
 
         create_named(ctx, name, page(), &s);
         create_anon(ctx, 100, MC_PROT_READ_WRITE, 0, &anon);
-        strcpy(s.region.ptr, "kept across resizes");
+        memcpy(s.region.ptr, "kept across resizes", sizeof("kept across resizes"));
         assert_usage(ctx, 2 * page(), 2, 2);
 
         cr_assert(eq(int, mc_shared_resize(ctx, &s, 10 * page() + 1, &err), 0), "%s", err.message);
@@ -1877,7 +1877,6 @@ Test(shm, mmap_failures_unlink_what_was_created) {
 Test(shm, fallocate_enospc_is_out_of_memory_and_unlinks) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("enospc");
-        mc_error err = MC_ERROR_INIT;
         mc_ctx *ctx = ctx_new();
 
         req.name = name;
@@ -1891,7 +1890,6 @@ Test(shm, fallocate_enospc_is_out_of_memory_and_unlinks) {
         req.name = NULL;
         check_failure(ctx, &req, false, ENOSPC, MC_ERR_OUT_OF_MEMORY);
         check_failure(ctx, &req, false, EIO, MC_ERR_IO);
-        (void) err;
         mc_ctx_free(ctx);
 }
 

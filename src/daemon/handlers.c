@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memcapd's request handlers: one parsed request in, one reply queued. Each call maps onto the
+ * library's mapping manager, which owns ids, ownership, capabilities and quotas; this file only
+ * translates. Capability refusals (PermissionDenied without an errno) get the protocol's
+ * "permission_denied" reply; every other failure an "error" reply with the library's kind.
+ * When an audit log is configured every request is recorded with the client's pid and uid.
+ */
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "macro.h"
+#include "server-int.h"
+
+static void reply_failure(conn *c, const mc_error *e, const char *call) {
+        int r;
+
+        if (e->kind == MC_ERR_PERMISSION_DENIED && e->sys_errno == 0)
+                r = mcd_reply_denied(&c->out, e->message);
+        else
+                r = mcd_reply_error(&c->out, e, call);
+        if (r < 0)
+                c->closing = true; /* out of memory: nothing sensible can follow */
+}
+
+static void audit_request(mcd_server *s, const conn *c, const mcd_request *q, const char *call,
+                          int r, const mc_error *e) {
+        json_t *o;
+        char *text;
+
+        o = json_pack("{s:i, s:I, s:s, s:s}", "client_pid", (int) c->client.pid, "client_uid",
+                      (json_int_t) c->client.uid, "call", call ? call : "invalid", "outcome",
+                      r >= 0                                                     ? "ok"
+                      : e->kind == MC_ERR_PERMISSION_DENIED && e->sys_errno == 0 ? "denied"
+                                                                                 : "error");
+        if (!o)
+                return;
+        if (q && q->mmap_id)
+                json_object_set_new(o, "mmap_id", json_integer((json_int_t) q->mmap_id));
+        if (q && q->path)
+                json_object_set_new(o, "path", json_string(q->path));
+        if (r < 0) {
+                json_object_set_new(o, "kind", json_string(mc_error_kind_name(e->kind)));
+                json_object_set_new(o, "message", json_string(e->message));
+        }
+        text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+        json_decref(o);
+        if (text && mc_ctx_audit_event(s->ctx, "memcapd", "request", text, NULL) < 0)
+                log_debug("audit of a request failed");
+        free(text);
+}
+
+static void stats_of(const mc_mapping_stats *m, mcd_stats *s) {
+        s->id = m->id;
+        s->path = m->anonymous ? NULL : m->path;
+        s->offset = m->offset;
+        s->length = m->length;
+        s->prot = m->prot;
+        s->shared = m->shared;
+        s->owner_pid = m->owner_pid;
+}
+
+static int do_read(mcd_server *s, conn *c, const mcd_request *q, mc_error *e) {
+        size_t n = 0;
+        int r;
+
+        if (q->length > s->cfg.max_read) {
+                mc_error tmp = MC_ERROR_INIT;
+                snprintf(tmp.message, sizeof(tmp.message),
+                         "length %" PRIu64 " exceeds the largest read, %" PRIu64 " bytes (use "
+                         "MmapFd for bulk data)",
+                         q->length, s->cfg.max_read);
+                tmp.kind = MC_ERR_INVALID_ARGUMENT;
+                tmp.sys_errno = EINVAL;
+                *e = tmp;
+                return -EINVAL;
+        }
+        if (q->length > s->scratch_cap) {
+                uint8_t *p = realloc(s->scratch, (size_t) q->length);
+                if (!p) {
+                        e->kind = MC_ERR_OUT_OF_MEMORY;
+                        e->sys_errno = ENOMEM;
+                        strscpy(e->message, sizeof(e->message), "allocating the read buffer");
+                        return -ENOMEM;
+                }
+                s->scratch = p;
+                s->scratch_cap = (size_t) q->length;
+        }
+        r = mc_manager_read(s->mgr, &c->client, q->mmap_id, q->offset, s->scratch,
+                            (size_t) q->length, &n, e);
+        if (r < 0)
+                return r;
+        return mcd_reply_data(&c->out, s->scratch, n, q->encoding);
+}
+
+static int do_list(mcd_server *s, conn *c, mc_error *e) {
+        mc_mapping_stats *v = NULL;
+        mcd_stats *out = NULL;
+        size_t n = 0;
+        int r;
+
+        r = mc_manager_list(s->mgr, &c->client, 0, &v, &n, e);
+        if (r < 0)
+                return r;
+        if (n > 0 && !(out = calloc(n, sizeof(*out)))) {
+                free(v);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+                stats_of(&v[i], &out[i]);
+        r = mcd_reply_list(&c->out, out, n);
+        free(out);
+        free(v);
+        return r;
+}
+
+static int do_fd(mcd_server *s, conn *c, const mcd_request *q, mc_error *e) {
+        mc_mapping_stats st;
+        uint64_t offset = 0;
+        int fd = -1, r;
+
+        r = mc_manager_stats(s->mgr, &c->client, q->mmap_id, &st, e);
+        if (r >= 0)
+                r = mc_manager_fd(s->mgr, &c->client, q->mmap_id, &fd, &offset, e);
+        if (r < 0)
+                return r;
+        r = mcd_conn_attach_fd(c, fd);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        return mcd_reply_fd(&c->out, q->mmap_id, offset, st.length,
+                            st.shared && (st.prot & MC_PROT_WRITE));
+}
+
+void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
+        mcd_request q = MCD_REQUEST_INIT;
+        mc_error e = MC_ERROR_INIT;
+        const char *call = NULL;
+        mc_mapping_stats st;
+        uint64_t id, length;
+        int r;
+
+        r = mcd_request_parse(line, len, &q, &e);
+        if (r < 0) {
+                if (mcd_reply_error(&c->out, &e, NULL) < 0)
+                        c->closing = true;
+                goto audit;
+        }
+        call = mcd_call_name(q.call);
+        switch (q.call) {
+        case MCD_CALL_MMAP:
+                if (q.has_length && q.length == 0) {
+                        r = -EINVAL;
+                        e.kind = MC_ERR_INVALID_ARGUMENT;
+                        e.sys_errno = EINVAL;
+                        strscpy(e.message, sizeof(e.message),
+                                "field 'length' must be > 0 (omit it to map to the end of the "
+                                "file)");
+                        break;
+                }
+                r = mc_manager_mmap(s->mgr, &c->client, q.path, q.offset,
+                                    q.has_length ? q.length : 0, q.prot, q.shared, &id, &length,
+                                    &e);
+                if (r >= 0)
+                        r = mcd_reply_mmap(&c->out, id, length);
+                break;
+        case MCD_CALL_MMAP_READ:
+                r = do_read(s, c, &q, &e);
+                break;
+        case MCD_CALL_MMAP_WRITE:
+                r = mc_manager_write(s->mgr, &c->client, q.mmap_id, q.offset, q.data, q.data_len,
+                                     &e);
+                if (r >= 0)
+                        r = mcd_reply_success(&c->out);
+                break;
+        case MCD_CALL_MSYNC:
+                r = mc_manager_msync(s->mgr, &c->client, q.mmap_id, &e);
+                if (r >= 0)
+                        r = mcd_reply_success(&c->out);
+                break;
+        case MCD_CALL_MUNMAP:
+                r = mc_manager_munmap(s->mgr, &c->client, q.mmap_id, &e);
+                if (r >= 0)
+                        r = mcd_reply_success(&c->out);
+                break;
+        case MCD_CALL_MPROTECT:
+                r = mc_manager_mprotect(s->mgr, &c->client, q.mmap_id, q.prot, &e);
+                if (r >= 0)
+                        r = mcd_reply_success(&c->out);
+                break;
+        case MCD_CALL_MMAP_STATS:
+                r = mc_manager_stats(s->mgr, &c->client, q.mmap_id, &st, &e);
+                if (r >= 0) {
+                        mcd_stats out;
+                        stats_of(&st, &out);
+                        r = mcd_reply_stats(&c->out, &out);
+                }
+                break;
+        case MCD_CALL_MMAP_LIST:
+                r = do_list(s, c, &e);
+                break;
+        case MCD_CALL_MMAP_FD:
+                r = do_fd(s, c, &q, &e);
+                break;
+        case MCD_CALL_HELLO:
+                r = mcd_reply_hello(&c->out, c->client.caps, c->client.pid, c->client.uid);
+                break;
+        default:
+                r = -EINVAL;
+                e.kind = MC_ERR_INVALID_ARGUMENT;
+                e.sys_errno = EINVAL;
+                strscpy(e.message, sizeof(e.message), "unknown call");
+                break;
+        }
+        if (r == -ENOMEM && e.kind == MC_OK) {
+                /* The reply itself could not be built. */
+                e.kind = MC_ERR_OUT_OF_MEMORY;
+                e.sys_errno = ENOMEM;
+                strscpy(e.message, sizeof(e.message), "the daemon is out of memory");
+        }
+        if (r < 0)
+                reply_failure(c, &e, call);
+audit:
+        if (s->cfg.audit_path)
+                audit_request(s, c, r < 0 && !call ? NULL : &q, call, r, &e);
+        mcd_request_done(&q);
+}

@@ -1,0 +1,751 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The memcapd server: set-up, the epoll loop, connections and client processes, signals,
+ * reload and graceful shutdown. Requests are handled in handlers.c.
+ *
+ * Client identity comes from SO_PEERCRED; the process behind a connection is held by a pidfd
+ * (SO_PEERPIDFD, else pidfd_open right after accept) and keyed by the pidfd's inode, which the
+ * kernel never reuses, so a recycled pid can never inherit another process's mappings. When a
+ * pidfd turns readable the process has exited and its mappings are synced and unmapped, also
+ * when it held several connections; a connection closing alone releases nothing.
+ *
+ * Sections: helpers, processes, connections (input, output), the listening socket, signals and
+ * reload, set-up, the loop, shutdown.
+ */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h" /* the build's: HAVE_LIBSYSTEMD */
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "error-util.h"
+#include "log.h"
+#include "macro.h"
+#include "server-int.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
+
+/* How much one read(2) takes from a connection. */
+#define READ_CHUNK (64 * 1024)
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static int epoll_set(mcd_server *s, int op, int fd, uint32_t events, void *ptr) {
+        struct epoll_event ev = {.events = events, .data.ptr = ptr};
+        return epoll_ctl(s->epfd, op, fd, &ev);
+}
+
+/* ---- processes --------------------------------------------------------------------------------
+ */
+
+/* A key no other process will ever have: the pidfd's inode on pidfs (Linux 6.9+), else the
+ * process's start time (in clock ticks since boot) with its pid. */
+static uint64_t process_key(int pidfd, pid_t pid) {
+        char path[64], buf[1024], *p;
+        unsigned long long start = 0;
+        struct statfs sfs;
+        struct stat st;
+        ssize_t n;
+        int fd;
+
+        if (fstatfs(pidfd, &sfs) == 0 && sfs.f_type == PID_FS_MAGIC && fstat(pidfd, &st) == 0)
+                return (uint64_t) st.st_ino;
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                n = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (n > 0) {
+                        buf[n] = 0;
+                        p = strrchr(buf, ')');
+                        /* Field 22, starttime: 19 fields after the state. */
+                        if (p)
+                                sscanf(p + 2,
+                                       "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                                       "%*s %*s %*s %*s %*s %*s %*s %llu",
+                                       &start);
+                }
+        }
+        return (UINT64_C(1) << 63) | ((uint64_t) start << 22) | (uint64_t) (pid & 0x3fffff);
+}
+
+static proc *proc_attach(mcd_server *s, pid_t pid, int pidfd) {
+        uint64_t key = process_key(pidfd, pid);
+        proc *p;
+
+        for (p = s->procs; p; p = p->next)
+                if (p->key == key) {
+                        safe_close(pidfd);
+                        p->refs++;
+                        return p;
+                }
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return NULL;
+        p->kind = WATCH_PROC;
+        p->key = key;
+        p->pid = pid;
+        p->pidfd = pidfd;
+        p->refs = 1;
+        if (epoll_set(s, EPOLL_CTL_ADD, pidfd, EPOLLIN, p) < 0) {
+                free(p);
+                return NULL;
+        }
+        p->next = s->procs;
+        if (s->procs)
+                s->procs->prev = p;
+        s->procs = p;
+        return p;
+}
+
+static void proc_free(mcd_server *s, proc *p) {
+        if (p->prev)
+                p->prev->next = p->next;
+        else
+                s->procs = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+        safe_close(p->pidfd);
+        free(p);
+}
+
+/* The process exited: release its mappings; its connections stay until they close. */
+static void proc_exited(mcd_server *s, proc *p) {
+        size_t n = mc_manager_cleanup_process(s->mgr, p->key);
+
+        if (n > 0)
+                log_info("client %d exited: released %zu mapping(s)", (int) p->pid, n);
+        for (conn *c = s->conns; c; c = c->next)
+                if (c->p == p)
+                        c->p = NULL;
+        proc_free(s, p);
+}
+
+static void proc_detach(mcd_server *s, proc *p) {
+        (void) s;
+        if (p && p->refs > 0)
+                p->refs--;
+        /* The process record stays until the pidfd reports the exit: closing a connection
+         * alone releases nothing. */
+}
+
+/* ---- connections --------------------------------------------------------------------------- */
+
+static void conn_free(mcd_server *s, conn *c) {
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        s->n_conns--;
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        safe_close(c->fd);
+        proc_detach(s, c->p);
+        for (size_t i = 0; i < c->n_fds; i++)
+                safe_close(c->fds[i].fd);
+        free(c->fds);
+        free(c->in);
+        mcd_buf_done(&c->out);
+        free(c);
+}
+
+int mcd_conn_attach_fd(conn *c, int fd) {
+        out_fd *v = realloc(c->fds, (c->n_fds + 1) * sizeof(*v));
+
+        if (!v)
+                return -ENOMEM;
+        c->fds = v;
+        c->fds[c->n_fds++] = (out_fd){c->out_total + c->out.len, fd};
+        return 0;
+}
+
+static void conn_update_events(mcd_server *s, conn *c) {
+        uint32_t ev = EPOLLRDHUP;
+        bool paused = c->out.len > s->cfg.max_output;
+
+        /* Hysteresis: resume reading once half of the backlog is gone. */
+        if (c->paused && c->out.len > s->cfg.max_output / 2)
+                paused = true;
+        c->paused = paused;
+        if (!c->paused && !c->closing)
+                ev |= EPOLLIN;
+        c->want_out = c->out.len > 0;
+        if (c->want_out)
+                ev |= EPOLLOUT;
+        epoll_set(s, EPOLL_CTL_MOD, c->fd, ev, c);
+}
+
+/* Send what is queued; returns -1 when the connection is gone. */
+static int conn_flush(conn *c) {
+        while (c->out.len > 0) {
+                size_t n = c->out.len;
+                uint64_t pos = c->out_total - c->out.len; /* stream offset of out.data[0] */
+                char cbuf[CMSG_SPACE(sizeof(int))];
+                struct iovec iov;
+                struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+                bool with_fd = false;
+                ssize_t k;
+
+                (void) pos;
+                if (c->n_fds > 0) {
+                        uint64_t at = c->fds[0].pos;
+                        if (at == c->out_sent)
+                                with_fd = true;
+                        else if (at - c->out_sent < n)
+                                n = (size_t) (at - c->out_sent); /* stop before that reply */
+                }
+                iov.iov_base = c->out.data;
+                iov.iov_len = n;
+                if (with_fd) {
+                        struct cmsghdr *cm;
+                        memset(cbuf, 0, sizeof(cbuf));
+                        msg.msg_control = cbuf;
+                        msg.msg_controllen = sizeof(cbuf);
+                        cm = CMSG_FIRSTHDR(&msg);
+                        cm->cmsg_level = SOL_SOCKET;
+                        cm->cmsg_type = SCM_RIGHTS;
+                        cm->cmsg_len = CMSG_LEN(sizeof(int));
+                        memcpy(CMSG_DATA(cm), &c->fds[0].fd, sizeof(int));
+                }
+                k = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return -1;
+                }
+                if (with_fd) {
+                        /* The descriptor went with the first byte sent. */
+                        safe_close(c->fds[0].fd);
+                        memmove(c->fds, c->fds + 1, (c->n_fds - 1) * sizeof(*c->fds));
+                        c->n_fds--;
+                }
+                mcd_buf_consume(&c->out, (size_t) k);
+                c->out_sent += (uint64_t) k;
+        }
+        return 0;
+}
+
+static void queue_line_error(conn *c, uint64_t max) {
+        mc_error e = MC_ERROR_INIT;
+
+        e.kind = MC_ERR_INVALID_ARGUMENT;
+        e.sys_errno = E2BIG;
+        snprintf(e.message, sizeof(e.message),
+                 "the request line exceeds %" PRIu64 " bytes; closing the connection", max);
+        (void) mcd_reply_error(&c->out, &e, NULL);
+        c->closing = true;
+}
+
+/* Handle every complete line in the input buffer. */
+static void conn_process(mcd_server *s, conn *c) {
+        size_t start = 0;
+
+        while (start < c->in_len && !c->closing) {
+                char *nl = memchr(c->in + start, '\n', c->in_len - start);
+                size_t len;
+
+                if (!nl)
+                        break;
+                len = (size_t) (nl - (c->in + start));
+                if (len > s->cfg.max_line) {
+                        queue_line_error(c, s->cfg.max_line);
+                        break;
+                }
+                if (len > 0 && c->in[start + len - 1] == '\r')
+                        len--; /* tolerate CRLF from hand-typed sessions */
+                if (len > 0) {
+                        uint64_t before = c->out_total + c->out.len;
+                        mcd_handle_line(s, c, c->in + start, len);
+                        (void) before;
+                }
+                start = (size_t) (nl - c->in) + 1;
+                /* Stop taking requests from a client that does not read its replies. */
+                if (c->out.len > s->cfg.max_output)
+                        break;
+        }
+        if (start > 0) {
+                memmove(c->in, c->in + start, c->in_len - start);
+                c->in_len -= start;
+        }
+        if (!c->closing && c->in_len > s->cfg.max_line)
+                queue_line_error(c, s->cfg.max_line);
+}
+
+/* Read what the client sent; false when the connection is finished. */
+static bool conn_read(mcd_server *s, conn *c) {
+        for (int rounds = 0; rounds < 16 && !c->closing && c->out.len <= s->cfg.max_output;
+             rounds++) {
+                ssize_t n;
+
+                if (c->in_cap - c->in_len < READ_CHUNK) {
+                        size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;
+                        char *p;
+
+                        while (cap - c->in_len < READ_CHUNK)
+                                cap *= 2;
+                        p = realloc(c->in, cap);
+                        if (!p)
+                                return false;
+                        c->in = p;
+                        c->in_cap = cap;
+                }
+                n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+                if (n == 0)
+                        return false;
+                if (n < 0)
+                        return errno == EAGAIN || errno == EINTR;
+                c->in_len += (size_t) n;
+                conn_process(s, c);
+                if ((size_t) n < READ_CHUNK)
+                        break;
+        }
+        return true;
+}
+
+static void conn_event(mcd_server *s, conn *c, uint32_t events) {
+        bool alive = true;
+
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+                alive = conn_read(s, c);
+        if (conn_flush(c) < 0)
+                alive = false;
+        if (c->closing && c->out.len == 0)
+                alive = false;
+        if (!alive || (events & EPOLLERR)) {
+                conn_free(s, c);
+                return;
+        }
+        /* More lines may be buffered after a pause ended. */
+        if (!c->paused && c->in_len > 0 && c->out.len <= s->cfg.max_output)
+                conn_process(s, c);
+        conn_update_events(s, c);
+}
+
+/* ---- the listening socket ----------------------------------------------------------------------
+ */
+
+static void accept_clients(mcd_server *s) {
+        for (;;) {
+                struct ucred cred;
+                socklen_t len = sizeof(cred);
+                int fd, pidfd = -1;
+                conn *c;
+
+                fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                        if (errno != EAGAIN && errno != EINTR)
+                                log_warning("accept: %s", strerror(errno));
+                        return;
+                }
+                if (s->n_conns >= s->cfg.max_connections) {
+                        log_warning("refusing a connection: %zu connections open (limit %" PRIu64
+                                    ")",
+                                    s->n_conns, s->cfg.max_connections);
+                        close(fd);
+                        continue;
+                }
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
+                        log_warning("refusing a connection without peer credentials");
+                        close(fd);
+                        continue;
+                }
+                len = sizeof(pidfd);
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0)
+                        pidfd = (int) syscall(SYS_pidfd_open, cred.pid, 0);
+                if (pidfd < 0) {
+                        log_warning("refusing pid %d: no pidfd (%s)", (int) cred.pid,
+                                    strerror(errno));
+                        close(fd);
+                        continue;
+                }
+                c = calloc(1, sizeof(*c));
+                if (!c) {
+                        close(pidfd);
+                        close(fd);
+                        continue;
+                }
+                c->kind = WATCH_CONN;
+                c->fd = fd;
+                c->p = proc_attach(s, cred.pid, pidfd);
+                if (!c->p) {
+                        safe_close(pidfd);
+                        free(c);
+                        close(fd);
+                        continue;
+                }
+                c->client.key = c->p->key;
+                c->client.pid = cred.pid;
+                c->client.uid = cred.uid;
+                c->client.gid = cred.gid;
+                c->client.caps = mcd_config_caps(&s->cfg, cred.uid);
+                if (epoll_set(s, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, c) < 0) {
+                        proc_detach(s, c->p);
+                        free(c);
+                        close(fd);
+                        continue;
+                }
+                c->next = s->conns;
+                if (s->conns)
+                        s->conns->prev = c;
+                s->conns = c;
+                s->n_conns++;
+                log_debug("client pid %d uid %u connected", (int) cred.pid, (unsigned) cred.uid);
+        }
+}
+
+static int socket_parent(const char *path) {
+        char dir[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+        char *slash;
+
+        strscpy(dir, sizeof(dir), path);
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0;
+        *slash = 0;
+        for (char *p = dir + 1; *p; p++)
+                if (*p == '/') {
+                        *p = 0;
+                        (void) mkdir(dir, 0755);
+                        *p = '/';
+                }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int listen_on(mcd_server *s, mc_error *err) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        const char *path = s->cfg.socket_path;
+        int fd, probe;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return error_set(err, MC_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
+                                 "socket path '%s' is longer than %zu bytes", path,
+                                 sizeof(sa.sun_path) - 1);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        if (socket_parent(path) < 0)
+                return error_errno(err, errno, "creating the directory of '%s'", path);
+        /* A live daemon answers; a stale socket file is removed. */
+        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe >= 0 && connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
+                close(probe);
+                return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
+                                 "another memcapd is listening on '%s'", path);
+        }
+        if (probe >= 0)
+                close(probe);
+        (void) unlink(path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return error_errno(err, errno, "socket");
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int e = errno;
+                close(fd);
+                return error_errno(err, e, "bind '%s'", path);
+        }
+        if (chmod(path, s->cfg.socket_mode) < 0 || listen(fd, 512) < 0) {
+                int e = errno;
+                close(fd);
+                unlink(path);
+                return error_errno(err, e, "listen on '%s'", path);
+        }
+        s->lfd = fd;
+        s->own_socket = true;
+        return 0;
+}
+
+/* ---- signals and reload ---------------------------------------------------------------------- */
+
+static mc_signal_action on_stop(const mc_signal_info *info, void *userdata) {
+        mcd_server *s = userdata;
+        char name[16];
+
+        log_info("%s from pid %d: shutting down",
+                 mc_signal_name(info->signal, name, sizeof(name)) ? name : "signal",
+                 (int) info->source_pid);
+        s->stopping = true;
+        return MC_SIGNAL_IGNORE;
+}
+
+static mc_signal_action on_reload(const mc_signal_info *info, void *userdata) {
+        mcd_server *s = userdata;
+
+        (void) info;
+        s->reload = true;
+        return MC_SIGNAL_IGNORE;
+}
+
+/* Build the context's policy (and audit sink) from the configuration. */
+static int apply_policy(mcd_server *s, const mcd_config *cfg, mc_error *err) {
+        mc_policy *p = NULL;
+        int r;
+
+        if (cfg->policy_path)
+                r = mc_policy_load_file(cfg->policy_path, &p, err);
+        else
+                r = mc_policy_new(&p, err);
+        if (r < 0)
+                return r;
+        r = mc_ctx_set_policy(s->ctx, p, err);
+        mc_policy_free(p);
+        return r;
+}
+
+static void do_reload(mcd_server *s) {
+        mcd_config cfg;
+        mc_error err = MC_ERROR_INIT;
+        int r;
+
+        s->reload = false;
+        if (!s->config_path) {
+                r = apply_policy(s, &s->cfg, &err);
+                if (r < 0)
+                        log_error("reload: %s; keeping the old policy", err.message);
+                else
+                        log_info("reloaded the policy");
+                return;
+        }
+        r = mcd_config_defaults(&cfg, &err);
+        if (r >= 0)
+                r = mcd_config_load(s->config_path, &cfg, &err);
+        /* The socket and the root stay what they are: moving them needs a restart. */
+        if (r >= 0) {
+                r = mcd_config_set(&cfg.socket_path, s->cfg.socket_path);
+                r = r < 0 ? r : mcd_config_set(&cfg.root, s->cfg.root);
+                if (r < 0)
+                        error_errno(&err, ENOMEM, "reload: allocating");
+        }
+        if (r >= 0)
+                r = apply_policy(s, &cfg, &err);
+        if (r < 0) {
+                log_error("reload: %s; keeping the old configuration", err.message);
+                mcd_config_done(&cfg);
+                return;
+        }
+        mcd_config_done(&s->cfg);
+        s->cfg = cfg;
+        for (conn *c = s->conns; c; c = c->next)
+                c->client.caps = mcd_config_caps(&s->cfg, c->client.uid);
+        log_info("reloaded '%s'", s->config_path);
+}
+
+/* ---- set-up --------------------------------------------------------------------------------- */
+
+int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd, mcd_server **ret,
+                   mc_error *err) {
+        mc_manager_options mo = MC_MANAGER_OPTIONS_INIT;
+        mcd_server *s;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return error_errno(err, ENOMEM, "allocating the server");
+        s->epfd = s->lfd = s->sigfd = -1;
+        s->listen_kind = WATCH_LISTEN;
+        s->signal_kind = WATCH_SIGNALS;
+        /* Take ownership of a copy of the configuration. */
+        s->cfg = *cfg;
+        s->cfg.socket_path = strdup(cfg->socket_path);
+        s->cfg.root = strdup(cfg->root);
+        s->cfg.policy_path = cfg->policy_path ? strdup(cfg->policy_path) : NULL;
+        s->cfg.audit_path = cfg->audit_path ? strdup(cfg->audit_path) : NULL;
+        s->cfg.caps = malloc((cfg->n_caps ? cfg->n_caps : 1) * sizeof(*cfg->caps));
+        s->config_path = config_path ? strdup(config_path) : NULL;
+        if (!s->cfg.socket_path || !s->cfg.root || !s->cfg.caps ||
+            (cfg->policy_path && !s->cfg.policy_path) || (cfg->audit_path && !s->cfg.audit_path) ||
+            (config_path && !s->config_path)) {
+                r = error_errno(err, ENOMEM, "allocating the server");
+                goto fail;
+        }
+        memcpy(s->cfg.caps, cfg->caps, cfg->n_caps * sizeof(*cfg->caps));
+
+        r = mc_ctx_new(&s->ctx, err);
+        if (r < 0)
+                goto fail;
+        r = apply_policy(s, &s->cfg, err);
+        if (r < 0)
+                goto fail;
+        if (s->cfg.audit_path) {
+                mc_audit *a;
+                r = mc_audit_open_file(s->cfg.audit_path, 0, &a, err);
+                if (r < 0)
+                        goto fail;
+                mc_ctx_set_audit(s->ctx, a);
+        }
+        if (mkdir(s->cfg.root, 0755) < 0 && errno != EEXIST) {
+                r = error_errno(err, errno, "creating the root '%s'", s->cfg.root);
+                goto fail;
+        }
+        mo.root = s->cfg.root;
+        mo.allow_symlinks = s->cfg.allow_symlinks;
+        mo.max_mappings = s->cfg.max_mappings;
+        mo.max_bytes = s->cfg.max_bytes;
+        r = mc_manager_new(s->ctx, &mo, &s->mgr, err);
+        if (r < 0)
+                goto fail;
+
+        s->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (s->epfd < 0) {
+                r = error_errno(err, errno, "epoll_create1");
+                goto fail;
+        }
+        /* Shutdown and reload through memcap's own signal capability, run by this loop. */
+        r = mc_signal_register_handler(s->ctx, SIGTERM, on_stop, s, MC_SIGNAL_BLOCK, NULL, err);
+        r = r < 0 ? r
+                  : mc_signal_register_handler(s->ctx, SIGINT, on_stop, s, MC_SIGNAL_BLOCK, NULL,
+                                               err);
+        r = r < 0 ? r
+                  : mc_signal_register_handler(s->ctx, SIGHUP, on_reload, s, MC_SIGNAL_BLOCK, NULL,
+                                               err);
+        r = r < 0 ? r : mc_signal_fd(s->ctx, &s->sigfd, err);
+        if (r < 0)
+                goto fail;
+        signal(SIGPIPE, SIG_IGN);
+        if (epoll_set(s, EPOLL_CTL_ADD, s->sigfd, EPOLLIN, &s->signal_kind) < 0) {
+                r = error_errno(err, errno, "epoll_ctl");
+                goto fail;
+        }
+
+        if (listen_fd >= 0) {
+                s->lfd = listen_fd;
+                (void) fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+        } else {
+                r = listen_on(s, err);
+                if (r < 0)
+                        goto fail;
+        }
+        if (epoll_set(s, EPOLL_CTL_ADD, s->lfd, EPOLLIN, &s->listen_kind) < 0) {
+                r = error_errno(err, errno, "epoll_ctl");
+                goto fail;
+        }
+        *ret = s;
+        return 0;
+
+fail:
+        mcd_server_free(s);
+        return r;
+}
+
+/* ---- the loop ----------------------------------------------------------------------------------
+ */
+
+static void shutdown_gracefully(mcd_server *s) {
+        int64_t deadline;
+
+        /* Stop accepting; let queued replies go out (up to 5 s), then close. */
+        if (s->lfd >= 0) {
+                epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+                s->lfd = safe_close(s->lfd);
+        }
+        if (s->own_socket) {
+                (void) unlink(s->cfg.socket_path);
+                s->own_socket = false;
+        }
+        deadline = (int64_t) time(NULL) + 5;
+        while (s->conns && (int64_t) time(NULL) < deadline) {
+                bool pending = false;
+                for (conn *c = s->conns; c; c = c->next) {
+                        if (conn_flush(c) < 0)
+                                c->out.len = 0;
+                        pending = pending || c->out.len > 0;
+                }
+                if (!pending)
+                        break;
+                usleep(10000);
+        }
+        while (s->conns)
+                conn_free(s, s->conns);
+}
+
+int mcd_server_run(mcd_server *s) {
+        struct epoll_event ev[64];
+
+#if HAVE_LIBSYSTEMD
+        sd_notifyf(0, "READY=1\nSTATUS=serving %s on %s", s->cfg.root, s->cfg.socket_path);
+#endif
+        log_info("serving '%s' on '%s' (pid %d)", s->cfg.root, s->cfg.socket_path, (int) getpid());
+        while (!s->stopping) {
+                int n = epoll_wait(s->epfd, ev, (int) ELEMENTSOF(ev), -1);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error("epoll_wait: %s", strerror(errno));
+                        return 1;
+                }
+                for (int i = 0; i < n; i++) {
+                        watch_kind k = *(watch_kind *) ev[i].data.ptr;
+
+                        switch (k) {
+                        case WATCH_LISTEN:
+                                if (!s->stopping)
+                                        accept_clients(s);
+                                break;
+                        case WATCH_SIGNALS:
+                                (void) mc_signal_dispatch(s->ctx, NULL);
+                                break;
+                        case WATCH_PROC:
+                                proc_exited(s, ev[i].data.ptr);
+                                /* Later events of this batch may point at the freed record. */
+                                n = i + 1;
+                                break;
+                        case WATCH_CONN:
+                                conn_event(s, ev[i].data.ptr, ev[i].events);
+                                /* A freed connection's later events are gone with it: epoll
+                                 * reports each fd once per wait. */
+                                break;
+                        }
+                }
+                if (s->reload)
+                        do_reload(s);
+        }
+#if HAVE_LIBSYSTEMD
+        sd_notify(0, "STOPPING=1");
+#endif
+        shutdown_gracefully(s);
+        return 0;
+}
+
+void mcd_server_free(mcd_server *s) {
+        if (!s)
+                return;
+        while (s->conns)
+                conn_free(s, s->conns);
+        while (s->procs)
+                proc_free(s, s->procs);
+        /* Sync and unmap everything before the context goes. */
+        s->mgr = mc_manager_free(s->mgr);
+        s->ctx = mc_ctx_free(s->ctx);
+        safe_close(s->lfd);
+        if (s->own_socket)
+                (void) unlink(s->cfg.socket_path);
+        safe_close(s->epfd);
+        free(s->scratch);
+        free(s->config_path);
+        mcd_config_done(&s->cfg);
+        free(s);
+}

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memcapd's configuration: embedded defaults and the strict JSON file that overlays them (see
+ * config.h). Every field is checked; an unknown field is an error so a typo never silently
+ * falls back to a default.
+ */
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "error-util.h"
+#include "settings.h"
+#include "macro.h"
+
+int mcd_config_set(char **field, const char *value) {
+        char *copy = NULL;
+
+        if (value && !(copy = strdup(value)))
+                return -ENOMEM;
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+int mcd_config_defaults(mcd_config *c, mc_error *err) {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        char buf[4096];
+        int r = 0;
+
+        memset(c, 0, sizeof(*c));
+        c->socket_mode = 0666;
+        c->max_mappings = 1024;
+        c->max_bytes = UINT64_C(1) << 30;
+        c->max_line = 4 << 20;
+        c->max_output = 16 << 20;
+        c->max_read = 16 << 20;
+        c->max_connections = 1024;
+        c->caps = calloc(1, sizeof(*c->caps));
+        if (!c->caps)
+                return error_errno(err, ENOMEM, "config: allocating");
+        c->caps[0] = (mcd_uid_caps){getuid(), MC_CAP_ALL};
+        c->n_caps = 1;
+        if (getuid() != 0 && xdg && *xdg == '/') {
+                snprintf(buf, sizeof(buf), "%s/memcap/memcapd.sock", xdg);
+                r = mcd_config_set(&c->socket_path, buf);
+                snprintf(buf, sizeof(buf), "%s/memcap/root", xdg);
+                r = r < 0 ? r : mcd_config_set(&c->root, buf);
+        } else {
+                r = mcd_config_set(&c->socket_path, "/run/memcap/memcapd.sock");
+                r = r < 0 ? r : mcd_config_set(&c->root, "/var/lib/memcap/root");
+        }
+        if (r < 0)
+                return error_errno(err, ENOMEM, "config: allocating");
+        return 0;
+}
+
+void mcd_config_done(mcd_config *c) {
+        free(c->socket_path);
+        free(c->root);
+        free(c->policy_path);
+        free(c->audit_path);
+        free(c->caps);
+        memset(c, 0, sizeof(*c));
+}
+
+unsigned mcd_config_caps(const mcd_config *c, uid_t uid) {
+        for (size_t i = 0; i < c->n_caps; i++)
+                if (c->caps[i].uid == uid)
+                        return c->caps[i].caps;
+        return c->default_caps;
+}
+
+static int bad(mc_error *err, const char *path, const char *key, const char *what) {
+        return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "config '%s': \"%s\" %s", path, key,
+                         what);
+}
+
+static int get_size(const char *path, const char *key, json_t *v, uint64_t *ret, mc_error *err) {
+        uint64_t n;
+
+        if (json_is_integer(v) && json_integer_value(v) > 0) {
+                *ret = (uint64_t) json_integer_value(v);
+                return 0;
+        }
+        if (json_is_string(v) && mc_parse_size(json_string_value(v), &n) == 0 && n > 0) {
+                *ret = n;
+                return 0;
+        }
+        return bad(err, path, key, "must be a positive integer or a size such as \"4MiB\"");
+}
+
+static int get_string(const char *path, const char *key, json_t *v, char **field, mc_error *err) {
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            strlen(json_string_value(v)) != json_string_length(v))
+                return bad(err, path, key, "must be a non-empty string without NUL bytes");
+        if (mcd_config_set(field, json_string_value(v)) < 0)
+                return error_errno(err, ENOMEM, "config: allocating");
+        return 0;
+}
+
+static int get_caps(const char *path, json_t *obj, mcd_config *c, mc_error *err) {
+        const char *k;
+        json_t *v;
+
+        if (!json_is_object(obj))
+                return bad(err, path, "capabilities", "must be an object of uid -> [names]");
+        free(c->caps);
+        c->caps = NULL;
+        c->n_caps = 0;
+        c->default_caps = 0;
+        json_object_foreach(obj, k, v) {
+                unsigned caps = 0;
+                size_t i;
+                json_t *name;
+                uint64_t uid = 0;
+
+                if (!json_is_array(v))
+                        return bad(err, path, "capabilities", "values must be arrays of names");
+                json_array_foreach(v, i, name) {
+                        unsigned one;
+                        if (!json_is_string(name) ||
+                            mc_capability_from_name(json_string_value(name), &one) < 0)
+                                return bad(err, path, "capabilities",
+                                           "lists FileRead, FileWrite, SystemInfo, FdPass only");
+                        caps |= one;
+                }
+                if (streq(k, "*")) {
+                        c->default_caps = caps;
+                        continue;
+                }
+                if (args_parse_uint(k, UINT32_MAX - 1, &uid) < 0)
+                        return bad(err, path, "capabilities", "keys must be uids or \"*\"");
+                c->caps = realloc(c->caps, (c->n_caps + 1) * sizeof(*c->caps));
+                if (!c->caps)
+                        return error_errno(err, ENOMEM, "config: allocating");
+                c->caps[c->n_caps++] = (mcd_uid_caps){(uid_t) uid, caps};
+        }
+        return 0;
+}
+
+int mcd_config_load(const char *path, mcd_config *c, mc_error *err) {
+        json_error_t jerr;
+        json_t *root, *v;
+        const char *k;
+        int r = 0;
+
+        root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+                return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "config '%s':%d:%d: %s",
+                                 path, jerr.line, jerr.column, jerr.text);
+        if (!json_is_object(root)) {
+                json_decref(root);
+                return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                 "config '%s': the top level must be an object", path);
+        }
+        json_object_foreach(root, k, v) {
+                if (streq(k, "socket"))
+                        r = get_string(path, k, v, &c->socket_path, err);
+                else if (streq(k, "root"))
+                        r = get_string(path, k, v, &c->root, err);
+                else if (streq(k, "policy"))
+                        r = get_string(path, k, v, &c->policy_path, err);
+                else if (streq(k, "audit"))
+                        r = get_string(path, k, v, &c->audit_path, err);
+                else if (streq(k, "socket_mode")) {
+                        if (!json_is_string(v) ||
+                            args_parse_mode(json_string_value(v), &c->socket_mode) < 0)
+                                r = bad(err, path, k, "must be an octal string such as \"0660\"");
+                } else if (streq(k, "allow_symlinks")) {
+                        if (!json_is_boolean(v))
+                                r = bad(err, path, k, "must be true or false");
+                        else
+                                c->allow_symlinks = json_is_true(v);
+                } else if (streq(k, "max_mappings_per_client"))
+                        r = get_size(path, k, v, &c->max_mappings, err);
+                else if (streq(k, "max_bytes_per_client"))
+                        r = get_size(path, k, v, &c->max_bytes, err);
+                else if (streq(k, "max_line"))
+                        r = get_size(path, k, v, &c->max_line, err);
+                else if (streq(k, "max_output"))
+                        r = get_size(path, k, v, &c->max_output, err);
+                else if (streq(k, "max_read"))
+                        r = get_size(path, k, v, &c->max_read, err);
+                else if (streq(k, "max_connections"))
+                        r = get_size(path, k, v, &c->max_connections, err);
+                else if (streq(k, "capabilities"))
+                        r = get_caps(path, v, c, err);
+                else
+                        r = bad(err, path, k, "is not a configuration field");
+                if (r < 0)
+                        break;
+        }
+        json_decref(root);
+        return r;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * memcapd's configuration: where it listens and serves from, the limits per client and per
+ * connection, and the capabilities each uid holds. Embedded defaults, overlaid by a JSON file
+ * (--config) and then by command-line options.
+ *
+ *   {
+ *     "socket": "/run/memcap/memcapd.sock", "socket_mode": "0666",
+ *     "root": "/var/lib/memcap/root",
+ *     "policy": "/etc/memcap/policy.json",   the memory policy of the daemon's context
+ *     "audit": "/var/log/memcap/audit.jsonl",
+ *     "allow_symlinks": false,               symlinks that stay inside the root
+ *     "max_mappings_per_client": 1024, "max_bytes_per_client": "1GiB",
+ *     "max_line": "4MiB", "max_output": "16MiB", "max_read": "16MiB",
+ *     "max_connections": 1024,
+ *     "capabilities": {"0": ["FileRead", "FileWrite", "SystemInfo", "FdPass"],
+ *                      "1000": ["FileRead"], "*": []}
+ *   }
+ *
+ * The embedded default grants every capability to the daemon's own uid and none to others.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <memcap/memcap.h>
+
+typedef struct mcd_uid_caps {
+        uid_t uid;
+        unsigned caps;
+} mcd_uid_caps;
+
+typedef struct mcd_config {
+        char *socket_path;
+        unsigned socket_mode;
+        char *root;
+        char *policy_path; /* NULL: the embedded default policy */
+        char *audit_path;  /* NULL: no audit log */
+        bool allow_symlinks;
+        uint64_t max_mappings; /* per client process */
+        uint64_t max_bytes;    /* per client process, page-rounded */
+        uint64_t max_line;     /* bytes in one request line */
+        uint64_t max_output;   /* replies queued for one connection before it is paused */
+        uint64_t max_read;     /* bytes one MmapRead may ask for */
+        uint64_t max_connections;
+        mcd_uid_caps *caps;
+        size_t n_caps;
+        unsigned default_caps; /* uids not listed */
+} mcd_config;
+
+/* The embedded defaults (paths chosen for root or for a user with XDG_RUNTIME_DIR). */
+int mcd_config_defaults(mcd_config *c, mc_error *err);
+
+/* Overlay the JSON file @path on @c. Unknown fields and bad values are InvalidArgument. */
+int mcd_config_load(const char *path, mcd_config *c, mc_error *err);
+
+/* The capabilities @uid holds. */
+unsigned mcd_config_caps(const mcd_config *c, uid_t uid);
+
+/* Replace a string field (copies @value). */
+int mcd_config_set(char **field, const char *value);
+
+void mcd_config_done(mcd_config *c);
