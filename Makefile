@@ -3,7 +3,8 @@
 #   make            release build (build/release)
 #   make demo       build and run the end-to-end demonstration
 #   make test       every test, under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make bench      benchmarks against the raw system calls (release build)
+#   make bench      benchmarks against the raw system calls and baselines (release build)
+#   make fuzz       the libFuzzer harness of the daemon's request decoder (clang, ASan/UBSan)
 #   make valgrind   the unit tests under valgrind (no sanitizers)
 #   make install    install library, headers, tools (PREFIX, DESTDIR)
 #   make format     clang-format every C file in place; `make format-check` only checks
@@ -18,7 +19,7 @@ PREFIX     ?= /usr/local
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps demo test bench valgrind install format format-check clean
+.PHONY: all deps demo test bench fuzz valgrind install format format-check clean
 
 all: $(REL)/build.ninja
 	ninja -C $(REL)
@@ -39,14 +40,32 @@ $(VG)/build.ninja: | deps
 demo: $(REL)/build.ninja
 	ninja -C $(REL)
 	$(REL)/examples/memcap-demo
+	$(REL)/examples/memcap-demo-daemon $(REL)/src/daemon/memcapd
 
 test: $(ASAN)/build.ninja
 	ninja -C $(ASAN)
 	$(MESON_TEST) -C $(ASAN)
 
+FUZZ       := $(BUILD)/fuzz
+FUZZ_TIME  ?= 120
+
 bench: $(REL)/build.ninja
+	@tools/install-deps.sh redis
 	ninja -C $(REL)
 	$(REL)/bench/bench-memory $(BENCH_ARGS)
+	$(REL)/bench/bench-signal $(BENCH_ARGS)
+	$(REL)/bench/bench-daemon $(BENCH_ARGS)
+
+$(FUZZ)/build.ninja: | deps
+	@tools/install-deps.sh fuzz
+	CC=clang meson setup $(FUZZ) --buildtype=debugoptimized -Dfuzz=true -Dtests=disabled \
+		-Dbench=false
+
+fuzz: $(FUZZ)/build.ninja
+	ninja -C $(FUZZ)
+	mkdir -p $(FUZZ)/corpus
+	$(FUZZ)/tests/fuzz/fuzz-protocol -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		$(FUZZ)/corpus tests/fuzz/corpus/protocol
 
 valgrind: $(VG)/build.ninja
 	@tools/install-deps.sh valgrind
