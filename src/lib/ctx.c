@@ -86,6 +86,10 @@ pid_t mc__ctx_pid(mc_ctx *ctx) {
         return ctx->pid;
 }
 
+const mc_policy *mc__ctx_policy(mc_ctx *ctx) {
+        return ctx->policy;
+}
+
 mc_usage *mc__ctx_usage(mc_ctx *ctx) {
         return &ctx->usage;
 }

@@ -240,6 +240,9 @@ mc__entry *mc__registry_find_overlap(mc_ctx *ctx, uintptr_t addr, size_t len);
 /* Fill the caller's value from an entry. */
 void mc__entry_to_mapping(const mc__entry *e, mc_mapping *m);
 
+/* The policy in force (context lock held). */
+const mc_policy *mc__ctx_policy(mc_ctx *ctx);
+
 /* Current usage (context lock held). */
 mc_usage *mc__ctx_usage(mc_ctx *ctx);
 

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -120,30 +121,22 @@ static bool proc_stat(pid_t pid, pid_t *ppid, pid_t *pgrp) {
         return true;
 }
 
-static bool proc_real_uid(pid_t pid, uid_t *uid) {
-        char path[64], line[256];
-        bool found = false;
-        unsigned long u;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-        f = fopen(path, "re");
-        while (f && !found && fgets(line, sizeof(line), f))
-                if (sscanf(line, "Uid: %lu", &u) == 1) {
-                        *uid = (uid_t) u;
-                        found = true;
-                }
-        if (f)
-                fclose(f);
-        return found;
-}
-
-/* The policy's target classes @pid belongs to, seen from this process. */
-static unsigned target_classes(pid_t pid) {
+/*
+ * The policy's target classes @pid belongs to, seen from this process, computed only as far as
+ * @want needs: the policy asks for one match, and reading /proc is most of the cost of a send.
+ * Cheapest first: self costs nothing, same_uid one stat(2) of /proc/PID (owned by the
+ * process's effective uid), children and process_group a read of /proc/PID/stat.
+ * *@ret_gone is set when the process does not exist.
+ */
+static unsigned target_classes(pid_t pid, unsigned want, bool *ret_gone) {
         pid_t self = getpid(), ppid, pgrp;
         unsigned cls = 0;
-        uid_t uid;
+        char path[32];
+        struct stat st;
 
+        *ret_gone = false;
+        if (want & MC_TARGET_ANY)
+                return 0; /* the policy admits any target: nothing to find out */
         if (pid == 0)
                 return MC_TARGET_PROCESS_GROUP;
         if (pid < -1)
@@ -151,15 +144,26 @@ static unsigned target_classes(pid_t pid) {
         if (pid == -1)
                 return 0;
         if (pid == self)
-                cls |= MC_TARGET_SELF | MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID;
-        if (proc_stat(pid, &ppid, &pgrp)) {
-                if (ppid == self)
-                        cls |= MC_TARGET_CHILDREN;
-                if (pgrp == getpgrp())
-                        cls |= MC_TARGET_PROCESS_GROUP;
+                return MC_TARGET_SELF | MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID;
+        snprintf(path, sizeof(path), "/proc/%d", (int) pid);
+        if (want & MC_TARGET_SAME_UID) {
+                if (stat(path, &st) < 0) {
+                        *ret_gone = errno == ENOENT;
+                        return 0;
+                }
+                if (st.st_uid == getuid() || st.st_uid == geteuid())
+                        cls |= MC_TARGET_SAME_UID;
         }
-        if (proc_real_uid(pid, &uid) && uid == getuid())
-                cls |= MC_TARGET_SAME_UID;
+        if (!(cls & want) && (want & (MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP))) {
+                if (proc_stat(pid, &ppid, &pgrp)) {
+                        if (ppid == self)
+                                cls |= MC_TARGET_CHILDREN;
+                        if (pgrp == getpgrp())
+                                cls |= MC_TARGET_PROCESS_GROUP;
+                } else if (access(path, F_OK) < 0 && errno == ENOENT) {
+                        *ret_gone = true;
+                }
+        }
         return cls;
 }
 
@@ -256,7 +260,27 @@ static int send_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                                a->pidfd >= 0 ? a->pidfd : (int) a->pid);
 }
 
-static const mc__steps send_steps = {.syscall = send_syscall, .flags = MC__RUN_UNLOCKED};
+/* Classify the target against the policy in force (context lock held). */
+static int send_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        send_args *a = data;
+        bool gone = false;
+
+        if (c->op == MC_OP_SIGNAL_RAISE) {
+                c->target_classes = MC_TARGET_SELF;
+                return 0;
+        }
+        if (c->req.target == 0 && a->pidfd >= 0)
+                return 0; /* a pidfd of a process that has exited: the send says ESRCH */
+        c->target_classes =
+                target_classes(c->req.target, mc_policy_signal_targets(mc__ctx_policy(ctx)), &gone);
+        if (gone)
+                return mc__error_set(err, MC_ERR_NOT_FOUND, ESRCH,
+                                     "signal_send to pid %d: no such process", (int) c->req.target);
+        return 0;
+}
+
+static const mc__steps send_steps = {
+        .prepare = send_prepare, .syscall = send_syscall, .flags = MC__RUN_UNLOCKED};
 
 static int send_common(mc_op op, mc_ctx *ctx, pid_t pid, int pidfd, int signo,
                        const mc_signal_payload *payload, mc_error *err) {
@@ -298,10 +322,6 @@ static int send_common(mc_op op, mc_ctx *ctx, pid_t pid, int pidfd, int signo,
                         r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EBADF,
                                           "signal_send: descriptor %d is not a pidfd", pidfd);
         }
-        if (r >= 0)
-                c.target_classes = op == MC_OP_SIGNAL_RAISE        ? MC_TARGET_SELF
-                                   : c.req.target > 0 || pidfd < 0 ? target_classes(c.req.target)
-                                                                   : 0;
         return mc__ctx_run(ctx, &c, r, &e, &send_steps, &a, err);
 }
 

@@ -595,6 +595,7 @@ Test(map, mlock_accounting_never_counts_twice) {
         mc_mapping m;
         mc_usage u;
 
+        MC_SKIP_UNDER_VALGRIND("valgrind does not implement mlock2");
         if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
             rl.rlim_cur < 8 * page)
                 cr_skip_test("RLIMIT_MEMLOCK too small");
