@@ -15,10 +15,12 @@
  * Everything here is header-only (static inline), so a benchmark is a single .c file.
  *
  * Sections: clock and optimisation barriers; statistics; interleaved rounds; CPU placement;
- * how busy the machine was.
+ * how busy the machine was; other processes (placement and cost of every thread).
  */
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- clock and optimisation barriers ---- */
 
@@ -372,6 +376,199 @@ static inline double bench_machine_pct(const bench_machine *a, const bench_machi
         if (a->cpu_total == 0 || b->cpu_total <= a->cpu_total)
                 return __builtin_nan("");
         return 100.0 * (double) part / (double) total;
+}
+
+/* ---- other processes: placement and cost of every thread ---- */
+
+/*
+ * A benchmark between processes (a signal round trip, a daemon request) is dominated by
+ * wakeups, and where the processes run changes the result 4-11x. These helpers place every
+ * thread of a process (sched_setaffinity() applies to one thread only: pinning a pid leaves a
+ * library's helper thread free to run anywhere) and read, from /proc, what each thread cost:
+ * its time on a CPU, how often it went to sleep (voluntary context switches: one per wakeup
+ * it waited for) or was preempted, and the CPU it last ran on.
+ */
+
+#define BENCH_PROC_MAX_THREADS 32
+
+typedef struct bench_thread_stat {
+        pid_t tid;
+        uint64_t run_ns;        /* time on a CPU: /proc/.../schedstat, else utime+stime */
+        uint64_t nvcsw, nivcsw; /* voluntary / involuntary context switches */
+        int cpu;                /* the CPU it last ran on, -1 if unknown */
+} bench_thread_stat;
+
+typedef struct bench_proc {
+        size_t n;
+        bool coarse; /* run_ns came from clock ticks (no schedstat): a resolution of 1/HZ */
+        bench_thread_stat t[BENCH_PROC_MAX_THREADS];
+} bench_proc;
+
+/* What the threads of a process did between two snapshots. */
+typedef struct bench_proc_delta {
+        uint64_t run_ns, nvcsw, nivcsw;
+        unsigned threads_ran; /* threads that spent time on a CPU */
+        uint64_t cpus;        /* bit per CPU (< 64) those threads last ran on */
+} bench_proc_delta;
+
+/* Read a small /proc file into @buf (NUL-terminated); the byte count or -errno. */
+static inline ssize_t bench_read_small(const char *path, char *buf, size_t size) {
+        ssize_t n;
+        int fd;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, size - 1);
+        if (n < 0)
+                n = -errno;
+        close(fd);
+        if (n >= 0)
+                buf[n] = '\0';
+        return n;
+}
+
+static inline int bench_thread_read(pid_t pid, pid_t tid, bench_thread_stat *t, bool *coarse) {
+        char path[96], buf[4096], *p;
+        unsigned long long utime = 0, stime = 0;
+        ssize_t n;
+        int field;
+
+        memset(t, 0, sizeof(*t));
+        t->tid = tid;
+        t->cpu = -1;
+        /* stat: field 39 is the CPU; 14 and 15 are utime and stime. The name (field 2) may
+         * hold spaces and parentheses, so count from its last ')'. */
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int) pid, (int) tid);
+        n = bench_read_small(path, buf, sizeof(buf));
+        if (n < 0)
+                return (int) n;
+        p = strrchr(buf, ')');
+        if (!p)
+                return -EIO;
+        p++;
+        for (field = 3; *p && field <= 39; field++) {
+                char *end;
+                unsigned long long v;
+
+                while (*p == ' ')
+                        p++;
+                v = strtoull(p, &end, 10);
+                if (field == 14)
+                        utime = v;
+                else if (field == 15)
+                        stime = v;
+                else if (field == 39 && end != p)
+                        t->cpu = (int) v;
+                while (*p && *p != ' ')
+                        p++;
+        }
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int) pid, (int) tid);
+        if (bench_read_small(path, buf, sizeof(buf)) > 0)
+                t->run_ns = strtoull(buf, NULL, 10);
+        else {
+                long hz = sysconf(_SC_CLK_TCK);
+
+                t->run_ns = (utime + stime) * (UINT64_C(1000000000) / (hz > 0 ? hz : 100));
+                *coarse = true;
+        }
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int) pid, (int) tid);
+        n = bench_read_small(path, buf, sizeof(buf));
+        if (n < 0)
+                return (int) n;
+        p = strstr(buf, "\nvoluntary_ctxt_switches:");
+        if (p)
+                t->nvcsw = strtoull(p + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
+        p = strstr(buf, "\nnonvoluntary_ctxt_switches:");
+        if (p)
+                t->nivcsw = strtoull(p + strlen("\nnonvoluntary_ctxt_switches:"), NULL, 10);
+        return 0;
+}
+
+/*
+ * Snapshot every thread of @pid (at most BENCH_PROC_MAX_THREADS). A thread that exits while
+ * it is read is skipped. Return: 0, or -errno (-ESRCH: no such process).
+ */
+static inline int bench_proc_snap(pid_t pid, bench_proc *p) {
+        char path[64];
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        memset(p, 0, sizeof(*p));
+        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? -ESRCH : -errno;
+        while ((de = readdir(d)) && p->n < BENCH_PROC_MAX_THREADS) {
+                char *end;
+                long tid = strtol(de->d_name, &end, 10);
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end != '\0' || tid <= 0)
+                        continue;
+                r = bench_thread_read(pid, (pid_t) tid, &p->t[p->n], &p->coarse);
+                if (r == -ENOENT || r == -ESRCH) {
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                p->n++;
+        }
+        closedir(d);
+        return r;
+}
+
+/* @b minus @a, thread by thread (a thread that appeared in between counts from zero). */
+static inline void bench_proc_diff(const bench_proc *a, const bench_proc *b, bench_proc_delta *d) {
+        memset(d, 0, sizeof(*d));
+        for (size_t i = 0; i < b->n; i++) {
+                const bench_thread_stat *y = &b->t[i];
+                bench_thread_stat x = {.tid = y->tid};
+
+                for (size_t j = 0; j < a->n; j++)
+                        if (a->t[j].tid == y->tid)
+                                x = a->t[j];
+                d->run_ns += y->run_ns - x.run_ns;
+                d->nvcsw += y->nvcsw - x.nvcsw;
+                d->nivcsw += y->nivcsw - x.nivcsw;
+                if (y->run_ns != x.run_ns) {
+                        d->threads_ran++;
+                        if (y->cpu >= 0 && y->cpu < 64)
+                                d->cpus |= UINT64_C(1) << y->cpu;
+                }
+        }
+}
+
+/*
+ * Give every thread of @pid (0: the calling process) the CPU set @set. Threads created later
+ * inherit the mask of the thread that creates them. Return: 0 or -errno.
+ */
+static inline int bench_affinity_process(pid_t pid, const cpu_set_t *set) {
+        char path[64];
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        if (pid == 0)
+                pid = getpid();
+        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? -ESRCH : -errno;
+        while ((de = readdir(d))) {
+                char *end;
+                long tid = strtol(de->d_name, &end, 10);
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end != '\0' || tid <= 0)
+                        continue;
+                if (sched_setaffinity((pid_t) tid, sizeof(*set), set) < 0 && errno != ESRCH) {
+                        r = -errno;
+                        break;
+                }
+        }
+        closedir(d);
+        return r;
 }
 
 #endif

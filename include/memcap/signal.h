@@ -20,9 +20,11 @@
  * - Order: realtime signals reach the handler in the order they were sent when at most one
  *   thread can take them from the kernel at a time - e.g. register before creating threads with
  *   MC_SIGNAL_BLOCK, so every thread inherits the block and the dispatcher reads them directly.
- *   Without it, two threads receiving instances at the same moment may hand them on in either
- *   order.
- * - A signal sent to one thread (pthread_kill/tgkill) is handed on like any other.
+ *   Without it, two threads receiving instances at the same moment (the dispatcher counts: it
+ *   reads the process's queue too) may hand them on in either order.
+ * - A signal sent to one thread (pthread_kill/tgkill) is handed on like any other once that
+ *   thread does not block it. Threads created after an MC_SIGNAL_BLOCK registration inherit the
+ *   block: a signal sent to one of them waits in its queue until it unblocks the signal.
  *
  * Handlers are shared by the process: one registration per signal is active at a time (a newer
  * one stacks on top of the older; unregistering pops it and the older is active again). All
@@ -159,8 +161,10 @@ MC_API int mc_signal_register_handler(mc_ctx *ctx, int signo, mc_signal_handler 
 /**
  * mc_signal_unregister_handler() - remove @ctx's registration for @signo. The registration
  * underneath becomes active again; when none is left, the disposition that was there before
- * memcap's first registration is restored. Waits for a running call of the handler to finish
- * (unless called from that handler). Always allowed by the policy.
+ * memcap's first registration is restored and memcap stops taking @signo from the kernel (so
+ * mc_signal_wait() may wait for it); instances already on their way to the dispatcher are given
+ * to that disposition, as if they arrived then. Waits for a running call of the handler to
+ * finish (unless called from that handler). Always allowed by the policy.
  * Return: 0, or -ENOENT (NotFound) when @ctx has no registration for @signo.
  */
 MC_API int mc_signal_unregister_handler(mc_ctx *ctx, int signo, mc_error *err);
@@ -185,7 +189,8 @@ MC_API int mc_signal_dispatch(mc_ctx *ctx, mc_error *err);
 /**
  * mc_signal_mask() - block @set in the calling thread (the seed's mask()).
  * @ret_previous: the thread's whole mask before the call; give it to mc_signal_unmask().
- * SIGKILL and SIGSTOP in @set are InvalidSignal (the kernel cannot block them).
+ * SIGKILL and SIGSTOP in @set are InvalidSignal (the kernel cannot block them), and so are
+ * numbers that name no signal (32 and 33, which the C library keeps for itself).
  * Thread-specific by design: other threads keep their masks.
  */
 MC_API int mc_signal_mask(mc_ctx *ctx, const mc_sigset *set, mc_sigset *ret_previous,
@@ -193,7 +198,8 @@ MC_API int mc_signal_mask(mc_ctx *ctx, const mc_sigset *set, mc_sigset *ret_prev
 
 /**
  * mc_signal_unmask() - set the calling thread's mask back to @previous (the seed's unmask()).
- * Signals that became pending while blocked are delivered when this returns.
+ * Signals that became pending while blocked are delivered when this returns. A number in
+ * @previous that names no signal is InvalidSignal (mc_signal_mask() never returns one).
  */
 MC_API int mc_signal_unmask(mc_ctx *ctx, const mc_sigset *previous, mc_error *err);
 
@@ -237,7 +243,7 @@ MC_API int mc_signal_raise(mc_ctx *ctx, int signo, mc_error *err);
  *              that is left.
  * @ret_info: the signal taken.
  * Return: 0, -ETIMEDOUT (TimedOut) at the timeout, -EINVAL (InvalidSignal) for an empty set or
- * one holding SIGKILL/SIGSTOP, -EBUSY (InvalidArgument) when one of @set has a memcap handler
+ * one holding SIGKILL/SIGSTOP or a number that names no signal, -EBUSY (InvalidArgument) when one of @set has a memcap handler
  * (the handler and the wait would race for it), or -errno.
  */
 MC_API int mc_signal_wait(mc_ctx *ctx, const mc_sigset *set, int64_t timeout_ns,

@@ -35,6 +35,8 @@ int cmd_map(int argc, char **argv);
 int cmd_shm(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_client(int argc, char **argv);
+int cmd_signal(int argc, char **argv);
 
 /*
  * A new context for this command, with the policy of --policy and the audit sink of --audit

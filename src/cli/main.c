@@ -19,6 +19,8 @@ static const cli_command commands[] = {
         {"shm", cmd_shm, "Create, list, inspect and remove POSIX shared memory"},
         {"policy", cmd_policy, "Check a policy file or print the default policy"},
         {"audit", cmd_audit, "Filter and pretty-print a JSON-lines audit log"},
+        {"signal", cmd_signal, "Send, wait for and list signals"},
+        {"client", cmd_client, "Talk to memcapd, the mapping broker"},
         {"help", cmd_help, "Show help for memcap or for one command"},
 };
 

@@ -133,8 +133,11 @@ static int do_fd(mcd_server *s, conn *c, const mcd_request *q, mc_error *e) {
                 safe_close(fd);
                 return r;
         }
-        return mcd_reply_fd(&c->out, q->mmap_id, offset, st.length,
-                            st.shared && (st.prot & MC_PROT_WRITE));
+        r = mcd_reply_fd(&c->out, q->mmap_id, offset, st.length,
+                         st.shared && (st.prot & MC_PROT_WRITE));
+        if (r < 0)
+                mcd_conn_detach_fd(c);
+        return r;
 }
 
 void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {

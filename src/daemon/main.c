@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h" /* the build's: HAVE_LIBSYSTEMD */
@@ -21,6 +22,19 @@
 #include "log.h"
 #include "macro.h"
 #include "server.h"
+
+/* Every connection costs a socket and, for each new client process, a pidfd; every mapping an
+ * open file. The soft limit (often 1024) is for select(), which memcapd never uses: take what the
+ * hard limit allows. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        log_debug("raising the descriptor limit: %s", strerror(errno));
+        }
+}
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -120,8 +134,10 @@ int main(int argc, char **argv) {
                 r = mcd_config_set(&cfg.socket_path, socket);
         if (r >= 0 && root)
                 r = mcd_config_set(&cfg.root, root);
-        if (r >= 0 && policy)
+        if (r >= 0 && policy) {
                 r = mcd_config_set(&cfg.policy_path, policy);
+                cfg.policy_pinned = true;
+        }
         if (r >= 0 && audit)
                 r = mcd_config_set(&cfg.audit_path, audit);
         if (r < 0) {
@@ -130,6 +146,7 @@ int main(int argc, char **argv) {
                 mcd_config_done(&cfg);
                 return error_report(&err);
         }
+        raise_fd_limit();
 #if HAVE_LIBSYSTEMD
         if (sd_listen_fds(1) == 1)
                 listen_fd = SD_LISTEN_FDS_START;

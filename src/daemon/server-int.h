@@ -27,6 +27,7 @@ typedef struct proc {
         pid_t pid;
         int pidfd;
         unsigned refs; /* open connections */
+        bool idle;     /* lost its last connection since the last sweep_procs() */
         struct proc *prev, *next;
 } proc;
 
@@ -44,11 +45,11 @@ typedef struct conn {
         char *in;
         size_t in_len, in_cap;
         mcd_buf out;
-        uint64_t out_total; /* bytes ever queued */
-        uint64_t out_sent;  /* bytes ever sent */
+        uint64_t out_sent; /* bytes ever sent: out.data[0] is at this offset of the stream */
         out_fd *fds;
         size_t n_fds;
         bool paused;   /* input not read until the output drains */
+        bool eof;      /* the client sent its last byte: answer what is buffered, then close */
         bool closing;  /* close once the output is sent */
         bool want_out; /* EPOLLOUT registered */
         struct conn *prev, *next;
@@ -61,12 +62,16 @@ struct mcd_server {
         mc_manager *mgr;
         int epfd;
         int lfd;
-        bool own_socket; /* we bound it, so we unlink it */
+        bool own_socket;    /* we bound it, so we unlink it */
+        bool accept_paused; /* out of descriptors: lfd is not watched (accept_pause()) */
+        bool accept_warned; /* ...and the shortage was logged */
+        int spare_fd;       /* given up to take the pidfd of a client already accepted */
         int sigfd;
         watch_kind listen_kind, signal_kind;
         conn *conns;
         size_t n_conns;
         proc *procs;
+        bool sweep_procs; /* some process lost its last connection */
         bool stopping;
         bool reload;
         uint8_t *scratch; /* MmapRead bytes on their way into a reply */
@@ -78,3 +83,7 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len);
 
 /* Queue a descriptor to go with the reply about to be written to @c->out (server.c). */
 int mcd_conn_attach_fd(conn *c, int fd);
+
+/* Close the descriptor of the last mcd_conn_attach_fd() when its reply could not be queued:
+ * it would otherwise go with the next reply. */
+void mcd_conn_detach_fd(conn *c);

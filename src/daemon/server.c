@@ -6,8 +6,14 @@
  * Client identity comes from SO_PEERCRED; the process behind a connection is held by a pidfd
  * (SO_PEERPIDFD, else pidfd_open right after accept) and keyed by the pidfd's inode, which the
  * kernel never reuses, so a recycled pid can never inherit another process's mappings. When a
- * pidfd turns readable the process has exited and its mappings are synced and unmapped, also
- * when it held several connections; a connection closing alone releases nothing.
+ * pidfd turns readable the process has exited: its mappings are synced and unmapped, also when
+ * it held several connections, and its connections are closed (a child that inherited one must
+ * not act for a process that is gone). A connection closing alone releases nothing; a process
+ * left with neither connections nor mappings is forgotten.
+ *
+ * Limits keep one client from starving the others: a client whose unread replies pass
+ * max_output (or that holds MAX_QUEUED_FDS unread descriptors) is paused, connections are capped
+ * in all and per uid, and running out of descriptors pauses accepting instead of spinning.
  *
  * Sections: helpers, processes, connections (input, output), the listening socket, signals and
  * reload, set-up, the loop, shutdown.
@@ -48,11 +54,43 @@
 /* How much one read(2) takes from a connection. */
 #define READ_CHUNK (64 * 1024)
 
+/* Descriptors (MmapFd replies) queued for one connection before it is paused: each is open in
+ * the daemon until the client reads its reply. */
+#define MAX_QUEUED_FDS 64
+
 /* ---- helpers ------------------------------------------------------------------------------ */
 
 static int epoll_set(mcd_server *s, int op, int fd, uint32_t events, void *ptr) {
         struct epoll_event ev = {.events = events, .data.ptr = ptr};
         return epoll_ctl(s->epfd, op, fd, &ev);
+}
+
+/*
+ * Out of descriptors: stop watching the listening socket, which, level-triggered, would wake the
+ * loop at once, for ever. Waiting clients stay in the backlog until accept_resume(), called when
+ * a connection or a process record frees descriptors and once a second while paused. The
+ * shortage is logged once.
+ */
+static void accept_pause(mcd_server *s) {
+        if (s->accept_paused || s->lfd < 0)
+                return;
+        if (!s->accept_warned)
+                log_warning("out of file descriptors with %zu connections open: accepting again "
+                            "once some are freed",
+                            s->n_conns);
+        s->accept_warned = true;
+        if (epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL) == 0)
+                s->accept_paused = true;
+}
+
+/* Accept again, once the spare descriptor (see peer_pidfd()) is back. */
+static void accept_resume(mcd_server *s) {
+        if (!s->accept_paused || s->lfd < 0 || s->stopping)
+                return;
+        if (s->spare_fd < 0 && (s->spare_fd = fcntl(s->epfd, F_DUPFD_CLOEXEC, 3)) < 0)
+                return;
+        if (epoll_set(s, EPOLL_CTL_ADD, s->lfd, EPOLLIN, &s->listen_kind) == 0)
+                s->accept_paused = false;
 }
 
 /* ---- processes --------------------------------------------------------------------------------
@@ -97,6 +135,7 @@ static proc *proc_attach(mcd_server *s, pid_t pid, int pidfd) {
                 if (p->key == key) {
                         safe_close(pidfd);
                         p->refs++;
+                        p->idle = false;
                         return p;
                 }
         p = calloc(1, sizeof(*p));
@@ -128,26 +167,69 @@ static void proc_free(mcd_server *s, proc *p) {
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
         safe_close(p->pidfd);
         free(p);
+        accept_resume(s);
 }
 
-/* The process exited: release its mappings; its connections stay until they close. */
+static void conn_free(mcd_server *s, conn *c);
+static void conn_update_events(mcd_server *s, conn *c);
+
+/*
+ * The process exited: release its mappings and close its connections once their queued replies
+ * are out. A connection speaks for the process that connected; a child that inherited the socket
+ * must not go on mapping as a process that is gone, since nothing would ever release what it
+ * mapped. Frees connections: the caller must not use events of this batch after this one.
+ */
 static void proc_exited(mcd_server *s, proc *p) {
         size_t n = mc_manager_cleanup_process(s->mgr, p->key);
+        conn *next;
 
         if (n > 0)
                 log_info("client %d exited: released %zu mapping(s)", (int) p->pid, n);
-        for (conn *c = s->conns; c; c = c->next)
-                if (c->p == p)
-                        c->p = NULL;
+        for (conn *c = s->conns; c; c = next) {
+                next = c->next;
+                if (c->p != p)
+                        continue;
+                c->p = NULL;
+                c->closing = true;
+                if (c->out.len == 0)
+                        conn_free(s, c);
+                else
+                        conn_update_events(s, c);
+        }
         proc_free(s, p);
 }
 
+/* A connection of @p closed. Closing a connection alone releases nothing; see sweep_procs(). */
 static void proc_detach(mcd_server *s, proc *p) {
-        (void) s;
-        if (p && p->refs > 0)
-                p->refs--;
-        /* The process record stays until the pidfd reports the exit: closing a connection
-         * alone releases nothing. */
+        if (p && p->refs > 0 && --p->refs == 0)
+                p->idle = s->sweep_procs = true;
+}
+
+/*
+ * Forget the processes that lost their last connection and have no mappings, so that processes
+ * that merely connected once do not pin a pidfd each in the daemon; a process that comes back
+ * gets the same key. One with mappings keeps its record until its pidfd reports the exit.
+ * Called between batches of events, which may point at these records.
+ */
+static void sweep_procs(mcd_server *s) {
+        proc *next;
+
+        s->sweep_procs = false;
+        for (proc *p = s->procs; p; p = next) {
+                mc_client who = {.key = p->key, .pid = p->pid};
+                mc_mapping_stats *v = NULL;
+                size_t n = 1;
+
+                next = p->next;
+                if (!p->idle)
+                        continue;
+                p->idle = false;
+                if (p->refs > 0 || mc_manager_list(s->mgr, &who, 0, &v, &n, NULL) < 0)
+                        continue; /* out of memory: keep it, to be safe */
+                free(v);
+                if (n == 0)
+                        proc_free(s, p);
+        }
 }
 
 /* ---- connections --------------------------------------------------------------------------- */
@@ -169,6 +251,7 @@ static void conn_free(mcd_server *s, conn *c) {
         free(c->in);
         mcd_buf_done(&c->out);
         free(c);
+        accept_resume(s);
 }
 
 int mcd_conn_attach_fd(conn *c, int fd) {
@@ -177,20 +260,37 @@ int mcd_conn_attach_fd(conn *c, int fd) {
         if (!v)
                 return -ENOMEM;
         c->fds = v;
-        c->fds[c->n_fds++] = (out_fd){c->out_total + c->out.len, fd};
+        /* The reply about to be queued starts where the queue ends. */
+        c->fds[c->n_fds++] = (out_fd){c->out_sent + c->out.len, fd};
         return 0;
 }
 
-static void conn_update_events(mcd_server *s, conn *c) {
-        uint32_t ev = EPOLLRDHUP;
-        bool paused = c->out.len > s->cfg.max_output;
+void mcd_conn_detach_fd(conn *c) {
+        if (c->n_fds > 0)
+                safe_close(c->fds[--c->n_fds].fd);
+}
 
-        /* Hysteresis: resume reading once half of the backlog is gone. */
-        if (c->paused && c->out.len > s->cfg.max_output / 2)
-                paused = true;
-        c->paused = paused;
-        if (!c->paused && !c->closing)
-                ev |= EPOLLIN;
+/* Pause a client whose unread replies exceed max_output or carry MAX_QUEUED_FDS descriptors;
+ * resume once half of them are gone. */
+static void conn_update_pause(mcd_server *s, conn *c) {
+        if (c->out.len > s->cfg.max_output || c->n_fds >= MAX_QUEUED_FDS)
+                c->paused = true;
+        else if (c->out.len <= s->cfg.max_output / 2 && c->n_fds <= MAX_QUEUED_FDS / 2)
+                c->paused = false;
+}
+
+static bool conn_has_line(const conn *c) {
+        return c->in_len > 0 && memchr(c->in, '\n', c->in_len);
+}
+
+static void conn_update_events(mcd_server *s, conn *c) {
+        uint32_t ev = 0;
+
+        /* Input only while it can be served. EPOLLRDHUP goes with it: level-triggered, it would
+         * wake the loop over and over for a half-closed client that is paused. */
+        conn_update_pause(s, c);
+        if (!c->paused && !c->closing && !c->eof)
+                ev |= EPOLLIN | EPOLLRDHUP;
         c->want_out = c->out.len > 0;
         if (c->want_out)
                 ev |= EPOLLOUT;
@@ -201,19 +301,20 @@ static void conn_update_events(mcd_server *s, conn *c) {
 static int conn_flush(conn *c) {
         while (c->out.len > 0) {
                 size_t n = c->out.len;
-                uint64_t pos = c->out_total - c->out.len; /* stream offset of out.data[0] */
                 char cbuf[CMSG_SPACE(sizeof(int))];
                 struct iovec iov;
                 struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
                 bool with_fd = false;
                 ssize_t k;
 
-                (void) pos;
                 if (c->n_fds > 0) {
                         uint64_t at = c->fds[0].pos;
-                        if (at == c->out_sent)
+                        if (at == c->out_sent) {
                                 with_fd = true;
-                        else if (at - c->out_sent < n)
+                                /* One descriptor a message: stop before the next one's reply. */
+                                if (c->n_fds > 1 && c->fds[1].pos - c->out_sent < n)
+                                        n = (size_t) (c->fds[1].pos - c->out_sent);
+                        } else if (at - c->out_sent < n)
                                 n = (size_t) (at - c->out_sent); /* stop before that reply */
                 }
                 iov.iov_base = c->out.data;
@@ -260,16 +361,19 @@ static void queue_line_error(conn *c, uint64_t max) {
         c->closing = true;
 }
 
-/* Handle every complete line in the input buffer. */
+/* Handle the complete lines in the input buffer until there are none or the client is paused. */
 static void conn_process(mcd_server *s, conn *c) {
+        bool partial = false;
         size_t start = 0;
 
-        while (start < c->in_len && !c->closing) {
+        while (start < c->in_len && !c->closing && !c->paused) {
                 char *nl = memchr(c->in + start, '\n', c->in_len - start);
                 size_t len;
 
-                if (!nl)
+                if (!nl) {
+                        partial = true;
                         break;
+                }
                 len = (size_t) (nl - (c->in + start));
                 if (len > s->cfg.max_line) {
                         queue_line_error(c, s->cfg.max_line);
@@ -277,28 +381,26 @@ static void conn_process(mcd_server *s, conn *c) {
                 }
                 if (len > 0 && c->in[start + len - 1] == '\r')
                         len--; /* tolerate CRLF from hand-typed sessions */
-                if (len > 0) {
-                        uint64_t before = c->out_total + c->out.len;
-                        mcd_handle_line(s, c, c->in + start, len);
-                        (void) before;
-                }
+                /* An empty line is a malformed request like any other: one reply per line, so
+                 * a pipelining client can count. */
+                mcd_handle_line(s, c, c->in + start, len);
                 start = (size_t) (nl - c->in) + 1;
                 /* Stop taking requests from a client that does not read its replies. */
-                if (c->out.len > s->cfg.max_output)
-                        break;
+                conn_update_pause(s, c);
         }
         if (start > 0) {
                 memmove(c->in, c->in + start, c->in_len - start);
                 c->in_len -= start;
         }
-        if (!c->closing && c->in_len > s->cfg.max_line)
+        /* Only a line still waiting for its end can be too long: complete lines also wait here
+         * while the client is paused. */
+        if (partial && !c->closing && c->in_len > s->cfg.max_line)
                 queue_line_error(c, s->cfg.max_line);
 }
 
-/* Read what the client sent; false when the connection is finished. */
+/* Read what the client sent and handle it; false when the connection is broken. */
 static bool conn_read(mcd_server *s, conn *c) {
-        for (int rounds = 0; rounds < 16 && !c->closing && c->out.len <= s->cfg.max_output;
-             rounds++) {
+        for (int rounds = 0; rounds < 16 && !c->closing && !c->paused && !c->eof; rounds++) {
                 ssize_t n;
 
                 if (c->in_cap - c->in_len < READ_CHUNK) {
@@ -314,8 +416,12 @@ static bool conn_read(mcd_server *s, conn *c) {
                         c->in_cap = cap;
                 }
                 n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
-                if (n == 0)
-                        return false;
+                if (n == 0) {
+                        /* A client may send its requests and shut down its side: it still
+                         * gets every reply. */
+                        c->eof = true;
+                        break;
+                }
                 if (n < 0)
                         return errno == EAGAIN || errno == EINTR;
                 c->in_len += (size_t) n;
@@ -331,33 +437,91 @@ static void conn_event(mcd_server *s, conn *c, uint32_t events) {
 
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
                 alive = conn_read(s, c);
-        if (conn_flush(c) < 0)
-                alive = false;
-        if (c->closing && c->out.len == 0)
+        while (alive) {
+                if (conn_flush(c) < 0) {
+                        alive = false;
+                        break;
+                }
+                /* Requests left in the buffer when the client was paused wait for no new
+                 * input: take them as soon as the backlog has drained. */
+                conn_update_pause(s, c);
+                if (c->paused || c->closing || !conn_has_line(c))
+                        break;
+                conn_process(s, c);
+        }
+        /* Done: everything answered after a shutdown or a fatal error; a partial line left at
+         * the end of the stream is not a request. */
+        if (alive && c->out.len == 0 && (c->closing || (c->eof && !conn_has_line(c))))
                 alive = false;
         if (!alive || (events & EPOLLERR)) {
                 conn_free(s, c);
                 return;
         }
-        /* More lines may be buffered after a pause ended. */
-        if (!c->paused && c->in_len > 0 && c->out.len <= s->cfg.max_output)
-                conn_process(s, c);
         conn_update_events(s, c);
 }
 
 /* ---- the listening socket ----------------------------------------------------------------------
  */
 
-static void accept_clients(mcd_server *s) {
+/*
+ * The pidfd of the client on @fd. Short of descriptors, the spare one is given up, so that a
+ * connection already accepted is never dropped for want of its pidfd; accepting then pauses
+ * until the spare is back. Returns the pidfd or -errno.
+ */
+static int peer_pidfd(mcd_server *s, int fd, pid_t pid) {
         for (;;) {
+                socklen_t len = sizeof(int);
+                int pidfd = -1, e;
+
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+                        return pidfd;
+                pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                if (pidfd >= 0)
+                        return pidfd;
+                e = errno;
+                if ((e != EMFILE && e != ENFILE) || s->spare_fd < 0)
+                        return -e;
+                s->spare_fd = safe_close(s->spare_fd);
+        }
+}
+
+/* Refuse a connection with one error line (best effort: it is the first thing the client reads,
+ * as if it were the reply to its first request) and close it. */
+static void refuse(int fd, const char *why) {
+        mc_error e = MC_ERROR_INIT;
+        mcd_buf b = MCD_BUF_INIT;
+
+        e.kind = MC_ERR_POLICY_VIOLATION;
+        e.sys_errno = EUSERS;
+        strscpy(e.message, sizeof(e.message), why);
+        if (mcd_reply_error(&b, &e, NULL) >= 0)
+                (void) send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        mcd_buf_done(&b);
+        close(fd);
+}
+
+static size_t conns_of_uid(const mcd_server *s, uid_t uid) {
+        size_t n = 0;
+
+        for (const conn *c = s->conns; c; c = c->next)
+                n += c->client.uid == uid;
+        return n;
+}
+
+static void accept_clients(mcd_server *s) {
+        while (!s->accept_paused) {
                 struct ucred cred;
                 socklen_t len = sizeof(cred);
-                int fd, pidfd = -1;
+                int fd, pidfd;
                 conn *c;
 
                 fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
-                        if (errno != EAGAIN && errno != EINTR)
+                        if (errno == EAGAIN)
+                                s->accept_warned = false; /* caught up: any shortage is over */
+                        else if (errno == EMFILE || errno == ENFILE)
+                                accept_pause(s);
+                        else if (errno != EINTR && errno != ECONNABORTED)
                                 log_warning("accept: %s", strerror(errno));
                         return;
                 }
@@ -365,7 +529,7 @@ static void accept_clients(mcd_server *s) {
                         log_warning("refusing a connection: %zu connections open (limit %" PRIu64
                                     ")",
                                     s->n_conns, s->cfg.max_connections);
-                        close(fd);
+                        refuse(fd, "memcapd has as many connections as it takes; try again later");
                         continue;
                 }
                 if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
@@ -373,15 +537,27 @@ static void accept_clients(mcd_server *s) {
                         close(fd);
                         continue;
                 }
-                len = sizeof(pidfd);
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0)
-                        pidfd = (int) syscall(SYS_pidfd_open, cred.pid, 0);
-                if (pidfd < 0) {
-                        log_warning("refusing pid %d: no pidfd (%s)", (int) cred.pid,
-                                    strerror(errno));
-                        close(fd);
+                if (conns_of_uid(s, cred.uid) >= s->cfg.max_connections_per_uid) {
+                        log_warning("refusing a connection of pid %d: uid %u has %" PRIu64
+                                    " connections open (the limit)",
+                                    (int) cred.pid, (unsigned) cred.uid,
+                                    s->cfg.max_connections_per_uid);
+                        refuse(fd, "this uid has as many connections open as memcapd allows "
+                                   "(max_connections_per_uid)");
                         continue;
                 }
+                pidfd = peer_pidfd(s, fd, cred.pid);
+                if (pidfd < 0) {
+                        close(fd);
+                        if (pidfd == -EMFILE || pidfd == -ENFILE)
+                                accept_pause(s);
+                        else
+                                log_warning("refusing pid %d: no pidfd (%s)", (int) cred.pid,
+                                            strerror(-pidfd));
+                        continue;
+                }
+                if (s->spare_fd < 0)
+                        accept_pause(s); /* after this one */
                 c = calloc(1, sizeof(*c));
                 if (!c) {
                         close(pidfd);
@@ -440,7 +616,8 @@ static int socket_parent(const char *path) {
 static int listen_on(mcd_server *s, mc_error *err) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         const char *path = s->cfg.socket_path;
-        int fd, probe;
+        struct stat st;
+        int fd, probe, e;
 
         if (strlen(path) >= sizeof(sa.sun_path))
                 return error_set(err, MC_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
@@ -449,26 +626,38 @@ static int listen_on(mcd_server *s, mc_error *err) {
         memcpy(sa.sun_path, path, strlen(path) + 1);
         if (socket_parent(path) < 0)
                 return error_errno(err, errno, "creating the directory of '%s'", path);
-        /* A live daemon answers; a stale socket file is removed. */
-        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (probe >= 0 && connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
+        /*
+         * Whatever is in the way must be a socket nobody listens on, which is then replaced. A
+         * live daemon answers; a refusal other than ECONNREFUSED (a full backlog, say) may be a
+         * live one too; and a file of another kind is never ours to remove.
+         */
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return error_set(err, MC_ERR_ALREADY_EXISTS, EEXIST,
+                                         "'%s' exists and is not a socket; not replacing it", path);
+                probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (probe < 0)
+                        return error_errno(err, errno, "socket");
+                e = connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0 ? 0 : errno;
                 close(probe);
-                return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
-                                 "another memcapd is listening on '%s'", path);
+                if (e == 0)
+                        return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
+                                         "another memcapd is listening on '%s'", path);
+                if (e != ECONNREFUSED && e != ENOENT)
+                        return error_errno(err, e, "probing the socket '%s'", path);
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return error_errno(err, errno, "removing the stale socket '%s'", path);
         }
-        if (probe >= 0)
-                close(probe);
-        (void) unlink(path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return error_errno(err, errno, "socket");
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int e = errno;
+                e = errno;
                 close(fd);
                 return error_errno(err, e, "bind '%s'", path);
         }
         if (chmod(path, s->cfg.socket_mode) < 0 || listen(fd, 512) < 0) {
-                int e = errno;
+                e = errno;
                 close(fd);
                 unlink(path);
                 return error_errno(err, e, "listen on '%s'", path);
@@ -532,10 +721,25 @@ static void do_reload(mcd_server *s) {
         r = mcd_config_defaults(&cfg, &err);
         if (r >= 0)
                 r = mcd_config_load(s->config_path, &cfg, &err);
-        /* The socket and the root stay what they are: moving them needs a restart. */
+        /*
+         * What was set up once stays what it is until a restart: the socket, the root, the audit
+         * log, and the manager's options. A policy named on the command line still overrides
+         * the file's.
+         */
         if (r >= 0) {
+                if (cfg.allow_symlinks != s->cfg.allow_symlinks ||
+                    cfg.max_mappings != s->cfg.max_mappings || cfg.max_bytes != s->cfg.max_bytes)
+                        log_warning("reload: allow_symlinks, max_mappings_per_client and "
+                                    "max_bytes_per_client change only on a restart");
+                cfg.allow_symlinks = s->cfg.allow_symlinks;
+                cfg.max_mappings = s->cfg.max_mappings;
+                cfg.max_bytes = s->cfg.max_bytes;
+                cfg.policy_pinned = s->cfg.policy_pinned;
                 r = mcd_config_set(&cfg.socket_path, s->cfg.socket_path);
                 r = r < 0 ? r : mcd_config_set(&cfg.root, s->cfg.root);
+                r = r < 0 ? r : mcd_config_set(&cfg.audit_path, s->cfg.audit_path);
+                if (r >= 0 && cfg.policy_pinned)
+                        r = mcd_config_set(&cfg.policy_path, s->cfg.policy_path);
                 if (r < 0)
                         error_errno(&err, ENOMEM, "reload: allocating");
         }
@@ -564,7 +768,7 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
         s = calloc(1, sizeof(*s));
         if (!s)
                 return error_errno(err, ENOMEM, "allocating the server");
-        s->epfd = s->lfd = s->sigfd = -1;
+        s->epfd = s->lfd = s->sigfd = s->spare_fd = -1;
         s->listen_kind = WATCH_LISTEN;
         s->signal_kind = WATCH_SIGNALS;
         /* Take ownership of a copy of the configuration. */
@@ -611,6 +815,11 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
         s->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (s->epfd < 0) {
                 r = error_errno(err, errno, "epoll_create1");
+                goto fail;
+        }
+        s->spare_fd = fcntl(s->epfd, F_DUPFD_CLOEXEC, 3);
+        if (s->spare_fd < 0) {
+                r = error_errno(err, errno, "reserving a spare descriptor");
                 goto fail;
         }
         /* Shutdown and reload through memcap's own signal capability, run by this loop. */
@@ -689,7 +898,10 @@ int mcd_server_run(mcd_server *s) {
 #endif
         log_info("serving '%s' on '%s' (pid %d)", s->cfg.root, s->cfg.socket_path, (int) getpid());
         while (!s->stopping) {
-                int n = epoll_wait(s->epfd, ev, (int) ELEMENTSOF(ev), -1);
+                int n = epoll_wait(s->epfd, ev, (int) ELEMENTSOF(ev), s->accept_paused ? 1000 : -1);
+
+                if (n == 0)
+                        accept_resume(s); /* descriptors may have come free without an event */
 
                 if (n < 0) {
                         if (errno == EINTR)
@@ -720,6 +932,8 @@ int mcd_server_run(mcd_server *s) {
                                 break;
                         }
                 }
+                if (s->sweep_procs)
+                        sweep_procs(s);
                 if (s->reload)
                         do_reload(s);
         }
@@ -744,6 +958,7 @@ void mcd_server_free(mcd_server *s) {
         if (s->own_socket)
                 (void) unlink(s->cfg.socket_path);
         safe_close(s->epfd);
+        safe_close(s->spare_fd);
         free(s->scratch);
         free(s->config_path);
         mcd_config_done(&s->cfg);

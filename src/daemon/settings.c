@@ -39,6 +39,7 @@ int mcd_config_defaults(mcd_config *c, mc_error *err) {
         c->max_output = 16 << 20;
         c->max_read = 16 << 20;
         c->max_connections = 1024;
+        c->max_connections_per_uid = 128;
         c->caps = calloc(1, sizeof(*c->caps));
         if (!c->caps)
                 return error_errno(err, ENOMEM, "config: allocating");
@@ -113,6 +114,7 @@ static int get_caps(const char *path, json_t *obj, mcd_config *c, mc_error *err)
         c->n_caps = 0;
         c->default_caps = 0;
         json_object_foreach(obj, k, v) {
+                mcd_uid_caps *grown;
                 unsigned caps = 0;
                 size_t i;
                 json_t *name;
@@ -134,9 +136,10 @@ static int get_caps(const char *path, json_t *obj, mcd_config *c, mc_error *err)
                 }
                 if (args_parse_uint(k, UINT32_MAX - 1, &uid) < 0)
                         return bad(err, path, "capabilities", "keys must be uids or \"*\"");
-                c->caps = realloc(c->caps, (c->n_caps + 1) * sizeof(*c->caps));
-                if (!c->caps)
+                grown = realloc(c->caps, (c->n_caps + 1) * sizeof(*c->caps));
+                if (!grown)
                         return error_errno(err, ENOMEM, "config: allocating");
+                c->caps = grown;
                 c->caps[c->n_caps++] = (mcd_uid_caps){(uid_t) uid, caps};
         }
         return 0;
@@ -187,6 +190,8 @@ int mcd_config_load(const char *path, mcd_config *c, mc_error *err) {
                         r = get_size(path, k, v, &c->max_read, err);
                 else if (streq(k, "max_connections"))
                         r = get_size(path, k, v, &c->max_connections, err);
+                else if (streq(k, "max_connections_per_uid"))
+                        r = get_size(path, k, v, &c->max_connections_per_uid, err);
                 else if (streq(k, "capabilities"))
                         r = get_caps(path, v, c, err);
                 else

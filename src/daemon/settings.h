@@ -14,7 +14,7 @@
  *     "allow_symlinks": false,               symlinks that stay inside the root
  *     "max_mappings_per_client": 1024, "max_bytes_per_client": "1GiB",
  *     "max_line": "4MiB", "max_output": "16MiB", "max_read": "16MiB",
- *     "max_connections": 1024,
+ *     "max_connections": 1024, "max_connections_per_uid": 128,
  *     "capabilities": {"0": ["FileRead", "FileWrite", "SystemInfo", "FdPass"],
  *                      "1000": ["FileRead"], "*": []}
  *   }
@@ -37,8 +37,9 @@ typedef struct mcd_config {
         char *socket_path;
         unsigned socket_mode;
         char *root;
-        char *policy_path; /* NULL: the embedded default policy */
-        char *audit_path;  /* NULL: no audit log */
+        char *policy_path;  /* NULL: the embedded default policy */
+        bool policy_pinned; /* given on the command line: a reload keeps it over the file's */
+        char *audit_path;   /* NULL: no audit log */
         bool allow_symlinks;
         uint64_t max_mappings; /* per client process */
         uint64_t max_bytes;    /* per client process, page-rounded */
@@ -46,6 +47,7 @@ typedef struct mcd_config {
         uint64_t max_output;   /* replies queued for one connection before it is paused */
         uint64_t max_read;     /* bytes one MmapRead may ask for */
         uint64_t max_connections;
+        uint64_t max_connections_per_uid; /* so one user cannot take them all */
         mcd_uid_caps *caps;
         size_t n_caps;
         unsigned default_caps; /* uids not listed */

@@ -168,12 +168,12 @@ static int path_check(const char *path, mc_error *err) {
 
         if (n == 0 || path[0] != '/')
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "Mmap: path '%.200s' must start with '/' (it names a file "
+                                     "path '%.200s' must start with '/' (it names a file "
                                      "in the root)",
                                      path);
         if (n > MC_MANAGER_PATH_MAX)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
-                                     "Mmap: path is longer than %d bytes", MC_MANAGER_PATH_MAX);
+                                     "path is longer than %d bytes", MC_MANAGER_PATH_MAX);
         return 0;
 }
 
@@ -204,7 +204,7 @@ static int open_beneath(mc_manager *mgr, const char *path, mc_error *err) {
                                                          : " (symlinks are not allowed)");
         if (e == ENOSYS)
                 return mc__error_set(err, MC_ERR_UNSUPPORTED, ENOSYS,
-                                     "Mmap: openat2 is not available (Linux 5.6 or later needed)");
+                                     "openat2 is not available (Linux 5.6 or later needed)");
         return mc__error_errno(err, e, "'%.200s'", path);
 }
 
@@ -268,8 +268,7 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
                                      "Mmap: manager, client and ret_id must not be NULL");
         if (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "Mmap: prot %u has bits beyond 7 (1 read, 2 write, 4 exec)",
-                                     prot);
+                                     "prot %u has bits beyond 7 (1 read, 2 write, 4 exec)", prot);
         if (!(client->caps & MC_CAP_FILE_READ))
                 return deny(err, "Mmap needs the FileRead capability");
         if ((prot & MC_PROT_WRITE) && !(client->caps & MC_CAP_FILE_WRITE))
@@ -305,21 +304,21 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
         } else {
                 if (offset != 0)
                         return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                             "Mmap: anonymous memory has no offset");
+                                             "anonymous memory has no offset");
                 if (length == 0)
                         return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                             "Mmap: anonymous memory needs a length");
+                                             "anonymous memory needs a length");
         }
         if (length > (uint64_t) PTRDIFF_MAX / 2)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                     "Mmap: length %" PRIu64 " is too large", length);
+                                     "length %" PRIu64 " is too large", length);
         span = offset % mc_page_size() + length;
         charge = (span + mc_page_size() - 1) / mc_page_size() * mc_page_size();
 
         e = calloc(1, sizeof(*e));
         if (!e || (path && !(e->path = strdup(path)))) {
                 entry_free(e);
-                return mc__error_errno(err, ENOMEM, "Mmap: allocating");
+                return mc__error_errno(err, ENOMEM, "allocating a mapping");
         }
         e->fd = -1;
         e->owner_key = client->key;
@@ -333,7 +332,7 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
         pthread_rwlock_wrlock(&mgr->lock);
         o = owner_find(mgr, client->key, true);
         if (!o || reserve(mgr) < 0) {
-                r = mc__error_errno(err, ENOMEM, "Mmap: allocating");
+                r = mc__error_errno(err, ENOMEM, "allocating a mapping");
                 goto fail;
         }
         if (o->mappings + 1 > mgr->max_mappings) {
@@ -552,7 +551,7 @@ int mc_manager_mprotect(mc_manager *mgr, const mc_client *client, uint64_t id, u
                                      "Mprotect: bad arguments");
         if (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "Mprotect: prot %u has bits beyond 7", prot);
+                                     "prot %u has bits beyond 7", prot);
         pthread_rwlock_wrlock(&mgr->lock);
         e = lookup(mgr, client, "Mprotect", id, false, err);
         if (!e)
@@ -618,13 +617,21 @@ int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t owner_key
         if (owner_key != client->key && !(client->caps & MC_CAP_SYSTEM_INFO))
                 return deny(err, "MmapList of other clients needs the SystemInfo capability");
         pthread_rwlock_rdlock(&mgr->lock);
-        if (mgr->n_entries > 0) {
-                v = malloc(mgr->n_entries * sizeof(*v));
+        /* Count first: an entry is 4 KiB, and one client's few must not cost an array as
+         * large as every client's together. */
+        for (size_t i = 0; i < mgr->n_slots; i++) {
+                entry *e = mgr->entries[i];
+                if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key))
+                        n++;
+        }
+        if (n > 0) {
+                v = malloc(n * sizeof(*v));
                 if (!v) {
                         pthread_rwlock_unlock(&mgr->lock);
-                        return mc__error_errno(err, ENOMEM, "MmapList: allocating");
+                        return mc__error_errno(err, ENOMEM, "allocating the list");
                 }
         }
+        n = 0;
         for (size_t i = 0; i < mgr->n_slots; i++) {
                 entry *e = mgr->entries[i];
                 if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key))

@@ -23,11 +23,15 @@
 
 static int sigset_to_sys(const char *op, const mc_sigset *in, bool refuse_kill, sigset_t *out,
                          mc_error *err) {
+        char name[16];
+
         sigemptyset(out);
         for (int s = 1; s <= MAXSIG; s++) {
                 if (!mc_sigset_has(in, s))
                         continue;
-                if (s > SIGRTMAX)
+                /* Also the C library's own signals (32, 33 in glibc): sigaddset() would drop
+                 * them silently, and a wait for nothing else would wait for nothing. */
+                if (s > SIGRTMAX || !mc_signal_name(s, name, sizeof(name)))
                         return mc__error_set(err, MC_ERR_INVALID_SIGNAL, EINVAL,
                                              "%s: %d is not a signal of this system (1..%d)", op, s,
                                              SIGRTMAX);
@@ -40,10 +44,13 @@ static int sigset_to_sys(const char *op, const mc_sigset *in, bool refuse_kill, 
         return 0;
 }
 
+/* Only signals sigset_to_sys() takes back, so a mask from mc_signal_mask() round-trips. */
 static void sigset_from_sys(const sigset_t *in, mc_sigset *out) {
+        char name[16];
+
         out->bits = 0;
         for (int s = 1; s <= MAXSIG && s <= SIGRTMAX; s++)
-                if (sigismember(in, s) == 1)
+                if (sigismember(in, s) == 1 && mc_signal_name(s, name, sizeof(name)))
                         mc_sigset_add(out, s);
 }
 
@@ -167,20 +174,26 @@ static unsigned target_classes(pid_t pid, unsigned want, bool *ret_gone) {
         return cls;
 }
 
-/* The pid behind a pidfd (fdinfo "Pid:"), 0 if unknown, -1 if the process has exited. */
-static pid_t pidfd_pid(int pidfd) {
+/*
+ * The pid behind a pidfd (fdinfo "Pid:"): 0 when it is in a pid namespace we cannot see, -1
+ * when the process has exited. -EBADF when @pidfd is not a pidfd.
+ */
+static int pidfd_pid(int pidfd, pid_t *ret) {
         char path[64], line[128];
+        bool found = false;
         long pid = 0;
         FILE *f;
 
         snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
         f = fopen(path, "re");
-        while (f && fgets(line, sizeof(line), f))
-                if (sscanf(line, "Pid: %ld", &pid) == 1)
-                        break;
+        while (f && !found && fgets(line, sizeof(line), f))
+                found = sscanf(line, "Pid: %ld", &pid) == 1;
         if (f)
                 fclose(f);
-        return (pid_t) pid;
+        if (!found)
+                return -EBADF;
+        *ret = (pid_t) pid;
+        return 0;
 }
 
 typedef struct send_args {
@@ -270,7 +283,7 @@ static int send_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 return 0;
         }
         if (c->req.target == 0 && a->pidfd >= 0)
-                return 0; /* a pidfd of a process that has exited: the send says ESRCH */
+                return 0; /* a pidfd of a process outside our pid namespace: no class fits */
         c->target_classes =
                 target_classes(c->req.target, mc_policy_signal_targets(mc__ctx_policy(ctx)), &gone);
         if (gone)
@@ -317,10 +330,12 @@ static int send_common(mc_op op, mc_ctx *ctx, pid_t pid, int pidfd, int signo,
         if (r >= 0 && op == MC_OP_SIGNAL_SEND && pidfd >= 0) {
                 c.fields |= MC__F_FD;
                 c.req.fd = pidfd;
-                c.req.target = pidfd_pid(pidfd);
-                if (c.req.target == 0)
+                if (pidfd_pid(pidfd, &c.req.target) < 0)
                         r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EBADF,
                                           "signal_send: descriptor %d is not a pidfd", pidfd);
+                else if (c.req.target < 0)
+                        r = mc__error_set(&e, MC_ERR_NOT_FOUND, ESRCH,
+                                          "signal_send: the process of pidfd %d has exited", pidfd);
         }
         return mc__ctx_run(ctx, &c, r, &e, &send_steps, &a, err);
 }

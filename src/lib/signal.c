@@ -77,6 +77,7 @@ static struct {
         int sfd; /* the dispatcher's signalfd */
         int efd; /* wakes the dispatcher after a change */
         sigset_t watched;
+        uint64_t flush; /* unwatched signals whose instances may wait in the dispatcher's queue */
         /* Read by forward() in signal context. */
         _Atomic pid_t tid;
         _Atomic pid_t pid;
@@ -157,12 +158,28 @@ int mc_signal_default_action(int signo) {
 /* ---- the forwarding handler ---------------------------------------------------------------------
  */
 
+/*
+ * rt_tgsigqueueinfo() lets a thread queue a siginfo that claims to come from kill(2), tgkill(2)
+ * or the kernel (si_code >= 0 or SI_TKILL) only to itself: to any other thread it is EPERM, so
+ * that nobody can forge those. forward() therefore hands such an instance on under this code
+ * of ours (negative, so the kernel keeps pid, uid and value where they are) with the original
+ * code in si_errno, and info_from_ssi() puts it back.
+ */
+#define FORWARDED_CODE (-0x4d43)
+
 static void forward(int signo, siginfo_t *si, void *uctx) {
         int saved = errno;
         pid_t tid = atomic_load_explicit(&G.tid, memory_order_acquire);
         pid_t pid = atomic_load_explicit(&G.pid, memory_order_relaxed);
+        siginfo_t copy;
 
         (void) uctx;
+        if (si->si_code >= 0 || si->si_code == SI_TKILL) {
+                copy = *si;
+                copy.si_errno = si->si_code;
+                copy.si_code = FORWARDED_CODE;
+                si = &copy;
+        }
         if (tid > 0) {
                 /* A full queue is a burst in flight: wait for the dispatcher to drain it
                  * rather than drop the signal (bounded: about a second). */
@@ -190,6 +207,22 @@ static void info_from_ssi(const struct signalfd_siginfo *s, mc_signal_info *i) {
         i->source_uid = (uid_t) s->ssi_uid;
         i->timestamp = mc__now_ns(CLOCK_REALTIME);
         i->code = s->ssi_code;
+        if (s->ssi_code == FORWARDED_CODE) {
+                /*
+                 * The kernel copied it as a queued signal: pid and uid are in place, and a
+                 * child's status is where a queued value would be (si_status and si_value
+                 * share their place in siginfo_t). Other kernel layouts (SIGIO's band and fd)
+                 * have no sender.
+                 */
+                i->code = s->ssi_errno;
+                if (i->code > 0 && i->signal != SIGCHLD) {
+                        i->source_pid = 0;
+                        i->source_uid = 0;
+                }
+                if (i->signal == SIGCHLD && i->code > 0)
+                        i->status = s->ssi_int;
+                return;
+        }
         if (s->ssi_signo == SIGCHLD)
                 i->status = s->ssi_status;
         if (s->ssi_code == SI_QUEUE || s->ssi_code == SI_MESGQ || s->ssi_code == SI_TIMER) {
@@ -201,6 +234,7 @@ static void info_from_ssi(const struct signalfd_siginfo *s, mc_signal_info *i) {
 }
 
 static void deliver(const mc_signal_info *info);
+static void flush_unwatched(void);
 
 static void *dispatcher_main(void *arg) {
         (void) arg;
@@ -222,6 +256,7 @@ static void *dispatcher_main(void *arg) {
                         uint64_t v;
                         if (read(G.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                                 break;
+                        flush_unwatched();
                 }
                 if (!(p[0].revents & POLLIN))
                         continue;
@@ -239,6 +274,83 @@ static void wake_dispatcher(void) {
         uint64_t one = 1;
         if (G.efd >= 0)
                 (void) !write(G.efd, &one, sizeof(one));
+}
+
+/*
+ * Stop reading @s from the signalfd (G.lock held). Instances forward() handed on just before
+ * wait in the dispatcher's own queue, where nothing reads them any more: the dispatcher takes
+ * them out and gives them to the disposition now in force (flush_unwatched()).
+ */
+static void unwatch(int s) {
+        sigdelset(&G.watched, s);
+        /* Cannot fail: the descriptor and the mask are valid. */
+        if (G.sfd >= 0)
+                (void) signalfd(G.sfd, &G.watched, SFD_CLOEXEC | SFD_NONBLOCK);
+        G.flush |= UINT64_C(1) << (s - 1);
+        wake_dispatcher();
+}
+
+/* The signals pending in the calling thread's own queue (SigPnd), not the process's. */
+static uint64_t own_pending(void) {
+        char buf[2048], *p;
+        uint64_t bits = 0;
+        ssize_t n;
+        int fd;
+
+        fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        p = strstr(buf, "\nSigPnd:");
+        if (p && sscanf(p + 8, "%" SCNx64, &bits) != 1)
+                bits = 0;
+        return bits;
+}
+
+/*
+ * In the dispatcher: take the instances of unwatched signals out of its own queue and pass
+ * them on as if they arrived now. sigtimedwait() takes from the thread's own queue before the
+ * process's, and only own_pending() bits are asked for, so nothing is taken from the process
+ * queue, where a thread waiting for the signal (or the restored disposition) must get it.
+ */
+static void flush_unwatched(void) {
+        uint64_t bits, watched = 0;
+
+        pthread_mutex_lock(&G.lock);
+        bits = G.flush;
+        G.flush = 0;
+        for (int s = 1; s <= MAXSIG; s++)
+                if (sigismember(&G.watched, s) == 1)
+                        watched |= UINT64_C(1) << (s - 1);
+        pthread_mutex_unlock(&G.lock);
+        bits &= ~watched;
+
+        for (uint64_t pend; bits && (pend = own_pending() & bits);) {
+                struct timespec zero = {0, 0};
+                struct signalfd_siginfo ssi;
+                mc_signal_info info;
+                sigset_t one;
+                siginfo_t si;
+
+                sigemptyset(&one);
+                sigaddset(&one, __builtin_ctzll(pend) + 1);
+                if (sigtimedwait(&one, &si, &zero) <= 0)
+                        break;
+                memset(&ssi, 0, sizeof(ssi));
+                ssi.ssi_signo = (uint32_t) si.si_signo;
+                ssi.ssi_errno = si.si_errno;
+                ssi.ssi_code = si.si_code;
+                ssi.ssi_pid = (uint32_t) si.si_pid;
+                ssi.ssi_uid = (uint32_t) si.si_uid;
+                ssi.ssi_int = si.si_value.sival_int;
+                ssi.ssi_ptr = (uint64_t) (uintptr_t) si.si_value.sival_ptr;
+                info_from_ssi(&ssi, &info);
+                deliver(&info);
+        }
 }
 
 /*
@@ -476,8 +588,10 @@ static void deliver(const mc_signal_info *info) {
                 if (sigq_push(q, info) < 0)
                         atomic_fetch_add(&G.lost, 1);
                 pthread_mutex_unlock(&q->lock);
-                pthread_mutex_unlock(&G.lock);
+                /* Under G.lock: once it is released, mc_ctx_free() may close the descriptor
+                 * and free the queue. An eventfd write does not block. */
                 (void) !write(q->efd, &one, sizeof(one));
+                pthread_mutex_unlock(&G.lock);
                 return;
         }
         r->running++;
@@ -542,6 +656,7 @@ static int register_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err)
                 sigaddset(&G.watched, s);
                 if (mc_sys.signalfd(G.sfd, &G.watched, SFD_CLOEXEC | SFD_NONBLOCK) < 0) {
                         k = mc__error_errno(err, errno, "signal_register: watching signal %d", s);
+                        sigdelset(&G.watched, s);
                         goto fail;
                 }
                 memset(&sa, 0, sizeof(sa));
@@ -550,6 +665,7 @@ static int register_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err)
                 sigemptyset(&sa.sa_mask);
                 if (mc_sys.sigaction(s, &sa, &G.before[s]) < 0) {
                         k = mc__error_errno(err, errno, "signal_register: sigaction(%d)", s);
+                        unwatch(s);
                         goto fail;
                 }
                 G.installed[s] = true;
@@ -628,7 +744,10 @@ int mc_signal_register_handler(mc_ctx *ctx, int signo, mc_signal_handler handler
         return mc__ctx_run(ctx, &c, r, &e, &register_steps, &a, err);
 }
 
-/* Remove @r from @s's stack (G.lock held); restore the disposition when it empties. */
+/*
+ * Remove @r from @s's stack (G.lock held). When it empties, restore the disposition and stop
+ * reading @s, so that a wait for it or the restored disposition gets every instance.
+ */
 static void unlink_reg(int s, reg *r) {
         reg **pp = &G.top[s];
 
@@ -639,6 +758,7 @@ static void unlink_reg(int s, reg *r) {
         if (!G.top[s] && G.installed[s]) {
                 sigaction(s, &G.before[s], NULL);
                 G.installed[s] = false;
+                unwatch(s);
         }
 }
 
@@ -661,12 +781,22 @@ static int unregister_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *er
         /* The handler may be running; its userdata must stay valid until it returns. */
         while (r->running > 0 && tls_running != r)
                 pthread_cond_wait(&G.changed, &G.lock);
-        if (r->blocked_here && pthread_equal(r->blocker, pthread_self())) {
-                sigset_t one;
-                sigemptyset(&one);
-                sigaddset(&one, s);
-                pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-                G.blocked_by_memcap &= ~(UINT64_C(1) << (s - 1));
+        if (r->blocked_here) {
+                reg *heir = G.top[s];
+
+                /* A registration still there that asked for the block too keeps it. */
+                while (heir && !(heir->flags & MC_SIGNAL_BLOCK))
+                        heir = heir->below;
+                if (heir && !heir->blocked_here) {
+                        heir->blocked_here = true;
+                        heir->blocker = r->blocker;
+                } else if (pthread_equal(r->blocker, pthread_self())) {
+                        sigset_t one;
+                        sigemptyset(&one);
+                        sigaddset(&one, s);
+                        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+                        G.blocked_by_memcap &= ~(UINT64_C(1) << (s - 1));
+                }
         }
         if (r->running == 0)
                 free(r);
@@ -819,6 +949,7 @@ void mc__signal_fork_child(void) {
         G.sfd = safe_close(G.sfd);
         G.efd = safe_close(G.efd);
         sigemptyset(&G.watched);
+        G.flush = 0;
         G.started = false;
         atomic_store(&G.tid, 0);
         atomic_store(&G.pid, getpid());
