@@ -7,22 +7,54 @@
  * When an audit log is configured every request is recorded with the client's pid and uid.
  */
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "macro.h"
 #include "server-int.h"
 
+/*
+ * Library messages are written for the process that made the call and may name addresses in
+ * it ("mapping 0x7f4c..."). Sent to a client they would reveal the daemon's memory layout, so
+ * every hexadecimal number of 6 digits or more becomes "<address>".
+ */
+static void scrub_addresses(const char *in, char *out, size_t size) {
+        size_t o = 0;
+
+        while (*in && o + 1 < size) {
+                size_t n = 0;
+
+                if (in[0] == '0' && in[1] == 'x') {
+                        while (isxdigit((unsigned char) in[2 + n]))
+                                n++;
+                }
+                if (n >= 6) {
+                        static const char hidden[] = "<address>";
+                        size_t k = MC_MIN(sizeof(hidden) - 1, size - 1 - o);
+                        memcpy(out + o, hidden, k);
+                        o += k;
+                        in += 2 + n;
+                } else {
+                        out[o++] = *in++;
+                }
+        }
+        out[o] = 0;
+}
+
 static void reply_failure(conn *c, const mc_error *e, const char *call) {
+        mc_error shown = *e;
         int r;
 
+        scrub_addresses(e->message, shown.message, sizeof(shown.message));
         if (e->kind == MC_ERR_PERMISSION_DENIED && e->sys_errno == 0)
-                r = mcd_reply_denied(&c->out, e->message);
+                r = mcd_reply_denied(&c->out, shown.message);
         else
-                r = mcd_reply_error(&c->out, e, call);
+                r = mcd_reply_error(&c->out, &shown, call);
         if (r < 0)
                 c->closing = true; /* out of memory: nothing sensible can follow */
 }

@@ -1653,7 +1653,7 @@ Test(signal, mask_unmask_round_trip) {
         mc_ctx_free(ctx);
 }
 
-Test(signal, mask_is_per_thread) {
+Test(signal, mask_is_per_thread, .timeout = 10) {
         mc_sigset set = sigset_of(SIGUSR1, 0), prev;
         mc_ctx *ctx = ctx_new();
         idler t;
@@ -2638,7 +2638,7 @@ static pid_t gone_pid(int *ret_pidfd) {
         return pid;
 }
 
-Test(signal, send_to_a_process_that_does_not_exist_is_not_found) {
+Test(signal, send_to_a_process_that_does_not_exist_is_not_found, .timeout = 10) {
         mc_signal_payload p = user_data(1);
         mc_error err = MC_ERROR_INIT;
         mc_ctx *ctx = ctx_new();
