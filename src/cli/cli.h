@@ -65,6 +65,20 @@ static inline void cli_getopt_reset(void) {
         opterr = 0;
 }
 
+/* A subcommand of a command ("shm create"). */
+typedef struct cli_subcommand {
+        const char *name;
+        cli_run_fn run;
+} cli_subcommand;
+
+/*
+ * Run the subcommand @argv[1] of command @cmd: its function gets argv from the subcommand's
+ * name on. "--help", "-h" and "help" call @help. A missing or unknown subcommand is a usage
+ * error that lists @names (e.g. "create, ls, info or rm").
+ */
+int cli_run_subcommand(const char *cmd, const cli_subcommand *subs, size_t n_subs,
+                       const char *names, void (*help)(void), int argc, char **argv);
+
 /* Flush stdout and turn a failed write into Io (a full disk or a closed pipe). 0 or exit. */
 int cli_finish_output(void);
 

@@ -124,20 +124,11 @@ static int policy_default(int argc, char **argv) {
 }
 
 int cmd_policy(int argc, char **argv) {
-        _cleanup_free_ char *safe = NULL;
+        static const cli_subcommand subs[] = {
+                {"check", policy_check},
+                {"default", policy_default},
+        };
 
-        if (argc < 2)
-                return cli_usage_error("policy", "missing command (check or default)");
-        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
-                help();
-                return 0;
-        }
-        if (streq(argv[1], "check"))
-                return policy_check(argc - 1, argv + 1);
-        if (streq(argv[1], "default"))
-                return policy_default(argc - 1, argv + 1);
-        safe = str_escape_cstr(argv[1]);
-        if (argv[1][0] == '-')
-                return cli_usage_error("policy", "unknown option '%s'", safe ? safe : "?");
-        return cli_usage_error("policy", "unknown command '%s'", safe ? safe : "?");
+        return cli_run_subcommand("policy", subs, ELEMENTSOF(subs), "check or default", help, argc,
+                                  argv);
 }

@@ -450,28 +450,13 @@ static int shm_rm(int argc, char **argv) {
 }
 
 int cmd_shm(int argc, char **argv) {
-        static const struct {
-                const char *name;
-                cli_run_fn run;
-        } subs[] = {
+        static const cli_subcommand subs[] = {
                 {"create", shm_create},
                 {"ls", shm_ls},
                 {"info", shm_info},
                 {"rm", shm_rm},
         };
-        _cleanup_free_ char *safe = NULL;
 
-        if (argc < 2)
-                return cli_usage_error("shm", "missing command (create, ls, info or rm)");
-        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
-                help();
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(subs); i++)
-                if (streq(argv[1], subs[i].name))
-                        return subs[i].run(argc - 1, argv + 1);
-        safe = str_escape_cstr(argv[1]);
-        if (argv[1][0] == '-')
-                return cli_usage_error("shm", "unknown option '%s'", safe ? safe : "?");
-        return cli_usage_error("shm", "unknown command '%s'", safe ? safe : "?");
+        return cli_run_subcommand("shm", subs, ELEMENTSOF(subs), "create, ls, info or rm", help,
+                                  argc, argv);
 }

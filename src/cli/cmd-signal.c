@@ -738,27 +738,12 @@ static int signal_list(int argc, char **argv) {
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
 int cmd_signal(int argc, char **argv) {
-        static const struct {
-                const char *name;
-                cli_run_fn run;
-        } subs[] = {
+        static const cli_subcommand subs[] = {
                 {"send", signal_send},
                 {"wait", signal_wait},
                 {"list", signal_list},
         };
-        _cleanup_free_ char *safe = NULL;
 
-        if (argc < 2)
-                return cli_usage_error("signal", "missing command (send, wait or list)");
-        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
-                help();
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(subs); i++)
-                if (streq(argv[1], subs[i].name))
-                        return subs[i].run(argc - 1, argv + 1);
-        safe = str_escape_cstr(argv[1]);
-        if (argv[1][0] == '-')
-                return cli_usage_error("signal", "unknown option '%s'", safe ? safe : "?");
-        return cli_usage_error("signal", "unknown command '%s'", safe ? safe : "?");
+        return cli_run_subcommand("signal", subs, ELEMENTSOF(subs), "send, wait or list", help,
+                                  argc, argv);
 }

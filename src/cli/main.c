@@ -59,6 +59,25 @@ static void usage(FILE *f) {
         fputs("\nRun 'memcap <command> --help' for the options of a command.\n", f);
 }
 
+int cli_run_subcommand(const char *cmd, const cli_subcommand *subs, size_t n_subs,
+                       const char *names, void (*help)(void), int argc, char **argv) {
+        _cleanup_free_ char *safe = NULL;
+
+        if (argc < 2)
+                return cli_usage_error(cmd, "missing command (%s)", names);
+        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+                help();
+                return 0;
+        }
+        for (size_t i = 0; i < n_subs; i++)
+                if (streq(argv[1], subs[i].name))
+                        return subs[i].run(argc - 1, argv + 1);
+        safe = str_escape_cstr(argv[1]);
+        if (argv[1][0] == '-')
+                return cli_usage_error(cmd, "unknown option '%s'", safe ? safe : "?");
+        return cli_usage_error(cmd, "unknown command '%s'", safe ? safe : "?");
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
         va_list ap;
 

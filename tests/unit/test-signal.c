@@ -30,21 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * Criterion's runner (the one process without BXFI_MAP in its environment: every test runs in
- * a worker started with it) now and then loses a 48-byte timeout record when tests with
- * .timeout end close together: BoxFort's timeout thread frees cancelled records only when it
- * next runs, which may be after exit. LeakSanitizer then fails the whole binary at exit, and its
- * early exit drops the buffered TAP report. None of our code runs in the runner; the workers,
- * where the tests run, keep the full leak check (mc_test_fini()).
- */
-#ifdef MC_TEST_HAVE_LSAN
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-        return getenv("BXFI_MAP") ? "" : "leak:libcriterion.so\n";
-}
-#endif
-
 /* ---- fixtures ------------------------------------------------------------------------------ */
 
 static char audit_path[128];
