@@ -78,7 +78,9 @@ MC_API void mc_ctx_get_usage(mc_ctx *ctx, mc_usage *ret);
 
 /**
  * mc_ctx_audit_event() - write an application event into the context's audit log, in the same
- * record format ("outcome":"ok"), e.g. a shutdown handler recording why it stopped.
+ * record format, e.g. a shutdown handler recording why it stopped. The record's "outcome" is
+ * "ok", unless @fields_json holds "outcome": "denied" or "error" (a service recording a request
+ * it refused or failed), so that filters on outcome see it.
  * @capability: e.g. "core.signal"; printable ASCII, at most 64 bytes.
  * @event: the "operation" field, e.g. "signal.shutdown"; same limits.
  * @fields_json: NULL, or the text of one JSON object, stored as the record's "event" field.

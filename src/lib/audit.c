@@ -851,7 +851,7 @@ static void jb_raw_object(jbuf *b, const char *json) {
 }
 
 void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const char *event,
-                     const char *fields_json) {
+                     const char *fields_json, const char *outcome) {
         char stack[2048];
         struct timespec ts;
         rec_meta m;
@@ -870,7 +870,7 @@ void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const c
                 .message = "",
         };
         jb_init(&b, stack, sizeof(stack));
-        jb_head(&b, &ts, &m, "ok");
+        jb_head(&b, &ts, &m, outcome ? outcome : "ok");
         jb_lit(&b, ",\"event\":");
         if (fields_json)
                 jb_raw_object(&b, fields_json);

@@ -255,6 +255,8 @@ static bool audit_name_valid(const char *s) {
 
 int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
                        const char *fields_json, mc_error *err) {
+        const char *outcome = "ok";
+
         if (!ctx)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "audit event: no context");
@@ -266,7 +268,11 @@ int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
                 json_error_t jerr;
                 json_t *v = json_loads(fields_json, JSON_REJECT_DUPLICATES, &jerr);
                 bool object = v && json_is_object(v);
+                const char *o = object ? json_string_value(json_object_get(v, "outcome")) : NULL;
 
+                /* An event that reports how something went says so in the record's outcome. */
+                if (o && (streq(o, "denied") || streq(o, "error")))
+                        outcome = streq(o, "denied") ? "denied" : "error";
                 json_decref(v);
                 if (!object)
                         return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
@@ -279,7 +285,7 @@ int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
                 return 0;
         pthread_mutex_lock(&ctx->audit_lock);
         if (ctx->audit)
-                mc__audit_event(ctx->audit, ctx->pid, capability, event, fields_json);
+                mc__audit_event(ctx->audit, ctx->pid, capability, event, fields_json, outcome);
         pthread_mutex_unlock(&ctx->audit_lock);
         return 0;
 }

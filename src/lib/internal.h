@@ -277,9 +277,12 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
  */
 void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const mc_error *e);
 
-/* Write an application event (mc_ctx_audit_event()); @fields_json already validated. */
+/*
+ * Write an application event (mc_ctx_audit_event()); @fields_json already validated. @outcome
+ * is "ok", "denied" or "error" for the record's "outcome" (NULL: "ok").
+ */
 void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const char *event,
-                     const char *fields_json);
+                     const char *fields_json, const char *outcome);
 
 /* Records a sink failed to write since it was opened. */
 uint64_t mc__audit_dropped(const mc_audit *audit);

@@ -640,7 +640,7 @@ Test(audit, errno_is_preserved) {
         mc__audit_call(a, 1, &c, -ENOENT, NULL);
         cr_assert(eq(int, errno, EXDEV));
         errno = EXDEV;
-        mc__audit_event(a, 1, "core.signal", "x", NULL);
+        mc__audit_event(a, 1, "core.signal", "x", NULL, NULL);
         cr_assert(eq(int, errno, EXDEV));
 
         mc_audit_close(a);
@@ -652,7 +652,7 @@ Test(audit, null_sink_and_null_close_are_harmless) {
 
         mmap_call(&c);
         mc__audit_call(NULL, 1, &c, 0, NULL);
-        mc__audit_event(NULL, 1, "core.signal", "x", "{}");
+        mc__audit_event(NULL, 1, "core.signal", "x", "{}", NULL);
         cr_assert(eq(u64, mc__audit_dropped(NULL), 0));
         mc_audit_close(NULL);
 }
@@ -665,11 +665,11 @@ Test(audit, event_with_fields_and_without) {
         json_t *ev;
 
         mc__audit_event(a, 555, "core.signal", "signal.shutdown",
-                        "{\"signal\":\"SIGTERM\",\"n\":[1,2,{\"x\":null}]}");
-        mc__audit_event(a, 555, "core.memory", "app.note", NULL);
+                        "{\"signal\":\"SIGTERM\",\"n\":[1,2,{\"x\":null}]}", NULL);
+        mc__audit_event(a, 555, "core.memory", "app.note", NULL, NULL);
         /* Valid JSON may span lines; the record may not. */
         mc__audit_event(a, 555, "core.memory", "app.multiline",
-                        "{\n  \"a\": 1,\r\n\t\"b\": \"c\"\n}");
+                        "{\n  \"a\": 1,\r\n\t\"b\": \"c\"\n}", NULL);
         cr_assert(eq(int, cap.n, 3));
 
         assert_keys(cap.json[0], "time,capability,operation,pid,outcome,event");
@@ -798,7 +798,7 @@ Test(audit, hostile_names_in_events_and_capabilities) {
         capture cap;
         mc_audit *a = open_capture(&cap);
 
-        mc__audit_event(a, 1, "core.\n\"x\xff", "ev\\\x01\xc0", "{\"k\":\"v\\n\"}");
+        mc__audit_event(a, 1, "core.\n\"x\xff", "ev\\\x01\xc0", "{\"k\":\"v\\n\"}", NULL);
         cr_assert(eq(int, cap.n, 1));
         cr_assert(eq(str, (char *) jstr(cap.json[0], "capability"), "core.\n\"x\xc3\xbf"));
         cr_assert(eq(str, (char *) jstr(cap.json[0], "operation"), "ev\\\x01\xc3\x80"));
@@ -964,7 +964,7 @@ Test(audit, one_write_per_record_even_when_long) {
         c.req.file = file;
         mc__audit_call(a, 1, &c, 0, NULL);
         cr_assert(eq(int, write_calls, 2));
-        mc__audit_event(a, 1, "core.memory", "e", NULL);
+        mc__audit_event(a, 1, "core.memory", "e", NULL, NULL);
         cr_assert(eq(int, write_calls, 3));
         cr_assert(eq(u64, mc__audit_dropped(a), 0));
         mc_audit_close(a);
@@ -1007,7 +1007,7 @@ Test(audit, fsync_flag_syncs_every_record) {
                   err.message);
         mc__audit_call(a, 1, &c, 0, NULL);
         mc__audit_call(a, 1, &c, -EPERM, NULL);
-        mc__audit_event(a, 1, "core.memory", "e", NULL);
+        mc__audit_event(a, 1, "core.memory", "e", NULL, NULL);
         cr_assert(eq(int, fdatasync_calls, 3));
         cr_assert(eq(u64, mc__audit_dropped(a), 0));
 
@@ -1046,7 +1046,7 @@ Test(audit, failing_write_counts_dropped_records) {
         cr_assert(eq(u64, mc__audit_dropped(a), 1));
         write_errno = ENOSPC;
         mc__audit_call(a, 1, &c, -ENOMEM, NULL);
-        mc__audit_event(a, 1, "core.memory", "e", "{}");
+        mc__audit_event(a, 1, "core.memory", "e", "{}", NULL);
         cr_assert(eq(u64, mc__audit_dropped(a), 3));
         cr_assert(eq(int, write_calls, 3)); /* no retry loop on real errors */
 
@@ -1253,7 +1253,7 @@ Test(audit, fd_sink_writes_to_a_pipe_and_owns_a_duplicate) {
 
         mmap_call(&c);
         mc__audit_call(a, 321, &c, 0, NULL);
-        mc__audit_event(a, 321, "core.signal", "note", "{\"a\":1}");
+        mc__audit_event(a, 321, "core.signal", "note", "{\"a\":1}", NULL);
         cr_assert(eq(u64, mc__audit_dropped(a), 0));
         mc_audit_close(a);
 
@@ -1327,7 +1327,7 @@ Test(audit, syslog_sink_accepts_records) {
         c.denied = true;
         r = mc__error_set(&e, MC_ERR_POLICY_VIOLATION, EPERM, "denied \n\"by\" rule");
         mc__audit_call(a, 1, &c, r, &e);
-        mc__audit_event(a, 1, "core.signal", "note", NULL);
+        mc__audit_event(a, 1, "core.signal", "note", NULL, NULL);
         cr_assert(eq(u64, mc__audit_dropped(a), 0));
         mc_audit_close(a);
 

@@ -117,6 +117,24 @@ Test(ctx, audit_sink_replacement_and_events) {
                      "SIGTERM"));
         json_decref(rec);
 
+        /* An event may report its own outcome; anything else in that field keeps "ok". */
+        cr_assert(
+                eq(int,
+                   mc_ctx_audit_event(ctx, "memcapd", "request", "{\"outcome\":\"denied\"}", &err),
+                   0));
+        cr_assert(ne(ptr, strstr(last_line, "\"outcome\":\"denied\",\"event\""), NULL), "%s",
+                  last_line);
+        cr_assert(eq(int,
+                     mc_ctx_audit_event(ctx, "memcapd", "request", "{\"outcome\":\"error\"}", &err),
+                     0));
+        cr_assert(ne(ptr, strstr(last_line, "\"outcome\":\"error\",\"event\""), NULL), "%s",
+                  last_line);
+        cr_assert(eq(int,
+                     mc_ctx_audit_event(ctx, "memcapd", "request", "{\"outcome\":\"odd\"}", &err),
+                     0));
+        cr_assert(ne(ptr, strstr(last_line, "\"outcome\":\"ok\",\"event\""), NULL), "%s",
+                  last_line);
+        n_lines -= 3;
         cr_assert(eq(int, mc_ctx_audit_event(ctx, "core.signal", "x", "[1,2]", &err), -EINVAL));
         cr_assert(eq(int, mc_ctx_audit_event(ctx, "core.signal", "x", "{\"a\":", &err), -EINVAL));
         cr_assert(eq(int, mc_ctx_audit_event(ctx, "core.signal", "x", "{\"a\":1,\"a\":2}", &err),
