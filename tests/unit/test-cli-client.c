@@ -14,10 +14,9 @@
  */
 
 #include "common.h"
+#include "cli-spawn.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -30,239 +29,25 @@
 #include <sys/wait.h>
 #include <time.h>
 
-extern char **environ;
-
-#define NOBODY ((uid_t) 65534)
-
 /* ---- spawning ------------------------------------------------------------------------------ */
 
-static char tmpdir[256];
 static char sock_path[300];
 static char root_dir[300];
 static pid_t daemon_pid;
 
-static void remove_tree(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                char p[PATH_MAX * 2];
-                struct stat st;
-
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-                if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                        remove_tree(p);
-                else
-                        unlink(p);
-        }
-        closedir(d);
-        rmdir(dir);
-}
-
-typedef struct run_result {
-        int status; /* exit status, or 128 + signal */
-        pid_t pid;
-        char *out;
-        size_t out_len;
-        char *err;
-        size_t err_len;
-} run_result;
-
-static void run_result_done(run_result *r) {
-        free(r->out);
-        free(r->err);
-        *r = (run_result){};
-}
-
-static const char *build_path(const char *rel) {
-        static char path[2][PATH_MAX];
-        static int which;
-        const char *root = getenv("MEMCAP_BUILD_ROOT");
-        char *p = path[which++ % 2];
-
-        cr_assert(not(eq(ptr, (void *) root, NULL)),
-                  "MEMCAP_BUILD_ROOT is not set (run the tests through meson test)");
-        snprintf(p, PATH_MAX, "%s/%s", root, rel);
-        cr_assert(eq(int, access(p, X_OK), 0), "%s: %s", p, strerror(errno));
-        return p;
-}
-
-typedef struct child {
-        pid_t pid;
-        int in, out, err; /* our ends; -1 when closed */
-} child;
-
-/*
- * The environment for a child: ours, with each "NAME=value" of @set replacing NAME and each
- * bare "NAME" removing it. MEMCAPD_SOCKET is always removed unless @set has it, so a value in
- * the test's own environment cannot change what is tested.
- */
-static char **make_env(const char *const *set) {
-        size_t n = 0, k = 0;
-        char **env;
-
-        while (environ[n])
-                n++;
-        for (const char *const *s = set; s && *s; s++)
-                k++;
-        env = calloc(n + k + 1, sizeof(char *));
-        cr_assert(not(eq(ptr, env, NULL)));
-        k = 0;
-        for (size_t i = 0; i < n; i++) {
-                size_t nl = strcspn(environ[i], "=");
-                bool drop = strncmp(environ[i], "MEMCAPD_SOCKET=", 15) == 0;
-
-                for (const char *const *s = set; s && *s; s++)
-                        if (strncmp(*s, environ[i], nl) == 0 && ((*s)[nl] == '=' || !(*s)[nl]))
-                                drop = true;
-                if (!drop)
-                        env[k++] = environ[i];
-        }
-        for (const char *const *s = set; s && *s; s++)
-                if (strchr(*s, '='))
-                        env[k++] = (char *) *s;
-        env[k] = NULL;
-        return env;
-}
-
-/* Start memcap with @args; @env as make_env() takes it; as uid nobody when @nobody. */
-static void spawn_child_env(child *c, const char *const *args, const char *const *env,
-                            bool nobody) {
-        int in[2], out[2], err[2];
-        const char *argv[64];
-        char **envp = make_env(env);
-        size_t n = 0;
-
-        argv[n++] = build_path("src/cli/memcap");
-        for (; args[n - 1]; n++) {
-                cr_assert(lt(sz, n, ELEMENTSOF(argv) - 1));
-                argv[n] = args[n - 1];
-        }
-        argv[n] = NULL;
-
-        cr_assert(eq(int, pipe2(in, O_CLOEXEC), 0));
-        cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
-        cr_assert(eq(int, pipe2(err, O_CLOEXEC), 0));
-        c->pid = fork();
-        cr_assert(ge(int, c->pid, 0));
-        if (c->pid == 0) {
-                if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
-                        _exit(126);
-                if (nobody && (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0))
-                        _exit(125);
-                execve(argv[0], (char *const *) argv, envp);
-                _exit(127);
-        }
-        free(envp);
-        close(in[0]);
-        close(out[1]);
-        close(err[1]);
-        c->in = in[1];
-        c->out = out[0];
-        c->err = err[0];
-}
-
-static void append(char **buf, size_t *len, const char *data, size_t n) {
-        char *nb = realloc(*buf, *len + n + 1);
-
-        cr_assert(not(eq(ptr, nb, NULL)));
-        memcpy(nb + *len, data, n);
-        *len += n;
-        nb[*len] = 0;
-        *buf = nb;
-}
-
-/* Feed @input (may be NULL), collect stdout and stderr until both close, reap the child. */
-static void finish_child(child *c, const char *input, size_t input_len, run_result *res) {
-        size_t written = 0;
-        int status;
-
-        *res = (run_result){.pid = c->pid};
-        append(&res->out, &res->out_len, "", 0);
-        append(&res->err, &res->err_len, "", 0);
-        signal(SIGPIPE, SIG_IGN);
-        if (!input || input_len == 0) {
-                if (c->in >= 0)
-                        close(c->in);
-                c->in = -1;
-        } else
-                fcntl(c->in, F_SETFL, O_NONBLOCK);
-
-        while (c->out >= 0 || c->err >= 0) {
-                struct pollfd p[3] = {
-                        {c->out, POLLIN, 0}, {c->err, POLLIN, 0}, {c->in, POLLOUT, 0}};
-                char buf[65536];
-
-                cr_assert(ge(int, poll(p, 3, 60000), 1), "memcap hangs");
-                for (int i = 0; i < 2; i++) {
-                        int *fd = i == 0 ? &c->out : &c->err;
-                        ssize_t n;
-
-                        if (*fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                                continue;
-                        n = read(*fd, buf, sizeof(buf));
-                        if (n <= 0) {
-                                close(*fd);
-                                *fd = -1;
-                        } else if (i == 0)
-                                append(&res->out, &res->out_len, buf, (size_t) n);
-                        else
-                                append(&res->err, &res->err_len, buf, (size_t) n);
-                }
-                if (c->in >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-                        ssize_t n = write(c->in, input + written, input_len - written);
-                        if (n > 0)
-                                written += (size_t) n;
-                        if (n < 0 || written == input_len) {
-                                close(c->in);
-                                c->in = -1;
-                        }
-                }
-        }
-        if (c->in >= 0)
-                close(c->in);
-        cr_assert(eq(int, waitpid(c->pid, &status, 0), c->pid));
-        res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void run_full(run_result *res, const char *input, size_t input_len, const char *const *env,
-                     bool nobody, const char *const *args) {
-        child c;
-
-        *res = (run_result){};
-        spawn_child_env(&c, args, env, nobody);
-        finish_child(&c, input, input_len, res);
-}
-
 /* memcap client --socket <our daemon> ARGS... */
 #define RUN(res, ...)                                                                              \
-        run_full((res), NULL, 0, NULL, false,                                                      \
+        run_full((res), NULL, 0, NULL, 0,                                                          \
                  (const char *const[]){"client", "--socket", sock_path, __VA_ARGS__, NULL})
 #define RUN_IN(res, in, ...)                                                                       \
-        run_full((res), (in), strlen(in), NULL, false,                                             \
+        run_full((res), (in), strlen(in), NULL, 0,                                                 \
                  (const char *const[]){"client", "--socket", sock_path, __VA_ARGS__, NULL})
 /* memcap ARGS... exactly, with @env. */
 #define RUN_ENV(res, env, ...)                                                                     \
-        run_full((res), NULL, 0, (env), false, (const char *const[]){__VA_ARGS__, NULL})
-
-#define ASSERT_EXIT(res, code)                                                                     \
-        cr_assert(eq(int, (res)->status, (code)), "exit %d, expected %d\nstdout: %s\nstderr: %s",  \
-                  (res)->status, (code), (res)->out, (res)->err)
+        run_full((res), NULL, 0, (env), 0, (const char *const[]){__VA_ARGS__, NULL})
 
 #define ASSERT_HAS(hay, needle)                                                                    \
         cr_assert(not(eq(ptr, strstr((hay), (needle)), NULL)), "no '%s' in:\n%s", (needle), (hay))
-
-static void write_file(const char *path, const void *data, size_t len) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-        cr_assert(ge(int, fd, 0), "%s: %s", path, strerror(errno));
-        cr_assert(eq(sz, (size_t) write(fd, data, len), len));
-        close(fd);
-}
 
 /* The contents of @path, NUL-terminated, in a malloc'd buffer. */
 static char *read_file(const char *path, size_t *ret_len) {
@@ -280,19 +65,6 @@ static char *read_file(const char *path, size_t *ret_len) {
         if (ret_len)
                 *ret_len = len;
         return buf;
-}
-
-static json_t *parse_json(const char *text) {
-        json_error_t jerr;
-        json_t *j = json_loads(text, 0, &jerr);
-
-        cr_assert(not(eq(ptr, j, NULL)), "not JSON (%s): %s", jerr.text, text);
-        return j;
-}
-
-/* json_is_*() are macros, which Criterion's cr_assert() cannot take as its first token. */
-static bool is_type(json_type type, const json_t *v) {
-        return v && json_typeof(v) == type;
 }
 
 /* ---- the daemon --------------------------------------------------------------------------------
@@ -466,7 +238,7 @@ Test(cli_client, hello_json_is_the_reply_data) {
 Test(cli_client, hello_as_nobody_shows_its_capabilities) {
         run_result r;
 
-        run_full(&r, NULL, 0, NULL, true,
+        run_full(&r, NULL, 0, NULL, SPAWN_NOBODY,
                  (const char *const[]){"client", "--socket", sock_path, "hello", NULL});
         ASSERT_EXIT(&r, 0);
         ASSERT_HAS(r.out, "client uid    65534\n");
@@ -644,7 +416,7 @@ Test(cli_client, session_rejects_bad_lines) {
         }
 
         /* A NUL byte in a line is refused, not cut off. */
-        run_full(&r, "hello\0junk\n", 11, NULL, false,
+        run_full(&r, "hello\0junk\n", 11, NULL, 0,
                  (const char *const[]){"client", "--socket", sock_path, "session", NULL});
         ASSERT_EXIT(&r, 2);
         ASSERT_HAS(r.err, "line 1 holds a NUL byte");
@@ -749,8 +521,8 @@ Test(cli_client, two_sessions_share_a_file) {
         child a;
 
         /* A stays alive, with its shared mapping, while B maps the same file. */
-        spawn_child_env(&a, (const char *const[]){"client", "--socket", sock_path, "session", NULL},
-                        NULL, false);
+        spawn_child(&a, (const char *const[]){"client", "--socket", sock_path, "session", NULL},
+                    NULL, -1, 0);
         send_input(&a, "mmap /data/f --shared --prot rw\nwrite % --data HOWDY\n");
         out = expect_output(&a, "wrote 5 bytes to id 1 at offset 0\n");
         free(out);
@@ -837,8 +609,8 @@ Test(cli_client, truncated_file_is_io_and_missing_input_not_found) {
         root_path(path, sizeof(path), "/data/big");
         memset(page, 'z', sizeof(page));
         write_file(path, page, sizeof(page));
-        spawn_child_env(&a, (const char *const[]){"client", "--socket", sock_path, "session", NULL},
-                        NULL, false);
+        spawn_child(&a, (const char *const[]){"client", "--socket", sock_path, "session", NULL},
+                    NULL, -1, 0);
         send_input(&a, "mmap /data/big --shared\nread % --offset 8190\n");
         out = expect_output(&a, "zz\n");
         free(out);
@@ -897,7 +669,7 @@ Test(cli_client, fd_maps_the_descriptor_and_dumps_it) {
         run_result_done(&r);
 
         /* Without FdPass the daemon refuses: exit 11 with its reason. */
-        run_full(&r, "mmap /data/f\nfd %\n", 17, NULL, true,
+        run_full(&r, "mmap /data/f\nfd %\n", 17, NULL, SPAWN_NOBODY,
                  (const char *const[]){"client", "--socket", sock_path, "session", NULL});
         ASSERT_EXIT(&r, 11);
         ASSERT_HAS(r.err, "memcap: MmapFd failed: ");
@@ -959,7 +731,7 @@ Test(cli_client, unknown_id_is_not_found) {
         run_result r;
 
         for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
-                run_full(&r, NULL, 0, NULL, false,
+                run_full(&r, NULL, 0, NULL, 0,
                          (const char *const[]){"client", "--socket", sock_path, cmds[i][0],
                                                cmds[i][1], cmds[i][2], cmds[i][3], NULL});
                 ASSERT_EXIT(&r, 16);
@@ -1006,7 +778,7 @@ Test(cli_client, usage_errors_exit_2) {
 
                 for (size_t k = 0; k < 6 && cases[i][k]; k++)
                         args[3 + k] = cases[i][k];
-                run_full(&r, NULL, 0, NULL, false, args);
+                run_full(&r, NULL, 0, NULL, 0, args);
                 ASSERT_EXIT(&r, 2);
                 cr_assert(eq(str, r.out, ""));
                 ASSERT_HAS(r.err, "Try 'memcap client");
@@ -1054,7 +826,7 @@ Test(cli_client, missing_capability_exits_11_with_the_reason) {
         run_result r;
 
         /* Nobody holds FileRead only: a writable mapping needs FileWrite. */
-        run_full(&r, NULL, 0, NULL, true,
+        run_full(&r, NULL, 0, NULL, SPAWN_NOBODY,
                  (const char *const[]){"client", "--socket", sock_path, "mmap", "/data/f", "--prot",
                                        "rw", NULL});
         ASSERT_EXIT(&r, 11);
@@ -1063,7 +835,7 @@ Test(cli_client, missing_capability_exits_11_with_the_reason) {
         ASSERT_HAS(r.err, "FileWrite");
         run_result_done(&r);
 
-        run_full(&r, NULL, 0, NULL, true,
+        run_full(&r, NULL, 0, NULL, SPAWN_NOBODY,
                  (const char *const[]){"client", "--socket", sock_path, "mmap", "/data/f", NULL});
         ASSERT_EXIT(&r, 0);
         run_result_done(&r);
@@ -1125,7 +897,7 @@ Test(cli_client, socket_the_user_may_not_open_is_permission_denied) {
         RUN_ENV(&r, NULL, "client", "--socket", path, "hello");
         ASSERT_EXIT(&r, 0);
         run_result_done(&r);
-        run_full(&r, NULL, 0, NULL, true,
+        run_full(&r, NULL, 0, NULL, SPAWN_NOBODY,
                  (const char *const[]){"client", "--socket", path, "hello", NULL});
         ASSERT_EXIT(&r, 11);
         ASSERT_HAS(r.err, "Permission denied");
@@ -1183,11 +955,11 @@ Test(cli_client, default_socket_follows_memcapd) {
 
         /* Other users: under XDG_RUNTIME_DIR when it is absolute, else /run/memcap. */
         run_full(&r, NULL, 0, (const char *const[]){"XDG_RUNTIME_DIR=/tmp/xdg-memcap-test", NULL},
-                 true, (const char *const[]){"client", "hello", NULL});
+                 SPAWN_NOBODY, (const char *const[]){"client", "hello", NULL});
         ASSERT_EXIT(&r, 16);
         ASSERT_HAS(r.err, "'/tmp/xdg-memcap-test/memcap/memcapd.sock'");
         run_result_done(&r);
-        run_full(&r, NULL, 0, (const char *const[]){"XDG_RUNTIME_DIR=relative", NULL}, true,
+        run_full(&r, NULL, 0, (const char *const[]){"XDG_RUNTIME_DIR=relative", NULL}, SPAWN_NOBODY,
                  (const char *const[]){"client", "hello", NULL});
         ASSERT_EXIT(&r, 16);
         ASSERT_HAS(r.err, "'/run/memcap/memcapd.sock'");
@@ -1313,7 +1085,7 @@ static void fake_run(run_result *r, const char *const *replies, bool pass_fd, co
                 cr_assert(lt(sz, i + 3, ELEMENTSOF(argv) - 1));
                 argv[3 + i] = args[i];
         }
-        run_full(r, input, input ? strlen(input) : 0, NULL, false, argv);
+        run_full(r, input, input ? strlen(input) : 0, NULL, 0, argv);
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
 }

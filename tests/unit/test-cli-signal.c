@@ -10,48 +10,24 @@
  */
 
 #include "common.h"
+#include "cli-spawn.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
-extern char **environ;
-
-/* ---- spawning (adapted from test-cli.c) --------------------------------------------------- */
-
-static char tmpdir[256];
+/* ---- spawning ------------------------------------------------------------------------------ */
 
 static void cli_signal_init(void) {
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/memcap-test-cli-signal-%d", (int) getpid());
         cr_assert(eq(int, mkdir(tmpdir, 0700), 0), "mkdir %s: %s", tmpdir, strerror(errno));
-}
-
-static void remove_tree(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                char p[PATH_MAX * 2];
-
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-                unlink(p);
-        }
-        closedir(d);
-        rmdir(dir);
 }
 
 static void cli_signal_fini(void) {
@@ -61,176 +37,19 @@ static void cli_signal_fini(void) {
 
 TestSuite(cli_signal, .init = cli_signal_init, .fini = cli_signal_fini, .timeout = 120);
 
-typedef struct run_result {
-        int status; /* exit status, or 128 + signal */
-        pid_t pid;
-        char *out;
-        size_t out_len;
-        char *err;
-        size_t err_len;
-} run_result;
-
-static void run_result_done(run_result *r) {
-        free(r->out);
-        free(r->err);
-        *r = (run_result){};
-}
-
-static const char *memcap_path(void) {
-        static char path[PATH_MAX];
-        const char *root = getenv("MEMCAP_BUILD_ROOT");
-
-        cr_assert(not(eq(ptr, (void *) root, NULL)),
-                  "MEMCAP_BUILD_ROOT is not set (run the tests through meson test)");
-        snprintf(path, sizeof(path), "%s/src/cli/memcap", root);
-        cr_assert(eq(int, access(path, X_OK), 0), "%s: %s", path, strerror(errno));
-        return path;
-}
-
-typedef struct child {
-        pid_t pid;
-        int out, err; /* our ends; -1 when closed */
-} child;
-
-static void build_argv(const char **argv, size_t size, const char *const *args) {
-        size_t n = 0;
-
-        argv[n++] = memcap_path();
-        for (; args[n - 1]; n++) {
-                cr_assert(lt(sz, n, size - 1));
-                argv[n] = args[n - 1];
-        }
-        argv[n] = NULL;
-}
-
 /*
- * Start memcap with @args, stdin empty, stdout and stderr on pipes and, when @fd3 >= 0, @fd3 as
- * its descriptor 3. It starts with no signal blocked and every disposition at its default, as
- * from a shell, whatever this test process did to its own.
+ * memcap starts with no signal blocked and every disposition at its default, as from a shell,
+ * whatever this test process did to its own.
  */
-static void spawn_child(child *c, int fd3, const char *const *args) {
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
-        int out[2], err[2];
-        const char *argv[64];
+#define AS_FROM_SHELL (SPAWN_NO_STDIN | SPAWN_DEFAULT_SIGNALS)
 
-        build_argv(argv, ELEMENTSOF(argv), args);
-        cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
-        cr_assert(eq(int, pipe2(err, O_CLOEXEC), 0));
-        cr_assert(eq(int, posix_spawn_file_actions_init(&fa), 0));
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-        posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-        if (fd3 >= 0) {
-                cr_assert(not(eq(int, fd3, 3)));
-                posix_spawn_file_actions_adddup2(&fa, fd3, 3);
-        }
-        sigemptyset(&none);
-        sigfillset(&all);
-        cr_assert(eq(int, posix_spawnattr_init(&attr), 0));
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        cr_assert(eq(int, posix_spawn(&c->pid, argv[0], &fa, &attr, (char *const *) argv, environ),
-                     0));
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-        close(out[1]);
-        close(err[1]);
-        c->out = out[0];
-        c->err = err[0];
-}
-
-static void append(char **buf, size_t *len, const char *data, size_t n) {
-        char *nb = realloc(*buf, *len + n + 1);
-
-        cr_assert(not(eq(ptr, nb, NULL)));
-        memcpy(nb + *len, data, n);
-        *len += n;
-        nb[*len] = 0;
-        *buf = nb;
-}
-
-/* Collect stdout and stderr until both close, reap the child. */
-static void finish_child(child *c, run_result *res) {
-        int status;
-
-        res->pid = c->pid;
-        append(&res->out, &res->out_len, "", 0);
-        append(&res->err, &res->err_len, "", 0);
-        while (c->out >= 0 || c->err >= 0) {
-                struct pollfd p[2] = {{c->out, POLLIN, 0}, {c->err, POLLIN, 0}};
-                char buf[65536];
-
-                cr_assert(ge(int, poll(p, 2, 60000), 1), "memcap hangs");
-                for (int i = 0; i < 2; i++) {
-                        int *fd = i == 0 ? &c->out : &c->err;
-                        ssize_t n;
-
-                        if (*fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                                continue;
-                        n = read(*fd, buf, sizeof(buf));
-                        if (n <= 0) {
-                                close(*fd);
-                                *fd = -1;
-                        } else if (i == 0)
-                                append(&res->out, &res->out_len, buf, (size_t) n);
-                        else
-                                append(&res->err, &res->err_len, buf, (size_t) n);
-                }
-        }
-        cr_assert(eq(int, waitpid(c->pid, &status, 0), c->pid));
-        res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void run_args(run_result *res, const char *const *args) {
-        child c;
-
-        *res = (run_result){};
-        spawn_child(&c, -1, args);
-        finish_child(&c, res);
-}
-
-#define RUN(res, ...) run_args((res), (const char *const[]){__VA_ARGS__, NULL})
-
-/* Assert the exit status, showing what memcap said when it is wrong. */
-#define ASSERT_EXIT(res, code)                                                                     \
-        cr_assert(eq(int, (res)->status, (code)), "exit %d, expected %d\nstdout: %s\nstderr: %s",  \
-                  (res)->status, (code), (res)->out, (res)->err)
-
-static void tmp_path(char *buf, size_t size, const char *name) {
-        int n = snprintf(buf, size, "%s/%s", tmpdir, name);
-
-        cr_assert(lt(sz, (size_t) n, size));
-}
-
-static void write_file(const char *path, const char *text) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        size_t len = strlen(text);
-
-        cr_assert(ge(int, fd, 0), "%s: %s", path, strerror(errno));
-        cr_assert(eq(sz, (size_t) write(fd, text, len), len));
-        close(fd);
-}
+#define RUN(res, ...)                                                                              \
+        run_full((res), NULL, 0, NULL, AS_FROM_SHELL, (const char *const[]){__VA_ARGS__, NULL})
 
 /* A policy file in tmpdir holding @json; its path in @buf. */
 static void policy_file(char *buf, size_t size, const char *json) {
         tmp_path(buf, size, "policy.json");
-        write_file(buf, json);
-}
-
-static json_t *parse_json(const char *text) {
-        json_error_t jerr;
-        json_t *j = json_loads(text, 0, &jerr);
-
-        cr_assert(not(eq(ptr, j, NULL)), "not JSON (%s): %s", jerr.text, text);
-        return j;
-}
-
-/* json_is_*() are macros, which Criterion's cr_assert() cannot take as its first token. */
-static bool is_type(json_type type, const json_t *v) {
-        return v && json_typeof(v) == type;
+        write_file(buf, json, strlen(json));
 }
 
 static bool contains(const char *haystack, const char *needle) {
@@ -671,32 +490,7 @@ Test(cli_signal, send_denied_by_policy) {
 
 /* Run memcap as uid/gid 65534 (nobody), for what the kernel refuses to unprivileged users. */
 static void run_as_nobody(run_result *res, const char *const *args) {
-        const char *argv[64];
-        int out[2], err[2];
-        child c;
-
-        *res = (run_result){};
-        build_argv(argv, ELEMENTSOF(argv), args);
-        cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
-        cr_assert(eq(int, pipe2(err, O_CLOEXEC), 0));
-        c.pid = fork();
-        cr_assert(ge(int, c.pid, 0));
-        if (c.pid == 0) {
-                sigset_t none;
-
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                if (dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0 || setgroups(0, NULL) < 0 ||
-                    setgid(65534) < 0 || setuid(65534) < 0)
-                        _exit(99);
-                execve(argv[0], (char *const *) argv, environ);
-                _exit(98);
-        }
-        close(out[1]);
-        close(err[1]);
-        c.out = out[0];
-        c.err = err[0];
-        finish_child(&c, res);
+        run_full(res, NULL, 0, NULL, AS_FROM_SHELL | SPAWN_NOBODY, args);
 }
 
 Test(cli_signal, send_refused_by_kernel_is_permission_denied) {
@@ -758,7 +552,7 @@ static void wait_start(child *c, const char *const *args) {
         fd3 = fcntl(ready[1], F_DUPFD_CLOEXEC, 10);
         cr_assert(ge(int, fd3, 10));
         close(ready[1]);
-        spawn_child(c, fd3, full);
+        spawn_child(c, full, NULL, fd3, AS_FROM_SHELL);
         close(fd3);
 
         p = (struct pollfd){ready[0], POLLIN, 0};
@@ -768,7 +562,7 @@ static void wait_start(child *c, const char *const *args) {
                 run_result r = {};
                 bool became_ready = false;
 
-                finish_child(c, &r);
+                finish_child(c, NULL, 0, &r);
                 cr_assert(became_ready, "memcap exited before it was ready: exit %d\n%s", r.status,
                           r.err);
         }
@@ -786,7 +580,7 @@ Test(cli_signal, wait_json_reports_sender_and_payload) {
 
         wait_start(&c, (const char *const[]){"USR1", "--json", NULL});
         cr_assert(eq(int, sigqueue(c.pid, SIGUSR1, (union sigval){.sival_int = 1234}), 0));
-        finish_child(&c, &r);
+        finish_child(&c, NULL, 0, &r);
         ASSERT_EXIT(&r, 0);
         cr_assert(eq(str, r.err, ""));
 
@@ -831,7 +625,7 @@ Test(cli_signal, wait_text_reports_realtime_payload) {
                      sigqueue(c.pid, SIGRTMIN + 1,
                               (union sigval){.sival_ptr = (void *) (uintptr_t) 0xdeadbeefcafe}),
                      0));
-        finish_child(&c, &r);
+        finish_child(&c, NULL, 0, &r);
         ASSERT_EXIT(&r, 0);
         fmt(want, sizeof(want), "SIGRTMIN+1 from pid %d (uid %u) at ", (int) getpid(),
             (unsigned) getuid());
@@ -851,7 +645,7 @@ Test(cli_signal, wait_takes_any_of_its_signals) {
 
         wait_start(&c, (const char *const[]){"--json", "USR1", "USR2", "TERM", NULL});
         cr_assert(eq(int, kill(c.pid, SIGTERM), 0));
-        finish_child(&c, &r);
+        finish_child(&c, NULL, 0, &r);
         ASSERT_EXIT(&r, 0);
         j = parse_json(r.out);
         cr_assert(eq(str, (char *) json_string_value(json_object_get(j, "signal")), "SIGTERM"));
@@ -866,7 +660,7 @@ Test(cli_signal, wait_takes_any_of_its_signals) {
                      sigqueue(c.pid, SIGRTMAX,
                               (union sigval){.sival_ptr = (void *) (uintptr_t) UINT64_MAX}),
                      0));
-        finish_child(&c, &r);
+        finish_child(&c, NULL, 0, &r);
         ASSERT_EXIT(&r, 0);
         j = parse_json(r.out);
         json_t *payload = json_object_get(j, "payload");

@@ -9,51 +9,21 @@
  */
 
 #include "common.h"
+#include "cli-spawn.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <grp.h>
-#include <sys/wait.h>
-
-extern char **environ;
 
 /* ---- spawning ------------------------------------------------------------------------------ */
-
-static char tmpdir[256];
 
 static void cli_init(void) {
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/memcap-test-cli-%d", (int) getpid());
         cr_assert(eq(int, mkdir(tmpdir, 0700), 0), "mkdir %s: %s", tmpdir, strerror(errno));
-}
-
-static void remove_tree(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                char p[PATH_MAX * 2];
-                struct stat st;
-
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-                if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                        remove_tree(p);
-                else
-                        unlink(p);
-        }
-        closedir(d);
-        rmdir(dir);
 }
 
 static void shm_cleanup(void) {
@@ -74,174 +44,9 @@ static void cli_fini(void) {
 
 TestSuite(cli, .init = cli_init, .fini = cli_fini, .timeout = 120);
 
-typedef struct run_result {
-        int status; /* exit status, or 128 + signal */
-        pid_t pid;
-        char *out;
-        size_t out_len;
-        char *err;
-        size_t err_len;
-} run_result;
-
-static void run_result_done(run_result *r) {
-        free(r->out);
-        free(r->err);
-        *r = (run_result){};
-}
-
-static const char *memcap_path(void) {
-        static char path[PATH_MAX];
-        const char *root = getenv("MEMCAP_BUILD_ROOT");
-
-        cr_assert(not(eq(ptr, (void *) root, NULL)),
-                  "MEMCAP_BUILD_ROOT is not set (run the tests through meson test)");
-        snprintf(path, sizeof(path), "%s/src/cli/memcap", root);
-        cr_assert(eq(int, access(path, X_OK), 0), "%s: %s", path, strerror(errno));
-        return path;
-}
-
-typedef struct child {
-        pid_t pid;
-        int in, out, err; /* our ends; -1 when closed */
-} child;
-
-static void spawn_child(child *c, const char *const *args) {
-        posix_spawn_file_actions_t fa;
-        int in[2], out[2], err[2];
-        const char *argv[64];
-        size_t n = 0;
-
-        argv[n++] = memcap_path();
-        for (; args[n - 1]; n++) {
-                cr_assert(lt(sz, n, ELEMENTSOF(argv) - 1));
-                argv[n] = args[n - 1];
-        }
-        argv[n] = NULL;
-
-        cr_assert(eq(int, pipe2(in, O_CLOEXEC), 0));
-        cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
-        cr_assert(eq(int, pipe2(err, O_CLOEXEC), 0));
-        cr_assert(eq(int, posix_spawn_file_actions_init(&fa), 0));
-        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-        posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-        posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-        cr_assert(eq(int, posix_spawn(&c->pid, argv[0], &fa, NULL, (char *const *) argv, environ),
-                     0));
-        posix_spawn_file_actions_destroy(&fa);
-        close(in[0]);
-        close(out[1]);
-        close(err[1]);
-        c->in = in[1];
-        c->out = out[0];
-        c->err = err[0];
-}
-
-static void append(char **buf, size_t *len, const char *data, size_t n) {
-        char *nb = realloc(*buf, *len + n + 1);
-
-        cr_assert(not(eq(ptr, nb, NULL)));
-        memcpy(nb + *len, data, n);
-        *len += n;
-        nb[*len] = 0;
-        *buf = nb;
-}
-
-/* Feed @input (may be NULL), collect stdout and stderr until both close, reap the child. */
-static void finish_child(child *c, const char *input, size_t input_len, run_result *res) {
-        size_t written = 0;
-        int status;
-
-        res->pid = c->pid;
-        append(&res->out, &res->out_len, "", 0);
-        append(&res->err, &res->err_len, "", 0);
-        signal(SIGPIPE, SIG_IGN);
-        if (!input || input_len == 0) {
-                close(c->in);
-                c->in = -1;
-        } else
-                fcntl(c->in, F_SETFL, O_NONBLOCK);
-
-        while (c->out >= 0 || c->err >= 0) {
-                struct pollfd p[3] = {
-                        {c->out, POLLIN, 0}, {c->err, POLLIN, 0}, {c->in, POLLOUT, 0}};
-                char buf[65536];
-
-                cr_assert(ge(int, poll(p, 3, 60000), 1), "memcap hangs");
-                for (int i = 0; i < 2; i++) {
-                        int *fd = i == 0 ? &c->out : &c->err;
-                        ssize_t n;
-
-                        if (*fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                                continue;
-                        n = read(*fd, buf, sizeof(buf));
-                        if (n <= 0) {
-                                close(*fd);
-                                *fd = -1;
-                        } else if (i == 0)
-                                append(&res->out, &res->out_len, buf, (size_t) n);
-                        else
-                                append(&res->err, &res->err_len, buf, (size_t) n);
-                }
-                if (c->in >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-                        ssize_t n = write(c->in, input + written, input_len - written);
-                        if (n > 0)
-                                written += (size_t) n;
-                        if (n < 0 || written == input_len) {
-                                close(c->in);
-                                c->in = -1;
-                        }
-                }
-        }
-        if (c->in >= 0)
-                close(c->in);
-        cr_assert(eq(int, waitpid(c->pid, &status, 0), c->pid));
-        res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void run_input(run_result *res, const char *input, size_t input_len,
-                      const char *const *args) {
-        child c;
-
-        *res = (run_result){};
-        spawn_child(&c, args);
-        finish_child(&c, input, input_len, res);
-}
-
-#define RUN(res, ...) run_input((res), NULL, 0, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN(res, ...) run_full((res), NULL, 0, NULL, 0, (const char *const[]){__VA_ARGS__, NULL})
 #define RUN_IN(res, in, ...)                                                                       \
-        run_input((res), (in), strlen(in), (const char *const[]){__VA_ARGS__, NULL})
-
-/* Assert the exit status, showing what memcap said when it is wrong. */
-#define ASSERT_EXIT(res, code)                                                                     \
-        cr_assert(eq(int, (res)->status, (code)), "exit %d, expected %d\nstdout: %s\nstderr: %s",  \
-                  (res)->status, (code), (res)->out, (res)->err)
-
-static void tmp_path(char *buf, size_t size, const char *name) {
-        int n = snprintf(buf, size, "%s/%s", tmpdir, name);
-
-        cr_assert(lt(sz, (size_t) n, size));
-}
-
-static void write_file(const char *path, const void *data, size_t len) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-        cr_assert(ge(int, fd, 0), "%s: %s", path, strerror(errno));
-        cr_assert(eq(sz, (size_t) write(fd, data, len), len));
-        close(fd);
-}
-
-static json_t *parse_json(const char *text) {
-        json_error_t jerr;
-        json_t *j = json_loads(text, 0, &jerr);
-
-        cr_assert(not(eq(ptr, j, NULL)), "not JSON (%s): %s", jerr.text, text);
-        return j;
-}
-
-/* json_is_*() are macros, which Criterion's cr_assert() cannot take as its first token. */
-static bool is_type(json_type type, const json_t *v) {
-        return v && json_typeof(v) == type;
-}
+        run_full((res), (in), strlen(in), NULL, 0, (const char *const[]){__VA_ARGS__, NULL})
 
 static size_t count_lines(const char *s) {
         size_t n = 0;
@@ -616,37 +421,9 @@ Test(cli, maps_of_missing_process_is_not_found) {
         run_result_done(&r);
 }
 
-/* Run memcap as the unprivileged user "nobody" (fork, drop the ids, exec). */
+/* Run memcap as the unprivileged user "nobody". */
 static void run_as_nobody(run_result *res, const char *const *args) {
-        const char *argv[16] = {memcap_path()};
-        int in[2], out[2], err[2];
-        size_t n = 1;
-        child c;
-
-        for (; *args; args++)
-                argv[n++] = *args;
-        argv[n] = NULL;
-        cr_assert(eq(int, pipe2(in, O_CLOEXEC), 0));
-        cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
-        cr_assert(eq(int, pipe2(err, O_CLOEXEC), 0));
-        c.pid = fork();
-        cr_assert(ge(int, c.pid, 0));
-        if (c.pid == 0) {
-                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
-                        _exit(99);
-                if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
-                        _exit(98);
-                execve(argv[0], (char *const *) argv, environ);
-                _exit(97);
-        }
-        close(in[0]);
-        close(out[1]);
-        close(err[1]);
-        c.in = in[1];
-        c.out = out[0];
-        c.err = err[0];
-        *res = (run_result){};
-        finish_child(&c, NULL, 0, res);
+        run_full(res, NULL, 0, NULL, SPAWN_NOBODY, args);
 }
 
 Test(cli, maps_of_unreadable_process_is_permission_denied) {
@@ -939,7 +716,7 @@ Test(cli, map_truncated_while_dumping_is_io_error) {
          * The dump blocks on the full pipe inside its first chunk. Once it has printed
          * something the file is mapped; cut the file to nothing, then let it go on.
          */
-        spawn_child(&c, (const char *const[]){"map", file, NULL});
+        spawn_child(&c, (const char *const[]){"map", file, NULL}, NULL, -1, 0);
         n = read(c.out, buf, sizeof(buf));
         cr_assert(gt(sz, (size_t) n, 0));
         cr_assert(eq(int, truncate(file, 0), 0));
@@ -1067,7 +844,7 @@ static void run_audit(run_result *r, const char *const *args, int want_exit) {
                 argv[n++] = *args;
         argv[n] = NULL;
         setenv("TZ", "UTC", 1);
-        run_input(r, NULL, 0, argv);
+        run_full(r, NULL, 0, NULL, 0, argv);
         ASSERT_EXIT(r, want_exit);
         cr_assert(not(eq(ptr, strstr(r->err, "audit.jsonl:3: not a valid audit record"), NULL)),
                   "%s", r->err);
@@ -1186,7 +963,7 @@ Test(cli, audit_survives_hostile_input) {
         input[n++] = '\n';
         input[n] = 0;
 
-        run_input(&r, input, n, (const char *const[]){"audit", "-", NULL});
+        run_full(&r, input, n, NULL, 0, (const char *const[]){"audit", "-", NULL});
         ASSERT_EXIT(&r, 21);
         /* Records with the wrong types print, with nothing the terminal would obey. */
         cr_assert(eq(sz, count_lines(r.out), 2), "%s", r.out);

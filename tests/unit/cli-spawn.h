@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Running the built memcap binary as users run it, for the suites that test the command-line tool
+ * (test-cli.c, test-cli-signal.c, test-cli-client.c): spawn it with pipes on its stdout and
+ * stderr (and stdin, unless told otherwise), feed it input, collect what it printed and its exit
+ * status; plus the scratch directory, files and JSON those tests need. Include it after
+ * "common.h". The helpers are _unused_ because no suite needs every one of them.
+ */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define NOBODY ((uid_t) 65534)
+
+/* The suite's scratch directory: its .init makes it, its .fini removes it with remove_tree(). */
+static char tmpdir[256];
+
+_unused_ static void remove_tree(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char p[PATH_MAX * 2];
+                struct stat st;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+                if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                        remove_tree(p);
+                else
+                        unlink(p);
+        }
+        closedir(d);
+        rmdir(dir);
+}
+
+_unused_ static void tmp_path(char *buf, size_t size, const char *name) {
+        int n = snprintf(buf, size, "%s/%s", tmpdir, name);
+
+        cr_assert(lt(sz, (size_t) n, size));
+}
+
+_unused_ static void write_file(const char *path, const void *data, size_t len) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        cr_assert(ge(int, fd, 0), "%s: %s", path, strerror(errno));
+        cr_assert(eq(sz, (size_t) write(fd, data, len), len));
+        close(fd);
+}
+
+_unused_ static json_t *parse_json(const char *text) {
+        json_error_t jerr;
+        json_t *j = json_loads(text, 0, &jerr);
+
+        cr_assert(not(eq(ptr, j, NULL)), "not JSON (%s): %s", jerr.text, text);
+        return j;
+}
+
+/* json_is_*() are macros, which Criterion's cr_assert() cannot take as its first token. */
+_unused_ static bool is_type(json_type type, const json_t *v) {
+        return v && json_typeof(v) == type;
+}
+
+/* Append @n bytes to a malloc'd buffer, which stays NUL-terminated. */
+_unused_ static void append(char **buf, size_t *len, const char *data, size_t n) {
+        char *nb = realloc(*buf, *len + n + 1);
+
+        cr_assert(not(eq(ptr, nb, NULL)));
+        memcpy(nb + *len, data, n);
+        *len += n;
+        nb[*len] = 0;
+        *buf = nb;
+}
+
+/* A built binary, @rel to the build root; the result stays valid for one more call. */
+_unused_ static const char *build_path(const char *rel) {
+        static char path[2][PATH_MAX];
+        static int which;
+        const char *root = getenv("MEMCAP_BUILD_ROOT");
+        char *p = path[which++ % 2];
+
+        cr_assert(not(eq(ptr, (void *) root, NULL)),
+                  "MEMCAP_BUILD_ROOT is not set (run the tests through meson test)");
+        snprintf(p, PATH_MAX, "%s/%s", root, rel);
+        cr_assert(eq(int, access(p, X_OK), 0), "%s: %s", p, strerror(errno));
+        return p;
+}
+
+_unused_ static const char *memcap_path(void) {
+        return build_path("src/cli/memcap");
+}
+
+typedef struct run_result {
+        int status; /* exit status, or 128 + signal */
+        pid_t pid;
+        char *out;
+        size_t out_len;
+        char *err;
+        size_t err_len;
+} run_result;
+
+_unused_ static void run_result_done(run_result *r) {
+        free(r->out);
+        free(r->err);
+        *r = (run_result){};
+}
+
+/* Assert the exit status, showing what memcap said when it is wrong. */
+#define ASSERT_EXIT(res, code)                                                                     \
+        cr_assert(eq(int, (res)->status, (code)), "exit %d, expected %d\nstdout: %s\nstderr: %s",  \
+                  (res)->status, (code), (res)->out, (res)->err)
+
+typedef struct child {
+        pid_t pid;
+        int in, out, err; /* our ends; -1 when closed */
+} child;
+
+typedef enum spawn_flags {
+        SPAWN_NO_STDIN = 1 << 0,        /* stdin is /dev/null, not a pipe (child.in is -1) */
+        SPAWN_DEFAULT_SIGNALS = 1 << 1, /* no signal blocked, every disposition the default */
+        SPAWN_NOBODY = 1 << 2,          /* as uid and gid NOBODY, with no supplementary groups */
+} spawn_flags;
+
+/*
+ * The environment for a child: ours, with each "NAME=value" of @set replacing NAME and each
+ * bare "NAME" removing it. MEMCAPD_SOCKET is always removed unless @set has it, so a value in
+ * the test's own environment cannot change what is tested.
+ */
+_unused_ static char **make_env(const char *const *set) {
+        size_t n = 0, k = 0;
+        char **env;
+
+        while (environ[n])
+                n++;
+        for (const char *const *s = set; s && *s; s++)
+                k++;
+        env = calloc(n + k + 1, sizeof(char *));
+        cr_assert(not(eq(ptr, env, NULL)));
+        k = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t nl = strcspn(environ[i], "=");
+                bool drop = strncmp(environ[i], "MEMCAPD_SOCKET=", 15) == 0;
+
+                for (const char *const *s = set; s && *s; s++)
+                        if (strncmp(*s, environ[i], nl) == 0 && ((*s)[nl] == '=' || !(*s)[nl]))
+                                drop = true;
+                if (!drop)
+                        env[k++] = environ[i];
+        }
+        for (const char *const *s = set; s && *s; s++)
+                if (strchr(*s, '='))
+                        env[k++] = (char *) *s;
+        env[k] = NULL;
+        return env;
+}
+
+/* What posix_spawn() does with POSIX_SPAWN_SETSIGMASK and SETSIGDEF; async-signal-safe. */
+_unused_ static void reset_signals(void) {
+        struct sigaction sa = {.sa_handler = SIG_DFL};
+        sigset_t none;
+
+        /* SIGKILL, SIGSTOP and glibc's internal signals refuse; none of them can be ignored. */
+        for (int sig = 1; sig < NSIG; sig++)
+                sigaction(sig, &sa, NULL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
+ * Start memcap with @args (NULL-terminated, without argv[0]), its stdout and stderr on pipes;
+ * @env as make_env() takes it; when @fd3 >= 0, @fd3 as its descriptor 3; @flags for the rest.
+ * The child is collected with finish_child().
+ */
+
+/*
+ * Whether uid nobody can run memcap from this build tree at all: a clone inside a private
+ * directory (mode 0700, as mkdtemp makes them) is out of its reach. Tests that need nobody skip
+ * then, rather than fail for a reason that is not memcap's.
+ */
+_unused_ static bool nobody_can_run_memcap(void) {
+        static int known = -1;
+        int status;
+        pid_t pid;
+
+        if (known >= 0)
+                return known;
+        pid = fork();
+        cr_assert(ge(int, pid, 0));
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+                        _exit(126);
+                if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+                        _exit(125);
+                execl(memcap_path(), "memcap", "--version", (char *) NULL);
+                _exit(127);
+        }
+        cr_assert(eq(int, waitpid(pid, &status, 0), pid));
+        known = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        return known;
+}
+
+_unused_ static void spawn_child(child *c, const char *const *args, const char *const *env, int fd3,
+                                 spawn_flags flags) {
+        int in[2] = {-1, -1}, out[2], err[2];
+        const char *argv[64];
+        char **envp;
+        size_t n = 0;
+
+        if ((flags & SPAWN_NOBODY) && !nobody_can_run_memcap())
+                cr_skip_test("uid nobody cannot run %s (the build tree is not reachable by other "
+                             "users)",
+                             memcap_path());
+        argv[n++] = memcap_path();
+        for (; args[n - 1]; n++) {
+                cr_assert(lt(sz, n, ELEMENTSOF(argv) - 1));
+                argv[n] = args[n - 1];
+        }
+        argv[n] = NULL;
+        /* dup2() onto itself would keep O_CLOEXEC: memcap would find 3 closed. */
+        cr_assert(not(eq(int, fd3, 3)));
+
+        if (flags & SPAWN_NO_STDIN) {
+                in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                cr_assert(ge(int, in[0], 0), "/dev/null: %s", strerror(errno));
+        } else
+                cr_assert(eq(int, pipe2(in, O_CLOEXEC), 0));
+        cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
+        cr_assert(eq(int, pipe2(err, O_CLOEXEC), 0));
+        envp = make_env(env);
+        c->pid = fork();
+        cr_assert(ge(int, c->pid, 0));
+        if (c->pid == 0) {
+                if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0 ||
+                    (fd3 >= 0 && dup2(fd3, 3) < 0))
+                        _exit(126);
+                if (flags & SPAWN_DEFAULT_SIGNALS)
+                        reset_signals();
+                if ((flags & SPAWN_NOBODY) &&
+                    (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0))
+                        _exit(125);
+                execve(argv[0], (char *const *) argv, envp);
+                _exit(127);
+        }
+        free(envp);
+        close(in[0]);
+        close(out[1]);
+        close(err[1]);
+        c->in = in[1];
+        c->out = out[0];
+        c->err = err[0];
+}
+
+/*
+ * Feed @input (may be NULL) to the child's stdin, collect its stdout and stderr into @res until
+ * both close, reap the child.
+ */
+_unused_ static void finish_child(child *c, const char *input, size_t input_len, run_result *res) {
+        size_t written = 0;
+        int status;
+
+        *res = (run_result){.pid = c->pid};
+        append(&res->out, &res->out_len, "", 0);
+        append(&res->err, &res->err_len, "", 0);
+        signal(SIGPIPE, SIG_IGN);
+        if (!input || input_len == 0) {
+                if (c->in >= 0)
+                        close(c->in);
+                c->in = -1;
+        } else
+                fcntl(c->in, F_SETFL, O_NONBLOCK);
+
+        while (c->out >= 0 || c->err >= 0) {
+                struct pollfd p[3] = {
+                        {c->out, POLLIN, 0}, {c->err, POLLIN, 0}, {c->in, POLLOUT, 0}};
+                char buf[65536];
+
+                cr_assert(ge(int, poll(p, 3, 60000), 1), "memcap hangs");
+                for (int i = 0; i < 2; i++) {
+                        int *fd = i == 0 ? &c->out : &c->err;
+                        ssize_t n;
+
+                        if (*fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        n = read(*fd, buf, sizeof(buf));
+                        if (n <= 0) {
+                                close(*fd);
+                                *fd = -1;
+                        } else if (i == 0)
+                                append(&res->out, &res->out_len, buf, (size_t) n);
+                        else
+                                append(&res->err, &res->err_len, buf, (size_t) n);
+                }
+                if (c->in >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+                        ssize_t n = write(c->in, input + written, input_len - written);
+                        if (n > 0)
+                                written += (size_t) n;
+                        if (n < 0 || written == input_len) {
+                                close(c->in);
+                                c->in = -1;
+                        }
+                }
+        }
+        if (c->in >= 0)
+                close(c->in);
+        cr_assert(eq(int, waitpid(c->pid, &status, 0), c->pid));
+        res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* spawn_child() and finish_child() in one. */
+_unused_ static void run_full(run_result *res, const char *input, size_t input_len,
+                              const char *const *env, spawn_flags flags, const char *const *args) {
+        child c;
+
+        *res = (run_result){};
+        spawn_child(&c, args, env, /* fd3= */ -1, flags);
+        finish_child(&c, input, input_len, res);
+}
