@@ -243,8 +243,8 @@ MC_API int mc_signal_raise(mc_ctx *ctx, int signo, mc_error *err);
  *              that is left.
  * @ret_info: the signal taken.
  * Return: 0, -ETIMEDOUT (TimedOut) at the timeout, -EINVAL (InvalidSignal) for an empty set or
- * one holding SIGKILL/SIGSTOP or a number that names no signal, -EBUSY (InvalidArgument) when one of @set has a memcap handler
- * (the handler and the wait would race for it), or -errno.
+ * one holding SIGKILL/SIGSTOP or a number that names no signal, -EBUSY (InvalidArgument) when one
+ * of @set has a memcap handler (the handler and the wait would race for it), or -errno.
  */
 MC_API int mc_signal_wait(mc_ctx *ctx, const mc_sigset *set, int64_t timeout_ns,
                           mc_signal_info *ret_info, mc_error *err);

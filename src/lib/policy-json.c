@@ -281,7 +281,8 @@ static int fail_at_position(loader *l, unsigned line, unsigned column, const cha
         _printf_(4, 5);
 static int fail_at(loader *l, const where *w, const char *fmt, ...) _printf_(3, 4);
 
-_printf_(4, 0) static int vfail(loader *l, unsigned line, unsigned column, const char *fmt, va_list ap) {
+_printf_(4, 0) static int vfail(loader *l, unsigned line, unsigned column, const char *fmt,
+                                va_list ap) {
         char detail[MC_ERROR_MESSAGE_MAX], obuf[100];
 
         if (!l->err)

@@ -92,7 +92,7 @@ unsigned mc__policy_target_from_name(const char *name) {
 /* Releasing operations: denying them could only leak resources (see policy.h). */
 #define RELEASING_OPS                                                                              \
         (MC_OP_BIT(MC_OP_MUNMAP) | MC_OP_BIT(MC_OP_MUNLOCK) | MC_OP_BIT(MC_OP_SHM_CLOSE) |         \
-         MC_OP_BIT(MC_OP_SIGNAL_UNREGISTER) | MC_OP_BIT(MC_OP_SIGNAL_UNMASK) |      \
+         MC_OP_BIT(MC_OP_SIGNAL_UNREGISTER) | MC_OP_BIT(MC_OP_SIGNAL_UNMASK) |                     \
          MC_OP_BIT(MC_OP_SIGNAL_DELIVER))
 
 static char default_star[] = "*";
