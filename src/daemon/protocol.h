@@ -128,6 +128,20 @@ typedef struct mcd_request {
  */
 int mcd_request_parse(const char *line, size_t len, mcd_request *ret, mc_error *err);
 
+/*
+ * The two halves of mcd_request_parse(), exposed for the tests that hold them against each
+ * other; the daemon calls mcd_request_parse() only.
+ *
+ * mcd_request_parse_fast() takes the plain shapes of the frequent calls without jansson and
+ * returns true with *@ret filled, or false, leaving *@ret untouched, for anything else
+ * (including every invalid line and running out of memory). When it returns true,
+ * mcd_request_parse_full() returns 0 with an equal request.
+ *
+ * mcd_request_parse_full() is the complete decoder, with the contract of mcd_request_parse().
+ */
+bool mcd_request_parse_fast(const char *line, size_t len, mcd_request *ret);
+int mcd_request_parse_full(const char *line, size_t len, mcd_request *ret, mc_error *err);
+
 /* Free what @req owns and reset it to MCD_REQUEST_INIT. Accepts a zeroed or done request. */
 void mcd_request_done(mcd_request *req);
 

@@ -48,10 +48,10 @@ typedef struct conn {
         uint64_t out_sent; /* bytes ever sent: out.data[0] is at this offset of the stream */
         out_fd *fds;
         size_t n_fds;
-        bool paused;   /* input not read until the output drains */
-        bool eof;      /* the client sent its last byte: answer what is buffered, then close */
-        bool closing;  /* close once the output is sent */
-        bool want_out; /* EPOLLOUT registered */
+        bool paused;     /* input not read until the output drains */
+        bool eof;        /* the client sent its last byte: answer what is buffered, then close */
+        bool closing;    /* close once the output is sent */
+        uint32_t events; /* the interest registered with epoll, to change only when it does */
         struct conn *prev, *next;
 } conn;
 

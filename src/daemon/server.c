@@ -51,8 +51,16 @@
 #define PID_FS_MAGIC 0x50494446
 #endif
 
-/* How much one read(2) takes from a connection. */
-#define READ_CHUNK (64 * 1024)
+/*
+ * A connection's input buffer starts at IN_START bytes, room for nearly every request, doubles
+ * whenever less than half of that is free for the next read, and is given back once empty if a
+ * long line grew it past IN_KEEP; the output buffer likewise past OUT_KEEP. So an idle
+ * connection holds little whatever it sent or read before, and a client's usual requests and
+ * replies do not reallocate.
+ */
+#define IN_START 1024
+#define IN_KEEP  (64 * 1024)
+#define OUT_KEEP (256 * 1024)
 
 /* Descriptors (MmapFd replies) queued for one connection before it is paused: each is open in
  * the daemon until the client reads its reply. */
@@ -291,10 +299,15 @@ static void conn_update_events(mcd_server *s, conn *c) {
         conn_update_pause(s, c);
         if (!c->paused && !c->closing && !c->eof)
                 ev |= EPOLLIN | EPOLLRDHUP;
-        c->want_out = c->out.len > 0;
-        if (c->want_out)
+        /* Output only after a short write: replies are sent as soon as they are queued. */
+        if (c->out.len > 0)
                 ev |= EPOLLOUT;
-        epoll_set(s, EPOLL_CTL_MOD, c->fd, ev, c);
+        /* Usually nothing changed (a request came, its reply went out whole): a system call
+         * saved per request. A failed change is tried again on the next event. */
+        if (ev == c->events)
+                return;
+        if (epoll_set(s, EPOLL_CTL_MOD, c->fd, ev, c) == 0)
+                c->events = ev;
 }
 
 /* Send what is queued; returns -1 when the connection is gone. */
@@ -401,13 +414,14 @@ static void conn_process(mcd_server *s, conn *c) {
 /* Read what the client sent and handle it; false when the connection is broken. */
 static bool conn_read(mcd_server *s, conn *c) {
         for (int rounds = 0; rounds < 16 && !c->closing && !c->paused && !c->eof; rounds++) {
+                size_t room;
                 ssize_t n;
 
-                if (c->in_cap - c->in_len < READ_CHUNK) {
-                        size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;
+                if (c->in_cap - c->in_len < IN_START / 2) {
+                        size_t cap = c->in_cap ? c->in_cap * 2 : IN_START;
                         char *p;
 
-                        while (cap - c->in_len < READ_CHUNK)
+                        while (cap - c->in_len < IN_START / 2)
                                 cap *= 2;
                         p = realloc(c->in, cap);
                         if (!p)
@@ -415,7 +429,8 @@ static bool conn_read(mcd_server *s, conn *c) {
                         c->in = p;
                         c->in_cap = cap;
                 }
-                n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+                room = c->in_cap - c->in_len;
+                n = read(c->fd, c->in + c->in_len, room);
                 if (n == 0) {
                         /* A client may send its requests and shut down its side: it still
                          * gets every reply. */
@@ -426,10 +441,21 @@ static bool conn_read(mcd_server *s, conn *c) {
                         return errno == EAGAIN || errno == EINTR;
                 c->in_len += (size_t) n;
                 conn_process(s, c);
-                if ((size_t) n < READ_CHUNK)
+                if ((size_t) n < room) /* else there may be more, with a larger buffer */
                         break;
         }
         return true;
+}
+
+/* Give back buffers that a long line or a large reply grew and that are empty again. */
+static void conn_trim(conn *c) {
+        if (c->in_len == 0 && c->in_cap > IN_KEEP) {
+                free(c->in);
+                c->in = NULL;
+                c->in_cap = 0;
+        }
+        if (c->out.len == 0 && c->out.cap > OUT_KEEP)
+                mcd_buf_done(&c->out);
 }
 
 static void conn_event(mcd_server *s, conn *c, uint32_t events) {
@@ -457,6 +483,7 @@ static void conn_event(mcd_server *s, conn *c, uint32_t events) {
                 conn_free(s, c);
                 return;
         }
+        conn_trim(c);
         conn_update_events(s, c);
 }
 
@@ -578,7 +605,8 @@ static void accept_clients(mcd_server *s) {
                 c->client.uid = cred.uid;
                 c->client.gid = cred.gid;
                 c->client.caps = mcd_config_caps(&s->cfg, cred.uid);
-                if (epoll_set(s, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, c) < 0) {
+                c->events = EPOLLIN | EPOLLRDHUP;
+                if (epoll_set(s, EPOLL_CTL_ADD, fd, c->events, c) < 0) {
                         proc_detach(s, c->p);
                         free(c);
                         close(fd);

@@ -3,10 +3,12 @@
  * Base64 for the tools and the daemon: the CLI's --json dumps and memcapd's MmapRead and
  * MmapWrite data. The daemon's bulk replies pass through the encoder, so it is table-driven:
  * a table of all 4096 two-character pairs turns each 12 bits into two characters at once, and
- * the main loop takes six input bytes per step with one 8-byte load and one 8-byte store (about
- * 1.5 us for 4 KiB here, against 3-7 us for the one-character-at-a-time loop). The decoder looks
- * each character up in a 256-entry table whose invalid entries have the top bit set, so one
- * test per group of four rejects anything outside the alphabet, padding included.
+ * the main loop takes six input bytes per step with one 8-byte load and four pair stores (about
+ * 1.4 us for 4 KiB here, against 3-7 us for the one-character-at-a-time loop; wider stores
+ * assembled from the pairs measured slower). The decoder looks each character up in one of four
+ * 256-entry tables that hold its six bits already shifted into place, with the top bit set for
+ * anything outside the alphabet: a group of four is four ORed lookups, one test that rejects
+ * anything else, padding included, and one 4-byte store (2.0 us for 4 KiB, from 3.1 us).
  */
 
 #include <errno.h>
@@ -54,6 +56,46 @@ static void pairs_init(void) {
         }
 }
 
+/*
+ * decode_shifted[k][c] is decode_table[c] already shifted into its place among the 24 bits of a
+ * group, for the k-th character of the group; a character outside the alphabet has bit 31 set.
+ * A group is then four lookups ORed together and one test. Built once from decode_table.
+ */
+#define DECODE_BAD 0x80000000u
+static uint32_t decode_shifted[4][256];
+static pthread_once_t decode_once = PTHREAD_ONCE_INIT;
+
+static void decode_init(void) {
+        for (unsigned c = 0; c < 256; c++)
+                for (unsigned k = 0; k < 4; k++)
+                        decode_shifted[k][c] = decode_table[c] == 0xff
+                                                       ? DECODE_BAD
+                                                       : (uint32_t) decode_table[c] << (18 - 6 * k);
+}
+
+/* Eight bytes as a big-endian number: compilers turn this into one load (and a byte swap on a
+ * little-endian machine), and it is right on any machine. */
+static inline uint64_t load_be64(const unsigned char *p) {
+        return (uint64_t) p[0] << 56 | (uint64_t) p[1] << 48 | (uint64_t) p[2] << 40 |
+               (uint64_t) p[3] << 32 | (uint64_t) p[4] << 24 | (uint64_t) p[5] << 16 |
+               (uint64_t) p[6] << 8 | (uint64_t) p[7];
+}
+
+/* @v big-endian into four bytes: one store, where compilers do not merge byte stores. */
+static inline void store_be32(unsigned char *o, uint32_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        v = __builtin_bswap32(v);
+        memcpy(o, &v, 4);
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        memcpy(o, &v, 4);
+#else
+        o[0] = (unsigned char) (v >> 24);
+        o[1] = (unsigned char) (v >> 16);
+        o[2] = (unsigned char) (v >> 8);
+        o[3] = (unsigned char) v;
+#endif
+}
+
 size_t base64_encode_to(char *dst, const void *src, size_t n) {
         const unsigned char *p = src;
         char *o = dst;
@@ -66,10 +108,8 @@ size_t base64_encode_to(char *dst, const void *src, size_t n) {
          * while eight bytes remain readable, so the load never passes the end of @src.
          */
         for (; n - i >= 8; i += 6) {
-                uint64_t w;
+                uint64_t w = load_be64(p + i);
 
-                memcpy(&w, p + i, 8);
-                w = __builtin_bswap64(w);
                 memcpy(o, pairs[(w >> 52) & 4095], 2);
                 memcpy(o + 2, pairs[(w >> 40) & 4095], 2);
                 memcpy(o + 4, pairs[(w >> 28) & 4095], 2);
@@ -145,19 +185,22 @@ int base64_decode_to(const char *src, size_t n, void *dst, size_t *ret_len, size
                 return 0;
         }
 
-        /* Every group but the last has four characters of the alphabet. */
+        (void) pthread_once(&decode_once, decode_init);
+
+        /*
+         * Every group but the last has four characters of the alphabet. Its three bytes are
+         * written with one 4-byte store, big-endian; the fourth byte lands where the next group
+         * starts, which the next group, the last one included, always overwrites, so the store
+         * stays inside the room of base64_decoded_max(@n) bytes.
+         */
         last = n - 4;
         for (size_t i = 0; i < last; i += 4) {
-                a = decode_table[s[i]];
-                b = decode_table[s[i + 1]];
-                c = decode_table[s[i + 2]];
-                d = decode_table[s[i + 3]];
-                if ((a | b | c | d) & 0x80)
+                uint32_t v = decode_shifted[0][s[i]] | decode_shifted[1][s[i + 1]] |
+                             decode_shifted[2][s[i + 2]] | decode_shifted[3][s[i + 3]];
+
+                if (v & DECODE_BAD)
                         return invalid(ret_bad, i + first_bad(s + i));
-                uint32_t v = a << 18 | b << 12 | c << 6 | d;
-                o[0] = (unsigned char) (v >> 16);
-                o[1] = (unsigned char) (v >> 8);
-                o[2] = (unsigned char) v;
+                store_be32(o, v << 8);
                 o += 3;
         }
 

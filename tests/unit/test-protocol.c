@@ -30,10 +30,74 @@ static int parse_n(const char *line, size_t n, mcd_request *ret, mc_error *err) 
         return r;
 }
 
+/* Field by field: the two requests say the same thing. */
+static void request_eq(const mcd_request *a, const mcd_request *b, const char *line, size_t n) {
+        int shown = (int) MC_MIN(n, (size_t) 200);
+
+        cr_assert(eq(int, a->call, b->call), "%.*s", shown, line);
+        cr_assert(eq(u64, a->mmap_id, b->mmap_id), "%.*s", shown, line);
+        cr_assert(eq(u64, a->offset, b->offset), "%.*s", shown, line);
+        cr_assert(eq(u64, a->length, b->length), "%.*s", shown, line);
+        cr_assert(eq(int, a->has_length, b->has_length), "%.*s", shown, line);
+        cr_assert(eq(uint, a->prot, b->prot), "%.*s", shown, line);
+        cr_assert(eq(int, a->shared, b->shared), "%.*s", shown, line);
+        cr_assert(eq(int, a->encoding, b->encoding), "%.*s", shown, line);
+        cr_assert(eq(int, !a->path, !b->path), "%.*s", shown, line);
+        if (a->path)
+                cr_assert(eq(str, a->path, b->path), "%.*s", shown, line);
+        cr_assert(eq(int, !a->data, !b->data), "%.*s", shown, line);
+        cr_assert(eq(sz, a->data_len, b->data_len), "%.*s", shown, line);
+        if (a->data_len > 0)
+                cr_assert(eq(int, memcmp(a->data, b->data, a->data_len), 0), "%.*s", shown, line);
+}
+
+/*
+ * Parse @n bytes of @line (each from its own exact-size heap copy) with mcd_request_parse(), the
+ * full decoder and the fast path. The first two must agree exactly, in the request or in the
+ * error; the fast path, when it takes the line, must produce the same request. Returns the
+ * result of mcd_request_parse(), its request in *@ret (to release) and its error in *@ret_err;
+ * *@ret_fast says whether the fast path took the line.
+ */
+static int parse_all(const char *line, size_t n, mcd_request *ret, mc_error *ret_err,
+                     bool *ret_fast) {
+        mcd_request full = MCD_REQUEST_INIT, fast = MCD_REQUEST_INIT;
+        mc_error full_err = MC_ERROR_INIT;
+        char *copy = malloc(MC_MAX(n, (size_t) 1));
+        int shown = (int) MC_MIN(n, (size_t) 200);
+        bool took;
+        int r, rf;
+
+        cr_assert(not(eq(ptr, copy, NULL)));
+        r = parse_n(line, n, ret, ret_err);
+        memcpy(copy, line, n);
+        rf = mcd_request_parse_full(copy, n, &full, &full_err);
+        cr_assert(eq(int, r, rf), "%.*s", shown, line);
+        if (r == 0)
+                request_eq(ret, &full, line, n);
+        else {
+                cr_assert(eq(int, ret_err->kind, full_err.kind), "%.*s", shown, line);
+                cr_assert(eq(int, ret_err->sys_errno, full_err.sys_errno), "%.*s", shown, line);
+                cr_assert(eq(str, ret_err->message, full_err.message), "%.*s", shown, line);
+        }
+        took = mcd_request_parse_fast(copy, n, &fast);
+        if (took) {
+                cr_assert(eq(int, rf, 0), "the fast path took a line the decoder refuses: %.*s",
+                          shown, line);
+                request_eq(&fast, &full, line, n);
+        } else
+                cr_assert(eq(int, fast.call, _MCD_CALL_MAX), "untouched when declining");
+        mcd_request_done(&fast);
+        mcd_request_done(&full);
+        free(copy);
+        if (ret_fast)
+                *ret_fast = took;
+        return r;
+}
+
 static mcd_request parse_ok(const char *line) {
         mcd_request req = MCD_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
-        int r = parse_n(line, strlen(line), &req, &err);
+        int r = parse_all(line, strlen(line), &req, &err, NULL);
 
         cr_assert(eq(int, r, 0), "parsing %s failed: %s", line, err.message);
         return req;
@@ -43,13 +107,15 @@ static mcd_request parse_ok(const char *line) {
 static mc_error parse_fails_n(const char *line, size_t n) {
         mcd_request req = MCD_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
-        int r = parse_n(line, n, &req, &err);
+        bool fast = true;
+        int r = parse_all(line, n, &req, &err, &fast);
 
         cr_assert(eq(int, r, -EINVAL), "parsing %.*s: got %d", (int) MC_MIN(n, (size_t) 200), line,
                   r);
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
         cr_assert(eq(int, err.sys_errno, EINVAL));
         cr_assert(gt(sz, strlen(err.message), 0));
+        cr_assert(not(fast), "the fast path took a bad line");
         /* Untouched on failure. */
         cr_assert(eq(int, req.call, _MCD_CALL_MAX));
         cr_assert(eq(ptr, req.path, NULL));
@@ -696,6 +762,453 @@ Test(protocol, hostile_numbers_in_every_number_field) {
                 }
 }
 
+/* ---- the fast path and the full decoder agree ------------------------------------------------ */
+
+/* The fast path must take @line, and give what the full decoder gives. */
+static mcd_request parse_fast_ok(const char *line) {
+        mcd_request req = MCD_REQUEST_INIT;
+        mc_error err = MC_ERROR_INIT;
+        bool fast = false;
+        int r = parse_all(line, strlen(line), &req, &err, &fast);
+
+        cr_assert(eq(int, r, 0), "parsing %s failed: %s", line, err.message);
+        cr_assert(fast, "the fast path declined %s", line);
+        return req;
+}
+
+/* A valid line that the fast path leaves to the full decoder. */
+static mcd_request parse_slow_ok(const char *line) {
+        mcd_request req = MCD_REQUEST_INIT;
+        mc_error err = MC_ERROR_INIT;
+        bool fast = true;
+        int r = parse_all(line, strlen(line), &req, &err, &fast);
+
+        cr_assert(eq(int, r, 0), "parsing %s failed: %s", line, err.message);
+        cr_assert(not(fast), "the fast path took %s", line);
+        return req;
+}
+
+Test(protocol, fast_path_takes_the_plain_shapes) {
+        static const char *const lines[] = {
+                /* What bench-daemon and the client library send. */
+                "{\"MmapRead\":{\"mmap_id\":1,\"offset\":1044480,\"length\":4096,"
+                "\"encoding\":\"base64\"}}",
+                "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":4096}}",
+                "{\"Msync\":{\"mmap_id\":1}}",
+                "{\"Munmap\":{\"mmap_id\":9223372036854775807}}",
+                "{\"MmapStats\":{\"mmap_id\":3}}",
+                "{\"MmapFd\":{\"mmap_id\":3}}",
+                "{\"Mprotect\":{\"mmap_id\":3,\"prot\":7}}",
+                "{\"Mprotect\":{\"prot\":0,\"mmap_id\":3}}",
+                "{\"Hello\":{}}",
+                "{\"MmapList\":{}}",
+                "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":\"SGVsbG8=\","
+                "\"encoding\":\"base64\"}}",
+                "{\"MmapWrite\":{\"data\":\"\",\"encoding\":\"base64\",\"offset\":0,\"mmap_id\":1}"
+                "}",
+                "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[72,101,108,108,111]}}",
+                "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[],\"encoding\":\"array\"}}",
+                "{\"MmapWrite\":{\"encoding\":\"array\",\"data\":[0,255,10,9],\"offset\":7,"
+                "\"mmap_id\":2}}",
+                /* Whitespace wherever JSON allows it, fields in any order. */
+                " \t{ \"MmapRead\" :\n{ \"length\" : 0 ,\"encoding\": \"array\" , \"offset\"\r:"
+                "9223372036854775807,\"mmap_id\":\t12 } }\r\n ",
+                "{\"MmapWrite\": {\"data\": [ 1 , 2 ,3 ] , \"mmap_id\": 1, \"offset\": 0}}",
+                " {\"Hello\" : { } }\r",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                mcd_request r = parse_fast_ok(lines[i]);
+                mcd_request_done(&r);
+        }
+
+        mcd_request r = parse_fast_ok(lines[0]);
+        cr_assert(eq(int, r.call, MCD_CALL_MMAP_READ));
+        cr_assert(eq(u64, r.mmap_id, 1));
+        cr_assert(eq(u64, r.offset, 1044480));
+        cr_assert(eq(u64, r.length, 4096));
+        cr_assert(r.has_length, "as the full decoder sets it");
+        cr_assert(eq(int, r.encoding, MCD_ENCODING_BASE64));
+        mcd_request_done(&r);
+        r = parse_fast_ok(lines[12]);
+        cr_assert(eq(sz, r.data_len, 5));
+        cr_assert(eq(int, memcmp(r.data, "Hello", 5), 0));
+        mcd_request_done(&r);
+        r = parse_fast_ok(lines[13]);
+        cr_assert(not(eq(ptr, r.data, NULL)), "no bytes, and still a valid pointer");
+        cr_assert(eq(sz, r.data_len, 0));
+        mcd_request_done(&r);
+}
+
+Test(protocol, fast_path_leaves_other_spellings_to_the_decoder) {
+        static const char *const lines[] = {
+                /* Escapes that spell the plain text. */
+                "{\"Msync\":{\"mmap\\u005fid\":1}}",
+                "{\"\\u0048ello\":{}}",
+                "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":1,"
+                "\"encoding\":\"\\u0062ase64\"}}",
+                "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":\"AB\\/C\","
+                "\"encoding\":\"base64\"}}",
+                /* An array taken before an escaped encoding declines: nothing may leak. */
+                "{\"MmapWrite\":{\"data\":[1,2],\"mmap_id\":1,\"offset\":0,"
+                "\"encoding\":\"\\u0061rray\"}}",
+                /* Mmap is always the full decoder's. */
+                "{\"Mmap\":{\"path\":\"/x\",\"prot\":1}}",
+                "{\"Mmap\":{\"length\":4096,\"prot\":3}}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                mcd_request r = parse_slow_ok(lines[i]);
+                mcd_request_done(&r);
+        }
+
+        mcd_request r = parse_slow_ok(lines[3]);
+        cr_assert(eq(sz, r.data_len, 3));
+        cr_assert(eq(int, memcmp(r.data, "\x00\x1f\xc2", 3), 0));
+        mcd_request_done(&r);
+
+        /* A duplicate, even spelled differently, is still an error, and the same one, also
+         * after the fast path took an array. */
+        const char *dup = "{\"MmapWrite\":{\"data\":[1,2],\"mmap_id\":1,\"offset\":0,"
+                          "\"encoding\":\"array\",\"mmap\\u005fid\":1}}";
+        mc_error err = parse_fails_n(dup, strlen(dup));
+        cr_assert(not(eq(ptr, strstr(err.message, "duplicate object key"), NULL)), "%s",
+                  err.message);
+}
+
+/* xorshift64: the generated lines are the same on every run. */
+static uint64_t rnd_state;
+
+static uint64_t rnd(void) {
+        rnd_state ^= rnd_state << 13;
+        rnd_state ^= rnd_state >> 7;
+        rnd_state ^= rnd_state << 17;
+        return rnd_state;
+}
+
+static size_t rnd_below(size_t n) {
+        return (size_t) (rnd() % n);
+}
+
+static const char *rnd_pick(const char *const *v, size_t n) {
+        return v[rnd_below(n)];
+}
+
+#define PICK(v) rnd_pick((v), ELEMENTSOF(v))
+
+/* A line being generated; a fault is one choice made wrong, at 1 in @fault_rate (0: never). */
+typedef struct gen {
+        char buf[4096];
+        size_t len;
+        size_t fault_rate;
+        bool base64; /* the data is base64 text */
+} gen;
+
+static bool fault(const gen *g) {
+        return g->fault_rate > 0 && rnd_below(g->fault_rate) == 0;
+}
+
+static void put_n(gen *g, const char *s, size_t n) {
+        if (g->len + n < sizeof(g->buf)) {
+                memcpy(g->buf + g->len, s, n);
+                g->len += n;
+        }
+}
+
+static void put(gen *g, const char *s) {
+        put_n(g, s, strlen(s));
+}
+
+/* Nothing or JSON whitespace; as a fault, something that is not. */
+static void put_ws(gen *g) {
+        static const char *const ws[] = {"",  "",   "",   "",   "",   "",
+                                         " ", "  ", "\t", "\n", "\r", " \r\n\t"};
+        static const char *const bad[] = {"\f", "\v", "\xc2\xa0", "\x1c", "/**/"};
+
+        if (fault(g)) {
+                if (rnd_below(5) == 0)
+                        put_n(g, "", 1); /* a raw NUL */
+                else
+                        put(g, PICK(bad));
+        } else
+                put(g, PICK(ws));
+}
+
+/* An integer in [@min, @max], often one at the edges; as a fault, a number that is not one. */
+static void put_number(gen *g, uint64_t min, uint64_t max) {
+        static const char *const bad[] = {
+                "00",
+                "01",
+                "-0",
+                "-1",
+                "1.0",
+                "1e3",
+                "1E3",
+                "0.5",
+                "1.",
+                "+1",
+                "0x1",
+                "1-",
+                "-",
+                "",
+                "true",
+                "null",
+                "\"1\"",
+                "[1]",
+                "{}",
+                "1 2",
+                "256",
+                "8",
+                "0",
+                "9223372036854775808",
+                "18446744073709551615",
+                "18446744073709551616",
+                "99999999999999999999",
+                "0000000000000000001",
+                "-9223372036854775808",
+                "1\\u0030",
+        };
+        uint64_t v;
+        char buf[32];
+
+        if (fault(g)) {
+                put(g, PICK(bad));
+                return;
+        }
+        switch (rnd_below(4)) {
+        case 0:
+                v = min;
+                break;
+        case 1:
+                v = max;
+                break;
+        default:
+                v = rnd() >> rnd_below(64);
+                v = min + v % (max - min + (max - min < UINT64_MAX));
+                break;
+        }
+        snprintf(buf, sizeof(buf), "%" PRIu64, v);
+        put(g, buf);
+}
+
+static void put_data(gen *g) {
+        static const char *const bad[] = {
+                "null",  "[[1]]",  "[1,]",           "[,1]",     "[256]",        "[-1]",
+                "[01]",  "[1.0]",  "[\"a\"]",        "{}",       "[1 2]",        "[1",
+                "\"A\"", "\"A=\"", "\"AB=C\"",       "\"A B=\"", "\"SGVsbG9=\"", "\"S\\u0047Vs\"",
+                "5",     "true",   "\"\\u0000AAA\"", "[1e0]",
+        };
+        unsigned char bytes[48];
+        size_t n = rnd_below(sizeof(bytes));
+        bool base64 = g->base64;
+        char buf[128];
+
+        if (fault(g)) {
+                if (rnd_below(2)) {
+                        put(g, PICK(bad));
+                        return;
+                }
+                base64 = !base64;
+        }
+        for (size_t i = 0; i < n; i++)
+                bytes[i] = (unsigned char) rnd();
+        if (base64) {
+                buf[0] = '"';
+                buf[1 + base64_encode_to(buf + 1, bytes, n)] = '"';
+                put_n(g, buf, base64_encode_to(buf + 1, bytes, n) + 2);
+                return;
+        }
+        put(g, "[");
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0) {
+                        put_ws(g);
+                        put(g, ",");
+                }
+                put_ws(g);
+                snprintf(buf, sizeof(buf), "%u", bytes[i]);
+                put(g, buf);
+        }
+        put_ws(g);
+        put(g, "]");
+}
+
+static void put_value(gen *g, const char *key) {
+        static const char *const bad_encodings[] = {
+                "\"Base64\"", "\"base64 \"", "\"\\u0062ase64\"", "\"\"",    "1",
+                "null",       "\"arr\"",     "\"base6\"",        "\"array", "\"a\\\"\"",
+        };
+        static const char *const paths[] = {"\"/x\"", "\"/d\\u00e9\"", "\"/a b\""};
+        static const char *const bad_paths[] = {"\"\"", "\"x\"", "1", "\"/\\u0000\""};
+        static const char *const bools[] = {"true", "false"};
+        static const char *const bad_bools[] = {"1", "\"true\"", "null", "tru"};
+
+        if (streq(key, "encoding")) {
+                if (fault(g))
+                        put(g, PICK(bad_encodings));
+                else
+                        put(g, g->base64 ? "\"base64\"" : "\"array\"");
+        } else if (streq(key, "data"))
+                put_data(g);
+        else if (streq(key, "path"))
+                put(g, fault(g) ? PICK(bad_paths) : PICK(paths));
+        else if (streq(key, "shared"))
+                put(g, fault(g) ? PICK(bad_bools) : PICK(bools));
+        else if (streq(key, "prot"))
+                put_number(g, 0, 7);
+        else if (streq(key, "mmap_id"))
+                put_number(g, 1, INT64_MAX);
+        else
+                put_number(g, 0, INT64_MAX);
+}
+
+/* A request in the shape clients write; a faulty one has a field, value or byte out of place. */
+static void gen_request(gen *g) {
+        static const struct {
+                const char *name;
+                const char *fields[5];
+                unsigned required; /* bits of fields[] */
+        } calls[] = {
+                {"Mmap", {"path", "offset", "length", "prot", "shared"}, 1u << 3},
+                {"MmapRead", {"mmap_id", "offset", "length", "encoding"}, 7},
+                {"MmapWrite", {"mmap_id", "offset", "data", "encoding"}, 7},
+                {"Msync", {"mmap_id"}, 1},
+                {"Munmap", {"mmap_id"}, 1},
+                {"MmapStats", {"mmap_id"}, 1},
+                {"Mprotect", {"mmap_id", "prot"}, 3},
+                {"MmapList", {NULL}, 0},
+                {"MmapFd", {"mmap_id"}, 1},
+                {"Hello", {NULL}, 0},
+        };
+        static const char *const bad_calls[] = {"hello",        "MmapReadX", "Mmap\\u0052ead", "",
+                                                "Msync\\u0000", "Msync\"",   "MMAPREAD"};
+        static const char *const bad_keys[] = {
+                "mmap_id", "offset", "length", "prot",    "encoding",      "data",
+                "path",    "shared", "flags",  "Mmap_id", "mmap\\u005fid", "",
+        };
+        static const char *const tails[] = {"x", "}", ",", "{}", "\"", "0"};
+        size_t c = rnd_below(ELEMENTSOF(calls));
+        const char *fields[8];
+        size_t n = 0;
+
+        g->len = 0;
+        g->base64 = rnd_below(2);
+        for (size_t i = 0; i < 5 && calls[c].fields[i]; i++) {
+                bool required = calls[c].required & (1u << i);
+
+                /* The encoding must be there for base64 data, may be there for an array. */
+                if (streq(calls[c].fields[i], "encoding") && streq(calls[c].name, "MmapWrite"))
+                        required = g->base64;
+                if (required ? !fault(g) : rnd_below(2))
+                        fields[n++] = calls[c].fields[i];
+        }
+        if (fault(g)) { /* an unknown, unexpected or escaped key, or a duplicate */
+                const char *extra = rnd_below(2) && n > 0 ? fields[rnd_below(n)] : PICK(bad_keys);
+
+                fields[n++] = extra;
+        }
+        for (size_t i = n; i > 1; i--) { /* any order */
+                size_t j = rnd_below(i);
+                const char *f = fields[i - 1];
+
+                fields[i - 1] = fields[j];
+                fields[j] = f;
+        }
+
+        put_ws(g);
+        put(g, "{");
+        put_ws(g);
+        put(g, "\"");
+        put(g, fault(g) ? PICK(bad_calls) : calls[c].name);
+        put(g, "\"");
+        put_ws(g);
+        put(g, ":");
+        put_ws(g);
+        put(g, "{");
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0) {
+                        put_ws(g);
+                        put(g, ",");
+                }
+                put_ws(g);
+                put(g, "\"");
+                put(g, fields[i]);
+                put(g, "\"");
+                put_ws(g);
+                put(g, ":");
+                put_ws(g);
+                put_value(g, fields[i]);
+        }
+        put_ws(g);
+        put(g, "}");
+        put_ws(g);
+        put(g, "}");
+        put_ws(g);
+        if (fault(g))
+                put(g, PICK(tails));
+}
+
+/* Change, insert, delete or cut a byte or two, mostly with bytes that mean something in JSON. */
+static void mutate(gen *t) {
+        static const char interesting[] = "{}[]\":,\\ \t\r\n0123456789-+.eEu=/";
+        size_t rounds = 1 + rnd_below(3);
+
+        for (size_t k = 0; k < rounds && t->len > 0; k++) {
+                size_t at = rnd_below(t->len);
+                char c = rnd_below(4) ? interesting[rnd_below(sizeof(interesting) - 1)]
+                                      : (char) rnd();
+
+                switch (rnd_below(4)) {
+                case 0:
+                        t->buf[at] = c;
+                        break;
+                case 1:
+                        if (t->len + 1 < sizeof(t->buf)) {
+                                memmove(t->buf + at + 1, t->buf + at, t->len - at);
+                                t->buf[at] = c;
+                                t->len++;
+                        }
+                        break;
+                case 2:
+                        memmove(t->buf + at, t->buf + at + 1, t->len - at - 1);
+                        t->len--;
+                        break;
+                default:
+                        t->len = at;
+                        break;
+                }
+        }
+}
+
+Test(protocol, fast_path_agrees_with_the_decoder_on_generated_lines, .timeout = 120) {
+        size_t n_fast = 0, n_valid = 0, n_lines = 40000;
+        gen g;
+
+        rnd_state = 0x2545f4914f6cdd1du;
+        for (size_t i = 0; i < n_lines; i++) {
+                mcd_request r = MCD_REQUEST_INIT;
+                mc_error err = MC_ERROR_INIT;
+                bool fast = false;
+
+                /* A third clean, a third with faults, a third with bytes mutated. */
+                g.fault_rate = i % 3 == 0 ? 0 : 8 + rnd_below(24);
+                gen_request(&g);
+                if (i % 3 == 2)
+                        mutate(&g);
+                if (parse_all(g.buf, g.len, &r, &err, &fast) == 0)
+                        n_valid++;
+                else
+                        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+                n_fast += fast;
+                mcd_request_done(&r);
+        }
+        /* The generator must reach both sides of every decision for this test to mean anything. */
+        cr_assert(gt(sz, n_fast, n_lines / 4), "the fast path took only %zu lines", n_fast);
+        cr_assert(gt(sz, n_valid - n_fast, n_lines / 50), "only %zu valid lines were not taken",
+                  n_valid - n_fast);
+        cr_assert(gt(sz, n_lines - n_valid, n_lines / 4), "only %zu invalid lines",
+                  n_lines - n_valid);
+}
+
 /* ---- large data ---------------------------------------------------------------------------------
  */
 
@@ -723,7 +1236,9 @@ Test(protocol, megabyte_write_as_array, .timeout = 60) {
                 len += (size_t) snprintf(line + len, cap - len, i ? ",%u" : "%u", p[i]);
         len += (size_t) snprintf(line + len, cap - len, "]}}");
 
-        cr_assert(eq(int, parse_n(line, len, &r, &err), 0), "%s", err.message);
+        bool fast = false;
+        cr_assert(eq(int, parse_all(line, len, &r, &err, &fast), 0), "%s", err.message);
+        cr_assert(fast, "a plain array of bytes goes by the fast path");
         cr_assert(eq(sz, r.data_len, (size_t) MIB));
         cr_assert(eq(int, memcmp(r.data, p, MIB), 0));
         mcd_request_done(&r);
@@ -746,7 +1261,9 @@ Test(protocol, megabyte_write_as_base64, .timeout = 60) {
                      "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"encoding\":\"base64\",\"data\":"
                      "\"%s\"}}",
                      b64);
-        cr_assert(eq(int, parse_n(line, (size_t) n, &r, &err), 0), "%s", err.message);
+        bool fast = false;
+        cr_assert(eq(int, parse_all(line, (size_t) n, &r, &err, &fast), 0), "%s", err.message);
+        cr_assert(fast, "base64 data goes by the fast path");
         cr_assert(eq(sz, r.data_len, (size_t) MIB));
         cr_assert(eq(int, memcmp(r.data, p, MIB), 0));
         mcd_request_done(&r);
@@ -1250,4 +1767,51 @@ Test(protocol, base64_decoding_is_strict_and_canonical) {
         free(p);
         cr_assert(not(base64_encoded_size(SIZE_MAX, &len)));
         cr_assert(eq(ptr, base64_encode("", SIZE_MAX), NULL));
+}
+
+Test(protocol, base64_decoding_writes_only_its_room) {
+        /* Each group is stored four bytes at a time: into an exact-size heap buffer,
+         * AddressSanitizer sees any byte written past base64_decoded_max(). */
+        unsigned char in[200];
+
+        for (size_t i = 0; i < sizeof(in); i++)
+                in[i] = (unsigned char) (i * 151 + 7);
+        for (size_t n = 0; n <= sizeof(in); n++) {
+                char enc[300];
+                size_t elen = base64_encode_to(enc, in, n), len = 0;
+                unsigned char *out = malloc(MC_MAX(base64_decoded_max(elen), (size_t) 1));
+
+                cr_assert(not(eq(ptr, out, NULL)));
+                cr_assert(eq(int, base64_decode_to(enc, elen, out, &len, NULL), 0), "n=%zu", n);
+                cr_assert(eq(sz, len, n));
+                cr_assert(eq(int, memcmp(out, in, n), 0), "n=%zu", n);
+                free(out);
+        }
+}
+
+Test(protocol, base64_reports_the_first_bad_character_anywhere) {
+        static const unsigned char bad[] = {'=', '-', '_', ' ', '\n', 0, 0x80, 0xff, '"', '\\'};
+        unsigned char in[120], out[160];
+        char enc[160];
+        size_t elen;
+
+        for (size_t i = 0; i < sizeof(in); i++)
+                in[i] = (unsigned char) (i * 29 + 3);
+        elen = base64_encode_to(enc, in, sizeof(in));
+        cr_assert(eq(sz, elen, 160));
+        for (size_t pos = 0; pos < elen; pos++)
+                for (size_t k = 0; k < sizeof(bad); k++) {
+                        char t[160];
+                        size_t len = 12345, at = 999;
+
+                        memcpy(t, enc, elen);
+                        t[pos] = (char) bad[k];
+                        /* '=' is padding in the last two places: a valid text there, or not. */
+                        if (bad[k] == '=' && pos >= elen - 2)
+                                continue;
+                        cr_assert(eq(int, base64_decode_to(t, elen, out, &len, &at), -EINVAL),
+                                  "byte 0x%02x at %zu", bad[k], pos);
+                        cr_assert(eq(sz, at, pos), "byte 0x%02x at %zu", bad[k], pos);
+                        cr_assert(eq(sz, len, 12345), "untouched on failure");
+                }
 }
