@@ -1177,10 +1177,10 @@ static const char help_stats[] =
         "need the SystemInfo capability. --json prints the reply's data object.\n";
 
 static const char help_list[] =
-        "Usage: memcap client list [--json] [--socket PATH]\n"
+        "Usage: memcap client list [--all] [--json] [--socket PATH]\n"
         "\n"
-        "List the mappings this process may see (MmapList): its own, or with the SystemInfo\n"
-        "capability every process's, as a table. --json prints the reply's data array.\n";
+        "List this process's mappings (MmapList) as a table, or with --all every client's,\n"
+        "which needs the SystemInfo capability. --json prints the reply's data array.\n";
 
 static int print_stats(const map_info *m, mc_error *err) {
         _cleanup_free_ char *path = m->path ? str_escape_cstr(m->path) : strdup("[anon]");
@@ -1275,16 +1275,21 @@ static int print_list(const json_t *data, mc_error *err) {
 }
 
 static int run_list(client_state *st, int argc, char **argv) {
-        static const struct option options[] = {COMMON_OPTIONS, {}};
+        static const struct option options[] = {
+                COMMON_OPTIONS, {"all", no_argument, NULL, 'a'}, {}};
         static const char cmd[] = "client list";
         _cleanup_json_ json_t *reply = NULL;
         mc_error err = MC_ERROR_INIT;
-        bool json = st->json;
-        json_t *data;
+        bool json = st->json, all = false;
+        json_t *args, *data;
         int c, r;
 
         cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":hs:", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":hs:a", options, NULL)) >= 0) {
+                if (c == 'a') {
+                        all = true;
+                        continue;
+                }
                 r = common_option(st, help_list, cmd, c, argv, &json);
                 if (r != OPT_HANDLED)
                         return r;
@@ -1292,7 +1297,8 @@ static int run_list(client_state *st, int argc, char **argv) {
         if (optind < argc)
                 return cli_usage_error(cmd, "too many arguments");
 
-        r = call(st, "MmapList", json_object(), &reply, NULL, &err);
+        args = all ? json_pack("{s:b}", "all", 1) : json_object();
+        r = call(st, "MmapList", args, &reply, NULL, &err);
         if (r < 0)
                 return error_report(&err);
         data = json_object_get(reply, "data");
@@ -1786,7 +1792,7 @@ static void help(void) {
               "  unmap ID               unmap a mapping\n"
               "  protect ID --prot P    change a mapping's protection\n"
               "  stats ID               describe a mapping\n"
-              "  list                   list the mappings this client may see\n"
+              "  list                   list this client's mappings (--all: every client's)\n"
               "  fd ID [--raw | --json] receive the mapping's file descriptor and dump it\n"
               "  session [--echo] [--keep-going]\n"
               "                         run commands from standard input in one process\n"

@@ -129,13 +129,13 @@ static int do_read(mcd_server *s, conn *c, const mcd_request *q, mc_error *e) {
         return mcd_reply_data(&c->out, s->scratch, n, q->encoding);
 }
 
-static int do_list(mcd_server *s, conn *c, mc_error *e) {
+static int do_list(mcd_server *s, conn *c, const mcd_request *q, mc_error *e) {
         mc_mapping_stats *v = NULL;
         mcd_stats *out = NULL;
         size_t n = 0;
         int r;
 
-        r = mc_manager_list(s->mgr, &c->client, 0, &v, &n, e);
+        r = mc_manager_list(s->mgr, &c->client, q->all ? UINT64_MAX : 0, &v, &n, e);
         if (r < 0)
                 return r;
         if (n > 0 && !(out = calloc(n, sizeof(*out)))) {
@@ -237,7 +237,7 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
                 }
                 break;
         case MCD_CALL_MMAP_LIST:
-                r = do_list(s, c, &e);
+                r = do_list(s, c, &q, &e);
                 break;
         case MCD_CALL_MMAP_FD:
                 r = do_fd(s, c, &q, &e);

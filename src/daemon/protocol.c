@@ -82,6 +82,7 @@ typedef enum field {
         F_SHARED,
         F_ENCODING,
         F_DATA,
+        F_ALL,
         _F_MAX,
 } field;
 
@@ -90,7 +91,7 @@ typedef enum field {
 static const char *const field_names[_F_MAX] = {
         [F_MMAP_ID] = "mmap_id",   [F_PATH] = "path", [F_OFFSET] = "offset",
         [F_LENGTH] = "length",     [F_PROT] = "prot", [F_SHARED] = "shared",
-        [F_ENCODING] = "encoding", [F_DATA] = "data",
+        [F_ENCODING] = "encoding", [F_DATA] = "data", [F_ALL] = "all",
 };
 
 static const struct {
@@ -108,7 +109,7 @@ static const struct {
         [MCD_CALL_MUNMAP] = {BIT(F_MMAP_ID), BIT(F_MMAP_ID)},
         [MCD_CALL_MMAP_STATS] = {BIT(F_MMAP_ID), BIT(F_MMAP_ID)},
         [MCD_CALL_MPROTECT] = {BIT(F_MMAP_ID) | BIT(F_PROT), BIT(F_MMAP_ID) | BIT(F_PROT)},
-        [MCD_CALL_MMAP_LIST] = {0, 0},
+        [MCD_CALL_MMAP_LIST] = {BIT(F_ALL), 0},
         [MCD_CALL_MMAP_FD] = {BIT(F_MMAP_ID), BIT(F_MMAP_ID)},
         [MCD_CALL_HELLO] = {0, 0},
 };
@@ -637,6 +638,11 @@ static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request
                 if (r < 0)
                         return r;
         }
+        if (fv[F_ALL]) {
+                r = check_bool(p, F_ALL, fv[F_ALL], &req->all);
+                if (r < 0)
+                        return r;
+        }
         if (fv[F_ENCODING]) {
                 r = check_encoding(p, fv[F_ENCODING], &req->encoding);
                 if (r < 0)
@@ -949,7 +955,7 @@ static const char *fast_fields(const char *p, const char *end, mcd_request *req)
                         } else
                                 p = fast_bytes(p, end, &req->data, &req->data_len);
                         break;
-                default: /* path, shared: Mmap, which is not taken here */
+                default: /* path, shared (Mmap) and all: rare, left to the full decoder */
                         p = NULL;
                         break;
                 }

@@ -99,6 +99,7 @@ typedef struct mcd_request {
         bool has_length;       /* Mmap: false means "to the end of the file" */
         unsigned prot;         /* MCD_PROT_* bits, 0 .. 7 */
         bool shared;           /* Mmap: MAP_SHARED; default false (private) */
+        bool all;              /* MmapList: every client's mappings (needs SystemInfo) */
         mcd_encoding encoding; /* MmapRead: of the reply; MmapWrite: of data */
         uint8_t *data;         /* MmapWrite: the bytes (non-NULL, also when data_len is 0) */
         size_t data_len;

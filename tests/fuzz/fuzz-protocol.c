@@ -5,6 +5,8 @@
  * parses, replies are encoded from its fields (the path, the data, the numbers), and every reply
  * must be exactly one line of valid JSON that says what was put in. The input's bytes also go
  * through the error reply as a message, which fuzzes the string escaper with arbitrary bytes.
+ * Whenever the decoder's fast path takes the line, the full decoder must accept it too and
+ * build the same request, since the fast path may only ever be a shortcut.
  * Any broken promise traps, so the fuzzer reports it as a crash.
  */
 
@@ -167,6 +169,33 @@ static void on_bytes(const uint8_t *data, size_t size, mcd_buf *b) {
         free(reason);
 }
 
+static bool same_request(const mcd_request *a, const mcd_request *b) {
+        if (a->call != b->call || a->mmap_id != b->mmap_id || a->offset != b->offset ||
+            a->length != b->length || a->has_length != b->has_length || a->prot != b->prot ||
+            a->shared != b->shared || a->all != b->all || a->encoding != b->encoding ||
+            a->data_len != b->data_len)
+                return false;
+        if (!a->path != !b->path || (a->path && strcmp(a->path, b->path) != 0))
+                return false;
+        if (!a->data != !b->data || (a->data_len > 0 && memcmp(a->data, b->data, a->data_len)))
+                return false;
+        return true;
+}
+
+/* The fast path against the full decoder, on the same bytes. */
+static void check_fast_path(const uint8_t *data, size_t size) {
+        mcd_request fast = MCD_REQUEST_INIT, full = MCD_REQUEST_INIT;
+
+        if (!mcd_request_parse_fast((const char *) data, size, &fast)) {
+                check(fast.call == _MCD_CALL_MAX);
+                return;
+        }
+        check(mcd_request_parse_full((const char *) data, size, &full, NULL) == 0);
+        check(same_request(&fast, &full));
+        mcd_request_done(&fast);
+        mcd_request_done(&full);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mcd_request req = MCD_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
@@ -185,6 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 on_request(&req, data, size, &b);
                 mcd_request_done(&req);
         }
+        check_fast_path(data, size);
         on_bytes(data, size, &b);
         check(b.len == 0);
         mcd_buf_done(&b);

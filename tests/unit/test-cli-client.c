@@ -527,6 +527,18 @@ Test(cli_client, two_sessions_share_a_file) {
         out = expect_output(&a, "wrote 5 bytes to id 1 at offset 0\n");
         free(out);
 
+        /* Another process lists only its own mappings, unless it asks for every client's. */
+        RUN(&r, "list");
+        ASSERT_EXIT(&r, 0);
+        cr_assert(eq(str, r.out, "ID  PATH  OFFSET  LENGTH  PROT  FLAGS  OWNER PID\n0 mappings\n"));
+        run_result_done(&r);
+        RUN(&r, "list", "--all");
+        ASSERT_EXIT(&r, 0);
+        snprintf(path, sizeof(path), " 1  /data/f       0      13  rw-   Shared  %9d\n1 mapping\n",
+                 (int) a.pid);
+        ASSERT_HAS(r.out, path);
+        run_result_done(&r);
+
         /* B sees A's write before any Msync, and writes back. */
         RUN_IN(&r, "mmap /data/f --shared --prot rw\nread % --length 5\nwrite % --data WORLD\n",
                "session");
@@ -569,14 +581,20 @@ Test(cli_client, one_shot_mappings_die_with_the_process) {
         cr_assert(eq(str, r.out, "id 1, length 13 (13 B)\n"));
         run_result_done(&r);
 
+        /* Another process sees only its own mappings... */
+        RUN(&r, "list");
+        ASSERT_EXIT(&r, 0);
+        cr_assert(eq(str, r.out, "ID  PATH  OFFSET  LENGTH  PROT  FLAGS  OWNER PID\n0 mappings\n"));
+        run_result_done(&r);
+
         /*
-         * The daemon drops the mapping when it sees the process exit (a pidfd); as root this
-         * client may list every process's mappings, so it watches that happen.
+         * ...but with SystemInfo may list every client's, and so watch the daemon drop the
+         * mapping when it sees its process exit (a pidfd).
          */
         for (int i = 0;; i++) {
                 struct timespec ts = {0, 50 * 1000 * 1000};
 
-                RUN(&r, "list");
+                RUN(&r, "list", "--all");
                 ASSERT_EXIT(&r, 0);
                 if (streq(r.out, "ID  PATH  OFFSET  LENGTH  PROT  FLAGS  OWNER PID\n0 mappings\n"))
                         break;

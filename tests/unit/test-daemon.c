@@ -1471,7 +1471,7 @@ Test(daemon, a_foreign_id_is_not_found_exactly_like_a_missing_one) {
                       "\"exec\":false},\"flags\":\"Shared\",\"owner_pid\":%d}}",
                       (int) getpid()));
         peer_expect(&b, "{\"MmapStats\":{\"mmap_id\":2}}", NOT_FOUND("MmapStats", 2));
-        /* ...and MmapList holds the caller's own mappings only. */
+        /* ...and MmapList holds the caller's own mappings only... */
         peer_expect(&b, "{\"MmapList\":{}}", "{\"status\":\"success\",\"data\":[]}");
         cr_assert(eq(u64, peer_mmap(&b, "{\"Mmap\":{\"length\":4096,\"prot\":1}}"), 2));
         peer_expect(&b, "{\"MmapList\":{}}",
@@ -1479,6 +1479,14 @@ Test(daemon, a_foreign_id_is_not_found_exactly_like_a_missing_one) {
                       "\"length\":4096,\"prot\":{\"read\":true,\"write\":false,\"exec\":false},"
                       "\"flags\":\"Private\",\"owner_pid\":%d}]}",
                       b.pid));
+        /* ...unless it asks for every client's. */
+        peer_expect(&b, "{\"MmapList\":{\"all\":true}}",
+                    S("{\"status\":\"success\",\"data\":[{\"id\":1,\"path\":\"/data/small\","
+                      "\"offset\":0,\"length\":16,\"prot\":{\"read\":true,\"write\":true,"
+                      "\"exec\":false},\"flags\":\"Shared\",\"owner_pid\":%d},{\"id\":2,"
+                      "\"path\":null,\"offset\":0,\"length\":4096,\"prot\":{\"read\":true,"
+                      "\"write\":false,\"exec\":false},\"flags\":\"Private\",\"owner_pid\":%d}]}",
+                      (int) getpid(), b.pid));
         expect(&a, "{\"MmapRead\":{\"mmap_id\":2,\"offset\":0,\"length\":1}}",
                NOT_FOUND("MmapRead", 2));
         peer_exit(&b);
@@ -2202,6 +2210,9 @@ Test(daemon_config, a_client_without_capabilities_is_refused_and_told_so) {
         peer_expect(&b, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":1}}",
                     NOT_FOUND("MmapRead", 1));
         peer_expect(&b, "{\"MmapList\":{}}", "{\"status\":\"success\",\"data\":[]}");
+        peer_expect(&b, "{\"MmapList\":{\"all\":true}}",
+                    DENIED "MmapList of other clients needs the SystemInfo capability\"}");
+        peer_expect(&b, "{\"MmapList\":{\"all\":false}}", "{\"status\":\"success\",\"data\":[]}");
         /* Whatever else a request lacks, a foreign id reads exactly like a missing one. */
         peer_expect(&b, "{\"MmapFd\":{\"mmap_id\":1}}", NOT_FOUND("MmapFd", 1));
         peer_expect(&b, "{\"MmapFd\":{\"mmap_id\":2}}", NOT_FOUND("MmapFd", 2));

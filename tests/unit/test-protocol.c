@@ -41,6 +41,7 @@ static void request_eq(const mcd_request *a, const mcd_request *b, const char *l
         cr_assert(eq(int, a->has_length, b->has_length), "%.*s", shown, line);
         cr_assert(eq(uint, a->prot, b->prot), "%.*s", shown, line);
         cr_assert(eq(int, a->shared, b->shared), "%.*s", shown, line);
+        cr_assert(eq(int, a->all, b->all), "%.*s", shown, line);
         cr_assert(eq(int, a->encoding, b->encoding), "%.*s", shown, line);
         cr_assert(eq(int, !a->path, !b->path), "%.*s", shown, line);
         if (a->path)
@@ -343,7 +344,19 @@ Test(protocol, list_and_hello) {
         mcd_request r = parse_ok("{\"MmapList\": {}}");
 
         cr_assert(eq(int, r.call, MCD_CALL_MMAP_LIST));
+        cr_assert(not(r.all));
         mcd_request_done(&r);
+        r = parse_ok("{\"MmapList\":{\"all\":true}}");
+        cr_assert(eq(int, r.call, MCD_CALL_MMAP_LIST));
+        cr_assert(r.all);
+        mcd_request_done(&r);
+        r = parse_ok("{\"MmapList\":{\"all\":false}}");
+        cr_assert(not(r.all));
+        mcd_request_done(&r);
+        parse_fails("{\"MmapList\":{\"all\":1}}",
+                    "MmapList: field 'all' must be true or false (got 1)");
+        parse_fails("{\"MmapStats\":{\"mmap_id\":1,\"all\":true}}",
+                    "MmapStats: unknown field 'all'");
         r = parse_ok(" {\"Hello\" : { } }\r");
         cr_assert(eq(int, r.call, MCD_CALL_HELLO));
         mcd_request_done(&r);
@@ -1051,7 +1064,7 @@ static void put_value(gen *g, const char *key) {
                 put_data(g);
         else if (streq(key, "path"))
                 put(g, fault(g) ? PICK(bad_paths) : PICK(paths));
-        else if (streq(key, "shared"))
+        else if (streq(key, "shared") || streq(key, "all"))
                 put(g, fault(g) ? PICK(bad_bools) : PICK(bools));
         else if (streq(key, "prot"))
                 put_number(g, 0, 7);
@@ -1075,15 +1088,15 @@ static void gen_request(gen *g) {
                 {"Munmap", {"mmap_id"}, 1},
                 {"MmapStats", {"mmap_id"}, 1},
                 {"Mprotect", {"mmap_id", "prot"}, 3},
-                {"MmapList", {NULL}, 0},
+                {"MmapList", {"all"}, 0},
                 {"MmapFd", {"mmap_id"}, 1},
                 {"Hello", {NULL}, 0},
         };
         static const char *const bad_calls[] = {"hello",        "MmapReadX", "Mmap\\u0052ead", "",
                                                 "Msync\\u0000", "Msync\"",   "MMAPREAD"};
         static const char *const bad_keys[] = {
-                "mmap_id", "offset", "length", "prot",    "encoding",      "data",
-                "path",    "shared", "flags",  "Mmap_id", "mmap\\u005fid", "",
+                "mmap_id", "offset", "length",  "prot",          "encoding", "data", "path",
+                "shared",  "flags",  "Mmap_id", "mmap\\u005fid", "",         "all",
         };
         static const char *const tails[] = {"x", "}", ",", "{}", "\"", "0"};
         size_t c = rnd_below(ELEMENTSOF(calls));
