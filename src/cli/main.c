@@ -40,7 +40,8 @@ static void usage(FILE *f) {
               "       memcap --help | --version | help [command]\n"
               "\n"
               "Inspect memory mappings and shared memory, dump files through guarded\n"
-              "mappings, check policies and read audit logs, all through libmemcap.\n"
+              "mappings, send and wait for signals, talk to the memcapd broker, check\n"
+              "policies and read audit logs, all through libmemcap.\n"
               "\n"
               "Commands:\n",
               f);
