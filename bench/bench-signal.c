@@ -937,7 +937,7 @@ static void print_costs(void) {
 
                 for (int j = 0; j < 2; j++) {
                         const cost *c = &rows[j]->cost;
-                        char a[32], b[32], where[80];
+                        char a[32], b[32], where[160];
 
                         /* The raw B appears in both rows of a pair: print it once. */
                         if (j == 0 && i > 0 && results[i - 1].placement == res->placement &&
