@@ -188,22 +188,11 @@ _unused_ static void reset_signals(void) {
  * The child is collected with finish_child().
  */
 
-/*
- * Whether uid nobody can run memcap from this build tree at all: a clone inside a private
- * directory (mode 0700, as mkdtemp makes them) is out of its reach. Tests that need nobody skip
- * then, rather than fail for a reason that is not memcap's.
- */
-_unused_ static bool nobody_can_run_memcap(void) {
-        static int known = -1;
-        const char *path;
+/* Whether uid nobody can run the memcap at @path (--version exits 0). */
+_unused_ static bool nobody_runs(const char *path) {
         int status;
         pid_t pid;
 
-        if (known >= 0)
-                return known;
-        /* Resolved here: its assertions must never run in the child, which is not the test's
-         * process as Criterion knows it. */
-        path = memcap_path();
         pid = fork();
         cr_assert(ge(int, pid, 0));
         if (pid == 0) {
@@ -216,8 +205,72 @@ _unused_ static bool nobody_can_run_memcap(void) {
                 _exit(127);
         }
         cr_assert(eq(int, waitpid(pid, &status, 0), pid));
-        known = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        return known;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+_unused_ static void copy_file(const char *from, const char *to) {
+        int in = open(from, O_RDONLY | O_CLOEXEC), out;
+        char buf[65536];
+        ssize_t n;
+
+        cr_assert(ge(int, in, 0), "%s: %s", from, strerror(errno));
+        out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+        cr_assert(ge(int, out, 0), "%s: %s", to, strerror(errno));
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                cr_assert(eq(sz, (size_t) write(out, buf, (size_t) n), (size_t) n));
+        cr_assert(eq(int, (int) n, 0));
+        close(in);
+        close(out);
+}
+
+static char nobody_dir[64];
+
+_unused_ static void nobody_dir_remove(void) {
+        if (nobody_dir[0])
+                remove_tree(nobody_dir);
+}
+
+/*
+ * The memcap that uid nobody runs: the built one, or when the build tree is out of nobody's
+ * reach (a clone inside a private directory, mode 0700, as mkdtemp makes them) a copy of it and
+ * of libmemcap in a fresh directory under /tmp, laid out as the binary's $ORIGIN/../lib runpath
+ * expects and removed when the test's process exits. NULL when not even the copy runs (no user
+ * nobody), and the tests that need it skip rather than fail for a reason that is not memcap's.
+ * Paths are resolved before any fork: no assertion may run in a child, which is not the test's
+ * process as Criterion knows it.
+ */
+_unused_ static const char *nobody_memcap(void) {
+        static int known = -1;
+        static char path[PATH_MAX];
+        char sub[128];
+
+        if (known >= 0)
+                return known ? path : NULL;
+        known = 0;
+        cr_assert(lt(sz, strlen(memcap_path()), sizeof(path)));
+        strcpy(path, memcap_path());
+        if (nobody_runs(path)) {
+                known = 1;
+                return path;
+        }
+        snprintf(nobody_dir, sizeof(nobody_dir), "/tmp/memcap-test-nobody-%d", (int) getpid());
+        remove_tree(nobody_dir);
+        cr_assert(eq(int, mkdir(nobody_dir, 0755), 0), "%s: %s", nobody_dir, strerror(errno));
+        cr_assert(eq(int, chmod(nobody_dir, 0755), 0));
+        atexit(nobody_dir_remove);
+        for (size_t i = 0; i < 2; i++) {
+                snprintf(sub, sizeof(sub), "%s/%s", nobody_dir, i == 0 ? "cli" : "lib");
+                cr_assert(eq(int, mkdir(sub, 0755), 0));
+                cr_assert(eq(int, chmod(sub, 0755), 0));
+        }
+        snprintf(sub, sizeof(sub), "%s/lib/libmemcap.so.0", nobody_dir);
+        copy_file(build_path("src/lib/libmemcap.so.0"), sub);
+        snprintf(sub, sizeof(sub), "%s/cli/memcap", nobody_dir);
+        copy_file(path, sub);
+        strcpy(path, sub);
+        if (nobody_runs(path))
+                known = 1;
+        return known ? path : NULL;
 }
 
 _unused_ static void spawn_child(child *c, const char *const *args, const char *const *env, int fd3,
@@ -227,11 +280,12 @@ _unused_ static void spawn_child(child *c, const char *const *args, const char *
         char **envp;
         size_t n = 0;
 
-        if ((flags & SPAWN_NOBODY) && !nobody_can_run_memcap())
-                cr_skip_test("uid nobody cannot run %s (the build tree is not reachable by other "
-                             "users)",
-                             memcap_path());
-        argv[n++] = memcap_path();
+        if (flags & SPAWN_NOBODY) {
+                argv[n++] = nobody_memcap();
+                if (!argv[0])
+                        cr_skip_test("uid nobody cannot run memcap, not even a copy in /tmp");
+        } else
+                argv[n++] = memcap_path();
         for (; args[n - 1]; n++) {
                 cr_assert(lt(sz, n, ELEMENTSOF(argv) - 1));
                 argv[n] = args[n - 1];

@@ -2015,6 +2015,19 @@ Test(daemon, a_client_that_half_closes_still_gets_every_reply) {
         cl_close(&c);
 }
 
+Test(daemon, bytes_after_the_last_newline_at_the_end_of_the_stream_are_no_request) {
+        static const char two[] = "{\"Hello\":{}}\n{\"Hello\":{}}";
+        cl c;
+
+        connect_to(&c);
+        cr_assert(eq(int, cl_send(&c, two, sizeof(two) - 1), 0));
+        cr_assert(eq(int, shutdown(c.fd, SHUT_WR), 0));
+        cr_assert(eq(int, cl_recv_line(&c, REPLY_TIMEOUT_MS), 0));
+        cr_assert(eq(str, c.line, (char *) hello_reply(ALL_CAPS, getpid(), 0)));
+        cr_assert(eq(int, cl_recv_line(&c, REPLY_TIMEOUT_MS), -EPIPE));
+        cl_close(&c);
+}
+
 Test(daemon, unread_descriptors_pause_the_client_before_they_exhaust_the_daemon) {
         static const char req[] = "{\"MmapFd\":{\"mmap_id\":1}}\n";
         const int n = 1000;
