@@ -78,7 +78,6 @@
 #define SLICES      10 /* latency rounds alternate the servers in 10 slices */
 #define MAX_RESULTS 32
 #define MAX_COSTS   32
-#define MAX_NOTES   24
 
 #define DATA_BYTES  MIB                /* the file MmapRead reads */
 #define READ_BYTES  4096               /* per MmapRead */
@@ -104,38 +103,6 @@ typedef struct options {
         double duration;     /* seconds per throughput run */
         unsigned clients;
 } options;
-
-static char failure[512];
-
-static int fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (failure[0] == '\0') {
-                va_start(ap, fmt);
-                vsnprintf(failure, sizeof(failure), fmt, ap);
-                va_end(ap);
-        }
-        return r < 0 ? r : -EIO;
-}
-
-static int fail_errno(int errnum, const char *what) {
-        return fail(-errnum, "%s: %s", what, strerror(errnum));
-}
-
-static char notes[MAX_NOTES][400];
-static size_t n_notes;
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...) {
-        va_list ap;
-
-        if (n_notes >= MAX_NOTES)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(notes[n_notes++], sizeof(notes[0]), fmt, ap);
-        va_end(ap);
-}
 
 /* ---- results ---- */
 
@@ -342,27 +309,28 @@ static int dir_plan(const options *opts, uint64_t *ret_big) {
                                 break;
                 }
         if (!best || best_free < 64 * MIB)
-                return fail(-ENOSPC, "no room for the benchmark's files in %s",
-                            opts->dir ? opts->dir : "/var/tmp or /tmp");
+                return bench_fail(-ENOSPC, "no room for the benchmark's files in %s",
+                                  opts->dir ? opts->dir : "/var/tmp or /tmp");
         size = want;
         if (best_free < 3 * want) {
                 size = pow2_floor(best_free / 3);
-                note("only %.2f GiB free in %s: the scan file is %" PRIu64 " MiB, not %" PRIu64,
-                     (double) best_free / (double) GIB, best, size / MIB, want / MIB);
+                bench_note("only %.2f GiB free in %s: the scan file is %" PRIu64
+                           " MiB, not %" PRIu64,
+                           (double) best_free / (double) GIB, best, size / MIB, want / MIB);
         }
         avail = mem_available();
         if (avail && size > avail / 2) {
                 size = pow2_floor(avail / 2);
-                note("only %" PRIu64 " MiB of memory available: the scan file is %" PRIu64
-                     " MiB so it stays in the page cache",
-                     avail / MIB, size / MIB);
+                bench_note("only %" PRIu64 " MiB of memory available: the scan file is %" PRIu64
+                           " MiB so it stays in the page cache",
+                           avail / MIB, size / MIB);
         }
         if (size < MIB)
-                return fail(-ENOSPC, "no room for a scan file in %s", best);
+                return bench_fail(-ENOSPC, "no room for a scan file in %s", best);
         /* Socket paths must fit sockaddr_un (108 bytes) with their names. */
         n = snprintf(paths[P_DIR], sizeof(paths[P_DIR]), "%s/memcap-bench-daemon-XXXXXX", best);
         if (n < 0 || (size_t) n + 24 >= sizeof(((struct sockaddr_un *) 0)->sun_path))
-                return fail(-ENAMETOOLONG, "directory name too long for a socket: %s", best);
+                return bench_fail(-ENAMETOOLONG, "directory name too long for a socket: %s", best);
         *ret_big = size;
         return 0;
 }
@@ -387,34 +355,19 @@ static int dir_make(void) {
         };
 
         if (!mkdtemp(paths[P_DIR]))
-                return fail_errno(errno, paths[P_DIR]);
+                return bench_fail_errno(errno, paths[P_DIR]);
         dir_made = 1;
         for (int i = P_ROOT; i < N_PATHS; i++)
                 if (snprintf(paths[i], sizeof(paths[i]), "%s/%s", paths[P_DIR], names[i]) >=
                     (int) sizeof(paths[i]))
-                        return fail(-ENAMETOOLONG, "path too long: %s/%s", paths[P_DIR], names[i]);
+                        return bench_fail(-ENAMETOOLONG, "path too long: %s/%s", paths[P_DIR],
+                                          names[i]);
         if (mkdir(paths[P_ROOT], 0700) < 0)
-                return fail_errno(errno, paths[P_ROOT]);
+                return bench_fail_errno(errno, paths[P_ROOT]);
         return 0;
 }
 
 /* ---- small helpers ---- */
-
-static int write_all(int fd, const void *buf, size_t len) {
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
 
 /* xorshift64*: the file's bytes are random so that base64 sees realistic input. */
 static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
@@ -521,12 +474,12 @@ static int listen_unix(const char *path, bool nonblock, int *ret_fd) {
         memcpy(sa.sun_path, path, strlen(path) + 1);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
         if (fd < 0)
-                return fail_errno(errno, "socket");
+                return bench_fail_errno(errno, "socket");
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
                 int e = errno;
 
                 close(fd);
-                return fail_errno(e, path);
+                return bench_fail_errno(e, path);
         }
         *ret_fd = fd;
         return 0;
@@ -612,7 +565,7 @@ static int spawn(char *const argv[], const char *log, int out_fd, const cpu_set_
 
         pid = fork_child(cpus);
         if (pid < 0)
-                return fail_errno(errno, "fork");
+                return bench_fail_errno(errno, "fork");
         if (pid == 0) {
                 fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
                 if (fd >= 0) {
@@ -662,12 +615,13 @@ static int wait_ready(server *s, int (*probe)(const void *), const void *arg) {
                         child_forget(s->pid);
                         s->pid = 0;
                         log_tail(s->log, tail, sizeof(tail));
-                        return fail(-ECHILD, "%s exited before it was ready (status 0x%x): %s",
-                                    s->name, status, tail);
+                        return bench_fail(-ECHILD,
+                                          "%s exited before it was ready (status 0x%x): %s",
+                                          s->name, status, tail);
                 }
                 if (bench_now_ns() > deadline)
-                        return fail(-ETIMEDOUT, "%s did not accept connections within 10 s",
-                                    s->name);
+                        return bench_fail(-ETIMEDOUT, "%s did not accept connections within 10 s",
+                                          s->name);
                 usleep(5000);
         }
 }
@@ -706,7 +660,7 @@ static int server_stop(server *s, uint64_t *ret_ns) {
                 if (bench_now_ns() > deadline) {
                         (void) kill(s->pid, SIGKILL);
                         (void) waitpid(s->pid, &status, 0);
-                        note("%s did not stop within 10 s of SIGTERM: killed", s->name);
+                        bench_note("%s did not stop within 10 s of SIGTERM: killed", s->name);
                         break;
                 }
                 usleep(2000);
@@ -749,7 +703,7 @@ static _Noreturn void echo_blocking(int lfd) {
                                 continue;
                         }
                         have = 0;
-                        if (write_all(c, echo_reply, sizeof(echo_reply)) < 0)
+                        if (bench_write_all(c, echo_reply, sizeof(echo_reply)) < 0)
                                 break;
                 }
                 close(c);
@@ -816,8 +770,8 @@ static _Noreturn void echo_epoll(int lfd) {
                                 int fl = fcntl(fd, F_GETFL);
 
                                 fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-                                (void) write_all(fd, echo_reply + k,
-                                                 sizeof(echo_reply) - (size_t) k);
+                                (void) bench_write_all(fd, echo_reply + k,
+                                                       sizeof(echo_reply) - (size_t) k);
                                 fcntl(fd, F_SETFL, fl);
                         }
                 }
@@ -834,7 +788,7 @@ static int echo_start(server *s, const char *path, bool epoll) {
         pid = fork_child(NULL);
         if (pid < 0) {
                 close(lfd);
-                return fail_errno(errno, "fork");
+                return bench_fail_errno(errno, "fork");
         }
         if (pid == 0) {
                 if (epoll)
@@ -858,9 +812,9 @@ static int daemon_call(int fd, const char *req, char *reply, size_t size, int *r
         size_t have = 0;
         int r, got_fd = -1;
 
-        r = write_all(fd, req, strlen(req));
+        r = bench_write_all(fd, req, strlen(req));
         if (r < 0)
-                return fail_errno(-r, "writing to memcapd");
+                return bench_fail_errno(-r, "writing to memcapd");
         for (;;) {
                 char cbuf[CMSG_SPACE(sizeof(int))];
                 struct iovec iov = {reply + have, size - 1 - have};
@@ -873,11 +827,11 @@ static int daemon_call(int fd, const char *req, char *reply, size_t size, int *r
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
-                        r = fail_errno(errno, "reading from memcapd");
+                        r = bench_fail_errno(errno, "reading from memcapd");
                         goto out;
                 }
                 if (n == 0) {
-                        r = fail(-EPIPE, "memcapd closed the connection");
+                        r = bench_fail(-EPIPE, "memcapd closed the connection");
                         goto out;
                 }
                 for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
@@ -888,14 +842,14 @@ static int daemon_call(int fd, const char *req, char *reply, size_t size, int *r
                 if (reply[have - 1] == '\n')
                         break;
                 if (have == size - 1) {
-                        r = fail(-EMSGSIZE, "memcapd's reply is longer than %zu bytes", size);
+                        r = bench_fail(-EMSGSIZE, "memcapd's reply is longer than %zu bytes", size);
                         goto out;
                 }
         }
         reply[have] = '\0';
         if (strncmp(reply, "{\"status\":\"success\"", 19) != 0) {
-                r = fail(-EPROTO, "memcapd refused %.*s: %.200s", (int) strcspn(req, "\n"), req,
-                         reply);
+                r = bench_fail(-EPROTO, "memcapd refused %.*s: %.200s", (int) strcspn(req, "\n"),
+                               req, reply);
                 goto out;
         }
         if (ret_fd) {
@@ -919,7 +873,7 @@ static int daemon_mmap(int fd, const char *path, uint64_t *ret_id) {
         if (r < 0)
                 return r;
         if (!json_u64(reply, "mmap_id", ret_id))
-                return fail(-EPROTO, "no mmap_id in memcapd's reply: %.200s", reply);
+                return bench_fail(-EPROTO, "no mmap_id in memcapd's reply: %.200s", reply);
         return 0;
 }
 
@@ -934,32 +888,32 @@ static int redis_set(uint16_t port, const unsigned char *value) {
 
         r = tcp_connect(port, &fd);
         if (r < 0)
-                return fail_errno(-r, "connecting to redis-server");
+                return bench_fail_errno(-r, "connecting to redis-server");
         set_timeout(fd);
         snprintf(head, sizeof(head), "*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$%d\r\n", REDIS_KEY,
                  READ_BYTES);
-        r = write_all(fd, head, strlen(head));
+        r = bench_write_all(fd, head, strlen(head));
         if (r >= 0)
-                r = write_all(fd, value, READ_BYTES);
+                r = bench_write_all(fd, value, READ_BYTES);
         if (r >= 0)
-                r = write_all(fd, "\r\n", 2);
+                r = bench_write_all(fd, "\r\n", 2);
         if (r < 0) {
                 close(fd);
-                return fail_errno(-r, "writing to redis-server");
+                return bench_fail_errno(-r, "writing to redis-server");
         }
         while (have < 5) {
                 ssize_t n = read(fd, reply + have, sizeof(reply) - 1 - have);
 
                 if (n <= 0) {
                         close(fd);
-                        return fail(-EPROTO, "redis-server did not answer SET");
+                        return bench_fail(-EPROTO, "redis-server did not answer SET");
                 }
                 have += (size_t) n;
         }
         close(fd);
         reply[have] = '\0';
         if (strncmp(reply, "+OK\r\n", 5) != 0)
-                return fail(-EPROTO, "redis-server refused SET: %.60s", reply);
+                return bench_fail(-EPROTO, "redis-server refused SET: %.60s", reply);
         return 0;
 }
 
@@ -997,24 +951,25 @@ static int roundtrip(peer *p, size_t k, size_t *ret_have) {
         size_t have = 0, want = p->exp_len[k];
         int r;
 
-        r = write_all(p->fd, p->req[k], p->req_len[k]);
+        r = bench_write_all(p->fd, p->req[k], p->req_len[k]);
         if (r < 0)
-                return fail_errno(-r, p->name);
+                return bench_fail_errno(-r, p->name);
         for (;;) {
                 ssize_t n = read(p->fd, p->buf + have, CLIENT_BUF - have);
 
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return fail(-errno, "reading from %s: %s", p->name,
-                                    errno == EAGAIN ? "no reply within 10 s" : strerror(errno));
+                        return bench_fail(-errno, "reading from %s: %s", p->name,
+                                          errno == EAGAIN ? "no reply within 10 s"
+                                                          : strerror(errno));
                 if (n == 0)
-                        return fail(-EPIPE, "%s closed the connection", p->name);
+                        return bench_fail(-EPIPE, "%s closed the connection", p->name);
                 have += (size_t) n;
                 if (p->by_newline ? p->buf[have - 1] == '\n' : have >= want)
                         break;
                 if (have == CLIENT_BUF)
-                        return fail(-EMSGSIZE, "a reply of %s is too long", p->name);
+                        return bench_fail(-EMSGSIZE, "a reply of %s is too long", p->name);
         }
         *ret_have = have;
         return 0;
@@ -1024,7 +979,7 @@ static int peer_prepare(void *arg) {
         peer *p = arg;
 
         if (p->recording && bench_proc_snap(p->srv->pid, &p->before) < 0)
-                return fail(-ESRCH, "%s is gone", p->name);
+                return bench_fail(-ESRCH, "%s is gone", p->name);
         return 0;
 }
 
@@ -1046,11 +1001,12 @@ static int run_latency(void *arg, uint64_t iters) {
                         return r;
                 /* Checked outside the timed span, every time. */
                 if (have != p->exp_len[k] || memcmp(p->buf, p->exp[k], have) != 0)
-                        return fail(-EPROTO, "%s sent an unexpected reply (%zu bytes): %.120s",
-                                    p->name, have, p->buf);
+                        return bench_fail(-EPROTO,
+                                          "%s sent an unexpected reply (%zu bytes): %.120s",
+                                          p->name, have, p->buf);
                 if (p->recording) {
                         if (p->n_samples >= p->cap)
-                                return fail(-ENOSPC, "more round trips than planned");
+                                return bench_fail(-ENOSPC, "more round trips than planned");
                         p->samples[p->n_samples++] = (double) (t1 - t0);
                 }
         }
@@ -1060,7 +1016,7 @@ static int run_latency(void *arg, uint64_t iters) {
         p->ops += iters;
         cpu = sched_getcpu();
         if (bench_proc_snap(p->srv->pid, &after) < 0)
-                return fail(-ESRCH, "%s is gone", p->name);
+                return bench_fail(-ESRCH, "%s is gone", p->name);
         bench_proc_diff(&p->before, &after, &d);
         p->srv_run_ns += d.run_ns;
         p->srv_nvcsw += d.nvcsw;
@@ -1081,7 +1037,7 @@ static int peer_set_requests(peer *p, size_t n) {
         p->req_len = calloc(n, sizeof(size_t));
         p->exp_len = calloc(n, sizeof(size_t));
         if (!p->req || !p->exp || !p->req_len || !p->exp_len)
-                return fail(-ENOMEM, "out of memory");
+                return bench_fail(-ENOMEM, "out of memory");
         p->n_req = n; /* peer_free() walks the arrays only once they all exist */
         return 0;
 }
@@ -1168,13 +1124,13 @@ static int place(run_info *info, const placement *pl) {
         }
         r = bench_affinity_process(0, &c);
         if (r < 0)
-                return fail(r, "placing the client: %s", strerror(-r));
+                return bench_fail(r, "placing the client: %s", strerror(-r));
         for (int v = 0; v < N_LAT; v++) {
                 if (info->srv[v].pid <= 0)
                         continue;
                 r = bench_affinity_process(info->srv[v].pid, &s);
                 if (r < 0)
-                        return fail(r, "placing %s: %s", info->srv[v].name, strerror(-r));
+                        return bench_fail(r, "placing %s: %s", info->srv[v].name, strerror(-r));
         }
         sched_yield();
         return 0;
@@ -1198,7 +1154,7 @@ static int peers_setup(run_info *info, peer *peers) {
                         continue;
                 p->buf = malloc(CLIENT_BUF);
                 if (!p->buf)
-                        return fail(-ENOMEM, "out of memory");
+                        return bench_fail(-ENOMEM, "out of memory");
                 if (v == L_MEMCAPD) {
                         r = peer_set_requests(p, N_OFFSETS);
                         if (r < 0)
@@ -1216,7 +1172,7 @@ static int peers_setup(run_info *info, peer *peers) {
                                 p->req_len[k] = (size_t) len;
                                 p->exp[k] = malloc(64 + READ_BYTES * 2);
                                 if (!p->req[k] || !p->exp[k])
-                                        return fail(-ENOMEM, "out of memory");
+                                        return bench_fail(-ENOMEM, "out of memory");
                                 n = (size_t) sprintf(p->exp[k],
                                                      "{\"status\":\"success\",\"data\":\"");
                                 n += base64_encode(p->exp[k] + n, info->data + k * READ_BYTES,
@@ -1235,7 +1191,7 @@ static int peers_setup(run_info *info, peer *peers) {
                         p->req_len[0] = strlen(redis_get);
                         p->exp[0] = malloc(32 + READ_BYTES);
                         if (!p->req[0] || !p->exp[0])
-                                return fail(-ENOMEM, "out of memory");
+                                return bench_fail(-ENOMEM, "out of memory");
                         p->exp_len[0] = (size_t) sprintf(p->exp[0], "$%d\r\n", READ_BYTES);
                         memcpy(p->exp[0] + p->exp_len[0], info->data, READ_BYTES);
                         p->exp_len[0] += READ_BYTES;
@@ -1251,7 +1207,7 @@ static int peers_setup(run_info *info, peer *peers) {
                         p->exp[0] = malloc(ECHO_REPLY);
                         if (!line || !p->exp[0]) {
                                 free(line);
-                                return fail(-ENOMEM, "out of memory");
+                                return bench_fail(-ENOMEM, "out of memory");
                         }
                         memset(line, 'x', ECHO_REQ);
                         memcpy(line, echo_line_head, sizeof(echo_line_head) - 1);
@@ -1264,7 +1220,7 @@ static int peers_setup(run_info *info, peer *peers) {
                         r = unix_connect(paths[v == L_ECHO ? P_ECHO_SOCK : P_EPOLL_SOCK], &p->fd);
                 }
                 if (r < 0)
-                        return fail_errno(-r, p->name);
+                        return bench_fail_errno(-r, p->name);
                 set_timeout(p->fd);
         }
         return 0;
@@ -1337,7 +1293,7 @@ static int bench_latency(run_info *info, const placement *pl, peer *peers, uint6
                 p->cap = (size_t) iters * rounds;
                 p->samples = malloc(p->cap * sizeof(double));
                 if (!p->samples)
-                        return fail(-ENOMEM, "out of memory");
+                        return bench_fail(-ENOMEM, "out of memory");
                 p->n_samples = 0;
                 p->srv_run_ns = p->srv_nvcsw = p->srv_nivcsw = p->cli_cpu_ns = p->ops = 0;
                 p->srv_cpus = p->cli_cpus = 0;
@@ -1356,8 +1312,8 @@ static int bench_latency(run_info *info, const placement *pl, peer *peers, uint6
                 char what[96];
 
                 if (p->n_samples != (size_t) iters * rounds)
-                        return fail(-EIO, "%s: %zu round trips recorded, %" PRIu64 " planned",
-                                    p->name, p->n_samples, iters * rounds);
+                        return bench_fail(-EIO, "%s: %zu round trips recorded, %" PRIu64 " planned",
+                                          p->name, p->n_samples, iters * rounds);
                 snprintf(what, sizeof(what), "1 client, %s", p->name);
                 add_cost(what, pl, (double) p->srv_run_ns / ops, (double) p->srv_nvcsw / ops,
                          (double) p->srv_nivcsw / ops, (double) p->cli_cpu_ns / ops, p->srv_cpus,
@@ -1380,7 +1336,7 @@ static int bench_latency(run_info *info, const placement *pl, peer *peers, uint6
                 snprintf(name, sizeof(name), "%s, %s", what[v], pl->name);
                 res = add_result(name, keys[v], pl->key, UNIT_LATENCY);
                 if (!res)
-                        return fail(-ENOSPC, "too many results");
+                        return bench_fail(-ENOSPC, "too many results");
                 snprintf(res->base_name, sizeof(res->base_name), "echo");
                 res->has_base = true;
                 fill_latency_side(&res->mc, &peers[v], rounds, iters);
@@ -1395,7 +1351,7 @@ static int bench_latency(run_info *info, const placement *pl, peer *peers, uint6
                 snprintf(name, sizeof(name), "  memcapd vs Redis GET (no target), %s", pl->name);
                 res = add_result(name, "latency_memcapd_vs_redis", pl->key, UNIT_LATENCY);
                 if (!res)
-                        return fail(-ENOSPC, "too many results");
+                        return bench_fail(-ENOSPC, "too many results");
                 snprintf(res->base_name, sizeof(res->base_name), "Redis");
                 res->has_base = true;
                 fill_latency_side(&res->mc, &peers[L_MEMCAPD], rounds, iters);
@@ -1422,10 +1378,11 @@ static int bench_latency(run_info *info, const placement *pl, peer *peers, uint6
                                 break;
                 }
                 if (hi - lo > 25.0)
-                        note("unpinned latency: the share of slices that ended with the server on "
-                             "the client's CPU was %s: the unpinned rows compare different "
-                             "placements; the pinned rows show the cost",
-                             text);
+                        bench_note("unpinned latency: the share of slices that ended with the "
+                                   "server on "
+                                   "the client's CPU was %s: the unpinned rows compare different "
+                                   "placements; the pinned rows show the cost",
+                                   text);
         }
         return 0;
 }
@@ -1469,10 +1426,10 @@ static int lconns_open(tside *t, unsigned n) {
 
         t->ep = epoll_create1(EPOLL_CLOEXEC);
         if (t->ep < 0)
-                return fail_errno(errno, "epoll_create1");
+                return bench_fail_errno(errno, "epoll_create1");
         t->conns = calloc(n, sizeof(*t->conns));
         if (!t->conns)
-                return fail(-ENOMEM, "out of memory");
+                return bench_fail(-ENOMEM, "out of memory");
         for (unsigned i = 0; i < n; i++) {
                 lconn *c = &t->conns[i];
                 int r;
@@ -1480,16 +1437,16 @@ static int lconns_open(tside *t, unsigned n) {
                 c->fd = -1;
                 c->buf = malloc(CLIENT_BUF);
                 if (!c->buf)
-                        return fail(-ENOMEM, "out of memory");
+                        return bench_fail(-ENOMEM, "out of memory");
                 t->n_conns++;
                 r = unix_connect(paths[P_SOCK], &c->fd);
                 if (r < 0)
-                        return fail_errno(-r, "connecting to memcapd");
+                        return bench_fail_errno(-r, "connecting to memcapd");
                 if (fcntl(c->fd, F_SETFL, O_NONBLOCK) < 0)
-                        return fail_errno(errno, "fcntl");
+                        return bench_fail_errno(errno, "fcntl");
                 ev.data.u32 = i;
                 if (epoll_ctl(t->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-                        return fail_errno(errno, "epoll_ctl");
+                        return bench_fail_errno(errno, "epoll_ctl");
                 c->k = i * 7; /* spread the connections over the file */
         }
         return 0;
@@ -1517,9 +1474,9 @@ static int lconn_send(tside *t, lconn *c) {
         c->t_sent = bench_now_ns();
         n = write(c->fd, m->req[k], m->req_len[k]);
         if (n < 0)
-                return fail_errno(errno, "sending to memcapd");
+                return bench_fail_errno(errno, "sending to memcapd");
         if ((size_t) n != m->req_len[k]) /* an empty socket always takes 90 bytes */
-                return fail(-EIO, "short write to memcapd");
+                return bench_fail(-EIO, "short write to memcapd");
         return 0;
 }
 
@@ -1551,9 +1508,9 @@ static int load_memcapd(tside *t, uint64_t dur_ns, bool full_check, double *ret_
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return fail_errno(errno, "epoll_wait");
+                        return bench_fail_errno(errno, "epoll_wait");
                 if (n == 0 && bench_now_ns() > end + IO_TIMEOUT * NS)
-                        return fail(-ETIMEDOUT, "memcapd stopped answering under load");
+                        return bench_fail(-ETIMEDOUT, "memcapd stopped answering under load");
                 for (int i = 0; i < n; i++) {
                         lconn *c = &t->conns[evs[i].data.u32];
                         size_t k = c->k % m->n_req;
@@ -1563,9 +1520,9 @@ static int load_memcapd(tside *t, uint64_t dur_ns, bool full_check, double *ret_
                         if (got < 0 && (errno == EAGAIN || errno == EINTR))
                                 continue;
                         if (got < 0)
-                                return fail_errno(errno, "reading from memcapd");
+                                return bench_fail_errno(errno, "reading from memcapd");
                         if (got == 0)
-                                return fail(-EPIPE, "memcapd closed a connection under load");
+                                return bench_fail(-EPIPE, "memcapd closed a connection under load");
                         c->have += (size_t) got;
                         if (c->buf[c->have - 1] != '\n')
                                 continue;
@@ -1577,10 +1534,10 @@ static int load_memcapd(tside *t, uint64_t dur_ns, bool full_check, double *ret_
                                         : memcmp(c->buf, m->exp[k], 32) != 0 ||
                                                   memcmp(c->buf + c->have - 32,
                                                          m->exp[k] + c->have - 32, 32) != 0))
-                                return fail(-EPROTO,
-                                            "memcapd sent an unexpected reply under "
-                                            "load (%zu bytes): %.120s",
-                                            c->have, c->buf);
+                                return bench_fail(-EPROTO,
+                                                  "memcapd sent an unexpected reply under "
+                                                  "load (%zu bytes): %.120s",
+                                                  c->have, c->buf);
                         c->have = 0;
                         c->k++;
                         busy--;
@@ -1662,7 +1619,7 @@ static int load_redis(tside *t, uint64_t n_req, double *ret_rate, double *ret_p5
                 CPU_SET(t->pl->cpu_client, &cpus);
         }
         if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return fail_errno(errno, "pipe2");
+                return bench_fail_errno(errno, "pipe2");
         r = spawn(argv, paths[P_REDIS_BENCH_LOG], pipefd[1], &cpus, &pid);
         close(pipefd[1]);
         if (r < 0) {
@@ -1684,13 +1641,13 @@ static int load_redis(tside *t, uint64_t n_req, double *ret_rate, double *ret_p5
         close(pipefd[0]);
         while (wait4(pid, &status, 0, &ru) < 0)
                 if (errno != EINTR)
-                        return fail_errno(errno, "wait4");
+                        return bench_fail_errno(errno, "wait4");
         child_forget(pid);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return fail(-EIO, "redis-benchmark failed (status 0x%x); see %s", status,
-                            paths[P_REDIS_BENCH_LOG]);
+                return bench_fail(-EIO, "redis-benchmark failed (status 0x%x); see %s", status,
+                                  paths[P_REDIS_BENCH_LOG]);
         if (!parse_redis_csv(out, ret_rate, &p50_ms))
-                return fail(-EPROTO, "cannot read redis-benchmark's output: %.200s", out);
+                return bench_fail(-EPROTO, "cannot read redis-benchmark's output: %.200s", out);
         *ret_p50 = p50_ms * 1e6;
         *ret_cpu_ns = ((uint64_t) ru.ru_utime.tv_sec + (uint64_t) ru.ru_stime.tv_sec) * NS +
                       ((uint64_t) ru.ru_utime.tv_usec + (uint64_t) ru.ru_stime.tv_usec) * 1000;
@@ -1705,7 +1662,7 @@ static int tside_prepare(void *arg) {
         tside *t = arg;
 
         if (t->recording && bench_proc_snap(tside_server(t), &t->before) < 0)
-                return fail(-ESRCH, "a server is gone");
+                return bench_fail(-ESRCH, "a server is gone");
         return 0;
 }
 
@@ -1730,12 +1687,12 @@ static int run_throughput(void *arg, uint64_t iters) {
                 if (!t->recording)
                         continue;
                 if (t->n >= MAX_ROUNDS)
-                        return fail(-ENOSPC, "too many rounds");
+                        return bench_fail(-ENOSPC, "too many rounds");
                 t->rates[t->n] = rate;
                 t->p50[t->n++] = p50;
                 cpu = sched_getcpu();
                 if (bench_proc_snap(tside_server(t), &after) < 0)
-                        return fail(-ESRCH, "a server is gone");
+                        return bench_fail(-ESRCH, "a server is gone");
                 bench_proc_diff(&t->before, &after, &d);
                 t->ops +=
                         t->kind == T_MEMCAPD ? (uint64_t) (rate * (double) dur / 1e9) : t->redis_n;
@@ -1767,7 +1724,7 @@ static int place_tp(run_info *info, const placement *pl) {
         if (r >= 0 && info->srv[L_REDIS].pid > 0)
                 r = bench_affinity_process(info->srv[L_REDIS].pid, &s);
         if (r < 0)
-                return fail(r, "placing the throughput run: %s", strerror(-r));
+                return bench_fail(r, "placing the throughput run: %s", strerror(-r));
         sched_yield();
         return 0;
 }
@@ -1801,7 +1758,7 @@ static int bench_throughput(run_info *info, const placement *pl, peer *mcd) {
         ts[T_MEMCAPD].cap_lat = (size_t) (opts->duration * 400000.0) * opts->tp_rounds + 1;
         ts[T_MEMCAPD].lat = malloc(ts[T_MEMCAPD].cap_lat * sizeof(double));
         if (!ts[T_MEMCAPD].lat) {
-                r = fail(-ENOMEM, "out of memory");
+                r = bench_fail(-ENOMEM, "out of memory");
                 goto out;
         }
 
@@ -1861,7 +1818,7 @@ static int bench_throughput(run_info *info, const placement *pl, peer *mcd) {
                 res = add_result(name, v == T_MEMCAPD ? "throughput" : "throughput_vs_redis_unix",
                                  pl->key, UNIT_RATE);
                 if (!res) {
-                        r = fail(-ENOSPC, "too many results");
+                        r = bench_fail(-ENOSPC, "too many results");
                         goto out;
                 }
                 res->mc.n = m->n;
@@ -1901,7 +1858,7 @@ typedef struct scan_arg {
 
 static int scan_check(const void *p, uint64_t n) {
         if (memchr(p, 0xff, (size_t) n))
-                return fail(-EPROTO, "found a byte the scan file does not hold");
+                return bench_fail(-EPROTO, "found a byte the scan file does not hold");
         return 0;
 }
 
@@ -1914,15 +1871,15 @@ static int scan_raw(void *arg, uint64_t iters) {
 
                 fd = open(paths[P_BIG], O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
-                        return fail_errno(errno, paths[P_BIG]);
+                        return bench_fail_errno(errno, paths[P_BIG]);
                 if (fstat(fd, &st) < 0) {
                         close(fd);
-                        return fail_errno(errno, "fstat");
+                        return bench_fail_errno(errno, "fstat");
                 }
                 p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
                 close(fd);
                 if (p == MAP_FAILED)
-                        return fail_errno(errno, "mmap");
+                        return bench_fail_errno(errno, "mmap");
                 r = scan_check(p, (uint64_t) st.st_size);
                 munmap(p, (size_t) st.st_size);
                 if (r < 0)
@@ -1946,27 +1903,28 @@ static int scan_mmapfd(void *arg, uint64_t iters) {
                 if (r < 0)
                         return r;
                 if (fd < 0)
-                        return fail(-EPROTO, "MmapFd: no descriptor came with the reply (a memcapd "
-                                             "that places descriptors by out_total, never "
-                                             "advanced, sends one only with a connection's "
-                                             "first reply)");
+                        return bench_fail(-EPROTO,
+                                          "MmapFd: no descriptor came with the reply (a memcapd "
+                                          "that places descriptors by out_total, never "
+                                          "advanced, sends one only with a connection's "
+                                          "first reply)");
                 if (!json_u64(reply, "offset", &off) || !json_u64(reply, "length", &len)) {
                         close(fd);
-                        return fail(-EPROTO, "MmapFd: unexpected reply %.200s", reply);
+                        return bench_fail(-EPROTO, "MmapFd: unexpected reply %.200s", reply);
                 }
                 skip = off % page;
                 p = mmap(NULL, (size_t) (len + skip), PROT_READ, MAP_SHARED, fd,
                          (off_t) (off - skip));
                 close(fd);
                 if (p == MAP_FAILED)
-                        return fail_errno(errno, "mmap of the passed descriptor");
+                        return bench_fail_errno(errno, "mmap of the passed descriptor");
                 r = scan_check((const char *) p + skip, len);
                 munmap(p, (size_t) (len + skip));
                 if (r < 0)
                         return r;
                 if (len != a->bytes)
-                        return fail(-EPROTO, "MmapFd: length %" PRIu64 ", expected %" PRIu64, len,
-                                    a->bytes);
+                        return bench_fail(-EPROTO, "MmapFd: length %" PRIu64 ", expected %" PRIu64,
+                                          len, a->bytes);
         }
         return 0;
 }
@@ -1981,23 +1939,23 @@ static int big_create(run_info *info) {
 
         buf = malloc(chunk);
         if (!buf)
-                return fail(-ENOMEM, "out of memory");
+                return bench_fail(-ENOMEM, "out of memory");
         for (size_t i = 0; i < chunk; i++)
                 buf[i] = (unsigned char) (i % 251);
         fd = open(paths[P_BIG], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
                 free(buf);
-                return fail_errno(errno, paths[P_BIG]);
+                return bench_fail_errno(errno, paths[P_BIG]);
         }
         for (uint64_t done = 0; done < info->big_bytes && r >= 0; done += chunk)
-                r = write_all(fd, buf, chunk);
+                r = bench_write_all(fd, buf, chunk);
         if (r < 0 || fdatasync(fd) < 0) {
-                r = fail_errno(r < 0 ? -r : errno, "writing the scan file");
+                r = bench_fail_errno(r < 0 ? -r : errno, "writing the scan file");
                 goto out;
         }
         p = mmap(NULL, (size_t) info->big_bytes, PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED) {
-                r = fail_errno(errno, "mmap of the scan file");
+                r = bench_fail_errno(errno, "mmap of the scan file");
                 goto out;
         }
         r = scan_check(p, info->big_bytes); /* also brings it into the page cache */
@@ -2008,8 +1966,8 @@ static int big_create(run_info *info) {
                         resident += vec[i] & 1;
                 info->big_resident_pct = 100.0 * (double) resident / (double) pages;
                 if (info->big_resident_pct < 99.0)
-                        note("only %.1f%% of the scan file was in the page cache",
-                             info->big_resident_pct);
+                        bench_note("only %.1f%% of the scan file was in the page cache",
+                                   info->big_resident_pct);
         }
         munmap(p, (size_t) info->big_bytes);
 out:
@@ -2045,7 +2003,7 @@ static int bench_scan(run_info *info) {
         snprintf(name, sizeof(name), "MmapFd, map + scan %" PRIu64 " MiB", info->big_bytes / MIB);
         res = add_result(name, "mmapfd_scan", "unpinned", UNIT_GBPS);
         if (!res)
-                return fail(-ENOSPC, "too many results");
+                return bench_fail(-ENOSPC, "too many results");
         snprintf(res->base_name, sizeof(res->base_name), "open+mmap");
         res->has_base = true;
         res->mc.n = res->base.n = rounds;
@@ -2093,7 +2051,7 @@ static int op_parse(void *arg, uint64_t iters) {
                 mcd_request q = MCD_REQUEST_INIT;
 
                 if (mcd_request_parse(a->line, a->len, &q, NULL) < 0)
-                        return fail(-EPROTO, "memcapd's codec refused its own request");
+                        return bench_fail(-EPROTO, "memcapd's codec refused its own request");
                 mcd_request_done(&q);
         }
         return 0;
@@ -2109,7 +2067,7 @@ static int op_jansson(void *arg, uint64_t iters) {
                                    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
 
                 if (!j)
-                        return fail(-EPROTO, "jansson refused the request: %s", e.text);
+                        return bench_fail(-EPROTO, "jansson refused the request: %s", e.text);
                 json_decref(j);
         }
         return 0;
@@ -2121,7 +2079,7 @@ static int op_encode(void *arg, uint64_t iters) {
         for (uint64_t i = 0; i < iters; i++) {
                 if (mcd_reply_data(&a->out, a->data + (i % N_OFFSETS) * READ_BYTES, READ_BYTES,
                                    MCD_ENCODING_BASE64) < 0)
-                        return fail(-ENOMEM, "mcd_reply_data");
+                        return bench_fail(-ENOMEM, "mcd_reply_data");
                 bench_escape(a->out.data);
                 mcd_buf_consume(&a->out, a->out.len);
         }
@@ -2137,7 +2095,7 @@ static int op_read(void *arg, uint64_t iters) {
 
                 if (mc_manager_read(a->mgr, &a->client, a->id, (i % N_OFFSETS) * READ_BYTES, a->buf,
                                     READ_BYTES, &n, &err) < 0)
-                        return fail(-EIO, "mc_manager_read: %s", err.message);
+                        return bench_fail(-EIO, "mc_manager_read: %s", err.message);
                 bench_escape(a->buf);
         }
         return 0;
@@ -2176,7 +2134,7 @@ static int bench_codec(run_info *info, const char *line) {
                 r = mc_manager_mmap(a.mgr, &a.client, "/data.bin", 0, 0, MC_PROT_READ, true, &a.id,
                                     &len, &err);
         if (r < 0) {
-                r = fail(r, "a manager in this process: %s", err.message);
+                r = bench_fail(r, "a manager in this process: %s", err.message);
                 goto out;
         }
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -2251,12 +2209,12 @@ static int mem_snap_of(pid_t pid, mem_snap *m) {
 
         snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int) pid);
         if (bench_read_small(path, buf, sizeof(buf)) <= 0)
-                return fail(-ESRCH, "cannot read %s", path);
+                return bench_fail(-ESRCH, "cannot read %s", path);
         m->rss = kb_field(buf, "\nRss:");
         m->pss = kb_field(buf, "\nPss:");
         snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
         if (bench_read_small(path, buf, sizeof(buf)) <= 0)
-                return fail(-ESRCH, "cannot read %s", path);
+                return bench_fail(-ESRCH, "cannot read %s", path);
         m->vsz = kb_field(buf, "\nVmSize:");
         snprintf(path, sizeof(path), "/proc/%d/maps", (int) pid);
         m->vmas = count_lines(path);
@@ -2277,9 +2235,10 @@ static int wait_fds(pid_t pid, uint64_t want, bool up) {
                 if ((up ? n >= want : n <= want) && n == last)
                         return 0;
                 if (bench_now_ns() > deadline)
-                        return fail(-ETIMEDOUT,
-                                    "memcapd holds %" PRIu64 " descriptors, expected %s %" PRIu64,
-                                    n, up ? "at least" : "at most", want);
+                        return bench_fail(-ETIMEDOUT,
+                                          "memcapd holds %" PRIu64
+                                          " descriptors, expected %s %" PRIu64,
+                                          n, up ? "at least" : "at most", want);
                 last = n;
                 usleep(50000);
         }
@@ -2332,7 +2291,7 @@ static int bench_memory(run_info *info) {
         for (; n_open < N_IDLE; n_open++) {
                 r = unix_connect(paths[P_MEM_SOCK], &fds[n_open]);
                 if (r < 0) {
-                        r = fail_errno(-r, "opening idle connections");
+                        r = bench_fail_errno(-r, "opening idle connections");
                         goto out;
                 }
                 set_timeout(fds[n_open]);
@@ -2365,7 +2324,7 @@ static int bench_memory(run_info *info) {
         /* 1000 small mappings from one client. */
         r = unix_connect(paths[P_MEM_SOCK], &ctl);
         if (r < 0) {
-                r = fail_errno(-r, "connecting to memcapd");
+                r = bench_fail_errno(-r, "connecting to memcapd");
                 goto out;
         }
         set_timeout(ctl);
@@ -2400,8 +2359,8 @@ out:
                 /* With its 1000 mappings: the graceful stop syncs and unmaps them all. */
                 m->stop_status = server_stop(s, &m->stop_ns);
                 if (r >= 0 && !(WIFEXITED(m->stop_status) && WEXITSTATUS(m->stop_status) == 0))
-                        note("memcapd (memory) did not exit 0 on SIGTERM (status 0x%x)",
-                             m->stop_status);
+                        bench_note("memcapd (memory) did not exit 0 on SIGTERM (status 0x%x)",
+                                   m->stop_status);
         }
         if (ctl >= 0)
                 close(ctl);
@@ -2653,52 +2612,31 @@ static void print_machine(const run_info *info) {
                "by the hypervisor, %.1f%% idle\n",
                a->load1, b->load1, steal, idle);
         if (steal > 5.0 || a->load1 > 1.5 || b->load1 > 1.5)
-                note("the machine was busy (load %.2f -> %.2f, steal %.1f%%): expect noise; the "
-                     "ratios, taken within interleaved rounds, hold up better than the absolute "
-                     "numbers",
-                     a->load1, b->load1, steal);
-}
-
-static void json_str(FILE *f, const char *s) {
-        fputc('"', f);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-
-                if (c == '"' || c == '\\')
-                        fprintf(f, "\\%c", c);
-                else if (c < 0x20)
-                        fprintf(f, "\\u%04x", c);
-                else
-                        fputc(c, f);
-        }
-        fputc('"', f);
-}
-
-static void json_num(FILE *f, double v) {
-        if (isnan(v) || isinf(v))
-                fputs("null", f);
-        else
-                fprintf(f, "%.6g", v);
+                bench_note(
+                        "the machine was busy (load %.2f -> %.2f, steal %.1f%%): expect noise; the "
+                        "ratios, taken within interleaved rounds, hold up better than the absolute "
+                        "numbers",
+                        a->load1, b->load1, steal);
 }
 
 static void json_side(FILE *f, const result *res, const side *s) {
         fputs("{\"value\":", f);
-        json_num(f, s->v);
+        bench_json_number(f, s->v);
         if (res->unit == UNIT_LATENCY) {
                 fputs(",\"p99\":", f);
-                json_num(f, s->p99);
+                bench_json_number(f, s->p99);
         } else {
                 fputs(res->unit == UNIT_RATE   ? ",\"p50_latency_ns\":"
                       : res->unit == UNIT_GBPS ? ",\"ns_per_scan\":"
                                                : ",\"rss_bytes\":",
                       f);
-                json_num(f, s->aux);
+                bench_json_number(f, s->aux);
         }
         fputs(",\"rounds\":[", f);
         for (unsigned k = 0; k < s->n; k++) {
                 if (k)
                         fputc(',', f);
-                json_num(f, s->rounds[k]);
+                bench_json_number(f, s->rounds[k]);
         }
         fputs("]}", f);
 }
@@ -2712,9 +2650,9 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         };
 
         fputs("{\"benchmark\":\"bench-daemon\",\"libmemcap\":", f);
-        json_str(f, mc_version());
+        bench_json_string(f, mc_version());
         fputs(",\"kernel\":", f);
-        json_str(f, info->kernel);
+        bench_json_string(f, info->kernel);
         fprintf(f,
                 ",\"quick\":%s,\"rounds\":%u,\"throughput_rounds\":%u,\"duration_s\":%g,"
                 "\"clients\":%u,\"cpus_online\":%ld,",
@@ -2722,17 +2660,17 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 info->opts->duration, info->opts->clients, sysconf(_SC_NPROCESSORS_ONLN));
         fputs("\"redis\":", f);
         if (info->redis)
-                json_str(f, info->redis_version);
+                bench_json_string(f, info->redis_version);
         else
                 fputs("null", f);
         fputs(",\"machine\":{\"load_start\":", f);
-        json_num(f, info->machine_start.load1);
+        bench_json_number(f, info->machine_start.load1);
         fputs(",\"load_end\":", f);
-        json_num(f, info->machine_end.load1);
+        bench_json_number(f, info->machine_end.load1);
         fputs(",\"steal_pct\":", f);
-        json_num(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
+        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
         fputs(",\"idle_pct\":", f);
-        json_num(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
+        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
         fputs("},\"placements\":[", f);
         for (size_t i = 0; i < info->n_lat_pl; i++) {
                 const placement *pl = &info->lat_pl[i];
@@ -2745,28 +2683,28 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 const result *res = &results[i];
 
                 fputs(i ? ",{\"name\":" : "{\"name\":", f);
-                json_str(f, res->name);
+                bench_json_string(f, res->name);
                 fputs(",\"key\":", f);
-                json_str(f, res->key);
+                bench_json_string(f, res->key);
                 fputs(",\"placement\":", f);
-                json_str(f, res->placement);
+                bench_json_string(f, res->placement);
                 fputs(",\"unit\":", f);
-                json_str(f, units[res->unit]);
+                bench_json_string(f, units[res->unit]);
                 fputs(",\"memcapd\":", f);
                 json_side(f, res, &res->mc);
                 fputs(",\"baseline_name\":", f);
-                json_str(f, res->base_name);
+                bench_json_string(f, res->base_name);
                 fputs(",\"baseline\":", f);
                 if (res->has_base)
                         json_side(f, res, &res->base);
                 else
                         fputs("null", f);
                 fputs(",\"ratio\":", f);
-                json_num(f, res->ratio);
+                bench_json_number(f, res->ratio);
                 fputs(",\"ratio_min\":", f);
-                json_num(f, res->ratio_min);
+                bench_json_number(f, res->ratio_min);
                 fputs(",\"ratio_max\":", f);
-                json_num(f, res->ratio_max);
+                bench_json_number(f, res->ratio_max);
                 fputs(",\"target\":", f);
                 if (res->goal == GOAL_NONE)
                         fputs("null", f);
@@ -2774,10 +2712,10 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                         fprintf(f, "{\"op\":\"%s\",\"value\":%g}",
                                 res->goal == GOAL_AT_MOST ? "<=" : ">=", res->target);
                 fputs(",\"verdict\":", f);
-                json_str(f, verdict(res));
+                bench_json_string(f, verdict(res));
                 if (res->extra[0]) {
                         fputs(",\"details\":", f);
-                        json_str(f, res->extra);
+                        bench_json_string(f, res->extra);
                 }
                 fputc('}', f);
         }
@@ -2786,44 +2724,44 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 const cost *c = &costs[i];
 
                 fputs(i ? ",{\"what\":" : "{\"what\":", f);
-                json_str(f, c->what);
+                bench_json_string(f, c->what);
                 fputs(",\"placement\":", f);
-                json_str(f, c->placement);
+                bench_json_string(f, c->placement);
                 fputs(",\"server_cpu_ns\":", f);
-                json_num(f, c->srv_cpu_ns);
+                bench_json_number(f, c->srv_cpu_ns);
                 fputs(",\"server_wakeups\":", f);
-                json_num(f, c->srv_nvcsw);
+                bench_json_number(f, c->srv_nvcsw);
                 fputs(",\"server_preemptions\":", f);
-                json_num(f, c->srv_nivcsw);
+                bench_json_number(f, c->srv_nivcsw);
                 fputs(",\"client_cpu_ns\":", f);
-                json_num(f, c->cli_cpu_ns);
+                bench_json_number(f, c->cli_cpu_ns);
                 fprintf(f, ",\"server_cpus\":%" PRIu64 ",\"client_cpus\":%" PRIu64 "}", c->srv_cpus,
                         c->cli_cpus);
         }
         fputs("],\"scan_cpu_ratio\":", f);
-        json_num(f, info->scan_cpu_ratio);
+        bench_json_number(f, info->scan_cpu_ratio);
         fputs(",\"breakdown_ns\":", f);
         if (info->codec.done) {
                 fputs("{\"parse\":", f);
-                json_num(f, info->codec.parse_ns);
+                bench_json_number(f, info->codec.parse_ns);
                 fputs(",\"jansson_loadb\":", f);
-                json_num(f, info->codec.jansson_ns);
+                bench_json_number(f, info->codec.jansson_ns);
                 fputs(",\"encode_base64_4k\":", f);
-                json_num(f, info->codec.encode_ns);
+                bench_json_number(f, info->codec.encode_ns);
                 fputs(",\"manager_read_4k\":", f);
-                json_num(f, info->codec.read_ns);
+                bench_json_number(f, info->codec.read_ns);
                 fputc('}', f);
         } else
                 fputs("null", f);
         fputs(",\"notes\":[", f);
-        for (size_t i = 0; i < n_notes; i++) {
+        for (size_t i = 0; i < bench_n_notes; i++) {
                 if (i)
                         fputc(',', f);
-                json_str(f, notes[i]);
+                bench_json_string(f, bench_notes[i]);
         }
         fputs("]}\n", f);
         if (fflush(f) != 0 || ferror(f))
-                return fail_errno(errno ? errno : EIO, path);
+                return bench_fail_errno(errno ? errno : EIO, path);
         return 0;
 }
 
@@ -2962,7 +2900,7 @@ bad:
 /* The placements: one CPU, two CPUs (when allowed two), unpinned. */
 static int plan_placements(run_info *info) {
         if (sched_getaffinity(0, sizeof(info->all_cpus), &info->all_cpus) < 0)
-                return fail_errno(errno, "sched_getaffinity");
+                return bench_fail_errno(errno, "sched_getaffinity");
         info->cpu_first = info->cpu_second = -1;
         for (int c = 0; c < CPU_SETSIZE && c < 64; c++)
                 if (CPU_ISSET(c, &info->all_cpus)) {
@@ -2972,14 +2910,15 @@ static int plan_placements(run_info *info) {
                                 info->cpu_second = c;
                 }
         if (info->cpu_first < 0)
-                return fail(-EINVAL, "no usable CPU below 64");
+                return bench_fail(-EINVAL, "no usable CPU below 64");
         info->lat_pl[info->n_lat_pl++] =
                 (placement){"same CPU", "same_cpu", info->cpu_first, info->cpu_first};
         if (info->cpu_second >= 0)
                 info->lat_pl[info->n_lat_pl++] =
                         (placement){"two CPUs", "two_cpus", info->cpu_first, info->cpu_second};
         else
-                note("this process may use one CPU only: the two-CPU placements were skipped");
+                bench_note(
+                        "this process may use one CPU only: the two-CPU placements were skipped");
         info->lat_pl[info->n_lat_pl++] = (placement){"unpinned", "unpinned", -1, -1};
         info->tp_pl[info->n_tp_pl++] = (placement){"unpinned", "unpinned", -1, -1};
         if (info->cpu_second >= 0 && !info->opts->quick)
@@ -2994,24 +2933,25 @@ static int find_memcapd(run_info *info) {
 
         if (info->opts->memcapd) {
                 if (strlen(info->opts->memcapd) >= sizeof(info->memcapd))
-                        return fail(-ENAMETOOLONG, "--memcapd: path too long");
+                        return bench_fail(-ENAMETOOLONG, "--memcapd: path too long");
                 memcpy(info->memcapd, info->opts->memcapd, strlen(info->opts->memcapd) + 1);
         } else {
                 char *slash;
 
                 n = readlink("/proc/self/exe", self, sizeof(self) - 1);
                 if (n < 0)
-                        return fail_errno(errno, "/proc/self/exe");
+                        return bench_fail_errno(errno, "/proc/self/exe");
                 self[n] = '\0';
                 slash = strrchr(self, '/');
                 if (slash)
                         *slash = '\0';
                 if (snprintf(info->memcapd, sizeof(info->memcapd), "%s/../src/daemon/memcapd",
                              self) >= (int) sizeof(info->memcapd))
-                        return fail(-ENAMETOOLONG, "path of memcapd too long");
+                        return bench_fail(-ENAMETOOLONG, "path of memcapd too long");
         }
         if (access(info->memcapd, X_OK) < 0)
-                return fail(-ENOENT, "memcapd not found at %s (use --memcapd PATH)", info->memcapd);
+                return bench_fail(-ENOENT, "memcapd not found at %s (use --memcapd PATH)",
+                                  info->memcapd);
         return 0;
 }
 
@@ -3027,10 +2967,10 @@ static int write_config(void) {
                      (uint64_t) 64 * GIB);
         fd = open(paths[P_CONFIG], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
-                return fail_errno(errno, paths[P_CONFIG]);
-        r = write_all(fd, text, (size_t) n);
+                return bench_fail_errno(errno, paths[P_CONFIG]);
+        r = bench_write_all(fd, text, (size_t) n);
         close(fd);
-        return r < 0 ? fail_errno(-r, paths[P_CONFIG]) : 0;
+        return r < 0 ? bench_fail_errno(-r, paths[P_CONFIG]) : 0;
 }
 
 static int data_create(run_info *info) {
@@ -3039,7 +2979,7 @@ static int data_create(run_info *info) {
 
         info->data = malloc(DATA_BYTES);
         if (!info->data)
-                return fail(-ENOMEM, "out of memory");
+                return bench_fail(-ENOMEM, "out of memory");
         for (size_t i = 0; i < DATA_BYTES; i += 8) {
                 uint64_t v = rng();
 
@@ -3047,18 +2987,18 @@ static int data_create(run_info *info) {
         }
         fd = open(paths[P_DATA], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
-                return fail_errno(errno, paths[P_DATA]);
-        r = write_all(fd, info->data, DATA_BYTES);
+                return bench_fail_errno(errno, paths[P_DATA]);
+        r = bench_write_all(fd, info->data, DATA_BYTES);
         close(fd);
         if (r < 0)
-                return fail_errno(-r, paths[P_DATA]);
+                return bench_fail_errno(-r, paths[P_DATA]);
         memset(small, 's', sizeof(small));
         fd = open(paths[P_SMALL], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
-                return fail_errno(errno, paths[P_SMALL]);
-        r = write_all(fd, small, sizeof(small));
+                return bench_fail_errno(errno, paths[P_SMALL]);
+        r = bench_write_all(fd, small, sizeof(small));
         close(fd);
-        return r < 0 ? fail_errno(-r, paths[P_SMALL]) : 0;
+        return r < 0 ? bench_fail_errno(-r, paths[P_SMALL]) : 0;
 }
 
 static int start_memcapd(run_info *info) {
@@ -3078,14 +3018,15 @@ static int start_memcapd(run_info *info) {
                 return r;
         r = unix_connect(paths[P_SOCK], &info->ctl_fd);
         if (r < 0)
-                return fail_errno(-r, "connecting to memcapd");
+                return bench_fail_errno(-r, "connecting to memcapd");
         set_timeout(info->ctl_fd);
         r = daemon_call(info->ctl_fd, "{\"Hello\":{}}\n", reply, sizeof(reply), NULL);
         if (r < 0)
                 return r;
         if (!strstr(reply, "\"FdPass\"") || !strstr(reply, "\"FileRead\""))
-                return fail(-EPERM, "memcapd does not grant this uid FileRead and FdPass: %.200s",
-                            reply);
+                return bench_fail(-EPERM,
+                                  "memcapd does not grant this uid FileRead and FdPass: %.200s",
+                                  reply);
         return daemon_mmap(info->ctl_fd, "/data.bin", &info->mmap_id);
 }
 
@@ -3097,15 +3038,16 @@ static int start_redis(run_info *info) {
         int a = 0, r;
 
         if (info->opts->no_redis) {
-                note("--no-redis: the Redis baselines were skipped");
+                bench_note("--no-redis: the Redis baselines were skipped");
                 return 0;
         }
         if (!find_in_path("redis-server", info->redis_server, sizeof(info->redis_server)) ||
             !find_in_path("redis-benchmark", info->redis_benchmark,
                           sizeof(info->redis_benchmark))) {
-                note("redis is missing (redis-server/redis-benchmark not in PATH; "
-                     "tools/install-deps.sh redis installs it): only memcapd's figures are given "
-                     "for the Redis rows");
+                bench_note("redis is missing (redis-server/redis-benchmark not in PATH; "
+                           "tools/install-deps.sh redis installs it): only memcapd's figures are "
+                           "given "
+                           "for the Redis rows");
                 return 0;
         }
         p = popen("redis-server --version 2>/dev/null", "re");
@@ -3119,7 +3061,7 @@ static int start_redis(run_info *info) {
         }
         r = free_port(&info->redis_port);
         if (r < 0)
-                return fail_errno(-r, "finding a free port");
+                return bench_fail_errno(-r, "finding a free port");
         snprintf(port, sizeof(port), "%u", info->redis_port);
         argv[a++] = info->redis_server;
         argv[a++] = (char *) "--bind";
@@ -3202,10 +3144,10 @@ int main(int argc, char **argv) {
                opts.rounds, min_ns / 1000000, opts.tp_rounds, opts.duration, opts.clients,
                opts.quick ? " (--quick: a smoke run, not a measurement)" : "");
 #if !defined(__OPTIMIZE__)
-        note("this benchmark was built without optimisation; build with --buildtype=release");
+        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
 #endif
         if (opts.rounds < 7 && !opts.quick)
-                note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
 
         r = find_memcapd(&info);
         if (r >= 0)
@@ -3217,7 +3159,7 @@ int main(int argc, char **argv) {
         if (opts.json) {
                 json = fopen(opts.json, "we");
                 if (!json) {
-                        r = fail_errno(errno, opts.json);
+                        r = bench_fail_errno(errno, opts.json);
                         goto out;
                 }
         }
@@ -3300,14 +3242,14 @@ out:
 
                 if (v == L_MEMCAPD && status != -1 && r >= 0 &&
                     !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-                        note("memcapd did not exit 0 on SIGTERM (status 0x%x)", status);
+                        bench_note("memcapd did not exit 0 on SIGTERM (status 0x%x)", status);
         }
         if (r < 0 && (info.srv[L_MEMCAPD].log || info.mem_srv.log)) {
                 char tail[320];
 
                 log_tail(paths[P_LOG], tail, sizeof(tail));
                 if (tail[0])
-                        note("memcapd's log ends with: %s", tail);
+                        bench_note("memcapd's log ends with: %s", tail);
         }
         remove_dir();
         free(info.data);
@@ -3323,21 +3265,22 @@ out:
                        "ratios; lower is better); throughput and GB/s = memcapd / baseline "
                        "(higher is better)\n");
         }
-        if (n_notes > 0) {
+        if (bench_n_notes > 0) {
                 printf("\nnotes:\n");
-                for (size_t i = 0; i < n_notes; i++)
-                        printf("  - %s\n", notes[i]);
+                for (size_t i = 0; i < bench_n_notes; i++)
+                        printf("  - %s\n", bench_notes[i]);
         }
         if (json) {
                 int w = write_json(json, opts.json, &info);
 
                 if (fclose(json) != 0 && w >= 0)
-                        w = fail_errno(errno, opts.json);
+                        w = bench_fail_errno(errno, opts.json);
                 if (w < 0 && r >= 0)
                         r = w;
         }
         if (r < 0) {
-                fprintf(stderr, "bench-daemon: %s\n", failure[0] ? failure : strerror(-r));
+                fprintf(stderr, "bench-daemon: %s\n",
+                        bench_failure[0] ? bench_failure : strerror(-r));
                 return 1;
         }
         return 0;

@@ -43,7 +43,6 @@
 /* Each round alternates the sides in 10 slices of >= 5 ms (bench_interleave()). */
 #define SLICES      10
 #define MAX_RESULTS 16
-#define MAX_NOTES   16
 
 /* ---- options and failure reporting ---- */
 
@@ -55,44 +54,11 @@ typedef struct options {
         const char *dir; /* NULL: choose /var/tmp or /tmp */
 } options;
 
-/* Why the run failed, for main() to print; the first failure wins. */
-static char failure[512];
-
-static int fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (failure[0] == '\0') {
-                va_start(ap, fmt);
-                vsnprintf(failure, sizeof(failure), fmt, ap);
-                va_end(ap);
-        }
-        return r < 0 ? r : -EIO;
-}
-
-static int fail_errno(int errnum, const char *what) {
-        return fail(-errnum, "%s: %s", what, strerror(errnum));
-}
-
 static int fail_mc(int r, const char *what, const mc_error *e) {
-        return fail(r, "%s: %s (%s)", what, e->message, mc_error_kind_name(e->kind));
+        return bench_fail(r, "%s: %s (%s)", what, e->message, mc_error_kind_name(e->kind));
 }
 
 /* Things the reader must know to trust the numbers: a smaller file, a cold cache, ... */
-static char notes[MAX_NOTES][256];
-static size_t n_notes;
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...) {
-        va_list ap;
-
-        if (n_notes >= MAX_NOTES)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(notes[n_notes++], sizeof(notes[0]), fmt, ap);
-        va_end(ap);
-}
-
 /* ---- results ---- */
 
 typedef enum goal {
@@ -157,7 +123,7 @@ static int add_result(const char *name, const double *ns, const double *cpu, uns
         result *res;
 
         if (n_results >= MAX_RESULTS)
-                return fail(-ENOSPC, "too many results");
+                return bench_fail(-ENOSPC, "too many results");
         res = &results[n_results];
         memset(res, 0, sizeof(*res));
         snprintf(res->name, sizeof(res->name), "%s", name);
@@ -196,7 +162,7 @@ static int add_result(const char *name, const double *ns, const double *cpu, uns
         res->raw_cpu_rounds = dup_rounds(raw_cpu, rounds);
         if (!res->memcap_rounds || !res->raw_rounds || !res->memcap_cpu_rounds ||
             !res->raw_cpu_rounds)
-                return fail(-ENOMEM, "out of memory");
+                return bench_fail(-ENOMEM, "out of memory");
         return 0;
 }
 
@@ -259,36 +225,6 @@ static void print_table(void) {
                "GB = 10^9 bytes. Times in parentheses are per operation.\n");
 }
 
-static void json_string(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(f, "\\u%04x", *p);
-                else
-                        fputc(*p, f);
-        }
-        fputc('"', f);
-}
-
-static void json_number(FILE *f, double v) {
-        if (isfinite(v))
-                fprintf(f, "%.6g", v);
-        else
-                fputs("null", f);
-}
-
-static void json_rounds(FILE *f, const double *v, unsigned n) {
-        fputc('[', f);
-        for (unsigned k = 0; k < n; k++) {
-                if (k)
-                        fputc(',', f);
-                json_number(f, v[k]);
-        }
-        fputc(']', f);
-}
-
 /* Everything the run found out, for machines; the process placement is part of the result. */
 typedef struct run_info {
         const options *opts;
@@ -324,9 +260,9 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         int r;
 
         fprintf(f, "{\n  \"benchmark\": \"memory\",\n  \"memcap_version\": ");
-        json_string(f, mc_version());
+        bench_json_string(f, mc_version());
         fprintf(f, ",\n  \"kernel\": ");
-        json_string(f, info->kernel);
+        bench_json_string(f, info->kernel);
         fprintf(f, ",\n  \"quick\": %s,\n  \"rounds\": %u,\n", info->opts->quick ? "true" : "false",
                 info->opts->rounds);
         fprintf(f, "  \"process\": {\"single_process\": true, \"pid\": %d, \"pinned_cpu\": ",
@@ -345,50 +281,50 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         fprintf(f, "], \"timed_runs\": %u, \"migrations_between_runs\": %u},\n", info->cpus.runs,
                 info->cpus.migrations);
         fprintf(f, "  \"machine\": {\"load1_start\": ");
-        json_number(f, info->machine_start.load1);
+        bench_json_number(f, info->machine_start.load1);
         fprintf(f, ", \"load1_end\": ");
-        json_number(f, info->machine_end.load1);
+        bench_json_number(f, info->machine_end.load1);
         fprintf(f, ", \"steal_percent\": ");
-        json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
+        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
         fprintf(f, ", \"other_work_percent\": ");
-        json_number(f, other_work_pct(info));
+        bench_json_number(f, other_work_pct(info));
         fprintf(f, ", \"idle_percent\": ");
-        json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
+        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
         fprintf(f, ", \"involuntary_context_switches\": %ld, \"online_cpus\": %ld},\n",
                 info->machine_end.nivcsw - info->machine_start.nivcsw,
                 sysconf(_SC_NPROCESSORS_ONLN));
         fprintf(f, "  \"scan_file\": {\"dir\": ");
-        json_string(f, info->scan_dir);
+        bench_json_string(f, info->scan_dir);
         fprintf(f, ", \"bytes\": %" PRIu64 ", \"resident_percent\": ", info->scan_bytes);
-        json_number(f, info->resident_pct);
+        bench_json_number(f, info->resident_pct);
         fprintf(f, "},\n  \"audit_bytes_per_record\": ");
-        json_number(f, info->audit_bytes_per_record);
+        bench_json_number(f, info->audit_bytes_per_record);
         fprintf(f, ",\n  \"results\": [\n");
         for (size_t i = 0; i < n_results; i++) {
                 const result *res = &results[i];
 
                 fprintf(f, "    {\"name\": ");
-                json_string(f, res->name);
+                bench_json_string(f, res->name);
                 fprintf(f, ", \"unit\": \"%s\", \"bytes_per_op\": %" PRIu64 ", ",
                         res->bytes ? "GB/s" : "ns/op", res->bytes);
                 fprintf(f, "\"memcap_ns\": ");
-                json_number(f, res->memcap_ns);
+                bench_json_number(f, res->memcap_ns);
                 fprintf(f, ", \"raw_ns\": ");
-                json_number(f, res->raw_ns);
+                bench_json_number(f, res->raw_ns);
                 if (res->bytes) {
                         fprintf(f, ", \"memcap_gbps\": ");
-                        json_number(f, res->memcap_gbps);
+                        bench_json_number(f, res->memcap_gbps);
                         fprintf(f, ", \"raw_gbps\": ");
-                        json_number(f, res->raw_gbps);
+                        bench_json_number(f, res->raw_gbps);
                 }
                 fprintf(f, ", \"ratio\": ");
-                json_number(f, res->ratio);
+                bench_json_number(f, res->ratio);
                 fprintf(f, ", \"ratio_min\": ");
-                json_number(f, res->ratio_min);
+                bench_json_number(f, res->ratio_min);
                 fprintf(f, ", \"ratio_max\": ");
-                json_number(f, res->ratio_max);
+                bench_json_number(f, res->ratio_max);
                 fprintf(f, ", \"cpu_ratio\": ");
-                json_number(f, res->cpu_ratio);
+                bench_json_number(f, res->cpu_ratio);
                 fprintf(f, ", \"ratio_meaning\": \"%s\", \"target\": ",
                         res->bytes ? "memcap/raw throughput" : "memcap/raw time");
                 if (res->goal == GOAL_NONE)
@@ -396,32 +332,32 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 else {
                         fprintf(f, "{\"op\": \"%s\", \"value\": ",
                                 res->goal == GOAL_AT_MOST ? "<=" : ">=");
-                        json_number(f, res->target);
+                        bench_json_number(f, res->target);
                         fprintf(f, "}, \"verdict\": \"%s\"", verdict(res));
                 }
                 fprintf(f, ", \"iterations_per_round\": %" PRIu64 ", \"rounds\": %u", res->iters,
                         res->rounds);
                 fprintf(f, ", \"memcap_ns_rounds\": ");
-                json_rounds(f, res->memcap_rounds, res->rounds);
+                bench_json_rounds(f, res->memcap_rounds, res->rounds);
                 fprintf(f, ", \"raw_ns_rounds\": ");
-                json_rounds(f, res->raw_rounds, res->rounds);
+                bench_json_rounds(f, res->raw_rounds, res->rounds);
                 fprintf(f, ", \"memcap_cpu_ns_rounds\": ");
-                json_rounds(f, res->memcap_cpu_rounds, res->rounds);
+                bench_json_rounds(f, res->memcap_cpu_rounds, res->rounds);
                 fprintf(f, ", \"raw_cpu_ns_rounds\": ");
-                json_rounds(f, res->raw_cpu_rounds, res->rounds);
+                bench_json_rounds(f, res->raw_cpu_rounds, res->rounds);
                 fprintf(f, "}%s\n", i + 1 < n_results ? "," : "");
         }
         fprintf(f, "  ],\n  \"notes\": [");
-        for (size_t i = 0; i < n_notes; i++) {
+        for (size_t i = 0; i < bench_n_notes; i++) {
                 fputs(i ? ", " : "", f);
-                json_string(f, notes[i]);
+                bench_json_string(f, bench_notes[i]);
         }
         fprintf(f, "]\n}\n");
         r = ferror(f) ? -EIO : 0;
         if (fclose(f) != 0 && r == 0)
                 r = -errno;
         if (r < 0)
-                return fail(r, "writing %s: %s", path, strerror(-r));
+                return bench_fail(r, "writing %s: %s", path, strerror(-r));
         return 0;
 }
 
@@ -458,9 +394,9 @@ static int install_cleanup(void) {
         sigfillset(&sa.sa_mask);
         for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
                 if (sigaction(sigs[i], &sa, NULL) < 0)
-                        return fail_errno(errno, "sigaction");
+                        return bench_fail_errno(errno, "sigaction");
         if (atexit(remove_files) != 0)
-                return fail(-ENOMEM, "atexit failed");
+                return bench_fail(-ENOMEM, "atexit failed");
         return 0;
 }
 
@@ -478,9 +414,9 @@ static int anon_raw(void *arg, uint64_t iters) {
                 void *p = mmap(NULL, ANON_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                                -1, 0);
                 if (p == MAP_FAILED)
-                        return fail_errno(errno, "mmap 4 KiB anonymous");
+                        return bench_fail_errno(errno, "mmap 4 KiB anonymous");
                 if (munmap(p, ANON_LEN) < 0)
-                        return fail_errno(errno, "munmap");
+                        return bench_fail_errno(errno, "munmap");
         }
         return 0;
 }
@@ -510,7 +446,7 @@ static int anon_memcap(void *arg, uint64_t iters) {
 static int audit_truncate(void *arg) {
         (void) arg;
         if (truncate(audit_path, 0) < 0)
-                return fail_errno(errno, audit_path);
+                return bench_fail_errno(errno, audit_path);
         return 0;
 }
 
@@ -522,14 +458,14 @@ static int count_lines(const char *path, uint64_t *ret_bytes, uint64_t *ret_line
 
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return fail_errno(errno, path);
+                return bench_fail_errno(errno, path);
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
 
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
-                        r = fail_errno(errno, path);
+                        r = bench_fail_errno(errno, path);
                         break;
                 }
                 if (n == 0)
@@ -567,7 +503,7 @@ static int bench_anon(const options *opts, uint64_t min_ns, run_info *info) {
         }
         /* O_EXCL-like: refuse to append to somebody else's file of the same name. */
         if (access(audit_path, F_OK) == 0) {
-                r = fail(-EEXIST, "%s already exists", audit_path);
+                r = bench_fail(-EEXIST, "%s already exists", audit_path);
                 goto out;
         }
         r = mc_audit_open_file(audit_path, /* flags= */ 0, &sink, &e);
@@ -601,7 +537,7 @@ static int bench_anon(const options *opts, uint64_t min_ns, run_info *info) {
         if (r < 0)
                 goto out;
         if (lines == 0) {
-                r = fail(-EIO, "the audit sink wrote nothing to %s", audit_path);
+                r = bench_fail(-EIO, "the audit sink wrote nothing to %s", audit_path);
                 goto out;
         }
         info->audit_bytes_per_record = (double) bytes / (double) lines;
@@ -636,8 +572,9 @@ static int scan_check(const void *p, size_t len) {
         const unsigned char *hit = memchr(p, SCAN_ABSENT, len);
 
         if (hit)
-                return fail(-EBADMSG, "%s changed under the benchmark: byte 0x%x at offset %td",
-                            scan_path, SCAN_ABSENT, hit - (const unsigned char *) p);
+                return bench_fail(-EBADMSG,
+                                  "%s changed under the benchmark: byte 0x%x at offset %td",
+                                  scan_path, SCAN_ABSENT, hit - (const unsigned char *) p);
         return 0;
 }
 
@@ -651,21 +588,22 @@ static int scan_raw(void *arg, uint64_t iters) {
         for (uint64_t i = 0; i < iters; i++) {
                 fd = open(scan_path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
-                        return fail_errno(errno, scan_path);
+                        return bench_fail_errno(errno, scan_path);
                 if (fstat(fd, &st) < 0) {
                         r = errno;
                         close(fd);
-                        return fail_errno(r, "fstat");
+                        return bench_fail_errno(r, "fstat");
                 }
                 if ((uint64_t) st.st_size != a->size) {
                         close(fd);
-                        return fail(-EBADMSG, "%s changed size under the benchmark", scan_path);
+                        return bench_fail(-EBADMSG, "%s changed size under the benchmark",
+                                          scan_path);
                 }
                 p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
                 r = errno;
                 close(fd);
                 if (p == MAP_FAILED)
-                        return fail_errno(r, "mmap of the scan file");
+                        return bench_fail_errno(r, "mmap of the scan file");
                 r = scan_check(p, (size_t) st.st_size);
                 munmap(p, (size_t) st.st_size);
                 if (r < 0)
@@ -686,7 +624,8 @@ static int scan_memcap(void *arg, uint64_t iters) {
                         return fail_mc(r, "mc_map_file", &e);
                 if (m.len != a->size) {
                         mc_unmap(a->ctx, &m, NULL);
-                        return fail(-EBADMSG, "%s changed size under the benchmark", scan_path);
+                        return bench_fail(-EBADMSG, "%s changed size under the benchmark",
+                                          scan_path);
                 }
                 r = scan_check(m.ptr, m.len);
                 if (mc_unmap(a->ctx, &m, &e) < 0 && r >= 0)
@@ -758,45 +697,29 @@ static int scan_plan(const options *opts, run_info *info) {
                         }
                 }
         if (!best || best_free == 0)
-                return fail(-ENOSPC, "no space for the scan file in %s",
-                            opts->dir ? opts->dir : "/var/tmp or /tmp");
+                return bench_fail(-ENOSPC, "no space for the scan file in %s",
+                                  opts->dir ? opts->dir : "/var/tmp or /tmp");
         size = want;
         if (best_free < 3 * want) {
                 size = pow2_floor(best_free / 3);
-                note("only %.2f GiB free in %s (< 3x %" PRIu64 " MiB): the scan file is %" PRIu64
-                     " MiB",
-                     (double) best_free / (double) GIB, best, want / MIB, size / MIB);
+                bench_note("only %.2f GiB free in %s (< 3x %" PRIu64
+                           " MiB): the scan file is %" PRIu64 " MiB",
+                           (double) best_free / (double) GIB, best, want / MIB, size / MIB);
         }
         avail = mem_available();
         if (avail && size > avail / 2) {
                 size = pow2_floor(avail / 2);
-                note("only %" PRIu64 " MiB of memory available: the scan file is %" PRIu64
-                     " MiB so it stays in the page cache",
-                     avail / MIB, size / MIB);
+                bench_note("only %" PRIu64 " MiB of memory available: the scan file is %" PRIu64
+                           " MiB so it stays in the page cache",
+                           avail / MIB, size / MIB);
         }
         if (size < MIB)
-                return fail(-ENOSPC, "no room for even a 1 MiB scan file in %s", best);
+                return bench_fail(-ENOSPC, "no room for even a 1 MiB scan file in %s", best);
         /* Room for "/memcap-bench-<pid>.dat" too; a path that long is refused, not cut. */
         if (strlen(best) + 64 > sizeof(info->scan_dir))
-                return fail(-ENAMETOOLONG, "directory name too long: %s", best);
+                return bench_fail(-ENAMETOOLONG, "directory name too long: %s", best);
         memcpy(info->scan_dir, best, strlen(best) + 1);
         info->scan_bytes = size;
-        return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len) {
-        const char *p = buf;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t) n;
-        }
         return 0;
 }
 
@@ -812,35 +735,35 @@ static int scan_create(run_info *info) {
         if (snprintf(scan_path, sizeof(scan_path), "%.*s/memcap-bench-%d.dat",
                      (int) (sizeof(scan_path) - 64), info->scan_dir,
                      (int) getpid()) >= (int) sizeof(scan_path))
-                return fail(-ENAMETOOLONG, "scan file name too long");
+                return bench_fail(-ENAMETOOLONG, "scan file name too long");
         buf = malloc(chunk);
         if (!buf)
-                return fail(-ENOMEM, "out of memory");
+                return bench_fail(-ENOMEM, "out of memory");
         for (size_t i = 0; i < chunk; i++)
                 buf[i] = (unsigned char) (i % 251);
 
         fd = open(scan_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
-                r = fail_errno(errno, scan_path);
+                r = bench_fail_errno(errno, scan_path);
                 goto out;
         }
         scan_created = 1;
         for (done = 0; done < info->scan_bytes; done += chunk) {
-                r = write_all(fd, buf, chunk);
+                r = bench_write_all(fd, buf, chunk);
                 if (r < 0) {
-                        r = fail_errno(-r, "writing the scan file");
+                        r = bench_fail_errno(-r, "writing the scan file");
                         goto out;
                 }
         }
         if (fdatasync(fd) < 0) {
-                r = fail_errno(errno, "fdatasync of the scan file");
+                r = bench_fail_errno(errno, "fdatasync of the scan file");
                 goto out;
         }
         close(fd);
 
         fd = open(scan_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-                r = fail_errno(errno, scan_path);
+                r = bench_fail_errno(errno, scan_path);
                 goto out;
         }
         for (;;) {
@@ -849,7 +772,7 @@ static int scan_create(run_info *info) {
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
-                        r = fail_errno(errno, "reading the scan file");
+                        r = bench_fail_errno(errno, "reading the scan file");
                         goto out;
                 }
                 if (n == 0)
@@ -859,16 +782,16 @@ static int scan_create(run_info *info) {
         pages = (size_t) (info->scan_bytes / page);
         vec = malloc(pages);
         if (!vec) {
-                r = fail(-ENOMEM, "out of memory");
+                r = bench_fail(-ENOMEM, "out of memory");
                 goto out;
         }
         p = mmap(NULL, (size_t) info->scan_bytes, PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED) {
-                r = fail_errno(errno, "mmap of the scan file");
+                r = bench_fail_errno(errno, "mmap of the scan file");
                 goto out;
         }
         if (mincore(p, (size_t) info->scan_bytes, vec) < 0) {
-                r = fail_errno(errno, "mincore");
+                r = bench_fail_errno(errno, "mincore");
                 munmap(p, (size_t) info->scan_bytes);
                 goto out;
         }
@@ -877,8 +800,8 @@ static int scan_create(run_info *info) {
                 resident += vec[i] & 1;
         info->resident_pct = 100.0 * (double) resident / (double) pages;
         if (info->resident_pct < 99.0)
-                note("only %.1f%% of the scan file was in the page cache before the rounds",
-                     info->resident_pct);
+                bench_note("only %.1f%% of the scan file was in the page cache before the rounds",
+                           info->resident_pct);
 out:
         if (fd >= 0)
                 close(fd);
@@ -1008,7 +931,7 @@ static int bench_copy(const options *opts, uint64_t min_ns, mc_ctx *ctx, run_inf
                 goto out;
         dst = aligned_alloc(4096, MIB);
         if (!dst) {
-                r = fail(-ENOMEM, "out of memory");
+                r = bench_fail(-ENOMEM, "out of memory");
                 goto out;
         }
         memset(dst, 0, MIB);
@@ -1136,10 +1059,10 @@ static void print_machine(const run_info *info) {
         double others = other_work_pct(info);
 
         if (others > 10.0 || steal > 5.0)
-                note("the machine was busy: other work used ~%.0f%% of its CPU time and the "
-                     "hypervisor stole %.1f%%; expect noise. The ratios, taken within "
-                     "interleaved rounds, hold up better than the absolute numbers",
-                     others, steal);
+                bench_note("the machine was busy: other work used ~%.0f%% of its CPU time and the "
+                           "hypervisor stole %.1f%%; expect noise. The ratios, taken within "
+                           "interleaved rounds, hold up better than the absolute numbers",
+                           others, steal);
         printf("machine during the run: %ld CPUs, load average %.2f -> %.2f; other work ~%.0f%% "
                "of CPU time, %.1f%% stolen by the hypervisor, %.1f%% idle; this process was "
                "preempted %ld times\n",
@@ -1185,10 +1108,10 @@ int main(int argc, char **argv) {
         printf("%u rounds per benchmark, interleaved, rounds >= %" PRIu64 " ms%s\n", opts.rounds,
                min_ns / 1000000, opts.quick ? " (--quick: a smoke run, not a measurement)" : "");
 #if !defined(__OPTIMIZE__)
-        note("this benchmark was built without optimisation; build with --buildtype=release");
+        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
 #endif
         if (opts.rounds < 7 && !opts.quick)
-                note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
 
         r = install_cleanup();
         if (r < 0)
@@ -1196,7 +1119,7 @@ int main(int argc, char **argv) {
         if (opts.json) {
                 json = fopen(opts.json, "we");
                 if (!json) {
-                        r = fail_errno(errno, opts.json);
+                        r = bench_fail_errno(errno, opts.json);
                         goto out;
                 }
         }
@@ -1250,8 +1173,8 @@ int main(int argc, char **argv) {
                "each\n",
                info.scan_bytes / MIB, info.scan_dir, info.resident_pct,
                info.audit_bytes_per_record);
-        for (size_t i = 0; i < n_notes; i++)
-                printf("note: %s\n", notes[i]);
+        for (size_t i = 0; i < bench_n_notes; i++)
+                printf("note: %s\n", bench_notes[i]);
         if (opts.json) {
                 r = write_json(json, opts.json, &info);
                 json = NULL;
@@ -1267,7 +1190,8 @@ out:
         remove_files();
         results_free();
         if (r < 0) {
-                fprintf(stderr, "bench-memory: %s\n", failure[0] ? failure : strerror(-r));
+                fprintf(stderr, "bench-memory: %s\n",
+                        bench_failure[0] ? bench_failure : strerror(-r));
                 return 1;
         }
         return 0;

@@ -50,7 +50,6 @@
 #define MAX_ROUNDS  1000
 #define SLICES      10 /* each round alternates the variants in 10 slices (bench_interleave()) */
 #define MAX_RESULTS 16
-#define MAX_NOTES   16
 /* A reply not there after this long means B is stuck or lost the signal. */
 #define WATCHDOG_S 10
 
@@ -74,38 +73,6 @@ typedef struct options {
         unsigned signals; /* per throughput run */
         int cpu_a, cpu_b; /* -1: the first two CPUs this process may use */
 } options;
-
-static char failure[512];
-
-static int fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (failure[0] == '\0') {
-                va_start(ap, fmt);
-                vsnprintf(failure, sizeof(failure), fmt, ap);
-                va_end(ap);
-        }
-        return r < 0 ? r : -EIO;
-}
-
-static int fail_errno(int errnum, const char *what) {
-        return fail(-errnum, "%s: %s", what, strerror(errnum));
-}
-
-static char notes[MAX_NOTES][320];
-static size_t n_notes;
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...) {
-        va_list ap;
-
-        if (n_notes >= MAX_NOTES)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(notes[n_notes++], sizeof(notes[0]), fmt, ap);
-        va_end(ap);
-}
 
 /* ---- results ---- */
 
@@ -391,26 +358,28 @@ static int wait_reply(peer *p, uint64_t want, const char *what) {
                         break;
         }
         if (s < 0)
-                return fail_errno(errno, "sigwaitinfo");
+                return bench_fail_errno(errno, "sigwaitinfo");
         if (s == sig_reply) {
                 uint64_t got = (uint64_t) (uintptr_t) si.si_value.sival_ptr;
 
                 if (si.si_pid == p->pid && si.si_code == SI_QUEUE && got == want)
                         return 0;
-                return fail(-EPROTO,
-                            "%s: stray reply from pid %d (code %d, payload %#" PRIx64
-                            "), waiting for %#" PRIx64 " from B (%s, pid %d)",
-                            what, (int) si.si_pid, si.si_code, got, want, variant_name[p->variant],
-                            (int) p->pid);
+                return bench_fail(-EPROTO,
+                                  "%s: stray reply from pid %d (code %d, payload %#" PRIx64
+                                  "), waiting for %#" PRIx64 " from B (%s, pid %d)",
+                                  what, (int) si.si_pid, si.si_code, got, want,
+                                  variant_name[p->variant], (int) p->pid);
         }
         peer_state(p, state, sizeof(state));
         if (p->sh->err)
-                return fail(p->sh->err, "%s: no reply; %s; B reports: %s", what, state, p->sh->msg);
+                return bench_fail(p->sh->err, "%s: no reply; %s; B reports: %s", what, state,
+                                  p->sh->msg);
         if (s == SIGALRM)
-                return fail(-ETIMEDOUT, "%s: no reply from B (%s) within %d s; %s", what,
-                            variant_name[p->variant], WATCHDOG_S, state);
-        return fail(-ECHILD, "%s: receiver pid %d ended during the run (code %d, status %d); %s",
-                    what, (int) si.si_pid, si.si_code, si.si_status, state);
+                return bench_fail(-ETIMEDOUT, "%s: no reply from B (%s) within %d s; %s", what,
+                                  variant_name[p->variant], WATCHDOG_S, state);
+        return bench_fail(-ECHILD,
+                          "%s: receiver pid %d ended during the run (code %d, status %d); %s", what,
+                          (int) si.si_pid, si.si_code, si.si_status, state);
 }
 
 static int send_req(peer *p, uint64_t v) {
@@ -430,7 +399,7 @@ static int peer_prepare(void *arg) {
                 return 0;
         r = bench_proc_snap(p->pid, &p->before);
         if (r < 0)
-                return fail(r, "reading /proc/%d: %s", (int) p->pid, strerror(-r));
+                return bench_fail(r, "reading /proc/%d: %s", (int) p->pid, strerror(-r));
         p->a_cpu0 = bench_thread_cpu_ns();
         p->a_nvcsw0 = getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nvcsw : 0;
         return 0;
@@ -447,7 +416,7 @@ static int peer_account(peer *p, uint64_t ops) {
 
         r = bench_proc_snap(p->pid, &after);
         if (r < 0)
-                return fail(r, "reading /proc/%d: %s", (int) p->pid, strerror(-r));
+                return bench_fail(r, "reading /proc/%d: %s", (int) p->pid, strerror(-r));
         if (after.coarse)
                 p->before.coarse = true;
         bench_proc_diff(&p->before, &after, &d);
@@ -501,15 +470,15 @@ static int run_roundtrip(void *arg, uint64_t iters) {
                 t0 = bench_now_ns();
                 r = send_req(p, v);
                 if (r < 0)
-                        return fail(r, "sigqueue to B (%s): %s", variant_name[p->variant],
-                                    strerror(-r));
+                        return bench_fail(r, "sigqueue to B (%s): %s", variant_name[p->variant],
+                                          strerror(-r));
                 r = wait_reply(p, v, "round trip");
                 t1 = bench_now_ns();
                 if (r < 0)
                         return r;
                 if (p->recording) {
                         if (p->n_samples >= p->cap)
-                                return fail(-ENOBUFS, "more round trips than planned");
+                                return bench_fail(-ENOBUFS, "more round trips than planned");
                         p->samples[p->n_samples++] = (double) (t1 - t0);
                 }
         }
@@ -544,8 +513,8 @@ static int run_flood(void *arg, uint64_t iters) {
                                 sched_yield();
                         }
                         if (r < 0)
-                                return fail(r, "sigqueue to B (%s): %s", variant_name[p->variant],
-                                            strerror(-r));
+                                return bench_fail(r, "sigqueue to B (%s): %s",
+                                                  variant_name[p->variant], strerror(-r));
                 }
                 r = wait_reply(p, DONE_TAG | p->signals, what);
                 atomic_store(&sh->mode, MODE_ECHO);
@@ -561,15 +530,15 @@ static int run_flood(void *arg, uint64_t iters) {
                                 "%" PRIu64 " of %u signals, %" PRIu64 " payloads out of "
                                 "sequence%s ***\n\n",
                                 variant_name[p->variant], sh->count, p->signals, sh->bad, seq);
-                        return fail(r < 0 ? r : -EPROTO,
-                                    "%s: B (%s) handled %" PRIu64 " of %u signals, %" PRIu64
-                                    " out of sequence%s%s",
-                                    what, variant_name[p->variant], sh->count, p->signals, sh->bad,
-                                    failure[0] ? "; " : "", failure);
+                        return bench_fail(r < 0 ? r : -EPROTO,
+                                          "%s: B (%s) handled %" PRIu64 " of %u signals, %" PRIu64
+                                          " out of sequence%s%s",
+                                          what, variant_name[p->variant], sh->count, p->signals,
+                                          sh->bad, bench_failure[0] ? "; " : "", bench_failure);
                 }
                 if (p->recording) {
                         if (p->n_rates >= p->cap)
-                                return fail(-ENOBUFS, "more throughput runs than planned");
+                                return bench_fail(-ENOBUFS, "more throughput runs than planned");
                         p->rates[p->n_rates++] =
                                 (double) p->signals * 1e9 / (double) (sh->t_last_ns - t0);
                 }
@@ -588,14 +557,14 @@ static int peer_start(peer *p, int variant) {
                      0);
         if (p->sh == MAP_FAILED) {
                 p->sh = NULL;
-                return fail_errno(errno, "mmap shared");
+                return bench_fail_errno(errno, "mmap shared");
         }
         if (pipe2(fds, O_CLOEXEC) < 0)
-                return fail_errno(errno, "pipe2");
+                return bench_fail_errno(errno, "pipe2");
         fflush(NULL);
         pid = fork();
         if (pid < 0) {
-                r = fail_errno(errno, "fork");
+                r = bench_fail_errno(errno, "fork");
                 close(fds[0]);
                 close(fds[1]);
                 return r;
@@ -618,8 +587,8 @@ static int peer_start(peer *p, int variant) {
                 ;
         close(fds[0]);
         if (c != 'R')
-                return fail(p->sh->err ? p->sh->err : -EIO, "starting B (%s): %s",
-                            variant_name[variant], p->sh->err ? p->sh->msg : "it died");
+                return bench_fail(p->sh->err ? p->sh->err : -EIO, "starting B (%s): %s",
+                                  variant_name[variant], p->sh->err ? p->sh->msg : "it died");
         return 0;
 }
 
@@ -659,11 +628,11 @@ static int place(const placement *pl, peer *peers) {
         }
         r = bench_affinity_process(0, &a);
         if (r < 0)
-                return fail(r, "placing A: %s", strerror(-r));
+                return bench_fail(r, "placing A: %s", strerror(-r));
         for (int v = 0; v < N_VARIANTS; v++) {
                 r = bench_affinity_process(peers[v].pid, &b);
                 if (r < 0)
-                        return fail(r, "placing B (%s): %s", variant_name[v], strerror(-r));
+                        return bench_fail(r, "placing B (%s): %s", variant_name[v], strerror(-r));
         }
         /* Let a migration take effect before anything is timed. */
         sched_yield();
@@ -679,7 +648,7 @@ static int add_result(const char *name, const placement *pl, bool throughput, in
         result *res;
 
         if (n_results >= MAX_RESULTS)
-                return fail(-ENOSPC, "too many results");
+                return bench_fail(-ENOSPC, "too many results");
         res = &results[n_results];
         memset(res, 0, sizeof(*res));
         snprintf(res->name, sizeof(res->name), "%s", name);
@@ -701,7 +670,7 @@ static int add_result(const char *name, const placement *pl, bool throughput, in
         res->mc.rounds = dup_rounds(mc->rounds, rounds);
         res->raw.rounds = dup_rounds(raw->rounds, rounds);
         if (!res->mc.rounds || !res->raw.rounds)
-                return fail(-ENOMEM, "out of memory");
+                return bench_fail(-ENOMEM, "out of memory");
         return 0;
 }
 
@@ -731,10 +700,12 @@ static void note_placement(const placement *pl, const char *what, const vstats *
                         differ = true;
         }
         if (differ)
-                note("%s, %s: the scheduler ran B next to A (on A's CPU) in %.0f%% of the slices "
-                     "for raw, %.0f%% for the handler, %.0f%% for the event loop: these ratios "
-                     "compare different placements, the pinned rows show memcap's cost",
-                     what, pl->name, pct[V_RAW], pct[V_HANDLER], pct[V_LOOP]);
+                bench_note(
+                        "%s, %s: the scheduler ran B next to A (on A's CPU) in %.0f%% of the "
+                        "slices "
+                        "for raw, %.0f%% for the handler, %.0f%% for the event loop: these ratios "
+                        "compare different placements, the pinned rows show memcap's cost",
+                        what, pl->name, pct[V_RAW], pct[V_HANDLER], pct[V_LOOP]);
 }
 
 /*
@@ -772,7 +743,7 @@ static int bench_roundtrip(const options *opts, const placement *pl, peer *peers
                 p->cap = (size_t) iters * n;
                 p->samples = malloc(p->cap * sizeof(double));
                 if (!p->samples)
-                        return fail(-ENOMEM, "out of memory");
+                        return bench_fail(-ENOMEM, "out of memory");
                 peer_reset(p);
                 p->recording = true;
         }
@@ -787,8 +758,8 @@ static int bench_roundtrip(const options *opts, const placement *pl, peer *peers
                 peer *p = &peers[v];
 
                 if (p->n_samples != (size_t) iters * n)
-                        return fail(-EIO, "round trips recorded: %zu, planned %" PRIu64,
-                                    p->n_samples, iters * n);
+                        return bench_fail(-EIO, "round trips recorded: %zu, planned %" PRIu64,
+                                          p->n_samples, iters * n);
                 for (unsigned k = 0; k < n; k++)
                         per_round[v][k] = bench_median(&p->samples[(size_t) k * iters], iters);
                 peer_cost(p);
@@ -831,7 +802,7 @@ static int bench_throughput(const options *opts, const placement *pl, peer *peer
                 p->cap = n;
                 p->rates = malloc(n * sizeof(double));
                 if (!p->rates)
-                        return fail(-ENOMEM, "out of memory");
+                        return bench_fail(-ENOMEM, "out of memory");
         }
         r = bench_warmup(cases, N_VARIANTS, 1);
         if (r < 0)
@@ -850,8 +821,8 @@ static int bench_throughput(const options *opts, const placement *pl, peer *peer
                 peer *p = &peers[v];
 
                 if (p->n_rates != n)
-                        return fail(-EIO, "throughput runs recorded: %zu, planned %u", p->n_rates,
-                                    n);
+                        return bench_fail(-EIO, "throughput runs recorded: %zu, planned %u",
+                                          p->n_rates, n);
                 memcpy(per_round[v], p->rates, n * sizeof(double));
                 peer_cost(p);
                 st[v] = (vstats){
@@ -973,36 +944,6 @@ typedef struct run_info {
         bool coarse;
 } run_info;
 
-static void json_string(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p < 0x20 || *p == 0x7f)
-                        fprintf(f, "\\u%04x", *p);
-                else
-                        fputc(*p, f);
-        }
-        fputc('"', f);
-}
-
-static void json_number(FILE *f, double v) {
-        if (isfinite(v))
-                fprintf(f, "%.6g", v);
-        else
-                fputs("null", f);
-}
-
-static void json_rounds(FILE *f, const double *v, unsigned n) {
-        fputc('[', f);
-        for (unsigned k = 0; k < n; k++) {
-                if (k)
-                        fputc(',', f);
-                json_number(f, v[k]);
-        }
-        fputc(']', f);
-}
-
 static void json_cpus(FILE *f, uint64_t cpus) {
         fputc('[', f);
         for (int c = 0, first = 1; c < 64; c++)
@@ -1018,32 +959,32 @@ static void json_vstats(FILE *f, const result *res, const vstats *s) {
 
         if (res->throughput) {
                 fprintf(f, "{\"signals_per_s\": ");
-                json_number(f, s->median);
+                bench_json_number(f, s->median);
                 fprintf(f, ", \"mean_signals_per_s\": ");
-                json_number(f, s->mean);
+                bench_json_number(f, s->mean);
                 fprintf(f, ", \"rounds_signals_per_s\": ");
         } else {
                 fprintf(f, "{\"median_ns\": ");
-                json_number(f, s->median);
+                bench_json_number(f, s->median);
                 fprintf(f, ", \"p99_ns\": ");
-                json_number(f, s->p99);
+                bench_json_number(f, s->p99);
                 fprintf(f, ", \"mean_ns\": ");
-                json_number(f, s->mean);
+                bench_json_number(f, s->mean);
                 fprintf(f, ", \"rounds_median_ns\": ");
         }
-        json_rounds(f, s->rounds, res->rounds);
+        bench_json_rounds(f, s->rounds, res->rounds);
         fprintf(f, ", \"per_op\": {\"a_cpu_ns\": ");
-        json_number(f, c->a_cpu_ns);
+        bench_json_number(f, c->a_cpu_ns);
         fprintf(f, ", \"b_cpu_ns\": ");
-        json_number(f, c->b_cpu_ns);
+        bench_json_number(f, c->b_cpu_ns);
         fprintf(f, ", \"a_voluntary_switches\": ");
-        json_number(f, c->a_nvcsw);
+        bench_json_number(f, c->a_nvcsw);
         fprintf(f, ", \"b_voluntary_switches\": ");
-        json_number(f, c->b_nvcsw);
+        bench_json_number(f, c->b_nvcsw);
         fprintf(f, ", \"b_involuntary_switches\": ");
-        json_number(f, c->b_nivcsw);
+        bench_json_number(f, c->b_nivcsw);
         fprintf(f, "}, \"b_threads_ran_per_slice\": ");
-        json_number(f, c->b_threads);
+        bench_json_number(f, c->b_threads);
         fprintf(f, ", \"a_cpus\": ");
         json_cpus(f, c->a_cpus);
         fprintf(f, ", \"b_cpus\": ");
@@ -1056,9 +997,9 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         int r;
 
         fprintf(f, "{\n  \"benchmark\": \"signal\",\n  \"memcap_version\": ");
-        json_string(f, mc_version());
+        bench_json_string(f, mc_version());
         fprintf(f, ",\n  \"kernel\": ");
-        json_string(f, info->kernel);
+        bench_json_string(f, info->kernel);
         fprintf(f,
                 ",\n  \"quick\": %s,\n  \"rounds\": %u,\n  \"signals_per_throughput_run\": %u,\n",
                 info->opts->quick ? "true" : "false", info->opts->rounds, info->opts->signals);
@@ -1077,13 +1018,13 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                         fputs("null, \"b_cpu\": null}", f);
         }
         fprintf(f, "],\n  \"machine\": {\"load1_start\": ");
-        json_number(f, info->machine_start.load1);
+        bench_json_number(f, info->machine_start.load1);
         fprintf(f, ", \"load1_end\": ");
-        json_number(f, info->machine_end.load1);
+        bench_json_number(f, info->machine_end.load1);
         fprintf(f, ", \"steal_percent\": ");
-        json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
+        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
         fprintf(f, ", \"idle_percent\": ");
-        json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
+        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
         fprintf(f, ", \"online_cpus\": %ld, \"cpu_time_from_ticks\": %s},\n",
                 sysconf(_SC_NPROCESSORS_ONLN), info->coarse ? "true" : "false");
         fprintf(f, "  \"results\": [\n");
@@ -1091,16 +1032,16 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 const result *res = &results[i];
 
                 fprintf(f, "    {\"name\": ");
-                json_string(f, res->name);
+                bench_json_string(f, res->name);
                 fprintf(f, ", \"kind\": \"%s\", \"placement\": \"%s\", \"variant\": \"%s\", ",
                         res->throughput ? "throughput" : "round_trip", res->placement,
                         variant_key[res->variant]);
                 fprintf(f, "\"ratio\": ");
-                json_number(f, res->ratio);
+                bench_json_number(f, res->ratio);
                 fprintf(f, ", \"ratio_min\": ");
-                json_number(f, res->ratio_min);
+                bench_json_number(f, res->ratio_min);
                 fprintf(f, ", \"ratio_max\": ");
-                json_number(f, res->ratio_max);
+                bench_json_number(f, res->ratio_max);
                 fprintf(f, ", \"ratio_meaning\": \"%s\", \"target\": ",
                         res->throughput ? "memcap/raw signals per second"
                                         : "memcap/raw round-trip time");
@@ -1108,7 +1049,7 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                         fputs("null, \"verdict\": null", f);
                 else {
                         fprintf(f, "{\"op\": \"<=\", \"value\": ");
-                        json_number(f, res->target);
+                        bench_json_number(f, res->target);
                         fprintf(f, "}, \"verdict\": \"%s\"", verdict(res));
                 }
                 fprintf(f, ", \"%s\": %" PRIu64 ", \"rounds\": %u,\n      \"memcap\": ",
@@ -1120,21 +1061,21 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 fprintf(f, "}%s\n", i + 1 < n_results ? "," : "");
         }
         fprintf(f, "  ],\n  \"failure\": ");
-        if (failure[0])
-                json_string(f, failure);
+        if (bench_failure[0])
+                bench_json_string(f, bench_failure);
         else
                 fputs("null", f);
         fprintf(f, ",\n  \"notes\": [");
-        for (size_t i = 0; i < n_notes; i++) {
+        for (size_t i = 0; i < bench_n_notes; i++) {
                 fputs(i ? ", " : "", f);
-                json_string(f, notes[i]);
+                bench_json_string(f, bench_notes[i]);
         }
         fprintf(f, "]\n}\n");
         r = ferror(f) ? -EIO : 0;
         if (fclose(f) != 0 && r == 0)
                 r = -errno;
         if (r < 0)
-                return fail(r, "writing %s: %s", path, strerror(-r));
+                return bench_fail(r, "writing %s: %s", path, strerror(-r));
         return 0;
 }
 
@@ -1255,11 +1196,11 @@ static int plan_placements(const options *opts, run_info *info) {
         int first = -1, second = -1;
 
         if (sched_getaffinity(0, sizeof(all_cpus), &all_cpus) < 0)
-                return fail_errno(errno, "sched_getaffinity");
+                return bench_fail_errno(errno, "sched_getaffinity");
         if (opts->cpu_a >= 0) {
                 if (!CPU_ISSET(opts->cpu_a, &all_cpus) || !CPU_ISSET(opts->cpu_b, &all_cpus))
-                        return fail(-EINVAL, "--cpus %d,%d: this process may not run there",
-                                    opts->cpu_a, opts->cpu_b);
+                        return bench_fail(-EINVAL, "--cpus %d,%d: this process may not run there",
+                                          opts->cpu_a, opts->cpu_b);
                 first = opts->cpu_a;
                 second = opts->cpu_b;
         } else {
@@ -1276,7 +1217,7 @@ static int plan_placements(const options *opts, run_info *info) {
                 info->placements[info->n_placements++] =
                         (placement){"two CPUs", "two_cpus", first, second};
         else
-                note("this process may use one CPU only: the two-CPU placement was skipped");
+                bench_note("this process may use one CPU only: the two-CPU placement was skipped");
         info->placements[info->n_placements++] = (placement){"unpinned", "unpinned", -1, -1};
         return 0;
 }
@@ -1290,8 +1231,9 @@ static void check_sigpending(options *opts) {
         if ((rlim_t) opts->signals + 1024 > rl.rlim_cur) {
                 unsigned n = rl.rlim_cur > 2048 ? (unsigned) (rl.rlim_cur / 2) : 1024;
 
-                note("RLIMIT_SIGPENDING is %llu: throughput runs send %u signals instead of %u",
-                     (unsigned long long) rl.rlim_cur, n, opts->signals);
+                bench_note(
+                        "RLIMIT_SIGPENDING is %llu: throughput runs send %u signals instead of %u",
+                        (unsigned long long) rl.rlim_cur, n, opts->signals);
                 opts->signals = n;
         }
 }
@@ -1301,9 +1243,10 @@ static void print_machine(const run_info *info) {
         double steal = bench_machine_pct(a, b, true), idle = bench_machine_pct(a, b, false);
 
         if (steal > 5.0)
-                note("the hypervisor stole %.1f%% of the CPU time: expect noise; the ratios, "
-                     "taken within interleaved rounds, hold up better than the absolute numbers",
-                     steal);
+                bench_note(
+                        "the hypervisor stole %.1f%% of the CPU time: expect noise; the ratios, "
+                        "taken within interleaved rounds, hold up better than the absolute numbers",
+                        steal);
         printf("machine during the run: %ld CPUs, load average %.2f -> %.2f; %.1f%% of CPU time "
                "stolen by the hypervisor, %.1f%% idle (this benchmark leaves CPUs idle while "
                "processes wait for each other)\n",
@@ -1363,10 +1306,10 @@ int main(int argc, char **argv) {
                opts.rounds, min_ns / 1000000, opts.signals,
                opts.quick ? " (--quick: a smoke run, not a measurement)" : "");
 #if !defined(__OPTIMIZE__)
-        note("this benchmark was built without optimisation; build with --buildtype=release");
+        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
 #endif
         if (opts.rounds < 7 && !opts.quick)
-                note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
 
         r = plan_placements(&opts, &info);
         if (r < 0)
@@ -1374,7 +1317,7 @@ int main(int argc, char **argv) {
         if (opts.json) {
                 json = fopen(opts.json, "we");
                 if (!json) {
-                        r = fail_errno(errno, opts.json);
+                        r = bench_fail_errno(errno, opts.json);
                         goto out;
                 }
         }
@@ -1385,7 +1328,7 @@ int main(int argc, char **argv) {
         sigaddset(&wait_set, SIGCHLD);
         sigaddset(&wait_set, SIGALRM);
         if (sigprocmask(SIG_BLOCK, &wait_set, NULL) < 0) {
-                r = fail_errno(errno, "sigprocmask");
+                r = bench_fail_errno(errno, "sigprocmask");
                 goto out;
         }
         for (int v = 0; v < N_VARIANTS; v++) {
@@ -1420,16 +1363,16 @@ out:
         if (info.machine_end.cpu_total == 0)
                 bench_machine_snap(&info.machine_end);
         if (info.coarse)
-                note("no /proc/<pid>/task/<tid>/schedstat: CPU times come from clock ticks "
-                     "(1/HZ resolution)");
+                bench_note("no /proc/<pid>/task/<tid>/schedstat: CPU times come from clock ticks "
+                           "(1/HZ resolution)");
         if (n_results > 0) {
                 print_machine(&info);
                 print_table();
                 print_costs();
                 print_where(&info);
         }
-        for (size_t i = 0; i < n_notes; i++)
-                printf("note: %s\n", notes[i]);
+        for (size_t i = 0; i < bench_n_notes; i++)
+                printf("note: %s\n", bench_notes[i]);
         if (json) {
                 int k = write_json(json, opts.json, &info);
 
@@ -1443,7 +1386,8 @@ out:
                 peer_stop(&peers[v]);
         results_free();
         if (r < 0) {
-                fprintf(stderr, "bench-signal: %s\n", failure[0] ? failure : strerror(-r));
+                fprintf(stderr, "bench-signal: %s\n",
+                        bench_failure[0] ? bench_failure : strerror(-r));
                 return 1;
         }
         return 0;

@@ -15,10 +15,13 @@
  * Everything here is header-only (static inline), so a benchmark is a single .c file.
  *
  * Sections: clock and optimisation barriers; statistics; interleaved rounds; CPU placement;
- * how busy the machine was; other processes (placement and cost of every thread).
+ * how busy the machine was; other processes (placement and cost of every thread); reporting
+ * (why a run failed, notes for the reader, JSON output, writes).
  */
 
 #include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -569,6 +572,96 @@ static inline int bench_affinity_process(pid_t pid, const cpu_set_t *set) {
         }
         closedir(d);
         return r;
+}
+
+/* ---- reporting ---- */
+
+#ifndef BENCH_MAX_NOTES
+#define BENCH_MAX_NOTES 24
+#endif
+
+/* Why the run failed, for main() to print; the first failure wins. */
+static char bench_failure[512];
+
+/* Remarks on the conditions of the run (placement, noise), printed after the tables. */
+static char bench_notes[BENCH_MAX_NOTES][400];
+static size_t bench_n_notes;
+
+/* Record why the run failed (unless a reason is already there); returns @r, or -EIO for r >= 0. */
+static inline int bench_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline int bench_fail(int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (bench_failure[0] == '\0') {
+                va_start(ap, fmt);
+                vsnprintf(bench_failure, sizeof(bench_failure), fmt, ap);
+                va_end(ap);
+        }
+        return r < 0 ? r : -EIO;
+}
+
+static inline int bench_fail_errno(int errnum, const char *what) {
+        return bench_fail(-errnum, "%s: %s", what, strerror(errnum));
+}
+
+static inline void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void bench_note(const char *fmt, ...) {
+        va_list ap;
+
+        if (bench_n_notes >= BENCH_MAX_NOTES)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(bench_notes[bench_n_notes++], sizeof(bench_notes[0]), fmt, ap);
+        va_end(ap);
+}
+
+/* @s as a JSON string: quotes, backslashes and control characters escaped. */
+static inline void bench_json_string(FILE *f, const char *s) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(f, "\\u%04x", *p);
+                else
+                        fputc(*p, f);
+        }
+        fputc('"', f);
+}
+
+/* A number, or null for NaN and infinities, which JSON cannot hold. */
+static inline void bench_json_number(FILE *f, double v) {
+        if (isfinite(v))
+                fprintf(f, "%.6g", v);
+        else
+                fputs("null", f);
+}
+
+static inline void bench_json_rounds(FILE *f, const double *v, unsigned n) {
+        fputc('[', f);
+        for (unsigned k = 0; k < n; k++) {
+                if (k)
+                        fputc(',', f);
+                bench_json_number(f, v[k]);
+        }
+        fputc(']', f);
+}
+
+/* All of @buf to @fd, through short writes and EINTR. Return: 0 or -errno. */
+static inline int bench_write_all(int fd, const void *buf, size_t len) {
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
 }
 
 #endif
