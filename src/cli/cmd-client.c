@@ -265,8 +265,7 @@ static int parse_id_operand(client_state *st, const char *cmd, int argc, char **
         return parse_id(st, cmd, argv[optind], ret);
 }
 
-/* ---- replies ----------------------------------------------------------------------------------
- */
+/* ---- replies --------------------------------------------------------------------------------- */
 
 /* One mapping as MmapStats and MmapList describe it; strings point into the reply. */
 typedef struct map_info {
@@ -338,8 +337,7 @@ static int map_length(client_state *st, uint64_t id, uint64_t *ret, mc_error *er
         return 0;
 }
 
-/* ---- hello ------------------------------------------------------------------------------------
- */
+/* ---- hello ----------------------------------------------------------------------------------- */
 
 static const char help_hello[] =
         "Usage: memcap client hello [--json] [--socket PATH]\n"
@@ -429,8 +427,7 @@ static int run_hello(client_state *st, int argc, char **argv) {
         return 0;
 }
 
-/* ---- mmap -------------------------------------------------------------------------------------
- */
+/* ---- mmap ------------------------------------------------------------------------------------ */
 
 static const char help_mmap[] =
         "Usage: memcap client mmap [PATH] [--offset N] [--length N] [--prot P] [--shared]\n"
@@ -568,8 +565,7 @@ static int run_mmap(client_state *st, int argc, char **argv) {
         return 0;
 }
 
-/* ---- read -------------------------------------------------------------------------------------
- */
+/* ---- read ------------------------------------------------------------------------------------ */
 
 static const char help_read[] =
         "Usage: memcap client read ID [--offset N] [--length N] [--raw | --hex | --json] [-v]\n"
@@ -874,8 +870,7 @@ static int run_read(client_state *st, int argc, char **argv) {
         return 0;
 }
 
-/* ---- write ------------------------------------------------------------------------------------
- */
+/* ---- write ----------------------------------------------------------------------------------- */
 
 static const char help_write[] =
         "Usage: memcap client write ID [--offset N] (--data STRING | --file FILE | -)\n"
@@ -1075,8 +1070,7 @@ static int run_write(client_state *st, int argc, char **argv) {
         return 0;
 }
 
-/* ---- sync, unmap, protect -----------------------------------------------------------------------
- */
+/* ---- sync, unmap, protect -------------------------------------------------------------------- */
 
 static const char help_sync[] =
         "Usage: memcap client sync ID [--json] [--socket PATH]\n"
@@ -1313,8 +1307,7 @@ static int run_list(client_state *st, int argc, char **argv) {
         return 0;
 }
 
-/* ---- fd ---------------------------------------------------------------------------------------
- */
+/* ---- fd -------------------------------------------------------------------------------------- */
 
 static const char help_fd[] =
         "Usage: memcap client fd ID [--raw | --json] [-v] [--socket PATH]\n"
@@ -1458,8 +1451,7 @@ static int run_fd(client_state *st, int argc, char **argv) {
         return 0;
 }
 
-/* ---- session ----------------------------------------------------------------------------------
- */
+/* ---- session --------------------------------------------------------------------------------- */
 
 static const char help_session[] =
         "Usage: memcap client session [--json] [--echo] [--keep-going] [--socket PATH]\n"
@@ -1679,8 +1671,7 @@ static int run_session(client_state *st, int argc, char **argv) {
         return status;
 }
 
-/* ---- raw --------------------------------------------------------------------------------------
- */
+/* ---- raw ------------------------------------------------------------------------------------- */
 
 static const char help_raw[] =
         "Usage: memcap client raw [--socket PATH]\n"
@@ -1750,8 +1741,7 @@ static int run_raw(client_state *st, int argc, char **argv) {
         return 0;
 }
 
-/* ---- dispatch ---------------------------------------------------------------------------------
- */
+/* ---- dispatch -------------------------------------------------------------------------------- */
 
 static int run_help(client_state *st, int argc, char **argv);
 

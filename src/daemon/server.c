@@ -101,8 +101,7 @@ static void accept_resume(mcd_server *s) {
                 s->accept_paused = false;
 }
 
-/* ---- processes --------------------------------------------------------------------------------
- */
+/* ---- processes ------------------------------------------------------------------------------- */
 
 /* A key no other process will ever have: the pidfd's inode on pidfs (Linux 6.9+), else the
  * process's start time (in clock ticks since boot) with its pid. */
@@ -487,8 +486,7 @@ static void conn_event(mcd_server *s, conn *c, uint32_t events) {
         conn_update_events(s, c);
 }
 
-/* ---- the listening socket ----------------------------------------------------------------------
- */
+/* ---- the listening socket -------------------------------------------------------------------- */
 
 /*
  * The pidfd of the client on @fd. Short of descriptors, the spare one is given up, so that a
@@ -887,8 +885,7 @@ fail:
         return r;
 }
 
-/* ---- the loop ----------------------------------------------------------------------------------
- */
+/* ---- the loop -------------------------------------------------------------------------------- */
 
 static void shutdown_gracefully(mcd_server *s) {
         int64_t deadline;

@@ -287,8 +287,7 @@ void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const c
 /* Records a sink failed to write since it was opened. */
 uint64_t mc__audit_dropped(const mc_audit *audit);
 
-/* ---- signals (signal.c) ------------------------------------------------------------------------
- */
+/* ---- signals (signal.c) ---------------------------------------------------------------------- */
 
 /* Unregister @ctx's handlers and free its delivery queue (mc_ctx_free(); no lock held). */
 void mc__signal_ctx_release(mc_ctx *ctx);

@@ -208,8 +208,7 @@ static int open_beneath(mc_manager *mgr, const char *path, mc_error *err) {
         return mc__error_errno(err, e, "'%.200s'", path);
 }
 
-/* ---- mmap -------------------------------------------------------------------------------------
- */
+/* ---- mmap ------------------------------------------------------------------------------------ */
 
 /* A capability refusal: PermissionDenied with no errno, since no system call failed. */
 static int deny(mc_error *err, const char *what) {
@@ -372,8 +371,7 @@ fail:
         return r;
 }
 
-/* ---- lookup helpers ----------------------------------------------------------------------------
- */
+/* ---- lookup helpers -------------------------------------------------------------------------- */
 
 /*
  * The entry @id as @client may see it: its own, or anyone's with SystemInfo when @any_owner.
@@ -391,8 +389,7 @@ static entry *lookup(mc_manager *mgr, const mc_client *client, const char *call,
         return NULL;
 }
 
-/* ---- read / write / sync ----------------------------------------------------------------------
- */
+/* ---- read / write / sync --------------------------------------------------------------------- */
 
 int mc_manager_read(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
                     void *buf, size_t length, size_t *ret_n, mc_error *err) {
@@ -472,8 +469,7 @@ int mc_manager_msync(mc_manager *mgr, const mc_client *client, uint64_t id, mc_e
         return r;
 }
 
-/* ---- unmap / cleanup ---------------------------------------------------------------------------
- */
+/* ---- unmap / cleanup ------------------------------------------------------------------------- */
 
 /* Unmap and forget @e (exclusive lock held). */
 static int drop(mc_manager *mgr, entry *e, mc_error *err) {
@@ -649,8 +645,7 @@ int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t owner_key
         return 0;
 }
 
-/* ---- descriptors ------------------------------------------------------------------------------
- */
+/* ---- descriptors ----------------------------------------------------------------------------- */
 
 int mc_manager_fd(mc_manager *mgr, const mc_client *client, uint64_t id, int *ret_fd,
                   uint64_t *ret_offset, mc_error *err) {
@@ -689,8 +684,7 @@ int mc_manager_fd(mc_manager *mgr, const mc_client *client, uint64_t id, int *re
         return r;
 }
 
-/* ---- life cycle ---------------------------------------------------------------------------------
- */
+/* ---- life cycle ------------------------------------------------------------------------------ */
 
 int mc_manager_new(mc_ctx *ctx, const mc_manager_options *opts, mc_manager **ret, mc_error *err) {
         mc_manager *mgr;

@@ -101,8 +101,7 @@ int mc_signal_unmask(mc_ctx *ctx, const mc_sigset *previous, mc_error *err) {
         return mask_common(MC_OP_SIGNAL_UNMASK, ctx, previous, SIG_SETMASK, NULL, err);
 }
 
-/* ---- send / raise ------------------------------------------------------------------------------
- */
+/* ---- send / raise ---------------------------------------------------------------------------- */
 
 /* Fields 4 (ppid) and 5 (pgrp) of /proc/PID/stat; the name before them may hold anything. */
 static bool proc_stat(pid_t pid, pid_t *ppid, pid_t *pgrp) {

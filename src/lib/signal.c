@@ -113,8 +113,7 @@ int64_t mc__now_ns(clockid_t clk) {
         return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* ---- names and defaults -----------------------------------------------------------------------
- */
+/* ---- names and defaults ---------------------------------------------------------------------- */
 
 int mc_signal_rt_min(void) {
         return SIGRTMIN;
@@ -155,8 +154,7 @@ int mc_signal_default_action(int signo) {
         }
 }
 
-/* ---- the forwarding handler ---------------------------------------------------------------------
- */
+/* ---- the forwarding handler ------------------------------------------------------------------ */
 
 /*
  * rt_tgsigqueueinfo() lets a thread queue a siginfo that claims to come from kill(2), tgkill(2)
@@ -402,8 +400,7 @@ static int dispatcher_start(mc_error *err) {
         return 0;
 }
 
-/* ---- running a handler ------------------------------------------------------------------------
- */
+/* ---- running a handler ----------------------------------------------------------------------- */
 
 static const char *action_name(mc_signal_action a) {
         switch (a) {
@@ -822,8 +819,7 @@ int mc_signal_unregister_handler(mc_ctx *ctx, int signo, mc_error *err) {
         return mc__ctx_run(ctx, &c, r, &e, &unregister_steps, &signo, err);
 }
 
-/* ---- event-loop dispatch ----------------------------------------------------------------------
- */
+/* ---- event-loop dispatch --------------------------------------------------------------------- */
 
 int mc_signal_fd(mc_ctx *ctx, int *ret_fd, mc_error *err) {
         struct mc__sigq *q;
@@ -912,8 +908,7 @@ bool mc__signal_registered(int signo) {
         return r;
 }
 
-/* ---- fork and context release ------------------------------------------------------------------
- */
+/* ---- fork and context release ---------------------------------------------------------------- */
 
 void mc__signal_fork_prepare(void) {
         pthread_mutex_lock(&G.lock);

@@ -67,8 +67,7 @@ static char *read_file(const char *path, size_t *ret_len) {
         return buf;
 }
 
-/* ---- the daemon --------------------------------------------------------------------------------
- */
+/* ---- the daemon ------------------------------------------------------------------------------ */
 
 static void set_sun_path(struct sockaddr_un *sa, const char *path) {
         cr_assert(lt(sz, strlen(path), sizeof(sa->sun_path)), "socket path too long: %s", path);
@@ -246,8 +245,7 @@ Test(cli_client, hello_as_nobody_shows_its_capabilities) {
         run_result_done(&r);
 }
 
-/* ---- session ----------------------------------------------------------------------------------
- */
+/* ---- session --------------------------------------------------------------------------------- */
 
 Test(cli_client, session_runs_every_command_in_one_process) {
         static const char input[] = "# a comment, then a blank line\n"
@@ -488,8 +486,7 @@ Test(cli_client, large_write_and_read_go_in_chunks) {
         free(data);
 }
 
-/* ---- sharing between processes -----------------------------------------------------------------
- */
+/* ---- sharing between processes --------------------------------------------------------------- */
 
 /* Read @c's stdout until it holds @needle; return what was read (malloc'd). */
 static char *expect_output(child *c, const char *needle) {
@@ -737,8 +734,7 @@ Test(cli_client, raw_prints_each_reply_line) {
         run_result_done(&r);
 }
 
-/* ---- errors -----------------------------------------------------------------------------------
- */
+/* ---- errors ---------------------------------------------------------------------------------- */
 
 Test(cli_client, unknown_id_is_not_found) {
         static const char *const cmds[][4] = {

@@ -120,8 +120,7 @@ static bool starts_with(const char *s, const char *prefix) {
         return s && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* ---- the daemon under test ----------------------------------------------------------------------
- */
+/* ---- the daemon under test ------------------------------------------------------------------- */
 
 typedef struct daemon_state {
         pid_t pid; /* 0 when not running */
@@ -443,8 +442,7 @@ static uint64_t daemon_rss_kib(void) {
         return kib;
 }
 
-/* ---- a client connection: lines out, lines (and descriptors) in -------------------------------
- */
+/* ---- a client connection: lines out, lines (and descriptors) in ------------------------------ */
 
 typedef struct cl {
         int fd;

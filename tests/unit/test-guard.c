@@ -170,7 +170,8 @@ Test(guard, raw_fault_with_default_disposition_still_kills, .signal = SIGBUS) {
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, NULL), 0));
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, NULL), 0));
         cr_assert(eq(int, truncate(path, 0), 0));
-        unlink(path); /* the test dies before .fini could */
+        /* The test dies before .fini could remove the file. */
+        unlink(path);
         (void) ((volatile char *) m.ptr)[0]; /* a raw access: SIGBUS, default action */
 }
 
@@ -181,7 +182,8 @@ Test(guard, unrelated_segfault_still_kills, .signal = SIGSEGV) {
 
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, NULL), 0));
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, NULL), 0));
-        unlink(path); /* the test dies before .fini could */
+        /* The test dies before .fini could remove the file. */
+        unlink(path);
         bad = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         cr_assert(ne(ptr, (void *) bad, MAP_FAILED));
         (void) *bad;
@@ -193,7 +195,8 @@ Test(guard, sent_sigbus_is_not_mistaken_for_a_fault, .signal = SIGBUS) {
 
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, NULL), 0));
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, NULL), 0));
-        unlink(path); /* the test dies before .fini could */
+        /* The test dies before .fini could remove the file. */
+        unlink(path);
         kill(getpid(), SIGBUS); /* default action: dies with SIGBUS */
         for (int i = 0; i < 100; i++)
                 usleep(10000);
@@ -206,7 +209,6 @@ Test(guard, sent_sigbus_stays_ignored_when_the_program_ignored_it) {
         signal(SIGBUS, SIG_IGN);
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, NULL), 0));
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, NULL), 0));
-        unlink(path); /* the test dies before .fini could */
         kill(getpid(), SIGBUS);
         usleep(10000);
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, NULL), 0), "still alive");

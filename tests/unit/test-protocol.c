@@ -645,8 +645,7 @@ Test(protocol, bad_base64) {
                                       "padding, no whitespace)");
 }
 
-/* ---- hostile lines ----------------------------------------------------------------------------
- */
+/* ---- hostile lines --------------------------------------------------------------------------- */
 
 Test(protocol, nul_bytes_in_the_line) {
         static const char a[] = "{\"Hello\":{}}\0";
@@ -1222,8 +1221,7 @@ Test(protocol, fast_path_agrees_with_the_decoder_on_generated_lines, .timeout = 
                   n_lines - n_valid);
 }
 
-/* ---- large data ---------------------------------------------------------------------------------
- */
+/* ---- large data ------------------------------------------------------------------------------ */
 
 #define MIB (1024 * 1024)
 
@@ -1317,8 +1315,7 @@ Test(protocol, megabyte_read_replies, .timeout = 60) {
         free(p);
 }
 
-/* ---- replies, byte for byte ---------------------------------------------------------------------
- */
+/* ---- replies, byte for byte ------------------------------------------------------------------ */
 
 Test(protocol, reply_success_and_mmap) {
         mcd_buf b = MCD_BUF_INIT;
@@ -1594,8 +1591,7 @@ Test(protocol, replies_that_cannot_fit_fail_cleanly) {
         mcd_buf_done(&b);
 }
 
-/* ---- allocation failures inside the parser -----------------------------------------------------
- */
+/* ---- allocation failures inside the parser --------------------------------------------------- */
 
 static int allocs_left;
 
@@ -1648,8 +1644,7 @@ Test(protocol, parser_out_of_memory_is_reported) {
         cr_assert(gt(int, n_enomem, 0), "no allocation failure was reported as OutOfMemory");
 }
 
-/* ---- base64 -------------------------------------------------------------------------------------
- */
+/* ---- base64 ---------------------------------------------------------------------------------- */
 
 /* A plain reference encoder to check the fast one against. */
 static void ref_encode(const unsigned char *p, size_t n, char *out) {

@@ -2606,8 +2606,7 @@ Test(signal, terminate_ends_the_process_like_the_signal, .timeout = 60) {
         terminate_case(SIGCHLD, false);
 }
 
-/* ---- send errors ------------------------------------------------------------------------------
- */
+/* ---- send errors ----------------------------------------------------------------------------- */
 
 /* A pid that belonged to a child that is gone now. */
 static pid_t gone_pid(int *ret_pidfd) {
@@ -2753,8 +2752,7 @@ Test(signal, send_argument_errors, .timeout = 30) {
         mc_ctx_free(ctx);
 }
 
-/* ---- forced system-call failures ---------------------------------------------------------------
- */
+/* ---- forced system-call failures ------------------------------------------------------------- */
 
 static int fail_errno = EPERM;
 
@@ -3063,8 +3061,7 @@ Test(signal, inject_eventfd_failures, .timeout = 10) {
         cr_assert(not(is_eventfd(fd)), "mc_ctx_free closes the descriptor");
 }
 
-/* ---- audit records ----------------------------------------------------------------------------
- */
+/* ---- audit records --------------------------------------------------------------------------- */
 
 static void assert_record_head(json_t *rec, const char *op, const char *outcome) {
         const char *t;
