@@ -166,7 +166,6 @@ Test(guard, raw_fault_with_default_disposition_still_kills, .signal = SIGBUS) {
         mc_mapping m;
         char buf[8];
 
-        MC_SKIP_UNDER_VALGRIND("valgrind reports the SIGBUS death as its own");
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, NULL), 0));
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, NULL), 0));
         cr_assert(eq(int, truncate(path, 0), 0));
