@@ -2753,13 +2753,9 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 fputc('}', f);
         } else
                 fputs("null", f);
-        fputs(",\"notes\":[", f);
-        for (size_t i = 0; i < bench_n_notes; i++) {
-                if (i)
-                        fputc(',', f);
-                bench_json_string(f, bench_notes[i]);
-        }
-        fputs("]}\n", f);
+        fputs(",\"notes\":", f);
+        bench_json_notes(f);
+        fputs("}\n", f);
         if (fflush(f) != 0 || ferror(f))
                 return bench_fail_errno(errno ? errno : EIO, path);
         return 0;

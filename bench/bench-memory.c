@@ -347,12 +347,9 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 bench_json_rounds(f, res->raw_cpu_rounds, res->rounds);
                 fprintf(f, "}%s\n", i + 1 < n_results ? "," : "");
         }
-        fprintf(f, "  ],\n  \"notes\": [");
-        for (size_t i = 0; i < bench_n_notes; i++) {
-                fputs(i ? ", " : "", f);
-                bench_json_string(f, bench_notes[i]);
-        }
-        fprintf(f, "]\n}\n");
+        fprintf(f, "  ],\n  \"notes\": ");
+        bench_json_notes(f);
+        fprintf(f, "\n}\n");
         r = ferror(f) ? -EIO : 0;
         if (fclose(f) != 0 && r == 0)
                 r = -errno;

@@ -1065,12 +1065,9 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 bench_json_string(f, bench_failure);
         else
                 fputs("null", f);
-        fprintf(f, ",\n  \"notes\": [");
-        for (size_t i = 0; i < bench_n_notes; i++) {
-                fputs(i ? ", " : "", f);
-                bench_json_string(f, bench_notes[i]);
-        }
-        fprintf(f, "]\n}\n");
+        fprintf(f, ",\n  \"notes\": ");
+        bench_json_notes(f);
+        fprintf(f, "\n}\n");
         r = ferror(f) ? -EIO : 0;
         if (fclose(f) != 0 && r == 0)
                 r = -errno;

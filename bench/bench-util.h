@@ -647,6 +647,17 @@ static inline void bench_json_rounds(FILE *f, const double *v, unsigned n) {
         fputc(']', f);
 }
 
+/* The notes of the run as a JSON array of strings. */
+static inline void bench_json_notes(FILE *f) {
+        fputc('[', f);
+        for (size_t i = 0; i < bench_n_notes; i++) {
+                if (i)
+                        fputc(',', f);
+                bench_json_string(f, bench_notes[i]);
+        }
+        fputc(']', f);
+}
+
 /* All of @buf to @fd, through short writes and EINTR. Return: 0 or -errno. */
 static inline int bench_write_all(int fd, const void *buf, size_t len) {
         const char *p = buf;

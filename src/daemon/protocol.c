@@ -806,6 +806,12 @@ static const char *fast_string(const char *p, const char *end, const char **ret,
         return q + 1;
 }
 
+/* An object key: a string as fast_string() takes it, then the ':' after it. */
+static const char *fast_key(const char *p, const char *end, const char **ret, size_t *ret_n) {
+        p = fast_string(p, end, ret, ret_n);
+        return p ? fast_char(p, end, ':') : NULL;
+}
+
 /* The index of the name @s[0..@n) in @names, or -1. @s may hold any bytes, NUL included. */
 static int fast_lookup(const char *const *names, size_t n_names, const char *s, size_t n) {
         for (size_t i = 0; i < n_names; i++) {
@@ -913,9 +919,7 @@ static const char *fast_fields(const char *p, const char *end, mcd_request *req)
         if (p < end && *p == '}')
                 return required == 0 ? p + 1 : NULL;
         while (!closed) {
-                p = fast_string(p, end, &s, &n);
-                if (p)
-                        p = fast_char(p, end, ':');
+                p = fast_key(p, end, &s, &n);
                 if (!p)
                         return NULL;
                 k = fast_lookup(field_names, _F_MAX, s, n);
@@ -990,9 +994,7 @@ bool mcd_request_parse_fast(const char *line, size_t len, mcd_request *ret) {
         end = line + len;
         p = fast_char(line, end, '{');
         if (p)
-                p = fast_string(p, end, &s, &n);
-        if (p)
-                p = fast_char(p, end, ':');
+                p = fast_key(p, end, &s, &n);
         if (!p)
                 return false;
         k = fast_lookup(call_names, _MCD_CALL_MAX, s, n);
