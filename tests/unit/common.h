@@ -12,6 +12,7 @@
 #include <criterion/new/assert.h>
 
 #include "internal.h"
+#include "watchdog.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MC_TEST_HAVE_LSAN 1
