@@ -6,7 +6,10 @@
 #   make bench      benchmarks against the raw system calls and baselines (release build)
 #   make fuzz       the libFuzzer harness of the daemon's request decoder (clang, ASan/UBSan)
 #   make valgrind   the unit tests under valgrind (no sanitizers)
-#   make install    install library, headers, tools (PREFIX, DESTDIR)
+#   make install    install library, headers, tools (PREFIX, DESTDIR; honoured whatever the
+#                   release build was configured with before)
+#   make uninstall  remove what the last `make install` installed (same PREFIX, DESTDIR)
+#   make check-builds  every buildtype, gcc and clang, Debian's flags: warning-free; install paths
 #   make format     clang-format every C file in place; `make format-check` only checks
 #
 # Missing build dependencies (Debian packages) are installed by tools/install-deps.sh.
@@ -19,7 +22,7 @@ PREFIX     ?= /usr/local
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps demo test bench fuzz valgrind install format format-check clean
+.PHONY: all deps demo test bench fuzz valgrind install uninstall check-builds format format-check clean
 
 all: $(REL)/build.ninja
 	ninja -C $(REL)
@@ -81,8 +84,22 @@ valgrind: $(VG)/build.ninja
 		--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --trace-children=yes --quiet' \
 		'--test-args=--filter=!($(VG_EXCLUDE))' $(VG_SUITES)
 
-install: all
+# The release build may have been configured by `make` or `make demo` with another PREFIX:
+# point it at this one first (meson reconfigures; nothing is rebuilt for a prefix change).
+install: $(REL)/build.ninja
+	@[ "$$(meson introspect --buildoptions $(REL) | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')" = "$(PREFIX)" ] || \
+		meson configure $(REL) -Dprefix=$(PREFIX)
+	ninja -C $(REL)
 	meson install -C $(REL) $(if $(DESTDIR),--destdir $(DESTDIR))
+
+# Meson's install log lists every file of the last install, DESTDIR included.
+uninstall:
+	@[ -f $(REL)/meson-logs/install-log.txt ] || { echo "make uninstall: nothing was installed from $(REL)" >&2; exit 1; }
+	ninja -C $(REL) uninstall
+
+check-builds:
+	@tools/install-deps.sh clang
+	tools/check-builds.sh
 
 format:
 	clang-format -i $(C_FILES)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install what building, testing and demonstrating memcap needs, when it is missing.
 # Debian/Ubuntu only (apt-get); runs apt-get only if something is actually missing.
-# Usage: tools/install-deps.sh [extra...]   extra: fuzz (clang), valgrind, man (scdoc), redis
+# Usage: tools/install-deps.sh [extra...]
+#   extra: clang, fuzz (clang + libFuzzer), valgrind, man (scdoc), redis
 set -eu
 
 need=""
@@ -21,6 +22,7 @@ fi
 
 for extra in "$@"; do
         case "$extra" in
+        clang) command -v clang >/dev/null 2>&1 || add clang ;;
         fuzz) command -v clang >/dev/null 2>&1 || add clang
               [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
                       add libclang-rt-dev ;;

@@ -11,11 +11,13 @@
  *    "flags":["Private","Anonymous"]},"result":{"address":"0x7f3a2c000000","length":4096}}
  *
  *   {"time":"...","capability":"core.memory","operation":"mprotect","pid":4242,
- *    "outcome":"denied","request":{...},"error":{"kind":"PolicyViolation","errno":1,
+ *    "outcome":"denied","request":{...},"error":{"kind":"PolicyViolation",
+ *    "code":"core.memory.PolicyViolation","errno":1,
  *    "message":"mprotect 0x7f3a2c000000 (4096 bytes) denied by rule allow_write_exec: ..."}}
  *
  * "outcome" is "ok", "denied" (the policy refused; nothing was called) or "error" (the system
- * call failed). "time" is RFC 3339 in UTC with microseconds. Strings are escaped so that any
+ * call failed). "code" is the error's stable diagnostic code (mc_error_code()), the one string
+ * to match on. "time" is RFC 3339 in UTC with microseconds. Strings are escaped so that any
  * control character in a path or name stays inside its string: a record is always one line of
  * valid JSON. Data-path calls (mc_map_read, mc_map_write) are not privileged and not audited.
  */
@@ -47,6 +49,7 @@ typedef struct mc_audit_record {
         const char *message;    /* the error message, or "" */
         const char *json;       /* the whole record as one JSON line, NUL-terminated */
         size_t json_len;        /* strlen(json); no trailing newline */
+        const char *code;       /* mc_error_code() of the failure; NULL when it succeeded */
 } mc_audit_record;
 
 /*

@@ -74,6 +74,27 @@ MC_API const char *mc_error_kind_name(mc_error_kind kind);
  */
 MC_API int mc_error_kind_from_name(const char *name, mc_error_kind *ret_kind);
 
+/* The capability an error comes from: the first part of its diagnostic code. ABI: append only. */
+typedef enum mc_error_domain {
+        MC_DOMAIN_MEMORY = 0, /* "core.memory": mappings, shared memory, the mapping manager */
+        MC_DOMAIN_SIGNAL,     /* "core.signal": handlers, masks, send, raise, wait */
+        _MC_DOMAIN_MAX
+} mc_error_domain;
+
+/**
+ * mc_error_code() - the stable diagnostic code of an error: "<capability>.<kind>", such as
+ * "core.memory.PolicyViolation" or "core.signal.TimedOut" (the seeds' IntoDiagnostic codes).
+ * The audit log writes it in a record's "error" object and memcapd in its error replies, so
+ * logs and clients can match on one string that never changes.
+ * @kind: the error's kind.
+ * @domain: the capability that reported it. TimedOut and InvalidSignal exist only in
+ *          core.signal and give "core.signal.*" whatever @domain says.
+ *
+ * Return: a static string; never NULL ("core.memory.Unknown" for a kind or domain outside the
+ * enums). Thread-safe and async-signal-safe.
+ */
+MC_API const char *mc_error_code(mc_error_kind kind, mc_error_domain domain);
+
 /**
  * mc_error_kind_from_errno() - the kind memcap reports for an errno value.
  * @errnum: a positive or negative errno value.

@@ -98,7 +98,7 @@ static int state_conn(client_state *st, mcc **ret, mc_error *err) {
 /* One call on the session's connection; @args (never NULL: NULL means out of memory) is taken. */
 static int call(client_state *st, const char *name, json_t *args, json_t **ret_reply, int *ret_fd,
                 mc_error *err) {
-        mcc *c;
+        mcc *c = NULL;
         int r;
 
         if (!args)
@@ -968,7 +968,7 @@ static int run_write(client_state *st, int argc, char **argv) {
         bool json = st->json, from_stdin = false;
         const unsigned char *bytes;
         uint64_t id, offset = 0;
-        size_t n;
+        size_t n = 0;
         int c, r;
 
         cli_getopt_reset();
@@ -1691,7 +1691,7 @@ static int run_raw(client_state *st, int argc, char **argv) {
         unsigned lineno = 0;
         size_t cap = 0;
         ssize_t len;
-        mcc *conn;
+        mcc *conn = NULL;
         int c, r;
 
         cli_getopt_reset();

@@ -690,6 +690,7 @@ typedef struct rec_meta {
         mc_error_kind kind;
         int sys_errno;
         const char *message;
+        const char *code; /* mc_error_code(); NULL when the operation succeeded */
 } rec_meta;
 
 /* Terminate the record and hand it to the sink; @b->len is the JSON text without newline. */
@@ -722,6 +723,7 @@ static void emit(mc_audit *a, jbuf *b, const rec_meta *m) {
                         .kind = m->kind,
                         .sys_errno = m->sys_errno,
                         .message = m->message,
+                        .code = m->code,
                         .json = b->p,
                         .json_len = n,
                 };
@@ -795,6 +797,9 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
                         m.kind = mc_error_kind_from_errno(r);
                         m.sys_errno = -r;
                 }
+                m.code = mc_error_code(m.kind, c->capability && streq(c->capability, MC__CAP_SIGNAL)
+                                                       ? MC_DOMAIN_SIGNAL
+                                                       : MC_DOMAIN_MEMORY);
         }
 
         jb_init(&b, stack, sizeof(stack));
@@ -817,6 +822,8 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
         } else {
                 jb_lit(&b, ",\"error\":{\"kind\":");
                 jb_name(&b, mc_error_kind_name(m.kind));
+                jb_lit(&b, ",\"code\":");
+                jb_name(&b, m.code);
                 jb_lit(&b, ",\"errno\":");
                 jb_i64(&b, m.sys_errno);
                 jb_lit(&b, ",\"message\":");

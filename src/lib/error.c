@@ -31,6 +31,31 @@ const char *mc_error_kind_name(mc_error_kind kind) {
         return kind_names[kind];
 }
 
+/* Every code spelled out, so mc_error_code() is a lookup and the strings are greppable. */
+#define CODES(cap)                                                                                 \
+        {                                                                                          \
+                [MC_OK] = cap ".Ok", [MC_ERR_PERMISSION_DENIED] = cap ".PermissionDenied",         \
+                [MC_ERR_INVALID_ARGUMENT] = cap ".InvalidArgument",                                \
+                [MC_ERR_OUT_OF_MEMORY] = cap ".OutOfMemory",                                       \
+                [MC_ERR_ALIGNMENT] = cap ".AlignmentError",                                        \
+                [MC_ERR_ALREADY_EXISTS] = cap ".AlreadyExists",                                    \
+                [MC_ERR_NOT_FOUND] = cap ".NotFound", [MC_ERR_UNSUPPORTED] = cap ".Unsupported",   \
+                [MC_ERR_POLICY_VIOLATION] = cap ".PolicyViolation",                                \
+                [MC_ERR_TIMED_OUT] = "core.signal.TimedOut",                                       \
+                [MC_ERR_INVALID_SIGNAL] = "core.signal.InvalidSignal", [MC_ERR_IO] = cap ".Io",    \
+        }
+
+static const char *const codes[_MC_DOMAIN_MAX][_MC_ERROR_KIND_MAX] = {
+        [MC_DOMAIN_MEMORY] = CODES(MC__CAP_MEMORY),
+        [MC_DOMAIN_SIGNAL] = CODES(MC__CAP_SIGNAL),
+};
+
+const char *mc_error_code(mc_error_kind kind, mc_error_domain domain) {
+        if ((unsigned) kind >= _MC_ERROR_KIND_MAX || (unsigned) domain >= _MC_DOMAIN_MAX)
+                return "core.memory.Unknown";
+        return codes[domain][kind];
+}
+
 int mc_error_kind_from_name(const char *name, mc_error_kind *ret_kind) {
         if (!name || !ret_kind)
                 return -EINVAL;

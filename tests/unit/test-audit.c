@@ -40,6 +40,7 @@ typedef struct capture {
         mc_error_kind kind[MAX_RECS];
         int sys_errno[MAX_RECS];
         char message[MAX_RECS][MC_ERROR_MESSAGE_MAX];
+        char code[MAX_RECS][64]; /* "" when the record had none */
 } capture;
 
 static void capture_cb(const mc_audit_record *rec, void *userdata) {
@@ -63,6 +64,7 @@ static void capture_cb(const mc_audit_record *rec, void *userdata) {
         cap->pid[i] = rec->pid;
         cap->kind[i] = rec->kind;
         cap->sys_errno[i] = rec->sys_errno;
+        snprintf(cap->code[i], sizeof(cap->code[i]), "%s", rec->code ? rec->code : "");
         strscpy(cap->message[i], sizeof(cap->message[i]), rec->message);
 }
 
@@ -259,6 +261,7 @@ Test(audit, ok_record_has_head_request_and_result_in_order) {
         cr_assert(eq(str, cap.operation[0], "mmap"));
         cr_assert(eq(int, cap.pid[0], 4242));
         cr_assert(eq(int, cap.kind[0], MC_OK));
+        cr_assert(eq(str, cap.code[0], ""), "a success has no diagnostic code");
         cr_assert(eq(int, cap.sys_errno[0], 0));
         cr_assert(eq(str, cap.message[0], ""));
 
@@ -516,12 +519,14 @@ Test(audit, denied_record_carries_the_policy_error) {
         cr_assert(eq(str, (char *) jstr(rec, "operation"), "mprotect"));
         cr_assert(eq(str, (char *) jstr(rec, "outcome"), "denied"));
         err = json_object_get(rec, "error");
-        assert_keys(err, "kind,errno,message");
+        assert_keys(err, "kind,code,errno,message");
         cr_assert(eq(str, (char *) jstr(err, "kind"), "PolicyViolation"));
+        cr_assert(eq(str, (char *) jstr(err, "code"), "core.memory.PolicyViolation"));
         cr_assert(eq(i64, jint(err, "errno"), EPERM));
         cr_assert(eq(str, (char *) jstr(err, "message"), e.message));
 
         cr_assert(eq(int, cap.kind[0], MC_ERR_POLICY_VIOLATION));
+        cr_assert(eq(str, cap.code[0], "core.memory.PolicyViolation"));
         cr_assert(eq(int, cap.sys_errno[0], EPERM));
         cr_assert(eq(str, cap.message[0], e.message));
 
@@ -564,7 +569,36 @@ Test(audit, error_record_with_and_without_error_detail) {
 
         err = json_object_get(cap.json[2], "error");
         cr_assert(eq(str, (char *) jstr(err, "kind"), "PermissionDenied"));
+        cr_assert(eq(str, (char *) jstr(err, "code"), "core.memory.PermissionDenied"));
         cr_assert(eq(i64, jint(err, "errno"), EACCES));
+
+        mc_audit_close(a);
+        capture_done(&cap);
+}
+
+Test(audit, error_code_names_the_capability_of_the_operation) {
+        capture cap;
+        mc_audit *a = open_capture(&cap);
+        mc__call c;
+        mc_error e = MC_ERROR_INIT;
+        int r;
+
+        mc__call_init(&c, MC_OP_SIGNAL_SEND, MC__CAP_SIGNAL);
+        c.fields = MC__F_SIGNAL | MC__F_TARGET;
+        c.req.signo = SIGUSR1;
+        c.req.target = 1;
+        c.denied = true;
+        r = mc__error_set(&e, MC_ERR_POLICY_VIOLATION, EPERM, "signal_send denied");
+        mc__audit_call(a, 7, &c, r, &e);
+        mc__call_init(&c, MC_OP_SIGNAL_WAIT, MC__CAP_SIGNAL);
+        r = mc__error_set(&e, MC_ERR_TIMED_OUT, ETIMEDOUT, "signal_wait: no signal");
+        mc__audit_call(a, 7, &c, r, &e);
+        cr_assert(eq(int, cap.n, 2));
+        cr_assert(eq(str, (char *) jstr(json_object_get(cap.json[0], "error"), "code"),
+                     "core.signal.PolicyViolation"));
+        cr_assert(eq(str, cap.code[0], "core.signal.PolicyViolation"));
+        cr_assert(eq(str, (char *) jstr(json_object_get(cap.json[1], "error"), "code"),
+                     "core.signal.TimedOut"));
 
         mc_audit_close(a);
         capture_done(&cap);

@@ -710,7 +710,8 @@ Test(cli_client, raw_prints_each_reply_line) {
 
         RUN_IN(&r, input, "raw");
         ASSERT_EXIT(&r, 0);
-        ASSERT_HAS(r.out, "{\"status\":\"error\",\"kind\":\"NotFound\",\"message\":\"Munmap "
+        ASSERT_HAS(r.out, "{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory."
+                          "NotFound\",\"message\":\"Munmap "
                           "failed: Mmap 7 not found\",\"errno\":2}\n");
         ASSERT_HAS(r.out, "{\"status\":\"success\",\"data\":[0,0,0,1],\"mmap_id\":1,\"length\":13}"
                           "\n");

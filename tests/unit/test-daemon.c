@@ -625,11 +625,15 @@ static uint64_t mmap_ok(cl *c, const char *req) {
 
 #define OK "{\"status\":\"success\"}"
 #define NOT_FOUND(call, id)                                                                        \
-        S("{\"status\":\"error\",\"kind\":\"NotFound\",\"message\":\"" call                        \
-          " failed: Mmap %llu not found\",\"errno\":2}",                                           \
+        S("{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory.NotFound\","         \
+          "\"message\":\"" call " failed: Mmap %llu not found\",\"errno\":2}",                     \
           (unsigned long long) (id))
-#define INVALID "{\"status\":\"error\",\"kind\":\"InvalidArgument\",\"message\":\""
-#define DENIED  "{\"status\":\"permission_denied\",\"kind\":\"PermissionDenied\",\"reason\":\""
+#define INVALID                                                                                    \
+        "{\"status\":\"error\",\"kind\":\"InvalidArgument\",\"code\":\"core.memory."               \
+        "InvalidArgument\",\"message\":\""
+#define DENIED                                                                                     \
+        "{\"status\":\"permission_denied\",\"kind\":\"PermissionDenied\",\"code\":"                \
+        "\"core.memory.PermissionDenied\",\"reason\":\""
 
 static const char *hello_reply(const char *caps, pid_t pid, uid_t uid) {
         return S("{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":\"%s\","
@@ -722,7 +726,8 @@ static void peer_main(int ctl_fd, uid_t uid) {
                         if (pid > 0)
                                 _exit(0); /* the pipe's write end closes with us */
                         close(p[1]);
-                        (void) read(p[0], &x, 1); /* EOF: the parent is gone */
+                        if (read(p[0], &x, 1) < 0) /* EOF: the parent is gone */
+                                _exit(4);
                         close(p[0]);
                         snprintf(num, sizeof(num), "%d", (int) getpid());
                         peer_answer(&ctl, '-', num);
@@ -1023,7 +1028,8 @@ Test(daemon, mmap_write_array_and_base64) {
         /* A read-only mapping refuses writes: the mapping's protection, status error. */
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":0,\"data\":[1]}}",
-               "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"message\":\"MmapWrite "
+               "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"code\":\"core.memory."
+               "PermissionDenied\",\"message\":\"MmapWrite "
                "failed: Mmap 2 is not writable\",\"errno\":13}");
         cl_close(&c);
 }
@@ -1119,7 +1125,8 @@ Test(daemon, mprotect_changes_what_reads_and_writes_may_do) {
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":3,\"shared\":true}}");
         expect(&c, "{\"Mprotect\":{\"mmap_id\":1,\"prot\":1}}", OK);
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[1]}}",
-               "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"message\":\"MmapWrite "
+               "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"code\":\"core.memory."
+               "PermissionDenied\",\"message\":\"MmapWrite "
                "failed: Mmap 1 is not writable\",\"errno\":13}");
         expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
                S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/small\","
@@ -1136,10 +1143,12 @@ Test(daemon, mprotect_changes_what_reads_and_writes_may_do) {
         /* A shared mapping of a file opened read-only cannot become writable. */
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1,\"shared\":true}}");
         expect_prefix(&c, "{\"Mprotect\":{\"mmap_id\":2,\"prot\":3}}",
-                      "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"message\":\"Mprotect "
+                      "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"code\":\"core.memory."
+                      "PermissionDenied\",\"message\":\"Mprotect "
                       "failed: ");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":0,\"data\":[1]}}",
-               "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"message\":\"MmapWrite "
+               "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"code\":\"core.memory."
+               "PermissionDenied\",\"message\":\"MmapWrite "
                "failed: Mmap 2 is not writable\",\"errno\":13}");
         /* A private one can: copy-on-write. */
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
@@ -1349,11 +1358,13 @@ Test(daemon, mmap_limits_of_the_manager) {
         expect(&c, "{\"Mmap\":{\"length\":4611686018427387904,\"prot\":3}}",
                INVALID "Mmap failed: length 4611686018427387904 is too large\",\"errno\":75}");
         expect(&c, "{\"Mmap\":{\"length\":2147483648,\"prot\":3}}",
-               "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"message\":\"Mmap failed: 0 "
+               "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"code\":\"core.memory."
+               "PolicyViolation\",\"message\":\"Mmap failed: 0 "
                "bytes mapped + 2147483648 exceed the limit per client of 1073741824 bytes\","
                "\"errno\":1}");
         expect_prefix(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":7}}",
-                      "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"message\":\"Mmap "
+                      "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"code\":\"core.memory."
+                      "PolicyViolation\",\"message\":\"Mmap "
                       "failed: ");
         expect(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":5}}",
                "{\"status\":\"success\",\"data\":[0,0,0,1],\"mmap_id\":1,\"length\":16}");
@@ -1445,16 +1456,16 @@ Test(daemon, a_foreign_id_is_not_found_exactly_like_a_missing_one) {
                 char *foreign = strdup(peer_call(&b, S("{\"%s\":{\"mmap_id\":1%s}}", name, rest)));
                 const char *missing = peer_call(&b, S("{\"%s\":{\"mmap_id\":77%s}}", name, rest));
 
-                cr_assert(
-                        eq(str, foreign,
-                           S("{\"status\":\"error\",\"kind\":\"NotFound\",\"message\":\"%s failed: "
-                             "Mmap 1 not found\",\"errno\":2}",
-                             name)));
-                cr_assert(
-                        eq(str, (char *) missing,
-                           S("{\"status\":\"error\",\"kind\":\"NotFound\",\"message\":\"%s failed: "
-                             "Mmap 77 not found\",\"errno\":2}",
-                             name)));
+                cr_assert(eq(str, foreign,
+                             S("{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory."
+                               "NotFound\",\"message\":\"%s failed: "
+                               "Mmap 1 not found\",\"errno\":2}",
+                               name)));
+                cr_assert(eq(str, (char *) missing,
+                             S("{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory."
+                               "NotFound\",\"message\":\"%s failed: "
+                               "Mmap 77 not found\",\"errno\":2}",
+                               name)));
                 cr_assert(not(b.got_fd));
                 free(foreign);
         }
@@ -1628,9 +1639,9 @@ Test(daemon, a_connection_outliving_its_process_is_closed) {
 static void expect_refused(cl *c, const char *path, const char *kind) {
         const char *got = call(c, S("{\"Mmap\":{\"path\":\"%s\",\"prot\":1}}", path));
 
-        cr_assert(starts_with(got, S("{\"status\":\"error\",\"kind\":\"%s\",\"message\":\"Mmap "
-                                     "failed: ",
-                                     kind)),
+        cr_assert(starts_with(got, S("{\"status\":\"error\",\"kind\":\"%s\",\"code\":"
+                                     "\"core.memory.%s\",\"message\":\"Mmap failed: ",
+                                     kind, kind)),
                   "%s: %s", path, got);
         cr_assert(contains(got, "\"errno\":"), "%s: %s", path, got);
 }
@@ -1706,7 +1717,8 @@ Test(daemon, special_files_are_refused_without_blocking) {
         expect(&c, "{\"Mmap\":{\"path\":\"/\",\"prot\":1}}",
                INVALID "Mmap failed: '/': not a regular file\",\"errno\":22}");
         expect(&c, "{\"Mmap\":{\"path\":\"/data/nothing\",\"prot\":1}}",
-               "{\"status\":\"error\",\"kind\":\"NotFound\",\"message\":\"Mmap failed: "
+               "{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory.NotFound\","
+               "\"message\":\"Mmap failed: "
                "'/data/nothing': No such file or directory\",\"errno\":2}");
         expect_prefix(&c, "{\"Mmap\":{\"path\":\"/data/small/x\",\"prot\":1}}",
                       "{\"status\":\"error\",\"kind\":\"");
@@ -1733,14 +1745,17 @@ Test(daemon, truncation_under_a_mapping_gives_io_and_hurts_nobody_else) {
                  * daemon's memory layout. */
                 const char *reply = expect_prefix(
                         &a, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":8192,\"length\":16}}",
-                        "{\"status\":\"error\",\"kind\":\"Io\",\"message\":\"MmapRead failed: ");
+                        "{\"status\":\"error\",\"kind\":\"Io\",\"code\":\"core.memory.Io\","
+                        "\"message\":\"MmapRead failed: ");
                 cr_assert(eq(ptr, (void *) strstr(reply, "0x"), NULL), "%s", reply);
                 cr_assert(ne(ptr, (void *) strstr(reply, "<address>"), NULL), "%s", reply);
         }
         expect_prefix(&a, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":4000,\"length\":200}}",
-                      "{\"status\":\"error\",\"kind\":\"Io\",\"message\":\"MmapRead failed: ");
+                      "{\"status\":\"error\",\"kind\":\"Io\",\"code\":\"core.memory.Io\","
+                      "\"message\":\"MmapRead failed: ");
         expect_prefix(&a, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":8192,\"data\":[1,2]}}",
-                      "{\"status\":\"error\",\"kind\":\"Io\",\"message\":\"MmapWrite failed: ");
+                      "{\"status\":\"error\",\"kind\":\"Io\",\"code\":\"core.memory.Io\","
+                      "\"message\":\"MmapWrite failed: ");
         expect_prefix(&a,
                       "{\"MmapRead\":{\"mmap_id\":1,\"offset\":5000,\"length\":1,"
                       "\"encoding\":\"base64\"}}",
@@ -2256,7 +2271,8 @@ Test(daemon_config, file_read_alone_maps_read_only) {
         peer_expect(&b, "{\"Mprotect\":{\"mmap_id\":2,\"prot\":3}}",
                     DENIED "Mprotect adding the write bit needs the FileWrite capability\"}");
         peer_expect(&b, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":0,\"data\":[1]}}",
-                    "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"message\":\"MmapWrite "
+                    "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"code\":\"core.memory."
+                    "PermissionDenied\",\"message\":\"MmapWrite "
                     "failed: Mmap 2 is not writable\",\"errno\":13}");
         peer_expect(&b, "{\"MmapFd\":{\"mmap_id\":2}}",
                     DENIED "MmapFd needs the FdPass capability\"}");
@@ -2327,7 +2343,8 @@ Test(daemon_config, a_line_over_the_limit_gets_an_error_then_the_connection_clos
         /* One send(2): the daemon may close the connection as soon as it has 4097 bytes. */
         cr_assert(eq(int, cl_send(&c, line, 4098), 0));
         cr_assert(eq(str, (char *) recv_line(&c),
-                     "{\"status\":\"error\",\"kind\":\"InvalidArgument\",\"message\":\"the request "
+                     "{\"status\":\"error\",\"kind\":\"InvalidArgument\",\"code\":\"core.memory."
+                     "InvalidArgument\",\"message\":\"the request "
                      "line exceeds 4096 bytes; closing the connection\",\"errno\":7}"));
         cr_assert(eq(int, cl_recv_line(&c, REPLY_TIMEOUT_MS), -EPIPE));
         cl_close(&c);
@@ -2521,7 +2538,8 @@ Test(daemon_config, connections_are_limited_per_uid_and_in_all) {
         /* A third connection of uid 0 is told why, then closed. */
         connect_to(&c);
         cr_assert(eq(str, (char *) recv_line(&c),
-                     "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"message\":\"this uid "
+                     "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"code\":\"core.memory."
+                     "PolicyViolation\",\"message\":\"this uid "
                      "has as many connections open as memcapd allows (max_connections_per_uid)\","
                      "\"errno\":87}"));
         cr_assert(eq(int, cl_recv_line(&c, REPLY_TIMEOUT_MS), -EPIPE));
@@ -2531,7 +2549,8 @@ Test(daemon_config, connections_are_limited_per_uid_and_in_all) {
         peer_expect(&p, "{\"Hello\":{}}", hello_reply("[]", p.pid, NOBODY));
         peer_spawn(&q, NOBODY);
         cr_assert(eq(str, (char *) peer_cmd(&q, "{\"Hello\":{}}", '-'),
-                     "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"message\":\"memcapd "
+                     "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"code\":\"core.memory."
+                     "PolicyViolation\",\"message\":\"memcapd "
                      "has as many connections as it takes; try again later\",\"errno\":87}"));
         peer_exit(&q);
         peer_exit(&p);

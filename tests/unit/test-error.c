@@ -28,6 +28,25 @@ Test(error, kind_names_are_the_specs) {
         cr_assert(eq(int, mc_error_kind_from_name("Io", NULL), -EINVAL));
 }
 
+Test(error, diagnostic_codes_are_capability_dot_kind) {
+        for (unsigned i = 0; i < _MC_ERROR_KIND_MAX; i++) {
+                char want[64];
+                const char *name = mc_error_kind_name((mc_error_kind) i);
+                bool signal_only = i == MC_ERR_TIMED_OUT || i == MC_ERR_INVALID_SIGNAL;
+
+                snprintf(want, sizeof(want), "core.%s.%s", signal_only ? "signal" : "memory", name);
+                cr_assert(
+                        eq(str, (char *) mc_error_code((mc_error_kind) i, MC_DOMAIN_MEMORY), want));
+                snprintf(want, sizeof(want), "core.signal.%s", name);
+                cr_assert(
+                        eq(str, (char *) mc_error_code((mc_error_kind) i, MC_DOMAIN_SIGNAL), want));
+        }
+        cr_assert(eq(str, (char *) mc_error_code(_MC_ERROR_KIND_MAX, MC_DOMAIN_MEMORY),
+                     "core.memory.Unknown"));
+        cr_assert(
+                eq(str, (char *) mc_error_code(MC_ERR_IO, _MC_DOMAIN_MAX), "core.memory.Unknown"));
+}
+
 Test(error, errno_table) {
         cr_assert(eq(int, mc_error_kind_from_errno(EACCES), MC_ERR_PERMISSION_DENIED));
         cr_assert(eq(int, mc_error_kind_from_errno(-EPERM), MC_ERR_PERMISSION_DENIED));

@@ -1455,35 +1455,36 @@ Test(protocol, reply_errors) {
 
         snprintf(e.message, sizeof(e.message), "Mmap 7 not found");
         cr_assert(eq(int, mcd_reply_error(&b, &e, "Munmap"), 0));
-        buf_is(&b,
-               "{\"status\":\"error\",\"kind\":\"NotFound\",\"message\":\"Munmap failed: Mmap 7 "
-               "not found\",\"errno\":2}\n");
+        buf_is(&b, "{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory.NotFound\","
+                   "\"message\":\"Munmap failed: Mmap 7 "
+                   "not found\",\"errno\":2}\n");
         mcd_buf_consume(&b, b.len);
 
         e.sys_errno = 0;
         e.kind = MC_ERR_POLICY_VIOLATION;
         cr_assert(eq(int, mcd_reply_error(&b, &e, "Mmap"), 0));
-        buf_is(&b,
-               "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"message\":\"Mmap failed: Mmap "
-               "7 not found\"}\n");
+        buf_is(&b, "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"code\":\"core.memory."
+                   "PolicyViolation\",\"message\":\"Mmap failed: Mmap "
+                   "7 not found\"}\n");
         mcd_buf_consume(&b, b.len);
 
         /* A request that did not parse: its message already names the call. */
         mcd_request r = MCD_REQUEST_INIT;
         cr_assert(eq(int, parse_n("{\"Msync\":{}}", 12, &r, &e), -EINVAL));
         cr_assert(eq(int, mcd_reply_error(&b, &e, NULL), 0));
-        buf_is(&b,
-               "{\"status\":\"error\",\"kind\":\"InvalidArgument\",\"message\":\"Msync: missing "
-               "field 'mmap_id'\",\"errno\":22}\n");
+        buf_is(&b, "{\"status\":\"error\",\"kind\":\"InvalidArgument\",\"code\":\"core.memory."
+                   "InvalidArgument\",\"message\":\"Msync: missing "
+                   "field 'mmap_id'\",\"errno\":22}\n");
         mcd_buf_consume(&b, b.len);
 
         cr_assert(eq(int, mcd_reply_denied(&b, "uid 1000 lacks FileWrite"), 0));
         buf_is(&b, "{\"status\":\"permission_denied\",\"kind\":\"PermissionDenied\","
-                   "\"reason\":\"uid 1000 lacks FileWrite\"}\n");
+                   "\"code\":\"core.memory.PermissionDenied\",\"reason\":\"uid 1000 lacks "
+                   "FileWrite\"}\n");
         mcd_buf_consume(&b, b.len);
         cr_assert(eq(int, mcd_reply_denied(&b, NULL), 0));
-        buf_is(&b, "{\"status\":\"permission_denied\",\"kind\":\"PermissionDenied\",\"reason\":"
-                   "\"\"}\n");
+        buf_is(&b, "{\"status\":\"permission_denied\",\"kind\":\"PermissionDenied\","
+                   "\"code\":\"core.memory.PermissionDenied\",\"reason\":\"\"}\n");
 
         /* A message that fills the whole buffer, unterminated: bounded by its size. */
         mcd_buf_consume(&b, b.len);

@@ -30,7 +30,7 @@ static void shm_fini(void) {
         for (int i = 0; i < n_tracked; i++) {
                 char path[MC_SHARED_NAME_MAX + 16];
 
-                snprintf(path, sizeof(path), "/dev/shm%s", tracked[i]);
+                snprintf(path, sizeof(path), "/dev/shm%.*s", (int) sizeof(tracked[i]), tracked[i]);
                 if (shm_unlink(tracked[i]) < 0 && errno == EISDIR)
                         (void) rmdir(path); /* planted by a test */
         }
