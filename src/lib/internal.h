@@ -120,16 +120,18 @@ typedef struct mc__call {
         } req;
 
         /* Decision inputs, set by the operation before the choke point runs. */
-        bool huge;          /* uses huge pages (MAP_HUGETLB, MAP_HUGE_*, MADV_HUGEPAGE) */
-        bool write_exec;    /* asks for write and execute on one mapping */
-        bool fixed;         /* MAP_FIXED (replacing) */
-        uint64_t add_bytes; /* mapped bytes this call adds (checked, then accounted) */
+        bool huge;            /* uses huge pages (MAP_HUGETLB, MAP_HUGE_*, MADV_HUGEPAGE) */
+        bool write_exec;      /* asks for write and execute on one mapping */
+        bool fixed;           /* MAP_FIXED (replacing) */
+        uint64_t add_bytes;   /* mapped bytes this call adds (accounted; reported only) */
+        uint64_t add_charged; /* bytes it adds to what max_memory_usage counts (checked) */
         uint64_t add_locked;
         uint64_t add_mappings;
         uint64_t add_shared;
         unsigned target_classes; /* mc_signal_target bits the signal's target belongs to */
         /* Releases, accounted only when the call succeeds. */
         uint64_t sub_bytes;
+        uint64_t sub_charged;
         uint64_t sub_locked;
         uint64_t sub_mappings;
         uint64_t sub_shared;
@@ -216,11 +218,27 @@ typedef struct mc__entry {
         unsigned flags;
         uint8_t kind;
         bool dontfork;
-        bool anonymous;   /* private anonymous memory (DONTNEED zeroes, WIPEONFORK allowed) */
-        uint64_t locked;  /* bytes of this mapping locked through the context */
-        uint8_t *lockmap; /* one bit per page, allocated on first partial lock; NULL otherwise */
-        int fd;           /* MC__KIND_SHARED: the object's descriptor; else -1 */
+        bool anonymous; /* private anonymous memory (DONTNEED zeroes, WIPEONFORK allowed) */
+        /* Every page may become memory that is not reclaimable page cache: huge pages, files
+         * on tmpfs/hugetlbfs/ramfs, memfds and shared memory objects (mc__entry_charge()). */
+        bool memory_backed;
+        bool was_writable; /* mapped or ever made writable: private copies may exist */
+        uint64_t locked;   /* bytes of this mapping locked through the context */
+        uint8_t *lockmap;  /* one bit per page, allocated on first partial lock; NULL otherwise */
+        int fd;            /* MC__KIND_SHARED: the object's descriptor; else -1 */
 } mc__entry;
+
+/*
+ * What the entry counts against max_memory_usage: all of it when its pages may become memory
+ * the kernel cannot simply drop (memory_backed, or private and ever writable: copy-on-write
+ * copies are anonymous memory and stay after an mprotect back to read-only), otherwise only
+ * the bytes locked through the context (locked page cache is memory too). Zero-length
+ * mappings count nothing.
+ */
+uint64_t mc__entry_charge(const mc__entry *e);
+
+/* Set @c's charge deltas to the change of @e's charge from @before to what it is now. */
+void mc__charge_delta(mc__call *c, uint64_t before, const mc__entry *e);
 
 /* Entry of a caller's mapping value, or NULL when it is not a live mapping of @ctx. */
 mc__entry *mc__registry_lookup(mc_ctx *ctx, const mc_mapping *m);

@@ -700,10 +700,11 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
                             "allowed_shared_memory",
                             SHOW(c->req.name ? c->req.name : ""));
 
-        if (c->add_bytes > 0 &&
-            !quota_fits(usage->mapped_bytes, c->add_bytes, p->max_memory_usage, &overflow))
-                return deny_quota(err, op, "max_memory_usage", "in use", "bytes",
-                                  usage->mapped_bytes, c->add_bytes, p->max_memory_usage, overflow);
+        if (c->add_charged > 0 &&
+            !quota_fits(usage->charged_bytes, c->add_charged, p->max_memory_usage, &overflow))
+                return deny_quota(err, op, "max_memory_usage", "charged", "bytes",
+                                  usage->charged_bytes, c->add_charged, p->max_memory_usage,
+                                  overflow);
 
         if (c->add_locked > 0 &&
             !quota_fits(usage->locked_bytes, c->add_locked, p->max_locked_memory, &overflow))

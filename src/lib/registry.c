@@ -57,7 +57,6 @@ static mc__entry *insert_raw(mc__entry *slots, size_t n_slots, const mc__entry *
 int mc__registry_reserve(mc_ctx *ctx) {
         mc__entry *slots;
         size_t n;
-
         /* Keep the load at most one half. */
         if ((ctx->n_entries + 1) * 2 <= ctx->n_slots)
                 return 0;
@@ -126,4 +125,19 @@ void mc__entry_to_mapping(const mc__entry *e, mc_mapping *m) {
         m->base = (void *) e->base;
         m->base_len = e->base_len;
         m->id = e->id;
+}
+
+uint64_t mc__entry_charge(const mc__entry *e) {
+        if (e->kind == MC__KIND_EMPTY)
+                return 0;
+        if (e->memory_backed || (!(e->flags & MC_MAP_SHARED) && e->was_writable))
+                return e->base_len;
+        return e->locked;
+}
+
+void mc__charge_delta(mc__call *c, uint64_t before, const mc__entry *e) {
+        uint64_t after = mc__entry_charge(e);
+
+        c->add_charged = after > before ? after - before : 0;
+        c->sub_charged = after < before ? before - after : 0;
 }

@@ -127,9 +127,12 @@ static int map_region(mc_ctx *ctx, mc__call *c, int fd, size_t len, unsigned pro
         entry.prot = prot;
         entry.flags = MC_MAP_SHARED;
         entry.kind = MC__KIND_SHARED;
+        entry.memory_backed = true;
+        entry.was_writable = prot & MC_PROT_WRITE;
         entry.fd = fd;
         e = mc__registry_add(ctx, &entry);
         mc__entry_to_mapping(e, ret);
+        c->add_charged = mc__entry_charge(e);
         c->has_result = true;
         c->res_addr = ret->ptr;
         c->res_length = ret->len;
@@ -226,7 +229,9 @@ static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         }
         if (!align_up(a->map_len, a->page, &bytes))
                 bytes = SIZE_MAX;
+        /* tmpfs and hugetlbfs pages are memory: the region counts whole. */
         c->add_bytes = bytes;
+        c->add_charged = bytes;
         c->add_mappings = 1;
         c->add_shared = 1;
         return 0;
@@ -600,6 +605,7 @@ static int resize_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                                      "all of it) first");
         if (a->new_base_len > a->e->base_len) {
                 c->add_bytes = a->new_base_len - a->e->base_len;
+                c->add_charged = c->add_bytes; /* a region is memory: it counts whole */
                 /* A wholly locked region stays wholly locked as it grows (mremap keeps
                  * VM_LOCKED), so the growth counts against max_locked_memory too. */
                 if (a->e->locked > 0)
@@ -622,6 +628,7 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         shm_args *a = data;
         mc__entry *e = a->e;
         const char *what = a->shm->name[0] ? a->shm->name : "(anonymous)";
+        uint64_t before = mc__entry_charge(e);
         struct stat st;
         size_t old_size;
         void *p;
@@ -670,6 +677,7 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 e->base = (uintptr_t) p;
                 e->base_len = a->new_base_len;
         }
+        mc__charge_delta(c, before, e);
         e->len = a->new_len;
         mc__entry_to_mapping(e, &a->shm->region);
         c->has_result = true;
