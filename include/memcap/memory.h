@@ -264,6 +264,14 @@ MC_API int mc_map_write(mc_ctx *ctx, const mc_mapping *m, size_t offset, const v
                         size_t length, mc_error *err);
 
 /**
+ * mc_map_is_faulted() - whether @m is a live mapping of @ctx in the faulted state: an
+ * mc_msync() of it failed with EIO, so data written to it may be lost. mc_msync() and
+ * mc_map_write() on it then fail with Io until it is unmapped; mapping the file again gives a
+ * fresh mapping. Thread-safe; false for NULL or a value that is not a live mapping.
+ */
+MC_API bool mc_map_is_faulted(mc_ctx *ctx, const mc_mapping *m);
+
+/**
  * mc_custom_flag_names() - the custom flag names mc_mmap() accepts, NULL-terminated; static.
  */
 MC_API const char *const *mc_custom_flag_names(void);

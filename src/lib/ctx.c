@@ -95,6 +95,16 @@ static void atfork_register(void) {
         pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+void mc__ctx_mark_faulted(mc_ctx *ctx, uint64_t id) {
+        mc__entry *e;
+
+        pthread_mutex_lock(&ctx->lock);
+        e = mc__registry_find(ctx, id);
+        if (e)
+                e->faulted = true;
+        pthread_mutex_unlock(&ctx->lock);
+}
+
 pid_t mc__ctx_pid(mc_ctx *ctx) {
         return ctx->pid;
 }

@@ -196,6 +196,12 @@ typedef struct mc__steps {
 int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
                 const mc__steps *steps, void *data, mc_error *err);
 
+/*
+ * Mark the live mapping @id of @ctx faulted (an msync failed with EIO); takes the context lock,
+ * so an MC__RUN_UNLOCKED step can call it. Nothing happens when @id is gone.
+ */
+void mc__ctx_mark_faulted(mc_ctx *ctx, uint64_t id);
+
 /* The process id as the context last saw it (kept current across fork()). */
 pid_t mc__ctx_pid(mc_ctx *ctx);
 
@@ -223,6 +229,7 @@ typedef struct mc__entry {
          * on tmpfs/hugetlbfs/ramfs, memfds and shared memory objects (mc__entry_charge()). */
         bool memory_backed;
         bool was_writable; /* mapped or ever made writable: private copies may exist */
+        bool faulted;      /* an msync failed with EIO: the data written may be lost */
         uint64_t locked;   /* bytes of this mapping locked through the context */
         uint8_t *lockmap;  /* one bit per page, allocated on first partial lock; NULL otherwise */
         int fd;            /* MC__KIND_SHARED: the object's descriptor; else -1 */
@@ -242,6 +249,9 @@ void mc__charge_delta(mc__call *c, uint64_t before, const mc__entry *e);
 
 /* Entry of a caller's mapping value, or NULL when it is not a live mapping of @ctx. */
 mc__entry *mc__registry_lookup(mc_ctx *ctx, const mc_mapping *m);
+
+/* The live entry with @id (whatever a caller's value says), or NULL. */
+mc__entry *mc__registry_find(mc_ctx *ctx, uint64_t id);
 
 /* Make room for one more entry so that a later mc__registry_add() cannot fail. */
 int mc__registry_reserve(mc_ctx *ctx);
@@ -271,6 +281,12 @@ int mc__unmap_entry(mc_ctx *ctx, mc__call *c, mc__entry *e, mc_error *err);
 
 /* The default huge page size (from /proc/meminfo; 2 MiB when unknown). */
 size_t mc__huge_page_size(void);
+
+/*
+ * Io for a call on a faulted mapping (mc__entry.faulted): its msync failed with EIO once, so
+ * what was written may be lost and the kernel will not say so again.
+ */
+int mc__faulted_error(const char *op, const mc_mapping *m, mc_error *err);
 
 /* Convert mc_prot bits to PROT_*. */
 int mc__prot_to_sys(unsigned prot);

@@ -718,6 +718,7 @@ typedef struct entry_args {
         void *start; /* page-aligned */
         size_t size;
         size_t p0, p1;
+        uint64_t id; /* for steps that run without the lock and must not touch @e */
         int arg;
 } entry_args;
 
@@ -877,13 +878,37 @@ static int range_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         return 0;
 }
 
+/*
+ * A mapping whose msync failed with EIO may have lost what was written to it: the kernel may
+ * have dropped the dirty pages, and it reports a write-back error only once, so a later msync
+ * would succeed as if nothing happened. Such a mapping is faulted until it is unmapped.
+ */
+int mc__faulted_error(const char *op, const mc_mapping *m, mc_error *err) {
+        return mc__error_set(err, MC_ERR_IO, EIO,
+                             "%s: " MAPPING_FMT " may have lost written data: an earlier msync "
+                             "failed with an I/O error, which the kernel reports only once; "
+                             "unmap it and map it again",
+                             op, MAPPING_ARGS(m));
+}
+
+static int sync_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        entry_args *a = data;
+        int r = range_prepare(ctx, c, data, err);
+
+        if (r < 0)
+                return r;
+        if (a->e->faulted)
+                return mc__faulted_error("msync", a->m, err);
+        a->id = a->e->id;
+        return 0;
+}
+
 static int sync_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
         unsigned f = (unsigned) a->arg;
         int flags = (f & MC_SYNC_SYNC ? MS_SYNC : 0) | (f & MC_SYNC_ASYNC ? MS_ASYNC : 0) |
                     (f & MC_SYNC_INVALIDATE ? MS_INVALIDATE : 0);
 
-        (void) ctx;
         (void) c;
         if (a->size == 0)
                 return 0;
@@ -894,6 +919,14 @@ static int sync_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                                              "msync %p (%zu bytes): the range is no longer "
                                              "mapped (unmapped by another thread?)",
                                              a->start, a->size);
+                if (e == EIO) {
+                        mc__ctx_mark_faulted(ctx, a->id);
+                        return mc__error_set(err, MC_ERR_IO, EIO,
+                                             "msync %p (%zu bytes): Input/output error; written "
+                                             "data may be lost, and the mapping reports Io until "
+                                             "it is unmapped and mapped again",
+                                             a->start, a->size);
+                }
                 return mc__error_errno(err, e, "msync %p (%zu bytes)", a->start, a->size);
         }
         return 0;
@@ -901,7 +934,7 @@ static int sync_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 
 /* msync can wait for the disk: it runs without the context lock and changes no usage. */
 static const mc__steps sync_steps = {
-        .prepare = range_prepare, .syscall = sync_syscall, .flags = MC__RUN_UNLOCKED};
+        .prepare = sync_prepare, .syscall = sync_syscall, .flags = MC__RUN_UNLOCKED};
 
 int mc_msync(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
              mc_error *err) {

@@ -29,6 +29,10 @@ static mc__entry *find_slot(mc_ctx *ctx, uint64_t id) {
         }
 }
 
+mc__entry *mc__registry_find(mc_ctx *ctx, uint64_t id) {
+        return find_slot(ctx, id);
+}
+
 mc__entry *mc__registry_lookup(mc_ctx *ctx, const mc_mapping *m) {
         mc__entry *e;
 
