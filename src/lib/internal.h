@@ -142,6 +142,10 @@ typedef struct mc__call {
         size_t res_length;
         uint64_t res_id;                  /* the mapping made, 0 if none */
         const mc_signal_info *res_signal; /* the signal a wait took, or NULL */
+        /* Shared memory: whose object the call was about ("owner", "owner_pid"). */
+        bool has_owner;
+        bool owner_local;
+        pid_t owner_pid; /* 0 when unknown */
 
         /* Set by the choke point. */
         bool denied; /* the policy refused it */
@@ -230,6 +234,8 @@ typedef struct mc__entry {
         bool memory_backed;
         bool was_writable; /* mapped or ever made writable: private copies may exist */
         bool faulted;      /* an msync failed with EIO: the data written may be lost */
+        bool owner_local;  /* MC__KIND_SHARED: created by this process */
+        pid_t owner_pid;   /* MC__KIND_SHARED: the creator, 0 when unknown */
         uint64_t locked;   /* bytes of this mapping locked through the context */
         uint8_t *lockmap;  /* one bit per page, allocated on first partial lock; NULL otherwise */
         int fd;            /* MC__KIND_SHARED: the object's descriptor; else -1 */
