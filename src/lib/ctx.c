@@ -204,6 +204,7 @@ mc_ctx *mc_ctx_free(mc_ctx *ctx) {
         mc_audit_close(ctx->audit);
         mc_policy_free(ctx->policy);
         free(ctx->slots);
+        free(ctx->objects);
         pthread_mutex_destroy(&ctx->audit_lock);
         pthread_mutex_destroy(&ctx->lock);
         free(ctx);

@@ -412,6 +412,8 @@ typedef struct map_args {
         bool anonymous;
         bool locked;
         bool memory_backed;
+        bool has_object;
+        mc__object_id object;
         int owned_fd;
         /* For map_file: the file, opened after the decision. */
         const char *path;
@@ -491,6 +493,8 @@ static int map_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry.anonymous = a->anonymous;
         entry.memory_backed = a->memory_backed;
         entry.was_writable = a->prot & MC_PROT_WRITE;
+        entry.has_object = a->has_object && !a->empty;
+        entry.object = a->object;
         entry.locked = a->locked && !a->empty ? a->base_len : 0;
         entry.fd = a->owned_fd;
         e = mc__registry_add(ctx, &entry);
@@ -504,7 +508,18 @@ static int map_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         return 0;
 }
 
-static const mc__steps map_steps = {.syscall = map_syscall};
+/* Whether the new view would alias write and execute with a view the context has. */
+static int map_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        map_args *a = data;
+
+        (void) err;
+        if (a->has_object && !a->empty)
+                c->wx_alias = mc__objects_wx(ctx, &a->object, a->prot, a->flags & MC_MAP_SHARED,
+                                             /* self= */ NULL);
+        return 0;
+}
+
+static const mc__steps map_steps = {.prepare = map_prepare, .syscall = map_syscall};
 
 /* What the new mapping will count against max_memory_usage (mc__entry_charge() of it). */
 static uint64_t map_charge(const map_args *a) {
@@ -576,9 +591,11 @@ static int map_plan(const char *op, mc__call *c, map_args *a, void *addr, size_t
         return 0;
 }
 
-/* Set whether the mapping's pages will be memory, from its file. */
+/* Set the object the mapping will view, and whether its pages are memory, from its file. */
 static void map_set_file(map_args *a, int fd, const struct stat *st) {
         a->memory_backed = a->memory_backed || memory_backed(fd, st);
+        a->has_object = true;
+        a->object = (mc__object_id){.dev = (uint64_t) st->st_dev, .ino = (uint64_t) st->st_ino};
 }
 
 static int map_flags_check(const char *op, unsigned flags, mc_error *err) {
@@ -789,8 +806,8 @@ int mc_unmap(mc_ctx *ctx, mc_mapping *m, mc_error *err) {
 /* ---- mprotect ---------------------------------------------------------------------------- */
 
 /*
- * The decision input of a protection change: the charge it adds (a private mapping that
- * becomes writable counts whole from then on).
+ * The decision inputs of a protection change: the charge it adds (a private mapping that
+ * becomes writable counts whole from then on) and whether it would alias write and execute.
  */
 static int protect_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
@@ -805,6 +822,11 @@ static int protect_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) 
         after = *a->e;
         after.was_writable = after.was_writable || (prot & MC_PROT_WRITE);
         c->add_charged = mc__entry_charge(&after) > before ? mc__entry_charge(&after) - before : 0;
+        if ((prot & MC_PROT_EXEC) && a->e->was_writable)
+                c->wx_alias = MC__WX_EXEC_AFTER_WRITE;
+        else if (a->e->has_object)
+                c->wx_alias =
+                        mc__objects_wx(ctx, &a->e->object, prot, a->e->flags & MC_MAP_SHARED, a->e);
         return 0;
 }
 
@@ -813,7 +835,6 @@ static int protect_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) 
         unsigned prot = (unsigned) a->arg;
         uint64_t before = mc__entry_charge(a->e);
 
-        (void) ctx;
         if (a->e->kind != MC__KIND_EMPTY &&
             mc_sys.mprotect((void *) a->e->base, a->e->base_len, mc__prot_to_sys(prot)) < 0) {
                 int e = errno;
@@ -825,6 +846,7 @@ static int protect_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) 
         }
         a->e->prot = prot;
         a->e->was_writable = a->e->was_writable || (prot & MC_PROT_WRITE);
+        mc__objects_update(ctx, a->e);
         mc__charge_delta(c, before, a->e);
         c->has_result = true;
         c->res_addr = a->m->ptr;

@@ -4,8 +4,10 @@
  * forged mc_mapping is refused before any system call touches memory the caller does not own
  * through memcap. Keyed by id (ids are never reused, so a stale value can never match a newer
  * mapping at the same address). Open addressing with linear probing and backward-shift
- * deletion: no tombstones, lookups stay short. Every function here runs with the context lock
- * held; entry pointers stay valid until the next add or reserve.
+ * deletion: no tombstones, lookups stay short. Adding and removing an entry also counts its
+ * view of its object (objects.c), so the W^X inputs follow the registry exactly. Every function
+ * here runs with the context lock held; entry pointers stay valid until the next add or
+ * reserve.
  */
 
 #include "ctx-def.h"
@@ -61,6 +63,11 @@ static mc__entry *insert_raw(mc__entry *slots, size_t n_slots, const mc__entry *
 int mc__registry_reserve(mc_ctx *ctx) {
         mc__entry *slots;
         size_t n;
+        int r;
+
+        r = mc__objects_reserve(ctx);
+        if (r < 0)
+                return r;
         /* Keep the load at most one half. */
         if ((ctx->n_entries + 1) * 2 <= ctx->n_slots)
                 return 0;
@@ -86,12 +93,14 @@ mc__entry *mc__registry_add(mc_ctx *ctx, const mc__entry *e) {
                 return NULL; /* a caller skipped mc__registry_reserve(): a bug */
         slot = insert_raw(ctx->slots, ctx->n_slots, e, ++ctx->next_id);
         ctx->n_entries++;
+        mc__objects_attach(ctx, slot);
         return slot;
 }
 
 void mc__registry_remove(mc_ctx *ctx, mc__entry *e) {
         size_t i = (size_t) (e - ctx->slots), j = i;
 
+        mc__objects_detach(ctx, e);
         free(e->lockmap);
         ctx->slots[i].id = 0;
         ctx->n_entries--;

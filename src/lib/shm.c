@@ -107,7 +107,8 @@ typedef struct open_args {
         size_t map_len;
         mc_error open_err;
         bool open_failed;
-        bool owner_local; /* who created it, once it is open */
+        mc__object_id object; /* the object's inode, once it is open */
+        bool owner_local;     /* who created it, once it is open */
         pid_t owner_pid;
         mc_shared *ret;
 } open_args;
@@ -153,6 +154,7 @@ static int open_existing(open_args *a, mc_error *err) {
                                      "%" PRIu64,
                                      a->name, req->size, (uint64_t) st.st_size);
         a->map_len = req->size ? req->size : (size_t) st.st_size;
+        a->object = (mc__object_id){.dev = (uint64_t) st.st_dev, .ino = (uint64_t) st.st_ino};
         return 0;
 }
 
@@ -165,12 +167,19 @@ static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         open_args *a = data;
         size_t bytes;
 
-        (void) ctx;
         (void) err;
-        if (a->name[0] && !a->req->create && !a->or_create) {
+        if (a->name[0] && !a->req->create) {
                 if (open_existing(a, &a->open_err) < 0) {
-                        a->open_failed = true;
-                        return 0;
+                        a->fd = safe_close(a->fd);
+                        /* mc_map_shared_buffer() creates what is not there. */
+                        if (!a->or_create || a->open_err.sys_errno != ENOENT) {
+                                a->open_failed = true;
+                                return 0;
+                        }
+                } else {
+                        /* A view of an object the context already maps. */
+                        c->wx_alias = mc__objects_wx(ctx, &a->object, a->req->prot,
+                                                     /* shared= */ true, /* self= */ NULL);
                 }
         }
         if (!align_up(a->map_len, a->page, &bytes))
@@ -227,6 +236,8 @@ static int map_region(mc_ctx *ctx, mc__call *c, open_args *a, unsigned seals, mc
         entry.kind = MC__KIND_SHARED;
         entry.memory_backed = true;
         entry.was_writable = prot & MC_PROT_WRITE;
+        entry.has_object = true;
+        entry.object = a->object;
         entry.owner_local = a->owner_local;
         entry.owner_pid = a->owner_pid;
         entry.fd = a->fd;
@@ -320,6 +331,7 @@ static int create_object(mc_ctx *ctx, open_args *a, bool *ret_created, mc_error 
         const mc_shared_request *req = a->req;
         unsigned mode = req->mode ? req->mode : 0600;
         char creator[64];
+        struct stat st;
         int r, tries = 0;
 
         *ret_created = false;
@@ -342,6 +354,7 @@ static int create_object(mc_ctx *ctx, open_args *a, bool *ret_created, mc_error 
                         if (errno != EEXIST || !a->or_create || ++tries > 3)
                                 return mc__error_errno(err, errno, "shm_open '%s' (create)",
                                                        a->name);
+                        /* Created by someone else since the prepare step looked. */
                         r = open_existing(a, err);
                         if (r >= 0)
                                 return 0;
@@ -354,15 +367,20 @@ static int create_object(mc_ctx *ctx, open_args *a, bool *ret_created, mc_error 
                 format_creator(creator, sizeof(creator), ctx->pid);
                 (void) mc_sys.fsetxattr(a->fd, CREATOR_XATTR, creator, strlen(creator), 0);
         }
-        r = allocate(a->fd, a->map_len);
+        if (mc_sys.fstat(a->fd, &st) < 0)
+                r = mc__error_errno(err, errno, "shm_open '%s': fstat",
+                                    a->name[0] ? a->name : "(anonymous)");
+        else if ((r = allocate(a->fd, a->map_len)) < 0)
+                r = mc__error_errno(err, r, "shm_open '%s': allocating %zu bytes%s",
+                                    a->name[0] ? a->name : "(anonymous)", a->map_len,
+                                    r == -ENOSPC ? " (the tmpfs is full)" : "");
         if (r < 0) {
                 if (a->name[0])
                         (void) mc_sys.shm_unlink(a->name);
                 *ret_created = false;
-                return mc__error_errno(err, r, "shm_open '%s': allocating %zu bytes%s",
-                                       a->name[0] ? a->name : "(anonymous)", a->map_len,
-                                       r == -ENOSPC ? " (the tmpfs is full)" : "");
+                return r;
         }
+        a->object = (mc__object_id){.dev = (uint64_t) st.st_dev, .ino = (uint64_t) st.st_ino};
         return 0;
 }
 
@@ -380,6 +398,20 @@ static int open_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 r = create_object(ctx, a, &created, err);
                 if (r < 0)
                         goto fail;
+                if (!created && a->name[0]) {
+                        /*
+                         * mc_map_shared_buffer() lost a race and opened an object that was not
+                         * there when the policy decided. It could be one this context maps
+                         * already (renamed into place), so the decision is made again for it.
+                         */
+                        c->wx_alias = mc__objects_wx(ctx, &a->object, a->req->prot,
+                                                     /* shared= */ true, /* self= */ NULL);
+                        r = mc__policy_decide(mc__ctx_policy(ctx), c, mc__ctx_usage(ctx), err);
+                        if (r < 0) {
+                                c->denied = true;
+                                goto fail;
+                        }
+                }
         }
         if (created || !a->name[0]) {
                 a->owner_local = true;

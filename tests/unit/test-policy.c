@@ -1134,6 +1134,37 @@ Test(policy, decide_rules_run_in_order) {
         assert_denied(p, &c, &u, "allowed_syscalls");
 }
 
+Test(policy, decide_write_exec_through_aliases) {
+        static const struct {
+                uint8_t why;
+                const char *says;
+        } cases[] = {
+                {MC__WX_EXEC_OF_WRITABLE, "has a writable shared mapping in this context"},
+                {MC__WX_WRITE_OF_EXECUTABLE, "has an executable mapping in this context"},
+                {MC__WX_EXEC_AFTER_WRITE, "the mapping was writable"},
+        };
+        _cleanup_policy_ mc_policy *p = new_policy();
+        mc_error err = MC_ERROR_INIT;
+        mc__call c;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                cr_assert(eq(int, mc_policy_set_allow_write_exec(p, false), 0));
+                mc__call_init(&c, MC_OP_MPROTECT, MC__CAP_MEMORY);
+                c.wx_alias = cases[i].why;
+                assert_denied(p, &c, NULL, "allow_write_exec");
+                cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
+                cr_assert(ne(ptr, strstr(err.message, cases[i].says), NULL), "%s", err.message);
+                cr_assert(ne(ptr, strstr(err.message, "\"allow_write_exec\": true"), NULL), "%s",
+                          err.message);
+                cr_assert(eq(int, mc_policy_set_allow_write_exec(p, true), 0));
+                assert_allowed(p, &c, NULL);
+        }
+        /* No alias, no rule. */
+        cr_assert(eq(int, mc_policy_set_allow_write_exec(p, false), 0));
+        mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
+        assert_allowed(p, &c, NULL);
+}
+
 Test(policy, decide_allowed_paths) {
         _cleanup_policy_ mc_policy *p = new_policy();
         mc_error err = MC_ERROR_INIT;
