@@ -12,9 +12,10 @@
  *
  * fork(): the child inherits the context with the mappings it inherited. Mappings advised
  * MC_ADVICE_DONTFORK are dropped from the child's registry and memory locks (which the kernel
- * does not inherit) are cleared from its accounting on the child's first call, so its usage
- * stays exact. Contexts stay usable in the child even when another thread of the parent was
- * inside memcap at the time of fork().
+ * does not inherit) are cleared, and the child's usage is counted again from what it kept, so
+ * it stays exact (also the charge of locked page cache, which goes with the locks). Contexts
+ * stay usable in the child even when another thread of the parent was inside memcap at the
+ * time of fork().
  */
 
 #include <stdint.h>
