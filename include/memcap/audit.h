@@ -17,9 +17,12 @@
  *
  * "outcome" is "ok", "denied" (the policy refused; nothing was called) or "error" (the system
  * call failed). "code" is the error's stable diagnostic code (mc_error_code()), the one string
- * to match on. "time" is RFC 3339 in UTC with microseconds. Strings are escaped so that any
- * control character in a path or name stays inside its string: a record is always one line of
- * valid JSON. Data-path calls (mc_map_read, mc_map_write) are not privileged and not audited.
+ * to match on. Records about a shared memory object (shm_open when it succeeded, shm_close,
+ * shm_unlink, shm_resize, shm_seal) also carry "owner" ("Local" or "Remote") and "owner_pid"
+ * (the creator, 0 when unknown): see mc_shared_owner in shm.h. "time" is RFC 3339 in UTC with
+ * microseconds. Strings are escaped so that any control character in a path or name stays
+ * inside its string: a record is always one line of valid JSON. Data-path calls (mc_map_read,
+ * mc_map_write) are not privileged and not audited.
  */
 
 #include <stddef.h>

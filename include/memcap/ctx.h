@@ -12,9 +12,10 @@
  *
  * fork(): the child inherits the context with the mappings it inherited. Mappings advised
  * MC_ADVICE_DONTFORK are dropped from the child's registry and memory locks (which the kernel
- * does not inherit) are cleared from its accounting on the child's first call, so its usage
- * stays exact. Contexts stay usable in the child even when another thread of the parent was
- * inside memcap at the time of fork().
+ * does not inherit) are cleared, and the child's usage is counted again from what it kept, so
+ * it stays exact (also the charge of locked page cache, which goes with the locks). Contexts
+ * stay usable in the child even when another thread of the parent was inside memcap at the
+ * time of fork().
  */
 
 #include <stdint.h>
@@ -29,9 +30,20 @@ extern "C" {
 
 typedef struct mc_ctx mc_ctx;
 
-/* What a context has in use now; the quotas of its policy bound these. */
+/*
+ * What a context has in use now. max_memory_usage bounds charged_bytes, max_locked_memory
+ * locked_bytes, max_mappings mappings; mapped_bytes is reported only.
+ */
 typedef struct mc_usage {
-        uint64_t mapped_bytes;   /* page-rounded bytes of live mappings */
+        uint64_t mapped_bytes; /* page-rounded bytes of all live mappings (address space) */
+        /*
+         * Page-rounded bytes that may become memory the kernel cannot simply drop: private
+         * mappings that are or were writable (anonymous or file), huge pages, mappings of
+         * files on tmpfs, hugetlbfs or ramfs, memfds and shared memory objects, and the locked
+         * bytes of any other mapping. Shared file mappings and read-only private ones are page
+         * cache and count only when locked. See max_memory_usage in policy.h.
+         */
+        uint64_t charged_bytes;
         uint64_t locked_bytes;   /* bytes locked by mc_mlock() or MAP_LOCKED */
         uint64_t mappings;       /* live mappings, including shared-memory regions */
         uint64_t shared_objects; /* open mc_shared objects */

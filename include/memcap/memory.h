@@ -13,6 +13,18 @@
  * Mappings across fork() and exec follow Linux: a child inherits every mapping (shared ones
  * stay shared, private ones become copy-on-write) unless advised MC_ADVICE_DONTFORK (absent in
  * the child) or MC_ADVICE_WIPEONFORK (zero-filled in the child); exec drops them all.
+ *
+ * Quotas: max_memory_usage counts charged memory, not mapped bytes (policy.h says exactly
+ * what): a read-only or shared mapping of a file on disk costs page cache and counts nothing
+ * unless locked, so mapping a file larger than the quota read-only works, while a private
+ * writable mapping, writable anonymous memory and anything on tmpfs count whole. A change that
+ * adds to the charge (mmap, mc_mprotect() of a private mapping to writable, mc_remap() growth,
+ * mc_mlock()) is checked before its system call; the usage (mc_ctx_get_usage()) stays exact
+ * through every operation and in fork() children.
+ *
+ * W^X: under a policy without allow_write_exec no memory mapped through the context is ever
+ * writable and executable, also through two views of one file, shared memory object or memfd,
+ * and never executable after it was writable (policy.h: allow_write_exec).
  */
 
 #include <stdbool.h>
@@ -96,11 +108,14 @@ typedef struct mc_mapping {
  * (InvalidArgument); offset page-aligned (AlignmentError); MC_MAP_FIXED needs a page-aligned
  * addr (InvalidArgument / AlignmentError), may not overlap a mapping of this context, and needs
  * allow_fixed; ANONYMOUS with SHARED is InvalidArgument (shared anonymous memory comes from
- * mc_shared_open() with no name); write+execute needs allow_write_exec; HUGEPAGE and MAP_HUGE_*
- * need allow_huge_pages; MAP_LOCKED counts against max_locked_memory; a path must lie beneath
- * the allowed paths; the bytes and the count must fit max_memory_usage and max_mappings.
- * A denial is PolicyViolation naming the rule. A path is opened with O_NONBLOCK (a FIFO is
- * refused, never blocked on) and must be a regular file or a block device.
+ * mc_shared_open() with no name); write+execute needs allow_write_exec, and so does an
+ * executable view of a file or descriptor that the context maps writable and shared, or a
+ * writable shared view of one it maps executable; HUGEPAGE and MAP_HUGE_* need
+ * allow_huge_pages; MAP_LOCKED counts against max_locked_memory; a path must lie beneath the
+ * allowed paths; the charge (see above) and the count must fit max_memory_usage and
+ * max_mappings. A denial is PolicyViolation naming the rule. A path is opened with O_NONBLOCK
+ * (a FIFO is refused, never blocked on) and must be a regular file or a block device; a
+ * descriptor that fstat(2) refuses is refused with its errno.
  *
  * Return: 0 or -errno.
  */
@@ -115,7 +130,12 @@ MC_API int mc_munmap(mc_ctx *ctx, mc_mapping *m, mc_error *err);
 
 /**
  * mc_mprotect() - change the protection of the whole mapping; @m->prot follows on success.
- * Write+execute is PolicyViolation unless allowed. A zero-length mapping only records @prot.
+ * Unless the policy sets allow_write_exec, PolicyViolation (allow_write_exec) for write and
+ * execute together, for execute on a mapping that was ever writable, for execute while the
+ * context maps the same object writable and shared, and for writable on a shared mapping of
+ * an object the context maps executable. Making a private mapping writable charges it whole
+ * against max_memory_usage (checked first; it stays charged until unmapped, since its private
+ * copies do). A zero-length mapping only records @prot.
  */
 MC_API int mc_mprotect(mc_ctx *ctx, mc_mapping *m, unsigned prot, mc_error *err);
 
@@ -130,8 +150,15 @@ typedef enum mc_sync_flags {
  * @offset, @length: the range within the mapping, relative to ptr; @length may be
  * MC_LENGTH_ALL. The range is widened to whole pages internally.
  * @flags: MC_SYNC_SYNC or MC_SYNC_ASYNC (not both), optionally | MC_SYNC_INVALIDATE.
- * Return: 0, -EINVAL for a range outside the mapping or bad flags, -ENOENT, or -errno (an
- * I/O error writing back is Io).
+ * An msync that fails with EIO may have lost the data written (the kernel may drop the dirty
+ * pages, and reports the error only once: a later msync would succeed). The mapping is then
+ * faulted (mc_map_is_faulted()): every further mc_msync() and mc_map_write() of it fails
+ * with Io until it is unmapped; mc_map_read() still works, mc_remap() keeps the state, and
+ * mapping the file again gives a fresh mapping. Another thread's msync of the same range that
+ * raced with the failing one may still have returned success.
+ *
+ * Return: 0, -EINVAL for a range outside the mapping or bad flags, -ENOENT, -EIO (Io) for an
+ * I/O error writing back or a faulted mapping, or -errno.
  */
 MC_API int mc_msync(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
                     mc_error *err);
@@ -143,10 +170,11 @@ typedef enum mc_remap_flags {
 /**
  * mc_remap() - grow or shrink a mapping (mremap(2)); @m is updated on success. Without
  * MC_REMAP_MAYMOVE the mapping stays where it is or the call fails with OutOfMemory.
- * @new_len: the new length from ptr, > 0. Growth is checked against max_memory_usage (and
- * max_locked_memory when the mapping is locked) before the call. Growing a file mapping past
- * the end of its file is allowed, as with mremap; touching those pages raises SIGBUS, which
- * mc_map_read()/mc_map_write() turn into Io. Zero-length mappings cannot be remapped.
+ * @new_len: the new length from ptr, > 0. Growth of a charged mapping is checked against
+ * max_memory_usage (and max_locked_memory when the mapping is locked) before the call.
+ * Growing a file mapping past the end of its file is allowed, as with mremap; touching those
+ * pages raises SIGBUS, which mc_map_read()/mc_map_write() turn into Io. Zero-length mappings
+ * cannot be remapped. A faulted mapping (mc_msync()) stays faulted.
  * Return: 0 or -errno; Unsupported where the platform has no mremap.
  */
 MC_API int mc_remap(mc_ctx *ctx, mc_mapping *m, size_t new_len, unsigned flags, mc_error *err);
@@ -195,8 +223,10 @@ typedef enum mc_mlock_flags {
 
 /**
  * mc_mlock() - lock a range of a mapping into RAM (mlock2(2)). Pages already locked through
- * this context are not counted twice against max_locked_memory.
- * Return: 0, PolicyViolation over max_locked_memory, OutOfMemory over RLIMIT_MEMLOCK, -errno.
+ * this context are not counted twice against max_locked_memory. Locked pages of a mapping that
+ * is not charged whole (page cache) count against max_memory_usage too, until unlocked.
+ * Return: 0, PolicyViolation over max_locked_memory or max_memory_usage, OutOfMemory over
+ * RLIMIT_MEMLOCK, -errno.
  */
 MC_API int mc_mlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
                     mc_error *err);
@@ -258,10 +288,20 @@ MC_API int mc_map_read(mc_ctx *ctx, const mc_mapping *m, size_t offset, void *bu
 
 /**
  * mc_map_write() - copy bytes into a mapping, safely; as mc_map_read() the other way round.
- * Needs MC_PROT_WRITE (else -EACCES). On -EIO a prefix of @buf may have been written.
+ * Needs MC_PROT_WRITE (else -EACCES). On -EIO a prefix of @buf may have been written. A
+ * faulted mapping (see mc_msync()) refuses every write with -EIO (Io) and writes nothing.
  */
 MC_API int mc_map_write(mc_ctx *ctx, const mc_mapping *m, size_t offset, const void *buf,
                         size_t length, mc_error *err);
+
+/**
+ * mc_map_is_faulted() - whether @m is a live mapping of @ctx in the faulted state: an
+ * mc_msync() of it failed with EIO, so data written to it may be lost. mc_msync() and
+ * mc_map_write() on it then fail with Io until it is unmapped; mapping the file again gives a
+ * fresh mapping. A fork() child inherits the state with the mapping. Thread-safe; false for
+ * NULL or a value that is not a live mapping.
+ */
+MC_API bool mc_map_is_faulted(mc_ctx *ctx, const mc_mapping *m);
 
 /**
  * mc_custom_flag_names() - the custom flag names mc_mmap() accepts, NULL-terminated; static.

@@ -13,9 +13,9 @@
  *   {
  *     "version": 1,
  *     "allow_fixed": false,              MC_MAP_FIXED (replacing whatever is at the address)
- *     "allow_write_exec": false,         write and execute on one mapping, also via mprotect
+ *     "allow_write_exec": false,         memory writable and executable (see below)
  *     "allow_huge_pages": false,         MC_MAP_HUGEPAGE, MAP_HUGE_*, MADV_HUGEPAGE/COLLAPSE
- *     "max_memory_usage": "4GiB",        bytes mapped at once (page-rounded); or "unlimited"
+ *     "max_memory_usage": "4GiB",        memory charged at once (see below); or "unlimited"
  *     "max_locked_memory": "8MiB",       bytes locked at once (mlock, MAP_LOCKED)
  *     "max_mappings": 65536,             live mappings at once
  *     "allowed_syscalls": ["mmap", ...], the operations the context may use at all
@@ -28,6 +28,33 @@
  * Sizes are exact non-negative integers or strings with a binary unit ("512KiB", "4GiB"),
  * or "unlimited". Unknown fields, duplicate keys, wrong types and out-of-range values are
  * errors that name the file, line and column.
+ *
+ * max_memory_usage bounds memory, not address space: the page-rounded bytes of a context's
+ * mappings that may become memory the kernel cannot simply write back and drop
+ * (mc_usage.charged_bytes). A mapping counts whole when it is
+ *   - private and writable, or ever was (anonymous or file): every page may become a private
+ *     copy, and the copies stay after an mprotect back to read-only, so the charge stays
+ *     until the mapping is unmapped; MAP_NORESERVE changes nothing (it skips the kernel's
+ *     commit accounting, not the memory);
+ *   - huge pages (reserved when mapped);
+ *   - a file on tmpfs, hugetlbfs or ramfs, a memfd, or a shared memory region of
+ *     mc_shared_open(): those pages are memory, and even reading a hole allocates one;
+ *   - a character device, or a file whose file system cannot be told (fstatfs fails).
+ * Any other mapping (a read-only private or any shared mapping of a file on disk, a block
+ * device, anonymous memory that is not writable, e.g. a PROT_NONE reservation) is page cache
+ * or nothing, and counts only the bytes locked through the context. Every change that adds
+ * to the charge is checked before its system call: mmap, mprotect to writable, remap growth,
+ * mlock, shared-memory resize. mapped_bytes, all mapped bytes, is reported but not bounded.
+ *
+ * allow_write_exec false means no memory memcap maps is ever writable and executable: not
+ * through one mapping (write and execute together, by mmap or mprotect), not through two
+ * views of one object (a file, shared memory object or memfd; st_dev + st_ino): an
+ * executable view of an object with a live writable shared view in the context is refused,
+ * and so is the reverse, by mapping or by mprotect; and not in turn: a mapping that was ever
+ * writable is never made executable. A private writable view does not count against other
+ * views (its writes go to private copies). What memcap cannot see, it cannot refuse: views
+ * made outside the context (plain mmap, another context, another process), writes through a
+ * descriptor (write(2)), and an executable view made after the writable one was unmapped.
  */
 
 #include <stdbool.h>
@@ -106,7 +133,8 @@ MC_API int mc_op_from_name(const char *name, mc_op *ret_op);
  * mc_policy_new() - a new policy holding the embedded secure default.
  * @ret: the new policy, owned by the caller (mc_policy_free()); untouched on failure.
  *
- * The default: no MC_MAP_FIXED, no write+execute, no huge pages, max_memory_usage 4 GiB,
+ * The default: no MC_MAP_FIXED, no write+execute, no huge pages, max_memory_usage 4 GiB
+ * (of charged memory: a read-only map of a larger file fits),
  * max_locked_memory 8 MiB, max_mappings 65536, every operation allowed, any shared memory
  * name, any path, every signal but SIGKILL and SIGSTOP, targets self, children, own process
  * group and same uid.

@@ -26,10 +26,19 @@
 extern "C" {
 #endif
 
-/* Who created the object. Remote objects are not freed when this process exits. */
+/*
+ * Who created the object: the seed's Local or Remote(pid). Local is this very process: it
+ * created the object (also when it opens it again later) or the region is anonymous. Remote is
+ * any other creator, with owner_pid its pid, or 0 when nobody recorded one (tmpfs without user
+ * extended attributes, an object made without memcap). A named object outlives every process
+ * that maps it until mc_shared_unlink(); the audit records of shm_open, shm_close and
+ * shm_unlink carry "owner" and "owner_pid", so the life of a Remote region can be traced from
+ * the log. The creator record is an extended attribute anyone who can write the object can
+ * rewrite: it tells who made the object, it does not prove it.
+ */
 typedef enum mc_shared_owner {
-        MC_OWNER_LOCAL = 0, /* created by this process (or anonymous) */
-        MC_OWNER_REMOTE,    /* opened; owner_pid is the creator when it could be known */
+        MC_OWNER_LOCAL = 0, /* created by this process, or anonymous */
+        MC_OWNER_REMOTE,    /* created by another process; owner_pid is it, or 0 if unknown */
 } mc_shared_owner;
 
 /* memfd seals (fcntl F_ADD_SEALS). */
@@ -77,9 +86,13 @@ typedef struct mc_shared {
  * '/', not "." or "..", 1..255 bytes) and additionally may not hold control characters
  * (InvalidArgument), then checked against the policy's allowed_shared_memory patterns
  * (PolicyViolation). A named object is created with O_EXCL and mode 0600 (or @req->mode); an
- * existing one opened without create is NotFound when absent. The creator's pid is recorded on
- * the object (an extended attribute, where tmpfs supports it) so openers learn owner_pid.
- * The mapping counts against max_memory_usage and max_mappings like any other.
+ * existing one opened without create is NotFound when absent. The creator's pid and start
+ * time are recorded on the object (an extended attribute, where tmpfs supports it) so openers
+ * learn owner and owner_pid (mc_shared_owner): Local when this process created it, Remote
+ * otherwise. The region is memory (tmpfs pages), so it counts whole against max_memory_usage,
+ * and against max_mappings like any other mapping. A region with MC_PROT_EXEC of an object the
+ * context maps writable and shared, or a writable region of one it maps executable, is
+ * PolicyViolation (allow_write_exec), as in mc_mmap().
  *
  * Return: 0 or -errno.
  */
@@ -94,15 +107,18 @@ MC_API int mc_shared_close(mc_ctx *ctx, mc_shared *shm, mc_error *err);
 
 /**
  * mc_shared_unlink() - remove a named object (shm_unlink(3)); existing mappings stay valid.
- * Checked against allowed_shared_memory like opening. NotFound when absent.
+ * Checked against allowed_shared_memory like opening. NotFound when absent. The audit record
+ * names the owner of the object removed, read from it just before; Remote with owner_pid 0
+ * when it could not be read (no read permission) or the name was replaced meanwhile.
  */
 MC_API int mc_shared_unlink(mc_ctx *ctx, const char *name, mc_error *err);
 
 /**
  * mc_map_shared_buffer() - the seed's map_shared_buffer(): a read-write shared buffer of
  * @size bytes. With a @name, the object is created if absent (owner Local) or opened if it
- * exists (owner Remote; InvalidArgument if it is smaller than @size). With no name, an
- * anonymous memfd region that fork() children share.
+ * exists (InvalidArgument if it is smaller than @size), and then its owner is as its creator
+ * record says: Local when this process created it, else Remote. With no name, an anonymous
+ * memfd region that fork() children share (Local).
  */
 MC_API int mc_map_shared_buffer(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret,
                                 mc_error *err);

@@ -830,6 +830,14 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
                 jb_str(&b, m.message);
                 jb_putc(&b, '}');
         }
+        if (c->has_owner) {
+                /* Shared memory: the seed's Local or Remote(pid); 0 when the creator is unknown. */
+                if (c->owner_local)
+                        jb_lit(&b, ",\"owner\":\"Local\",\"owner_pid\":");
+                else
+                        jb_lit(&b, ",\"owner\":\"Remote\",\"owner_pid\":");
+                jb_i64(&b, c->owner_pid);
+        }
         jb_putc(&b, '}');
 
         if (b.oom)

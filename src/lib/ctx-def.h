@@ -20,6 +20,11 @@ struct mc_ctx {
         size_t n_entries;
         uint64_t next_id;
 
+        /* The objects the mappings are views of (objects.c): open addressing by inode. */
+        struct mc__object *objects;
+        size_t n_object_slots; /* a power of two, or 0 */
+        size_t n_objects;
+
         /* Serialises the audit sink's writers and swaps of the sink. */
         pthread_mutex_t audit_lock;
         mc_audit *audit;

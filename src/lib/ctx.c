@@ -42,7 +42,14 @@ static void fork_parent(void) {
         pthread_mutex_unlock(&all_lock);
 }
 
+/*
+ * The child's registry and usage: DONTFORK mappings are gone, memory locks are not inherited
+ * (and with them the charge of locked page cache). The usage is counted again from what is
+ * left, which is exact by construction.
+ */
 static void child_fixup(mc_ctx *ctx) {
+        mc_usage u = {0};
+
         ctx->pid = getpid();
         for (size_t i = 0; i < ctx->n_slots; i++) {
                 mc__entry *e = &ctx->slots[i];
@@ -53,18 +60,24 @@ static void child_fixup(mc_ctx *ctx) {
                 free(e->lockmap);
                 e->lockmap = NULL;
                 if (e->dontfork) {
-                        ctx->usage.mapped_bytes -= e->kind == MC__KIND_EMPTY ? 0 : e->base_len;
-                        ctx->usage.mappings--;
-                        if (e->kind == MC__KIND_SHARED) {
-                                /* The descriptor was inherited even though the region was not. */
+                        /* The descriptor was inherited even though the region was not. */
+                        if (e->kind == MC__KIND_SHARED)
                                 safe_close(e->fd);
-                                ctx->usage.shared_objects--;
-                        }
                         mc__registry_remove(ctx, e);
                         i--; /* backward shift may have moved an entry into this slot */
                 }
         }
-        ctx->usage.locked_bytes = 0;
+        for (size_t i = 0; i < ctx->n_slots; i++) {
+                const mc__entry *e = &ctx->slots[i];
+
+                if (e->id == 0)
+                        continue;
+                u.mapped_bytes += e->kind == MC__KIND_EMPTY ? 0 : e->base_len;
+                u.charged_bytes += mc__entry_charge(e);
+                u.mappings++;
+                u.shared_objects += e->kind == MC__KIND_SHARED;
+        }
+        ctx->usage = u;
 }
 
 static void fork_child(void) {
@@ -80,6 +93,16 @@ static void fork_child(void) {
 
 static void atfork_register(void) {
         pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void mc__ctx_mark_faulted(mc_ctx *ctx, uint64_t id) {
+        mc__entry *e;
+
+        pthread_mutex_lock(&ctx->lock);
+        e = mc__registry_find(ctx, id);
+        if (e)
+                e->faulted = true;
+        pthread_mutex_unlock(&ctx->lock);
 }
 
 pid_t mc__ctx_pid(mc_ctx *ctx) {
@@ -181,6 +204,7 @@ mc_ctx *mc_ctx_free(mc_ctx *ctx) {
         mc_audit_close(ctx->audit);
         mc_policy_free(ctx->policy);
         free(ctx->slots);
+        free(ctx->objects);
         pthread_mutex_destroy(&ctx->audit_lock);
         pthread_mutex_destroy(&ctx->lock);
         free(ctx);
@@ -296,14 +320,15 @@ static void account(mc_ctx *ctx, const mc__call *c) {
         mc_usage *u = &ctx->usage;
 
         u->mapped_bytes += c->add_bytes - c->sub_bytes;
+        u->charged_bytes += c->add_charged - c->sub_charged;
         u->locked_bytes += c->add_locked - c->sub_locked;
         u->mappings += c->add_mappings - c->sub_mappings;
         u->shared_objects += c->add_shared - c->sub_shared;
 }
 
 static bool has_deltas(const mc__call *c) {
-        return c->add_bytes | c->sub_bytes | c->add_locked | c->sub_locked | c->add_mappings |
-               c->sub_mappings | c->add_shared | c->sub_shared;
+        return c->add_bytes | c->sub_bytes | c->add_charged | c->sub_charged | c->add_locked |
+               c->sub_locked | c->add_mappings | c->sub_mappings | c->add_shared | c->sub_shared;
 }
 
 int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,

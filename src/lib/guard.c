@@ -143,6 +143,9 @@ static int access_prepare(const char *op, mc_ctx *ctx, const mc_mapping *m, size
                                   "%s: mapping %p is %s; it cannot be %s", op, m->ptr,
                                   mc__prot_name(e->prot),
                                   need == MC_PROT_READ ? "read" : "written");
+        else if (e->faulted && (need & MC_PROT_WRITE))
+                /* Writing on would look like success while an msync already lost data. */
+                r = mc__faulted_error(op, m, err);
         else
                 *ret_addr = e->base + e->ptr_off + off;
         pthread_mutex_unlock(&ctx->lock);
@@ -190,4 +193,17 @@ int mc_map_write(mc_ctx *ctx, const mc_mapping *m, size_t offset, const void *bu
         if (r < 0)
                 return fault_error("map_write", m, offset, length, dst, err);
         return 0;
+}
+
+bool mc_map_is_faulted(mc_ctx *ctx, const mc_mapping *m) {
+        const mc__entry *e;
+        bool faulted;
+
+        if (!ctx || !m)
+                return false;
+        pthread_mutex_lock(&ctx->lock);
+        e = mc__registry_lookup(ctx, m);
+        faulted = e && e->faulted;
+        pthread_mutex_unlock(&ctx->lock);
+        return faulted;
 }

@@ -82,6 +82,17 @@ enum {
 };
 
 /*
+ * Why a call would make memory writable through one view and executable through another, or
+ * executable after it was writable (mc__call.wx_alias); refused unless allow_write_exec.
+ */
+enum {
+        MC__WX_NONE = 0,
+        MC__WX_EXEC_OF_WRITABLE,    /* an executable view of an object with a writable shared one */
+        MC__WX_WRITE_OF_EXECUTABLE, /* a writable shared view of an object with an executable one */
+        MC__WX_EXEC_AFTER_WRITE,    /* mprotect to execute of a mapping that was writable */
+};
+
+/*
  * One privileged operation as the choke point sees it: what was asked (for the policy and the
  * audit record), what it adds to the usage (for the quotas), and what came of it.
  */
@@ -120,16 +131,19 @@ typedef struct mc__call {
         } req;
 
         /* Decision inputs, set by the operation before the choke point runs. */
-        bool huge;          /* uses huge pages (MAP_HUGETLB, MAP_HUGE_*, MADV_HUGEPAGE) */
-        bool write_exec;    /* asks for write and execute on one mapping */
-        bool fixed;         /* MAP_FIXED (replacing) */
-        uint64_t add_bytes; /* mapped bytes this call adds (checked, then accounted) */
+        bool huge;            /* uses huge pages (MAP_HUGETLB, MAP_HUGE_*, MADV_HUGEPAGE) */
+        bool write_exec;      /* asks for write and execute on one mapping */
+        bool fixed;           /* MAP_FIXED (replacing) */
+        uint8_t wx_alias;     /* MC__WX_*: write and execute through two views, or in turn */
+        uint64_t add_bytes;   /* mapped bytes this call adds (accounted; reported only) */
+        uint64_t add_charged; /* bytes it adds to what max_memory_usage counts (checked) */
         uint64_t add_locked;
         uint64_t add_mappings;
         uint64_t add_shared;
         unsigned target_classes; /* mc_signal_target bits the signal's target belongs to */
         /* Releases, accounted only when the call succeeds. */
         uint64_t sub_bytes;
+        uint64_t sub_charged;
         uint64_t sub_locked;
         uint64_t sub_mappings;
         uint64_t sub_shared;
@@ -140,6 +154,10 @@ typedef struct mc__call {
         size_t res_length;
         uint64_t res_id;                  /* the mapping made, 0 if none */
         const mc_signal_info *res_signal; /* the signal a wait took, or NULL */
+        /* Shared memory: whose object the call was about ("owner", "owner_pid"). */
+        bool has_owner;
+        bool owner_local;
+        pid_t owner_pid; /* 0 when unknown */
 
         /* Set by the choke point. */
         bool denied; /* the policy refused it */
@@ -194,6 +212,12 @@ typedef struct mc__steps {
 int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
                 const mc__steps *steps, void *data, mc_error *err);
 
+/*
+ * Mark the live mapping @id of @ctx faulted (an msync failed with EIO); takes the context lock,
+ * so an MC__RUN_UNLOCKED step can call it. Nothing happens when @id is gone.
+ */
+void mc__ctx_mark_faulted(mc_ctx *ctx, uint64_t id);
+
 /* The process id as the context last saw it (kept current across fork()). */
 pid_t mc__ctx_pid(mc_ctx *ctx);
 
@@ -204,6 +228,12 @@ enum {
         MC__KIND_EMPTY,   /* a zero-length mapping: a PROT_NONE page reserving a pointer */
         MC__KIND_SHARED,  /* the region of an mc_shared */
 };
+
+/* The object (inode) a mapping is a view of: what the per-object W^X rule is about. */
+typedef struct mc__object_id {
+        uint64_t dev;
+        uint64_t ino;
+} mc__object_id;
 
 typedef struct mc__entry {
         uint64_t id; /* 0 marks a free slot */
@@ -216,22 +246,54 @@ typedef struct mc__entry {
         unsigned flags;
         uint8_t kind;
         bool dontfork;
-        bool anonymous;   /* private anonymous memory (DONTNEED zeroes, WIPEONFORK allowed) */
+        bool anonymous; /* private anonymous memory (DONTNEED zeroes, WIPEONFORK allowed) */
+        /* Every page may become memory that is not reclaimable page cache: huge pages, files
+         * on tmpfs/hugetlbfs/ramfs, memfds and shared memory objects (mc__entry_charge()). */
+        bool memory_backed;
+        bool was_writable; /* mapped or ever made writable: private copies may exist */
+        bool faulted;      /* an msync failed with EIO: the data written may be lost */
+        bool has_object;   /* a view of @object (a file, shm object or memfd) */
+        bool view_w;       /* counted in the object table as a writable shared view */
+        bool view_x;       /* counted in the object table as an executable view */
+        bool owner_local;  /* MC__KIND_SHARED: created by this process */
+        pid_t owner_pid;   /* MC__KIND_SHARED: the creator, 0 when unknown */
+        mc__object_id object;
         uint64_t locked;  /* bytes of this mapping locked through the context */
         uint8_t *lockmap; /* one bit per page, allocated on first partial lock; NULL otherwise */
         int fd;           /* MC__KIND_SHARED: the object's descriptor; else -1 */
 } mc__entry;
 
+/*
+ * What the entry counts against max_memory_usage: all of it when its pages may become memory
+ * the kernel cannot simply drop (memory_backed, or private and ever writable: copy-on-write
+ * copies are anonymous memory and stay after an mprotect back to read-only), otherwise only
+ * the bytes locked through the context (locked page cache is memory too). Zero-length
+ * mappings count nothing.
+ */
+uint64_t mc__entry_charge(const mc__entry *e);
+
+/* Set @c's charge deltas to the change of @e's charge from @before to what it is now. */
+void mc__charge_delta(mc__call *c, uint64_t before, const mc__entry *e);
+
 /* Entry of a caller's mapping value, or NULL when it is not a live mapping of @ctx. */
 mc__entry *mc__registry_lookup(mc_ctx *ctx, const mc_mapping *m);
 
-/* Make room for one more entry so that a later mc__registry_add() cannot fail. */
+/* The live entry with @id (whatever a caller's value says), or NULL. */
+mc__entry *mc__registry_find(mc_ctx *ctx, uint64_t id);
+
+/*
+ * Make room for one more entry, and for its object in the object table, so that a later
+ * mc__registry_add() cannot fail.
+ */
 int mc__registry_reserve(mc_ctx *ctx);
 
-/* Add @e (its id is assigned here) and return the stored entry. Needs a prior reserve. */
+/*
+ * Add @e (its id is assigned here), count its view of its object, and return the stored
+ * entry. Needs a prior reserve.
+ */
 mc__entry *mc__registry_add(mc_ctx *ctx, const mc__entry *e);
 
-/* Remove @e (a pointer returned by lookup or add); frees its lock map. */
+/* Remove @e (a pointer returned by lookup or add): frees its lock map, uncounts its view. */
 void mc__registry_remove(mc_ctx *ctx, mc__entry *e);
 
 /* The first entry overlapping [addr, addr+len), or NULL. Linear: for MAP_FIXED checks only. */
@@ -239,6 +301,28 @@ mc__entry *mc__registry_find_overlap(mc_ctx *ctx, uintptr_t addr, size_t len);
 
 /* Fill the caller's value from an entry. */
 void mc__entry_to_mapping(const mc__entry *e, mc_mapping *m);
+
+/* ---- the object table (objects.c, context lock held) ---------------------------------------- */
+
+/* Make room for one more object so that a later mc__objects_attach() cannot fail. */
+int mc__objects_reserve(mc_ctx *ctx);
+
+/* Count @e's view of its object (writable shared, executable) from its prot and flags. */
+void mc__objects_attach(mc_ctx *ctx, mc__entry *e);
+
+/* Uncount @e's view; the object is forgotten with its last view. */
+void mc__objects_detach(mc_ctx *ctx, mc__entry *e);
+
+/* Recount @e's view after its protection changed (cannot fail: its object is known). */
+void mc__objects_update(mc_ctx *ctx, mc__entry *e);
+
+/*
+ * The W^X input (MC__WX_*) of a view with @prot of object @id, shared or not: whether it would
+ * be executable while the object has a writable shared view, or a writable shared view while
+ * it has an executable one. The view @self (NULL for a new one) does not count against itself.
+ */
+uint8_t mc__objects_wx(mc_ctx *ctx, const mc__object_id *id, unsigned prot, bool shared,
+                       const mc__entry *self);
 
 /* The policy in force (context lock held). */
 const mc_policy *mc__ctx_policy(mc_ctx *ctx);
@@ -253,6 +337,12 @@ int mc__unmap_entry(mc_ctx *ctx, mc__call *c, mc__entry *e, mc_error *err);
 
 /* The default huge page size (from /proc/meminfo; 2 MiB when unknown). */
 size_t mc__huge_page_size(void);
+
+/*
+ * Io for a call on a faulted mapping (mc__entry.faulted): its msync failed with EIO once, so
+ * what was written may be lost and the kernel will not say so again.
+ */
+int mc__faulted_error(const char *op, const mc_mapping *m, mc_error *err);
 
 /* Convert mc_prot bits to PROT_*. */
 int mc__prot_to_sys(unsigned prot);

@@ -14,9 +14,11 @@
 #include <limits.h>
 #include <stdio.h>
 #include <strings.h>
+#include <linux/magic.h>
 #include <linux/mman.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "config.h"
 #include "internal.h"
@@ -370,6 +372,25 @@ static int file_ref_reopen(const char *op, const char *path, const file_ref *f, 
         return fd;
 }
 
+/*
+ * Whether the pages of a mapping of @fd (described by @st) are memory rather than page cache
+ * the kernel can write back and drop: files on tmpfs (also memfds and POSIX shared memory),
+ * hugetlbfs and ramfs. Even reading a hole of a tmpfs file through a mapping allocates a page.
+ * Block devices are page cache. Anything else (a character device, a file system that cannot
+ * say what it is) counts as memory: overcounting only refuses, undercounting would let memory
+ * past the quota.
+ */
+static bool memory_backed(int fd, const struct stat *st) {
+        struct statfs sfs;
+
+        if (S_ISBLK(st->st_mode))
+                return false;
+        if (!S_ISREG(st->st_mode) || mc_sys.fstatfs(fd, &sfs) < 0)
+                return true;
+        return sfs.f_type == TMPFS_MAGIC || sfs.f_type == HUGETLBFS_MAGIC ||
+               sfs.f_type == RAMFS_MAGIC;
+}
+
 /* ---- mmap ------------------------------------------------------------------------------------ */
 
 typedef struct map_args {
@@ -390,6 +411,9 @@ typedef struct map_args {
         uint8_t kind;
         bool anonymous;
         bool locked;
+        bool memory_backed;
+        bool has_object;
+        mc__object_id object;
         int owned_fd;
         /* For map_file: the file, opened after the decision. */
         const char *path;
@@ -467,10 +491,15 @@ static int map_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry.flags = a->flags;
         entry.kind = a->kind;
         entry.anonymous = a->anonymous;
-        entry.locked = a->locked ? a->base_len : 0;
+        entry.memory_backed = a->memory_backed;
+        entry.was_writable = a->prot & MC_PROT_WRITE;
+        entry.has_object = a->has_object && !a->empty;
+        entry.object = a->object;
+        entry.locked = a->locked && !a->empty ? a->base_len : 0;
         entry.fd = a->owned_fd;
         e = mc__registry_add(ctx, &entry);
         mc__entry_to_mapping(e, a->ret);
+        c->add_charged = mc__entry_charge(e);
 
         c->has_result = true;
         c->res_addr = a->ret->ptr;
@@ -479,7 +508,31 @@ static int map_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         return 0;
 }
 
-static const mc__steps map_steps = {.syscall = map_syscall};
+/* Whether the new view would alias write and execute with a view the context has. */
+static int map_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        map_args *a = data;
+
+        (void) err;
+        if (a->has_object && !a->empty)
+                c->wx_alias = mc__objects_wx(ctx, &a->object, a->prot, a->flags & MC_MAP_SHARED,
+                                             /* self= */ NULL);
+        return 0;
+}
+
+static const mc__steps map_steps = {.prepare = map_prepare, .syscall = map_syscall};
+
+/* What the new mapping will count against max_memory_usage (mc__entry_charge() of it). */
+static uint64_t map_charge(const map_args *a) {
+        mc__entry e = {
+                .kind = a->kind,
+                .base_len = a->base_len,
+                .flags = a->flags,
+                .memory_backed = a->memory_backed,
+                .was_writable = a->prot & MC_PROT_WRITE,
+                .locked = a->locked && !a->empty ? a->base_len : 0,
+        };
+        return mc__entry_charge(&e);
+}
 
 /* Fill the decision inputs and map_args shared by mc_mmap() and mc_map_file(). */
 static int map_plan(const char *op, mc__call *c, map_args *a, void *addr, size_t off_in_page,
@@ -523,15 +576,26 @@ static int map_plan(const char *op, mc__call *c, map_args *a, void *addr, size_t
         a->kind = a->empty ? MC__KIND_EMPTY : MC__KIND_MAP;
         a->anonymous = flags & MC_MAP_ANONYMOUS;
         a->locked = cs->traits & CF_LOCKED;
+        /* Huge pages are reserved when mapped, whatever the protection. */
+        if (a->page != mc_page_size())
+                a->memory_backed = true;
         a->owned_fd = -1;
 
         c->write_exec = (prot & MC_PROT_WRITE) && (prot & MC_PROT_EXEC);
         c->fixed = flags & MC_MAP_FIXED;
         c->huge = (flags & MC_MAP_HUGEPAGE) || (cs->traits & CF_HUGE);
         c->add_bytes = a->empty ? 0 : a->base_len;
+        c->add_charged = map_charge(a);
         c->add_mappings = 1;
         c->add_locked = a->locked && !a->empty ? a->base_len : 0;
         return 0;
+}
+
+/* Set the object the mapping will view, and whether its pages are memory, from its file. */
+static void map_set_file(map_args *a, int fd, const struct stat *st) {
+        a->memory_backed = a->memory_backed || memory_backed(fd, st);
+        a->has_object = true;
+        a->object = (mc__object_id){.dev = (uint64_t) st->st_dev, .ino = (uint64_t) st->st_ino};
 }
 
 static int map_flags_check(const char *op, unsigned flags, mc_error *err) {
@@ -632,9 +696,6 @@ int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *e
                                   "of a file need a hugetlbfs descriptor)");
         if (r >= 0)
                 r = custom_parse("mmap", req->custom, req->n_custom, req->flags, &cs, &e);
-        if (r >= 0)
-                r = map_plan("mmap", &c, &a, req->addr, 0, req->length, req->prot, req->flags, &cs,
-                             &e);
         if (r >= 0 && req->path) {
                 r = file_ref_open("mmap", req->path, false, &file, &e);
                 if (r >= 0) {
@@ -644,8 +705,19 @@ int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *e
                         a.open_flags = (req->flags & MC_MAP_SHARED) && (req->prot & MC_PROT_WRITE)
                                                ? O_RDWR
                                                : O_RDONLY;
+                        map_set_file(&a, file.pfd, &file.st);
                 }
+        } else if (r >= 0 && req->fd >= 0) {
+                struct stat st;
+
+                if (mc_sys.fstat(req->fd, &st) < 0)
+                        r = mc__error_errno(&e, errno, "mmap: descriptor %d", req->fd);
+                else
+                        map_set_file(&a, req->fd, &st);
         }
+        if (r >= 0)
+                r = map_plan("mmap", &c, &a, req->addr, 0, req->length, req->prot, req->flags, &cs,
+                             &e);
         a.fd = req->path ? -1 : req->fd;
         a.file_off = (off_t) req->offset;
         a.ret = ret;
@@ -663,6 +735,7 @@ typedef struct entry_args {
         void *start; /* page-aligned */
         size_t size;
         size_t p0, p1;
+        uint64_t id; /* for steps that run without the lock and must not touch @e */
         int arg;
 } entry_args;
 
@@ -671,6 +744,7 @@ int mc__unmap_entry(mc_ctx *ctx, mc__call *c, mc__entry *e, mc_error *err) {
                 return mc__error_errno(err, errno, "munmap %p (%zu bytes)", (void *) e->base,
                                        e->base_len);
         c->sub_bytes += entry_accounted(e);
+        c->sub_charged += mc__entry_charge(e);
         c->sub_locked += e->locked;
         c->sub_mappings += 1;
         mc__registry_remove(ctx, e);
@@ -731,11 +805,36 @@ int mc_unmap(mc_ctx *ctx, mc_mapping *m, mc_error *err) {
 
 /* ---- mprotect ---------------------------------------------------------------------------- */
 
+/*
+ * The decision inputs of a protection change: the charge it adds (a private mapping that
+ * becomes writable counts whole from then on) and whether it would alias write and execute.
+ */
+static int protect_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        entry_args *a = data;
+        unsigned prot = (unsigned) a->arg;
+        mc__entry after;
+        uint64_t before;
+        int r = lookup_prepare(ctx, c, data, err);
+
+        if (r < 0)
+                return r;
+        before = mc__entry_charge(a->e);
+        after = *a->e;
+        after.was_writable = after.was_writable || (prot & MC_PROT_WRITE);
+        c->add_charged = mc__entry_charge(&after) > before ? mc__entry_charge(&after) - before : 0;
+        if ((prot & MC_PROT_EXEC) && a->e->was_writable)
+                c->wx_alias = MC__WX_EXEC_AFTER_WRITE;
+        else if (a->e->has_object)
+                c->wx_alias =
+                        mc__objects_wx(ctx, &a->e->object, prot, a->e->flags & MC_MAP_SHARED, a->e);
+        return 0;
+}
+
 static int protect_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
         unsigned prot = (unsigned) a->arg;
+        uint64_t before = mc__entry_charge(a->e);
 
-        (void) ctx;
         if (a->e->kind != MC__KIND_EMPTY &&
             mc_sys.mprotect((void *) a->e->base, a->e->base_len, mc__prot_to_sys(prot)) < 0) {
                 int e = errno;
@@ -746,13 +845,16 @@ static int protect_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) 
                                                    : "");
         }
         a->e->prot = prot;
+        a->e->was_writable = a->e->was_writable || (prot & MC_PROT_WRITE);
+        mc__objects_update(ctx, a->e);
+        mc__charge_delta(c, before, a->e);
         c->has_result = true;
         c->res_addr = a->m->ptr;
         c->res_length = a->m->len;
         return 0;
 }
 
-static const mc__steps protect_steps = {.prepare = lookup_prepare, .syscall = protect_syscall};
+static const mc__steps protect_steps = {.prepare = protect_prepare, .syscall = protect_syscall};
 
 int mc_mprotect(mc_ctx *ctx, mc_mapping *m, unsigned prot, mc_error *err) {
         MC__ERROR_LOCAL(e);
@@ -798,13 +900,37 @@ static int range_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         return 0;
 }
 
+/*
+ * A mapping whose msync failed with EIO may have lost what was written to it: the kernel may
+ * have dropped the dirty pages, and it reports a write-back error only once, so a later msync
+ * would succeed as if nothing happened. Such a mapping is faulted until it is unmapped.
+ */
+int mc__faulted_error(const char *op, const mc_mapping *m, mc_error *err) {
+        return mc__error_set(err, MC_ERR_IO, EIO,
+                             "%s: " MAPPING_FMT " may have lost written data: an earlier msync "
+                             "failed with an I/O error, which the kernel reports only once; "
+                             "unmap it and map it again",
+                             op, MAPPING_ARGS(m));
+}
+
+static int sync_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        entry_args *a = data;
+        int r = range_prepare(ctx, c, data, err);
+
+        if (r < 0)
+                return r;
+        if (a->e->faulted)
+                return mc__faulted_error("msync", a->m, err);
+        a->id = a->e->id;
+        return 0;
+}
+
 static int sync_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
         unsigned f = (unsigned) a->arg;
         int flags = (f & MC_SYNC_SYNC ? MS_SYNC : 0) | (f & MC_SYNC_ASYNC ? MS_ASYNC : 0) |
                     (f & MC_SYNC_INVALIDATE ? MS_INVALIDATE : 0);
 
-        (void) ctx;
         (void) c;
         if (a->size == 0)
                 return 0;
@@ -815,6 +941,14 @@ static int sync_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                                              "msync %p (%zu bytes): the range is no longer "
                                              "mapped (unmapped by another thread?)",
                                              a->start, a->size);
+                if (e == EIO) {
+                        mc__ctx_mark_faulted(ctx, a->id);
+                        return mc__error_set(err, MC_ERR_IO, EIO,
+                                             "msync %p (%zu bytes): Input/output error; written "
+                                             "data may be lost, and the mapping reports Io until "
+                                             "it is unmapped and mapped again",
+                                             a->start, a->size);
+                }
                 return mc__error_errno(err, e, "msync %p (%zu bytes)", a->start, a->size);
         }
         return 0;
@@ -822,7 +956,7 @@ static int sync_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 
 /* msync can wait for the disk: it runs without the context lock and changes no usage. */
 static const mc__steps sync_steps = {
-        .prepare = range_prepare, .syscall = sync_syscall, .flags = MC__RUN_UNLOCKED};
+        .prepare = sync_prepare, .syscall = sync_syscall, .flags = MC__RUN_UNLOCKED};
 
 int mc_msync(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
              mc_error *err) {
@@ -896,10 +1030,15 @@ static int remap_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 e->lockmap = map;
         }
         if (a->new_base_len > e->base_len) {
+                mc__entry after = *e;
+
                 c->add_bytes = a->new_base_len - e->base_len;
                 /* A wholly locked mapping stays wholly locked when it grows. */
                 if (e->locked > 0 && e->locked == e->base_len)
                         c->add_locked = c->add_bytes;
+                after.base_len = a->new_base_len;
+                after.locked += c->add_locked;
+                c->add_charged = mc__entry_charge(&after) - mc__entry_charge(e);
         }
         return 0;
 }
@@ -908,6 +1047,8 @@ static int remap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         remap_args *a = data;
         mc__entry *e = a->base.e;
         void *p;
+
+        uint64_t before = mc__entry_charge(e);
 
         (void) ctx;
         p = mc_sys.mremap((void *) e->base, e->base_len, a->new_base_len,
@@ -944,6 +1085,7 @@ static int remap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         e->base = (uintptr_t) p;
         e->base_len = a->new_base_len;
         e->len = a->new_len;
+        mc__charge_delta(c, before, e);
         c->has_result = true;
         c->res_addr = (void *) (e->base + e->ptr_off);
         c->res_length = e->len;
@@ -1121,8 +1263,13 @@ static int lock_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         if (r < 0 || a->size == 0)
                 return r;
         change = count_locked(a->e, a->p0, a->p1, !lock);
-        if (lock)
+        if (lock) {
+                mc__entry after = *a->e;
+
                 c->add_locked = change;
+                after.locked += change;
+                c->add_charged = mc__entry_charge(&after) - mc__entry_charge(a->e);
+        }
         /* Allocate now whatever bookkeeping the result needs: after the system call we must
          * not fail. A partial result needs the map. */
         if (change > 0 && !(a->p0 == 0 && a->p1 == n_pages(a->e)) && lockmap_prepare(a->e) < 0)
@@ -1134,11 +1281,12 @@ static int lock_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 static int lock_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
         bool lock = c->op == MC_OP_MLOCK;
-        uint64_t change;
+        uint64_t change, before;
 
         (void) ctx;
         if (a->size == 0)
                 return 0;
+        before = mc__entry_charge(a->e);
         if (lock ? mc_sys.mlock2(a->start, a->size, (unsigned) a->arg) < 0
                  : mc_sys.munlock(a->start, a->size) < 0) {
                 int e = errno;
@@ -1161,6 +1309,7 @@ static int lock_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 /* No map: the range was the whole mapping, or nothing was locked before. */
                 a->e->locked = lock ? a->e->locked + change : a->e->locked - change;
         }
+        mc__charge_delta(c, before, a->e);
         return 0;
 }
 
@@ -1238,6 +1387,7 @@ int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_
         if (r >= 0)
                 r = file_ref_open("map_file", path, true, &file, &e);
         if (r >= 0) {
+                map_set_file(&a, file.pfd, &file.st);
                 size = (uint64_t) file.st.st_size;
                 if (opts->offset > size)
                         r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,

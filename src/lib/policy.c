@@ -682,6 +682,18 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
                             "write and execute on one mapping are not allowed (set "
                             "\"allow_write_exec\": true in the policy to permit it)");
 
+        if (c->wx_alias != MC__WX_NONE && !p->allow_write_exec)
+                return deny(err, op, "allow_write_exec",
+                            "%s (set \"allow_write_exec\": true to "
+                            "permit it)",
+                            c->wx_alias == MC__WX_EXEC_AFTER_WRITE
+                                    ? "the mapping was writable, so what was written could run"
+                            : c->wx_alias == MC__WX_EXEC_OF_WRITABLE
+                                    ? "the object has a writable shared mapping in this context; "
+                                      "an executable one would run what that one writes"
+                                    : "the object has an executable mapping in this context; a "
+                                      "writable shared one would change what that one runs");
+
         if (c->huge && !p->allow_huge_pages)
                 return deny(err, op, "allow_huge_pages",
                             "huge pages are not allowed (set \"allow_huge_pages\": true in the "
@@ -700,10 +712,11 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
                             "allowed_shared_memory",
                             SHOW(c->req.name ? c->req.name : ""));
 
-        if (c->add_bytes > 0 &&
-            !quota_fits(usage->mapped_bytes, c->add_bytes, p->max_memory_usage, &overflow))
-                return deny_quota(err, op, "max_memory_usage", "in use", "bytes",
-                                  usage->mapped_bytes, c->add_bytes, p->max_memory_usage, overflow);
+        if (c->add_charged > 0 &&
+            !quota_fits(usage->charged_bytes, c->add_charged, p->max_memory_usage, &overflow))
+                return deny_quota(err, op, "max_memory_usage", "charged", "bytes",
+                                  usage->charged_bytes, c->add_charged, p->max_memory_usage,
+                                  overflow);
 
         if (c->add_locked > 0 &&
             !quota_fits(usage->locked_bytes, c->add_locked, p->max_locked_memory, &overflow))

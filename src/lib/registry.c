@@ -4,8 +4,10 @@
  * forged mc_mapping is refused before any system call touches memory the caller does not own
  * through memcap. Keyed by id (ids are never reused, so a stale value can never match a newer
  * mapping at the same address). Open addressing with linear probing and backward-shift
- * deletion: no tombstones, lookups stay short. Every function here runs with the context lock
- * held; entry pointers stay valid until the next add or reserve.
+ * deletion: no tombstones, lookups stay short. Adding and removing an entry also counts its
+ * view of its object (objects.c), so the W^X inputs follow the registry exactly. Every function
+ * here runs with the context lock held; entry pointers stay valid until the next add or
+ * reserve.
  */
 
 #include "ctx-def.h"
@@ -27,6 +29,10 @@ static mc__entry *find_slot(mc_ctx *ctx, uint64_t id) {
                 if (e->id == 0)
                         return NULL;
         }
+}
+
+mc__entry *mc__registry_find(mc_ctx *ctx, uint64_t id) {
+        return find_slot(ctx, id);
 }
 
 mc__entry *mc__registry_lookup(mc_ctx *ctx, const mc_mapping *m) {
@@ -57,7 +63,11 @@ static mc__entry *insert_raw(mc__entry *slots, size_t n_slots, const mc__entry *
 int mc__registry_reserve(mc_ctx *ctx) {
         mc__entry *slots;
         size_t n;
+        int r;
 
+        r = mc__objects_reserve(ctx);
+        if (r < 0)
+                return r;
         /* Keep the load at most one half. */
         if ((ctx->n_entries + 1) * 2 <= ctx->n_slots)
                 return 0;
@@ -83,12 +93,14 @@ mc__entry *mc__registry_add(mc_ctx *ctx, const mc__entry *e) {
                 return NULL; /* a caller skipped mc__registry_reserve(): a bug */
         slot = insert_raw(ctx->slots, ctx->n_slots, e, ++ctx->next_id);
         ctx->n_entries++;
+        mc__objects_attach(ctx, slot);
         return slot;
 }
 
 void mc__registry_remove(mc_ctx *ctx, mc__entry *e) {
         size_t i = (size_t) (e - ctx->slots), j = i;
 
+        mc__objects_detach(ctx, e);
         free(e->lockmap);
         ctx->slots[i].id = 0;
         ctx->n_entries--;
@@ -126,4 +138,19 @@ void mc__entry_to_mapping(const mc__entry *e, mc_mapping *m) {
         m->base = (void *) e->base;
         m->base_len = e->base_len;
         m->id = e->id;
+}
+
+uint64_t mc__entry_charge(const mc__entry *e) {
+        if (e->kind == MC__KIND_EMPTY)
+                return 0;
+        if (e->memory_backed || (!(e->flags & MC_MAP_SHARED) && e->was_writable))
+                return e->base_len;
+        return e->locked;
+}
+
+void mc__charge_delta(mc__call *c, uint64_t before, const mc__entry *e) {
+        uint64_t after = mc__entry_charge(e);
+
+        c->add_charged = after > before ? after - before : 0;
+        c->sub_charged = after < before ? before - after : 0;
 }

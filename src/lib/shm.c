@@ -85,58 +85,6 @@ static int add_seals(int fd, unsigned seals, mc_error *err) {
         return mc__error_errno(err, en, "shm_seal");
 }
 
-/*
- * Map @fd whole as MAP_SHARED and record it as the region of a shared object owning @fd.
- * @seals go on between the mmap and the record: MC_SEAL_FUTURE_WRITE would forbid the writable
- * mapping itself if it came first, and a refused seal must leave nothing mapped.
- */
-static int map_region(mc_ctx *ctx, mc__call *c, int fd, size_t len, unsigned prot, size_t page,
-                      unsigned seals, mc_mapping *ret, mc_error *err) {
-        mc__entry entry = {0}, *e;
-        size_t base_len;
-        void *p;
-        int r;
-
-        r = mc__registry_reserve(ctx);
-        if (r < 0)
-                return mc__error_errno(err, r, "shm_open: recording the mapping");
-        if (!align_up(len, page, &base_len))
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                     "shm_open: size %zu is too large", len);
-        p = mc_sys.mmap(NULL, base_len, mc__prot_to_sys(prot), MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED) {
-                int en = errno;
-                return mc__error_errno(err, en, "shm_open: mapping %zu bytes %s%s", len,
-                                       mc__prot_name(prot),
-                                       en == EPERM    ? " (the object is sealed against writing; "
-                                                        "map it read-only)"
-                                       : en == EACCES ? " (opened read-only)"
-                                                      : "");
-        }
-        if (seals) {
-                r = add_seals(fd, seals, err);
-                if (r < 0) {
-                        (void) mc_sys.munmap(p, base_len);
-                        return r;
-                }
-        }
-        entry.base = (uintptr_t) p;
-        entry.base_len = base_len;
-        entry.page = page;
-        entry.len = len;
-        entry.prot = prot;
-        entry.flags = MC_MAP_SHARED;
-        entry.kind = MC__KIND_SHARED;
-        entry.fd = fd;
-        e = mc__registry_add(ctx, &entry);
-        mc__entry_to_mapping(e, ret);
-        c->has_result = true;
-        c->res_addr = ret->ptr;
-        c->res_length = ret->len;
-        c->res_id = ret->id;
-        return 0;
-}
-
 /* Give @fd @size bytes of real storage; grows only. */
 static int allocate(int fd, size_t size) {
         if (mc_sys.fallocate(fd, 0, 0, (off_t) size) == 0)
@@ -156,10 +104,12 @@ typedef struct open_args {
         size_t page;
         /* From prepare: an existing object opened before the decision. */
         int fd;
-        int open_errno;
         size_t map_len;
         mc_error open_err;
         bool open_failed;
+        mc__object_id object; /* the object's inode, once it is open */
+        bool owner_local;     /* who created it, once it is open */
+        pid_t owner_pid;
         mc_shared *ret;
 } open_args;
 
@@ -204,6 +154,7 @@ static int open_existing(open_args *a, mc_error *err) {
                                      "%" PRIu64,
                                      a->name, req->size, (uint64_t) st.st_size);
         a->map_len = req->size ? req->size : (size_t) st.st_size;
+        a->object = (mc__object_id){.dev = (uint64_t) st.st_dev, .ino = (uint64_t) st.st_ino};
         return 0;
 }
 
@@ -216,49 +167,171 @@ static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         open_args *a = data;
         size_t bytes;
 
-        (void) ctx;
         (void) err;
-        if (a->name[0] && !a->req->create && !a->or_create) {
+        if (a->name[0] && !a->req->create) {
                 if (open_existing(a, &a->open_err) < 0) {
-                        a->open_failed = true;
-                        return 0;
+                        a->fd = safe_close(a->fd);
+                        /* mc_map_shared_buffer() creates what is not there. */
+                        if (!a->or_create || a->open_err.sys_errno != ENOENT) {
+                                a->open_failed = true;
+                                return 0;
+                        }
+                } else {
+                        /* A view of an object the context already maps. */
+                        c->wx_alias = mc__objects_wx(ctx, &a->object, a->req->prot,
+                                                     /* shared= */ true, /* self= */ NULL);
                 }
         }
         if (!align_up(a->map_len, a->page, &bytes))
                 bytes = SIZE_MAX;
+        /* tmpfs and hugetlbfs pages are memory: the region counts whole. */
         c->add_bytes = bytes;
+        c->add_charged = bytes;
         c->add_mappings = 1;
         c->add_shared = 1;
         return 0;
 }
 
-static void read_owner(mc_shared *shm, pid_t self) {
-        char buf[32], *end;
-        ssize_t n;
-        long pid;
+/*
+ * Map the object whole as MAP_SHARED and record it as the region of a shared object owning
+ * a->fd. Seals go on between the mmap and the record: MC_SEAL_FUTURE_WRITE would forbid the
+ * writable mapping itself if it came first, and a refused seal must leave nothing mapped.
+ */
+static int map_region(mc_ctx *ctx, mc__call *c, open_args *a, unsigned seals, mc_error *err) {
+        unsigned prot = a->req->prot;
+        mc__entry entry = {0}, *e;
+        size_t len = a->map_len, base_len;
+        void *p;
+        int r;
 
-        shm->owner = MC_OWNER_REMOTE;
-        shm->owner_pid = 0;
-        n = mc_sys.fgetxattr(shm->fd, CREATOR_XATTR, buf, sizeof(buf) - 1);
+        r = mc__registry_reserve(ctx);
+        if (r < 0)
+                return mc__error_errno(err, r, "shm_open: recording the mapping");
+        if (!align_up(len, a->page, &base_len))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                     "shm_open: size %zu is too large", len);
+        p = mc_sys.mmap(NULL, base_len, mc__prot_to_sys(prot), MAP_SHARED, a->fd, 0);
+        if (p == MAP_FAILED) {
+                int en = errno;
+                return mc__error_errno(err, en, "shm_open: mapping %zu bytes %s%s", len,
+                                       mc__prot_name(prot),
+                                       en == EPERM    ? " (the object is sealed against writing; "
+                                                        "map it read-only)"
+                                       : en == EACCES ? " (opened read-only)"
+                                                      : "");
+        }
+        if (seals) {
+                r = add_seals(a->fd, seals, err);
+                if (r < 0) {
+                        (void) mc_sys.munmap(p, base_len);
+                        return r;
+                }
+        }
+        entry.base = (uintptr_t) p;
+        entry.base_len = base_len;
+        entry.page = a->page;
+        entry.len = len;
+        entry.prot = prot;
+        entry.flags = MC_MAP_SHARED;
+        entry.kind = MC__KIND_SHARED;
+        entry.memory_backed = true;
+        entry.was_writable = prot & MC_PROT_WRITE;
+        entry.has_object = true;
+        entry.object = a->object;
+        entry.owner_local = a->owner_local;
+        entry.owner_pid = a->owner_pid;
+        entry.fd = a->fd;
+        e = mc__registry_add(ctx, &entry);
+        mc__entry_to_mapping(e, &a->ret->region);
+        c->add_charged = mc__entry_charge(e);
+        c->has_result = true;
+        c->res_addr = a->ret->region.ptr;
+        c->res_length = a->ret->region.len;
+        c->res_id = a->ret->region.id;
+        return 0;
+}
+
+/*
+ * The start time of this process (field 22 of /proc/self/stat, clock ticks since boot), so a
+ * creator record names one process and not whichever later process got the same pid; 0 when
+ * it cannot be read.
+ */
+static uint64_t self_start_time(void) {
+        char buf[1024], *p;
+        unsigned long long t;
+        ssize_t n;
+        int fd;
+
+        fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        /* The name before the fields may hold anything, also ')': skip to its last one. */
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1,
+                         " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+                         "%*d %*d %*d %*d %llu",
+                         &t) != 1)
+                return 0;
+        return t;
+}
+
+/* The creator record: "PID START", both decimal. */
+static void format_creator(char *buf, size_t size, pid_t pid) {
+        snprintf(buf, size, "%d %" PRIu64, (int) pid, self_start_time());
+}
+
+/* Parse a decimal without sign, leading zeros or overflow; advance *@s past it. */
+static bool parse_decimal(const char **s, uint64_t max, uint64_t *ret) {
+        const char *p = *s;
+        uint64_t v = 0;
+
+        if (*p < '0' || *p > '9' || (*p == '0' && p[1] >= '0' && p[1] <= '9'))
+                return false;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (v > (max - (uint64_t) (*p - '0')) / 10)
+                        return false;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        *s = p;
+        *ret = v;
+        return true;
+}
+
+/*
+ * Who created the object @fd, from its creator record: Local when it names this very process
+ * (pid and start time), else Remote with the creator's pid, or Remote(0) when there is no
+ * record (tmpfs without user xattrs, an object made by something other than memcap) or it is
+ * malformed. Anyone who can write the object can write the record: believe digits only.
+ */
+static void read_owner(int fd, pid_t self, bool *ret_local, pid_t *ret_pid) {
+        char buf[64];
+        const char *p = buf;
+        uint64_t pid, start;
+        ssize_t n;
+
+        *ret_local = false;
+        *ret_pid = 0;
+        n = mc_sys.fgetxattr(fd, CREATOR_XATTR, buf, sizeof(buf) - 1);
         if (n <= 0)
                 return;
         buf[n] = 0;
-        /* Anyone who can write the object can write the attribute: believe plain digits only. */
-        if (buf[0] < '1' || buf[0] > '9')
+        if (!parse_decimal(&p, INT32_MAX, &pid) || pid == 0 || *p++ != ' ' ||
+            !parse_decimal(&p, UINT64_MAX, &start) || *p != 0)
                 return;
-        errno = 0;
-        pid = strtol(buf, &end, 10);
-        if (errno == 0 && *end == 0 && pid > 0 && pid <= INT32_MAX) {
-                shm->owner_pid = (pid_t) pid;
-                if ((pid_t) pid == self)
-                        shm->owner = MC_OWNER_LOCAL;
-        }
+        *ret_pid = (pid_t) pid;
+        *ret_local = (pid_t) pid == self && start == self_start_time();
 }
 
 static int create_object(mc_ctx *ctx, open_args *a, bool *ret_created, mc_error *err) {
         const mc_shared_request *req = a->req;
         unsigned mode = req->mode ? req->mode : 0600;
-        char pid[32];
+        char creator[64];
+        struct stat st;
         int r, tries = 0;
 
         *ret_created = false;
@@ -281,6 +354,7 @@ static int create_object(mc_ctx *ctx, open_args *a, bool *ret_created, mc_error 
                         if (errno != EEXIST || !a->or_create || ++tries > 3)
                                 return mc__error_errno(err, errno, "shm_open '%s' (create)",
                                                        a->name);
+                        /* Created by someone else since the prepare step looked. */
                         r = open_existing(a, err);
                         if (r >= 0)
                                 return 0;
@@ -290,18 +364,23 @@ static int create_object(mc_ctx *ctx, open_args *a, bool *ret_created, mc_error 
                         /* Unlinked between the two opens: try creating again. */
                 }
                 /* Best effort: tmpfs keeps user xattrs since Linux 6.6. */
-                snprintf(pid, sizeof(pid), "%d", (int) ctx->pid);
-                (void) mc_sys.fsetxattr(a->fd, CREATOR_XATTR, pid, strlen(pid), 0);
+                format_creator(creator, sizeof(creator), ctx->pid);
+                (void) mc_sys.fsetxattr(a->fd, CREATOR_XATTR, creator, strlen(creator), 0);
         }
-        r = allocate(a->fd, a->map_len);
+        if (mc_sys.fstat(a->fd, &st) < 0)
+                r = mc__error_errno(err, errno, "shm_open '%s': fstat",
+                                    a->name[0] ? a->name : "(anonymous)");
+        else if ((r = allocate(a->fd, a->map_len)) < 0)
+                r = mc__error_errno(err, r, "shm_open '%s': allocating %zu bytes%s",
+                                    a->name[0] ? a->name : "(anonymous)", a->map_len,
+                                    r == -ENOSPC ? " (the tmpfs is full)" : "");
         if (r < 0) {
                 if (a->name[0])
                         (void) mc_sys.shm_unlink(a->name);
                 *ret_created = false;
-                return mc__error_errno(err, r, "shm_open '%s': allocating %zu bytes%s",
-                                       a->name[0] ? a->name : "(anonymous)", a->map_len,
-                                       r == -ENOSPC ? " (the tmpfs is full)" : "");
+                return r;
         }
+        a->object = (mc__object_id){.dev = (uint64_t) st.st_dev, .ino = (uint64_t) st.st_ino};
         return 0;
 }
 
@@ -319,7 +398,28 @@ static int open_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 r = create_object(ctx, a, &created, err);
                 if (r < 0)
                         goto fail;
+                if (!created && a->name[0]) {
+                        /*
+                         * mc_map_shared_buffer() lost a race and opened an object that was not
+                         * there when the policy decided. It could be one this context maps
+                         * already (renamed into place), so the decision is made again for it.
+                         */
+                        c->wx_alias = mc__objects_wx(ctx, &a->object, a->req->prot,
+                                                     /* shared= */ true, /* self= */ NULL);
+                        r = mc__policy_decide(mc__ctx_policy(ctx), c, mc__ctx_usage(ctx), err);
+                        if (r < 0) {
+                                c->denied = true;
+                                goto fail;
+                        }
+                }
         }
+        if (created || !a->name[0]) {
+                a->owner_local = true;
+                a->owner_pid = ctx->pid;
+        } else {
+                read_owner(a->fd, ctx->pid, &a->owner_local, &a->owner_pid);
+        }
+
         /* A read-only region can only take MC_SEAL_WRITE before it is mapped: the kernel counts
          * a shared mapping of a read-write descriptor as writable. A writable region takes its
          * seals once mapped (open_common() refused MC_SEAL_WRITE for it). */
@@ -329,19 +429,17 @@ static int open_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 if (r < 0)
                         goto fail;
         }
-        r = map_region(ctx, c, a->fd, a->map_len, a->req->prot, a->page, seals_after,
-                       &a->ret->region, err);
+        r = map_region(ctx, c, a, seals_after, err);
         if (r < 0)
                 goto fail;
 
         a->ret->fd = TAKE_FD(a->fd);
         strscpy(a->ret->name, sizeof(a->ret->name), a->name);
-        if (created || !a->name[0]) {
-                a->ret->owner = MC_OWNER_LOCAL;
-                a->ret->owner_pid = ctx->pid;
-        } else {
-                read_owner(a->ret, ctx->pid);
-        }
+        a->ret->owner = a->owner_local ? MC_OWNER_LOCAL : MC_OWNER_REMOTE;
+        a->ret->owner_pid = a->owner_pid;
+        c->has_owner = true;
+        c->owner_local = a->owner_local;
+        c->owner_pid = a->owner_pid;
         return 0;
 
 fail:
@@ -467,6 +565,10 @@ static int shm_lookup(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                                      "%s '%s': not a shared memory object open in this context",
                                      mc_op_name(c->op),
                                      a->shm->name[0] ? a->shm->name : "(anonymous)");
+        /* From the registry, not from the caller's value: the audit trail must be true. */
+        c->has_owner = true;
+        c->owner_local = a->e->owner_local;
+        c->owner_pid = a->e->owner_pid;
         return 0;
 }
 
@@ -551,11 +653,27 @@ int mc_shared_close(mc_ctx *ctx, mc_shared *shm, mc_error *err) {
 
 /* ---- unlink --------------------------------------------------------------------------------- */
 
+/*
+ * The owner of the object an unlink removes goes into its audit record, so a region's life can
+ * be followed to its end. It is read from the object itself, opened just before; when that
+ * fails (no read permission, not a regular file) or the name turns out to have pointed at
+ * another object by the time it was removed, the owner is unknown: Remote(0).
+ */
 static int unlink_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        (void) ctx;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
         (void) data;
+        fd = mc_sys.shm_open(c->req.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+        if (fd >= 0 && mc_sys.fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+                read_owner(fd, ctx->pid, &c->owner_local, &c->owner_pid);
         if (mc_sys.shm_unlink(c->req.name) < 0)
                 return mc__error_errno(err, errno, "shm_unlink '%s'", c->req.name);
+        if (fd >= 0 && (mc_sys.fstat(fd, &st) < 0 || st.st_nlink != 0)) {
+                c->owner_local = false;
+                c->owner_pid = 0;
+        }
+        c->has_owner = true;
         return 0;
 }
 
@@ -600,6 +718,7 @@ static int resize_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                                      "all of it) first");
         if (a->new_base_len > a->e->base_len) {
                 c->add_bytes = a->new_base_len - a->e->base_len;
+                c->add_charged = c->add_bytes; /* a region is memory: it counts whole */
                 /* A wholly locked region stays wholly locked as it grows (mremap keeps
                  * VM_LOCKED), so the growth counts against max_locked_memory too. */
                 if (a->e->locked > 0)
@@ -622,6 +741,7 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         shm_args *a = data;
         mc__entry *e = a->e;
         const char *what = a->shm->name[0] ? a->shm->name : "(anonymous)";
+        uint64_t before = mc__entry_charge(e);
         struct stat st;
         size_t old_size;
         void *p;
@@ -670,6 +790,7 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 e->base = (uintptr_t) p;
                 e->base_len = a->new_base_len;
         }
+        mc__charge_delta(c, before, e);
         e->len = a->new_len;
         mc__entry_to_mapping(e, &a->shm->region);
         c->has_result = true;

@@ -60,13 +60,13 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
         {                                                                                          \
                 .mmap = mmap, .munmap = munmap, .mprotect = mprotect, .msync = msync,              \
                 .mremap = sys_mremap, .madvise = madvise, .mlock2 = mlock2, .munlock = munlock,    \
-                .open = sys_open, .close = close, .fstat = fstat, .ftruncate = ftruncate,          \
-                .fallocate = fallocate, .readlink = readlink, .write = write,                      \
-                .fdatasync = fdatasync, .shm_open = shm_open, .shm_unlink = shm_unlink,            \
-                .memfd_create = memfd_create, .add_seals = sys_add_seals,                          \
-                .get_seals = sys_get_seals, .fsetxattr = fsetxattr, .fgetxattr = fgetxattr,        \
-                .sigaction = sigaction, .thread_sigmask = sys_sigmask, .kill = kill,               \
-                .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,                  \
+                .open = sys_open, .close = close, .fstat = fstat, .fstatfs = fstatfs,              \
+                .ftruncate = ftruncate, .fallocate = fallocate, .readlink = readlink,              \
+                .write = write, .fdatasync = fdatasync, .shm_open = shm_open,                      \
+                .shm_unlink = shm_unlink, .memfd_create = memfd_create,                            \
+                .add_seals = sys_add_seals, .get_seals = sys_get_seals, .fsetxattr = fsetxattr,    \
+                .fgetxattr = fgetxattr, .sigaction = sigaction, .thread_sigmask = sys_sigmask,     \
+                .kill = kill, .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,    \
                 .sigtimedwait = sigtimedwait, .tgkill = sys_tgkill, .signalfd = signalfd,          \
                 .eventfd = sys_eventfd,                                                            \
         }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -27,6 +28,7 @@ struct mc_sys {
         int (*open)(const char *path, int flags, mode_t mode);
         int (*close)(int fd);
         int (*fstat)(int fd, struct stat *st);
+        int (*fstatfs)(int fd, struct statfs *st);
         int (*ftruncate)(int fd, off_t len);
         int (*fallocate)(int fd, int mode, off_t off, off_t len);
         ssize_t (*readlink)(const char *path, char *buf, size_t size);

@@ -16,8 +16,10 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 /* ---- spawning ------------------------------------------------------------------------------ */
 
@@ -727,6 +729,60 @@ Test(cli, map_truncated_while_dumping_is_io_error) {
         cr_assert(lt(sz, r.out_len + (size_t) n, len));
         run_result_done(&r);
         free(data);
+}
+
+/*
+ * A read-only map of a 5 GiB file is page cache, not memory the default max_memory_usage
+ * (4 GiB) counts. The file is sparse and on a disk-backed file system (on tmpfs it would be
+ * memory). memcap dumps it raw into a pipe; once the first bytes are out the file is mapped,
+ * and closing the pipe stops the dump, so the test reads 64 KiB, not 5 GiB.
+ */
+Test(cli, map_of_a_5gib_file_fits_the_default_policy) {
+        const char *dirs[] = {tmpdir, getenv("MEMCAP_BUILD_ROOT"), "/var/tmp"};
+        char file[PATH_MAX] = "", buf[16];
+        run_result r = {};
+        struct statfs sfs;
+        child c;
+        int fd;
+
+        if (sizeof(size_t) < 8)
+                cr_skip_test("a 32-bit address space cannot hold 5 GiB");
+        for (size_t i = 0; i < ELEMENTSOF(dirs) && !file[0]; i++)
+                if (dirs[i] && statfs(dirs[i], &sfs) == 0 && sfs.f_type != TMPFS_MAGIC &&
+                    sfs.f_type != RAMFS_MAGIC)
+                        snprintf(file, sizeof(file), "%s/memcap-test-cli-5g-%d", dirs[i],
+                                 (int) getpid());
+        if (!file[0])
+                cr_skip_test("no disk-backed directory for a sparse 5 GiB file");
+        fd = open(file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        cr_assert(ge(int, fd, 0), "%s: %s", file, strerror(errno));
+        if (ftruncate(fd, (off_t) (UINT64_C(5) << 30)) < 0) {
+                close(fd);
+                unlink(file);
+                cr_skip_test("%s cannot hold a sparse 5 GiB file", file);
+        }
+        cr_assert(eq(int, (int) pwrite(fd, "five gigabytes", 14, 0), 14));
+        close(fd);
+
+        spawn_child(&c, (const char *const[]){"map", file, "--raw", NULL}, NULL, -1, 0);
+        for (size_t got = 0; got < 14;) {
+                struct pollfd p = {c.out, POLLIN, 0};
+                ssize_t n;
+
+                cr_assert(eq(int, poll(&p, 1, 60000), 1), "memcap printed nothing in 60 s");
+                n = read(c.out, buf + got, 14 - got);
+                cr_assert(gt(int, (int) n, 0), "memcap printed nothing (denied?)");
+                got += (size_t) n;
+        }
+        cr_assert(eq(int, memcmp(buf, "five gigabytes", 14), 0));
+        close(c.out);
+        c.out = -1;
+        finish_child(&c, NULL, 0, &r);
+        unlink(file);
+        /* Stopped by the closed pipe (SIGPIPE, or EPIPE reported as an error), never denied. */
+        cr_assert(not(eq(int, r.status, 18)), "%s", r.err);
+        cr_assert(eq(ptr, strstr(r.err, "max_memory_usage"), NULL), "%s", r.err);
+        run_result_done(&r);
 }
 
 /* ---- policy ---------------------------------------------------------------------------------- */

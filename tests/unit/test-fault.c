@@ -218,12 +218,13 @@ Test(fault, mprotect_msync_madvise_failures) {
                "mprotect");
         cr_assert(eq(u32, m.prot, MC_PROT_READ_WRITE));
         mc_sys.msync = fail_ptr3;
-        fail_errno = EIO;
-        expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), EIO, MC_ERR_IO, &err,
-               "msync");
         fail_errno = ENOMEM;
         expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), ENOMEM, MC_ERR_NOT_FOUND,
                &err, "no longer mapped");
+        /* Last: EIO leaves the mapping faulted (msync_eio_faults_the_mapping). */
+        fail_errno = EIO;
+        expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), EIO, MC_ERR_IO, &err,
+               "msync");
         mc_sys.madvise = fail_ptr3;
         fail_errno = EINVAL;
         expect(mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_WILLNEED, &err), EINVAL,
@@ -276,4 +277,76 @@ Test(fault, mlock_failures) {
         mc__sys_reset();
         mc_munmap(ctx, &m, NULL);
         usage_is(0, 0, 0);
+}
+
+/*
+ * fsyncgate: an msync that failed with EIO may have lost the dirty pages, and the kernel
+ * reports that only once, so the next msync would succeed as if nothing happened. The mapping
+ * stays faulted: msync and writes say Io until it is unmapped, reads still work, and a new
+ * mapping of the file starts clean.
+ */
+Test(fault, msync_eio_faults_the_mapping) {
+        mc_map_file_options opts = MC_MAP_FILE_OPTIONS_INIT;
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m, other, again;
+        char buf[5];
+
+        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ_WRITE, NULL, &m, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ_WRITE, NULL, &other, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_map_write(ctx, &m, 0, "lost?", 5, &err), 0), "%s", err.message);
+        cr_assert(not(mc_map_is_faulted(ctx, &m)));
+
+        mc_sys.msync = fail_ptr3;
+        fail_errno = EIO;
+        expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), EIO, MC_ERR_IO, &err,
+               "until it is unmapped");
+        mc__sys_reset(); /* the kernel now says 0: the error was reported once */
+        cr_assert(mc_map_is_faulted(ctx, &m));
+        expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), EIO, MC_ERR_IO, &err,
+               "earlier msync failed");
+        expect(mc_msync(ctx, &m, 0, 1, MC_SYNC_ASYNC, &err), EIO, MC_ERR_IO, &err,
+               "earlier msync failed");
+        cr_assert(eq(int, mc_map_write(ctx, &m, 0, "more", 4, &err), -EIO));
+        cr_assert(eq(int, err.kind, MC_ERR_IO));
+        cr_assert(ne(ptr, strstr(err.message, "map it again"), NULL), "%s", err.message);
+        cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 5, &err), 0), "%s", err.message);
+
+        /* A remap is the same mapping, still faulted; other mappings are not. */
+        cr_assert(eq(int, mc_remap(ctx, &m, 4096, 0, &err), 0), "%s", err.message);
+        cr_assert(mc_map_is_faulted(ctx, &m));
+        cr_assert(not(mc_map_is_faulted(ctx, &other)));
+        cr_assert(eq(int, mc_msync(ctx, &other, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), 0), "%s",
+                  err.message);
+
+        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0), "%s", err.message);
+        cr_assert(not(mc_map_is_faulted(ctx, &m)), "a gone mapping is not faulted");
+        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ_WRITE, &opts, &again, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_map_write(ctx, &again, 0, "fresh", 5, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_msync(ctx, &again, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), 0), "%s",
+                  err.message);
+        cr_assert(not(mc_map_is_faulted(NULL, &again)));
+        cr_assert(not(mc_map_is_faulted(ctx, NULL)));
+        mc_munmap(ctx, &again, NULL);
+        mc_munmap(ctx, &other, NULL);
+}
+
+/* Other msync errors are reported as they are and leave the mapping usable. */
+Test(fault, msync_other_errors_do_not_fault) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m;
+
+        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ_WRITE, NULL, &m, &err), 0), "%s",
+                  err.message);
+        mc_sys.msync = fail_ptr3;
+        fail_errno = EBUSY;
+        cr_assert(eq(int, mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), -EBUSY));
+        mc__sys_reset();
+        cr_assert(not(mc_map_is_faulted(ctx, &m)));
+        cr_assert(eq(int, mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_map_write(ctx, &m, 0, "ok", 2, &err), 0), "%s", err.message);
+        mc_munmap(ctx, &m, NULL);
 }

@@ -534,6 +534,54 @@ Test(fork, memory_locks_are_not_inherited) {
         mc_ctx_free(ctx);
 }
 
+Test(fork, charge_is_exact_in_the_child) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping anon, file, gone;
+        const char *path = file_new("charge", 4 * page(), 'c');
+        mc_usage u;
+        mc_ctx *ctx = ctx_new();
+        pid_t pid;
+        int r;
+
+        map_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, &anon);
+        map_anon(ctx, 3 * page(), MC_PROT_READ_WRITE, &gone);
+        cr_assert(eq(int, mc_madvise(ctx, &gone, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0),
+                  "%s", err.message);
+        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &file, &err), 0), "%s",
+                  err.message);
+        r = mc_mlock(ctx, &file, 0, page(), 0, &err);
+        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
+                mc_ctx_free(ctx);
+                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
+        }
+        cr_assert(eq(int, r, 0), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.charged_bytes, 6 * page()), "2 + 3 anonymous, 1 locked page cache");
+
+        pid = fork();
+        if (pid == 0) {
+                /* No DONTFORK mapping, no lock: the private anonymous memory is what is left. */
+                mc_ctx_get_usage(ctx, &u);
+                CHILD_CHECK(u.charged_bytes == 2 * page(), 10);
+                CHILD_CHECK(u.mapped_bytes == 6 * page() && u.locked_bytes == 0, 11);
+                CHILD_CHECK(mc_mprotect(ctx, &anon, MC_PROT_READ, NULL) == 0, 12);
+                mc_ctx_get_usage(ctx, &u);
+                CHILD_CHECK(u.charged_bytes == 2 * page(), 13);
+                CHILD_CHECK(mc_mlock(ctx, &file, 0, MC_LENGTH_ALL, 0, NULL) == 0, 14);
+                mc_ctx_get_usage(ctx, &u);
+                CHILD_CHECK(u.charged_bytes == 6 * page(), 15);
+                CHILD_CHECK(mc_munmap(ctx, &anon, NULL) == 0, 16);
+                CHILD_CHECK(mc_munmap(ctx, &file, NULL) == 0, 17);
+                mc_ctx_get_usage(ctx, &u);
+                CHILD_CHECK(u.charged_bytes == 0 && u.mapped_bytes == 0 && u.mappings == 0, 18);
+                _exit(0);
+        }
+        cr_assert(eq(int, child_status(pid), 0));
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.charged_bytes, 6 * page()), "the parent's charge is its own");
+        mc_ctx_free(ctx);
+}
+
 /* ---- exec ----------------------------------------------------------------------------------- */
 
 Test(fork, exec_drops_every_mapping) {

@@ -1116,12 +1116,12 @@ Test(policy, decide_flag_rules) {
 
 Test(policy, decide_rules_run_in_order) {
         _cleanup_policy_ mc_policy *p = new_policy();
-        mc_usage u = {.mapped_bytes = 5 * GiB};
+        mc_usage u = {.charged_bytes = 5 * GiB};
         mc__call c;
 
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
         c.fixed = c.write_exec = c.huge = true;
-        c.add_bytes = 4096;
+        c.add_charged = 4096;
         assert_denied(p, &c, &u, "allow_fixed");
         c.fixed = false;
         assert_denied(p, &c, &u, "allow_write_exec");
@@ -1132,6 +1132,37 @@ Test(policy, decide_rules_run_in_order) {
         cr_assert(eq(int, mc_policy_set_allowed_ops(p, 0), 0));
         c.fixed = true;
         assert_denied(p, &c, &u, "allowed_syscalls");
+}
+
+Test(policy, decide_write_exec_through_aliases) {
+        static const struct {
+                uint8_t why;
+                const char *says;
+        } cases[] = {
+                {MC__WX_EXEC_OF_WRITABLE, "has a writable shared mapping in this context"},
+                {MC__WX_WRITE_OF_EXECUTABLE, "has an executable mapping in this context"},
+                {MC__WX_EXEC_AFTER_WRITE, "the mapping was writable"},
+        };
+        _cleanup_policy_ mc_policy *p = new_policy();
+        mc_error err = MC_ERROR_INIT;
+        mc__call c;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                cr_assert(eq(int, mc_policy_set_allow_write_exec(p, false), 0));
+                mc__call_init(&c, MC_OP_MPROTECT, MC__CAP_MEMORY);
+                c.wx_alias = cases[i].why;
+                assert_denied(p, &c, NULL, "allow_write_exec");
+                cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
+                cr_assert(ne(ptr, strstr(err.message, cases[i].says), NULL), "%s", err.message);
+                cr_assert(ne(ptr, strstr(err.message, "\"allow_write_exec\": true"), NULL), "%s",
+                          err.message);
+                cr_assert(eq(int, mc_policy_set_allow_write_exec(p, true), 0));
+                assert_allowed(p, &c, NULL);
+        }
+        /* No alias, no rule. */
+        cr_assert(eq(int, mc_policy_set_allow_write_exec(p, false), 0));
+        mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
+        assert_allowed(p, &c, NULL);
 }
 
 Test(policy, decide_allowed_paths) {
@@ -1215,63 +1246,63 @@ Test(policy, decide_allowed_shared_memory) {
 Test(policy, decide_max_memory_usage_boundaries) {
         _cleanup_policy_ mc_policy *p = new_policy();
         mc_error err = MC_ERROR_INIT;
-        mc_usage u = {.mapped_bytes = 4 * GiB - 4096};
+        mc_usage u = {.charged_bytes = 4 * GiB - 4096};
         mc__call c;
 
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
-        c.add_bytes = 4096; /* exactly the limit */
+        c.add_charged = 4096; /* exactly the limit */
         assert_allowed(p, &c, &u);
-        c.add_bytes = 4097;
+        c.add_charged = 4097;
         assert_denied(p, &c, &u, "max_memory_usage");
-        c.add_bytes = 8192;
+        c.add_charged = 8192;
         cr_assert(eq(int, decide(p, &c, &u, &err), -EPERM));
         cr_assert(eq(str, err.message,
-                     "mmap denied by policy rule max_memory_usage: 4294963200 bytes in use + "
+                     "mmap denied by policy rule max_memory_usage: 4294963200 bytes charged + "
                      "8192 requested exceed the limit of 4294967296 bytes"));
 
         /* A request larger than the limit on its own. */
-        u.mapped_bytes = 0;
-        c.add_bytes = 4 * GiB + 1;
+        u.charged_bytes = 0;
+        c.add_charged = 4 * GiB + 1;
         assert_denied(p, &c, &u, "max_memory_usage");
 
         /* Overflow of the sum is denied, not wrapped. */
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, UINT64_MAX - 1), 0));
-        u.mapped_bytes = UINT64_MAX - 10;
-        c.add_bytes = 100;
+        u.charged_bytes = UINT64_MAX - 10;
+        c.add_charged = 100;
         cr_assert(eq(int, decide(p, &c, &u, &err), -EPERM));
         cr_assert(eq(str, err.message,
                      "mmap denied by policy rule max_memory_usage: 18446744073709551605 bytes "
-                     "in use + 100 requested overflow a 64-bit counter"));
-        c.add_bytes = 9; /* UINT64_MAX - 1: exactly the limit */
+                     "charged + 100 requested overflow a 64-bit counter"));
+        c.add_charged = 9; /* UINT64_MAX - 1: exactly the limit */
         assert_allowed(p, &c, &u);
 
         /* Unlimited admits any sum that does not overflow; overflow stays denied. */
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, MC_UNLIMITED), 0));
-        c.add_bytes = 10;
+        c.add_charged = 10;
         assert_allowed(p, &c, &u);
-        c.add_bytes = 11;
+        c.add_charged = 11;
         assert_denied(p, &c, &u, "max_memory_usage");
 
         /* A zero limit denies any growth; zero growth is never checked. */
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, 0), 0));
-        u.mapped_bytes = 0;
-        c.add_bytes = 1;
+        u.charged_bytes = 0;
+        c.add_charged = 1;
         assert_denied(p, &c, &u, "max_memory_usage");
-        c.add_bytes = 0;
+        c.add_charged = 0;
         assert_allowed(p, &c, &u);
 }
 
 Test(policy, decide_usage_above_a_lowered_limit) {
         _cleanup_policy_ mc_policy *p = new_policy();
-        mc_usage u = {.mapped_bytes = 10 * GiB, .locked_bytes = 100 * MiB, .mappings = 100000};
+        mc_usage u = {.charged_bytes = 10 * GiB, .locked_bytes = 100 * MiB, .mappings = 100000};
         mc__call c;
 
         mc__call_init(&c, MC_OP_MPROTECT, MC__CAP_MEMORY);
         assert_allowed(p, &c, &u); /* no growth */
-        c.add_bytes = 1;
+        c.add_charged = 1;
         assert_denied(p, &c, &u, "max_memory_usage");
         mc__call_init(&c, MC_OP_MUNMAP, MC__CAP_MEMORY);
-        c.sub_bytes = 4096;
+        c.sub_charged = 4096;
         assert_allowed(p, &c, &u); /* releasing is always fine */
 }
 
@@ -1321,13 +1352,13 @@ Test(policy, decide_max_mappings_boundaries) {
 
 Test(policy, decide_quotas_checked_in_order) {
         _cleanup_policy_ mc_policy *p = new_policy();
-        mc_usage u = {.mapped_bytes = 4 * GiB, .locked_bytes = 8 * MiB, .mappings = 65536};
+        mc_usage u = {.charged_bytes = 4 * GiB, .locked_bytes = 8 * MiB, .mappings = 65536};
         mc__call c;
 
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
-        c.add_bytes = c.add_locked = c.add_mappings = 1;
+        c.add_charged = c.add_locked = c.add_mappings = 1;
         assert_denied(p, &c, &u, "max_memory_usage");
-        c.add_bytes = 0;
+        c.add_charged = 0;
         assert_denied(p, &c, &u, "max_locked_memory");
         c.add_locked = 0;
         assert_denied(p, &c, &u, "max_mappings");
@@ -1413,13 +1444,13 @@ Test(policy, decide_allowed_signal_targets) {
 }
 
 Test(policy, decide_default_allows_ordinary_calls) {
-        mc_usage u = {.mapped_bytes = GiB, .locked_bytes = MiB, .mappings = 10};
+        mc_usage u = {.charged_bytes = GiB, .locked_bytes = MiB, .mappings = 10};
         mc__call c;
 
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
         c.fields = MC__F_FILE | MC__F_LENGTH;
         c.req.resolved = "/var/lib/x";
-        c.add_bytes = 1 << 20;
+        c.add_charged = 1 << 20;
         c.add_mappings = 1;
         assert_allowed(NULL, &c, &u);
         assert_allowed(NULL, &c, NULL);

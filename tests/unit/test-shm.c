@@ -440,7 +440,11 @@ Test(shm, opener_sees_remote_owner_with_creator_pid) {
 }
 
 Test(shm, hostile_owner_attribute_is_not_believed) {
-        const char *bad[] = {"-5", "0", "12x", "99999999999", "", "abc"};
+        const char *bad[] = {"-5",   "0",    "12x",   "99999999999",
+                             "",     "abc",  "5",     "0 5",
+                             "05 6", "5 06", "5  6",  " 5 6",
+                             "5 6 ", "5 -6", "5 6 7", "5 99999999999999999999",
+                             "5\n6"};
         const char *name = name_new("owner");
         mc_error err = MC_ERROR_INIT;
         mc_shared c, s;
@@ -456,6 +460,59 @@ Test(shm, hostile_owner_attribute_is_not_believed) {
                 cr_assert(eq(int, s.owner_pid, 0), "value '%s'", bad[i]);
                 cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
         }
+        mc_ctx_free(ctx);
+}
+
+/* Field 22 of /proc/self/stat: this process's start time in clock ticks since boot. */
+static unsigned long long start_time(void) {
+        char buf[1024], *p;
+        unsigned long long t = 0;
+        FILE *f = fopen("/proc/self/stat", "re");
+        size_t n;
+
+        cr_assert(not(eq(ptr, f, NULL)));
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        p = strrchr(buf, ')');
+        cr_assert(not(eq(ptr, p, NULL)));
+        p += 2;
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p, ' ');
+                cr_assert(not(eq(ptr, p, NULL)));
+                p++;
+        }
+        cr_assert(eq(int, sscanf(p, "%llu", &t), 1));
+        return t;
+}
+
+/*
+ * The creator record names one process, pid and start time, so that a later process that got
+ * the same pid is not taken for the creator.
+ */
+Test(shm, creator_record_survives_pid_reuse) {
+        const char *name = name_new("reuse");
+        mc_error err = MC_ERROR_INIT;
+        char value[64], got[64];
+        mc_shared c, s;
+        mc_ctx *ctx = ctx_new();
+        ssize_t n;
+
+        create_named(ctx, name, page(), &c);
+        n = fgetxattr(c.fd, "user.memcap.creator_pid", got, sizeof(got) - 1);
+        if (n < 0)
+                cr_skip_test("this kernel's tmpfs keeps no user xattrs");
+        got[n] = 0;
+        snprintf(value, sizeof(value), "%d %llu", (int) getpid(), start_time());
+        cr_assert(eq(str, got, value));
+
+        /* Same pid, another start time: the creator was an earlier process. */
+        snprintf(value, sizeof(value), "%d %llu", (int) getpid(), start_time() + 1);
+        cr_assert(eq(int, fsetxattr(c.fd, "user.memcap.creator_pid", value, strlen(value), 0), 0));
+        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        cr_assert(eq(int, s.owner, MC_OWNER_REMOTE));
+        cr_assert(eq(int, s.owner_pid, getpid()));
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
         mc_ctx_free(ctx);
 }
 
@@ -1759,6 +1816,104 @@ Test(shm, every_operation_is_audited_once) {
                           "record %d names the object as \"/name\" exactly when it has one: %s", i,
                           rec.json[i]);
         }
+        mc_ctx_free(ctx);
+}
+
+/* The record of @op in @rec (the @nth one, from 0), or NULL. */
+static const char *record_of(const records *rec, const char *op, int nth) {
+        for (int i = 0; i < rec->n; i++)
+                if (streq(rec->operation[i], op) && nth-- == 0)
+                        return rec->json[i];
+        return NULL;
+}
+
+static bool has_owner(const char *json, bool local, pid_t pid) {
+        char want[64];
+
+        snprintf(want, sizeof(want), "\"owner\":\"%s\",\"owner_pid\":%d",
+                 local ? "Local" : "Remote", (int) pid);
+        return json && strstr(json, want);
+}
+
+/*
+ * A region's life can be followed in the log: open, close and unlink records say whose object
+ * it is, Local (this process created it, also when it opens it again) or Remote(creator pid),
+ * and Remote(0) when nobody recorded a creator.
+ */
+Test(shm, audit_records_trace_the_owner) {
+        const char *name = name_new("trace"), *planted = name_new("planted");
+        mc_error err = MC_ERROR_INIT;
+        mc_audit *audit = NULL;
+        records rec = {0};
+        mc_shared s;
+        mc_ctx *ctx = ctx_new();
+        pid_t self = getpid(), pid;
+        int fd;
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, &rec, &audit, &err), 0), "%s",
+                  err.message);
+        mc_ctx_set_audit(ctx, audit);
+
+        create_named(ctx, name, page(), &s);
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        if (s.owner == MC_OWNER_REMOTE && s.owner_pid == 0) {
+                mc_ctx_free(ctx);
+                cr_skip_test("this kernel's tmpfs keeps no user xattrs; the creator is unknown");
+        }
+        cr_assert(eq(int, s.owner, MC_OWNER_LOCAL), "the creator opening it again owns it");
+        cr_assert(eq(int, s.owner_pid, self));
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        cr_assert(has_owner(record_of(&rec, "shm_open", 0), true, self), "%s", rec.json[0]);
+        cr_assert(has_owner(record_of(&rec, "shm_close", 0), true, self), "%s", rec.json[1]);
+        cr_assert(has_owner(record_of(&rec, "shm_open", 1), true, self), "%s", rec.json[2]);
+        cr_assert(has_owner(record_of(&rec, "shm_close", 1), true, self), "%s", rec.json[3]);
+
+        /* Another process opening it sees a Remote region, and says so in its own log. */
+        pid = fork();
+        if (pid == 0) {
+                records crec = {0};
+                mc_audit *ca = NULL;
+                mc_shared t;
+
+                if (mc_audit_open_callback(record_cb, &crec, &ca, NULL) < 0)
+                        _exit(10);
+                mc_ctx_set_audit(ctx, ca);
+                if (open_named(ctx, name, 0, MC_PROT_READ, &t, NULL) < 0)
+                        _exit(11);
+                if (t.owner != MC_OWNER_REMOTE || t.owner_pid != self)
+                        _exit(12);
+                if (mc_shared_close(ctx, &t, NULL) < 0)
+                        _exit(13);
+                if (!has_owner(record_of(&crec, "shm_open", 0), false, self) ||
+                    !has_owner(record_of(&crec, "shm_close", 0), false, self))
+                        _exit(14);
+                _exit(0);
+        }
+        cr_assert(eq(int, child_status(pid), 0));
+
+        cr_assert(eq(int, mc_shared_unlink(ctx, name, &err), 0), "%s", err.message);
+        cr_assert(has_owner(record_of(&rec, "shm_unlink", 0), true, self), "%s",
+                  record_of(&rec, "shm_unlink", 0));
+
+        /* Made without memcap: nobody recorded a creator. */
+        fd = shm_open(planted, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        cr_assert(ge(int, fd, 0));
+        cr_assert(eq(int, ftruncate(fd, (off_t) page()), 0));
+        close(fd);
+        cr_assert(eq(int, open_named(ctx, planted, 0, MC_PROT_READ, &s, &err), 0), "%s",
+                  err.message);
+        cr_assert(has_owner(record_of(&rec, "shm_open", 2), false, 0), "%s",
+                  record_of(&rec, "shm_open", 2));
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_unlink(ctx, planted, &err), 0), "%s", err.message);
+        cr_assert(has_owner(record_of(&rec, "shm_unlink", 1), false, 0), "%s",
+                  record_of(&rec, "shm_unlink", 1));
+
+        /* A failed open has no object and no owner. */
+        cr_assert(lt(int, open_named(ctx, planted, 0, MC_PROT_READ, &s, NULL), 0));
+        cr_assert(not(eq(ptr, (void *) record_of(&rec, "shm_open", 3), NULL)));
+        cr_assert(eq(ptr, strstr(record_of(&rec, "shm_open", 3), "\"owner\""), NULL));
         mc_ctx_free(ctx);
 }
 
