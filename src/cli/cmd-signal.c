@@ -39,7 +39,10 @@ static void help(void) {
               "Commands:\n"
               "  send   send SIGNAL to PID: kill(2), or sigqueue(3) with --value. PID > 0 is a\n"
               "         process, 0 memcap's own process group, -1 every process memcap may\n"
-              "         signal, < -1 the process group -PID (as kill(1))\n"
+              "         signal, < -1 the process group -PID (as kill(1)). SIGNAL 0 sends\n"
+              "         nothing: it checks that PID exists and may be signalled (kill -0).\n"
+              "         The default policy allows only memcap itself and its children as\n"
+              "         targets; widen it with --policy (allowed_signal_targets)\n"
               "  wait   block the SIGNALs and wait until one arrives, then print who sent it,\n"
               "         when, its code and its payload\n"
               "  list   list every signal of this system: number, name, default action and\n"
@@ -270,9 +273,14 @@ static int signal_send(int argc, char **argv) {
                           safe ? safe : "?");
                 return error_report(&err);
         }
-        r = mc_signal_from_name(sig_text, &signo, &err);
-        if (r < 0)
-                return error_report(&err);
+        /* Signal 0 sends nothing: kill -0's check that PID exists and may be signalled. */
+        if (streq(sig_text, "0"))
+                signo = 0;
+        else {
+                r = mc_signal_from_name(sig_text, &signo, &err);
+                if (r < 0)
+                        return error_report(&err);
+        }
         signal_label(signo, name);
 
         if (value) {

@@ -218,6 +218,23 @@ static mc_ctx *ctx_policy(const char *json) {
         return ctx;
 }
 
+/*
+ * Give @ctx the default policy with @targets as its allowed_signal_targets, for a test that
+ * sends beyond the default (self and children). Usable in children (returns -errno).
+ */
+static int ctx_set_targets(mc_ctx *ctx, unsigned targets) {
+        mc_policy *p = NULL;
+        int r;
+
+        r = mc_policy_new(&p, NULL);
+        if (r >= 0)
+                r = mc_policy_set_signal_targets(p, targets);
+        if (r >= 0)
+                r = mc_ctx_set_policy(ctx, p, NULL);
+        mc_policy_free(p);
+        return r;
+}
+
 /* Give @ctx a file sink at this test's audit path. Usable in children (returns false). */
 static bool ctx_audit_to_file(mc_ctx *ctx, const char *what) {
         mc_audit *a = NULL;
@@ -809,6 +826,8 @@ Test(signal, payload_and_sender_across_processes, .timeout = 30) {
                         CHILD_CHECK(setresuid(65534, 0, 0) == 0);
                 CHILD_CHECK(getuid() == want_uid);
                 CHILD_CHECK(mc_ctx_new(&s, NULL) == 0);
+                /* The parent is no child of ours: an opt-in target. */
+                CHILD_CHECK(ctx_set_targets(s, MC_TARGET_SAME_UID) == 0);
                 p = user_data(-123456789);
                 CHILD_CHECK(mc_signal_send(s, parent, SIGUSR1, &p, &err) == 0);
                 p = real_time(rt_value);
@@ -1963,6 +1982,147 @@ Test(signal, policy_targets_same_uid, .timeout = 30) {
         mc_ctx_free(ctx);
 }
 
+/*
+ * A process of the same user that is neither the caller nor its child: a grandchild, through
+ * a child that waits for it. Returns the child; *@ret_grandchild is the target.
+ */
+static pid_t spawn_grandchild(int ready[2], pid_t *ret_grandchild) {
+        pid_t pid = spawn(), g;
+
+        if (pid == 0) {
+                alarm(30);
+                g = fork();
+                CHILD_CHECK(g >= 0);
+                if (g == 0) {
+                        alarm(30); /* alarms are not inherited */
+                        signal(SIGUSR1, SIG_IGN);
+                        g = getpid();
+                        CHILD_CHECK(write_all(ready[1], &g, sizeof(g)));
+                        for (;;)
+                                pause();
+                }
+                (void) waitpid(g, NULL, 0);
+                _exit(0);
+        }
+        for (size_t got = 0; got < sizeof(*ret_grandchild);) {
+                struct pollfd p = {ready[0], POLLIN, 0};
+                ssize_t n;
+
+                cr_assert(eq(int, poll(&p, 1, 10000), 1), "no grandchild within 10 s");
+                n = read(ready[0], (char *) ret_grandchild + got, sizeof(*ret_grandchild) - got);
+                cr_assert(gt(sz, (size_t) n, 0), "the child died without a grandchild");
+                got += (size_t) n;
+        }
+        return pid;
+}
+
+Test(signal, default_policy_refuses_other_processes_and_names_the_rule, .timeout = 30) {
+        mc_ctx *ctx = ctx_new();
+        mc_error err = MC_ERROR_INIT;
+        int ready[2], r;
+        pid_t kid, grandchild;
+
+        pipe_new(ready);
+        kid = spawn_grandchild(ready, &grandchild);
+        /* Same user and process group, not a child: the narrowest rule is named. */
+        assert_denied(mc_signal_send(ctx, grandchild, SIGUSR1, NULL, &err), err,
+                      "add \"process_group\" to allowed_signal_targets");
+        assert_denied(mc_signal_send(ctx, grandchild, 0, NULL, &err), err,
+                      "add \"process_group\" to allowed_signal_targets");
+        cr_assert(eq(int, ctx_set_targets(ctx, MC_TARGET_SELF | MC_TARGET_SAME_UID), 0));
+        cr_assert(eq(int, mc_signal_send(ctx, grandchild, SIGUSR1, NULL, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, ctx_set_targets(ctx, MC_TARGET_ANY), 0));
+        cr_assert(eq(int, mc_signal_send(ctx, grandchild, SIGUSR1, NULL, &err), 0), "%s",
+                  err.message);
+        /* "any" still does not reach init, and a pid of another user is refused by the rule,
+         * not by the kernel (signal 0 delivers nothing either way). */
+        assert_denied(mc_signal_send(ctx, 1, 0, NULL, &err), err,
+                      "add \"init\" to allowed_signal_targets");
+        cr_assert(eq(int, ctx_set_targets(ctx, MC_TARGET_INIT), 0));
+        r = mc_signal_send(ctx, 1, 0, NULL, &err);
+        cr_assert(r == 0 || (r == -EPERM && err.kind == MC_ERR_PERMISSION_DENIED),
+                  "only the kernel may refuse it now: %s", err.message);
+        /* The broadcast needs its own rule, whatever else is allowed. */
+        cr_assert(eq(int, ctx_set_targets(ctx, MC_TARGET_ANY | MC_TARGET_WHOLE_GROUP), 0));
+        assert_denied(mc_signal_send(ctx, -1, 0, NULL, &err), err,
+                      "add \"broadcast\" to allowed_signal_targets");
+        cr_assert(eq(int, ctx_set_targets(ctx, MC_TARGET_BROADCAST), 0));
+        cr_assert(eq(int, mc_signal_send(ctx, -1, 0, NULL, &err), 0), "%s", err.message);
+
+        cr_assert(eq(int, kill(grandchild, SIGKILL), 0));
+        cr_assert(eq(int, reap(kid), 0));
+        close(ready[0]);
+        close(ready[1]);
+        mc_ctx_free(ctx);
+}
+
+Test(signal, signal_zero_probes_where_sending_is_allowed, .timeout = 30) {
+        mc_ctx *ctx = ctx_policy("{\"allowed_signals\": [], \"allowed_signal_targets\": "
+                                 "[\"self\", \"children\"]}");
+        mc_signal_payload p = user_data(1);
+        mc_error err = MC_ERROR_INIT;
+        int ready[2], pfd;
+        pid_t kid, gone;
+
+        require_pidfd();
+        pipe_new(ready);
+        kid = spawn_target((uid_t) -1, ready);
+        /* No signal is allowed, yet the existence check is, for each way of sending. */
+        assert_denied(mc_signal_send(ctx, kid, SIGUSR1, NULL, &err), err, "allowed_signals");
+        cr_assert(eq(int, mc_signal_send(ctx, getpid(), 0, NULL, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_signal_send(ctx, kid, 0, NULL, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_signal_send(ctx, kid, 0, &p, &err), 0), "%s", err.message);
+        pfd = pidfd_open(kid);
+        cr_assert(ge(int, pfd, 0));
+        cr_assert(eq(int, mc_signal_send_pidfd(ctx, pfd, 0, NULL, &err), 0), "%s", err.message);
+        stop_target(kid);
+        /* A process that is gone is NotFound, as kill -0 says. */
+        cr_assert(eq(int, mc_signal_send_pidfd(ctx, pfd, 0, NULL, &err), -ESRCH), "%s",
+                  err.message);
+        close(pfd);
+        gone = kid;
+        cr_assert(eq(int, mc_signal_send(ctx, gone, 0, NULL, &err), -ESRCH), "%s", err.message);
+        cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
+        /* Raising signal 0 means nothing: still InvalidSignal. */
+        cr_assert(eq(int, mc_signal_raise(ctx, 0, &err), -EINVAL));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_SIGNAL));
+        close(ready[0]);
+        close(ready[1]);
+        mc_ctx_free(ctx);
+}
+
+Test(signal, whole_group_of_a_child_needs_whole_group_and_children, .timeout = 30) {
+        mc_ctx *ctx = ctx_new();
+        mc_error err = MC_ERROR_INIT;
+        int ready[2], st;
+        pid_t kid;
+
+        pipe_new(ready);
+        kid = spawn();
+        if (kid == 0) {
+                alarm(30);
+                CHILD_CHECK(setpgid(0, 0) == 0);
+                CHILD_CHECK(write_all(ready[1], "r", 1));
+                for (;;)
+                        pause();
+        }
+        ready_wait(ready[0]);
+        /* A child of ours that leads a group of its own: the group is judged by its leader. */
+        assert_denied(mc_signal_send(ctx, -kid, SIGTERM, NULL, &err), err,
+                      "add \"whole_group\" to allowed_signal_targets");
+        cr_assert(eq(int, ctx_set_targets(ctx, MC_TARGET_WHOLE_GROUP | MC_TARGET_SELF), 0));
+        assert_denied(mc_signal_send(ctx, -kid, SIGTERM, NULL, &err), err,
+                      "add \"children\" to allowed_signal_targets");
+        cr_assert(eq(int, ctx_set_targets(ctx, MC_TARGET_WHOLE_GROUP | MC_TARGET_CHILDREN), 0));
+        cr_assert(eq(int, mc_signal_send(ctx, -kid, SIGTERM, NULL, &err), 0), "%s", err.message);
+        st = reap(kid);
+        cr_assert(killed_by(st, SIGTERM));
+        close(ready[0]);
+        close(ready[1]);
+        mc_ctx_free(ctx);
+}
+
 Test(signal, policy_allowed_syscalls_denies_register) {
         mc_ctx *ctx = ctx_policy("{\"allowed_syscalls\": [\"signal_send\", \"signal_wait\"]}");
         mc_error err = MC_ERROR_INIT;
@@ -2725,8 +2885,6 @@ Test(signal, send_argument_errors, .timeout = 30) {
         kid = spawn_target((uid_t) -1, ready);
         cr_assert(eq(int, mc_signal_send(ctx, kid, SIGUSR1, &bad, &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
-        cr_assert(eq(int, mc_signal_send(ctx, kid, 0, NULL, &err), -EINVAL));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_SIGNAL));
         cr_assert(eq(int, mc_signal_send(ctx, kid, 65, &p, &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_SIGNAL));
         cr_assert(eq(int, mc_signal_send(ctx, kid, -3, NULL, &err), -EINVAL));
@@ -2758,8 +2916,14 @@ Test(signal, send_argument_errors, .timeout = 30) {
                 CHILD_CHECK(e.kind == MC_ERR_INVALID_ARGUMENT);
                 CHILD_CHECK(mc_signal_send(c, -1, SIGUSR1, &p, &e) == -EINVAL);
                 CHILD_CHECK(e.kind == MC_ERR_INVALID_ARGUMENT);
-                /* Without a payload, its own group is a target the default policy allows. */
+                /* Without a payload its own group is a target, but only when the policy
+                 * allows whole groups: the default does not. */
+                CHILD_CHECK(mc_signal_send(c, 0, SIGUSR1, NULL, &e) == -EPERM);
+                CHILD_CHECK(e.kind == MC_ERR_POLICY_VIOLATION);
+                CHILD_CHECK(strstr(e.message, "add \"whole_group\" to allowed_signal_targets"));
+                CHILD_CHECK(ctx_set_targets(c, MC_TARGET_SELF | MC_TARGET_WHOLE_GROUP) == 0);
                 CHILD_CHECK(mc_signal_send(c, 0, SIGUSR1, NULL, &e) == 0);
+                CHILD_CHECK(mc_signal_send(c, -getpid(), SIGUSR1, NULL, &e) == 0);
                 mc_ctx_free(c);
                 _exit(0);
         }
