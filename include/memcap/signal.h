@@ -225,8 +225,18 @@ MC_API int mc_signal_send_pidfd(mc_ctx *ctx, int pidfd, int signo, const mc_sign
                                 mc_error *err);
 
 /**
- * mc_signal_raise() - send @signo to the calling thread (raise(3)); policy "allowed_signals".
- * With a memcap handler registered, it runs in the dispatcher as for any other delivery.
+ * mc_signal_raise() - send @signo to the caller; policy "allowed_signals" (the target rule does
+ * not apply). Where it goes depends on who handles @signo when it is called:
+ * - @signo has a memcap handler: to the process (kill(getpid(), @signo); the handler sees
+ *   SI_USER from getpid()). The handler runs in memcap's dispatcher thread (or in the next
+ *   mc_signal_dispatch() of its context), never in the calling thread, and possibly only
+ *   after this returns; the calling thread may block @signo (MC_SIGNAL_BLOCK) without
+ *   keeping it. A thread of the program waiting for @signo with sigwait(3) could take it.
+ * - otherwise: to the calling thread, as raise(3) (tgkill(2), SI_TKILL): an unblocked
+ *   signal's handler or default action takes effect in this thread before this returns; a
+ *   signal this thread blocks stays pending in this thread until it unblocks it.
+ * Return: 0, -EINVAL (InvalidSignal: 0 or a number that names no signal), -EPERM
+ * (PolicyViolation), or -errno.
  */
 MC_API int mc_signal_raise(mc_ctx *ctx, int signo, mc_error *err);
 

@@ -2718,6 +2718,100 @@ Test(signal, raise_with_block_in_a_single_thread_process, .timeout = 30) {
         assert_child_ok(pid);
 }
 
+/* For raise_targets_...: what a plain SA_SIGINFO handler saw, and in which thread. */
+static atomic_int raised_calls;
+static int raised_code;
+static pthread_t raised_thread;
+
+static void raised_handler(int signo, siginfo_t *si, void *uc) {
+        (void) signo;
+        (void) uc;
+        raised_code = si->si_code;
+        raised_thread = pthread_self();
+        atomic_fetch_add(&raised_calls, 1);
+}
+
+typedef struct raiser {
+        mc_ctx *ctx;
+        int signo;
+        bool block;     /* block @signo in the raising thread first */
+        int r;          /* what mc_signal_raise() returned */
+        int calls_then; /* raised_calls when it returned */
+        bool pending;   /* @signo pending in the raising thread afterwards */
+        int calls_after_unblock;
+        pthread_t self;
+} raiser;
+
+static void *raiser_main(void *arg) {
+        raiser *a = arg;
+        sigset_t one, pend;
+
+        a->self = pthread_self();
+        sigemptyset(&one);
+        sigaddset(&one, a->signo);
+        if (a->block)
+                pthread_sigmask(SIG_BLOCK, &one, NULL);
+        a->r = mc_signal_raise(a->ctx, a->signo, NULL);
+        a->calls_then = atomic_load(&raised_calls);
+        sigpending(&pend);
+        a->pending = sigismember(&pend, a->signo) == 1;
+        if (a->block) {
+                pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+                a->calls_after_unblock = atomic_load(&raised_calls);
+        }
+        return NULL;
+}
+
+static void raise_from_thread(raiser *a) {
+        pthread_t t;
+
+        cr_assert(eq(int, pthread_create(&t, NULL, raiser_main, a), 0));
+        cr_assert(eq(int, pthread_join(t, NULL), 0));
+        cr_assert(eq(int, a->r, 0));
+}
+
+Test(signal, raise_targets_the_process_with_a_memcap_handler_and_the_thread_without,
+     .timeout = 20) {
+        mc_ctx *ctx = ctx_new();
+        struct sigaction sa;
+        collector c;
+        raiser a;
+
+        /* A memcap handler: sent to the process, so a raising thread that blocks the signal
+         * does not keep it (sent to that thread it would die with the thread, which ends
+         * here); the handler runs in the dispatcher, with kill(2)'s si_code. */
+        collector_init(&c, MC_SIGNAL_CONTINUE);
+        reg(ctx, SIGUSR1, collect, &c, 0, NULL);
+        a = (raiser){.ctx = ctx, .signo = SIGUSR1, .block = true};
+        raise_from_thread(&a);
+        cr_assert(eq(sz, collector_wait(&c, 1, 5000), 1));
+        cr_assert(eq(int, c.info[0].code, SI_USER));
+        cr_assert(eq(int, c.info[0].source_pid, getpid()));
+        cr_assert(eq(int, pthread_equal(c.thread[0], a.self), 0));
+        unreg(ctx, SIGUSR1);
+
+        /* No memcap handler: the calling thread, as raise(3). The handler has run in that
+         * thread when the call returns. */
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = raised_handler;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        cr_assert(eq(int, sigaction(SIGUSR2, &sa, NULL), 0));
+        a = (raiser){.ctx = ctx, .signo = SIGUSR2};
+        raise_from_thread(&a);
+        cr_assert(eq(int, a.calls_then, 1), "the handler ran before the call returned");
+        cr_assert(ne(int, pthread_equal(raised_thread, a.self), 0), "in the calling thread");
+        cr_assert(eq(int, raised_code, SI_TKILL));
+        /* Blocked in the calling thread: it waits there, not in another thread. */
+        a = (raiser){.ctx = ctx, .signo = SIGUSR2, .block = true};
+        raise_from_thread(&a);
+        cr_assert(a.pending, "pending in the raising thread");
+        cr_assert(eq(int, a.calls_then, 1), "no other thread took it");
+        cr_assert(eq(int, a.calls_after_unblock, 2), "delivered there once it unblocked");
+        cr_assert(ne(int, pthread_equal(raised_thread, a.self), 0));
+        mc_ctx_free(ctx);
+}
+
 Test(signal, raise_calls_a_plain_handler_synchronously) {
         mc_error err = MC_ERROR_INIT;
         mc_ctx *ctx = ctx_new();
