@@ -32,9 +32,14 @@
  *
  * fork(): the child starts with no memcap handlers - the dispositions that were in place before
  * memcap's registrations are restored there, signals blocked because of MC_SIGNAL_BLOCK are
- * unblocked, and the child may register again. So an exec after fork() starts clean. (Children
- * made by posix_spawn() or vfork() skip fork handlers: give them a clean mask with
- * posix_spawnattr_setsigmask() if you used MC_SIGNAL_BLOCK.)
+ * unblocked, and the child may register again. So an exec after fork() starts clean, from any
+ * thread: a child forked by a handler running in memcap's dispatcher thread (which blocks
+ * nearly every signal) gets the application's mask instead - that of the thread whose
+ * registration started the dispatcher, as it was then, without memcap's blocks - and the
+ * process's name. Such a child should exec or _exit(); if the handler returns in it, the child
+ * ends there with _exit(0), for it has no caller to return to. (Children made by posix_spawn()
+ * or vfork() skip fork handlers: give them a clean mask with posix_spawnattr_setsigmask() if
+ * you used MC_SIGNAL_BLOCK.)
  *
  * Faults: SIGSEGV, SIGBUS, SIGFPE and SIGILL raised by a faulting instruction cannot be handled
  * from another thread; registering them is refused - use mc_map_read()/mc_map_write() for

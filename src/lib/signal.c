@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -74,6 +75,11 @@ static struct {
         uint64_t blocked_by_memcap; /* MC_SIGNAL_BLOCK: to unblock in fork() children */
         bool started;
         pthread_t thread;
+        /* The mask of the thread that started the dispatcher, before it blocked everything for
+         * the new thread, and the process's name: what a child forked from the dispatcher
+         * thread gets back, so that it starts as one forked from the application would. */
+        sigset_t app_mask;
+        char app_name[16];
         int sfd; /* the dispatcher's signalfd */
         int efd; /* wakes the dispatcher after a change */
         sigset_t watched;
@@ -91,6 +97,9 @@ static struct {
 
 /* The registration whose handler this thread is running: unregistering it must not wait. */
 static __thread reg *tls_running;
+
+/* Set in the dispatcher thread; a fork() child of it is told apart by this. */
+static __thread bool tls_dispatcher;
 
 static bool is_fault(int signo) {
         return signo == SIGSEGV || signo == SIGBUS || signo == SIGFPE || signo == SIGILL ||
@@ -234,8 +243,18 @@ static void info_from_ssi(const struct signalfd_siginfo *s, mc_signal_info *i) {
 static void deliver(const mc_signal_info *info);
 static void flush_unwatched(void);
 
+/*
+ * In a fork() child of the dispatcher thread, after a handler returned: the thread has no
+ * caller to return to and the child no dispatcher to be, so the child ends here.
+ */
+static void end_if_forked(void) {
+        if (!tls_dispatcher)
+                _exit(0);
+}
+
 static void *dispatcher_main(void *arg) {
         (void) arg;
+        tls_dispatcher = true;
         pthread_setname_np(pthread_self(), "memcap-signal");
         pthread_mutex_lock(&G.lock);
         atomic_store_explicit(&G.tid, (pid_t) syscall(SYS_gettid), memory_order_release);
@@ -255,6 +274,7 @@ static void *dispatcher_main(void *arg) {
                         if (read(G.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                                 break;
                         flush_unwatched();
+                        end_if_forked();
                 }
                 if (!(p[0].revents & POLLIN))
                         continue;
@@ -263,6 +283,7 @@ static void *dispatcher_main(void *arg) {
                         mc_signal_info info;
                         info_from_ssi(&ssi[k], &info);
                         deliver(&info);
+                        end_if_forked();
                 }
         }
         return NULL;
@@ -365,6 +386,22 @@ static void dispatcher_mask(sigset_t *m) {
         sigdelset(m, SIGSYS);
 }
 
+/* The process's name (its main thread's), or "" when it cannot be read. */
+static void app_name_read(char *buf, size_t size) {
+        ssize_t n = -1;
+        int fd;
+
+        fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                n = read(fd, buf, size - 1);
+                close(fd);
+        }
+        if (n < 0)
+                n = 0;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+}
+
 /* Start the dispatcher (G.lock held). */
 static int dispatcher_start(mc_error *err) {
         sigset_t all, old;
@@ -383,9 +420,11 @@ static int dispatcher_start(mc_error *err) {
                 return r;
         }
         atomic_store(&G.pid, getpid());
+        app_name_read(G.app_name, sizeof(G.app_name));
         /* The thread inherits this mask: it is never interrupted by a registrable signal. */
         dispatcher_mask(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
+        G.app_mask = old;
         r = pthread_create(&G.thread, NULL, dispatcher_main, NULL);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0) {
@@ -921,7 +960,9 @@ void mc__signal_fork_parent(void) {
 /*
  * The child has no dispatcher (threads do not survive fork): give it back the dispositions
  * memcap replaced and the mask memcap changed, so it starts clean and an exec inherits
- * nothing of memcap's.
+ * nothing of memcap's. A child of the dispatcher thread itself (forked by a handler) would
+ * inherit that thread's mask, nearly every signal blocked, and its name: it gets the
+ * application's mask and name instead.
  */
 void mc__signal_fork_child(void) {
         sigset_t unblock;
@@ -934,12 +975,29 @@ void mc__signal_fork_child(void) {
                 while (G.top[s]) {
                         reg *r = G.top[s];
                         G.top[s] = r->below;
-                        free(r);
+                        /* A handler this thread is in returns into run_handler(), which
+                         * frees it then. */
+                        if (r->running > 0)
+                                r->dead = true;
+                        else
+                                free(r);
                 }
                 if (G.blocked_by_memcap & (UINT64_C(1) << (s - 1)))
                         sigaddset(&unblock, s);
         }
-        pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+        if (tls_dispatcher) {
+                sigset_t app = G.app_mask;
+
+                for (int s = 1; s <= MAXSIG; s++)
+                        if (sigismember(&unblock, s) == 1)
+                                sigdelset(&app, s);
+                pthread_sigmask(SIG_SETMASK, &app, NULL);
+                if (G.app_name[0])
+                        (void) prctl(PR_SET_NAME, G.app_name);
+                tls_dispatcher = false;
+        } else {
+                pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+        }
         G.blocked_by_memcap = 0;
         G.sfd = safe_close(G.sfd);
         G.efd = safe_close(G.efd);

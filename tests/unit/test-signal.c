@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -2543,8 +2544,9 @@ static uint64_t exec_child_sigblk(void) {
         pipe_new(p);
         pid = spawn();
         if (pid == 0) {
+                /* Not through sh, which clears its mask when it starts. */
                 CHILD_CHECK(dup2(p[1], STDOUT_FILENO) == STDOUT_FILENO);
-                execl("/bin/sh", "sh", "-c", "grep SigBlk /proc/self/status", (char *) NULL);
+                execlp("grep", "grep", "SigBlk", "/proc/self/status", (char *) NULL);
                 _exit(127);
         }
         close(p[1]);
@@ -2575,6 +2577,239 @@ Test(signal, exec_after_fork_has_no_blocked_bits, .timeout = 30) {
         cr_assert(eq(u64, blk & (bit(SIGUSR1) | bit(rt)), 0), "SigBlk %016" PRIx64, blk);
         unreg(ctx, SIGUSR1);
         unreg(ctx, rt);
+        mc_ctx_free(ctx);
+}
+
+/*
+ * Children forked (and exec'd) from a handler or from a thread: each must start with the
+ * application's mask, as if memcap's dispatcher thread did not exist. A probe is a program
+ * exec'd directly (not through sh, which clears its mask when it starts) that prints its
+ * SigBlk line to a pipe; fork_probe() is safe in a handler on any thread (no Criterion
+ * assertion there).
+ */
+static pid_t fork_probe(int out_fd, const char *const *argv) {
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                if (dup2(out_fd, STDOUT_FILENO) != STDOUT_FILENO)
+                        _exit(126);
+                execvp(argv[0], (char *const *) argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+static const char *const PROBE_SIGBLK[] = {"grep", "SigBlk", "/proc/self/status", NULL};
+static const char *const PROBE_SLEEP[] = {"sleep", "30", NULL};
+
+/* Wait at most @ms for @pid to end; false (and it is killed and reaped) when it did not. */
+static bool wait_bounded(pid_t pid, int ms, int *ret_status) {
+        int64_t end = mono_ms() + ms;
+
+        for (;;) {
+                pid_t r = waitpid(pid, ret_status, WNOHANG);
+
+                if (r == pid)
+                        return true;
+                cr_assert(eq(int, r, 0), "waitpid %d: %s", (int) pid, strerror(errno));
+                if (mono_ms() >= end) {
+                        kill(pid, SIGKILL);
+                        (void) waitpid(pid, ret_status, 0);
+                        return false;
+                }
+                sleep_us(5000);
+        }
+}
+
+/* The SigBlk bits a probe printed on @fd (read end); it is reaped. */
+static uint64_t probe_sigblk(int fd, pid_t pid) {
+        char out[256] = "";
+        uint64_t blk = UINT64_MAX;
+        size_t len = 0;
+        int st;
+
+        while (len < sizeof(out) - 1) {
+                struct pollfd p = {fd, POLLIN, 0};
+                ssize_t n;
+
+                cr_assert(eq(int, poll(&p, 1, 10000), 1), "the probe printed nothing in 10 s");
+                n = read(fd, out + len, sizeof(out) - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t) n;
+                if (memchr(out, '\n', len))
+                        break;
+        }
+        cr_assert(wait_bounded(pid, 10000, &st), "the probe did not end within 10 s");
+        cr_assert(exited_with(st, 0), "the probe failed: status 0x%x", (unsigned) st);
+        cr_assert(eq(int, sscanf(out, "SigBlk: %" SCNx64, &blk), 1), "output: %s", out);
+        return blk;
+}
+
+/* The calling thread's mask as SigBlk bits. */
+static uint64_t own_mask(void) {
+        sigset_t cur;
+
+        cr_assert(eq(int, pthread_sigmask(SIG_SETMASK, NULL, &cur), 0));
+        return mask_bits(&cur);
+}
+
+/* What a forking handler or thread needs, and what it did. */
+typedef struct forker {
+        int out_fd;
+        const char *const *argv;
+        atomic_int pid; /* the probe, once forked; -1 when fork failed */
+} forker;
+
+static mc_signal_action forking_handler(const mc_signal_info *info, void *userdata) {
+        forker *f = userdata;
+
+        (void) info;
+        atomic_store(&f->pid, (int) fork_probe(f->out_fd, f->argv));
+        return MC_SIGNAL_IGNORE;
+}
+
+static pid_t forker_wait(forker *f) {
+        int64_t end = mono_ms() + 10000;
+
+        while (atomic_load(&f->pid) == 0 && mono_ms() < end)
+                sleep_us(1000);
+        cr_assert(gt(int, atomic_load(&f->pid), 0), "the handler never forked");
+        return (pid_t) atomic_load(&f->pid);
+}
+
+/* The application blocks SIGHUP in its own thread; that and only that a probe must inherit. */
+static uint64_t app_blocks_sighup(void) {
+        sigset_t hup;
+
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        cr_assert(eq(int, pthread_sigmask(SIG_BLOCK, &hup, NULL), 0));
+        return own_mask();
+}
+
+Test(signal, fork_from_a_handler_on_the_dispatcher_gets_the_application_mask, .timeout = 30) {
+        mc_ctx *ctx = ctx_new();
+        uint64_t app = app_blocks_sighup(), blk;
+        forker f = {.argv = PROBE_SIGBLK};
+        int p[2];
+
+        cr_assert(ne(u64, app & bit(SIGHUP), 0));
+        pipe_new(p);
+        f.out_fd = p[1];
+        reg(ctx, SIGUSR1, forking_handler, &f, 0, NULL);
+        cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+        blk = probe_sigblk(p[0], forker_wait(&f));
+        cr_assert(eq(u64, blk, app), "SigBlk %016" PRIx64 ", the application's %016" PRIx64, blk,
+                  app);
+        unreg(ctx, SIGUSR1);
+        close(p[0]);
+        close(p[1]);
+        mc_ctx_free(ctx);
+}
+
+Test(signal, fork_from_a_handler_on_the_dispatcher_can_be_stopped_with_sigterm, .timeout = 30) {
+        mc_ctx *ctx = ctx_new();
+        forker f = {.out_fd = STDOUT_FILENO, .argv = PROBE_SLEEP};
+        pid_t pid;
+        int st;
+
+        reg(ctx, SIGUSR1, forking_handler, &f, MC_SIGNAL_BLOCK, NULL);
+        cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+        pid = forker_wait(&f);
+        /* The probe may not have exec'd yet; SIGTERM ends it either way. */
+        cr_assert(eq(int, kill(pid, SIGTERM), 0));
+        cr_assert(wait_bounded(pid, 10000, &st), "SIGTERM did not end the child within 10 s");
+        cr_assert(killed_by(st, SIGTERM), "status 0x%x", (unsigned) st);
+        unreg(ctx, SIGUSR1);
+        mc_ctx_free(ctx);
+}
+
+Test(signal, fork_from_event_loop_dispatch_gets_the_application_mask, .timeout = 30) {
+        mc_ctx *ctx = ctx_new();
+        uint64_t app = app_blocks_sighup(), blk;
+        forker f = {.argv = PROBE_SIGBLK};
+        mc_error err = MC_ERROR_INIT;
+        struct pollfd pfd;
+        int p[2], fd;
+
+        pipe_new(p);
+        f.out_fd = p[1];
+        reg(ctx, SIGUSR1, forking_handler, &f, MC_SIGNAL_BLOCK, NULL);
+        cr_assert(eq(int, mc_signal_fd(ctx, &fd, &err), 0), "%s", err.message);
+        cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+        pfd = (struct pollfd){fd, POLLIN, 0};
+        cr_assert(eq(int, poll(&pfd, 1, 10000), 1), "nothing to dispatch within 10 s");
+        cr_assert(eq(int, mc_signal_dispatch(ctx, &err), 1), "%s", err.message);
+        blk = probe_sigblk(p[0], forker_wait(&f));
+        cr_assert(eq(u64, blk, app), "SigBlk %016" PRIx64 ", the application's %016" PRIx64, blk,
+                  app);
+        unreg(ctx, SIGUSR1);
+        close(p[0]);
+        close(p[1]);
+        mc_ctx_free(ctx);
+}
+
+static void *forking_thread(void *arg) {
+        forker *f = arg;
+
+        atomic_store(&f->pid, (int) fork_probe(f->out_fd, f->argv));
+        return NULL;
+}
+
+Test(signal, fork_from_an_ordinary_thread_gets_the_application_mask, .timeout = 30) {
+        mc_ctx *ctx = ctx_new();
+        uint64_t app = app_blocks_sighup(), blk;
+        forker f = {.argv = PROBE_SIGBLK};
+        pthread_t t;
+        int p[2];
+
+        pipe_new(p);
+        f.out_fd = p[1];
+        /* The thread inherits memcap's block of SIGUSR1 too; the child must not. */
+        reg(ctx, SIGUSR1, noop_handler, NULL, MC_SIGNAL_BLOCK, NULL);
+        cr_assert(eq(int, pthread_create(&t, NULL, forking_thread, &f), 0));
+        cr_assert(eq(int, pthread_join(t, NULL), 0));
+        blk = probe_sigblk(p[0], forker_wait(&f));
+        cr_assert(eq(u64, blk, app), "SigBlk %016" PRIx64 ", the application's %016" PRIx64, blk,
+                  app);
+        unreg(ctx, SIGUSR1);
+        close(p[0]);
+        close(p[1]);
+        mc_ctx_free(ctx);
+}
+
+/* A child forked by a handler that returns (no exec) ends instead of becoming a dispatcher. */
+static mc_signal_action fork_and_return(const mc_signal_info *info, void *userdata) {
+        forker *f = userdata;
+        pid_t pid = fork();
+
+        (void) info;
+        if (pid == 0) {
+                char name[32] = "";
+
+                (void) prctl(PR_GET_NAME, name);
+                /* The child carries the process's name, not the dispatcher thread's. */
+                if (strcmp(name, "memcap-signal") == 0)
+                        _exit(3);
+                return MC_SIGNAL_IGNORE;
+        }
+        atomic_store(&f->pid, (int) pid);
+        return MC_SIGNAL_IGNORE;
+}
+
+Test(signal, fork_child_of_the_dispatcher_that_returns_from_the_handler_ends, .timeout = 30) {
+        mc_ctx *ctx = ctx_new();
+        forker f = {0};
+        int st;
+
+        reg(ctx, SIGUSR1, fork_and_return, &f, 0, NULL);
+        cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+        cr_assert(wait_bounded(forker_wait(&f), 10000, &st), "the child went on for 10 s");
+        cr_assert(exited_with(st, 0), "status 0x%x", (unsigned) st);
+        unreg(ctx, SIGUSR1);
         mc_ctx_free(ctx);
 }
 
