@@ -25,6 +25,11 @@
  * - A signal sent to one thread (pthread_kill/tgkill) is handed on like any other once that
  *   thread does not block it. Threads created after an MC_SIGNAL_BLOCK registration inherit the
  *   block: a signal sent to one of them waits in its queue until it unblocks the signal.
+ * - One dispatcher thread runs every thread-dispatched handler, one at a time: a slow handler
+ *   delays the others. mc_signal_stats() shows how many instances wait and how many standard
+ *   ones merged.
+ * - The sender's pid and uid are the kernel's only for kill(2)-like and kernel signals;
+ *   mc_signal_info.source_verified says which (sigqueue(3) senders may claim any pid).
  *
  * Handlers are shared by the process: one registration per signal is active at a time (a newer
  * one stacks on top of the older; unregistering pops it and the older is active again). All
@@ -94,6 +99,16 @@ typedef struct mc_signal_payload {
 /*
  * The seed's SignalInfo. A received sigqueue() value is reported as REAL_TIME for realtime
  * signals and USER_DATA for standard ones; both members are filled from the same sigval.
+ *
+ * Who sent it: for si_code SI_USER (kill(2), pidfd_send_signal(2) without a siginfo, raise),
+ * SI_TKILL (tgkill(2)) and the codes above 0 (the kernel: SIGCHLD's CLD_*, SI_KERNEL, ...) the
+ * kernel fills in source_pid and source_uid itself, and another process cannot queue those
+ * codes (rt_sigqueueinfo(2) refuses them except to oneself): source_verified is true. For
+ * every code below 0 - SI_QUEUE (sigqueue(3), pidfd_send_signal(2) with a siginfo), SI_MESGQ,
+ * SI_ASYNCNL, ... - the sender writes pid and uid itself with rt_sigqueueinfo(2) and may write
+ * anything: source_verified is false, and they are only a claim. Never grant anything on a
+ * claimed sender; memcap does not. (A thread of the receiving process can forge any code to
+ * its own process: it is trusted with its own signals.)
  */
 typedef struct mc_signal_info {
         int signal;
@@ -103,6 +118,8 @@ typedef struct mc_signal_info {
         mc_signal_payload payload;
         int code;   /* si_code: SI_USER, SI_QUEUE, SI_TKILL, SI_KERNEL, CLD_EXITED, ... */
         int status; /* SIGCHLD: the child's exit status or signal; else 0 */
+        /* source_pid and source_uid are the kernel's (true) or the sender's claim (false) */
+        bool source_verified;
 } mc_signal_info;
 
 /* What a handler asks for after it ran (the seed's SignalAction). */
@@ -294,6 +311,44 @@ typedef enum mc_signal_default {
  * mc_signal_default_action() - @signo's default action; -EINVAL outside 1..SIGRTMAX.
  */
 MC_API int mc_signal_default_action(int signo);
+
+/*
+ * What memcap's hand-off of signals to handlers is doing, process-wide (mc_signal_stats()).
+ * One dispatcher thread runs every handler registered for thread dispatch, one at a time, so a
+ * slow handler delays the others: these counts let a program see it happen.
+ */
+typedef struct mc_signal_counts {
+        /*
+         * Instances memcap has taken in whose handler has not started: on their way to the
+         * dispatcher, read by it but behind a running handler, or in a context's queue for
+         * mc_signal_dispatch(). Not counted until the dispatcher reads them: instances still
+         * in the process's own queue because every thread blocks the signal
+         * (MC_SIGNAL_BLOCK), of which the dispatcher takes up to 32 at a time.
+         */
+        uint64_t waiting;
+        uint64_t waiting_max; /* the most that ever waited at once */
+        uint64_t handled;     /* handler calls started */
+        /*
+         * Standard-signal instances (1..31) that merged into one of the same number still
+         * waiting for the dispatcher (not yet read by it): they never reach a handler of
+         * their own, as POSIX allows. Not seen: instances the kernel merged before memcap's
+         * handler ran, e.g. while every thread blocks the signal. Realtime signals never
+         * merge.
+         */
+        uint64_t coalesced;
+        /* Instances memcap could not hand on: the dispatcher's queue stayed full for about a
+         * second, memory ran out, or mc_ctx_free() dropped a context's undispatched queue. */
+        uint64_t lost;
+} mc_signal_counts;
+
+/**
+ * mc_signal_stats() - the counts of memcap's signal hand-off in this process, since it started
+ * (a fork() child starts from zero).
+ * @ret: filled on success. Each count is read on its own, not as one snapshot.
+ * Return: 0, or -EINVAL (InvalidArgument) when @ret is NULL. Thread-safe and
+ * async-signal-safe; needs no context and is not audited (it changes nothing).
+ */
+MC_API int mc_signal_stats(mc_signal_counts *ret, mc_error *err);
 
 /** mc_signal_rt_min() / mc_signal_rt_max() - this process's SIGRTMIN and SIGRTMAX. */
 MC_API int mc_signal_rt_min(void);

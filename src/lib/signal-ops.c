@@ -455,6 +455,7 @@ static int wait_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         a->ret->source_uid = si.si_uid;
         a->ret->timestamp = mc__now_ns(CLOCK_REALTIME);
         a->ret->code = si.si_code;
+        a->ret->source_verified = mc__signal_sender_verified(si.si_code);
         if (si.si_signo == SIGCHLD)
                 a->ret->status = si.si_status;
         if (si.si_code == SI_QUEUE || si.si_code == SI_MESGQ || si.si_code == SI_TIMER) {

@@ -13,6 +13,7 @@
  */
 
 #include "common.h"
+#include "signal-int.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -855,6 +856,7 @@ Test(signal, payload_and_sender_across_processes, .timeout = 30) {
         cr_assert(eq(int, i->code, SI_QUEUE));
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_USER_DATA));
         cr_assert(eq(i32, i->payload.user_data, -123456789));
+        cr_assert(not(i->source_verified), "sigqueue(3) fills in its sender itself");
 
         i = find_signal(&c, rt3);
         cr_assert(not(eq(ptr, (void *) i, NULL)));
@@ -863,6 +865,7 @@ Test(signal, payload_and_sender_across_processes, .timeout = 30) {
         cr_assert(eq(int, i->code, SI_QUEUE));
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_REAL_TIME));
         cr_assert(eq(u64, i->payload.real_time, rt_value), "all 64 bits of the value");
+        cr_assert(not(i->source_verified));
 
         i = find_signal(&c, SIGUSR2);
         cr_assert(not(eq(ptr, (void *) i, NULL)), "a kill(2)-sent signal must arrive");
@@ -870,6 +873,7 @@ Test(signal, payload_and_sender_across_processes, .timeout = 30) {
         cr_assert(eq(u32, i->source_uid, want_uid));
         cr_assert(eq(int, i->code, SI_USER));
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_NONE));
+        cr_assert(i->source_verified, "the kernel fills in kill(2)'s sender");
 
         i = find_signal(&c, rt4);
         cr_assert(not(eq(ptr, (void *) i, NULL)));
@@ -878,6 +882,7 @@ Test(signal, payload_and_sender_across_processes, .timeout = 30) {
         cr_assert(eq(int, i->code, SI_QUEUE));
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_REAL_TIME));
         cr_assert(eq(u64, i->payload.real_time, pidfd_value));
+        cr_assert(not(i->source_verified), "a pidfd signal with a siginfo is the sender's word");
 
         i = find_signal(&c, SIGHUP);
         cr_assert(not(eq(ptr, (void *) i, NULL)), "a pidfd signal without payload must arrive");
@@ -885,6 +890,7 @@ Test(signal, payload_and_sender_across_processes, .timeout = 30) {
         cr_assert(eq(u32, i->source_uid, want_uid));
         cr_assert(eq(int, i->code, SI_USER));
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_NONE));
+        cr_assert(i->source_verified);
         cr_assert(gt(i64, i->timestamp, 0));
         mc_ctx_free(ctx);
 }
@@ -2901,6 +2907,355 @@ Test(signal, signal_fd_rejects_null_and_dispatch_without_fd_is_empty) {
         cr_assert(eq(int, mc_signal_fd(ctx, NULL, &err), -EINVAL));
         cr_assert(eq(int, mc_signal_dispatch(NULL, &err), -EINVAL));
         cr_assert(eq(int, mc_signal_dispatch(ctx, &err), 0));
+        mc_ctx_free(ctx);
+}
+
+/* ---- who sent it: verified or claimed ------------------------------------------------------- */
+
+/*
+ * Queue a siginfo written by the caller, as a forger would: rt_tgsigqueueinfo(2) to thread @tid
+ * when it is > 0, else rt_sigqueueinfo(2) to the process. Returns 0 or -errno.
+ */
+static int queue_forged(pid_t pid, pid_t tid, int signo, int code, int err_field, pid_t claim_pid,
+                        uid_t claim_uid) {
+        siginfo_t si;
+        long r;
+
+        memset(&si, 0, sizeof(si));
+        si.si_signo = signo;
+        si.si_code = code;
+        si.si_errno = err_field;
+        si.si_pid = claim_pid;
+        si.si_uid = claim_uid;
+        si.si_value.sival_int = 7;
+        r = tid > 0 ? syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, &si)
+                    : syscall(SYS_rt_sigqueueinfo, pid, signo, &si);
+        return r < 0 ? -errno : 0;
+}
+
+/* The signal_deliver record of @signo in @r. */
+static json_t *delivery_of(const records *r, const char *signame) {
+        for (size_t i = 0; i < r->n; i++)
+                if (strcmp(jstr(r->v[i], "operation"), "signal_deliver") == 0 &&
+                    strcmp(jstr(r->v[i], "request.signal"), signame) == 0)
+                        return r->v[i];
+        cr_assert(false, "no signal_deliver record of %s", signame);
+        return NULL;
+}
+
+static bool jbool(json_t *v, const char *path) {
+        json_t *b = jpath(v, path);
+
+        cr_assert(b && json_is_boolean(b), "audit field %s is missing or not a boolean", path);
+        return json_is_true(b);
+}
+
+Test(signal, sender_is_verified_only_when_the_kernel_filled_it_in, .timeout = 30) {
+        int rt_queue = SIGRTMIN + 3, rt_thread = SIGRTMIN + 4, rt_mark = SIGRTMIN + 5;
+        pid_t parent = getpid(), main_tid = (pid_t) syscall(SYS_gettid), pid;
+        char n_queue[16], n_thread[16], n_mark[16];
+        const mc_signal_info *i;
+        mc_ctx *ctx = ctx_new();
+        static collector c;
+        records r;
+
+        cr_assert(ctx_audit_to_file(ctx, "sender"));
+        collector_init(&c, MC_SIGNAL_CONTINUE);
+        reg(ctx, SIGUSR1, collect, &c, 0, NULL);
+        reg(ctx, SIGUSR2, collect, &c, 0, NULL);
+        reg(ctx, rt_queue, collect, &c, 0, NULL);
+        reg(ctx, rt_thread, collect, &c, 0, NULL);
+        reg(ctx, rt_mark, collect, &c, 0, NULL);
+        /* tgkill to this thread, which does not block it: forward() hands it on, and the flag
+         * must say what the kernel said (SI_TKILL), not what forward() re-queued it as. */
+        cr_assert(eq(int, pthread_kill(pthread_self(), SIGUSR1), 0));
+
+        pid = spawn();
+        if (pid == 0) {
+                alarm(20);
+                CHILD_CHECK(kill(parent, SIGUSR2) == 0);
+                /* The kernel keeps kill(2)'s code for itself... */
+                CHILD_CHECK(queue_forged(parent, 0, rt_queue, SI_USER, 0, 1, 0) == -EPERM);
+                /* ...but takes any pid and uid with SI_QUEUE, to the process or one thread. */
+                CHILD_CHECK(queue_forged(parent, 0, rt_queue, SI_QUEUE, 0, 1, 0) == 0);
+                CHILD_CHECK(queue_forged(parent, main_tid, rt_thread, SI_QUEUE, 0, 1, 0) == 0);
+                /* And memcap's own marks: without its token it is no kill(2). */
+                CHILD_CHECK(queue_forged(parent, main_tid, rt_mark, mc__sigfwd_mark_code(SI_USER),
+                                         12345, 1, 0) == 0);
+                _exit(0);
+        }
+        assert_child_ok(pid);
+        cr_assert(eq(sz, collector_wait(&c, 5, 5000), 5), "deliveries");
+
+        i = find_signal(&c, SIGUSR1);
+        cr_assert(i && i->code == SI_TKILL && i->source_pid == parent && i->source_verified);
+        i = find_signal(&c, SIGUSR2);
+        cr_assert(i && i->code == SI_USER && i->source_pid == pid && i->source_verified);
+        i = find_signal(&c, rt_queue);
+        cr_assert(i && i->code == SI_QUEUE && i->source_pid == 1 && !i->source_verified,
+                  "a forged SI_QUEUE is a claim");
+        cr_assert(eq(int, i->payload.user_data, 7));
+        i = find_signal(&c, rt_thread);
+        cr_assert(i && i->code == SI_QUEUE && i->source_pid == 1 && !i->source_verified);
+        i = find_signal(&c, rt_mark);
+        cr_assert(i && i->code == mc__sigfwd_mark_code(SI_USER) && !i->source_verified,
+                  "a forged mark reads back as what it is");
+
+        /* The audit record of each delivery says the same. */
+        records_load(&r, audit_path);
+        cr_assert(jbool(delivery_of(&r, "SIGUSR1"), "request.source_verified"));
+        cr_assert(jbool(delivery_of(&r, "SIGUSR2"), "request.source_verified"));
+        cr_assert(not(jbool(delivery_of(&r, mc_signal_name(rt_queue, n_queue, 16)),
+                            "request.source_verified")));
+        cr_assert(not(jbool(delivery_of(&r, mc_signal_name(rt_thread, n_thread, 16)),
+                            "request.source_verified")));
+        cr_assert(not(jbool(delivery_of(&r, mc_signal_name(rt_mark, n_mark, 16)),
+                            "request.source_verified")));
+        records_done(&r);
+        unreg(ctx, SIGUSR1);
+        unreg(ctx, SIGUSR2);
+        unreg(ctx, rt_queue);
+        unreg(ctx, rt_thread);
+        unreg(ctx, rt_mark);
+        mc_ctx_free(ctx);
+}
+
+Test(signal, sender_of_a_waited_signal_is_verified_or_claimed, .timeout = 30) {
+        pid_t pid = spawn();
+
+        if (pid == 0) {
+                int rt = SIGRTMIN + 6;
+                mc_sigset set = MC_SIGSET_EMPTY;
+                mc_signal_info info;
+                mc_ctx *c = NULL;
+                sigset_t block;
+                pid_t me = getpid(), g;
+                char log[4096] = "";
+                int fd;
+
+                alarm(20);
+                sigemptyset(&block);
+                sigaddset(&block, rt);
+                sigaddset(&block, SIGUSR1);
+                CHILD_CHECK(sigprocmask(SIG_BLOCK, &block, NULL) == 0);
+                CHILD_CHECK(mc_ctx_new(&c, NULL) == 0);
+                CHILD_CHECK(ctx_audit_to_file(c, "wait-sender"));
+                g = fork();
+                CHILD_CHECK(g >= 0);
+                if (g == 0) {
+                        if (queue_forged(me, 0, rt, SI_QUEUE, 0, 1, 0) < 0 || kill(me, SIGUSR1) < 0)
+                                _exit(1);
+                        _exit(0);
+                }
+                CHILD_CHECK(waitpid(g, NULL, 0) == g);
+                mc_sigset_add(&set, rt);
+                CHILD_CHECK(mc_signal_wait(c, &set, 5000000000, &info, NULL) == 0);
+                CHILD_CHECK(info.code == SI_QUEUE && info.source_pid == 1);
+                CHILD_CHECK(!info.source_verified);
+                set = (mc_sigset) MC_SIGSET_EMPTY;
+                mc_sigset_add(&set, SIGUSR1);
+                CHILD_CHECK(mc_signal_wait(c, &set, 5000000000, &info, NULL) == 0);
+                CHILD_CHECK(info.code == SI_USER && info.source_pid == g);
+                CHILD_CHECK(info.source_verified);
+                /* The wait's audit result says so too, in order. */
+                fd = open(audit_path, O_RDONLY | O_CLOEXEC);
+                CHILD_CHECK(fd >= 0);
+                CHILD_CHECK(read(fd, log, sizeof(log) - 1) > 0);
+                close(fd);
+                {
+                        const char *claimed = strstr(log, "\"source_verified\":false");
+                        const char *verified = strstr(log, "\"source_verified\":true");
+
+                        CHILD_CHECK(claimed && verified && claimed < verified);
+                }
+                (void) unlink(audit_path);
+                mc_ctx_free(c);
+                _exit(0);
+        }
+        assert_child_ok(pid);
+}
+
+/* ---- visibility of delay: mc_signal_stats() ------------------------------------------------- */
+
+/* A handler that holds the dispatcher until the test opens the gate (at most 20 s). */
+typedef struct gate {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool open;
+        atomic_int entered;
+} gate;
+
+static void gate_init(gate *g) {
+        memset(g, 0, sizeof(*g));
+        pthread_mutex_init(&g->lock, NULL);
+        pthread_cond_init(&g->cond, NULL);
+}
+
+static void gate_open(gate *g) {
+        pthread_mutex_lock(&g->lock);
+        g->open = true;
+        pthread_cond_broadcast(&g->cond);
+        pthread_mutex_unlock(&g->lock);
+}
+
+static mc_signal_action gated(const mc_signal_info *info, void *userdata) {
+        gate *g = userdata;
+        struct timespec until;
+
+        (void) info;
+        atomic_fetch_add(&g->entered, 1);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 20;
+        pthread_mutex_lock(&g->lock);
+        while (!g->open && pthread_cond_timedwait(&g->cond, &g->lock, &until) == 0)
+                ;
+        pthread_mutex_unlock(&g->lock);
+        return MC_SIGNAL_IGNORE;
+}
+
+static mc_signal_counts counts(void) {
+        mc_signal_counts k;
+
+        cr_assert(eq(int, mc_signal_stats(&k, NULL), 0));
+        return k;
+}
+
+/* Wait at most 10 s until the counts satisfy @cond (an expression over k). */
+#define COUNTS_WAIT(cond, what)                                                                    \
+        do {                                                                                       \
+                int64_t end_ = mono_ms() + 10000;                                                  \
+                mc_signal_counts k;                                                                \
+                bool ok_;                                                                          \
+                                                                                                   \
+                while (k = counts(), ok_ = (cond), !ok_ && mono_ms() < end_)                       \
+                        sleep_us(1000);                                                            \
+                cr_assert(ok_,                                                                     \
+                          "%s: waiting %" PRIu64 " (max %" PRIu64 "), handled %" PRIu64            \
+                          ", coalesced %" PRIu64 ", lost %" PRIu64,                                \
+                          what, k.waiting, k.waiting_max, k.handled, k.coalesced, k.lost);         \
+        } while (0)
+
+/* Send @signo to this thread: forward() runs before this returns. */
+static void send_here(int signo, int value) {
+        cr_assert(eq(int,
+                     pthread_sigqueue(pthread_self(), signo, (union sigval){.sival_int = value}),
+                     0));
+}
+
+Test(signal, stats_count_instances_waiting_behind_a_slow_handler, .timeout = 60) {
+        int rt = SIGRTMIN + 2;
+        mc_ctx *ctx = ctx_new();
+        gate g;
+
+        gate_init(&g);
+        reg(ctx, rt, gated, &g, 0, NULL);
+        COUNTS_WAIT(k.waiting == 0 && k.handled == 0, "nothing yet");
+        send_here(rt, 0);
+        while (atomic_load(&g.entered) == 0)
+                COUNTS_WAIT(k.handled == 1, "the first handler started");
+        /* The handler holds the dispatcher: each instance sent now waits. */
+        for (int i = 1; i <= 10; i++) {
+                send_here(rt, i);
+                COUNTS_WAIT(k.waiting == (uint64_t) i, "one more waiting");
+        }
+        COUNTS_WAIT(k.waiting_max == 10 && k.handled == 1, "ten behind the slow one");
+        gate_open(&g);
+        COUNTS_WAIT(k.waiting == 0 && k.handled == 11, "all handled");
+        COUNTS_WAIT(k.coalesced == 0 && k.lost == 0 && k.waiting_max == 10,
+                    "realtime signals never merge");
+        unreg(ctx, rt);
+        mc_ctx_free(ctx);
+}
+
+Test(signal, stats_count_coalesced_standard_signals, .timeout = 60) {
+        mc_ctx *ctx = ctx_new();
+        gate g;
+
+        gate_init(&g);
+        reg(ctx, SIGUSR1, gated, &g, 0, NULL);
+        send_here(SIGUSR1, 0);
+        COUNTS_WAIT(k.handled == 1, "the first handler started");
+        /* One more waits for the dispatcher; the next ones merge into it, as POSIX allows. */
+        for (int i = 1; i <= 5; i++)
+                send_here(SIGUSR1, i);
+        COUNTS_WAIT(k.waiting == 1 && k.coalesced == 4, "one waiting, four merged into it");
+        gate_open(&g);
+        COUNTS_WAIT(k.waiting == 0 && k.handled == 2 && k.coalesced == 4, "the waiting one ran");
+        cr_assert(eq(int, atomic_load(&g.entered), 2));
+        /* Once it has run, the next one is not merged. */
+        send_here(SIGUSR1, 9);
+        COUNTS_WAIT(k.waiting == 0 && k.handled == 3 && k.coalesced == 4 && k.lost == 0,
+                    "a later one runs");
+        unreg(ctx, SIGUSR1);
+        mc_ctx_free(ctx);
+}
+
+Test(signal, stats_count_deliveries_waiting_for_the_event_loop, .timeout = 60) {
+        int rt = SIGRTMIN + 2;
+        mc_error err = MC_ERROR_INIT;
+        mc_ctx *ctx = ctx_new();
+        gate g;
+        int fd;
+
+        gate_init(&g);
+        gate_open(&g);
+        reg(ctx, rt, gated, &g, 0, NULL);
+        cr_assert(eq(int, mc_signal_fd(ctx, &fd, &err), 0), "%s", err.message);
+        for (int i = 0; i < 5; i++)
+                send_here(rt, i);
+        /* On their way to the context's queue or in it, not yet dispatched: waiting. */
+        COUNTS_WAIT(k.waiting == 5 && k.handled == 0, "queued for the loop");
+        for (int n = 0, end = (int) mono_ms() + 10000; n < 5 && mono_ms() < end;) {
+                struct pollfd p = {fd, POLLIN, 0};
+
+                if (poll(&p, 1, 1000) == 1)
+                        n += mc_signal_dispatch(ctx, &err);
+        }
+        COUNTS_WAIT(k.waiting == 0 && k.handled == 5, "dispatched");
+        /* A context freed with deliveries queued drops them: they are lost, not waiting. */
+        for (int i = 0; i < 3; i++)
+                send_here(rt, i);
+        {
+                struct pollfd p = {fd, POLLIN, 0};
+                uint64_t v;
+
+                /* Until the dispatcher has queued all three on the context (it counts the
+                 * eventfd up once per delivery; reading it here does not dequeue them). */
+                for (v = 0; v < 3;) {
+                        uint64_t add = 0;
+
+                        cr_assert(eq(int, poll(&p, 1, 10000), 1), "not queued within 10 s");
+                        cr_assert(eq(sz, (size_t) read(fd, &add, sizeof(add)), sizeof(add)));
+                        v += add;
+                }
+        }
+        COUNTS_WAIT(k.waiting == 3, "queued again");
+        mc_ctx_free(ctx);
+        COUNTS_WAIT(k.waiting == 0 && k.lost == 3 && k.handled == 5, "dropped with the context");
+}
+
+Test(signal, stats_rejects_null_and_start_at_zero_in_a_fork_child, .timeout = 30) {
+        mc_error err = MC_ERROR_INIT;
+        mc_ctx *ctx = ctx_new();
+        collector c;
+        pid_t pid;
+
+        cr_assert(eq(int, mc_signal_stats(NULL, &err), -EINVAL));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
+        collector_init(&c, MC_SIGNAL_CONTINUE);
+        reg(ctx, SIGUSR2, collect, &c, 0, NULL);
+        send_here(SIGUSR2, 1);
+        COUNTS_WAIT(k.handled == 1, "handled in the parent");
+        pid = spawn();
+        if (pid == 0) {
+                mc_signal_counts k;
+
+                CHILD_CHECK(mc_signal_stats(&k, NULL) == 0);
+                CHILD_CHECK(k.handled == 0 && k.waiting == 0 && k.waiting_max == 0);
+                _exit(0);
+        }
+        assert_child_ok(pid);
+        unreg(ctx, SIGUSR2);
         mc_ctx_free(ctx);
 }
 
