@@ -418,6 +418,7 @@ static int wait_print_json(const mc_signal_info *info, const char *name, const c
         r |= json_add(o, "signo", json_integer(info->signal));
         r |= json_add(o, "source_pid", json_integer(info->source_pid));
         r |= json_add(o, "source_uid", json_integer(info->source_uid));
+        r |= json_add(o, "source_verified", json_boolean(info->source_verified));
         r |= json_add(o, "time", json_string(when));
         r |= json_add(o, "code", json_integer(info->code));
         r |= json_add(o, "code_name", cname ? json_string(cname) : json_null());
@@ -431,10 +432,11 @@ static int wait_print_json(const mc_signal_info *info, const char *name, const c
 static int wait_print_text(const mc_signal_info *info, const char *name, const char *when) {
         const char *cname = code_name(info->signal, info->code);
 
-        if (info->source_pid > 0
-                    ? printf("%s from pid %d (uid %u) at %s", name, (int) info->source_pid,
-                             (unsigned) info->source_uid, when) < 0
-                    : printf("%s from the kernel at %s", name, when) < 0)
+        /* A sender that wrote its own pid and uid (sigqueue) is only a claim: say so. */
+        if (info->source_pid > 0 ? printf("%s from pid %d (uid %u%s) at %s", name,
+                                          (int) info->source_pid, (unsigned) info->source_uid,
+                                          info->source_verified ? "" : ", claimed", when) < 0
+                                 : printf("%s from the kernel at %s", name, when) < 0)
                 return -EIO;
         if (info->payload.kind == MC_PAYLOAD_USER_DATA &&
             printf(" payload UserData %" PRId32, info->payload.user_data) < 0)

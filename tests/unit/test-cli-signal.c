@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -673,6 +674,8 @@ Test(cli_signal, wait_json_reports_sender_and_payload) {
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "signo")), SIGUSR1));
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "source_pid")), getpid()));
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "source_uid")), getuid()));
+        /* sigqueue(3) wrote its pid and uid itself. */
+        cr_assert(is_type(JSON_FALSE, json_object_get(j, "source_verified")), "%s", r.out);
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "code")), SI_QUEUE));
         cr_assert(eq(str, (char *) json_string_value(json_object_get(j, "code_name")), "SI_QUEUE"));
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "status")), 0));
@@ -710,7 +713,7 @@ Test(cli_signal, wait_text_reports_realtime_payload) {
                      0));
         finish_child(&c, NULL, 0, &r);
         ASSERT_EXIT(&r, 0);
-        fmt(want, sizeof(want), "SIGRTMIN+1 from pid %d (uid %u) at ", (int) getpid(),
+        fmt(want, sizeof(want), "SIGRTMIN+1 from pid %d (uid %u, claimed) at ", (int) getpid(),
             (unsigned) getuid());
         cr_assert(eq(int, strncmp(r.out, want, strlen(want)), 0), "%s", r.out);
         fmt(want, sizeof(want), " payload RealTime %llu code SI_QUEUE\n",
@@ -718,6 +721,40 @@ Test(cli_signal, wait_text_reports_realtime_payload) {
         cr_assert(contains(r.out, want), "%s", r.out);
         cr_assert(eq(sz, r.out_len - strlen(want), (size_t) (strstr(r.out, want) - r.out)),
                   "one line: %s", r.out);
+        run_result_done(&r);
+}
+
+Test(cli_signal, wait_text_marks_a_claimed_sender_only) {
+        run_result r = {};
+        char want[128];
+        child c;
+
+        /* kill(2): the kernel names the sender. */
+        wait_start(&c, (const char *const[]){"USR2", NULL});
+        cr_assert(eq(int, kill(c.pid, SIGUSR2), 0));
+        finish_child(&c, NULL, 0, &r);
+        ASSERT_EXIT(&r, 0);
+        fmt(want, sizeof(want), "SIGUSR2 from pid %d (uid %u) at ", (int) getpid(),
+            (unsigned) getuid());
+        cr_assert(eq(int, strncmp(r.out, want, strlen(want)), 0), "%s", r.out);
+        run_result_done(&r);
+
+        /* A forged sigqueue(3): any pid the sender likes, marked as its claim. */
+        wait_start(&c, (const char *const[]){"USR2", NULL});
+        {
+                siginfo_t si = {};
+
+                si.si_signo = SIGUSR2;
+                si.si_code = SI_QUEUE;
+                si.si_pid = 1;
+                si.si_uid = 0;
+                cr_assert(eq(long, syscall(SYS_rt_sigqueueinfo, c.pid, SIGUSR2, &si), 0L), "%s",
+                          strerror(errno));
+        }
+        finish_child(&c, NULL, 0, &r);
+        ASSERT_EXIT(&r, 0);
+        cr_assert(eq(int, strncmp(r.out, "SIGUSR2 from pid 1 (uid 0, claimed) at ", 39), 0), "%s",
+                  r.out);
         run_result_done(&r);
 }
 
@@ -733,6 +770,7 @@ Test(cli_signal, wait_takes_any_of_its_signals) {
         j = parse_json(r.out);
         cr_assert(eq(str, (char *) json_string_value(json_object_get(j, "signal")), "SIGTERM"));
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "code")), SI_USER));
+        cr_assert(is_type(JSON_TRUE, json_object_get(j, "source_verified")), "%s", r.out);
         cr_assert(is_type(JSON_NULL, json_object_get(j, "payload")), "%s", r.out);
         json_decref(j);
         run_result_done(&r);
