@@ -229,12 +229,18 @@ MC_API int mc_signal_unmask(mc_ctx *ctx, const mc_sigset *previous, mc_error *er
  * mc_signal_send() - send @signo to @pid: kill(2), or sigqueue(3) when @payload is given.
  * @pid: > 0 a process; 0 the caller's process group; -1 every process the caller may signal;
  *       < -1 the process group -@pid (as kill(2)).
+ * @signo: 1..SIGRTMAX, or 0 to check that @pid exists and may be signalled without sending
+ *         anything (kill -0): 0 needs no "allowed_signals" entry, only an allowed target.
  * @payload: NULL or kind MC_PAYLOAD_NONE for kill(2); USER_DATA / REAL_TIME for sigqueue(3)
  *           (@pid must then be > 0).
  * The policy decides on "allowed_signals" and "allowed_signal_targets" (the target's relation
- * to the caller is read from /proc); a refusal is PolicyViolation naming the rule.
- * Return: 0, -ESRCH (NotFound), -EPERM (PermissionDenied), -EAGAIN (OutOfMemory: the target's
- * queue is full), or -errno.
+ * to the caller is read from /proc). The default admits only the caller and its children;
+ * other processes, whole groups (@pid 0 or < -1), the broadcast (-1) and pid 1 need opt-in
+ * rules (policy.h, mc_signal_target). A refusal is PolicyViolation whose message names the
+ * rule to add.
+ * Return: 0, -ESRCH (NotFound), -EPERM (PermissionDenied from the kernel, PolicyViolation from
+ * the policy), -EAGAIN (OutOfMemory: the target's queue is full), -EINVAL (InvalidSignal,
+ * InvalidArgument), or -errno.
  */
 MC_API int mc_signal_send(mc_ctx *ctx, pid_t pid, int signo, const mc_signal_payload *payload,
                           mc_error *err);

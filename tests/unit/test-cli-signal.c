@@ -572,6 +572,41 @@ Test(cli_signal, send_signal_zero_checks_without_sending) {
         run_result_done(&r);
 }
 
+/* The targets of the policy `memcap @args` prints, as one comma-separated string. */
+static void policy_targets(char *buf, size_t size, const char *const *args) {
+        run_result r = {};
+        json_t *j, *t, *e;
+        size_t i, n = 0;
+
+        run_full(&r, NULL, 0, NULL, AS_FROM_SHELL, args);
+        ASSERT_EXIT(&r, 0);
+        j = parse_json(r.out);
+        t = json_object_get(j, "allowed_signal_targets");
+        cr_assert(is_type(JSON_ARRAY, t), "%s", r.out);
+        buf[0] = 0;
+        json_array_foreach(t, i, e) {
+                int k = snprintf(buf + n, size - n, "%s%s", i ? "," : "", json_string_value(e));
+                cr_assert(gt(int, k, 0));
+                n += (size_t) k;
+                cr_assert(lt(sz, n, size));
+        }
+        json_decref(j);
+        run_result_done(&r);
+}
+
+Test(cli_signal, policy_output_shows_the_targets_the_library_enforces) {
+        char got[256], policy[PATH_MAX];
+
+        policy_targets(got, sizeof(got), (const char *const[]){"policy", "default", NULL});
+        cr_assert(eq(str, got, "self,children"));
+        policy_file(policy, sizeof(policy),
+                    "{\"allowed_signal_targets\": [\"init\", \"broadcast\", \"whole_group\", "
+                    "\"any\"]}");
+        policy_targets(got, sizeof(got),
+                       (const char *const[]){"policy", "check", policy, "--json", NULL});
+        cr_assert(eq(str, got, "any,whole_group,broadcast,init"));
+}
+
 /* Run memcap as uid/gid 65534 (nobody), for what the kernel refuses to unprivileged users. */
 static void run_as_nobody(run_result *res, const char *const *args) {
         run_full(res, NULL, 0, NULL, AS_FROM_SHELL | SPAWN_NOBODY, args);
