@@ -260,6 +260,19 @@ static _Noreturn void child_memcap(shared *sh, bool loop, int ready_fd) {
         int r, fd = -1;
 
         r = mc_ctx_new(&c.ctx, &e);
+        /* B replies to A, its parent: not a child, so the target rule must be widened (the
+         * default admits only self and children). The sender's pid is only the reply address;
+         * the policy decides whether B may signal it. */
+        if (r >= 0) {
+                mc_policy *p = NULL;
+
+                r = mc_policy_new(&p, &e);
+                if (r >= 0)
+                        r = mc_policy_set_signal_targets(p, MC_TARGET_SAME_UID);
+                if (r >= 0)
+                        r = mc_ctx_set_policy(c.ctx, p, &e);
+                mc_policy_free(p);
+        }
         /* Before any thread exists (the first registration starts the dispatcher, which blocks
          * everything itself), so every thread blocks the request signal and the kernel keeps
          * instances in the process's queue, where the dispatcher's signalfd reads them. */

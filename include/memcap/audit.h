@@ -23,6 +23,9 @@
  * microseconds. Strings are escaped so that any control character in a path or name stays
  * inside its string: a record is always one line of valid JSON. Data-path calls (mc_map_read,
  * mc_map_write) are not privileged and not audited.
+ * A delivered signal (signal_deliver's "request") and a waited-for one (signal_wait's
+ * "result") carry "source_pid", "source_uid" and "source_verified": false when the sender
+ * wrote its pid and uid itself (see mc_signal_info in signal.h).
  */
 
 #include <stddef.h>

@@ -22,8 +22,12 @@
  *     "allowed_shared_memory": ["app-*"], fnmatch(3) patterns for shm names (no leading '/')
  *     "allowed_paths": ["/srv/data"],    roots a file mapping may come from; null = any
  *     "allowed_signals": ["SIGUSR1", "RTMIN+1", 15],   signals that may be sent or raised
- *     "allowed_signal_targets": ["self", "children", "process_group", "same_uid"]
+ *     "allowed_signal_targets": ["self", "children"]   also "process_group", "same_uid",
+ *                                        "any", "whole_group", "broadcast", "init"
  *   }
+ *
+ * Signal 0 (kill(2)'s existence check, which delivers nothing) needs no entry in
+ * "allowed_signals": it may be sent wherever "allowed_signal_targets" admits the target.
  *
  * Sizes are exact non-negative integers or strings with a binary unit ("512KiB", "4GiB"),
  * or "unlimited". Unknown fields, duplicate keys, wrong types and out-of-range values are
@@ -105,13 +109,38 @@ typedef enum mc_op {
 /* Every operation. */
 #define MC_OP_ALL ((UINT64_C(1) << _MC_OP_MAX) - 1)
 
-/* Whom mc_signal_send() may target ("allowed_signal_targets"). */
+/*
+ * Whom mc_signal_send() may target ("allowed_signal_targets"). The default is self and
+ * children; every other rule is opt-in because it reaches processes the caller did not start.
+ *
+ * One process (pid > 1, or a pidfd) is admitted when it belongs to one of the allowed classes
+ * (self, children, process_group, same_uid) or "any" is allowed. Three kinds of target need
+ * a rule of their own, whatever else the policy allows:
+ * - pid 1 (init, also a pid namespace's init) only with "init" ("any" does not reach it); a
+ *   caller that is itself pid 1 is "self".
+ * - a whole process group (pid 0: the caller's own; pid < -1: the group -pid) only with
+ *   "whole_group", and then only a group the other rules admit, judged by its leader (the
+ *   process whose pid is the group id): the caller's own group is "process_group" (and
+ *   "self" when the caller leads it), another group is its leader's class ("children" for a
+ *   child that leads a group of its own, "same_uid", or "any"); a group whose leader has
+ *   exited or moved only with "any". Process group 1 also needs "init".
+ * - the broadcast (pid -1: every process the caller may signal, init and the caller excepted)
+ *   only with "broadcast".
+ * A pidfd of a process outside the caller's pid namespace belongs to no class ("any").
+ * ABI: append only.
+ */
 typedef enum mc_signal_target {
         MC_TARGET_SELF = 1 << 0,          /* "self": the calling process */
         MC_TARGET_CHILDREN = 1 << 1,      /* "children": its direct children */
-        MC_TARGET_PROCESS_GROUP = 1 << 2, /* "process_group": its own process group */
-        MC_TARGET_SAME_UID = 1 << 3,      /* "same_uid": processes of the same real uid */
-        MC_TARGET_ANY = 1 << 4,           /* "any": whatever the kernel permits */
+        MC_TARGET_PROCESS_GROUP = 1 << 2, /* "process_group": members of its own process group */
+        /* "same_uid": processes whose /proc/PID is owned by the caller's real or effective uid,
+         * that is whose effective uid is one of them (a process that is not dumpable, e.g. a
+         * setuid program, shows as root) */
+        MC_TARGET_SAME_UID = 1 << 3,
+        MC_TARGET_ANY = 1 << 4,         /* "any": every process but init, as the kernel permits */
+        MC_TARGET_WHOLE_GROUP = 1 << 5, /* "whole_group": pid 0 and pid < -1 (see above) */
+        MC_TARGET_BROADCAST = 1 << 6,   /* "broadcast": pid -1 */
+        MC_TARGET_INIT = 1 << 7,        /* "init": pid 1 */
 } mc_signal_target;
 
 /* A size limit with no bound. */
@@ -136,8 +165,8 @@ MC_API int mc_op_from_name(const char *name, mc_op *ret_op);
  * The default: no MC_MAP_FIXED, no write+execute, no huge pages, max_memory_usage 4 GiB
  * (of charged memory: a read-only map of a larger file fits),
  * max_locked_memory 8 MiB, max_mappings 65536, every operation allowed, any shared memory
- * name, any path, every signal but SIGKILL and SIGSTOP, targets self, children, own process
- * group and same uid.
+ * name, any path, every signal but SIGKILL and SIGSTOP, and as targets only the caller itself
+ * and its children (see mc_signal_target for the opt-in rules).
  *
  * Return: 0, or -ENOMEM (OutOfMemory).
  */
@@ -195,7 +224,7 @@ MC_API int mc_policy_set_max_locked_memory(mc_policy *policy, uint64_t bytes);
 MC_API int mc_policy_set_max_mappings(mc_policy *policy, uint64_t count);
 /* @ops: a set of MC_OP_BIT() values; bits beyond MC_OP_ALL are -EINVAL. */
 MC_API int mc_policy_set_allowed_ops(mc_policy *policy, uint64_t ops);
-/* @targets: an OR of mc_signal_target; 0 forbids sending to anyone. */
+/* @targets: an OR of mc_signal_target; 0 forbids sending to anyone; unknown bits are -EINVAL. */
 MC_API int mc_policy_set_signal_targets(mc_policy *policy, unsigned targets);
 /* Allow or forbid sending/raising @signo (1..64). SIGKILL and SIGSTOP may be allowed too. */
 MC_API int mc_policy_set_signal_allowed(mc_policy *policy, int signo, bool allow);

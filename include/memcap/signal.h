@@ -25,6 +25,11 @@
  * - A signal sent to one thread (pthread_kill/tgkill) is handed on like any other once that
  *   thread does not block it. Threads created after an MC_SIGNAL_BLOCK registration inherit the
  *   block: a signal sent to one of them waits in its queue until it unblocks the signal.
+ * - One dispatcher thread runs every thread-dispatched handler, one at a time: a slow handler
+ *   delays the others. mc_signal_stats() shows how many instances wait and how many standard
+ *   ones merged.
+ * - The sender's pid and uid are the kernel's only for kill(2)-like and kernel signals;
+ *   mc_signal_info.source_verified says which (sigqueue(3) senders may claim any pid).
  *
  * Handlers are shared by the process: one registration per signal is active at a time (a newer
  * one stacks on top of the older; unregistering pops it and the older is active again). All
@@ -32,9 +37,14 @@
  *
  * fork(): the child starts with no memcap handlers - the dispositions that were in place before
  * memcap's registrations are restored there, signals blocked because of MC_SIGNAL_BLOCK are
- * unblocked, and the child may register again. So an exec after fork() starts clean. (Children
- * made by posix_spawn() or vfork() skip fork handlers: give them a clean mask with
- * posix_spawnattr_setsigmask() if you used MC_SIGNAL_BLOCK.)
+ * unblocked, and the child may register again. So an exec after fork() starts clean, from any
+ * thread: a child forked by a handler running in memcap's dispatcher thread (which blocks
+ * nearly every signal) gets the application's mask instead - that of the thread whose
+ * registration started the dispatcher, as it was then, without memcap's blocks - and the
+ * process's name. Such a child should exec or _exit(); if the handler returns in it, the child
+ * ends there with _exit(0), for it has no caller to return to. (Children made by posix_spawn()
+ * or vfork() skip fork handlers: give them a clean mask with posix_spawnattr_setsigmask() if
+ * you used MC_SIGNAL_BLOCK.)
  *
  * Faults: SIGSEGV, SIGBUS, SIGFPE and SIGILL raised by a faulting instruction cannot be handled
  * from another thread; registering them is refused - use mc_map_read()/mc_map_write() for
@@ -89,6 +99,16 @@ typedef struct mc_signal_payload {
 /*
  * The seed's SignalInfo. A received sigqueue() value is reported as REAL_TIME for realtime
  * signals and USER_DATA for standard ones; both members are filled from the same sigval.
+ *
+ * Who sent it: for si_code SI_USER (kill(2), pidfd_send_signal(2) without a siginfo, raise),
+ * SI_TKILL (tgkill(2)) and the codes above 0 (the kernel: SIGCHLD's CLD_*, SI_KERNEL, ...) the
+ * kernel fills in source_pid and source_uid itself, and another process cannot queue those
+ * codes (rt_sigqueueinfo(2) refuses them except to oneself): source_verified is true. For
+ * every code below 0 - SI_QUEUE (sigqueue(3), pidfd_send_signal(2) with a siginfo), SI_MESGQ,
+ * SI_ASYNCNL, ... - the sender writes pid and uid itself with rt_sigqueueinfo(2) and may write
+ * anything: source_verified is false, and they are only a claim. Never grant anything on a
+ * claimed sender; memcap does not. (A thread of the receiving process can forge any code to
+ * its own process: it is trusted with its own signals.)
  */
 typedef struct mc_signal_info {
         int signal;
@@ -98,6 +118,8 @@ typedef struct mc_signal_info {
         mc_signal_payload payload;
         int code;   /* si_code: SI_USER, SI_QUEUE, SI_TKILL, SI_KERNEL, CLD_EXITED, ... */
         int status; /* SIGCHLD: the child's exit status or signal; else 0 */
+        /* source_pid and source_uid are the kernel's (true) or the sender's claim (false) */
+        bool source_verified;
 } mc_signal_info;
 
 /* What a handler asks for after it ran (the seed's SignalAction). */
@@ -207,12 +229,18 @@ MC_API int mc_signal_unmask(mc_ctx *ctx, const mc_sigset *previous, mc_error *er
  * mc_signal_send() - send @signo to @pid: kill(2), or sigqueue(3) when @payload is given.
  * @pid: > 0 a process; 0 the caller's process group; -1 every process the caller may signal;
  *       < -1 the process group -@pid (as kill(2)).
+ * @signo: 1..SIGRTMAX, or 0 to check that @pid exists and may be signalled without sending
+ *         anything (kill -0): 0 needs no "allowed_signals" entry, only an allowed target.
  * @payload: NULL or kind MC_PAYLOAD_NONE for kill(2); USER_DATA / REAL_TIME for sigqueue(3)
  *           (@pid must then be > 0).
  * The policy decides on "allowed_signals" and "allowed_signal_targets" (the target's relation
- * to the caller is read from /proc); a refusal is PolicyViolation naming the rule.
- * Return: 0, -ESRCH (NotFound), -EPERM (PermissionDenied), -EAGAIN (OutOfMemory: the target's
- * queue is full), or -errno.
+ * to the caller is read from /proc). The default admits only the caller and its children;
+ * other processes, whole groups (@pid 0 or < -1), the broadcast (-1) and pid 1 need opt-in
+ * rules (policy.h, mc_signal_target). A refusal is PolicyViolation whose message names the
+ * rule to add.
+ * Return: 0, -ESRCH (NotFound), -EPERM (PermissionDenied from the kernel, PolicyViolation from
+ * the policy), -EAGAIN (OutOfMemory: the target's queue is full), -EINVAL (InvalidSignal,
+ * InvalidArgument), or -errno.
  */
 MC_API int mc_signal_send(mc_ctx *ctx, pid_t pid, int signo, const mc_signal_payload *payload,
                           mc_error *err);
@@ -225,8 +253,18 @@ MC_API int mc_signal_send_pidfd(mc_ctx *ctx, int pidfd, int signo, const mc_sign
                                 mc_error *err);
 
 /**
- * mc_signal_raise() - send @signo to the calling thread (raise(3)); policy "allowed_signals".
- * With a memcap handler registered, it runs in the dispatcher as for any other delivery.
+ * mc_signal_raise() - send @signo to the caller; policy "allowed_signals" (the target rule does
+ * not apply). Where it goes depends on who handles @signo when it is called:
+ * - @signo has a memcap handler: to the process (kill(getpid(), @signo); the handler sees
+ *   SI_USER from getpid()). The handler runs in memcap's dispatcher thread (or in the next
+ *   mc_signal_dispatch() of its context), never in the calling thread, and possibly only
+ *   after this returns; the calling thread may block @signo (MC_SIGNAL_BLOCK) without
+ *   keeping it. A thread of the program waiting for @signo with sigwait(3) could take it.
+ * - otherwise: to the calling thread, as raise(3) (tgkill(2), SI_TKILL): an unblocked
+ *   signal's handler or default action takes effect in this thread before this returns; a
+ *   signal this thread blocks stays pending in this thread until it unblocks it.
+ * Return: 0, -EINVAL (InvalidSignal: 0 or a number that names no signal), -EPERM
+ * (PolicyViolation), or -errno.
  */
 MC_API int mc_signal_raise(mc_ctx *ctx, int signo, mc_error *err);
 
@@ -279,6 +317,44 @@ typedef enum mc_signal_default {
  * mc_signal_default_action() - @signo's default action; -EINVAL outside 1..SIGRTMAX.
  */
 MC_API int mc_signal_default_action(int signo);
+
+/*
+ * What memcap's hand-off of signals to handlers is doing, process-wide (mc_signal_stats()).
+ * One dispatcher thread runs every handler registered for thread dispatch, one at a time, so a
+ * slow handler delays the others: these counts let a program see it happen.
+ */
+typedef struct mc_signal_counts {
+        /*
+         * Instances memcap has taken in whose handler has not started: on their way to the
+         * dispatcher, read by it but behind a running handler, or in a context's queue for
+         * mc_signal_dispatch(). Not counted until the dispatcher reads them: instances still
+         * in the process's own queue because every thread blocks the signal
+         * (MC_SIGNAL_BLOCK), of which the dispatcher takes up to 32 at a time.
+         */
+        uint64_t waiting;
+        uint64_t waiting_max; /* the most that ever waited at once */
+        uint64_t handled;     /* handler calls started */
+        /*
+         * Standard-signal instances (1..31) that merged into one of the same number still
+         * waiting for the dispatcher (not yet read by it): they never reach a handler of
+         * their own, as POSIX allows. Not seen: instances the kernel merged before memcap's
+         * handler ran, e.g. while every thread blocks the signal. Realtime signals never
+         * merge.
+         */
+        uint64_t coalesced;
+        /* Instances memcap could not hand on: the dispatcher's queue stayed full for about a
+         * second, memory ran out, or mc_ctx_free() dropped a context's undispatched queue. */
+        uint64_t lost;
+} mc_signal_counts;
+
+/**
+ * mc_signal_stats() - the counts of memcap's signal hand-off in this process, since it started
+ * (a fork() child starts from zero).
+ * @ret: filled on success. Each count is read on its own, not as one snapshot.
+ * Return: 0, or -EINVAL (InvalidArgument) when @ret is NULL. Thread-safe and
+ * async-signal-safe; needs no context and is not audited (it changes nothing).
+ */
+MC_API int mc_signal_stats(mc_signal_counts *ret, mc_error *err);
 
 /** mc_signal_rt_min() / mc_signal_rt_max() - this process's SIGRTMIN and SIGRTMAX. */
 MC_API int mc_signal_rt_min(void);

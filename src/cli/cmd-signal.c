@@ -39,7 +39,10 @@ static void help(void) {
               "Commands:\n"
               "  send   send SIGNAL to PID: kill(2), or sigqueue(3) with --value. PID > 0 is a\n"
               "         process, 0 memcap's own process group, -1 every process memcap may\n"
-              "         signal, < -1 the process group -PID (as kill(1))\n"
+              "         signal, < -1 the process group -PID (as kill(1)). SIGNAL 0 sends\n"
+              "         nothing: it checks that PID exists and may be signalled (kill -0).\n"
+              "         The default policy allows only memcap itself and its children as\n"
+              "         targets; widen it with --policy (allowed_signal_targets)\n"
               "  wait   block the SIGNALs and wait until one arrives, then print who sent it,\n"
               "         when, its code and its payload\n"
               "  list   list every signal of this system: number, name, default action and\n"
@@ -270,9 +273,14 @@ static int signal_send(int argc, char **argv) {
                           safe ? safe : "?");
                 return error_report(&err);
         }
-        r = mc_signal_from_name(sig_text, &signo, &err);
-        if (r < 0)
-                return error_report(&err);
+        /* Signal 0 sends nothing: kill -0's check that PID exists and may be signalled. */
+        if (streq(sig_text, "0"))
+                signo = 0;
+        else {
+                r = mc_signal_from_name(sig_text, &signo, &err);
+                if (r < 0)
+                        return error_report(&err);
+        }
         signal_label(signo, name);
 
         if (value) {
@@ -410,6 +418,7 @@ static int wait_print_json(const mc_signal_info *info, const char *name, const c
         r |= json_add(o, "signo", json_integer(info->signal));
         r |= json_add(o, "source_pid", json_integer(info->source_pid));
         r |= json_add(o, "source_uid", json_integer(info->source_uid));
+        r |= json_add(o, "source_verified", json_boolean(info->source_verified));
         r |= json_add(o, "time", json_string(when));
         r |= json_add(o, "code", json_integer(info->code));
         r |= json_add(o, "code_name", cname ? json_string(cname) : json_null());
@@ -423,10 +432,11 @@ static int wait_print_json(const mc_signal_info *info, const char *name, const c
 static int wait_print_text(const mc_signal_info *info, const char *name, const char *when) {
         const char *cname = code_name(info->signal, info->code);
 
-        if (info->source_pid > 0
-                    ? printf("%s from pid %d (uid %u) at %s", name, (int) info->source_pid,
-                             (unsigned) info->source_uid, when) < 0
-                    : printf("%s from the kernel at %s", name, when) < 0)
+        /* A sender that wrote its own pid and uid (sigqueue) is only a claim: say so. */
+        if (info->source_pid > 0 ? printf("%s from pid %d (uid %u%s) at %s", name,
+                                          (int) info->source_pid, (unsigned) info->source_uid,
+                                          info->source_verified ? "" : ", claimed", when) < 0
+                                 : printf("%s from the kernel at %s", name, when) < 0)
                 return -EIO;
         if (info->payload.kind == MC_PAYLOAD_USER_DATA &&
             printf(" payload UserData %" PRId32, info->payload.user_data) < 0)

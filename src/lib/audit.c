@@ -520,6 +520,10 @@ static void jb_signal_result(jbuf *b, const mc_signal_info *i) {
         jb_i64(b, i->source_pid);
         jb_lit(b, ",\"source_uid\":");
         jb_u64(b, i->source_uid);
+        if (i->source_verified)
+                jb_lit(b, ",\"source_verified\":true");
+        else
+                jb_lit(b, ",\"source_verified\":false");
         jb_lit(b, ",\"code\":");
         jb_i64(b, i->code);
         jb_lit(b, ",\"payload\":");
@@ -622,6 +626,12 @@ static void jb_request(jbuf *b, const mc__call *c) {
                 jb_i64(b, c->req.source_pid);
                 KEY("source_uid");
                 jb_u64(b, c->req.source_uid);
+                /* Whether the kernel filled them in or the sender claims them (signal.h). */
+                KEY("source_verified");
+                if (c->req.source_verified)
+                        jb_lit(b, "true");
+                else
+                        jb_lit(b, "false");
         }
         if (f & MC__F_CODE) {
                 KEY("code");

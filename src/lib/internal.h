@@ -75,7 +75,7 @@ enum {
         MC__F_TIMEOUT = 1 << 15,
         MC__F_FD = 1 << 16,
         MC__F_SIGSET = 1 << 17,    /* req.sigset: "signals" */
-        MC__F_SOURCE = 1 << 18,    /* req.source_pid/source_uid: who sent a delivered signal */
+        MC__F_SOURCE = 1 << 18,    /* req.source_*: who sent a delivered signal */
         MC__F_ACTION = 1 << 19,    /* req.action: what a handler returned */
         MC__F_CODE = 1 << 20,      /* req.code: si_code */
         MC__F_FLAGS_SIG = 1 << 21, /* req.flags as mc_signal_flags: "signal_flags" */
@@ -126,6 +126,7 @@ typedef struct mc__call {
                 uint64_t sigset;
                 pid_t source_pid;
                 uid_t source_uid;
+                bool source_verified;
                 const char *action;
                 int code;
         } req;
@@ -399,3 +400,6 @@ int64_t mc__now_ns(clockid_t clk);
 
 /* Signals memcap received but could not hand on (queue overflow, no dispatcher). */
 uint64_t mc__signal_lost(void);
+
+/* Whether the kernel filled in the sender of a signal with si_code @code (see signal.h). */
+bool mc__signal_sender_verified(int code);

@@ -23,7 +23,11 @@
 /* Every mc_signal_target bit. */
 #define MC__TARGETS_ALL                                                                            \
         (MC_TARGET_SELF | MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID |      \
-         MC_TARGET_ANY)
+         MC_TARGET_ANY | MC_TARGET_WHOLE_GROUP | MC_TARGET_BROADCAST | MC_TARGET_INIT)
+
+/* The classes that say how a process (or a group's leader) is related to the caller. */
+#define MC__TARGETS_RELATION                                                                       \
+        (MC_TARGET_SELF | MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID)
 
 struct mc_policy {
         bool allow_fixed;

@@ -613,7 +613,8 @@ static int parse_allowed_signal_targets(loader *l, const char *key, json_t *v, m
                 if (t == 0)
                         return fail_at(l, WHERE_ELEMENT(key, i),
                                        "unknown signal target \"%s\" (use \"self\", \"children\", "
-                                       "\"process_group\", \"same_uid\" or \"any\")",
+                                       "\"process_group\", \"same_uid\", \"any\", "
+                                       "\"whole_group\", \"broadcast\" or \"init\")",
                                        shown(json_string_value(e), buf, sizeof(buf)));
                 targets |= t;
         }
@@ -884,7 +885,7 @@ static json_t *targets_to_json(unsigned targets) {
 
         if (!a)
                 return NULL;
-        for (unsigned bit = 1; bit <= MC_TARGET_ANY; bit <<= 1)
+        for (unsigned bit = 1; bit <= MC__TARGETS_ALL; bit <<= 1)
                 if ((targets & bit) &&
                     json_array_append_new(a, json_string(mc__policy_target_name(bit))) < 0) {
                         json_decref(a);

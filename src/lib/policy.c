@@ -71,6 +71,9 @@ static const struct {
         {MC_TARGET_PROCESS_GROUP, "process_group"},
         {MC_TARGET_SAME_UID, "same_uid"},
         {MC_TARGET_ANY, "any"},
+        {MC_TARGET_WHOLE_GROUP, "whole_group"},
+        {MC_TARGET_BROADCAST, "broadcast"},
+        {MC_TARGET_INIT, "init"},
 };
 
 const char *mc__policy_target_name(unsigned target) {
@@ -108,8 +111,8 @@ static const mc_policy default_policy = {
         .max_mappings = 65536,
         .allowed_ops = MC_OP_ALL,
         .signals = UINT64_MAX & ~(MC__SIGNAL_BIT(SIGKILL) | MC__SIGNAL_BIT(SIGSTOP)),
-        .targets =
-                MC_TARGET_SELF | MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID,
+        /* Reaching processes the caller did not start is opt-in (policy.h). */
+        .targets = MC_TARGET_SELF | MC_TARGET_CHILDREN,
         .shm_patterns = default_shm_patterns,
         .n_shm_patterns = 1,
         .any_path = true,
@@ -649,6 +652,56 @@ static const char *targets_string(unsigned targets, char *buf, size_t size) {
         return buf;
 }
 
+/*
+ * The rules a signal's target still needs beyond @allowed (0 when it is admitted): @cls is its
+ * kind and classes as the send found them. The model is policy.h's, at mc_signal_target.
+ */
+static unsigned targets_missing(unsigned allowed, unsigned cls) {
+        static const unsigned narrowest[] = {MC_TARGET_SELF, MC_TARGET_CHILDREN,
+                                             MC_TARGET_PROCESS_GROUP, MC_TARGET_SAME_UID};
+        unsigned need = 0;
+
+        if (cls & MC_TARGET_BROADCAST)
+                return allowed & MC_TARGET_BROADCAST ? 0 : MC_TARGET_BROADCAST;
+        if ((cls & MC_TARGET_INIT) && !(allowed & MC_TARGET_INIT))
+                need |= MC_TARGET_INIT;
+        if (cls & MC_TARGET_WHOLE_GROUP) {
+                if (!(allowed & MC_TARGET_WHOLE_GROUP))
+                        need |= MC_TARGET_WHOLE_GROUP;
+        } else if (cls & MC_TARGET_INIT) {
+                return need; /* pid 1 itself: "init" alone decides */
+        }
+        if ((allowed & MC_TARGET_ANY) || (allowed & cls & MC__TARGETS_RELATION))
+                return need;
+        /* Suggest the narrowest rule that admits it. */
+        for (size_t i = 0; i < ELEMENTSOF(narrowest); i++)
+                if (cls & narrowest[i])
+                        return need | narrowest[i];
+        return need | MC_TARGET_ANY;
+}
+
+/* "\"a\"", "\"a\" and \"b\"", "\"a\", \"b\" and \"c\"" for a set of targets, into @buf. */
+static const char *targets_quoted(unsigned targets, char *buf, size_t size) {
+        unsigned left = targets;
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(target_names) && left; i++) {
+                const char *sep;
+                int k;
+
+                if (!(left & target_names[i].bit))
+                        continue;
+                left &= ~target_names[i].bit;
+                sep = n == 0 ? "" : left ? ", " : " and ";
+                k = snprintf(buf + n, size - n, "%s\"%s\"", sep, target_names[i].name);
+                if (k < 0 || (size_t) k >= size - n)
+                        break;
+                n += (size_t) k;
+        }
+        return buf;
+}
+
 int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage *usage,
                       mc_error *err) {
         static const mc_usage zero_usage;
@@ -731,7 +784,10 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
 
         if ((c->fields & MC__F_SIGNAL) &&
             (c->op == MC_OP_SIGNAL_SEND || c->op == MC_OP_SIGNAL_RAISE)) {
-                if (!mc_policy_signal_allowed(p, c->req.signo)) {
+                /* Sending signal 0 delivers nothing: only the target rule applies to it. */
+                bool probe = c->op == MC_OP_SIGNAL_SEND && c->req.signo == 0;
+
+                if (!probe && !mc_policy_signal_allowed(p, c->req.signo)) {
                         char name[16];
 
                         if (!mc_signal_name(c->req.signo, name, sizeof(name)))
@@ -741,16 +797,19 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
                                     "permit it)",
                                     name, name);
                 }
-                /* "any" admits every target, whatever classes the caller computed. */
-                if (c->op == MC_OP_SIGNAL_SEND && !(p->targets & MC_TARGET_ANY) &&
-                    (p->targets & c->target_classes) == 0) {
-                        char allowed[96], is[96];
+                if (c->op == MC_OP_SIGNAL_SEND) {
+                        unsigned need = targets_missing(p->targets, c->target_classes);
+                        char allowed[128], is[128], add[96];
 
-                        return deny(err, op, "allowed_signal_targets",
-                                    "pid %d (%s) is not a target the policy allows (%s)",
-                                    (int) c->req.target,
-                                    targets_string(c->target_classes, is, sizeof(is)),
-                                    targets_string(p->targets, allowed, sizeof(allowed)));
+                        if (need)
+                                return deny(err, op, "allowed_signal_targets",
+                                            "pid %d (%s) is not a target the policy allows; add "
+                                            "%s to allowed_signal_targets to permit it (allowed: "
+                                            "%s)",
+                                            (int) c->req.target,
+                                            targets_string(c->target_classes, is, sizeof(is)),
+                                            targets_quoted(need, add, sizeof(add)),
+                                            targets_string(p->targets, allowed, sizeof(allowed)));
                 }
         }
 

@@ -128,48 +128,83 @@ static bool proc_stat(pid_t pid, pid_t *ppid, pid_t *pgrp) {
 }
 
 /*
- * The policy's target classes @pid belongs to, seen from this process, computed only as far as
- * @want needs: the policy asks for one match, and reading /proc is most of the cost of a send.
- * Cheapest first: self costs nothing, same_uid one stat(2) of /proc/PID (owned by the
- * process's effective uid), children and process_group a read of /proc/PID/stat.
- * *@ret_gone is set when the process does not exist.
+ * How the process @pid is related to this one (self excepted), computed only as far as @want
+ * needs: the policy asks for one match, and reading /proc is most of the cost of a send. When
+ * nothing in @want matches, every class is computed, so a denial can name the rule to add.
+ * Cheapest first: same_uid is one stat(2) of /proc/PID (owned by the process's effective uid),
+ * children and process_group a read of /proc/PID/stat, which also gives *@ret_pgrp, the
+ * process's group (0 when not read; always read when @ret_pgrp is non-NULL). *@ret_gone is set
+ * when the process does not exist.
  */
-static unsigned target_classes(pid_t pid, unsigned want, bool *ret_gone) {
-        pid_t self = getpid(), ppid, pgrp;
+static unsigned relation(pid_t pid, unsigned want, pid_t *ret_pgrp, bool *ret_gone) {
+        bool have_uid = false;
+        pid_t ppid, pgrp;
         unsigned cls = 0;
         char path[32];
         struct stat st;
 
-        *ret_gone = false;
-        if (want & MC_TARGET_ANY)
-                return 0; /* the policy admits any target: nothing to find out */
-        if (pid == 0)
-                return MC_TARGET_PROCESS_GROUP;
-        if (pid < -1)
-                return -pid == getpgrp() ? MC_TARGET_PROCESS_GROUP : 0;
-        if (pid == -1)
-                return 0;
-        if (pid == self)
-                return MC_TARGET_SELF | MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID;
         snprintf(path, sizeof(path), "/proc/%d", (int) pid);
         if (want & MC_TARGET_SAME_UID) {
                 if (stat(path, &st) < 0) {
                         *ret_gone = errno == ENOENT;
                         return 0;
                 }
+                have_uid = true;
                 if (st.st_uid == getuid() || st.st_uid == geteuid())
                         cls |= MC_TARGET_SAME_UID;
+                if ((cls & want) && !ret_pgrp)
+                        return cls;
         }
-        if (!(cls & want) && (want & (MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP))) {
-                if (proc_stat(pid, &ppid, &pgrp)) {
-                        if (ppid == self)
-                                cls |= MC_TARGET_CHILDREN;
-                        if (pgrp == getpgrp())
-                                cls |= MC_TARGET_PROCESS_GROUP;
-                } else if (access(path, F_OK) < 0 && errno == ENOENT) {
-                        *ret_gone = true;
-                }
+        if (proc_stat(pid, &ppid, &pgrp)) {
+                if (ret_pgrp)
+                        *ret_pgrp = pgrp;
+                if (ppid == getpid())
+                        cls |= MC_TARGET_CHILDREN;
+                if (pgrp == getpgrp())
+                        cls |= MC_TARGET_PROCESS_GROUP;
+        } else if (access(path, F_OK) < 0 && errno == ENOENT) {
+                *ret_gone = true;
+                return 0;
         }
+        if (!have_uid && !(cls & want) && stat(path, &st) == 0 &&
+            (st.st_uid == getuid() || st.st_uid == geteuid()))
+                cls |= MC_TARGET_SAME_UID;
+        return cls;
+}
+
+/*
+ * The kind and classes of the target @pid as the policy judges it (policy.h, mc_signal_target):
+ * a whole group is judged by its leader, pid 1 and the broadcast are kinds of their own.
+ * *@ret_gone is set when the one process addressed does not exist.
+ */
+static unsigned target_classes(pid_t pid, unsigned want, bool *ret_gone) {
+        pid_t self = getpid(), group, pgrp = 0;
+        unsigned cls, lead;
+        bool gone = false;
+
+        *ret_gone = false;
+        if (pid == -1)
+                return MC_TARGET_BROADCAST;
+        if (pid == self)
+                return MC_TARGET_SELF | MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID;
+        if (pid == 1)
+                return MC_TARGET_INIT;
+        if (pid > 0)
+                return want & MC_TARGET_ANY ? 0 : relation(pid, want, NULL, ret_gone);
+
+        group = pid == 0 ? getpgrp() : -pid;
+        cls = MC_TARGET_WHOLE_GROUP;
+        if (group == 1)
+                cls |= MC_TARGET_INIT;
+        if (group == getpgrp())
+                return cls | MC_TARGET_PROCESS_GROUP | (group == self ? MC_TARGET_SELF : 0);
+        if (want & MC_TARGET_ANY)
+                return cls;
+        /* Another group: its leader's relation, if the leader still leads it. A group without
+         * one is judged by "any" alone, and kill(2) says whether it exists. */
+        lead = relation(group, want, &pgrp, &gone);
+        if (!gone && pgrp == group)
+                cls |= lead;
         return cls;
 }
 
@@ -309,7 +344,8 @@ static int send_common(mc_op op, mc_ctx *ctx, pid_t pid, int pidfd, int signo,
         c.fields = MC__F_SIGNAL | MC__F_TARGET;
         c.req.signo = signo;
         c.req.target = pid;
-        r = mc__signal_check(mc_op_name(op), signo, &e);
+        /* Signal 0 is kill(2)'s existence and permission check; raising it means nothing. */
+        r = signo == 0 && op == MC_OP_SIGNAL_SEND ? 0 : mc__signal_check(mc_op_name(op), signo, &e);
         if (r >= 0 && payload && payload->kind != MC_PAYLOAD_NONE) {
                 c.fields |= MC__F_PAYLOAD;
                 c.req.payload_kind = (int) payload->kind;
@@ -419,6 +455,7 @@ static int wait_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         a->ret->source_uid = si.si_uid;
         a->ret->timestamp = mc__now_ns(CLOCK_REALTIME);
         a->ret->code = si.si_code;
+        a->ret->source_verified = mc__signal_sender_verified(si.si_code);
         if (si.si_signo == SIGCHLD)
                 a->ret->status = si.si_status;
         if (si.si_code == SI_QUEUE || si.si_code == SI_MESGQ || si.si_code == SI_TIMER) {

@@ -3,10 +3,11 @@
  * The core.signal capability: handlers that run in an ordinary thread, masks, send with a
  * payload, timed waits, raise.
  *
- * How a signal reaches a handler. For a registered signal memcap installs forward(), a signal
- * handler that does one thing: it re-queues the siginfo it was given to memcap's dispatcher
- * thread with rt_tgsigqueueinfo(2) (async-signal-safe; sending to our own thread group keeps
- * the original si_code, pid, uid and value). The dispatcher blocks every registrable signal and
+ * How a signal reaches a handler. For a registered signal memcap installs forward()
+ * (signal-forward.c), a signal handler that does one thing: it re-queues the siginfo it was
+ * given to memcap's dispatcher thread with rt_tgsigqueueinfo(2), marked so that the dispatcher
+ * can read back the original si_code, pid, uid and value and tell whether the kernel vouches
+ * for the sender. The dispatcher blocks every registrable signal and
  * reads them from a signalfd, so the kernel queues them there: realtime instances are neither
  * merged nor lost, and a slow handler only makes them wait. When every thread blocks the signal
  * (MC_SIGNAL_BLOCK), process-directed instances skip forward() and wait in the process's queue,
@@ -17,10 +18,11 @@
  * mc_signal_fd() it queues the delivery on the context and wakes its eventfd instead, and
  * mc_signal_dispatch() runs the handler in the caller's thread.
  *
- * Masks, sending and waiting live in signal-ops.c.
+ * Masks, sending and waiting live in signal-ops.c; the forwarding handler, reading an instance
+ * back and the counts of mc_signal_stats() in signal-forward.c.
  *
- * Sections: state, names and defaults, the forwarding handler, the dispatcher, running a
- * handler, register/unregister, event-loop dispatch, fork and context release.
+ * Sections: state, names and defaults, the dispatcher, running a handler, register/unregister,
+ * event-loop dispatch, fork and context release.
  */
 
 #include <fcntl.h>
@@ -31,11 +33,13 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 
 #include "ctx-def.h"
+#include "signal-int.h"
 
 #define MAXSIG 64
 
@@ -74,14 +78,15 @@ static struct {
         uint64_t blocked_by_memcap; /* MC_SIGNAL_BLOCK: to unblock in fork() children */
         bool started;
         pthread_t thread;
+        /* The mask of the thread that started the dispatcher, before it blocked everything for
+         * the new thread, and the process's name: what a child forked from the dispatcher
+         * thread gets back, so that it starts as one forked from the application would. */
+        sigset_t app_mask;
+        char app_name[16];
         int sfd; /* the dispatcher's signalfd */
         int efd; /* wakes the dispatcher after a change */
         sigset_t watched;
         uint64_t flush; /* unwatched signals whose instances may wait in the dispatcher's queue */
-        /* Read by forward() in signal context. */
-        _Atomic pid_t tid;
-        _Atomic pid_t pid;
-        atomic_uint_fast64_t lost;
 } G = {
         .lock = PTHREAD_MUTEX_INITIALIZER,
         .changed = PTHREAD_COND_INITIALIZER,
@@ -91,6 +96,9 @@ static struct {
 
 /* The registration whose handler this thread is running: unregistering it must not wait. */
 static __thread reg *tls_running;
+
+/* Set in the dispatcher thread; a fork() child of it is told apart by this. */
+static __thread bool tls_dispatcher;
 
 static bool is_fault(int signo) {
         return signo == SIGSEGV || signo == SIGBUS || signo == SIGFPE || signo == SIGILL ||
@@ -154,91 +162,26 @@ int mc_signal_default_action(int signo) {
         }
 }
 
-/* ---- the forwarding handler ------------------------------------------------------------------ */
-
-/*
- * rt_tgsigqueueinfo() lets a thread queue a siginfo that claims to come from kill(2), tgkill(2)
- * or the kernel (si_code >= 0 or SI_TKILL) only to itself: to any other thread it is EPERM, so
- * that nobody can forge those. forward() therefore hands such an instance on under this code
- * of ours (negative, so the kernel keeps pid, uid and value where they are) with the original
- * code in si_errno, and info_from_ssi() puts it back.
- */
-#define FORWARDED_CODE (-0x4d43)
-
-static void forward(int signo, siginfo_t *si, void *uctx) {
-        int saved = errno;
-        pid_t tid = atomic_load_explicit(&G.tid, memory_order_acquire);
-        pid_t pid = atomic_load_explicit(&G.pid, memory_order_relaxed);
-        siginfo_t copy;
-
-        (void) uctx;
-        if (si->si_code >= 0 || si->si_code == SI_TKILL) {
-                copy = *si;
-                copy.si_errno = si->si_code;
-                copy.si_code = FORWARDED_CODE;
-                si = &copy;
-        }
-        if (tid > 0) {
-                /* A full queue is a burst in flight: wait for the dispatcher to drain it
-                 * rather than drop the signal (bounded: about a second). */
-                for (int i = 0; i < 10000; i++) {
-                        if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, signo, si) == 0)
-                                break;
-                        if (errno != EAGAIN) {
-                                atomic_fetch_add(&G.lost, 1);
-                                break;
-                        }
-                        nanosleep(&(struct timespec){0, 100000}, NULL);
-                }
-        } else {
-                atomic_fetch_add(&G.lost, 1);
-        }
-        errno = saved;
-}
-
 /* ---- the dispatcher -------------------------------------------------------------------------- */
-
-static void info_from_ssi(const struct signalfd_siginfo *s, mc_signal_info *i) {
-        memset(i, 0, sizeof(*i));
-        i->signal = (int) s->ssi_signo;
-        i->source_pid = (pid_t) s->ssi_pid;
-        i->source_uid = (uid_t) s->ssi_uid;
-        i->timestamp = mc__now_ns(CLOCK_REALTIME);
-        i->code = s->ssi_code;
-        if (s->ssi_code == FORWARDED_CODE) {
-                /*
-                 * The kernel copied it as a queued signal: pid and uid are in place, and a
-                 * child's status is where a queued value would be (si_status and si_value
-                 * share their place in siginfo_t). Other kernel layouts (SIGIO's band and fd)
-                 * have no sender.
-                 */
-                i->code = s->ssi_errno;
-                if (i->code > 0 && i->signal != SIGCHLD) {
-                        i->source_pid = 0;
-                        i->source_uid = 0;
-                }
-                if (i->signal == SIGCHLD && i->code > 0)
-                        i->status = s->ssi_int;
-                return;
-        }
-        if (s->ssi_signo == SIGCHLD)
-                i->status = s->ssi_status;
-        if (s->ssi_code == SI_QUEUE || s->ssi_code == SI_MESGQ || s->ssi_code == SI_TIMER) {
-                i->payload.kind =
-                        i->signal >= SIGRTMIN ? MC_PAYLOAD_REAL_TIME : MC_PAYLOAD_USER_DATA;
-                i->payload.user_data = (int32_t) s->ssi_int;
-                i->payload.real_time = s->ssi_ptr;
-        }
-}
 
 static void deliver(const mc_signal_info *info);
 static void flush_unwatched(void);
 
+/*
+ * In a fork() child of the dispatcher thread, after a handler returned: the thread has no
+ * caller to return to and the child no dispatcher to be, so the child ends here.
+ */
+static void end_if_forked(void) {
+        if (!tls_dispatcher)
+                _exit(0);
+}
+
 static void *dispatcher_main(void *arg) {
         (void) arg;
+        tls_dispatcher = true;
         pthread_setname_np(pthread_self(), "memcap-signal");
         pthread_mutex_lock(&G.lock);
-        atomic_store_explicit(&G.tid, (pid_t) syscall(SYS_gettid), memory_order_release);
+        mc__sigfwd_set_tid((pid_t) syscall(SYS_gettid));
         pthread_cond_broadcast(&G.changed);
         pthread_mutex_unlock(&G.lock);
 
@@ -255,14 +198,16 @@ static void *dispatcher_main(void *arg) {
                         if (read(G.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                                 break;
                         flush_unwatched();
+                        end_if_forked();
                 }
                 if (!(p[0].revents & POLLIN))
                         continue;
                 n = read(G.sfd, ssi, sizeof(ssi));
                 for (ssize_t k = 0; n > 0 && k < n / (ssize_t) sizeof(ssi[0]); k++) {
                         mc_signal_info info;
-                        info_from_ssi(&ssi[k], &info);
+                        mc__sigfwd_take(&ssi[k], &info);
                         deliver(&info);
+                        end_if_forked();
                 }
         }
         return NULL;
@@ -346,7 +291,9 @@ static void flush_unwatched(void) {
                 ssi.ssi_uid = (uint32_t) si.si_uid;
                 ssi.ssi_int = si.si_value.sival_int;
                 ssi.ssi_ptr = (uint64_t) (uintptr_t) si.si_value.sival_ptr;
-                info_from_ssi(&ssi, &info);
+                if (si.si_signo == SIGCHLD)
+                        ssi.ssi_status = si.si_status;
+                mc__sigfwd_take(&ssi, &info);
                 deliver(&info);
         }
 }
@@ -363,6 +310,22 @@ static void dispatcher_mask(sigset_t *m) {
         sigdelset(m, SIGILL);
         sigdelset(m, SIGTRAP);
         sigdelset(m, SIGSYS);
+}
+
+/* The process's name (its main thread's), or "" when it cannot be read. */
+static void app_name_read(char *buf, size_t size) {
+        ssize_t n = -1;
+        int fd;
+
+        fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                n = read(fd, buf, size - 1);
+                close(fd);
+        }
+        if (n < 0)
+                n = 0;
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
 }
 
 /* Start the dispatcher (G.lock held). */
@@ -382,10 +345,12 @@ static int dispatcher_start(mc_error *err) {
                 G.sfd = safe_close(G.sfd);
                 return r;
         }
-        atomic_store(&G.pid, getpid());
+        mc__sigfwd_start();
+        app_name_read(G.app_name, sizeof(G.app_name));
         /* The thread inherits this mask: it is never interrupted by a registrable signal. */
         dispatcher_mask(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
+        G.app_mask = old;
         r = pthread_create(&G.thread, NULL, dispatcher_main, NULL);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0) {
@@ -395,7 +360,7 @@ static int dispatcher_start(mc_error *err) {
         }
         pthread_detach(G.thread);
         G.started = true;
-        while (atomic_load(&G.tid) == 0)
+        while (mc__sigfwd_tid() == 0)
                 pthread_cond_wait(&G.changed, &G.lock);
         return 0;
 }
@@ -481,11 +446,13 @@ static void run_handler(reg *r, const mc_signal_info *info) {
         reg *outer = tls_running;
         mc__call c;
 
+        mc__sigfwd_done(MC__SIG_HANDLED, 1);
         mc__call_init(&c, MC_OP_SIGNAL_DELIVER, MC__CAP_SIGNAL);
         c.fields = MC__F_SIGNAL | MC__F_SOURCE | MC__F_CODE | MC__F_ACTION;
         c.req.signo = info->signal;
         c.req.source_pid = info->source_pid;
         c.req.source_uid = info->source_uid;
+        c.req.source_verified = info->source_verified;
         c.req.code = info->code;
         if (info->payload.kind != MC_PAYLOAD_NONE) {
                 c.fields |= MC__F_PAYLOAD;
@@ -518,6 +485,7 @@ static void run_handler(reg *r, const mc_signal_info *info) {
 static void pass_on(const mc_signal_info *info) {
         struct sigaction now;
 
+        mc__sigfwd_done(MC__SIG_PASSED, 1);
         if (sigaction(info->signal, NULL, &now) < 0)
                 return;
         if ((now.sa_flags & SA_SIGINFO) || (now.sa_handler != SIG_DFL && now.sa_handler != SIG_IGN))
@@ -583,7 +551,7 @@ static void deliver(const mc_signal_info *info) {
                         }
                 }
                 if (sigq_push(q, info) < 0)
-                        atomic_fetch_add(&G.lost, 1);
+                        mc__sigfwd_done(MC__SIG_LOST, 1);
                 pthread_mutex_unlock(&q->lock);
                 /* Under G.lock: once it is released, mc_ctx_free() may close the descriptor
                  * and free the queue. An eventfd write does not block. */
@@ -657,7 +625,7 @@ static int register_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err)
                         goto fail;
                 }
                 memset(&sa, 0, sizeof(sa));
-                sa.sa_sigaction = forward;
+                sa.sa_sigaction = mc__sigfwd_handler;
                 sa.sa_flags = SA_SIGINFO | SA_RESTART;
                 sigemptyset(&sa.sa_mask);
                 if (mc_sys.sigaction(s, &sa, &G.before[s]) < 0) {
@@ -921,7 +889,9 @@ void mc__signal_fork_parent(void) {
 /*
  * The child has no dispatcher (threads do not survive fork): give it back the dispositions
  * memcap replaced and the mask memcap changed, so it starts clean and an exec inherits
- * nothing of memcap's.
+ * nothing of memcap's. A child of the dispatcher thread itself (forked by a handler) would
+ * inherit that thread's mask, nearly every signal blocked, and its name: it gets the
+ * application's mask and name instead.
  */
 void mc__signal_fork_child(void) {
         sigset_t unblock;
@@ -934,20 +904,36 @@ void mc__signal_fork_child(void) {
                 while (G.top[s]) {
                         reg *r = G.top[s];
                         G.top[s] = r->below;
-                        free(r);
+                        /* A handler this thread is in returns into run_handler(), which
+                         * frees it then. */
+                        if (r->running > 0)
+                                r->dead = true;
+                        else
+                                free(r);
                 }
                 if (G.blocked_by_memcap & (UINT64_C(1) << (s - 1)))
                         sigaddset(&unblock, s);
         }
-        pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+        if (tls_dispatcher) {
+                sigset_t app = G.app_mask;
+
+                for (int s = 1; s <= MAXSIG; s++)
+                        if (sigismember(&unblock, s) == 1)
+                                sigdelset(&app, s);
+                pthread_sigmask(SIG_SETMASK, &app, NULL);
+                if (G.app_name[0])
+                        (void) prctl(PR_SET_NAME, G.app_name);
+                tls_dispatcher = false;
+        } else {
+                pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+        }
         G.blocked_by_memcap = 0;
         G.sfd = safe_close(G.sfd);
         G.efd = safe_close(G.efd);
         sigemptyset(&G.watched);
         G.flush = 0;
         G.started = false;
-        atomic_store(&G.tid, 0);
-        atomic_store(&G.pid, getpid());
+        mc__sigfwd_fork_child();
         pthread_cond_init(&G.changed, NULL);
         pthread_mutex_unlock(&G.lock);
 }
@@ -985,13 +971,11 @@ void mc__signal_ctx_release(mc_ctx *ctx) {
         pthread_cond_broadcast(&G.changed);
         pthread_mutex_unlock(&G.lock);
         if (q) {
+                /* Deliveries nobody will dispatch now. */
+                mc__sigfwd_done(MC__SIG_LOST, q->len);
                 safe_close(q->efd);
                 free(q->items);
                 pthread_mutex_destroy(&q->lock);
                 free(q);
         }
-}
-
-uint64_t mc__signal_lost(void) {
-        return atomic_load(&G.lost);
 }

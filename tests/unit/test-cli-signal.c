@@ -20,14 +20,33 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
 /* ---- spawning ------------------------------------------------------------------------------ */
 
+/*
+ * The receivers are the test's children, not memcap's: a target the default policy refuses
+ * (it allows only self and children). Tests about sending itself opt in to same_uid.
+ */
+static char same_uid_policy[PATH_MAX];
+
+/* A policy file in tmpdir holding @json; its path in @buf. */
+static void policy_file_named(char *buf, size_t size, const char *name, const char *json) {
+        tmp_path(buf, size, name);
+        write_file(buf, json, strlen(json));
+}
+
+static void policy_file(char *buf, size_t size, const char *json) {
+        policy_file_named(buf, size, "policy.json", json);
+}
+
 static void cli_signal_init(void) {
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/memcap-test-cli-signal-%d", (int) getpid());
         cr_assert(eq(int, mkdir(tmpdir, 0700), 0), "mkdir %s: %s", tmpdir, strerror(errno));
+        policy_file_named(same_uid_policy, sizeof(same_uid_policy), "same-uid.json",
+                          "{\"allowed_signal_targets\": [\"same_uid\"]}");
 }
 
 static void cli_signal_fini(void) {
@@ -46,11 +65,7 @@ TestSuite(cli_signal, .init = cli_signal_init, .fini = cli_signal_fini, .timeout
 #define RUN(res, ...)                                                                              \
         run_full((res), NULL, 0, NULL, AS_FROM_SHELL, (const char *const[]){__VA_ARGS__, NULL})
 
-/* A policy file in tmpdir holding @json; its path in @buf. */
-static void policy_file(char *buf, size_t size, const char *json) {
-        tmp_path(buf, size, "policy.json");
-        write_file(buf, json, strlen(json));
-}
+#define SEND(res, ...) RUN(res, "--policy", same_uid_policy, "signal", "send", __VA_ARGS__)
 
 static bool contains(const char *haystack, const char *needle) {
         return strstr(haystack, needle) != NULL;
@@ -191,7 +206,7 @@ Test(cli_signal, send_reaches_the_process_from_memcap) {
 
                 receiver_start(&rc, signo, false);
                 fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-                RUN(&r, "signal", "send", pid, names[i].text);
+                SEND(&r, pid, names[i].text);
                 ASSERT_EXIT(&r, 0);
                 cr_assert(eq(str, r.out, ""));
                 cr_assert(eq(str, r.err, ""));
@@ -224,9 +239,9 @@ Test(cli_signal, send_value_is_user_data_for_standard_signals) {
                 fmt(pid, sizeof(pid), "%d", (int) rc.pid);
                 /* The value before the positionals too: a negative one is no option. */
                 if (i % 2)
-                        RUN(&r, "signal", "send", "--value", values[i].text, pid, "USR2");
+                        SEND(&r, "--value", values[i].text, pid, "USR2");
                 else
-                        RUN(&r, "signal", "send", pid, "USR2", "--value", values[i].text);
+                        SEND(&r, pid, "USR2", "--value", values[i].text);
                 ASSERT_EXIT(&r, 0);
                 rep = receiver_report(&rc);
                 cr_assert(eq(int, rep.signo, SIGUSR2));
@@ -253,7 +268,7 @@ Test(cli_signal, send_value_is_64_bits_for_realtime_signals) {
 
                 receiver_start(&rc, SIGRTMIN + 2, false);
                 fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-                RUN(&r, "signal", "send", pid, "rtmin+2", "--value", values[i].text);
+                SEND(&r, pid, "rtmin+2", "--value", values[i].text);
                 ASSERT_EXIT(&r, 0);
                 rep = receiver_report(&rc);
                 cr_assert(eq(int, rep.signo, SIGRTMIN + 2));
@@ -272,7 +287,7 @@ Test(cli_signal, send_pidfd) {
 
         receiver_start(&rc, SIGUSR1, false);
         fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        RUN(&r, "signal", "send", "--pidfd", pid, "SIGUSR1");
+        SEND(&r, "--pidfd", pid, "SIGUSR1");
         ASSERT_EXIT(&r, 0);
         rep = receiver_report(&rc);
         cr_assert(eq(int, rep.signo, SIGUSR1));
@@ -282,7 +297,7 @@ Test(cli_signal, send_pidfd) {
         /* With a payload, through pidfd_send_signal's siginfo. */
         receiver_start(&rc, SIGRTMIN + 1, false);
         fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        RUN(&r, "signal", "send", pid, "RTMIN+1", "--pidfd", "--value", "0xfeedface12345678");
+        SEND(&r, pid, "RTMIN+1", "--pidfd", "--value", "0xfeedface12345678");
         ASSERT_EXIT(&r, 0);
         rep = receiver_report(&rc);
         cr_assert(eq(int, rep.signo, SIGRTMIN + 1));
@@ -298,8 +313,9 @@ Test(cli_signal, send_to_process_group) {
         run_result r;
         report rep;
 
-        /* The default policy only lets memcap signal its own group, so widen it. */
-        policy_file(policy, sizeof(policy), "{\"allowed_signal_targets\": [\"any\"]}");
+        /* Whole groups are opt-in, and this one is led by a process that is not memcap's. */
+        policy_file(policy, sizeof(policy),
+                    "{\"allowed_signal_targets\": [\"any\", \"whole_group\"]}");
         receiver_start(&rc, SIGUSR1, true);
         fmt(pgid, sizeof(pgid), "-%d", (int) rc.pid);
         RUN(&r, "--policy", policy, "signal", "send", pgid, "USR1");
@@ -339,7 +355,8 @@ Test(cli_signal, send_to_process_group) {
 }
 
 Test(cli_signal, send_unknown_signal_is_invalid_signal) {
-        static const char *const bad[] = {"FOO", "0", "65", "RTMIN+99", "SIG", "-", "1x", ""};
+        static const char *const bad[] = {"FOO", "00", "SIG0", "65", "RTMIN+99",
+                                          "SIG", "-",  "1x",   ""};
         char pid[16];
         receiver rc;
         run_result r;
@@ -456,7 +473,9 @@ Test(cli_signal, send_denied_by_policy) {
         FILE *f;
         bool denied = false;
 
-        policy_file(policy, sizeof(policy), "{\"allowed_signals\": [\"SIGUSR1\", \"TERM\"]}");
+        policy_file(policy, sizeof(policy),
+                    "{\"allowed_signals\": [\"SIGUSR1\", \"TERM\"], "
+                    "\"allowed_signal_targets\": [\"same_uid\"]}");
         tmp_path(log, sizeof(log), "audit.jsonl");
         receiver_start(&rc, SIGUSR2, false);
         fmt(pid, sizeof(pid), "%d", (int) rc.pid);
@@ -488,6 +507,106 @@ Test(cli_signal, send_denied_by_policy) {
         run_result_done(&r);
 }
 
+Test(cli_signal, send_under_the_default_policy_names_the_rule_to_add) {
+        char pid[16], policy[PATH_MAX];
+        receiver rc;
+        run_result r;
+        report rep;
+
+        /* Neither memcap nor its child, in a group of its own: same_uid would admit it. */
+        receiver_start(&rc, SIGUSR1, true);
+        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
+        RUN(&r, "signal", "send", pid, "USR1");
+        ASSERT_EXIT(&r, 18);
+        cr_assert(eq(str, r.out, ""));
+        cr_assert(contains(r.err, "denied by policy rule allowed_signal_targets"), "%s", r.err);
+        cr_assert(contains(r.err, "add \"same_uid\" to allowed_signal_targets"), "%s", r.err);
+        run_result_done(&r);
+        /* The existence check is judged the same way. */
+        RUN(&r, "signal", "send", pid, "0");
+        ASSERT_EXIT(&r, 18);
+        run_result_done(&r);
+        /* pid 1 and the broadcast name their own rules, whatever else is allowed. */
+        policy_file(policy, sizeof(policy), "{\"allowed_signal_targets\": [\"any\"]}");
+        RUN(&r, "--policy", policy, "signal", "send", "1", "0");
+        ASSERT_EXIT(&r, 18);
+        cr_assert(contains(r.err, "add \"init\" to allowed_signal_targets"), "%s", r.err);
+        run_result_done(&r);
+        RUN(&r, "--policy", policy, "signal", "send", "-1", "0");
+        ASSERT_EXIT(&r, 18);
+        cr_assert(contains(r.err, "add \"broadcast\" to allowed_signal_targets"), "%s", r.err);
+        run_result_done(&r);
+        receiver_expect_nothing(&rc);
+
+        /* The rule named is the rule that works. */
+        receiver_start(&rc, SIGUSR1, true);
+        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
+        SEND(&r, pid, "USR1");
+        ASSERT_EXIT(&r, 0);
+        rep = receiver_report(&rc);
+        cr_assert(eq(int, rep.signo, SIGUSR1));
+        run_result_done(&r);
+}
+
+Test(cli_signal, send_signal_zero_checks_without_sending) {
+        char pid[16];
+        receiver rc;
+        run_result r;
+
+        receiver_start(&rc, SIGUSR1, false);
+        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
+        SEND(&r, pid, "0");
+        ASSERT_EXIT(&r, 0);
+        cr_assert(eq(str, r.out, ""));
+        cr_assert(eq(str, r.err, ""));
+        run_result_done(&r);
+        SEND(&r, "--pidfd", pid, "0");
+        ASSERT_EXIT(&r, 0);
+        run_result_done(&r);
+        receiver_expect_nothing(&rc);
+
+        fmt(pid, sizeof(pid), "%d", (int) gone_pid());
+        SEND(&r, pid, "0");
+        ASSERT_EXIT(&r, 16);
+        cr_assert(contains(r.err, "no such process"), "%s", r.err);
+        run_result_done(&r);
+}
+
+/* The targets of the policy `memcap @args` prints, as one comma-separated string. */
+static void policy_targets(char *buf, size_t size, const char *const *args) {
+        run_result r = {};
+        json_t *j, *t, *e;
+        size_t i, n = 0;
+
+        run_full(&r, NULL, 0, NULL, AS_FROM_SHELL, args);
+        ASSERT_EXIT(&r, 0);
+        j = parse_json(r.out);
+        t = json_object_get(j, "allowed_signal_targets");
+        cr_assert(is_type(JSON_ARRAY, t), "%s", r.out);
+        buf[0] = 0;
+        json_array_foreach(t, i, e) {
+                int k = snprintf(buf + n, size - n, "%s%s", i ? "," : "", json_string_value(e));
+                cr_assert(gt(int, k, 0));
+                n += (size_t) k;
+                cr_assert(lt(sz, n, size));
+        }
+        json_decref(j);
+        run_result_done(&r);
+}
+
+Test(cli_signal, policy_output_shows_the_targets_the_library_enforces) {
+        char got[256], policy[PATH_MAX];
+
+        policy_targets(got, sizeof(got), (const char *const[]){"policy", "default", NULL});
+        cr_assert(eq(str, got, "self,children"));
+        policy_file(policy, sizeof(policy),
+                    "{\"allowed_signal_targets\": [\"init\", \"broadcast\", \"whole_group\", "
+                    "\"any\"]}");
+        policy_targets(got, sizeof(got),
+                       (const char *const[]){"policy", "check", policy, "--json", NULL});
+        cr_assert(eq(str, got, "any,whole_group,broadcast,init"));
+}
+
 /* Run memcap as uid/gid 65534 (nobody), for what the kernel refuses to unprivileged users. */
 static void run_as_nobody(run_result *res, const char *const *args) {
         run_full(res, NULL, 0, NULL, AS_FROM_SHELL | SPAWN_NOBODY, args);
@@ -497,8 +616,8 @@ Test(cli_signal, send_refused_by_kernel_is_permission_denied) {
         char policy[PATH_MAX], pid[16];
         run_result r;
 
-        /* Only the kernel stands in the way: the policy admits any target. */
-        policy_file(policy, sizeof(policy), "{\"allowed_signal_targets\": [\"any\"]}");
+        /* Only the kernel stands in the way: the policy admits any target, init too. */
+        policy_file(policy, sizeof(policy), "{\"allowed_signal_targets\": [\"any\", \"init\"]}");
         if (getuid() == 0) {
                 receiver rc;
 
@@ -590,6 +709,8 @@ Test(cli_signal, wait_json_reports_sender_and_payload) {
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "signo")), SIGUSR1));
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "source_pid")), getpid()));
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "source_uid")), getuid()));
+        /* sigqueue(3) wrote its pid and uid itself. */
+        cr_assert(is_type(JSON_FALSE, json_object_get(j, "source_verified")), "%s", r.out);
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "code")), SI_QUEUE));
         cr_assert(eq(str, (char *) json_string_value(json_object_get(j, "code_name")), "SI_QUEUE"));
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "status")), 0));
@@ -627,7 +748,7 @@ Test(cli_signal, wait_text_reports_realtime_payload) {
                      0));
         finish_child(&c, NULL, 0, &r);
         ASSERT_EXIT(&r, 0);
-        fmt(want, sizeof(want), "SIGRTMIN+1 from pid %d (uid %u) at ", (int) getpid(),
+        fmt(want, sizeof(want), "SIGRTMIN+1 from pid %d (uid %u, claimed) at ", (int) getpid(),
             (unsigned) getuid());
         cr_assert(eq(int, strncmp(r.out, want, strlen(want)), 0), "%s", r.out);
         fmt(want, sizeof(want), " payload RealTime %llu code SI_QUEUE\n",
@@ -635,6 +756,40 @@ Test(cli_signal, wait_text_reports_realtime_payload) {
         cr_assert(contains(r.out, want), "%s", r.out);
         cr_assert(eq(sz, r.out_len - strlen(want), (size_t) (strstr(r.out, want) - r.out)),
                   "one line: %s", r.out);
+        run_result_done(&r);
+}
+
+Test(cli_signal, wait_text_marks_a_claimed_sender_only) {
+        run_result r = {};
+        char want[128];
+        child c;
+
+        /* kill(2): the kernel names the sender. */
+        wait_start(&c, (const char *const[]){"USR2", NULL});
+        cr_assert(eq(int, kill(c.pid, SIGUSR2), 0));
+        finish_child(&c, NULL, 0, &r);
+        ASSERT_EXIT(&r, 0);
+        fmt(want, sizeof(want), "SIGUSR2 from pid %d (uid %u) at ", (int) getpid(),
+            (unsigned) getuid());
+        cr_assert(eq(int, strncmp(r.out, want, strlen(want)), 0), "%s", r.out);
+        run_result_done(&r);
+
+        /* A forged sigqueue(3): any pid the sender likes, marked as its claim. */
+        wait_start(&c, (const char *const[]){"USR2", NULL});
+        {
+                siginfo_t si = {};
+
+                si.si_signo = SIGUSR2;
+                si.si_code = SI_QUEUE;
+                si.si_pid = 1;
+                si.si_uid = 0;
+                cr_assert(eq(long, syscall(SYS_rt_sigqueueinfo, c.pid, SIGUSR2, &si), 0L), "%s",
+                          strerror(errno));
+        }
+        finish_child(&c, NULL, 0, &r);
+        ASSERT_EXIT(&r, 0);
+        cr_assert(eq(int, strncmp(r.out, "SIGUSR2 from pid 1 (uid 0, claimed) at ", 39), 0), "%s",
+                  r.out);
         run_result_done(&r);
 }
 
@@ -650,6 +805,7 @@ Test(cli_signal, wait_takes_any_of_its_signals) {
         j = parse_json(r.out);
         cr_assert(eq(str, (char *) json_string_value(json_object_get(j, "signal")), "SIGTERM"));
         cr_assert(eq(i64, json_integer_value(json_object_get(j, "code")), SI_USER));
+        cr_assert(is_type(JSON_TRUE, json_object_get(j, "source_verified")), "%s", r.out);
         cr_assert(is_type(JSON_NULL, json_object_get(j, "payload")), "%s", r.out);
         json_decref(j);
         run_result_done(&r);

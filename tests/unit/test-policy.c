@@ -75,9 +75,8 @@ static void assert_default(const mc_policy *p) {
         cr_assert(eq(u64, mc_policy_max_locked_memory(p), 8 * MiB));
         cr_assert(eq(u64, mc_policy_max_mappings(p), 65536));
         cr_assert(eq(u64, mc_policy_allowed_ops(p), MC_OP_ALL));
-        cr_assert(eq(uint, mc_policy_signal_targets(p),
-                     MC_TARGET_SELF | MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP |
-                             MC_TARGET_SAME_UID));
+        /* Reaching processes the caller did not start is opt-in. */
+        cr_assert(eq(uint, mc_policy_signal_targets(p), MC_TARGET_SELF | MC_TARGET_CHILDREN));
         for (int s = 1; s <= 64; s++)
                 cr_assert(eq(int, mc_policy_signal_allowed(p, s), s != SIGKILL && s != SIGSTOP),
                           "signal %d", s);
@@ -188,7 +187,14 @@ Test(policy, signal_setters) {
         cr_assert(eq(uint, mc_policy_signal_targets(p), MC_TARGET_SELF | MC_TARGET_ANY));
         cr_assert(eq(int, mc_policy_set_signal_targets(p, 0), 0));
         cr_assert(eq(uint, mc_policy_signal_targets(p), 0));
-        cr_assert(eq(int, mc_policy_set_signal_targets(p, MC_TARGET_ANY << 1), -EINVAL));
+        cr_assert(eq(int,
+                     mc_policy_set_signal_targets(p, MC_TARGET_WHOLE_GROUP | MC_TARGET_BROADCAST |
+                                                             MC_TARGET_INIT),
+                     0));
+        cr_assert(eq(uint, mc_policy_signal_targets(p),
+                     MC_TARGET_WHOLE_GROUP | MC_TARGET_BROADCAST | MC_TARGET_INIT));
+        cr_assert(eq(int, mc_policy_set_signal_targets(p, 0), 0));
+        cr_assert(eq(int, mc_policy_set_signal_targets(p, MC_TARGET_INIT << 1), -EINVAL));
         cr_assert(eq(uint, mc_policy_signal_targets(p), 0));
         cr_assert(eq(int, mc_policy_set_signal_targets(NULL, 0), -EINVAL));
 }
@@ -668,7 +674,8 @@ Test(policy, error_bad_signal) {
 Test(policy, error_bad_target) {
         LOAD_FAILS("{\"allowed_signal_targets\": [\"self\", \"others\"]}",
                    "<string>:1:37: unknown signal target \"others\" (use \"self\", \"children\", "
-                   "\"process_group\", \"same_uid\" or \"any\")");
+                   "\"process_group\", \"same_uid\", \"any\", \"whole_group\", \"broadcast\" or "
+                   "\"init\")");
 }
 
 Test(policy, error_bad_paths) {
@@ -956,8 +963,8 @@ Test(policy, to_json_default) {
         cr_assert(strstr(json, "\"SIGKILL\"") == NULL);
         cr_assert(strstr(json, "\"SIGSTOP\"") == NULL);
         cr_assert(strstr(json, "\"SIGRTMAX\"") != NULL);
-        cr_assert(strstr(json, "\"allowed_signal_targets\": [\n    \"self\",\n    \"children\",\n"
-                               "    \"process_group\",\n    \"same_uid\"\n  ]\n}") != NULL,
+        cr_assert(strstr(json, "\"allowed_signal_targets\": [\n    \"self\",\n    \"children\"\n"
+                               "  ]\n}") != NULL,
                   "%s", json);
         assert_round_trip(p);
 }
@@ -1005,6 +1012,24 @@ Test(policy, to_json_round_trip_of_everything) {
                         load("{\"allowed_paths\": [], \"allowed_signals\": []}");
                 assert_round_trip(q);
         }
+}
+
+Test(policy, load_and_print_the_opt_in_targets) {
+        _cleanup_policy_ mc_policy *p =
+                load("{\"allowed_signal_targets\": [\"init\", \"broadcast\", \"whole_group\", "
+                     "\"same_uid\"]}");
+        _cleanup_free_ char *json = NULL;
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(uint, mc_policy_signal_targets(p),
+                     MC_TARGET_INIT | MC_TARGET_BROADCAST | MC_TARGET_WHOLE_GROUP |
+                             MC_TARGET_SAME_UID));
+        cr_assert(eq(int, mc_policy_to_json(p, &json, &err), 0));
+        cr_assert(strstr(json,
+                         "\"allowed_signal_targets\": [\n    \"same_uid\",\n"
+                         "    \"whole_group\",\n    \"broadcast\",\n    \"init\"\n  ]") != NULL,
+                  "%s", json);
+        assert_round_trip(p);
 }
 
 Test(policy, to_json_rejects_null) {
@@ -1388,9 +1413,20 @@ Test(policy, decide_allowed_signals) {
         cr_assert(eq(int, mc_policy_set_signal_allowed(p, SIGRTMIN + 1, false), 0));
         cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
         cr_assert(strstr(err.message, "SIGRTMIN+1 is not in") != NULL, "%s", err.message);
+        /* Sending signal 0 (kill -0) is allowed wherever sending is: only the target counts. */
         c.req.signo = 0;
+        assert_allowed(p, &c, NULL);
+        c.target_classes = MC_TARGET_SAME_UID;
+        assert_denied(p, &c, NULL, "allowed_signal_targets");
+        for (int s = 1; s <= 64; s++)
+                cr_assert(eq(int, mc_policy_set_signal_allowed(p, s, false), 0));
+        c.target_classes = MC_TARGET_SELF;
+        assert_allowed(p, &c, NULL);
+        /* Raising it is not a probe: 0 is no signal there. */
+        c.op = MC_OP_SIGNAL_RAISE;
         cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
         cr_assert(strstr(err.message, ": 0 is not in") != NULL, "%s", err.message);
+        c.op = MC_OP_SIGNAL_SEND;
 
         /* Registering a handler, masking or waiting is not sending. */
         c.req.signo = SIGKILL;
@@ -1420,7 +1456,8 @@ Test(policy, decide_allowed_signal_targets) {
         cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
         cr_assert(eq(str, err.message,
                      "signal_send denied by policy rule allowed_signal_targets: pid 4242 "
-                     "(process_group, same_uid) is not a target the policy allows (self, "
+                     "(process_group, same_uid) is not a target the policy allows; add "
+                     "\"process_group\" to allowed_signal_targets to permit it (allowed: self, "
                      "children)"));
         c.target_classes = 0;
         assert_denied(p, &c, NULL, "allowed_signal_targets");
@@ -1429,8 +1466,10 @@ Test(policy, decide_allowed_signal_targets) {
         cr_assert(eq(int, mc_policy_set_signal_targets(p, 0), 0));
         c.target_classes = MC_TARGET_SELF;
         cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(strstr(err.message, "(self) is not a target the policy allows (none)") != NULL,
+        cr_assert(strstr(err.message, "(self) is not a target the policy allows; add \"self\"") !=
+                          NULL,
                   "%s", err.message);
+        cr_assert(strstr(err.message, "(allowed: none)") != NULL, "%s", err.message);
 
         /* "any" admits every target. */
         cr_assert(eq(int, mc_policy_set_signal_targets(p, MC_TARGET_ANY), 0));
@@ -1441,6 +1480,95 @@ Test(policy, decide_allowed_signal_targets) {
         cr_assert(eq(int, mc_policy_set_signal_targets(p, 0), 0));
         c.op = MC_OP_SIGNAL_RAISE;
         assert_allowed(p, &c, NULL);
+}
+
+/* Decide a send to @target of @classes under @targets; "" when allowed, else the message. */
+static const char *decide_target(unsigned targets, pid_t target, unsigned classes) {
+        static mc_error err;
+        _cleanup_policy_ mc_policy *p = new_policy();
+        mc__call c;
+
+        cr_assert(eq(int, mc_policy_set_signal_targets(p, targets), 0));
+        mc__call_init(&c, MC_OP_SIGNAL_SEND, MC__CAP_SIGNAL);
+        c.fields = MC__F_SIGNAL | MC__F_TARGET;
+        c.req.signo = SIGTERM;
+        c.req.target = target;
+        c.target_classes = classes;
+        err = (mc_error) MC_ERROR_INIT;
+        if (decide(p, &c, NULL, &err) == 0)
+                return "";
+        cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
+        return err.message;
+}
+
+#define ADMITS(targets, target, classes)                                                           \
+        cr_assert(eq(str, (char *) decide_target((targets), (target), (classes)), ""))
+#define REFUSES(targets, target, classes, add)                                                     \
+        do {                                                                                       \
+                const char *m_ = decide_target((targets), (target), (classes));                    \
+                cr_assert(strstr(m_, "allowed_signal_targets") != NULL, "allowed: %s", m_);        \
+                cr_assert(strstr(m_, "add " add " to allowed_signal_targets") != NULL, "%s", m_);  \
+        } while (0)
+
+Test(policy, decide_default_targets_are_self_and_children) {
+        unsigned def = mc_policy_signal_targets(NULL);
+
+        ADMITS(def, 4242, MC_TARGET_SELF | MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID);
+        ADMITS(def, 4242, MC_TARGET_CHILDREN | MC_TARGET_SAME_UID);
+        /* Anything else names the narrowest rule that would admit it. */
+        REFUSES(def, 4242, MC_TARGET_SAME_UID, "\"same_uid\"");
+        REFUSES(def, 4242, MC_TARGET_PROCESS_GROUP | MC_TARGET_SAME_UID, "\"process_group\"");
+        REFUSES(def, 4242, 0, "\"any\"");
+}
+
+Test(policy, decide_init_needs_its_own_rule) {
+        unsigned most = MC_TARGET_SELF | MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP |
+                        MC_TARGET_SAME_UID | MC_TARGET_ANY | MC_TARGET_WHOLE_GROUP |
+                        MC_TARGET_BROADCAST;
+
+        REFUSES(most, 1, MC_TARGET_INIT, "\"init\"");
+        REFUSES(MC_TARGET_ANY, 1, MC_TARGET_INIT, "\"init\"");
+        ADMITS(MC_TARGET_INIT, 1, MC_TARGET_INIT);
+        /* "init" is about pid 1 only. */
+        REFUSES(MC_TARGET_INIT, 4242, MC_TARGET_SAME_UID, "\"same_uid\"");
+}
+
+Test(policy, decide_whole_groups_need_their_own_rule_and_a_leader_the_policy_admits) {
+        unsigned own = MC_TARGET_WHOLE_GROUP | MC_TARGET_PROCESS_GROUP;
+        unsigned childs = MC_TARGET_WHOLE_GROUP | MC_TARGET_CHILDREN | MC_TARGET_SAME_UID;
+
+        /* The caller's own group (pid 0 or -getpgrp()). */
+        REFUSES(MC_TARGET_SELF | MC_TARGET_PROCESS_GROUP | MC_TARGET_ANY, 0, own,
+                "\"whole_group\"");
+        REFUSES(MC_TARGET_WHOLE_GROUP, 0, own, "\"process_group\"");
+        REFUSES(MC_TARGET_SELF, 0, own, "\"process_group\" and \"whole_group\"");
+        ADMITS(MC_TARGET_WHOLE_GROUP | MC_TARGET_PROCESS_GROUP, 0, own);
+        ADMITS(MC_TARGET_WHOLE_GROUP | MC_TARGET_SELF, 0, own | MC_TARGET_SELF);
+        /* A group led by a child, by another process of the user, or by nobody any more. */
+        ADMITS(MC_TARGET_WHOLE_GROUP | MC_TARGET_CHILDREN, -4242, childs);
+        REFUSES(MC_TARGET_CHILDREN, -4242, childs, "\"whole_group\"");
+        REFUSES(MC_TARGET_WHOLE_GROUP | MC_TARGET_SELF, -4242,
+                MC_TARGET_WHOLE_GROUP | MC_TARGET_SAME_UID, "\"same_uid\"");
+        REFUSES(MC_TARGET_WHOLE_GROUP | MC_TARGET_SAME_UID, -4242, MC_TARGET_WHOLE_GROUP,
+                "\"any\"");
+        ADMITS(MC_TARGET_WHOLE_GROUP | MC_TARGET_ANY, -4242, MC_TARGET_WHOLE_GROUP);
+        /* Process group 1 is init's. */
+        REFUSES(MC_TARGET_WHOLE_GROUP | MC_TARGET_ANY, 0,
+                MC_TARGET_WHOLE_GROUP | MC_TARGET_PROCESS_GROUP | MC_TARGET_INIT, "\"init\"");
+        ADMITS(MC_TARGET_WHOLE_GROUP | MC_TARGET_ANY | MC_TARGET_INIT, 0,
+               MC_TARGET_WHOLE_GROUP | MC_TARGET_PROCESS_GROUP | MC_TARGET_INIT);
+}
+
+Test(policy, decide_broadcast_needs_its_own_rule) {
+        unsigned most = MC_TARGET_SELF | MC_TARGET_CHILDREN | MC_TARGET_PROCESS_GROUP |
+                        MC_TARGET_SAME_UID | MC_TARGET_ANY | MC_TARGET_WHOLE_GROUP | MC_TARGET_INIT;
+
+        REFUSES(most, -1, MC_TARGET_BROADCAST, "\"broadcast\"");
+        ADMITS(MC_TARGET_BROADCAST, -1, MC_TARGET_BROADCAST);
+        /* And it admits nothing but the broadcast. */
+        REFUSES(MC_TARGET_BROADCAST, 0, MC_TARGET_WHOLE_GROUP | MC_TARGET_PROCESS_GROUP,
+                "\"process_group\" and \"whole_group\"");
+        REFUSES(MC_TARGET_BROADCAST, 4242, 0, "\"any\"");
 }
 
 Test(policy, decide_default_allows_ordinary_calls) {
