@@ -112,6 +112,7 @@ struct mcd_server {
         mc_manager *mgr;
         int epfd;
         int lfd;
+        int lock_fd;        /* the lock beside the socket, held while we run */
         bool own_socket;    /* we bound it, so we unlink it */
         bool accept_paused; /* out of descriptors: lfd is not watched (accept_pause()) */
         bool accept_warned; /* ...and the shortage was logged */

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -960,6 +961,50 @@ static int socket_is_live(const struct sockaddr_un *sa) {
         return -e;
 }
 
+/*
+ * Take the lock beside the socket ("<socket>.lock", flock(2)) for as long as we run, so that
+ * of two daemons started at once on one path only one checks, replaces and binds the socket:
+ * without it both could find the same stale socket, each unlink what the other bound, and both
+ * keep running. The lock file is never removed: removing it would let a third daemon lock a
+ * new file while the second still waits on the old one.
+ */
+static int lock_socket(mcd_server *s, const struct sockaddr_un *sa, mc_error *err) {
+        const char *path = s->cfg.socket_path;
+        _cleanup_free_ char *lock = NULL;
+        struct stat st;
+        int fd, r;
+
+        if (asprintf(&lock, "%s.lock", path) < 0) {
+                lock = NULL;
+                return error_errno(err, ENOMEM, "allocating");
+        }
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return error_errno(err, errno, "opening the lock file '%s'", lock);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return error_set(err, MC_ERR_ALREADY_EXISTS, EEXIST,
+                                 "'%s' is not a regular file; not using it as the lock of '%s'",
+                                 lock, path);
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int e = errno;
+
+                close(fd);
+                if (e != EWOULDBLOCK)
+                        return error_errno(err, e, "locking '%s'", lock);
+                r = socket_is_live(sa);
+                if (r > 0)
+                        return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
+                                         "another memcapd is listening on '%s'", path);
+                return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
+                                 "another memcapd is starting on '%s' (it holds the lock '%s')",
+                                 path, lock);
+        }
+        s->lock_fd = fd;
+        return 0;
+}
+
 static int listen_on(mcd_server *s, mc_error *err) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         const char *path = s->cfg.socket_path;
@@ -973,10 +1018,14 @@ static int listen_on(mcd_server *s, mc_error *err) {
         memcpy(sa.sun_path, path, strlen(path) + 1);
         if (socket_parent(path) < 0)
                 return error_errno(err, errno, "creating the directory of '%s'", path);
+        r = lock_socket(s, &sa, err);
+        if (r < 0)
+                return r;
         /*
          * Whatever is in the way must be a socket nobody listens on, which is then replaced. A
-         * live daemon answers; a refusal other than ECONNREFUSED (a full backlog, say) may be
-         * a live one too; and a file of another kind is never ours to remove.
+         * live daemon answers (one started without the lock, or by socket activation); a
+         * refusal other than ECONNREFUSED (a full backlog, say) may be a live one too; and a
+         * file of another kind is never ours to remove.
          */
         if (lstat(path, &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
@@ -1114,7 +1163,7 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
         s = calloc(1, sizeof(*s));
         if (!s)
                 return error_errno(err, ENOMEM, "allocating the server");
-        s->epfd = s->lfd = s->sigfd = s->spare_fd = s->audit_fd = -1;
+        s->epfd = s->lfd = s->sigfd = s->spare_fd = s->lock_fd = s->audit_fd = -1;
         s->now = mcd_now_ms();
         s->listen_kind = WATCH_LISTEN;
         s->signal_kind = WATCH_SIGNALS;
@@ -1327,6 +1376,8 @@ void mcd_server_free(mcd_server *s) {
         safe_close(s->lfd);
         if (s->own_socket)
                 (void) unlink(s->cfg.socket_path);
+        /* Released only once the socket is gone, for a daemon waiting to take over. */
+        safe_close(s->lock_fd);
         safe_close(s->epfd);
         safe_close(s->spare_fd);
         free(s->scratch);

@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -3291,6 +3292,114 @@ Test(daemon_hostile, an_audit_flood_is_summarised_and_every_operation_still_reco
                 cr_assert(eq(int, ops[k], FLOOD_ROUNDS), "%d of %d %s records", ops[k],
                           FLOOD_ROUNDS, op_calls[k]);
         json_decref(log);
+}
+
+/* ---- two daemons on one socket --------------------------------------------------------------- */
+
+/* A socket file nobody listens on, as a daemon that was killed leaves it. */
+static void stale_socket(void) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        cr_assert(ge(int, fd, 0));
+        strscpy(sa.sun_path, sizeof(sa.sun_path), D.sock);
+        cr_assert(eq(int, bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0));
+        close(fd);
+}
+
+Test(daemon_hostile, a_daemon_that_finds_the_lock_taken_leaves_the_socket_alone) {
+        struct stat before, after;
+        char *out;
+        int lock;
+        cl c;
+
+        stale_socket();
+        cr_assert(eq(int, stat(D.sock, &before), 0));
+        lock = open(S("%s.lock", D.sock), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        cr_assert(ge(int, lock, 0));
+        cr_assert(eq(int, flock(lock, LOCK_EX), 0));
+        /* Another daemon is between its check and its bind: this one must not touch a thing. */
+        cr_assert(eq(int, run_memcapd((char *[]){"", "-s", D.sock, "-r", D.root, NULL}, &out), 15));
+        cr_assert(contains(out, S("another memcapd is starting on '%s' (it holds the lock "
+                                  "'%s.lock')",
+                                  D.sock, D.sock)),
+                  "%s", out);
+        free(out);
+        cr_assert(eq(int, stat(D.sock, &after), 0));
+        cr_assert(eq(u64, (uint64_t) after.st_ino, (uint64_t) before.st_ino),
+                  "the socket was replaced while another daemon held the lock");
+        close(lock);
+        daemon_start(NULL, false);
+        connect_to(&c);
+        expect(&c, "{\"Hello\":{}}", hello_reply(ALL_CAPS, getpid(), 0));
+        cl_close(&c);
+}
+
+static int race_gate[2] = {-1, -1};
+
+/* Both daemons of a race wait here until the test lets them go at once. */
+static void wait_at_gate(void) {
+        char x;
+
+        close(race_gate[1]);
+        (void) read(race_gate[0], &x, 1);
+}
+
+Test(daemon_hostile, two_daemons_started_at_once_on_a_stale_socket_leave_one_running) {
+        for (int round = 0; round < 8; round++) {
+                char *argv[2][6] = {{"", "-s", D.sock, "-r", D.root, NULL},
+                                    {"", "-s", D.sock, "-r", D.root, NULL}};
+                pid_t pid[2];
+                int status[2] = {-1, -1}, fd = -1, exited = 0;
+                int64_t end;
+
+                stale_socket();
+                cr_assert(eq(int, pipe2(race_gate, O_CLOEXEC), 0));
+                for (int k = 0; k < 2; k++)
+                        pid[k] = spawn_memcapd(argv[k], D.log, wait_at_gate);
+                close(race_gate[0]);
+                close(race_gate[1]); /* go */
+                /* One of them must give up, the other serve. */
+                end = now_ms() + 20000;
+                while (now_ms() < end && (exited == 0 || fd < 0)) {
+                        for (int k = 0; k < 2; k++) {
+                                int st;
+
+                                if (status[k] == -1 && waitpid(pid[k], &st, WNOHANG) == pid[k]) {
+                                        status[k] = st;
+                                        exited++;
+                                }
+                        }
+                        if (fd < 0)
+                                fd = try_connect(D.sock);
+                        if (exited == 2)
+                                break;
+                        sleep_ms(10);
+                }
+                if (fd >= 0)
+                        close(fd);
+                for (int k = 0; k < 2; k++)
+                        if (status[k] == -1)
+                                D.pid = pid[k]; /* the survivor, stopped below or by .fini */
+                if (exited != 1) {
+                        if (exited == 0)
+                                for (int k = 0; k < 2; k++)
+                                        kill(pid[k], SIGKILL), waitpid(pid[k], NULL, 0);
+                        D.pid = 0;
+                        daemon_dump_log();
+                        cr_fatal("round %d: %d of 2 daemons exited (socket %s)", round, exited,
+                                 fd >= 0 ? "served" : "not served");
+                }
+                for (int k = 0; k < 2; k++)
+                        if (status[k] != -1)
+                                cr_assert(eq(int,
+                                             WIFEXITED(status[k]) ? WEXITSTATUS(status[k]) : -1,
+                                             15),
+                                          "round %d: the daemon that gave up exited 0x%x", round,
+                                          status[k]);
+                cr_assert(ge(int, fd, 0), "round %d: nobody serves the socket", round);
+                daemon_stop();
+        }
 }
 
 /* ---- the audit trail as evidence ----------------------------------------------------------- */
