@@ -1283,10 +1283,14 @@ static void shutdown_gracefully(mcd_server *s) {
         mcd_audit_flush_summaries(s, true);
 }
 
-/* How long epoll_wait() may sleep: until the next deadline, and a second at most while
- * accepting is paused for want of descriptors (accept_resume()). */
+/* How long epoll_wait() may sleep: not at all while work between batches is pending (a
+ * timeout or a reload may have let a blocked uid go on), until the next deadline, and a second
+ * at most while accepting is paused for want of descriptors (accept_resume()). */
 static int wait_timeout(const mcd_server *s) {
         int64_t ms = -1;
+
+        if (s->budget_changed || s->summaries_due || s->sweep_procs || s->reload)
+                return 0;
 
         if (s->next_tick)
                 ms = MC_MAX(s->next_tick - mcd_now_ms(), (int64_t) 0);

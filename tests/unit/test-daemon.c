@@ -2838,14 +2838,15 @@ static json_int_t ev_int(json_t *rec, const char *key) {
 #define MEM_UID    (4 * 1024 * 1024)
 
 /*
- * memcapd(8): one uid's connections hold at most max_buffer_per_uid + max(max_line + 1,
- * 2 x (max_output + 4 x max_read + 256)) bytes of buffers, plus 2 KiB per connection.
+ * memcapd(8): with R = 4 x max_read + 256 and S = max(max_line + 1, 2 x (max_output + R)), one
+ * uid's connections hold at most max_buffer_per_uid + S + (max_line + 1) + 2 x R bytes of
+ * buffers, plus 1 KiB per connection.
  */
 static uint64_t stated_uid_bound(uint64_t conns) {
         uint64_t reply = 4 * (uint64_t) MEM_READ + 256;
         uint64_t step = MC_MAX((uint64_t) MEM_LINE + 1, 2 * ((uint64_t) MEM_OUTPUT + reply));
 
-        return MEM_UID + step + conns * 2048;
+        return MEM_UID + step + (MEM_LINE + 1) + 2 * reply + conns * 1024;
 }
 
 /* VmHWM until it has not moved for half a second (at most 10 s): the daemon's peak once it
@@ -3178,6 +3179,32 @@ Test(daemon_hostile, a_client_that_does_not_read_its_replies_is_timed_out) {
         free(want);
         free(b64);
         free(bytes);
+}
+
+Test(daemon_hostile, a_uid_blocked_by_a_client_that_does_not_read_goes_on_once_it_is_cut_off) {
+        static const char req[] = "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":65536}}\n";
+        int64_t t0;
+        cl hog, c;
+
+        pattern_file("/data/64k", 64 * 1024);
+        daemon_start("{\"max_output\": \"64KiB\", \"max_buffer_per_uid\": \"256KiB\", "
+                     "\"send_timeout\": \"1s\"}",
+                     false);
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":1}}");
+        /* The hog fills the uid's buffers with replies it never reads... */
+        connect_to(&hog);
+        for (int i = 0; i < 20; i++)
+                cr_assert(eq(int, cl_send(&hog, req, sizeof(req) - 1), 0));
+        sleep_ms(300);
+        /* ...so this request waits, unread, until the hog is cut off; nothing else happens. */
+        t0 = now_ms();
+        send_line(&c, "{\"Hello\":{}}");
+        cr_assert(eq(int, cl_recv_line(&c, 20000), 0), "the uid was never served again");
+        cr_assert(eq(str, c.line, (char *) hello_reply(ALL_CAPS, getpid(), 0)));
+        cr_log_info("served %lld ms after the hog's last request", (long long) (now_ms() - t0));
+        cl_close(&hog);
+        cl_close(&c);
 }
 
 /* ---- audit floods ------------------------------------------------------------------------- */
