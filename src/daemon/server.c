@@ -740,9 +740,9 @@ static void sweep_timeouts(mcd_server *s) {
         for (conn *c = s->conns; c; c = next) {
                 next = c->next;
                 if (c->send_since && s->now - c->send_since >= send_ms) {
-                        log_info("client pid %d: replies not read for %" PRId64
-                                 " ms; closing the connection",
-                                 (int) c->client.pid, s->now - c->send_since);
+                        log_debug("client pid %d: replies not read for %" PRId64
+                                  " ms; closing the connection",
+                                  (int) c->client.pid, s->now - c->send_since);
                         conn_free(s, c, "send_timeout");
                         continue;
                 }
@@ -753,7 +753,7 @@ static void sweep_timeouts(mcd_server *s) {
                                  "no complete request line within %" PRIu64
                                  " ms of its first byte; closing the connection",
                                  s->cfg.request_timeout_ms);
-                        log_info("client pid %d: %s", (int) c->client.pid, msg);
+                        log_debug("client pid %d: %s", (int) c->client.pid, msg);
                         queue_closing_error(c, MC_ERR_TIMED_OUT, ETIMEDOUT, "request_timeout", msg);
                         (void) conn_flush(c);
                         conn_free(s, c, NULL);
