@@ -4,12 +4,14 @@
  * library's mapping manager, which owns ids, ownership, capabilities and quotas; this file only
  * translates. Capability refusals (PermissionDenied without an errno) get the protocol's
  * "permission_denied" reply; every other failure an "error" reply with the library's kind.
- * When an audit log is configured every request is recorded with the client's pid and uid.
+ * When an audit log is configured every request is recorded with the client's identity, subject
+ * to the client's audit rate limit except for successful calls that change something.
  */
 
 #include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,31 +61,99 @@ static void reply_failure(conn *c, const mc_error *e, const char *call) {
                 c->closing = true; /* out of memory: nothing sensible can follow */
 }
 
-static void audit_request(mcd_server *s, const conn *c, const mcd_request *q, const char *call,
-                          int r, const mc_error *e) {
-        json_t *o;
-        char *text;
+/*
+ * Whether a successful @call changed something: a mapping made, written, synced, reprotected
+ * or unmapped, a descriptor handed out. Its record is evidence and is always written; the
+ * records of calls that only look, and of every failure, count against the client's audit rate
+ * limit. A call added later is evidence unless listed here.
+ */
+static bool changes_state(mcd_call call) {
+        switch (call) {
+        case MCD_CALL_HELLO:
+        case MCD_CALL_MMAP_READ:
+        case MCD_CALL_MMAP_STATS:
+        case MCD_CALL_MMAP_LIST:
+                return false;
+        default:
+                return true;
+        }
+}
 
+/*
+ * The path a request that could not be decoded asked for, when the line is JSON enough to
+ * hold one ({"Mmap": {"path": ..., "prot": 9}}): refused requests are recorded with the path
+ * like allowed ones. A new reference, or NULL.
+ */
+static json_t *unparsed_path(const char *line, size_t len) {
+        json_t *root = json_loadb(line, len, 0, NULL), *args, *path = NULL;
+        const char *key;
+
+        if (json_is_object(root) && json_object_size(root) == 1)
+                json_object_foreach(root, key, args) {
+                        path = json_object_get(args, "path");
+                }
+        path = json_is_string(path) ? json_incref(path) : NULL;
+        json_decref(root);
+        return path;
+}
+
+/*
+ * A path as a record's "path": at most PATH_MAX bytes, which is all a path that can be opened
+ * has, so that a record stays small whatever line the client sent; a longer one is cut at a
+ * character boundary and "path_bytes" says how long it was.
+ */
+static void audit_path(json_t *o, const char *path, size_t len) {
+        size_t n = len;
+
+        if (n > PATH_MAX) {
+                n = PATH_MAX;
+                while (n > 0 && ((unsigned char) path[n] & 0xc0) == 0x80)
+                        n--;
+                json_object_set_new(o, "path_bytes", json_integer((json_int_t) len));
+        }
+        json_object_set_new(o, "path", json_stringn(path, n));
+}
+
+static void audit_request(mcd_server *s, conn *c, const mcd_request *q, const char *call, int r,
+                          const mc_error *e, const char *line, size_t len) {
+        bool denied = r < 0 && e->kind == MC_ERR_PERMISSION_DENIED && e->sys_errno == 0;
+        char shown[160];
+        json_t *o;
+
+        if (!(r >= 0 && q && changes_state(q->call)) &&
+            !mcd_audit_admit(s, c->acct,
+                             r >= 0   ? AUDIT_CLASS_OK
+                             : denied ? AUDIT_CLASS_DENIED
+                                      : AUDIT_CLASS_ERROR))
+                return;
         o = json_pack("{s:i, s:I, s:s, s:s}", "client_pid", (int) c->client.pid, "client_uid",
                       (json_int_t) c->client.uid, "call", call ? call : "invalid", "outcome",
-                      r >= 0                                                     ? "ok"
-                      : e->kind == MC_ERR_PERMISSION_DENIED && e->sys_errno == 0 ? "denied"
-                                                                                 : "error");
-        if (!o)
+                      r >= 0   ? "ok"
+                      : denied ? "denied"
+                               : "error");
+        if (!o || mcd_audit_add_client(o, c) < 0) {
+                json_decref(o);
                 return;
+        }
         if (q && q->mmap_id)
                 json_object_set_new(o, "mmap_id", json_integer((json_int_t) q->mmap_id));
         if (q && q->path)
-                json_object_set_new(o, "path", json_string(q->path));
+                audit_path(o, q->path, strlen(q->path));
+        if (!q) {
+                json_t *path = unparsed_path(line, len);
+
+                if (path)
+                        audit_path(o, json_string_value(path), json_string_length(path));
+                json_decref(path);
+                json_object_set_new(o, "line",
+                                    json_string(mcd_audit_escape(line, len, shown, sizeof(shown))));
+                json_object_set_new(o, "line_bytes", json_integer((json_int_t) len));
+        }
         if (r < 0) {
                 json_object_set_new(o, "kind", json_string(mc_error_kind_name(e->kind)));
                 json_object_set_new(o, "message", json_string(e->message));
         }
-        text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-        json_decref(o);
-        if (text && mc_ctx_audit_event(s->ctx, "memcapd", "request", text, NULL) < 0)
-                log_debug("audit of a request failed");
-        free(text);
+        mcd_audit_emit(s, "request", o);
 }
 
 static void stats_of(const mc_mapping_stats *m, mcd_stats *s) {
@@ -261,7 +331,7 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
         if (r < 0)
                 reply_failure(c, &e, call);
 audit:
-        if (s->cfg.audit_path)
-                audit_request(s, c, r < 0 && !call ? NULL : &q, call, r, &e);
+        if (mcd_audit_enabled(s))
+                audit_request(s, c, r < 0 && !call ? NULL : &q, call, r, &e, line, len);
         mcd_request_done(&q);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The memcapd server: set-up, the epoll loop, connections and client processes, signals,
- * reload and graceful shutdown. Requests are handled in handlers.c.
+ * reload and graceful shutdown. Requests are handled in handlers.c, what each uid holds in
+ * account.c, the audit trail in audit-log.c.
  *
  * Client identity comes from SO_PEERCRED; the process behind a connection is held by a pidfd
  * (SO_PEERPIDFD, else pidfd_open right after accept) and keyed by the pidfd's inode, which the
@@ -11,21 +12,32 @@
  * not act for a process that is gone). A connection closing alone releases nothing; a process
  * left with neither connections nor mappings is forgotten.
  *
- * Limits keep one client from starving the others: a client whose unread replies pass
- * max_output (or that holds MAX_QUEUED_FDS unread descriptors) is paused, connections are capped
- * in all and per uid, and running out of descriptors pauses accepting instead of spinning.
+ * Limits keep one client from starving the others or pinning the daemon's memory:
+ *   - a request line is at most max_line bytes, and its buffer never grows past that;
+ *   - a connection whose unread replies reach max_output (or that holds MAX_QUEUED_FDS unread
+ *     descriptors) is paused: no request of it is handled until half of them are gone;
+ *   - the buffers of one uid's connections are capped by max_buffer_per_uid, those of all
+ *     connections by max_buffer_total (account.c): at the cap, the connections are not read;
+ *   - a line must arrive whole within request_timeout of its first byte, and queued replies
+ *     must move within send_timeout, or the connection is closed (slowloris);
+ *   - buffers a long line or a large reply grew are given back once they are empty;
+ *   - connections are capped in all and per uid, and running out of descriptors pauses
+ *     accepting instead of spinning.
+ * memcapd(8) states the memory this bounds, as a formula.
  *
- * Sections: helpers, processes, connections (input, output), the listening socket, signals and
- * reload, set-up, the loop, shutdown.
+ * Sections: helpers, processes, connections (budgets, input, output, timeouts), the listening
+ * socket, signals and reload, set-up, the loop, shutdown.
  */
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -53,20 +65,35 @@
 
 /*
  * A connection's input buffer starts at IN_START bytes, room for nearly every request, doubles
- * whenever less than half of that is free for the next read, and is given back once empty if a
- * long line grew it past IN_KEEP; the output buffer likewise past OUT_KEEP. So an idle
- * connection holds little whatever it sent or read before, and a client's usual requests and
- * replies do not reallocate.
+ * whenever less than half of that is free for the next read, up to max_line + 1 bytes, and is
+ * given back once empty if a long line grew it past IN_KEEP; the output buffer likewise past
+ * OUT_KEEP, and MmapRead's scratch buffer past SCRATCH_KEEP. So an idle connection holds
+ * little whatever it sent or read before, and a client's usual requests and replies do not
+ * reallocate. A connection of a uid at its buffer limit gives back even those.
  */
-#define IN_START 1024
-#define IN_KEEP  (64 * 1024)
-#define OUT_KEEP (256 * 1024)
+#define IN_START     1024
+#define IN_KEEP      (16 * 1024)
+#define OUT_KEEP     (64 * 1024)
+#define SCRATCH_KEEP (256 * 1024)
+#define TRIM_LINE    (64 * 1024)
 
 /* Descriptors (MmapFd replies) queued for one connection before it is paused: each is open in
  * the daemon until the client reads its reply. */
 #define MAX_QUEUED_FDS 64
 
 /* ---- helpers ------------------------------------------------------------------------------ */
+
+int64_t mcd_now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mcd_schedule(mcd_server *s, int64_t deadline) {
+        if (s->next_tick == 0 || deadline < s->next_tick)
+                s->next_tick = deadline > 0 ? deadline : 1;
+}
 
 static int epoll_set(mcd_server *s, int op, int fd, uint32_t events, void *ptr) {
         struct epoll_event ev = {.events = events, .data.ptr = ptr};
@@ -177,7 +204,7 @@ static void proc_free(mcd_server *s, proc *p) {
         accept_resume(s);
 }
 
-static void conn_free(mcd_server *s, conn *c);
+static void conn_free(mcd_server *s, conn *c, const char *reason);
 static void conn_update_events(mcd_server *s, conn *c);
 
 /*
@@ -198,8 +225,9 @@ static void proc_exited(mcd_server *s, proc *p) {
                         continue;
                 c->p = NULL;
                 c->closing = true;
+                c->reason = "process_exited";
                 if (c->out.len == 0)
-                        conn_free(s, c);
+                        conn_free(s, c, NULL);
                 else
                         conn_update_events(s, c);
         }
@@ -241,7 +269,26 @@ static void sweep_procs(mcd_server *s) {
 
 /* ---- connections --------------------------------------------------------------------------- */
 
-static void conn_free(mcd_server *s, conn *c) {
+/*
+ * Read and drop what a client sent that will never be handled, up to 64 KiB: closing a Unix
+ * socket with unread input resets the connection, and a client that sent a little past a limit
+ * should read our last reply and then a clean end of stream.
+ */
+static void drain_input(int fd) {
+        char buf[4096];
+
+        for (int i = 0; i < 16; i++)
+                if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+                        break;
+}
+
+/* Close @c now. @reason, or the one set when it started closing, goes into the audit record. */
+static void conn_free(mcd_server *s, conn *c, const char *reason) {
+        if (reason)
+                c->reason = reason;
+        mcd_audit_disconnect(s, c);
+        if (c->closing)
+                drain_input(c->fd);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -252,6 +299,7 @@ static void conn_free(mcd_server *s, conn *c) {
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
         safe_close(c->fd);
         proc_detach(s, c->p);
+        mcd_account_detach(s, c);
         for (size_t i = 0; i < c->n_fds; i++)
                 safe_close(c->fds[i].fd);
         free(c->fds);
@@ -277,13 +325,25 @@ void mcd_conn_detach_fd(conn *c) {
                 safe_close(c->fds[--c->n_fds].fd);
 }
 
-/* Pause a client whose unread replies exceed max_output or carry MAX_QUEUED_FDS descriptors;
+/* Pause a client whose unread replies reach max_output or carry MAX_QUEUED_FDS descriptors;
  * resume once half of them are gone. */
 static void conn_update_pause(mcd_server *s, conn *c) {
-        if (c->out.len > s->cfg.max_output || c->n_fds >= MAX_QUEUED_FDS)
+        if (c->out.len >= s->cfg.max_output || c->n_fds >= MAX_QUEUED_FDS)
                 c->paused = true;
         else if (c->out.len <= s->cfg.max_output / 2 && c->n_fds <= MAX_QUEUED_FDS / 2)
                 c->paused = false;
+}
+
+/* Whether a request of @c waiting in its buffer is handled now. */
+static bool conn_handling(mcd_server *s, conn *c) {
+        conn_update_pause(s, c);
+        return !c->paused && !c->closing && mcd_conn_may_handle(s, c);
+}
+
+/* Whether @c is read now. */
+static bool conn_reading(mcd_server *s, conn *c) {
+        conn_update_pause(s, c);
+        return !c->paused && !c->closing && !c->eof && mcd_conn_may_read(s, c);
 }
 
 static bool conn_has_line(const conn *c) {
@@ -291,16 +351,34 @@ static bool conn_has_line(const conn *c) {
 }
 
 static void conn_update_events(mcd_server *s, conn *c) {
+        bool reading = conn_reading(s, c);
         uint32_t ev = 0;
 
         /* Input only while it can be served. EPOLLRDHUP goes with it: level-triggered, it would
          * wake the loop over and over for a half-closed client that is paused. */
-        conn_update_pause(s, c);
-        if (!c->paused && !c->closing && !c->eof)
+        if (reading)
                 ev |= EPOLLIN | EPOLLRDHUP;
         /* Output only after a short write: replies are sent as soon as they are queued. */
         if (c->out.len > 0)
                 ev |= EPOLLOUT;
+        /*
+         * The timeouts. A partial line is not waited for while the client is paused for its own
+         * unread replies (the send timeout is what runs then), but it is while its uid or all
+         * connections are at their buffer limit: lines that never end must not hold the
+         * buffers for ever. Queued output is waited for from its last progress (conn_flush()).
+         */
+        if (!c->partial || c->paused || c->closing || c->eof)
+                c->line_since = 0;
+        else if (c->line_since == 0)
+                c->line_since = mcd_now_ms(); /* not s->now: never a deadline before its time */
+        if (c->out.len == 0)
+                c->send_since = 0;
+        else if (c->send_since == 0)
+                c->send_since = mcd_now_ms();
+        if (c->line_since)
+                mcd_schedule(s, c->line_since + (int64_t) s->cfg.request_timeout_ms);
+        if (c->send_since)
+                mcd_schedule(s, c->send_since + (int64_t) s->cfg.send_timeout_ms);
         /* Usually nothing changed (a request came, its reply went out whole): a system call
          * saved per request. A failed change is tried again on the next event. */
         if (ev == c->events)
@@ -358,27 +436,66 @@ static int conn_flush(conn *c) {
                 }
                 mcd_buf_consume(&c->out, (size_t) k);
                 c->out_sent += (uint64_t) k;
+                /* The client reads: the send timeout counts from here. */
+                c->send_since = c->out.len > 0 ? mcd_now_ms() : 0;
         }
         return 0;
 }
 
-static void queue_line_error(conn *c, uint64_t max) {
+/* Queue a last error reply and close once it is sent. */
+static void queue_closing_error(conn *c, mc_error_kind kind, int errnum, const char *reason,
+                                const char *msg) {
         mc_error e = MC_ERROR_INIT;
 
-        e.kind = MC_ERR_INVALID_ARGUMENT;
-        e.sys_errno = E2BIG;
-        snprintf(e.message, sizeof(e.message),
-                 "the request line exceeds %" PRIu64 " bytes; closing the connection", max);
+        e.kind = kind;
+        e.sys_errno = errnum;
+        strscpy(e.message, sizeof(e.message), msg);
         (void) mcd_reply_error(&c->out, &e, NULL);
         c->closing = true;
+        c->reason = reason;
 }
 
-/* Handle the complete lines in the input buffer until there are none or the client is paused. */
+static void queue_line_error(conn *c, uint64_t max) {
+        char msg[128];
+
+        snprintf(msg, sizeof(msg),
+                 "the request line exceeds %" PRIu64 " bytes; closing the connection", max);
+        queue_closing_error(c, MC_ERR_INVALID_ARGUMENT, E2BIG, "line_too_long", msg);
+}
+
+/*
+ * Give back buffers that are empty again: those a long line or a large reply grew, or, for a
+ * connection whose uid is at its limit (@all), every one. A large output buffer less than half
+ * full shrinks to what it holds: it doubled to make room for a reply's upper bound, and what it
+ * holds is what the uid is charged for.
+ */
+static void conn_trim(mcd_server *s, conn *c, bool all) {
+        if (c->in_len == 0 && c->in_cap > (all ? 0 : IN_KEEP)) {
+                free(c->in);
+                c->in = NULL;
+                c->in_cap = 0;
+        }
+        if (c->out.len == 0 && c->out.cap > (all ? 0 : OUT_KEEP))
+                mcd_buf_done(&c->out);
+        else if (c->out.cap > OUT_KEEP && c->out.len <= c->out.cap / 2) {
+                size_t cap = MC_MAX(c->out.len, (size_t) OUT_KEEP);
+                char *p = realloc(c->out.data, cap);
+
+                if (p) {
+                        c->out.data = p;
+                        c->out.cap = cap;
+                }
+        }
+        mcd_conn_charge(s, c);
+}
+
+/* Handle the complete lines in the input buffer until there are none or no more may be handled
+ * now (the client is paused or closing, its uid at its buffer limit has a reply queued). */
 static void conn_process(mcd_server *s, conn *c) {
         bool partial = false;
         size_t start = 0;
 
-        while (start < c->in_len && !c->closing && !c->paused) {
+        while (start < c->in_len && conn_handling(s, c)) {
                 char *nl = memchr(c->in + start, '\n', c->in_len - start);
                 size_t len;
 
@@ -395,15 +512,39 @@ static void conn_process(mcd_server *s, conn *c) {
                         len--; /* tolerate CRLF from hand-typed sessions */
                 /* An empty line is a malformed request like any other: one reply per line, so
                  * a pipelining client can count. */
+                s->current = c;
                 mcd_handle_line(s, c, c->in + start, len);
+                s->current = NULL;
+                c->requests++;
                 start = (size_t) (nl - c->in) + 1;
-                /* Stop taking requests from a client that does not read its replies. */
-                conn_update_pause(s, c);
+                /* The reply counts against the uid's buffers before the next request. */
+                mcd_conn_charge(s, c);
+                if (s->scratch_cap > SCRATCH_KEEP) {
+                        free(s->scratch);
+                        s->scratch = NULL;
+                        s->scratch_cap = 0;
+                }
+                /* Decoding a long line can take many small blocks (a JSON tree), which free()
+                 * keeps in the heap: give their pages back, or one request would pin them. */
+                if (len > TRIM_LINE)
+                        malloc_trim(0);
+                if (s->summaries_due)
+                        mcd_audit_flush_summaries(s, false);
         }
         if (start > 0) {
                 memmove(c->in, c->in + start, c->in_len - start);
                 c->in_len -= start;
+                /* A reader at a limit read on for one line; the next is someone else's turn. */
+                mcd_conn_release_reader(s, c);
         }
+        /* Stopped before the end (paused, at a limit): what is left may be a line still
+         * arriving all the same, which the timeout and the choice of a reader must know. */
+        if (!partial && !c->closing && c->in_len > 0)
+                partial = !memchr(c->in, '\n', c->in_len);
+        /* A new line started: its time runs from now. */
+        if (partial && start > 0)
+                c->line_since = 0;
+        c->partial = partial;
         /* Only a line still waiting for its end can be too long: complete lines also wait here
          * while the client is paused. */
         if (partial && !c->closing && c->in_len > s->cfg.max_line)
@@ -412,23 +553,32 @@ static void conn_process(mcd_server *s, conn *c) {
 
 /* Read what the client sent and handle it; false when the connection is broken. */
 static bool conn_read(mcd_server *s, conn *c) {
-        for (int rounds = 0; rounds < 16 && !c->closing && !c->paused && !c->eof; rounds++) {
+        /* A line and its newline fit; the buffer never grows past that. */
+        size_t limit = (size_t) MC_MIN(s->cfg.max_line, (uint64_t) (SIZE_MAX / 4)) + 1;
+
+        for (int rounds = 0; rounds < 16 && conn_reading(s, c); rounds++) {
                 size_t room;
                 ssize_t n;
 
-                if (c->in_cap - c->in_len < IN_START / 2) {
+                if (c->in_cap - c->in_len < IN_START / 2 && c->in_cap < limit) {
                         size_t cap = c->in_cap ? c->in_cap * 2 : IN_START;
                         char *p;
 
                         while (cap - c->in_len < IN_START / 2)
                                 cap *= 2;
+                        cap = MC_MIN(cap, limit);
                         p = realloc(c->in, cap);
-                        if (!p)
+                        if (!p) {
+                                c->reason = "out_of_memory";
                                 return false;
+                        }
                         c->in = p;
                         c->in_cap = cap;
+                        mcd_conn_charge(s, c);
                 }
                 room = c->in_cap - c->in_len;
+                if (room == 0)
+                        break; /* complete lines wait for their turn */
                 n = read(c->fd, c->in + c->in_len, room);
                 if (n == 0) {
                         /* A client may send its requests and shut down its side: it still
@@ -436,9 +586,14 @@ static bool conn_read(mcd_server *s, conn *c) {
                         c->eof = true;
                         break;
                 }
-                if (n < 0)
-                        return errno == EAGAIN || errno == EINTR;
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return true;
+                        c->reason = "reset";
+                        return false;
+                }
                 c->in_len += (size_t) n;
+                c->bytes_in += (uint64_t) n;
                 conn_process(s, c);
                 if ((size_t) n < room) /* else there may be more, with a larger buffer */
                         break;
@@ -446,15 +601,38 @@ static bool conn_read(mcd_server *s, conn *c) {
         return true;
 }
 
-/* Give back buffers that a long line or a large reply grew and that are empty again. */
-static void conn_trim(conn *c) {
-        if (c->in_len == 0 && c->in_cap > IN_KEEP) {
-                free(c->in);
-                c->in = NULL;
-                c->in_cap = 0;
+/*
+ * Send, handle what waits in the buffer, and close once done. Called after an event, and for a
+ * connection whose uid may be taken again. Frees @c when it is done.
+ */
+static void conn_serve(mcd_server *s, conn *c, bool alive) {
+        while (alive) {
+                if (conn_flush(c) < 0) {
+                        alive = false;
+                        c->reason = "reset";
+                        break;
+                }
+                /* Requests left in the buffer when the client was paused wait for no new
+                 * input: take them as soon as the backlog has drained. */
+                mcd_conn_charge(s, c);
+                if (!conn_handling(s, c) || !conn_has_line(c))
+                        break;
+                conn_process(s, c);
         }
-        if (c->out.len == 0 && c->out.cap > OUT_KEEP)
-                mcd_buf_done(&c->out);
+        /* Done: everything answered after a shutdown or a fatal error; a partial line left at
+         * the end of the stream is not a request. */
+        if (alive && c->out.len == 0 && c->closing)
+                alive = false;
+        if (alive && c->out.len == 0 && c->eof && !conn_has_line(c)) {
+                alive = false;
+                c->reason = c->in_len > 0 ? "closed_mid_request" : "closed";
+        }
+        if (!alive) {
+                conn_free(s, c, NULL);
+                return;
+        }
+        conn_trim(s, c, c->acct && c->acct->blocked);
+        conn_update_events(s, c);
 }
 
 static void conn_event(mcd_server *s, conn *c, uint32_t events) {
@@ -462,28 +640,131 @@ static void conn_event(mcd_server *s, conn *c, uint32_t events) {
 
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
                 alive = conn_read(s, c);
-        while (alive) {
-                if (conn_flush(c) < 0) {
-                        alive = false;
-                        break;
-                }
-                /* Requests left in the buffer when the client was paused wait for no new
-                 * input: take them as soon as the backlog has drained. */
-                conn_update_pause(s, c);
-                if (c->paused || c->closing || !conn_has_line(c))
-                        break;
-                conn_process(s, c);
-        }
-        /* Done: everything answered after a shutdown or a fatal error; a partial line left at
-         * the end of the stream is not a request. */
-        if (alive && c->out.len == 0 && (c->closing || (c->eof && !conn_has_line(c))))
+        if (alive && (events & EPOLLERR)) {
                 alive = false;
-        if (!alive || (events & EPOLLERR)) {
-                conn_free(s, c);
-                return;
+                c->reason = "reset";
         }
-        conn_trim(c);
-        conn_update_events(s, c);
+        /*
+         * Hung up in both directions while not read (at a buffer limit): nothing can reach the
+         * client any more, and epoll reports the hang-up whatever the interest, so waiting
+         * would spin. What it sent and the daemon did not read is dropped, as for a paused
+         * client, whose unsent replies fail below.
+         */
+        if (alive && (events & EPOLLHUP) && !c->eof && c->out.len == 0 && !conn_reading(s, c)) {
+                alive = false;
+                c->reason = c->in_len > 0 ? "closed_mid_request" : "closed";
+        }
+        conn_serve(s, c, alive);
+}
+
+/*
+ * A uid (@a) or all connections (@a NULL) crossed a buffer limit, or, blocked, sent its last
+ * queued reply. Blocked: give back every empty buffer, so that only what waits to be sent or
+ * finished holds the limit, stop reading, and handle buffered requests one reply at a time.
+ * Not blocked: handle what waits in the buffers and read again.
+ */
+static void serve_budget(mcd_server *s, account *a) {
+        conn *next;
+
+        if (a && a->blocked && !a->reported) {
+                a->reported = true;
+                mcd_audit_blocked(s, a);
+        } else if (a && !a->blocked)
+                a->reported = false;
+        for (conn *c = a ? a->conns : s->conns; c; c = next) {
+                next = a ? c->acct_next : c->next;
+                conn_serve(s, c, true);
+        }
+}
+
+/*
+ * At a limit with no reply waiting to be sent, requests already buffered are handled, one reply
+ * at a time. When none is left, what holds the buffers is lines still arriving, and reading
+ * none of them would wait for ever: one connection (of @a, or of all with @a NULL) is read on
+ * until its line is whole.
+ */
+static void unstick(mcd_server *s, account *a) {
+        conn **reader = a ? &a->reader : &s->reader;
+        conn *next;
+
+        for (conn *c = a ? a->conns : s->conns; c; c = next) {
+                next = a ? c->acct_next : c->next;
+                if (conn_handling(s, c) && conn_has_line(c))
+                        conn_serve(s, c, true);
+        }
+        if (*reader ||
+            (a ? !a->blocked || a->queued > 0 : !s->total_blocked || s->queued_total > 0))
+                return;
+        for (conn *c = a ? a->conns : s->conns; c; c = a ? c->acct_next : c->next)
+                if (c->partial && !c->paused && !c->closing && !c->eof) {
+                        *reader = c;
+                        conn_update_events(s, c);
+                        return;
+                }
+}
+
+/* Act on the limits crossed since the last call; serving may cross them again. */
+static void service_budgets(mcd_server *s) {
+        for (int round = 0; round < 4 && s->budget_changed; round++) {
+                s->budget_changed = false;
+                if (s->total_changed) {
+                        s->total_changed = false;
+                        for (account *a = s->accounts; a; a = a->next)
+                                a->changed = false;
+                        serve_budget(s, NULL);
+                } else
+                        for (account *a = s->accounts; a; a = a->next)
+                                if (a->changed) {
+                                        a->changed = false;
+                                        serve_budget(s, a);
+                                }
+        }
+        for (account *a = s->accounts; a; a = a->next)
+                if (a->blocked && a->queued == 0)
+                        unstick(s, a);
+        if (s->total_blocked && s->queued_total == 0)
+                unstick(s, NULL);
+}
+
+/*
+ * Close the connections whose time is up: a line not finished within request_timeout of its
+ * first byte (told so, if it still reads), queued replies that did not move for send_timeout.
+ * Then the accounts' windows. Schedules the next look.
+ */
+static void sweep_timeouts(mcd_server *s) {
+        int64_t line_ms = (int64_t) s->cfg.request_timeout_ms;
+        int64_t send_ms = (int64_t) s->cfg.send_timeout_ms;
+        conn *next;
+
+        s->next_tick = 0;
+        for (conn *c = s->conns; c; c = next) {
+                next = c->next;
+                if (c->send_since && s->now - c->send_since >= send_ms) {
+                        log_debug("client pid %d: replies not read for %" PRId64
+                                  " ms; closing the connection",
+                                  (int) c->client.pid, s->now - c->send_since);
+                        conn_free(s, c, "send_timeout");
+                        continue;
+                }
+                if (c->line_since && s->now - c->line_since >= line_ms) {
+                        char msg[160];
+
+                        snprintf(msg, sizeof(msg),
+                                 "no complete request line within %" PRIu64
+                                 " ms of its first byte; closing the connection",
+                                 s->cfg.request_timeout_ms);
+                        log_debug("client pid %d: %s", (int) c->client.pid, msg);
+                        queue_closing_error(c, MC_ERR_TIMED_OUT, ETIMEDOUT, "request_timeout", msg);
+                        (void) conn_flush(c);
+                        conn_free(s, c, NULL);
+                        continue;
+                }
+                if (c->line_since)
+                        mcd_schedule(s, c->line_since + line_ms);
+                if (c->send_since)
+                        mcd_schedule(s, c->send_since + send_ms);
+        }
+        mcd_accounts_sweep(s);
 }
 
 /* ---- the listening socket -------------------------------------------------------------------- */
@@ -525,18 +806,25 @@ static void refuse(int fd, const char *why) {
         close(fd);
 }
 
-static size_t conns_of_uid(const mcd_server *s, uid_t uid) {
-        size_t n = 0;
+/* Refuse and audit, against the uid's rate limit (an account is kept for that a while). */
+static void refuse_client(mcd_server *s, int fd, const struct ucred *cred, const char *reason,
+                          const char *why) {
+        account *a = mcd_account_get(s, cred->uid);
 
-        for (const conn *c = s->conns; c; c = c->next)
-                n += c->client.uid == uid;
-        return n;
+        if (why)
+                refuse(fd, why);
+        else
+                close(fd);
+        mcd_audit_refused(s, a, cred->pid, cred->uid, reason);
+        if (a && a->n_conns == 0)
+                mcd_schedule(s, s->now);
 }
 
 static void accept_clients(mcd_server *s) {
         while (!s->accept_paused) {
                 struct ucred cred;
                 socklen_t len = sizeof(cred);
+                account *a;
                 int fd, pidfd;
                 conn *c;
 
@@ -550,35 +838,45 @@ static void accept_clients(mcd_server *s) {
                                 log_warning("accept: %s", strerror(errno));
                         return;
                 }
-                if (s->n_conns >= s->cfg.max_connections) {
-                        log_warning("refusing a connection: %zu connections open (limit %" PRIu64
-                                    ")",
-                                    s->n_conns, s->cfg.max_connections);
-                        refuse(fd, "memcapd has as many connections as it takes; try again later");
-                        continue;
-                }
                 if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
                         log_warning("refusing a connection without peer credentials");
                         close(fd);
                         continue;
                 }
-                if (conns_of_uid(s, cred.uid) >= s->cfg.max_connections_per_uid) {
+                if (s->n_conns >= s->cfg.max_connections) {
+                        log_warning("refusing a connection of pid %d: %zu connections open "
+                                    "(limit %" PRIu64 ")",
+                                    (int) cred.pid, s->n_conns, s->cfg.max_connections);
+                        refuse_client(s, fd, &cred, "max_connections",
+                                      "memcapd has as many connections as it takes; try again "
+                                      "later");
+                        continue;
+                }
+                a = mcd_account_get(s, cred.uid);
+                if (!a) {
+                        close(fd);
+                        continue;
+                }
+                if (a->n_conns >= s->cfg.max_connections_per_uid) {
                         log_warning("refusing a connection of pid %d: uid %u has %" PRIu64
                                     " connections open (the limit)",
                                     (int) cred.pid, (unsigned) cred.uid,
                                     s->cfg.max_connections_per_uid);
-                        refuse(fd, "this uid has as many connections open as memcapd allows "
-                                   "(max_connections_per_uid)");
+                        refuse_client(s, fd, &cred, "max_connections_per_uid",
+                                      "this uid has as many connections open as memcapd allows "
+                                      "(max_connections_per_uid)");
                         continue;
                 }
                 pidfd = peer_pidfd(s, fd, cred.pid);
                 if (pidfd < 0) {
-                        close(fd);
-                        if (pidfd == -EMFILE || pidfd == -ENFILE)
+                        if (pidfd == -EMFILE || pidfd == -ENFILE) {
+                                close(fd);
                                 accept_pause(s);
-                        else
+                        } else {
                                 log_warning("refusing pid %d: no pidfd (%s)", (int) cred.pid,
                                             strerror(-pidfd));
+                                refuse_client(s, fd, &cred, "no_pidfd", NULL);
+                        }
                         continue;
                 }
                 if (s->spare_fd < 0)
@@ -610,11 +908,19 @@ static void accept_clients(mcd_server *s) {
                         close(fd);
                         continue;
                 }
+                c->id = ++s->next_conn_id;
+                c->opened = s->now;
+                c->acct = a;
+                mcd_account_attach(c);
                 c->next = s->conns;
                 if (s->conns)
                         s->conns->prev = c;
                 s->conns = c;
                 s->n_conns++;
+                mcd_audit_connect(s, c);
+                /* A blocked uid's new connection waits like its others. */
+                if (!mcd_conn_may_read(s, c))
+                        conn_update_events(s, c);
                 log_debug("client pid %d uid %u connected", (int) cred.pid, (unsigned) cred.uid);
         }
 }
@@ -639,11 +945,71 @@ static int socket_parent(const char *path) {
         return 0;
 }
 
+/* Whether a daemon listens on @sa now: 0 no, 1 yes, -errno when it cannot be told. */
+static int socket_is_live(const struct sockaddr_un *sa) {
+        int probe, e;
+
+        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0)
+                return -errno;
+        e = connect(probe, (const struct sockaddr *) sa, sizeof(*sa)) == 0 ? 0 : errno;
+        close(probe);
+        if (e == 0)
+                return 1;
+        if (e == ECONNREFUSED || e == ENOENT)
+                return 0;
+        return -e;
+}
+
+/*
+ * Take the lock beside the socket ("<socket>.lock", flock(2)) for as long as we run, so that
+ * of two daemons started at once on one path only one checks, replaces and binds the socket:
+ * without it both could find the same stale socket, each unlink what the other bound, and both
+ * keep running. The lock file is never removed: removing it would let a third daemon lock a
+ * new file while the second still waits on the old one.
+ */
+static int lock_socket(mcd_server *s, const struct sockaddr_un *sa, mc_error *err) {
+        const char *path = s->cfg.socket_path;
+        _cleanup_free_ char *lock = NULL;
+        struct stat st;
+        int fd, r;
+
+        if (asprintf(&lock, "%s.lock", path) < 0) {
+                lock = NULL;
+                return error_errno(err, ENOMEM, "allocating");
+        }
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return error_errno(err, errno, "opening the lock file '%s'", lock);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return error_set(err, MC_ERR_ALREADY_EXISTS, EEXIST,
+                                 "'%s' is not a regular file; not using it as the lock of '%s'",
+                                 lock, path);
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int e = errno;
+
+                close(fd);
+                if (e != EWOULDBLOCK)
+                        return error_errno(err, e, "locking '%s'", lock);
+                r = socket_is_live(sa);
+                if (r > 0)
+                        return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
+                                         "another memcapd is listening on '%s'", path);
+                return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
+                                 "another memcapd is starting on '%s' (it holds the lock '%s')",
+                                 path, lock);
+        }
+        s->lock_fd = fd;
+        return 0;
+}
+
 static int listen_on(mcd_server *s, mc_error *err) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         const char *path = s->cfg.socket_path;
         struct stat st;
-        int fd, probe, e;
+        int fd, e, r;
 
         if (strlen(path) >= sizeof(sa.sun_path))
                 return error_set(err, MC_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
@@ -652,25 +1018,25 @@ static int listen_on(mcd_server *s, mc_error *err) {
         memcpy(sa.sun_path, path, strlen(path) + 1);
         if (socket_parent(path) < 0)
                 return error_errno(err, errno, "creating the directory of '%s'", path);
+        r = lock_socket(s, &sa, err);
+        if (r < 0)
+                return r;
         /*
          * Whatever is in the way must be a socket nobody listens on, which is then replaced. A
-         * live daemon answers; a refusal other than ECONNREFUSED (a full backlog, say) may be a
-         * live one too; and a file of another kind is never ours to remove.
+         * live daemon answers (one started without the lock, or by socket activation); a
+         * refusal other than ECONNREFUSED (a full backlog, say) may be a live one too; and a
+         * file of another kind is never ours to remove.
          */
         if (lstat(path, &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
                         return error_set(err, MC_ERR_ALREADY_EXISTS, EEXIST,
                                          "'%s' exists and is not a socket; not replacing it", path);
-                probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (probe < 0)
-                        return error_errno(err, errno, "socket");
-                e = connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0 ? 0 : errno;
-                close(probe);
-                if (e == 0)
+                r = socket_is_live(&sa);
+                if (r > 0)
                         return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
                                          "another memcapd is listening on '%s'", path);
-                if (e != ECONNREFUSED && e != ENOENT)
-                        return error_errno(err, e, "probing the socket '%s'", path);
+                if (r < 0)
+                        return error_errno(err, -r, "probing the socket '%s'", path);
                 if (unlink(path) < 0 && errno != ENOENT)
                         return error_errno(err, errno, "removing the stale socket '%s'", path);
         }
@@ -780,6 +1146,9 @@ static void do_reload(mcd_server *s) {
         s->cfg = cfg;
         for (conn *c = s->conns; c; c = c->next)
                 c->client.caps = mcd_config_caps(&s->cfg, c->client.uid);
+        /* New limits and timeouts hold from now on: look at every connection again. */
+        mcd_budgets_recheck(s);
+        mcd_schedule(s, s->now);
         log_info("reloaded '%s'", s->config_path);
 }
 
@@ -794,7 +1163,8 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
         s = calloc(1, sizeof(*s));
         if (!s)
                 return error_errno(err, ENOMEM, "allocating the server");
-        s->epfd = s->lfd = s->sigfd = s->spare_fd = -1;
+        s->epfd = s->lfd = s->sigfd = s->spare_fd = s->lock_fd = s->audit_fd = -1;
+        s->now = mcd_now_ms();
         s->listen_kind = WATCH_LISTEN;
         s->signal_kind = WATCH_SIGNALS;
         /* Take ownership of a copy of the configuration. */
@@ -819,13 +1189,9 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
         r = apply_policy(s, &s->cfg, err);
         if (r < 0)
                 goto fail;
-        if (s->cfg.audit_path) {
-                mc_audit *a;
-                r = mc_audit_open_file(s->cfg.audit_path, 0, &a, err);
-                if (r < 0)
-                        goto fail;
-                mc_ctx_set_audit(s->ctx, a);
-        }
+        r = mcd_audit_open(s, err);
+        if (r < 0)
+                goto fail;
         if (mkdir(s->cfg.root, 0755) < 0 && errno != EEXIST) {
                 r = error_errno(err, errno, "creating the root '%s'", s->cfg.root);
                 goto fail;
@@ -911,8 +1277,26 @@ static void shutdown_gracefully(mcd_server *s) {
                         break;
                 usleep(10000);
         }
+        s->now = mcd_now_ms();
         while (s->conns)
-                conn_free(s, s->conns);
+                conn_free(s, s->conns, "shutdown");
+        mcd_audit_flush_summaries(s, true);
+}
+
+/* How long epoll_wait() may sleep: not at all while work between batches is pending (a
+ * timeout or a reload may have let a blocked uid go on), until the next deadline, and a second
+ * at most while accepting is paused for want of descriptors (accept_resume()). */
+static int wait_timeout(const mcd_server *s) {
+        int64_t ms = -1;
+
+        if (s->budget_changed || s->summaries_due || s->sweep_procs || s->reload)
+                return 0;
+
+        if (s->next_tick)
+                ms = MC_MAX(s->next_tick - mcd_now_ms(), (int64_t) 0);
+        if (s->accept_paused && (ms < 0 || ms > 1000))
+                ms = 1000;
+        return (int) MC_MIN(ms, (int64_t) INT32_MAX);
 }
 
 int mcd_server_run(mcd_server *s) {
@@ -923,8 +1307,9 @@ int mcd_server_run(mcd_server *s) {
 #endif
         log_info("serving '%s' on '%s' (pid %d)", s->cfg.root, s->cfg.socket_path, (int) getpid());
         while (!s->stopping) {
-                int n = epoll_wait(s->epfd, ev, (int) ELEMENTSOF(ev), s->accept_paused ? 1000 : -1);
+                int n = epoll_wait(s->epfd, ev, (int) ELEMENTSOF(ev), wait_timeout(s));
 
+                s->now = mcd_now_ms();
                 if (n == 0)
                         accept_resume(s); /* descriptors may have come free without an event */
 
@@ -957,6 +1342,13 @@ int mcd_server_run(mcd_server *s) {
                                 break;
                         }
                 }
+                /* Between batches: nothing of the last one points at what these free. */
+                if (s->budget_changed)
+                        service_budgets(s);
+                if (s->next_tick && s->now >= s->next_tick)
+                        sweep_timeouts(s);
+                if (s->summaries_due)
+                        mcd_audit_flush_summaries(s, false);
                 if (s->sweep_procs)
                         sweep_procs(s);
                 if (s->reload)
@@ -972,16 +1364,24 @@ int mcd_server_run(mcd_server *s) {
 void mcd_server_free(mcd_server *s) {
         if (!s)
                 return;
+        s->now = mcd_now_ms();
         while (s->conns)
-                conn_free(s, s->conns);
+                conn_free(s, s->conns, "shutdown");
         while (s->procs)
                 proc_free(s, s->procs);
+        if (s->ctx)
+                mcd_audit_flush_summaries(s, true);
+        mcd_accounts_free(s);
         /* Sync and unmap everything before the context goes. */
         s->mgr = mc_manager_free(s->mgr);
         s->ctx = mc_ctx_free(s->ctx);
+        /* The context wrote through the audit log's descriptor up to here. */
+        mcd_audit_close(s);
         safe_close(s->lfd);
         if (s->own_socket)
                 (void) unlink(s->cfg.socket_path);
+        /* Released only once the socket is gone, for a daemon waiting to take over. */
+        safe_close(s->lock_fd);
         safe_close(s->epfd);
         safe_close(s->spare_fd);
         free(s->scratch);

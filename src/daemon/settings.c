@@ -36,8 +36,14 @@ int mcd_config_defaults(mcd_config *c, mc_error *err) {
         c->max_mappings = 1024;
         c->max_bytes = UINT64_C(1) << 30;
         c->max_line = 4 << 20;
-        c->max_output = 16 << 20;
-        c->max_read = 16 << 20;
+        c->max_output = 1 << 20;
+        c->max_read = 1 << 20;
+        c->max_buffer_per_uid = 32 << 20;
+        c->max_buffer_total = 256 << 20;
+        c->request_timeout_ms = 30 * 1000;
+        c->send_timeout_ms = 30 * 1000;
+        c->audit_rate_interval_ms = 10 * 1000;
+        c->audit_rate_burst = 200;
         c->max_connections = 1024;
         c->max_connections_per_uid = 128;
         c->caps = calloc(1, sizeof(*c->caps));
@@ -92,6 +98,58 @@ static int get_size(const char *path, const char *key, json_t *v, uint64_t *ret,
                 return 0;
         }
         return bad(err, path, key, "must be a positive integer or a size such as \"4MiB\"");
+}
+
+static int get_count(const char *path, const char *key, json_t *v, uint64_t *ret, mc_error *err) {
+        if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+            json_integer_value(v) > (json_int_t) UINT32_MAX)
+                return bad(err, path, key, "must be an integer from 1 to 4294967295");
+        *ret = (uint64_t) json_integer_value(v);
+        return 0;
+}
+
+/* The longest timeout or interval: a day, so that every deadline fits in a millisecond clock. */
+#define DURATION_MAX_MS (UINT64_C(24) * 3600 * 1000)
+
+/* "500ms", "30s", "5min": digits and a unit; 0, -EINVAL or -ERANGE. */
+static int parse_duration(const char *text, uint64_t *ret_ms) {
+        static const struct {
+                const char *name;
+                uint64_t ms;
+        } units[] = {{"ms", 1}, {"s", 1000}, {"min", 60 * 1000}};
+        uint64_t v = 0;
+        const char *p = text;
+
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++)
+                if (MC_MUL_OVERFLOW(v, 10, &v) || MC_ADD_OVERFLOW(v, (uint64_t) (*p - '0'), &v))
+                        return -ERANGE;
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (streq(p, units[i].name)) {
+                        if (MC_MUL_OVERFLOW(v, units[i].ms, &v))
+                                return -ERANGE;
+                        *ret_ms = v;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int get_duration(const char *path, const char *key, json_t *v, uint64_t *ret_ms,
+                        mc_error *err) {
+        uint64_t ms = 0;
+
+        if (json_is_integer(v) && json_integer_value(v) > 0 &&
+            (uint64_t) json_integer_value(v) <= DURATION_MAX_MS / 1000)
+                ms = (uint64_t) json_integer_value(v) * 1000;
+        else if (json_is_string(v) && parse_duration(json_string_value(v), &ms) < 0)
+                ms = 0;
+        if (ms == 0 || ms > DURATION_MAX_MS)
+                return bad(err, path, key,
+                           "must be a duration from 1 ms to a day: seconds as an integer, or a "
+                           "string such as \"500ms\", \"30s\" or \"5min\"");
+        *ret_ms = ms;
+        return 0;
 }
 
 static int get_string(const char *path, const char *key, json_t *v, char **field, mc_error *err) {
@@ -188,6 +246,18 @@ int mcd_config_load(const char *path, mcd_config *c, mc_error *err) {
                         r = get_size(path, k, v, &c->max_output, err);
                 else if (streq(k, "max_read"))
                         r = get_size(path, k, v, &c->max_read, err);
+                else if (streq(k, "max_buffer_per_uid"))
+                        r = get_size(path, k, v, &c->max_buffer_per_uid, err);
+                else if (streq(k, "max_buffer_total"))
+                        r = get_size(path, k, v, &c->max_buffer_total, err);
+                else if (streq(k, "request_timeout"))
+                        r = get_duration(path, k, v, &c->request_timeout_ms, err);
+                else if (streq(k, "send_timeout"))
+                        r = get_duration(path, k, v, &c->send_timeout_ms, err);
+                else if (streq(k, "audit_rate_interval"))
+                        r = get_duration(path, k, v, &c->audit_rate_interval_ms, err);
+                else if (streq(k, "audit_rate_burst"))
+                        r = get_count(path, k, v, &c->audit_rate_burst, err);
                 else if (streq(k, "max_connections"))
                         r = get_size(path, k, v, &c->max_connections, err);
                 else if (streq(k, "max_connections_per_uid"))

@@ -13,13 +13,18 @@
  *     "audit": "/var/log/memcap/audit.jsonl",
  *     "allow_symlinks": false,               symlinks that stay inside the root
  *     "max_mappings_per_client": 1024, "max_bytes_per_client": "1GiB",
- *     "max_line": "4MiB", "max_output": "16MiB", "max_read": "16MiB",
+ *     "max_line": "4MiB", "max_output": "1MiB", "max_read": "1MiB",
+ *     "max_buffer_per_uid": "32MiB", "max_buffer_total": "256MiB",
+ *     "request_timeout": "30s", "send_timeout": "30s",
+ *     "audit_rate_interval": "10s", "audit_rate_burst": 200,
  *     "max_connections": 1024, "max_connections_per_uid": 128,
  *     "capabilities": {"0": ["FileRead", "FileWrite", "SystemInfo", "FdPass"],
  *                      "1000": ["FileRead"], "*": []}
  *   }
  *
  * The embedded default grants every capability to the daemon's own uid and none to others.
+ * Sizes are positive integers (bytes) or strings with a binary unit ("4MiB"); durations are
+ * positive integers (seconds) or strings with a unit ("500ms", "30s", "5min"), at most a day.
  */
 
 #include <stdbool.h>
@@ -41,11 +46,17 @@ typedef struct mcd_config {
         bool policy_pinned; /* given on the command line: a reload keeps it over the file's */
         char *audit_path;   /* NULL: no audit log */
         bool allow_symlinks;
-        uint64_t max_mappings; /* per client process */
-        uint64_t max_bytes;    /* per client process, page-rounded */
-        uint64_t max_line;     /* bytes in one request line */
-        uint64_t max_output;   /* replies queued for one connection before it is paused */
-        uint64_t max_read;     /* bytes one MmapRead may ask for */
+        uint64_t max_mappings;           /* per client process */
+        uint64_t max_bytes;              /* per client process, page-rounded */
+        uint64_t max_line;               /* bytes in one request line */
+        uint64_t max_output;             /* replies queued for one connection before it is paused */
+        uint64_t max_read;               /* bytes one MmapRead may ask for */
+        uint64_t max_buffer_per_uid;     /* buffers of one uid's connections before they pause */
+        uint64_t max_buffer_total;       /* buffers of all connections before every one pauses */
+        uint64_t request_timeout_ms;     /* from a line's first byte to its newline */
+        uint64_t send_timeout_ms;        /* queued replies with not one byte taken by the client */
+        uint64_t audit_rate_interval_ms; /* the audit rate limit's window, per uid */
+        uint64_t audit_rate_burst;       /* records a uid may cause per window */
         uint64_t max_connections;
         uint64_t max_connections_per_uid; /* so one user cannot take them all */
         mcd_uid_caps *caps;

@@ -26,8 +26,9 @@
 
 /*
  * Longest reply line accepted (bytes, without the '\n'). memcapd's largest reply is a read of
- * max_read bytes as a number array (4 characters a byte, 16 MiB by default); a line longer than
- * this is Io, so a broken or hostile peer cannot make the client allocate without bound.
+ * max_read bytes as a number array (4 characters a byte; max_read is 1 MiB by default and may be
+ * configured higher); a line longer than this is Io, so a broken or hostile peer cannot make the
+ * client allocate without bound.
  */
 #define MCC_REPLY_MAX ((size_t) 256 << 20)
 

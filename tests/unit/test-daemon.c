@@ -20,9 +20,11 @@
 #include <ftw.h>
 #include <grp.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -431,15 +433,20 @@ static int poll_until(int (*what)(void), int want, int ms) {
         return v;
 }
 
-static uint64_t daemon_rss_kib(void) {
+/* A field of the daemon's /proc/PID/status in KiB: "VmRSS:", "VmHWM:", "RssAnon:". */
+static uint64_t daemon_status_kib(const char *field) {
         char *st = slurp(S("/proc/%d/status", (int) D.pid));
-        char *p = strstr(st, "VmRSS:");
+        char *p = strstr(st, field);
         uint64_t kib = 0;
 
-        cr_assert(not(eq(ptr, p, NULL)));
-        kib = strtoull(p + 6, NULL, 10);
+        cr_assert(not(eq(ptr, p, NULL)), "no %s in the daemon's status", field);
+        kib = strtoull(p + strlen(field), NULL, 10);
         free(st);
         return kib;
+}
+
+static uint64_t daemon_rss_kib(void) {
+        return daemon_status_kib("VmRSS:");
 }
 
 /* ---- a client connection: lines out, lines (and descriptors) in ------------------------------ */
@@ -2161,7 +2168,6 @@ Test(daemon_config, audit_log_records_every_request) {
         peer_exit(&b);
         cl_close(&c);
         daemon_stop();
-        log = slurp(D.audit);
         /* Parse with jansson: each line is one record. */
         log = slurp(D.audit);
         for (char *p = log, *nl; *p; p = nl + 1) {
@@ -2777,4 +2783,804 @@ Test(daemon_cli, a_socket_path_that_is_not_a_socket_is_left_alone) {
         kept = slurp(root_path("/../precious"));
         cr_assert(eq(str, kept, "data"), "memcapd removed a file that was not its socket");
         free(kept);
+}
+
+/* ============================================================================================
+ * Hostile clients: the daemon's memory, slow peers, audit floods, racing daemons, and the audit
+ * trail as evidence
+ * ============================================================================================ */
+
+TestSuite(daemon_hostile, .init = init_dir, .fini = fini, .timeout = 180);
+
+/*
+ * The sanitizer keeps freed memory in a quarantine on purpose, which is not memory the daemon
+ * holds: the daemons of the memory tests run without it. Set before the daemon starts; this
+ * process's own sanitizer read its options long ago.
+ */
+static void daemon_without_quarantine(void) {
+        const char *o = getenv("ASAN_OPTIONS");
+
+        cr_assert(eq(
+                int,
+                setenv("ASAN_OPTIONS",
+                       S("%s:quarantine_size_mb=0:thread_local_quarantine_size_kb=0", o ? o : ""),
+                       1),
+                0));
+}
+
+/* The audit log's records as a JSON array (the caller decrefs); each record gets "_bytes", the
+ * length of its line. */
+static json_t *audit_load(void) {
+        char *log = slurp(D.audit);
+        json_t *all = json_array();
+
+        cr_assert(not(eq(ptr, all, NULL)));
+        for (char *p = log, *nl; *p; p = nl + 1) {
+                json_error_t jerr;
+                json_t *rec;
+
+                nl = strchr(p, '\n');
+                cr_assert(not(eq(ptr, nl, NULL)), "the audit log's last line is incomplete");
+                *nl = 0;
+                rec = json_loads(p, 0, &jerr);
+                cr_assert(not(eq(ptr, rec, NULL)), "audit line is not JSON: %s", p);
+                json_object_set_new(rec, "_bytes", json_integer(nl - p + 1));
+                json_array_append_new(all, rec);
+        }
+        free(log);
+        return all;
+}
+
+/* Whether @rec is memcapd's record of @event. */
+static bool rec_is(json_t *rec, const char *event) {
+        return streq(json_string_value(json_object_get(rec, "capability")) ?: "", "memcapd") &&
+               streq(json_string_value(json_object_get(rec, "operation")) ?: "", event);
+}
+
+static const char *ev_str(json_t *rec, const char *key) {
+        return json_string_value(json_object_get(json_object_get(rec, "event"), key));
+}
+
+static json_int_t ev_int(json_t *rec, const char *key) {
+        json_t *v = json_object_get(json_object_get(rec, "event"), key);
+
+        cr_assert(eq(int, !!json_is_integer(v), 1), "record without integer '%s'", key);
+        return json_integer_value(v);
+}
+
+/* ---- memory ------------------------------------------------------------------------------- */
+
+/* The configuration of the memory test, and memcapd(8)'s worst case for it. */
+#define MEM_LINE   (64 * 1024)
+#define MEM_OUTPUT (256 * 1024)
+#define MEM_READ   (256 * 1024)
+#define MEM_UID    (4 * 1024 * 1024)
+
+/*
+ * memcapd(8): with R = 4 x max_read + 256 and S = max(max_line + 1, 2 x (max_output + R)), one
+ * uid's connections hold at most max_buffer_per_uid + S + (max_line + 1) + 2 x R bytes of
+ * buffers, plus 1 KiB per connection.
+ */
+static uint64_t stated_uid_bound(uint64_t conns) {
+        uint64_t reply = 4 * (uint64_t) MEM_READ + 256;
+        uint64_t step = MC_MAX((uint64_t) MEM_LINE + 1, 2 * ((uint64_t) MEM_OUTPUT + reply));
+
+        return MEM_UID + step + (MEM_LINE + 1) + 2 * reply + conns * 1024;
+}
+
+/* VmHWM until it has not moved for half a second (at most 10 s): the daemon's peak once it
+ * took all it would take. A slow daemon shows a lower peak, never a higher one. */
+static uint64_t settled_peak_kib(void) {
+        int64_t end = now_ms() + 10000, still = now_ms();
+        uint64_t peak = daemon_status_kib("VmHWM:");
+
+        while (now_ms() - still < 500 && now_ms() < end) {
+                uint64_t p;
+
+                sleep_ms(50);
+                p = daemon_status_kib("VmHWM:");
+                if (p != peak) {
+                        peak = p;
+                        still = now_ms();
+                }
+        }
+        return peak;
+}
+
+Test(daemon_hostile, non_reading_connections_of_one_uid_stay_within_the_stated_memory) {
+        static const char req[] = "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":262144}}\n";
+        enum { N = 64, K = 8 };
+        uint64_t base, peak, bound, slack;
+        cl conns[N], c;
+        peer other;
+
+        daemon_without_quarantine();
+        pattern_file("/data/256k", MEM_READ);
+        daemon_start(S("{\"max_line\": %d, \"max_output\": %d, \"max_read\": %d, "
+                       "\"max_buffer_per_uid\": %d}",
+                       MEM_LINE, MEM_OUTPUT, MEM_READ, MEM_UID),
+                     false);
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/256k\",\"prot\":1}}");
+        /* One read first, so that the file's pages and the read buffer count in the base. */
+        call(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":262144}}");
+        cr_assert(starts_with(c.line, "{\"status\":\"success\",\"data\":["));
+        sleep_ms(100);
+        base = daemon_rss_kib();
+        /* Each asks for 8 replies of about 900 KiB (number arrays) and reads none. */
+        for (int i = 0; i < N; i++) {
+                connect_to(&conns[i]);
+                for (int k = 0; k < K; k++)
+                        cr_assert(eq(int, cl_send(&conns[i], req, sizeof(req) - 1), 0));
+        }
+        peak = settled_peak_kib();
+        bound = stated_uid_bound(N + 1);
+        /* The sanitizer's shadow (an eighth of what is touched) and the allocator's rounding. */
+        slack = bound / 8 + (2 << 20);
+        cr_log_info("%d connections not reading: the daemon's peak grew by %llu KiB; stated "
+                    "bound %llu KiB",
+                    N, (unsigned long long) (peak - base), (unsigned long long) bound / 1024);
+        cr_assert(le(u64, (peak - base) * 1024, bound + slack),
+                  "%d non-reading connections of one uid made the daemon grow by %llu KiB, "
+                  "more than memcapd(8)'s bound of %llu KiB",
+                  N, (unsigned long long) (peak - base), (unsigned long long) bound / 1024);
+        /* Another uid is served meanwhile, and this one once it stops hogging. */
+        peer_spawn(&other, NOBODY);
+        peer_expect(&other, "{\"Hello\":{}}", hello_reply("[]", other.pid, NOBODY));
+        peer_exit(&other);
+        for (int i = 0; i < N; i++)
+                cl_close(&conns[i]);
+        expect(&c, "{\"Hello\":{}}", hello_reply(ALL_CAPS, getpid(), 0));
+        cl_close(&c);
+}
+
+Test(daemon_hostile, a_large_read_leaves_no_buffer_behind) {
+        const size_t n = 8 << 20;
+        uint64_t base, after;
+        cl c;
+
+        daemon_without_quarantine();
+        pattern_file("/data/8m", n);
+        daemon_start("{\"max_read\": \"8MiB\"}", false);
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/8m\",\"prot\":1}}");
+        expect(&c, "{\"Hello\":{}}", hello_reply(ALL_CAPS, getpid(), 0));
+        sleep_ms(100);
+        base = daemon_status_kib("RssAnon:");
+        call(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":8388608,"
+                 "\"encoding\":\"base64\"}}");
+        cr_assert(starts_with(c.line, "{\"status\":\"success\",\"data\":\""));
+        cr_assert(eq(sz, strlen(c.line), (n + 2) / 3 * 4 + 30));
+        /* Answered once the 11 MiB reply is all sent: its buffers are given back by then. */
+        expect(&c, "{\"Hello\":{}}", hello_reply(ALL_CAPS, getpid(), 0));
+        after = daemon_status_kib("RssAnon:");
+        cr_log_info("anonymous memory after an 8 MiB read: %+lld KiB",
+                    (long long) after - (long long) base);
+        cr_assert(lt(u64, after, base + 2048),
+                  "the daemon kept %llu KiB after an 8 MiB read was answered",
+                  (unsigned long long) (after - base));
+        cl_close(&c);
+}
+
+/*
+ * @n connections of this process each pipeline @k copies of @line and read every reply, all at
+ * once from non-blocking sockets: their input buffers fill together. Each reply must start
+ * with @prefix. Fails after 60 s without progress.
+ */
+static void pipeline_many(int n, int k, const char *line, const char *prefix) {
+        size_t len = strlen(line) + 1, total = len * (size_t) k;
+        char *batch = malloc(total);
+        size_t sent[16] = {0};
+        int replies[16] = {0}, done = 0;
+        int64_t last = now_ms();
+        cl c[16];
+
+        cr_assert(le(int, n, 16));
+        cr_assert(not(eq(ptr, batch, NULL)));
+        for (int j = 0; j < k; j++) {
+                memcpy(batch + len * (size_t) j, line, len - 1);
+                batch[len * (size_t) j + len - 1] = '\n';
+        }
+        for (int i = 0; i < n; i++) {
+                connect_to(&c[i]);
+                cr_assert(
+                        eq(int, fcntl(c[i].fd, F_SETFL, fcntl(c[i].fd, F_GETFL) | O_NONBLOCK), 0));
+        }
+        while (done < n) {
+                cr_assert(lt(i64, now_ms() - last, 60000),
+                          "no progress for 60 s: %d of %d connections got all their replies", done,
+                          n);
+                for (int i = 0; i < n; i++) {
+                        ssize_t w;
+
+                        if (sent[i] < total && (w = send(c[i].fd, batch + sent[i], total - sent[i],
+                                                         MSG_NOSIGNAL)) > 0) {
+                                sent[i] += (size_t) w;
+                                last = now_ms();
+                        }
+                        while (replies[i] < k && cl_recv_line(&c[i], 1) == 0) {
+                                cr_assert(starts_with(c[i].line, prefix), "%s", c[i].line);
+                                if (++replies[i] == k)
+                                        done++;
+                                last = now_ms();
+                        }
+                }
+        }
+        for (int i = 0; i < n; i++)
+                cl_close(&c[i]);
+        free(batch);
+}
+
+Test(daemon_hostile, a_uid_at_its_limit_with_buffers_full_of_requests_makes_progress) {
+        char *line = malloc(60 * 1024);
+        uint8_t data[40 * 1024];
+        char *b64;
+        cl c;
+
+        cr_assert(not(eq(ptr, line, NULL)));
+        for (size_t i = 0; i < sizeof(data); i++)
+                data[i] = pat(i);
+        b64 = base64(data, sizeof(data));
+        pattern_file("/data/64k", 64 * 1024);
+        /* 8 connections reading lines of 54 KiB hold more input than the uid may: it is
+         * blocked with nothing but requests in its buffers, and must still get through them. */
+        for (int round = 0; round < 2; round++) {
+                daemon_start(round == 0 ? "{\"max_line\": \"64KiB\", \"max_buffer_per_uid\": "
+                                          "\"256KiB\"}"
+                                        : "{\"max_line\": \"64KiB\", \"max_buffer_total\": "
+                                          "\"256KiB\"}",
+                             false);
+                connect_to(&c);
+                mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":3,\"shared\":true}}");
+                snprintf(line, 60 * 1024,
+                         "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":\"%s\","
+                         "\"encoding\":\"base64\"}}",
+                         b64);
+                pipeline_many(8, 20, line, OK);
+                cl_close(&c);
+                daemon_stop();
+        }
+        free(b64);
+        free(line);
+}
+
+Test(daemon_hostile, a_client_that_hangs_up_while_its_uid_is_blocked_costs_no_cpu) {
+        static const char req[] = "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":65536}}\n";
+        uint64_t t0;
+        int base;
+        cl hog, c;
+
+        pattern_file("/data/64k", 64 * 1024);
+        daemon_start("{\"max_output\": \"64KiB\", \"max_buffer_per_uid\": \"256KiB\"}", false);
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":1}}");
+        sleep_ms(100);
+        base = daemon_fds();
+        /* A connection that does not read blocks its uid... */
+        connect_to(&hog);
+        for (int i = 0; i < 20; i++)
+                cr_assert(eq(int, cl_send(&hog, req, sizeof(req) - 1), 0));
+        sleep_ms(300);
+        /* ...and another one of the uid hangs up while the daemon does not read it. */
+        cl_close(&c);
+        sleep_ms(300);
+        t0 = daemon_cpu_ticks();
+        sleep_ms(1000);
+        cr_assert(lt(u64, daemon_cpu_ticks() - t0, 30), "the daemon spins on a hang-up");
+        cl_close(&hog);
+        cr_assert(eq(int, poll_until(daemon_fds, base - 1, 5000), base - 1),
+                  "the connections are not released");
+}
+
+/* ---- slow peers ----------------------------------------------------------------------------- */
+
+#define TIMED_OUT_LINE                                                                             \
+        "{\"status\":\"error\",\"kind\":\"TimedOut\",\"message\":\"no complete request line "      \
+        "within 1000 ms of its first byte; closing the connection\",\"errno\":110}"
+
+/* The disconnect records of @reason, in order. */
+static size_t disconnects(json_t *log, const char *reason, json_t **ret, size_t max) {
+        size_t i, n = 0;
+        json_t *rec;
+
+        json_array_foreach(log, i, rec) {
+                if (rec_is(rec, "disconnect") && streq(ev_str(rec, "reason") ?: "", reason)) {
+                        if (n < max)
+                                ret[n] = rec;
+                        n++;
+                }
+        }
+        return n;
+}
+
+Test(daemon_hostile, a_line_never_finished_is_timed_out) {
+        static const char start[] = "{\"Mmap\":{\"path\":\"/data/sm";
+        json_t *log, *recs[4];
+        int64_t t0;
+        int r;
+        cl c;
+
+        daemon_start("{\"request_timeout\": \"1s\"}", true);
+        connect_to(&c);
+        t0 = now_ms();
+        cr_assert(eq(int, cl_send(&c, start, sizeof(start) - 1), 0));
+        r = cl_recv_line(&c, 20000);
+        cr_assert(eq(int, r, 0), "no reply to a line left unfinished: %s", strerror(-r));
+        cr_assert(ge(i64, now_ms() - t0, 1000), "timed out before its time");
+        cr_assert(eq(str, c.line, TIMED_OUT_LINE));
+        cr_assert(eq(int, cl_recv_line(&c, REPLY_TIMEOUT_MS), -EPIPE));
+        cl_close(&c);
+
+        /* Sending the line a byte at a time does not help: the time runs from its first byte. */
+        connect_to(&c);
+        t0 = now_ms();
+        for (const char *p = start; (r = cl_recv_line(&c, 100)) == -ETIMEDOUT;) {
+                cr_assert(lt(i64, now_ms() - t0, 20000), "a trickling client was never cut off");
+                if (*p)
+                        cr_assert(eq(int, cl_send(&c, p++, 1), 0));
+        }
+        cr_assert(eq(int, r, 0));
+        cr_assert(ge(i64, now_ms() - t0, 1000));
+        cr_assert(eq(str, c.line, TIMED_OUT_LINE));
+        cl_close(&c);
+
+        /* A line that arrives in pieces within the time is served. */
+        connect_to(&c);
+        cr_assert(eq(int, cl_send(&c, "{\"Hello\"", 8), 0));
+        sleep_ms(100);
+        expect(&c, ":{}}", hello_reply(ALL_CAPS, getpid(), 0));
+        cl_close(&c);
+
+        daemon_stop();
+        log = audit_load();
+        cr_assert(eq(sz, disconnects(log, "request_timeout", recs, ELEMENTSOF(recs)), 2));
+        cr_assert(eq(str, (char *) ev_str(recs[0], "unhandled"), "{\"Mmap\":{\"path\":\"/data/sm"));
+        cr_assert(eq(i64, ev_int(recs[0], "unhandled_bytes"), (json_int_t) sizeof(start) - 1));
+        cr_assert(
+                eq(str, (char *) json_string_value(json_object_get(recs[0], "outcome")), "error"));
+        json_decref(log);
+}
+
+Test(daemon_hostile, a_client_that_does_not_read_its_replies_is_timed_out) {
+        static const char req[] = "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":65536,"
+                                  "\"encoding\":\"base64\"}}";
+        const int n = 50;
+        json_t *log = NULL, *recs[2];
+        uint8_t *bytes = malloc(65536);
+        char *want, *b64;
+        int64_t t0, end;
+        int got = 0, r;
+        cl c, reader;
+
+        cr_assert(not(eq(ptr, bytes, NULL)));
+        for (size_t i = 0; i < 65536; i++)
+                bytes[i] = pat(i);
+        write_file("/data/64k", bytes, 65536);
+        daemon_start("{\"send_timeout\": \"1s\", \"max_output\": \"256KiB\"}", true);
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":1}}");
+        t0 = now_ms();
+        for (int i = 0; i < n; i++)
+                send_line(&c, req);
+        /* Not reading: the daemon gives up on this connection once nothing moved for 1 s. */
+        end = now_ms() + 20000;
+        while (now_ms() < end) {
+                json_decref(log);
+                log = audit_load();
+                if (disconnects(log, "send_timeout", recs, ELEMENTSOF(recs)) > 0)
+                        break;
+                sleep_ms(100);
+        }
+        cr_assert(eq(sz, disconnects(log, "send_timeout", recs, ELEMENTSOF(recs)), 1),
+                  "a client that read nothing was not disconnected within 20 s");
+        cr_assert(ge(i64, now_ms() - t0, 1000));
+        cr_assert(gt(i64, ev_int(recs[0], "unsent_bytes"), 0));
+        json_decref(log);
+        /* What was sent before can still be read, then the stream ends early. */
+        while ((r = cl_recv_line(&c, REPLY_TIMEOUT_MS)) == 0)
+                got++;
+        cr_assert(lt(int, got, n), "all %d replies came to a connection that was timed out", n);
+        cr_assert(r == -EPIPE || r == -ECONNRESET, "the stream ended with %s", strerror(-r));
+        cl_close(&c);
+
+        /* A client that reads as it goes is served whatever the backlog. */
+        b64 = base64(bytes, 65536);
+        want = malloc(strlen(b64) + 64);
+        cr_assert(not(eq(ptr, want, NULL)));
+        snprintf(want, strlen(b64) + 64, "{\"status\":\"success\",\"data\":\"%s\"}", b64);
+        connect_to(&reader);
+        mmap_ok(&reader, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":1}}");
+        pipeline_and_drain(&reader,
+                           "{\"MmapRead\":{\"mmap_id\":2,\"offset\":0,\"length\":65536,"
+                           "\"encoding\":\"base64\"}}",
+                           n, want, false);
+        cl_close(&reader);
+        free(want);
+        free(b64);
+        free(bytes);
+}
+
+Test(daemon_hostile, a_uid_blocked_by_a_client_that_does_not_read_goes_on_once_it_is_cut_off) {
+        static const char req[] = "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":65536}}\n";
+        int64_t t0;
+        cl hog, c;
+
+        pattern_file("/data/64k", 64 * 1024);
+        daemon_start("{\"max_output\": \"64KiB\", \"max_buffer_per_uid\": \"256KiB\", "
+                     "\"send_timeout\": \"1s\"}",
+                     false);
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":1}}");
+        /* The hog fills the uid's buffers with replies it never reads... */
+        connect_to(&hog);
+        for (int i = 0; i < 20; i++)
+                cr_assert(eq(int, cl_send(&hog, req, sizeof(req) - 1), 0));
+        sleep_ms(300);
+        /* ...so this request waits, unread, until the hog is cut off; nothing else happens. */
+        t0 = now_ms();
+        send_line(&c, "{\"Hello\":{}}");
+        cr_assert(eq(int, cl_recv_line(&c, 20000), 0), "the uid was never served again");
+        cr_assert(eq(str, c.line, (char *) hello_reply(ALL_CAPS, getpid(), 0)));
+        cr_log_info("served %lld ms after the hog's last request", (long long) (now_ms() - t0));
+        cl_close(&hog);
+        cl_close(&c);
+}
+
+/* ---- audit floods ------------------------------------------------------------------------- */
+
+#define FLOOD_BURST   20
+#define FLOOD_ROUNDS  10
+#define FLOOD_GARBAGE 500
+#define FLOOD_WX      50
+
+/* Send @n copies of @line (no newline) in one go and check every reply starts with @prefix. */
+static void flood(cl *c, const char *line, int n, const char *prefix) {
+        size_t len = strlen(line);
+        char *batch = malloc((len + 1) * (size_t) n);
+
+        cr_assert(not(eq(ptr, batch, NULL)));
+        for (int i = 0; i < n; i++) {
+                memcpy(batch + (len + 1) * (size_t) i, line, len);
+                batch[(len + 1) * (size_t) i + len] = '\n';
+        }
+        cr_assert(eq(int, cl_send(c, batch, (len + 1) * (size_t) n), 0));
+        free(batch);
+        for (int i = 0; i < n; i++)
+                cr_assert(starts_with(recv_line(c), prefix), "reply %d: %s", i, c->line);
+}
+
+Test(daemon_hostile, an_audit_flood_is_summarised_and_every_operation_still_recorded) {
+        int64_t t0, elapsed;
+        uint64_t limited = 0, limited_bytes = 0, suppressed_failures = 0, failures = 0;
+        int ops[5] = {0}, summaries = 0;
+        static const char *const op_calls[] = {"Mmap", "MmapWrite", "Msync", "Mprotect", "Munmap"};
+        json_t *log, *rec;
+        uint64_t windows;
+        size_t i;
+        cl c;
+
+        daemon_start(S("{\"audit_rate_burst\": %d, \"audit_rate_interval\": \"1s\"}", FLOOD_BURST),
+                     true);
+        connect_to(&c);
+        t0 = now_ms();
+        for (int round = 0; round < FLOOD_ROUNDS; round++) {
+                uint64_t id;
+
+                flood(&c, "x", FLOOD_GARBAGE, INVALID);
+                /* Refused by the policy: a record of the library and one of the request each. */
+                flood(&c, "{\"Mmap\":{\"length\":4096,\"prot\":7}}", FLOOD_WX,
+                      "{\"status\":\"error\",\"kind\":\"PolicyViolation\"");
+                /* Successful operations among them are all recorded. */
+                id = mmap_ok(&c,
+                             "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":3,\"shared\":true}}");
+                expect(&c,
+                       S("{\"MmapWrite\":{\"mmap_id\":%llu,\"offset\":0,\"data\":[72]}}",
+                         (unsigned long long) id),
+                       OK);
+                expect(&c, S("{\"Msync\":{\"mmap_id\":%llu}}", (unsigned long long) id), OK);
+                expect(&c,
+                       S("{\"Mprotect\":{\"mmap_id\":%llu,\"prot\":1}}", (unsigned long long) id),
+                       OK);
+                expect(&c, S("{\"Munmap\":{\"mmap_id\":%llu}}", (unsigned long long) id), OK);
+        }
+        elapsed = now_ms() - t0;
+        cl_close(&c);
+        daemon_stop();
+
+        log = audit_load();
+        json_array_foreach(log, i, rec) {
+                const char *outcome = json_string_value(json_object_get(rec, "outcome"));
+                json_t *ev = json_object_get(rec, "event");
+                bool kept = false;
+
+                if (rec_is(rec, "audit_suppressed")) {
+                        summaries++;
+                        suppressed_failures +=
+                                (uint64_t) (ev_int(rec, "error") + ev_int(rec, "denied"));
+                        cr_assert(contains(ev_str(rec, "message"), "audit records caused by uid 0 "
+                                                                   "were suppressed"));
+                        continue;
+                }
+                if (rec_is(rec, "request") && streq(outcome, "ok"))
+                        for (size_t k = 0; k < ELEMENTSOF(op_calls); k++)
+                                if (streq(ev_str(rec, "call") ?: "", op_calls[k])) {
+                                        ops[k]++;
+                                        kept = true;
+                                }
+                /* The library's successful operations are never limited either. */
+                if (json_object_get(rec, "client") && streq(outcome, "ok"))
+                        kept = true;
+                if (!json_object_get(rec, "client") && !json_is_object(ev))
+                        continue; /* the daemon's own, such as its signal handlers */
+                if (!streq(outcome, "ok"))
+                        failures++;
+                if (!kept) {
+                        limited++;
+                        limited_bytes +=
+                                (uint64_t) json_integer_value(json_object_get(rec, "_bytes"));
+                }
+        }
+        windows = (uint64_t) elapsed / 1000 + 2;
+        cr_log_info("%d lines of garbage and %d refused mappings in %lld ms: %llu records "
+                    "(%llu bytes) under the rate limit, %d summaries",
+                    FLOOD_ROUNDS * FLOOD_GARBAGE, FLOOD_ROUNDS * FLOOD_WX, (long long) elapsed,
+                    (unsigned long long) limited, (unsigned long long) limited_bytes, summaries);
+        /* Every failure is either written or counted in a summary. */
+        cr_assert(eq(u64, failures + suppressed_failures,
+                     (uint64_t) FLOOD_ROUNDS * (FLOOD_GARBAGE + 2 * FLOOD_WX)));
+        cr_assert(ge(int, summaries, 1));
+        /* At most a burst a window, whatever was sent; and a summary a window. */
+        cr_assert(le(u64, limited, FLOOD_BURST * windows), "%llu records in %llu windows",
+                  (unsigned long long) limited, (unsigned long long) windows);
+        cr_assert(le(u64, (uint64_t) summaries, windows));
+        cr_assert(le(u64, limited_bytes, (uint64_t) FLOOD_BURST * windows * 1024));
+        for (size_t k = 0; k < ELEMENTSOF(op_calls); k++)
+                cr_assert(eq(int, ops[k], FLOOD_ROUNDS), "%d of %d %s records", ops[k],
+                          FLOOD_ROUNDS, op_calls[k]);
+        json_decref(log);
+}
+
+/* ---- two daemons on one socket --------------------------------------------------------------- */
+
+/* A socket file nobody listens on, as a daemon that was killed leaves it. */
+static void stale_socket(void) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        cr_assert(ge(int, fd, 0));
+        strscpy(sa.sun_path, sizeof(sa.sun_path), D.sock);
+        cr_assert(eq(int, bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0));
+        close(fd);
+}
+
+Test(daemon_hostile, a_daemon_that_finds_the_lock_taken_leaves_the_socket_alone) {
+        struct stat before, after;
+        char *out;
+        int lock;
+        cl c;
+
+        stale_socket();
+        cr_assert(eq(int, stat(D.sock, &before), 0));
+        lock = open(S("%s.lock", D.sock), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        cr_assert(ge(int, lock, 0));
+        cr_assert(eq(int, flock(lock, LOCK_EX), 0));
+        /* Another daemon is between its check and its bind: this one must not touch a thing. */
+        cr_assert(eq(int, run_memcapd((char *[]){"", "-s", D.sock, "-r", D.root, NULL}, &out), 15));
+        cr_assert(contains(out, S("another memcapd is starting on '%s' (it holds the lock "
+                                  "'%s.lock')",
+                                  D.sock, D.sock)),
+                  "%s", out);
+        free(out);
+        cr_assert(eq(int, stat(D.sock, &after), 0));
+        cr_assert(eq(u64, (uint64_t) after.st_ino, (uint64_t) before.st_ino),
+                  "the socket was replaced while another daemon held the lock");
+        close(lock);
+        daemon_start(NULL, false);
+        connect_to(&c);
+        expect(&c, "{\"Hello\":{}}", hello_reply(ALL_CAPS, getpid(), 0));
+        cl_close(&c);
+}
+
+static int race_gate[2] = {-1, -1};
+
+/* Both daemons of a race wait here until the test lets them go at once. */
+static void wait_at_gate(void) {
+        char x;
+
+        close(race_gate[1]);
+        (void) read(race_gate[0], &x, 1);
+}
+
+Test(daemon_hostile, two_daemons_started_at_once_on_a_stale_socket_leave_one_running) {
+        for (int round = 0; round < 8; round++) {
+                char *argv[2][6] = {{"", "-s", D.sock, "-r", D.root, NULL},
+                                    {"", "-s", D.sock, "-r", D.root, NULL}};
+                pid_t pid[2];
+                int status[2] = {-1, -1}, fd = -1, exited = 0;
+                int64_t end;
+
+                stale_socket();
+                cr_assert(eq(int, pipe2(race_gate, O_CLOEXEC), 0));
+                for (int k = 0; k < 2; k++)
+                        pid[k] = spawn_memcapd(argv[k], D.log, wait_at_gate);
+                close(race_gate[0]);
+                close(race_gate[1]); /* go */
+                /* One of them must give up, the other serve. */
+                end = now_ms() + 20000;
+                while (now_ms() < end && (exited == 0 || fd < 0)) {
+                        for (int k = 0; k < 2; k++) {
+                                int st;
+
+                                if (status[k] == -1 && waitpid(pid[k], &st, WNOHANG) == pid[k]) {
+                                        status[k] = st;
+                                        exited++;
+                                }
+                        }
+                        if (fd < 0)
+                                fd = try_connect(D.sock);
+                        if (exited == 2)
+                                break;
+                        sleep_ms(10);
+                }
+                if (fd >= 0)
+                        close(fd);
+                for (int k = 0; k < 2; k++)
+                        if (status[k] == -1)
+                                D.pid = pid[k]; /* the survivor, stopped below or by .fini */
+                if (exited != 1) {
+                        if (exited == 0)
+                                for (int k = 0; k < 2; k++)
+                                        kill(pid[k], SIGKILL), waitpid(pid[k], NULL, 0);
+                        D.pid = 0;
+                        daemon_dump_log();
+                        cr_fatal("round %d: %d of 2 daemons exited (socket %s)", round, exited,
+                                 fd >= 0 ? "served" : "not served");
+                }
+                for (int k = 0; k < 2; k++)
+                        if (status[k] != -1)
+                                cr_assert(eq(int,
+                                             WIFEXITED(status[k]) ? WEXITSTATUS(status[k]) : -1,
+                                             15),
+                                          "round %d: the daemon that gave up exited 0x%x", round,
+                                          status[k]);
+                cr_assert(ge(int, fd, 0), "round %d: nobody serves the socket", round);
+                daemon_stop();
+        }
+}
+
+/* ---- the audit trail as evidence ----------------------------------------------------------- */
+
+Test(daemon_hostile, the_audit_trail_names_clients_connections_and_refused_paths) {
+        static const char half[] = "{\"Mmap\":{\"path\":\"/data/half";
+        const char *key_a = NULL, *key_b = NULL;
+        json_int_t conn_a = -1;
+        bool refused_path = false, lib_named = false, mid = false, opened = false, closed = false;
+        bool long_path = false;
+        char longname[8000];
+        json_t *log, *rec;
+        size_t i;
+        peer a, b;
+        cl c;
+
+        daemon_start(NULL, true);
+        peer_spawn(&a, 0);
+        peer_spawn(&b, 0);
+        peer_mmap(&a, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
+        cr_assert(starts_with(peer_call(&a, "{\"Mmap\":{\"path\":\"/data/se\\u0001cret\","
+                                            "\"prot\":9}}"),
+                              INVALID));
+        /* A path no file can have is recorded up to PATH_MAX bytes, and how long it was. */
+        memset(longname, 'a', sizeof(longname) - 1);
+        longname[sizeof(longname) - 1] = 0;
+        cr_assert(
+                starts_with(peer_call(&a, S("{\"Mmap\":{\"path\":\"/%s\",\"prot\":1}}", longname)),
+                            "{\"status\":\"error\""));
+        peer_expect(&b, "{\"Hello\":{}}", hello_reply(ALL_CAPS, b.pid, 0));
+        /* A client that hangs up in the middle of a request. */
+        connect_to(&c);
+        cr_assert(eq(int, cl_send(&c, half, sizeof(half) - 1), 0));
+        cr_assert(eq(int, shutdown(c.fd, SHUT_WR), 0));
+        cr_assert(eq(int, cl_recv_line(&c, REPLY_TIMEOUT_MS), -EPIPE));
+        cl_close(&c);
+        peer_exit(&a);
+        peer_exit(&b);
+        daemon_stop();
+
+        log = audit_load();
+        json_array_foreach(log, i, rec) {
+                json_t *client = json_object_get(rec, "client");
+
+                if (rec_is(rec, "connect") && ev_int(rec, "client_pid") == a.pid) {
+                        opened = true;
+                        conn_a = ev_int(rec, "conn");
+                        key_a = ev_str(rec, "client_key");
+                        cr_assert(not(eq(ptr, (char *) key_a, NULL)));
+                }
+                if (rec_is(rec, "connect") && ev_int(rec, "client_pid") == b.pid)
+                        key_b = ev_str(rec, "client_key");
+                if (rec_is(rec, "request") && streq(ev_str(rec, "call") ?: "", "invalid") &&
+                    ev_int(rec, "client_pid") == a.pid) {
+                        /* The refused request names the path it asked for, and the line. */
+                        cr_assert(not(eq(ptr, (char *) ev_str(rec, "path"), NULL)),
+                                  "the refused request's record has no path");
+                        cr_assert(eq(str, (char *) ev_str(rec, "path"), "/data/se\001cret"));
+                        cr_assert(contains(ev_str(rec, "line"), "\"prot\":9"));
+                        cr_assert(eq(i64, ev_int(rec, "conn"), conn_a));
+                        cr_assert(eq(str, (char *) ev_str(rec, "client_key"), (char *) key_a));
+                        refused_path = true;
+                }
+                if (rec_is(rec, "request") &&
+                    json_object_get(json_object_get(rec, "event"), "path_bytes")) {
+                        cr_assert(
+                                eq(i64, ev_int(rec, "path_bytes"), (json_int_t) sizeof(longname)));
+                        cr_assert(eq(sz, strlen(ev_str(rec, "path")), (size_t) PATH_MAX));
+                        long_path = true;
+                }
+                if (client &&
+                    streq(json_string_value(json_object_get(rec, "operation")) ?: "", "mmap")) {
+                        /* The library's record of the mapping names the client too. */
+                        cr_assert(eq(i64, json_integer_value(json_object_get(client, "conn")),
+                                     conn_a));
+                        cr_assert(
+                                eq(i64, json_integer_value(json_object_get(client, "pid")), a.pid));
+                        cr_assert(eq(str,
+                                     (char *) json_string_value(json_object_get(client, "key")),
+                                     (char *) key_a));
+                        lib_named = true;
+                }
+                /* (The test's other connections, such as daemon_start()'s, closed cleanly.) */
+                if (rec_is(rec, "disconnect") && ev_int(rec, "client_pid") == getpid() &&
+                    !streq(ev_str(rec, "reason"), "closed")) {
+                        cr_assert(eq(str, (char *) ev_str(rec, "reason"), "closed_mid_request"));
+                        cr_assert(eq(str, (char *) ev_str(rec, "unhandled"), (char *) half));
+                        cr_assert(eq(i64, ev_int(rec, "unhandled_bytes"),
+                                     (json_int_t) sizeof(half) - 1));
+                        mid = true;
+                }
+                if (rec_is(rec, "disconnect") && ev_int(rec, "conn") == conn_a) {
+                        const char *why = ev_str(rec, "reason");
+                        cr_assert(streq(why, "closed") || streq(why, "process_exited"), "%s", why);
+                        closed = true;
+                }
+        }
+        cr_assert(opened && closed, "the connection's open and close are recorded");
+        cr_assert(refused_path, "the refused request's record");
+        cr_assert(lib_named, "the library's record names the client");
+        cr_assert(mid, "the disconnect in the middle of a request");
+        cr_assert(long_path, "the request with a path longer than PATH_MAX");
+        /* Two processes, two identities, even were the kernel to give one the other's pid. */
+        cr_assert(not(eq(ptr, (char *) key_b, NULL)));
+        cr_assert(not(eq(str, (char *) key_a, (char *) key_b)));
+        json_decref(log);
+}
+
+/* ---- configuration ----------------------------------------------------------------------------
+ */
+
+Test(daemon_hostile, bad_limits_and_timeouts_are_refused_at_start) {
+        static const char *const bad[] = {
+                "{\"request_timeout\": 0}",     "{\"request_timeout\": \"0s\"}",
+                "{\"send_timeout\": \"25h\"}",  "{\"send_timeout\": \"5 s\"}",
+                "{\"send_timeout\": \"1.5s\"}", "{\"audit_rate_interval\": -1}",
+                "{\"audit_rate_burst\": 0}",    "{\"audit_rate_burst\": \"10\"}",
+                "{\"max_buffer_per_uid\": 0}",  "{\"max_buffer_total\": \"lots\"}",
+        };
+        char *out;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                write_config(bad[i]);
+                cr_assert(eq(int,
+                             run_memcapd((char *[]){"", "-s", D.sock, "-r", D.root, "-c", D.config,
+                                                    NULL},
+                                         &out),
+                             12),
+                          "%s", bad[i]);
+                cr_assert(contains(out, "config '"), "%s: %s", bad[i], out);
+                free(out);
+        }
+        /* The units that are documented work. */
+        daemon_start("{\"request_timeout\": \"500ms\", \"send_timeout\": 30, "
+                     "\"audit_rate_interval\": \"2min\", \"audit_rate_burst\": 1, "
+                     "\"max_buffer_per_uid\": \"8MiB\", \"max_buffer_total\": 67108864}",
+                     false);
 }
