@@ -87,8 +87,8 @@ typedef enum mc_error_domain {
  * The audit log writes it in a record's "error" object and memcapd in its error replies, so
  * logs and clients can match on one string that never changes.
  * @kind: the error's kind.
- * @domain: the capability that reported it. TimedOut and InvalidSignal exist only in
- *          core.signal and give "core.signal.*" whatever @domain says.
+ * @domain: the capability that reported it (a timeout of memcapd's is "core.memory.TimedOut",
+ *          one of mc_signal_wait() "core.signal.TimedOut").
  *
  * Return: a static string; never NULL ("core.memory.Unknown" for a kind or domain outside the
  * enums). Thread-safe and async-signal-safe.

@@ -151,6 +151,8 @@ static void audit_request(mcd_server *s, conn *c, const mcd_request *q, const ch
         }
         if (r < 0) {
                 json_object_set_new(o, "kind", json_string(mc_error_kind_name(e->kind)));
+                json_object_set_new(o, "code",
+                                    json_string(mc_error_code(e->kind, MC_DOMAIN_MEMORY)));
                 json_object_set_new(o, "message", json_string(e->message));
         }
         mcd_audit_emit(s, "request", o);

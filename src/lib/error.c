@@ -41,8 +41,8 @@ const char *mc_error_kind_name(mc_error_kind kind) {
                 [MC_ERR_ALREADY_EXISTS] = cap ".AlreadyExists",                                    \
                 [MC_ERR_NOT_FOUND] = cap ".NotFound", [MC_ERR_UNSUPPORTED] = cap ".Unsupported",   \
                 [MC_ERR_POLICY_VIOLATION] = cap ".PolicyViolation",                                \
-                [MC_ERR_TIMED_OUT] = "core.signal.TimedOut",                                       \
-                [MC_ERR_INVALID_SIGNAL] = "core.signal.InvalidSignal", [MC_ERR_IO] = cap ".Io",    \
+                [MC_ERR_TIMED_OUT] = cap ".TimedOut",                                              \
+                [MC_ERR_INVALID_SIGNAL] = cap ".InvalidSignal", [MC_ERR_IO] = cap ".Io",           \
         }
 
 static const char *const codes[_MC_DOMAIN_MAX][_MC_ERROR_KIND_MAX] = {

@@ -2211,8 +2211,12 @@ Test(daemon_config, audit_log_records_every_request) {
                 }
                 if (streq(call_name, "Mmap") && streq(outcome, "denied"))
                         seen_denied++;
-                if (streq(call_name, "invalid") && streq(outcome, "error"))
+                if (streq(call_name, "invalid") && streq(outcome, "error")) {
+                        cr_assert(eq(str, (char *) json_string_value(json_object_get(ev, "code")),
+                                     "core.memory.InvalidArgument"),
+                                  "%s", p);
                         seen_invalid++;
+                }
                 json_decref(rec);
         }
         free(log);
@@ -3075,7 +3079,8 @@ Test(daemon_hostile, a_client_that_hangs_up_while_its_uid_is_blocked_costs_no_cp
 /* ---- slow peers ----------------------------------------------------------------------------- */
 
 #define TIMED_OUT_LINE                                                                             \
-        "{\"status\":\"error\",\"kind\":\"TimedOut\",\"message\":\"no complete request line "      \
+        "{\"status\":\"error\",\"kind\":\"TimedOut\",\"code\":\"core.memory.TimedOut\","           \
+        "\"message\":\"no complete request line "                                                  \
         "within 1000 ms of its first byte; closing the connection\",\"errno\":110}"
 
 /* The disconnect records of @reason, in order. */
