@@ -90,6 +90,7 @@ void mc__registry_remove(mc_ctx *ctx, mc__entry *e) {
         size_t i = (size_t) (e - ctx->slots), j = i;
 
         free(e->lockmap);
+        free(e->protmap);
         ctx->slots[i].id = 0;
         ctx->n_entries--;
         /* Backward-shift: move later entries of the probe run into the hole. */
