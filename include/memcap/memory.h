@@ -91,7 +91,7 @@ typedef struct mc_map_request {
 typedef struct mc_mapping {
         void *ptr;       /* the first byte asked for; never NULL, also when len is 0 */
         size_t len;      /* the bytes asked for, from ptr */
-        unsigned prot;   /* mc_prot bits */
+        unsigned prot;   /* mc_prot bits; the union of its parts' after mc_mprotect_range() */
         unsigned flags;  /* mc_map_flags */
         void *base;      /* the page-aligned start of the kernel mapping */
         size_t base_len; /* its length, rounded to its page size */
@@ -138,6 +138,25 @@ MC_API int mc_munmap(mc_ctx *ctx, mc_mapping *m, mc_error *err);
  * copies do). A zero-length mapping only records @prot.
  */
 MC_API int mc_mprotect(mc_ctx *ctx, mc_mapping *m, unsigned prot, mc_error *err);
+
+/**
+ * mc_mprotect_range() - change the protection of part of a mapping (mprotect(2)).
+ * @offset, @length: the range within the mapping, relative to ptr; @length may be
+ * MC_LENGTH_ALL (to the end); 0 is InvalidArgument. Widened to whole pages internally, so
+ * pass page boundaries unless the neighbouring bytes of the first and last page should change
+ * too.
+ *
+ * Afterwards @m->prot is the union of the parts' protections; mc_map_read() and mc_map_write()
+ * check every page they touch and refuse (PermissionDenied, nothing copied) when one lacks the
+ * access. The kernel keeps such a mapping in pieces: mc_remap() and mc_shared_resize() refuse
+ * it (InvalidArgument) until one mc_mprotect() of the whole mapping makes it one piece again.
+ * Policy as mc_mprotect(): write+execute in one call is PolicyViolation unless allowed.
+ *
+ * Return: 0, -EINVAL for a range outside the mapping or unknown bits, -ENOENT, -ENOMEM (the
+ * per-page record), or -errno of mprotect(2).
+ */
+MC_API int mc_mprotect_range(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length,
+                             unsigned prot, mc_error *err);
 
 typedef enum mc_sync_flags {
         MC_SYNC_SYNC = 1 << 0,       /* MS_SYNC: return once the data is written */

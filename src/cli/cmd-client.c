@@ -16,8 +16,8 @@
  * length first, so that one that does not fit fails before anything is written, as a single
  * MmapWrite would.
  *
- * Sections: state and helpers, argument parsing, replies, hello, mmap, read, write, sync/unmap/
- * protect, stats/list, fd, session, raw, dispatch.
+ * Sections: state and helpers, argument parsing, replies, hello, mmap, read, write, calls on an
+ * id (sync, unmap, protect, advise, lock, unlock), stats/list, fd, session, raw, dispatch.
  */
 
 #include <errno.h>
@@ -273,16 +273,67 @@ typedef struct map_info {
         const char *path; /* NULL for anonymous memory */
         const char *flags;
         unsigned prot;
+        uint64_t locked;
+        bool faulted;
+        const json_t *ranges; /* NULL when the whole mapping has prot; else checked by parse */
 } map_info;
 
-static int map_info_parse(const json_t *o, const char *call, map_info *ret, mc_error *err) {
+/* {"read":..,"write":..,"exec":..} into mc_prot bits; -1 when malformed. */
+static int prot_parse(const json_t *prot) {
         static const struct {
                 const char *key;
                 unsigned bit;
         } bits[] = {{"read", MC_PROT_READ}, {"write", MC_PROT_WRITE}, {"exec", MC_PROT_EXEC}};
+        int v = 0;
+
+        if (!json_is_object(prot))
+                return -1;
+        for (size_t i = 0; i < ELEMENTSOF(bits); i++) {
+                json_t *b = json_object_get(prot, bits[i].key);
+
+                if (!json_is_boolean(b))
+                        return -1;
+                if (json_is_true(b))
+                        v |= (int) bits[i].bit;
+        }
+        return v;
+}
+
+/* The optional fields memcapd adds to the original's: "locked", "faulted" and "ranges". */
+static int map_info_extras(const json_t *o, const char *call, map_info *m, mc_error *err) {
+        json_t *faulted = json_object_get(o, "faulted"), *ranges = json_object_get(o, "ranges");
+        json_t *r;
+        size_t i;
+
+        if (json_object_get(o, "locked") && mcc_reply_u64(o, call, "locked", &m->locked, err) < 0)
+                return -EPROTO;
+        if (faulted && !json_is_boolean(faulted))
+                return error_set(err, MC_ERR_IO, EPROTO,
+                                 "%s failed: malformed reply from memcapd: bad \"faulted\"", call);
+        m->faulted = json_is_true(faulted);
+        if (!ranges)
+                return 0;
+        if (!json_is_array(ranges))
+                return error_set(err, MC_ERR_IO, EPROTO,
+                                 "%s failed: malformed reply from memcapd: bad \"ranges\"", call);
+        json_array_foreach(ranges, i, r) {
+                uint64_t v;
+
+                if (!json_is_object(r) || mcc_reply_u64(r, call, "offset", &v, err) < 0 ||
+                    mcc_reply_u64(r, call, "length", &v, err) < 0 ||
+                    prot_parse(json_object_get(r, "prot")) < 0)
+                        return error_set(err, MC_ERR_IO, EPROTO,
+                                         "%s failed: malformed reply from memcapd: bad range %zu",
+                                         call, i);
+        }
+        m->ranges = ranges;
+        return 0;
+}
+
+static int map_info_parse(const json_t *o, const char *call, map_info *ret, mc_error *err) {
         map_info m = {};
         json_t *path, *prot;
-        int r;
+        int r, bits;
 
         if (!json_is_object(o))
                 return error_set(err, MC_ERR_IO, EPROTO,
@@ -307,16 +358,14 @@ static int map_info_parse(const json_t *o, const char *call, map_info *ret, mc_e
                                  "or \"flags\"",
                                  call);
         m.path = json_string_value(path);
-        for (size_t i = 0; i < ELEMENTSOF(bits); i++) {
-                json_t *b = json_object_get(prot, bits[i].key);
-
-                if (!json_is_boolean(b))
-                        return error_set(err, MC_ERR_IO, EPROTO,
-                                         "%s failed: malformed reply from memcapd: bad \"prot\"",
-                                         call);
-                if (json_is_true(b))
-                        m.prot |= bits[i].bit;
-        }
+        bits = prot_parse(prot);
+        if (bits < 0)
+                return error_set(err, MC_ERR_IO, EPROTO,
+                                 "%s failed: malformed reply from memcapd: bad \"prot\"", call);
+        m.prot = (unsigned) bits;
+        r = map_info_extras(o, call, &m, err);
+        if (r < 0)
+                return r;
         *ret = m;
         return 0;
 }
@@ -345,7 +394,7 @@ static const char help_hello[] =
         "Ask memcapd who it is and what this client may do: the daemon and its version, the\n"
         "protocol version, the socket, the pid and uid the daemon sees for this process, and\n"
         "the capabilities the daemon's policy grants it (FileRead, FileWrite, SystemInfo,\n"
-        "FdPass). --json prints the reply's data object.\n";
+        "FdPass, MemLock). --json prints the reply's data object.\n";
 
 static int print_hello(const mcc *c, const json_t *data, mc_error *err) {
         const char *daemon = json_string_value(json_object_get(data, "daemon"));
@@ -578,7 +627,8 @@ static const char help_read[] =
         "\n"
         "Options:\n"
         "  -o, --offset N    start at byte N of the mapping (default 0)\n"
-        "  -l, --length N    read N bytes (default: to the end of the mapping)\n"
+        "  -l, --length N    read N bytes (default: to the end of the mapping; past it is\n"
+        "                    InvalidArgument)\n"
         "      --raw         write the bytes themselves\n"
         "      --hex         hexdump\n"
         "  -v, --no-squeeze  print identical lines of the hexdump instead of '*'\n"
@@ -620,7 +670,7 @@ static int read_chunk(client_state *st, uint64_t id, uint64_t offset, size_t n, 
                                  "MmapRead failed: malformed reply from memcapd: invalid base64 "
                                  "at offset %zu",
                                  bad);
-        if (*ret_len > n) {
+        if (*ret_len != n) {
                 free(*ret);
                 return error_set(err, MC_ERR_IO, EPROTO,
                                  "MmapRead failed: memcapd sent %zu bytes for a read of %zu",
@@ -727,8 +777,6 @@ static int read_json(client_state *st, uint64_t id, uint64_t offset, uint64_t le
                         return r;
                 memcpy(all + done, data, got);
                 done += got;
-                if (got < n) /* the mapping ended */
-                        break;
         }
         b64 = base64_encode(all, done);
         if (!b64)
@@ -768,8 +816,6 @@ static int read_stream(client_state *st, uint64_t id, uint64_t offset, uint64_t 
                 if (r < 0)
                         return write_error(err, r);
                 done += got;
-                if (got < n)
-                        break;
         }
         errno = 0;
         if (mode == OUT_HEX)
@@ -1070,13 +1116,24 @@ static int run_write(client_state *st, int argc, char **argv) {
         return 0;
 }
 
-/* ---- sync, unmap, protect -------------------------------------------------------------------- */
+/* ---- calls on an id: sync, unmap, protect, advise, lock, unlock ----------------------------- */
+
+#define RANGE_HELP                                                                                 \
+        "  -o, --offset N   from byte N of the mapping (default 0)\n"                              \
+        "  -l, --length N   N bytes (default: to the end of the mapping)\n"                        \
+        "A range starts and ends on a page boundary of the file, or at the mapping's start\n"      \
+        "or end (AlignmentError otherwise).\n"
 
 static const char help_sync[] =
-        "Usage: memcap client sync ID [--json] [--socket PATH]\n"
+        "Usage: memcap client sync ID [--offset N] [--length N] [--json] [--socket PATH]\n"
         "\n"
-        "Write the changes of shared mapping ID back to its file and wait for them (Msync);\n"
-        "a no-op for private or read-only mappings. --json prints {mmap_id}.\n";
+        "Write the changes of shared mapping ID, or of a range of it, back to its file and\n"
+        "wait for them (Msync). A private, anonymous or read-only mapping writes to no file:\n"
+        "that is said instead. A mapping whose file shrank under it, or whose write-back\n"
+        "failed once, is Io until it is unmapped and mapped again. --json prints {mmap_id,\n"
+        "written}.\n"
+        "\n"
+        "Options:\n" RANGE_HELP;
 
 static const char help_unmap[] =
         "Usage: memcap client unmap ID [--json] [--socket PATH]\n"
@@ -1085,79 +1142,226 @@ static const char help_unmap[] =
         "used again. --json prints {mmap_id}.\n";
 
 static const char help_protect[] =
-        "Usage: memcap client protect ID --prot P [--json] [--socket PATH]\n"
+        "Usage: memcap client protect ID --prot P [--offset N] [--length N] [--json]\n"
+        "                             [--socket PATH]\n"
         "\n"
-        "Change the protection of mapping ID (Mprotect) to P: r, rw, rx, rwx or a number 0-7\n"
-        "(1 read, 2 write, 4 exec). --json prints {mmap_id, prot}.\n";
+        "Change the protection of mapping ID, or of a range of it (Mprotect), to P: r, rw, rx,\n"
+        "rwx or a number 0-7 (1 read, 2 write, 4 exec). A write to a page of the range then\n"
+        "fails (PermissionDenied) while the others stay as they were. --json prints {mmap_id,\n"
+        "prot}.\n"
+        "\n"
+        "Options:\n" RANGE_HELP;
 
-/* sync, unmap and protect: one call on one id, and a line or {mmap_id[, prot]} to show it. */
-static int id_command(client_state *st, int argc, char **argv, const char *cmd, const char *help,
-                      const char *call_name, const char *done, bool with_prot) {
+static const char help_advise[] =
+        "Usage: memcap client advise ID ADVICE [--offset N] [--length N] [--json]\n"
+        "                            [--socket PATH]\n"
+        "\n"
+        "Advise the kernel about mapping ID or a range of it (Madvise). ADVICE, in any case:\n"
+        "normal, random, sequential, willneed, dontneed, free, cold, populate_read or\n"
+        "populate_write; memcapd refuses the others (PolicyViolation). --json prints {mmap_id,\n"
+        "advice}.\n"
+        "\n"
+        "Options:\n" RANGE_HELP;
+
+static const char help_lock[] =
+        "Usage: memcap client lock ID [--offset N] [--length N] [--json] [--socket PATH]\n"
+        "\n"
+        "Lock mapping ID, or a range of it, into RAM (Mlock). Needs the MemLock capability and\n"
+        "fits the daemon's limits of locked memory, per client and in all (PolicyViolation).\n"
+        "--json prints {mmap_id}.\n"
+        "\n"
+        "Options:\n" RANGE_HELP;
+
+static const char help_unlock[] =
+        "Usage: memcap client unlock ID [--offset N] [--length N] [--json] [--socket PATH]\n"
+        "\n"
+        "Unlock mapping ID, or a range of it (Munlock). --json prints {mmap_id}.\n"
+        "\n"
+        "Options:\n" RANGE_HELP;
+
+/* What one of the commands on an id takes and says. */
+typedef struct id_command_spec {
+        const char *cmd, *help, *call;
+        const char *done; /* "synced": "synced id 1" */
+        bool prot;        /* --prot P, required */
+        bool range;       /* --offset N, --length N */
+        bool advice;      /* an ADVICE operand after the ID */
+} id_command_spec;
+
+/* ADVICE as the protocol names it: upper case. NULL when out of memory. */
+static char *advice_name(const char *text) {
+        char *s = strdup(text);
+
+        for (char *p = s; p && *p; p++)
+                if (*p >= 'a' && *p <= 'z')
+                        *p = (char) (*p - 'a' + 'A');
+        return s;
+}
+
+/* Add {"offset", "length"} to @o when they were given; 0 or -ENOMEM. */
+static int add_range(json_t *o, bool have_offset, uint64_t offset, bool have_length,
+                     uint64_t length) {
+        int r = 0;
+
+        if (have_offset)
+                r |= json_add(o, "offset", json_integer((json_int_t) offset));
+        if (have_length)
+                r |= json_add(o, "length", json_integer((json_int_t) length));
+        return r ? -ENOMEM : 0;
+}
+
+static int id_command(client_state *st, int argc, char **argv, const id_command_spec *spec) {
+        /* Each command knows only its own options: the others are unknown ones. */
         static const struct option plain[] = {COMMON_OPTIONS, {}};
-        static const struct option with_p[] = {
-                COMMON_OPTIONS, {"prot", required_argument, NULL, 'p'}, {}};
-        _cleanup_json_ json_t *args = NULL, *out = NULL;
+        static const struct option ranged[] = {COMMON_OPTIONS,
+                                               {"offset", required_argument, NULL, 'o'},
+                                               {"length", required_argument, NULL, 'l'},
+                                               {}};
+        static const struct option protect[] = {COMMON_OPTIONS,
+                                                {"prot", required_argument, NULL, 'p'},
+                                                {"offset", required_argument, NULL, 'o'},
+                                                {"length", required_argument, NULL, 'l'},
+                                                {}};
+        const struct option *options = spec->prot ? protect : spec->range ? ranged : plain;
+        const char *shorts = spec->prot ? ":hs:p:o:l:" : spec->range ? ":hs:o:l:" : ":hs:";
+        _cleanup_json_ json_t *args = NULL, *out = NULL, *reply = NULL;
+        _cleanup_free_ char *advice = NULL;
         mc_error err = MC_ERROR_INIT;
-        bool json = st->json, have_prot = false;
+        bool json = st->json, have_prot = false, have_offset = false, have_length = false;
+        bool written = true;
+        uint64_t id, offset = 0, length = 0;
         unsigned prot = 0;
-        uint64_t id;
         int c, r;
 
         cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, with_prot ? ":hs:p:" : ":hs:",
-                                with_prot ? with_p : plain, NULL)) >= 0) {
-                if (c == 'p') {
-                        r = parse_prot(cmd, optarg, &prot);
-                        if (r != 0)
-                                return r;
-                        have_prot = true;
-                        continue;
-                }
-                r = common_option(st, help, cmd, c, argv, &json);
-                if (r != OPT_HANDLED)
+        while ((c = getopt_long(argc, argv, shorts, options, NULL)) >= 0) {
+                if (c == 'p')
+                        r = parse_prot(spec->cmd, optarg, &prot), have_prot = true;
+                else if (c == 'o')
+                        r = parse_size_arg(spec->cmd, "offset", optarg, &offset),
+                        have_offset = true;
+                else if (c == 'l')
+                        r = parse_size_arg(spec->cmd, "length", optarg, &length),
+                        have_length = true;
+                else if ((r = common_option(st, spec->help, spec->cmd, c, argv, &json)) ==
+                         OPT_HANDLED)
+                        r = 0;
+                else
+                        return r;
+                if (r != 0)
                         return r;
         }
-        r = parse_id_operand(st, cmd, argc, argv, &id);
-        if (r != 0)
-                return r;
-        if (with_prot && !have_prot)
-                return cli_usage_error(cmd, "missing --prot");
+        if (spec->advice) {
+                if (argc - optind < 2)
+                        return cli_usage_error(spec->cmd,
+                                               optind < argc ? "missing ADVICE" : "missing ID");
+                if (argc - optind > 2)
+                        return cli_usage_error(spec->cmd, "too many arguments");
+                r = parse_id(st, spec->cmd, argv[optind], &id);
+                if (r != 0)
+                        return r;
+                advice = advice_name(argv[optind + 1]);
+                if (!advice)
+                        return oom_exit();
+        } else {
+                r = parse_id_operand(st, spec->cmd, argc, argv, &id);
+                if (r != 0)
+                        return r;
+        }
+        if (spec->prot && !have_prot)
+                return cli_usage_error(spec->cmd, "missing --prot");
 
-        args = with_prot ? json_pack("{s:I,s:i}", "mmap_id", (json_int_t) id, "prot", (int) prot)
-                         : id_args(id);
-        r = call(st, call_name, TAKE_PTR(args), NULL, NULL, &err);
+        args = id_args(id);
+        if (!args || add_range(args, have_offset, offset, have_length, length) < 0 ||
+            (spec->prot && json_add(args, "prot", json_integer(prot))) ||
+            (advice && json_add(args, "advice", json_string(advice))))
+                return oom_exit();
+        r = call(st, spec->call, TAKE_PTR(args), &reply, NULL, &err);
         if (r < 0)
                 return error_report(&err);
+        if (streq(spec->call, "Msync")) {
+                json_t *w = json_object_get(reply, "written");
+
+                if (!json_is_boolean(w)) {
+                        error_set(&err, MC_ERR_IO, EPROTO,
+                                  "Msync failed: malformed reply from memcapd: no \"written\"");
+                        return error_report(&err);
+                }
+                written = json_is_true(w);
+        }
         if (json) {
-                out = with_prot ? json_pack("{s:I,s:i}", "mmap_id", (json_int_t) id, "prot",
-                                            (int) prot)
-                                : id_args(id);
-                if (!out)
+                out = id_args(id);
+                if (!out || add_range(out, have_offset, offset, have_length, length) < 0 ||
+                    (spec->prot && json_add(out, "prot", json_integer(prot))) ||
+                    (advice && json_add(out, "advice", json_string(advice))) ||
+                    (streq(spec->call, "Msync") && json_add(out, "written", json_boolean(written))))
                         return oom_exit();
                 r = print_json(out, &err);
                 if (r < 0)
                         return error_report(&err);
-        } else if (with_prot) {
+                return 0;
+        }
+        if (!written) {
+                printf("nothing to write for id %" PRIu64 ": it is not a shared mapping of a file "
+                       "opened for writing\n",
+                       id);
+                return 0;
+        }
+        printf("%s id %" PRIu64, spec->done, id);
+        if (have_offset || have_length) {
+                char o[24], l[24];
+
+                snprintf(o, sizeof(o), "%" PRIu64, offset);
+                snprintf(l, sizeof(l), "%" PRIu64, length);
+                printf(" from offset %s%s%s", o, have_length ? " for " : " to the end",
+                       have_length ? l : "");
+                if (have_length)
+                        printf(" bytes");
+        }
+        if (spec->prot) {
                 char p[4];
 
                 prot_string(prot, p);
-                printf("%s id %" PRIu64 ": %s\n", done, id, p);
-        } else
-                printf("%s id %" PRIu64 "\n", done, id);
+                printf(": %s", p);
+        } else if (advice)
+                printf(": %s", advice);
+        putchar('\n');
         return 0;
 }
 
 static int run_sync(client_state *st, int argc, char **argv) {
-        return id_command(st, argc, argv, "client sync", help_sync, "Msync", "synced", false);
+        static const id_command_spec spec = {"client sync", help_sync, "Msync", "synced",
+                                             .range = true};
+        return id_command(st, argc, argv, &spec);
 }
 
 static int run_unmap(client_state *st, int argc, char **argv) {
-        return id_command(st, argc, argv, "client unmap", help_unmap, "Munmap", "unmapped", false);
+        static const id_command_spec spec = {"client unmap", help_unmap, "Munmap", "unmapped"};
+        return id_command(st, argc, argv, &spec);
 }
 
 static int run_protect(client_state *st, int argc, char **argv) {
-        return id_command(st, argc, argv, "client protect", help_protect, "Mprotect", "protected",
-                          true);
+        static const id_command_spec spec = {"client protect", help_protect, "Mprotect",
+                                             "protected",      .prot = true, .range = true};
+        return id_command(st, argc, argv, &spec);
+}
+
+static int run_advise(client_state *st, int argc, char **argv) {
+        static const id_command_spec spec = {"client advise", help_advise,   "Madvise",
+                                             "advised",       .range = true, .advice = true};
+        return id_command(st, argc, argv, &spec);
+}
+
+static int run_lock(client_state *st, int argc, char **argv) {
+        static const id_command_spec spec = {"client lock", help_lock, "Mlock", "locked",
+                                             .range = true};
+        return id_command(st, argc, argv, &spec);
+}
+
+static int run_unlock(client_state *st, int argc, char **argv) {
+        static const id_command_spec spec = {"client unlock", help_unlock, "Munlock", "unlocked",
+                                             .range = true};
+        return id_command(st, argc, argv, &spec);
 }
 
 /* ---- stats, list
@@ -1180,6 +1384,8 @@ static int print_stats(const map_info *m, mc_error *err) {
         _cleanup_free_ char *path = m->path ? str_escape_cstr(m->path) : strdup("[anon]");
         _cleanup_free_ char *flags = str_escape_cstr(m->flags);
         char size[FORMAT_SIZE_MAX], prot[4];
+        const json_t *r;
+        size_t i;
 
         if (!path || !flags)
                 return oom(err);
@@ -1188,11 +1394,25 @@ static int print_stats(const map_info *m, mc_error *err) {
                "path       %s\n"
                "offset     %" PRIu64 "\n"
                "length     %" PRIu64 " (%s)\n"
-               "prot       %s\n"
+               "prot       %s%s\n"
                "flags      %s\n"
                "owner pid  %" PRIu64 "\n",
-               m->id, path, m->offset, m->length, format_size(m->length, size), prot, flags,
-               m->owner_pid);
+               m->id, path, m->offset, m->length, format_size(m->length, size), prot,
+               m->ranges ? " (parts differ: see ranges)" : "", flags, m->owner_pid);
+        if (m->locked > 0)
+                printf("locked     %" PRIu64 " (%s)\n", m->locked, format_size(m->locked, size));
+        if (m->faulted)
+                printf("faulted    yes: the file shrank or a write-back failed; sync and write "
+                       "fail until it is mapped again\n");
+        /* map_info_parse() checked every range. */
+        json_array_foreach(m->ranges, i, r) {
+                uint64_t off = (uint64_t) json_integer_value(json_object_get(r, "offset"));
+                uint64_t len = (uint64_t) json_integer_value(json_object_get(r, "length"));
+
+                prot_string((unsigned) prot_parse(json_object_get(r, "prot")), prot);
+                printf("%s offset %" PRIu64 " length %" PRIu64 " %s\n",
+                       i == 0 ? "ranges    " : "          ", off, len, prot);
+        }
         return 0;
 }
 
@@ -1233,6 +1453,7 @@ static int print_list(const json_t *data, mc_error *err) {
         static const char *const headers[] = {"ID",   "PATH",  "OFFSET",   "LENGTH",
                                               "PROT", "FLAGS", "OWNER PID"};
         _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
+        bool parts = false;
         json_t *o;
         size_t i;
         int r;
@@ -1243,7 +1464,7 @@ static int print_list(const json_t *data, mc_error *err) {
                 if (col != 1 && col != 4 && col != 5)
                         table_set_right(t, col);
         json_array_foreach(data, i, o) {
-                char id[24], offset[24], length[24], owner[24], prot[4];
+                char id[24], offset[24], length[24], owner[24], prot[5];
                 map_info m;
 
                 r = map_info_parse(o, "MmapList", &m, err);
@@ -1254,6 +1475,11 @@ static int print_list(const json_t *data, mc_error *err) {
                 snprintf(length, sizeof(length), "%" PRIu64, m.length);
                 snprintf(owner, sizeof(owner), "%" PRIu64, m.owner_pid);
                 prot_string(m.prot, prot);
+                if (m.ranges) {
+                        prot[3] = '*';
+                        prot[4] = 0;
+                        parts = true;
+                }
                 /* table_add_row() escapes every cell. */
                 const char *cells[] = {
                         id, m.path ? m.path : "[anon]", offset, length, prot, m.flags, owner};
@@ -1265,6 +1491,8 @@ static int print_list(const json_t *data, mc_error *err) {
         if (r < 0)
                 return write_error(err, r);
         printf("%zu mapping%s\n", table_rows(t), table_rows(t) == 1 ? "" : "s");
+        if (parts)
+                printf("* parts differ in protection: 'stats ID' shows them\n");
         return 0;
 }
 
@@ -1746,9 +1974,11 @@ static int run_raw(client_state *st, int argc, char **argv) {
 static int run_help(client_state *st, int argc, char **argv);
 
 static const subcommand subcommands[] = {
-        {"hello", run_hello}, {"mmap", run_mmap},   {"read", run_read},       {"write", run_write},
-        {"sync", run_sync},   {"unmap", run_unmap}, {"protect", run_protect}, {"stats", run_stats},
-        {"list", run_list},   {"fd", run_fd},       {"session", run_session}, {"raw", run_raw},
+        {"hello", run_hello},     {"mmap", run_mmap},       {"read", run_read},
+        {"write", run_write},     {"sync", run_sync},       {"unmap", run_unmap},
+        {"protect", run_protect}, {"advise", run_advise},   {"lock", run_lock},
+        {"unlock", run_unlock},   {"stats", run_stats},     {"list", run_list},
+        {"fd", run_fd},           {"session", run_session}, {"raw", run_raw},
         {"help", run_help},
 };
 
@@ -1778,9 +2008,14 @@ static void help(void) {
               "                         copy bytes out of a mapping\n"
               "  write ID [--offset N] (--data STRING | --file FILE | -)\n"
               "                         copy bytes into a mapping\n"
-              "  sync ID                write a shared mapping back to its file\n"
+              "  sync ID [RANGE]        write a shared mapping back to its file\n"
               "  unmap ID               unmap a mapping\n"
-              "  protect ID --prot P    change a mapping's protection\n"
+              "  protect ID --prot P [RANGE]\n"
+              "                         change the protection of a mapping or of part of it\n"
+              "  advise ID ADVICE [RANGE]\n"
+              "                         advise the kernel (willneed, dontneed, sequential, ...)\n"
+              "  lock ID [RANGE]        lock a mapping into RAM (MemLock capability)\n"
+              "  unlock ID [RANGE]      unlock it\n"
               "  stats ID               describe a mapping\n"
               "  list                   list this client's mappings (--all: every client's)\n"
               "  fd ID [--raw | --json] receive the mapping's file descriptor and dump it\n"
@@ -1797,7 +2032,8 @@ static void help(void) {
               "  -h, --help         show this help\n"
               "\n"
               "P is r, rw, rx, rwx or a number 0-7 (1 read, 2 write, 4 exec). Sizes and offsets\n"
-              "take a unit: 4096, 4KiB, 2MiB. In a session, % is the id of the last mapping the\n"
+              "take a unit: 4096, 4KiB, 2MiB. RANGE is [--offset N] [--length N]: page-aligned,\n"
+              "the whole mapping by default. In a session, % is the id of the last mapping the\n"
               "session made and %N that of its Nth.\n"
               "\n"
               "Errors print \"memcap: <Call> failed: <message>\" and exit with 10 + the error\n"

@@ -166,6 +166,15 @@ static void stats_of(const mc_mapping_stats *m, mcd_stats *s) {
         s->prot = m->prot;
         s->shared = m->shared;
         s->owner_pid = m->owner_pid;
+        s->locked = m->locked;
+        s->faulted = m->faulted;
+        s->ranges = m->ranges;
+        s->n_ranges = m->n_ranges;
+}
+
+/* The length of a range call: absent means the rest of the mapping. */
+static uint64_t range_length(const mcd_request *q) {
+        return q->has_length ? q->length : MC_MANAGER_LENGTH_ALL;
 }
 
 static int do_read(mcd_server *s, conn *c, const mcd_request *q, mc_error *e) {
@@ -228,8 +237,10 @@ static int do_fd(mcd_server *s, conn *c, const mcd_request *q, mc_error *e) {
         int fd = -1, r;
 
         r = mc_manager_stats(s->mgr, &c->client, q->mmap_id, &st, e);
-        if (r >= 0)
-                r = mc_manager_fd(s->mgr, &c->client, q->mmap_id, &fd, &offset, e);
+        if (r < 0)
+                return r;
+        free(st.ranges);
+        r = mc_manager_fd(s->mgr, &c->client, q->mmap_id, &fd, &offset, e);
         if (r < 0)
                 return r;
         r = mcd_conn_attach_fd(c, fd);
@@ -250,6 +261,7 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
         const char *call = NULL;
         mc_mapping_stats st;
         uint64_t id, length;
+        bool written = false;
         int r;
 
         r = mcd_request_parse(line, len, &q, &e);
@@ -261,15 +273,8 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
         call = mcd_call_name(q.call);
         switch (q.call) {
         case MCD_CALL_MMAP:
-                if (q.has_length && q.length == 0) {
-                        r = -EINVAL;
-                        e.kind = MC_ERR_INVALID_ARGUMENT;
-                        e.sys_errno = EINVAL;
-                        strscpy(e.message, sizeof(e.message),
-                                "field 'length' must be > 0 (omit it to map to the end of the "
-                                "file)");
-                        break;
-                }
+                /* "length": 0 means to the end of the file, as in the original and the
+                 * manager: the same as no length. */
                 r = mc_manager_mmap(s->mgr, &c->client, q.path, q.offset,
                                     q.has_length ? q.length : 0, q.prot, q.shared, &id, &length,
                                     &e);
@@ -286,9 +291,10 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
                         r = mcd_reply_success(&c->out);
                 break;
         case MCD_CALL_MSYNC:
-                r = mc_manager_msync(s->mgr, &c->client, q.mmap_id, &e);
+                r = mc_manager_msync_range(s->mgr, &c->client, q.mmap_id, q.offset,
+                                           range_length(&q), &written, &e);
                 if (r >= 0)
-                        r = mcd_reply_success(&c->out);
+                        r = mcd_reply_msync(&c->out, written);
                 break;
         case MCD_CALL_MUNMAP:
                 r = mc_manager_munmap(s->mgr, &c->client, q.mmap_id, &e);
@@ -296,7 +302,21 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
                         r = mcd_reply_success(&c->out);
                 break;
         case MCD_CALL_MPROTECT:
-                r = mc_manager_mprotect(s->mgr, &c->client, q.mmap_id, q.prot, &e);
+                r = mc_manager_mprotect_range(s->mgr, &c->client, q.mmap_id, q.offset,
+                                              range_length(&q), q.prot, &e);
+                if (r >= 0)
+                        r = mcd_reply_success(&c->out);
+                break;
+        case MCD_CALL_MADVISE:
+                r = mc_manager_madvise(s->mgr, &c->client, q.mmap_id, q.offset, range_length(&q),
+                                       q.advice, &e);
+                if (r >= 0)
+                        r = mcd_reply_success(&c->out);
+                break;
+        case MCD_CALL_MLOCK:
+        case MCD_CALL_MUNLOCK:
+                r = (q.call == MCD_CALL_MLOCK ? mc_manager_mlock : mc_manager_munlock)(
+                        s->mgr, &c->client, q.mmap_id, q.offset, range_length(&q), &e);
                 if (r >= 0)
                         r = mcd_reply_success(&c->out);
                 break;
@@ -306,6 +326,7 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
                         mcd_stats out;
                         stats_of(&st, &out);
                         r = mcd_reply_stats(&c->out, &out);
+                        free(st.ranges);
                 }
                 break;
         case MCD_CALL_MMAP_LIST:

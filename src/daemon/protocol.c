@@ -54,6 +54,9 @@ static const char *const call_names[_MCD_CALL_MAX] = {
         [MCD_CALL_MPROTECT] = "Mprotect",
         [MCD_CALL_MMAP_LIST] = "MmapList",
         [MCD_CALL_MMAP_FD] = "MmapFd",
+        [MCD_CALL_MADVISE] = "Madvise",
+        [MCD_CALL_MLOCK] = "Mlock",
+        [MCD_CALL_MUNLOCK] = "Munlock",
         [MCD_CALL_HELLO] = "Hello",
 };
 
@@ -63,7 +66,8 @@ const char *mcd_call_name(mcd_call call) {
         return call_names[call];
 }
 
-static const char *const capability_names[] = {"FileRead", "FileWrite", "SystemInfo", "FdPass"};
+static const char *const capability_names[] = {"FileRead", "FileWrite", "SystemInfo", "FdPass",
+                                               "MemLock"};
 
 const char *mcd_capability_name(mcd_capability cap) {
         for (size_t i = 0; i < ELEMENTSOF(capability_names); i++)
@@ -83,6 +87,7 @@ typedef enum field {
         F_ENCODING,
         F_DATA,
         F_ALL,
+        F_ADVICE,
         _F_MAX,
 } field;
 
@@ -92,7 +97,11 @@ static const char *const field_names[_F_MAX] = {
         [F_MMAP_ID] = "mmap_id",   [F_PATH] = "path", [F_OFFSET] = "offset",
         [F_LENGTH] = "length",     [F_PROT] = "prot", [F_SHARED] = "shared",
         [F_ENCODING] = "encoding", [F_DATA] = "data", [F_ALL] = "all",
+        [F_ADVICE] = "advice",
 };
+
+/* The fields of a call on a range of a mapping: offset 0 and the rest of it by default. */
+#define RANGE_FIELDS (BIT(F_MMAP_ID) | BIT(F_OFFSET) | BIT(F_LENGTH))
 
 static const struct {
         unsigned allowed;
@@ -101,16 +110,20 @@ static const struct {
         [MCD_CALL_MMAP] = {BIT(F_PATH) | BIT(F_OFFSET) | BIT(F_LENGTH) | BIT(F_PROT) |
                                    BIT(F_SHARED),
                            BIT(F_PROT)},
+        /* As in the original protocol, an absent offset of MmapRead and MmapWrite is 0. */
         [MCD_CALL_MMAP_READ] = {BIT(F_MMAP_ID) | BIT(F_OFFSET) | BIT(F_LENGTH) | BIT(F_ENCODING),
-                                BIT(F_MMAP_ID) | BIT(F_OFFSET) | BIT(F_LENGTH)},
+                                BIT(F_MMAP_ID) | BIT(F_LENGTH)},
         [MCD_CALL_MMAP_WRITE] = {BIT(F_MMAP_ID) | BIT(F_OFFSET) | BIT(F_DATA) | BIT(F_ENCODING),
-                                 BIT(F_MMAP_ID) | BIT(F_OFFSET) | BIT(F_DATA)},
-        [MCD_CALL_MSYNC] = {BIT(F_MMAP_ID), BIT(F_MMAP_ID)},
+                                 BIT(F_MMAP_ID) | BIT(F_DATA)},
+        [MCD_CALL_MSYNC] = {RANGE_FIELDS, BIT(F_MMAP_ID)},
         [MCD_CALL_MUNMAP] = {BIT(F_MMAP_ID), BIT(F_MMAP_ID)},
         [MCD_CALL_MMAP_STATS] = {BIT(F_MMAP_ID), BIT(F_MMAP_ID)},
-        [MCD_CALL_MPROTECT] = {BIT(F_MMAP_ID) | BIT(F_PROT), BIT(F_MMAP_ID) | BIT(F_PROT)},
+        [MCD_CALL_MPROTECT] = {RANGE_FIELDS | BIT(F_PROT), BIT(F_MMAP_ID) | BIT(F_PROT)},
         [MCD_CALL_MMAP_LIST] = {BIT(F_ALL), 0},
         [MCD_CALL_MMAP_FD] = {BIT(F_MMAP_ID), BIT(F_MMAP_ID)},
+        [MCD_CALL_MADVISE] = {RANGE_FIELDS | BIT(F_ADVICE), BIT(F_MMAP_ID) | BIT(F_ADVICE)},
+        [MCD_CALL_MLOCK] = {RANGE_FIELDS, BIT(F_MMAP_ID)},
+        [MCD_CALL_MUNLOCK] = {RANGE_FIELDS, BIT(F_MMAP_ID)},
         [MCD_CALL_HELLO] = {0, 0},
 };
 
@@ -468,6 +481,34 @@ static int check_encoding(const parser *p, const json_t *v, mcd_encoding *ret) {
                        p->call, describe(p, v, got, sizeof(got)));
 }
 
+static int check_advice(const parser *p, const json_t *v, mc_advice *ret) {
+        const char *shown;
+        char got[64];
+
+        if (!json_is_string(v))
+                shown = describe(p, v, got, sizeof(got));
+        else {
+                const char *s = json_string_value(v);
+                size_t n = json_string_length(v);
+
+                for (int i = 0; i < _MC_ADVICE_MAX; i++) {
+                        const char *name = mc_advice_name((mc_advice) i);
+
+                        if (name && n == strlen(name) && memcmp(s, name, n) == 0) {
+                                *ret = (mc_advice) i;
+                                return 0;
+                        }
+                }
+                /* A NUL inside stops the copy early; the text is for humans. */
+                snprintf(got, sizeof(got), "\"%.*s\"%s", (int) MC_MIN(n, (size_t) 24), s,
+                         n > 24 ? "..." : "");
+                shown = got;
+        }
+        return invalid(p->err,
+                       "%s: field 'advice' must name an advice, such as \"WILLNEED\" (got %s)",
+                       p->call, shown);
+}
+
 static int check_data_array(const parser *p, const json_t *v, uint8_t **ret, size_t *ret_len) {
         _cleanup_free_ uint8_t *data = NULL;
         size_t n = json_array_size(v);
@@ -650,6 +691,11 @@ static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request
         }
         if (fv[F_DATA]) {
                 r = check_data(p, fv[F_DATA], req->encoding, &req->data, &req->data_len);
+                if (r < 0)
+                        return r;
+        }
+        if (fv[F_ADVICE]) {
+                r = check_advice(p, fv[F_ADVICE], &req->advice);
                 if (r < 0)
                         return r;
         }
@@ -959,7 +1005,7 @@ static const char *fast_fields(const char *p, const char *end, mcd_request *req)
                         } else
                                 p = fast_bytes(p, end, &req->data, &req->data_len);
                         break;
-                default: /* path, shared (Mmap) and all: rare, left to the full decoder */
+                default: /* path, shared (Mmap), all and advice: rare, left to the full decoder */
                         p = NULL;
                         break;
                 }
@@ -1263,6 +1309,17 @@ int mcd_reply_success(mcd_buf *b) {
         return finish(b, put_lit(o, text));
 }
 
+int mcd_reply_msync(mcd_buf *b, bool written) {
+        char *o = begin(b, FIXED_MAX);
+
+        if (!o)
+                return -ENOMEM;
+        o = put_lit(o, "{\"status\":\"success\",\"written\":");
+        o = put_bool(o, written);
+        o = put_lit(o, "}\n");
+        return finish(b, o);
+}
+
 int mcd_reply_mmap(mcd_buf *b, uint64_t id, uint64_t length) {
         int nbytes = id > UINT32_MAX ? 8 : 4;
         char *o = begin(b, FIXED_MAX);
@@ -1350,15 +1407,30 @@ int mcd_reply_data(mcd_buf *b, const void *bytes, size_t n, mcd_encoding encodin
         return finish(b, o);
 }
 
+/* Bytes of one element of "ranges": three numbers, three booleans and the keys. */
+#define RANGE_MAX 128
+
 static bool stats_bound(const mcd_stats *s, size_t *total) {
-        size_t n;
+        size_t n, r;
 
         if (s->path) {
                 if (!str_bound(strlen(s->path), &n))
                         return false;
         } else
                 n = 4;
-        return bound_add(total, n) && bound_add(total, FIXED_MAX);
+        return bound_add(total, n) && bound_add(total, FIXED_MAX) &&
+               !MC_MUL_OVERFLOW(s->n_ranges, (size_t) RANGE_MAX, &r) && bound_add(total, r);
+}
+
+static char *put_prot(char *o, unsigned prot) {
+        o = put_lit(o, "{\"read\":");
+        o = put_bool(o, prot & MCD_PROT_READ);
+        o = put_lit(o, ",\"write\":");
+        o = put_bool(o, prot & MCD_PROT_WRITE);
+        o = put_lit(o, ",\"exec\":");
+        o = put_bool(o, prot & MCD_PROT_EXEC);
+        *o++ = '}';
+        return o;
 }
 
 static char *put_stats(char *o, const mcd_stats *s) {
@@ -1370,16 +1442,35 @@ static char *put_stats(char *o, const mcd_stats *s) {
         o = put_u64(o, s->offset);
         o = put_lit(o, ",\"length\":");
         o = put_u64(o, s->length);
-        o = put_lit(o, ",\"prot\":{\"read\":");
-        o = put_bool(o, s->prot & MCD_PROT_READ);
-        o = put_lit(o, ",\"write\":");
-        o = put_bool(o, s->prot & MCD_PROT_WRITE);
-        o = put_lit(o, ",\"exec\":");
-        o = put_bool(o, s->prot & MCD_PROT_EXEC);
-        o = put_lit(o, "},\"flags\":");
+        o = put_lit(o, ",\"prot\":");
+        o = put_prot(o, s->prot);
+        o = put_lit(o, ",\"flags\":");
         o = s->shared ? put_lit(o, "\"Shared\"") : put_lit(o, "\"Private\"");
         o = put_lit(o, ",\"owner_pid\":");
         o = put_i64(o, s->owner_pid);
+        /* What memcap adds to the original's reply comes after its fields, only when it says
+         * something, so a mapping that uses none of it is described exactly as before. */
+        if (s->locked > 0) {
+                o = put_lit(o, ",\"locked\":");
+                o = put_u64(o, s->locked);
+        }
+        if (s->faulted)
+                o = put_lit(o, ",\"faulted\":true");
+        if (s->n_ranges > 0) {
+                o = put_lit(o, ",\"ranges\":[");
+                for (size_t i = 0; i < s->n_ranges; i++) {
+                        if (i > 0)
+                                *o++ = ',';
+                        o = put_lit(o, "{\"offset\":");
+                        o = put_u64(o, s->ranges[i].offset);
+                        o = put_lit(o, ",\"length\":");
+                        o = put_u64(o, s->ranges[i].length);
+                        o = put_lit(o, ",\"prot\":");
+                        o = put_prot(o, s->ranges[i].prot);
+                        *o++ = '}';
+                }
+                *o++ = ']';
+        }
         *o++ = '}';
         return o;
 }

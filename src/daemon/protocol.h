@@ -47,6 +47,9 @@ typedef enum mcd_call {
         MCD_CALL_MPROTECT,
         MCD_CALL_MMAP_LIST,
         MCD_CALL_MMAP_FD,
+        MCD_CALL_MADVISE,
+        MCD_CALL_MLOCK,
+        MCD_CALL_MUNLOCK,
         MCD_CALL_HELLO,
         _MCD_CALL_MAX,
 } mcd_call;
@@ -72,7 +75,8 @@ typedef enum mcd_capability {
         MCD_CAP_FILE_WRITE = 1 << 1,  /* "FileWrite": Mmap with write, Mprotect adding write */
         MCD_CAP_SYSTEM_INFO = 1 << 2, /* "SystemInfo": MmapStats/MmapList of others' mappings */
         MCD_CAP_FD_PASS = 1 << 3,     /* "FdPass": MmapFd */
-        MCD_CAP_ALL = (1 << 4) - 1,
+        MCD_CAP_MEM_LOCK = 1 << 4,    /* "MemLock": Mlock */
+        MCD_CAP_ALL = (1 << 5) - 1,
 } mcd_capability;
 
 /* The capability's name ("FileRead") for a single bit, or NULL. */
@@ -84,11 +88,14 @@ const char *mcd_capability_name(mcd_capability cap);
  *
  *   call        fields
  *   Mmap        path (NULL: anonymous), offset, length (has_length), prot, shared
- *   MmapRead    mmap_id, offset, length, encoding
- *   MmapWrite   mmap_id, offset, data/data_len, encoding
- *   Msync, Munmap, MmapStats, MmapFd   mmap_id
- *   Mprotect    mmap_id, prot
- *   MmapList, Hello   nothing
+ *   MmapRead    mmap_id, offset (default 0), length, encoding
+ *   MmapWrite   mmap_id, offset (default 0), data/data_len, encoding
+ *   Munmap, MmapStats, MmapFd   mmap_id
+ *   Msync, Mlock, Munlock   mmap_id, offset (default 0), length (has_length: else to the end)
+ *   Mprotect    as Msync, and prot
+ *   Madvise     as Msync, and advice
+ *   MmapList    all
+ *   Hello       nothing
  */
 typedef struct mcd_request {
         mcd_call call;
@@ -100,6 +107,7 @@ typedef struct mcd_request {
         unsigned prot;         /* MCD_PROT_* bits, 0 .. 7 */
         bool shared;           /* Mmap: MAP_SHARED; default false (private) */
         bool all;              /* MmapList: every client's mappings (needs SystemInfo) */
+        mc_advice advice;      /* Madvise: by its name, "WILLNEED" etc. (mc_advice_name()) */
         mcd_encoding encoding; /* MmapRead: of the reply; MmapWrite: of data */
         uint8_t *data;         /* MmapWrite: the bytes (non-NULL, also when data_len is 0) */
         size_t data_len;
@@ -121,8 +129,10 @@ typedef struct mcd_request {
  * a duplicate key at any depth, anything but an object with exactly one key, an unknown call,
  * a call value that is not an object, a missing, mistyped or unknown field, a number that is
  * not an exact integer in its field's range (1.0, 1e3, -0, -1, 2^63 ...), a path that is empty,
- * relative or contains NUL, bad base64, an encoding other than "array" or "base64", an
- * anonymous Mmap without a length or with a non-zero offset. Never reads outside
+ * relative or contains NUL, bad base64, an encoding other than "array" or "base64", an advice
+ * that is not an advice's name, an anonymous Mmap without a length or with a non-zero offset.
+ * What the values mean (a range outside a mapping, an advice the daemon does not offer) is for
+ * the daemon to judge. Never reads outside
  * @line[0..@len), whatever the bytes. Thread-safe.
  *
  * Return: 0, -EINVAL or -ENOMEM.
@@ -179,6 +189,9 @@ void mcd_buf_consume(mcd_buf *b, size_t n);
 /* {"status":"success"} */
 int mcd_reply_success(mcd_buf *b);
 
+/* The reply to Msync: {"status":"success","written":true}, "written" as @written says. */
+int mcd_reply_msync(mcd_buf *b, bool written);
+
 /*
  * The reply to Mmap: {"status":"success","data":[0,0,0,1],"mmap_id":1,"length":4096}.
  * "data" is @id big-endian in 4 bytes, or in 8 bytes when it exceeds 2^32 - 1.
@@ -201,9 +214,18 @@ typedef struct mcd_stats {
         unsigned prot; /* MCD_PROT_* bits */
         bool shared;   /* "Shared", else "Private" */
         pid_t owner_pid;
+        uint64_t locked; /* written as "locked" when not 0 */
+        bool faulted;    /* written as "faulted": true when set */
+        /* Written as "ranges" when @n_ranges is not 0: the runs of one protection. */
+        const mc_mapping_range *ranges;
+        size_t n_ranges;
 } mcd_stats;
 
-/* {"status":"success","data":{"id":1,"path":"/data/myfile.dat",...,"owner_pid":42}} */
+/*
+ * {"status":"success","data":{"id":1,"path":"/data/myfile.dat",...,"owner_pid":42}}, then
+ * "locked", "faulted" and "ranges" ([{"offset":0,"length":4096,"prot":{...}},...]) when they say
+ * something.
+ */
 int mcd_reply_stats(mcd_buf *b, const mcd_stats *s);
 
 /* {"status":"success","data":[<stats>,...]}; @items may be NULL when @n is 0. */

@@ -109,11 +109,25 @@ __attribute__((noinline)) static int guarded_copy(void *dst, const void *src, si
         return 0;
 }
 
+/*
+ * The first page under [@off, @off + @len) of a mapping with parts of different protections
+ * that lacks @need, or SIZE_MAX. Checked before the copy so that a refused access changes
+ * nothing, rather than faulting part way.
+ */
+static size_t denied_page(const mc__entry *e, size_t off, size_t len, unsigned need) {
+        size_t p0 = (e->ptr_off + off) / e->page, p1 = (e->ptr_off + off + len - 1) / e->page;
+
+        for (size_t p = p0; p <= p1; p++)
+                if ((e->protmap[p] & need) != need)
+                        return p;
+        return SIZE_MAX;
+}
+
 /* Validate the call and find the bytes it is about; context lock taken and released here. */
 static int access_prepare(const char *op, mc_ctx *ctx, const mc_mapping *m, size_t off, size_t len,
                           const void *buf, unsigned need, uintptr_t *ret_addr, mc_error *err) {
         mc__entry *e;
-        size_t end;
+        size_t end, p;
         int r = 0;
 
         if (!ctx || !m)
@@ -142,6 +156,11 @@ static int access_prepare(const char *op, mc_ctx *ctx, const mc_mapping *m, size
                 r = mc__error_set(err, MC_ERR_PERMISSION_DENIED, EACCES,
                                   "%s: mapping %p is %s; it cannot be %s", op, m->ptr,
                                   mc__prot_name(e->prot),
+                                  need == MC_PROT_READ ? "read" : "written");
+        else if (e->protmap && len > 0 && (p = denied_page(e, off, len, need)) != SIZE_MAX)
+                r = mc__error_set(err, MC_ERR_PERMISSION_DENIED, EACCES,
+                                  "%s: page %zu of mapping %p is %s; it cannot be %s", op, p,
+                                  m->ptr, mc__prot_name(e->protmap[p]),
                                   need == MC_PROT_READ ? "read" : "written");
         else if (e->faulted && (need & MC_PROT_WRITE))
                 /* Writing on would look like success while an msync already lost data. */

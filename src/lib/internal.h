@@ -261,6 +261,8 @@ typedef struct mc__entry {
         mc__object_id object;
         uint64_t locked;  /* bytes of this mapping locked through the context */
         uint8_t *lockmap; /* one bit per page, allocated on first partial lock; NULL otherwise */
+        uint8_t *protmap; /* one byte per page (its mc_prot bits) while parts differ; NULL when
+                             every page has @prot, which is otherwise the union of them */
         int fd;           /* MC__KIND_SHARED: the object's descriptor; else -1 */
 } mc__entry;
 
@@ -294,7 +296,10 @@ int mc__registry_reserve(mc_ctx *ctx);
  */
 mc__entry *mc__registry_add(mc_ctx *ctx, const mc__entry *e);
 
-/* Remove @e (a pointer returned by lookup or add): frees its lock map, uncounts its view. */
+/*
+ * Remove @e (a pointer returned by lookup or add): frees its lock and protection maps,
+ * uncounts its view.
+ */
 void mc__registry_remove(mc_ctx *ctx, mc__entry *e);
 
 /* The first entry overlapping [addr, addr+len), or NULL. Linear: for MAP_FIXED checks only. */

@@ -7,60 +7,24 @@
  * process.
  *
  * Locking: a read-write lock. Reads, writes, syncs and stats take it shared (many at once);
- * anything that adds or removes an entry takes it exclusively.
+ * anything that adds or removes an entry, or changes its page state, takes it exclusively. The
+ * fault state of an entry is atomic, since calls under the shared lock set it.
  *
- * Sections: tables, paths, mmap, lookup helpers, read/write/sync, unmap/cleanup, protect, stats
- * and list, descriptors, life cycle.
+ * The calls on page ranges live in manager-range.c; the layout both share in manager-def.h.
+ *
+ * Sections: tables, paths, mmap, lookup helpers, faults, read/write/sync, unmap/cleanup, stats
+ * and list, descriptors, life cycle, capability names.
  */
 
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/openat2.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
-#include "internal.h"
+#include "manager-def.h"
 
 /* ---- tables --------------------------------------------------------------------------------- */
-
-typedef struct entry {
-        uint64_t id;
-        uint64_t owner_key;
-        pid_t owner_pid;
-        char *path; /* as the client gave it; NULL when anonymous */
-        uint64_t offset;
-        uint64_t length;
-        unsigned prot;
-        bool shared;
-        bool is_shm; /* shared anonymous: the memory lives in shm */
-        mc_mapping m;
-        mc_shared shm;
-        size_t delta;     /* the first byte asked for is at region->ptr + delta */
-        int fd;           /* the file (or -1); shm.fd for shared anonymous memory */
-        uint64_t charged; /* bytes counted against the owner's quota */
-} entry;
-
-typedef struct owner {
-        uint64_t key;
-        uint64_t mappings;
-        uint64_t bytes;
-} owner;
-
-struct mc_manager {
-        pthread_rwlock_t lock;
-        mc_ctx *ctx;
-        int root_fd;
-        bool allow_symlinks;
-        uint64_t max_mappings;
-        uint64_t max_bytes;
-        uint64_t next_id;
-        entry **entries; /* open addressing by id; NULL = free */
-        size_t n_slots, n_entries;
-        owner *owners; /* a small array: clients with mappings */
-        size_t n_owners, cap_owners;
-};
 
 static size_t slot_of(const mc_manager *mgr, uint64_t id) {
         return (size_t) ((id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (mgr->n_slots - 1);
@@ -137,19 +101,22 @@ static owner *owner_find(mc_manager *mgr, uint64_t key, bool create) {
         return &mgr->owners[mgr->n_owners++];
 }
 
-static void owner_release(mc_manager *mgr, uint64_t key, uint64_t bytes) {
-        owner *o = owner_find(mgr, key, false);
+owner *mc__mgr_owner(mc_manager *mgr, uint64_t key) {
+        return owner_find(mgr, key, false);
+}
+
+/* What @e counted against its owner goes back. */
+static void owner_release(mc_manager *mgr, const entry *e) {
+        owner *o = owner_find(mgr, e->owner_key, false);
 
         if (!o)
                 return;
         o->mappings--;
-        o->bytes -= bytes;
+        o->pieces -= e->pieces - 1;
+        o->bytes -= e->charged;
+        o->locked -= e->locked;
         if (o->mappings == 0)
                 *o = mgr->owners[--mgr->n_owners];
-}
-
-static const mc_mapping *region(const entry *e) {
-        return e->is_shm ? &e->shm.region : &e->m;
 }
 
 static void entry_free(entry *e) {
@@ -157,6 +124,7 @@ static void entry_free(entry *e) {
                 return;
         if (!e->is_shm)
                 safe_close(e->fd);
+        free(e->pages);
         free(e->path);
         free(e);
 }
@@ -177,11 +145,17 @@ static int path_check(const char *path, mc_error *err) {
         return 0;
 }
 
-/* Open @path beneath the root without side effects (O_PATH). */
+/*
+ * Open @path beneath the root without side effects (O_PATH). A rename or mount anywhere in the
+ * root during the lookup makes openat2() fail with EAGAIN rather than risk a wrong answer, and
+ * a signal may interrupt it: both are tried again a few times before they are reported, as
+ * TimedOut, because only the retries ran out (never as OutOfMemory or Io, which errno alone
+ * would suggest).
+ */
 static int open_beneath(mc_manager *mgr, const char *path, mc_error *err) {
         struct open_how how = {0};
         const char *rel = path;
-        int fd, e;
+        int fd, e = 0;
 
         while (*rel == '/')
                 rel++;
@@ -190,10 +164,25 @@ static int open_beneath(mc_manager *mgr, const char *path, mc_error *err) {
         how.flags = O_PATH | O_CLOEXEC;
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
                       (mgr->allow_symlinks ? 0 : RESOLVE_NO_SYMLINKS);
-        fd = (int) syscall(SYS_openat2, mgr->root_fd, rel, &how, sizeof(how));
-        if (fd >= 0)
-                return fd;
-        e = errno;
+        for (int i = 0; i < MC_MANAGER_OPEN_TRIES; i++) {
+                fd = mc_sys.openat2(mgr->root_fd, rel, &how, sizeof(how));
+                if (fd >= 0)
+                        return fd;
+                e = errno;
+                if (e != EAGAIN && e != EINTR)
+                        break;
+        }
+        if (e == EAGAIN)
+                return mc__error_set(err, MC_ERR_TIMED_OUT, EAGAIN,
+                                     "'%.200s': the path kept changing while it was resolved "
+                                     "(a rename or mount in the root raced with all %d tries); "
+                                     "try again",
+                                     path, MC_MANAGER_OPEN_TRIES);
+        if (e == EINTR)
+                return mc__error_set(err, MC_ERR_TIMED_OUT, EINTR,
+                                     "'%.200s': opening was interrupted by a signal in all %d "
+                                     "tries; try again",
+                                     path, MC_MANAGER_OPEN_TRIES);
         if (e == EXDEV)
                 return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EXDEV,
                                      "'%.200s': the path leads out of the root", path);
@@ -210,8 +199,7 @@ static int open_beneath(mc_manager *mgr, const char *path, mc_error *err) {
 
 /* ---- mmap ------------------------------------------------------------------------------------ */
 
-/* A capability refusal: PermissionDenied with no errno, since no system call failed. */
-static int deny(mc_error *err, const char *what) {
+int mc__mgr_deny(mc_error *err, const char *what) {
         if (err) {
                 err->kind = MC_ERR_PERMISSION_DENIED;
                 err->sys_errno = 0;
@@ -220,10 +208,10 @@ static int deny(mc_error *err, const char *what) {
         return -EACCES;
 }
 
-static int check_client(const mc_client *client, mc_error *err) {
-        if (!client)
+int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, mc_error *err) {
+        if (!mgr || !client)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "the client must not be NULL");
+                                     "%s: the manager and the client must not be NULL", call);
         return 0;
 }
 
@@ -262,16 +250,18 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
         owner *o;
         int r;
 
-        if (!mgr || check_client(client, err) < 0 || !ret_id)
+        if (mc__mgr_check(mgr, client, "Mmap", err) < 0)
+                return -EINVAL;
+        if (!ret_id)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "Mmap: manager, client and ret_id must not be NULL");
+                                     "Mmap: ret_id must not be NULL");
         if (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "prot %u has bits beyond 7 (1 read, 2 write, 4 exec)", prot);
         if (!(client->caps & MC_CAP_FILE_READ))
-                return deny(err, "Mmap needs the FileRead capability");
+                return mc__mgr_deny(err, "Mmap needs the FileRead capability");
         if ((prot & MC_PROT_WRITE) && !(client->caps & MC_CAP_FILE_WRITE))
-                return deny(err, "Mmap with the write bit needs the FileWrite capability");
+                return mc__mgr_deny(err, "Mmap with the write bit needs the FileWrite capability");
 
         if (path) {
                 struct stat st;
@@ -326,7 +316,9 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
         e->length = length;
         e->prot = prot;
         e->shared = shared;
+        e->file_writable = path && shared && (prot & MC_PROT_WRITE);
         e->charged = charge;
+        e->pieces = 1;
 
         pthread_rwlock_wrlock(&mgr->lock);
         o = owner_find(mgr, client->key, true);
@@ -334,11 +326,11 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
                 r = mc__error_errno(err, ENOMEM, "allocating a mapping");
                 goto fail;
         }
-        if (o->mappings + 1 > mgr->max_mappings) {
+        if (o->mappings + o->pieces + 1 > mgr->max_mappings) {
                 r = mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
-                                  "the client has %" PRIu64 " mappings, the limit "
-                                  "per client is %" PRIu64,
-                                  o->mappings, mgr->max_mappings);
+                                  "the client has %" PRIu64 " mappings (pieces of split "
+                                  "mappings included), the limit per client is %" PRIu64,
+                                  o->mappings + o->pieces, mgr->max_mappings);
                 goto fail;
         }
         if (o->bytes + charge > mgr->max_bytes || o->bytes + charge < o->bytes) {
@@ -352,6 +344,7 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
         if (r < 0)
                 goto fail;
         e->fd = e->is_shm ? e->shm.fd : TAKE_FD(fd);
+        e->n_pages = (e->delta + (size_t) e->length + mc_page_size() - 1) / mc_page_size();
         e->id = ++mgr->next_id;
         put(mgr->entries, mgr->n_slots, e);
         mgr->n_entries++;
@@ -373,47 +366,129 @@ fail:
 
 /* ---- lookup helpers -------------------------------------------------------------------------- */
 
-/*
- * The entry @id as @client may see it: its own, or anyone's with SystemInfo when @any_owner.
- * Otherwise NotFound, worded the same whether or not the id exists.
- */
-static entry *lookup(mc_manager *mgr, const mc_client *client, const char *call, uint64_t id,
-                     bool any_owner, mc_error *err) {
+entry *mc__mgr_lookup(mc_manager *mgr, const mc_client *client, uint64_t id, bool any_owner,
+                      mc_error *err) {
         entry *e = find(mgr, id);
 
         if (e &&
             (e->owner_key == client->key || (any_owner && (client->caps & MC_CAP_SYSTEM_INFO))))
                 return e;
-        (void) call;
         mc__error_set(err, MC_ERR_NOT_FOUND, ENOENT, "Mmap %" PRIu64 " not found", id);
         return NULL;
 }
 
+/* ---- faults ---------------------------------------------------------------------------------- */
+
+bool mc__mgr_shrunk(entry *e, uint64_t *ret_size) {
+        struct stat st;
+        uint64_t end;
+
+        if (e->fd < 0 || mc_sys.fstat(e->fd, &st) < 0)
+                return false;
+        if (ret_size)
+                *ret_size = (uint64_t) st.st_size;
+        end = e->offset + e->length;
+        if ((uint64_t) st.st_size >= end)
+                return false;
+        /* The first sighting wins: its size is the one the message reports. */
+        if (atomic_load(&e->fault) == FAULT_NONE) {
+                atomic_store(&e->fault_size, (uint64_t) st.st_size);
+                atomic_store(&e->fault, FAULT_SHRANK);
+        }
+        return true;
+}
+
+int mc__mgr_fault_error(const entry *e, mc_error *err) {
+        if (atomic_load(&e->fault) == FAULT_EIO)
+                return mc__error_set(err, MC_ERR_IO, EIO,
+                                     "Mmap %" PRIu64 " is faulted: writing it back to its file "
+                                     "failed with an I/O error, so data written to it may be "
+                                     "lost; Munmap it and Mmap it again",
+                                     e->id);
+        return mc__error_set(err, MC_ERR_IO, EIO,
+                             "Mmap %" PRIu64 " is faulted: its file shrank under it to %" PRIu64
+                             " bytes (the mapping ends at byte %" PRIu64 " of the file), so "
+                             "data written past the end is lost; Munmap it and Mmap it again",
+                             e->id, (uint64_t) atomic_load(&e->fault_size), e->offset + e->length);
+}
+
+static bool faulted(entry *e) {
+        return mc__mgr_shrunk(e, NULL) || atomic_load(&e->fault) != FAULT_NONE;
+}
+
+/*
+ * Whether every page under [@offset, @offset + @len) of @e allows @need; otherwise
+ * PermissionDenied naming the mapping, or the first page that refuses when parts differ.
+ */
+static int access_check(const entry *e, uint64_t offset, size_t len, unsigned need,
+                        const char *what, mc_error *err) {
+        size_t page = mc_page_size(), p0, p1;
+
+        if ((e->prot & need) != need)
+                return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EACCES,
+                                     "Mmap %" PRIu64 " is not %s", e->id,
+                                     need == MC_PROT_READ ? "readable" : "writable");
+        if (!e->pages || len == 0)
+                return 0;
+        p0 = (e->delta + (size_t) offset) / page;
+        p1 = (e->delta + (size_t) offset + len - 1) / page;
+        for (size_t p = p0; p <= p1; p++)
+                if ((e->pages[p] & need) != need)
+                        return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EACCES,
+                                             "Mmap %" PRIu64 ": the page at offset %" PRIu64
+                                             " is not %s (Mprotect); nothing was %s",
+                                             e->id,
+                                             p == p0 ? offset : (uint64_t) (p * page - e->delta),
+                                             need == MC_PROT_READ ? "readable" : "writable", what);
+        return 0;
+}
+
 /* ---- read / write / sync --------------------------------------------------------------------- */
+
+/* [@offset, @offset + @length) inside the mapping, or InvalidArgument. */
+static int range_inside(const entry *e, uint64_t offset, size_t length, const char *what,
+                        mc_error *err) {
+        uint64_t end;
+
+        if (MC_ADD_OVERFLOW(offset, (uint64_t) length, &end) || end > e->length)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%zu byte%s at offset %" PRIu64 " end%s past Mmap "
+                                     "%" PRIu64 " (%" PRIu64 " bytes); nothing was %s",
+                                     length, length == 1 ? "" : "s", offset, length == 1 ? "s" : "",
+                                     e->id, e->length, what);
+        return 0;
+}
 
 int mc_manager_read(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
                     void *buf, size_t length, size_t *ret_n, mc_error *err) {
+        uint64_t size;
         entry *e;
-        size_t n;
         int r;
 
-        if (!mgr || check_client(client, err) < 0 || (!buf && length > 0) || !ret_n)
+        if (mc__mgr_check(mgr, client, "MmapRead", err) < 0)
+                return -EINVAL;
+        if ((!buf && length > 0) || !ret_n)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapRead: bad arguments");
+                                     "MmapRead: the buffer and ret_n must not be NULL");
         pthread_rwlock_rdlock(&mgr->lock);
-        e = lookup(mgr, client, "MmapRead", id, false, err);
-        if (!e) {
+        e = mc__mgr_lookup(mgr, client, id, false, err);
+        if (!e)
                 r = -ENOENT;
-        } else if (offset > e->length) {
-                r = mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "offset %" PRIu64 " is past the end of Mmap "
-                                  "%" PRIu64 " (%" PRIu64 " bytes)",
-                                  offset, id, e->length);
-        } else {
-                n = (size_t) MC_MIN((uint64_t) length, e->length - offset);
-                r = mc_map_read(mgr->ctx, region(e), e->delta + (size_t) offset, buf, n, err);
+        else if ((r = range_inside(e, offset, length, "read", err)) < 0)
+                ;
+        else if (length > 0 && mc__mgr_shrunk(e, &size) && e->offset + offset + length > size)
+                r = mc__error_set(err, MC_ERR_IO, EIO,
+                                  "%zu bytes at offset %" PRIu64 " of Mmap %" PRIu64
+                                  " lie past the end of its file, which shrank under it to "
+                                  "%" PRIu64 " bytes",
+                                  length, offset, id, size);
+        else if ((r = access_check(e, offset, length, MC_PROT_READ, "read", err)) < 0)
+                ;
+        else {
+                r = mc_map_read(mgr->ctx, mc__mgr_region(e), e->delta + (size_t) offset, buf,
+                                length, err);
                 if (r >= 0)
-                        *ret_n = n;
+                        *ret_n = length;
         }
         pthread_rwlock_unlock(&mgr->lock);
         return r;
@@ -421,50 +496,79 @@ int mc_manager_read(mc_manager *mgr, const mc_client *client, uint64_t id, uint6
 
 int mc_manager_write(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
                      const void *buf, size_t length, mc_error *err) {
-        uint64_t end;
         entry *e;
         int r;
 
-        if (!mgr || check_client(client, err) < 0 || (!buf && length > 0))
+        if (mc__mgr_check(mgr, client, "MmapWrite", err) < 0)
+                return -EINVAL;
+        if (!buf && length > 0)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapWrite: bad arguments");
+                                     "MmapWrite: the buffer must not be NULL");
         pthread_rwlock_rdlock(&mgr->lock);
-        e = lookup(mgr, client, "MmapWrite", id, false, err);
+        e = mc__mgr_lookup(mgr, client, id, false, err);
         if (!e)
                 r = -ENOENT;
-        else if (MC_ADD_OVERFLOW(offset, (uint64_t) length, &end) || end > e->length)
-                r = mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "%zu bytes at offset %" PRIu64 " end past "
-                                  "Mmap %" PRIu64 " (%" PRIu64 " bytes); nothing was written",
-                                  length, offset, id, e->length);
-        else if (!(e->prot & MC_PROT_WRITE))
-                r = mc__error_set(err, MC_ERR_PERMISSION_DENIED, EACCES,
-                                  "Mmap %" PRIu64 " is not writable", id);
-        else
-                r = mc_map_write(mgr->ctx, region(e), e->delta + (size_t) offset, buf, length, err);
+        else if ((r = range_inside(e, offset, length, "written", err)) < 0)
+                ;
+        else if (faulted(e))
+                r = mc__mgr_fault_error(e, err);
+        else if ((r = access_check(e, offset, length, MC_PROT_WRITE, "written", err)) < 0)
+                ;
+        else {
+                r = mc_map_write(mgr->ctx, mc__mgr_region(e), e->delta + (size_t) offset, buf,
+                                 length, err);
+                /* The file was cut between the check and the copy. */
+                if (r == -EIO)
+                        (void) mc__mgr_shrunk(e, NULL);
+        }
         pthread_rwlock_unlock(&mgr->lock);
         return r;
 }
 
+/* Only a shared mapping of a file opened for writing has anything to write back, also after
+ * an Mprotect made it read-only: what was written before is still to be synced. */
 static bool needs_sync(const entry *e) {
-        return e->shared && !e->is_shm && e->path && (e->prot & MC_PROT_WRITE);
+        return e->shared && !e->is_shm && e->path && e->file_writable;
 }
 
-static int sync_entry(mc_manager *mgr, const entry *e, mc_error *err) {
+static int sync_range(mc_manager *mgr, entry *e, size_t offset, size_t length, mc_error *err) {
+        int r;
+
         if (!needs_sync(e))
                 return 0;
-        return mc_msync(mgr->ctx, region(e), 0, MC_LENGTH_ALL, MC_SYNC_SYNC, err);
+        r = mc_msync(mgr->ctx, mc__mgr_region(e), offset, length, MC_SYNC_SYNC, err);
+        if (r == -EIO) {
+                int none = FAULT_NONE;
+                (void) atomic_compare_exchange_strong(&e->fault, &none, FAULT_EIO);
+        }
+        return r;
 }
 
 int mc_manager_msync(mc_manager *mgr, const mc_client *client, uint64_t id, mc_error *err) {
+        return mc_manager_msync_range(mgr, client, id, 0, MC_MANAGER_LENGTH_ALL, NULL, err);
+}
+
+int mc_manager_msync_range(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                           uint64_t length, bool *ret_written, mc_error *err) {
+        mc__mgr_range rg;
         entry *e;
         int r;
 
-        if (!mgr || check_client(client, err) < 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "Msync: bad arguments");
+        if (mc__mgr_check(mgr, client, "Msync", err) < 0)
+                return -EINVAL;
         pthread_rwlock_rdlock(&mgr->lock);
-        e = lookup(mgr, client, "Msync", id, false, err);
-        r = e ? sync_entry(mgr, e, err) : -ENOENT;
+        e = mc__mgr_lookup(mgr, client, id, false, err);
+        if (!e)
+                r = -ENOENT;
+        else if ((r = mc__mgr_range_resolve(e, offset, length, &rg, err)) < 0)
+                ;
+        else if (faulted(e))
+                r = mc__mgr_fault_error(e, err);
+        else {
+                r = sync_range(mgr, e, rg.lib_off, rg.lib_len, err);
+                if (r >= 0 && ret_written)
+                        *ret_written = needs_sync(e);
+        }
         pthread_rwlock_unlock(&mgr->lock);
         return r;
 }
@@ -479,23 +583,30 @@ static int drop(mc_manager *mgr, entry *e, mc_error *err) {
         if (r < 0)
                 return r;
         remove_entry(mgr, e);
-        owner_release(mgr, e->owner_key, e->charged);
+        owner_release(mgr, e);
         entry_free(e);
         return 0;
+}
+
+/* Sync @e unless it is faulted: nothing safe can be written back then. */
+static int sync_before_drop(mc_manager *mgr, entry *e, mc_error *err) {
+        if (faulted(e))
+                return 0;
+        return sync_range(mgr, e, 0, MC_LENGTH_ALL, err);
 }
 
 int mc_manager_munmap(mc_manager *mgr, const mc_client *client, uint64_t id, mc_error *err) {
         entry *e;
         int r;
 
-        if (!mgr || check_client(client, err) < 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "Munmap: bad arguments");
+        if (mc__mgr_check(mgr, client, "Munmap", err) < 0)
+                return -EINVAL;
         pthread_rwlock_wrlock(&mgr->lock);
-        e = lookup(mgr, client, "Munmap", id, false, err);
+        e = mc__mgr_lookup(mgr, client, id, false, err);
         if (!e)
                 r = -ENOENT;
         else {
-                r = sync_entry(mgr, e, err);
+                r = sync_before_drop(mgr, e, err);
                 if (r >= 0)
                         r = drop(mgr, e, err);
         }
@@ -512,7 +623,7 @@ size_t mc_manager_cleanup_process(mc_manager *mgr, uint64_t key) {
         for (size_t i = 0; i < mgr->n_slots;) {
                 entry *e = mgr->entries[i];
                 if (e && e->owner_key == key) {
-                        (void) sync_entry(mgr, e, NULL);
+                        (void) sync_before_drop(mgr, e, NULL);
                         if (drop(mgr, e, NULL) >= 0) {
                                 n++;
                                 continue; /* the slot was refilled from the probe run */
@@ -535,40 +646,12 @@ size_t mc_manager_count(mc_manager *mgr) {
         return n;
 }
 
-/* ---- protect ------------------------------------------------------------------------------- */
+/* ---- stats and list -------------------------------------------------------------------------- */
 
-int mc_manager_mprotect(mc_manager *mgr, const mc_client *client, uint64_t id, unsigned prot,
-                        mc_error *err) {
-        entry *e;
-        int r;
+/* Fill @s from @e; @ranges receives the protection runs when there are several. */
+static void fill_stats(entry *e, mc_mapping_stats *s, mc_mapping_range *ranges) {
+        size_t n = mc__mgr_prot_runs(e, NULL);
 
-        if (!mgr || check_client(client, err) < 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "Mprotect: bad arguments");
-        if (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "prot %u has bits beyond 7", prot);
-        pthread_rwlock_wrlock(&mgr->lock);
-        e = lookup(mgr, client, "Mprotect", id, false, err);
-        if (!e)
-                r = -ENOENT;
-        else if ((prot & MC_PROT_WRITE) && !(e->prot & MC_PROT_WRITE) &&
-                 !(client->caps & MC_CAP_FILE_WRITE))
-                r = deny(err, "Mprotect adding the write bit needs the FileWrite capability");
-        else {
-                mc_mapping *m = e->is_shm ? &e->shm.region : &e->m;
-                r = mc_mprotect(mgr->ctx, m, prot, err);
-                if (r >= 0)
-                        e->prot = prot;
-        }
-        pthread_rwlock_unlock(&mgr->lock);
-        return r;
-}
-
-/* ---- stats and list
- * ------------------------------------------------------------------------------ */
-
-static void fill_stats(const entry *e, mc_mapping_stats *s) {
         s->id = e->id;
         strscpy(s->path, sizeof(s->path), e->path ? e->path : "");
         s->anonymous = !e->path;
@@ -578,21 +661,38 @@ static void fill_stats(const entry *e, mc_mapping_stats *s) {
         s->shared = e->shared;
         s->owner_pid = e->owner_pid;
         s->owner_key = e->owner_key;
+        s->locked = e->locked;
+        s->faulted = faulted(e);
+        s->ranges = NULL;
+        s->n_ranges = 0;
+        if (n > 1 && ranges) {
+                s->n_ranges = mc__mgr_prot_runs(e, ranges);
+                s->ranges = ranges;
+        }
 }
 
 int mc_manager_stats(mc_manager *mgr, const mc_client *client, uint64_t id, mc_mapping_stats *ret,
                      mc_error *err) {
+        mc_mapping_range *ranges = NULL;
+        size_t n;
         entry *e;
+        int r = 0;
 
-        if (!mgr || check_client(client, err) < 0 || !ret)
+        if (mc__mgr_check(mgr, client, "MmapStats", err) < 0)
+                return -EINVAL;
+        if (!ret)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapStats: bad arguments");
+                                     "MmapStats: ret must not be NULL");
         pthread_rwlock_rdlock(&mgr->lock);
-        e = lookup(mgr, client, "MmapStats", id, true, err);
-        if (e)
-                fill_stats(e, ret);
+        e = mc__mgr_lookup(mgr, client, id, true, err);
+        if (!e)
+                r = -ENOENT;
+        else if ((n = mc__mgr_prot_runs(e, NULL)) > 1 && !(ranges = calloc(n, sizeof(*ranges))))
+                r = mc__error_errno(err, ENOMEM, "allocating the ranges");
+        else
+                fill_stats(e, ret, ranges);
         pthread_rwlock_unlock(&mgr->lock);
-        return e ? 0 : -ENOENT;
+        return r;
 }
 
 static int by_id(const void *a, const void *b) {
@@ -603,35 +703,46 @@ static int by_id(const void *a, const void *b) {
 int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t owner_key,
                     mc_mapping_stats **ret, size_t *ret_n, mc_error *err) {
         mc_mapping_stats *v = NULL;
-        size_t n = 0;
+        mc_mapping_range *ranges;
+        size_t n = 0, n_ranges = 0, runs;
 
-        if (!mgr || check_client(client, err) < 0 || !ret || !ret_n)
+        if (mc__mgr_check(mgr, client, "MmapList", err) < 0)
+                return -EINVAL;
+        if (!ret || !ret_n)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapList: bad arguments");
+                                     "MmapList: ret and ret_n must not be NULL");
         if (owner_key == 0)
                 owner_key = client->key;
         if (owner_key != client->key && !(client->caps & MC_CAP_SYSTEM_INFO))
-                return deny(err, "MmapList of other clients needs the SystemInfo capability");
+                return mc__mgr_deny(err,
+                                    "MmapList of other clients needs the SystemInfo capability");
         pthread_rwlock_rdlock(&mgr->lock);
         /* Count first: an entry is 4 KiB, and one client's few must not cost an array as
-         * large as every client's together. */
+         * large as every client's together. The ranges go in the same block, after it, so
+         * one free() releases everything. */
         for (size_t i = 0; i < mgr->n_slots; i++) {
                 entry *e = mgr->entries[i];
-                if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key))
+                if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key)) {
                         n++;
+                        runs = mc__mgr_prot_runs(e, NULL);
+                        n_ranges += runs > 1 ? runs : 0;
+                }
         }
         if (n > 0) {
-                v = malloc(n * sizeof(*v));
+                v = malloc(n * sizeof(*v) + n_ranges * sizeof(*ranges));
                 if (!v) {
                         pthread_rwlock_unlock(&mgr->lock);
                         return mc__error_errno(err, ENOMEM, "allocating the list");
                 }
         }
+        ranges = (mc_mapping_range *) (v + n);
         n = 0;
         for (size_t i = 0; i < mgr->n_slots; i++) {
                 entry *e = mgr->entries[i];
-                if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key))
-                        fill_stats(e, &v[n++]);
+                if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key)) {
+                        fill_stats(e, &v[n], ranges);
+                        ranges += v[n++].n_ranges;
+                }
         }
         pthread_rwlock_unlock(&mgr->lock);
         if (n == 0) {
@@ -653,12 +764,15 @@ int mc_manager_fd(mc_manager *mgr, const mc_client *client, uint64_t id, int *re
         entry *e;
         int r = 0, fd;
 
-        if (!mgr || check_client(client, err) < 0 || !ret_fd)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "MmapFd: bad arguments");
+        if (mc__mgr_check(mgr, client, "MmapFd", err) < 0)
+                return -EINVAL;
+        if (!ret_fd)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "MmapFd: ret_fd must not be NULL");
         if (!(client->caps & MC_CAP_FD_PASS))
-                return deny(err, "MmapFd needs the FdPass capability");
+                return mc__mgr_deny(err, "MmapFd needs the FdPass capability");
         pthread_rwlock_rdlock(&mgr->lock);
-        e = lookup(mgr, client, "MmapFd", id, false, err);
+        e = mc__mgr_lookup(mgr, client, id, false, err);
         if (!e) {
                 r = -ENOENT;
         } else if (e->fd < 0) {
@@ -713,6 +827,7 @@ int mc_manager_new(mc_ctx *ctx, const mc_manager_options *opts, mc_manager **ret
         mgr->allow_symlinks = opts->allow_symlinks;
         mgr->max_mappings = opts->max_mappings ? opts->max_mappings : 1024;
         mgr->max_bytes = opts->max_bytes ? opts->max_bytes : UINT64_C(1) << 30;
+        mgr->max_locked = opts->max_locked ? opts->max_locked : UINT64_C(1) << 20;
         *ret = mgr;
         return 0;
 }
@@ -724,7 +839,7 @@ mc_manager *mc_manager_free(mc_manager *mgr) {
         for (size_t i = 0; i < mgr->n_slots;) {
                 entry *e = mgr->entries[i];
                 if (e) {
-                        (void) sync_entry(mgr, e, NULL);
+                        (void) sync_before_drop(mgr, e, NULL);
                         if (drop(mgr, e, NULL) >= 0)
                                 continue;
                         /* The kernel refused the unmap: forget it anyway, nothing else can. */
@@ -743,10 +858,9 @@ mc_manager *mc_manager_free(mc_manager *mgr) {
         return NULL;
 }
 
-/* ---- capability names
- * ---------------------------------------------------------------------------- */
+/* ---- capability names ------------------------------------------------------------------------ */
 
-static const char *const cap_names[] = {"FileRead", "FileWrite", "SystemInfo", "FdPass"};
+static const char *const cap_names[] = {"FileRead", "FileWrite", "SystemInfo", "FdPass", "MemLock"};
 
 const char *mc_capability_name(unsigned cap) {
         for (unsigned i = 0; i < ELEMENTSOF(cap_names); i++)

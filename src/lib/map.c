@@ -737,6 +737,7 @@ typedef struct entry_args {
         size_t p0, p1;
         uint64_t id; /* for steps that run without the lock and must not touch @e */
         int arg;
+        unsigned prot_after; /* mprotect: the mapping's protection afterwards */
 } entry_args;
 
 int mc__unmap_entry(mc_ctx *ctx, mc__call *c, mc__entry *e, mc_error *err) {
@@ -805,49 +806,81 @@ int mc_unmap(mc_ctx *ctx, mc_mapping *m, mc_error *err) {
 
 /* ---- mprotect ---------------------------------------------------------------------------- */
 
+static int range_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err);
+
 /*
  * The decision inputs of a protection change: the charge it adds (a private mapping that
  * becomes writable counts whole from then on) and whether it would alias write and execute.
+ * Changing part of a mapping needs its page map before the call, since nothing may fail after.
  */
 static int protect_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
-        unsigned prot = (unsigned) a->arg;
-        mc__entry after;
+        unsigned prot = (unsigned) a->arg, view;
+        mc__entry *e, after;
         uint64_t before;
-        int r = lookup_prepare(ctx, c, data, err);
+        bool whole;
+        int r = range_prepare(ctx, c, data, err);
 
         if (r < 0)
                 return r;
-        before = mc__entry_charge(a->e);
-        after = *a->e;
+        e = a->e;
+        whole = a->size == 0 || (a->p0 == 0 && a->p1 == n_pages(e));
+        before = mc__entry_charge(e);
+        after = *e;
         after.was_writable = after.was_writable || (prot & MC_PROT_WRITE);
         c->add_charged = mc__entry_charge(&after) > before ? mc__entry_charge(&after) - before : 0;
-        if ((prot & MC_PROT_EXEC) && a->e->was_writable)
+        /* A partial change leaves the other pages as they are: the view is judged by all. */
+        view = whole ? prot : e->prot | prot;
+        if ((prot & MC_PROT_EXEC) && e->was_writable)
                 c->wx_alias = MC__WX_EXEC_AFTER_WRITE;
-        else if (a->e->has_object)
-                c->wx_alias =
-                        mc__objects_wx(ctx, &a->e->object, prot, a->e->flags & MC_MAP_SHARED, a->e);
+        else if (e->has_object)
+                c->wx_alias = mc__objects_wx(ctx, &e->object, view, e->flags & MC_MAP_SHARED, e);
+        if (whole || e->protmap)
+                return 0;
+        e->protmap = malloc(n_pages(e));
+        if (!e->protmap)
+                return mc__error_errno(err, ENOMEM, "mprotect: recording page protections");
+        memset(e->protmap, (int) e->prot, n_pages(e));
         return 0;
 }
 
 static int protect_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
-        unsigned prot = (unsigned) a->arg;
-        uint64_t before = mc__entry_charge(a->e);
+        mc__entry *e = a->e;
+        unsigned prot = (unsigned) a->arg, all = 0;
+        size_t np = n_pages(e);
+        uint64_t before = mc__entry_charge(e);
+        bool uniform = true;
 
-        if (a->e->kind != MC__KIND_EMPTY &&
-            mc_sys.mprotect((void *) a->e->base, a->e->base_len, mc__prot_to_sys(prot)) < 0) {
-                int e = errno;
-                return mc__error_errno(err, e, "mprotect " MAPPING_FMT " to %s%s",
+        if (a->size != 0 && mc_sys.mprotect(a->start, a->size, mc__prot_to_sys(prot)) < 0) {
+                int en = errno;
+                return mc__error_errno(err, en, "mprotect " MAPPING_FMT " to %s%s",
                                        MAPPING_ARGS(a->m), mc__prot_name(prot),
-                                       e == EACCES ? " (the file is not open for writing, or is "
-                                                     "on a noexec mount)"
-                                                   : "");
+                                       en == EACCES ? " (the file is not open for writing, or is "
+                                                      "on a noexec mount)"
+                                                    : "");
         }
-        a->e->prot = prot;
-        a->e->was_writable = a->e->was_writable || (prot & MC_PROT_WRITE);
-        mc__objects_update(ctx, a->e);
-        mc__charge_delta(c, before, a->e);
+        if (a->size == 0 || (a->p0 == 0 && a->p1 == np)) {
+                /* The whole mapping (or the nothing of an empty one): one protection again. */
+                free(e->protmap);
+                e->protmap = NULL;
+                e->prot = prot;
+        } else {
+                memset(e->protmap + a->p0, (int) prot, a->p1 - a->p0);
+                for (size_t p = 0; p < np; p++) {
+                        all |= e->protmap[p];
+                        uniform = uniform && e->protmap[p] == e->protmap[0];
+                }
+                e->prot = uniform ? e->protmap[0] : all;
+                if (uniform) {
+                        free(e->protmap);
+                        e->protmap = NULL;
+                }
+        }
+        e->was_writable = e->was_writable || (prot & MC_PROT_WRITE);
+        mc__objects_update(ctx, e);
+        mc__charge_delta(c, before, e);
+        a->prot_after = e->prot;
         c->has_result = true;
         c->res_addr = a->m->ptr;
         c->res_length = a->m->len;
@@ -856,9 +889,10 @@ static int protect_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) 
 
 static const mc__steps protect_steps = {.prepare = protect_prepare, .syscall = protect_syscall};
 
-int mc_mprotect(mc_ctx *ctx, mc_mapping *m, unsigned prot, mc_error *err) {
+static int protect_common(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length, unsigned prot,
+                          bool ranged, mc_error *err) {
         MC__ERROR_LOCAL(e);
-        entry_args a = {.m = m, .arg = (int) prot};
+        entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) prot};
         mc__call c;
         int r = 0;
 
@@ -866,18 +900,33 @@ int mc_mprotect(mc_ctx *ctx, mc_mapping *m, unsigned prot, mc_error *err) {
         c.fields |= MC__F_PROT;
         c.req.prot = prot;
         c.write_exec = (prot & MC_PROT_WRITE) && (prot & MC_PROT_EXEC);
+        if (ranged) {
+                c.fields |= MC__F_OFFSET;
+                c.req.offset = offset;
+        }
         if (!m)
                 r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                   "mprotect: the mapping must not be NULL");
         else
                 call_set_mapping(&c, m);
+        if (r >= 0 && length != MC_LENGTH_ALL)
+                c.req.length = length;
         if (r >= 0 && (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE))
                 r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                   "mprotect: unknown protection bits 0x%x", prot);
         r = mc__ctx_run(ctx, &c, r, &e, &protect_steps, &a, err);
         if (r >= 0)
-                m->prot = prot;
+                m->prot = a.prot_after;
         return r;
+}
+
+int mc_mprotect(mc_ctx *ctx, mc_mapping *m, unsigned prot, mc_error *err) {
+        return protect_common(ctx, m, 0, MC_LENGTH_ALL, prot, false, err);
+}
+
+int mc_mprotect_range(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length, unsigned prot,
+                      mc_error *err) {
+        return protect_common(ctx, m, offset, length, prot, true, err);
 }
 
 /* ---- msync ---------------------------------------------------------------------------------- */
@@ -1013,6 +1062,12 @@ static int remap_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "mremap: " MAPPING_FMT " is the region of a shared memory "
                                      "object; use mc_shared_resize()",
+                                     MAPPING_ARGS(a->base.m));
+        /* The kernel keeps such a mapping in pieces, and mremap() refuses those. */
+        if (e->protmap)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mremap: parts of " MAPPING_FMT " have different "
+                                     "protections; mc_mprotect() all of it first",
                                      MAPPING_ARGS(a->base.m));
         if (MC_ADD_OVERFLOW(e->ptr_off, a->new_len, &span) ||
             !align_up(span, e->page, &a->new_base_len) || a->new_base_len > (size_t) PTRDIFF_MAX)

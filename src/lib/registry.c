@@ -102,6 +102,7 @@ void mc__registry_remove(mc_ctx *ctx, mc__entry *e) {
 
         mc__objects_detach(ctx, e);
         free(e->lockmap);
+        free(e->protmap);
         ctx->slots[i].id = 0;
         ctx->n_entries--;
         /* Backward-shift: move later entries of the probe run into the hole. */

@@ -716,6 +716,10 @@ static int resize_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "shm_resize: the region is partly locked; unlock it (or lock "
                                      "all of it) first");
+        if (a->e->protmap)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_resize: parts of the region have different "
+                                     "protections; mc_mprotect() all of it first");
         if (a->new_base_len > a->e->base_len) {
                 c->add_bytes = a->new_base_len - a->e->base_len;
                 c->add_charged = c->add_bytes; /* a region is memory: it counts whole */

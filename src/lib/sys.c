@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -19,6 +20,10 @@
 
 static int sys_open(const char *path, int flags, mode_t mode) {
         return open(path, flags, mode);
+}
+
+static int sys_openat2(int dirfd, const char *path, struct open_how *how, size_t size) {
+        return (int) syscall(SYS_openat2, dirfd, path, how, size);
 }
 
 static int sys_add_seals(int fd, int seals) {
@@ -60,10 +65,10 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
         {                                                                                          \
                 .mmap = mmap, .munmap = munmap, .mprotect = mprotect, .msync = msync,              \
                 .mremap = sys_mremap, .madvise = madvise, .mlock2 = mlock2, .munlock = munlock,    \
-                .open = sys_open, .close = close, .fstat = fstat, .fstatfs = fstatfs,              \
-                .ftruncate = ftruncate, .fallocate = fallocate, .readlink = readlink,              \
-                .write = write, .fdatasync = fdatasync, .shm_open = shm_open,                      \
-                .shm_unlink = shm_unlink, .memfd_create = memfd_create,                            \
+                .open = sys_open, .openat2 = sys_openat2, .close = close, .fstat = fstat,          \
+                .fstatfs = fstatfs, .ftruncate = ftruncate, .fallocate = fallocate,                \
+                .readlink = readlink, .write = write, .fdatasync = fdatasync,                      \
+                .shm_open = shm_open, .shm_unlink = shm_unlink, .memfd_create = memfd_create,      \
                 .add_seals = sys_add_seals, .get_seals = sys_get_seals, .fsetxattr = fsetxattr,    \
                 .fgetxattr = fgetxattr, .sigaction = sigaction, .thread_sigmask = sys_sigmask,     \
                 .kill = kill, .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,    \

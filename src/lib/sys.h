@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct open_how;
+
 struct mc_sys {
         void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
         int (*munmap)(void *addr, size_t len);
@@ -26,6 +28,7 @@ struct mc_sys {
         int (*munlock)(const void *addr, size_t len);
 
         int (*open)(const char *path, int flags, mode_t mode);
+        int (*openat2)(int dirfd, const char *path, struct open_how *how, size_t size);
         int (*close)(int fd);
         int (*fstat)(int fd, struct stat *st);
         int (*fstatfs)(int fd, struct statfs *st);

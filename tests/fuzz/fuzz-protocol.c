@@ -75,18 +75,25 @@ static void check_data_reply(mcd_buf *b, const void *bytes, size_t n, mcd_encodi
         json_decref(j);
 }
 
-/* A path written in a reply reads back as itself (paths are valid UTF-8 after parsing). */
-static void check_stats_reply(mcd_buf *b, const char *path) {
-        json_t *j = take_reply(b), *p = json_object_get(json_object_get(j, "data"), "path");
+/* A path written in a reply reads back as itself (paths are valid UTF-8 after parsing), and
+ * "ranges" is there exactly when there are some. */
+static void check_stats_reply(mcd_buf *b, const char *path, size_t n_ranges) {
+        json_t *j = take_reply(b), *d = json_object_get(j, "data");
+        json_t *p = json_object_get(d, "path"), *r = json_object_get(d, "ranges");
 
         if (path)
                 check(json_is_string(p) && strcmp(json_string_value(p), path) == 0);
         else
                 check(json_is_null(p));
+        if (n_ranges)
+                check(json_is_array(r) && json_array_size(r) == n_ranges);
+        else
+                check(!r);
         json_decref(j);
 }
 
 static void on_request(const mcd_request *req, const uint8_t *data, size_t size, mcd_buf *b) {
+        const mc_mapping_range range = {req->offset, req->length, req->prot};
         mcd_stats s = {
                 .id = req->mmap_id,
                 .path = req->path,
@@ -95,6 +102,10 @@ static void on_request(const mcd_request *req, const uint8_t *data, size_t size,
                 .prot = req->prot,
                 .shared = req->shared,
                 .owner_pid = (pid_t) req->offset,
+                .locked = req->length,
+                .faulted = req->shared,
+                .ranges = &range,
+                .n_ranges = req->has_length ? 1 : 0,
         };
 
         check(mcd_call_name(req->call));
@@ -121,6 +132,15 @@ static void on_request(const mcd_request *req, const uint8_t *data, size_t size,
                 check(mcd_reply_data(b, req->data, req->data_len, MCD_ENCODING_BASE64) == 0);
                 check_data_reply(b, req->data, req->data_len, MCD_ENCODING_BASE64);
                 break;
+        case MCD_CALL_MSYNC:
+                check(mcd_reply_msync(b, req->has_length) == 0);
+                check_success(b);
+                break;
+        case MCD_CALL_MADVISE:
+                check(mc_advice_name(req->advice));
+                check(mcd_reply_success(b) == 0);
+                check_success(b);
+                break;
         case MCD_CALL_MMAP_FD:
                 check(mcd_reply_fd(b, req->mmap_id, req->mmap_id, req->mmap_id, true) == 0);
                 check_success(b);
@@ -135,7 +155,7 @@ static void on_request(const mcd_request *req, const uint8_t *data, size_t size,
                 break;
         }
         check(mcd_reply_stats(b, &s) == 0);
-        check_stats_reply(b, req->path);
+        check_stats_reply(b, req->path, s.n_ranges);
         check(mcd_reply_list(b, &s, 1) == 0);
         json_decref(take_reply(b));
         check(mcd_reply_mmap(b, req->mmap_id, req->length) == 0);
@@ -173,7 +193,7 @@ static bool same_request(const mcd_request *a, const mcd_request *b) {
         if (a->call != b->call || a->mmap_id != b->mmap_id || a->offset != b->offset ||
             a->length != b->length || a->has_length != b->has_length || a->prot != b->prot ||
             a->shared != b->shared || a->all != b->all || a->encoding != b->encoding ||
-            a->data_len != b->data_len)
+            a->advice != b->advice || a->data_len != b->data_len)
                 return false;
         if (!a->path != !b->path || (a->path && strcmp(a->path, b->path) != 0))
                 return false;

@@ -113,7 +113,7 @@ static void client_init(void) {
         snprintf(config, sizeof(config), "%s/memcapd.json", tmpdir);
         snprintf(path, sizeof(path),
                  "{\"capabilities\": {\"%d\": [\"FileRead\", \"FileWrite\", \"SystemInfo\", "
-                 "\"FdPass\"], \"%d\": [\"FileRead\"]}}",
+                 "\"FdPass\", \"MemLock\"], \"%d\": [\"FileRead\"]}}",
                  (int) getuid(), (int) NOBODY);
         write_file(config, path, strlen(path));
         cr_assert(eq(int, mkdir(root_dir, 0755), 0));
@@ -201,7 +201,7 @@ Test(cli_client, hello_human) {
                  "protocol      1\n"
                  "client pid    %d\n"
                  "client uid    %d\n"
-                 "capabilities  FileRead FileWrite SystemInfo FdPass\n",
+                 "capabilities  FileRead FileWrite SystemInfo FdPass MemLock\n",
                  mc_version(), sock_path, (int) r.pid, (int) getuid());
         cr_assert(eq(str, r.out, want));
         cr_assert(eq(str, r.err, ""));
@@ -227,8 +227,9 @@ Test(cli_client, hello_json_is_the_reply_data) {
                 cr_assert(eq(i64, json_integer_value(json_object_get(j, "uid")), getuid()));
                 caps = json_object_get(j, "capabilities");
                 cr_assert(is_type(JSON_ARRAY, caps));
-                cr_assert(eq(sz, json_array_size(caps), 4));
+                cr_assert(eq(sz, json_array_size(caps), 5));
                 cr_assert(eq(str, (char *) json_string_value(json_array_get(caps, 3)), "FdPass"));
+                cr_assert(eq(str, (char *) json_string_value(json_array_get(caps, 4)), "MemLock"));
                 json_decref(j);
                 run_result_done(&r);
         }
@@ -418,6 +419,84 @@ Test(cli_client, session_rejects_bad_lines) {
                  (const char *const[]){"client", "--socket", sock_path, "session", NULL});
         ASSERT_EXIT(&r, 2);
         ASSERT_HAS(r.err, "line 1 holds a NUL byte");
+        run_result_done(&r);
+}
+
+Test(cli_client, ranges_protect_advise_lock_and_sync) {
+        static const char input[] = "mmap --length 12KiB --prot rw\n"
+                                    "protect % --prot r --offset 4KiB --length 4KiB\n"
+                                    "write % --offset 4KiB --data x\n"
+                                    "write % --offset 8KiB --data y\n"
+                                    "stats %\n"
+                                    "list\n"
+                                    "advise % WillNeed --offset 8KiB\n"
+                                    "advise % remove\n"
+                                    "lock % --length 4KiB\n"
+                                    "unlock %\n"
+                                    "sync %\n"
+                                    "protect % --prot r --offset 100\n"
+                                    "sync % --json\n";
+        char want[4096];
+        run_result r;
+
+        RUN_IN(&r, input, "session", "--keep-going");
+        /* The last failure decides: the unaligned offset, AlignmentError. */
+        ASSERT_EXIT(&r, 14);
+        snprintf(want, sizeof(want),
+                 "id 1, length 12288 (12.0 KiB)\n"
+                 "protected id 1 from offset 4096 for 4096 bytes: r--\n"
+                 "wrote 1 byte to id 1 at offset 8192\n"
+                 "id         1\n"
+                 "path       [anon]\n"
+                 "offset     0\n"
+                 "length     12288 (12.0 KiB)\n"
+                 "prot       rw- (parts differ: see ranges)\n"
+                 "flags      Private\n"
+                 "owner pid  %d\n"
+                 "ranges     offset 0 length 4096 rw-\n"
+                 "           offset 4096 length 4096 r--\n"
+                 "           offset 8192 length 4096 rw-\n"
+                 "ID  PATH    OFFSET  LENGTH  PROT  FLAGS    OWNER PID\n"
+                 " 1  [anon]       0   12288  rw-*  Private  %9d\n"
+                 "1 mapping\n"
+                 "* parts differ in protection: 'stats ID' shows them\n"
+                 "advised id 1 from offset 8192 to the end: WILLNEED\n"
+                 "locked id 1 from offset 0 for 4096 bytes\n"
+                 "unlocked id 1\n"
+                 "nothing to write for id 1: it is not a shared mapping of a file opened for "
+                 "writing\n"
+                 "{\n  \"mmap_id\": 1,\n  \"written\": false\n}\n",
+                 (int) r.pid, (int) r.pid);
+        cr_assert(eq(str, r.out, want));
+        ASSERT_HAS(r.err, "memcap: MmapWrite failed: Mmap 1: the page at offset 4096 is not "
+                          "writable (Mprotect); nothing was written\n");
+        ASSERT_HAS(r.err, "memcap: Madvise failed: advice REMOVE is not offered to clients");
+        ASSERT_HAS(r.err, "memcap: Mprotect failed: offset 100 is not on a page boundary");
+        run_result_done(&r);
+
+        /* A shared file mapping says what it wrote; a read past the end is refused. */
+        RUN_IN(&r, "mmap /data/f --shared --prot rw\nsync %\nsync % --json\nread % --length 14\n",
+               "session");
+        ASSERT_EXIT(&r, 12);
+        /* Ids are the daemon's: this session's first mapping is the test's second. */
+        cr_assert(eq(str, r.out,
+                     "id 2, length 13 (13 B)\n"
+                     "synced id 2\n"
+                     "{\n  \"mmap_id\": 2,\n  \"written\": true\n}\n"));
+        ASSERT_HAS(r.err, "memcap: MmapRead failed: 14 bytes at offset 0 end past Mmap 2 (13 "
+                          "bytes); nothing was read\n");
+        run_result_done(&r);
+
+        /* Options a command does not take, and missing operands, are usage errors. */
+        RUN(&r, "unmap", "1", "--offset", "4096");
+        ASSERT_EXIT(&r, 2);
+        run_result_done(&r);
+        RUN(&r, "advise", "1");
+        ASSERT_EXIT(&r, 2);
+        ASSERT_HAS(r.err, "missing ADVICE");
+        run_result_done(&r);
+        RUN(&r, "lock", "1", "--prot", "r");
+        ASSERT_EXIT(&r, 2);
         run_result_done(&r);
 }
 

@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #define NOBODY   ((uid_t) 65534)
-#define ALL_CAPS "[\"FileRead\",\"FileWrite\",\"SystemInfo\",\"FdPass\"]"
+#define ALL_CAPS "[\"FileRead\",\"FileWrite\",\"SystemInfo\",\"FdPass\",\"MemLock\"]"
 /* How long a reply may take before the test calls the daemon stuck. */
 #define REPLY_TIMEOUT_MS 10000
 
@@ -630,7 +630,9 @@ static uint64_t mmap_ok(cl *c, const char *req) {
         return id;
 }
 
-#define OK "{\"status\":\"success\"}"
+#define OK          "{\"status\":\"success\"}"
+#define SYNCED      "{\"status\":\"success\",\"written\":true}"
+#define NOT_WRITTEN "{\"status\":\"success\",\"written\":false}"
 #define NOT_FOUND(call, id)                                                                        \
         S("{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory.NotFound\","         \
           "\"message\":\"" call " failed: Mmap %llu not found\",\"errno\":2}",                     \
@@ -879,8 +881,8 @@ Test(daemon, mmap_with_offset_and_length_maps_that_range) {
         expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":100}}",
                S("{\"status\":\"success\",\"data\":%s}", arr));
         free(arr);
-        /* The last byte is file byte 7999; a read is cut at the mapping's end. */
-        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":2999,\"length\":10}}",
+        /* The last byte is file byte 7999. */
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":2999,\"length\":1}}",
                S("{\"status\":\"success\",\"data\":[%u]}", pat(7999)));
         expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
                S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/"
@@ -897,7 +899,7 @@ Test(daemon, a_length_past_eof_is_cut_and_the_reply_says_so) {
         connect_to(&c);
         expect(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"offset\":10,\"length\":4096,\"prot\":1}}",
                "{\"status\":\"success\",\"data\":[0,0,0,1],\"mmap_id\":1,\"length\":6}");
-        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":100}}",
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":6}}",
                "{\"status\":\"success\",\"data\":[99,97,112,100,33,10]}");
         expect(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"offset\":12287,\"prot\":1}}",
                "{\"status\":\"success\",\"data\":[0,0,0,2],\"mmap_id\":2,\"length\":1}");
@@ -964,19 +966,25 @@ Test(daemon, mmap_read_as_array_and_base64) {
         expect(&c,
                "{\"MmapRead\":{\"mmap_id\":1,\"offset\":7,\"length\":1,\"encoding\":\"array\"}}",
                "{\"status\":\"success\",\"data\":[109]}");
-        /* Empty reads, reads cut at the end, reads past the end. */
+        /* Empty reads, reads up to the end; a read past the end is an error (never cut). */
         expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":0}}",
                "{\"status\":\"success\",\"data\":[]}");
         expect(&c,
                "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":0,\"encoding\":\"base64\"}}",
                "{\"status\":\"success\",\"data\":\"\"}");
-        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":14,\"length\":100}}",
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":14,\"length\":2}}",
                "{\"status\":\"success\",\"data\":[33,10]}");
-        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":16,\"length\":1}}",
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":16,\"length\":0}}",
                "{\"status\":\"success\",\"data\":[]}");
-        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":17,\"length\":1}}",
-               INVALID "MmapRead failed: offset 17 is past the end of Mmap 1 (16 bytes)\","
-                       "\"errno\":22}");
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":14,\"length\":100}}",
+               INVALID "MmapRead failed: 100 bytes at offset 14 end past Mmap 1 (16 bytes); "
+                       "nothing was read\",\"errno\":22}");
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":16,\"length\":1}}",
+               INVALID "MmapRead failed: 1 byte at offset 16 ends past Mmap 1 (16 bytes); "
+                       "nothing was read\",\"errno\":22}");
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":17,\"length\":0}}",
+               INVALID "MmapRead failed: 0 bytes at offset 17 end past Mmap 1 (16 bytes); "
+                       "nothing was read\",\"errno\":22}");
         /* A large read in both encodings. */
         {
                 uint8_t want[12288];
@@ -987,7 +995,7 @@ Test(daemon, mmap_read_as_array_and_base64) {
                         want[i] = pat(i);
                 arr = json_bytes(want, sizeof(want));
                 b64 = base64(want, sizeof(want));
-                call(&c, "{\"MmapRead\":{\"mmap_id\":2,\"offset\":0,\"length\":100000}}");
+                call(&c, "{\"MmapRead\":{\"mmap_id\":2,\"offset\":0,\"length\":12288}}");
                 cr_assert(starts_with(c.line, "{\"status\":\"success\",\"data\":["));
                 cr_assert(eq(sz, strlen(c.line), strlen(arr) + 28));
                 cr_assert(eq(int, memcmp(c.line + 27, arr, strlen(arr)), 0));
@@ -1029,7 +1037,7 @@ Test(daemon, mmap_write_array_and_base64) {
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":9223372036854775807,\"data\":[1,2]}}",
                INVALID "MmapWrite failed: 2 bytes at offset 9223372036854775807 end past Mmap 1 "
                        "(16 bytes); nothing was written\",\"errno\":22}");
-        expect(&c, "{\"Msync\":{\"mmap_id\":1}}", OK);
+        expect(&c, "{\"Msync\":{\"mmap_id\":1}}", SYNCED);
         read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "Jelly, MEMCAPd!\n", 16), 0), "file: %.16s", got);
         /* A read-only mapping refuses writes: the mapping's protection, status error. */
@@ -1051,15 +1059,15 @@ Test(daemon, msync_puts_shared_writes_in_the_file_and_is_a_noop_for_private) {
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1,\"shared\":true}}");
         mmap_ok(&c, "{\"Mmap\":{\"length\":100,\"prot\":3}}");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":0,\"data\":[80,80]}}", OK);
-        expect(&c, "{\"Msync\":{\"mmap_id\":2}}", OK);
+        expect(&c, "{\"Msync\":{\"mmap_id\":2}}", NOT_WRITTEN);
         read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "Hello, memcapd!\n", 16), 0), "a private write leaked");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[83,83]}}", OK);
-        expect(&c, "{\"Msync\":{\"mmap_id\":1}}", OK);
+        expect(&c, "{\"Msync\":{\"mmap_id\":1}}", SYNCED);
         read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "SSllo, memcapd!\n", 16), 0));
-        expect(&c, "{\"Msync\":{\"mmap_id\":3}}", OK);
-        expect(&c, "{\"Msync\":{\"mmap_id\":4}}", OK);
+        expect(&c, "{\"Msync\":{\"mmap_id\":3}}", NOT_WRITTEN);
+        expect(&c, "{\"Msync\":{\"mmap_id\":4}}", NOT_WRITTEN);
         expect(&c, "{\"Msync\":{\"mmap_id\":5}}", NOT_FOUND("Msync", 5));
         cl_close(&c);
 }
@@ -1147,12 +1155,18 @@ Test(daemon, mprotect_changes_what_reads_and_writes_may_do) {
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[74]}}", OK);
         expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":2}}",
                "{\"status\":\"success\",\"data\":[74,101]}");
-        /* A shared mapping of a file opened read-only cannot become writable. */
+        /* A shared mapping of a file opened read-only cannot become writable. The library's
+         * message names addresses; a client must never see the daemon's memory layout. */
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1,\"shared\":true}}");
-        expect_prefix(&c, "{\"Mprotect\":{\"mmap_id\":2,\"prot\":3}}",
-                      "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"code\":\"core.memory."
-                      "PermissionDenied\",\"message\":\"Mprotect "
-                      "failed: ");
+        {
+                const char *reply =
+                        expect_prefix(&c, "{\"Mprotect\":{\"mmap_id\":2,\"prot\":3}}",
+                                      "{\"status\":\"error\",\"kind\":\"PermissionDenied\","
+                                      "\"code\":\"core.memory.PermissionDenied\",\"message\":"
+                                      "\"Mprotect failed: ");
+                cr_assert(eq(ptr, (void *) strstr(reply, "0x"), NULL), "%s", reply);
+                cr_assert(ne(ptr, (void *) strstr(reply, "<address>"), NULL), "%s", reply);
+        }
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":0,\"data\":[1]}}",
                "{\"status\":\"error\",\"kind\":\"PermissionDenied\",\"code\":\"core.memory."
                "PermissionDenied\",\"message\":\"MmapWrite "
@@ -1192,10 +1206,10 @@ Test(daemon, anonymous_memory_reads_back_what_was_written) {
         connect_to(&c);
         expect(&c, "{\"Mmap\":{\"length\":10000,\"prot\":3}}",
                "{\"status\":\"success\",\"data\":[0,0,0,1],\"mmap_id\":1,\"length\":10000}");
-        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":9998,\"length\":5}}",
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":9998,\"length\":2}}",
                "{\"status\":\"success\",\"data\":[0,0]}");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":9998,\"data\":[7,8]}}", OK);
-        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":9997,\"length\":5}}",
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":9997,\"length\":3}}",
                "{\"status\":\"success\",\"data\":[0,7,8]}");
         expect(&c, "{\"Mmap\":{\"length\":4096,\"prot\":3,\"shared\":true}}",
                "{\"status\":\"success\",\"data\":[0,0,0,2],\"mmap_id\":2,\"length\":4096}");
@@ -1402,8 +1416,8 @@ Test(daemon, shared_mappings_see_each_others_writes_at_once) {
         peer_expect(&b, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":2,\"data\":[67]}}", OK);
         expect(&a, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":3}}",
                "{\"status\":\"success\",\"data\":[65,66,67]}");
-        expect(&a, "{\"Msync\":{\"mmap_id\":1}}", OK);
-        peer_expect(&b, "{\"Msync\":{\"mmap_id\":2}}", OK);
+        expect(&a, "{\"Msync\":{\"mmap_id\":1}}", SYNCED);
+        peer_expect(&b, "{\"Msync\":{\"mmap_id\":2}}", SYNCED);
         read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "ABClo, memcapd!\n", 16), 0));
         peer_exit(&b);
@@ -1430,7 +1444,7 @@ Test(daemon, private_mappings_are_isolated) {
         peer_expect(&b, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":1,\"data\":[63]}}", OK);
         expect(&a, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":2}}",
                "{\"status\":\"success\",\"data\":[33,33]}");
-        expect(&a, "{\"Msync\":{\"mmap_id\":1}}", OK);
+        expect(&a, "{\"Msync\":{\"mmap_id\":1}}", NOT_WRITTEN);
         expect(&a, "{\"Munmap\":{\"mmap_id\":1}}", OK);
         peer_exit(&b);
         read_file("/data/small", 0, got, 16);
@@ -1747,16 +1761,11 @@ Test(daemon, truncation_under_a_mapping_gives_io_and_hurts_nobody_else) {
         mmap_ok(&a, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":3,\"shared\":true}}");
         peer_mmap(&b, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
         cr_assert(eq(int, truncate(root_path("/data/big"), 4096), 0));
-        {
-                /* The library's message names addresses; a client must never see the
-                 * daemon's memory layout. */
-                const char *reply = expect_prefix(
-                        &a, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":8192,\"length\":16}}",
-                        "{\"status\":\"error\",\"kind\":\"Io\",\"code\":\"core.memory.Io\","
-                        "\"message\":\"MmapRead failed: ");
-                cr_assert(eq(ptr, (void *) strstr(reply, "0x"), NULL), "%s", reply);
-                cr_assert(ne(ptr, (void *) strstr(reply, "<address>"), NULL), "%s", reply);
-        }
+        expect(&a, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":8192,\"length\":16}}",
+               "{\"status\":\"error\",\"kind\":\"Io\",\"code\":\"core.memory.Io\",\"message\":"
+               "\"MmapRead failed: 16 bytes "
+               "at offset 8192 of Mmap 1 lie past the end of its file, which shrank under it to "
+               "4096 bytes\",\"errno\":5}");
         expect_prefix(&a, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":4000,\"length\":200}}",
                       "{\"status\":\"error\",\"kind\":\"Io\",\"code\":\"core.memory.Io\","
                       "\"message\":\"MmapRead failed: ");
@@ -1767,10 +1776,14 @@ Test(daemon, truncation_under_a_mapping_gives_io_and_hurts_nobody_else) {
                       "{\"MmapRead\":{\"mmap_id\":1,\"offset\":5000,\"length\":1,"
                       "\"encoding\":\"base64\"}}",
                       "{\"status\":\"error\",\"kind\":\"Io\"");
-        /* What is left still works, for this client and the others. */
+        /* What the file still holds can be read; writes wait for a new mapping (the Msync
+         * section below has the rest of the faulted state). Others are not affected. */
         expect(&a, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":2}}",
                S("{\"status\":\"success\",\"data\":[%u,%u]}", pat(0), pat(1)));
-        expect(&a, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[1,2]}}", OK);
+        expect_prefix(&a, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[1,2]}}",
+                      "{\"status\":\"error\",\"kind\":\"Io\",\"code\":\"core.memory.Io\","
+                      "\"message\":\"MmapWrite failed: "
+                      "Mmap 1 is faulted: its file shrank under it");
         peer_expect(&b, "{\"MmapRead\":{\"mmap_id\":2,\"offset\":0,\"length\":2}}",
                     "{\"status\":\"success\",\"data\":[72,101]}");
         peer_expect(&b, "{\"Hello\":{}}", hello_reply(ALL_CAPS, b.pid, 0));
@@ -1778,6 +1791,256 @@ Test(daemon, truncation_under_a_mapping_gives_io_and_hurts_nobody_else) {
         expect(&a, "{\"Munmap\":{\"mmap_id\":1}}", OK);
         peer_exit(&b);
         cl_close(&a);
+}
+
+/* ============================================================================================
+ * The original's wire format, page ranges and faulted mappings (issues 9 and 16)
+ * ============================================================================================ */
+
+#define ERROR_REPLY(kind, msg, errno_)                                                             \
+        "{\"status\":\"error\",\"kind\":\"" kind "\",\"code\":\"core.memory." kind                 \
+        "\",\"message\":\"" msg "\",\"errno\":" errno_ "}"
+
+/* A client of the original manager, request for request as its documentation writes them. */
+Test(daemon, a_client_of_the_original_works_unchanged) {
+        cl c;
+
+        connect_to(&c);
+        expect(&c,
+               "{\"Mmap\": {\"path\": \"/data/big\", \"offset\": 0, \"length\": 4096, \"prot\": 3, "
+               "\"shared\": true}}",
+               "{\"status\":\"success\",\"data\":[0,0,0,1],\"mmap_id\":1,\"length\":4096}");
+        expect(&c,
+               "{\"MmapWrite\": {\"mmap_id\": 1, \"offset\": 0, \"data\": [72, 101, 108, 108, "
+               "111]}}",
+               OK);
+        expect(&c, "{\"MmapRead\": {\"mmap_id\": 1, \"offset\": 0, \"length\": 5}}",
+               "{\"status\":\"success\",\"data\":[72,101,108,108,111]}");
+        expect(&c, "{\"Msync\": {\"mmap_id\": 1}}", SYNCED);
+        expect(&c, "{\"MmapStats\": {\"mmap_id\": 1}}",
+               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/big\",\"offset\":0,"
+                 "\"length\":4096,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
+                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
+                 (int) getpid()));
+        expect(&c, "{\"Munmap\": {\"mmap_id\": 1}}", OK);
+        /* "length": 0 maps the whole file, like no length at all. */
+        expect(&c,
+               "{\"Mmap\": {\"path\": \"/data/small\", \"offset\": 0, \"length\": 0, \"prot\": 1, "
+               "\"shared\": false}}",
+               "{\"status\":\"success\",\"data\":[0,0,0,2],\"mmap_id\":2,\"length\":16}");
+        expect(&c,
+               "{\"Mmap\": {\"path\": \"/data/big\", \"offset\": 5000, \"length\": 0, "
+               "\"prot\": 1}}",
+               "{\"status\":\"success\",\"data\":[0,0,0,3],\"mmap_id\":3,\"length\":7288}");
+        /* No offset in MmapRead and MmapWrite means offset 0. */
+        expect(&c, "{\"MmapRead\": {\"mmap_id\": 2, \"length\": 5}}",
+               "{\"status\":\"success\",\"data\":[72,101,108,108,111]}");
+        mmap_ok(&c, "{\"Mmap\":{\"length\":8,\"prot\":3}}");
+        expect(&c, "{\"MmapWrite\": {\"mmap_id\": 4, \"data\": [9, 8]}}", OK);
+        expect(&c, "{\"MmapRead\": {\"mmap_id\": 4, \"offset\": 0, \"length\": 3}}",
+               "{\"status\":\"success\",\"data\":[9,8,0]}");
+        /* Anonymous memory still needs a length other than 0. */
+        expect_prefix(&c, "{\"Mmap\":{\"length\":0,\"prot\":3}}", INVALID);
+        cl_close(&c);
+}
+
+Test(daemon, mprotect_of_one_page_refuses_writes_there_and_nowhere_else) {
+        int pid = (int) getpid();
+        cl c;
+
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":3,\"shared\":true}}");
+        expect(&c, "{\"Mprotect\":{\"mmap_id\":1,\"offset\":4096,\"length\":4096,\"prot\":1}}", OK);
+        expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":4100,\"data\":[1]}}",
+               ERROR_REPLY("PermissionDenied",
+                           "MmapWrite failed: Mmap 1: the page at offset 4100 is not writable "
+                           "(Mprotect); nothing was written",
+                           "13"));
+        expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":4094,\"data\":[1,2,3]}}",
+               ERROR_REPLY("PermissionDenied",
+                           "MmapWrite failed: Mmap 1: the page at offset 4096 is not writable "
+                           "(Mprotect); nothing was written",
+                           "13"));
+        expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":4094,\"data\":[1,2]}}", OK);
+        expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":8192,\"data\":[3]}}", OK);
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":4094,\"length\":3}}",
+               S("{\"status\":\"success\",\"data\":[1,2,%u]}", pat(4096)));
+        /* Stats keep the original's fields and say which part has which protection. */
+        expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
+               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/big\",\"offset\":0,"
+                 "\"length\":12288,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
+                 "\"flags\":\"Shared\",\"owner_pid\":%d,\"ranges\":["
+                 "{\"offset\":0,\"length\":4096,\"prot\":{\"read\":true,\"write\":true,"
+                 "\"exec\":false}},"
+                 "{\"offset\":4096,\"length\":4096,\"prot\":{\"read\":true,\"write\":false,"
+                 "\"exec\":false}},"
+                 "{\"offset\":8192,\"length\":4096,\"prot\":{\"read\":true,\"write\":true,"
+                 "\"exec\":false}}]}}",
+                 pid));
+        expect_prefix(&c, "{\"MmapList\":{}}",
+                      "{\"status\":\"success\",\"data\":[{\"id\":1,\"path\":\"/data/big\","
+                      "\"offset\":0,\"length\":12288,\"prot\":{\"read\":true,\"write\":true,"
+                      "\"exec\":false},\"flags\":\"Shared\"");
+        cr_assert(contains(c.line, "\"ranges\":[{\"offset\":0,\"length\":4096"), "%s", c.line);
+        /* The whole mapping again: one protection, no ranges. */
+        expect(&c, "{\"Mprotect\":{\"mmap_id\":1,\"prot\":3}}", OK);
+        expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":4100,\"data\":[1]}}", OK);
+        expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
+               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/big\",\"offset\":0,"
+                 "\"length\":12288,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
+                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
+                 pid));
+        cl_close(&c);
+}
+
+Test(daemon, ranges_are_page_aligned_and_inside_the_mapping) {
+        static const char *const calls[] = {
+                "\"Msync\":{\"mmap_id\":1,",
+                "\"Mprotect\":{\"mmap_id\":1,\"prot\":1,",
+                "\"Madvise\":{\"mmap_id\":1,\"advice\":\"WILLNEED\",",
+                "\"Mlock\":{\"mmap_id\":1,",
+                "\"Munlock\":{\"mmap_id\":1,",
+        };
+        cl c;
+
+        MC_SKIP_UNDER_VALGRIND("mlock2 is not implemented");
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":3,\"shared\":true}}");
+        for (size_t i = 0; i < ELEMENTSOF(calls); i++) {
+                const char *name = strchr(calls[i], '"') + 1;
+                int n = (int) (strchr(name, '"') - name);
+
+                expect(&c, S("{%s\"offset\":100}}", calls[i]),
+                       S(ERROR_REPLY("AlignmentError",
+                                     "%.*s failed: offset 100 is not on a page boundary: a range "
+                                     "starts and ends where the file offset (0 + the offset) is a "
+                                     "multiple of the page size, 4096, or at the mapping's start "
+                                     "or end",
+                                     "22"),
+                         n, name));
+                expect(&c, S("{%s\"length\":5000}}", calls[i]),
+                       S(ERROR_REPLY("AlignmentError",
+                                     "%.*s failed: end 5000 is not on a page boundary: a range "
+                                     "starts and ends where the file offset (0 + the offset) is a "
+                                     "multiple of the page size, 4096, or at the mapping's start "
+                                     "or end",
+                                     "22"),
+                         n, name));
+                expect(&c, S("{%s\"offset\":8192,\"length\":8192}}", calls[i]),
+                       S(ERROR_REPLY("InvalidArgument",
+                                     "%.*s failed: 8192 bytes at offset 8192 end past Mmap 1 "
+                                     "(12288 bytes)",
+                                     "22"),
+                         n, name));
+                expect(&c, S("{%s\"offset\":12288}}", calls[i]),
+                       S(ERROR_REPLY("InvalidArgument",
+                                     "%.*s failed: offset 12288 is not inside Mmap 1 (12288 "
+                                     "bytes)",
+                                     "22"),
+                         n, name));
+                expect(&c, S("{%s\"length\":0}}", calls[i]),
+                       S(ERROR_REPLY("InvalidArgument",
+                                     "%.*s failed: length 0 is an empty range (omit 'length' for "
+                                     "the rest of the mapping)",
+                                     "22"),
+                         n, name));
+                /* A good range, and one to the end. */
+                expect_prefix(&c, S("{%s\"offset\":4096,\"length\":4096}}", calls[i]),
+                              "{\"status\":\"success\"");
+                expect_prefix(&c, S("{%s\"offset\":8192}}", calls[i]), "{\"status\":\"success\"");
+        }
+        /* A mapping that starts inside a page: its ranges follow the file's pages. */
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"offset\":100,\"prot\":3}}");
+        expect(&c, "{\"Mprotect\":{\"mmap_id\":2,\"offset\":3996,\"length\":4096,\"prot\":1}}", OK);
+        expect_prefix(&c, "{\"Mprotect\":{\"mmap_id\":2,\"offset\":4096,\"prot\":1}}",
+                      "{\"status\":\"error\",\"kind\":\"AlignmentError\"");
+        cl_close(&c);
+}
+
+Test(daemon, msync_of_a_truncated_file_is_io_until_the_mapping_is_made_again) {
+        char got[4];
+        cl c;
+
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":3,\"shared\":true}}");
+        expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":9000,\"data\":[1,2,3]}}", OK);
+        cr_assert(eq(int, truncate(root_path("/data/big"), 4096), 0));
+        /* The bytes at 9000 are gone: Msync must not say success. */
+        expect(&c, "{\"Msync\":{\"mmap_id\":1}}",
+               ERROR_REPLY("Io",
+                           "Msync failed: Mmap 1 is faulted: its file shrank under it to 4096 "
+                           "bytes (the mapping ends at byte 12288 of the file), so data written "
+                           "past the end is lost; Munmap it and Mmap it again",
+                           "5"));
+        expect_prefix(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[7]}}",
+                      "{\"status\":\"error\",\"kind\":\"Io\",\"code\":\"core.memory.Io\","
+                      "\"message\":\"MmapWrite failed: Mmap "
+                      "1 is faulted");
+        expect_prefix(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":4000,\"length\":200}}",
+                      "{\"status\":\"error\",\"kind\":\"Io\"");
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":2}}",
+               S("{\"status\":\"success\",\"data\":[%u,%u]}", pat(0), pat(1)));
+        /* Stats say so; a file grown back does not undo it. */
+        cr_assert(eq(int, truncate(root_path("/data/big"), 3 * 4096), 0));
+        expect_prefix(&c, "{\"Msync\":{\"mmap_id\":1}}", "{\"status\":\"error\",\"kind\":\"Io\"");
+        call(&c, "{\"MmapStats\":{\"mmap_id\":1}}");
+        cr_assert(contains(c.line, ",\"faulted\":true}}"), "%s", c.line);
+        /* Unmap it and map it again: healthy. */
+        expect(&c, "{\"Munmap\":{\"mmap_id\":1}}", OK);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":3,\"shared\":true}}");
+        expect(&c, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":9000,\"data\":[4,5,6]}}", OK);
+        expect(&c, "{\"Msync\":{\"mmap_id\":2}}", SYNCED);
+        read_file("/data/big", 9000, got, 3);
+        cr_assert(eq(int, memcmp(got, "\4\5\6", 3), 0));
+        cl_close(&c);
+}
+
+Test(daemon, madvise_offers_only_advice_that_harms_no_one_else) {
+        cl c;
+
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":3,\"shared\":true}}");
+        expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[90]}}", OK);
+        expect(&c, "{\"Madvise\":{\"mmap_id\":1,\"advice\":\"DONTNEED\"}}", OK);
+        expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"length\":1}}",
+               "{\"status\":\"success\",\"data\":[90]}");
+        expect(&c, "{\"Madvise\":{\"mmap_id\":1,\"advice\":\"SEQUENTIAL\",\"offset\":4096}}", OK);
+        expect(&c, "{\"Madvise\":{\"mmap_id\":1,\"advice\":\"REMOVE\"}}",
+               ERROR_REPLY("PolicyViolation",
+                           "Madvise failed: advice REMOVE is not offered to clients: it frees the "
+                           "file's storage under every reader of the range; write zeros instead",
+                           "1"));
+        expect_prefix(&c, "{\"Madvise\":{\"mmap_id\":1,\"advice\":\"MERGEABLE\"}}",
+                      "{\"status\":\"error\",\"kind\":\"PolicyViolation\"");
+        expect(&c, "{\"Madvise\":{\"mmap_id\":1,\"advice\":\"SOON\"}}",
+               INVALID "Madvise: field 'advice' must name an advice, such as \\\"WILLNEED\\\" "
+                       "(got \\\"SOON\\\")\",\"errno\":22}");
+        expect(&c, "{\"Madvise\":{\"mmap_id\":2,\"advice\":\"WILLNEED\"}}",
+               NOT_FOUND("Madvise", 2));
+        cl_close(&c);
+}
+
+Test(daemon, mlock_counts_against_the_clients_locked_quota) {
+        cl c;
+
+        MC_SKIP_UNDER_VALGRIND("mlock2 is not implemented");
+        connect_to(&c);
+        mmap_ok(&c, "{\"Mmap\":{\"length\":2097152,\"prot\":3}}");
+        expect(&c, "{\"Mlock\":{\"mmap_id\":1,\"length\":1048576}}", OK);
+        expect(&c, "{\"Mlock\":{\"mmap_id\":1,\"length\":4096}}", OK);
+        expect(&c, "{\"Mlock\":{\"mmap_id\":1,\"offset\":1048576,\"length\":4096}}",
+               ERROR_REPLY("PolicyViolation",
+                           "Mlock failed: Mlock of 4096 more bytes: the client has 1048576 bytes "
+                           "locked, the limit per client is 1048576",
+                           "1"));
+        call(&c, "{\"MmapStats\":{\"mmap_id\":1}}");
+        cr_assert(contains(c.line, ",\"locked\":1048576}}"), "%s", c.line);
+        expect(&c, "{\"Munlock\":{\"mmap_id\":1,\"length\":4096}}", OK);
+        expect(&c, "{\"Mlock\":{\"mmap_id\":1,\"offset\":1048576,\"length\":4096}}", OK);
+        expect(&c, "{\"Munlock\":{\"mmap_id\":1}}", OK);
+        call(&c, "{\"MmapStats\":{\"mmap_id\":1}}");
+        cr_assert(not(contains(c.line, "locked")), "%s", c.line);
+        cl_close(&c);
 }
 
 /* ============================================================================================
@@ -1804,7 +2067,7 @@ static const bad_line bad_lines[] = {
         {"{\"Hello\":[]}", "Hello: the call's value must be an object"},
         {"{\"Hello\":null}", "Hello: the call's value must be an object"},
         {"{\"Hello\":{\"x\":1}}", "Hello: unknown field 'x'"},
-        {"{\"Msync\":{\"mmap_id\":1,\"offset\":0}}", "Msync: unknown field 'offset'"},
+        {"{\"Msync\":{\"mmap_id\":1,\"flags\":0}}", "Msync: unknown field 'flags'"},
         {"{\"MmapRead\":{\"mmap_id\":1,\"offset\":0}}", "MmapRead: missing field 'length'"},
         {"{\"Mmap\":{\"path\":\"/data/small\"}}", "Mmap: missing field 'prot'"},
         {"{\"Munmap\":{}}", "Munmap: missing field 'mmap_id'"},
@@ -2302,6 +2565,26 @@ Test(daemon_config, file_read_alone_maps_read_only) {
                       "{\"status\":\"success\",\"data\":{\"id\":2,\"path\":\"/data/small\"");
         peer_exit(&b);
         cl_close(&a);
+}
+
+Test(daemon_config, mlock_needs_the_memlock_capability) {
+        peer b;
+
+        MC_SKIP_UNDER_VALGRIND("mlock2 is not implemented");
+        daemon_start(CAPS_CONFIG("[\"FileRead\",\"FileWrite\"]"), false);
+        peer_spawn(&b, NOBODY);
+        peer_mmap(&b, "{\"Mmap\":{\"length\":4096,\"prot\":3}}");
+        peer_expect(&b, "{\"Mlock\":{\"mmap_id\":1}}",
+                    DENIED "Mlock needs the MemLock capability (locked memory is taken from the "
+                           "whole machine)\"}");
+        peer_expect(&b, "{\"Munlock\":{\"mmap_id\":1}}", OK);
+        peer_exit(&b);
+        daemon_stop();
+        daemon_start(CAPS_CONFIG("[\"FileRead\",\"MemLock\"]"), false);
+        peer_spawn(&b, NOBODY);
+        peer_mmap(&b, "{\"Mmap\":{\"length\":4096,\"prot\":1}}");
+        peer_expect(&b, "{\"Mlock\":{\"mmap_id\":1}}", OK);
+        peer_exit(&b);
 }
 
 Test(daemon_config, fd_pass_lets_a_client_have_the_descriptor) {
@@ -3282,7 +3565,7 @@ Test(daemon_hostile, an_audit_flood_is_summarised_and_every_operation_still_reco
                        S("{\"MmapWrite\":{\"mmap_id\":%llu,\"offset\":0,\"data\":[72]}}",
                          (unsigned long long) id),
                        OK);
-                expect(&c, S("{\"Msync\":{\"mmap_id\":%llu}}", (unsigned long long) id), OK);
+                expect(&c, S("{\"Msync\":{\"mmap_id\":%llu}}", (unsigned long long) id), SYNCED);
                 expect(&c,
                        S("{\"Mprotect\":{\"mmap_id\":%llu,\"prot\":1}}", (unsigned long long) id),
                        OK);

@@ -276,6 +276,70 @@ Test(map, mprotect_read_only_then_write_faults, .signal = SIGSEGV) {
         ((volatile char *) m.ptr)[0] = 2; /* SIGSEGV */
 }
 
+Test(map, mprotect_range_protects_only_its_pages) {
+        mc_error err = MC_ERROR_INIT;
+        char buf[4] = "abc";
+        mc_mapping m;
+
+        cr_assert(eq(int, map_anon(3 * page, MC_PROT_READ_WRITE, &m, &err), 0));
+        n_mprotect = 0;
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, page, page, MC_PROT_READ, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, n_mprotect, 1));
+        cr_assert(eq(u32, m.prot, MC_PROT_READ_WRITE), "the union of the parts");
+        /* The neighbours stay writable; the middle page refuses before copying anything. */
+        cr_assert(eq(int, mc_map_write(ctx, &m, page - 2, buf, 2, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_map_write(ctx, &m, 2 * page, buf, 3, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_map_write(ctx, &m, page - 2, buf, 3, &err), -EACCES));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(ne(ptr, strstr(err.message, "page 1 of mapping"), NULL), "%s", err.message);
+        cr_assert(eq(chr, ((char *) m.ptr)[page - 2], 'a'), "nothing of a refused write lands");
+        cr_assert(eq(int, mc_map_read(ctx, &m, page - 2, buf, 3, &err), 0), "%s", err.message);
+        /* Nothing readable in the middle now: reads across it are refused too. */
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, page, page, MC_PROT_NONE, &err), 0));
+        cr_assert(eq(int, mc_map_read(ctx, &m, page - 1, buf, 2, &err), -EACCES));
+        cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 2, &err), 0), "%s", err.message);
+        /* A mapping in pieces cannot be remapped until it is one piece again. */
+        cr_assert(eq(int, mc_remap(ctx, &m, page, 0, &err), -EINVAL));
+        cr_assert(ne(ptr, strstr(err.message, "different protections"), NULL), "%s", err.message);
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, page, MC_LENGTH_ALL, MC_PROT_READ, &err), 0));
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, 0, page, MC_PROT_READ, &err), 0));
+        cr_assert(eq(u32, m.prot, MC_PROT_READ), "one protection again");
+        cr_assert(eq(int, mc_remap(ctx, &m, page, 0, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
+}
+
+static int fail_mprotect(void *a, size_t l, int p) {
+        (void) a, (void) l, (void) p;
+        errno = ENOMEM;
+        return -1;
+}
+
+Test(map, mprotect_range_checks_its_range_and_the_policy) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m;
+
+        cr_assert(eq(int, map_anon(2 * page, MC_PROT_READ_WRITE, &m, &err), 0));
+        n_mprotect = 0;
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, page, 2 * page, MC_PROT_READ, &err), -EINVAL));
+        cr_assert(ne(ptr, strstr(err.message, "ends past the mapping"), NULL), "%s", err.message);
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, 0, 0, MC_PROT_READ, &err), -EINVAL));
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, 0, page, 8, &err), -EINVAL));
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, 0, page, MC_PROT_READ_WRITE_EXECUTE, &err),
+                     -EPERM));
+        cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
+        cr_assert(eq(int, n_mprotect, 0), "refused before the system call");
+        cr_assert(eq(u32, m.prot, MC_PROT_READ_WRITE));
+        /* The kernel refusing leaves every page as it was. */
+        mc_sys.mprotect = fail_mprotect;
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, page, page, MC_PROT_READ, &err), -ENOMEM));
+        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
+        cr_assert(eq(u32, m.prot, MC_PROT_READ_WRITE));
+        cr_assert(eq(int, mc_map_write(ctx, &m, page, "x", 1, &err), 0), "%s", err.message);
+        mc_sys.mprotect = count_mprotect;
+        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
+}
+
 Test(map, huge_pages_need_policy) {
         mc_map_request req = MC_MAP_REQUEST_INIT;
         const char *huge[] = {"MAP_HUGE_2MB"};

@@ -43,6 +43,7 @@ static void request_eq(const mcd_request *a, const mcd_request *b, const char *l
         cr_assert(eq(int, a->shared, b->shared), "%.*s", shown, line);
         cr_assert(eq(int, a->all, b->all), "%.*s", shown, line);
         cr_assert(eq(int, a->encoding, b->encoding), "%.*s", shown, line);
+        cr_assert(eq(int, a->advice, b->advice), "%.*s", shown, line);
         cr_assert(eq(int, !a->path, !b->path), "%.*s", shown, line);
         if (a->path)
                 cr_assert(eq(str, a->path, b->path), "%.*s", shown, line);
@@ -247,8 +248,6 @@ Test(protocol, mmap_read) {
         cr_assert(eq(int, r.encoding, MCD_ENCODING_ARRAY));
         mcd_request_done(&r);
 
-        parse_fails("{\"MmapRead\":{\"mmap_id\":1,\"length\":1}}",
-                    "MmapRead: missing field 'offset'");
         parse_fails("{\"MmapRead\":{\"mmap_id\":1,\"offset\":1}}",
                     "MmapRead: missing field 'length'");
         parse_fails("{\"MmapRead\":{\"offset\":1,\"length\":1}}",
@@ -294,6 +293,8 @@ Test(protocol, mmap_write_array_and_base64) {
 
         parse_fails("{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0}}",
                     "MmapWrite: missing field 'data'");
+        parse_fails("{\"MmapWrite\":{\"offset\":0,\"data\":[]}}",
+                    "MmapWrite: missing field 'mmap_id'");
 }
 
 Test(protocol, calls_with_an_id) {
@@ -301,10 +302,9 @@ Test(protocol, calls_with_an_id) {
                 const char *name;
                 mcd_call call;
         } calls[] = {
-                {"Msync", MCD_CALL_MSYNC},
-                {"Munmap", MCD_CALL_MUNMAP},
-                {"MmapStats", MCD_CALL_MMAP_STATS},
-                {"MmapFd", MCD_CALL_MMAP_FD},
+                {"Msync", MCD_CALL_MSYNC},          {"Mlock", MCD_CALL_MLOCK},
+                {"Munlock", MCD_CALL_MUNLOCK},      {"Munmap", MCD_CALL_MUNMAP},
+                {"MmapStats", MCD_CALL_MMAP_STATS}, {"MmapFd", MCD_CALL_MMAP_FD},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(calls); i++) {
@@ -338,6 +338,97 @@ Test(protocol, mprotect) {
         mcd_request_done(&r);
         parse_fails("{\"Mprotect\":{\"mmap_id\":1}}", "Mprotect: missing field 'prot'");
         parse_fails("{\"Mprotect\":{\"prot\":1}}", "Mprotect: missing field 'mmap_id'");
+}
+
+/* The original protocol's clients leave out what they mean as 0. */
+Test(protocol, read_and_write_without_an_offset_mean_offset_0) {
+        mcd_request r = parse_ok("{\"MmapRead\": {\"mmap_id\": 1, \"length\": 1024}}");
+
+        cr_assert(eq(int, r.call, MCD_CALL_MMAP_READ));
+        cr_assert(eq(u64, r.offset, 0));
+        cr_assert(eq(u64, r.length, 1024));
+        mcd_request_done(&r);
+        r = parse_ok("{\"MmapWrite\": {\"mmap_id\": 1, \"data\": [72,105]}}");
+        cr_assert(eq(int, r.call, MCD_CALL_MMAP_WRITE));
+        cr_assert(eq(u64, r.offset, 0));
+        cr_assert(eq(sz, r.data_len, 2));
+        mcd_request_done(&r);
+        r = parse_ok("{\"MmapWrite\":{\"data\":\"SGk=\",\"encoding\":\"base64\",\"mmap_id\":2}}");
+        cr_assert(eq(u64, r.offset, 0));
+        cr_assert(eq(sz, r.data_len, 2));
+        mcd_request_done(&r);
+}
+
+/* Msync, Mprotect, Madvise, Mlock and Munlock: the whole mapping, or a range of it. */
+Test(protocol, range_calls_take_an_optional_offset_and_length) {
+        static const char *const names[] = {"Msync", "Mlock", "Munlock"};
+        mcd_request r;
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char line[160];
+
+                snprintf(line, sizeof(line), "{\"%s\":{\"mmap_id\":3}}", names[i]);
+                r = parse_ok(line);
+                cr_assert(eq(u64, r.offset, 0));
+                cr_assert(not(r.has_length), "no length: to the end of the mapping");
+                mcd_request_done(&r);
+                snprintf(line, sizeof(line),
+                         "{\"%s\":{\"mmap_id\":3,\"offset\":8192,\"length\":4096}}", names[i]);
+                r = parse_ok(line);
+                cr_assert(eq(u64, r.offset, 8192));
+                cr_assert(r.has_length);
+                cr_assert(eq(u64, r.length, 4096));
+                mcd_request_done(&r);
+                /* 0 is a length like any other here; what it means is the daemon's to say. */
+                snprintf(line, sizeof(line), "{\"%s\":{\"mmap_id\":3,\"length\":0}}", names[i]);
+                r = parse_ok(line);
+                cr_assert(r.has_length);
+                mcd_request_done(&r);
+        }
+        r = parse_ok("{\"Mprotect\":{\"mmap_id\":1,\"offset\":4096,\"length\":4096,\"prot\":1}}");
+        cr_assert(eq(u64, r.offset, 4096));
+        cr_assert(eq(u64, r.length, 4096));
+        cr_assert(eq(uint, r.prot, 1));
+        mcd_request_done(&r);
+        parse_fails("{\"Mprotect\":{\"mmap_id\":1,\"offset\":-4096,\"prot\":1}}",
+                    "Mprotect: field 'offset' must be a non-negative integer (got -4096)");
+        parse_fails("{\"Mlock\":{\"mmap_id\":1,\"prot\":1}}", "Mlock: unknown field 'prot'");
+        parse_fails("{\"Munmap\":{\"mmap_id\":1,\"offset\":0}}", "Munmap: unknown field 'offset'");
+}
+
+Test(protocol, madvise_names_its_advice) {
+        mcd_request r = parse_ok("{\"Madvise\": {\"mmap_id\": 1, \"advice\": \"WILLNEED\"}}");
+
+        cr_assert(eq(int, r.call, MCD_CALL_MADVISE));
+        cr_assert(eq(int, r.advice, MC_ADVICE_WILLNEED));
+        cr_assert(not(r.has_length));
+        mcd_request_done(&r);
+        r = parse_ok("{\"Madvise\":{\"advice\":\"DONTNEED\",\"offset\":4096,\"length\":8192,"
+                     "\"mmap_id\":9}}");
+        cr_assert(eq(int, r.advice, MC_ADVICE_DONTNEED));
+        cr_assert(eq(u64, r.offset, 4096));
+        mcd_request_done(&r);
+        /* Every advice the library knows decodes; whether the daemon offers it is its call. */
+        for (int a = 0; a < _MC_ADVICE_MAX; a++) {
+                char line[128];
+
+                snprintf(line, sizeof(line), "{\"Madvise\":{\"mmap_id\":1,\"advice\":\"%s\"}}",
+                         mc_advice_name((mc_advice) a));
+                r = parse_ok(line);
+                cr_assert(eq(int, r.advice, a));
+                mcd_request_done(&r);
+        }
+        parse_fails("{\"Madvise\":{\"mmap_id\":1}}", "Madvise: missing field 'advice'");
+        parse_fails("{\"Madvise\":{\"mmap_id\":1,\"advice\":\"willneed\"}}",
+                    "Madvise: field 'advice' must name an advice, such as \"WILLNEED\" (got "
+                    "\"willneed\")");
+        parse_fails("{\"Madvise\":{\"mmap_id\":1,\"advice\":3}}",
+                    "Madvise: field 'advice' must name an advice, such as \"WILLNEED\" (got 3)");
+        parse_fails("{\"Madvise\":{\"mmap_id\":1,\"advice\":\"WILLNEED\\u0000\"}}",
+                    "Madvise: field 'advice' must name an advice, such as \"WILLNEED\" (got "
+                    "\"WILLNEED\")");
+        parse_fails("{\"MmapRead\":{\"mmap_id\":1,\"length\":1,\"advice\":\"WILLNEED\"}}",
+                    "MmapRead: unknown field 'advice'");
 }
 
 Test(protocol, list_and_hello) {
@@ -814,6 +905,13 @@ Test(protocol, fast_path_takes_the_plain_shapes) {
                 "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[],\"encoding\":\"array\"}}",
                 "{\"MmapWrite\":{\"encoding\":\"array\",\"data\":[0,255,10,9],\"offset\":7,"
                 "\"mmap_id\":2}}",
+                /* The original's shapes without an offset, and the calls on ranges. */
+                "{\"MmapRead\":{\"mmap_id\":1,\"length\":4096}}",
+                "{\"MmapWrite\":{\"mmap_id\":1,\"data\":[1,2]}}",
+                "{\"Msync\":{\"mmap_id\":1,\"offset\":4096,\"length\":8192}}",
+                "{\"Mprotect\":{\"mmap_id\":1,\"prot\":1,\"offset\":4096}}",
+                "{\"Mlock\":{\"mmap_id\":1,\"length\":4096}}",
+                "{\"Munlock\":{\"mmap_id\":1}}",
                 /* Whitespace wherever JSON allows it, fields in any order. */
                 " \t{ \"MmapRead\" :\n{ \"length\" : 0 ,\"encoding\": \"array\" , \"offset\"\r:"
                 "9223372036854775807,\"mmap_id\":\t12 } }\r\n ",
@@ -856,9 +954,10 @@ Test(protocol, fast_path_leaves_other_spellings_to_the_decoder) {
                 /* An array taken before an escaped encoding declines: nothing may leak. */
                 "{\"MmapWrite\":{\"data\":[1,2],\"mmap_id\":1,\"offset\":0,"
                 "\"encoding\":\"\\u0061rray\"}}",
-                /* Mmap is always the full decoder's. */
+                /* Mmap and Madvise are always the full decoder's. */
                 "{\"Mmap\":{\"path\":\"/x\",\"prot\":1}}",
                 "{\"Mmap\":{\"length\":4096,\"prot\":3}}",
+                "{\"Madvise\":{\"mmap_id\":1,\"advice\":\"WILLNEED\"}}",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
@@ -1047,6 +1146,10 @@ static void put_value(gen *g, const char *key) {
         static const char *const bad_paths[] = {"\"\"", "\"x\"", "1", "\"/\\u0000\""};
         static const char *const bools[] = {"true", "false"};
         static const char *const bad_bools[] = {"1", "\"true\"", "null", "tru"};
+        static const char *const advice[] = {"\"NORMAL\"", "\"WILLNEED\"", "\"REMOVE\"",
+                                             "\"POPULATE_WRITE\""};
+        static const char *const bad_advice[] = {"\"willneed\"",       "\"\"",          "4",
+                                                 "\"WILL\\u004eEED\"", "\"WILLNEED \"", "null"};
 
         if (streq(key, "encoding")) {
                 if (fault(g))
@@ -1055,6 +1158,8 @@ static void put_value(gen *g, const char *key) {
                         put(g, g->base64 ? "\"base64\"" : "\"array\"");
         } else if (streq(key, "data"))
                 put_data(g);
+        else if (streq(key, "advice"))
+                put(g, fault(g) ? PICK(bad_advice) : PICK(advice));
         else if (streq(key, "path"))
                 put(g, fault(g) ? PICK(bad_paths) : PICK(paths));
         else if (streq(key, "shared") || streq(key, "all"))
@@ -1075,21 +1180,24 @@ static void gen_request(gen *g) {
                 unsigned required; /* bits of fields[] */
         } calls[] = {
                 {"Mmap", {"path", "offset", "length", "prot", "shared"}, 1u << 3},
-                {"MmapRead", {"mmap_id", "offset", "length", "encoding"}, 7},
-                {"MmapWrite", {"mmap_id", "offset", "data", "encoding"}, 7},
-                {"Msync", {"mmap_id"}, 1},
+                {"MmapRead", {"mmap_id", "offset", "length", "encoding"}, 5},
+                {"MmapWrite", {"mmap_id", "offset", "data", "encoding"}, 5},
+                {"Msync", {"mmap_id", "offset", "length"}, 1},
                 {"Munmap", {"mmap_id"}, 1},
                 {"MmapStats", {"mmap_id"}, 1},
-                {"Mprotect", {"mmap_id", "prot"}, 3},
+                {"Mprotect", {"mmap_id", "prot", "offset", "length"}, 3},
                 {"MmapList", {"all"}, 0},
                 {"MmapFd", {"mmap_id"}, 1},
+                {"Madvise", {"mmap_id", "advice", "offset", "length"}, 3},
+                {"Mlock", {"mmap_id", "offset", "length"}, 1},
+                {"Munlock", {"mmap_id", "offset", "length"}, 1},
                 {"Hello", {NULL}, 0},
         };
         static const char *const bad_calls[] = {"hello",        "MmapReadX", "Mmap\\u0052ead", "",
                                                 "Msync\\u0000", "Msync\"",   "MMAPREAD"};
         static const char *const bad_keys[] = {
                 "mmap_id", "offset", "length",  "prot",          "encoding", "data", "path",
-                "shared",  "flags",  "Mmap_id", "mmap\\u005fid", "",         "all",
+                "shared",  "flags",  "Mmap_id", "mmap\\u005fid", "",         "all",  "advice",
         };
         static const char *const tails[] = {"x", "}", ",", "{}", "\"", "0"};
         size_t c = rnd_below(ELEMENTSOF(calls));
@@ -1421,6 +1529,78 @@ Test(protocol, reply_stats_and_list) {
         mcd_buf_done(&b);
 }
 
+Test(protocol, reply_msync_says_whether_it_wrote) {
+        mcd_buf b = MCD_BUF_INIT;
+
+        cr_assert(eq(int, mcd_reply_msync(&b, true), 0));
+        buf_is(&b, "{\"status\":\"success\",\"written\":true}\n");
+        mcd_buf_consume(&b, b.len);
+        cr_assert(eq(int, mcd_reply_msync(&b, false), 0));
+        buf_is(&b, "{\"status\":\"success\",\"written\":false}\n");
+        mcd_buf_done(&b);
+}
+
+Test(protocol, reply_stats_with_ranges_locked_and_faulted) {
+        static const mc_mapping_range ranges[] = {
+                {0, 4096, 3}, {4096, 4096, 1}, {8192, UINT64_C(9223372036854767615), 0}};
+        mcd_buf b = MCD_BUF_INIT;
+        mcd_stats s = {
+                .id = 2,
+                .path = "/f",
+                .length = UINT64_C(9223372036854775807),
+                .prot = 3,
+                .owner_pid = 42,
+                .locked = 8192,
+                .faulted = true,
+                .ranges = ranges,
+                .n_ranges = ELEMENTSOF(ranges),
+        };
+        const char *one =
+                "{\"id\":2,\"path\":\"/f\",\"offset\":0,\"length\":9223372036854775807,"
+                "\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
+                "\"flags\":\"Private\",\"owner_pid\":42,\"locked\":8192,\"faulted\":true,"
+                "\"ranges\":[{\"offset\":0,\"length\":4096,\"prot\":{\"read\":true,"
+                "\"write\":true,\"exec\":false}},{\"offset\":4096,\"length\":4096,"
+                "\"prot\":{\"read\":true,\"write\":false,\"exec\":false}},{\"offset\":8192,"
+                "\"length\":9223372036854767615,\"prot\":{\"read\":false,\"write\":false,"
+                "\"exec\":false}}]}";
+        char expected[1024];
+
+        cr_assert(eq(int, mcd_reply_stats(&b, &s), 0));
+        snprintf(expected, sizeof(expected), "{\"status\":\"success\",\"data\":%s}\n", one);
+        buf_is(&b, expected);
+        json_decref(reply_json(&b));
+        mcd_buf_consume(&b, b.len);
+        const mcd_stats items[] = {s, s};
+        cr_assert(eq(int, mcd_reply_list(&b, items, 2), 0));
+        snprintf(expected, sizeof(expected), "{\"status\":\"success\",\"data\":[%s,%s]}\n", one,
+                 one);
+        buf_is(&b, expected);
+        mcd_buf_done(&b);
+}
+
+/* The largest ranges list fits its reservation (ASan checks the writes). */
+Test(protocol, reply_stats_with_many_ranges) {
+        size_t n = 100000;
+        mc_mapping_range *r = calloc(n, sizeof(*r));
+        mcd_buf b = MCD_BUF_INIT;
+        mcd_stats s = {.id = INT64_MAX, .owner_pid = INT32_MIN, .locked = INT64_MAX};
+        json_t *j;
+
+        cr_assert(not(eq(ptr, r, NULL)));
+        for (size_t i = 0; i < n; i++)
+                r[i] = (mc_mapping_range){INT64_MAX - i, INT64_MAX, 7};
+        s.ranges = r;
+        s.n_ranges = n;
+        cr_assert(eq(int, mcd_reply_stats(&b, &s), 0));
+        j = reply_json(&b);
+        cr_assert(
+                eq(sz, json_array_size(json_object_get(json_object_get(j, "data"), "ranges")), n));
+        json_decref(j);
+        mcd_buf_done(&b);
+        free(r);
+}
+
 Test(protocol, reply_fd_and_hello) {
         mcd_buf b = MCD_BUF_INIT;
 
@@ -1436,7 +1616,7 @@ Test(protocol, reply_fd_and_hello) {
         cr_assert(eq(int, mcd_reply_hello(&b, MCD_CAP_ALL, 42, 1000), 0));
         buf_is(&b, "{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":\"0.1.0\","
                    "\"protocol\":1,\"capabilities\":[\"FileRead\",\"FileWrite\",\"SystemInfo\","
-                   "\"FdPass\"],\"pid\":42,\"uid\":1000}}\n");
+                   "\"FdPass\",\"MemLock\"],\"pid\":42,\"uid\":1000}}\n");
         mcd_buf_consume(&b, b.len);
         cr_assert(eq(int, mcd_reply_hello(&b, MCD_CAP_FILE_READ | MCD_CAP_FD_PASS, 1, 0), 0));
         buf_is(&b,
