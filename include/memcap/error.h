@@ -106,6 +106,30 @@ MC_API const char *mc_error_code(mc_error_kind kind, mc_error_domain domain);
  */
 MC_API mc_error_kind mc_error_kind_from_errno(int errnum);
 
+/**
+ * mc_error_set() - fill an mc_error the way the library does, in one line:
+ * `return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "bad size %zu", n);`
+ * @err: may be NULL (then only the return value says what happened).
+ * @kind: the kind for programs.
+ * @errnum: the errno value behind it, either sign; 0 means EINVAL (plain bad input).
+ * @fmt: printf format of the message for people; a longer message is cut to fit
+ *       MC_ERROR_MESSAGE_MAX bytes (NUL included).
+ *
+ * Return: -errnum (negative), so callers can return it directly. Allocates nothing.
+ * Thread-safe; not async-signal-safe (it formats with vsnprintf).
+ */
+MC_API int mc_error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...)
+        MC_PRINTF(4, 5);
+
+/**
+ * mc_error_errno() - mc_error_set() for a failed system call: the kind comes from
+ * mc_error_kind_from_errno(@errnum) and ": <strerror(errnum)>" is appended to the message.
+ * @errnum: the errno value, either sign (capture it right after the call); 0 means EIO.
+ *
+ * Return: -errnum. Thread-safe; not async-signal-safe.
+ */
+MC_API int mc_error_errno(mc_error *err, int errnum, const char *fmt, ...) MC_PRINTF(3, 4);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,13 @@
 #define MC_API
 #endif
 
+/* printf-style format checking of a public function's arguments, where the compiler has it. */
+#if defined(__GNUC__)
+#define MC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MC_PRINTF(fmt, args)
+#endif
+
 /* The library version: MEMCAP_VERSION_MAJOR.MINOR.PATCH. */
 #define MEMCAP_VERSION_MAJOR  0
 #define MEMCAP_VERSION_MINOR  1

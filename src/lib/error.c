@@ -125,7 +125,7 @@ _printf_(2, 0) static void vformat(mc_error *err, const char *fmt, va_list ap) {
                 strscpy(err->message, sizeof(err->message), "(message could not be formatted)");
 }
 
-int mc__error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...) {
+int mc_error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...) {
         if (errnum < 0)
                 errnum = -errnum;
         if (errnum == 0)
@@ -141,7 +141,7 @@ int mc__error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt
         return -errnum;
 }
 
-int mc__error_errno(mc_error *err, int errnum, const char *fmt, ...) {
+int mc_error_errno(mc_error *err, int errnum, const char *fmt, ...) {
         if (errnum < 0)
                 errnum = -errnum;
         if (errnum == 0)

@@ -24,18 +24,9 @@
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
-/*
- * Fill @err (if non-NULL) with @kind, @errnum and a printf-formatted message; return -@errnum.
- * @errnum must be a positive errno value (EINVAL for plain bad input, EPERM for denials).
- */
-int mc__error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...)
-        _printf_(4, 5);
-
-/*
- * Like mc__error_set() with the kind derived from @errnum (mc_error_kind_from_errno()) and
- * ": <strerror>" appended to the message. Accepts errno values of either sign.
- */
-int mc__error_errno(mc_error *err, int errnum, const char *fmt, ...) _printf_(3, 4);
+/* The library's own names for mc_error_set() and mc_error_errno() (error.h). */
+#define mc__error_set   mc_error_set
+#define mc__error_errno mc_error_errno
 
 /*
  * A local error that says "no error" without zero-filling its 256-byte message: the hot paths

@@ -46,6 +46,27 @@ Test(error, diagnostic_codes_are_capability_dot_kind) {
                 eq(str, (char *) mc_error_code(MC_ERR_IO, _MC_DOMAIN_MAX), "core.memory.Unknown"));
 }
 
+Test(error, public_setters_fill_the_error_the_library_way) {
+        mc_error e = MC_ERROR_INIT;
+        char longer[400];
+
+        cr_assert(
+                eq(int, mc_error_set(&e, MC_ERR_POLICY_VIOLATION, EPERM, "rule %s", "x"), -EPERM));
+        cr_assert(eq(int, e.kind, MC_ERR_POLICY_VIOLATION));
+        cr_assert(eq(int, e.sys_errno, EPERM));
+        cr_assert(eq(str, e.message, "rule x"));
+        cr_assert(eq(int, mc_error_set(NULL, MC_ERR_IO, -EIO, "nobody reads this"), -EIO));
+        cr_assert(eq(int, mc_error_set(&e, MC_ERR_INVALID_ARGUMENT, 0, "bad"), -EINVAL),
+                  "errno 0 is plain bad input");
+        cr_assert(eq(int, mc_error_errno(&e, -ENOENT, "open '%s'", "/x"), -ENOENT));
+        cr_assert(eq(int, e.kind, MC_ERR_NOT_FOUND));
+        cr_assert(eq(str, e.message, "open '/x': No such file or directory"));
+        memset(longer, 'a', sizeof(longer) - 1);
+        longer[sizeof(longer) - 1] = 0;
+        mc_error_set(&e, MC_ERR_IO, EIO, "%s", longer);
+        cr_assert(eq(sz, strlen(e.message), MC_ERROR_MESSAGE_MAX - 1), "cut to fit, terminated");
+}
+
 Test(error, errno_table) {
         cr_assert(eq(int, mc_error_kind_from_errno(EACCES), MC_ERR_PERMISSION_DENIED));
         cr_assert(eq(int, mc_error_kind_from_errno(-EPERM), MC_ERR_PERMISSION_DENIED));
