@@ -47,8 +47,8 @@ static void write_record(mcd_server *s, struct iovec *iov, int n) {
         if (k >= 0 && (size_t) k == total)
                 return;
         /* End a fragment's line, so that the records after it still parse as lines. */
-        if (k > 0)
-                (void) write(s->audit_fd, "\n", 1);
+        if (k > 0 && write(s->audit_fd, "\n", 1) != 1)
+                k = -1; /* report why the newline could not be written either */
         if (!s->audit_warned)
                 log_warning("writing the audit log '%s': %s", s->cfg.audit_path,
                             k < 0 ? strerror(errno) : "short write");
