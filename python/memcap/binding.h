@@ -18,10 +18,9 @@
 
 /* A memcap.Context: one mc_ctx, the Python objects its audit sink and signal handlers call. */
 typedef struct mcp_context {
-        PyObject_HEAD
-        mc_ctx *ctx;
-        PyObject *audit_cb;      /* callable audit sink, or NULL */
-        PyObject *handlers[65];  /* signal handler callables by signal number */
+        PyObject_HEAD mc_ctx *ctx;
+        PyObject *audit_cb;     /* callable audit sink, or NULL */
+        PyObject *handlers[65]; /* signal handler callables by signal number */
         PyObject *weakreflist;
 } mcp_context;
 

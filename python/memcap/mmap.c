@@ -31,8 +31,7 @@ enum { ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE, ACCESS_COPY };
 typedef enum { K_FILE, K_ANON_PRIVATE, K_ANON_SHARED } map_kind;
 
 typedef struct {
-        PyObject_HEAD
-        mcp_context *ctx;
+        PyObject_HEAD mcp_context *ctx;
         mc_mapping m;  /* the mapping; for K_ANON_SHARED a copy of shm.region */
         mc_shared shm; /* K_ANON_SHARED: the memfd region (shared with fork children) */
         map_kind kind;
@@ -122,11 +121,16 @@ static const struct {
         const char *custom; /* NULL: a flag memcap takes as a bit */
         unsigned mc_flag;
 } flag_map[] = {
-        {MAP_SHARED, NULL, MC_MAP_SHARED},         {MAP_PRIVATE, NULL, MC_MAP_PRIVATE},
-        {MAP_FIXED, NULL, MC_MAP_FIXED},           {MAP_HUGETLB, NULL, MC_MAP_HUGEPAGE},
-        {MAP_ANONYMOUS, NULL, 0},                  {MAP_POPULATE, "MAP_POPULATE", 0},
-        {MAP_NORESERVE, "MAP_NORESERVE", 0},       {MAP_LOCKED, "MAP_LOCKED", 0},
-        {MAP_STACK, "MAP_STACK", 0},               {MAP_DENYWRITE, NULL, 0},
+        {MAP_SHARED, NULL, MC_MAP_SHARED},
+        {MAP_PRIVATE, NULL, MC_MAP_PRIVATE},
+        {MAP_FIXED, NULL, MC_MAP_FIXED},
+        {MAP_HUGETLB, NULL, MC_MAP_HUGEPAGE},
+        {MAP_ANONYMOUS, NULL, 0},
+        {MAP_POPULATE, "MAP_POPULATE", 0},
+        {MAP_NORESERVE, "MAP_NORESERVE", 0},
+        {MAP_LOCKED, "MAP_LOCKED", 0},
+        {MAP_STACK, "MAP_STACK", 0},
+        {MAP_DENYWRITE, NULL, 0},
         {MAP_EXECUTABLE, NULL, 0},
 };
 
@@ -183,11 +187,8 @@ static int map_anonymous(mcp_mmap *self, Py_ssize_t size, int prot, unsigned bit
                 req.create = true;
                 req.prot = (unsigned) prot;
                 req.flags = bits & MC_MAP_HUGEPAGE;
-                Py_BEGIN_ALLOW_THREADS
-                r = mc_shared_open(ctx, &req, &shm, err);
-                Py_END_ALLOW_THREADS
-                if (r < 0)
-                        return r;
+                Py_BEGIN_ALLOW_THREADS r = mc_shared_open(ctx, &req, &shm, err);
+                Py_END_ALLOW_THREADS if (r < 0) return r;
                 self->shm = shm;
                 self->m = shm.region;
                 self->kind = K_ANON_SHARED;
@@ -202,11 +203,8 @@ static int map_anonymous(mcp_mmap *self, Py_ssize_t size, int prot, unsigned bit
                 req.flags = (bits & ~MC_MAP_SHARED) | MC_MAP_ANONYMOUS;
                 req.custom = custom;
                 req.n_custom = n_custom;
-                Py_BEGIN_ALLOW_THREADS
-                r = mc_mmap(ctx, &req, &m, err);
-                Py_END_ALLOW_THREADS
-                if (r < 0)
-                        return r;
+                Py_BEGIN_ALLOW_THREADS r = mc_mmap(ctx, &req, &m, err);
+                Py_END_ALLOW_THREADS if (r < 0) return r;
                 self->m = m;
                 self->kind = K_ANON_PRIVATE;
                 return 0;
@@ -237,8 +235,7 @@ static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
                 return PyErr_Format(PyExc_OverflowError, "memory mapped length must be positive");
         if (offset < 0)
                 return PyErr_Format(PyExc_OverflowError, "memory mapped offset must be positive");
-        if (access != ACCESS_DEFAULT &&
-            (flags != MAP_SHARED || prot != (PROT_WRITE | PROT_READ)))
+        if (access != ACCESS_DEFAULT && (flags != MAP_SHARED || prot != (PROT_WRITE | PROT_READ)))
                 return PyErr_Format(PyExc_ValueError,
                                     "mmap can't specify both access and flags, prot.");
         switch (access) {
@@ -331,10 +328,8 @@ static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
                 req.n_custom = n_custom;
                 req.fd = self->fd;
                 req.offset = (uint64_t) offset;
-                Py_BEGIN_ALLOW_THREADS
-                r = mc_mmap(ctx, &req, &m, &err);
-                Py_END_ALLOW_THREADS
-                if (r >= 0) {
+                Py_BEGIN_ALLOW_THREADS r = mc_mmap(ctx, &req, &m, &err);
+                Py_END_ALLOW_THREADS if (r >= 0) {
                         self->m = m;
                         self->kind = K_FILE;
                 }
@@ -365,11 +360,8 @@ static void release(mcp_mmap *self) {
         memset(&self->m, 0, sizeof(self->m));
         if (!ctx)
                 return;
-        Py_BEGIN_ALLOW_THREADS
-        if (kind == K_ANON_SHARED)
-                mc_shared_close(ctx, &shm, NULL);
-        else
-                mc_unmap(ctx, &m, NULL);
+        Py_BEGIN_ALLOW_THREADS if (kind == K_ANON_SHARED) mc_shared_close(ctx, &shm, NULL);
+        else mc_unmap(ctx, &m, NULL);
         if (fd >= 0)
                 close(fd);
         Py_END_ALLOW_THREADS
@@ -533,11 +525,9 @@ static PyObject *mmap_flush(mcp_mmap *self, PyObject *args) {
                 }
         }
         m = self->m;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_msync(self->ctx->ctx, &m, (size_t) offset, (size_t) size, MC_SYNC_SYNC, &err);
-        Py_END_ALLOW_THREADS
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_MEMORY);
+        Py_BEGIN_ALLOW_THREADS r =
+                mc_msync(self->ctx->ctx, &m, (size_t) offset, (size_t) size, MC_SYNC_SYNC, &err);
+        Py_END_ALLOW_THREADS if (r < 0) return mcp_raise(&err, MC_DOMAIN_MEMORY);
         Py_RETURN_NONE;
 }
 
@@ -597,12 +587,9 @@ static PyObject *mmap_madvise(mcp_mmap *self, PyObject *args) {
                                     "MADV_* constants of memcap.mmap)",
                                     option);
         m = self->m;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_madvise(self->ctx->ctx, &m, (size_t) start, (size_t) length,
-                       advice_map[found].advice, &err);
-        Py_END_ALLOW_THREADS
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_MEMORY);
+        Py_BEGIN_ALLOW_THREADS r = mc_madvise(self->ctx->ctx, &m, (size_t) start, (size_t) length,
+                                              advice_map[found].advice, &err);
+        Py_END_ALLOW_THREADS if (r < 0) return mcp_raise(&err, MC_DOMAIN_MEMORY);
         Py_RETURN_NONE;
 }
 
@@ -627,8 +614,7 @@ static PyObject *mmap_move(mcp_mmap *self, PyObject *args) {
         if (check_valid(self) < 0 || check_writable(self) < 0)
                 return NULL;
         if (dest < 0 || src < 0 || cnt < 0 || self->size - dest < cnt || self->size - src < cnt)
-                return PyErr_Format(PyExc_ValueError,
-                                    "source, destination, or count out of range");
+                return PyErr_Format(PyExc_ValueError, "source, destination, or count out of range");
         if (cnt == 0)
                 Py_RETURN_NONE;
         lo = dest < src ? dest : src;
@@ -733,13 +719,10 @@ static PyObject *mmap_resize(mcp_mmap *self, PyObject *args) {
         m = self->m;
         shm = self->shm;
         self->busy = true;
-        Py_BEGIN_ALLOW_THREADS
-        if (self->kind == K_ANON_SHARED)
-                r = mc_shared_resize(ctx, &shm, (size_t) n, &err);
-        else
-                r = mc_remap(ctx, &m, (size_t) n, MC_REMAP_MAYMOVE, &err);
-        Py_END_ALLOW_THREADS
-        self->busy = false;
+        Py_BEGIN_ALLOW_THREADS if (self->kind == K_ANON_SHARED) r =
+                mc_shared_resize(ctx, &shm, (size_t) n, &err);
+        else r = mc_remap(ctx, &m, (size_t) n, MC_REMAP_MAYMOVE, &err);
+        Py_END_ALLOW_THREADS self->busy = false;
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_MEMORY);
         if (self->kind == K_ANON_SHARED) {
@@ -1009,7 +992,8 @@ static int mmap_ass_subscript(mcp_mmap *self, PyObject *item, PyObject *value) {
                 if (x == -1 && PyErr_Occurred())
                         return -1;
                 if (x < 0 || x > 255) {
-                        PyErr_SetString(PyExc_ValueError, "mmap item value must be in range(0, 256)");
+                        PyErr_SetString(PyExc_ValueError,
+                                        "mmap item value must be in range(0, 256)");
                         return -1;
                 }
                 c = (unsigned char) x;

@@ -90,7 +90,8 @@ static int set_str(PyObject *obj, const char *attr, const char *value) {
 }
 
 PyObject *mcp_raise(const mc_error *err, mc_error_domain domain) {
-        mc_error_kind kind = err->kind > MC_OK && err->kind < _MC_ERROR_KIND_MAX ? err->kind : MC_OK;
+        mc_error_kind kind =
+                err->kind > MC_OK && err->kind < _MC_ERROR_KIND_MAX ? err->kind : MC_OK;
         PyObject *cls = mcp_errors[kind] ? mcp_errors[kind] : mcp_errors[MC_OK];
         PyObject *exc;
 
@@ -151,6 +152,9 @@ static void audit_trampoline(const mc_audit_record *rec, void *userdata) {
 
 /* ---- Context ------------------------------------------------------------------------------ */
 
+/* Returned by the helpers below when a Python exception is set (mc errors are -errno). */
+#define PY_ERROR (-100000)
+
 static int load_policy(PyObject *policy, mc_policy **ret, mc_error *err) {
         PyObject *text = NULL, *path = NULL, *bytes = NULL;
         const char *s;
@@ -160,7 +164,7 @@ static int load_policy(PyObject *policy, mc_policy **ret, mc_error *err) {
         if (PyDict_Check(policy)) {
                 text = PyObject_CallFunctionObjArgs(json_dumps, policy, NULL);
                 if (!text)
-                        return -2;
+                        return PY_ERROR;
                 policy = text;
         }
         if (PyUnicode_Check(policy) || PyBytes_Check(policy)) {
@@ -172,7 +176,7 @@ static int load_policy(PyObject *policy, mc_policy **ret, mc_error *err) {
                 }
                 if (!s) {
                         Py_XDECREF(text);
-                        return -2;
+                        return PY_ERROR;
                 }
                 r = mc_policy_load_string(s, (size_t) n, "<policy>", ret, err);
                 Py_XDECREF(text);
@@ -183,11 +187,11 @@ static int load_policy(PyObject *policy, mc_policy **ret, mc_error *err) {
                 PyErr_SetString(PyExc_TypeError,
                                 "policy must be a dict, JSON text (str or bytes) or a path-like "
                                 "object naming a JSON file");
-                return -2;
+                return PY_ERROR;
         }
         if (!PyUnicode_FSConverter(path, &bytes)) {
                 Py_DECREF(path);
-                return -2;
+                return PY_ERROR;
         }
         r = mc_policy_load_file(PyBytes_AsString(bytes), ret, err);
         Py_DECREF(path);
@@ -209,11 +213,10 @@ static int open_audit(mcp_context *self, PyObject *audit, mc_audit **ret, mc_err
                                  ? -1
                                  : (int) PyLong_AsLong(audit);
                 if (PyErr_Occurred())
-                        return -2;
+                        return PY_ERROR;
                 if (fd < 0) {
-                        PyErr_SetString(PyExc_ValueError,
-                                        "audit: a file descriptor must be >= 0");
-                        return -2;
+                        PyErr_SetString(PyExc_ValueError, "audit: a file descriptor must be >= 0");
+                        return PY_ERROR;
                 }
                 return mc_audit_open_fd(fd, 0, ret, err);
         }
@@ -222,11 +225,11 @@ static int open_audit(mcp_context *self, PyObject *audit, mc_audit **ret, mc_err
                 PyErr_SetString(PyExc_TypeError, "audit must be a callable (called with each "
                                                  "record as a dict), a file descriptor or a "
                                                  "path-like object");
-                return -2;
+                return PY_ERROR;
         }
         if (!PyUnicode_FSConverter(path, &bytes)) {
                 Py_DECREF(path);
-                return -2;
+                return PY_ERROR;
         }
         r = mc_audit_open_file(PyBytes_AsString(bytes), 0, ret, err);
         Py_DECREF(path);
@@ -254,7 +257,7 @@ static PyObject *context_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                 goto fail;
         if (policy != Py_None) {
                 r = load_policy(policy, &pol, &err);
-                if (r == -2)
+                if (r == PY_ERROR)
                         goto fail_py;
                 if (r < 0 || mc_ctx_set_policy(self->ctx, pol, &err) < 0)
                         goto fail;
@@ -262,7 +265,7 @@ static PyObject *context_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         }
         if (audit != Py_None) {
                 r = open_audit(self, audit, &sink, &err);
-                if (r == -2)
+                if (r == PY_ERROR)
                         goto fail_py;
                 if (r < 0)
                         goto fail;
@@ -301,10 +304,8 @@ static void context_dealloc(mcp_context *self) {
         if (self->ctx) {
                 mc_ctx *ctx = self->ctx;
                 /* Freeing writes audit records, which a callback sink runs with the GIL. */
-                Py_BEGIN_ALLOW_THREADS
-                mc_ctx_free(ctx);
-                Py_END_ALLOW_THREADS
-                self->ctx = NULL;
+                Py_BEGIN_ALLOW_THREADS mc_ctx_free(ctx);
+                Py_END_ALLOW_THREADS self->ctx = NULL;
         }
         context_clear(self);
         tp_free(self);
@@ -316,12 +317,11 @@ static PyObject *context_usage(mcp_context *self, PyObject *unused) {
 
         (void) unused;
         mc_ctx_get_usage(self->ctx, &u);
-        return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}", "mapped_bytes",
-                             (unsigned long long) u.mapped_bytes, "charged_bytes",
-                             (unsigned long long) u.charged_bytes, "locked_bytes",
-                             (unsigned long long) u.locked_bytes, "mappings",
-                             (unsigned long long) u.mappings, "shared_objects",
-                             (unsigned long long) u.shared_objects);
+        return Py_BuildValue(
+                "{s:K,s:K,s:K,s:K,s:K}", "mapped_bytes", (unsigned long long) u.mapped_bytes,
+                "charged_bytes", (unsigned long long) u.charged_bytes, "locked_bytes",
+                (unsigned long long) u.locked_bytes, "mappings", (unsigned long long) u.mappings,
+                "shared_objects", (unsigned long long) u.shared_objects);
 }
 
 static PyObject *context_policy(mcp_context *self, PyObject *unused) {
@@ -331,7 +331,8 @@ static PyObject *context_policy(mcp_context *self, PyObject *unused) {
         PyObject *r;
 
         (void) unused;
-        if (mc_ctx_get_policy(self->ctx, &pol, &err) < 0 || mc_policy_to_json(pol, &json, &err) < 0) {
+        if (mc_ctx_get_policy(self->ctx, &pol, &err) < 0 ||
+            mc_policy_to_json(pol, &json, &err) < 0) {
                 mc_policy_free(pol);
                 return mcp_raise(&err, MC_DOMAIN_MEMORY);
         }
@@ -358,10 +359,8 @@ static PyObject *context_audit_event(mcp_context *self, PyObject *args, PyObject
                         return NULL;
                 }
         }
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_ctx_audit_event(self->ctx, cap, event, fields, &err);
-        Py_END_ALLOW_THREADS
-        Py_XDECREF(text);
+        Py_BEGIN_ALLOW_THREADS r = mc_ctx_audit_event(self->ctx, cap, event, fields, &err);
+        Py_END_ALLOW_THREADS Py_XDECREF(text);
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_MEMORY);
         Py_RETURN_NONE;
@@ -450,8 +449,7 @@ mcp_context *mcp_context_pick(PyObject *context, PyObject *policy, PyObject *aud
         }
         if ((policy && policy != Py_None) || (audit && audit != Py_None))
                 return (mcp_context *) PyObject_CallFunctionObjArgs(
-                        mcp_context_type, policy ? policy : Py_None, audit ? audit : Py_None,
-                        NULL);
+                        mcp_context_type, policy ? policy : Py_None, audit ? audit : Py_None, NULL);
         return default_context_get();
 }
 

@@ -11,8 +11,7 @@
 #include <structmember.h>
 
 typedef struct {
-        PyObject_HEAD
-        mcp_context *ctx;
+        PyObject_HEAD mcp_context *ctx;
         mc_shared shm;
         bool open;
         Py_ssize_t exports;
@@ -27,9 +26,8 @@ static int check_open(mcp_shared *self) {
 }
 
 static PyObject *shared_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-        static char *kwlist[] = {"name",  "create",   "size",    "prot",   "mode",
-                                 "seals", "hugepage", "context", "policy", "audit",
-                                 NULL};
+        static char *kwlist[] = {"name",     "create",  "size",   "prot",  "mode", "seals",
+                                 "hugepage", "context", "policy", "audit", NULL};
         PyObject *name_obj = Py_None, *context = Py_None, *policy = Py_None, *audit = Py_None;
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         unsigned prot = MC_PROT_READ_WRITE, mode = 0600, seals = 0;
@@ -41,8 +39,8 @@ static PyObject *shared_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         mc_shared shm;
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OpnIIIp$OOO:Shared", kwlist, &name_obj,
-                                         &create, &size, &prot, &mode, &seals, &hugepage,
-                                         &context, &policy, &audit))
+                                         &create, &size, &prot, &mode, &seals, &hugepage, &context,
+                                         &policy, &audit))
                 return NULL;
         if (size < 0)
                 return PyErr_Format(PyExc_ValueError, "size must be >= 0, not %zd", size);
@@ -72,10 +70,8 @@ static PyObject *shared_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
                 Py_DECREF(self);
                 return NULL;
         }
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_shared_open(self->ctx->ctx, &req, &shm, &err);
-        Py_END_ALLOW_THREADS
-        if (r < 0) {
+        Py_BEGIN_ALLOW_THREADS r = mc_shared_open(self->ctx->ctx, &req, &shm, &err);
+        Py_END_ALLOW_THREADS if (r < 0) {
                 Py_DECREF(self);
                 return mcp_raise(&err, MC_DOMAIN_MEMORY);
         }
@@ -90,8 +86,7 @@ static void shared_release(mcp_shared *self) {
 
         self->open = false;
         self->shm.fd = -1;
-        Py_BEGIN_ALLOW_THREADS
-        mc_shared_close(ctx, &shm, NULL);
+        Py_BEGIN_ALLOW_THREADS mc_shared_close(ctx, &shm, NULL);
         Py_END_ALLOW_THREADS
 }
 
@@ -127,11 +122,8 @@ static PyObject *shared_seal(mcp_shared *self, PyObject *args) {
         if (!PyArg_ParseTuple(args, "I:seal", &seals) || check_open(self) < 0)
                 return NULL;
         shm = self->shm;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_shared_seal(self->ctx->ctx, &shm, seals, &err);
-        Py_END_ALLOW_THREADS
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_MEMORY);
+        Py_BEGIN_ALLOW_THREADS r = mc_shared_seal(self->ctx->ctx, &shm, seals, &err);
+        Py_END_ALLOW_THREADS if (r < 0) return mcp_raise(&err, MC_DOMAIN_MEMORY);
         Py_RETURN_NONE;
 }
 
@@ -151,11 +143,8 @@ static PyObject *shared_resize(mcp_shared *self, PyObject *args) {
                                     "exported",
                                     self->exports);
         shm = self->shm;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_shared_resize(self->ctx->ctx, &shm, (size_t) n, &err);
-        Py_END_ALLOW_THREADS
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_MEMORY);
+        Py_BEGIN_ALLOW_THREADS r = mc_shared_resize(self->ctx->ctx, &shm, (size_t) n, &err);
+        Py_END_ALLOW_THREADS if (r < 0) return mcp_raise(&err, MC_DOMAIN_MEMORY);
         self->shm = shm;
         Py_RETURN_NONE;
 }
@@ -197,6 +186,12 @@ static PyObject *shared_get_seals(mcp_shared *self, void *closure) {
         return PyLong_FromUnsignedLong(seals);
 }
 
+static PyObject *shared_get_context(mcp_shared *self, void *closure) {
+        (void) closure;
+        Py_INCREF((PyObject *) self->ctx);
+        return (PyObject *) self->ctx;
+}
+
 static PyObject *shared_get_closed(mcp_shared *self, void *closure) {
         (void) closure;
         return PyBool_FromLong(!self->open);
@@ -234,16 +229,13 @@ static PyObject *mod_shared_unlink(PyObject *m, PyObject *args, PyObject *kwds) 
         int r;
 
         (void) m;
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|$O:shared_unlink", kwlist, &name,
-                                         &context))
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|$O:shared_unlink", kwlist, &name, &context))
                 return NULL;
         ctx = mcp_context_pick(context, NULL, NULL);
         if (!ctx)
                 return NULL;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_shared_unlink(ctx->ctx, name, &err);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(ctx);
+        Py_BEGIN_ALLOW_THREADS r = mc_shared_unlink(ctx->ctx, name, &err);
+        Py_END_ALLOW_THREADS Py_DECREF(ctx);
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_MEMORY);
         Py_RETURN_NONE;
@@ -270,6 +262,8 @@ static PyGetSetDef shared_getset[] = {
          NULL},
         {"seals", (getter) shared_get_seals, NULL, "The seals on the object (SEAL_* bits).", NULL},
         {"closed", (getter) shared_get_closed, NULL, "Whether it was closed.", NULL},
+        {"context", (getter) shared_get_context, NULL, "The memcap.Context it was opened in.",
+         NULL},
         {NULL, NULL, NULL, NULL, NULL},
 };
 

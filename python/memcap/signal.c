@@ -82,18 +82,17 @@ static mc_signal_action trampoline(const mc_signal_info *info, void *userdata) {
 static int unregister(mcp_context *c, int signo, mc_error *err) {
         int r;
 
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_signal_unregister_handler(c->ctx, signo, err);
-        Py_END_ALLOW_THREADS
-        if (r >= 0)
-                Py_CLEAR(c->handlers[signo]);
+        Py_BEGIN_ALLOW_THREADS r = mc_signal_unregister_handler(c->ctx, signo, err);
+        Py_END_ALLOW_THREADS if (r >= 0) Py_CLEAR(c->handlers[signo]);
         return r;
 }
 
 void mcp_signal_context_clear(mcp_context *self) {
-        for (int s = 1; s <= 64; s++)
-                if (self->handlers[s])
-                        unregister(self, s, NULL);
+        /* unregister() fails only with NotFound (e.g. in a fork() child): nothing runs then. */
+        for (int s = 1; s <= 64; s++) {
+                if (self->handlers[s] && unregister(self, s, NULL) < 0)
+                        Py_CLEAR(self->handlers[s]);
+        }
 }
 
 static PyObject *sig_register(PyObject *m, PyObject *args, PyObject *kwds) {
@@ -111,15 +110,18 @@ static PyObject *sig_register(PyObject *m, PyObject *args, PyObject *kwds) {
                 return PyErr_Format(PyExc_TypeError, "handler must be callable");
         if (signo_ok(signo) < 0 || !(c = ctx_arg(context)))
                 return NULL;
-        if (c->handlers[signo] && unregister(c, signo, &err) < 0)
-                goto fail;
+        /* A fork() child has no registrations left (memcap resets them there): NotFound. */
+        if (c->handlers[signo] && unregister(c, signo, &err) < 0) {
+                if (err.kind != MC_ERR_NOT_FOUND)
+                        goto fail;
+                Py_CLEAR(c->handlers[signo]);
+        }
         Py_INCREF(handler);
         c->handlers[signo] = handler;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_signal_register_handler(c->ctx, signo, trampoline, &c->handlers[signo],
-                                       block ? MC_SIGNAL_BLOCK : 0, NULL, &err);
-        Py_END_ALLOW_THREADS
-        if (r < 0) {
+        Py_BEGIN_ALLOW_THREADS r =
+                mc_signal_register_handler(c->ctx, signo, trampoline, &c->handlers[signo],
+                                           block ? MC_SIGNAL_BLOCK : 0, NULL, &err);
+        Py_END_ALLOW_THREADS if (r < 0) {
                 Py_CLEAR(c->handlers[signo]);
                 goto fail;
         }
@@ -201,10 +203,8 @@ static PyObject *sig_send(PyObject *m, PyObject *args, PyObject *kwds) {
                 return NULL;
         if (payload_from(value, &p) < 0 || !(c = ctx_arg(context)))
                 return NULL;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_signal_send(c->ctx, (pid_t) pid, signo, &p, &err);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(c);
+        Py_BEGIN_ALLOW_THREADS r = mc_signal_send(c->ctx, (pid_t) pid, signo, &p, &err);
+        Py_END_ALLOW_THREADS Py_DECREF(c);
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_SIGNAL);
         Py_RETURN_NONE;
@@ -218,15 +218,12 @@ static PyObject *sig_raise(PyObject *m, PyObject *args, PyObject *kwds) {
         int signo, r;
 
         (void) m;
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "i|$O:signal_raise", kwlist, &signo,
-                                         &context))
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "i|$O:signal_raise", kwlist, &signo, &context))
                 return NULL;
         if (!(c = ctx_arg(context)))
                 return NULL;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_signal_raise(c->ctx, signo, &err);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(c);
+        Py_BEGIN_ALLOW_THREADS r = mc_signal_raise(c->ctx, signo, &err);
+        Py_END_ALLOW_THREADS Py_DECREF(c);
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_SIGNAL);
         Py_RETURN_NONE;
@@ -283,8 +280,8 @@ static PyObject *sig_wait(PyObject *m, PyObject *args, PyObject *kwds) {
         int r;
 
         (void) m;
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O$O:signal_wait", kwlist, &sigs,
-                                         &timeout, &context))
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O$O:signal_wait", kwlist, &sigs, &timeout,
+                                         &context))
                 return NULL;
         if (sigset_from(sigs, &set) < 0)
                 return NULL;
@@ -299,10 +296,8 @@ static PyObject *sig_wait(PyObject *m, PyObject *args, PyObject *kwds) {
         }
         if (!(c = ctx_arg(context)))
                 return NULL;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_signal_wait(c->ctx, &set, timeout_ns, &info, &err);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(c);
+        Py_BEGIN_ALLOW_THREADS r = mc_signal_wait(c->ctx, &set, timeout_ns, &info, &err);
+        Py_END_ALLOW_THREADS Py_DECREF(c);
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_SIGNAL);
         return info_tuple(&info);
@@ -321,10 +316,8 @@ static PyObject *sig_mask(PyObject *m, PyObject *args, PyObject *kwds) {
                 return NULL;
         if (sigset_from(sigs, &set) < 0 || !(c = ctx_arg(context)))
                 return NULL;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_signal_mask(c->ctx, &set, &prev, &err);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(c);
+        Py_BEGIN_ALLOW_THREADS r = mc_signal_mask(c->ctx, &set, &prev, &err);
+        Py_END_ALLOW_THREADS Py_DECREF(c);
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_SIGNAL);
         return sigset_list(&prev);
@@ -339,15 +332,12 @@ static PyObject *sig_unmask(PyObject *m, PyObject *args, PyObject *kwds) {
         int r;
 
         (void) m;
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:signal_unmask", kwlist, &sigs,
-                                         &context))
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:signal_unmask", kwlist, &sigs, &context))
                 return NULL;
         if (sigset_from(sigs, &set) < 0 || !(c = ctx_arg(context)))
                 return NULL;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_signal_unmask(c->ctx, &set, &err);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(c);
+        Py_BEGIN_ALLOW_THREADS r = mc_signal_unmask(c->ctx, &set, &err);
+        Py_END_ALLOW_THREADS Py_DECREF(c);
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_SIGNAL);
         Py_RETURN_NONE;
@@ -365,10 +355,8 @@ static PyObject *sig_fd(PyObject *m, PyObject *args, PyObject *kwds) {
                 return NULL;
         if (!(c = ctx_arg(context)))
                 return NULL;
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_signal_fd(c->ctx, &fd, &err);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(c);
+        Py_BEGIN_ALLOW_THREADS r = mc_signal_fd(c->ctx, &fd, &err);
+        Py_END_ALLOW_THREADS Py_DECREF(c);
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_SIGNAL);
         return PyLong_FromLong(fd);
@@ -387,10 +375,8 @@ static PyObject *sig_dispatch(PyObject *m, PyObject *args, PyObject *kwds) {
         if (!(c = ctx_arg(context)))
                 return NULL;
         /* The handlers run in this thread and take the GIL back themselves. */
-        Py_BEGIN_ALLOW_THREADS
-        r = mc_signal_dispatch(c->ctx, &err);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(c);
+        Py_BEGIN_ALLOW_THREADS r = mc_signal_dispatch(c->ctx, &err);
+        Py_END_ALLOW_THREADS Py_DECREF(c);
         if (r < 0)
                 return mcp_raise(&err, MC_DOMAIN_SIGNAL);
         return PyLong_FromLong(r);
@@ -443,7 +429,7 @@ static PyObject *sig_rt_max(PyObject *m, PyObject *unused) {
         return PyLong_FromLong(mc_signal_rt_max());
 }
 
-#define KW(f) (PyCFunction) (void (*)(void)) f, METH_VARARGS | METH_KEYWORDS
+#define KW(f) (PyCFunction)(void (*)(void)) f, METH_VARARGS | METH_KEYWORDS
 
 static PyMethodDef signal_functions[] = {
         {"signal_register", KW(sig_register),
