@@ -80,6 +80,19 @@ install_paths() {
                 find "$dest" -maxdepth 3 >>"$log" 2>&1
                 report FAIL "make install PREFIX=/usr DESTDIR=... after make" "$log"
         fi
+        # The Python package goes where Debian's /usr/bin/python3 looks for prefix /usr, and
+        # the installed copy imports and maps (its libmemcap found through DESTDIR here).
+        local pkg="$dest/usr/lib/python3/dist-packages"
+        if [ ! -x /usr/bin/python3 ]; then
+                report OK "make install: no /usr/bin/python3, so no Python package # SKIP"
+        elif [ -f "$pkg/memcap/__init__.py" ] && ls "$pkg"/memcap/_memcap*.so >/dev/null 2>&1 &&
+                PYTHONPATH="$pkg" LD_LIBRARY_PATH="$(dirname "$(find "$dest" -name 'libmemcap.so.0' | head -1)")" \
+                        /usr/bin/python3 -c 'import memcap.mmap as m; m.mmap(-1, 4096).close()' >>"$log" 2>&1; then
+                report OK "make install puts the Python package in $(echo "$pkg" | sed "s|^$dest||") and it imports"
+        else
+                find "$dest" -path '*python*' >>"$log" 2>&1
+                report FAIL "make install PREFIX=/usr: the Python package is missing or does not import" "$log"
+        fi
         if make BUILD="$out/make" PREFIX=/usr DESTDIR="$dest" uninstall >>"$log" 2>&1 &&
                 [ -z "$(find "$dest" -type f -o -type l)" ]; then
                 report OK "make uninstall removes every installed file"
