@@ -281,6 +281,7 @@ fail_py:
 }
 
 static int context_traverse(mcp_context *self, visitproc visit, void *arg) {
+        Py_VISIT(Py_TYPE((PyObject *) self)); /* a heap type's instances keep it alive */
         Py_VISIT(self->audit_cb);
         for (int i = 0; i < 65; i++)
                 Py_VISIT(self->handlers[i]);

@@ -16,13 +16,13 @@ For asyncio, handlers can run in the event loop's thread instead:
 
     loop.add_reader(msig.fd(), msig.dispatch)
 
-Coexistence with the standard signal module: a signal belongs to one of them at a time.
-register() replaces the disposition of that signal (signal.signal() would replace memcap's),
-and the Python handler memcap replaced is not called. Use memcap.signal for the signals you
-register with it and the standard module for the others (SIGINT keeps raising
-KeyboardInterrupt if you leave it alone). wait() must not be used for a signal that has a
-handler (memcap.InvalidArgument). Every operation is checked by the context's policy
-(allowed_signals, allowed_signal_targets) and audited.
+Coexistence with the standard signal module: register() replaces the disposition of that
+signal and remembers the one it replaced. When memcap's handler returns None (CONTINUE), the
+replaced handler runs too - a handler of the standard module then runs in the main thread as
+before; IGNORE stops that. unregister() puts the replaced disposition back. A signal.signal()
+call for a signal memcap handles takes it away from memcap. wait() must not be used for a
+signal that has a handler (memcap.InvalidArgument). Every operation is checked by the
+context's policy (allowed_signals, allowed_signal_targets) and audited.
 """
 
 import atexit as _atexit

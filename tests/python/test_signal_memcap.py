@@ -174,6 +174,39 @@ class Signals(unittest.TestCase):
         for op in ("signal_register", "signal_raise", "signal_deliver", "signal_unregister"):
             self.assertIn(op, ops)
 
+    def test_coexists_with_the_standard_signal_module(self):
+        import signal as std
+        hits, ev = [], threading.Event()
+        old = std.signal(std.SIGUSR1, lambda s, f: hits.append(("std", threading.get_ident())))
+        self.addCleanup(std.signal, std.SIGUSR1, old)
+
+        def mine(info):
+            hits.append(("memcap", threading.get_ident()))
+            ev.set()
+
+        msig.register("SIGUSR1", mine)
+        try:
+            msig.send(os.getpid(), "SIGUSR1")
+            self.assertTrue(ev.wait(WAIT), "memcap's handler never ran")
+            deadline = time.monotonic() + WAIT
+            while len(hits) < 2:  # the standard handler runs between bytecodes of this thread
+                self.assertLess(time.monotonic(), deadline, hits)
+                time.sleep(0.001)
+            self.assertEqual([h[0] for h in hits], ["memcap", "std"])
+            self.assertNotEqual(hits[0][1], threading.get_ident())
+            self.assertEqual(hits[1][1], threading.get_ident())
+        finally:
+            msig.unregister("SIGUSR1")
+        self.assertIs(std.getsignal(std.SIGUSR1).__class__, type(lambda: 0),
+                      "unregister() gives the signal back to the standard module")
+        hits.clear()
+        os.kill(os.getpid(), std.SIGUSR1)
+        deadline = time.monotonic() + WAIT
+        while not hits:
+            self.assertLess(time.monotonic(), deadline, "the standard handler never ran")
+            time.sleep(0.001)
+        self.assertEqual(hits[0][0], "std")
+
     def test_terminate_ends_the_process_with_the_signal(self):
         pid = os.fork()
         if pid == 0:
