@@ -929,6 +929,20 @@ static PyObject *mmap_subscript(mcp_mmap *self, PyObject *item) {
 
         if (check_valid(self) < 0)
                 return NULL;
+        /* Slices first: PySlice_Check is a type comparison, PyIndex_Check a call. */
+        if (PySlice_Check(item)) {
+                if (PySlice_Unpack(item, &start, &stop, &step) < 0)
+                        return NULL;
+                n = PySlice_AdjustIndices(self->size, &start, &stop, step);
+                if (n <= 0)
+                        return PyBytes_FromStringAndSize("", 0);
+                if (step == 1)
+                        return read_bytes(self, start, n);
+                b = PyBytes_FromStringAndSize(NULL, n);
+                if (b && visit_stride(self, start, step, n, PyBytes_AsString(b), false) < 0)
+                        Py_CLEAR(b);
+                return b;
+        }
         if (PyIndex_Check(item)) {
                 unsigned char c;
                 Py_ssize_t i = PyNumber_AsSsize_t(item, PyExc_IndexError);
@@ -943,19 +957,7 @@ static PyObject *mmap_subscript(mcp_mmap *self, PyObject *item) {
                         return NULL;
                 return PyLong_FromLong(c);
         }
-        if (!PySlice_Check(item))
-                return PyErr_Format(PyExc_TypeError, "mmap indices must be integers");
-        if (PySlice_Unpack(item, &start, &stop, &step) < 0)
-                return NULL;
-        n = PySlice_AdjustIndices(self->size, &start, &stop, step);
-        if (n <= 0)
-                return PyBytes_FromStringAndSize("", 0);
-        if (step == 1)
-                return read_bytes(self, start, n);
-        b = PyBytes_FromStringAndSize(NULL, n);
-        if (b && visit_stride(self, start, step, n, PyBytes_AsString(b), false) < 0)
-                Py_CLEAR(b);
-        return b;
+        return PyErr_Format(PyExc_TypeError, "mmap indices must be integers");
 }
 
 static int mmap_ass_subscript(mcp_mmap *self, PyObject *item, PyObject *value) {
