@@ -225,6 +225,20 @@ class BadInput(Base):
                 fn()
         with self.assertRaises(OverflowError):
             m.seek(1 << 70)
+        for fn in (lambda: m.find(b"a", 1 << 70), lambda: m.move(1 << 70, 0, 1),
+                   lambda: m.read(1 << 70), lambda: m.resize(1 << 70),
+                   lambda: m.madvise(0, 0, 1 << 70)):
+            with self.assertRaises(OverflowError):
+                fn()
+        self.assertEqual(m.find(b"a", -(1 << 40)), -1)
+        self.assertEqual(m.read(sys.maxsize), b"\0" * PAGE)
+        with self.assertRaises(OverflowError):
+            m.madvise(0, 1, sys.maxsize)
+        with self.make(PAGE) as f:
+            with self.assertRaises(ValueError):
+                mmap.mmap(f.fileno(), 10, offset=1 << 62)
+            with self.assertRaises(OverflowError):
+                mmap.mmap(f.fileno(), 10, offset=1 << 64)
         with self.assertRaises(OSError):
             m.flush(1, 6)
 

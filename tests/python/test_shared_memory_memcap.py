@@ -53,6 +53,12 @@ class SharedMemoryMemcap(unittest.TestCase):
             sm.SharedMemory(create=True, size=-1)
         with self.assertRaises(TypeError):
             sm.SharedMemory(create=True, size="1")
+        with self.assertRaises(memcap.PolicyViolation):
+            sm.SharedMemory(create=True, size=1 << 62)
+        with self.assertRaises(OverflowError):
+            sm.SharedMemory(create=True, size=1 << 64)
+        with self.assertRaises(memcap.InvalidArgument):
+            sm.SharedMemory("x" * 300, create=True, size=PAGE)
 
     def test_audit_records_carry_the_owner(self):
         records = []
@@ -102,21 +108,20 @@ class SharedMemoryMemcap(unittest.TestCase):
 
     def test_shareable_list_interoperates_with_the_stdlib(self):
         from multiprocessing import shared_memory as std
+        from unittest import mock
         sl = sm.ShareableList([1, "two", 3.0])
         self.addCleanup(sl.shm.unlink)
         self.assertIsInstance(sl.shm, sm.SharedMemory)
-        other = std.ShareableList(name=sl.shm.name)
-        self.assertEqual(list(other), [1, "two", 3.0])
-        other[0] = 42
-        self.assertEqual(sl[0], 42)
-        other.shm.close()
+        # The stdlib registers even the segments it only attaches to with its resource
+        # tracker (a process of its own, which would unlink this one at exit): keep it out.
+        with mock.patch("multiprocessing.resource_tracker.register"), \
+                mock.patch("multiprocessing.resource_tracker.unregister"):
+            other = std.ShareableList(name=sl.shm.name)
+            self.assertEqual(list(other), [1, "two", 3.0])
+            other[0] = 42
+            self.assertEqual(sl[0], 42)
+            other.shm.close()
         sl.shm.close()
-        try:  # the stdlib's resource tracker would otherwise unlink it at exit, and warn
-            from multiprocessing import resource_tracker
-            resource_tracker.unregister(sl.shm._name, "shared_memory")
-        except Exception:
-            pass
-
 
 if __name__ == "__main__":
     unittest.main()
