@@ -78,8 +78,9 @@ static int errors_init(PyObject *module) {
         return 0;
 }
 
-static int set_str(PyObject *obj, const char *attr, const char *value) {
-        PyObject *v = PyUnicode_DecodeUTF8(value, (Py_ssize_t) strlen(value), "backslashreplace");
+static int set_str(PyObject *obj, const char *attr, const char *value, size_t max) {
+        PyObject *v =
+                PyUnicode_DecodeUTF8(value, (Py_ssize_t) strnlen(value, max), "backslashreplace");
         int r;
 
         if (!v)
@@ -96,15 +97,16 @@ PyObject *mcp_raise(const mc_error *err, mc_error_domain domain) {
         PyObject *exc;
 
         /* The message may hold bytes of a path that are not UTF-8. */
-        exc = PyObject_CallFunction(cls, "iN", err->sys_errno,
-                                    PyUnicode_DecodeUTF8(err->message,
-                                                         (Py_ssize_t) strlen(err->message),
-                                                         "backslashreplace"));
+        exc = PyObject_CallFunction(
+                cls, "iN", err->sys_errno,
+                PyUnicode_DecodeUTF8(err->message,
+                                     (Py_ssize_t) strnlen(err->message, MC_ERROR_MESSAGE_MAX),
+                                     "backslashreplace"));
         if (!exc)
                 return NULL;
-        if (set_str(exc, "kind", mc_error_kind_name(err->kind)) < 0 ||
-            set_str(exc, "code", mc_error_code(err->kind, domain)) < 0 ||
-            set_str(exc, "message", err->message) < 0) {
+        if (set_str(exc, "kind", mc_error_kind_name(err->kind), 64) < 0 ||
+            set_str(exc, "code", mc_error_code(err->kind, domain), 64) < 0 ||
+            set_str(exc, "message", err->message, MC_ERROR_MESSAGE_MAX) < 0) {
                 Py_DECREF(exc);
                 return NULL;
         }
