@@ -89,6 +89,7 @@ class Client:
             self._sock = None
 
     def _line(self):
+        """The next reply line, collecting descriptors that arrive with the bytes."""
         while b"\n" not in self._buf:
             if len(self._buf) > self._MAX_LINE:
                 raise _memcap.InvalidArgument(0, "memcapd reply longer than 64 MiB")

@@ -645,10 +645,16 @@ static PyObject *mmap_read(mcp_mmap *self, PyObject *args) {
         if (!PyArg_ParseTuple(args, "|O:read", &arg))
                 return NULL;
         if (arg != Py_None) {
-                if (!PyIndex_Check(arg))
-                        return PyErr_Format(PyExc_TypeError,
-                                            "argument should be integer or None, not '%s'",
-                                            "that type");
+                if (!PyIndex_Check(arg)) {
+                        PyObject *name = PyType_GetName(Py_TYPE(arg));
+                        if (name)
+                                PyErr_Format(PyExc_TypeError,
+                                             "read() argument should be integer or None, not "
+                                             "'%U'",
+                                             name);
+                        Py_XDECREF(name);
+                        return NULL;
+                }
                 n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
                 if (n == -1 && PyErr_Occurred())
                         return NULL;

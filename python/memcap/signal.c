@@ -433,19 +433,41 @@ static PyObject *sig_rt_max(PyObject *m, PyObject *unused) {
 
 static PyMethodDef signal_functions[] = {
         {"signal_register", KW(sig_register),
-         "signal_register(signo, handler, block=False, *, context=None)"},
-        {"signal_unregister", KW(sig_unregister), "signal_unregister(signo, *, context=None)"},
-        {"signal_send", KW(sig_send), "signal_send(pid, signo, value=None, *, context=None)"},
-        {"signal_raise", KW(sig_raise), "signal_raise(signo, *, context=None)"},
-        {"signal_wait", KW(sig_wait), "signal_wait(signals, timeout=None, *, context=None)"},
-        {"signal_mask", KW(sig_mask), "signal_mask(signals, *, context=None) -> previous"},
-        {"signal_unmask", KW(sig_unmask), "signal_unmask(previous, *, context=None)"},
-        {"signal_fd", KW(sig_fd), "signal_fd(context=None) -> int"},
-        {"signal_dispatch", KW(sig_dispatch), "signal_dispatch(context=None) -> int"},
-        {"signal_from_name", sig_from_name, METH_O, "signal_from_name(name) -> int"},
-        {"signal_name", sig_name, METH_O, "signal_name(signo) -> str"},
-        {"signal_rt_min", sig_rt_min, METH_NOARGS, "SIGRTMIN of this process"},
-        {"signal_rt_max", sig_rt_max, METH_NOARGS, "SIGRTMAX of this process"},
+         "signal_register(signo, handler, block=False, *, context=None)\n\nRun handler((signal, "
+         "pid, "
+         "uid, timestamp, value, code, status)) on memcap's dispatcher thread for every delivery "
+         "of signo; memcap.signal.register() wraps it."},
+        {"signal_unregister", KW(sig_unregister),
+         "signal_unregister(signo, *, context=None)\n\nRemove the context's handler; waits for "
+         "a running call of it."},
+        {"signal_send", KW(sig_send),
+         "signal_send(pid, signo, value=None, *, context=None)\n\nkill(2), or sigqueue(3) with "
+         "value, as the policy allows."},
+        {"signal_raise", KW(sig_raise),
+         "signal_raise(signo, *, context=None)\n\nraise(3), as the policy allows."},
+        {"signal_wait", KW(sig_wait),
+         "signal_wait(signals, timeout=None, *, context=None)\n\nWait for one of signals and "
+         "take it; TimeoutError (memcap.TimedOut) at the timeout."},
+        {"signal_mask", KW(sig_mask),
+         "signal_mask(signals, *, context=None) -> previous\n\nBlock signals in the calling "
+         "thread; returns the previous mask as a list."},
+        {"signal_unmask", KW(sig_unmask),
+         "signal_unmask(previous, *, context=None)\n\nSet the calling thread's mask back."},
+        {"signal_fd", KW(sig_fd),
+         "signal_fd(context=None) -> int\n\nA descriptor readable while deliveries wait; from "
+         "then on the context's handlers run in signal_dispatch() only."},
+        {"signal_dispatch", KW(sig_dispatch),
+         "signal_dispatch(context=None) -> int\n\nRun waiting deliveries' handlers in this "
+         "thread; returns how many ran."},
+        {"signal_from_name", sig_from_name, METH_O,
+         "signal_from_name(name) -> int\n\nThe number of 'SIGUSR1', 'usr1', 'RTMIN+3' or a "
+         "number."},
+        {"signal_name", sig_name, METH_O,
+         "signal_name(signo) -> str\n\nThe canonical name of a signal number."},
+        {"signal_rt_min", sig_rt_min, METH_NOARGS,
+         "signal_rt_min() -> int\n\nSIGRTMIN of this process."},
+        {"signal_rt_max", sig_rt_max, METH_NOARGS,
+         "signal_rt_max() -> int\n\nSIGRTMAX of this process."},
         {NULL, NULL, 0, NULL},
 };
 
