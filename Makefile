@@ -1,8 +1,9 @@
 # memcap: the front door. The README's quick start is `make demo` and `make test`.
 #
-#   make            release build (build/release)
+#   make            release build (build/release; the Python package in build/release/python)
 #   make demo       build and run the end-to-end demonstration
-#   make test       every test, under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test       every test, under AddressSanitizer + UndefinedBehaviorSanitizer (with the
+#                   Python binding's tests and CPython's test_mmap.py against memcap.mmap)
 #   make bench      benchmarks against the raw system calls and baselines (release build)
 #   make fuzz       the libFuzzer harness of the daemon's request decoder (clang, ASan/UBSan)
 #   make valgrind   the unit tests under valgrind (no sanitizers)
@@ -19,6 +20,8 @@ REL        := $(BUILD)/release
 ASAN       := $(BUILD)/asan
 VG         := $(BUILD)/valgrind
 PREFIX     ?= /usr/local
+# The interpreter the Python binding is built for (Debian's, not whatever is first on PATH).
+PYTHON     ?= /usr/bin/python3
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
@@ -31,11 +34,12 @@ deps:
 	@tools/install-deps.sh
 
 $(REL)/build.ninja: | deps
-	meson setup $(REL) --buildtype=release -Db_lto=true -Dtests=disabled --prefix=$(PREFIX)
+	meson setup $(REL) --buildtype=release -Db_lto=true -Dtests=disabled --prefix=$(PREFIX) \
+		-Dpython=$(PYTHON)
 
 $(ASAN)/build.ninja: | deps
 	meson setup $(ASAN) --buildtype=debugoptimized -Db_sanitize=address,undefined \
-		-Db_lundef=false -Dbench=false -Dtests=enabled
+		-Db_lundef=false -Dbench=false -Dtests=enabled -Dpython=$(PYTHON)
 
 $(VG)/build.ninja: | deps
 	meson setup $(VG) --buildtype=debug -Dbench=false -Dtests=enabled
@@ -58,6 +62,9 @@ bench: $(REL)/build.ninja
 	$(REL)/bench/bench-memory $(BENCH_ARGS)
 	$(REL)/bench/bench-signal $(BENCH_ARGS)
 	$(REL)/bench/bench-daemon $(BENCH_ARGS)
+	@if [ -d $(REL)/python/memcap ]; then \
+		PYTHONPATH=$(REL)/python $(PYTHON) bench/bench-python.py $(BENCH_ARGS); \
+	else echo "bench-python: skipped, the Python binding was not built"; fi
 
 $(FUZZ)/build.ninja: | deps
 	@tools/install-deps.sh fuzz

@@ -80,6 +80,19 @@ install_paths() {
                 find "$dest" -maxdepth 3 >>"$log" 2>&1
                 report FAIL "make install PREFIX=/usr DESTDIR=... after make" "$log"
         fi
+        # The Python package goes where Debian's /usr/bin/python3 looks for prefix /usr, and
+        # the installed copy imports and maps (its libmemcap found through DESTDIR here).
+        local pkg="$dest/usr/lib/python3/dist-packages"
+        if [ ! -x /usr/bin/python3 ]; then
+                report OK "make install: no /usr/bin/python3, so no Python package # SKIP"
+        elif [ -f "$pkg/memcap/__init__.py" ] && ls "$pkg"/memcap/_memcap*.so >/dev/null 2>&1 &&
+                PYTHONPATH="$pkg" LD_LIBRARY_PATH="$(dirname "$(find "$dest" -name 'libmemcap.so.0' | head -1)")" \
+                        /usr/bin/python3 -c 'import memcap.mmap as m; m.mmap(-1, 4096).close()' >>"$log" 2>&1; then
+                report OK "make install puts the Python package in $(echo "$pkg" | sed "s|^$dest||") and it imports"
+        else
+                find "$dest" -path '*python*' >>"$log" 2>&1
+                report FAIL "make install PREFIX=/usr: the Python package is missing or does not import" "$log"
+        fi
         if make BUILD="$out/make" PREFIX=/usr DESTDIR="$dest" uninstall >>"$log" 2>&1 &&
                 [ -z "$(find "$dest" -type f -o -type l)" ]; then
                 report OK "make uninstall removes every installed file"
@@ -87,6 +100,25 @@ install_paths() {
                 find "$dest" -type f -o -type l >>"$log" 2>&1
                 report FAIL "make uninstall left files behind" "$log"
         fi
+        # Then PREFIX=/usr/local (after the uninstall above, which reads the last install's
+        # log): Debian's interpreter searches /usr/local/lib/python3.X/dist-packages
+        # (Meson 1.0 alone would pick /usr/local/lib/python3/dist-packages, which it does not).
+        local dest2 pyver
+        dest2=$(mktemp -d "${TMPDIR:-/tmp}/memcap-install.XXXXXX")
+        if [ -x /usr/bin/python3 ]; then
+                pyver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+                if make BUILD="$out/make" PREFIX=/usr/local DESTDIR="$dest2" install >>"$log" 2>&1 &&
+                        /usr/bin/python3 -c 'import sys; sys.exit(sys.argv[1] not in sys.path)' \
+                                "/usr/local/lib/python$pyver/dist-packages" &&
+                        [ -f "$dest2/usr/local/lib/python$pyver/dist-packages/memcap/__init__.py" ]; then
+                        report OK "make install PREFIX=/usr/local puts the Python package on the interpreter's path"
+                else
+                        find "$dest2" -path '*python*' -name '__init__.py' >>"$log" 2>&1
+                        report FAIL "make install PREFIX=/usr/local: the Python package is not where python$pyver looks" "$log"
+                fi
+                make BUILD="$out/make" PREFIX=/usr/local DESTDIR="$dest2" uninstall >>"$log" 2>&1
+        fi
+        rm -rf "$dest2"
         rm -rf "$dest" "$out/make"
 }
 

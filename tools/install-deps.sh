@@ -20,6 +20,16 @@ else
         add libjansson-dev libcriterion-dev libsystemd-dev
 fi
 
+# The Python binding is built for and tested with Debian's interpreter (not whatever python3
+# comes first on PATH): its development headers, and CPython's own test suite, which the
+# binding's tests run (test_mmap.py, the shared memory tests of _test_multiprocessing.py).
+[ -x /usr/bin/python3 ] || add python3
+pyver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3.11)
+if command -v dpkg >/dev/null 2>&1; then
+        dpkg -s python3-dev >/dev/null 2>&1 || add python3-dev
+        dpkg -s "libpython$pyver-testsuite" >/dev/null 2>&1 || add "libpython$pyver-testsuite"
+fi
+
 for extra in "$@"; do
         case "$extra" in
         clang) command -v clang >/dev/null 2>&1 || add clang ;;

@@ -313,6 +313,30 @@ MC_API int mc_map_read(mc_ctx *ctx, const mc_mapping *m, size_t offset, void *bu
 MC_API int mc_map_write(mc_ctx *ctx, const mc_mapping *m, size_t offset, const void *buf,
                         size_t length, mc_error *err);
 
+/*
+ * A function mc_map_visit() runs over the bytes of a mapping. Return >= 0 (passed back as the
+ * result) or a negative errno of your own.
+ */
+typedef int (*mc_map_visitor)(void *ptr, size_t len, void *userdata);
+
+/**
+ * mc_map_visit() - run @fn over a range of a mapping in place, guarded as mc_map_read() is:
+ * for searching, comparing or transforming the bytes without copying them out first.
+ * @offset, @length: the range within the mapping (relative to ptr); must lie inside it.
+ * @prot: MC_PROT_READ to look at the bytes, or MC_PROT_READ | MC_PROT_WRITE to change them
+ *        (the mapping must allow it, as for mc_map_write(); a faulted mapping refuses writes).
+ * @fn: called once with the range's first byte and @length (not called when @length is 0).
+ *      A fault inside the range (the file was truncated) jumps out of @fn at once, so @fn must
+ *      not take locks, allocate or leave other state that a jump would leave half done; it
+ *      must touch only the range and its own memory. Faults elsewhere are not caught.
+ *
+ * Return: what @fn returned (0 when @length is 0), -ENOENT, -EINVAL for a range outside the
+ * mapping or bad arguments, -EACCES (PermissionDenied) when the mapping lacks @prot, -EIO (Io)
+ * when a fault ended the visit. Not audited (a data-path call). Thread-safe.
+ */
+MC_API int mc_map_visit(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
+                        unsigned prot, mc_map_visitor fn, void *userdata, mc_error *err);
+
 /**
  * mc_map_is_faulted() - whether @m is a live mapping of @ctx in the faulted state: an
  * mc_msync() of it failed with EIO, so data written to it may be lost. mc_msync() and

@@ -214,6 +214,46 @@ int mc_map_write(mc_ctx *ctx, const mc_mapping *m, size_t offset, const void *bu
         return 0;
 }
 
+/*
+ * Like guarded_copy(), with the caller's function in place of memcpy. Anything @fn leaves half
+ * done when a fault jumps out of it is the caller's to accept: mc_map_visit() documents it.
+ */
+__attribute__((noinline)) static int guarded_visit(mc_map_visitor fn, void *p, size_t n,
+                                                   void *userdata, int *ret) {
+        guard *g = &tls_guard;
+
+        g->lo = (uintptr_t) p;
+        g->hi = (uintptr_t) p + n;
+        if (sigsetjmp(g->env, 0) != 0)
+                return -EIO;
+        g->active = 1;
+        __asm__ volatile("" ::: "memory");
+        *ret = fn(p, n, userdata);
+        __asm__ volatile("" ::: "memory");
+        g->active = 0;
+        return 0;
+}
+
+int mc_map_visit(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned prot,
+                 mc_map_visitor fn, void *userdata, mc_error *err) {
+        uintptr_t p = 0;
+        int r, ret = 0;
+
+        if (!fn || (prot & ~(unsigned) (MC_PROT_READ | MC_PROT_WRITE)) || !(prot & MC_PROT_READ))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "map_visit: needs a function and protection READ or "
+                                     "READ|WRITE (got 0x%x)",
+                                     prot);
+        /* A non-NULL stand-in for the buffer: the bytes are visited in place. */
+        r = access_prepare("map_visit", ctx, m, offset, length, m, prot, &p, err);
+        if (r < 0 || length == 0)
+                return r;
+        r = guarded_visit(fn, (void *) p, length, userdata, &ret);
+        if (r < 0)
+                return fault_error("map_visit", m, offset, length, p, err);
+        return ret;
+}
+
 bool mc_map_is_faulted(mc_ctx *ctx, const mc_mapping *m) {
         const mc__entry *e;
         bool faulted;

@@ -93,6 +93,60 @@ Test(guard, truncation_gives_io_not_sigbus) {
         mc_unmap(ctx, &m, NULL);
 }
 
+static int count_byte(void *p, size_t n, void *userdata) {
+        const unsigned char *b = p;
+        int c = 0;
+
+        for (size_t i = 0; i < n; i++)
+                c += b[i] == *(unsigned char *) userdata;
+        return c;
+}
+
+static int fill_x(void *p, size_t n, void *userdata) {
+        (void) userdata;
+        memset(p, 'x', n);
+        return 7;
+}
+
+Test(guard, visit_runs_in_place_and_turns_truncation_into_io) {
+        mc_error err = MC_ERROR_INIT;
+        unsigned char want = 3;
+        mc_mapping m, ro;
+
+        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ_WRITE, NULL, &m, &err), 0));
+        /* Byte i of the file is (char) i: 3 occurs once per 256 bytes. */
+        cr_assert(eq(int, mc_map_visit(ctx, &m, 0, 4 * page, MC_PROT_READ, count_byte, &want, &err),
+                     (int) (4 * page / 256)));
+        cr_assert(eq(int, mc_map_visit(ctx, &m, 10, 0, MC_PROT_READ, count_byte, &want, &err), 0));
+        cr_assert(eq(int,
+                     mc_map_visit(ctx, &m, 0, 16, MC_PROT_READ | MC_PROT_WRITE, fill_x, NULL, &err),
+                     7));
+        cr_assert(eq(u8, ((unsigned char *) m.ptr)[15], 'x'));
+        /* Bad input never reaches the memory. */
+        cr_assert(eq(int,
+                     mc_map_visit(ctx, &m, 4 * page - 1, 2, MC_PROT_READ, count_byte, &want, &err),
+                     -EINVAL));
+        cr_assert(eq(int, mc_map_visit(ctx, &m, 0, 1, MC_PROT_WRITE, fill_x, NULL, &err), -EINVAL));
+        cr_assert(eq(int, mc_map_visit(ctx, &m, 0, 1, MC_PROT_READ, NULL, NULL, &err), -EINVAL));
+        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &ro, &err), 0));
+        cr_assert(eq(int,
+                     mc_map_visit(ctx, &ro, 0, 1, MC_PROT_READ | MC_PROT_WRITE, fill_x, NULL, &err),
+                     -EACCES));
+        mc_unmap(ctx, &ro, NULL);
+
+        cr_assert(eq(int, truncate(path, (off_t) page), 0));
+        cr_assert(eq(int, mc_map_visit(ctx, &m, 0, 4 * page, MC_PROT_READ, count_byte, &want, &err),
+                     -EIO));
+        cr_assert(eq(int, err.kind, MC_ERR_IO));
+        cr_assert(ne(ptr, strstr(err.message, "truncated"), NULL), "%s", err.message);
+        cr_assert(eq(int, mc_map_visit(ctx, &m, 0, page, MC_PROT_READ, count_byte, &want, &err),
+                     (int) (page / 256) - 1),
+                  "the guard stays usable after a fault (byte 3 became 'x')");
+        mc_unmap(ctx, &m, NULL);
+        cr_assert(eq(int, mc_map_visit(ctx, &m, 0, 1, MC_PROT_READ, count_byte, &want, &err),
+                     -ENOENT));
+}
+
 static mc_mapping shared_m;
 static void *reader(void *arg) {
         char buf[256];
