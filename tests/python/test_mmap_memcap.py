@@ -386,7 +386,8 @@ class Semantics(Base):
 
     def test_error_codes(self):
         self.assertEqual(memcap.error_code("NotFound"), "core.memory.NotFound")
-        self.assertEqual(memcap.error_code("TimedOut"), "core.signal.TimedOut")
+        self.assertEqual(memcap.error_code("TimedOut"), "core.memory.TimedOut")
+        self.assertEqual(memcap.error_code("TimedOut", "core.signal"), "core.signal.TimedOut")
         for cls, base in [(memcap.NotFound, FileNotFoundError),
                           (memcap.AlreadyExists, FileExistsError),
                           (memcap.TimedOut, TimeoutError),
