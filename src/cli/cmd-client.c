@@ -58,7 +58,7 @@ static void state_done(client_state *st) {
 }
 
 static int oom(mc_error *err) {
-        return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+        return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
 }
 
 /* Report running out of memory and return its exit status. */
@@ -72,7 +72,7 @@ static int oom_exit(void) {
 static int write_error(mc_error *err, int r) {
         if (r == -ENOMEM)
                 return oom(err);
-        return error_errno(err, r < 0 ? -r : (errno ? errno : EIO), "write to standard output");
+        return mc_error_errno(err, r < 0 ? -r : (errno ? errno : EIO), "write to standard output");
 }
 
 static int state_conn(client_state *st, mcc **ret, mc_error *err) {
@@ -308,23 +308,25 @@ static int map_info_extras(const json_t *o, const char *call, map_info *m, mc_er
         if (json_object_get(o, "locked") && mcc_reply_u64(o, call, "locked", &m->locked, err) < 0)
                 return -EPROTO;
         if (faulted && !json_is_boolean(faulted))
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "%s failed: malformed reply from memcapd: bad \"faulted\"", call);
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "%s failed: malformed reply from memcapd: bad \"faulted\"",
+                                    call);
         m->faulted = json_is_true(faulted);
         if (!ranges)
                 return 0;
         if (!json_is_array(ranges))
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "%s failed: malformed reply from memcapd: bad \"ranges\"", call);
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "%s failed: malformed reply from memcapd: bad \"ranges\"",
+                                    call);
         json_array_foreach(ranges, i, r) {
                 uint64_t v;
 
                 if (!json_is_object(r) || mcc_reply_u64(r, call, "offset", &v, err) < 0 ||
                     mcc_reply_u64(r, call, "length", &v, err) < 0 ||
                     prot_parse(json_object_get(r, "prot")) < 0)
-                        return error_set(err, MC_ERR_IO, EPROTO,
-                                         "%s failed: malformed reply from memcapd: bad range %zu",
-                                         call, i);
+                        return mc_error_set(
+                                err, MC_ERR_IO, EPROTO,
+                                "%s failed: malformed reply from memcapd: bad range %zu", call, i);
         }
         m->ranges = ranges;
         return 0;
@@ -336,10 +338,10 @@ static int map_info_parse(const json_t *o, const char *call, map_info *ret, mc_e
         int r, bits;
 
         if (!json_is_object(o))
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "%s failed: malformed reply from memcapd: a mapping is not an "
-                                 "object",
-                                 call);
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "%s failed: malformed reply from memcapd: a mapping is not an "
+                                    "object",
+                                    call);
         r = mcc_reply_u64(o, call, "id", &m.id, err);
         if (r == 0)
                 r = mcc_reply_u64(o, call, "offset", &m.offset, err);
@@ -353,15 +355,16 @@ static int map_info_parse(const json_t *o, const char *call, map_info *ret, mc_e
         prot = json_object_get(o, "prot");
         m.flags = json_string_value(json_object_get(o, "flags"));
         if (!(json_is_null(path) || json_is_string(path)) || !json_is_object(prot) || !m.flags)
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "%s failed: malformed reply from memcapd: bad \"path\", \"prot\" "
-                                 "or \"flags\"",
-                                 call);
+                return mc_error_set(
+                        err, MC_ERR_IO, EPROTO,
+                        "%s failed: malformed reply from memcapd: bad \"path\", \"prot\" "
+                        "or \"flags\"",
+                        call);
         m.path = json_string_value(path);
         bits = prot_parse(prot);
         if (bits < 0)
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "%s failed: malformed reply from memcapd: bad \"prot\"", call);
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "%s failed: malformed reply from memcapd: bad \"prot\"", call);
         m.prot = (unsigned) bits;
         r = map_info_extras(o, call, &m, err);
         if (r < 0)
@@ -414,10 +417,10 @@ static int print_hello(const mcc *c, const json_t *data, mc_error *err) {
         if (r < 0)
                 return r;
         if (!daemon || !version || !json_is_array(caps))
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "Hello failed: malformed reply from memcapd: bad \"daemon\", "
-                                 "\"version\" or \"capabilities\"");
-        json_array_foreach(caps, i, v) if (!json_is_string(v)) return error_set(
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "Hello failed: malformed reply from memcapd: bad \"daemon\", "
+                                    "\"version\" or \"capabilities\"");
+        json_array_foreach(caps, i, v) if (!json_is_string(v)) return mc_error_set(
                 err, MC_ERR_IO, EPROTO,
                 "Hello failed: malformed reply from memcapd: a "
                 "capability is not a string");
@@ -466,8 +469,8 @@ static int run_hello(client_state *st, int argc, char **argv) {
                 return error_report(&err);
         data = json_object_get(reply, "data");
         if (!json_is_object(data)) {
-                error_set(&err, MC_ERR_IO, EPROTO,
-                          "Hello failed: malformed reply from memcapd: no \"data\" object");
+                mc_error_set(&err, MC_ERR_IO, EPROTO,
+                             "Hello failed: malformed reply from memcapd: no \"data\" object");
                 return error_report(&err);
         }
         r = json ? print_json(data, &err) : print_hello(st->conn, data, &err);
@@ -658,23 +661,23 @@ static int read_chunk(client_state *st, uint64_t id, uint64_t offset, size_t n, 
                 return r;
         b64 = json_string_value(json_object_get(reply, "data"));
         if (!b64)
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "MmapRead failed: malformed reply from memcapd: \"data\" is "
-                                 "not a base64 string");
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "MmapRead failed: malformed reply from memcapd: \"data\" is "
+                                    "not a base64 string");
         r = base64_decode(b64, json_string_length(json_object_get(reply, "data")), ret, ret_len,
                           &bad);
         if (r == -ENOMEM)
                 return oom(err);
         if (r < 0)
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "MmapRead failed: malformed reply from memcapd: invalid base64 "
-                                 "at offset %zu",
-                                 bad);
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "MmapRead failed: malformed reply from memcapd: invalid base64 "
+                                    "at offset %zu",
+                                    bad);
         if (*ret_len != n) {
                 free(*ret);
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "MmapRead failed: memcapd sent %zu bytes for a read of %zu",
-                                 *ret_len, n);
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "MmapRead failed: memcapd sent %zu bytes for a read of %zu",
+                                    *ret_len, n);
         }
         return 0;
 }
@@ -894,17 +897,17 @@ static int run_read(client_state *st, int argc, char **argv) {
                 if (r < 0)
                         return error_report(&err);
                 if (offset > total) {
-                        error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "MmapRead failed: offset %" PRIu64 " is past the end of "
-                                  "mapping %" PRIu64 " (length %" PRIu64 ")",
-                                  offset, id, total);
+                        mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "MmapRead failed: offset %" PRIu64 " is past the end of "
+                                     "mapping %" PRIu64 " (length %" PRIu64 ")",
+                                     offset, id, total);
                         return error_report(&err);
                 }
                 length = total - offset;
         }
         if (length > (uint64_t) INT64_MAX - offset) {
-                error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                          "MmapRead failed: offset plus length exceeds 2^63 - 1");
+                mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                             "MmapRead failed: offset plus length exceeds 2^63 - 1");
                 return error_report(&err);
         }
         if (mode == OUT_JSON)
@@ -964,7 +967,7 @@ static int slurp(int fd, const char *name, size_t limit, unsigned char **ret, si
                         if (errno == EINTR)
                                 continue;
                         safe = str_escape_cstr(name);
-                        return error_errno(err, errno, "read '%s'", safe ? safe : "?");
+                        return mc_error_errno(err, errno, "read '%s'", safe ? safe : "?");
                 }
                 if (n == 0)
                         break;
@@ -1063,10 +1066,10 @@ static int run_write(client_state *st, int argc, char **argv) {
                 if (r < 0)
                         return error_report(&err);
                 if (offset > total) {
-                        error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "MmapWrite failed: offset %" PRIu64 " is past the end of "
-                                  "mapping %" PRIu64 " (length %" PRIu64 ")",
-                                  offset, id, total);
+                        mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "MmapWrite failed: offset %" PRIu64 " is past the end of "
+                                     "mapping %" PRIu64 " (length %" PRIu64 ")",
+                                     offset, id, total);
                         return error_report(&err);
                 }
                 room = total - offset;
@@ -1079,7 +1082,7 @@ static int run_write(client_state *st, int argc, char **argv) {
                                 if (fd < 0) {
                                         _cleanup_free_ char *safe = str_escape_cstr(file);
 
-                                        error_errno(&err, errno, "open '%s'", safe ? safe : "?");
+                                        mc_error_errno(&err, errno, "open '%s'", safe ? safe : "?");
                                         return error_report(&err);
                                 }
                         }
@@ -1090,11 +1093,11 @@ static int run_write(client_state *st, int argc, char **argv) {
                         bytes = buf;
                 }
                 if (n > room) {
-                        error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "MmapWrite failed: the data does not fit in mapping %" PRIu64
-                                  " at offset %" PRIu64 " (%" PRIu64
-                                  " bytes left); nothing was written",
-                                  id, offset, room);
+                        mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "MmapWrite failed: the data does not fit in mapping %" PRIu64
+                                     " at offset %" PRIu64 " (%" PRIu64
+                                     " bytes left); nothing was written",
+                                     id, offset, room);
                         return error_report(&err);
                 }
         }
@@ -1283,8 +1286,8 @@ static int id_command(client_state *st, int argc, char **argv, const id_command_
                 json_t *w = json_object_get(reply, "written");
 
                 if (!json_is_boolean(w)) {
-                        error_set(&err, MC_ERR_IO, EPROTO,
-                                  "Msync failed: malformed reply from memcapd: no \"written\"");
+                        mc_error_set(&err, MC_ERR_IO, EPROTO,
+                                     "Msync failed: malformed reply from memcapd: no \"written\"");
                         return error_report(&err);
                 }
                 written = json_is_true(w);
@@ -1525,8 +1528,8 @@ static int run_list(client_state *st, int argc, char **argv) {
                 return error_report(&err);
         data = json_object_get(reply, "data");
         if (!json_is_array(data)) {
-                error_set(&err, MC_ERR_IO, EPROTO,
-                          "MmapList failed: malformed reply from memcapd: no \"data\" array");
+                mc_error_set(&err, MC_ERR_IO, EPROTO,
+                             "MmapList failed: malformed reply from memcapd: no \"data\" array");
                 return error_report(&err);
         }
         r = json ? print_json(data, &err) : print_list(data, &err);
@@ -1565,9 +1568,9 @@ static int fd_dump(int fd, uint64_t offset, uint64_t length, bool raw, bool sque
                 return 0;
         skip = (size_t) (offset % page);
         if (length > SIZE_MAX - skip)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
-                                 "a mapping of %" PRIu64 " bytes does not fit the address space",
-                                 length);
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                    "a mapping of %" PRIu64 " bytes does not fit the address space",
+                                    length);
         req.fd = fd;
         req.offset = offset - skip;
         req.length = (size_t) length + skip;
@@ -1661,10 +1664,10 @@ static int run_fd(client_state *st, int argc, char **argv) {
                 return error_report(&err);
         writable = json_object_get(reply, "writable");
         if (fd < 0 || !json_is_boolean(writable) || rid != id) {
-                error_set(&err, MC_ERR_IO, EPROTO,
-                          "MmapFd failed: malformed reply from memcapd: %s",
-                          fd < 0 ? "no file descriptor came with it"
-                                 : "bad \"writable\" or \"mmap_id\"");
+                mc_error_set(&err, MC_ERR_IO, EPROTO,
+                             "MmapFd failed: malformed reply from memcapd: %s",
+                             fd < 0 ? "no file descriptor came with it"
+                                    : "bad \"writable\" or \"mmap_id\"");
                 return error_report(&err);
         }
         if (json) {
@@ -1893,7 +1896,7 @@ static int run_session(client_state *st, int argc, char **argv) {
                 }
         }
         if (ferror(stdin)) {
-                error_errno(&err, errno, "read standard input");
+                mc_error_errno(&err, errno, "read standard input");
                 return error_report(&err);
         }
         return status;
@@ -1963,7 +1966,7 @@ static int run_raw(client_state *st, int argc, char **argv) {
                         return exit_code_from_kind(MC_ERR_IO);
         }
         if (ferror(stdin)) {
-                error_errno(&err, errno, "read standard input");
+                mc_error_errno(&err, errno, "read standard input");
                 return error_report(&err);
         }
         return 0;

@@ -61,7 +61,7 @@ static int parse_size_option(const char *name, const char *text, uint64_t *ret) 
 }
 
 static int write_error(mc_error *err) {
-        return error_errno(err, errno ? errno : EIO, "write to standard output");
+        return mc_error_errno(err, errno ? errno : EIO, "write to standard output");
 }
 
 /* Copy the mapping out chunk by chunk, feeding the hexdump or stdout. */
@@ -73,7 +73,7 @@ static int dump_stream(mc_ctx *ctx, const mc_mapping *m, uint64_t file_offset, o
 
         buf = malloc(CHUNK_SIZE);
         if (!buf)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         hexdump_init(&h, file_offset, squeeze);
 
         for (size_t off = 0; off < m->len;) {
@@ -108,8 +108,8 @@ static int dump_json(mc_ctx *ctx, const mc_mapping *m, const char *path, uint64_
 
         data = malloc(MC_MAX(m->len, (size_t) 1));
         if (!data)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
-                                 "out of memory for %zu bytes of JSON data", m->len);
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                    "out of memory for %zu bytes of JSON data", m->len);
         for (size_t off = 0; off < m->len;) {
                 size_t n = MC_MIN((size_t) CHUNK_SIZE, m->len - off);
 
@@ -121,17 +121,17 @@ static int dump_json(mc_ctx *ctx, const mc_mapping *m, const char *path, uint64_
         b64 = base64_encode(data, m->len);
         o = json_object();
         if (!b64 || !o)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         r |= json_add(o, "path", json_string_lossy(path, strlen(path)));
         r |= json_add(o, "offset", json_u64(file_offset));
         r |= json_add(o, "length", json_u64(m->len));
         r |= json_add(o, "data_base64", json_string(b64));
         if (r != 0)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         errno = 0;
         r = json_print(o, stdout);
         if (r == -ENOMEM)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         if (r < 0)
                 return write_error(err);
         return 0;

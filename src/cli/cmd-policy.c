@@ -42,14 +42,14 @@ static int print_policy(const mc_policy *policy, mc_error *err) {
                 return r;
         doc = json_loads(text, JSON_DECODE_ANY, &jerr);
         if (!doc)
-                return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                 "the library printed a policy that is not JSON: %s", jerr.text);
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                    "the library printed a policy that is not JSON: %s", jerr.text);
         errno = 0;
         r = json_print(doc, stdout);
         if (r == -ENOMEM)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         if (r < 0)
-                return error_errno(err, errno ? errno : EIO, "write to standard output");
+                return mc_error_errno(err, errno ? errno : EIO, "write to standard output");
         return 0;
 }
 

@@ -213,7 +213,7 @@ static int shm_list_read(shm_entry **ret, size_t *ret_n, mc_error *err) {
 
         d = opendir(SHM_DIR);
         if (!d)
-                return error_errno(err, errno, "list '%s'", SHM_DIR);
+                return mc_error_errno(err, errno, "list '%s'", SHM_DIR);
         for (;;) {
                 shm_entry e = {};
 
@@ -221,7 +221,7 @@ static int shm_list_read(shm_entry **ret, size_t *ret_n, mc_error *err) {
                 de = readdir(d);
                 if (!de) {
                         if (errno != 0)
-                                r = error_errno(err, errno, "list '%s'", SHM_DIR);
+                                r = mc_error_errno(err, errno, "list '%s'", SHM_DIR);
                         break;
                 }
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
@@ -231,7 +231,7 @@ static int shm_list_read(shm_entry **ret, size_t *ret_n, mc_error *err) {
                 else if (errno == ENOENT)
                         continue; /* removed while we looked */
                 if (asprintf(&e.name, "/%s", de->d_name) < 0) {
-                        r = error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                        r = mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
                         break;
                 }
                 if (n == cap) {
@@ -239,7 +239,8 @@ static int shm_list_read(shm_entry **ret, size_t *ret_n, mc_error *err) {
                         shm_entry *ne = reallocarray(entries, ncap, sizeof(*ne));
                         if (!ne) {
                                 free(e.name);
-                                r = error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                                r = mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                                 "out of memory");
                                 break;
                         }
                         entries = ne;
@@ -349,7 +350,7 @@ static int shm_ls(int argc, char **argv) {
         r = json ? shm_ls_json(entries, n) : shm_ls_table(entries, n);
         entries_free(entries, n);
         if (r < 0) {
-                error_errno(&err, r, "print the list");
+                mc_error_errno(&err, r, "print the list");
                 return error_report(&err);
         }
         return 0;
@@ -419,11 +420,11 @@ static int shm_info(int argc, char **argv) {
         if (r < 0)
                 return error_report(&err);
         if (fstat(shm.fd, &st) < 0)
-                r = error_errno(&err, errno, "stat shared memory '%s'", shm.name);
+                r = mc_error_errno(&err, errno, "stat shared memory '%s'", shm.name);
         else {
                 r = shm_info_print(&shm, &st, json);
                 if (r < 0)
-                        error_errno(&err, r, "print the shared memory object");
+                        mc_error_errno(&err, r, "print the shared memory object");
         }
         /* Close it even when printing failed; report the first failure. */
         q = mc_shared_close(ctx, &shm, r < 0 ? NULL : &err);

@@ -137,7 +137,8 @@ int cli_finish_output(void) {
         errno = 0;
         failed = fflush(stdout) != 0;
         if (failed || ferror(stdout)) {
-                error_errno(&err, failed && errno != 0 ? errno : EIO, "write to standard output");
+                mc_error_errno(&err, failed && errno != 0 ? errno : EIO,
+                               "write to standard output");
                 return error_report(&err);
         }
         return 0;

@@ -181,25 +181,16 @@ static int do_read(mcd_server *s, conn *c, const mcd_request *q, mc_error *e) {
         size_t n = 0;
         int r;
 
-        if (q->length > s->cfg.max_read) {
-                mc_error tmp = MC_ERROR_INIT;
-                snprintf(tmp.message, sizeof(tmp.message),
-                         "length %" PRIu64 " exceeds the largest read, %" PRIu64 " bytes (use "
-                         "MmapFd for bulk data)",
-                         q->length, s->cfg.max_read);
-                tmp.kind = MC_ERR_INVALID_ARGUMENT;
-                tmp.sys_errno = EINVAL;
-                *e = tmp;
-                return -EINVAL;
-        }
+        if (q->length > s->cfg.max_read)
+                return mc_error_set(e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                    "length %" PRIu64 " exceeds the largest read, %" PRIu64
+                                    " bytes (use MmapFd for bulk data)",
+                                    q->length, s->cfg.max_read);
         if (q->length > s->scratch_cap) {
                 uint8_t *p = realloc(s->scratch, (size_t) q->length);
-                if (!p) {
-                        e->kind = MC_ERR_OUT_OF_MEMORY;
-                        e->sys_errno = ENOMEM;
-                        strscpy(e->message, sizeof(e->message), "allocating the read buffer");
-                        return -ENOMEM;
-                }
+                if (!p)
+                        return mc_error_set(e, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                            "allocating the read buffer");
                 s->scratch = p;
                 s->scratch_cap = (size_t) q->length;
         }
@@ -339,18 +330,11 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
                 r = mcd_reply_hello(&c->out, c->client.caps, c->client.pid, c->client.uid);
                 break;
         default:
-                r = -EINVAL;
-                e.kind = MC_ERR_INVALID_ARGUMENT;
-                e.sys_errno = EINVAL;
-                strscpy(e.message, sizeof(e.message), "unknown call");
+                r = mc_error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL, "unknown call");
                 break;
         }
-        if (r == -ENOMEM && e.kind == MC_OK) {
-                /* The reply itself could not be built. */
-                e.kind = MC_ERR_OUT_OF_MEMORY;
-                e.sys_errno = ENOMEM;
-                strscpy(e.message, sizeof(e.message), "the daemon is out of memory");
-        }
+        if (r == -ENOMEM && e.kind == MC_OK) /* the reply itself could not be built */
+                r = mc_error_set(&e, MC_ERR_OUT_OF_MEMORY, ENOMEM, "the daemon is out of memory");
         if (r < 0)
                 reply_failure(c, &e, call);
 audit:

@@ -38,7 +38,6 @@
 #include <jansson.h>
 
 #include "base64.h"
-#include "error-util.h"
 #include "macro.h"
 #include "protocol.h"
 
@@ -132,24 +131,13 @@ static const struct {
 /* Client-controlled names are cut to this many bytes in messages. */
 #define NAME_MAX_SHOWN 64
 
-_printf_(2, 3) static int invalid(mc_error *err, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        if (!err)
-                return -EINVAL;
-        va_start(ap, fmt);
-        r = vsnprintf(err->message, sizeof(err->message), fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                err->message[0] = 0;
-        err->kind = MC_ERR_INVALID_ARGUMENT;
-        err->sys_errno = EINVAL;
-        return -EINVAL;
-}
+/* Every refusal of a request is InvalidArgument (EINVAL) with a message naming the call and field.
+ */
+#define invalid(err, ...) mc_error_set((err), MC_ERR_INVALID_ARGUMENT, EINVAL, __VA_ARGS__)
 
 static int oom(mc_error *err) {
-        return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory decoding the request");
+        return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                            "out of memory decoding the request");
 }
 
 /* ---- pre-scan ------------------------------------------------------------------------------- */

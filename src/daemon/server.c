@@ -447,9 +447,7 @@ static void queue_closing_error(conn *c, mc_error_kind kind, int errnum, const c
                                 const char *msg) {
         mc_error e = MC_ERROR_INIT;
 
-        e.kind = kind;
-        e.sys_errno = errnum;
-        strscpy(e.message, sizeof(e.message), msg);
+        (void) mc_error_set(&e, kind, errnum, "%s", msg);
         (void) mcd_reply_error(&c->out, &e, NULL);
         c->closing = true;
         c->reason = reason;
@@ -797,9 +795,7 @@ static void refuse(int fd, const char *why) {
         mc_error e = MC_ERROR_INIT;
         mcd_buf b = MCD_BUF_INIT;
 
-        e.kind = MC_ERR_POLICY_VIOLATION;
-        e.sys_errno = EUSERS;
-        strscpy(e.message, sizeof(e.message), why);
+        (void) mc_error_set(&e, MC_ERR_POLICY_VIOLATION, EUSERS, "%s", why);
         if (mcd_reply_error(&b, &e, NULL) >= 0)
                 (void) send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         mcd_buf_done(&b);
@@ -976,30 +972,30 @@ static int lock_socket(mcd_server *s, const struct sockaddr_un *sa, mc_error *er
 
         if (asprintf(&lock, "%s.lock", path) < 0) {
                 lock = NULL;
-                return error_errno(err, ENOMEM, "allocating");
+                return mc_error_errno(err, ENOMEM, "allocating");
         }
         fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0)
-                return error_errno(err, errno, "opening the lock file '%s'", lock);
+                return mc_error_errno(err, errno, "opening the lock file '%s'", lock);
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
                 close(fd);
-                return error_set(err, MC_ERR_ALREADY_EXISTS, EEXIST,
-                                 "'%s' is not a regular file; not using it as the lock of '%s'",
-                                 lock, path);
+                return mc_error_set(err, MC_ERR_ALREADY_EXISTS, EEXIST,
+                                    "'%s' is not a regular file; not using it as the lock of '%s'",
+                                    lock, path);
         }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 int e = errno;
 
                 close(fd);
                 if (e != EWOULDBLOCK)
-                        return error_errno(err, e, "locking '%s'", lock);
+                        return mc_error_errno(err, e, "locking '%s'", lock);
                 r = socket_is_live(sa);
                 if (r > 0)
-                        return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
-                                         "another memcapd is listening on '%s'", path);
-                return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
-                                 "another memcapd is starting on '%s' (it holds the lock '%s')",
-                                 path, lock);
+                        return mc_error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
+                                            "another memcapd is listening on '%s'", path);
+                return mc_error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
+                                    "another memcapd is starting on '%s' (it holds the lock '%s')",
+                                    path, lock);
         }
         s->lock_fd = fd;
         return 0;
@@ -1012,12 +1008,12 @@ static int listen_on(mcd_server *s, mc_error *err) {
         int fd, e, r;
 
         if (strlen(path) >= sizeof(sa.sun_path))
-                return error_set(err, MC_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
-                                 "socket path '%s' is longer than %zu bytes", path,
-                                 sizeof(sa.sun_path) - 1);
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
+                                    "socket path '%s' is longer than %zu bytes", path,
+                                    sizeof(sa.sun_path) - 1);
         memcpy(sa.sun_path, path, strlen(path) + 1);
         if (socket_parent(path) < 0)
-                return error_errno(err, errno, "creating the directory of '%s'", path);
+                return mc_error_errno(err, errno, "creating the directory of '%s'", path);
         r = lock_socket(s, &sa, err);
         if (r < 0)
                 return r;
@@ -1029,30 +1025,31 @@ static int listen_on(mcd_server *s, mc_error *err) {
          */
         if (lstat(path, &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
-                        return error_set(err, MC_ERR_ALREADY_EXISTS, EEXIST,
-                                         "'%s' exists and is not a socket; not replacing it", path);
+                        return mc_error_set(err, MC_ERR_ALREADY_EXISTS, EEXIST,
+                                            "'%s' exists and is not a socket; not replacing it",
+                                            path);
                 r = socket_is_live(&sa);
                 if (r > 0)
-                        return error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
-                                         "another memcapd is listening on '%s'", path);
+                        return mc_error_set(err, MC_ERR_ALREADY_EXISTS, EADDRINUSE,
+                                            "another memcapd is listening on '%s'", path);
                 if (r < 0)
-                        return error_errno(err, -r, "probing the socket '%s'", path);
+                        return mc_error_errno(err, -r, "probing the socket '%s'", path);
                 if (unlink(path) < 0 && errno != ENOENT)
-                        return error_errno(err, errno, "removing the stale socket '%s'", path);
+                        return mc_error_errno(err, errno, "removing the stale socket '%s'", path);
         }
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return error_errno(err, errno, "socket");
+                return mc_error_errno(err, errno, "socket");
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
                 e = errno;
                 close(fd);
-                return error_errno(err, e, "bind '%s'", path);
+                return mc_error_errno(err, e, "bind '%s'", path);
         }
         if (chmod(path, s->cfg.socket_mode) < 0 || listen(fd, 512) < 0) {
                 e = errno;
                 close(fd);
                 unlink(path);
-                return error_errno(err, e, "listen on '%s'", path);
+                return mc_error_errno(err, e, "listen on '%s'", path);
         }
         s->lfd = fd;
         s->own_socket = true;
@@ -1133,7 +1130,7 @@ static void do_reload(mcd_server *s) {
                 if (r >= 0 && cfg.policy_pinned)
                         r = mcd_config_set(&cfg.policy_path, s->cfg.policy_path);
                 if (r < 0)
-                        error_errno(&err, ENOMEM, "reload: allocating");
+                        mc_error_errno(&err, ENOMEM, "reload: allocating");
         }
         if (r >= 0)
                 r = apply_policy(s, &cfg, &err);
@@ -1162,7 +1159,7 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
 
         s = calloc(1, sizeof(*s));
         if (!s)
-                return error_errno(err, ENOMEM, "allocating the server");
+                return mc_error_errno(err, ENOMEM, "allocating the server");
         s->epfd = s->lfd = s->sigfd = s->spare_fd = s->lock_fd = s->audit_fd = -1;
         s->now = mcd_now_ms();
         s->listen_kind = WATCH_LISTEN;
@@ -1178,7 +1175,7 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
         if (!s->cfg.socket_path || !s->cfg.root || !s->cfg.caps ||
             (cfg->policy_path && !s->cfg.policy_path) || (cfg->audit_path && !s->cfg.audit_path) ||
             (config_path && !s->config_path)) {
-                r = error_errno(err, ENOMEM, "allocating the server");
+                r = mc_error_errno(err, ENOMEM, "allocating the server");
                 goto fail;
         }
         memcpy(s->cfg.caps, cfg->caps, cfg->n_caps * sizeof(*cfg->caps));
@@ -1193,7 +1190,7 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
         if (r < 0)
                 goto fail;
         if (mkdir(s->cfg.root, 0755) < 0 && errno != EEXIST) {
-                r = error_errno(err, errno, "creating the root '%s'", s->cfg.root);
+                r = mc_error_errno(err, errno, "creating the root '%s'", s->cfg.root);
                 goto fail;
         }
         mo.root = s->cfg.root;
@@ -1206,12 +1203,12 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
 
         s->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (s->epfd < 0) {
-                r = error_errno(err, errno, "epoll_create1");
+                r = mc_error_errno(err, errno, "epoll_create1");
                 goto fail;
         }
         s->spare_fd = fcntl(s->epfd, F_DUPFD_CLOEXEC, 3);
         if (s->spare_fd < 0) {
-                r = error_errno(err, errno, "reserving a spare descriptor");
+                r = mc_error_errno(err, errno, "reserving a spare descriptor");
                 goto fail;
         }
         /* Shutdown and reload through memcap's own signal capability, run by this loop. */
@@ -1227,7 +1224,7 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
                 goto fail;
         signal(SIGPIPE, SIG_IGN);
         if (epoll_set(s, EPOLL_CTL_ADD, s->sigfd, EPOLLIN, &s->signal_kind) < 0) {
-                r = error_errno(err, errno, "epoll_ctl");
+                r = mc_error_errno(err, errno, "epoll_ctl");
                 goto fail;
         }
 
@@ -1240,7 +1237,7 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
                         goto fail;
         }
         if (epoll_set(s, EPOLL_CTL_ADD, s->lfd, EPOLLIN, &s->listen_kind) < 0) {
-                r = error_errno(err, errno, "epoll_ctl");
+                r = mc_error_errno(err, errno, "epoll_ctl");
                 goto fail;
         }
         *ret = s;
