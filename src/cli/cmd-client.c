@@ -31,6 +31,7 @@
 #include "base64.h"
 #include "cli.h"
 #include "client.h"
+#include "json-escape.h"
 
 /* Bytes per MmapRead/MmapWrite request: about 350 KB of base64 on the wire. */
 #define CHUNK_SIZE ((size_t) 256 * 1024)
@@ -693,22 +694,6 @@ typedef struct text_out {
         char last; /* the last character written, 0 before any */
 } text_out;
 
-/* Bytes at the end of @s (@n bytes) that start a UTF-8 sequence the end cuts short. */
-static size_t utf8_cut_tail(const unsigned char *s, size_t n) {
-        for (size_t i = 1; i <= 3 && i <= n; i++) {
-                unsigned char b = s[n - i];
-                size_t need;
-
-                if ((b & 0xc0) == 0x80)
-                        continue;
-                if (b < 0xc0)
-                        return 0;
-                need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-                return need > i ? i : 0;
-        }
-        return 0;
-}
-
 static int text_emit(text_out *t, const unsigned char *s, size_t n) {
         for (size_t i = 0; i < n;) {
                 size_t j = i;
@@ -747,7 +732,7 @@ static int text_feed(text_out *t, const unsigned char *data, size_t n, bool fina
         if (n > 0)
                 memcpy(buf + t->n_carry, data, n);
         len = t->n_carry + n;
-        keep = final ? 0 : utf8_cut_tail(buf, len);
+        keep = final ? 0 : utf8_incomplete_tail((const char *) buf, len);
         r = text_emit(t, buf, len - keep);
         if (r < 0)
                 return r;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-escape.h"
 #include "log.h"
 #include "macro.h"
 #include "server-int.h"
@@ -100,15 +101,14 @@ static json_t *unparsed_path(const char *line, size_t len) {
 /*
  * A path as a record's "path": at most PATH_MAX bytes, which is all a path that can be opened
  * has, so that a record stays small whatever line the client sent; a longer one is cut at a
- * character boundary and "path_bytes" says how long it was.
+ * character boundary (paths here were decoded by jansson, so they are valid UTF-8) and
+ * "path_bytes" says how long it was.
  */
 static void audit_path(json_t *o, const char *path, size_t len) {
         size_t n = len;
 
         if (n > PATH_MAX) {
-                n = PATH_MAX;
-                while (n > 0 && ((unsigned char) path[n] & 0xc0) == 0x80)
-                        n--;
+                n = PATH_MAX - utf8_incomplete_tail(path, PATH_MAX);
                 json_object_set_new(o, "path_bytes", json_integer((json_int_t) len));
         }
         json_object_set_new(o, "path", json_stringn(path, n));

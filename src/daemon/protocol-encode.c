@@ -3,8 +3,10 @@
  * The reply encoder of the memcapd protocol, without jansson: each reply computes an upper bound
  * of its size, reserves it once, and writes straight into the buffer, so a 4 KiB base64 MmapRead
  * reply is one reservation, a memcpy of the header, the base64 encoder and the trailer. Strings
- * are escaped for JSON and any byte that is not part of valid UTF-8 becomes \u00XX, so paths and
- * messages from clients can neither break the framing nor produce invalid JSON.
+ * go through the project's one JSON escaper, json_escape() (src/lib/util/json-escape.c), into
+ * that reserved space: any byte that is not part of valid UTF-8 becomes \u00XX, so paths and
+ * messages from clients can neither break the framing nor produce invalid JSON. DEL stays raw
+ * in replies.
  *
  * Sections: buffer, JSON writer, replies.
  */
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "json-escape.h"
 #include "macro.h"
 #include "protocol.h"
 
@@ -75,11 +78,11 @@ __attribute__((noinline)) void mcd_buf_consume(mcd_buf *b, size_t n) {
 /* Room for one number: 20 digits and a sign. */
 #define NUMBER_MAX 21
 
-/* Bound for put_str() of @n bytes: every byte may become \u00XX, plus the quotes. */
+/* Bound for put_str() of @n bytes: what json_escape() may write, plus the quotes. */
 static bool str_bound(size_t n, size_t *ret) {
         size_t r;
 
-        if (MC_MUL_OVERFLOW(n, (size_t) 6, &r) || MC_ADD_OVERFLOW(r, (size_t) 2, &r))
+        if (!json_escape_bound(n, &r) || MC_ADD_OVERFLOW(r, (size_t) 2, &r))
                 return false;
         *ret = r;
         return true;
@@ -143,105 +146,10 @@ static char *put_bool(char *o, bool v) {
         return v ? put_lit(o, "true") : put_lit(o, "false");
 }
 
-/* The length of the valid UTF-8 sequence at @s (at most @n bytes), or 0 when it is not one. */
-static size_t utf8_valid(const unsigned char *s, size_t n) {
-        unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-        size_t len;
-
-        if (c >= 0xc2 && c <= 0xdf)
-                len = 2;
-        else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                if (c == 0xe0)
-                        lo = 0xa0; /* overlong */
-                else if (c == 0xed)
-                        hi = 0x9f; /* surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                if (c == 0xf0)
-                        lo = 0x90; /* overlong */
-                else if (c == 0xf4)
-                        hi = 0x8f; /* above U+10FFFF */
-        } else
-                return 0;
-        if (n < len || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if (s[i] < 0x80 || s[i] > 0xbf)
-                        return 0;
-        return len;
-}
-
-/* 0: copy as is; 1: escape; 2: start of a multi-byte sequence, to validate. */
-static const uint8_t char_class[256] = {
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-        2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-};
-
-static char *put_escape(char *o, unsigned char c) {
-        static const char hex[] = "0123456789abcdef";
-
-        switch (c) {
-        case '"':
-                return put_lit(o, "\\\"");
-        case '\\':
-                return put_lit(o, "\\\\");
-        case '\b':
-                return put_lit(o, "\\b");
-        case '\f':
-                return put_lit(o, "\\f");
-        case '\n':
-                return put_lit(o, "\\n");
-        case '\r':
-                return put_lit(o, "\\r");
-        case '\t':
-                return put_lit(o, "\\t");
-        }
-        o = put_lit(o, "\\u00");
-        *o++ = hex[c >> 4];
-        *o++ = hex[c & 15];
-        return o;
-}
-
-/* The inside of a JSON string for @s: at most 6 * @n bytes. */
-static char *put_str_body(char *o, const char *s, size_t n) {
-        const unsigned char *u = (const unsigned char *) s;
-        size_t i = 0;
-
-        while (i < n) {
-                size_t run = i, k;
-
-                while (run < n && char_class[u[run]] == 0)
-                        run++;
-                o = put_mem(o, u + i, run - i);
-                i = run;
-                if (i >= n)
-                        break;
-                if (char_class[u[i]] == 1) {
-                        o = put_escape(o, u[i]);
-                        i++;
-                } else if ((k = utf8_valid(u + i, n - i)) > 0) {
-                        o = put_mem(o, u + i, k);
-                        i += k;
-                } else {
-                        o = put_escape(o, u[i]);
-                        i++;
-                }
-        }
-        return o;
-}
-
 /* @s as a JSON string; at most str_bound(@n) bytes. */
 static char *put_str(char *o, const char *s, size_t n) {
         *o++ = '"';
-        o = put_str_body(o, s, n);
+        o = json_escape(o, s, n, /* flags= */ 0);
         *o++ = '"';
         return o;
 }
@@ -531,10 +439,10 @@ int mcd_reply_error(mcd_buf *b, const mc_error *e, const char *call) {
         o = put_lit(o, ",\"message\":");
         *o++ = '"';
         if (call) {
-                o = put_str_body(o, call, call_len);
+                o = json_escape(o, call, call_len, /* flags= */ 0);
                 o = put_lit(o, " failed: ");
         }
-        o = put_str_body(o, e->message, msg_len);
+        o = json_escape(o, e->message, msg_len, /* flags= */ 0);
         *o++ = '"';
         if (e->sys_errno != 0) {
                 o = put_lit(o, ",\"errno\":");

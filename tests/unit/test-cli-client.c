@@ -565,6 +565,38 @@ Test(cli_client, large_write_and_read_go_in_chunks) {
         free(data);
 }
 
+/*
+ * Text output reads in chunks of 256 KiB too, and a character that a chunk's end cuts in two is
+ * printed whole, not as the \xNN escapes of two broken halves.
+ */
+Test(cli_client, text_read_keeps_a_character_a_chunk_cuts) {
+        const size_t chunk = 256 * 1024, len = chunk + 3;
+        char path[400], cmds[1024];
+        char *data = malloc(len);
+        run_result r;
+
+        cr_assert(not(eq(ptr, data, NULL)));
+        memset(data, 'a', len);
+        data[chunk - 1] = (char) 0xc3; /* U+00E9, its second byte in the next chunk */
+        data[chunk] = (char) 0xa9;
+        data[len - 1] = '\n';
+        snprintf(path, sizeof(path), "%s/utf8.txt", tmpdir);
+        write_file(path, data, len);
+
+        snprintf(cmds, sizeof(cmds),
+                 "mmap --length 1MiB --prot rw\n"
+                 "write %% --file %s\n"
+                 "read %% --length %zu\n",
+                 path, len);
+        RUN_IN(&r, cmds, "session");
+        ASSERT_EXIT(&r, 0);
+        ASSERT_HAS(r.out, "aaa\xc3\xa9"
+                          "a\n");
+        cr_assert(eq(ptr, strstr(r.out, "\\x"), NULL), "escapes in the text:\n%.300s", r.out);
+        run_result_done(&r);
+        free(data);
+}
+
 /* ---- sharing between processes --------------------------------------------------------------- */
 
 /* Read @c's stdout until it holds @needle; return what was read (malloc'd). */
