@@ -10,10 +10,10 @@
  * served. Requests it already sent are still handled, but only while none of its replies waits
  * to be sent: one reply at a time, so that a uid whose buffers are full of requests makes
  * progress without growing; and when nothing is left but lines still arriving, one connection
- * (the reader, chosen in server.c) is read on until its line is whole, so the limit is passed
+ * (the reader, chosen in conn.c) is read on until its line is whole, so the limit is passed
  * by one line at most. The same holds for all connections together at max_buffer_total.
  * What blocked connections wait for ends in bounded time: replies a client does not read, or a
- * line it does not finish, end in a timeout (server.c).
+ * line it does not finish, end in a timeout (timeouts.c).
  */
 
 #include <inttypes.h>
