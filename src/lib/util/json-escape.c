@@ -156,79 +156,81 @@ static inline bool word_needs_look(uint64_t x) {
         return (t & high) != 0;
 }
 
-size_t json_escape_span(const char *str, size_t n, unsigned flags) {
-        const uint8_t *s = (const uint8_t *) str;
-        const uint8_t *cls = byte_class[(flags & JSON_ESCAPE_DEL) ? 1 : 0];
-        size_t i = 0;
-
-        for (;;) {
+/*
+ * The index of the first byte at or after @i that json_escape() does not copy as it is (or @n).
+ * Inlined into json_escape(), whose hostile inputs (a byte to escape every few bytes) would
+ * otherwise pay a call per escape.
+ */
+static inline size_t span_from(const uint8_t *s, size_t n, size_t i, const uint8_t *cls) {
+        while (i < n) {
+                uint8_t c = cls[s[i]];
                 size_t len;
 
-                while (n - i >= 8) {
-                        uint64_t x;
+                if (c == PLAIN) {
+                        /* Only a plain byte starts a run worth testing a word at a time. */
+                        while (n - i >= 8) {
+                                uint64_t x;
 
-                        memcpy(&x, s + i, 8);
-                        if (word_needs_look(x))
-                                break;
-                        i += 8;
+                                memcpy(&x, s + i, 8);
+                                if (word_needs_look(x))
+                                        break;
+                                i += 8;
+                        }
+                        while (i < n && cls[s[i]] == PLAIN)
+                                i++;
+                        continue;
                 }
-                while (i < n && cls[s[i]] == PLAIN)
-                        i++;
-                if (i >= n || cls[s[i]] == ESCAPE)
+                if (c == ESCAPE)
                         return i;
                 len = utf8_sequence_length((const char *) s + i, n - i);
                 if (len == 0)
                         return i;
                 i += len;
         }
+        return i;
+}
+
+/* The character after the backslash of a two-byte escape, or 0 for \u00XX. */
+static const char short_escape[256] = {
+        ['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+        ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't',
+};
+
+static inline char *escape_byte(char *dst, uint8_t c) {
+        static const char hex[] = "0123456789abcdef";
+
+        if (short_escape[c]) {
+                dst[0] = '\\';
+                dst[1] = short_escape[c];
+                return dst + 2;
+        }
+        memcpy(dst, "\\u00", 4);
+        dst[4] = hex[c >> 4];
+        dst[5] = hex[c & 0xf];
+        return dst + 6;
+}
+
+size_t json_escape_span(const char *s, size_t n, unsigned flags) {
+        return span_from((const uint8_t *) s, n, 0, byte_class[(flags & JSON_ESCAPE_DEL) ? 1 : 0]);
 }
 
 char *json_escape_byte(char *dst, unsigned char c) {
-        static const char hex[] = "0123456789abcdef";
-        char short_form;
-
-        switch (c) {
-        case '"':
-        case '\\':
-                short_form = (char) c;
-                break;
-        case '\b':
-                short_form = 'b';
-                break;
-        case '\f':
-                short_form = 'f';
-                break;
-        case '\n':
-                short_form = 'n';
-                break;
-        case '\r':
-                short_form = 'r';
-                break;
-        case '\t':
-                short_form = 't';
-                break;
-        default:
-                memcpy(dst, "\\u00", 4);
-                dst[4] = hex[c >> 4];
-                dst[5] = hex[c & 0xf];
-                return dst + 6;
-        }
-        dst[0] = '\\';
-        dst[1] = short_form;
-        return dst + 2;
+        return escape_byte(dst, c);
 }
 
-char *json_escape(char *dst, const char *s, size_t n, unsigned flags) {
+char *json_escape(char *dst, const char *str, size_t n, unsigned flags) {
+        const uint8_t *s = (const uint8_t *) str;
+        const uint8_t *cls = byte_class[(flags & JSON_ESCAPE_DEL) ? 1 : 0];
         size_t i = 0;
 
         while (i < n) {
-                size_t run = json_escape_span(s + i, n - i, flags);
+                size_t run = span_from(s, n, i, cls);
 
-                memcpy(dst, s + i, run);
-                dst += run;
-                i += run;
+                memcpy(dst, s + i, run - i);
+                dst += run - i;
+                i = run;
                 if (i < n)
-                        dst = json_escape_byte(dst, (unsigned char) s[i++]);
+                        dst = escape_byte(dst, s[i++]);
         }
         return dst;
 }
