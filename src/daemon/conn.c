@@ -69,12 +69,7 @@ void mcd_conn_free(mcd_server *s, conn *c, const char *reason) {
         mcd_audit_disconnect(s, c);
         if (c->closing)
                 drain_input(c->fd);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        MC_LIST_REMOVE(prev, next, s->conns, c);
         s->n_conns--;
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
         safe_close(c->fd);

@@ -203,10 +203,7 @@ void mcd_accept_clients(mcd_server *s) {
                 c->opened = s->now;
                 c->acct = a;
                 mcd_account_attach(c);
-                c->next = s->conns;
-                if (s->conns)
-                        s->conns->prev = c;
-                s->conns = c;
+                MC_LIST_PREPEND(prev, next, s->conns, c);
                 s->n_conns++;
                 mcd_audit_connect(s, c);
                 /* A blocked uid's new connection waits like its others. */

@@ -80,20 +80,12 @@ proc *mcd_proc_attach(mcd_server *s, pid_t pid, int pidfd) {
                 free(p);
                 return NULL;
         }
-        p->next = s->procs;
-        if (s->procs)
-                s->procs->prev = p;
-        s->procs = p;
+        MC_LIST_PREPEND(prev, next, s->procs, p);
         return p;
 }
 
 void mcd_proc_free(mcd_server *s, proc *p) {
-        if (p->prev)
-                p->prev->next = p->next;
-        else
-                s->procs = p->next;
-        if (p->next)
-                p->next->prev = p->prev;
+        MC_LIST_REMOVE(prev, next, s->procs, p);
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
         safe_close(p->pidfd);
         free(p);

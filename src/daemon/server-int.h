@@ -13,9 +13,10 @@
 
 #include <memcap/memcap.h>
 
-#include "settings.h"
+#include "list.h"
 #include "protocol.h"
 #include "server.h"
+#include "settings.h"
 
 /* What an epoll event is about. */
 typedef enum watch_kind {
