@@ -167,24 +167,14 @@ int run_read(client_state *st, int argc, char **argv) {
         static const char cmd[] = "client read";
         mc_error err = MC_ERROR_INIT;
         output_mode mode = OUT_DEFAULT;
-        bool json = false, have_length = false, squeeze = true;
-        uint64_t id, offset = 0, length = 0;
+        bool json = false, squeeze = true;
+        client_range range = {};
+        uint64_t id;
         int c, r;
 
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":hs:o:l:v", options, NULL)) >= 0) {
                 switch (c) {
-                case 'o':
-                        r = client_parse_size(cmd, "offset", optarg, &offset);
-                        if (r != 0)
-                                return r;
-                        break;
-                case 'l':
-                        r = client_parse_size(cmd, "length", optarg, &length);
-                        if (r != 0)
-                                return r;
-                        have_length = true;
-                        break;
                 case ARG_RAW:
                 case ARG_HEX:
                         r = set_mode(cmd, &mode, c == ARG_RAW ? OUT_RAW : OUT_HEX);
@@ -195,7 +185,7 @@ int run_read(client_state *st, int argc, char **argv) {
                         squeeze = false;
                         break;
                 default:
-                        r = client_common_option(st, help_read, cmd, c, argv, &json);
+                        r = client_common_option(st, help_read, cmd, c, argv, &json, &range);
                         if (r != OPT_HANDLED)
                                 return r;
                         if (json && (r = set_mode(cmd, &mode, OUT_JSON)) != 0)
@@ -208,30 +198,20 @@ int run_read(client_state *st, int argc, char **argv) {
         if (mode == OUT_DEFAULT)
                 mode = st->json ? OUT_JSON : OUT_TEXT;
 
-        if (!have_length) {
-                uint64_t total;
-
-                r = client_map_length(st, id, &total, &err);
+        if (!range.have_length) {
+                r = client_map_room(st, "MmapRead", id, range.offset, &range.length, &err);
                 if (r < 0)
                         return error_report(&err);
-                if (offset > total) {
-                        mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapRead failed: offset %" PRIu64 " is past the end of "
-                                     "mapping %" PRIu64 " (length %" PRIu64 ")",
-                                     offset, id, total);
-                        return error_report(&err);
-                }
-                length = total - offset;
         }
-        if (length > (uint64_t) INT64_MAX - offset) {
+        if (range.length > (uint64_t) INT64_MAX - range.offset) {
                 mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                              "MmapRead failed: offset plus length exceeds 2^63 - 1");
                 return error_report(&err);
         }
         if (mode == OUT_JSON)
-                r = read_json(st, id, offset, length, &err);
+                r = read_json(st, id, range.offset, range.length, &err);
         else
-                r = read_stream(st, id, offset, length, mode, squeeze, &err);
+                r = read_stream(st, id, range.offset, range.length, mode, squeeze, &err);
         if (r < 0)
                 return error_report(&err);
         return 0;
@@ -335,18 +315,14 @@ int run_write(client_state *st, int argc, char **argv) {
         const char *data = NULL, *file = NULL;
         bool json = st->json, from_stdin = false;
         const unsigned char *bytes;
-        uint64_t id, offset = 0;
+        client_range range = {};
+        uint64_t id;
         size_t n = 0;
         int c, r;
 
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":hs:o:d:f:", options, NULL)) >= 0) {
                 switch (c) {
-                case 'o':
-                        r = client_parse_size(cmd, "offset", optarg, &offset);
-                        if (r != 0)
-                                return r;
-                        break;
                 case 'd':
                         data = optarg;
                         break;
@@ -354,7 +330,7 @@ int run_write(client_state *st, int argc, char **argv) {
                         file = optarg;
                         break;
                 default:
-                        r = client_common_option(st, help_write, cmd, c, argv, &json);
+                        r = client_common_option(st, help_write, cmd, c, argv, &json, &range);
                         if (r != OPT_HANDLED)
                                 return r;
                 }
@@ -378,20 +354,12 @@ int run_write(client_state *st, int argc, char **argv) {
                 bytes = (const unsigned char *) data;
                 n = strlen(data);
         } else {
-                uint64_t total, room;
+                uint64_t room;
 
                 /* Several requests: check that all of it fits before the first one. */
-                r = client_map_length(st, id, &total, &err);
+                r = client_map_room(st, "MmapWrite", id, range.offset, &room, &err);
                 if (r < 0)
                         return error_report(&err);
-                if (offset > total) {
-                        mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapWrite failed: offset %" PRIu64 " is past the end of "
-                                     "mapping %" PRIu64 " (length %" PRIu64 ")",
-                                     offset, id, total);
-                        return error_report(&err);
-                }
-                room = total - offset;
                 if (data) {
                         bytes = (const unsigned char *) data;
                         n = strlen(data);
@@ -416,17 +384,17 @@ int run_write(client_state *st, int argc, char **argv) {
                                      "MmapWrite failed: the data does not fit in mapping %" PRIu64
                                      " at offset %" PRIu64 " (%" PRIu64
                                      " bytes left); nothing was written",
-                                     id, offset, room);
+                                     id, range.offset, room);
                         return error_report(&err);
                 }
         }
 
-        r = write_chunks(st, id, offset, bytes, n, &err);
+        r = write_chunks(st, id, range.offset, bytes, n, &err);
         if (r < 0)
                 return error_report(&err);
         if (json) {
                 out = json_pack("{s:I,s:I,s:I}", "mmap_id", (json_int_t) id, "offset",
-                                (json_int_t) offset, "length", (json_int_t) n);
+                                (json_int_t) range.offset, "length", (json_int_t) n);
                 if (!out)
                         return client_oom_exit();
                 r = client_print_json(out, &err);
@@ -434,6 +402,6 @@ int run_write(client_state *st, int argc, char **argv) {
                         return error_report(&err);
         } else
                 printf("wrote %zu byte%s to id %" PRIu64 " at offset %" PRIu64 "\n", n,
-                       n == 1 ? "" : "s", id, offset);
+                       n == 1 ? "" : "s", id, range.offset);
         return 0;
 }

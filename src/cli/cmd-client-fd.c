@@ -87,7 +87,8 @@ int run_fd(client_state *st, int argc, char **argv) {
                         squeeze = false;
                         break;
                 default:
-                        r = client_common_option(st, help_fd, cmd, c, argv, &json);
+                        r = client_common_option(st, help_fd, cmd, c, argv, &json,
+                                                 /* range= */ NULL);
                         if (r != OPT_HANDLED)
                                 return r;
                 }

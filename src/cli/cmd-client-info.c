@@ -72,31 +72,24 @@ static int print_hello(const mcc *c, const json_t *data, mc_error *err) {
 }
 
 int run_hello(client_state *st, int argc, char **argv) {
-        static const struct option options[] = {COMMON_OPTIONS, {}};
         _cleanup_json_ json_t *reply = NULL;
         mc_error err = MC_ERROR_INIT;
         bool json = st->json;
         json_t *data;
-        int c, r;
+        int r;
 
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":hs:", options, NULL)) >= 0) {
-                r = client_common_option(st, help_hello, "client hello", c, argv, &json);
-                if (r != OPT_HANDLED)
-                        return r;
-        }
+        r = client_common_options(st, argc, argv, help_hello, "client hello", &json);
+        if (r != OPT_HANDLED)
+                return r;
         if (optind < argc)
                 return cli_usage_error("client hello", "too many arguments");
 
         r = client_call(st, "Hello", json_object(), &reply, NULL, &err);
         if (r < 0)
                 return error_report(&err);
-        data = json_object_get(reply, "data");
-        if (!json_is_object(data)) {
-                mc_error_set(&err, MC_ERR_IO, EPROTO,
-                             "Hello failed: malformed reply from memcapd: no \"data\" object");
+        data = client_reply_data(reply, "Hello", JSON_OBJECT, &err);
+        if (!data)
                 return error_report(&err);
-        }
         r = json ? client_print_json(data, &err) : print_hello(st->conn, data, &err);
         if (r < 0)
                 return error_report(&err);
@@ -155,7 +148,6 @@ static int print_stats(const map_info *m, mc_error *err) {
 }
 
 int run_stats(client_state *st, int argc, char **argv) {
-        static const struct option options[] = {COMMON_OPTIONS, {}};
         static const char cmd[] = "client stats";
         _cleanup_json_ json_t *reply = NULL;
         mc_error err = MC_ERROR_INIT;
@@ -163,14 +155,11 @@ int run_stats(client_state *st, int argc, char **argv) {
         json_t *data;
         map_info m;
         uint64_t id;
-        int c, r;
+        int r;
 
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":hs:", options, NULL)) >= 0) {
-                r = client_common_option(st, help_stats, cmd, c, argv, &json);
-                if (r != OPT_HANDLED)
-                        return r;
-        }
+        r = client_common_options(st, argc, argv, help_stats, cmd, &json);
+        if (r != OPT_HANDLED)
+                return r;
         r = client_parse_id_operand(st, cmd, argc, argv, &id);
         if (r != 0)
                 return r;
@@ -250,7 +239,7 @@ int run_list(client_state *st, int argc, char **argv) {
                         all = true;
                         continue;
                 }
-                r = client_common_option(st, help_list, cmd, c, argv, &json);
+                r = client_common_option(st, help_list, cmd, c, argv, &json, /* range= */ NULL);
                 if (r != OPT_HANDLED)
                         return r;
         }
@@ -261,12 +250,9 @@ int run_list(client_state *st, int argc, char **argv) {
         r = client_call(st, "MmapList", args, &reply, NULL, &err);
         if (r < 0)
                 return error_report(&err);
-        data = json_object_get(reply, "data");
-        if (!json_is_array(data)) {
-                mc_error_set(&err, MC_ERR_IO, EPROTO,
-                             "MmapList failed: malformed reply from memcapd: no \"data\" array");
+        data = client_reply_data(reply, "MmapList", JSON_ARRAY, &err);
+        if (!data)
                 return error_report(&err);
-        }
         r = json ? client_print_json(data, &err) : print_list(data, &err);
         if (r < 0)
                 return error_report(&err);

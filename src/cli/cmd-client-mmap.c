@@ -45,8 +45,9 @@ int run_mmap(client_state *st, int argc, char **argv) {
         static const char cmd[] = "client mmap";
         _cleanup_json_ json_t *args = NULL, *reply = NULL, *out = NULL;
         mc_error err = MC_ERROR_INIT;
-        bool json = st->json, have_offset = false, have_length = false, shared = false;
-        uint64_t offset = 0, length = 0, id, got;
+        bool json = st->json, shared = false;
+        client_range range = {};
+        uint64_t id, got;
         unsigned prot = MC_PROT_READ;
         const char *path = NULL;
         int c, r;
@@ -54,18 +55,6 @@ int run_mmap(client_state *st, int argc, char **argv) {
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":hs:o:l:p:", options, NULL)) >= 0) {
                 switch (c) {
-                case 'o':
-                        r = client_parse_size(cmd, "offset", optarg, &offset);
-                        if (r != 0)
-                                return r;
-                        have_offset = true;
-                        break;
-                case 'l':
-                        r = client_parse_size(cmd, "length", optarg, &length);
-                        if (r != 0)
-                                return r;
-                        have_length = true;
-                        break;
                 case 'p':
                         r = client_parse_prot(cmd, optarg, &prot);
                         if (r != 0)
@@ -75,7 +64,7 @@ int run_mmap(client_state *st, int argc, char **argv) {
                         shared = true;
                         break;
                 default:
-                        r = client_common_option(st, help_mmap, cmd, c, argv, &json);
+                        r = client_common_option(st, help_mmap, cmd, c, argv, &json, &range);
                         if (r != OPT_HANDLED)
                                 return r;
                 }
@@ -84,7 +73,7 @@ int run_mmap(client_state *st, int argc, char **argv) {
                 return cli_usage_error(cmd, "too many arguments");
         if (optind < argc)
                 path = argv[optind];
-        if (!path && !have_length)
+        if (!path && !range.have_length)
                 return cli_usage_error(cmd, "an anonymous mapping (no PATH) needs --length");
 
         args = json_object();
@@ -102,10 +91,7 @@ int run_mmap(client_state *st, int argc, char **argv) {
                 }
                 r |= json_add(args, "path", p);
         }
-        if (have_offset)
-                r |= json_add(args, "offset", json_integer((json_int_t) offset));
-        if (have_length)
-                r |= json_add(args, "length", json_integer((json_int_t) length));
+        r |= client_add_range(args, &range);
         r |= json_add(args, "prot", json_integer(prot));
         if (shared)
                 r |= json_add(args, "shared", json_true());
@@ -141,7 +127,8 @@ int run_mmap(client_state *st, int argc, char **argv) {
 
                 printf("id %" PRIu64 ", length %" PRIu64 " (%s)%s\n", id, got,
                        format_size(got, size),
-                       have_length && got < length ? ", cut at the end of the file" : "");
+                       range.have_length && got < range.length ? ", cut at the end of the file"
+                                                               : "");
         }
         if (!st->in_session && isatty(STDERR_FILENO))
                 log_error("note: the mapping belongs to this process and is released as it "

@@ -92,18 +92,6 @@ static char *advice_name(const char *text) {
         return s;
 }
 
-/* Add {"offset", "length"} to @o when they were given; 0 or -ENOMEM. */
-static int add_range(json_t *o, bool have_offset, uint64_t offset, bool have_length,
-                     uint64_t length) {
-        int r = 0;
-
-        if (have_offset)
-                r |= json_add(o, "offset", json_integer((json_int_t) offset));
-        if (have_length)
-                r |= json_add(o, "length", json_integer((json_int_t) length));
-        return r ? -ENOMEM : 0;
-}
-
 static int id_command(client_state *st, int argc, char **argv, const id_command_spec *spec) {
         /* Each command knows only its own options: the others are unknown ones. */
         static const struct option plain[] = {COMMON_OPTIONS, {}};
@@ -121,9 +109,9 @@ static int id_command(client_state *st, int argc, char **argv, const id_command_
         _cleanup_json_ json_t *args = NULL, *out = NULL, *reply = NULL;
         _cleanup_free_ char *advice = NULL;
         mc_error err = MC_ERROR_INIT;
-        bool json = st->json, have_prot = false, have_offset = false, have_length = false;
-        bool written = true;
-        uint64_t id, offset = 0, length = 0;
+        bool json = st->json, have_prot = false, written = true;
+        client_range range = {};
+        uint64_t id;
         unsigned prot = 0;
         int c, r;
 
@@ -131,14 +119,8 @@ static int id_command(client_state *st, int argc, char **argv, const id_command_
         while ((c = getopt_long(argc, argv, shorts, options, NULL)) >= 0) {
                 if (c == 'p')
                         r = client_parse_prot(spec->cmd, optarg, &prot), have_prot = true;
-                else if (c == 'o')
-                        r = client_parse_size(spec->cmd, "offset", optarg, &offset),
-                        have_offset = true;
-                else if (c == 'l')
-                        r = client_parse_size(spec->cmd, "length", optarg, &length),
-                        have_length = true;
-                else if ((r = client_common_option(st, spec->help, spec->cmd, c, argv, &json)) ==
-                         OPT_HANDLED)
+                else if ((r = client_common_option(st, spec->help, spec->cmd, c, argv, &json,
+                                                   &range)) == OPT_HANDLED)
                         r = 0;
                 else
                         return r;
@@ -166,7 +148,7 @@ static int id_command(client_state *st, int argc, char **argv, const id_command_
                 return cli_usage_error(spec->cmd, "missing --prot");
 
         args = client_id_args(id);
-        if (!args || add_range(args, have_offset, offset, have_length, length) < 0 ||
+        if (!args || client_add_range(args, &range) < 0 ||
             (spec->prot && json_add(args, "prot", json_integer(prot))) ||
             (advice && json_add(args, "advice", json_string(advice))))
                 return client_oom_exit();
@@ -185,7 +167,7 @@ static int id_command(client_state *st, int argc, char **argv, const id_command_
         }
         if (json) {
                 out = client_id_args(id);
-                if (!out || add_range(out, have_offset, offset, have_length, length) < 0 ||
+                if (!out || client_add_range(out, &range) < 0 ||
                     (spec->prot && json_add(out, "prot", json_integer(prot))) ||
                     (advice && json_add(out, "advice", json_string(advice))) ||
                     (streq(spec->call, "Msync") && json_add(out, "written", json_boolean(written))))
@@ -202,14 +184,14 @@ static int id_command(client_state *st, int argc, char **argv, const id_command_
                 return 0;
         }
         printf("%s id %" PRIu64, spec->done, id);
-        if (have_offset || have_length) {
+        if (range.have_offset || range.have_length) {
                 char o[24], l[24];
 
-                snprintf(o, sizeof(o), "%" PRIu64, offset);
-                snprintf(l, sizeof(l), "%" PRIu64, length);
-                printf(" from offset %s%s%s", o, have_length ? " for " : " to the end",
-                       have_length ? l : "");
-                if (have_length)
+                snprintf(o, sizeof(o), "%" PRIu64, range.offset);
+                snprintf(l, sizeof(l), "%" PRIu64, range.length);
+                printf(" from offset %s%s%s", o, range.have_length ? " for " : " to the end",
+                       range.have_length ? l : "");
+                if (range.have_length)
                         printf(" bytes");
         }
         if (spec->prot) {

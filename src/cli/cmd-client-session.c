@@ -203,7 +203,8 @@ int run_session(client_state *st, int argc, char **argv) {
                         keep_going = true;
                         break;
                 default:
-                        r = client_common_option(st, help_session, cmd, c, argv, &json);
+                        r = client_common_option(st, help_session, cmd, c, argv, &json,
+                                                 /* range= */ NULL);
                         if (r != OPT_HANDLED)
                                 return r;
                 }
@@ -247,7 +248,6 @@ static const char help_raw[] =
         "exit status is 0 once every line got its reply, whatever the replies say.\n";
 
 int run_raw(client_state *st, int argc, char **argv) {
-        static const struct option options[] = {COMMON_OPTIONS, {}};
         static const char cmd[] = "client raw";
         _cleanup_free_ char *line = NULL;
         mc_error err = MC_ERROR_INIT;
@@ -256,14 +256,11 @@ int run_raw(client_state *st, int argc, char **argv) {
         size_t cap = 0;
         ssize_t len;
         mcc *conn = NULL;
-        int c, r;
+        int r;
 
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":hs:", options, NULL)) >= 0) {
-                r = client_common_option(st, help_raw, cmd, c, argv, &json);
-                if (r != OPT_HANDLED)
-                        return r;
-        }
+        r = client_common_options(st, argc, argv, help_raw, cmd, &json);
+        if (r != OPT_HANDLED)
+                return r;
         if (json)
                 return cli_usage_error(cmd, "--json does not apply: the replies are JSON already");
         if (optind < argc)

@@ -88,7 +88,9 @@ void client_prot_string(unsigned prot, char buf[static 4]) {
 }
 
 int client_common_option(client_state *st, const char *help, const char *cmd, int c, char **argv,
-                         bool *json) {
+                         bool *json, client_range *range) {
+        int r;
+
         switch (c) {
         case 'h':
                 fputs(help, stdout);
@@ -102,9 +104,32 @@ int client_common_option(client_state *st, const char *help, const char *cmd, in
         case ARG_JSON:
                 *json = true;
                 return OPT_HANDLED;
-        default:
-                return cli_option_error(cmd, c, argv);
+        case 'o':
+        case 'l':
+                if (!range)
+                        break;
+                r = client_parse_size(cmd, c == 'o' ? "offset" : "length", optarg,
+                                      c == 'o' ? &range->offset : &range->length);
+                if (r != 0)
+                        return r;
+                *(c == 'o' ? &range->have_offset : &range->have_length) = true;
+                return OPT_HANDLED;
         }
+        return cli_option_error(cmd, c, argv);
+}
+
+int client_common_options(client_state *st, int argc, char **argv, const char *help,
+                          const char *cmd, bool *json) {
+        static const struct option options[] = {COMMON_OPTIONS, {}};
+        int c, r;
+
+        cli_getopt_reset();
+        while ((c = getopt_long(argc, argv, ":hs:", options, NULL)) >= 0) {
+                r = client_common_option(st, help, cmd, c, argv, json, /* range= */ NULL);
+                if (r != OPT_HANDLED)
+                        return r;
+        }
+        return OPT_HANDLED;
 }
 
 /* ---- argument parsing ---------------------------------------------------------------------- */
@@ -314,4 +339,43 @@ int client_map_length(client_state *st, uint64_t id, uint64_t *ret, mc_error *er
                 return r;
         *ret = m.length;
         return 0;
+}
+
+int client_map_room(client_state *st, const char *call, uint64_t id, uint64_t offset, uint64_t *ret,
+                    mc_error *err) {
+        uint64_t total;
+        int r;
+
+        r = client_map_length(st, id, &total, err);
+        if (r < 0)
+                return r;
+        if (offset > total)
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                    "%s failed: offset %" PRIu64
+                                    " is past the end of mapping %" PRIu64 " (length %" PRIu64 ")",
+                                    call, offset, id, total);
+        *ret = total - offset;
+        return 0;
+}
+
+int client_add_range(json_t *o, const client_range *range) {
+        int r = 0;
+
+        if (range->have_offset)
+                r |= json_add(o, "offset", json_integer((json_int_t) range->offset));
+        if (range->have_length)
+                r |= json_add(o, "length", json_integer((json_int_t) range->length));
+        return r ? -ENOMEM : 0;
+}
+
+json_t *client_reply_data(const json_t *reply, const char *call, json_type type, mc_error *err) {
+        json_t *data = json_object_get(reply, "data");
+
+        if (!data || json_typeof(data) != type) {
+                mc_error_set(err, MC_ERR_IO, EPROTO,
+                             "%s failed: malformed reply from memcapd: no \"data\" %s", call,
+                             type == JSON_ARRAY ? "array" : "object");
+                return NULL;
+        }
+        return data;
 }

@@ -59,6 +59,12 @@ enum {
                 "json", no_argument, NULL, ARG_JSON                                                \
         }
 
+/* --offset and --length as given: the part of a file or a mapping a verb acts on. */
+typedef struct client_range {
+        uint64_t offset, length;
+        bool have_offset, have_length;
+} client_range;
+
 /* Free what @st holds and reset it. */
 void client_state_done(client_state *st);
 
@@ -90,12 +96,17 @@ int client_print_json(const json_t *doc, mc_error *err);
 void client_prot_string(unsigned prot, char buf[static 4]);
 
 /*
- * The options every verb takes (--help, --socket, --json), and the report of any other option
+ * The options every verb takes (--help, --socket, --json), --offset and --length into @range for
+ * the verbs that take them (@range NULL for the others), and the report of any other option
  * getopt_long() returned (@c). Returns OPT_HANDLED to go on parsing, or the exit status to
  * return (after --help, a usage error or an unknown option).
  */
 int client_common_option(client_state *st, const char *help, const char *cmd, int c, char **argv,
-                         bool *json);
+                         bool *json, client_range *range);
+
+/* The option loop of a verb that takes the common options only; OPT_HANDLED when it is done. */
+int client_common_options(client_state *st, int argc, char **argv, const char *help,
+                          const char *cmd, bool *json);
 
 /* ---- cmd-client-util.c: arguments ----------------------------------------------------------- */
 
@@ -133,6 +144,20 @@ int client_map_info_parse(const json_t *o, const char *call, map_info *ret, mc_e
 
 /* The length of mapping @id, from MmapStats (needs no capability for our own mappings). */
 int client_map_length(client_state *st, uint64_t id, uint64_t *ret, mc_error *err);
+
+/*
+ * The bytes of mapping @id from @offset to its end, in *@ret; InvalidArgument, as a failure of
+ * @call, when @offset is past the end.
+ */
+int client_map_room(client_state *st, const char *call, uint64_t id, uint64_t offset, uint64_t *ret,
+                    mc_error *err);
+
+/* Add "offset" and "length" to the request or output @o, those that were given; 0 or -ENOMEM. */
+int client_add_range(json_t *o, const client_range *range);
+
+/* The "data" of a successful @call's reply, an object or an array as @type says; NULL with
+ * @err filled (Io, EPROTO) when it is not. */
+json_t *client_reply_data(const json_t *reply, const char *call, json_type type, mc_error *err);
 
 /* ---- the verbs ------------------------------------------------------------------------------ */
 

@@ -187,6 +187,28 @@ Test(json_escape, utf8_decode_gives_code_points) {
         cr_assert(eq(sz, utf8_sequence_length("", 0), 0));
 }
 
+/* Every code point encodes to what jansson calls valid UTF-8 and decodes back to itself. */
+Test(json_escape, utf8_encode_round_trips_every_code_point) {
+        for (uint32_t cp = 0; cp <= 0x10ffff; cp++) {
+                char buf[4];
+                size_t len = utf8_encode(cp, buf);
+                uint32_t back = 0;
+                bool surrogate = cp >= 0xd800 && cp <= 0xdfff;
+
+                cr_assert(eq(sz, len, cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4));
+                /* Surrogates are encoded as given, and are then what a validator refuses. */
+                cr_assert(eq(sz, utf8_decode(buf, len, &back), surrogate ? 0 : len), "U+%04X", cp);
+                if (!surrogate)
+                        cr_assert(eq(u32, back, cp));
+                if (cp % 0x101 == 0) { /* jansson is slow enough to sample */
+                        json_t *j = json_stringn(buf, len);
+
+                        cr_assert(eq(int, j != NULL, !surrogate), "U+%04X", cp);
+                        json_decref(j);
+                }
+        }
+}
+
 Test(json_escape, utf8_incomplete_tail_keeps_only_cut_characters) {
         static const struct {
                 const char *s;
@@ -222,22 +244,7 @@ Test(json_escape, utf8_incomplete_tail_keeps_only_cut_characters) {
 
                 if (cp >= 0xd800 && cp <= 0xdfff)
                         continue;
-                if (cp < 0x800) {
-                        buf[2] = (char) (0xc0 | (cp >> 6));
-                        buf[3] = (char) (0x80 | (cp & 0x3f));
-                        len = 2;
-                } else if (cp < 0x10000) {
-                        buf[2] = (char) (0xe0 | (cp >> 12));
-                        buf[3] = (char) (0x80 | ((cp >> 6) & 0x3f));
-                        buf[4] = (char) (0x80 | (cp & 0x3f));
-                        len = 3;
-                } else {
-                        buf[2] = (char) (0xf0 | (cp >> 18));
-                        buf[3] = (char) (0x80 | ((cp >> 12) & 0x3f));
-                        buf[4] = (char) (0x80 | ((cp >> 6) & 0x3f));
-                        buf[5] = (char) (0x80 | (cp & 0x3f));
-                        len = 4;
-                }
+                len = utf8_encode(cp, buf + 2);
                 cr_assert(eq(sz, utf8_incomplete_tail(buf, 2 + len), 0), "U+%04X", cp);
                 for (size_t k = 1; k < len; k++)
                         cr_assert(eq(sz, utf8_incomplete_tail(buf, 2 + k), k), "U+%04X cut at %zu",

@@ -88,6 +88,29 @@ size_t utf8_decode(const char *str, size_t n, uint32_t *ret_cp) {
         return len;
 }
 
+size_t utf8_encode(uint32_t cp, char buf[static 4]) {
+        if (cp < 0x80) {
+                buf[0] = (char) cp;
+                return 1;
+        }
+        if (cp < 0x800) {
+                buf[0] = (char) (0xc0 | (cp >> 6));
+                buf[1] = (char) (0x80 | (cp & 0x3f));
+                return 2;
+        }
+        if (cp < 0x10000) {
+                buf[0] = (char) (0xe0 | (cp >> 12));
+                buf[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
+                buf[2] = (char) (0x80 | (cp & 0x3f));
+                return 3;
+        }
+        buf[0] = (char) (0xf0 | (cp >> 18));
+        buf[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
+        buf[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
+        buf[3] = (char) (0x80 | (cp & 0x3f));
+        return 4;
+}
+
 bool utf8_is_valid(const char *s, size_t n) {
         for (size_t i = 0; i < n;) {
                 size_t len;

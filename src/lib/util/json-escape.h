@@ -37,6 +37,13 @@ size_t utf8_sequence_length(const char *s, size_t n);
 /* As utf8_sequence_length(), and on success (not 0) the code point in *@ret_cp. */
 size_t utf8_decode(const char *s, size_t n, uint32_t *ret_cp);
 
+/*
+ * Write the code point @cp to @buf as UTF-8 (1-4 bytes) and return the length. It encodes what
+ * it is given, surrogates included, so that a decoder of \u escapes can pass on what it read
+ * and leave the judging to a validator; @cp must not exceed U+10FFFF.
+ */
+size_t utf8_encode(uint32_t cp, char buf[static 4]);
+
 /* Whether all of @s[0..@n) is valid UTF-8 (an empty string is). */
 bool utf8_is_valid(const char *s, size_t n);
 
