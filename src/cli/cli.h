@@ -79,6 +79,17 @@ typedef struct cli_subcommand {
 int cli_run_subcommand(const char *cmd, const cli_subcommand *subs, size_t n_subs,
                        const char *names, void (*help)(void), int argc, char **argv);
 
+/*
+ * The options of a command that takes only --help and, when @json is not NULL, --json (which sets
+ * *@json), then exactly @n_operands operands, @operand naming them in "missing <operand>".
+ * Returns 0 to go on (operands from argv[optind]), CLI_HELP_SHOWN after printing @help, or
+ * EXIT_USAGE after a usage error.
+ */
+int cli_parse_simple(const char *cmd, int argc, char **argv, void (*help)(void), bool *json,
+                     int n_operands, const char *operand);
+
+#define CLI_HELP_SHOWN (-1)
+
 /* Flush stdout and turn a failed write into Io (a full disk or a closed pipe). 0 or exit. */
 int cli_finish_output(void);
 

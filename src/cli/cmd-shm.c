@@ -49,36 +49,6 @@ static void help(void) {
               stdout);
 }
 
-/* Parse the options of a subcommand that accepts only --help and maybe --json. */
-static int parse_simple(const char *label, int argc, char **argv, bool allow_json, bool *json,
-                        int n_positional) {
-        enum { ARG_JSON = 0x100 };
-        static const struct option with_json[] = {
-                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
-        static const struct option without_json[] = {{"help", no_argument, NULL, 'h'}, {}};
-        int c;
-
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":h", allow_json ? with_json : without_json, NULL)) >=
-               0) {
-                switch (c) {
-                case 'h':
-                        help();
-                        return -1;
-                case ARG_JSON:
-                        *json = true;
-                        break;
-                default:
-                        return cli_option_error(label, c, argv);
-                }
-        }
-        if (argc - optind < n_positional)
-                return cli_usage_error(label, "missing NAME");
-        if (argc - optind > n_positional)
-                return cli_usage_error(label, "too many arguments");
-        return 0;
-}
-
 static void format_mode(unsigned mode, char buf[static 8]) {
         snprintf(buf, 8, "%04o", mode & 07777);
 }
@@ -341,9 +311,9 @@ static int shm_ls(int argc, char **argv) {
         size_t n = 0;
         int r;
 
-        r = parse_simple("shm ls", argc, argv, true, &json, 0);
+        r = cli_parse_simple("shm ls", argc, argv, help, &json, 0, NULL);
         if (r != 0)
-                return r < 0 ? 0 : r;
+                return r == CLI_HELP_SHOWN ? 0 : r;
         r = shm_list_read(&entries, &n, &err);
         if (r < 0)
                 return error_report(&err);
@@ -404,9 +374,9 @@ static int shm_info(int argc, char **argv) {
         struct stat st;
         int r, q;
 
-        r = parse_simple("shm info", argc, argv, true, &json, 1);
+        r = cli_parse_simple("shm info", argc, argv, help, &json, 1, "NAME");
         if (r != 0)
-                return r < 0 ? 0 : r;
+                return r == CLI_HELP_SHOWN ? 0 : r;
 
         req.name = argv[optind];
         req.size = 0; /* whatever size the object has */
@@ -438,9 +408,9 @@ static int shm_rm(int argc, char **argv) {
         mc_error err = MC_ERROR_INIT;
         int r;
 
-        r = parse_simple("shm rm", argc, argv, false, NULL, 1);
+        r = cli_parse_simple("shm rm", argc, argv, help, /* json= */ NULL, 1, "NAME");
         if (r != 0)
-                return r < 0 ? 0 : r;
+                return r == CLI_HELP_SHOWN ? 0 : r;
         r = cli_ctx_new(&ctx, &err);
         if (r < 0)
                 return error_report(&err);

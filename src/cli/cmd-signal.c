@@ -713,28 +713,13 @@ static int list_table(int rtmin, int rtmax) {
 }
 
 static int signal_list(int argc, char **argv) {
-        enum { ARG_JSON = 0x100 };
-        static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
         mc_error err = MC_ERROR_INIT;
         bool json = false;
-        int c, r;
+        int r;
 
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-                switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_JSON:
-                        json = true;
-                        break;
-                default:
-                        return cli_option_error("signal list", c, argv);
-                }
-        }
-        if (optind < argc)
-                return cli_usage_error("signal list", "too many arguments");
+        r = cli_parse_simple("signal list", argc, argv, help, &json, 0, NULL);
+        if (r != 0)
+                return r == CLI_HELP_SHOWN ? 0 : r;
 
         r = json ? list_json(mc_signal_rt_min(), mc_signal_rt_max())
                  : list_table(mc_signal_rt_min(), mc_signal_rt_max());
