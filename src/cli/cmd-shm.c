@@ -49,6 +49,17 @@ static void help(void) {
               stdout);
 }
 
+/* A context for the command (--policy, --audit) and the object @req names, opened through it. */
+static int shared_open(const mc_shared_request *req, mc_ctx **ret_ctx, mc_shared *ret,
+                       mc_error *err) {
+        int r;
+
+        r = cli_ctx_new(ret_ctx, err);
+        if (r < 0)
+                return r;
+        return mc_shared_open(*ret_ctx, req, ret, err);
+}
+
 static void format_mode(unsigned mode, char buf[static 8]) {
         snprintf(buf, 8, "%04o", mode & 07777);
 }
@@ -118,10 +129,7 @@ static int shm_create(int argc, char **argv) {
         req.prot = MC_PROT_READ_WRITE;
         req.mode = mode;
 
-        r = cli_ctx_new(&ctx, &err);
-        if (r < 0)
-                return error_report(&err);
-        r = mc_shared_open(ctx, &req, &shm, &err);
+        r = shared_open(&req, &ctx, &shm, &err);
         if (r < 0)
                 return error_report(&err);
         r = mc_shared_close(ctx, &shm, &err);
@@ -383,10 +391,7 @@ static int shm_info(int argc, char **argv) {
         req.create = false;
         req.prot = MC_PROT_READ;
 
-        r = cli_ctx_new(&ctx, &err);
-        if (r < 0)
-                return error_report(&err);
-        r = mc_shared_open(ctx, &req, &shm, &err);
+        r = shared_open(&req, &ctx, &shm, &err);
         if (r < 0)
                 return error_report(&err);
         if (fstat(shm.fd, &st) < 0)
