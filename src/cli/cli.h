@@ -90,6 +90,9 @@ int cli_parse_simple(const char *cmd, int argc, char **argv, void (*help)(void),
 
 #define CLI_HELP_SHOWN (-1)
 
+/* Print "memcap: out of memory" and return the exit status of OutOfMemory. */
+int cli_oom_exit(void);
+
 /* Flush stdout and turn a failed write into Io (a full disk or a closed pipe). 0 or exit. */
 int cli_finish_output(void);
 

@@ -395,12 +395,11 @@ int cmd_audit(int argc, char **argv) {
                 return r < 0 ? 0 : r;
         path_safe = str_escape_cstr(streq(path, "-") ? "<stdin>" : path);
         if (!path_safe)
-                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                return cli_oom_exit();
         if (json) {
                 matches = json_array();
                 if (!matches)
-                        return error_report(
-                                &(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                        return cli_oom_exit();
         }
         r = open_input(path, &in, &err);
         if (r < 0)
@@ -444,7 +443,7 @@ int cmd_audit(int argc, char **argv) {
         if (in != stdin)
                 fclose(in);
         if (r == -ENOMEM)
-                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                return cli_oom_exit();
         if (r == -EIO && ferror(stdout)) {
                 mc_error_errno(&err, EIO, "write to standard output");
                 return error_report(&err);

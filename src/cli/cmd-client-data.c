@@ -396,7 +396,7 @@ int run_write(client_state *st, int argc, char **argv) {
                 out = json_pack("{s:I,s:I,s:I}", "mmap_id", (json_int_t) id, "offset",
                                 (json_int_t) range.offset, "length", (json_int_t) n);
                 if (!out)
-                        return client_oom_exit();
+                        return cli_oom_exit();
                 r = client_print_json(out, &err);
                 if (r < 0)
                         return error_report(&err);

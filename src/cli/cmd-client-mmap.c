@@ -78,7 +78,7 @@ int run_mmap(client_state *st, int argc, char **argv) {
 
         args = json_object();
         if (!args)
-                return client_oom_exit();
+                return cli_oom_exit();
         r = 0;
         if (path) {
                 json_t *p = json_string(path);
@@ -96,7 +96,7 @@ int run_mmap(client_state *st, int argc, char **argv) {
         if (shared)
                 r |= json_add(args, "shared", json_true());
         if (r != 0)
-                return client_oom_exit();
+                return cli_oom_exit();
 
         r = client_call(st, "Mmap", TAKE_PTR(args), &reply, NULL, &err);
         if (r == 0)
@@ -110,7 +110,7 @@ int run_mmap(client_state *st, int argc, char **argv) {
                 uint64_t *ids = reallocarray(st->ids, st->n_ids + 1, sizeof(*ids));
 
                 if (!ids)
-                        return client_oom_exit();
+                        return cli_oom_exit();
                 ids[st->n_ids++] = id;
                 st->ids = ids;
         }
@@ -118,7 +118,7 @@ int run_mmap(client_state *st, int argc, char **argv) {
                 out = json_pack("{s:I,s:I}", "mmap_id", (json_int_t) id, "length",
                                 (json_int_t) got);
                 if (!out)
-                        return client_oom_exit();
+                        return cli_oom_exit();
                 r = client_print_json(out, &err);
                 if (r < 0)
                         return error_report(&err);

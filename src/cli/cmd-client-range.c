@@ -138,7 +138,7 @@ static int id_command(client_state *st, int argc, char **argv, const id_command_
                         return r;
                 advice = advice_name(argv[optind + 1]);
                 if (!advice)
-                        return client_oom_exit();
+                        return cli_oom_exit();
         } else {
                 r = client_parse_id_operand(st, spec->cmd, argc, argv, &id);
                 if (r != 0)
@@ -151,7 +151,7 @@ static int id_command(client_state *st, int argc, char **argv, const id_command_
         if (!args || client_add_range(args, &range) < 0 ||
             (spec->prot && json_add(args, "prot", json_integer(prot))) ||
             (advice && json_add(args, "advice", json_string(advice))))
-                return client_oom_exit();
+                return cli_oom_exit();
         r = client_call(st, spec->call, TAKE_PTR(args), &reply, NULL, &err);
         if (r < 0)
                 return error_report(&err);
@@ -171,7 +171,7 @@ static int id_command(client_state *st, int argc, char **argv, const id_command_
                     (spec->prot && json_add(out, "prot", json_integer(prot))) ||
                     (advice && json_add(out, "advice", json_string(advice))) ||
                     (streq(spec->call, "Msync") && json_add(out, "written", json_boolean(written))))
-                        return client_oom_exit();
+                        return cli_oom_exit();
                 r = client_print_json(out, &err);
                 if (r < 0)
                         return error_report(&err);

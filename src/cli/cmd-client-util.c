@@ -26,13 +26,6 @@ int client_oom(mc_error *err) {
         return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
 }
 
-int client_oom_exit(void) {
-        mc_error err = MC_ERROR_INIT;
-
-        client_oom(&err);
-        return error_report(&err);
-}
-
 int client_conn(client_state *st, mcc **ret, mc_error *err) {
         _cleanup_free_ char *def = NULL;
         int r;

@@ -76,9 +76,6 @@ const subcommand *client_subcommand_find(const char *name);
 /* Fill @err with OutOfMemory; returns -ENOMEM. */
 int client_oom(mc_error *err);
 
-/* Report running out of memory and return its exit status. */
-int client_oom_exit(void);
-
 /* The session's connection, opened on first use (--socket, else mcc_default_socket()). */
 int client_conn(client_state *st, mcc **ret, mc_error *err);
 

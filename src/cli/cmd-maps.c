@@ -363,7 +363,7 @@ int cmd_maps(int argc, char **argv) {
          */
         args = calloc((size_t) argc + 1, sizeof(char *));
         if (!args)
-                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                return cli_oom_exit();
         for (int i = 0; i < argc; i++) {
                 if (i > 0 && !dashdash && args_is_negative_number(argv[i])) {
                         neg = argv[i];

@@ -237,7 +237,7 @@ static int signal_send(int argc, char **argv) {
 
         args = calloc((size_t) argc + 1, sizeof(char *));
         if (!args)
-                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                return cli_oom_exit();
         for (int i = 0; i < argc; i++)
                 args[i] = i > 0 && args_is_negative_number(argv[i]) ? argv[i] + 1 : argv[i];
 

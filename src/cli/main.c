@@ -158,6 +158,13 @@ int cli_ctx_new(mc_ctx **ret, mc_error *err) {
         return 0;
 }
 
+int cli_oom_exit(void) {
+        mc_error err = MC_ERROR_INIT;
+
+        mc_error_set(&err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+        return error_report(&err);
+}
+
 int cli_finish_output(void) {
         mc_error err = MC_ERROR_INIT;
         bool failed;
