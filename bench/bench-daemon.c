@@ -2029,7 +2029,7 @@ static int bench_scan(run_info *info) {
 
 /*
  * Where memcapd's CPU time per MmapRead goes in user space: its own request decoder and reply
- * encoder (src/daemon/protocol.c, linked here) and libmemcap's manager, timed in this process
+ * encoder (src/daemon/protocol-*.c, linked here) and libmemcap's manager, timed in this process
  * on one CPU without any socket. Set against the servers' CPU per request measured above
  * (memcapd minus the epoll echo), what is left over is system calls and scheduling.
  */
@@ -2519,7 +2519,7 @@ static void print_codec(const run_info *info) {
         if (!c->done)
                 return;
         printf("\nmemcapd's user-space work per MmapRead, timed in this process with its own codec "
-               "(src/daemon/protocol.c) and libmemcap's manager, no socket, one CPU, CPU time:\n"
+               "(src/daemon/protocol*.c) and libmemcap's manager, no socket, one CPU, CPU time:\n"
                "  parse the request %.2f us (jansson's json_loadb alone %.2f us), encode the "
                "4 KiB reply in base64 %.2f us, mc_manager_read 4 KiB %.2f us: %.2f us in all\n",
                c->parse_ns / 1e3, c->jansson_ns / 1e3, c->encode_ns / 1e3, c->read_ns / 1e3,

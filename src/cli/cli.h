@@ -79,8 +79,65 @@ typedef struct cli_subcommand {
 int cli_run_subcommand(const char *cmd, const cli_subcommand *subs, size_t n_subs,
                        const char *names, void (*help)(void), int argc, char **argv);
 
+/*
+ * The options of a command that takes only --help and, when @json is not NULL, --json (which sets
+ * *@json), then exactly @n_operands operands, @operand naming them in "missing <operand>".
+ * Returns 0 to go on (operands from argv[optind]), CLI_HELP_SHOWN after printing @help, or
+ * EXIT_USAGE after a usage error.
+ */
+int cli_parse_simple(const char *cmd, int argc, char **argv, void (*help)(void), bool *json,
+                     int n_operands, const char *operand);
+
+#define CLI_HELP_SHOWN (-1)
+
+/* Print "memcap: out of memory" and return the exit status of OutOfMemory. */
+int cli_oom_exit(void);
+
 /* Flush stdout and turn a failed write into Io (a full disk or a closed pipe). 0 or exit. */
 int cli_finish_output(void);
+
+/* ---- dump.c: bytes on standard output ------------------------------------------------------ */
+
+typedef enum dump_mode {
+        DUMP_HEX,  /* like `hexdump -C`, offsets counted from dump_init()'s */
+        DUMP_RAW,  /* the bytes themselves */
+        DUMP_TEXT, /* newlines and tabs kept, the rest through str_escape(), a final newline added
+                    */
+} dump_mode;
+
+/* A dump in progress: feed it chunks in order, then finish it. */
+typedef struct dump {
+        dump_mode mode;
+        hexdump hex;
+        unsigned char carry[4]; /* DUMP_TEXT: the start of a character the last chunk cut */
+        size_t n_carry;
+        char last; /* DUMP_TEXT: the last character written, 0 before any */
+} dump;
+
+void dump_init(dump *d, dump_mode mode, uint64_t offset, bool squeeze);
+
+/* Print @n bytes. 0, -ENOMEM, or the -errno of the failed write (-EIO when it gave none). */
+int dump_feed(dump *d, const void *data, size_t n);
+
+/* Print what is pending (a hexdump's last line and end offset, a text's final newline). */
+int dump_finish(dump *d);
+
+/*
+ * Fill @err for a failed write to standard output, @r as dump_feed() returns it: OutOfMemory for
+ * -ENOMEM, else the kind of the errno. Returns a negative errno.
+ */
+int cli_write_error(mc_error *err, int r);
+
+/*
+ * Dump @length bytes of mapping @m from byte @start into @d, then finish it. The bytes are
+ * copied out chunk by chunk with mc_map_read(): a file truncated under the dump is Io, not
+ * SIGBUS. On failure what was printed is flushed first. Returns 0 or -errno with @err filled.
+ */
+int dump_mapping(mc_ctx *ctx, const mc_mapping *m, size_t start, size_t length, dump *d,
+                 mc_error *err);
+
+/* ---- cleanup ----------------------------------------------------------------------------------
+ */
 
 static inline void mc_ctx_freep(mc_ctx **ctx) {
         mc_ctx_free(*ctx);

@@ -295,12 +295,12 @@ static int open_input(const char *path, FILE **ret, mc_error *err) {
         }
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return error_errno(err, errno, "open audit log '%s'", path);
+                return mc_error_errno(err, errno, "open audit log '%s'", path);
         f = fdopen(fd, "r");
         if (!f) {
                 int e = errno;
                 close(fd);
-                return error_errno(err, e, "open audit log '%s'", path);
+                return mc_error_errno(err, e, "open audit log '%s'", path);
         }
         *ret = f;
         return 0;
@@ -395,12 +395,11 @@ int cmd_audit(int argc, char **argv) {
                 return r < 0 ? 0 : r;
         path_safe = str_escape_cstr(streq(path, "-") ? "<stdin>" : path);
         if (!path_safe)
-                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                return cli_oom_exit();
         if (json) {
                 matches = json_array();
                 if (!matches)
-                        return error_report(
-                                &(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                        return cli_oom_exit();
         }
         r = open_input(path, &in, &err);
         if (r < 0)
@@ -444,22 +443,22 @@ int cmd_audit(int argc, char **argv) {
         if (in != stdin)
                 fclose(in);
         if (r == -ENOMEM)
-                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                return cli_oom_exit();
         if (r == -EIO && ferror(stdout)) {
-                error_errno(&err, EIO, "write to standard output");
+                mc_error_errno(&err, EIO, "write to standard output");
                 return error_report(&err);
         }
         if (r < 0) {
-                error_errno(&err, r, "read audit log '%s'", path_safe);
+                mc_error_errno(&err, r, "read audit log '%s'", path_safe);
                 return error_report(&err);
         }
         if (json && json_print(matches, stdout) < 0) {
-                error_errno(&err, EIO, "write to standard output");
+                mc_error_errno(&err, EIO, "write to standard output");
                 return error_report(&err);
         }
         if (bad > 0) {
-                error_set(&err, MC_ERR_IO, EIO, "%s: %zu malformed line%s skipped", path_safe, bad,
-                          bad == 1 ? "" : "s");
+                mc_error_set(&err, MC_ERR_IO, EIO, "%s: %zu malformed line%s skipped", path_safe,
+                             bad, bad == 1 ? "" : "s");
                 return error_report(&err);
         }
         return 0;

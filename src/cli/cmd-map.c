@@ -5,9 +5,9 @@
  *
  * The bytes are copied out with mc_map_read(), never read through the pointer, so a file that
  * another process truncates while we dump it gives an Io error (exit 21), not a SIGBUS. The
- * copy goes in chunks so that the output starts at once and memory stays small, except for
- * --json, which builds the whole document first: a half-written JSON document would be worse
- * than none.
+ * copy goes in chunks (dump_mapping(), which `memcap client fd` shares) so that the output
+ * starts at once and memory stays small, except for --json, which builds the whole document
+ * first: a half-written JSON document would be worse than none.
  */
 
 #include <errno.h>
@@ -60,45 +60,6 @@ static int parse_size_option(const char *name, const char *text, uint64_t *ret) 
                                safe ? safe : "?");
 }
 
-static int write_error(mc_error *err) {
-        return error_errno(err, errno ? errno : EIO, "write to standard output");
-}
-
-/* Copy the mapping out chunk by chunk, feeding the hexdump or stdout. */
-static int dump_stream(mc_ctx *ctx, const mc_mapping *m, uint64_t file_offset, output_mode mode,
-                       bool squeeze, mc_error *err) {
-        _cleanup_free_ unsigned char *buf = NULL;
-        hexdump h;
-        int r;
-
-        buf = malloc(CHUNK_SIZE);
-        if (!buf)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
-        hexdump_init(&h, file_offset, squeeze);
-
-        for (size_t off = 0; off < m->len;) {
-                size_t n = MC_MIN((size_t) CHUNK_SIZE, m->len - off);
-
-                r = mc_map_read(ctx, m, off, buf, n, err);
-                if (r < 0) {
-                        /* What was printed so far is true; make sure it is out before the error. */
-                        fflush(stdout);
-                        return r;
-                }
-                errno = 0;
-                if (mode == OUTPUT_RAW) {
-                        if (fwrite(buf, 1, n, stdout) != n)
-                                return write_error(err);
-                } else if (hexdump_feed(&h, buf, n, stdout) < 0)
-                        return write_error(err);
-                off += n;
-        }
-        errno = 0;
-        if (mode == OUTPUT_HEXDUMP && hexdump_finish(&h, stdout) < 0)
-                return write_error(err);
-        return 0;
-}
-
 static int dump_json(mc_ctx *ctx, const mc_mapping *m, const char *path, uint64_t file_offset,
                      mc_error *err) {
         _cleanup_free_ unsigned char *data = NULL;
@@ -108,8 +69,8 @@ static int dump_json(mc_ctx *ctx, const mc_mapping *m, const char *path, uint64_
 
         data = malloc(MC_MAX(m->len, (size_t) 1));
         if (!data)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
-                                 "out of memory for %zu bytes of JSON data", m->len);
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                    "out of memory for %zu bytes of JSON data", m->len);
         for (size_t off = 0; off < m->len;) {
                 size_t n = MC_MIN((size_t) CHUNK_SIZE, m->len - off);
 
@@ -121,19 +82,19 @@ static int dump_json(mc_ctx *ctx, const mc_mapping *m, const char *path, uint64_
         b64 = base64_encode(data, m->len);
         o = json_object();
         if (!b64 || !o)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         r |= json_add(o, "path", json_string_lossy(path, strlen(path)));
         r |= json_add(o, "offset", json_u64(file_offset));
         r |= json_add(o, "length", json_u64(m->len));
         r |= json_add(o, "data_base64", json_string(b64));
         if (r != 0)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         errno = 0;
         r = json_print(o, stdout);
         if (r == -ENOMEM)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
-        if (r < 0)
-                return write_error(err);
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+        if (r < 0) /* json_print() says -EIO; the write's own errno says more */
+                return cli_write_error(err, errno > 0 ? -errno : -EIO);
         return 0;
 }
 
@@ -209,8 +170,12 @@ int cmd_map(int argc, char **argv) {
 
         if (mode == OUTPUT_JSON)
                 r = dump_json(ctx, &m, path, opts.offset, &err);
-        else
-                r = dump_stream(ctx, &m, opts.offset, mode, squeeze, &err);
+        else {
+                dump d;
+
+                dump_init(&d, mode == OUTPUT_RAW ? DUMP_RAW : DUMP_HEX, opts.offset, squeeze);
+                r = dump_mapping(ctx, &m, 0, m.len, &d, &err);
+        }
         if (r < 0) {
                 (void) mc_unmap(ctx, &m, NULL);
                 return error_report(&err);

@@ -186,17 +186,17 @@ static int maps_read(const char *pid_text, maps_list *list, mc_error *err) {
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 if (errno == ENOENT)
-                        return error_set(err, MC_ERR_NOT_FOUND, ENOENT,
-                                         "no process with id %s (%s does not exist)", pid_text,
-                                         path);
-                return error_errno(err, errno, "read the mappings of process %s (%s)", pid_text,
-                                   path);
+                        return mc_error_set(err, MC_ERR_NOT_FOUND, ENOENT,
+                                            "no process with id %s (%s does not exist)", pid_text,
+                                            path);
+                return mc_error_errno(err, errno, "read the mappings of process %s (%s)", pid_text,
+                                      path);
         }
         f = fdopen(fd, "re");
         if (!f) {
                 int e = errno;
                 close(fd);
-                return error_errno(err, e, "read '%s'", path);
+                return mc_error_errno(err, e, "read '%s'", path);
         }
 
         errno = 0;
@@ -210,21 +210,21 @@ static int maps_read(const char *pid_text, maps_list *list, mc_error *err) {
                 if (n == 0)
                         continue;
                 if (strlen(line) != (size_t) n)
-                        return error_set(err, MC_ERR_IO, EIO, "'%s' line %zu: NUL byte", path,
-                                         lineno);
+                        return mc_error_set(err, MC_ERR_IO, EIO, "'%s' line %zu: NUL byte", path,
+                                            lineno);
                 r = parse_line(line, &e);
                 if (r == -ENOMEM)
-                        return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                        return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
                 if (r < 0)
-                        return error_set(err, MC_ERR_IO, EIO,
-                                         "'%s' line %zu: not in the maps format", path, lineno);
+                        return mc_error_set(err, MC_ERR_IO, EIO,
+                                            "'%s' line %zu: not in the maps format", path, lineno);
                 if (list->n == list->cap) {
                         size_t ncap = list->cap ? list->cap * 2 : 64;
                         maps_entry *ne = reallocarray(list->entries, ncap, sizeof(*ne));
                         if (!ne) {
                                 free(e.path);
-                                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
-                                                 "out of memory");
+                                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                                    "out of memory");
                         }
                         list->entries = ne;
                         list->cap = ncap;
@@ -233,7 +233,7 @@ static int maps_read(const char *pid_text, maps_list *list, mc_error *err) {
                 errno = 0;
         }
         if (ferror(f))
-                return error_errno(err, errno ? errno : EIO, "read '%s'", path);
+                return mc_error_errno(err, errno ? errno : EIO, "read '%s'", path);
         return 0;
 }
 
@@ -363,7 +363,7 @@ int cmd_maps(int argc, char **argv) {
          */
         args = calloc((size_t) argc + 1, sizeof(char *));
         if (!args)
-                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                return cli_oom_exit();
         for (int i = 0; i < argc; i++) {
                 if (i > 0 && !dashdash && args_is_negative_number(argv[i])) {
                         neg = argv[i];
@@ -401,10 +401,10 @@ int cmd_maps(int argc, char **argv) {
                 r = args_parse_pid(pid_text, &pid);
                 if (r < 0) {
                         _cleanup_free_ char *safe = str_escape_cstr(pid_text);
-                        error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "invalid process id '%s': expected a number from 1 to "
-                                  "2147483647 or 'self'",
-                                  safe ? safe : "?");
+                        mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "invalid process id '%s': expected a number from 1 to "
+                                     "2147483647 or 'self'",
+                                     safe ? safe : "?");
                         return error_report(&err);
                 }
                 snprintf(pid_buf, sizeof(pid_buf), "%d", (int) pid);
@@ -416,7 +416,7 @@ int cmd_maps(int argc, char **argv) {
                 return error_report(&err);
         r = json ? print_json(&list) : print_table(&list);
         if (r < 0) {
-                error_errno(&err, r, "print the mappings");
+                mc_error_errno(&err, r, "print the mappings");
                 return error_report(&err);
         }
         return 0;

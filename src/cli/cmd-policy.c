@@ -42,40 +42,14 @@ static int print_policy(const mc_policy *policy, mc_error *err) {
                 return r;
         doc = json_loads(text, JSON_DECODE_ANY, &jerr);
         if (!doc)
-                return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                 "the library printed a policy that is not JSON: %s", jerr.text);
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                    "the library printed a policy that is not JSON: %s", jerr.text);
         errno = 0;
         r = json_print(doc, stdout);
         if (r == -ENOMEM)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         if (r < 0)
-                return error_errno(err, errno ? errno : EIO, "write to standard output");
-        return 0;
-}
-
-static int parse_options(const char *label, int argc, char **argv, bool *json, int n_args) {
-        enum { ARG_JSON = 0x100 };
-        static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
-        int c;
-
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-                switch (c) {
-                case 'h':
-                        help();
-                        return -1;
-                case ARG_JSON:
-                        *json = true;
-                        break;
-                default:
-                        return cli_option_error(label, c, argv);
-                }
-        }
-        if (argc - optind < n_args)
-                return cli_usage_error(label, "missing FILE");
-        if (argc - optind > n_args)
-                return cli_usage_error(label, "too many arguments");
+                return mc_error_errno(err, errno ? errno : EIO, "write to standard output");
         return 0;
 }
 
@@ -86,9 +60,9 @@ static int policy_check(int argc, char **argv) {
         const char *path;
         int r;
 
-        r = parse_options("policy check", argc, argv, &json, 1);
+        r = cli_parse_simple("policy check", argc, argv, help, &json, 1, "FILE");
         if (r != 0)
-                return r < 0 ? 0 : r;
+                return r == CLI_HELP_SHOWN ? 0 : r;
         path = argv[optind];
 
         r = mc_policy_load_file(path, &policy, &err);
@@ -96,8 +70,10 @@ static int policy_check(int argc, char **argv) {
                 return error_report(&err);
         if (!json) {
                 _cleanup_free_ char *safe = str_escape_cstr(path);
-                if (printf("%s: ok\n", safe ? safe : path) < 0)
-                        return error_report(&(mc_error){MC_ERR_IO, EIO, "write error"});
+                if (printf("%s: ok\n", safe ? safe : path) < 0) {
+                        mc_error_set(&err, MC_ERR_IO, EIO, "write error");
+                        return error_report(&err);
+                }
         }
         r = print_policy(policy, &err);
         if (r < 0)
@@ -111,9 +87,9 @@ static int policy_default(int argc, char **argv) {
         bool json = false;
         int r;
 
-        r = parse_options("policy default", argc, argv, &json, 0);
+        r = cli_parse_simple("policy default", argc, argv, help, &json, 0, NULL);
         if (r != 0)
-                return r < 0 ? 0 : r;
+                return r == CLI_HELP_SHOWN ? 0 : r;
         r = mc_policy_new(&policy, &err);
         if (r < 0)
                 return error_report(&err);

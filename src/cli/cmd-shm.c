@@ -49,34 +49,15 @@ static void help(void) {
               stdout);
 }
 
-/* Parse the options of a subcommand that accepts only --help and maybe --json. */
-static int parse_simple(const char *label, int argc, char **argv, bool allow_json, bool *json,
-                        int n_positional) {
-        enum { ARG_JSON = 0x100 };
-        static const struct option with_json[] = {
-                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
-        static const struct option without_json[] = {{"help", no_argument, NULL, 'h'}, {}};
-        int c;
+/* A context for the command (--policy, --audit) and the object @req names, opened through it. */
+static int shared_open(const mc_shared_request *req, mc_ctx **ret_ctx, mc_shared *ret,
+                       mc_error *err) {
+        int r;
 
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":h", allow_json ? with_json : without_json, NULL)) >=
-               0) {
-                switch (c) {
-                case 'h':
-                        help();
-                        return -1;
-                case ARG_JSON:
-                        *json = true;
-                        break;
-                default:
-                        return cli_option_error(label, c, argv);
-                }
-        }
-        if (argc - optind < n_positional)
-                return cli_usage_error(label, "missing NAME");
-        if (argc - optind > n_positional)
-                return cli_usage_error(label, "too many arguments");
-        return 0;
+        r = cli_ctx_new(ret_ctx, err);
+        if (r < 0)
+                return r;
+        return mc_shared_open(*ret_ctx, req, ret, err);
 }
 
 static void format_mode(unsigned mode, char buf[static 8]) {
@@ -148,10 +129,7 @@ static int shm_create(int argc, char **argv) {
         req.prot = MC_PROT_READ_WRITE;
         req.mode = mode;
 
-        r = cli_ctx_new(&ctx, &err);
-        if (r < 0)
-                return error_report(&err);
-        r = mc_shared_open(ctx, &req, &shm, &err);
+        r = shared_open(&req, &ctx, &shm, &err);
         if (r < 0)
                 return error_report(&err);
         r = mc_shared_close(ctx, &shm, &err);
@@ -213,7 +191,7 @@ static int shm_list_read(shm_entry **ret, size_t *ret_n, mc_error *err) {
 
         d = opendir(SHM_DIR);
         if (!d)
-                return error_errno(err, errno, "list '%s'", SHM_DIR);
+                return mc_error_errno(err, errno, "list '%s'", SHM_DIR);
         for (;;) {
                 shm_entry e = {};
 
@@ -221,7 +199,7 @@ static int shm_list_read(shm_entry **ret, size_t *ret_n, mc_error *err) {
                 de = readdir(d);
                 if (!de) {
                         if (errno != 0)
-                                r = error_errno(err, errno, "list '%s'", SHM_DIR);
+                                r = mc_error_errno(err, errno, "list '%s'", SHM_DIR);
                         break;
                 }
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
@@ -231,7 +209,7 @@ static int shm_list_read(shm_entry **ret, size_t *ret_n, mc_error *err) {
                 else if (errno == ENOENT)
                         continue; /* removed while we looked */
                 if (asprintf(&e.name, "/%s", de->d_name) < 0) {
-                        r = error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                        r = mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
                         break;
                 }
                 if (n == cap) {
@@ -239,7 +217,8 @@ static int shm_list_read(shm_entry **ret, size_t *ret_n, mc_error *err) {
                         shm_entry *ne = reallocarray(entries, ncap, sizeof(*ne));
                         if (!ne) {
                                 free(e.name);
-                                r = error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                                r = mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                                 "out of memory");
                                 break;
                         }
                         entries = ne;
@@ -340,16 +319,16 @@ static int shm_ls(int argc, char **argv) {
         size_t n = 0;
         int r;
 
-        r = parse_simple("shm ls", argc, argv, true, &json, 0);
+        r = cli_parse_simple("shm ls", argc, argv, help, &json, 0, NULL);
         if (r != 0)
-                return r < 0 ? 0 : r;
+                return r == CLI_HELP_SHOWN ? 0 : r;
         r = shm_list_read(&entries, &n, &err);
         if (r < 0)
                 return error_report(&err);
         r = json ? shm_ls_json(entries, n) : shm_ls_table(entries, n);
         entries_free(entries, n);
         if (r < 0) {
-                error_errno(&err, r, "print the list");
+                mc_error_errno(&err, r, "print the list");
                 return error_report(&err);
         }
         return 0;
@@ -403,27 +382,24 @@ static int shm_info(int argc, char **argv) {
         struct stat st;
         int r, q;
 
-        r = parse_simple("shm info", argc, argv, true, &json, 1);
+        r = cli_parse_simple("shm info", argc, argv, help, &json, 1, "NAME");
         if (r != 0)
-                return r < 0 ? 0 : r;
+                return r == CLI_HELP_SHOWN ? 0 : r;
 
         req.name = argv[optind];
         req.size = 0; /* whatever size the object has */
         req.create = false;
         req.prot = MC_PROT_READ;
 
-        r = cli_ctx_new(&ctx, &err);
-        if (r < 0)
-                return error_report(&err);
-        r = mc_shared_open(ctx, &req, &shm, &err);
+        r = shared_open(&req, &ctx, &shm, &err);
         if (r < 0)
                 return error_report(&err);
         if (fstat(shm.fd, &st) < 0)
-                r = error_errno(&err, errno, "stat shared memory '%s'", shm.name);
+                r = mc_error_errno(&err, errno, "stat shared memory '%s'", shm.name);
         else {
                 r = shm_info_print(&shm, &st, json);
                 if (r < 0)
-                        error_errno(&err, r, "print the shared memory object");
+                        mc_error_errno(&err, r, "print the shared memory object");
         }
         /* Close it even when printing failed; report the first failure. */
         q = mc_shared_close(ctx, &shm, r < 0 ? NULL : &err);
@@ -437,9 +413,9 @@ static int shm_rm(int argc, char **argv) {
         mc_error err = MC_ERROR_INIT;
         int r;
 
-        r = parse_simple("shm rm", argc, argv, false, NULL, 1);
+        r = cli_parse_simple("shm rm", argc, argv, help, /* json= */ NULL, 1, "NAME");
         if (r != 0)
-                return r < 0 ? 0 : r;
+                return r == CLI_HELP_SHOWN ? 0 : r;
         r = cli_ctx_new(&ctx, &err);
         if (r < 0)
                 return error_report(&err);

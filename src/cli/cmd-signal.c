@@ -197,9 +197,9 @@ static int pidfd_open_target(pid_t pid, int *ret, mc_error *err) {
         fd = syscall(SYS_pidfd_open, pid, /* flags= */ 0);
         if (fd < 0) {
                 if (errno == ESRCH)
-                        return error_set(err, MC_ERR_NOT_FOUND, ESRCH,
-                                         "pidfd_open pid %d: no such process", (int) pid);
-                return error_errno(err, errno, "pidfd_open pid %d", (int) pid);
+                        return mc_error_set(err, MC_ERR_NOT_FOUND, ESRCH,
+                                            "pidfd_open pid %d: no such process", (int) pid);
+                return mc_error_errno(err, errno, "pidfd_open pid %d", (int) pid);
         }
         /* The kernel sets close-on-exec on every pidfd. */
         *ret = (int) fd;
@@ -237,7 +237,7 @@ static int signal_send(int argc, char **argv) {
 
         args = calloc((size_t) argc + 1, sizeof(char *));
         if (!args)
-                return error_report(&(mc_error){MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory"});
+                return cli_oom_exit();
         for (int i = 0; i < argc; i++)
                 args[i] = i > 0 && args_is_negative_number(argv[i]) ? argv[i] + 1 : argv[i];
 
@@ -267,10 +267,10 @@ static int signal_send(int argc, char **argv) {
 
         if (parse_target(pid_text, &pid) < 0) {
                 _cleanup_free_ char *safe = str_escape_cstr(pid_text);
-                error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                          "invalid process id '%s': expected a number from -2147483647 to "
-                          "2147483647",
-                          safe ? safe : "?");
+                mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                             "invalid process id '%s': expected a number from -2147483647 to "
+                             "2147483647",
+                             safe ? safe : "?");
                 return error_report(&err);
         }
         /* Signal 0 sends nothing: kill -0's check that PID exists and may be signalled. */
@@ -326,8 +326,8 @@ static int signal_send(int argc, char **argv) {
                  */
                 if (err.kind == MC_ERR_POLICY_VIOLATION && pid > 0 && kill(pid, 0) < 0 &&
                     errno == ESRCH)
-                        error_set(&err, MC_ERR_NOT_FOUND, ESRCH,
-                                  "signal_send %s to pid %d: no such process", name, (int) pid);
+                        mc_error_set(&err, MC_ERR_NOT_FOUND, ESRCH,
+                                     "signal_send %s to pid %d: no such process", name, (int) pid);
                 return error_report(&err);
         }
         return 0;
@@ -464,10 +464,10 @@ static int ready_notify(int fd, mc_error *err) {
                 int e = n < 0 ? errno : EIO;
 
                 (void) close(fd);
-                return error_errno(err, e, "write to --ready-fd %d", fd);
+                return mc_error_errno(err, e, "write to --ready-fd %d", fd);
         }
         if (close(fd) < 0 && errno != EINTR)
-                return error_errno(err, errno, "close --ready-fd %d", fd);
+                return mc_error_errno(err, errno, "close --ready-fd %d", fd);
         return 0;
 }
 
@@ -565,7 +565,7 @@ static int signal_wait(int argc, char **argv) {
         if (r >= 0)
                 r = json ? wait_print_json(&info, name, when) : wait_print_text(&info, name, when);
         if (r < 0) {
-                error_errno(&err, r, "print the signal");
+                mc_error_errno(&err, r, "print the signal");
                 return error_report(&err);
         }
         return 0;
@@ -713,33 +713,18 @@ static int list_table(int rtmin, int rtmax) {
 }
 
 static int signal_list(int argc, char **argv) {
-        enum { ARG_JSON = 0x100 };
-        static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
         mc_error err = MC_ERROR_INIT;
         bool json = false;
-        int c, r;
+        int r;
 
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-                switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_JSON:
-                        json = true;
-                        break;
-                default:
-                        return cli_option_error("signal list", c, argv);
-                }
-        }
-        if (optind < argc)
-                return cli_usage_error("signal list", "too many arguments");
+        r = cli_parse_simple("signal list", argc, argv, help, &json, 0, NULL);
+        if (r != 0)
+                return r == CLI_HELP_SHOWN ? 0 : r;
 
         r = json ? list_json(mc_signal_rt_min(), mc_signal_rt_max())
                  : list_table(mc_signal_rt_min(), mc_signal_rt_max());
         if (r < 0) {
-                error_errno(&err, r, "print the list");
+                mc_error_errno(&err, r, "print the list");
                 return error_report(&err);
         }
         return 0;

@@ -79,6 +79,34 @@ int cli_run_subcommand(const char *cmd, const cli_subcommand *subs, size_t n_sub
         return cli_usage_error(cmd, "unknown command '%s'", safe ? safe : "?");
 }
 
+int cli_parse_simple(const char *cmd, int argc, char **argv, void (*help)(void), bool *json,
+                     int n_operands, const char *operand) {
+        enum { ARG_JSON = 0x100 };
+        static const struct option with_json[] = {
+                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
+        static const struct option without_json[] = {{"help", no_argument, NULL, 'h'}, {}};
+        int c;
+
+        cli_getopt_reset();
+        while ((c = getopt_long(argc, argv, ":h", json ? with_json : without_json, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return CLI_HELP_SHOWN;
+                case ARG_JSON:
+                        *json = true;
+                        break;
+                default:
+                        return cli_option_error(cmd, c, argv);
+                }
+        }
+        if (argc - optind < n_operands)
+                return cli_usage_error(cmd, "missing %s", operand);
+        if (argc - optind > n_operands)
+                return cli_usage_error(cmd, "too many arguments");
+        return 0;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
         va_list ap;
 
@@ -130,6 +158,13 @@ int cli_ctx_new(mc_ctx **ret, mc_error *err) {
         return 0;
 }
 
+int cli_oom_exit(void) {
+        mc_error err = MC_ERROR_INIT;
+
+        mc_error_set(&err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+        return error_report(&err);
+}
+
 int cli_finish_output(void) {
         mc_error err = MC_ERROR_INIT;
         bool failed;
@@ -137,7 +172,8 @@ int cli_finish_output(void) {
         errno = 0;
         failed = fflush(stdout) != 0;
         if (failed || ferror(stdout)) {
-                error_errno(&err, failed && errno != 0 ? errno : EIO, "write to standard output");
+                mc_error_errno(&err, failed && errno != 0 ? errno : EIO,
+                               "write to standard output");
                 return error_report(&err);
         }
         return 0;

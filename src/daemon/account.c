@@ -10,10 +10,10 @@
  * served. Requests it already sent are still handled, but only while none of its replies waits
  * to be sent: one reply at a time, so that a uid whose buffers are full of requests makes
  * progress without growing; and when nothing is left but lines still arriving, one connection
- * (the reader, chosen in server.c) is read on until its line is whole, so the limit is passed
+ * (the reader, chosen in conn.c) is read on until its line is whole, so the limit is passed
  * by one line at most. The same holds for all connections together at max_buffer_total.
  * What blocked connections wait for ends in bounded time: replies a client does not read, or a
- * line it does not finish, end in a timeout (server.c).
+ * line it does not finish, end in a timeout (timeouts.c).
  */
 
 #include <inttypes.h>
@@ -32,21 +32,14 @@ account *mcd_account_get(mcd_server *s, uid_t uid) {
         if (!a)
                 return NULL;
         a->uid = uid;
-        a->next = s->accounts;
-        if (s->accounts)
-                s->accounts->prev = a;
-        s->accounts = a;
+        MC_LIST_PREPEND(prev, next, s->accounts, a);
         return a;
 }
 
 void mcd_account_attach(conn *c) {
         account *a = c->acct;
 
-        c->acct_prev = NULL;
-        c->acct_next = a->conns;
-        if (a->conns)
-                a->conns->acct_prev = c;
-        a->conns = c;
+        MC_LIST_PREPEND(acct_prev, acct_next, a->conns, c);
         a->n_conns++;
 }
 
@@ -116,12 +109,7 @@ void mcd_account_detach(mcd_server *s, conn *c) {
         mcd_conn_release_reader(s, c);
         /* The buffers go with the connection. */
         charge(s, c, 0, 0);
-        if (c->acct_prev)
-                c->acct_prev->acct_next = c->acct_next;
-        else
-                a->conns = c->acct_next;
-        if (c->acct_next)
-                c->acct_next->acct_prev = c->acct_prev;
+        MC_LIST_REMOVE(acct_prev, acct_next, a->conns, c);
         a->n_conns--;
         c->acct = NULL;
         /* Freed by the next sweep once its window is over; see mcd_accounts_sweep(). */
@@ -151,12 +139,7 @@ bool mcd_conn_may_handle(const mcd_server *s, const conn *c) {
 }
 
 static void account_free(mcd_server *s, account *a) {
-        if (a->prev)
-                a->prev->next = a->next;
-        else
-                s->accounts = a->next;
-        if (a->next)
-                a->next->prev = a->prev;
+        MC_LIST_REMOVE(prev, next, s->accounts, a);
         free(a);
 }
 

@@ -100,7 +100,7 @@ int mcd_audit_open(mcd_server *s, mc_error *err) {
         /* As the library's file sink: O_APPEND and never O_TRUNC, created private. */
         fd = open(s->cfg.audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
         if (fd < 0)
-                return error_errno(err, errno, "open audit log '%s'", s->cfg.audit_path);
+                return mc_error_errno(err, errno, "open audit log '%s'", s->cfg.audit_path);
         r = mc_audit_open_callback(sink, s, &a, err);
         if (r < 0) {
                 close(fd);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-escape.h"
 #include "log.h"
 #include "macro.h"
 #include "server-int.h"
@@ -100,15 +101,14 @@ static json_t *unparsed_path(const char *line, size_t len) {
 /*
  * A path as a record's "path": at most PATH_MAX bytes, which is all a path that can be opened
  * has, so that a record stays small whatever line the client sent; a longer one is cut at a
- * character boundary and "path_bytes" says how long it was.
+ * character boundary (paths here were decoded by jansson, so they are valid UTF-8) and
+ * "path_bytes" says how long it was.
  */
 static void audit_path(json_t *o, const char *path, size_t len) {
         size_t n = len;
 
         if (n > PATH_MAX) {
-                n = PATH_MAX;
-                while (n > 0 && ((unsigned char) path[n] & 0xc0) == 0x80)
-                        n--;
+                n = PATH_MAX - utf8_incomplete_tail(path, PATH_MAX);
                 json_object_set_new(o, "path_bytes", json_integer((json_int_t) len));
         }
         json_object_set_new(o, "path", json_stringn(path, n));
@@ -181,25 +181,16 @@ static int do_read(mcd_server *s, conn *c, const mcd_request *q, mc_error *e) {
         size_t n = 0;
         int r;
 
-        if (q->length > s->cfg.max_read) {
-                mc_error tmp = MC_ERROR_INIT;
-                snprintf(tmp.message, sizeof(tmp.message),
-                         "length %" PRIu64 " exceeds the largest read, %" PRIu64 " bytes (use "
-                         "MmapFd for bulk data)",
-                         q->length, s->cfg.max_read);
-                tmp.kind = MC_ERR_INVALID_ARGUMENT;
-                tmp.sys_errno = EINVAL;
-                *e = tmp;
-                return -EINVAL;
-        }
+        if (q->length > s->cfg.max_read)
+                return mc_error_set(e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                    "length %" PRIu64 " exceeds the largest read, %" PRIu64
+                                    " bytes (use MmapFd for bulk data)",
+                                    q->length, s->cfg.max_read);
         if (q->length > s->scratch_cap) {
                 uint8_t *p = realloc(s->scratch, (size_t) q->length);
-                if (!p) {
-                        e->kind = MC_ERR_OUT_OF_MEMORY;
-                        e->sys_errno = ENOMEM;
-                        strscpy(e->message, sizeof(e->message), "allocating the read buffer");
-                        return -ENOMEM;
-                }
+                if (!p)
+                        return mc_error_set(e, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                            "allocating the read buffer");
                 s->scratch = p;
                 s->scratch_cap = (size_t) q->length;
         }
@@ -339,18 +330,11 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
                 r = mcd_reply_hello(&c->out, c->client.caps, c->client.pid, c->client.uid);
                 break;
         default:
-                r = -EINVAL;
-                e.kind = MC_ERR_INVALID_ARGUMENT;
-                e.sys_errno = EINVAL;
-                strscpy(e.message, sizeof(e.message), "unknown call");
+                r = mc_error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL, "unknown call");
                 break;
         }
-        if (r == -ENOMEM && e.kind == MC_OK) {
-                /* The reply itself could not be built. */
-                e.kind = MC_ERR_OUT_OF_MEMORY;
-                e.sys_errno = ENOMEM;
-                strscpy(e.message, sizeof(e.message), "the daemon is out of memory");
-        }
+        if (r == -ENOMEM && e.kind == MC_OK) /* the reply itself could not be built */
+                r = mc_error_set(&e, MC_ERR_OUT_OF_MEMORY, ENOMEM, "the daemon is out of memory");
         if (r < 0)
                 reply_failure(c, &e, call);
 audit:

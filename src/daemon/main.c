@@ -142,7 +142,7 @@ int main(int argc, char **argv) {
                 r = mcd_config_set(&cfg.audit_path, audit);
         if (r < 0) {
                 if (err.kind == MC_OK)
-                        error_errno(&err, r, "configuration");
+                        mc_error_errno(&err, r, "configuration");
                 mcd_config_done(&cfg);
                 return error_report(&err);
         }

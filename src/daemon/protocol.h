@@ -14,6 +14,11 @@
  *
  * The codec has no state, no locks and no I/O: every function is thread-safe on distinct
  * arguments. It uses the public memcap API only (mc_error, mc_error_kind_name()).
+ *
+ * Three mechanisms that change for different reasons implement it, one file each: the full
+ * decoder (protocol-decode.c, the safety net), the fast path (protocol-fast.c, speed only: it
+ * never rejects) and the reply encoder (protocol-encode.c); protocol.c holds the names and
+ * tables they share (protocol-int.h) and mcd_request_parse().
  */
 
 #include <stdbool.h>

@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * The server's internals, shared by server.c (I/O, life cycle), account.c (what each uid
- * holds), audit-log.c (the audit trail and its rate limit) and handlers.c (requests).
+ * The server's internals, shared by its files (server.c lists them and their jobs): server.c
+ * (set-up, the loop), listener.c, conn.c, procs.c, timeouts.c, reload.c, handlers.c, account.c
+ * and audit-log.c. All of it runs on the loop's one thread.
  */
 
 #include <jansson.h>
@@ -12,9 +13,10 @@
 
 #include <memcap/memcap.h>
 
-#include "settings.h"
+#include "list.h"
 #include "protocol.h"
 #include "server.h"
+#include "settings.h"
 
 /* What an epoll event is about. */
 typedef enum watch_kind {
@@ -31,7 +33,7 @@ typedef struct proc {
         pid_t pid;
         int pidfd;
         unsigned refs; /* open connections */
-        bool idle;     /* lost its last connection since the last sweep_procs() */
+        bool idle;     /* lost its last connection since the last mcd_procs_sweep() */
         struct proc *prev, *next;
 } proc;
 
@@ -93,7 +95,7 @@ struct account {
         uint64_t held;   /* sum of the connections' held bytes */
         uint64_t queued; /* sum of the connections' queued bytes */
         bool blocked;    /* held reached max_buffer_per_uid: its connections are not read */
-        bool changed;    /* its connections are to be looked at again (service_budgets()) */
+        bool changed;    /* its connections are to be looked at again (mcd_budgets_serve()) */
         bool reported;   /* the audit log has a record of this blocked episode */
         conn *reader;    /* blocked, the one connection read on to finish its line */
         /* The audit rate limit: a window of audit_rate_interval that admits audit_rate_burst
@@ -127,7 +129,7 @@ struct mcd_server {
         uint64_t held_total;   /* buffers of all connections */
         uint64_t queued_total; /* replies of all connections waiting to be sent */
         bool total_blocked;    /* held_total reached max_buffer_total: no connection is read */
-        bool total_changed;    /* total_blocked changed since the last service_budgets() */
+        bool total_changed;    /* total_blocked changed since the last mcd_budgets_serve() */
         conn *reader;          /* total_blocked, the one connection read on to finish its line */
         bool budget_changed;   /* some account or the total changed */
         int64_t total_warned;  /* ms: when reaching max_buffer_total was last logged */
@@ -145,18 +147,76 @@ struct mcd_server {
         const conn *current; /* the client whose request is being handled */
 };
 
+/* ---- server.c ------------------------------------------------------------------------------ */
+
+/* epoll_ctl() of @fd with @events, the event's data pointing at @ptr (which starts with a
+ * watch_kind). Returns epoll_ctl()'s result. */
+int mcd_epoll_set(mcd_server *s, int op, int fd, uint32_t events, void *ptr);
+
+/* ---- timeouts.c ---------------------------------------------------------------------------- */
+
 /* The monotonic clock in milliseconds. */
 int64_t mcd_now_ms(void);
 
 /* Make sure the loop wakes up by @deadline (ms) to look at timeouts and windows. */
 void mcd_schedule(mcd_server *s, int64_t deadline);
 
-/* ---- handlers.c ---------------------------------------------------------------------------- */
+/*
+ * Close the connections whose time is up: a line not finished within request_timeout of its
+ * first byte (told so, if it still reads), queued replies that did not move for send_timeout.
+ * Then the accounts' windows. Schedules the next look.
+ */
+void mcd_timeouts_sweep(mcd_server *s);
 
-/* Handle one request line of @c and queue its reply. */
-void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len);
+/* How long epoll_wait() may sleep (ms, -1 for as long as it takes). */
+int mcd_wait_timeout(const mcd_server *s);
 
-/* ---- server.c ------------------------------------------------------------------------------ */
+/* ---- listener.c ---------------------------------------------------------------------------- */
+
+/* Bind and listen on the configured socket path, holding the lock beside it. */
+int mcd_listen_on(mcd_server *s, mc_error *err);
+
+/* Accept every waiting client, refusing those over a limit. */
+void mcd_accept_clients(mcd_server *s);
+
+/* Accept again after a shortage of descriptors, once the spare one is back. */
+void mcd_accept_resume(mcd_server *s);
+
+/* ---- procs.c ------------------------------------------------------------------------------- */
+
+/* The record of the process @pid (taking @pidfd, which is closed when the process is known
+ * already), counting one more connection; NULL when out of memory or epoll refuses it. */
+proc *mcd_proc_attach(mcd_server *s, pid_t pid, int pidfd);
+
+/* A connection of @p (may be NULL) closed. */
+void mcd_proc_detach(mcd_server *s, proc *p);
+
+/* The process exited: release its mappings and close its connections. Frees @p. */
+void mcd_proc_exited(mcd_server *s, proc *p);
+
+/* Forget @p and close its pidfd. */
+void mcd_proc_free(mcd_server *s, proc *p);
+
+/* Forget the processes without connections or mappings (between batches of events). */
+void mcd_procs_sweep(mcd_server *s);
+
+/* ---- conn.c -------------------------------------------------------------------------------- */
+
+/* Close @c now; @reason, or the one set when it started closing, goes into the audit record. */
+void mcd_conn_free(mcd_server *s, conn *c, const char *reason);
+
+/* Register with epoll the events @c waits for now, and schedule its timeouts. */
+void mcd_conn_update_events(mcd_server *s, conn *c);
+
+/* Send what is queued; returns -1 when the connection is gone. */
+int mcd_conn_flush(conn *c);
+
+/* An epoll event of @c: read, handle, send; frees @c when it is done. */
+void mcd_conn_event(mcd_server *s, conn *c, uint32_t events);
+
+/* Queue a last error reply and close once it is sent. */
+void mcd_conn_queue_closing_error(conn *c, mc_error_kind kind, int errnum, const char *reason,
+                                  const char *msg);
 
 /* Queue a descriptor to go with the reply about to be written to @c->out. */
 int mcd_conn_attach_fd(conn *c, int fd);
@@ -164,6 +224,26 @@ int mcd_conn_attach_fd(conn *c, int fd);
 /* Close the descriptor of the last mcd_conn_attach_fd() when its reply could not be queued:
  * it would otherwise go with the next reply. */
 void mcd_conn_detach_fd(conn *c);
+
+/* Act on the buffer limits crossed since the last call (between batches of events). */
+void mcd_budgets_serve(mcd_server *s);
+
+/* ---- reload.c ------------------------------------------------------------------------------ */
+
+/* Register the handlers of SIGTERM, SIGINT (stop) and SIGHUP (reload) and get the descriptor
+ * of memcap's signal queue in s->sigfd. */
+int mcd_signals_register(mcd_server *s, mc_error *err);
+
+/* Build the context's policy from @cfg. */
+int mcd_apply_policy(mcd_server *s, const mcd_config *cfg, mc_error *err);
+
+/* Reload the configuration file (or the policy alone) after SIGHUP; keep the old on error. */
+void mcd_reload(mcd_server *s);
+
+/* ---- handlers.c ---------------------------------------------------------------------------- */
+
+/* Handle one request line of @c and queue its reply. */
+void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len);
 
 /* ---- account.c ----------------------------------------------------------------------------- */
 
@@ -178,7 +258,7 @@ void mcd_account_detach(mcd_server *s, conn *c);
  * Charge @c's buffers (in_cap + out.cap, out.len of them queued) to its account and to the
  * total, and block or unblock them at their limits: blocked at the limit, unblocked below three
  * quarters of it, so that a uid at its limit does not flip on every reply. A change that lets
- * connections do more sets budget_changed for the loop to act on (service_budgets()).
+ * connections do more sets budget_changed for the loop to act on (mcd_budgets_serve()).
  */
 void mcd_conn_charge(mcd_server *s, conn *c);
 

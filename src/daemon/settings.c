@@ -48,7 +48,7 @@ int mcd_config_defaults(mcd_config *c, mc_error *err) {
         c->max_connections_per_uid = 128;
         c->caps = calloc(1, sizeof(*c->caps));
         if (!c->caps)
-                return error_errno(err, ENOMEM, "config: allocating");
+                return mc_error_errno(err, ENOMEM, "config: allocating");
         c->caps[0] = (mcd_uid_caps){getuid(), MC_CAP_ALL};
         c->n_caps = 1;
         if (getuid() != 0 && xdg && *xdg == '/') {
@@ -61,7 +61,7 @@ int mcd_config_defaults(mcd_config *c, mc_error *err) {
                 r = r < 0 ? r : mcd_config_set(&c->root, "/var/lib/memcap/root");
         }
         if (r < 0)
-                return error_errno(err, ENOMEM, "config: allocating");
+                return mc_error_errno(err, ENOMEM, "config: allocating");
         return 0;
 }
 
@@ -82,8 +82,8 @@ unsigned mcd_config_caps(const mcd_config *c, uid_t uid) {
 }
 
 static int bad(mc_error *err, const char *path, const char *key, const char *what) {
-        return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "config '%s': \"%s\" %s", path, key,
-                         what);
+        return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "config '%s': \"%s\" %s", path,
+                            key, what);
 }
 
 static int get_size(const char *path, const char *key, json_t *v, uint64_t *ret, mc_error *err) {
@@ -157,7 +157,7 @@ static int get_string(const char *path, const char *key, json_t *v, char **field
             strlen(json_string_value(v)) != json_string_length(v))
                 return bad(err, path, key, "must be a non-empty string without NUL bytes");
         if (mcd_config_set(field, json_string_value(v)) < 0)
-                return error_errno(err, ENOMEM, "config: allocating");
+                return mc_error_errno(err, ENOMEM, "config: allocating");
         return 0;
 }
 
@@ -196,7 +196,7 @@ static int get_caps(const char *path, json_t *obj, mcd_config *c, mc_error *err)
                         return bad(err, path, "capabilities", "keys must be uids or \"*\"");
                 grown = realloc(c->caps, (c->n_caps + 1) * sizeof(*c->caps));
                 if (!grown)
-                        return error_errno(err, ENOMEM, "config: allocating");
+                        return mc_error_errno(err, ENOMEM, "config: allocating");
                 c->caps = grown;
                 c->caps[c->n_caps++] = (mcd_uid_caps){(uid_t) uid, caps};
         }
@@ -211,12 +211,12 @@ int mcd_config_load(const char *path, mcd_config *c, mc_error *err) {
 
         root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
-                return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "config '%s':%d:%d: %s",
-                                 path, jerr.line, jerr.column, jerr.text);
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "config '%s':%d:%d: %s",
+                                    path, jerr.line, jerr.column, jerr.text);
         if (!json_is_object(root)) {
                 json_decref(root);
-                return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                 "config '%s': the top level must be an object", path);
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                    "config '%s': the top level must be an object", path);
         }
         json_object_foreach(root, k, v) {
                 if (streq(k, "socket"))

@@ -90,30 +90,30 @@ int mcc_open(const char *path, mcc **ret, mc_error *err) {
         int r;
 
         if (!path || !*path)
-                return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                 "memcapd socket path is empty");
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                    "memcapd socket path is empty");
         safe = str_escape_cstr(path);
         if (!safe)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         n = strlen(path);
         if (n >= sizeof(sa.sun_path))
-                return error_set(err, MC_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
-                                 "memcapd socket path '%s' is too long (at most %zu bytes)", safe,
-                                 sizeof(sa.sun_path) - 1);
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, ENAMETOOLONG,
+                                    "memcapd socket path '%s' is too long (at most %zu bytes)",
+                                    safe, sizeof(sa.sun_path) - 1);
         memcpy(sa.sun_path, path, n + 1);
 
         c = calloc(1, sizeof(*c));
         if (!c)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         c->fd = -EBADF;
         c->fd_pending = -EBADF;
         c->path = strdup(path);
         if (!c->path)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
 
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
-                return error_errno(err, errno, "socket for memcapd");
+                return mc_error_errno(err, errno, "socket for memcapd");
         do
                 r = connect(c->fd, (const struct sockaddr *) &sa, sizeof(sa));
         while (r < 0 && errno == EINTR);
@@ -125,11 +125,11 @@ int mcc_open(const char *path, mcc **ret, mc_error *err) {
                  * there is no daemon to talk to, which is what a script needs to tell apart.
                  */
                 if (e == ENOENT || e == ECONNREFUSED)
-                        return error_set(err, MC_ERR_NOT_FOUND, e,
-                                         "connect to memcapd at '%s': %s (is memcapd running? "
-                                         "choose it with --socket or $" MCC_SOCKET_ENV ")",
-                                         safe, strerror(e));
-                return error_errno(err, e, "connect to memcapd at '%s'", safe);
+                        return mc_error_set(err, MC_ERR_NOT_FOUND, e,
+                                            "connect to memcapd at '%s': %s (is memcapd running? "
+                                            "choose it with --socket or $" MCC_SOCKET_ENV ")",
+                                            safe, strerror(e));
+                return mc_error_errno(err, e, "connect to memcapd at '%s'", safe);
         }
         *ret = TAKE_PTR(c);
         return 0;
@@ -142,15 +142,15 @@ int mcc_send_line(mcc *c, const char *line, size_t len, mc_error *err) {
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 
         if (memchr(line, '\n', len))
-                return error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                 "a request line must not contain a newline");
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                    "a request line must not contain a newline");
         while (mh.msg_iovlen > 0) {
                 ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return error_errno(err, errno, "send to memcapd");
+                        return mc_error_errno(err, errno, "send to memcapd");
                 }
                 /* Skip what went out: whole iovecs first, then into the next one. */
                 while (mh.msg_iovlen > 0 && (size_t) n >= mh.msg_iov->iov_len) {
@@ -245,12 +245,12 @@ int mcc_recv_line(mcc *c, const char **ret_line, size_t *ret_len, int *ret_fd, m
                 }
                 c->scanned = c->len - c->start;
                 if (c->scanned > MCC_REPLY_MAX)
-                        return error_set(err, MC_ERR_IO, EMSGSIZE,
-                                         "reply from memcapd is longer than %zu bytes",
-                                         MCC_REPLY_MAX);
+                        return mc_error_set(err, MC_ERR_IO, EMSGSIZE,
+                                            "reply from memcapd is longer than %zu bytes",
+                                            MCC_REPLY_MAX);
                 if (make_room(c) < 0)
-                        return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
-                                         "out of memory for a reply from memcapd");
+                        return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM,
+                                            "out of memory for a reply from memcapd");
 
                 iov = (struct iovec){c->buf + c->len, c->cap - c->len};
                 mh.msg_control = control.buf;
@@ -259,18 +259,18 @@ int mcc_recv_line(mcc *c, const char **ret_line, size_t *ret_len, int *ret_fd, m
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return error_errno(err, errno, "receive from memcapd");
+                        return mc_error_errno(err, errno, "receive from memcapd");
                 }
                 take_fds(c, &mh);
                 if (mh.msg_flags & MSG_CTRUNC)
-                        return error_set(err, MC_ERR_IO, EPROTO,
-                                         "reply from memcapd: ancillary data truncated");
+                        return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                            "reply from memcapd: ancillary data truncated");
                 if (n == 0)
-                        return error_set(err, MC_ERR_IO, ECONNRESET,
-                                         c->len > c->start
-                                                 ? "memcapd closed the connection in the middle "
-                                                   "of a reply"
-                                                 : "memcapd closed the connection");
+                        return mc_error_set(err, MC_ERR_IO, ECONNRESET,
+                                            c->len > c->start
+                                                    ? "memcapd closed the connection in the middle "
+                                                      "of a reply"
+                                                    : "memcapd closed the connection");
                 c->len += (size_t) n;
         }
 }
@@ -305,8 +305,8 @@ static int malformed(mc_error *err, const char *call, const char *what) {
         /* jansson's error text quotes the reply, which may hold anything. */
         _cleanup_free_ char *safe = str_escape_cstr(what);
 
-        return error_set(err, MC_ERR_IO, EPROTO, "%s failed: malformed reply from memcapd: %s",
-                         call, safe ? safe : "?");
+        return mc_error_set(err, MC_ERR_IO, EPROTO, "%s failed: malformed reply from memcapd: %s",
+                            call, safe ? safe : "?");
 }
 
 /*
@@ -320,11 +320,14 @@ static int fill_failure(mc_error *err, mc_error_kind kind, int errnum, bool have
         int r;
 
         if (!safe)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         if (strncmp(safe, call, cl) == 0 && strncmp(safe + cl, " failed: ", 9) == 0)
-                r = error_set(err, kind, errnum, "%s", safe);
+                r = mc_error_set(err, kind, errnum, "%s", safe);
         else
-                r = error_set(err, kind, errnum, "%s failed: %s", call, safe);
+                r = mc_error_set(err, kind, errnum, "%s failed: %s", call, safe);
+        /* The return value needs an errno even when the daemon sent none; the error itself
+         * says "none" (0), as mc_error documents, so the kind's stand-in is not mistaken for
+         * the daemon's. */
         if (err && !have_errno)
                 err->sys_errno = 0;
         return r;
@@ -359,9 +362,9 @@ int mcc_reply_check(const json_t *reply, const char *call, mc_error *err) {
                 _cleanup_free_ char *k = str_escape_cstr(kind_name ? kind_name : "none");
                 _cleanup_free_ char *t = str_escape_cstr(text ? text : "no message");
 
-                return error_set(err, MC_ERR_IO, EPROTO,
-                                 "%s failed (unknown error kind '%.40s'): %s", call, k ? k : "?",
-                                 t ? t : "?");
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "%s failed (unknown error kind '%.40s'): %s", call, k ? k : "?",
+                                    t ? t : "?");
         }
         v = json_object_get(reply, "errno");
         if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < 4096) {
@@ -398,14 +401,14 @@ int mcc_call(mcc *c, const char *call, json_t *args, json_t **ret_reply, int *re
         req = json_object();
         if (!req) {
                 json_decref(args);
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         }
         /* json_object_set_new() takes @args also when it fails. */
         if (json_object_set_new(req, call, args ? args : json_object()) < 0)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         text = json_dumps(req, JSON_COMPACT);
         if (!text)
-                return error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         r = mcc_send_line(c, text, strlen(text), err);
         if (r < 0)
                 return r;

@@ -2,8 +2,8 @@
 /*
  * Error helpers for the programs built on libmemcap. The library fills mc_error for its own
  * failures; the tools fill the same structure for theirs (a bad pid, an unreadable /proc file,
- * a write error on stdout), so that every failure is printed and mapped to an exit status in
- * exactly one place, error_report().
+ * a write error on stdout) with the library's own mc_error_set() and mc_error_errno(), so that
+ * every failure is printed and mapped to an exit status in exactly one place, error_report().
  */
 
 #include <errno.h>
@@ -31,46 +31,6 @@ void log_error(const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
-}
-
-_printf_(5, 0) static int error_vset(mc_error *err, mc_error_kind kind, int errnum,
-                                     bool with_strerror, const char *fmt, va_list ap) {
-        if (errnum < 0)
-                errnum = -errnum;
-        if (err) {
-                int n;
-
-                err->kind = kind;
-                err->sys_errno = errnum;
-                /* A message longer than the buffer is cut, never overrun: it is for humans. */
-                n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
-                if (with_strerror && n >= 0 && (size_t) n < sizeof(err->message))
-                        snprintf(err->message + n, sizeof(err->message) - (size_t) n, ": %s",
-                                 strerror(errnum));
-        }
-        return -errnum;
-}
-
-int error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = error_vset(err, kind, errnum, false, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
-int error_errno(mc_error *err, int errnum, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        if (errnum == 0)
-                errnum = EIO; /* a failure without errno must still fail */
-        va_start(ap, fmt);
-        r = error_vset(err, mc_error_kind_from_errno(errnum), errnum, true, fmt, ap);
-        va_end(ap);
-        return r;
 }
 
 int exit_code_from_kind(mc_error_kind kind) {

@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * Errors outside the library: filling an mc_error the same way the library does (so one
- * printing path serves both), printing it, and turning it into a process exit status.
+ * Errors outside the library: printing an mc_error and turning it into a process exit status.
+ * The tools fill mc_error for their own failures with the library's mc_error_set() and
+ * mc_error_errno() (memcap/error.h), so one printing path serves both.
  *
  * Exit statuses of memcap and memcapd:
  *   0 success, 1 unexpected internal failure, 2 usage error,
@@ -30,18 +31,6 @@ const char *log_program_name(void);
 
 /* Print "<program>: <message>\n" on stderr. */
 void log_error(const char *fmt, ...) _printf_(1, 2);
-
-/*
- * Fill @err (may be NULL) with @kind, @errnum and a formatted message; return -@errnum
- * (@errnum positive, e.g. EINVAL).
- */
-int error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...) _printf_(4, 5);
-
-/*
- * As error_set() with the kind the library derives from @errnum (either sign) and
- * ": <strerror>" appended.
- */
-int error_errno(mc_error *err, int errnum, const char *fmt, ...) _printf_(3, 4);
 
 /* The exit status for a failure of @kind: 10 + kind, or EXIT_INTERNAL for MC_OK or junk. */
 int exit_code_from_kind(mc_error_kind kind);

@@ -7,7 +7,8 @@
  * str_escape() first so that it can neither forge lines nor send escape sequences to the
  * terminal. JSON output stays valid even for names that are not UTF-8 (json_string_lossy()).
  *
- * Sections: human sizes, UTF-8 and escaping, tables, JSON, hexdump. Base64 lives in base64.c.
+ * Sections: human sizes, terminal-safe strings, tables, JSON, hexdump. Base64 lives in base64.c;
+ * UTF-8 decoding in src/lib/util/json-escape.c.
  */
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-escape.h" /* UTF-8 decoding */
 #include "output.h"
 
 /* ---- human sizes --------------------------------------------------------------------------- */
@@ -38,49 +40,7 @@ char *format_size(uint64_t bytes, char buf[static FORMAT_SIZE_MAX]) {
         return buf;
 }
 
-/* ---- UTF-8 and escaping --------------------------------------------------------------------- */
-
-/*
- * Length of the valid UTF-8 sequence at @s (at most @n bytes), with its code point in *@cp, or
- * 0 when the bytes there are not valid UTF-8 (overlong forms, surrogates, > U+10FFFF, cut
- * short).
- */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-        uint32_t c, min;
-        size_t len;
-
-        if (n == 0)
-                return 0;
-        if (s[0] < 0x80) {
-                *cp = s[0];
-                return 1;
-        }
-        if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-                len = 2;
-                c = s[0] & 0x1f;
-                min = 0x80;
-        } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                len = 3;
-                c = s[0] & 0x0f;
-                min = 0x800;
-        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                len = 4;
-                c = s[0] & 0x07;
-                min = 0x10000;
-        } else
-                return 0;
-        if (n < len)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                c = (c << 6) | (s[i] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-                return 0;
-        *cp = c;
-        return len;
-}
+/* ---- terminal-safe strings ------------------------------------------------------------------ */
 
 static bool is_control(uint32_t cp) {
         return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
@@ -101,7 +61,7 @@ char *str_escape(const char *s, size_t n) {
                 return NULL;
         for (size_t i = 0; i < n;) {
                 uint32_t cp = 0;
-                size_t len = utf8_decode(p + i, n - i, &cp);
+                size_t len = utf8_decode(s + i, n - i, &cp);
 
                 if (len > 0 && !is_control(cp)) {
                         memcpy(out + o, p + i, len);
@@ -285,8 +245,7 @@ json_t *json_string_lossy(const char *s, size_t n) {
         if (!buf)
                 return NULL;
         for (size_t i = 0; i < n;) {
-                uint32_t cp;
-                size_t len = utf8_decode(p + i, n - i, &cp);
+                size_t len = utf8_sequence_length(s + i, n - i);
 
                 if (len == 0) {
                         memcpy(buf + o, replacement, 3);

@@ -135,6 +135,7 @@ typedef enum spawn_flags {
         SPAWN_NO_STDIN = 1 << 0,        /* stdin is /dev/null, not a pipe (child.in is -1) */
         SPAWN_DEFAULT_SIGNALS = 1 << 1, /* no signal blocked, every disposition the default */
         SPAWN_NOBODY = 1 << 2,          /* as uid and gid NOBODY, with no supplementary groups */
+        SPAWN_STDOUT_FULL = 1 << 3,     /* stdout is /dev/full, every write ENOSPC (child.out -1) */
 } spawn_flags;
 
 /*
@@ -299,7 +300,12 @@ _unused_ static void spawn_child(child *c, const char *const *args, const char *
                 cr_assert(ge(int, in[0], 0), "/dev/null: %s", strerror(errno));
         } else
                 cr_assert(eq(int, pipe2(in, O_CLOEXEC), 0));
-        cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
+        if (flags & SPAWN_STDOUT_FULL) {
+                out[0] = -1;
+                out[1] = open("/dev/full", O_WRONLY | O_CLOEXEC);
+                cr_assert(ge(int, out[1], 0), "/dev/full: %s", strerror(errno));
+        } else
+                cr_assert(eq(int, pipe2(out, O_CLOEXEC), 0));
         cr_assert(eq(int, pipe2(err, O_CLOEXEC), 0));
         envp = make_env(env);
         c->pid = fork();

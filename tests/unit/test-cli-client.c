@@ -565,6 +565,38 @@ Test(cli_client, large_write_and_read_go_in_chunks) {
         free(data);
 }
 
+/*
+ * Text output reads in chunks of 256 KiB too, and a character that a chunk's end cuts in two is
+ * printed whole, not as the \xNN escapes of two broken halves.
+ */
+Test(cli_client, text_read_keeps_a_character_a_chunk_cuts) {
+        const size_t chunk = 256 * 1024, len = chunk + 3;
+        char path[400], cmds[1024];
+        char *data = malloc(len);
+        run_result r;
+
+        cr_assert(not(eq(ptr, data, NULL)));
+        memset(data, 'a', len);
+        data[chunk - 1] = (char) 0xc3; /* U+00E9, its second byte in the next chunk */
+        data[chunk] = (char) 0xa9;
+        data[len - 1] = '\n';
+        snprintf(path, sizeof(path), "%s/utf8.txt", tmpdir);
+        write_file(path, data, len);
+
+        snprintf(cmds, sizeof(cmds),
+                 "mmap --length 1MiB --prot rw\n"
+                 "write %% --file %s\n"
+                 "read %% --length %zu\n",
+                 path, len);
+        RUN_IN(&r, cmds, "session");
+        ASSERT_EXIT(&r, 0);
+        ASSERT_HAS(r.out, "aaa\xc3\xa9"
+                          "a\n");
+        cr_assert(eq(ptr, strstr(r.out, "\\x"), NULL), "escapes in the text:\n%.300s", r.out);
+        run_result_done(&r);
+        free(data);
+}
+
 /* ---- sharing between processes --------------------------------------------------------------- */
 
 /* Read @c's stdout until it holds @needle; return what was read (malloc'd). */
@@ -1165,8 +1197,8 @@ static pid_t fake_daemon(const char *path, const char *const *replies, bool pass
         return pid;
 }
 
-static void fake_run(run_result *r, const char *const *replies, bool pass_fd, const char *input,
-                     const char *const *args) {
+static void fake_run_flags(run_result *r, const char *const *replies, bool pass_fd,
+                           const char *input, spawn_flags flags, const char *const *args) {
         char path[400];
         const char *argv[16] = {"client", "--socket", path};
         pid_t pid;
@@ -1179,9 +1211,14 @@ static void fake_run(run_result *r, const char *const *replies, bool pass_fd, co
                 cr_assert(lt(sz, i + 3, ELEMENTSOF(argv) - 1));
                 argv[3 + i] = args[i];
         }
-        run_full(r, input, input ? strlen(input) : 0, NULL, 0, argv);
+        run_full(r, input, input ? strlen(input) : 0, NULL, flags, argv);
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
+}
+
+static void fake_run(run_result *r, const char *const *replies, bool pass_fd, const char *input,
+                     const char *const *args) {
+        fake_run_flags(r, replies, pass_fd, input, /* flags= */ 0, args);
 }
 
 Test(cli_client, malformed_replies_are_io_errors) {
@@ -1274,6 +1311,38 @@ Test(cli_client, descriptors_are_checked) {
         ASSERT_EXIT(&r, 0);
         cr_assert(eq(str, r.out, "unmapped id 3\n"));
         run_result_done(&r);
+}
+
+/*
+ * Bytes that cannot be written to standard output fail with the write's own errno, as `memcap
+ * map` reports it: a full disk is "No space left on device" (ENOSPC, OutOfMemory, exit 13) in
+ * raw, hexdump and text output alike. 8 KiB of zeros, more than stdio buffers, so the dump's
+ * own write fails, not the flush at exit.
+ */
+Test(cli_client, failed_output_names_the_write_error) {
+        static const char *const modes[][2] = {{"--raw", NULL}, {"--hex", "-v"}, {"-v", NULL}};
+        char reply[16384];
+        size_t n;
+        run_result r;
+
+        /* Base64 of 8192 zero bytes: 2730 groups of three, then two bytes. */
+        n = (size_t) snprintf(reply, sizeof(reply), "{\"status\":\"success\",\"data\":\"");
+        memset(reply + n, 'A', 4 * 2730);
+        n += 4 * 2730;
+        snprintf(reply + n, sizeof(reply) - n, "AAA=\"}\n");
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+                const char *args[] = {"read",      "3",         "--length", "8KiB",
+                                      modes[i][0], modes[i][1], NULL};
+
+                /* Text mode has no flag of its own; -v only matters to a hexdump. */
+                if (i == 2)
+                        args[4] = NULL;
+                fake_run_flags(&r, (const char *const[]){reply, NULL}, false, NULL,
+                               SPAWN_STDOUT_FULL, args);
+                ASSERT_EXIT(&r, 13);
+                ASSERT_HAS(r.err, "memcap: write to standard output: No space left on device\n");
+                run_result_done(&r);
+        }
 }
 
 Test(cli_client, raw_reports_a_closed_connection) {

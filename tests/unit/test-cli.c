@@ -572,6 +572,32 @@ Test(cli, map_raw_is_byte_exact) {
         free(data);
 }
 
+/*
+ * A dump that cannot be written fails with the write's own errno, whatever the output mode: a
+ * full disk is "No space left on device" (ENOSPC, OutOfMemory, exit 13). 64 KiB, more than stdio
+ * buffers, so a write inside the dump fails, not the flush at exit.
+ */
+Test(cli, map_to_a_full_disk_names_the_write_error) {
+        static const char *const modes[] = {"--raw", "-v", "--json"};
+        size_t len = 65536;
+        char file[PATH_MAX];
+        unsigned char *data = calloc(1, len);
+        run_result r;
+
+        cr_assert(not(eq(ptr, data, NULL)));
+        tmp_path(file, sizeof(file), "full");
+        write_file(file, data, len);
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+                run_full(&r, NULL, 0, NULL, SPAWN_STDOUT_FULL,
+                         (const char *const[]){"map", modes[i], file, NULL});
+                ASSERT_EXIT(&r, 13);
+                cr_assert(eq(str, r.err,
+                             "memcap: write to standard output: No space left on device\n"));
+                run_result_done(&r);
+        }
+        free(data);
+}
+
 static size_t base64_decode(const char *s, unsigned char *out) {
         static const char alphabet[] =
                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
