@@ -51,10 +51,10 @@ static void child_fixup(mc_ctx *ctx) {
         mc_usage u = {0};
 
         ctx->pid = getpid();
-        for (size_t i = 0; i < ctx->n_slots; i++) {
-                mc__entry *e = &ctx->slots[i];
+        for (size_t i = 0; i < ctx->registry.n_slots; i++) {
+                mc__entry *e = mc__idtable_slot(&ctx->registry, i);
 
-                if (e->id == 0)
+                if (!e)
                         continue;
                 e->locked = 0;
                 free(e->lockmap);
@@ -67,10 +67,10 @@ static void child_fixup(mc_ctx *ctx) {
                         i--; /* backward shift may have moved an entry into this slot */
                 }
         }
-        for (size_t i = 0; i < ctx->n_slots; i++) {
-                const mc__entry *e = &ctx->slots[i];
+        for (size_t i = 0; i < ctx->registry.n_slots; i++) {
+                const mc__entry *e = mc__idtable_slot(&ctx->registry, i);
 
-                if (e->id == 0)
+                if (!e)
                         continue;
                 u.mapped_bytes += e->kind == MC__KIND_EMPTY ? 0 : e->base_len;
                 u.charged_bytes += mc__entry_charge(e);
@@ -136,6 +136,7 @@ int mc_ctx_new(mc_ctx **ret, mc_error *err) {
                 free(ctx);
                 return r;
         }
+        ctx->registry = (mc__idtable) MC__IDTABLE_INIT(mc__entry);
         pthread_mutex_init(&ctx->lock, NULL);
         pthread_mutex_init(&ctx->audit_lock, NULL);
         atomic_init(&ctx->has_audit, false);
@@ -160,9 +161,9 @@ static void release_all(mc_ctx *ctx) {
                 bool shared = false;
 
                 pthread_mutex_lock(&ctx->lock);
-                for (size_t i = 0; i < ctx->n_slots; i++) {
-                        mc__entry *e = &ctx->slots[i];
-                        if (e->id == 0)
+                for (size_t i = 0; i < ctx->registry.n_slots; i++) {
+                        mc__entry *e = mc__idtable_slot(&ctx->registry, i);
+                        if (!e)
                                 continue;
                         mc__entry_to_mapping(e, &m);
                         if (e->kind == MC__KIND_SHARED) {
@@ -203,7 +204,7 @@ mc_ctx *mc_ctx_free(mc_ctx *ctx) {
 
         mc_audit_close(ctx->audit);
         mc_policy_free(ctx->policy);
-        free(ctx->slots);
+        mc__idtable_done(&ctx->registry);
         free(ctx->objects);
         pthread_mutex_destroy(&ctx->audit_lock);
         pthread_mutex_destroy(&ctx->lock);

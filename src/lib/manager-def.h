@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "idtable.h"
 #include "internal.h"
 
 /* Why a mapping stopped taking writes and syncs (see mc_manager_msync()). */
@@ -58,6 +59,12 @@ typedef struct entry {
         _Atomic uint64_t fault_size; /* FAULT_SHRANK: the file's size when it was seen */
 } entry;
 
+/* A record of the manager's id table: the id and its entry. */
+typedef struct id_slot {
+        uint64_t id;
+        entry *e;
+} id_slot;
+
 typedef struct owner {
         uint64_t key;
         uint64_t mappings;
@@ -74,10 +81,8 @@ struct mc_manager {
         uint64_t max_mappings;
         uint64_t max_bytes;
         uint64_t max_locked;
-        uint64_t next_id;
-        entry **entries; /* open addressing by id; NULL = free */
-        size_t n_slots, n_entries;
-        owner *owners; /* a small array: clients with mappings */
+        mc__idtable ids; /* id_slot records: the entries by id */
+        owner *owners;   /* a small array: clients with mappings */
         size_t n_owners, cap_owners;
 };
 

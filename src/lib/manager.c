@@ -26,61 +26,18 @@
 
 /* ---- tables --------------------------------------------------------------------------------- */
 
-static size_t slot_of(const mc_manager *mgr, uint64_t id) {
-        return (size_t) ((id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (mgr->n_slots - 1);
-}
-
 static entry *find(const mc_manager *mgr, uint64_t id) {
-        if (mgr->n_slots == 0 || id == 0)
-                return NULL;
-        for (size_t i = slot_of(mgr, id);; i = (i + 1) & (mgr->n_slots - 1)) {
-                if (!mgr->entries[i])
-                        return NULL;
-                if (mgr->entries[i]->id == id)
-                        return mgr->entries[i];
-        }
+        id_slot *s = mc__idtable_find(&mgr->ids, id);
+
+        return s ? s->e : NULL;
 }
 
-static void put(entry **slots, size_t n, entry *e) {
-        size_t i = (size_t) ((e->id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (n - 1);
-        while (slots[i])
-                i = (i + 1) & (n - 1);
-        slots[i] = e;
-}
-
-/* Make room for one more entry (exclusive lock held). */
-static int reserve(mc_manager *mgr) {
-        entry **slots;
-        size_t n;
-
-        if ((mgr->n_entries + 1) * 2 <= mgr->n_slots)
-                return 0;
-        n = mgr->n_slots ? mgr->n_slots * 2 : 64;
-        slots = calloc(n, sizeof(*slots));
-        if (!slots)
-                return -ENOMEM;
-        for (size_t i = 0; i < mgr->n_slots; i++)
-                if (mgr->entries[i])
-                        put(slots, n, mgr->entries[i]);
-        free(mgr->entries);
-        mgr->entries = slots;
-        mgr->n_slots = n;
-        return 0;
-}
-
+/* Forget @e's id (exclusive lock held). */
 static void remove_entry(mc_manager *mgr, entry *e) {
-        size_t i = slot_of(mgr, e->id), j;
+        id_slot *s = mc__idtable_find(&mgr->ids, e->id);
 
-        while (mgr->entries[i] != e)
-                i = (i + 1) & (mgr->n_slots - 1);
-        mgr->entries[i] = NULL;
-        mgr->n_entries--;
-        /* Re-insert the rest of the probe run so lookups never stop at the hole. */
-        for (j = (i + 1) & (mgr->n_slots - 1); mgr->entries[j]; j = (j + 1) & (mgr->n_slots - 1)) {
-                entry *x = mgr->entries[j];
-                mgr->entries[j] = NULL;
-                put(mgr->entries, mgr->n_slots, x);
-        }
+        if (s)
+                mc__idtable_remove(&mgr->ids, s);
 }
 
 static owner *owner_find(mc_manager *mgr, uint64_t key, bool create) {
@@ -322,7 +279,7 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
 
         pthread_rwlock_wrlock(&mgr->lock);
         o = owner_find(mgr, client->key, true);
-        if (!o || reserve(mgr) < 0) {
+        if (!o || mc__idtable_reserve(&mgr->ids) < 0) {
                 r = mc__error_errno(err, ENOMEM, "allocating a mapping");
                 goto fail;
         }
@@ -345,9 +302,7 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
                 goto fail;
         e->fd = e->is_shm ? e->shm.fd : TAKE_FD(fd);
         e->n_pages = (e->delta + (size_t) e->length + mc_page_size() - 1) / mc_page_size();
-        e->id = ++mgr->next_id;
-        put(mgr->entries, mgr->n_slots, e);
-        mgr->n_entries++;
+        e->id = ((id_slot *) mc__idtable_add(&mgr->ids, &(id_slot){.e = e}))->id;
         o->mappings++;
         o->bytes += charge;
         pthread_rwlock_unlock(&mgr->lock);
@@ -620,11 +575,11 @@ size_t mc_manager_cleanup_process(mc_manager *mgr, uint64_t key) {
         if (!mgr)
                 return 0;
         pthread_rwlock_wrlock(&mgr->lock);
-        for (size_t i = 0; i < mgr->n_slots;) {
-                entry *e = mgr->entries[i];
-                if (e && e->owner_key == key) {
-                        (void) sync_before_drop(mgr, e, NULL);
-                        if (drop(mgr, e, NULL) >= 0) {
+        for (size_t i = 0; i < mgr->ids.n_slots;) {
+                id_slot *s = mc__idtable_slot(&mgr->ids, i);
+                if (s && s->e->owner_key == key) {
+                        (void) sync_before_drop(mgr, s->e, NULL);
+                        if (drop(mgr, s->e, NULL) >= 0) {
                                 n++;
                                 continue; /* the slot was refilled from the probe run */
                         }
@@ -641,7 +596,7 @@ size_t mc_manager_count(mc_manager *mgr) {
         if (!mgr)
                 return 0;
         pthread_rwlock_rdlock(&mgr->lock);
-        n = mgr->n_entries;
+        n = mgr->ids.n_used;
         pthread_rwlock_unlock(&mgr->lock);
         return n;
 }
@@ -720,9 +675,10 @@ int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t owner_key
         /* Count first: an entry is 4 KiB, and one client's few must not cost an array as
          * large as every client's together. The ranges go in the same block, after it, so
          * one free() releases everything. */
-        for (size_t i = 0; i < mgr->n_slots; i++) {
-                entry *e = mgr->entries[i];
-                if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key)) {
+        for (size_t i = 0; i < mgr->ids.n_slots; i++) {
+                id_slot *s = mc__idtable_slot(&mgr->ids, i);
+                if (s && (owner_key == UINT64_MAX || s->e->owner_key == owner_key)) {
+                        entry *e = s->e;
                         n++;
                         runs = mc__mgr_prot_runs(e, NULL);
                         n_ranges += runs > 1 ? runs : 0;
@@ -737,10 +693,10 @@ int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t owner_key
         }
         ranges = (mc_mapping_range *) (v + n);
         n = 0;
-        for (size_t i = 0; i < mgr->n_slots; i++) {
-                entry *e = mgr->entries[i];
-                if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key)) {
-                        fill_stats(e, &v[n], ranges);
+        for (size_t i = 0; i < mgr->ids.n_slots; i++) {
+                id_slot *s = mc__idtable_slot(&mgr->ids, i);
+                if (s && (owner_key == UINT64_MAX || s->e->owner_key == owner_key)) {
+                        fill_stats(s->e, &v[n], ranges);
                         ranges += v[n++].n_ranges;
                 }
         }
@@ -822,6 +778,7 @@ int mc_manager_new(mc_ctx *ctx, const mc_manager_options *opts, mc_manager **ret
                 return mc__error_errno(err, ENOMEM, "manager: allocating");
         }
         pthread_rwlock_init(&mgr->lock, NULL);
+        mgr->ids = (mc__idtable) MC__IDTABLE_INIT(id_slot);
         mgr->ctx = ctx;
         mgr->root_fd = fd;
         mgr->allow_symlinks = opts->allow_symlinks;
@@ -836,9 +793,10 @@ mc_manager *mc_manager_free(mc_manager *mgr) {
         if (!mgr)
                 return NULL;
         pthread_rwlock_wrlock(&mgr->lock);
-        for (size_t i = 0; i < mgr->n_slots;) {
-                entry *e = mgr->entries[i];
-                if (e) {
+        for (size_t i = 0; i < mgr->ids.n_slots;) {
+                id_slot *s = mc__idtable_slot(&mgr->ids, i);
+                if (s) {
+                        entry *e = s->e;
                         (void) sync_before_drop(mgr, e, NULL);
                         if (drop(mgr, e, NULL) >= 0)
                                 continue;
@@ -852,7 +810,7 @@ mc_manager *mc_manager_free(mc_manager *mgr) {
         pthread_rwlock_unlock(&mgr->lock);
         pthread_rwlock_destroy(&mgr->lock);
         safe_close(mgr->root_fd);
-        free(mgr->entries);
+        mc__idtable_done(&mgr->ids);
         free(mgr->owners);
         free(mgr);
         return NULL;
