@@ -12,16 +12,18 @@
  *
  * The calls on page ranges live in manager-range.c; the layout both share in manager-def.h.
  *
+ * Files are opened beneath the root by file-open.c.
+ *
  * Sections: tables, paths, mmap, lookup helpers, faults, read/write/sync, unmap/cleanup, stats
  * and list, descriptors, life cycle, capability names.
  */
 
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "file-open.h"
 #include "manager-def.h"
 
 /* ---- tables --------------------------------------------------------------------------------- */
@@ -102,58 +104,6 @@ static int path_check(const char *path, mc_error *err) {
         return 0;
 }
 
-/*
- * Open @path beneath the root without side effects (O_PATH). A rename or mount anywhere in the
- * root during the lookup makes openat2() fail with EAGAIN rather than risk a wrong answer, and
- * a signal may interrupt it: both are tried again a few times before they are reported, as
- * TimedOut, because only the retries ran out (never as OutOfMemory or Io, which errno alone
- * would suggest).
- */
-static int open_beneath(mc_manager *mgr, const char *path, mc_error *err) {
-        struct open_how how = {0};
-        const char *rel = path;
-        int fd, e = 0;
-
-        while (*rel == '/')
-                rel++;
-        if (!*rel)
-                rel = ".";
-        how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
-                      (mgr->allow_symlinks ? 0 : RESOLVE_NO_SYMLINKS);
-        for (int i = 0; i < MC_MANAGER_OPEN_TRIES; i++) {
-                fd = mc_sys.openat2(mgr->root_fd, rel, &how, sizeof(how));
-                if (fd >= 0)
-                        return fd;
-                e = errno;
-                if (e != EAGAIN && e != EINTR)
-                        break;
-        }
-        if (e == EAGAIN)
-                return mc__error_set(err, MC_ERR_TIMED_OUT, EAGAIN,
-                                     "'%.200s': the path kept changing while it was resolved "
-                                     "(a rename or mount in the root raced with all %d tries); "
-                                     "try again",
-                                     path, MC_MANAGER_OPEN_TRIES);
-        if (e == EINTR)
-                return mc__error_set(err, MC_ERR_TIMED_OUT, EINTR,
-                                     "'%.200s': opening was interrupted by a signal in all %d "
-                                     "tries; try again",
-                                     path, MC_MANAGER_OPEN_TRIES);
-        if (e == EXDEV)
-                return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EXDEV,
-                                     "'%.200s': the path leads out of the root", path);
-        if (e == ELOOP)
-                return mc__error_set(err, MC_ERR_PERMISSION_DENIED, ELOOP,
-                                     "'%.200s': the path goes through a symlink%s", path,
-                                     mgr->allow_symlinks ? " loop or a magic link"
-                                                         : " (symlinks are not allowed)");
-        if (e == ENOSYS)
-                return mc__error_set(err, MC_ERR_UNSUPPORTED, ENOSYS,
-                                     "openat2 is not available (Linux 5.6 or later needed)");
-        return mc__error_errno(err, e, "'%.200s'", path);
-}
-
 /* ---- mmap ------------------------------------------------------------------------------------ */
 
 int mc__mgr_deny(mc_error *err, const char *what) {
@@ -201,12 +151,14 @@ static int map_entry(mc_manager *mgr, entry *e, int file_fd, mc_error *err) {
 int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, uint64_t offset,
                     uint64_t length, unsigned prot, bool shared, uint64_t *ret_id,
                     uint64_t *ret_length, mc_error *err) {
-        _cleanup_close_ int pfd = -EBADF, fd = -EBADF;
+        _cleanup_(mc__file_done) mc__file file;
+        _cleanup_close_ int fd = -EBADF;
         entry *e = NULL;
         uint64_t charge, span;
         owner *o;
         int r;
 
+        mc__file_init(&file);
         if (mc__mgr_check(mgr, client, "Mmap", err) < 0)
                 return -EINVAL;
         if (!ret_id)
@@ -221,32 +173,26 @@ int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, 
                 return mc__mgr_deny(err, "Mmap with the write bit needs the FileWrite capability");
 
         if (path) {
-                struct stat st;
-                char proc[64];
+                uint64_t size;
 
                 r = path_check(path, err);
                 if (r < 0)
                         return r;
-                pfd = open_beneath(mgr, path, err);
-                if (pfd < 0)
-                        return pfd;
-                if (fstat(pfd, &st) < 0)
-                        return mc__error_errno(err, errno, "'%.200s': fstat", path);
-                if (!S_ISREG(st.st_mode))
-                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                             "'%.200s': not a regular file", path);
-                if (offset >= (uint64_t) st.st_size)
+                r = mc__file_open_beneath(&file, mgr->root_fd, path, mgr->allow_symlinks, err);
+                if (r < 0)
+                        return r;
+                size = (uint64_t) file.st.st_size;
+                if (offset >= size)
                         return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                              "'%.200s': offset %" PRIu64 " is at or past "
                                              "the end of the file (%" PRIu64 " bytes)",
-                                             path, offset, (uint64_t) st.st_size);
-                if (length == 0 || length > (uint64_t) st.st_size - offset)
-                        length = (uint64_t) st.st_size - offset; /* cut at the end */
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-                fd = open(proc, ((prot & MC_PROT_WRITE) && shared ? O_RDWR : O_RDONLY) | O_CLOEXEC |
-                                        O_NOCTTY | O_NONBLOCK);
+                                             path, offset, size);
+                if (length == 0 || length > size - offset)
+                        length = size - offset; /* cut at the end */
+                fd = mc__file_reopen(&file, (prot & MC_PROT_WRITE) && shared ? O_RDWR : O_RDONLY,
+                                     err);
                 if (fd < 0)
-                        return mc__error_errno(err, errno, "'%.200s': opening", path);
+                        return fd;
         } else {
                 if (offset != 0)
                         return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
@@ -716,7 +662,6 @@ int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t owner_key
 
 int mc_manager_fd(mc_manager *mgr, const mc_client *client, uint64_t id, int *ret_fd,
                   uint64_t *ret_offset, mc_error *err) {
-        char proc[64];
         entry *e;
         int r = 0, fd;
 
@@ -739,11 +684,11 @@ int mc_manager_fd(mc_manager *mgr, const mc_client *client, uint64_t id, int *re
         } else {
                 /* A fresh open of the same file: read-only unless the mapping is shared and
                  * writable, whatever the manager's own descriptor allows. */
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", e->fd);
-                fd = open(proc, (e->shared && (e->prot & MC_PROT_WRITE) ? O_RDWR : O_RDONLY) |
-                                        O_CLOEXEC | O_NOCTTY);
+                fd = mc__fd_reopen(e->fd,
+                                   (e->shared && (e->prot & MC_PROT_WRITE) ? O_RDWR : O_RDONLY) |
+                                           O_NOCTTY);
                 if (fd < 0)
-                        r = mc__error_errno(err, errno, "reopening Mmap %" PRIu64, id);
+                        r = mc__error_errno(err, -fd, "reopening Mmap %" PRIu64, id);
                 else {
                         *ret_fd = fd;
                         if (ret_offset)
@@ -764,10 +709,10 @@ int mc_manager_new(mc_ctx *ctx, const mc_manager_options *opts, mc_manager **ret
         if (!ctx || !opts || !opts->root || !ret)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "manager: context, options, root and ret must be given");
-        fd = open(opts->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        fd = mc_sys.open(opts->root, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
         if (fd < 0)
                 return mc__error_errno(err, errno, "manager root '%.200s'", opts->root);
-        if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        if (mc_sys.fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
                 safe_close(fd);
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, ENOTDIR,
                                      "manager root '%.200s' is not a directory", opts->root);

@@ -5,8 +5,9 @@
  * arguments (so bad input never reaches a system call), describes itself in an mc__call, and
  * hands its steps to the context's choke point, which decides, calls, accounts and audits.
  *
- * Sections: helpers (names, page sizes, custom flags, ranges, lock maps), opening files,
- * mmap, munmap, mprotect, msync, mremap, madvise, mlock/munlock, map_file/unmap.
+ * Sections: helpers (names, page sizes, custom flags, ranges, lock maps), mmap, munmap,
+ * mprotect, msync, mremap, madvise, mlock/munlock, map_file/unmap. Files are opened by
+ * file-open.c.
  */
 
 #include <fcntl.h>
@@ -14,13 +15,12 @@
 #include <limits.h>
 #include <stdio.h>
 #include <strings.h>
-#include <linux/magic.h>
 #include <linux/mman.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 
 #include "config.h"
+#include "file-open.h"
 #include "internal.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -286,111 +286,6 @@ static void call_set_mapping(mc__call *c, const mc_mapping *m) {
         c->req.id = m->id;
 }
 
-/* ---- opening files ---------------------------------------------------------------------- */
-
-/*
- * A file is first opened with O_PATH: that has no side effects (a FIFO does not block, a
- * device is not opened), lets us check its type and resolve the real path the policy judges,
- * and only after the policy allowed it is the very same inode opened for I/O through
- * /proc/self/fd, so a rename or symlink swap in between cannot redirect the mapping.
- */
-typedef struct file_ref {
-        int pfd;
-        struct stat st;
-        char resolved[PATH_MAX];
-} file_ref;
-
-/* Not an initialiser: zero-filling PATH_MAX bytes on every mmap costs more than its checks. */
-static void file_ref_init(file_ref *f) {
-        f->pfd = -EBADF;
-        f->resolved[0] = 0;
-}
-
-static void file_ref_done(file_ref *f) {
-        f->pfd = safe_close(f->pfd);
-}
-
-static int file_ref_open(const char *op, const char *path, bool regular_only, file_ref *f,
-                         mc_error *err) {
-        char proc[64];
-        ssize_t n;
-
-        if (!path || !*path)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s: the path is empty",
-                                     op);
-        f->pfd = mc_sys.open(path, O_PATH | O_CLOEXEC, 0);
-        if (f->pfd < 0)
-                return mc__error_errno(err, errno, "%s '%s'", op, path);
-        if (mc_sys.fstat(f->pfd, &f->st) < 0)
-                return mc__error_errno(err, errno, "%s '%s': fstat", op, path);
-        if (!S_ISREG(f->st.st_mode) && (regular_only || !S_ISBLK(f->st.st_mode)))
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s '%s': not a regular file%s (it is a %s)", op, path,
-                                     regular_only ? "" : " or block device",
-                                     S_ISDIR(f->st.st_mode)    ? "directory"
-                                     : S_ISFIFO(f->st.st_mode) ? "FIFO"
-                                     : S_ISSOCK(f->st.st_mode) ? "socket"
-                                     : S_ISCHR(f->st.st_mode)  ? "character device"
-                                                               : "block device");
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->pfd);
-        n = mc_sys.readlink(proc, f->resolved, sizeof(f->resolved) - 1);
-        if (n > 0 && f->resolved[0] == '/') {
-                f->resolved[n] = 0;
-        } else if (!realpath(path, f->resolved)) {
-                /* Without /proc and without a resolvable path the policy cannot judge it. */
-                return mc__error_errno(err, errno, "%s '%s': resolving the path", op, path);
-        }
-        return 0;
-}
-
-/* Open the inode behind @f for I/O; returns the descriptor or -errno. */
-static int file_ref_reopen(const char *op, const char *path, const file_ref *f, int flags,
-                           mc_error *err) {
-        char proc[64];
-        struct stat st;
-        int fd;
-
-        flags |= O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->pfd);
-        fd = mc_sys.open(proc, flags, 0);
-        if (fd < 0 && errno == ENOENT) {
-                /* No /proc: open by name and make sure it is still the same file. */
-                fd = mc_sys.open(path, flags, 0);
-                if (fd >= 0 && (mc_sys.fstat(fd, &st) < 0 || st.st_dev != f->st.st_dev ||
-                                st.st_ino != f->st.st_ino)) {
-                        safe_close(fd);
-                        return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EPERM,
-                                             "%s '%s': the file was replaced while it was "
-                                             "being opened",
-                                             op, path);
-                }
-        }
-        if (fd < 0)
-                return mc__error_errno(err, errno, "%s '%s': opening for %s", op, path,
-                                       (flags & O_ACCMODE) == O_RDWR ? "reading and writing"
-                                                                     : "reading");
-        return fd;
-}
-
-/*
- * Whether the pages of a mapping of @fd (described by @st) are memory rather than page cache
- * the kernel can write back and drop: files on tmpfs (also memfds and POSIX shared memory),
- * hugetlbfs and ramfs. Even reading a hole of a tmpfs file through a mapping allocates a page.
- * Block devices are page cache. Anything else (a character device, a file system that cannot
- * say what it is) counts as memory: overcounting only refuses, undercounting would let memory
- * past the quota.
- */
-static bool memory_backed(int fd, const struct stat *st) {
-        struct statfs sfs;
-
-        if (S_ISBLK(st->st_mode))
-                return false;
-        if (!S_ISREG(st->st_mode) || mc_sys.fstatfs(fd, &sfs) < 0)
-                return true;
-        return sfs.f_type == TMPFS_MAGIC || sfs.f_type == HUGETLBFS_MAGIC ||
-               sfs.f_type == RAMFS_MAGIC;
-}
-
 /* ---- mmap ------------------------------------------------------------------------------------ */
 
 typedef struct map_args {
@@ -415,9 +310,8 @@ typedef struct map_args {
         bool has_object;
         mc__object_id object;
         int owned_fd;
-        /* For map_file: the file, opened after the decision. */
-        const char *path;
-        const file_ref *file;
+        /* A file opened by path: opened for I/O after the decision. */
+        const mc__file *file;
         int open_flags;
         mc_mapping *ret;
 } map_args;
@@ -463,7 +357,7 @@ static int map_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 return mc__error_errno(err, r, "mmap: recording the mapping");
 
         if (a->file && !a->empty) {
-                fd = file_ref_reopen("mmap", a->path, a->file, a->open_flags, err);
+                fd = mc__file_reopen(a->file, a->open_flags, err);
                 if (fd < 0)
                         return fd;
                 a->fd = fd;
@@ -593,7 +487,7 @@ static int map_plan(const char *op, mc__call *c, map_args *a, void *addr, size_t
 
 /* Set the object the mapping will view, and whether its pages are memory, from its file. */
 static void map_set_file(map_args *a, int fd, const struct stat *st) {
-        a->memory_backed = a->memory_backed || memory_backed(fd, st);
+        a->memory_backed = a->memory_backed || mc__file_memory_backed(fd, st);
         a->has_object = true;
         a->object = (mc__object_id){.dev = (uint64_t) st->st_dev, .ino = (uint64_t) st->st_ino};
 }
@@ -622,7 +516,7 @@ static int map_flags_check(const char *op, unsigned flags, mc_error *err) {
 }
 
 int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *err) {
-        _cleanup_(file_ref_done) file_ref file;
+        _cleanup_(mc__file_done) mc__file file;
         MC__ERROR_LOCAL(e);
         map_args a = {.fd = -1};
         mc__call c;
@@ -630,7 +524,7 @@ int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *e
         uint64_t end;
         int r = 0;
 
-        file_ref_init(&file);
+        mc__file_init(&file);
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
         if (!req || !ret) {
                 r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
@@ -697,11 +591,10 @@ int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *e
         if (r >= 0)
                 r = custom_parse("mmap", req->custom, req->n_custom, req->flags, &cs, &e);
         if (r >= 0 && req->path) {
-                r = file_ref_open("mmap", req->path, false, &file, &e);
+                r = mc__file_open(&file, "mmap", req->path, MC__FILE_RESOLVE, &e);
                 if (r >= 0) {
                         c.req.resolved = file.resolved;
                         a.file = &file;
-                        a.path = req->path;
                         a.open_flags = (req->flags & MC_MAP_SHARED) && (req->prot & MC_PROT_WRITE)
                                                ? O_RDWR
                                                : O_RDONLY;
@@ -1408,7 +1301,7 @@ int mc_munlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, m
 int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_options *opts,
                 mc_mapping *ret, mc_error *err) {
         static const mc_map_file_options defaults = MC_MAP_FILE_OPTIONS_INIT;
-        _cleanup_(file_ref_done) file_ref file;
+        _cleanup_(mc__file_done) mc__file file;
         MC__ERROR_LOCAL(e);
         map_args a = {.fd = -1};
         custom_set cs = {0};
@@ -1418,7 +1311,7 @@ int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_
         unsigned flags;
         int r = 0;
 
-        file_ref_init(&file);
+        mc__file_init(&file);
         if (!opts)
                 opts = &defaults;
         flags = opts->private_copy ? MC_MAP_PRIVATE : MC_MAP_SHARED;
@@ -1440,7 +1333,7 @@ int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_
                                   "map_file: MAP_FIXED_NOREPLACE and MAP_HUGE_* do not apply to "
                                   "mc_map_file(); use mc_mmap()");
         if (r >= 0)
-                r = file_ref_open("map_file", path, true, &file, &e);
+                r = mc__file_open(&file, "map_file", path, MC__FILE_REGULAR | MC__FILE_RESOLVE, &e);
         if (r >= 0) {
                 map_set_file(&a, file.pfd, &file.st);
                 size = (uint64_t) file.st.st_size;
@@ -1475,7 +1368,6 @@ int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_
                              flags, &cs, &e);
                 a.file_off = (off_t) aligned;
                 a.file = &file;
-                a.path = path;
                 a.open_flags =
                         (flags & MC_MAP_SHARED) && (prot & MC_PROT_WRITE) ? O_RDWR : O_RDONLY;
                 c.req.resolved = file.resolved;

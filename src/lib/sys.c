@@ -9,6 +9,7 @@
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -67,11 +68,12 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
                 .mremap = sys_mremap, .madvise = madvise, .mlock2 = mlock2, .munlock = munlock,    \
                 .open = sys_open, .openat2 = sys_openat2, .close = close, .fstat = fstat,          \
                 .fstatfs = fstatfs, .ftruncate = ftruncate, .fallocate = fallocate,                \
-                .readlink = readlink, .write = write, .fdatasync = fdatasync,                      \
-                .shm_open = shm_open, .shm_unlink = shm_unlink, .memfd_create = memfd_create,      \
-                .add_seals = sys_add_seals, .get_seals = sys_get_seals, .fsetxattr = fsetxattr,    \
-                .fgetxattr = fgetxattr, .sigaction = sigaction, .thread_sigmask = sys_sigmask,     \
-                .kill = kill, .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,    \
+                .readlink = readlink, .realpath = realpath, .write = write,                        \
+                .fdatasync = fdatasync, .shm_open = shm_open, .shm_unlink = shm_unlink,            \
+                .memfd_create = memfd_create, .add_seals = sys_add_seals,                          \
+                .get_seals = sys_get_seals, .fsetxattr = fsetxattr, .fgetxattr = fgetxattr,        \
+                .sigaction = sigaction, .thread_sigmask = sys_sigmask, .kill = kill,               \
+                .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,                  \
                 .sigtimedwait = sigtimedwait, .tgkill = sys_tgkill, .signalfd = signalfd,          \
                 .eventfd = sys_eventfd,                                                            \
         }

@@ -35,6 +35,7 @@ struct mc_sys {
         int (*ftruncate)(int fd, off_t len);
         int (*fallocate)(int fd, int mode, off_t off, off_t len);
         ssize_t (*readlink)(const char *path, char *buf, size_t size);
+        char *(*realpath)(const char *path, char *resolved);
         ssize_t (*write)(int fd, const void *buf, size_t len);
         int (*fdatasync)(int fd);
 

@@ -109,6 +109,12 @@ static ssize_t fail_readlink(const char *p, char *b, size_t s) {
         return -1;
 }
 
+static char *fail_realpath(const char *p, char *resolved) {
+        (void) p, (void) resolved;
+        errno = fail_errno;
+        return NULL;
+}
+
 static int map_anon(mc_mapping *m, mc_error *err) {
         mc_map_request req = MC_MAP_REQUEST_INIT;
         req.length = 8192;
@@ -187,6 +193,11 @@ Test(fault, open_fstat_and_resolve_failures) {
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), 0), "%s",
                   err.message);
         mc_unmap(ctx, &m, NULL);
+        /* Without /proc and without a resolvable path the policy cannot judge the file. */
+        mc_sys.realpath = fail_realpath;
+        fail_errno = EACCES;
+        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EACCES,
+               MC_ERR_PERMISSION_DENIED, &err, "resolving the path");
         usage_is(0, 0, 0);
         cr_assert(eq(int, count_fds(), fds));
 }
