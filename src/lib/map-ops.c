@@ -188,12 +188,23 @@ static int protect_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) 
 
 static const mc__steps protect_steps = {.prepare = protect_prepare, .syscall = protect_syscall};
 
+static int protect_check(const mc_mapping *m, unsigned prot, mc_error *err) {
+        int r = mc__mapping_check("mprotect", m, err);
+
+        if (r < 0)
+                return r;
+        if (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mprotect: unknown protection bits 0x%x", prot);
+        return 0;
+}
+
 static int protect_common(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length, unsigned prot,
                           bool ranged, mc_error *err) {
         MC__ERROR_LOCAL(e);
         entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) prot};
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, MC_OP_MPROTECT, MC__CAP_MEMORY);
         c.fields |= MC__F_PROT;
@@ -203,16 +214,8 @@ static int protect_common(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t leng
                 c.fields |= MC__F_OFFSET;
                 c.req.offset = offset;
         }
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mprotect: the mapping must not be NULL");
-        else
-                mc__call_set_mapping(&c, m);
-        if (r >= 0 && length != MC_LENGTH_ALL)
-                c.req.length = length;
-        if (r >= 0 && (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mprotect: unknown protection bits 0x%x", prot);
+        mc__call_set_range(&c, m, length);
+        r = protect_check(m, prot, &e);
         r = mc__ctx_run(ctx, &c, r, &e, &protect_steps, &a, err);
         if (r >= 0)
                 m->prot = a.prot_after;
@@ -306,31 +309,34 @@ static int sync_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 static const mc__steps sync_steps = {
         .prepare = sync_prepare, .syscall = sync_syscall, .flags = MC__RUN_UNLOCKED};
 
+static int sync_check(const mc_mapping *m, unsigned flags, mc_error *err) {
+        unsigned mode = flags & (MC_SYNC_SYNC | MC_SYNC_ASYNC);
+        int r = mc__mapping_check("msync", m, err);
+
+        if (r < 0)
+                return r;
+        if (flags & ~(unsigned) (MC_SYNC_SYNC | MC_SYNC_ASYNC | MC_SYNC_INVALIDATE))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "msync: unknown flag bits 0x%x", flags);
+        if (mode != MC_SYNC_SYNC && mode != MC_SYNC_ASYNC)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "msync: give exactly one of MC_SYNC_SYNC and MC_SYNC_ASYNC");
+        return 0;
+}
+
 int mc_msync(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
              mc_error *err) {
         MC__ERROR_LOCAL(e);
         entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) flags};
-        unsigned mode = flags & (MC_SYNC_SYNC | MC_SYNC_ASYNC);
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, MC_OP_MSYNC, MC__CAP_MEMORY);
         c.fields |= MC__F_SYNC | MC__F_OFFSET;
         c.req.sync = flags;
         c.req.offset = offset;
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "msync: the mapping must not be NULL");
-        else
-                mc__call_set_mapping(&c, m);
-        if (r >= 0 && length != MC_LENGTH_ALL)
-                c.req.length = length;
-        if (r >= 0 && (flags & ~(unsigned) (MC_SYNC_SYNC | MC_SYNC_ASYNC | MC_SYNC_INVALIDATE)))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "msync: unknown flag bits 0x%x", flags);
-        if (r >= 0 && mode != MC_SYNC_SYNC && mode != MC_SYNC_ASYNC)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "msync: give exactly one of MC_SYNC_SYNC and MC_SYNC_ASYNC");
+        mc__call_set_range(&c, m, length);
+        r = sync_check(m, flags, &e);
         return mc__ctx_run(ctx, &c, r, &e, &sync_steps, &a, err);
 }
 
@@ -450,26 +456,32 @@ static int remap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 
 static const mc__steps remap_steps = {.prepare = remap_prepare, .syscall = remap_syscall};
 
+static int remap_check(const mc_mapping *m, size_t new_len, unsigned flags, mc_error *err) {
+        int r = mc__mapping_check("mremap", m, err);
+
+        if (r < 0)
+                return r;
+        if (new_len == 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mremap: new length is 0; use mc_munmap() to remove a "
+                                     "mapping");
+        if (flags & ~(unsigned) MC_REMAP_MAYMOVE)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mremap: unknown flag bits 0x%x", flags);
+        return 0;
+}
+
 int mc_remap(mc_ctx *ctx, mc_mapping *m, size_t new_len, unsigned flags, mc_error *err) {
         MC__ERROR_LOCAL(e);
         remap_args a = {.base = {.m = m}, .new_len = new_len, .flags = flags};
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, MC_OP_MREMAP, MC__CAP_MEMORY);
         c.fields |= MC__F_NEW_LENGTH;
         c.req.new_length = new_len;
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mremap: the mapping must not be NULL");
-        else
-                mc__call_set_mapping(&c, m);
-        if (r >= 0 && new_len == 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mremap: new length is 0; use mc_munmap() to remove a mapping");
-        if (r >= 0 && (flags & ~(unsigned) MC_REMAP_MAYMOVE))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mremap: unknown flag bits 0x%x", flags);
+        mc__call_set_range(&c, m, MC_LENGTH_ALL);
+        r = remap_check(m, new_len, flags, &e);
         return mc__ctx_run(ctx, &c, r, &e, &remap_steps, &a, err);
 }
 
@@ -577,33 +589,36 @@ static int advise_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
  * another thread unmapped and reused in the meantime. */
 static const mc__steps advise_steps = {.prepare = advise_prepare, .syscall = advise_syscall};
 
+static int advise_check(const mc_mapping *m, mc_advice advice, mc_error *err) {
+        int r = mc__mapping_check("madvise", m, err);
+
+        if (r < 0)
+                return r;
+        if ((unsigned) advice >= _MC_ADVICE_MAX)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "madvise: unknown advice %d", (int) advice);
+        if (advices[advice].sys < 0)
+                return mc__error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
+                                     "madvise: %s is not known to the C library memcap was "
+                                     "built with",
+                                     advices[advice].name);
+        return 0;
+}
+
 int mc_madvise(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, mc_advice advice,
                mc_error *err) {
         MC__ERROR_LOCAL(e);
         entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) advice};
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, MC_OP_MADVISE, MC__CAP_MEMORY);
         c.fields |= MC__F_ADVICE | MC__F_OFFSET;
         c.req.offset = offset;
         c.req.advice = mc_advice_name(advice) ? mc_advice_name(advice) : "Unknown";
         c.huge = advice == MC_ADVICE_HUGEPAGE;
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "madvise: the mapping must not be NULL");
-        else
-                mc__call_set_mapping(&c, m);
-        if (r >= 0 && length != MC_LENGTH_ALL)
-                c.req.length = length;
-        if (r >= 0 && (unsigned) advice >= _MC_ADVICE_MAX)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL, "madvise: unknown advice %d",
-                                  (int) advice);
-        if (r >= 0 && advices[advice].sys < 0)
-                r = mc__error_set(&e, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
-                                  "madvise: %s is not known to the C library memcap was built "
-                                  "with",
-                                  advices[advice].name);
+        mc__call_set_range(&c, m, length);
+        r = advise_check(m, advice, &e);
         return mc__ctx_run(ctx, &c, r, &e, &advise_steps, &a, err);
 }
 
@@ -671,27 +686,32 @@ static int lock_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 
 static const mc__steps lock_steps = {.prepare = lock_prepare, .syscall = lock_syscall};
 
+static int lock_check(mc_op op, const mc_mapping *m, unsigned flags, mc_error *err) {
+        int r = mc__mapping_check(mc_op_name(op), m, err);
+
+        if (r < 0)
+                return r;
+        if (flags & ~(unsigned) MC_MLOCK_ONFAULT)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mlock: unknown flag bits 0x%x", flags);
+        return 0;
+}
+
 static int lock_common(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
                        unsigned flags, mc_error *err) {
         MC__ERROR_LOCAL(e);
-        entry_args a = {.m = m, .off = offset, .len = length};
+        entry_args a = {.m = m,
+                        .off = offset,
+                        .len = length,
+                        .arg = flags & MC_MLOCK_ONFAULT ? MLOCK_ONFAULT : 0};
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, op, MC__CAP_MEMORY);
         c.fields |= MC__F_OFFSET;
         c.req.offset = offset;
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "%s: the mapping must not be NULL", mc_op_name(op));
-        else
-                mc__call_set_mapping(&c, m);
-        if (r >= 0 && length != MC_LENGTH_ALL)
-                c.req.length = length;
-        if (r >= 0 && (flags & ~(unsigned) MC_MLOCK_ONFAULT))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mlock: unknown flag bits 0x%x", flags);
-        a.arg = flags & MC_MLOCK_ONFAULT ? MLOCK_ONFAULT : 0;
+        mc__call_set_range(&c, m, length);
+        r = lock_check(op, m, flags, &e);
         return mc__ctx_run(ctx, &c, r, &e, &lock_steps, &a, err);
 }
 

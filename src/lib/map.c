@@ -182,11 +182,20 @@ int mc__map_not_found(const char *op, const mc_mapping *m, mc_error *err) {
                              op, MAPPING_ARGS(m));
 }
 
-void mc__call_set_mapping(mc__call *c, const mc_mapping *m) {
+void mc__call_set_range(mc__call *c, const mc_mapping *m, size_t length) {
+        if (!m)
+                return;
         c->fields |= MC__F_ADDR | MC__F_LENGTH | MC__F_ID;
         c->req.addr = m->ptr;
-        c->req.length = m->len;
+        c->req.length = length == MC_LENGTH_ALL ? m->len : length;
         c->req.id = m->id;
+}
+
+int mc__mapping_check(const char *op, const mc_mapping *m, mc_error *err) {
+        if (!m)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: the mapping must not be NULL", op);
+        return 0;
 }
 
 /* ---- mmap ------------------------------------------------------------------------------------ */
@@ -418,105 +427,124 @@ static int map_flags_check(const char *op, unsigned flags, mc_error *err) {
         return 0;
 }
 
+/* The request's own rules, before anything is opened. */
+static int mmap_check(const mc_map_request *req, custom_set *ret_cs, mc_error *err) {
+        uint64_t end;
+        int r;
+
+        r = map_flags_check("mmap", req->flags, err);
+        if (r < 0)
+                return r;
+        if (req->length == 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: length is 0 (zero-length mappings come from "
+                                     "mc_map_file() of an empty file)");
+        if (req->path && req->fd >= 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: give a path or a descriptor, not both");
+        if ((req->flags & MC_MAP_ANONYMOUS) && (req->path || req->fd >= 0))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: MC_MAP_ANONYMOUS with a file");
+        if (!(req->flags & MC_MAP_ANONYMOUS) && !req->path && req->fd < 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: no file (path or fd) and not MC_MAP_ANONYMOUS");
+        if ((req->flags & MC_MAP_ANONYMOUS) && req->offset != 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: an anonymous mapping has no offset (got %" PRIu64 ")",
+                                     req->offset);
+        if (req->offset % mc_page_size() != 0)
+                return mc__error_set(err, MC_ERR_ALIGNMENT, EINVAL,
+                                     "mmap: offset %" PRIu64 " is not a multiple of the page "
+                                     "size (%zu); mc_map_file() accepts any offset",
+                                     req->offset, mc_page_size());
+        if ((req->path || req->fd >= 0) &&
+            (MC_ADD_OVERFLOW(req->offset, (uint64_t) req->length, &end) ||
+             end > (uint64_t) INT64_MAX))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                     "mmap: offset %" PRIu64 " + length %zu overflows the file "
+                                     "offset range",
+                                     req->offset, req->length);
+        if ((req->flags & MC_MAP_FIXED) && !req->addr)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: MC_MAP_FIXED needs an address");
+        if ((req->flags & MC_MAP_HUGEPAGE) && !(req->flags & MC_MAP_ANONYMOUS))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: MC_MAP_HUGEPAGE maps anonymous memory only (huge "
+                                     "pages of a file need a hugetlbfs descriptor)");
+        return custom_parse("mmap", req->custom, req->n_custom, req->flags, ret_cs, err);
+}
+
+/* The request's fields of the audit record. */
+static void mmap_describe(mc__call *c, const mc_map_request *req) {
+        c->fields = MC__F_LENGTH | MC__F_PROT | MC__F_FLAGS;
+        c->req.length = req->length;
+        c->req.prot = req->prot;
+        c->req.flags = req->flags;
+        c->req.custom = req->custom;
+        c->req.n_custom = req->custom ? req->n_custom : 0;
+        if (req->addr) {
+                c->fields |= MC__F_ADDR;
+                c->req.addr = req->addr;
+        }
+        if (req->path) {
+                c->fields |= MC__F_FILE | MC__F_OFFSET;
+                c->req.file = req->path;
+                c->req.offset = req->offset;
+        } else if (req->fd >= 0) {
+                c->fields |= MC__F_FD | MC__F_OFFSET;
+                c->req.fd = req->fd;
+                c->req.offset = req->offset;
+        }
+}
+
+/* Open the file (O_PATH; for I/O only after the decision) or look at the descriptor. */
+static int mmap_file(mc__call *c, map_args *a, mc__file *file, const mc_map_request *req,
+                     mc_error *err) {
+        struct stat st;
+        int r;
+
+        if (req->path) {
+                r = mc__file_open(file, "mmap", req->path, MC__FILE_RESOLVE, err);
+                if (r < 0)
+                        return r;
+                c->req.resolved = file->resolved;
+                a->file = file;
+                a->open_flags = (req->flags & MC_MAP_SHARED) && (req->prot & MC_PROT_WRITE)
+                                        ? O_RDWR
+                                        : O_RDONLY;
+                map_set_file(a, file->pfd, &file->st);
+        } else if (req->fd >= 0) {
+                if (mc_sys.fstat(req->fd, &st) < 0)
+                        return mc__error_errno(err, errno, "mmap: descriptor %d", req->fd);
+                map_set_file(a, req->fd, &st);
+        }
+        return 0;
+}
+
 int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *err) {
         _cleanup_(mc__file_done) mc__file file;
         MC__ERROR_LOCAL(e);
-        map_args a = {.fd = -1};
-        mc__call c;
+        map_args a = {.fd = -1, .ret = ret};
         custom_set cs = {0};
-        uint64_t end;
-        int r = 0;
+        mc__call c;
+        int r;
 
         mc__file_init(&file);
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
-        if (!req || !ret) {
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: request and ret must not be NULL");
-                return mc__ctx_run(ctx, &c, r, &e, &map_steps, &a, err);
-        }
-        c.fields = MC__F_LENGTH | MC__F_PROT | MC__F_FLAGS;
-        c.req.length = req->length;
-        c.req.prot = req->prot;
-        c.req.flags = req->flags;
-        c.req.custom = req->custom;
-        c.req.n_custom = req->custom ? req->n_custom : 0;
-        if (req->addr) {
-                c.fields |= MC__F_ADDR;
-                c.req.addr = req->addr;
-        }
-        if (req->path) {
-                c.fields |= MC__F_FILE | MC__F_OFFSET;
-                c.req.file = req->path;
-                c.req.offset = req->offset;
-        } else if (req->fd >= 0) {
-                c.fields |= MC__F_FD | MC__F_OFFSET;
-                c.req.fd = req->fd;
-                c.req.offset = req->offset;
-        }
-
-        r = map_flags_check("mmap", req->flags, &e);
-        if (r >= 0 && req->length == 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: length is 0 (zero-length mappings come from "
-                                  "mc_map_file() of an empty file)");
-        if (r >= 0 && req->path && req->fd >= 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: give a path or a descriptor, not both");
-        if (r >= 0 && (req->flags & MC_MAP_ANONYMOUS) && (req->path || req->fd >= 0))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: MC_MAP_ANONYMOUS with a file");
-        if (r >= 0 && !(req->flags & MC_MAP_ANONYMOUS) && !req->path && req->fd < 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: no file (path or fd) and not MC_MAP_ANONYMOUS");
-        if (r >= 0 && (req->flags & MC_MAP_ANONYMOUS) && req->offset != 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: an anonymous mapping has no offset (got %" PRIu64 ")",
-                                  req->offset);
-        if (r >= 0 && req->offset % mc_page_size() != 0)
-                r = mc__error_set(&e, MC_ERR_ALIGNMENT, EINVAL,
-                                  "mmap: offset %" PRIu64 " is not a multiple of the page size "
-                                  "(%zu); mc_map_file() accepts any offset",
-                                  req->offset, mc_page_size());
-        if (r >= 0 && (req->path || req->fd >= 0) &&
-            (MC_ADD_OVERFLOW(req->offset, (uint64_t) req->length, &end) ||
-             end > (uint64_t) INT64_MAX))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                  "mmap: offset %" PRIu64 " + length %zu overflows the file "
-                                  "offset range",
-                                  req->offset, req->length);
-        if (r >= 0 && (req->flags & MC_MAP_FIXED) && !req->addr)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: MC_MAP_FIXED needs an address");
-        if (r >= 0 && (req->flags & MC_MAP_HUGEPAGE) && !(req->flags & MC_MAP_ANONYMOUS))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: MC_MAP_HUGEPAGE maps anonymous memory only (huge pages "
-                                  "of a file need a hugetlbfs descriptor)");
+        if (!req || !ret)
+                return mc__ctx_run(ctx, &c,
+                                   mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                                 "mmap: request and ret must not be NULL"),
+                                   &e, &map_steps, &a, err);
+        mmap_describe(&c, req);
+        r = mmap_check(req, &cs, &e);
         if (r >= 0)
-                r = custom_parse("mmap", req->custom, req->n_custom, req->flags, &cs, &e);
-        if (r >= 0 && req->path) {
-                r = mc__file_open(&file, "mmap", req->path, MC__FILE_RESOLVE, &e);
-                if (r >= 0) {
-                        c.req.resolved = file.resolved;
-                        a.file = &file;
-                        a.open_flags = (req->flags & MC_MAP_SHARED) && (req->prot & MC_PROT_WRITE)
-                                               ? O_RDWR
-                                               : O_RDONLY;
-                        map_set_file(&a, file.pfd, &file.st);
-                }
-        } else if (r >= 0 && req->fd >= 0) {
-                struct stat st;
-
-                if (mc_sys.fstat(req->fd, &st) < 0)
-                        r = mc__error_errno(&e, errno, "mmap: descriptor %d", req->fd);
-                else
-                        map_set_file(&a, req->fd, &st);
-        }
+                r = mmap_file(&c, &a, &file, req, &e);
         if (r >= 0)
                 r = map_plan("mmap", &c, &a, req->addr, 0, req->length, req->prot, req->flags, &cs,
                              &e);
         a.fd = req->path ? -1 : req->fd;
         a.file_off = (off_t) req->offset;
-        a.ret = ret;
         return mc__ctx_run(ctx, &c, r, &e, &map_steps, &a, err);
 }
 
@@ -547,12 +575,14 @@ static int unmap_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
         int r = mc__map_lookup_prepare(ctx, c, data, err);
 
-        if (r >= 0 && a->e->kind == MC__KIND_SHARED)
+        if (r < 0)
+                return r;
+        if (a->e->kind == MC__KIND_SHARED)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "munmap: " MAPPING_FMT " is the region of a shared memory "
                                      "object; use mc_shared_close()",
                                      MAPPING_ARGS(a->m));
-        return r;
+        return 0;
 }
 
 static int unmap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
@@ -566,14 +596,11 @@ int mc_munmap(mc_ctx *ctx, mc_mapping *m, mc_error *err) {
         MC__ERROR_LOCAL(e);
         entry_args a = {.m = m};
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, MC_OP_MUNMAP, MC__CAP_MEMORY);
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "munmap: the mapping must not be NULL");
-        else
-                mc__call_set_mapping(&c, m);
+        mc__call_set_range(&c, m, MC_LENGTH_ALL);
+        r = mc__mapping_check("munmap", m, &e);
         r = mc__ctx_run(ctx, &c, r, &e, &unmap_steps, &a, err);
         if (r >= 0)
                 memset(m, 0, sizeof(*m));
@@ -588,80 +615,98 @@ int mc_unmap(mc_ctx *ctx, mc_mapping *m, mc_error *err) {
 
 /* ---- map_file ------------------------------------------------------------------------------- */
 
+/* The options' own rules, before the file is opened. */
+static int map_file_check(const mc_map_file_options *opts, unsigned flags, mc_mapping *ret,
+                          custom_set *ret_cs, mc_error *err) {
+        int r;
+
+        if (!ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "map_file: ret must not be NULL");
+        r = custom_parse("map_file", opts->custom, opts->n_custom, flags, ret_cs, err);
+        if (r < 0)
+                return r;
+        if (ret_cs->traits & (CF_NEEDADDR | CF_HUGE))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "map_file: MAP_FIXED_NOREPLACE and MAP_HUGE_* do not apply "
+                                     "to mc_map_file(); use mc_mmap()");
+        return 0;
+}
+
+/* The bytes of the file to map: the options' range, which must lie inside the file. */
+static int map_file_length(const char *path, const mc_map_file_options *opts, uint64_t size,
+                           size_t *ret_len, mc_error *err) {
+        uint64_t end;
+
+        if (opts->offset > size)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "map_file '%s': offset %" PRIu64 " is past the end of the "
+                                     "file (%" PRIu64 " bytes)",
+                                     path, opts->offset, size);
+        if (opts->length == MC_LENGTH_ALL) {
+                /* The audit record says how much was asked for, also when it does not fit. */
+                *ret_len = (size_t) (size - opts->offset);
+                if (size - opts->offset > (uint64_t) PTRDIFF_MAX)
+                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                             "map_file '%s': %" PRIu64 " bytes do not fit the "
+                                             "address space",
+                                             path, size - opts->offset);
+                return 0;
+        }
+        if (MC_ADD_OVERFLOW(opts->offset, (uint64_t) opts->length, &end) || end > size)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "map_file '%s': %zu bytes at offset %" PRIu64 " end past "
+                                     "the end of the file (%" PRIu64 " bytes); mapping beyond "
+                                     "it would only raise SIGBUS",
+                                     path, opts->length, opts->offset, size);
+        *ret_len = opts->length;
+        return 0;
+}
+
 int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_options *opts,
                 mc_mapping *ret, mc_error *err) {
         static const mc_map_file_options defaults = MC_MAP_FILE_OPTIONS_INIT;
         _cleanup_(mc__file_done) mc__file file;
         MC__ERROR_LOCAL(e);
-        map_args a = {.fd = -1};
+        map_args a = {.fd = -1, .ret = ret};
         custom_set cs = {0};
         mc__call c;
-        uint64_t size, aligned, end;
+        uint64_t aligned;
         size_t len = 0;
         unsigned flags;
-        int r = 0;
+        int r;
 
         mc__file_init(&file);
         if (!opts)
                 opts = &defaults;
         flags = opts->private_copy ? MC_MAP_PRIVATE : MC_MAP_SHARED;
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
-        c.fields = MC__F_FILE | MC__F_OFFSET | MC__F_PROT | MC__F_FLAGS;
+        c.fields = MC__F_FILE | MC__F_OFFSET | MC__F_PROT | MC__F_FLAGS | MC__F_LENGTH;
         c.req.file = path;
         c.req.offset = opts->offset;
         c.req.prot = prot;
         c.req.flags = flags;
         c.req.custom = opts->custom;
         c.req.n_custom = opts->custom ? opts->n_custom : 0;
-        if (!ret)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "map_file: ret must not be NULL");
-        if (r >= 0)
-                r = custom_parse("map_file", opts->custom, opts->n_custom, flags, &cs, &e);
-        if (r >= 0 && (cs.traits & (CF_NEEDADDR | CF_HUGE)))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "map_file: MAP_FIXED_NOREPLACE and MAP_HUGE_* do not apply to "
-                                  "mc_map_file(); use mc_mmap()");
+
+        r = map_file_check(opts, flags, ret, &cs, &e);
         if (r >= 0)
                 r = mc__file_open(&file, "map_file", path, MC__FILE_REGULAR | MC__FILE_RESOLVE, &e);
         if (r >= 0) {
                 map_set_file(&a, file.pfd, &file.st);
-                size = (uint64_t) file.st.st_size;
-                if (opts->offset > size)
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "map_file '%s': offset %" PRIu64 " is past the end of "
-                                          "the file (%" PRIu64 " bytes)",
-                                          path, opts->offset, size);
-                else if (opts->length == MC_LENGTH_ALL) {
-                        if (size - opts->offset > (uint64_t) PTRDIFF_MAX)
-                                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                                  "map_file '%s': %" PRIu64 " bytes do not fit "
-                                                  "the address space",
-                                                  path, size - opts->offset);
-                        len = (size_t) (size - opts->offset);
-                } else if (MC_ADD_OVERFLOW(opts->offset, (uint64_t) opts->length, &end) ||
-                           end > size)
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "map_file '%s': %zu bytes at offset %" PRIu64 " end "
-                                          "past the end of the file (%" PRIu64 " bytes); "
-                                          "mapping beyond it would only raise SIGBUS",
-                                          path, opts->length, opts->offset, size);
-                else
-                        len = opts->length;
+                r = map_file_length(path, opts, (uint64_t) file.st.st_size, &len, &e);
         }
-        c.fields |= MC__F_LENGTH;
         c.req.length = len;
         if (r >= 0) {
                 aligned = opts->offset - opts->offset % mc_page_size();
                 a.empty = len == 0;
-                r = map_plan("map_file", &c, &a, NULL, (size_t) (opts->offset - aligned), len, prot,
-                             flags, &cs, &e);
                 a.file_off = (off_t) aligned;
                 a.file = &file;
                 a.open_flags =
                         (flags & MC_MAP_SHARED) && (prot & MC_PROT_WRITE) ? O_RDWR : O_RDONLY;
                 c.req.resolved = file.resolved;
+                r = map_plan("map_file", &c, &a, NULL, (size_t) (opts->offset - aligned), len, prot,
+                             flags, &cs, &e);
         }
-        a.ret = ret;
         return mc__ctx_run(ctx, &c, r, &e, &map_steps, &a, err);
 }
