@@ -360,7 +360,7 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
         if (!audit)
                 return;
 
-        op = mc_op_name(c->op);
+        op = mc__op_name(c->op);
         m = (mc__rec_meta){
                 .time_ns = now(&ts),
                 .capability = c->capability ? c->capability : "",

@@ -5,6 +5,9 @@
  * system call), account (usage), audit (one record) — in that order and only here, so no
  * operation can skip a check or an audit line and no check is written twice.
  *
+ * A call the mapping manager makes for a client carries the client (mc__call.client): its
+ * rules are decided with the others, and the change of its usage is handed back to it.
+ *
  * Sections: fork handling, life cycle, policy and audit, the choke point.
  */
 
@@ -317,6 +320,19 @@ int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
 
 /* ---- the choke point ------------------------------------------------------------------------ */
 
+int mc__ctx_admit(mc_ctx *ctx, mc__call *c, mc_error *err) {
+        int r;
+
+        if (!ctx)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: the context must not be NULL", mc__op_name(c->op));
+        pthread_mutex_lock(&ctx->lock);
+        r = mc__policy_admit(ctx->policy, c, err);
+        pthread_mutex_unlock(&ctx->lock);
+        c->denied = r < 0;
+        return r;
+}
+
 static void account(mc_ctx *ctx, const mc__call *c) {
         mc_usage *u = &ctx->usage;
 
@@ -325,6 +341,12 @@ static void account(mc_ctx *ctx, const mc__call *c) {
         u->locked_bytes += c->add_locked - c->sub_locked;
         u->mappings += c->add_mappings - c->sub_mappings;
         u->shared_objects += c->add_shared - c->sub_shared;
+}
+
+/* How the call changed a manager client's usage, for the manager to keep (mc__client_call). */
+static void client_deltas(mc__call *c) {
+        c->client->d_charged = (int64_t) (c->add_charged - c->sub_charged);
+        c->client->d_locked = (int64_t) (c->add_locked - c->sub_locked);
 }
 
 static bool has_deltas(const mc__call *c) {
@@ -339,18 +361,22 @@ int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
 
         if (!ctx)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s: the context must not be NULL", mc_op_name(c->op));
+                                     "%s: the context must not be NULL", mc__op_name(c->op));
         if (prior < 0) {
                 r = prior;
                 if (prior_err)
                         e = *prior_err;
                 else
-                        mc__error_errno(&e, prior, "%s", mc_op_name(c->op));
+                        mc__error_errno(&e, prior, "%s", mc__op_name(c->op));
                 goto audit;
         }
 
         pthread_mutex_lock(&ctx->lock);
-        r = steps->prepare ? steps->prepare(ctx, c, data, &e) : 0;
+        /* A manager client's capabilities come before anything is looked at for it. */
+        r = c->client ? mc__policy_admit(ctx->policy, c, &e) : 0;
+        c->denied = r < 0;
+        if (r >= 0)
+                r = steps->prepare ? steps->prepare(ctx, c, data, &e) : 0;
         if (r >= 0) {
                 r = mc__policy_decide(ctx->policy, c, &ctx->usage, &e);
                 c->denied = r < 0;
@@ -373,6 +399,8 @@ int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
                         account(ctx, c);
                 pthread_mutex_unlock(&ctx->lock);
         }
+        if (r >= 0 && c->client)
+                client_deltas(c);
 
 audit:
         if (atomic_load_explicit(&ctx->has_audit, memory_order_relaxed)) {

@@ -50,7 +50,7 @@ typedef struct entry {
         mc_shared shm;
         size_t delta;     /* the first byte asked for is at region->ptr + delta */
         int fd;           /* the file (or -1); shm.fd for shared anonymous memory */
-        uint64_t charged; /* bytes counted against the owner's quota */
+        uint64_t charged; /* what the context charges for it, counted against the owner's quota */
         uint8_t *pages;   /* PAGE_* per page of the region; NULL while all are prot, unlocked */
         size_t n_pages;
         uint64_t pieces; /* runs of pages with one state (1 without @pages) */
@@ -68,8 +68,8 @@ typedef struct id_slot {
 typedef struct owner {
         uint64_t key;
         uint64_t mappings;
-        uint64_t pieces; /* pieces beyond the first of each mapping: they count as mappings */
-        uint64_t bytes;
+        uint64_t pieces;  /* pieces beyond the first of each mapping: they count as mappings */
+        uint64_t charged; /* the sum of its entries' charged */
         uint64_t locked;
 } owner;
 
@@ -100,11 +100,22 @@ entry *mc__mgr_lookup(mc_manager *mgr, const mc_client *client, uint64_t id, boo
 /* The client's record; NULL when it has no mapping (it always has one while it holds any). */
 owner *mc__mgr_owner(mc_manager *mgr, uint64_t key);
 
-/* A capability refusal: PermissionDenied with no errno, since no system call failed. */
-int mc__mgr_deny(mc_error *err, const char *what);
-
 /* InvalidArgument for a NULL manager or client. */
 int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, mc_error *err);
+
+/*
+ * Describe @client to the library call @call makes for it (mc__client_call): what it holds,
+ * what it uses of its limits (nothing yet when it has no mapping), and the mapping @e it is
+ * about (NULL for a new one). What the call needs is the caller's to add. Lock held.
+ */
+void mc__mgr_client_call(mc_manager *mgr, const mc_client *client, const char *call, const entry *e,
+                         mc__client_call *ret);
+
+/*
+ * Keep what a successful call changed of @e's and its owner's charged and locked bytes
+ * (exclusive lock held).
+ */
+void mc__mgr_account(mc_manager *mgr, entry *e, const mc__client_call *cl);
 
 /* A checked range of a mapping (see "Ranges" in manager.h). */
 typedef struct mc__mgr_range {

@@ -36,12 +36,6 @@ static inline size_t mc__entry_pages(const mc__entry *e) {
 /* NotFound: @m is not a live mapping of the context (unmapped, remapped, forged). */
 int mc__map_not_found(const char *op, const mc_mapping *m, mc_error *err);
 
-/*
- * Set the request fields that name the mapping @m, when there is one: its address, its id, and
- * @length, or its length for MC_LENGTH_ALL.
- */
-void mc__call_set_range(mc__call *c, const mc_mapping *m, size_t length);
-
 /* InvalidArgument for a NULL mapping: the first check of every call on one. */
 int mc__mapping_check(const char *op, const mc_mapping *m, mc_error *err);
 

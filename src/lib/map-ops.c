@@ -200,13 +200,14 @@ static int protect_check(const mc_mapping *m, unsigned prot, mc_error *err) {
 }
 
 static int protect_common(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length, unsigned prot,
-                          bool ranged, mc_error *err) {
+                          bool ranged, mc__client_call *cl, mc_error *err) {
         MC__ERROR_LOCAL(e);
         entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) prot};
         mc__call c;
         int r;
 
         mc__call_init(&c, MC_OP_MPROTECT, MC__CAP_MEMORY);
+        c.client = cl;
         c.fields |= MC__F_PROT;
         c.req.prot = prot;
         c.write_exec = (prot & MC_PROT_WRITE) && (prot & MC_PROT_EXEC);
@@ -223,12 +224,18 @@ static int protect_common(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t leng
 }
 
 int mc_mprotect(mc_ctx *ctx, mc_mapping *m, unsigned prot, mc_error *err) {
-        return protect_common(ctx, m, 0, MC_LENGTH_ALL, prot, false, err);
+        return protect_common(ctx, m, 0, MC_LENGTH_ALL, prot, false, /* cl= */ NULL, err);
+}
+
+int mc__mprotect_client(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length, unsigned prot,
+                        mc__client_call *cl, mc_error *err) {
+        return protect_common(ctx, m, offset, length, prot,
+                              /* ranged= */ offset != 0 || length != MC_LENGTH_ALL, cl, err);
 }
 
 int mc_mprotect_range(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length, unsigned prot,
                       mc_error *err) {
-        return protect_common(ctx, m, offset, length, prot, true, err);
+        return protect_common(ctx, m, offset, length, prot, true, /* cl= */ NULL, err);
 }
 
 /* ---- msync ---------------------------------------------------------------------------------- */
@@ -605,14 +612,15 @@ static int advise_check(const mc_mapping *m, mc_advice advice, mc_error *err) {
         return 0;
 }
 
-int mc_madvise(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, mc_advice advice,
-               mc_error *err) {
+static int advise_common(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
+                         mc_advice advice, mc__client_call *cl, mc_error *err) {
         MC__ERROR_LOCAL(e);
         entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) advice};
         mc__call c;
         int r;
 
         mc__call_init(&c, MC_OP_MADVISE, MC__CAP_MEMORY);
+        c.client = cl;
         c.fields |= MC__F_ADVICE | MC__F_OFFSET;
         c.req.offset = offset;
         c.req.advice = mc_advice_name(advice) ? mc_advice_name(advice) : "Unknown";
@@ -620,6 +628,16 @@ int mc_madvise(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, m
         mc__call_set_range(&c, m, length);
         r = advise_check(m, advice, &e);
         return mc__ctx_run(ctx, &c, r, &e, &advise_steps, &a, err);
+}
+
+int mc_madvise(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, mc_advice advice,
+               mc_error *err) {
+        return advise_common(ctx, m, offset, length, advice, /* cl= */ NULL, err);
+}
+
+int mc__madvise_client(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
+                       mc_advice advice, mc__client_call *cl, mc_error *err) {
+        return advise_common(ctx, m, offset, length, advice, cl, err);
 }
 
 /* ---- mlock / munlock ---------------------------------------------------------------------- */
@@ -698,7 +716,7 @@ static int lock_check(mc_op op, const mc_mapping *m, unsigned flags, mc_error *e
 }
 
 static int lock_common(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
-                       unsigned flags, mc_error *err) {
+                       unsigned flags, mc__client_call *cl, mc_error *err) {
         MC__ERROR_LOCAL(e);
         entry_args a = {.m = m,
                         .off = offset,
@@ -708,6 +726,7 @@ static int lock_common(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset
         int r;
 
         mc__call_init(&c, op, MC__CAP_MEMORY);
+        c.client = cl;
         c.fields |= MC__F_OFFSET;
         c.req.offset = offset;
         mc__call_set_range(&c, m, length);
@@ -717,9 +736,14 @@ static int lock_common(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset
 
 int mc_mlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
              mc_error *err) {
-        return lock_common(MC_OP_MLOCK, ctx, m, offset, length, flags, err);
+        return lock_common(MC_OP_MLOCK, ctx, m, offset, length, flags, /* cl= */ NULL, err);
 }
 
 int mc_munlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, mc_error *err) {
-        return lock_common(MC_OP_MUNLOCK, ctx, m, offset, length, 0, err);
+        return lock_common(MC_OP_MUNLOCK, ctx, m, offset, length, 0, /* cl= */ NULL, err);
+}
+
+int mc__lock_client(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
+                    mc__client_call *cl, mc_error *err) {
+        return lock_common(op, ctx, m, offset, length, 0, cl, err);
 }

@@ -521,7 +521,8 @@ static int mmap_file(mc__call *c, map_args *a, mc__file *file, const mc_map_requ
         return 0;
 }
 
-int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *err) {
+static int mmap_common(mc_ctx *ctx, const mc_map_request *req, mc__client_call *cl, mc_mapping *ret,
+                       mc_error *err) {
         _cleanup_(mc__file_done) mc__file file;
         MC__ERROR_LOCAL(e);
         map_args a = {.fd = -1, .ret = ret};
@@ -531,6 +532,7 @@ int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *e
 
         mc__file_init(&file);
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
+        c.client = cl;
         if (!req || !ret)
                 return mc__ctx_run(ctx, &c,
                                    mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
@@ -546,6 +548,15 @@ int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *e
         a.fd = req->path ? -1 : req->fd;
         a.file_off = (off_t) req->offset;
         return mc__ctx_run(ctx, &c, r, &e, &map_steps, &a, err);
+}
+
+int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *err) {
+        return mmap_common(ctx, req, /* cl= */ NULL, ret, err);
+}
+
+int mc__mmap_client(mc_ctx *ctx, const mc_map_request *req, mc__client_call *cl, mc_mapping *ret,
+                    mc_error *err) {
+        return mmap_common(ctx, req, cl, ret, err);
 }
 
 /* ---- munmap ----------------------------------------------------------------------------- */

@@ -519,8 +519,8 @@ static void open_describe(mc__call *c, const mc_shared_request *req, const char 
         c->write_exec = (req->prot & MC_PROT_WRITE) && (req->prot & MC_PROT_EXEC);
 }
 
-static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create, mc_shared *ret,
-                       mc_error *err) {
+static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create,
+                       mc__client_call *cl, mc_shared *ret, mc_error *err) {
         _cleanup_(open_args_done)
                 open_args a = {.req = req, .or_create = or_create, .fd = -EBADF, .ret = ret};
         mc_error e = MC_ERROR_INIT;
@@ -528,6 +528,7 @@ static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create
         int r;
 
         mc__call_init(&c, MC_OP_SHM_OPEN, MC__CAP_MEMORY);
+        c.client = cl;
         if (!req || !ret)
                 return mc__ctx_run(ctx, &c,
                                    mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
@@ -543,7 +544,12 @@ static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create
 }
 
 int mc_shared_open(mc_ctx *ctx, const mc_shared_request *req, mc_shared *ret, mc_error *err) {
-        return open_common(ctx, req, false, ret, err);
+        return open_common(ctx, req, /* or_create= */ false, /* cl= */ NULL, ret, err);
+}
+
+int mc__shared_open_client(mc_ctx *ctx, const mc_shared_request *req, mc__client_call *cl,
+                           mc_shared *ret, mc_error *err) {
+        return open_common(ctx, req, /* or_create= */ false, cl, ret, err);
 }
 
 int mc_map_shared_buffer(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret,
@@ -554,7 +560,7 @@ int mc_map_shared_buffer(mc_ctx *ctx, const char *name, size_t size, mc_shared *
         req.size = size;
         req.create = false;
         req.prot = MC_PROT_READ_WRITE;
-        return open_common(ctx, &req, name != NULL, ret, err);
+        return open_common(ctx, &req, /* or_create= */ name != NULL, /* cl= */ NULL, ret, err);
 }
 
 /* ---- close ---------------------------------------------------------------------------------- */

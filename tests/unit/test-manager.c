@@ -9,9 +9,11 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "common.h"
 
@@ -82,8 +84,14 @@ TestSuite(manager, .init = setup, .fini = teardown);
 static int map_as(const mc_client *client, const char *path, uint64_t offset, uint64_t length,
                   unsigned prot, bool shared, uint64_t *ret_id, uint64_t *ret_length,
                   mc_error *err) {
-        return mc_manager_mmap(mgr, client, path, offset, length, prot, shared, ret_id, ret_length,
-                               err);
+        mc_manager_map_request req = MC_MANAGER_MAP_REQUEST_INIT;
+
+        req.path = path;
+        req.offset = offset;
+        req.length = length;
+        req.prot = prot;
+        req.shared = shared;
+        return mc_manager_mmap(mgr, client, &req, ret_id, ret_length, err);
 }
 
 static uint64_t map(const char *path, uint64_t offset, uint64_t length, unsigned prot,
@@ -969,4 +977,350 @@ Test(manager, capability_names_round_trip) {
         cr_assert(eq(int, mc_capability_from_name(NULL, &cap), -EINVAL));
         cr_assert(eq(int, mc_capability_from_name("FileRead", NULL), -EINVAL));
         cr_assert(eq(uint, cap, 7), "untouched on failure");
+}
+
+/* ---- what the per-client byte limit counts ------------------------------------------------- */
+
+Test(manager, max_bytes_counts_charged_memory_so_a_large_file_maps_read_only) {
+        mc_error err = MC_ERROR_INIT;
+        struct statfs sfs;
+        char want[128];
+        uint64_t ro, sh, id;
+
+        cr_assert(eq(int, statfs(root, &sfs), 0));
+        if (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)
+                cr_skip_test("%s is memory: every mapping of a file there is charged whole", root);
+        /* The file is 3 pages, the limit 2: page cache counts only while locked. */
+        manager_open_with(0, 2 * page, 4 * page, false);
+        ro = map("/f", 0, 0, MC_PROT_READ, false);
+        sh = map("/f", 0, 0, MC_PROT_READ_WRITE, true);
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ_WRITE, false, &id, NULL, &err),
+                     -EPERM),
+                  "a private writable mapping may become 3 pages of copies");
+        cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
+        snprintf(want, sizeof(want),
+                 "0 bytes charged + %zu exceed the limit per client of %zu bytes", 3 * page,
+                 2 * page);
+        cr_assert(eq(str, err.message, want));
+        /* Making the private mapping writable charges it whole, so that is refused too. */
+        cr_assert(eq(int, mc_manager_mprotect(mgr, &me, ro, MC_PROT_READ_WRITE, &err), -EPERM));
+        cr_assert(has(&err, "bytes charged"), "%s", err.message);
+        /* Locked page cache is memory. */
+        MC_SKIP_UNDER_VALGRIND("mlock2 is not implemented");
+        cr_assert(eq(int, mc_manager_mlock(mgr, &me, sh, 0, 2 * page, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_manager_mlock(mgr, &me, ro, 0, page, &err), -EPERM));
+        cr_assert(has(&err, "bytes charged"), "%s", err.message);
+        cr_assert(eq(int, mc_manager_munlock(mgr, &me, sh, 0, page, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_manager_mlock(mgr, &me, ro, 0, page, &err), 0),
+                  "unlocking gave the charge back: %s", err.message);
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, ro, &err), 0));
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, sh, &err), 0));
+        cr_assert(eq(int,
+                     map_as(&me, NULL, 0, 2 * page, MC_PROT_READ_WRITE, false, &id, NULL, &err), 0),
+                  "unmapping gave everything back: %s", err.message);
+}
+
+/* ---- refusals are audited ------------------------------------------------------------------ */
+
+typedef struct records {
+        char lines[16][1024];
+        size_t n;
+} records;
+
+static void record_cb(const mc_audit_record *rec, void *userdata) {
+        records *r = userdata;
+
+        if (r->n < ELEMENTSOF(r->lines))
+                strscpy(r->lines[r->n++], sizeof(r->lines[0]), rec->json);
+}
+
+/* The one record written since the last call, which must be @op's with @outcome and @kind. */
+static void expect_record(records *r, const char *op, const char *outcome, const char *kind) {
+        char want[96];
+
+        cr_assert(eq(sz, r->n, 1), "%zu records", r->n);
+        snprintf(want, sizeof(want), "\"operation\":\"%s\"", op);
+        cr_assert(strstr(r->lines[0], want) != NULL, "%s", r->lines[0]);
+        snprintf(want, sizeof(want), "\"outcome\":\"%s\"", outcome);
+        cr_assert(strstr(r->lines[0], want) != NULL, "%s", r->lines[0]);
+        snprintf(want, sizeof(want), "\"kind\":\"%s\"", kind);
+        cr_assert(strstr(r->lines[0], want) != NULL, "%s", r->lines[0]);
+        r->n = 0;
+}
+
+Test(manager, a_refused_capability_or_limit_is_audited_like_any_denial) {
+        static records r;
+        mc_client none = me, weak = me;
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping_stats *v;
+        mc_audit *a;
+        size_t n;
+        int fd;
+        uint64_t id = map("/f", 0, 0, MC_PROT_READ, true), other;
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, &r, &a, NULL), 0));
+        mc_ctx_set_audit(ctx, a);
+        none.caps = 0;
+        weak.caps = MC_CAP_FILE_READ;
+
+        /* Refused before the path is looked up: a missing file reads like an existing one. */
+        cr_assert(eq(int, map_as(&none, "/f", 0, 0, MC_PROT_READ, false, &other, NULL, &err),
+                     -EACCES));
+        expect_record(&r, "mmap", "denied", "PermissionDenied");
+        cr_assert(eq(int, map_as(&none, "/missing", 0, 0, MC_PROT_READ, false, &other, NULL, &err),
+                     -EACCES));
+        cr_assert(eq(str, err.message, "Mmap needs the FileRead capability"));
+        expect_record(&r, "mmap", "denied", "PermissionDenied");
+        cr_assert(eq(int, map_as(&none, NULL, 0, page, MC_PROT_READ, true, &other, NULL, &err),
+                     -EACCES));
+        expect_record(&r, "shm_open", "denied", "PermissionDenied");
+        cr_assert(eq(int, mc_manager_mprotect(mgr, &weak, id, MC_PROT_READ_WRITE, &err), -EACCES));
+        expect_record(&r, "mprotect", "denied", "PermissionDenied");
+        cr_assert(eq(int, mc_manager_mlock(mgr, &weak, id, 0, page, &err), -EACCES));
+        expect_record(&r, "mlock", "denied", "PermissionDenied");
+        cr_assert(eq(int, mc_manager_fd(mgr, &weak, id, &fd, NULL, &err), -EACCES));
+        expect_record(&r, "mmap_fd", "denied", "PermissionDenied");
+        cr_assert(eq(int, mc_manager_list(mgr, &weak, UINT64_MAX, &v, &n, &err), -EACCES));
+        expect_record(&r, "mmap_list", "denied", "PermissionDenied");
+        cr_assert(eq(
+                int,
+                mc_manager_madvise(mgr, &me, id, 0, MC_MANAGER_LENGTH_ALL, MC_ADVICE_REMOVE, &err),
+                -EPERM));
+        expect_record(&r, "madvise", "denied", "PolicyViolation");
+        manager_open(1, 0);
+        r.n = 0;
+        other = map(NULL, 0, page, MC_PROT_READ, false);
+        r.n = 0;
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ, false, &other, NULL, &err),
+                     -EPERM));
+        expect_record(&r, "mmap", "denied", "PolicyViolation");
+        /* What the client may do is recorded as it always was. */
+        cr_assert(eq(int, mc_manager_list(mgr, &me, UINT64_MAX, &v, &n, &err), 0));
+        free(v);
+        cr_assert(eq(sz, r.n, 1));
+        cr_assert(strstr(r.lines[0], "\"operation\":\"mmap_list\",") != NULL &&
+                          strstr(r.lines[0], "\"outcome\":\"ok\"") != NULL,
+                  "%s", r.lines[0]);
+        r.n = 0;
+        cr_assert(eq(int, mc_manager_list(mgr, &me, 0, &v, &n, &err), 0));
+        free(v);
+        cr_assert(eq(sz, r.n, 0), "a client's own list is no privileged operation");
+}
+
+/* ---- system calls that fail ---------------------------------------------------------------- */
+
+static int fail_errno;
+static int calls;
+static int fail_at; /* the call that fails, counting from 1; 0: every one */
+
+static bool failing(void) {
+        calls++;
+        return fail_at == 0 || calls == fail_at;
+}
+static int fail_fstat(int fd, struct stat *st) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return fstat(fd, st);
+}
+static int fail_open(const char *p, int f, mode_t m) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return open(p, f, m);
+}
+static void *fail_mmap(void *a, size_t l, int p, int f, int fd, off_t o) {
+        if (failing()) {
+                errno = fail_errno;
+                return MAP_FAILED;
+        }
+        return mmap(a, l, p, f, fd, o);
+}
+static int fail_memfd(const char *name, unsigned flags) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return memfd_create(name, flags);
+}
+static int fail_munmap(void *a, size_t l) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return munmap(a, l);
+}
+static int fail_mprotect(void *a, size_t l, int p) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return mprotect(a, l, p);
+}
+static int fail_mlock2(const void *a, size_t l, unsigned f) {
+        (void) a, (void) l, (void) f;
+        errno = fail_errno;
+        return -1;
+}
+
+static void inject(int e, int at) {
+        fail_errno = e;
+        fail_at = at;
+        calls = 0;
+}
+
+static int count_fds(void) {
+        int n = 0;
+
+        for (int fd = 0; fd < 1024; fd++)
+                n += fcntl(fd, F_GETFD) >= 0;
+        return n;
+}
+
+/* Nothing of a failed Mmap may stay: no mapping, no id, no usage, no descriptor. */
+static void nothing_left(int fds) {
+        mc_usage u;
+
+        mc__sys_reset();
+        cr_assert(eq(sz, mc_manager_count(mgr), 0));
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.mappings, 0));
+        cr_assert(eq(u64, u.charged_bytes, 0));
+        cr_assert(eq(int, count_fds(), fds), "no descriptor leaked");
+        cr_assert(eq(u64, map(NULL, 0, page, MC_PROT_READ, false), 1), "no id was spent");
+}
+
+Test(manager, mmap_reports_each_failing_system_call_and_leaves_nothing) {
+        mc_error err = MC_ERROR_INIT;
+        uint64_t id;
+        int fds = count_fds();
+
+        /* fstat of the file opened beneath the root. */
+        mc_sys.fstat = fail_fstat;
+        inject(EIO, 1);
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EIO));
+        cr_assert(eq(int, err.kind, MC_ERR_IO));
+        cr_assert(eq(str, err.message, "'/f': fstat: Input/output error"));
+        mc__sys_reset();
+        /* The reopen for I/O through /proc/self/fd. */
+        mc_sys.open = fail_open;
+        inject(EMFILE, 1);
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ_WRITE, true, &id, NULL, &err),
+                     -EMFILE));
+        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
+        cr_assert(has(&err, "'/f': opening for reading and writing"), "%s", err.message);
+        mc__sys_reset();
+        /* The mapping itself, of a file, and of anonymous memory. */
+        mc_sys.mmap = fail_mmap;
+        inject(ENOMEM, 0);
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -ENOMEM));
+        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
+        cr_assert(
+                eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ, false, &id, NULL, &err), -ENOMEM));
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ_WRITE, true, &id, NULL, &err),
+                     -ENOMEM));
+        mc__sys_reset();
+        /* The memfd behind shared anonymous memory. */
+        mc_sys.memfd_create = fail_memfd;
+        inject(EMFILE, 0);
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ_WRITE, true, &id, NULL, &err),
+                     -EMFILE));
+        cr_assert(has(&err, "memfd_create"), "%s", err.message);
+        nothing_left(fds);
+}
+
+Test(manager, new_reports_a_root_it_cannot_open_or_look_at) {
+        mc_manager_options o = MC_MANAGER_OPTIONS_INIT;
+        mc_error err = MC_ERROR_INIT;
+        mc_manager *m = NULL;
+        int fds = count_fds();
+
+        o.root = root;
+        mc_sys.open = fail_open;
+        inject(EACCES, 1);
+        cr_assert(eq(int, mc_manager_new(ctx, &o, &m, &err), -EACCES));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(has(&err, root), "%s", err.message);
+        mc__sys_reset();
+        mc_sys.fstat = fail_fstat;
+        inject(EIO, 1);
+        cr_assert(eq(int, mc_manager_new(ctx, &o, &m, &err), -EIO));
+        cr_assert(has(&err, "fstat"), "%s", err.message);
+        cr_assert(eq(ptr, m, NULL));
+        mc__sys_reset();
+        cr_assert(eq(int, count_fds(), fds), "no descriptor leaked");
+}
+
+Test(manager, fd_reports_a_failed_reopen_and_audits_it) {
+        static records r;
+        mc_error err = MC_ERROR_INIT;
+        mc_audit *a;
+        int fd = -1, fds;
+        uint64_t id = map("/f", 0, 0, MC_PROT_READ, true);
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, &r, &a, NULL), 0));
+        mc_ctx_set_audit(ctx, a);
+        fds = count_fds();
+        mc_sys.open = fail_open;
+        inject(ENFILE, 1);
+        cr_assert(eq(int, mc_manager_fd(mgr, &me, id, &fd, NULL, &err), -ENFILE));
+        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
+        cr_assert(has(&err, "reopening Mmap 1"), "%s", err.message);
+        cr_assert(eq(int, fd, -1), "untouched on failure");
+        expect_record(&r, "mmap_fd", "error", "OutOfMemory");
+        mc__sys_reset();
+        cr_assert(eq(int, count_fds(), fds));
+        cr_assert(eq(int, mc_manager_fd(mgr, &me, id, &fd, NULL, &err), 0), "%s", err.message);
+        cr_assert(eq(sz, r.n, 1), "a descriptor handed out is recorded");
+        close(fd);
+}
+
+Test(manager, failed_range_calls_change_no_page_state_and_no_usage) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping_stats st;
+        uint64_t id;
+
+        manager_open(3, 0);
+        id = map(NULL, 0, 4 * page, MC_PROT_READ_WRITE, false);
+        mc_sys.mprotect = fail_mprotect;
+        inject(ENOMEM, 0);
+        cr_assert(eq(int, mc_manager_mprotect_range(mgr, &me, id, page, page, MC_PROT_READ, &err),
+                     -ENOMEM));
+        mc__sys_reset();
+        cr_assert(eq(int, mc_manager_stats(mgr, &me, id, &st, &err), 0));
+        cr_assert(eq(sz, st.n_ranges, 0), "the pages kept one protection");
+        cr_assert(eq(uint, st.prot, MC_PROT_READ_WRITE));
+        /* The failed split used none of the client's mappings: two more pieces still fit. */
+        cr_assert(
+                eq(int, mc_manager_mprotect_range(mgr, &me, id, page, page, MC_PROT_READ, &err), 0),
+                "%s", err.message);
+        free(st.ranges);
+        MC_SKIP_UNDER_VALGRIND("mlock2 is not implemented");
+        mc_sys.mlock2 = fail_mlock2;
+        inject(EAGAIN, 0);
+        cr_assert(eq(int, mc_manager_mlock(mgr, &me, id, 0, page, &err), -EAGAIN));
+        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
+        mc__sys_reset();
+        cr_assert(eq(int, mc_manager_stats(mgr, &me, id, &st, &err), 0));
+        cr_assert(eq(u64, st.locked, 0));
+        free(st.ranges);
+}
+
+Test(manager, a_failed_munmap_keeps_the_mapping_and_its_quota) {
+        mc_error err = MC_ERROR_INIT;
+        uint64_t id;
+
+        manager_open(1, 0);
+        id = map(NULL, 0, page, MC_PROT_READ_WRITE, false);
+        mc_sys.munmap = fail_munmap;
+        inject(EINVAL, 0);
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, id, &err), -EINVAL));
+        mc__sys_reset();
+        cr_assert(eq(sz, mc_manager_count(mgr), 1));
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ, false, &id, NULL, &err), -EPERM),
+                  "the mapping still counts against the client");
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, 1, &err), 0), "%s", err.message);
+        cr_assert(eq(sz, mc_manager_count(mgr), 0));
 }
