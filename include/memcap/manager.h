@@ -252,7 +252,8 @@ MC_API int mc_manager_mprotect(mc_manager *mgr, const mc_client *client, uint64_
  * Adding write to a page that lacks it needs MC_CAP_FILE_WRITE (and a file opened for
  * writing: a read-only shared mapping cannot become writable, PermissionDenied from the
  * kernel). Reads and writes of the other pages are not affected. Write+execute is the
- * context's policy's to allow (PolicyViolation).
+ * context's policy's to allow (PolicyViolation). Making a private mapping writable charges it
+ * whole (see mc_manager_options), so it must fit max_bytes (PolicyViolation).
  */
 MC_API int mc_manager_mprotect_range(mc_manager *mgr, const mc_client *client, uint64_t id,
                                      uint64_t offset, uint64_t length, unsigned prot,
@@ -277,8 +278,10 @@ MC_API int mc_manager_madvise(mc_manager *mgr, const mc_client *client, uint64_t
  * mc_manager_mlock() - Mlock: lock a range (see "Ranges") into RAM. Locked memory is a resource
  * of the whole machine, so three things gate it: the MC_CAP_MEM_LOCK capability
  * (PermissionDenied), the client's max_locked bytes (PolicyViolation), and the context
- * policy's max_locked_memory for all clients together (PolicyViolation). Pages already locked
- * are not counted twice. The process's RLIMIT_MEMLOCK may still refuse (OutOfMemory).
+ * policy's max_locked_memory for all clients together (PolicyViolation). Locked page cache
+ * (a read-only or shared mapping of a file on disk) is charged too, against max_bytes. Pages
+ * already locked are not counted twice. The process's RLIMIT_MEMLOCK may still refuse
+ * (OutOfMemory).
  */
 MC_API int mc_manager_mlock(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
                             uint64_t length, mc_error *err);
@@ -296,7 +299,9 @@ MC_API int mc_manager_stats(mc_manager *mgr, const mc_client *client, uint64_t i
 
 /**
  * mc_manager_list() - MmapList: the mappings of the caller (@owner_key 0), or of client
- * @owner_key / of everyone (UINT64_MAX) with MC_CAP_SYSTEM_INFO, in id order.
+ * @owner_key / of everyone (UINT64_MAX) with MC_CAP_SYSTEM_INFO, in id order. A list of other
+ * clients' mappings is the context's operation "mmap_list", audited, allowed or denied; the
+ * caller's own list needs no capability and writes no record.
  * @ret: one allocation holding the array and every element's ranges, which the caller frees
  *       with one free(); NULL when *@ret_n is 0.
  */
@@ -307,7 +312,8 @@ MC_API int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t ow
  * mc_manager_fd() - MmapFd: a new descriptor (O_CLOEXEC, owned by the caller) for the file or
  * memfd behind mapping @id, read-only unless the mapping is writable, plus the file offset of
  * the mapping's first byte in *@ret_offset. Needs MC_CAP_FD_PASS. Private anonymous memory has
- * no descriptor (InvalidArgument).
+ * no descriptor (InvalidArgument). It is the context's operation "mmap_fd", audited like any
+ * other; another client's id is NotFound, whatever the caller's capabilities.
  */
 MC_API int mc_manager_fd(mc_manager *mgr, const mc_client *client, uint64_t id, int *ret_fd,
                          uint64_t *ret_offset, mc_error *err);

@@ -248,7 +248,9 @@ typedef struct mc__steps {
 
 /*
  * The one choke point: prepare, decide (policy, quotas), call, account (usage), audit (one
- * record), in that order. @prior is the result of the operation's own argument checks: when
+ * record), in that order; for a manager client's call its request-only rules
+ * (mc__policy_admit()) come first, before prepare looks anything up, and its usage change is
+ * handed back in c->client. @prior is the result of the operation's own argument checks: when
  * it is negative (@prior_err says why) nothing runs and the failure is audited as it is.
  * Returns 0 or -errno, with the caller's @err filled on failure.
  */
