@@ -185,7 +185,7 @@ int mc_audit_open_fd(int fd, unsigned flags, mc_audit **ret, mc_error *err) {
                 return mc__error_errno(err, ENOMEM, "open audit fd %d", fd);
         a->flags = flags;
         /* Our own descriptor: the caller may close theirs whenever it likes. */
-        a->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        a->fd = mc_sys.dupfd(fd, 3);
         if (a->fd < 0)
                 return mc__error_errno(err, errno, "duplicate audit fd %d", fd);
         *ret = TAKE_PTR(a);

@@ -427,6 +427,14 @@ int mc__madvise_client(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t l
 int mc__lock_client(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
                     mc__client_call *cl, mc_error *err);
 
+/* ---- /proc (procfs.c) ----------------------------------------------------------------------- */
+
+/*
+ * Read the /proc file @path into @buf, at most @size - 1 bytes, NUL-terminated, through the
+ * seam. Return: the bytes read, or -errno.
+ */
+ssize_t mc__proc_read(const char *path, char *buf, size_t size);
+
 /* ---- policy (policy.c) ----------------------------------------------------------------------- */
 
 /*

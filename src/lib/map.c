@@ -54,23 +54,18 @@ size_t mc_page_size(void) {
 size_t mc__huge_page_size(void) {
         static size_t cached;
         size_t p = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+        char buf[8192];
+        const char *line;
+        unsigned long kb;
 
-        if (p == 0) {
-                FILE *f = fopen("/proc/meminfo", "re");
-                char line[128];
-                unsigned long kb;
-
-                p = 2UL << 20;
-                while (f && fgets(line, sizeof(line), f))
-                        if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1 && kb > 0 &&
-                            (kb & (kb - 1)) == 0) {
-                                p = kb << 10;
-                                break;
-                        }
-                if (f)
-                        fclose(f);
-                __atomic_store_n(&cached, p, __ATOMIC_RELAXED);
-        }
+        if (p != 0)
+                return p;
+        p = 2UL << 20;
+        if (mc__proc_read("/proc/meminfo", buf, sizeof(buf)) > 0 &&
+            (line = strstr(buf, "\nHugepagesize:")) &&
+            sscanf(line + 1, "Hugepagesize: %lu kB", &kb) == 1 && kb > 0 && (kb & (kb - 1)) == 0)
+                p = kb << 10;
+        __atomic_store_n(&cached, p, __ATOMIC_RELAXED);
         return p;
 }
 

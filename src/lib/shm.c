@@ -259,17 +259,9 @@ static int map_region(mc_ctx *ctx, mc__call *c, open_args *a, unsigned seals, mc
 static uint64_t self_start_time(void) {
         char buf[1024], *p;
         unsigned long long t;
-        ssize_t n;
-        int fd;
 
-        fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (mc__proc_read("/proc/self/stat", buf, sizeof(buf)) <= 0)
                 return 0;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = 0;
         /* The name before the fields may hold anything, also ')': skip to its last one. */
         p = strrchr(buf, ')');
         if (!p || sscanf(p + 1,
@@ -780,7 +772,7 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 return mc__error_errno(err, errno, "shm_resize '%s': fstat", what);
         old_size = (size_t) st.st_size;
         /* ftruncate() says EINVAL and fallocate() EBADF for this; say what it means. */
-        if ((fcntl(e->fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
+        if ((mc_sys.getfl(e->fd) & O_ACCMODE) == O_RDONLY)
                 return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EBADF,
                                      "shm_resize '%s' to %zu bytes: the object was opened "
                                      "read-only",

@@ -111,19 +111,11 @@ int mc_signal_unmask(mc_ctx *ctx, const mc_sigset *previous, mc_error *err) {
 /* Fields 4 (ppid) and 5 (pgrp) of /proc/PID/stat; the name before them may hold anything. */
 static bool proc_stat(pid_t pid, pid_t *ppid, pid_t *pgrp) {
         char path[64], buf[1024], *p;
-        ssize_t n;
-        int fd;
         long a, b;
 
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (mc__proc_read(path, buf, sizeof(buf)) <= 0)
                 return false;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return false;
-        buf[n] = 0;
         p = strrchr(buf, ')');
         if (!p || sscanf(p + 1, " %*c %ld %ld", &a, &b) != 2)
                 return false;
@@ -150,7 +142,7 @@ static unsigned relation(pid_t pid, unsigned want, pid_t *ret_pgrp, bool *ret_go
 
         snprintf(path, sizeof(path), "/proc/%d", (int) pid);
         if (want & MC_TARGET_SAME_UID) {
-                if (stat(path, &st) < 0) {
+                if (mc_sys.stat(path, &st) < 0) {
                         *ret_gone = errno == ENOENT;
                         return 0;
                 }
@@ -167,11 +159,11 @@ static unsigned relation(pid_t pid, unsigned want, pid_t *ret_pgrp, bool *ret_go
                         cls |= MC_TARGET_CHILDREN;
                 if (pgrp == getpgrp())
                         cls |= MC_TARGET_PROCESS_GROUP;
-        } else if (access(path, F_OK) < 0 && errno == ENOENT) {
+        } else if (mc_sys.stat(path, &st) < 0 && errno == ENOENT) {
                 *ret_gone = true;
                 return 0;
         }
-        if (!have_uid && !(cls & want) && stat(path, &st) == 0 &&
+        if (!have_uid && !(cls & want) && mc_sys.stat(path, &st) == 0 &&
             (st.st_uid == getuid() || st.st_uid == geteuid()))
                 cls |= MC_TARGET_SAME_UID;
         return cls;
@@ -218,18 +210,13 @@ static unsigned target_classes(pid_t pid, unsigned want, bool *ret_gone) {
  * when the process has exited. -EBADF when @pidfd is not a pidfd.
  */
 static int pidfd_pid(int pidfd, pid_t *ret) {
-        char path[64], line[128];
-        bool found = false;
-        long pid = 0;
-        FILE *f;
+        char path[64], buf[1024];
+        const char *line;
+        long pid;
 
         snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-        f = fopen(path, "re");
-        while (f && !found && fgets(line, sizeof(line), f))
-                found = sscanf(line, "Pid: %ld", &pid) == 1;
-        if (f)
-                fclose(f);
-        if (!found)
+        if (mc__proc_read(path, buf, sizeof(buf)) <= 0 || !(line = strstr(buf, "\nPid:")) ||
+            sscanf(line + 1, "Pid: %ld", &pid) != 1)
                 return -EBADF;
         *ret = (pid_t) pid;
         return 0;

@@ -314,17 +314,8 @@ static void dispatcher_mask(sigset_t *m) {
 
 /* The process's name (its main thread's), or "" when it cannot be read. */
 static void app_name_read(char *buf, size_t size) {
-        ssize_t n = -1;
-        int fd;
-
-        fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                n = read(fd, buf, size - 1);
-                close(fd);
-        }
-        if (n < 0)
-                n = 0;
-        buf[n] = 0;
+        if (mc__proc_read("/proc/self/comm", buf, size) < 0)
+                buf[0] = 0;
         buf[strcspn(buf, "\n")] = 0;
 }
 

@@ -27,6 +27,14 @@ static int sys_openat2(int dirfd, const char *path, struct open_how *how, size_t
         return (int) syscall(SYS_openat2, dirfd, path, how, size);
 }
 
+static int sys_dupfd(int fd, int min) {
+        return fcntl(fd, F_DUPFD_CLOEXEC, min);
+}
+
+static int sys_getfl(int fd) {
+        return fcntl(fd, F_GETFL);
+}
+
 static int sys_add_seals(int fd, int seals) {
         return fcntl(fd, F_ADD_SEALS, seals);
 }
@@ -66,7 +74,8 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
         {                                                                                          \
                 .mmap = mmap, .munmap = munmap, .mprotect = mprotect, .msync = msync,              \
                 .mremap = sys_mremap, .madvise = madvise, .mlock2 = mlock2, .munlock = munlock,    \
-                .open = sys_open, .openat2 = sys_openat2, .close = close, .fstat = fstat,          \
+                .open = sys_open, .read = read, .stat = stat, .dupfd = sys_dupfd,                  \
+                .getfl = sys_getfl, .openat2 = sys_openat2, .close = close, .fstat = fstat,        \
                 .fstatfs = fstatfs, .ftruncate = ftruncate, .fallocate = fallocate,                \
                 .readlink = readlink, .realpath = realpath, .write = write,                        \
                 .fdatasync = fdatasync, .shm_open = shm_open, .shm_unlink = shm_unlink,            \
