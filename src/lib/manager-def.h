@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * The mapping manager's layout, shared by manager.c (ids, mmap, read/write/sync, unmap, stats)
- * and manager-range.c (the calls on page ranges: Mprotect, Madvise, Mlock, Munlock).
+ * The mapping manager's layout, shared by manager.c (ids, mmap, read/write/sync, unmap),
+ * manager-info.c (stats, list, descriptors) and manager-range.c (the calls on page ranges:
+ * Mprotect, Madvise, Mlock, Munlock).
  */
 
 #include <pthread.h>
@@ -138,6 +139,12 @@ int mc__mgr_range_resolve(const entry *e, uint64_t offset, uint64_t length, mc__
  * shrinks. An fstat() failure counts as not shrunk: the copy itself still reports Io.
  */
 bool mc__mgr_shrunk(entry *e, uint64_t *ret_size);
+
+/*
+ * Whether @e is faulted: its file shrank under it (checked now) or a write-back failed; it
+ * then takes no writes and no syncs until it is mapped again.
+ */
+bool mc__mgr_faulted(entry *e);
 
 /* Io for a faulted mapping: what happened and what to do. */
 int mc__mgr_fault_error(const entry *e, mc_error *err);
