@@ -101,8 +101,12 @@ entry *mc__mgr_lookup(mc_manager *mgr, const mc_client *client, uint64_t id, boo
 /* The client's record; NULL when it has no mapping (it always has one while it holds any). */
 owner *mc__mgr_owner(mc_manager *mgr, uint64_t key);
 
-/* InvalidArgument for a NULL manager or client. */
-int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, mc_error *err);
+/*
+ * The arguments every manager call checks first: InvalidArgument for a NULL manager or client,
+ * or, when @given is false, for the missing arguments @what ("@call: @what must not be NULL").
+ */
+int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, bool given,
+                  const char *what, mc_error *err);
 
 /*
  * Describe @client to the library call @call makes for it (mc__client_call): what it holds,

@@ -39,16 +39,6 @@ static void fill_stats(entry *e, mc_mapping_stats *s, mc_mapping_range *ranges) 
         }
 }
 
-static int stats_check(const mc_manager *mgr, const mc_client *client, const mc_mapping_stats *ret,
-                       mc_error *err) {
-        if (mc__mgr_check(mgr, client, "MmapStats", err) < 0)
-                return -EINVAL;
-        if (!ret)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapStats: ret must not be NULL");
-        return 0;
-}
-
 /* The stats themselves (shared lock held). */
 static int stats_locked(mc_manager *mgr, const mc_client *client, uint64_t id,
                         mc_mapping_stats *ret, mc_error *err) {
@@ -70,7 +60,7 @@ int mc_manager_stats(mc_manager *mgr, const mc_client *client, uint64_t id, mc_m
                      mc_error *err) {
         int r;
 
-        r = stats_check(mgr, client, ret, err);
+        r = mc__mgr_check(mgr, client, "MmapStats", ret != NULL, "ret", err);
         if (r < 0)
                 return r;
         pthread_rwlock_rdlock(&mgr->lock);
@@ -82,16 +72,6 @@ int mc_manager_stats(mc_manager *mgr, const mc_client *client, uint64_t id, mc_m
 static int by_id(const void *a, const void *b) {
         uint64_t x = ((const mc_mapping_stats *) a)->id, y = ((const mc_mapping_stats *) b)->id;
         return x < y ? -1 : x > y;
-}
-
-static int list_check(const mc_manager *mgr, const mc_client *client, mc_mapping_stats **ret,
-                      const size_t *ret_n, mc_error *err) {
-        if (mc__mgr_check(mgr, client, "MmapList", err) < 0)
-                return -EINVAL;
-        if (!ret || !ret_n)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapList: ret and ret_n must not be NULL");
-        return 0;
 }
 
 static int nothing(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
@@ -121,7 +101,7 @@ int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t owner_key
         size_t n = 0, n_ranges = 0, runs;
         int r;
 
-        r = list_check(mgr, client, ret, ret_n, err);
+        r = mc__mgr_check(mgr, client, "MmapList", ret && ret_n, "ret and ret_n", err);
         if (r < 0)
                 return r;
         if (owner_key == 0)
@@ -173,16 +153,6 @@ int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t owner_key
 }
 
 /* ---- descriptors ----------------------------------------------------------------------------- */
-
-static int fd_check(const mc_manager *mgr, const mc_client *client, const int *ret_fd,
-                    mc_error *err) {
-        if (mc__mgr_check(mgr, client, "MmapFd", err) < 0)
-                return -EINVAL;
-        if (!ret_fd)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapFd: ret_fd must not be NULL");
-        return 0;
-}
 
 typedef struct fd_args {
         entry *e;
@@ -237,7 +207,7 @@ int mc_manager_fd(mc_manager *mgr, const mc_client *client, uint64_t id, int *re
         entry *e;
         int r;
 
-        r = fd_check(mgr, client, ret_fd, err);
+        r = mc__mgr_check(mgr, client, "MmapFd", ret_fd != NULL, "ret_fd", err);
         if (r < 0)
                 return r;
         pthread_rwlock_rdlock(&mgr->lock);

@@ -185,8 +185,10 @@ int mc_manager_mprotect(mc_manager *mgr, const mc_client *client, uint64_t id, u
 
 static int mprotect_check(const mc_manager *mgr, const mc_client *client, unsigned prot,
                           mc_error *err) {
-        if (mc__mgr_check(mgr, client, "Mprotect", err) < 0)
-                return -EINVAL;
+        int r = mc__mgr_check(mgr, client, "Mprotect", true, NULL, err);
+
+        if (r < 0)
+                return r;
         if (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "prot %u has bits beyond 7", prot);
@@ -289,8 +291,9 @@ int mc_manager_madvise(mc_manager *mgr, const mc_client *client, uint64_t id, ui
                        uint64_t length, mc_advice advice, mc_error *err) {
         int r;
 
-        if (mc__mgr_check(mgr, client, "Madvise", err) < 0)
-                return -EINVAL;
+        r = mc__mgr_check(mgr, client, "Madvise", true, NULL, err);
+        if (r < 0)
+                return r;
         pthread_rwlock_wrlock(&mgr->lock);
         r = madvise_locked(mgr, client, id, offset, length, advice, err);
         pthread_rwlock_unlock(&mgr->lock);
@@ -330,8 +333,9 @@ static int lock_common(mc_manager *mgr, const mc_client *client, uint64_t id, ui
                        uint64_t length, bool lock, mc_error *err) {
         int r;
 
-        if (mc__mgr_check(mgr, client, lock ? "Mlock" : "Munlock", err) < 0)
-                return -EINVAL;
+        r = mc__mgr_check(mgr, client, lock ? "Mlock" : "Munlock", true, NULL, err);
+        if (r < 0)
+                return r;
         pthread_rwlock_wrlock(&mgr->lock);
         r = lock_locked(mgr, client, id, offset, length, lock, err);
         pthread_rwlock_unlock(&mgr->lock);

@@ -94,10 +94,14 @@ static void entry_free(entry *e) {
 
 /* ---- clients -------------------------------------------------------------------------------- */
 
-int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, mc_error *err) {
+int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, bool given,
+                  const char *what, mc_error *err) {
         if (!mgr || !client)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "%s: the manager and the client must not be NULL", call);
+        if (!given)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: %s must not be NULL", call, what);
         return 0;
 }
 
@@ -151,11 +155,10 @@ static const mc__steps no_steps = {0};
 
 static int mmap_check(const mc_manager *mgr, const mc_client *client,
                       const mc_manager_map_request *req, const uint64_t *ret_id, mc_error *err) {
-        if (mc__mgr_check(mgr, client, "Mmap", err) < 0)
-                return -EINVAL;
-        if (!req || !ret_id)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "Mmap: the request and ret_id must not be NULL");
+        int r = mc__mgr_check(mgr, client, "Mmap", req && ret_id, "the request and ret_id", err);
+
+        if (r < 0)
+                return r;
         if (req->prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "prot %u has bits beyond 7 (1 read, 2 write, 4 exec)",
@@ -451,16 +454,6 @@ static int range_inside(const entry *e, uint64_t offset, size_t length, const ch
         return 0;
 }
 
-static int read_check(const mc_manager *mgr, const mc_client *client, const void *buf,
-                      size_t length, const size_t *ret_n, mc_error *err) {
-        if (mc__mgr_check(mgr, client, "MmapRead", err) < 0)
-                return -EINVAL;
-        if ((!buf && length > 0) || !ret_n)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapRead: the buffer and ret_n must not be NULL");
-        return 0;
-}
-
 /* The read itself (shared lock held). */
 static int read_locked(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
                        void *buf, size_t length, size_t *ret_n, mc_error *err) {
@@ -494,23 +487,14 @@ int mc_manager_read(mc_manager *mgr, const mc_client *client, uint64_t id, uint6
                     void *buf, size_t length, size_t *ret_n, mc_error *err) {
         int r;
 
-        r = read_check(mgr, client, buf, length, ret_n, err);
+        r = mc__mgr_check(mgr, client, "MmapRead", (buf || length == 0) && ret_n,
+                          "the buffer and ret_n", err);
         if (r < 0)
                 return r;
         pthread_rwlock_rdlock(&mgr->lock);
         r = read_locked(mgr, client, id, offset, buf, length, ret_n, err);
         pthread_rwlock_unlock(&mgr->lock);
         return r;
-}
-
-static int write_check(const mc_manager *mgr, const mc_client *client, const void *buf,
-                       size_t length, mc_error *err) {
-        if (mc__mgr_check(mgr, client, "MmapWrite", err) < 0)
-                return -EINVAL;
-        if (!buf && length > 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapWrite: the buffer must not be NULL");
-        return 0;
 }
 
 /* The write itself (shared lock held). */
@@ -541,7 +525,7 @@ int mc_manager_write(mc_manager *mgr, const mc_client *client, uint64_t id, uint
                      const void *buf, size_t length, mc_error *err) {
         int r;
 
-        r = write_check(mgr, client, buf, length, err);
+        r = mc__mgr_check(mgr, client, "MmapWrite", buf || length == 0, "the buffer", err);
         if (r < 0)
                 return r;
         pthread_rwlock_rdlock(&mgr->lock);
@@ -600,8 +584,9 @@ int mc_manager_msync_range(mc_manager *mgr, const mc_client *client, uint64_t id
                            uint64_t length, bool *ret_written, mc_error *err) {
         int r;
 
-        if (mc__mgr_check(mgr, client, "Msync", err) < 0)
-                return -EINVAL;
+        r = mc__mgr_check(mgr, client, "Msync", true, NULL, err);
+        if (r < 0)
+                return r;
         pthread_rwlock_rdlock(&mgr->lock);
         r = msync_locked(mgr, client, id, offset, length, ret_written, err);
         pthread_rwlock_unlock(&mgr->lock);
@@ -630,21 +615,27 @@ static int sync_before_drop(mc_manager *mgr, entry *e, mc_error *err) {
         return sync_range(mgr, e, 0, MC_LENGTH_ALL, err);
 }
 
-int mc_manager_munmap(mc_manager *mgr, const mc_client *client, uint64_t id, mc_error *err) {
-        entry *e;
+/* Sync and unmap the client's @id (exclusive lock held). */
+static int munmap_locked(mc_manager *mgr, const mc_client *client, uint64_t id, mc_error *err) {
+        entry *e = mc__mgr_lookup(mgr, client, id, false, err);
         int r;
 
-        if (mc__mgr_check(mgr, client, "Munmap", err) < 0)
-                return -EINVAL;
-        pthread_rwlock_wrlock(&mgr->lock);
-        e = mc__mgr_lookup(mgr, client, id, false, err);
         if (!e)
-                r = -ENOENT;
-        else {
-                r = sync_before_drop(mgr, e, err);
-                if (r >= 0)
-                        r = drop(mgr, e, err);
-        }
+                return -ENOENT;
+        r = sync_before_drop(mgr, e, err);
+        if (r < 0)
+                return r;
+        return drop(mgr, e, err);
+}
+
+int mc_manager_munmap(mc_manager *mgr, const mc_client *client, uint64_t id, mc_error *err) {
+        int r;
+
+        r = mc__mgr_check(mgr, client, "Munmap", true, NULL, err);
+        if (r < 0)
+                return r;
+        pthread_rwlock_wrlock(&mgr->lock);
+        r = munmap_locked(mgr, client, id, err);
         pthread_rwlock_unlock(&mgr->lock);
         return r;
 }

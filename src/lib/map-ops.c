@@ -103,6 +103,21 @@ static void lockmap_set(mc__entry *e, size_t p0, size_t p1, bool on) {
         }
 }
 
+/*
+ * Start the record of @op on @length bytes of @m from @offset (@ranged: the offset is part of
+ * the request), made for the manager's client @cl or, with NULL, for the application.
+ */
+static void range_call_init(mc__call *c, mc_op op, mc__client_call *cl, const mc_mapping *m,
+                            size_t offset, size_t length, bool ranged) {
+        mc__call_init(c, op, MC__CAP_MEMORY);
+        c->client = cl;
+        if (ranged) {
+                c->fields |= MC__F_OFFSET;
+                c->req.offset = offset;
+        }
+        mc__call_set_range(c, m, length);
+}
+
 /* ---- mprotect ---------------------------------------------------------------------------- */
 
 static int range_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err);
@@ -206,16 +221,10 @@ static int protect_common(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t leng
         mc__call c;
         int r;
 
-        mc__call_init(&c, MC_OP_MPROTECT, MC__CAP_MEMORY);
-        c.client = cl;
+        range_call_init(&c, MC_OP_MPROTECT, cl, m, offset, length, ranged);
         c.fields |= MC__F_PROT;
         c.req.prot = prot;
         c.write_exec = (prot & MC_PROT_WRITE) && (prot & MC_PROT_EXEC);
-        if (ranged) {
-                c.fields |= MC__F_OFFSET;
-                c.req.offset = offset;
-        }
-        mc__call_set_range(&c, m, length);
         r = protect_check(m, prot, &e);
         r = mc__ctx_run(ctx, &c, r, &e, &protect_steps, &a, err);
         if (r >= 0)
@@ -338,11 +347,9 @@ int mc_msync(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, uns
         mc__call c;
         int r;
 
-        mc__call_init(&c, MC_OP_MSYNC, MC__CAP_MEMORY);
-        c.fields |= MC__F_SYNC | MC__F_OFFSET;
+        range_call_init(&c, MC_OP_MSYNC, /* cl= */ NULL, m, offset, length, /* ranged= */ true);
+        c.fields |= MC__F_SYNC;
         c.req.sync = flags;
-        c.req.offset = offset;
-        mc__call_set_range(&c, m, length);
         r = sync_check(m, flags, &e);
         return mc__ctx_run(ctx, &c, r, &e, &sync_steps, &a, err);
 }
@@ -619,13 +626,10 @@ static int advise_common(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t
         mc__call c;
         int r;
 
-        mc__call_init(&c, MC_OP_MADVISE, MC__CAP_MEMORY);
-        c.client = cl;
-        c.fields |= MC__F_ADVICE | MC__F_OFFSET;
-        c.req.offset = offset;
+        range_call_init(&c, MC_OP_MADVISE, cl, m, offset, length, /* ranged= */ true);
+        c.fields |= MC__F_ADVICE;
         c.req.advice = mc_advice_name(advice) ? mc_advice_name(advice) : "Unknown";
         c.huge = advice == MC_ADVICE_HUGEPAGE;
-        mc__call_set_range(&c, m, length);
         r = advise_check(m, advice, &e);
         return mc__ctx_run(ctx, &c, r, &e, &advise_steps, &a, err);
 }
@@ -725,11 +729,7 @@ static int lock_common(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset
         mc__call c;
         int r;
 
-        mc__call_init(&c, op, MC__CAP_MEMORY);
-        c.client = cl;
-        c.fields |= MC__F_OFFSET;
-        c.req.offset = offset;
-        mc__call_set_range(&c, m, length);
+        range_call_init(&c, op, cl, m, offset, length, /* ranged= */ true);
         r = lock_check(op, m, flags, &e);
         return mc__ctx_run(ctx, &c, r, &e, &lock_steps, &a, err);
 }

@@ -423,10 +423,14 @@ static int map_flags_check(const char *op, unsigned flags, mc_error *err) {
 }
 
 /* The request's own rules, before anything is opened. */
-static int mmap_check(const mc_map_request *req, custom_set *ret_cs, mc_error *err) {
+static int mmap_check(const mc_map_request *req, const mc_mapping *ret, custom_set *ret_cs,
+                      mc_error *err) {
         uint64_t end;
         int r;
 
+        if (!req || !ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: request and ret must not be NULL");
         r = map_flags_check("mmap", req->flags, err);
         if (r < 0)
                 return r;
@@ -498,6 +502,8 @@ static int mmap_file(mc__call *c, map_args *a, mc__file *file, const mc_map_requ
         struct stat st;
         int r;
 
+        a->fd = req->path ? -1 : req->fd;
+        a->file_off = (off_t) req->offset;
         if (req->path) {
                 r = mc__file_open(file, "mmap", req->path, MC__FILE_RESOLVE, err);
                 if (r < 0)
@@ -528,20 +534,14 @@ static int mmap_common(mc_ctx *ctx, const mc_map_request *req, mc__client_call *
         mc__file_init(&file);
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
         c.client = cl;
-        if (!req || !ret)
-                return mc__ctx_run(ctx, &c,
-                                   mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                                 "mmap: request and ret must not be NULL"),
-                                   &e, &map_steps, &a, err);
-        mmap_describe(&c, req);
-        r = mmap_check(req, &cs, &e);
+        if (req && ret)
+                mmap_describe(&c, req);
+        r = mmap_check(req, ret, &cs, &e);
         if (r >= 0)
                 r = mmap_file(&c, &a, &file, req, &e);
         if (r >= 0)
                 r = map_plan("mmap", &c, &a, req->addr, 0, req->length, req->prot, req->flags, &cs,
                              &e);
-        a.fd = req->path ? -1 : req->fd;
-        a.file_off = (off_t) req->offset;
         return mc__ctx_run(ctx, &c, r, &e, &map_steps, &a, err);
 }
 

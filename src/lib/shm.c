@@ -443,10 +443,13 @@ fail:
 static const mc__steps open_steps = {.prepare = open_prepare, .syscall = open_syscall};
 
 /* The request's own rules; @name is the normalised name. */
-static int open_check(const mc_shared_request *req, bool or_create, const char *name,
-                      mc_error *err) {
+static int open_check(const mc_shared_request *req, const mc_shared *ret, bool or_create,
+                      const char *name, mc_error *err) {
         const char *why = NULL;
 
+        if (!req || !ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open: request and ret must not be NULL");
         if (req->name && !mc_shared_name_valid(req->name, &why))
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "shm_open '%.64s': invalid name: %s", req->name, why);
@@ -521,17 +524,16 @@ static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create
 
         mc__call_init(&c, MC_OP_SHM_OPEN, MC__CAP_MEMORY);
         c.client = cl;
-        if (!req || !ret)
-                return mc__ctx_run(ctx, &c,
-                                   mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                                 "shm_open: request and ret must not be NULL"),
-                                   &e, &open_steps, &a, err);
-        if (req->name && mc_shared_name_valid(req->name, NULL))
-                name_normalize(req->name, a.name);
-        open_describe(&c, req, a.name);
-        r = open_check(req, or_create, a.name, &e);
-        a.page = c.huge ? mc__huge_page_size() : mc_page_size();
-        a.map_len = req->size;
+        if (req && ret) {
+                if (req->name && mc_shared_name_valid(req->name, NULL))
+                        name_normalize(req->name, a.name);
+                open_describe(&c, req, a.name);
+        }
+        r = open_check(req, ret, or_create, a.name, &e);
+        if (r >= 0) {
+                a.page = c.huge ? mc__huge_page_size() : mc_page_size();
+                a.map_len = req->size;
+        }
         return mc__ctx_run(ctx, &c, r, &e, &open_steps, &a, err);
 }
 

@@ -84,13 +84,8 @@ TestSuite(manager, .init = setup, .fini = teardown);
 static int map_as(const mc_client *client, const char *path, uint64_t offset, uint64_t length,
                   unsigned prot, bool shared, uint64_t *ret_id, uint64_t *ret_length,
                   mc_error *err) {
-        mc_manager_map_request req = MC_MANAGER_MAP_REQUEST_INIT;
+        const mc_manager_map_request req = {path, offset, length, prot, shared};
 
-        req.path = path;
-        req.offset = offset;
-        req.length = length;
-        req.prot = prot;
-        req.shared = shared;
         return mc_manager_mmap(mgr, client, &req, ret_id, ret_length, err);
 }
 
