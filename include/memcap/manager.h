@@ -300,8 +300,8 @@ MC_API int mc_manager_stats(mc_manager *mgr, const mc_client *client, uint64_t i
 /**
  * mc_manager_list() - MmapList: the mappings of the caller (@owner_key 0), or of client
  * @owner_key / of everyone (UINT64_MAX) with MC_CAP_SYSTEM_INFO, in id order. A list of other
- * clients' mappings is the context's operation "mmap_list", audited, allowed or denied; the
- * caller's own list needs no capability and writes no record.
+ * clients' mappings is the context's operation "mmap_list", and a refused one is audited (one
+ * that was allowed only looked, and writes no record, so repeating it cannot fill the log).
  * @ret: one allocation holding the array and every element's ranges, which the caller frees
  *       with one free(); NULL when *@ret_n is 0.
  */

@@ -403,7 +403,8 @@ int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
                 client_deltas(c);
 
 audit:
-        if (atomic_load_explicit(&ctx->has_audit, memory_order_relaxed)) {
+        if (atomic_load_explicit(&ctx->has_audit, memory_order_relaxed) &&
+            (r < 0 || !(steps->flags & MC__RUN_AUDIT_FAILURES))) {
                 pthread_mutex_lock(&ctx->audit_lock);
                 if (ctx->audit)
                         mc__audit_call(ctx->audit, ctx->pid, c, r, r < 0 ? &e : NULL);

@@ -238,6 +238,11 @@ typedef int (*mc__step_fn)(mc_ctx *ctx, mc__call *c, void *data, mc_error *err);
 enum {
         /* Run the system call without the context lock (msync: slow and non-destructive). */
         MC__RUN_UNLOCKED = 1 << 0,
+        /*
+         * Audit only a failure or a denial: for a call that only looks (a list of other
+         * clients' mappings), whose successes a client could repeat to fill the log.
+         */
+        MC__RUN_AUDIT_FAILURES = 1 << 1,
 };
 
 typedef struct mc__steps {

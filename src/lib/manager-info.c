@@ -3,7 +3,7 @@
  * What a client of the mapping manager learns about its mappings and gets of them: MmapStats,
  * MmapList and MmapFd. A list of other clients' mappings and a descriptor handed out are
  * operations of the context ("mmap_list", "mmap_fd"): their capabilities are decided and they
- * are audited at the choke point like the library's own.
+ * are audited at the choke point like the library's own (a list only when it was refused).
  *
  * Sections: stats and list, descriptors.
  */
@@ -79,9 +79,13 @@ static int nothing(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         return 0;
 }
 
-/* Looking at other clients' mappings is "mmap_list" of the context, which needs SystemInfo. */
+/*
+ * Looking at other clients' mappings is "mmap_list" of the context, which needs SystemInfo. A
+ * refusal is audited; a list that was allowed only looked, and writes no record.
+ */
 static int list_others(mc_manager *mgr, const mc_client *client, mc_error *err) {
-        static const mc__steps steps = {.syscall = nothing, .flags = MC__RUN_UNLOCKED};
+        static const mc__steps steps = {.syscall = nothing,
+                                        .flags = MC__RUN_UNLOCKED | MC__RUN_AUDIT_FAILURES};
         mc__client_call cl = MC__CLIENT_CALL_INIT;
         mc__call c;
 

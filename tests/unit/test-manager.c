@@ -1089,17 +1089,12 @@ Test(manager, a_refused_capability_or_limit_is_audited_like_any_denial) {
         cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ, false, &other, NULL, &err),
                      -EPERM));
         expect_record(&r, "mmap", "denied", "PolicyViolation");
-        /* What the client may do is recorded as it always was. */
+        /* A list that was allowed only looked: repeating it must not fill the log. */
         cr_assert(eq(int, mc_manager_list(mgr, &me, UINT64_MAX, &v, &n, &err), 0));
         free(v);
-        cr_assert(eq(sz, r.n, 1));
-        cr_assert(strstr(r.lines[0], "\"operation\":\"mmap_list\",") != NULL &&
-                          strstr(r.lines[0], "\"outcome\":\"ok\"") != NULL,
-                  "%s", r.lines[0]);
-        r.n = 0;
         cr_assert(eq(int, mc_manager_list(mgr, &me, 0, &v, &n, &err), 0));
         free(v);
-        cr_assert(eq(sz, r.n, 0), "a client's own list is no privileged operation");
+        cr_assert(eq(sz, r.n, 0), "%s", r.lines[0]);
 }
 
 /* ---- system calls that fail ---------------------------------------------------------------- */
