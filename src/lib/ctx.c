@@ -372,11 +372,14 @@ int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
         }
 
         pthread_mutex_lock(&ctx->lock);
+        r = 0;
         /* A manager client's capabilities come before anything is looked at for it. */
-        r = c->client ? mc__policy_admit(ctx->policy, c, &e) : 0;
-        c->denied = r < 0;
-        if (r >= 0)
-                r = steps->prepare ? steps->prepare(ctx, c, data, &e) : 0;
+        if (_unlikely_(c->client)) {
+                r = mc__policy_admit(ctx->policy, c, &e);
+                c->denied = r < 0;
+        }
+        if (r >= 0 && steps->prepare)
+                r = steps->prepare(ctx, c, data, &e);
         if (r >= 0) {
                 r = mc__policy_decide(ctx->policy, c, &ctx->usage, &e);
                 c->denied = r < 0;
@@ -399,7 +402,7 @@ int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
                         account(ctx, c);
                 pthread_mutex_unlock(&ctx->lock);
         }
-        if (r >= 0 && c->client)
+        if (_unlikely_(c->client) && r >= 0)
                 client_deltas(c);
 
 audit:

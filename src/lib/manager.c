@@ -291,6 +291,7 @@ static int map_entry(mc_manager *mgr, entry *e, int file_fd, mc__client_call *cl
 static int mmap_locked(mc_manager *mgr, const mc_client *client, const mc_manager_map_request *req,
                        entry *e, int *fd, uint64_t *ret_id, mc_error *err) {
         mc__client_call cl;
+        id_slot *slot;
         owner *o;
         int r;
 
@@ -306,7 +307,9 @@ static int mmap_locked(mc_manager *mgr, const mc_client *client, const mc_manage
                 goto fail;
         e->fd = e->is_shm ? e->shm.fd : TAKE_FD(*fd);
         e->n_pages = (e->delta + (size_t) e->length + mc_page_size() - 1) / mc_page_size();
-        e->id = ((id_slot *) mc__idtable_add(&mgr->ids, &(id_slot){.e = e}))->id;
+        slot = mc__idtable_claim(&mgr->ids);
+        slot->e = e;
+        e->id = slot->id;
         o->mappings++;
         mc__mgr_account(mgr, e, &cl);
         *ret_id = e->id;

@@ -812,11 +812,12 @@ static int decide_client(const mc__call *c, mc_error *err) {
  * The rules that need nothing but the request: the operation, and a client's capabilities and
  * the advice offered to clients.
  */
-static int admit(const mc_policy *p, const mc__call *c, mc_error *err) {
+static inline __attribute__((always_inline)) int admit(const mc_policy *p, const mc__call *c,
+                                                       mc_error *err) {
         const mc__client_call *cl = c->client;
 
         /* The manager's own operations are its clients' capabilities' alone to decide. */
-        if (!(cl && manager_op(c->op))) {
+        if (_likely_(!cl) || !manager_op(c->op)) {
                 if ((unsigned) c->op >= _MC_OP_MAX)
                         return deny(err, "operation", "allowed_syscalls",
                                     "operation number %d is not a memcap operation", (int) c->op);
@@ -826,7 +827,7 @@ static int admit(const mc_policy *p, const mc__call *c, mc_error *err) {
                                     "\"%s\" to permit it)",
                                     op_names[c->op]);
         }
-        if (!cl)
+        if (_likely_(!cl))
                 return 0;
         for (size_t i = 0; i < ELEMENTSOF(cl->need) && cl->need[i].cap; i++)
                 if (!(cl->caps & cl->need[i].cap))
@@ -861,7 +862,7 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
         r = admit(p, c, err);
         if (r < 0)
                 return r;
-        if (c->client) {
+        if (_unlikely_(c->client)) {
                 r = decide_client(c, err);
                 if (r < 0)
                         return r;

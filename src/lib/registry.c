@@ -40,10 +40,15 @@ int mc__registry_reserve(mc_ctx *ctx) {
 }
 
 mc__entry *mc__registry_add(mc_ctx *ctx, const mc__entry *e) {
-        mc__entry *slot = mc__idtable_add(&ctx->registry, e);
+        mc__entry *slot = mc__idtable_claim(&ctx->registry);
+        uint64_t id;
 
-        if (slot)
-                mc__objects_attach(ctx, slot);
+        if (!slot)
+                return NULL; /* a caller skipped mc__registry_reserve(): a bug */
+        id = slot->id;
+        *slot = *e;
+        slot->id = id;
+        mc__objects_attach(ctx, slot);
         return slot;
 }
 

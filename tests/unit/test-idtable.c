@@ -43,8 +43,9 @@ Test(idtable, ids_come_in_order_and_records_survive_any_mix_of_adds_and_removes)
                 rec *r;
 
                 cr_assert(eq(int, mc__idtable_reserve(&t), 0));
-                r = mc__idtable_add(&t, &(rec){.id = 12345, .payload = id * 7});
+                r = mc__idtable_claim(&t);
                 cr_assert(eq(u64, r->id, id), "the table hands out the ids, in order");
+                r->payload = id * 7;
                 live[id] = true;
                 /* Remove about a third of what is there, pseudo-randomly (xorshift). */
                 x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -69,7 +70,7 @@ Test(idtable, a_walk_that_removes_goes_on_from_the_same_slot) {
 
         for (uint64_t id = 1; id <= N; id++) {
                 cr_assert(eq(int, mc__idtable_reserve(&t), 0));
-                mc__idtable_add(&t, &(rec){.payload = id * 7});
+                ((rec *) mc__idtable_claim(&t))->payload = id * 7;
                 live[id] = true;
         }
         /* Remove every odd id in one walk, as mc_manager_cleanup_process() does. */
@@ -88,15 +89,16 @@ Test(idtable, a_walk_that_removes_goes_on_from_the_same_slot) {
         check_all(&t, live, N);
         /* The ids of removed records are never handed out again. */
         cr_assert(eq(int, mc__idtable_reserve(&t), 0));
-        cr_assert(eq(u64, ((rec *) mc__idtable_add(&t, &(rec){.payload = 0}))->id, N + 1));
+        cr_assert(eq(u64, ((rec *) mc__idtable_claim(&t))->id, N + 1));
         mc__idtable_done(&t);
         cr_assert(eq(sz, t.n_slots, 0));
         cr_assert(eq(ptr, mc__idtable_find(&t, 1), NULL));
 }
 
-Test(idtable, add_without_reserve_is_refused) {
+Test(idtable, a_claim_without_reserve_is_refused) {
         mc__idtable t = MC__IDTABLE_INIT(rec);
 
-        cr_assert(eq(ptr, mc__idtable_add(&t, &(rec){.payload = 1}), NULL));
+        cr_assert(eq(ptr, mc__idtable_claim(&t), NULL));
         cr_assert(eq(sz, t.n_used, 0));
+        cr_assert(eq(u64, t.last_id, 0), "no id was spent");
 }
