@@ -79,7 +79,7 @@ fuzz: $(FUZZ)/build.ninja
 
 # The library's suites under valgrind (the CLI and daemon suites spawn programs and measure
 # time, which valgrind's slowdown defeats; their code is the library's plus thin front ends).
-VG_SUITES ?= audit ctx error fault fork guard map mapfile policy protocol quota shm signal signame wx
+VG_SUITES ?= audit ctx error fault fork guard idtable map mapfile policy protocol quota shm signal signame wx
 # Tests valgrind cannot run: it turns the SIGBUS of a truncated file into a SIGSEGV of its own,
 # and a test that expects to die by a signal cannot skip (Criterion counts the skip a failure).
 VG_EXCLUDE ?= guard/raw_fault_with_default_disposition_still_kills

@@ -798,7 +798,7 @@ int mc_policy_load_file(const char *path, mc_policy **ret, mc_error *err) {
                         buf = nb;
                         cap = ncap;
                 }
-                k = read(fd, buf + n, cap - n);
+                k = mc_sys.read(fd, buf + n, cap - n);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;

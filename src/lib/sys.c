@@ -9,6 +9,7 @@
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -24,6 +25,14 @@ static int sys_open(const char *path, int flags, mode_t mode) {
 
 static int sys_openat2(int dirfd, const char *path, struct open_how *how, size_t size) {
         return (int) syscall(SYS_openat2, dirfd, path, how, size);
+}
+
+static int sys_dupfd(int fd, int min) {
+        return fcntl(fd, F_DUPFD_CLOEXEC, min);
+}
+
+static int sys_getfl(int fd) {
+        return fcntl(fd, F_GETFL);
 }
 
 static int sys_add_seals(int fd, int seals) {
@@ -65,13 +74,15 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
         {                                                                                          \
                 .mmap = mmap, .munmap = munmap, .mprotect = mprotect, .msync = msync,              \
                 .mremap = sys_mremap, .madvise = madvise, .mlock2 = mlock2, .munlock = munlock,    \
-                .open = sys_open, .openat2 = sys_openat2, .close = close, .fstat = fstat,          \
+                .open = sys_open, .read = read, .stat = stat, .dupfd = sys_dupfd,                  \
+                .getfl = sys_getfl, .openat2 = sys_openat2, .close = close, .fstat = fstat,        \
                 .fstatfs = fstatfs, .ftruncate = ftruncate, .fallocate = fallocate,                \
-                .readlink = readlink, .write = write, .fdatasync = fdatasync,                      \
-                .shm_open = shm_open, .shm_unlink = shm_unlink, .memfd_create = memfd_create,      \
-                .add_seals = sys_add_seals, .get_seals = sys_get_seals, .fsetxattr = fsetxattr,    \
-                .fgetxattr = fgetxattr, .sigaction = sigaction, .thread_sigmask = sys_sigmask,     \
-                .kill = kill, .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,    \
+                .readlink = readlink, .realpath = realpath, .write = write,                        \
+                .fdatasync = fdatasync, .shm_open = shm_open, .shm_unlink = shm_unlink,            \
+                .memfd_create = memfd_create, .add_seals = sys_add_seals,                          \
+                .get_seals = sys_get_seals, .fsetxattr = fsetxattr, .fgetxattr = fgetxattr,        \
+                .sigaction = sigaction, .thread_sigmask = sys_sigmask, .kill = kill,               \
+                .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,                  \
                 .sigtimedwait = sigtimedwait, .tgkill = sys_tgkill, .signalfd = signalfd,          \
                 .eventfd = sys_eventfd,                                                            \
         }
