@@ -55,10 +55,14 @@ static void write_record(mcd_server *s, struct iovec *iov, int n) {
         s->audit_warned = true;
 }
 
-static audit_class class_of_kind(mc_error_kind kind) {
-        if (kind == MC_OK)
+/* A policy denial, or a missing capability (PermissionDenied with no errno: see manager.h). */
+static audit_class class_of_record(const mc_audit_record *rec) {
+        if (rec->kind == MC_OK)
                 return AUDIT_CLASS_OK;
-        return kind == MC_ERR_POLICY_VIOLATION ? AUDIT_CLASS_DENIED : AUDIT_CLASS_ERROR;
+        if (rec->kind == MC_ERR_POLICY_VIOLATION ||
+            (rec->kind == MC_ERR_PERMISSION_DENIED && rec->sys_errno == 0))
+                return AUDIT_CLASS_DENIED;
+        return AUDIT_CLASS_ERROR;
 }
 
 static void sink(const mc_audit_record *rec, void *userdata) {
@@ -80,7 +84,7 @@ static void sink(const mc_audit_record *rec, void *userdata) {
                 write_record(s, iov, 2);
                 return;
         }
-        if (rec->kind != MC_OK && !mcd_audit_admit(s, c->acct, class_of_kind(rec->kind)))
+        if (rec->kind != MC_OK && !mcd_audit_admit(s, c->acct, class_of_record(rec)))
                 return;
         n = snprintf(client, sizeof(client),
                      ",\"client\":{\"conn\":%" PRIu64 ",\"pid\":%d,\"uid\":%u,\"key\":\"%" PRIu64

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "audit-json.h"
+#include "json-escape.h"
 
 /* ---- the record buffer ----------------------------------------------------------------------- */
 
@@ -101,144 +102,28 @@ void mc__jb_hex(mc__jbuf *b, uint64_t v) {
 
 /* ---- JSON strings ---------------------------------------------------------------------------- */
 
-/* 0: copy as is; 1: needs an escape; 2: start of a multi-byte sequence (or not UTF-8 at all). */
-static const uint8_t esc_class[256] = {
-        [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1, [0x80 ... 0xff] = 2,
-};
-
 /*
- * Length of the well-formed UTF-8 sequence at @s (of @n bytes, @n >= 1), or 0 when it is not
- * one. Follows RFC 3629 table 3-7 exactly -- no overlong forms, no surrogates, nothing above
- * U+10FFFF -- which is also what strict readers such as jansson accept.
- */
-static size_t utf8_seq_len(const uint8_t *s, size_t n) {
-        uint8_t c = s[0];
-        uint8_t lo = 0x80, hi = 0xbf;
-        size_t len;
-
-        if (c >= 0xc2 && c <= 0xdf)
-                len = 2;
-        else if (c >= 0xe0 && c <= 0xef) {
-                len = 3;
-                if (c == 0xe0)
-                        lo = 0xa0;
-                else if (c == 0xed)
-                        hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                len = 4;
-                if (c == 0xf0)
-                        lo = 0x90;
-                else if (c == 0xf4)
-                        hi = 0x8f;
-        } else
-                return 0;
-
-        if (n < len || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if (s[i] < 0x80 || s[i] > 0xbf)
-                        return 0;
-        return len;
-}
-
-static void jb_esc_byte(mc__jbuf *b, uint8_t c) {
-        char *p;
-
-        if (!jb_reserve(b, 6))
-                return;
-        p = b->p + b->len;
-        p[0] = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-                p[1] = (char) c;
-                b->len += 2;
-                return;
-        case '\b':
-                p[1] = 'b';
-                b->len += 2;
-                return;
-        case '\f':
-                p[1] = 'f';
-                b->len += 2;
-                return;
-        case '\n':
-                p[1] = 'n';
-                b->len += 2;
-                return;
-        case '\r':
-                p[1] = 'r';
-                b->len += 2;
-                return;
-        case '\t':
-                p[1] = 't';
-                b->len += 2;
-                return;
-        default:
-                p[1] = 'u';
-                p[2] = '0';
-                p[3] = '0';
-                p[4] = hexdigits[c >> 4];
-                p[5] = hexdigits[c & 0xf];
-                b->len += 6;
-                return;
-        }
-}
-
-/*
- * Whether any of the 8 bytes in @x needs more than a plain copy: below 0x20, '"', '\\', or
- * 0x7f and above. Bit tricks after S. E. Anderson's "Bit Twiddling Hacks" (haszero, hasless,
- * hasmore); they can report a false positive only in a byte above a true one, which is all a
- * yes/no answer for the whole word needs. Lets the common case -- plain ASCII paths and
- * names -- go eight bytes per step.
- */
-static inline bool word_needs_escape(uint64_t x) {
-        const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
-        uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
-        uint64_t t = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) |
-                     ((x + ones * (127 - 0x7e)) | x);
-
-        return (t & high) != 0;
-}
-
-/*
- * The body of a JSON string for @str (no quotes). Runs of plain bytes are copied in one piece;
- * valid UTF-8 is kept as it is. A byte that is not part of valid UTF-8 is written as \u00XX
- * with the byte's value: JSON cannot carry raw bytes, and this keeps every byte visible and
- * recoverable in the log (a reader gets U+0080..U+00FF for them, while a genuine U+0080..U+00FF
- * in the input stays raw UTF-8 in the file and so can still be told apart there). Never fails
- * except by running out of memory, which loses the whole record.
+ * The body of a JSON string for @str (no quotes), escaped by the one module that keeps a record
+ * or reply on one line of valid JSON (util/json-escape.h): runs it copies unchanged go in one
+ * piece, every other byte gets its escape, and DEL is escaped too, since logs are read on
+ * terminals. Never fails except by running out of memory, which loses the whole record.
  */
 void mc__jb_esc(mc__jbuf *b, const char *str, size_t n) {
-        const uint8_t *s = (const uint8_t *) str;
         size_t i = 0;
 
         while (i < n) {
-                size_t run = i, k;
+                size_t run = json_escape_span(str + i, n - i, JSON_ESCAPE_DEL);
 
-                while (n - run >= 8) {
-                        uint64_t x;
-
-                        memcpy(&x, s + run, 8);
-                        if (word_needs_escape(x))
-                                break;
-                        run += 8;
-                }
-                while (run < n && esc_class[s[run]] == 0)
-                        run++;
-                if (run > i) {
-                        jb_put(b, (const char *) s + i, run - i);
-                        i = run;
+                if (run > 0) {
+                        jb_put(b, str + i, run);
+                        i += run;
                         if (i == n)
                                 break;
                 }
-                if (esc_class[s[i]] == 2 && (k = utf8_seq_len(s + i, n - i)) > 0) {
-                        jb_put(b, (const char *) s + i, k);
-                        i += k;
-                } else {
-                        jb_esc_byte(b, s[i]);
-                        i++;
-                }
+                if (!jb_reserve(b, JSON_ESCAPE_MAX_PER_BYTE))
+                        return;
+                b->len = (size_t) (json_escape_byte(b->p + b->len, (unsigned char) str[i]) - b->p);
+                i++;
         }
 }
 

@@ -3539,6 +3539,34 @@ static void flood(cl *c, const char *line, int n, const char *prefix) {
                 cr_assert(starts_with(recv_line(c), prefix), "reply %d: %s", i, c->line);
 }
 
+/* Missing capabilities are denials, not errors, in the rate limit's summaries too. */
+Test(daemon_hostile, refused_capabilities_are_summarised_as_denials) {
+        json_int_t denied = 0, errors = 0;
+        json_t *log, *rec;
+        size_t i;
+        cl c;
+
+        daemon_start("{\"capabilities\": {\"0\": []}, \"audit_rate_burst\": 5, "
+                     "\"audit_rate_interval\": \"1s\"}",
+                     true);
+        connect_to(&c);
+        flood(&c, "{\"Mmap\":{\"length\":4096,\"prot\":3}}", 40,
+              "{\"status\":\"permission_denied\"");
+        cl_close(&c);
+        daemon_stop();
+
+        log = audit_load();
+        json_array_foreach(log, i, rec) {
+                if (!rec_is(rec, "audit_suppressed"))
+                        continue;
+                denied += ev_int(rec, "denied");
+                errors += ev_int(rec, "error");
+        }
+        json_decref(log);
+        cr_assert(gt(i64, denied, 0), "the refusals past the burst are summarised as denials");
+        cr_assert(eq(i64, errors, 0), "none of them is an error");
+}
+
 Test(daemon_hostile, an_audit_flood_is_summarised_and_every_operation_still_recorded) {
         int64_t t0, elapsed;
         uint64_t limited = 0, limited_bytes = 0, suppressed_failures = 0, failures = 0;
