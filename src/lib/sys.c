@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <signal.h>
@@ -56,6 +57,10 @@ static int sys_eventfd(unsigned initval, int flags) {
         return eventfd(initval, flags);
 }
 
+static long sys_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout) {
+        return syscall(SYS_futex, uaddr, op, val, timeout, NULL, 0);
+}
+
 static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
         return mremap(old, old_len, new_len, flags, new_addr);
 }
@@ -73,7 +78,7 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
                 .fgetxattr = fgetxattr, .sigaction = sigaction, .thread_sigmask = sys_sigmask,     \
                 .kill = kill, .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,    \
                 .sigtimedwait = sigtimedwait, .tgkill = sys_tgkill, .signalfd = signalfd,          \
-                .eventfd = sys_eventfd,                                                            \
+                .eventfd = sys_eventfd, .read = read, .futex = sys_futex,                          \
         }
 
 static const struct mc_sys real = REAL_SYS;

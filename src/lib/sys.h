@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/types.h>
@@ -55,6 +56,10 @@ struct mc_sys {
         int (*tgkill)(pid_t tgid, pid_t tid, int sig);
         int (*signalfd)(int fd, const sigset_t *mask, int flags);
         int (*eventfd)(unsigned initval, int flags);
+        ssize_t (*read)(int fd, void *buf, size_t len);
+
+        /* futex(2) without the unused arguments (FUTEX_WAIT, FUTEX_WAKE); returns as syscall(2). */
+        long (*futex)(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout);
 };
 
 /* The table the library calls through. */
