@@ -333,8 +333,9 @@ MC_API int mc_channel_release(mc_channel *ch, mc_error *err);
  * descriptor does not report a peer's death: poll with a timeout of at most
  * MC_CHANNEL_PEER_CHECK_MS and call the try variant when it expires, which then checks the
  * peers (at most once per interval) and reports PeerGone.
- * Return: 0, -EOPNOTSUPP (Unsupported) for a channel without event descriptors, -EINVAL for an
- * MC_CHANNEL_NONE handle.
+ * Return: 0, -EOPNOTSUPP (Unsupported) for a channel without event descriptors or a producer of
+ * a multi-producer channel (its producers would share one descriptor, and the one that drains
+ * it would take the others' wakeup), -EINVAL for an MC_CHANNEL_NONE handle.
  */
 MC_API int mc_channel_fd(mc_channel *ch, int *ret_fd, mc_error *err);
 

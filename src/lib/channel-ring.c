@@ -47,7 +47,7 @@ static inline bool multi(const struct mc__chan *c) {
  */
 static inline int chan_get(mc_channel *ch, const char *op, mc_channel_role role,
                            struct mc__chan **ret, mc_error *err) {
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
 
         if (_unlikely_(!ch || !ch->impl))
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, ch ? EBADF : EINVAL, "%s: %s",
@@ -215,8 +215,8 @@ static int check_timeout(int64_t timeout_ns, const char *op, int64_t *ret_deadli
 
 static int reserve(mc_channel *ch, size_t len, int64_t timeout_ns, const char *op,
                    struct mc__chan **ret, mc_error *err) {
-        struct mc__chan *c;
-        int64_t deadline;
+        struct mc__chan *c = NULL;
+        int64_t deadline = 0;
         int r;
 
         r = chan_get(ch, op, MC_CHANNEL_PRODUCER, &c, err);
@@ -291,7 +291,7 @@ void mc__chan_cancel_reservation(struct mc__chan *c) {
 
 int mc_channel_reserve(mc_channel *ch, size_t len, void **ret_ptr, int64_t timeout_ns,
                        mc_error *err) {
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
         int r;
 
         if (_unlikely_(!ret_ptr))
@@ -305,7 +305,7 @@ int mc_channel_reserve(mc_channel *ch, size_t len, void **ret_ptr, int64_t timeo
 }
 
 int mc_channel_commit(mc_channel *ch, size_t len, mc_error *err) {
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
         int r;
 
         r = chan_get(ch, "channel_commit", MC_CHANNEL_PRODUCER, &c, err);
@@ -321,7 +321,7 @@ int mc_channel_commit(mc_channel *ch, size_t len, mc_error *err) {
 }
 
 int mc_channel_cancel(mc_channel *ch, mc_error *err) {
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
         int r;
 
         r = chan_get(ch, "channel_cancel", MC_CHANNEL_PRODUCER, &c, err);
@@ -337,7 +337,7 @@ int mc_channel_cancel(mc_channel *ch, mc_error *err) {
 
 int mc_channel_send(mc_channel *ch, const void *data, size_t len, int64_t timeout_ns,
                     mc_error *err) {
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
         int r;
 
         if (_unlikely_(!data && len))
@@ -449,7 +449,7 @@ static int message_ready(struct mc__chan *c, void *arg, mc_error *err) {
 /* The next message of consumer @c, waiting for it as @timeout_ns allows. */
 static int take(struct mc__chan *c, int64_t timeout_ns, const char *op, uint64_t *ret_hdr,
                 mc_error *err) {
-        int64_t deadline;
+        int64_t deadline = 0;
         int r;
 
         r = next_message(c, ret_hdr, err);
@@ -480,7 +480,7 @@ static inline void consume(struct mc__chan *c, uint64_t span, uint64_t len) {
 }
 
 int mc_channel_recv(mc_channel *ch, void *buf, size_t size, int64_t timeout_ns, mc_error *err) {
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
         uint64_t h, len;
         int r;
 
@@ -516,7 +516,7 @@ int mc_channel_try_recv(mc_channel *ch, void *buf, size_t size, mc_error *err) {
 
 int mc_channel_peek(mc_channel *ch, const void **ret_data, size_t *ret_len, int64_t timeout_ns,
                     mc_error *err) {
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
         uint64_t h;
         int r;
 
@@ -545,7 +545,7 @@ int mc_channel_peek(mc_channel *ch, const void **ret_data, size_t *ret_len, int6
 }
 
 int mc_channel_release(mc_channel *ch, mc_error *err) {
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
         int r;
 
         r = chan_get(ch, "channel_release", MC_CHANNEL_CONSUMER, &c, err);

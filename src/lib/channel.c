@@ -552,9 +552,9 @@ int mc_channel_create(mc_ctx *ctx, const char *name, const mc_channel_options *o
                       mc_channel_role role, mc_channel *ret, mc_error *err) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         struct mc__chan_shared *sh;
-        struct mc__chan *c;
-        uint64_t cap;
-        uint32_t producers;
+        struct mc__chan *c = NULL;
+        uint64_t cap = 0;
+        uint32_t producers = 0;
         int r;
 
         if (!ctx || !opts || !ret)
@@ -616,7 +616,7 @@ int mc_channel_create(mc_ctx *ctx, const char *name, const mc_channel_options *o
 int mc_channel_open(mc_ctx *ctx, const char *name, mc_channel_role role, mc_channel *ret,
                     mc_error *err) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
         int r;
 
         if (!ctx || !name || !ret)
@@ -732,7 +732,7 @@ static int check_region_fd(int fd, mc_channel_role role, struct stat *st, mc_err
 int mc_channel_open_fd(mc_ctx *ctx, const mc_channel_fds *fds, mc_channel_role role,
                        mc_channel *ret, mc_error *err) {
         mc_map_request req = MC_MAP_REQUEST_INIT;
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
         struct stat st;
         bool events;
         int r;
@@ -793,7 +793,7 @@ int mc_channel_open_fd(mc_ctx *ctx, const mc_channel_fds *fds, mc_channel_role r
 /* ---- close ---------------------------------------------------------------------------------- */
 
 int mc_channel_close(mc_channel *ch, mc_error *err) {
-        struct mc__chan *c;
+        struct mc__chan *c = NULL;
 
         if (!ch)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
@@ -855,6 +855,13 @@ int mc_channel_fd(mc_channel *ch, int *ret_fd, mc_error *err) {
                 return mc__error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
                                      "channel_fd: channel %s was created without "
                                      "MC_CHANNEL_EVENTFD",
+                                     mc__chan_label(c));
+        /* One descriptor for every producer: the one that drains it would take the others'
+         * wakeup. */
+        if (c->role == MC_CHANNEL_PRODUCER && (c->flags & MC_CHANNEL_MULTI_PRODUCER))
+                return mc__error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
+                                     "channel_fd: channel %s has several producers, which would "
+                                     "share one descriptor; producers wait with a timeout instead",
                                      mc__chan_label(c));
         fd = c->role == MC_CHANNEL_CONSUMER ? c->recv_event : c->send_event;
         if (!c->event_mode) {
