@@ -85,9 +85,11 @@ $(FUZZ)/build.ninja: | deps
 
 fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
-	mkdir -p $(FUZZ)/corpus
+	mkdir -p $(FUZZ)/corpus $(FUZZ)/corpus-channel
 	$(FUZZ)/tests/fuzz/fuzz-protocol -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		$(FUZZ)/corpus tests/fuzz/corpus/protocol
+	$(FUZZ)/tests/fuzz/fuzz-channel -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		$(FUZZ)/corpus-channel tests/fuzz/corpus/channel
 
 # The library's suites under valgrind (the CLI and daemon suites spawn programs and measure
 # time, which valgrind's slowdown defeats; their code is the library's plus thin front ends).
