@@ -27,7 +27,7 @@
  * most half the ring minus its header, so a message always fits once the ring is empty.
  *
  * Waiting. A side sleeps (futex) only when the ring is empty (consumer) or full (producer),
- * after spinning briefly when it may run on more than one CPU (mc_channel_set_spin()); the
+ * after spinning briefly (mc_channel_set_spin()); the
  * other side makes a system call to wake it only when it sleeps: sending into a ring whose
  * consumer is awake and receiving from one whose producers are awake is system-call free. Each
  * side publishes its position with a sequentially consistent store and then reads the other's
@@ -346,11 +346,14 @@ MC_API int mc_channel_fd(mc_channel *ch, int *ret_fd, mc_error *err);
 MC_API int mc_channel_stats(const mc_channel *ch, mc_channel_counts *ret, mc_error *err);
 
 /**
- * mc_channel_set_spin() - how many times a side checks the ring again (with a CPU pause hint)
- * before it goes to sleep. The default is 0 when the calling thread may run on one CPU only
- * (spinning would only delay the peer), else 4096 (a few microseconds). Return: 0, -EBADF.
+ * mc_channel_set_spin() - how long, at most, a side of this handle keeps looking at the ring
+ * before it goes to sleep, in microseconds (at most a second); 0 never spins. Within that the
+ * handle adapts: a spin that found work lets the next one spin twice as long, one that ended in
+ * a sleep halves it (down to 1 us). A thread that may run on one CPU only spins by yielding
+ * the CPU (sched_yield()), so a peer on the same CPU can answer meanwhile. The default is 20 us
+ * on machines with more than one CPU, 0 on others. Return: 0, -EBADF.
  */
-MC_API int mc_channel_set_spin(mc_channel *ch, unsigned spins, mc_error *err);
+MC_API int mc_channel_set_spin(mc_channel *ch, unsigned spin_us, mc_error *err);
 
 /** mc_channel_role_name() - "none", "producer" or "consumer"; NULL for other values. */
 MC_API const char *mc_channel_role_name(mc_channel_role role);

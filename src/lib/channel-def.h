@@ -144,13 +144,16 @@ struct mc__chan {
 
         /* Consumer. */
         uint64_t head;       /* owned here */
+        uint64_t head_pub;   /* head as last published in the region */
         uint64_t tail_cache; /* the producers' tail as last read */
         bool peeked;         /* a message is peeked */
         uint64_t peek_span;  /* its record's bytes */
         uint32_t peek_len;
 
-        /* Waiting. */
-        unsigned spins;
+        /* Waiting: spin for spin_ns (adapting, at most spin_max_ns), see channel-wait.c. */
+        int64_t spin_max_ns;
+        int64_t spin_ns;
+        bool spin_yield; /* the thread may run on one CPU only: spin with sched_yield() */
         bool event_mode; /* mc_channel_fd() was called */
         int recv_event;  /* eventfds, owned; -1 when none */
         int send_event;
@@ -230,8 +233,11 @@ int mc__chan_wait(struct mc__chan *c, mc__doorbell *db, _Atomic uint64_t *waits,
 int mc__chan_nothing_to_do(struct mc__chan *c, mc__doorbell *db, mc__wait_ready_fn ready, void *arg,
                            const char *op, mc_error *err);
 
-/* The default spin count for the calling thread: 0 when it may run on one CPU only. */
-unsigned mc__chan_default_spins(void);
+/* Set @c's spinning: at most @max_us microseconds per wait. */
+void mc__chan_spin_init(struct mc__chan *c, unsigned max_us);
+
+/* The default most microseconds of spinning: 0 on a machine with one CPU. */
+unsigned mc__chan_default_spin_us(void);
 
 /*
  * The multi-producer reserve lock, taken by the deadline (< 0: wait at most one peer-check
@@ -244,6 +250,9 @@ void mc__chan_unlock(struct mc__chan *c);
 int64_t mc__chan_deadline(int64_t timeout_ns);
 
 /* ---- channel-ring.c ------------------------------------------------------------------------- */
+
+/* Publish what the consumer took and has not published yet (close). */
+void mc__chan_publish_head(struct mc__chan *c);
 
 /* Cancel a pending reservation (close and mc_channel_cancel()). */
 void mc__chan_cancel_reservation(struct mc__chan *c);

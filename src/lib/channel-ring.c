@@ -358,14 +358,25 @@ int mc_channel_try_send(mc_channel *ch, const void *data, size_t len, mc_error *
 
 /* ---- consumer ------------------------------------------------------------------------------- */
 
-/* Publish the consumer's head and wake producers that wait for this much room. */
+/*
+ * Publish the consumer's head and wake producers that wait for this much room. The consumer
+ * does it after each quarter of the ring, when it has taken every message it knew of, and
+ * when it finds nothing to take (so always before it sleeps), not after every message: a
+ * producer that has filled the ring reads head until there is room, and a head written after
+ * every message would bounce that cache line between the two CPUs once per message.
+ */
 static inline void publish_head(struct mc__chan *c) {
         struct mc__chan_shared *sh = c->sh;
 
+        c->head_pub = c->head;
         atomic_store_explicit(&sh->head, c->head, memory_order_seq_cst);
         if (_unlikely_(atomic_load_explicit(&sh->space.waiting, memory_order_seq_cst) != 0) &&
             c->head >= atomic_load_explicit(&sh->space.want, memory_order_relaxed))
                 mc__doorbell_ring_slow(c, &sh->space, c->send_event);
+}
+
+static inline bool should_publish(const struct mc__chan *c) {
+        return c->head - c->head_pub >= c->capacity / 4 || c->head == c->tail_cache;
 }
 
 /* Whether the BUSY record @h belongs to a producer that is gone: it will never be committed. */
@@ -432,12 +443,12 @@ static int next_message(struct mc__chan *c, uint64_t *ret_hdr, mc_error *err) {
                                               "a message of %" PRIu64 " bytes at %" PRIu64
                                               " (max_message %" PRIu32 ")",
                                               len, c->head, c->max_message);
-                if (moved)
+                if (moved && should_publish(c))
                         publish_head(c);
                 *ret_hdr = h;
                 return 1;
         }
-        if (moved)
+        if (c->head != c->head_pub)
                 publish_head(c);
         return 0;
 }
@@ -476,7 +487,13 @@ static inline void consume(struct mc__chan *c, uint64_t span, uint64_t len) {
         atomic_store_explicit(&sh->received_bytes,
                               atomic_load_explicit(&sh->received_bytes, memory_order_relaxed) + len,
                               memory_order_relaxed);
-        publish_head(c);
+        if (should_publish(c))
+                publish_head(c);
+}
+
+void mc__chan_publish_head(struct mc__chan *c) {
+        if (c->head != c->head_pub)
+                publish_head(c);
 }
 
 int mc_channel_recv(mc_channel *ch, void *buf, size_t size, int64_t timeout_ns, mc_error *err) {

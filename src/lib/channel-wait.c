@@ -3,16 +3,15 @@
  * Channels, waiting: doorbells (a futex word and a sleep flag per direction), the wait loop
  * with its peer checks, the try calls' event-loop path, and the multi-producer reserve lock.
  *
- * A side that finds nothing to do spins a little (only when it may run on another CPU than
- * its peer), then sets the doorbell's MC__WAIT_FUTEX bit, reads the futex word, looks at the
- * ring once more and sleeps on the word if still nothing. The other side publishes its change
- * with a seq_cst store and then reads the flags (seq_cst): set means exchange them to 0, bump
- * the word and FUTEX_WAKE. So a wakeup is one system call only when someone sleeps, and never
- * lost: either the sleeper's second look sees the change, or the publisher sees the flag, and
- * then the word the sleeper waits on has changed (FUTEX_WAIT returns at once) or the sleeper
- * is already asleep and woken. Sleeps last at most MC_CHANNEL_PEER_CHECK_MS, after which the
- * peers are looked at, so a dead peer (or a lost wakeup from a hostile one, or a failed
- * FUTEX_WAKE) costs at most that long.
+ * A side that finds nothing to do spins a little, then sets the doorbell's MC__WAIT_FUTEX bit,
+ * reads the futex word, looks at the ring once more and sleeps on the word if still nothing. The
+ * other side publishes its change with a seq_cst store and then reads the flags (seq_cst): set
+ * means exchange them to 0, bump the word and FUTEX_WAKE. So a wakeup is one system call only when
+ * someone sleeps, and never lost: either the sleeper's second look sees the change, or the
+ * publisher sees the flag, and then the word the sleeper waits on has changed (FUTEX_WAIT returns
+ * at once) or the sleeper is already asleep and woken. Sleeps last at most
+ * MC_CHANNEL_PEER_CHECK_MS, after which the peers are looked at, so a dead peer (or a lost wakeup
+ * from a hostile one, or a failed FUTEX_WAKE) costs at most that long.
  *
  * The futex words are in shared memory, so the futex calls are the shared (not PRIVATE) ones.
  */
@@ -23,6 +22,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "channel-def.h"
 
@@ -47,12 +47,54 @@ int64_t mc__chan_deadline(int64_t timeout_ns) {
         return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 }
 
-unsigned mc__chan_default_spins(void) {
+/*
+ * Spinning pays when the peer answers within the spin; it costs a CPU's time otherwise. How
+ * long to spin changes with the scheduler, so the budget adapts, as an adaptive mutex's does: a
+ * spin that found work doubles it (up to the most), one that ended in a sleep halves it (down to
+ * SPIN_FLOOR_NS, enough to find out when spinning starts to pay again). A thread that may run on
+ * one CPU only spins with sched_yield(): a peer on the same CPU can only answer if we let it
+ * run, and a yield with nobody else to run returns at once, a slow spin.
+ */
+#define SPIN_DEFAULT_US 20
+#define SPIN_FLOOR_NS   1000
+
+unsigned mc__chan_default_spin_us(void) {
+        return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? SPIN_DEFAULT_US : 0;
+}
+
+void mc__chan_spin_init(struct mc__chan *c, unsigned max_us) {
         cpu_set_t set;
 
-        if (sched_getaffinity(0, sizeof(set), &set) < 0)
+        c->spin_max_ns = (int64_t) MC_MIN(max_us, 1000000u) * 1000;
+        c->spin_ns = c->spin_max_ns;
+        c->spin_yield = sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1;
+}
+
+/* Spin until @ready says yes or the budget is spent: > 0 found, 0 not, < 0 an error. */
+static int spin(struct mc__chan *c, mc__wait_ready_fn ready, void *arg, mc_error *err) {
+        int64_t end;
+        int r;
+
+        if (c->spin_ns == 0)
                 return 0;
-        return CPU_COUNT(&set) > 1 ? 4096 : 0;
+        end = mc__now_ns(CLOCK_MONOTONIC) + c->spin_ns;
+        for (unsigned i = 1;; i++) {
+                if (c->spin_yield)
+                        sched_yield();
+                else
+                        cpu_relax();
+                r = ready(c, arg, err);
+                if (r != 0) {
+                        if (r > 0)
+                                c->spin_ns = MC_MIN(c->spin_max_ns, c->spin_ns * 2);
+                        return r;
+                }
+                /* The clock (vDSO) costs about as much as a few pauses. */
+                if ((c->spin_yield || (i & 15) == 0) && mc__now_ns(CLOCK_MONOTONIC) >= end)
+                        break;
+        }
+        c->spin_ns = MC_MIN(c->spin_max_ns, MC_MAX(c->spin_ns / 2, (int64_t) SPIN_FLOOR_NS));
+        return 0;
 }
 
 /* ---- doorbells ------------------------------------------------------------------------------ */
@@ -111,12 +153,9 @@ int mc__chan_wait(struct mc__chan *c, mc__doorbell *db, _Atomic uint64_t *waits,
         bool counted = false;
         int r;
 
-        for (unsigned i = 0; i < c->spins; i++) {
-                cpu_relax();
-                r = ready(c, arg, err);
-                if (r != 0)
-                        return r > 0 ? 0 : r;
-        }
+        r = spin(c, ready, arg, err);
+        if (r != 0)
+                return r > 0 ? 0 : r;
         for (;;) {
                 int64_t now = mc__now_ns(CLOCK_MONOTONIC), slice;
                 struct timespec ts;
@@ -197,7 +236,7 @@ int mc__chan_lock(struct mc__chan *c, int64_t deadline, const char *op, mc_error
                 if (atomic_compare_exchange_weak_explicit(l, &v, me, memory_order_acquire,
                                                           memory_order_relaxed))
                         return 0;
-                if (i >= 64 || !c->spins)
+                if (i >= 64 || !c->spin_max_ns)
                         break;
                 cpu_relax();
         }

@@ -271,6 +271,7 @@ static int attach(struct mc__chan *c, mc_channel_role role, mc_error *err) {
                 if (r < 0)
                         return r;
                 c->head = head;
+                c->head_pub = head;
                 c->tail_cache = head;
                 return 0;
         }
@@ -425,7 +426,7 @@ static struct mc__chan *chan_new(mc_ctx *ctx) {
         c->region_fd = -EBADF;
         c->shm.fd = -1;
         c->region_kind = -1;
-        c->spins = mc__chan_default_spins();
+        mc__chan_spin_init(c, mc__chan_default_spin_us());
         return c;
 }
 
@@ -807,6 +808,8 @@ int mc_channel_close(mc_channel *ch, mc_error *err) {
         if (c->pid == mc__ctx_pid(c->ctx)) {
                 if (c->resv)
                         mc__chan_cancel_reservation(c);
+                if (c->role == MC_CHANNEL_CONSUMER && !c->broken)
+                        mc__chan_publish_head(c);
                 detach(c);
                 audit_close(c);
         }
@@ -831,11 +834,11 @@ int mc_channel_get_fds(const mc_channel *ch, mc_channel_fds *ret, mc_error *err)
         return 0;
 }
 
-int mc_channel_set_spin(mc_channel *ch, unsigned spins, mc_error *err) {
+int mc_channel_set_spin(mc_channel *ch, unsigned spin_us, mc_error *err) {
         if (!ch || !ch->impl)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBADF,
                                      "channel_set_spin: the channel is not open");
-        ch->impl->spins = spins;
+        mc__chan_spin_init(ch->impl, spin_us);
         return 0;
 }
 

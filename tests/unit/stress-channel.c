@@ -261,10 +261,10 @@ int main(int argc, char **argv) {
         run("spsc tiny ring, sleeping", 64, 24, 1, 200000, 0, 0, false);
         run("spsc tiny ring, spinning", 64, 24, 1, 200000, 0, -1, false);
         run("spsc 4 KiB ring", 4096, 200, 1, 1000000, 0, -1, false);
-        run("spsc, a fast consumer spinning", 4096, 200, 1, 50000, 0, 1 << 20, true);
+        run("spsc, a fast consumer spinning", 4096, 200, 1, 50000, 0, 100000, true);
         run("mpsc 8 producers, small ring", 512, 120, 8, 100000, 0, -1, false);
         run("mpsc 8 producers, sleeping", 512, 120, 8, 30000, 0, 0, false);
-        run("mpsc, a fast consumer spinning", 4096, 200, 2, 25000, 0, 1 << 20, true);
+        run("mpsc, a fast consumer spinning", 4096, 200, 2, 25000, 0, 100000, true);
         run("spsc zero-copy", 256, 100, 1, 200000, 1, -1, false);
         run("mpsc zero-copy", 1024, 100, 4, 100000, 1, -1, false);
         run("spsc event loops", 256, 64, 1, 100000, 2, -1, false);
