@@ -3,7 +3,9 @@
 #   make            release build (build/release)
 #   make demo       build and run the end-to-end demonstration
 #   make test       every test, under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make bench      benchmarks against the raw system calls and baselines (release build)
+#   make bench      benchmarks against the raw system calls and baselines (release build);
+#                   BENCH_ARGS go to bench-memory/-signal/-daemon, BENCH_CHANNEL_ARGS to
+#                   bench-channel (e.g. --json)
 #   make fuzz       the libFuzzer harnesses: the daemon's request decoder and a hostile channel
 #                   region (clang, ASan/UBSan)
 #   make tsan       the channel stress run under ThreadSanitizer (clang); part of `make test`
@@ -72,11 +74,13 @@ FUZZ       := $(BUILD)/fuzz
 FUZZ_TIME  ?= 120
 
 bench: $(REL)/build.ninja
-	@tools/install-deps.sh redis
+	@tools/install-deps.sh redis bench
+	@[ -x $(REL)/bench/bench-channel-boost ] || meson setup --reconfigure $(REL) >/dev/null
 	ninja -C $(REL)
 	$(REL)/bench/bench-memory $(BENCH_ARGS)
 	$(REL)/bench/bench-signal $(BENCH_ARGS)
 	$(REL)/bench/bench-daemon $(BENCH_ARGS)
+	$(REL)/bench/bench-channel $(BENCH_CHANNEL_ARGS)
 
 $(FUZZ)/build.ninja: | deps
 	@tools/install-deps.sh fuzz

@@ -26,14 +26,16 @@
  * ring is skipped), so the zero-copy calls hand out one contiguous buffer. max_message is at
  * most half the ring minus its header, so a message always fits once the ring is empty.
  *
- * Waiting. A side sleeps (futex) only when the ring is empty (consumer) or full (producer),
- * after spinning briefly (mc_channel_set_spin()); the
- * other side makes a system call to wake it only when it sleeps: sending into a ring whose
- * consumer is awake and receiving from one whose producers are awake is system-call free. Each
- * side publishes its position with a sequentially consistent store and then reads the other's
- * sleep flag, and a sleeper sets its flag before looking at the position again (C11 seq_cst
- * atomics: one of the two always sees the other), so no wakeup is lost; docs/design.md gives
- * the argument. An event loop that cannot wait on a futex uses mc_channel_fd() (an eventfd).
+ * Waiting. A side sleeps (futex) only when the ring is empty (consumer) or full (producer), after
+ * spinning briefly (mc_channel_set_spin()); the other side makes a system call to wake it only when
+ * it sleeps: sending into a ring whose consumer is awake and receiving from one whose producers are
+ * awake is system-call free. Each side publishes its position with a sequentially consistent store
+ * and then reads the other's sleep flag, and a sleeper sets its flag before looking at the position
+ * again (C11 seq_cst atomics: one of the two always sees the other), so no wakeup is lost;
+ * docs/design.md gives the argument. Room the consumer frees becomes visible to producers in steps
+ * (a quarter of the ring, all it knew of, or before it sleeps), so that a full ring does not bounce
+ * a cache line between the CPUs per message. An event loop that cannot wait on a futex uses
+ * mc_channel_fd() (an eventfd).
  *
  * Peers that go away. A sleeping side looks at its peers every MC_CHANNEL_PEER_CHECK_MS
  * (reading /proc/PID/stat: a zombie or a recycled pid counts as dead), so a peer killed at any
@@ -67,12 +69,12 @@
  * channel or not) may run concurrently. Threads that produce into one multi-producer channel
  * each open their own handle.
  *
- * fork(). A child inherits the handles but not the ends: their slots belong to the parent, and
- * every call on an inherited handle except mc_channel_close() and mc_channel_get_fds() fails with
- * InvalidArgument. The child opens its own end from the inherited descriptors
- * (mc_channel_get_fds() + mc_channel_open_fd()); closing the inherited handle in the child
- * releases the child's copies only. The context must outlive its channels: close them before
- * mc_ctx_free().
+ * fork(). A child inherits the handles but not the ends: their slots belong to the parent, and the
+ * calls that send, receive or wait fail with InvalidArgument on an inherited handle, which can only
+ * be closed, read (mc_channel_stats()) or asked for its descriptors. The child opens its own end
+ * from the inherited descriptors (mc_channel_get_fds() + mc_channel_open_fd()); closing the
+ * inherited handle in the child releases the child's copies only. The context must outlive its
+ * channels: close them before mc_ctx_free().
  */
 
 #include <stdbool.h>
@@ -169,14 +171,17 @@ typedef struct mc_channel_counts {
         uint64_t sent_bytes;    /* their payload bytes */
         uint64_t received;      /* messages the consumer took (recv, or peek + release) */
         uint64_t received_bytes;
-        uint64_t depth_bytes; /* ring bytes in use now: messages, headers, padding */
-        uint64_t send_waits;  /* times a producer went to sleep on a full ring */
-        uint64_t recv_waits;  /* times the consumer went to sleep on an empty ring */
-        uint64_t wakeups;     /* wakeups sent to a sleeping side (futex or eventfd) */
-        uint64_t abandoned;   /* messages of producers that died before committing them */
-        uint64_t peers_gone;  /* ends found dead and removed from the peer table */
-        unsigned producers;   /* producers attached now */
-        pid_t consumer_pid;   /* the consumer's pid, 0 when none is attached */
+        /* Ring bytes in use (messages, headers, padding) as of the head the consumer last
+         * published: it does after each quarter of the ring, when it has taken all it knew
+         * of, and before it sleeps, so this may count up to a quarter of the ring it took. */
+        uint64_t depth_bytes;
+        uint64_t send_waits; /* times a producer went to sleep on a full ring */
+        uint64_t recv_waits; /* times the consumer went to sleep on an empty ring */
+        uint64_t wakeups;    /* wakeups sent to a sleeping side (futex or eventfd) */
+        uint64_t abandoned;  /* messages of producers that died before committing them */
+        uint64_t peers_gone; /* ends found dead and removed from the peer table */
+        unsigned producers;  /* producers attached now */
+        pid_t consumer_pid;  /* the consumer's pid, 0 when none is attached */
         pid_t producer_pids[MC_CHANNEL_MAX_PRODUCERS]; /* the first @producers are valid */
 } mc_channel_counts;
 
@@ -351,7 +356,7 @@ MC_API int mc_channel_stats(const mc_channel *ch, mc_channel_counts *ret, mc_err
  * handle adapts: a spin that found work lets the next one spin twice as long, one that ended in
  * a sleep halves it (down to 1 us). A thread that may run on one CPU only spins by yielding
  * the CPU (sched_yield()), so a peer on the same CPU can answer meanwhile. The default is 20 us
- * on machines with more than one CPU, 0 on others. Return: 0, -EBADF.
+ * on machines with more than one CPU, 0 on others. Return: 0, -EBADF, -EINVAL above a second.
  */
 MC_API int mc_channel_set_spin(mc_channel *ch, unsigned spin_us, mc_error *err);
 

@@ -65,7 +65,7 @@ unsigned mc__chan_default_spin_us(void) {
 void mc__chan_spin_init(struct mc__chan *c, unsigned max_us) {
         cpu_set_t set;
 
-        c->spin_max_ns = (int64_t) MC_MIN(max_us, 1000000u) * 1000;
+        c->spin_max_ns = (int64_t) max_us * 1000;
         c->spin_ns = c->spin_max_ns;
         c->spin_yield = sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1;
 }

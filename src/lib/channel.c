@@ -838,6 +838,9 @@ int mc_channel_set_spin(mc_channel *ch, unsigned spin_us, mc_error *err) {
         if (!ch || !ch->impl)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBADF,
                                      "channel_set_spin: the channel is not open");
+        if (spin_us > 1000000)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "channel_set_spin: %u us is more than a second", spin_us);
         mc__chan_spin_init(ch->impl, spin_us);
         return 0;
 }

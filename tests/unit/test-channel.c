@@ -96,6 +96,14 @@ static void send_ok(mc_channel *ch, const void *data, size_t len) {
                   err.message);
 }
 
+/* A scratch buffer of @n bytes (at most 64 KiB), for calls whose data the test ignores. */
+static void *buf_of(size_t n) {
+        static uint8_t scratch[1 << 16];
+
+        cr_assert(le(sz, n, sizeof(scratch)));
+        return scratch;
+}
+
 /* The region of a handle, to play a hostile peer with. */
 static struct mc__chan_shared *region_of(const mc_channel *ch) {
         return ch->impl->sh;
@@ -359,6 +367,43 @@ Test(channel, max_message_exactly_half_the_ring) {
                 cr_assert(eq(u8, out[0], (uint8_t) i));
         }
         close_ok(&prod);
+        close_ok(&cons);
+        mc_ctx_free(ctx);
+}
+
+Test(channel, multi_producer_short_commits_and_cancels_keep_order) {
+        mc_ctx *ctx = ctx_new();
+        mc_error err = MC_ERROR_INIT;
+        mc_channel cons, a, b;
+        void *pa, *pb;
+        char buf[100];
+
+        create_anon(ctx, 1024, 100, MC_CHANNEL_MULTI_PRODUCER, MC_CHANNEL_CONSUMER, &cons);
+        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &a);
+        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &b);
+        for (int round = 0; round < 50; round++) {
+                /* a reserves first, b second; b commits first: the order is a's then b's. */
+                cr_assert(eq(int, mc_channel_reserve(&a, 100, &pa, 0, &err), 0), "%s", err.message);
+                cr_assert(eq(int, mc_channel_reserve(&b, 100, &pb, 0, &err), 0), "%s", err.message);
+                memcpy(pb, "bee", 3);
+                cr_assert(eq(int, mc_channel_commit(&b, 3, &err), 0));
+                cr_assert(eq(int, mc_channel_try_recv(&cons, buf, sizeof(buf), &err), -EAGAIN),
+                          "b's message waits behind a's reservation");
+                if (round % 2) {
+                        cr_assert(eq(int, mc_channel_cancel(&a, &err), 0));
+                } else {
+                        memcpy(pa, "a", 1);
+                        cr_assert(eq(int, mc_channel_commit(&a, 1, &err), 0));
+                        cr_assert(eq(int, mc_channel_try_recv(&cons, buf, sizeof(buf), &err), 1));
+                        cr_assert(eq(int, buf[0], 'a'));
+                }
+                cr_assert(eq(int, mc_channel_try_recv(&cons, buf, sizeof(buf), &err), 3), "%s",
+                          err.message);
+                cr_assert(eq(int, memcmp(buf, "bee", 3), 0));
+        }
+        cr_assert(eq(int, mc_channel_try_recv(&cons, buf, sizeof(buf), &err), -EAGAIN));
+        close_ok(&a);
+        close_ok(&b);
         close_ok(&cons);
         mc_ctx_free(ctx);
 }
@@ -837,6 +882,68 @@ Test(channel, killed_producer_leaves_others_running) {
         mc_ctx_free(ctx);
 }
 
+/*
+ * A producer dies holding a reservation and a new producer takes its slot before the consumer
+ * looks: the dead one's record carries the old generation and is skipped, the new one's read.
+ */
+Test(channel, reservation_of_a_replaced_producer_is_skipped) {
+        mc_ctx *ctx = ctx_new();
+        mc_error err = MC_ERROR_INIT;
+        mc_channel cons, prod;
+        mc_channel_counts s;
+        mc_channel_options o = opts_of(1024, 64, MC_CHANNEL_MULTI_PRODUCER);
+        char buf[64];
+        pid_t pid;
+
+        o.max_producers = 1; /* so the new producer must take the dead one's slot */
+        cr_assert(eq(int, mc_channel_create(ctx, NULL, &o, MC_CHANNEL_CONSUMER, &cons, &err), 0));
+        pid = fork();
+        if (pid == 0) {
+                mc_channel_fds fds;
+                mc_channel mine;
+                void *p;
+
+                CHILD_CHECK(mc_channel_get_fds(&cons, &fds, NULL) == 0, 10);
+                CHILD_CHECK(mc_channel_open_fd(ctx, &fds, MC_CHANNEL_PRODUCER, &mine, NULL) == 0,
+                            11);
+                CHILD_CHECK(mc_channel_reserve(&mine, 40, &p, 0, NULL) == 0, 12);
+                _exit(0); /* dies with it */
+        }
+        child_ok(pid, 30);
+        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod); /* reclaims slot 0 */
+        cr_assert(eq(int, prod.impl->slot, 0));
+        send_ok(&prod, "new", 3);
+        cr_assert(eq(int, mc_channel_recv(&cons, buf, sizeof(buf), 0, &err), 3), "%s", err.message);
+        cr_assert(eq(int, memcmp(buf, "new", 3), 0));
+        cr_assert(eq(int, mc_channel_stats(&cons, &s, &err), 0));
+        cr_assert(eq(u64, s.abandoned, 1));
+        cr_assert(eq(u64, s.peers_gone, 1));
+        close_ok(&prod);
+        close_ok(&cons);
+        mc_ctx_free(ctx);
+}
+
+/* A peer table entry naming a process that is not the one that attached is not believed. */
+Test(channel, forged_peer_entry_is_not_trusted) {
+        mc_ctx *ctx = ctx_new();
+        mc_error err = MC_ERROR_INIT;
+        mc_channel cons;
+
+        create_anon(ctx, 1024, 64, 0, MC_CHANNEL_CONSUMER, &cons);
+        /* "pid 1 since tick 0xdeadbeef": init, but not started then; and a pid of 0. */
+        atomic_store(&region_of(&cons)->producers[0], UINT64_C(0xdeadbeef) << 32 | 1);
+        atomic_store(&region_of(&cons)->producers_ever, 1);
+        cr_assert(eq(int, mc_channel_recv(&cons, buf_of(64), 64, 30 * INT64_C(1000000000), &err),
+                     -EOWNERDEAD),
+                  "%s", err.message);
+        atomic_store(&region_of(&cons)->producers[0], UINT64_C(7) << 32);
+        cr_assert(eq(int, mc_channel_recv(&cons, buf_of(64), 64, 30 * INT64_C(1000000000), &err),
+                     -EOWNERDEAD),
+                  "%s", err.message);
+        close_ok(&cons);
+        mc_ctx_free(ctx);
+}
+
 /* A producer that died holding the reserve lock does not wedge the others. */
 Test(channel, lock_of_a_dead_producer_is_taken_over) {
         mc_ctx *ctx = ctx_new();
@@ -990,6 +1097,14 @@ Test(channel, eventfd_needs_an_anonymous_eventfd_channel) {
         cr_assert(eq(int, err.kind, MC_ERR_UNSUPPORTED));
         create_anon(ctx, 1024, 64, 0, MC_CHANNEL_CONSUMER, &cons);
         cr_assert(eq(int, mc_channel_fd(&cons, &fd, &err), -EOPNOTSUPP));
+        close_ok(&cons);
+
+        create_anon(ctx, 1024, 64, MC_CHANNEL_EVENTFD | MC_CHANNEL_MULTI_PRODUCER,
+                    MC_CHANNEL_CONSUMER, &cons);
+        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        cr_assert(eq(int, mc_channel_fd(&prod, &fd, &err), -EOPNOTSUPP), "producers share it");
+        cr_assert(eq(int, mc_channel_fd(&cons, &fd, &err), 0), "%s", err.message);
+        close_ok(&prod);
         close_ok(&cons);
 
         create_anon(ctx, 1024, 64, MC_CHANNEL_EVENTFD, MC_CHANNEL_NONE, &obs);
@@ -1203,6 +1318,26 @@ Test(channel, corrupt_headers_are_refused_at_open) {
         open_corrupted(bad_flags, MC_ERR_INVALID_ARGUMENT, "unknown flags");
         open_corrupted(bad_producers, MC_ERR_INVALID_ARGUMENT, "producer slots");
         open_corrupted(bad_positions, MC_ERR_IO, "corrupt");
+}
+
+static void eventfd_flag(struct mc__chan_shared *sh, int fd) {
+        (void) fd;
+        sh->flags |= MC_CHANNEL_EVENTFD;
+}
+
+Test(channel, named_region_claiming_event_descriptors_is_refused) {
+        mc_ctx *ctx = ctx_new();
+        const char *name = name_new("evflag");
+        mc_channel_options o = opts_of(1024, 64, 0);
+        mc_error err = MC_ERROR_INIT;
+        mc_channel owner, ch;
+
+        cr_assert(eq(int, mc_channel_create(ctx, name, &o, MC_CHANNEL_NONE, &owner, &err), 0));
+        eventfd_flag(region_of(&owner), -1);
+        cr_assert(eq(int, mc_channel_open(ctx, name, MC_CHANNEL_CONSUMER, &ch, &err), -EOPNOTSUPP));
+        cr_assert(eq(int, err.kind, MC_ERR_UNSUPPORTED));
+        close_ok(&owner);
+        mc_ctx_free(ctx);
 }
 
 /* A memfd of @size with the first @copy bytes of @src, sealed with @seals. */
@@ -1670,6 +1805,47 @@ Test(channel, futex_wait_failure_is_reported) {
         close_ok(&prod);
         close_ok(&cons);
         mc_ctx_free(ctx);
+}
+
+Test(channel, spin_limits) {
+        mc_ctx *ctx = ctx_new();
+        mc_error err = MC_ERROR_INIT;
+        mc_channel ch;
+
+        create_anon(ctx, 1024, 64, 0, MC_CHANNEL_CONSUMER, &ch);
+        cr_assert(eq(int, mc_channel_set_spin(&ch, 1000000, &err), 0));
+        cr_assert(eq(int, mc_channel_set_spin(&ch, 1000001, &err), -EINVAL), "never clamped");
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
+        close_ok(&ch);
+        mc_ctx_free(ctx);
+}
+
+Test(channel, failed_open_is_audited) {
+        mc_ctx *ctx = ctx_new();
+        capture cap = {0};
+        mc_audit *a = NULL;
+        mc_error err = MC_ERROR_INIT;
+        mc_channel owner, ch;
+        mc_channel_fds fds;
+        int i;
+
+        create_anon(ctx, 1024, 64, 0, MC_CHANNEL_NONE, &owner);
+        cr_assert(eq(int, mc_audit_open_callback(capture_cb, &cap, &a, NULL), 0));
+        mc_ctx_set_audit(ctx, a);
+        cr_assert(eq(int, mc_channel_get_fds(&owner, &fds, &err), 0));
+        region_of(&owner)->version = 2;
+        cr_assert(eq(int, mc_channel_open_fd(ctx, &fds, MC_CHANNEL_CONSUMER, &ch, &err), -EINVAL));
+        i = find_op(&cap, "channel_open", 0);
+        cr_assert(ge(int, i, 0));
+        cr_assert(eq(str, (char *) json_string_value(json_object_get(cap.events[i], "outcome")),
+                     "error"));
+        cr_assert(eq(str, (char *) json_string_value(json_object_get(cap.events[i], "kind")),
+                     "InvalidArgument"));
+        cr_assert(ge(int, find_op(&cap, "munmap", i), 0), "the region was unmapped again");
+        close_ok(&owner);
+        mc_ctx_free(ctx);
+        for (int k = 0; k < cap.n; k++)
+                json_decref(cap.events[k]);
 }
 
 Test(channel, role_names) {
