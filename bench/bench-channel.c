@@ -19,8 +19,10 @@
  * How: every side of a row runs once per round, in rotated order (bench-util.h's advice for
  * runs that cannot be sliced: each run forks its consumer, which is set up and has said so
  * before the clock starts). A row's ratio is the median of the per-round ratios; min-max shows
- * how far the rounds disagreed. The message count is calibrated once so that the socket's run
- * lasts >= 100 ms (10 ms with --quick), and every side of the row uses the same count. Every
+ * how far the rounds disagreed. The message count is calibrated once so that a run lasts >= 100
+ * ms (10 ms with --quick): the channel's for throughput (the fastest side: a shorter run would
+ * be at the mercy of one preemption), the socket's for round trips; every side of a row uses
+ * the same count. Every
  * message carries its sequence number and is checked by the consumer; a wrong one is a failure.
  * The channel is used through the public API with its defaults (adaptive spinning, futex
  * waits); its producer blocks in mc_channel_send() when the ring is full, the socket's and
@@ -772,7 +774,9 @@ int main(int argc, char **argv) {
 
                 if (opts.cpu_a >= 0)
                         (void) bench_pin(opts.cpu_a);
-                r = calibrate(&SOCKET, THROUGHPUT, 64, opts.cpu_a, opts.cpu_b, min_ns, &n64);
+                /* On the channel, the fastest side: a run of a few milliseconds would be at
+                 * the mercy of one preemption. The baselines then run ten times longer. */
+                r = calibrate(&CHANNEL, THROUGHPUT, 64, opts.cpu_a, opts.cpu_b, min_ns, &n64);
                 if (r == 0)
                         r = run_group(THROUGHPUT, 64, n64, opts.cpu_a, opts.cpu_b, tps, ntp, tp);
                 if (r == 0)
