@@ -225,7 +225,8 @@ MC_API int mc_channel_open(mc_ctx *ctx, const char *name, mc_channel_role role, 
  * @fds: the region must be a memfd sealed against shrinking (so nobody can make the region
  *       raise SIGBUS) and not against writing; recv_event and send_event must be eventfds when
  *       the channel was created with MC_CHANNEL_EVENTFD, and -1 otherwise. Every descriptor is
- *       duplicated: the caller keeps (and closes) its own.
+ *       duplicated: the caller keeps (and closes) its own. The eventfds are made non-blocking
+ *       (a flag their duplicates share), so that a wakeup never blocks the waker.
  * @role: as in mc_channel_open(); MC_CHANNEL_NONE maps the region read-only.
  *
  * The region is mapped through mc_mmap() (audited as "mmap" with its descriptor; it counts
