@@ -170,7 +170,7 @@ bool mc__chan_peer_alive(const struct mc__chan *c, uint64_t w) {
         }
         if (r == -ENOENT || r == -ESRCH) {
                 /* /proc mounted with hidepid hides other users' processes: ask the kernel. */
-                if (kill(pid, 0) < 0 && errno == ESRCH)
+                if (mc_sys.kill(pid, 0) < 0 && errno == ESRCH)
                         return false;
         }
         return true; /* cannot tell: never declare a live peer dead */
