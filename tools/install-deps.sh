@@ -2,7 +2,8 @@
 # Install what building, testing and demonstrating memcap needs, when it is missing.
 # Debian/Ubuntu only (apt-get); runs apt-get only if something is actually missing.
 # Usage: tools/install-deps.sh [extra...]
-#   extra: clang, fuzz (clang + libFuzzer), valgrind, man (scdoc), redis
+#   extra: clang, fuzz (clang + libFuzzer), valgrind, man (scdoc), redis,
+#          bench (g++ and Boost.Interprocess, the channel benchmark's baseline)
 set -eu
 
 need=""
@@ -39,6 +40,8 @@ for extra in "$@"; do
         valgrind) command -v valgrind >/dev/null 2>&1 || add valgrind ;;
         man) command -v scdoc >/dev/null 2>&1 || add scdoc ;;
         redis) command -v redis-server >/dev/null 2>&1 || add redis-server ;;
+        bench) command -v g++ >/dev/null 2>&1 || add g++
+               [ -f /usr/include/boost/interprocess/ipc/message_queue.hpp ] || add libboost-dev ;;
         *) echo "install-deps: unknown extra '$extra'" >&2; exit 2 ;;
         esac
 done

@@ -475,6 +475,15 @@ void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const c
 /* Records a sink failed to write since it was opened. */
 uint64_t mc__audit_dropped(const mc_audit *audit);
 
+/* ---- processes (procfs.c) ------------------------------------------------------------------- */
+
+/*
+ * The state letter ('R', 'S', 'Z', ...) and start time (clock ticks since boot) of process
+ * @pid (0: the caller) from /proc/PID/stat; either output may be NULL. Return: 0, -ENOENT or
+ * -ESRCH when there is no such process, -EIO when the file cannot be parsed, or -errno.
+ */
+int mc__proc_stat(pid_t pid, char *ret_state, uint64_t *ret_start);
+
 /* ---- signals (signal.c) ---------------------------------------------------------------------- */
 
 /* Unregister @ctx's handlers and free its delivery queue (mc_ctx_free(); no lock held). */

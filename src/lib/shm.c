@@ -257,19 +257,9 @@ static int map_region(mc_ctx *ctx, mc__call *c, open_args *a, unsigned seals, mc
  * it cannot be read.
  */
 static uint64_t self_start_time(void) {
-        char buf[1024], *p;
-        unsigned long long t;
+        uint64_t t;
 
-        if (mc__proc_read("/proc/self/stat", buf, sizeof(buf)) <= 0)
-                return 0;
-        /* The name before the fields may hold anything, also ')': skip to its last one. */
-        p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1,
-                         " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-                         "%*d %*d %*d %*d %llu",
-                         &t) != 1)
-                return 0;
-        return t;
+        return mc__proc_stat(/* pid= */ 0, NULL, &t) < 0 ? 0 : t;
 }
 
 /* The creator record: "PID START", both decimal. */

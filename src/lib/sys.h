@@ -43,11 +43,15 @@
  *   "how"; signalfd() resetting the watched set (unwatch()) only for an invalid descriptor or
  *   mask; the eventfd write that wakes the dispatcher and the read that resets a context's
  *   counter (mc_signal_dispatch()) only with EAGAIN, which means nothing was pending;
- * - syslog(), openlog(), closelog() (audit-sink.c): report no error at all.
+ * - syslog(), openlog(), closelog() (audit-sink.c): report no error at all;
+ * - channel-wait.c: sysconf(_SC_NPROCESSORS_ONLN) and sched_getaffinity() only choose how a
+ *   waiting side spins (a failure means "spin as on many CPUs"), and sched_yield() cannot fail
+ *   on Linux.
  */
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/types.h>
@@ -70,6 +74,7 @@ struct mc_sys {
         int (*stat)(const char *path, struct stat *st);
         int (*dupfd)(int fd, int min); /* fcntl(F_DUPFD_CLOEXEC) */
         int (*getfl)(int fd);          /* fcntl(F_GETFL) */
+        int (*setfl)(int fd, int fl);  /* fcntl(F_SETFL) */
         int (*openat2)(int dirfd, const char *path, struct open_how *how, size_t size);
         int (*close)(int fd);
         int (*fstat)(int fd, struct stat *st);
@@ -98,6 +103,9 @@ struct mc_sys {
         int (*tgkill)(pid_t tgid, pid_t tid, int sig);
         int (*signalfd)(int fd, const sigset_t *mask, int flags);
         int (*eventfd)(unsigned initval, int flags);
+
+        /* futex(2) without the unused arguments (FUTEX_WAIT, FUTEX_WAKE); returns as syscall(2). */
+        long (*futex)(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout);
 };
 
 /* The table the library calls through. */
