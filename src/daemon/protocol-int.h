@@ -24,6 +24,11 @@ typedef enum field {
         F_DATA,
         F_ALL,
         F_ADVICE,
+        F_NAME,
+        F_CAPACITY,
+        F_MAX_MESSAGE,
+        F_PRODUCERS,
+        F_ROLE,
         _F_MAX,
 } field;
 

@@ -44,6 +44,7 @@ typedef struct out_fd {
 } out_fd;
 
 typedef struct account account;
+typedef struct mcd_chan mcd_chan;
 
 /* How an audit record counts for the rate limit's summary. */
 typedef enum audit_class {
@@ -138,6 +139,8 @@ struct mcd_server {
         bool sweep_procs;      /* some process lost its last connection */
         bool stopping;
         bool reload;
+        mcd_chan *channels; /* channels.c */
+        size_t n_channels;
         uint8_t *scratch; /* MmapRead bytes on their way into a reply */
         size_t scratch_cap;
         /* The audit log (audit-log.c). */
@@ -244,6 +247,20 @@ void mcd_reload(mcd_server *s);
 
 /* Handle one request line of @c and queue its reply. */
 void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len);
+
+/* ---- channels.c ---------------------------------------------------------------------------- */
+
+/* ChannelCreate and ChannelOpen: queue the reply and the region's descriptor, or fill @e. */
+int mcd_channel_create(mcd_server *s, conn *c, const mcd_request *q, mc_error *e);
+int mcd_channel_open(mcd_server *s, conn *c, const mcd_request *q, mc_error *e);
+
+/* Whether the process @key created a channel the daemon still holds. */
+bool mcd_channels_owned(const mcd_server *s, uint64_t key);
+
+/* The process @key exited: forget its channels (ends already open keep them). */
+void mcd_channels_drop_owner(mcd_server *s, uint64_t key);
+
+void mcd_channels_free(mcd_server *s);
 
 /* ---- account.c ----------------------------------------------------------------------------- */
 

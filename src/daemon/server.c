@@ -242,6 +242,7 @@ void mcd_server_free(mcd_server *s) {
         if (s->ctx)
                 mcd_audit_flush_summaries(s, true);
         mcd_accounts_free(s);
+        mcd_channels_free(s);
         /* Sync and unmap everything before the context goes. */
         s->mgr = mc_manager_free(s->mgr);
         s->ctx = mc_ctx_free(s->ctx);

@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memcapd's channels: the ChannelCreate and ChannelOpen codec, and the daemon brokering one
+ * channel between processes of different uids (fork + setresuid, so the daemon tests run as
+ * root), with the capability, the name policy, the quotas, hostile requests and the creator's
+ * exit. The daemon is started with a minimal helper of its own (the integration tests' support
+ * library replaces it at merge); requests go through the tools' client (src/shared/client.h),
+ * which receives the descriptor that comes with a reply.
+ */
+
+#include "common.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "protocol.h"
+
+#define NOBODY     ((uid_t) 65534)
+#define OTHER_UID  ((uid_t) 65533)
+#define WAIT_MS    10000
+#define WAIT_NS    ((int64_t) WAIT_MS * 1000000)
+#define CHILD_FAIL 3
+
+/* ---- the codec ------------------------------------------------------------------------------ */
+
+static int parse(const char *line, mcd_request *q, mc_error *e) {
+        return mcd_request_parse(line, strlen(line), q, e);
+}
+
+Test(channel_codec, create_and_open_decode) {
+        mcd_request q = MCD_REQUEST_INIT;
+        mc_error e = MC_ERROR_INIT;
+
+        cr_assert(eq(int,
+                     parse("{\"ChannelCreate\":{\"name\":\"jobs\",\"capacity\":4096,"
+                           "\"max_message\":64,\"producers\":4}}",
+                           &q, &e),
+                     0),
+                  "%s", e.message);
+        cr_assert(eq(int, q.call, MCD_CALL_CHANNEL_CREATE));
+        cr_assert(eq(str, q.name, "/jobs"));
+        cr_assert(eq(u64, q.capacity, 4096));
+        cr_assert(eq(u64, q.max_message, 64));
+        cr_assert(eq(u64, q.producers, 4));
+        mcd_request_done(&q);
+
+        cr_assert(
+                eq(int,
+                   parse("{\"ChannelOpen\":{\"name\":\"/a.b_c-9\",\"role\":\"consumer\"}}", &q, &e),
+                   0),
+                "%s", e.message);
+        cr_assert(eq(str, q.name, "/a.b_c-9"));
+        cr_assert(eq(int, q.role, MC_CHANNEL_CONSUMER));
+        mcd_request_done(&q);
+        cr_assert(
+                eq(int, parse("{\"ChannelOpen\":{\"name\":\"x\",\"role\":\"none\"}}", &q, &e), 0));
+        cr_assert(eq(int, q.role, MC_CHANNEL_NONE));
+        mcd_request_done(&q);
+}
+
+/* Every hostile shape is InvalidArgument with a message naming the field. */
+Test(channel_codec, hostile_requests_are_refused) {
+        static const struct {
+                const char *line, *part;
+        } bad[] = {
+                {"{\"ChannelCreate\":{\"name\":\"\",\"max_message\":8}}", "must not be empty"},
+                {"{\"ChannelCreate\":{\"name\":\"/\",\"max_message\":8}}", "must not be empty"},
+                {"{\"ChannelCreate\":{\"name\":\"a/b\",\"max_message\":8}}", "byte 1 is 0x2f"},
+                {"{\"ChannelCreate\":{\"name\":\"//a\",\"max_message\":8}}", "byte 1 is 0x2f"},
+                {"{\"ChannelCreate\":{\"name\":\"..\",\"max_message\":8}}", "'.' or '..'"},
+                {"{\"ChannelCreate\":{\"name\":\"a\\u0000b\",\"max_message\":8}}", "0x00"},
+                {"{\"ChannelCreate\":{\"name\":\"caf\\u00e9\",\"max_message\":8}}", "0xc3"},
+                {"{\"ChannelCreate\":{\"name\":7,\"max_message\":8}}", "must be a string"},
+                {"{\"ChannelCreate\":{\"name\":\"a\",\"max_message\":0}}", "'max_message'"},
+                {"{\"ChannelCreate\":{\"name\":\"a\"}}", "missing field 'max_message'"},
+                {"{\"ChannelCreate\":{\"name\":\"a\",\"max_message\":8,\"producers\":65}}",
+                 "'producers' must be an integer from 0 to 64"},
+                {"{\"ChannelCreate\":{\"name\":\"a\",\"max_message\":8,\"capacity\":-1}}",
+                 "'capacity'"},
+                {"{\"ChannelCreate\":{\"name\":\"a\",\"max_message\":8,\"role\":\"producer\"}}",
+                 "unknown field 'role'"},
+                {"{\"ChannelOpen\":{\"name\":\"a\"}}", "missing field 'role'"},
+                {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":\"Producer\"}}", "field 'role'"},
+                {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":1}}", "field 'role'"},
+                {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":\"none\",\"max_message\":8}}",
+                 "unknown field 'max_message'"},
+        };
+        char longname[300];
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                mcd_request q = MCD_REQUEST_INIT;
+                mc_error e = MC_ERROR_INIT;
+
+                cr_assert(eq(int, parse(bad[i].line, &q, &e), -EINVAL), "accepted: %s",
+                          bad[i].line);
+                cr_assert(eq(int, e.kind, MC_ERR_INVALID_ARGUMENT));
+                cr_assert(not(eq(ptr, strstr(e.message, bad[i].part), NULL)), "%s: message '%s'",
+                          bad[i].line, e.message);
+        }
+        /* The longest name passes, one byte more does not. */
+        for (size_t n = MCD_CHANNEL_NAME_MAX - 1; n <= MCD_CHANNEL_NAME_MAX; n++) {
+                mcd_request q = MCD_REQUEST_INIT;
+                mc_error e = MC_ERROR_INIT;
+                char name[MCD_CHANNEL_NAME_MAX + 1];
+
+                memset(name, 'n', n);
+                name[n] = 0;
+                snprintf(longname, sizeof(longname),
+                         "{\"ChannelOpen\":{\"name\":\"/%s\",\"role\":\"none\"}}", name);
+                cr_assert(eq(int, parse(longname, &q, &e), n < MCD_CHANNEL_NAME_MAX ? 0 : -EINVAL),
+                          "%zu bytes: %s", n, e.message);
+                mcd_request_done(&q);
+        }
+}
+
+Test(channel_codec, reply) {
+        mcd_buf b = MCD_BUF_INIT;
+        mcd_channel_info info = {"/jobs", 65536, 1024, 1, MC_CHANNEL_CONSUMER};
+
+        cr_assert(eq(int, mcd_reply_channel(&b, &info), 0));
+        cr_assert(eq(int,
+                     memcmp(b.data,
+                            "{\"status\":\"success\",\"name\":\"/jobs\",\"capacity\":65536,"
+                            "\"max_message\":1024,\"max_producers\":1,\"role\":\"consumer\","
+                            "\"fds\":1}\n",
+                            b.len),
+                     0),
+                  "%.*s", (int) b.len, b.data);
+        mcd_buf_done(&b);
+}
+
+/* ---- the daemon ----------------------------------------------------------------------------- */
+
+static struct {
+        pid_t pid;
+        char dir[64], sock[128], root[128], log[128], config[160], policy[160], audit[128];
+} D;
+
+static void sleep_ms(int ms) {
+        nanosleep(&(struct timespec){ms / 1000, (long) (ms % 1000) * 1000000L}, NULL);
+}
+
+static int64_t now_ms(void) {
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void put_file(const char *path, const char *text) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        cr_assert(ge(int, fd, 0), "%s: %s", path, strerror(errno));
+        cr_assert(eq(sz, (size_t) write(fd, text, strlen(text)), strlen(text)));
+        close(fd);
+}
+
+static void dump_log(void) {
+        char buf[8192];
+        int fd = open(D.log, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+        buf[n > 0 ? n : 0] = 0;
+        fprintf(stderr, "---- memcapd log ----\n%s---- end ----\n", buf);
+        if (fd >= 0)
+                close(fd);
+}
+
+/*
+ * Start memcapd over a fresh directory with @config_fields (JSON members to add to the socket,
+ * root and policy, e.g. "\"capabilities\": {...}") and @policy (the policy file's text).
+ */
+static void daemon_start(const char *config_fields, const char *policy) {
+        char config[2048];
+        int64_t end;
+        int fd = -1;
+
+        memset(&D, 0, sizeof(D));
+        snprintf(D.dir, sizeof(D.dir), "/tmp/memcapd-chan-%d-XXXXXX", (int) getpid());
+        cr_assert(not(eq(ptr, mkdtemp(D.dir), NULL)));
+        cr_assert(eq(int, chmod(D.dir, 0755), 0)); /* other uids reach the socket */
+        snprintf(D.sock, sizeof(D.sock), "%s/sock", D.dir);
+        snprintf(D.root, sizeof(D.root), "%s/root", D.dir);
+        snprintf(D.log, sizeof(D.log), "%s/log", D.dir);
+        snprintf(D.config, sizeof(D.config), "%s/config.json", D.dir);
+        snprintf(D.policy, sizeof(D.policy), "%s/policy.json", D.dir);
+        snprintf(D.audit, sizeof(D.audit), "%s/audit.jsonl", D.dir);
+        cr_assert(eq(int, mkdir(D.root, 0755), 0));
+        put_file(D.policy, policy ? policy : "{}");
+        snprintf(config, sizeof(config), "{\"policy\": \"%s\", \"audit\": \"%s\"%s%s}", D.policy,
+                 D.audit, config_fields ? ", " : "", config_fields ? config_fields : "");
+        put_file(D.config, config);
+
+        D.pid = fork();
+        cr_assert(ge(int, D.pid, 0));
+        if (D.pid == 0) {
+                const char *b = getenv("MEMCAP_BUILD_ROOT");
+                char bin[4096];
+                int out = open(D.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+                if (!b || out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+                        _exit(126);
+                snprintf(bin, sizeof(bin), "%s/src/daemon/memcapd", b);
+                execl(bin, "memcapd", "-s", D.sock, "-r", D.root, "-c", D.config, (char *) NULL);
+                _exit(127);
+        }
+        end = now_ms() + 20000;
+        while (now_ms() < end) {
+                struct sockaddr_un sa = {.sun_family = AF_UNIX};
+                int status;
+
+                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                strscpy(sa.sun_path, sizeof(sa.sun_path), D.sock);
+                if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+                        break;
+                close(fd);
+                fd = -1;
+                if (waitpid(D.pid, &status, WNOHANG) == D.pid) {
+                        D.pid = 0;
+                        dump_log();
+                        cr_fatal("memcapd exited at start (status 0x%x)", status);
+                }
+                sleep_ms(10);
+        }
+        if (fd < 0)
+                dump_log();
+        cr_assert(ge(int, fd, 0), "memcapd did not accept connections within 20 s");
+        close(fd);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        (void) remove(path);
+        return 0;
+}
+
+static void fini(void) {
+        if (D.pid > 0) {
+                int status;
+
+                kill(D.pid, SIGTERM);
+                for (int i = 0; i < 1000 && waitpid(D.pid, &status, WNOHANG) == 0; i++)
+                        sleep_ms(10);
+                kill(D.pid, SIGKILL);
+                waitpid(D.pid, &status, WNOHANG);
+                D.pid = 0;
+        }
+        if (D.dir[0])
+                nftw(D.dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+        mc_test_fini();
+}
+
+static void need_root(void) {
+        if (geteuid() != 0)
+                cr_skip_test("needs root (setresuid to other uids)");
+}
+
+/* Channel for root and the two test uids; every other capability for root. */
+#define CHANNEL_CAPS                                                                               \
+        "\"capabilities\": {\"0\": [\"FileRead\", \"Channel\"], \"65534\": [\"Channel\"], "        \
+        "\"65533\": [\"Channel\"], \"*\": []}"
+
+static mcc *conn_open(mc_error *e) {
+        mcc *c = NULL;
+
+        return mcc_open(D.sock, &c, e) < 0 ? NULL : c;
+}
+
+/* One call; the descriptor of a successful reply in *@ret_fd (-EBADF when none came). */
+static int chan_call(mcc *c, const char *call, const char *args_json, json_t **ret_reply,
+                     int *ret_fd, mc_error *e) {
+        json_t *args = json_loads(args_json, 0, NULL);
+
+        if (!args)
+                return mc_error_set(e, MC_ERR_INVALID_ARGUMENT, EINVAL, "bad test JSON");
+        return mcc_call(c, call, args, ret_reply, ret_fd, e);
+}
+
+/* ChannelOpen and mc_channel_open_fd(): an end of channel @name in @ret. */
+static int open_end(mc_ctx *ctx, mcc *c, const char *name, mc_channel_role role, mc_channel *ret,
+                    mc_error *e) {
+        mc_channel_fds fds = MC_CHANNEL_FDS_INIT;
+        char args[256];
+        int fd = -1, r;
+
+        snprintf(args, sizeof(args), "{\"name\": \"%s\", \"role\": \"%s\"}", name,
+                 mc_channel_role_name(role));
+        r = chan_call(c, "ChannelOpen", args, NULL, &fd, e);
+        if (r < 0)
+                return r;
+        if (fd < 0)
+                return mc_error_set(e, MC_ERR_IO, EPROTO, "ChannelOpen: no descriptor came");
+        fds.region = fd;
+        r = mc_channel_open_fd(ctx, &fds, role, ret, e);
+        close(fd);
+        return r;
+}
+
+static void expect_error(mcc *c, const char *call, const char *args, mc_error_kind kind,
+                         const char *part) {
+        mc_error e = MC_ERROR_INIT;
+        int fd = -1;
+
+        cr_assert(lt(int, chan_call(c, call, args, NULL, &fd, &e), 0), "%s %s succeeded", call,
+                  args);
+        cr_assert(eq(int, fd, -1), "a descriptor came with a failure");
+        cr_assert(eq(str, (char *) mc_error_kind_name(e.kind), (char *) mc_error_kind_name(kind)),
+                  "%s %s: %s", call, args, e.message);
+        cr_assert(not(eq(ptr, strstr(e.message, part), NULL)), "%s %s: '%s' lacks '%s'", call, args,
+                  e.message, part);
+}
+
+static void create_ok(mcc *c, const char *args) {
+        mc_error e = MC_ERROR_INIT;
+        json_t *reply = NULL;
+        int fd = -1;
+
+        cr_assert(eq(int, chan_call(c, "ChannelCreate", args, &reply, &fd, &e), 0), "%s: %s", args,
+                  e.message);
+        cr_assert(ge(int, fd, 0), "no descriptor with the ChannelCreate reply");
+        cr_assert(eq(int, (int) json_integer_value(json_object_get(reply, "fds")), 1));
+        close(fd);
+        json_decref(reply);
+}
+
+/*
+ * A child that becomes @uid, connects on its own (so the daemon sees @uid) and runs @fn;
+ * returns its pid. The child exits 0 on success, CHILD_FAIL with a message on stderr otherwise.
+ */
+static pid_t spawn_as(uid_t uid, int (*fn)(mc_ctx *ctx, mcc **c, const char *name),
+                      const char *name) {
+        pid_t pid = fork();
+
+        cr_assert(ge(int, pid, 0));
+        if (pid == 0) {
+                mc_error e = MC_ERROR_INIT;
+                mc_ctx *ctx = NULL;
+                mcc *c;
+                int r;
+
+                if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+                        _exit(CHILD_FAIL);
+                c = conn_open(&e);
+                if (!c || mc_ctx_new(&ctx, &e) < 0) {
+                        fprintf(stderr, "child %u: %s\n", (unsigned) uid, e.message);
+                        _exit(CHILD_FAIL);
+                }
+                r = fn(ctx, &c, name);
+                mcc_close(c);
+                mc_ctx_free(ctx);
+                _exit(r == 0 ? 0 : CHILD_FAIL);
+        }
+        return pid;
+}
+
+/* Wait for @pid, bounded; its exit status, or -1 (killed) on timeout. */
+static int reap(pid_t pid) {
+        int64_t end = now_ms() + 3 * WAIT_MS;
+        int status;
+
+        while (now_ms() < end) {
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                sleep_ms(5);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+}
+
+#define MESSAGES 50
+
+static int produce(mc_ctx *ctx, mcc **c, const char *name) {
+        mc_error e = MC_ERROR_INIT;
+        mc_channel ch = {0};
+        char msg[64];
+        int r;
+
+        r = open_end(ctx, *c, name, MC_CHANNEL_PRODUCER, &ch, &e);
+        for (int i = 0; r >= 0 && i < MESSAGES; i++) {
+                int n = snprintf(msg, sizeof(msg), "message %d from uid %u", i,
+                                 (unsigned) getuid());
+                r = mc_channel_send(&ch, msg, (size_t) n, WAIT_NS, &e);
+        }
+        if (r < 0)
+                fprintf(stderr, "producer: %s\n", e.message);
+        if (ch.impl)
+                mc_channel_close(&ch, NULL);
+        return r < 0 ? r : 0;
+}
+
+static int consume(mc_ctx *ctx, mcc **c, const char *name) {
+        mc_error e = MC_ERROR_INIT;
+        mc_channel ch = {0};
+        char msg[64], want[64];
+        int r;
+
+        r = open_end(ctx, *c, name, MC_CHANNEL_CONSUMER, &ch, &e);
+        for (int i = 0; r >= 0 && i < MESSAGES; i++) {
+                int n = snprintf(want, sizeof(want), "message %d from uid %u", i,
+                                 (unsigned) NOBODY);
+                r = mc_channel_recv(&ch, msg, sizeof(msg), WAIT_NS, &e);
+                if (r >= 0 && (r != n || memcmp(msg, want, (size_t) n) != 0)) {
+                        fprintf(stderr, "consumer: got '%.*s', want '%s'\n", r, msg, want);
+                        r = -EBADMSG;
+                }
+        }
+        if (r < 0 && r != -EBADMSG)
+                fprintf(stderr, "consumer: %s\n", e.message);
+        if (ch.impl)
+                mc_channel_close(&ch, NULL);
+        return r < 0 ? r : 0;
+}
+
+TestSuite(daemon_channel, .fini = fini, .timeout = 120);
+
+/*
+ * Two processes of different uids, neither of which created the channel nor shares a path
+ * with the other, exchange messages through the region memcapd hands out.
+ */
+Test(daemon_channel, two_uids_exchange_messages) {
+        mc_error e = MC_ERROR_INIT;
+        mc_channel_counts st;
+        mc_channel obs = {0};
+        mc_ctx *ctx = NULL;
+        pid_t cons, prod;
+        mcc *c;
+
+        need_root();
+        daemon_start(CHANNEL_CAPS, NULL);
+        c = conn_open(&e);
+        cr_assert(not(eq(ptr, c, NULL)), "%s", e.message);
+        create_ok(c, "{\"name\": \"jobs\", \"max_message\": 64, \"capacity\": 1024}");
+        cons = spawn_as(OTHER_UID, consume, "jobs");
+        prod = spawn_as(NOBODY, produce, "/jobs");
+        cr_assert(eq(int, reap(prod), 0), "the producer (uid %u) failed", (unsigned) NOBODY);
+        cr_assert(eq(int, reap(cons), 0), "the consumer (uid %u) failed", (unsigned) OTHER_UID);
+
+        /* An observer reads the counters the ends kept in the region. */
+        cr_assert(eq(int, mc_ctx_new(&ctx, &e), 0));
+        cr_assert(eq(int, open_end(ctx, c, "jobs", MC_CHANNEL_NONE, &obs, &e), 0), "%s", e.message);
+        cr_assert(eq(int, mc_channel_stats(&obs, &st, &e), 0));
+        cr_assert(eq(u64, st.sent, MESSAGES));
+        cr_assert(eq(u64, st.received, MESSAGES));
+        cr_assert(eq(u64, st.capacity, 1024));
+        cr_assert(eq(int, mc_channel_close(&obs, &e), 0));
+        mc_ctx_free(ctx);
+        mcc_close(c);
+}
+
+/* The observer's descriptor is read-only: it cannot write the region it only reads. */
+Test(daemon_channel, observer_descriptor_is_read_only) {
+        mc_error e = MC_ERROR_INIT;
+        int fd = -1;
+        mcc *c;
+
+        need_root();
+        daemon_start(CHANNEL_CAPS, NULL);
+        c = conn_open(&e);
+        cr_assert(not(eq(ptr, c, NULL)));
+        create_ok(c, "{\"name\": \"ro\", \"max_message\": 8}");
+        cr_assert(eq(int,
+                     chan_call(c, "ChannelOpen", "{\"name\": \"ro\", \"role\": \"none\"}", NULL,
+                               &fd, &e),
+                     0),
+                  "%s", e.message);
+        cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY));
+        cr_assert(eq(ptr, mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED));
+        close(fd);
+        cr_assert(eq(int,
+                     chan_call(c, "ChannelOpen", "{\"name\": \"ro\", \"role\": \"producer\"}", NULL,
+                               &fd, &e),
+                     0));
+        cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR));
+        close(fd);
+        mcc_close(c);
+}
+
+/* Off by default: the daemon's own uid has every other capability and still not Channel. */
+Test(daemon_channel, capability_is_off_by_default) {
+        mc_error e = MC_ERROR_INIT;
+        char *caps;
+        json_t *reply = NULL;
+        mcc *c;
+
+        daemon_start(NULL, NULL);
+        c = conn_open(&e);
+        cr_assert(not(eq(ptr, c, NULL)));
+        expect_error(c, "ChannelCreate", "{\"name\": \"a\", \"max_message\": 8}",
+                     MC_ERR_PERMISSION_DENIED, "lacks Channel");
+        expect_error(c, "ChannelOpen", "{\"name\": \"a\", \"role\": \"consumer\"}",
+                     MC_ERR_PERMISSION_DENIED, "lacks Channel");
+        cr_assert(eq(int, mcc_call(c, "Hello", NULL, &reply, NULL, &e), 0));
+        caps = json_dumps(json_object_get(json_object_get(reply, "data"), "capabilities"), 0);
+        cr_assert(not(eq(ptr, caps, NULL)));
+        cr_assert(not(eq(ptr, strstr(caps, "FdPass"), NULL)), "%s", caps);
+        cr_assert(eq(ptr, strstr(caps, "Channel"), NULL), "%s", caps);
+        free(caps);
+        json_decref(reply);
+        mcc_close(c);
+}
+
+Test(daemon_channel, hostile_requests) {
+        mc_error e = MC_ERROR_INIT;
+        mc_channel cons = {0};
+        mc_ctx *ctx = NULL;
+        mcc *c;
+
+        need_root();
+        daemon_start(CHANNEL_CAPS ", \"max_bytes_per_client\": \"256KiB\"",
+                     "{\"allowed_shared_memory\": [\"ok-*\"]}");
+        c = conn_open(&e);
+        cr_assert(not(eq(ptr, c, NULL)));
+        expect_error(c, "ChannelCreate", "{\"name\": \"nope\", \"max_message\": 8}",
+                     MC_ERR_POLICY_VIOLATION, "allowed_shared_memory");
+        expect_error(c, "ChannelCreate", "{\"name\": \"ok-a/b\", \"max_message\": 8}",
+                     MC_ERR_INVALID_ARGUMENT, "field 'name'");
+        expect_error(c, "ChannelCreate", "{\"name\": \"ok-a\", \"max_message\": 0}",
+                     MC_ERR_INVALID_ARGUMENT, "max_message");
+        expect_error(c, "ChannelCreate",
+                     "{\"name\": \"ok-a\", \"max_message\": 8, \"capacity\": 1099511627776}",
+                     MC_ERR_INVALID_ARGUMENT, "exceeds the largest ring");
+        expect_error(c, "ChannelCreate",
+                     "{\"name\": \"ok-a\", \"max_message\": 9223372036854775807}",
+                     MC_ERR_INVALID_ARGUMENT, "exceeds the largest ring");
+        expect_error(c, "ChannelCreate",
+                     "{\"name\": \"ok-a\", \"max_message\": 8, \"capacity\": 100}",
+                     MC_ERR_INVALID_ARGUMENT, "");
+        expect_error(c, "ChannelCreate",
+                     "{\"name\": \"ok-a\", \"max_message\": 8, \"capacity\": 1048576}",
+                     MC_ERR_POLICY_VIOLATION, "limit per client");
+        expect_error(c, "ChannelOpen", "{\"name\": \"ok-missing\", \"role\": \"consumer\"}",
+                     MC_ERR_NOT_FOUND, "no channel");
+
+        create_ok(c, "{\"name\": \"ok-a\", \"max_message\": 8, \"capacity\": 4096}");
+        expect_error(c, "ChannelCreate", "{\"name\": \"/ok-a\", \"max_message\": 8}",
+                     MC_ERR_ALREADY_EXISTS, "exists");
+        /* A second consumer learns from the daemon that the end is taken. */
+        cr_assert(eq(int, mc_ctx_new(&ctx, &e), 0));
+        cr_assert(eq(int, open_end(ctx, c, "ok-a", MC_CHANNEL_CONSUMER, &cons, &e), 0), "%s",
+                  e.message);
+        expect_error(c, "ChannelOpen", "{\"name\": \"ok-a\", \"role\": \"consumer\"}",
+                     MC_ERR_ALREADY_EXISTS, "consumer");
+        cr_assert(eq(int, mc_channel_close(&cons, &e), 0));
+        /* Once it closed, the end is free again. */
+        cr_assert(eq(int, open_end(ctx, c, "ok-a", MC_CHANNEL_CONSUMER, &cons, &e), 0), "%s",
+                  e.message);
+        cr_assert(eq(int, mc_channel_close(&cons, &e), 0));
+        mc_ctx_free(ctx);
+
+        /* Bounded per process: the 17th channel of one client is refused. */
+        for (int i = 1; i < MCD_CHANNELS_PER_CLIENT; i++) {
+                char args[96];
+                snprintf(args, sizeof(args),
+                         "{\"name\": \"ok-%d\", \"max_message\": 8, "
+                         "\"capacity\": 64}",
+                         i);
+                create_ok(c, args);
+        }
+        expect_error(c, "ChannelCreate",
+                     "{\"name\": \"ok-x\", \"max_message\": 8, \"capacity\": 64}",
+                     MC_ERR_POLICY_VIOLATION, "limit per client");
+        mcc_close(c);
+}
+
+static int hold_channel(mc_ctx *ctx, mcc **c, const char *name) {
+        mc_error e = MC_ERROR_INIT;
+        char args[128];
+        int fd = -1, r;
+
+        (void) ctx;
+        snprintf(args, sizeof(args), "{\"name\": \"%s\", \"max_message\": 32}", name);
+        r = chan_call(*c, "ChannelCreate", args, NULL, &fd, &e);
+        if (r < 0)
+                fprintf(stderr, "creator: %s\n", e.message);
+        if (fd >= 0)
+                close(fd);
+        /* Disconnect first: the channel outlives the connection, not the process. */
+        mcc_close(*c);
+        *c = NULL;
+        sleep_ms(300);
+        return r;
+}
+
+/*
+ * The channel lives while its creator lives, connected or not; once it exits the name is
+ * forgotten, and ends already open go on talking.
+ */
+Test(daemon_channel, creator_exit_forgets_the_name_not_the_ends) {
+        mc_error e = MC_ERROR_INIT;
+        mc_channel prod = {0}, cons = {0};
+        mc_ctx *ctx = NULL;
+        char buf[8];
+        int64_t end;
+        pid_t creator;
+        mcc *c;
+        int r;
+
+        need_root();
+        daemon_start(CHANNEL_CAPS, NULL);
+        cr_assert(eq(int, mc_ctx_new(&ctx, &e), 0));
+        creator = spawn_as(0, hold_channel, "short");
+        c = conn_open(&e);
+        cr_assert(not(eq(ptr, c, NULL)));
+        /* Bounded wait until the creator made it. */
+        end = now_ms() + WAIT_MS;
+        while ((r = open_end(ctx, c, "short", MC_CHANNEL_PRODUCER, &prod, &e)) == -ENOENT &&
+               now_ms() < end)
+                sleep_ms(10);
+        cr_assert(eq(int, r, 0), "%s", e.message);
+        cr_assert(eq(int, open_end(ctx, c, "short", MC_CHANNEL_CONSUMER, &cons, &e), 0), "%s",
+                  e.message);
+        cr_assert(eq(int, reap(creator), 0));
+
+        end = now_ms() + WAIT_MS;
+        do {
+                int fd = -1;
+                r = chan_call(c, "ChannelOpen", "{\"name\": \"short\", \"role\": \"none\"}", NULL,
+                              &fd, &e);
+                if (fd >= 0)
+                        close(fd);
+                if (r == -ENOENT)
+                        break;
+                sleep_ms(10);
+        } while (now_ms() < end);
+        cr_assert(eq(int, r, -ENOENT), "the channel outlived its creator: %s", e.message);
+
+        cr_assert(eq(int, mc_channel_send(&prod, "still", 5, WAIT_NS, &e), 0), "%s", e.message);
+        cr_assert(eq(int, mc_channel_recv(&cons, buf, sizeof(buf), WAIT_NS, &e), 5), "%s",
+                  e.message);
+        cr_assert(eq(int, memcmp(buf, "still", 5), 0));
+        mc_channel_close(&prod, NULL);
+        mc_channel_close(&cons, NULL);
+        mc_ctx_free(ctx);
+        mcc_close(c);
+}
+
+/* Opens are audited with the channel's name and the role. */
+Test(daemon_channel, requests_are_audited) {
+        mc_error e = MC_ERROR_INIT;
+        char buf[16384];
+        ssize_t n;
+        int fd = -1;
+        mcc *c;
+
+        need_root();
+        daemon_start(CHANNEL_CAPS, NULL);
+        c = conn_open(&e);
+        cr_assert(not(eq(ptr, c, NULL)));
+        create_ok(c, "{\"name\": \"aud\", \"max_message\": 8}");
+        cr_assert(eq(int,
+                     chan_call(c, "ChannelOpen", "{\"name\": \"aud\", \"role\": \"producer\"}",
+                               NULL, &fd, &e),
+                     0));
+        close(fd);
+        mcc_close(c);
+        fd = open(D.audit, O_RDONLY | O_CLOEXEC);
+        cr_assert(ge(int, fd, 0));
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        cr_assert(gt(sz, (size_t) n, 0));
+        buf[n] = 0;
+        cr_assert(not(eq(ptr, strstr(buf, "\"call\":\"ChannelCreate\""), NULL)), "%s", buf);
+        cr_assert(not(eq(ptr, strstr(buf, "\"channel\":\"/aud\""), NULL)), "%s", buf);
+        cr_assert(not(eq(ptr, strstr(buf, "\"role\":\"producer\""), NULL)), "%s", buf);
+}
