@@ -562,3 +562,68 @@ Test(daemon_channel, requests_are_audited) {
         cr_assert(not(eq(ptr, strstr(buf, "\"channel\":\"/aud\""), NULL)), "%s", buf);
         cr_assert(not(eq(ptr, strstr(buf, "\"role\":\"producer\""), NULL)), "%s", buf);
 }
+
+/*
+ * A client that pipelines many opens without reading gets every reply, each with its own
+ * descriptor, in order: the daemon queues at most 64 descriptors per connection and waits for
+ * the client to read. A client whose control buffer has no room (MSG_CTRUNC) loses only that
+ * descriptor, and the connection goes on.
+ */
+Test(daemon_channel, flooding_opens_is_bounded_and_loses_nothing) {
+        enum { N = 300 };
+        static const char req[] = "{\"ChannelOpen\": {\"name\": \"flood\", \"role\": \"none\"}}\n";
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        mc_error e = MC_ERROR_INIT;
+        size_t lines = 0, fds = 0, truncated = 0;
+        char buf[4096];
+        int s;
+        mcc *c;
+
+        need_root();
+        daemon_start(CHANNEL_CAPS, NULL);
+        c = conn_open(&e);
+        cr_assert(not(eq(ptr, c, NULL)));
+        create_ok(c, "{\"name\": \"flood\", \"max_message\": 8}");
+
+        s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        strscpy(sa.sun_path, sizeof(sa.sun_path), D.sock);
+        cr_assert(eq(int, connect(s, (struct sockaddr *) &sa, sizeof(sa)), 0));
+        for (int i = 0; i < N; i++)
+                cr_assert(eq(sz, (size_t) write(s, req, sizeof(req) - 1), sizeof(req) - 1));
+        while (lines < N) {
+                char cbuf[CMSG_SPACE(sizeof(int))];
+                struct iovec iov = {buf, sizeof(buf)};
+                /* Every tenth read offers no room for a descriptor. */
+                bool room = (lines % 10) != 5;
+                struct msghdr m = {.msg_iov = &iov,
+                                   .msg_iovlen = 1,
+                                   .msg_control = room ? cbuf : NULL,
+                                   .msg_controllen = room ? sizeof(cbuf) : 0};
+                struct pollfd p = {.fd = s, .events = POLLIN};
+                ssize_t n;
+
+                cr_assert(eq(int, poll(&p, 1, WAIT_MS), 1), "no reply after %zu lines", lines);
+                n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
+                cr_assert(gt(sz, (size_t) (n > 0 ? n : 0), 0), "the daemon closed after %zu lines",
+                          lines);
+                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); room && cm; cm = CMSG_NXTHDR(&m, cm))
+                        if (cm->cmsg_type == SCM_RIGHTS) {
+                                int fd;
+                                memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+                                close(fd);
+                                fds++;
+                        }
+                truncated += (m.msg_flags & MSG_CTRUNC) != 0;
+                for (ssize_t i = 0; i < n; i++)
+                        lines += buf[i] == '\n';
+                cr_assert(eq(ptr, memmem(buf, (size_t) n, "\"error\"", 7), NULL), "%.*s", (int) n,
+                          buf);
+        }
+        cr_assert(eq(sz, lines, N));
+        cr_assert(gt(sz, truncated, 0), "no read was truncated: the test did not test it");
+        cr_assert(eq(sz, fds + truncated, N), "%zu descriptors + %zu truncated", fds, truncated);
+        close(s);
+        /* The daemon is still well. */
+        create_ok(c, "{\"name\": \"after\", \"max_message\": 8}");
+        mcc_close(c);
+}
