@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * memcapd's request handlers: one parsed request in, one reply queued. Each call maps onto the
- * library's mapping manager, which owns ids, ownership, capabilities and quotas; this file only
- * translates. Capability refusals (PermissionDenied without an errno) get the protocol's
- * "permission_denied" reply; every other failure an "error" reply with the library's kind.
+ * library's mapping manager, which owns ids, ownership, capabilities and quotas (ChannelCreate
+ * and ChannelOpen go to channels.c instead); this file only translates. Capability refusals
+ * (PermissionDenied without an errno) get the protocol's "permission_denied" reply; every other
+ * failure an "error" reply with the library's kind.
  * When an audit log is configured every request is recorded with the client's identity, subject
  * to the client's audit rate limit except for successful calls that change something.
  */

@@ -3,8 +3,8 @@
 
 /*
  * The server's internals, shared by its files (server.c lists them and their jobs): server.c
- * (set-up, the loop), listener.c, conn.c, procs.c, timeouts.c, reload.c, handlers.c, account.c
- * and audit-log.c. All of it runs on the loop's one thread.
+ * (set-up, the loop), listener.c, conn.c, procs.c, timeouts.c, reload.c, handlers.c, channels.c,
+ * account.c and audit-log.c. All of it runs on the loop's one thread.
  */
 
 #include <jansson.h>

@@ -10,6 +10,7 @@
  *   timeouts.c  the clock, request and send timeouts, how long the loop may sleep
  *   reload.c    signals (shutdown, reload) and reloading the configuration and policy
  *   handlers.c  requests, one parsed request in and one reply queued
+ *   channels.c  ChannelCreate and ChannelOpen: the channels held by name
  *   account.c   what each uid holds, against the buffer limits
  *   audit-log.c the audit trail and its rate limit
  *
