@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * memcapd's channels: ChannelCreate makes an anonymous channel (a sealed memfd, through the public
- * mc_channel API) and keeps it under a name; ChannelOpen hands its region's descriptor to another
- * client over SCM_RIGHTS, which opens its end with mc_channel_open_fd(). So two processes that
+ * mc_channel API) and keeps it under a name; ChannelOpen hands its region's descriptor (and an
+ * eventfd channel's eventfds) to another client over SCM_RIGHTS, which opens its end with
+ * mc_channel_open_fd(). So two processes that
  * share neither a uid nor a path get one channel, and the daemon decides who may: the Channel
  * capability, the policy's allowed_shared_memory for the name, and a quota per creating process.
  *
@@ -74,37 +75,58 @@ static int admit(mcd_server *s, const conn *c, const char *name, mc_error *e) {
 }
 
 /*
- * Queue the reply with the region's descriptor: read-write for an end, read-only (a new open of
- * the memfd through /proc) for an observer, so that it cannot write what it only reads.
+ * Queue the reply with the region's descriptor, and an eventfd channel's two eventfds after it:
+ * the region read-write for an end, read-only (a new open of the memfd through /proc) for an
+ * observer, so that it cannot write what it only reads.
  */
 static int reply_with_fd(conn *c, mcd_chan *k, mc_channel_role role, mc_error *e) {
         mcd_channel_info info = {.name = k->name,
                                  .capacity = k->info.capacity,
                                  .max_message = k->info.max_message,
                                  .max_producers = k->info.max_producers,
-                                 .role = role};
+                                 .role = role,
+                                 .n_fds = 1};
         mc_channel_fds fds = MC_CHANNEL_FDS_INIT;
+        int src[MCD_MAX_FDS_PER_REPLY];
+        unsigned attached = 0;
         char path[64];
-        int fd, r;
+        int r;
 
         r = mc_channel_get_fds(&k->ch, &fds, e);
         if (r < 0)
                 return r;
-        if (role == MC_CHANNEL_NONE) {
-                snprintf(path, sizeof(path), "/proc/self/fd/%d", fds.region);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-        } else
-                fd = fcntl(fds.region, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return mc_error_errno(e, errno, "duplicating the region of channel '%s'", k->name);
-        r = mcd_conn_attach_fd(c, fd);
-        if (r < 0) {
-                safe_close(fd);
-                return mc_error_errno(e, -r, "queueing the descriptor");
+        /* In mc_channel_fds' order: the region, then the eventfds of an eventfd channel. */
+        src[0] = fds.region;
+        if (fds.recv_event >= 0 && fds.send_event >= 0) {
+                src[1] = fds.recv_event;
+                src[2] = fds.send_event;
+                info.n_fds = 3;
         }
-        r = mcd_reply_channel(&c->out, &info);
-        if (r < 0)
-                mcd_conn_detach_fd(c);
+        for (r = 0; attached < info.n_fds; attached++) {
+                int fd;
+
+                if (attached == 0 && role == MC_CHANNEL_NONE) {
+                        snprintf(path, sizeof(path), "/proc/self/fd/%d", src[0]);
+                        fd = open(path, O_RDONLY | O_CLOEXEC);
+                } else
+                        fd = fcntl(src[attached], F_DUPFD_CLOEXEC, 3);
+                if (fd < 0) {
+                        r = mc_error_errno(e, errno, "duplicating the descriptors of channel '%s'",
+                                           k->name);
+                        break;
+                }
+                r = mcd_conn_attach_fd(c, fd);
+                if (r < 0) {
+                        safe_close(fd);
+                        r = mc_error_errno(e, -r, "queueing the descriptors");
+                        break;
+                }
+        }
+        if (r >= 0)
+                r = mcd_reply_channel(&c->out, &info);
+        if (r < 0) /* no reply carries them: they would go with the next one */
+                for (; attached > 0; attached--)
+                        mcd_conn_detach_fd(c);
         return r;
 }
 
@@ -146,6 +168,8 @@ int mcd_channel_create(mcd_server *s, conn *c, const mcd_request *q, mc_error *e
                 o.flags = MC_CHANNEL_MULTI_PRODUCER;
                 o.max_producers = (unsigned) q->producers;
         }
+        if (q->eventfd)
+                o.flags |= MC_CHANNEL_EVENTFD;
 
         k = calloc(1, sizeof(*k));
         if (!k || !(k->name = strdup(q->name))) {

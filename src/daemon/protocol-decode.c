@@ -660,6 +660,11 @@ static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request
                 if (r < 0)
                         return r;
         }
+        if (fv[F_EVENTFD]) {
+                r = check_bool(p, F_EVENTFD, fv[F_EVENTFD], &req->eventfd);
+                if (r < 0)
+                        return r;
+        }
 
         if (call == MCD_CALL_MMAP && !req->path) {
                 if (!req->has_length)

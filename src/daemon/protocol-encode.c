@@ -489,7 +489,10 @@ int mcd_reply_channel(mcd_buf *b, const mcd_channel_info *ch) {
         o = put_u64(o, ch->max_producers);
         o = put_lit(o, ",\"role\":");
         o = put_cstr(o, mc_channel_role_name(ch->role) ? mc_channel_role_name(ch->role) : "none");
-        /* One descriptor, the region: channels the daemon brokers have no eventfds. */
-        o = put_lit(o, ",\"fds\":1}\n");
+        o = put_lit(o, ",\"eventfd\":");
+        o = put_bool(o, ch->n_fds > 1);
+        o = put_lit(o, ",\"fds\":");
+        o = put_u64(o, ch->n_fds);
+        o = put_lit(o, "}\n");
         return finish(b, o);
 }

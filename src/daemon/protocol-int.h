@@ -29,6 +29,7 @@ typedef enum field {
         F_MAX_MESSAGE,
         F_PRODUCERS,
         F_ROLE,
+        F_EVENTFD,
         _F_MAX,
 } field;
 

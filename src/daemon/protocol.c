@@ -63,7 +63,7 @@ const char *const mcd__field_names[_F_MAX] = {
         [F_LENGTH] = "length",           [F_PROT] = "prot",           [F_SHARED] = "shared",
         [F_ENCODING] = "encoding",       [F_DATA] = "data",           [F_ALL] = "all",
         [F_ADVICE] = "advice",           [F_NAME] = "name",           [F_CAPACITY] = "capacity",
-        [F_MAX_MESSAGE] = "max_message", [F_PRODUCERS] = "producers", [F_ROLE] = "role",
+        [F_MAX_MESSAGE] = "max_message", [F_PRODUCERS] = "producers", [F_ROLE] = "role", [F_EVENTFD] = "eventfd",
 };
 
 const mcd__call_fields_t mcd__call_fields[_MCD_CALL_MAX] = {
@@ -86,7 +86,7 @@ const mcd__call_fields_t mcd__call_fields[_MCD_CALL_MAX] = {
         [MCD_CALL_MUNLOCK] = {RANGE_FIELDS, BIT(F_MMAP_ID)},
         [MCD_CALL_HELLO] = {0, 0},
         [MCD_CALL_CHANNEL_CREATE] = {BIT(F_NAME) | BIT(F_CAPACITY) | BIT(F_MAX_MESSAGE) |
-                                             BIT(F_PRODUCERS),
+                                             BIT(F_PRODUCERS) | BIT(F_EVENTFD),
                                      BIT(F_NAME) | BIT(F_MAX_MESSAGE)},
         [MCD_CALL_CHANNEL_OPEN] = {BIT(F_NAME) | BIT(F_ROLE), BIT(F_NAME) | BIT(F_ROLE)},
 };

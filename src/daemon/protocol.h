@@ -114,7 +114,7 @@ const char *mcd_capability_name(mcd_capability cap);
  *   MmapList    all
  *   Hello       nothing
  *   ChannelCreate  name, capacity (0: the library's default), max_message, producers (0: one
- *                  producer; 1..64: a multi-producer channel of that many)
+ *                  producer; 1..64: a multi-producer channel of that many), eventfd
  *   ChannelOpen    name, role
  */
 typedef struct mcd_request {
@@ -138,6 +138,7 @@ typedef struct mcd_request {
         uint64_t max_message; /* ChannelCreate: 1 .. MCD_MAX_U63 */
         uint64_t producers;   /* ChannelCreate: 0 .. MC_CHANNEL_MAX_PRODUCERS */
         mc_channel_role role; /* ChannelOpen: "producer", "consumer" or "none" */
+        bool eventfd;         /* ChannelCreate: two eventfds come with the region */
 } mcd_request;
 
 #define MCD_REQUEST_INIT                                                                           \
@@ -285,10 +286,12 @@ typedef struct mcd_channel_info {
         uint64_t capacity, max_message;
         unsigned max_producers; /* 1 for a single-producer channel */
         mc_channel_role role;   /* the end the client asked for (ChannelCreate: none) */
+        unsigned n_fds;         /* descriptors with the reply: 1, or 3 with eventfds */
 } mcd_channel_info;
 
 /*
  * {"status":"success","name":"/jobs","capacity":65536,"max_message":1024,"max_producers":1,
- * "role":"consumer","fds":1}: "fds" is the number of descriptors (SCM_RIGHTS) that come with it.
+ * "role":"consumer","eventfd":false,"fds":1}: "fds" is the number of descriptors (SCM_RIGHTS) that
+ * come with it, in the order of mc_channel_fds (region, recv_event, send_event).
  */
 int mcd_reply_channel(mcd_buf *b, const mcd_channel_info *ch);

@@ -221,7 +221,11 @@ void mcd_conn_event(mcd_server *s, conn *c, uint32_t events);
 void mcd_conn_queue_closing_error(conn *c, mc_error_kind kind, int errnum, const char *reason,
                                   const char *msg);
 
-/* Queue a descriptor to go with the reply about to be written to @c->out. */
+/* Most descriptors one reply carries (a channel's region and its two eventfds). */
+#define MCD_MAX_FDS_PER_REPLY 3
+
+/* Queue a descriptor to go with the reply about to be written to @c->out; up to
+ * MCD_MAX_FDS_PER_REPLY of them go with one reply, in one message. */
 int mcd_conn_attach_fd(conn *c, int fd);
 
 /* Close the descriptor of the last mcd_conn_attach_fd() when its reply could not be queued:

@@ -26,7 +26,7 @@ static void run(run_result *res, const char *input, const char *const *args) {
 }
 
 /* A daemon that grants Channel to our uid, and channel @name made by this process. */
-static mcc *daemon_with_channel(const char *name, unsigned max_message) {
+static mcc *daemon_with_channel(const char *name, unsigned max_message, bool eventfd) {
         mc_error e = MC_ERROR_INIT;
         json_t *args;
         mcc *c = NULL;
@@ -37,7 +37,8 @@ static mcc *daemon_with_channel(const char *name, unsigned max_message) {
                  (unsigned) getuid());
         daemon_start(caps, NULL);
         cr_assert(eq(int, mcc_open(D.sock, &c, &e), 0), "%s", e.message);
-        args = json_pack("{s:s, s:i}", "name", name, "max_message", (int) max_message);
+        args = json_pack("{s:s, s:i, s:b}", "name", name, "max_message", (int) max_message,
+                         "eventfd", eventfd);
         cr_assert(eq(int, mcc_call(c, "ChannelCreate", args, NULL, &fd, &e), 0), "%s", e.message);
         cr_assert(ge(int, fd, 0));
         close(fd);
@@ -47,7 +48,7 @@ static mcc *daemon_with_channel(const char *name, unsigned max_message) {
 Test(cli_channel, send_stat_recv_through_memcapd) {
         run_result res;
         json_t *st;
-        mcc *c = daemon_with_channel("cli", 16);
+        mcc *c = daemon_with_channel("cli", 16, false);
 
         run(&res, NULL,
             (const char *[]){"channel", "send", "cli", "one", "two", "three", "--socket", D.sock,
@@ -123,7 +124,7 @@ Test(cli_channel, send_stat_recv_through_memcapd) {
 
 Test(cli_channel, send_reads_lines_of_stdin) {
         run_result res;
-        mcc *c = daemon_with_channel("/lines", 16);
+        mcc *c = daemon_with_channel("/lines", 16, false);
 
         run(&res, "alpha\n\nbeta",
             (const char *[]){"channel", "send", "lines", "--socket", D.sock, NULL});
@@ -140,7 +141,7 @@ Test(cli_channel, send_reads_lines_of_stdin) {
 
 Test(cli_channel, errors) {
         run_result res;
-        mcc *c = daemon_with_channel("err", 4);
+        mcc *c = daemon_with_channel("err", 4, false);
 
         run(&res, NULL,
             (const char *[]){"channel", "send", "err", "toolong", "--socket", D.sock, NULL});
@@ -197,4 +198,16 @@ Test(cli_channel, named_shm_channel) {
         cr_assert(eq(int, mc_channel_close(&ch, &e), 0));
         cr_assert(eq(int, mc_shared_unlink(ctx, name, &e), 0), "%s", e.message);
         mc_ctx_free(ctx);
+}
+
+/* The tool's client receives one descriptor a reply: an eventfd channel is refused plainly. */
+Test(cli_channel, eventfd_channel_is_unsupported) {
+        run_result res;
+        mcc *c = daemon_with_channel("ev", 8, true);
+
+        run(&res, NULL, (const char *[]){"channel", "stat", "ev", "--socket", D.sock, NULL});
+        ASSERT_EXIT(&res, EXIT_KIND_BASE + MC_ERR_UNSUPPORTED);
+        cr_assert(not(eq(ptr, strstr(res.err, "event descriptors"), NULL)), "%s", res.err);
+        run_result_done(&res);
+        mcc_close(c);
 }

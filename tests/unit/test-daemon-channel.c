@@ -54,6 +54,15 @@ Test(channel_codec, create_and_open_decode) {
         cr_assert(eq(u64, q.capacity, 4096));
         cr_assert(eq(u64, q.max_message, 64));
         cr_assert(eq(u64, q.producers, 4));
+        cr_assert(not(q.eventfd));
+        mcd_request_done(&q);
+        cr_assert(
+                eq(int,
+                   parse("{\"ChannelCreate\":{\"name\":\"e\",\"max_message\":8,\"eventfd\":true}}",
+                         &q, &e),
+                   0),
+                "%s", e.message);
+        cr_assert(q.eventfd);
         mcd_request_done(&q);
 
         cr_assert(
@@ -92,6 +101,10 @@ Test(channel_codec, hostile_requests_are_refused) {
                 {"{\"ChannelCreate\":{\"name\":\"a\",\"max_message\":8,\"role\":\"producer\"}}",
                  "unknown field 'role'"},
                 {"{\"ChannelOpen\":{\"name\":\"a\"}}", "missing field 'role'"},
+                {"{\"ChannelCreate\":{\"name\":\"a\",\"max_message\":8,\"eventfd\":1}}",
+                 "field 'eventfd' must be true or false"},
+                {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":\"none\",\"eventfd\":true}}",
+                 "unknown field 'eventfd'"},
                 {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":\"Producer\"}}", "field 'role'"},
                 {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":1}}", "field 'role'"},
                 {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":\"none\",\"max_message\":8}}",
@@ -126,18 +139,24 @@ Test(channel_codec, hostile_requests_are_refused) {
 }
 
 Test(channel_codec, reply) {
+        static const char want[] =
+                "{\"status\":\"success\",\"name\":\"/"
+                "jobs\",\"capacity\":65536,\"max_message\":1024,"
+                "\"max_producers\":1,\"role\":\"consumer\",\"eventfd\":false,\"fds\":1}\n";
+        static const char want3[] =
+                "{\"status\":\"success\",\"name\":\"/ev\",\"capacity\":64,\"max_message\":8,"
+                "\"max_producers\":2,\"role\":\"none\",\"eventfd\":true,\"fds\":3}\n";
         mcd_buf b = MCD_BUF_INIT;
-        mcd_channel_info info = {"/jobs", 65536, 1024, 1, MC_CHANNEL_CONSUMER};
+        mcd_channel_info info = {"/jobs", 65536, 1024, 1, MC_CHANNEL_CONSUMER, 1};
+        mcd_channel_info ev = {"/ev", 64, 8, 2, MC_CHANNEL_NONE, 3};
 
         cr_assert(eq(int, mcd_reply_channel(&b, &info), 0));
-        cr_assert(eq(int,
-                     memcmp(b.data,
-                            "{\"status\":\"success\",\"name\":\"/jobs\",\"capacity\":65536,"
-                            "\"max_message\":1024,\"max_producers\":1,\"role\":\"consumer\","
-                            "\"fds\":1}\n",
-                            b.len),
-                     0),
-                  "%.*s", (int) b.len, b.data);
+        cr_assert(eq(sz, b.len, sizeof(want) - 1), "%.*s", (int) b.len, b.data);
+        cr_assert(eq(int, memcmp(b.data, want, b.len), 0), "%.*s", (int) b.len, b.data);
+        mcd_buf_consume(&b, b.len);
+        cr_assert(eq(int, mcd_reply_channel(&b, &ev), 0));
+        cr_assert(eq(sz, b.len, sizeof(want3) - 1), "%.*s", (int) b.len, b.data);
+        cr_assert(eq(int, memcmp(b.data, want3, b.len), 0), "%.*s", (int) b.len, b.data);
         mcd_buf_done(&b);
 }
 
@@ -626,4 +645,121 @@ Test(daemon_channel, flooding_opens_is_bounded_and_loses_nothing) {
         /* The daemon is still well. */
         create_ok(c, "{\"name\": \"after\", \"max_message\": 8}");
         mcc_close(c);
+}
+
+/* Send @req on @s and receive its reply with room for @room descriptors; *@ret_trunc says
+ * whether the kernel had to drop some (MSG_CTRUNC). Returns how many came, into @fds. */
+static size_t raw_call(int s, const char *req, size_t room, int *fds, bool *ret_trunc) {
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(4 * sizeof(int))];
+        } control;
+        char line[1024];
+        struct iovec iov = {line, sizeof(line)};
+        struct msghdr m = {.msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = control.buf,
+                           .msg_controllen = CMSG_SPACE(room * sizeof(int))};
+        struct pollfd p = {.fd = s, .events = POLLIN};
+        size_t n = 0;
+        ssize_t k;
+
+        cr_assert(le(sz, room, 4));
+        cr_assert(eq(sz, (size_t) write(s, req, strlen(req)), strlen(req)));
+        cr_assert(eq(int, poll(&p, 1, WAIT_MS), 1), "no reply to %s", req);
+        k = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
+        cr_assert(gt(sz, (size_t) (k > 0 ? k : 0), 0));
+        cr_assert(eq(ptr, memmem(line, (size_t) k, "\"error\"", 7), NULL), "%.*s", (int) k, line);
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+                if (cm->cmsg_type == SCM_RIGHTS)
+                        for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+                                memcpy(&fds[n++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+        *ret_trunc = (m.msg_flags & MSG_CTRUNC) != 0;
+        return n;
+}
+
+/*
+ * An eventfd channel: its region and both eventfds come with one reply, and the consumer's
+ * descriptor becomes readable when the producer sends. A client with room for one descriptor
+ * gets the first and MSG_CTRUNC, and the connection goes on.
+ */
+Test(daemon_channel, eventfd_channel_passes_three_descriptors) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        mc_channel_fds pf, cf;
+        mc_error e = MC_ERROR_INIT;
+        mc_channel prod = {0}, cons = {0};
+        mc_ctx *ctx = NULL;
+        int fds[4], evfd;
+        struct pollfd p;
+        char buf[16];
+        bool trunc;
+        int s;
+
+        need_root();
+        daemon_start(CHANNEL_CAPS, NULL);
+        s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        strscpy(sa.sun_path, sizeof(sa.sun_path), D.sock);
+        cr_assert(eq(int, connect(s, (struct sockaddr *) &sa, sizeof(sa)), 0));
+
+        cr_assert(eq(sz,
+                     raw_call(s,
+                              "{\"ChannelCreate\":{\"name\":\"ev\",\"max_message\":8,"
+                              "\"eventfd\":true}}\n",
+                              4, fds, &trunc),
+                     3));
+        cr_assert(not(trunc));
+        for (int i = 0; i < 3; i++)
+                close(fds[i]);
+        cr_assert(eq(sz,
+                     raw_call(s, "{\"ChannelOpen\":{\"name\":\"ev\",\"role\":\"consumer\"}}\n", 3,
+                              fds, &trunc),
+                     3));
+        cr_assert(not(trunc));
+        cf = (mc_channel_fds){fds[0], fds[1], fds[2]};
+        cr_assert(eq(sz,
+                     raw_call(s, "{\"ChannelOpen\":{\"name\":\"ev\",\"role\":\"producer\"}}\n", 3,
+                              fds, &trunc),
+                     3));
+        pf = (mc_channel_fds){fds[0], fds[1], fds[2]};
+
+        cr_assert(eq(int, mc_ctx_new(&ctx, &e), 0));
+        cr_assert(eq(int, mc_channel_open_fd(ctx, &cf, MC_CHANNEL_CONSUMER, &cons, &e), 0), "%s",
+                  e.message);
+        cr_assert(eq(int, mc_channel_open_fd(ctx, &pf, MC_CHANNEL_PRODUCER, &prod, &e), 0), "%s",
+                  e.message);
+        cr_assert(eq(int, mc_channel_fd(&cons, &evfd, &e), 0), "%s", e.message);
+        /* Armed by a try that found nothing, then readable once a message is sent. */
+        cr_assert(eq(int, mc_channel_try_recv(&cons, buf, sizeof(buf), &e), -EAGAIN));
+        cr_assert(eq(int, mc_channel_send(&prod, "ev", 2, WAIT_NS, &e), 0), "%s", e.message);
+        p = (struct pollfd){.fd = evfd, .events = POLLIN};
+        cr_assert(eq(int, poll(&p, 1, WAIT_MS), 1), "the eventfd did not become readable");
+        cr_assert(eq(int, mc_channel_try_recv(&cons, buf, sizeof(buf), &e), 2), "%s", e.message);
+
+        /* Room for one (CMSG_SPACE rounds it up to two on 64-bit): what does not fit is dropped by
+         * the kernel, MSG_CTRUNC says so, and the region comes first. */
+        {
+                size_t n = raw_call(s, "{\"ChannelOpen\":{\"name\":\"ev\",\"role\":\"none\"}}\n", 1,
+                                    fds, &trunc);
+
+                cr_assert(ge(sz, n, 1));
+                cr_assert(lt(sz, n, 3));
+                cr_assert(trunc);
+                cr_assert(eq(int, fcntl(fds[0], F_GETFL) & O_ACCMODE, O_RDONLY), "not the region");
+                for (size_t i = 0; i < n; i++)
+                        close(fds[i]);
+        }
+        /* The connection goes on. */
+        cr_assert(eq(sz,
+                     raw_call(s, "{\"ChannelOpen\":{\"name\":\"ev\",\"role\":\"none\"}}\n", 3, fds,
+                              &trunc),
+                     3));
+        cr_assert(not(trunc));
+        for (int i = 0; i < 3; i++)
+                close(fds[i]);
+        close(cf.region), close(cf.recv_event), close(cf.send_event);
+        close(pf.region), close(pf.recv_event), close(pf.send_event);
+        mc_channel_close(&prod, NULL);
+        mc_channel_close(&cons, NULL);
+        mc_ctx_free(ctx);
+        close(s);
 }
