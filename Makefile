@@ -52,6 +52,7 @@ demo: $(REL)/build.ninja
 	ninja -C $(REL)
 	$(REL)/examples/memcap-demo
 	$(REL)/examples/memcap-demo-daemon $(REL)/src/daemon/memcapd
+	$(REL)/examples/memcap-demo-channel $(REL)/src/daemon/memcapd
 
 test: $(ASAN)/build.ninja
 	ninja -C $(ASAN)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd-channel.h"
 
 static const cli_command commands[] = {
         {"maps", cmd_maps, "List the memory mappings of a process"},
@@ -21,6 +22,7 @@ static const cli_command commands[] = {
         {"audit", cmd_audit, "Filter and pretty-print a JSON-lines audit log"},
         {"signal", cmd_signal, "Send, wait for and list signals"},
         {"client", cmd_client, "Talk to memcapd, the mapping broker"},
+        {"channel", cmd_channel, "Send, receive and inspect messages of a channel"},
         {"help", cmd_help, "Show help for memcap or for one command"},
 };
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * memcapd's connections: their buffers, reading request lines, sending replies (MmapFd's
- * descriptor rides on the first byte of its reply), pausing a client that does not read, and
- * serving connections again when their uid's buffers, or all connections', come under their
- * limits. Requests themselves are handled in handlers.c, the limits counted in account.c.
+ * memcapd's connections: their buffers, reading request lines, sending replies (the descriptors
+ * of MmapFd, ChannelCreate and ChannelOpen ride on the first byte of their reply), pausing a client
+ * that does not read, and serving connections again when their uid's buffers, or all connections',
+ * come under their limits. Requests themselves are handled in handlers.c, the limits counted in
+ * account.c.
  *
  *   - a request line is at most max_line bytes, and its buffer never grows past that;
  *   - a connection whose unread replies reach max_output (or that holds MAX_QUEUED_FDS unread
@@ -42,8 +43,8 @@
 #define SCRATCH_KEEP (256 * 1024)
 #define TRIM_LINE    (64 * 1024)
 
-/* Descriptors (MmapFd replies) queued for one connection before it is paused: each is open in
- * the daemon until the client reads its reply. */
+/* Descriptors (MmapFd, ChannelCreate and ChannelOpen replies) queued for one connection before
+ * it is paused: each is open in the daemon until the client reads its reply. */
 #define MAX_QUEUED_FDS 64
 
 /* ---- buffers and state ------------------------------------------------------------------------
@@ -169,19 +170,23 @@ void mcd_conn_update_events(mcd_server *s, conn *c) {
 int mcd_conn_flush(conn *c) {
         while (c->out.len > 0) {
                 size_t n = c->out.len;
-                char cbuf[CMSG_SPACE(sizeof(int))];
+                char cbuf[CMSG_SPACE(MCD_MAX_FDS_PER_REPLY * sizeof(int))];
                 struct iovec iov;
                 struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-                bool with_fd = false;
+                size_t with_fd = 0; /* descriptors that go with this message */
                 ssize_t k;
 
                 if (c->n_fds > 0) {
                         uint64_t at = c->fds[0].pos;
                         if (at == c->out_sent) {
-                                with_fd = true;
-                                /* One descriptor a message: stop before the next one's reply. */
-                                if (c->n_fds > 1 && c->fds[1].pos - c->out_sent < n)
-                                        n = (size_t) (c->fds[1].pos - c->out_sent);
+                                /* The descriptors of one reply (queued at one position) go
+                                 * together; stop before the next reply's. */
+                                while (with_fd < c->n_fds && with_fd < MCD_MAX_FDS_PER_REPLY &&
+                                       c->fds[with_fd].pos == at)
+                                        with_fd++;
+                                if (c->n_fds > with_fd && c->fds[with_fd].pos != at &&
+                                    c->fds[with_fd].pos - c->out_sent < n)
+                                        n = (size_t) (c->fds[with_fd].pos - c->out_sent);
                         } else if (at - c->out_sent < n)
                                 n = (size_t) (at - c->out_sent); /* stop before that reply */
                 }
@@ -191,12 +196,13 @@ int mcd_conn_flush(conn *c) {
                         struct cmsghdr *cm;
                         memset(cbuf, 0, sizeof(cbuf));
                         msg.msg_control = cbuf;
-                        msg.msg_controllen = sizeof(cbuf);
+                        msg.msg_controllen = CMSG_SPACE(with_fd * sizeof(int));
                         cm = CMSG_FIRSTHDR(&msg);
                         cm->cmsg_level = SOL_SOCKET;
                         cm->cmsg_type = SCM_RIGHTS;
-                        cm->cmsg_len = CMSG_LEN(sizeof(int));
-                        memcpy(CMSG_DATA(cm), &c->fds[0].fd, sizeof(int));
+                        cm->cmsg_len = CMSG_LEN(with_fd * sizeof(int));
+                        for (size_t i = 0; i < with_fd; i++)
+                                memcpy(CMSG_DATA(cm) + i * sizeof(int), &c->fds[i].fd, sizeof(int));
                 }
                 k = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (k < 0) {
@@ -207,10 +213,11 @@ int mcd_conn_flush(conn *c) {
                         return -1;
                 }
                 if (with_fd) {
-                        /* The descriptor went with the first byte sent. */
-                        safe_close(c->fds[0].fd);
-                        memmove(c->fds, c->fds + 1, (c->n_fds - 1) * sizeof(*c->fds));
-                        c->n_fds--;
+                        /* The descriptors went with the first byte sent. */
+                        for (size_t i = 0; i < with_fd; i++)
+                                safe_close(c->fds[i].fd);
+                        memmove(c->fds, c->fds + with_fd, (c->n_fds - with_fd) * sizeof(*c->fds));
+                        c->n_fds -= with_fd;
                 }
                 mcd_buf_consume(&c->out, (size_t) k);
                 c->out_sent += (uint64_t) k;

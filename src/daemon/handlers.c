@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * memcapd's request handlers: one parsed request in, one reply queued. Each call maps onto the
- * library's mapping manager, which owns ids, ownership, capabilities and quotas; this file only
- * translates. Capability refusals (PermissionDenied without an errno) get the protocol's
- * "permission_denied" reply; every other failure an "error" reply with the library's kind.
+ * library's mapping manager, which owns ids, ownership, capabilities and quotas (ChannelCreate
+ * and ChannelOpen go to channels.c instead); this file only translates. Capability refusals
+ * (PermissionDenied without an errno) get the protocol's "permission_denied" reply; every other
+ * failure an "error" reply with the library's kind.
  * When an audit log is configured every request is recorded with the client's identity, subject
  * to the client's audit rate limit except for successful calls that change something.
  */
@@ -139,6 +140,10 @@ static void audit_request(mcd_server *s, conn *c, const mcd_request *q, const ch
                 json_object_set_new(o, "mmap_id", json_integer((json_int_t) q->mmap_id));
         if (q && q->path)
                 audit_path(o, q->path, strlen(q->path));
+        if (q && q->name)
+                json_object_set_new(o, "channel", json_string(q->name));
+        if (q && q->call == MCD_CALL_CHANNEL_OPEN)
+                json_object_set_new(o, "role", json_string(mc_channel_role_name(q->role)));
         if (!q) {
                 json_t *path = unparsed_path(line, len);
 
@@ -330,6 +335,12 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
                 break;
         case MCD_CALL_MMAP_FD:
                 r = do_fd(s, c, &q, &e);
+                break;
+        case MCD_CALL_CHANNEL_CREATE:
+                r = mcd_channel_create(s, c, &q, &e);
+                break;
+        case MCD_CALL_CHANNEL_OPEN:
+                r = mcd_channel_open(s, c, &q, &e);
                 break;
         case MCD_CALL_HELLO:
                 r = mcd_reply_hello(&c->out, c->client.caps, c->client.pid, c->client.uid);

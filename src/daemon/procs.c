@@ -104,6 +104,7 @@ void mcd_proc_exited(mcd_server *s, proc *p) {
 
         if (n > 0)
                 log_info("client %d exited: released %zu mapping(s)", (int) p->pid, n);
+        mcd_channels_drop_owner(s, p->key);
         for (conn *c = s->conns; c; c = next) {
                 next = c->next;
                 if (c->p != p)
@@ -126,9 +127,9 @@ void mcd_proc_detach(mcd_server *s, proc *p) {
 }
 
 /*
- * Forget the processes that lost their last connection and have no mappings, so that processes
- * that merely connected once do not pin a pidfd each in the daemon; a process that comes back
- * gets the same key. One with mappings keeps its record until its pidfd reports the exit.
+ * Forget the processes that lost their last connection and have no mappings or channels, so that
+ * processes that merely connected once do not pin a pidfd each in the daemon; a process that comes
+ * back gets the same key. One with mappings keeps its record until its pidfd reports the exit.
  * Called between batches of events, which may point at these records.
  */
 void mcd_procs_sweep(mcd_server *s) {
@@ -144,7 +145,9 @@ void mcd_procs_sweep(mcd_server *s) {
                 if (!p->idle)
                         continue;
                 p->idle = false;
-                if (p->refs > 0 || mc_manager_list(s->mgr, &who, 0, &v, &n, NULL) < 0)
+                /* A channel's creator is watched until it exits, connected or not. */
+                if (p->refs > 0 || mcd_channels_owned(s, p->key) ||
+                    mc_manager_list(s->mgr, &who, 0, &v, &n, NULL) < 0)
                         continue; /* out of memory: keep it, to be safe */
                 free(v);
                 if (n == 0)

@@ -492,6 +492,59 @@ static int check_data(const parser *p, const json_t *v, mcd_encoding encoding, u
                                p->call, describe(p, v, got, sizeof(got)));
         return check_data_array(p, v, ret, ret_len);
 }
+/*
+ * A channel name: the daemon keeps channels by it and matches it against the policy's
+ * allowed_shared_memory, so it is kept to characters that need no escaping anywhere (a log, a
+ * shell, a pattern) and stored with its leading '/'.
+ */
+static int check_name(const parser *p, const json_t *v, char **ret) {
+        const char *s, *base;
+        size_t n;
+        char got[64];
+
+        if (!json_is_string(v))
+                return invalid(p->err, "%s: field 'name' must be a string (got %s)", p->call,
+                               describe(p, v, got, sizeof(got)));
+        s = json_string_value(v);
+        n = json_string_length(v);
+        base = s[0] == '/' ? s + 1 : s;
+        if (n == (size_t) (base - s))
+                return invalid(p->err, "%s: field 'name' must not be empty", p->call);
+        if (n - (size_t) (base - s) > MCD_CHANNEL_NAME_MAX - 1)
+                return invalid(p->err, "%s: field 'name' is %zu bytes; the limit is %d", p->call, n,
+                               MCD_CHANNEL_NAME_MAX - 1);
+        for (const char *c = base; c < s + n; c++)
+                if (!(is_digit((unsigned char) *c) || (*c >= 'a' && *c <= 'z') ||
+                      (*c >= 'A' && *c <= 'Z') || *c == '.' || *c == '_' || *c == '-'))
+                        return invalid(p->err,
+                                       "%s: field 'name' may hold only letters, digits, '.', '_' "
+                                       "and '-' after an optional leading '/' (byte %zu is 0x%02x)",
+                                       p->call, (size_t) (c - s), (unsigned char) *c);
+        if (streq(base, ".") || streq(base, ".."))
+                return invalid(p->err, "%s: field 'name' must not be '.' or '..'", p->call);
+        if (asprintf(ret, "/%s", base) < 0) {
+                *ret = NULL;
+                return oom(p->err);
+        }
+        return 0;
+}
+
+static int check_role(const parser *p, const json_t *v, mc_channel_role *ret) {
+        static const mc_channel_role roles[] = {MC_CHANNEL_PRODUCER, MC_CHANNEL_CONSUMER,
+                                                MC_CHANNEL_NONE};
+        char got[64];
+
+        if (json_is_string(v))
+                for (size_t i = 0; i < ELEMENTSOF(roles); i++)
+                        if (streq(json_string_value(v), mc_channel_role_name(roles[i]))) {
+                                *ret = roles[i];
+                                return 0;
+                        }
+        return invalid(
+                p->err, "%s: field 'role' must be \"producer\", \"consumer\" or \"none\" (got %s)",
+                p->call, json_is_string(v) ? "another string" : describe(p, v, got, sizeof(got)));
+}
+
 /* ---- requests ------------------------------------------------------------------------------- */
 
 static int find_call(const char *name, mcd_call *ret) {
@@ -576,6 +629,39 @@ static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request
         }
         if (fv[F_ADVICE]) {
                 r = check_advice(p, fv[F_ADVICE], &req->advice);
+                if (r < 0)
+                        return r;
+        }
+
+        if (fv[F_NAME]) {
+                r = check_name(p, fv[F_NAME], &req->name);
+                if (r < 0)
+                        return r;
+        }
+        if (fv[F_CAPACITY]) {
+                r = check_uint(p, F_CAPACITY, -1, fv[F_CAPACITY], 0, MCD_MAX_U63, &req->capacity);
+                if (r < 0)
+                        return r;
+        }
+        if (fv[F_MAX_MESSAGE]) {
+                r = check_uint(p, F_MAX_MESSAGE, -1, fv[F_MAX_MESSAGE], 1, MCD_MAX_U63,
+                               &req->max_message);
+                if (r < 0)
+                        return r;
+        }
+        if (fv[F_PRODUCERS]) {
+                r = check_uint(p, F_PRODUCERS, -1, fv[F_PRODUCERS], 0, MC_CHANNEL_MAX_PRODUCERS,
+                               &req->producers);
+                if (r < 0)
+                        return r;
+        }
+        if (fv[F_ROLE]) {
+                r = check_role(p, fv[F_ROLE], &req->role);
+                if (r < 0)
+                        return r;
+        }
+        if (fv[F_EVENTFD]) {
+                r = check_bool(p, F_EVENTFD, fv[F_EVENTFD], &req->eventfd);
                 if (r < 0)
                         return r;
         }

@@ -469,3 +469,30 @@ int mcd_reply_denied(mcd_buf *b, const char *reason) {
         o = put_lit(o, "}\n");
         return finish(b, o);
 }
+
+int mcd_reply_channel(mcd_buf *b, const mcd_channel_info *ch) {
+        size_t bound = FIXED_MAX, n;
+        char *o;
+
+        if (!str_bound(strlen(ch->name), &n) || !bound_add(&bound, n))
+                return -ENOMEM;
+        o = begin(b, bound);
+        if (!o)
+                return -ENOMEM;
+        o = put_lit(o, "{\"status\":\"success\",\"name\":");
+        o = put_cstr(o, ch->name);
+        o = put_lit(o, ",\"capacity\":");
+        o = put_u64(o, ch->capacity);
+        o = put_lit(o, ",\"max_message\":");
+        o = put_u64(o, ch->max_message);
+        o = put_lit(o, ",\"max_producers\":");
+        o = put_u64(o, ch->max_producers);
+        o = put_lit(o, ",\"role\":");
+        o = put_cstr(o, mc_channel_role_name(ch->role) ? mc_channel_role_name(ch->role) : "none");
+        o = put_lit(o, ",\"eventfd\":");
+        o = put_bool(o, ch->n_fds > 1);
+        o = put_lit(o, ",\"fds\":");
+        o = put_u64(o, ch->n_fds);
+        o = put_lit(o, "}\n");
+        return finish(b, o);
+}

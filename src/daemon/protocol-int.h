@@ -24,6 +24,12 @@ typedef enum field {
         F_DATA,
         F_ALL,
         F_ADVICE,
+        F_NAME,
+        F_CAPACITY,
+        F_MAX_MESSAGE,
+        F_PRODUCERS,
+        F_ROLE,
+        F_EVENTFD,
         _F_MAX,
 } field;
 

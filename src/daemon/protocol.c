@@ -38,6 +38,8 @@ const char *const mcd__call_names[_MCD_CALL_MAX] = {
         [MCD_CALL_MLOCK] = "Mlock",
         [MCD_CALL_MUNLOCK] = "Munlock",
         [MCD_CALL_HELLO] = "Hello",
+        [MCD_CALL_CHANNEL_CREATE] = "ChannelCreate",
+        [MCD_CALL_CHANNEL_OPEN] = "ChannelOpen",
 };
 
 const char *mcd_call_name(mcd_call call) {
@@ -46,8 +48,8 @@ const char *mcd_call_name(mcd_call call) {
         return mcd__call_names[call];
 }
 
-static const char *const capability_names[] = {"FileRead", "FileWrite", "SystemInfo", "FdPass",
-                                               "MemLock"};
+static const char *const capability_names[] = {"FileRead", "FileWrite", "SystemInfo",
+                                               "FdPass",   "MemLock",   "Channel"};
 
 const char *mcd_capability_name(mcd_capability cap) {
         for (size_t i = 0; i < ELEMENTSOF(capability_names); i++)
@@ -57,10 +59,11 @@ const char *mcd_capability_name(mcd_capability cap) {
 }
 
 const char *const mcd__field_names[_F_MAX] = {
-        [F_MMAP_ID] = "mmap_id",   [F_PATH] = "path", [F_OFFSET] = "offset",
-        [F_LENGTH] = "length",     [F_PROT] = "prot", [F_SHARED] = "shared",
-        [F_ENCODING] = "encoding", [F_DATA] = "data", [F_ALL] = "all",
-        [F_ADVICE] = "advice",
+        [F_MMAP_ID] = "mmap_id",         [F_PATH] = "path",           [F_OFFSET] = "offset",
+        [F_LENGTH] = "length",           [F_PROT] = "prot",           [F_SHARED] = "shared",
+        [F_ENCODING] = "encoding",       [F_DATA] = "data",           [F_ALL] = "all",
+        [F_ADVICE] = "advice",           [F_NAME] = "name",           [F_CAPACITY] = "capacity",
+        [F_MAX_MESSAGE] = "max_message", [F_PRODUCERS] = "producers", [F_ROLE] = "role", [F_EVENTFD] = "eventfd",
 };
 
 const mcd__call_fields_t mcd__call_fields[_MCD_CALL_MAX] = {
@@ -82,6 +85,10 @@ const mcd__call_fields_t mcd__call_fields[_MCD_CALL_MAX] = {
         [MCD_CALL_MLOCK] = {RANGE_FIELDS, BIT(F_MMAP_ID)},
         [MCD_CALL_MUNLOCK] = {RANGE_FIELDS, BIT(F_MMAP_ID)},
         [MCD_CALL_HELLO] = {0, 0},
+        [MCD_CALL_CHANNEL_CREATE] = {BIT(F_NAME) | BIT(F_CAPACITY) | BIT(F_MAX_MESSAGE) |
+                                             BIT(F_PRODUCERS) | BIT(F_EVENTFD),
+                                     BIT(F_NAME) | BIT(F_MAX_MESSAGE)},
+        [MCD_CALL_CHANNEL_OPEN] = {BIT(F_NAME) | BIT(F_ROLE), BIT(F_NAME) | BIT(F_ROLE)},
 };
 
 /* ---- requests ------------------------------------------------------------------------------- */
@@ -91,6 +98,7 @@ void mcd_request_done(mcd_request *req) {
                 return;
         free(req->path);
         free(req->data);
+        free(req->name);
         *req = (mcd_request) MCD_REQUEST_INIT;
 }
 

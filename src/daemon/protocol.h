@@ -56,6 +56,8 @@ typedef enum mcd_call {
         MCD_CALL_MLOCK,
         MCD_CALL_MUNLOCK,
         MCD_CALL_HELLO,
+        MCD_CALL_CHANNEL_CREATE,
+        MCD_CALL_CHANNEL_OPEN,
         _MCD_CALL_MAX,
 } mcd_call;
 
@@ -81,11 +83,21 @@ typedef enum mcd_capability {
         MCD_CAP_SYSTEM_INFO = 1 << 2, /* "SystemInfo": MmapStats/MmapList of others' mappings */
         MCD_CAP_FD_PASS = 1 << 3,     /* "FdPass": MmapFd */
         MCD_CAP_MEM_LOCK = 1 << 4,    /* "MemLock": Mlock */
-        MCD_CAP_ALL = (1 << 5) - 1,
+        /* "Channel": ChannelCreate and ChannelOpen. The daemon's own (the library's manager
+         * knows nothing of it), and granted only by configuration, never by default. */
+        MCD_CAP_CHANNEL = 1 << 5,
+        MCD_CAP_ALL = (1 << 6) - 1,
 } mcd_capability;
 
 /* The capability's name ("FileRead") for a single bit, or NULL. */
 const char *mcd_capability_name(mcd_capability cap);
+
+/* The longest channel name, in bytes, with its leading '/'. */
+#define MCD_CHANNEL_NAME_MAX 128
+
+/* Channels the daemon holds at most, per creating process and in all (docs/protocol.md). */
+#define MCD_CHANNELS_PER_CLIENT 16
+#define MCD_CHANNELS_MAX        256
 
 /*
  * A parsed request. Which members mean anything depends on @call; the others are zero. Owns
@@ -101,6 +113,9 @@ const char *mcd_capability_name(mcd_capability cap);
  *   Madvise     as Msync, and advice
  *   MmapList    all
  *   Hello       nothing
+ *   ChannelCreate  name, capacity (0: the library's default), max_message, producers (0: one
+ *                  producer; 1..64: a multi-producer channel of that many), eventfd
+ *   ChannelOpen    name, role
  */
 typedef struct mcd_request {
         mcd_call call;
@@ -116,6 +131,14 @@ typedef struct mcd_request {
         mcd_encoding encoding; /* MmapRead: of the reply; MmapWrite: of data */
         uint8_t *data;         /* MmapWrite: the bytes (non-NULL, also when data_len is 0) */
         size_t data_len;
+        /* Channels: "/" and then 1..MCD_CHANNEL_NAME_MAX - 1 of [A-Za-z0-9._-], not "." or
+         * ".."; the client may leave out the '/', the decoder adds it. */
+        char *name;
+        uint64_t capacity;    /* ChannelCreate: ring bytes, 0 (absent) for the default */
+        uint64_t max_message; /* ChannelCreate: 1 .. MCD_MAX_U63 */
+        uint64_t producers;   /* ChannelCreate: 0 .. MC_CHANNEL_MAX_PRODUCERS */
+        mc_channel_role role; /* ChannelOpen: "producer", "consumer" or "none" */
+        bool eventfd;         /* ChannelCreate: two eventfds come with the region */
 } mcd_request;
 
 #define MCD_REQUEST_INIT                                                                           \
@@ -256,3 +279,19 @@ int mcd_reply_error(mcd_buf *b, const mc_error *e, const char *call);
 
 /* {"status":"permission_denied","kind":"PermissionDenied","reason":"..."} */
 int mcd_reply_denied(mcd_buf *b, const char *reason);
+
+/* A channel as ChannelCreate and ChannelOpen describe it. */
+typedef struct mcd_channel_info {
+        const char *name; /* NUL-terminated, as the decoder checked it */
+        uint64_t capacity, max_message;
+        unsigned max_producers; /* 1 for a single-producer channel */
+        mc_channel_role role;   /* the end the client asked for (ChannelCreate: none) */
+        unsigned n_fds;         /* descriptors with the reply: 1, or 3 with eventfds */
+} mcd_channel_info;
+
+/*
+ * {"status":"success","name":"/jobs","capacity":65536,"max_message":1024,"max_producers":1,
+ * "role":"consumer","eventfd":false,"fds":1}: "fds" is the number of descriptors (SCM_RIGHTS) that
+ * come with it, in the order of mc_channel_fds (region, recv_event, send_event).
+ */
+int mcd_reply_channel(mcd_buf *b, const mcd_channel_info *ch);

@@ -3,8 +3,8 @@
 
 /*
  * The server's internals, shared by its files (server.c lists them and their jobs): server.c
- * (set-up, the loop), listener.c, conn.c, procs.c, timeouts.c, reload.c, handlers.c, account.c
- * and audit-log.c. All of it runs on the loop's one thread.
+ * (set-up, the loop), listener.c, conn.c, procs.c, timeouts.c, reload.c, handlers.c, channels.c,
+ * account.c and audit-log.c. All of it runs on the loop's one thread.
  */
 
 #include <jansson.h>
@@ -44,6 +44,7 @@ typedef struct out_fd {
 } out_fd;
 
 typedef struct account account;
+typedef struct mcd_chan mcd_chan;
 
 /* How an audit record counts for the rate limit's summary. */
 typedef enum audit_class {
@@ -138,6 +139,8 @@ struct mcd_server {
         bool sweep_procs;      /* some process lost its last connection */
         bool stopping;
         bool reload;
+        mcd_chan *channels; /* channels.c */
+        size_t n_channels;
         uint8_t *scratch; /* MmapRead bytes on their way into a reply */
         size_t scratch_cap;
         /* The audit log (audit-log.c). */
@@ -218,7 +221,11 @@ void mcd_conn_event(mcd_server *s, conn *c, uint32_t events);
 void mcd_conn_queue_closing_error(conn *c, mc_error_kind kind, int errnum, const char *reason,
                                   const char *msg);
 
-/* Queue a descriptor to go with the reply about to be written to @c->out. */
+/* Most descriptors one reply carries (a channel's region and its two eventfds). */
+#define MCD_MAX_FDS_PER_REPLY 3
+
+/* Queue a descriptor to go with the reply about to be written to @c->out; up to
+ * MCD_MAX_FDS_PER_REPLY of them go with one reply, in one message. */
 int mcd_conn_attach_fd(conn *c, int fd);
 
 /* Close the descriptor of the last mcd_conn_attach_fd() when its reply could not be queued:
@@ -244,6 +251,20 @@ void mcd_reload(mcd_server *s);
 
 /* Handle one request line of @c and queue its reply. */
 void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len);
+
+/* ---- channels.c ---------------------------------------------------------------------------- */
+
+/* ChannelCreate and ChannelOpen: queue the reply and the region's descriptor, or fill @e. */
+int mcd_channel_create(mcd_server *s, conn *c, const mcd_request *q, mc_error *e);
+int mcd_channel_open(mcd_server *s, conn *c, const mcd_request *q, mc_error *e);
+
+/* Whether the process @key created a channel the daemon still holds. */
+bool mcd_channels_owned(const mcd_server *s, uint64_t key);
+
+/* The process @key exited: forget its channels (ends already open keep them). */
+void mcd_channels_drop_owner(mcd_server *s, uint64_t key);
+
+void mcd_channels_free(mcd_server *s);
 
 /* ---- account.c ----------------------------------------------------------------------------- */
 

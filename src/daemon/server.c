@@ -10,6 +10,7 @@
  *   timeouts.c  the clock, request and send timeouts, how long the loop may sleep
  *   reload.c    signals (shutdown, reload) and reloading the configuration and policy
  *   handlers.c  requests, one parsed request in and one reply queued
+ *   channels.c  ChannelCreate and ChannelOpen: the channels held by name
  *   account.c   what each uid holds, against the buffer limits
  *   audit-log.c the audit trail and its rate limit
  *
@@ -242,6 +243,7 @@ void mcd_server_free(mcd_server *s) {
         if (s->ctx)
                 mcd_audit_flush_summaries(s, true);
         mcd_accounts_free(s);
+        mcd_channels_free(s);
         /* Sync and unmap everything before the context goes. */
         s->mgr = mc_manager_free(s->mgr);
         s->ctx = mc_ctx_free(s->ctx);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "protocol.h"
 #include "error-util.h"
 #include "settings.h"
 #include "macro.h"
@@ -182,10 +183,14 @@ static int get_caps(const char *path, json_t *obj, mcd_config *c, mc_error *err)
                         return bad(err, path, "capabilities", "values must be arrays of names");
                 json_array_foreach(v, i, name) {
                         unsigned one;
-                        if (!json_is_string(name) ||
-                            mc_capability_from_name(json_string_value(name), &one) < 0)
+                        /* Channel is the daemon's; the others are the library manager's. */
+                        if (json_is_string(name) && streq(json_string_value(name), "Channel"))
+                                one = MCD_CAP_CHANNEL;
+                        else if (!json_is_string(name) ||
+                                 mc_capability_from_name(json_string_value(name), &one) < 0)
                                 return bad(err, path, "capabilities",
-                                           "lists FileRead, FileWrite, SystemInfo, FdPass only");
+                                           "lists FileRead, FileWrite, SystemInfo, FdPass, "
+                                           "MemLock and Channel only");
                         caps |= one;
                 }
                 if (streq(k, "*")) {

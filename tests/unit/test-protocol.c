@@ -1616,7 +1616,7 @@ Test(protocol, reply_fd_and_hello) {
         cr_assert(eq(int, mcd_reply_hello(&b, MCD_CAP_ALL, 42, 1000), 0));
         buf_is(&b, "{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":\"0.1.0\","
                    "\"protocol\":1,\"capabilities\":[\"FileRead\",\"FileWrite\",\"SystemInfo\","
-                   "\"FdPass\",\"MemLock\"],\"pid\":42,\"uid\":1000}}\n");
+                   "\"FdPass\",\"MemLock\",\"Channel\"],\"pid\":42,\"uid\":1000}}\n");
         mcd_buf_consume(&b, b.len);
         cr_assert(eq(int, mcd_reply_hello(&b, MCD_CAP_FILE_READ | MCD_CAP_FD_PASS, 1, 0), 0));
         buf_is(&b,
