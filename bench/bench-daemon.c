@@ -63,6 +63,7 @@
 #include <memcap/memcap.h>
 
 #include "bench-util.h"
+#include "core.h"     /* tests/support: what the test suites use too */
 #include "protocol.h" /* memcapd's codec, timed in this process (the breakdown section) */
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -421,21 +422,10 @@ static bool json_u64(const char *text, const char *key, uint64_t *ret) {
 }
 
 static int unix_connect(const char *path, int *ret_fd) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd;
+        int fd = mct_unix_connect(path);
 
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int e = errno;
-
-                close(fd);
-                return -e;
-        }
+                return fd;
         *ret_fd = fd;
         return 0;
 }
@@ -2186,19 +2176,9 @@ static uint64_t count_lines(const char *path) {
 }
 
 static uint64_t count_fds(pid_t pid) {
-        char path[64];
-        struct dirent *de;
-        uint64_t n = 0;
-        DIR *d;
+        int n = mct_count_fds(pid, /* skip_proc= */ false);
 
-        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
-        d = opendir(path);
-        if (!d)
-                return 0;
-        while ((de = readdir(d)))
-                n += de->d_name[0] != '.';
-        closedir(d);
-        return n;
+        return n < 0 ? 0 : (uint64_t) n;
 }
 
 static uint64_t kb_field(const char *buf, const char *name) {

@@ -14,7 +14,8 @@
  */
 
 #include "common.h"
-#include "cli-spawn.h"
+#include "spawn.h"
+#include "memcapd.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -51,19 +52,9 @@ static pid_t daemon_pid;
 
 /* The contents of @path, NUL-terminated, in a malloc'd buffer. */
 static char *read_file(const char *path, size_t *ret_len) {
-        char *buf = NULL;
-        size_t len = 0;
-        char chunk[4096];
-        ssize_t n;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char *buf = mct_read_all(path, ret_len);
 
-        cr_assert(ge(int, fd, 0), "%s: %s", path, strerror(errno));
-        append(&buf, &len, "", 0);
-        while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-                append(&buf, &len, chunk, (size_t) n);
-        close(fd);
-        if (ret_len)
-                *ret_len = len;
+        cr_assert(not(eq(ptr, buf, NULL)), "%s: %s", path, strerror(errno));
         return buf;
 }
 
@@ -74,33 +65,14 @@ static void set_sun_path(struct sockaddr_un *sa, const char *path) {
         memcpy(sa->sun_path, path, strlen(path) + 1);
 }
 
-static bool can_connect(const char *path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool ok;
-
-        cr_assert(ge(int, fd, 0));
-        set_sun_path(&sa, path);
-        ok = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
-        close(fd);
-        return ok;
-}
-
-static void dump_daemon_log(void) {
-        char path[400];
-        char *log;
-
-        snprintf(path, sizeof(path), "%s/memcapd.log", tmpdir);
-        if (access(path, R_OK) < 0)
-                return;
-        log = read_file(path, NULL);
-        fprintf(stderr, "---- memcapd log ----\n%s---- end ----\n", log);
-        free(log);
+/* A test that crashes skips .fini: the daemon must not outlive it. */
+static void die_with_the_test(void) {
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
+                _exit(125);
 }
 
 static void client_init(void) {
         char path[400], audit[400], config[400];
-        struct timespec ts = {0, 20 * 1000 * 1000};
 
         /* 0755, so that a client running as nobody can reach the socket. */
         snprintf(tmpdir, sizeof(tmpdir), "/tmp/memcap-test-cli-client-%d", (int) getpid());
@@ -122,56 +94,22 @@ static void client_init(void) {
         snprintf(path, sizeof(path), "%s/data/f", root_dir);
         write_file(path, "hello, world\n", 13);
 
-        daemon_pid = fork();
-        cr_assert(ge(int, daemon_pid, 0));
-        if (daemon_pid == 0) {
-                const char *memcapd = build_path("src/daemon/memcapd");
-                int fd;
+        {
+                char *argv[] = {NULL,      "--socket", sock_path,  "--root", root_dir,
+                                "--audit", audit,      "--config", config,   NULL};
 
-                /* A test that crashes skips .fini: the daemon must not outlive it. */
-                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
-                        _exit(125);
+                /* Sanitizers make the start slow on a busy machine. */
                 snprintf(path, sizeof(path), "%s/memcapd.log", tmpdir);
-                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-                        _exit(126);
-                execl(memcapd, memcapd, "--socket", sock_path, "--root", root_dir, "--audit", audit,
-                      "--config", config, (char *) NULL);
-                _exit(127);
+                daemon_pid = memcapd_start(argv, sock_path, path, die_with_the_test, 30000);
         }
-        /* Ready once the socket accepts; sanitizers make the start slow on a busy machine. */
-        for (int i = 0; i < 1500 && !can_connect(sock_path); i++) {
-                int status;
-
-                if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
-                        daemon_pid = 0;
-                        dump_daemon_log();
-                        cr_assert(false, "memcapd exited at start (status %d)", status);
-                }
-                nanosleep(&ts, NULL);
-        }
-        if (!can_connect(sock_path))
-                dump_daemon_log();
-        cr_assert(can_connect(sock_path), "memcapd does not accept on %s", sock_path);
 }
 
 static void client_fini(void) {
         if (daemon_pid > 0) {
-                int status;
-
                 kill(daemon_pid, SIGTERM);
-                for (int i = 0; i < 500; i++) {
-                        struct timespec ts = {0, 20 * 1000 * 1000};
-
-                        if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
-                                daemon_pid = 0;
-                                break;
-                        }
-                        nanosleep(&ts, NULL);
-                }
-                if (daemon_pid > 0) {
+                if (mct_wait_pid(daemon_pid, 10000) == -1) {
                         kill(daemon_pid, SIGKILL);
-                        waitpid(daemon_pid, &status, 0);
+                        (void) mct_wait_pid(daemon_pid, 10000);
                 }
                 daemon_pid = 0;
         }
@@ -181,7 +119,7 @@ static void client_fini(void) {
 
 TestSuite(cli_client, .init = client_init, .fini = client_fini, .timeout = 120);
 
-static void root_path(char *buf, size_t size, const char *rel) {
+static void client_root_path(char *buf, size_t size, const char *rel) {
         int n = snprintf(buf, size, "%s%s", root_dir, rel);
 
         cr_assert(lt(sz, (size_t) n, size));
@@ -294,7 +232,7 @@ Test(cli_client, session_runs_every_command_in_one_process) {
         run_result_done(&r);
 
         /* The shared write reached the file. */
-        root_path(path, sizeof(path), "/data/f");
+        client_root_path(path, sizeof(path), "/data/f");
         file = read_file(path, NULL);
         cr_assert(eq(str, file, "HELLO, world\n"));
         free(file);
@@ -505,7 +443,7 @@ Test(cli_client, read_text_escapes_control_characters) {
         run_result r;
 
         /* A tab and a newline stay; ESC, a lone continuation byte and NUL are escaped. */
-        root_path(path, sizeof(path), "/data/t");
+        client_root_path(path, sizeof(path), "/data/t");
         write_file(path, "a\tb\nc\x1b[31m\x80\0d \xc3\xa9", 16);
         RUN_IN(&r, "mmap /data/t\nread %\nread % --raw\n", "session");
         ASSERT_EXIT(&r, 0);
@@ -675,7 +613,7 @@ Test(cli_client, two_sessions_share_a_file) {
         ASSERT_HAS(ra.err, "MmapStats failed: ");
         run_result_done(&ra);
 
-        root_path(path, sizeof(path), "/data/f");
+        client_root_path(path, sizeof(path), "/data/f");
         file = read_file(path, NULL);
         cr_assert(eq(str, file, "WORLD, world\n"));
         free(file);
@@ -732,7 +670,7 @@ Test(cli_client, truncated_file_is_io_and_missing_input_not_found) {
         run_result r;
         child a;
 
-        root_path(path, sizeof(path), "/data/big");
+        client_root_path(path, sizeof(path), "/data/big");
         memset(page, 'z', sizeof(page));
         write_file(path, page, sizeof(page));
         spawn_child(&a, (const char *const[]){"client", "--socket", sock_path, "session", NULL},

@@ -10,7 +10,7 @@
  */
 
 #include "common.h"
-#include "cli-spawn.h"
+#include "spawn.h"
 
 #include <fcntl.h>
 #include <jansson.h>

@@ -14,6 +14,7 @@
  */
 
 #include "common.h"
+#include "memcapd.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -33,809 +34,12 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
-
-#define NOBODY   ((uid_t) 65534)
-#define ALL_CAPS "[\"FileRead\",\"FileWrite\",\"SystemInfo\",\"FdPass\",\"MemLock\"]"
-/* How long a reply may take before the test calls the daemon stuck. */
-#define REPLY_TIMEOUT_MS 10000
-
-/* ---- small helpers --------------------------------------------------------------------------- */
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-        struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-/* printf into one of a ring of static buffers: request lines and expected replies. */
-__attribute__((format(printf, 1, 2))) static char *S(const char *fmt, ...) {
-        static char ring[8][16384];
-        static unsigned next;
-        char *b = ring[next++ % ELEMENTSOF(ring)];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(b, sizeof(ring[0]), fmt, ap);
-        va_end(ap);
-        cr_assert(lt(int, n, (int) sizeof(ring[0])), "S(): line too long");
-        return b;
-}
-
-/* The byte at offset @i of the test pattern files. */
-static uint8_t pat(uint64_t i) {
-        return (uint8_t) (i * 31 + 7);
-}
-
-/* "[b0,b1,...]" of @n bytes, into a heap string the caller frees. */
-static char *json_bytes(const uint8_t *b, size_t n) {
-        char *s = malloc(n * 4 + 3), *p = s;
-
-        cr_assert(not(eq(ptr, s, NULL)));
-        *p++ = '[';
-        for (size_t i = 0; i < n; i++)
-                p += snprintf(p, 5, i ? ",%u" : "%u", b[i]); /* sized above: <= 4 bytes each */
-        *p++ = ']';
-        *p = 0;
-        return s;
-}
-
-static char *base64(const uint8_t *b, size_t n) {
-        static const char tab[] =
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        char *s = malloc((n + 2) / 3 * 4 + 1), *p = s;
-        size_t i;
-
-        cr_assert(not(eq(ptr, s, NULL)));
-        for (i = 0; i + 2 < n; i += 3) {
-                uint32_t v = (uint32_t) b[i] << 16 | (uint32_t) b[i + 1] << 8 | b[i + 2];
-                *p++ = tab[v >> 18];
-                *p++ = tab[(v >> 12) & 63];
-                *p++ = tab[(v >> 6) & 63];
-                *p++ = tab[v & 63];
-        }
-        if (i < n) {
-                uint32_t v = (uint32_t) b[i] << 16 | (i + 1 < n ? (uint32_t) b[i + 1] << 8 : 0);
-                *p++ = tab[v >> 18];
-                *p++ = tab[(v >> 12) & 63];
-                *p++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-                *p++ = '=';
-        }
-        *p = 0;
-        return s;
-}
-
-static bool contains(const char *s, const char *part) {
-        return s && strstr(s, part) != NULL;
-}
-
-static bool starts_with(const char *s, const char *prefix) {
-        return s && strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* ---- the daemon under test ------------------------------------------------------------------- */
-
-typedef struct daemon_state {
-        pid_t pid; /* 0 when not running */
-        char dir[64];
-        char sock[128], root[128], log[128], audit[128], config[128];
-} daemon_state;
-
-static daemon_state D;
-
-static const char *memcapd_binary(void) {
-        static char path[4096];
-        const char *b = getenv("MEMCAP_BUILD_ROOT");
-
-        cr_assert(not(eq(ptr, (void *) b, NULL)), "MEMCAP_BUILD_ROOT is not set (run via meson)");
-        snprintf(path, sizeof(path), "%s/src/daemon/memcapd", b);
-        return path;
-}
-
-static char *root_path(const char *rel) {
-        return S("%s%s", D.root, rel);
-}
-
-static void write_file(const char *rel, const void *data, size_t n) {
-        int fd = open(root_path(rel), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-        cr_assert(ge(int, fd, 0), "creating %s: %s", rel, strerror(errno));
-        cr_assert(eq(sz, (size_t) write(fd, data, n), n));
-        close(fd);
-}
-
-/* A file of @n pattern bytes. */
-static void pattern_file(const char *rel, size_t n) {
-        uint8_t *b = malloc(n ? n : 1);
-
-        cr_assert(not(eq(ptr, b, NULL)));
-        for (size_t i = 0; i < n; i++)
-                b[i] = pat(i);
-        write_file(rel, b, n);
-        free(b);
-}
-
-/* Read @n bytes at @off of a root file with pread(2). */
-static void read_file(const char *rel, off_t off, void *buf, size_t n) {
-        int fd = open(root_path(rel), O_RDONLY | O_CLOEXEC);
-
-        cr_assert(ge(int, fd, 0), "opening %s: %s", rel, strerror(errno));
-        cr_assert(eq(sz, (size_t) pread(fd, buf, n, off), n));
-        close(fd);
-}
-
-static char *slurp(const char *path) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        size_t len = 0, cap = 4096;
-        char *s = malloc(cap);
-        ssize_t n;
-
-        cr_assert(not(eq(ptr, s, NULL)));
-        if (fd >= 0) {
-                while ((n = read(fd, s + len, cap - len - 1)) > 0) {
-                        len += (size_t) n;
-                        if (cap - len < 2) {
-                                cap *= 2;
-                                s = realloc(s, cap);
-                                cr_assert(not(eq(ptr, s, NULL)));
-                        }
-                }
-                close(fd);
-        }
-        s[len] = 0;
-        return s;
-}
-
-static void write_config(const char *json) {
-        int fd = open(D.config, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(sz, (size_t) write(fd, json, strlen(json)), strlen(json)));
-        close(fd);
-}
-
-/* A fresh directory with root/data/small (16 bytes) and root/data/big (3 pages of pattern). */
-static void setup_dir(void) {
-        static unsigned seq;
-
-        memset(&D, 0, sizeof(D));
-        snprintf(D.dir, sizeof(D.dir), "/tmp/memcapd-test-%d-%u-XXXXXX", (int) getpid(), seq++);
-        cr_assert(not(eq(ptr, mkdtemp(D.dir), NULL)), "mkdtemp: %s", strerror(errno));
-        /* uid nobody must reach the socket. */
-        cr_assert(eq(int, chmod(D.dir, 0755), 0));
-        snprintf(D.sock, sizeof(D.sock), "%s/sock", D.dir);
-        snprintf(D.root, sizeof(D.root), "%s/root", D.dir);
-        snprintf(D.log, sizeof(D.log), "%s/daemon.log", D.dir);
-        snprintf(D.audit, sizeof(D.audit), "%s/audit.jsonl", D.dir);
-        snprintf(D.config, sizeof(D.config), "%s/config.json", D.dir);
-        cr_assert(eq(int, mkdir(D.root, 0755), 0));
-        cr_assert(eq(int, mkdir(root_path("/data"), 0755), 0));
-        write_file("/data/small", "Hello, memcapd!\n", 16);
-        pattern_file("/data/big", 3 * 4096);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) st;
-        (void) flag;
-        (void) ftw;
-        return remove(path) < 0 ? 0 : 0; /* best effort: a leftover is harmless */
-}
-
-static int try_connect(const char *path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0)
-                return -errno;
-        strscpy(sa.sun_path, sizeof(sa.sun_path), path);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int e = errno;
-                close(fd);
-                return -e;
-        }
-        return fd;
-}
-
-/* exec memcapd with @argv (argv[0] is replaced); stdout and stderr to @out_path. */
-static pid_t spawn_memcapd(char **argv, const char *out_path, void (*pre_exec)(void)) {
-        pid_t pid = fork();
-
-        cr_assert(ge(int, pid, 0));
-        if (pid == 0) {
-                int fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-                        _exit(126);
-                if (pre_exec)
-                        pre_exec();
-                argv[0] = (char *) memcapd_binary();
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        return pid;
-}
-
-/* Wait up to @ms for @pid; returns its wait status, or -1 on timeout. */
-static int wait_for(pid_t pid, int ms) {
-        int64_t end = now_ms() + ms;
-        int status;
-
-        for (;;) {
-                pid_t r = waitpid(pid, &status, WNOHANG);
-                if (r == pid)
-                        return status;
-                if (r < 0 || now_ms() > end)
-                        return -1;
-                sleep_ms(5);
-        }
-}
-
-static void daemon_dump_log(void) {
-        char *log = slurp(D.log);
-
-        fprintf(stderr, "---- memcapd log (%s) ----\n%s---- end of log ----\n", D.log, log);
-        free(log);
-}
-
-static void (*daemon_pre_exec)(void);
-static char *daemon_policy; /* -p this file, when set */
-
-/*
- * Start memcapd with @config (JSON text, or NULL for none) and the audit log when @audit, and
- * wait until its socket accepts.
- */
-static void daemon_start(const char *config, bool audit) {
-        char *argv[16] = {NULL};
-        int n = 1, fd = -1;
-        int64_t end;
-
-        cr_assert(eq(int, D.pid, 0), "a daemon is already running");
-        argv[n++] = "-s";
-        argv[n++] = D.sock;
-        argv[n++] = "-r";
-        argv[n++] = D.root;
-        if (config) {
-                write_config(config);
-                argv[n++] = "-c";
-                argv[n++] = D.config;
-        }
-        if (audit) {
-                argv[n++] = "-a";
-                argv[n++] = D.audit;
-        }
-        if (daemon_policy) {
-                argv[n++] = "-p";
-                argv[n++] = daemon_policy;
-        }
-        D.pid = spawn_memcapd(argv, D.log, daemon_pre_exec);
-        end = now_ms() + 20000;
-        while (now_ms() < end) {
-                int status;
-                fd = try_connect(D.sock);
-                if (fd >= 0)
-                        break;
-                if (waitpid(D.pid, &status, WNOHANG) == D.pid) {
-                        D.pid = 0;
-                        daemon_dump_log();
-                        cr_fatal("memcapd exited at start (status 0x%x)", status);
-                }
-                sleep_ms(10);
-        }
-        if (fd < 0)
-                daemon_dump_log();
-        cr_assert(ge(int, fd, 0), "memcapd did not accept connections within 20 s");
-        close(fd);
-}
-
-/* SIGTERM, then expect exit status 0 and the socket gone. */
-static void daemon_stop(void) {
-        pid_t pid = D.pid;
-        int status;
-
-        if (pid == 0)
-                return;
-        D.pid = 0;
-        cr_assert(eq(int, kill(pid, SIGTERM), 0));
-        status = wait_for(pid, 30000);
-        if (status == -1) {
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
-                daemon_dump_log();
-                cr_fatal("memcapd did not stop within 30 s of SIGTERM");
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                daemon_dump_log();
-        cr_assert(eq(int, !!WIFEXITED(status), 1), "memcapd died of signal %d", WTERMSIG(status));
-        cr_assert(eq(int, WEXITSTATUS(status), 0), "memcapd exited %d", WEXITSTATUS(status));
-        cr_assert(lt(int, access(D.sock, F_OK), 0), "memcapd left its socket behind");
-        cr_assert(eq(int, errno, ENOENT));
-}
-
-/* .fini: stop the daemon (asserting a clean exit), remove the directory, check for leaks. */
-static void fini(void) {
-        pid_t pid = D.pid;
-        int status = 0;
-        bool clean = true, sock_gone = true;
-
-        /* Collect everything before asserting, so a failure still cleans up. */
-        if (pid > 0) {
-                D.pid = 0;
-                kill(pid, SIGTERM);
-                status = wait_for(pid, 30000);
-                if (status == -1) {
-                        kill(pid, SIGKILL);
-                        waitpid(pid, NULL, 0);
-                }
-                clean = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-                sock_gone = access(D.sock, F_OK) < 0 && errno == ENOENT;
-                if (!clean || !sock_gone)
-                        daemon_dump_log();
-        }
-        daemon_pre_exec = NULL;
-        daemon_policy = NULL;
-        if (D.dir[0])
-                nftw(D.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-        mc_test_fini();
-        cr_assert(clean, "memcapd did not exit 0 on SIGTERM (status 0x%x)", status);
-        cr_assert(sock_gone, "memcapd left its socket behind");
-}
-
-static void init_start(void) {
-        setup_dir();
-        daemon_start(NULL, false);
-}
-
-/* The daemon's mappings of files in its root and of memfds: what it maps for clients. */
-static int daemon_maps(void) {
-        char *maps = slurp(S("/proc/%d/maps", (int) D.pid));
-        int n = 0;
-
-        for (char *line = maps; line && *line;) {
-                char *nl = strchr(line, '\n');
-                if (nl)
-                        *nl = 0;
-                if (strstr(line, D.root) || strstr(line, "/memfd:memcap"))
-                        n++;
-                line = nl ? nl + 1 : NULL;
-        }
-        free(maps);
-        return n;
-}
-
-static int daemon_fds(void) {
-        DIR *d = opendir(S("/proc/%d/fd", (int) D.pid));
-        struct dirent *de;
-        int n = 0;
-
-        cr_assert(not(eq(ptr, d, NULL)));
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
-/* Poll @what until it returns @want (up to @ms); returns the last value. */
-static int poll_until(int (*what)(void), int want, int ms) {
-        int64_t end = now_ms() + ms;
-        int v;
-
-        while ((v = what()) != want && now_ms() < end)
-                sleep_ms(10);
-        return v;
-}
-
-/* A field of the daemon's /proc/PID/status in KiB: "VmRSS:", "VmHWM:", "RssAnon:". */
-static uint64_t daemon_status_kib(const char *field) {
-        char *st = slurp(S("/proc/%d/status", (int) D.pid));
-        char *p = strstr(st, field);
-        uint64_t kib = 0;
-
-        cr_assert(not(eq(ptr, p, NULL)), "no %s in the daemon's status", field);
-        kib = strtoull(p + strlen(field), NULL, 10);
-        free(st);
-        return kib;
-}
-
-static uint64_t daemon_rss_kib(void) {
-        return daemon_status_kib("VmRSS:");
-}
-
-/* ---- a client connection: lines out, lines (and descriptors) in ------------------------------ */
-
-typedef struct cl {
-        int fd;
-        char *buf; /* received, not yet returned */
-        size_t len, cap;
-        char *line; /* the last line, without its '\n' */
-        int fds[16];
-        size_t n_fds; /* descriptors received, oldest first */
-} cl;
-
-#define CL_INIT                                                                                    \
-        { .fd = -1 }
-
-static int cl_open(cl *c, const char *path) {
-        *c = (cl) CL_INIT;
-        c->fd = try_connect(path);
-        return c->fd < 0 ? c->fd : 0;
-}
-
-static void cl_close(cl *c) {
-        if (c->fd >= 0)
-                close(c->fd);
-        for (size_t i = 0; i < c->n_fds; i++)
-                close(c->fds[i]);
-        free(c->buf);
-        free(c->line);
-        *c = (cl) CL_INIT;
-}
-
-static int cl_send(cl *c, const void *data, size_t n) {
-        const char *p = data;
-
-        while (n > 0) {
-                ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-/* The next line into c->line: 0, -EPIPE at end of stream, -ETIMEDOUT, -errno. */
-static int cl_recv_line(cl *c, int timeout_ms) {
-        int64_t end = now_ms() + timeout_ms;
-
-        for (;;) {
-                char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
-                char cbuf[CMSG_SPACE(4 * sizeof(int))];
-                struct iovec iov;
-                struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-                struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-                ssize_t k;
-                int left;
-
-                if (nl) {
-                        size_t n = (size_t) (nl - c->buf);
-                        free(c->line);
-                        c->line = malloc(n + 1);
-                        if (!c->line)
-                                return -ENOMEM;
-                        memcpy(c->line, c->buf, n);
-                        c->line[n] = 0;
-                        memmove(c->buf, nl + 1, c->len - n - 1);
-                        c->len -= n + 1;
-                        return 0;
-                }
-                if (c->cap - c->len < 65536) {
-                        char *b = realloc(c->buf, c->cap + 262144);
-                        if (!b)
-                                return -ENOMEM;
-                        c->buf = b;
-                        c->cap += 262144;
-                }
-                left = (int) (end - now_ms());
-                if (left <= 0 || poll(&pfd, 1, left) == 0)
-                        return -ETIMEDOUT;
-                iov.iov_base = c->buf + c->len;
-                iov.iov_len = c->cap - c->len;
-                msg.msg_control = cbuf;
-                msg.msg_controllen = sizeof(cbuf);
-                k = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-                if (k < 0) {
-                        if (errno == EINTR || errno == EAGAIN)
-                                continue;
-                        return -errno;
-                }
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-                        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                                size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                                for (size_t i = 0; i < nfd; i++) {
-                                        int fd;
-                                        memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                                        if (c->n_fds < ELEMENTSOF(c->fds))
-                                                c->fds[c->n_fds++] = fd;
-                                        else
-                                                close(fd);
-                                }
-                        }
-                if (k == 0)
-                        return -EPIPE;
-                c->len += (size_t) k;
-        }
-}
-
-/* Take the oldest received descriptor, or -1. */
-static int cl_take_fd(cl *c) {
-        int fd;
-
-        if (c->n_fds == 0)
-                return -1;
-        fd = c->fds[0];
-        memmove(c->fds, c->fds + 1, (c->n_fds - 1) * sizeof(int));
-        c->n_fds--;
-        return fd;
-}
-
-/* The asserting layer for the test process itself. */
-static void connect_to(cl *c) {
-        int r = cl_open(c, D.sock);
-
-        cr_assert(eq(int, r, 0), "connecting to %s: %s", D.sock, strerror(-r));
-}
-
-static void send_line(cl *c, const char *req) {
-        cr_assert(eq(int, cl_send(c, req, strlen(req)), 0));
-        cr_assert(eq(int, cl_send(c, "\n", 1), 0));
-}
-
-static const char *recv_line(cl *c) {
-        int r = cl_recv_line(c, REPLY_TIMEOUT_MS);
-
-        cr_assert(eq(int, r, 0), "no reply: %s", strerror(-r));
-        return c->line;
-}
-
-static const char *call(cl *c, const char *req) {
-        send_line(c, req);
-        return recv_line(c);
-}
-
-static void expect(cl *c, const char *req, const char *want) {
-        const char *got = call(c, req);
-
-        cr_assert(eq(str, (char *) got, (char *) want), "request: %s", req);
-}
-
-/* The reply must start with @prefix; returns it. */
-static const char *expect_prefix(cl *c, const char *req, const char *prefix) {
-        const char *got = call(c, req);
-
-        cr_assert(starts_with(got, prefix), "request: %s\n  got: %s\n want: %s...", req, got,
-                  prefix);
-        return got;
-}
-
-/* Mmap and return the new id, which the reply must carry both ways. */
-static uint64_t mmap_ok(cl *c, const char *req) {
-        const char *got = call(c, req);
-        unsigned long long id = 0, len = 0;
-        unsigned b[4];
-
-        cr_assert(eq(int,
-                     sscanf(got,
-                            "{\"status\":\"success\",\"data\":[%u,%u,%u,%u],\"mmap_id\":%llu,"
-                            "\"length\":%llu}",
-                            &b[0], &b[1], &b[2], &b[3], &id, &len),
-                     6),
-                  "request: %s\n  got: %s", req, got);
-        cr_assert(eq(str, (char *) got,
-                     S("{\"status\":\"success\",\"data\":[%u,%u,%u,%u],\"mmap_id\":%llu,"
-                       "\"length\":%llu}",
-                       (unsigned) (id >> 24) & 255, (unsigned) (id >> 16) & 255,
-                       (unsigned) (id >> 8) & 255, (unsigned) id & 255, id, len)));
-        return id;
-}
-
-#define OK          "{\"status\":\"success\"}"
-#define SYNCED      "{\"status\":\"success\",\"written\":true}"
-#define NOT_WRITTEN "{\"status\":\"success\",\"written\":false}"
-#define NOT_FOUND(call, id)                                                                        \
-        S("{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory.NotFound\","         \
-          "\"message\":\"" call " failed: Mmap %llu not found\",\"errno\":2}",                     \
-          (unsigned long long) (id))
-#define INVALID                                                                                    \
-        "{\"status\":\"error\",\"kind\":\"InvalidArgument\",\"code\":\"core.memory."               \
-        "InvalidArgument\",\"message\":\""
-#define DENIED                                                                                     \
-        "{\"status\":\"permission_denied\",\"kind\":\"PermissionDenied\",\"code\":"                \
-        "\"core.memory.PermissionDenied\",\"reason\":\""
-
-static const char *hello_reply(const char *caps, pid_t pid, uid_t uid) {
-        return S("{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":\"%s\","
-                 "\"protocol\":1,\"capabilities\":%s,\"pid\":%d,\"uid\":%u}}",
-                 mc_version(), caps, (int) pid, (unsigned) uid);
-}
-
-/* ---- peers: other client processes, driven over a control socket -------------------------------
- *
- * Commands, one line each; the peer answers one line whose first byte says what happened:
- *   <request>   relayed on the current connection: 'F' + reply when a descriptor came with it
- *               (closed at once), '-' + reply otherwise, 'C' when the daemon closed the stream
- *   !connect    open another connection and make it current          -> "-ok"
- *   !close      close the current connection (the previous one is current again) -> "-ok"
- *   !pid        -> "-<pid>"
- *   !eof        does the daemon close the current connection within 2 s?  -> "-eof" / "-open"
- *   !forkexit   fork; the child carries on as the peer (connections inherited) and answers
- *               "-<its pid>" once the parent has exited
- *   !exit       _exit(0)
- */
-
-typedef struct peer {
-        pid_t pid;   /* the process serving the commands now */
-        pid_t child; /* our direct child, to reap; 0 once reaped */
-        cl ctl;
-        bool got_fd;
-} peer;
-
-static void peer_answer(cl *ctl, char kind, const char *text) {
-        char k[1] = {kind};
-
-        if (cl_send(ctl, k, 1) < 0 || cl_send(ctl, text, strlen(text)) < 0 ||
-            cl_send(ctl, "\n", 1) < 0)
-                _exit(3);
-}
-
-static void peer_main(int ctl_fd, uid_t uid) {
-        cl ctl = CL_INIT, conns[8];
-        char num[32];
-        int n = 0;
-
-        ctl.fd = ctl_fd;
-        if (uid != 0 && (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)) {
-                peer_answer(&ctl, 'E', "setuid failed");
-                _exit(2);
-        }
-        if (cl_open(&conns[n], D.sock) < 0) {
-                peer_answer(&ctl, 'E', "connect failed");
-                _exit(2);
-        }
-        n++;
-        peer_answer(&ctl, '-', "ready");
-        for (;;) {
-                cl *c = n > 0 ? &conns[n - 1] : NULL;
-                int r;
-
-                if (cl_recv_line(&ctl, 120000) < 0)
-                        _exit(0);
-                if (streq(ctl.line, "!exit"))
-                        _exit(0);
-                if (streq(ctl.line, "!connect")) {
-                        if (n == (int) ELEMENTSOF(conns) || cl_open(&conns[n], D.sock) < 0)
-                                peer_answer(&ctl, 'E', "connect failed");
-                        else {
-                                n++;
-                                peer_answer(&ctl, '-', "ok");
-                        }
-                } else if (streq(ctl.line, "!close")) {
-                        if (c) {
-                                cl_close(c);
-                                n--;
-                        }
-                        peer_answer(&ctl, '-', "ok");
-                } else if (streq(ctl.line, "!pid")) {
-                        snprintf(num, sizeof(num), "%d", (int) getpid());
-                        peer_answer(&ctl, '-', num);
-                } else if (streq(ctl.line, "!eof")) {
-                        r = c ? cl_recv_line(c, 2000) : -EPIPE;
-                        peer_answer(&ctl, '-', r == -EPIPE || r == -ECONNRESET ? "eof" : "open");
-                } else if (streq(ctl.line, "!forkexit")) {
-                        int p[2];
-                        char x;
-                        pid_t pid;
-
-                        if (pipe2(p, O_CLOEXEC) < 0)
-                                _exit(4);
-                        pid = fork();
-                        if (pid < 0)
-                                _exit(4);
-                        if (pid > 0)
-                                _exit(0); /* the pipe's write end closes with us */
-                        close(p[1]);
-                        if (read(p[0], &x, 1) < 0) /* EOF: the parent is gone */
-                                _exit(4);
-                        close(p[0]);
-                        snprintf(num, sizeof(num), "%d", (int) getpid());
-                        peer_answer(&ctl, '-', num);
-                } else if (!c) {
-                        peer_answer(&ctl, 'E', "no connection");
-                } else {
-                        /* A failed send is no answer: what the daemon said before it closed the
-                         * connection may still be there to read. */
-                        if (cl_send(c, ctl.line, strlen(ctl.line)) == 0)
-                                (void) cl_send(c, "\n", 1);
-                        r = cl_recv_line(c, REPLY_TIMEOUT_MS);
-                        if (r < 0)
-                                peer_answer(&ctl, 'C', strerror(-r));
-                        else {
-                                int fd = cl_take_fd(c);
-                                if (fd >= 0)
-                                        close(fd);
-                                peer_answer(&ctl, fd >= 0 ? 'F' : '-', c->line);
-                        }
-                }
-        }
-}
-
-static void peer_spawn(peer *p, uid_t uid) {
-        int sv[2];
-        int r;
-
-        *p = (peer){.ctl = CL_INIT};
-        cr_assert(eq(int, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0));
-        p->pid = fork();
-        cr_assert(ge(int, p->pid, 0));
-        if (p->pid == 0) {
-                close(sv[0]);
-                peer_main(sv[1], uid);
-                _exit(0);
-        }
-        close(sv[1]);
-        p->child = p->pid;
-        p->ctl.fd = sv[0];
-        r = cl_recv_line(&p->ctl, REPLY_TIMEOUT_MS);
-        cr_assert(eq(int, r, 0), "the peer did not start");
-        cr_assert(eq(str, p->ctl.line, "-ready"));
-}
-
-/* Send one command; returns the answer without its kind byte (which is checked). */
-static const char *peer_cmd(peer *p, const char *cmd, char want_kind) {
-        int r;
-
-        cr_assert(eq(int, cl_send(&p->ctl, cmd, strlen(cmd)), 0));
-        cr_assert(eq(int, cl_send(&p->ctl, "\n", 1), 0));
-        r = cl_recv_line(&p->ctl, REPLY_TIMEOUT_MS + 5000);
-        cr_assert(eq(int, r, 0), "the peer did not answer '%s'", cmd);
-        p->got_fd = p->ctl.line[0] == 'F';
-        if (want_kind == '-' && p->got_fd)
-                return p->ctl.line + 1;
-        cr_assert(eq(chr, p->ctl.line[0], want_kind), "peer: '%s' -> '%s'", cmd, p->ctl.line);
-        return p->ctl.line + 1;
-}
-
-static const char *peer_call(peer *p, const char *req) {
-        return peer_cmd(p, req, '-');
-}
-
-static void peer_expect(peer *p, const char *req, const char *want) {
-        cr_assert(eq(str, (char *) peer_call(p, req), (char *) want), "peer request: %s", req);
-}
-
-static uint64_t peer_mmap(peer *p, const char *req) {
-        const char *got = peer_call(p, req);
-        unsigned long long id = 0;
-        const char *m = strstr(got, "\"mmap_id\":");
-
-        cr_assert(starts_with(got, "{\"status\":\"success\""), "peer: %s -> %s", req, got);
-        cr_assert(not(eq(ptr, (char *) m, NULL)));
-        id = strtoull(m + 10, NULL, 10);
-        return id;
-}
-
-/* Tell the peer to exit and reap it. */
-static void peer_exit(peer *p) {
-        if (p->ctl.fd >= 0) {
-                (void) cl_send(&p->ctl, "!exit\n", 6);
-                /* The control socket closes when the serving process is gone. */
-                (void) cl_recv_line(&p->ctl, REPLY_TIMEOUT_MS);
-        }
-        if (p->child > 0) {
-                int status = wait_for(p->child, REPLY_TIMEOUT_MS);
-                cr_assert(not(eq(int, status, -1)), "the peer did not exit");
-                cr_assert(eq(int, status & 0xffff, 0), "the peer failed (status 0x%x)", status);
-                p->child = 0;
-        }
-        cl_close(&p->ctl);
-}
 
 /* ============================================================================================
  * Conformance: every call and its documented reply
  * ============================================================================================ */
 
-TestSuite(daemon, .init = init_start, .fini = fini, .timeout = 120);
+TestSuite(daemon, .init = daemon_suite_init, .fini = daemon_suite_fini, .timeout = 120);
 
 Test(daemon, hello_names_the_daemon_the_caps_and_the_client) {
         cl c;
@@ -921,7 +125,7 @@ Test(daemon, an_offset_at_or_past_eof_is_an_error_and_uses_no_id) {
                INVALID "Mmap failed: '/data/small': offset 9223372036854775807 is at or past the "
                        "end of the file (16 bytes)\",\"errno\":22}");
         /* An empty file has no byte to map at offset 0 either. */
-        write_file("/data/empty", "", 0);
+        root_write_file("/data/empty", "", 0);
         expect_prefix(&c, "{\"Mmap\":{\"path\":\"/data/empty\",\"prot\":1}}",
                       INVALID "Mmap failed:");
         expect(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}",
@@ -1038,7 +242,7 @@ Test(daemon, mmap_write_array_and_base64) {
                INVALID "MmapWrite failed: 2 bytes at offset 9223372036854775807 end past Mmap 1 "
                        "(16 bytes); nothing was written\",\"errno\":22}");
         expect(&c, "{\"Msync\":{\"mmap_id\":1}}", SYNCED);
-        read_file("/data/small", 0, got, 16);
+        root_read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "Jelly, MEMCAPd!\n", 16), 0), "file: %.16s", got);
         /* A read-only mapping refuses writes: the mapping's protection, status error. */
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
@@ -1060,11 +264,11 @@ Test(daemon, msync_puts_shared_writes_in_the_file_and_is_a_noop_for_private) {
         mmap_ok(&c, "{\"Mmap\":{\"length\":100,\"prot\":3}}");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":0,\"data\":[80,80]}}", OK);
         expect(&c, "{\"Msync\":{\"mmap_id\":2}}", NOT_WRITTEN);
-        read_file("/data/small", 0, got, 16);
+        root_read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "Hello, memcapd!\n", 16), 0), "a private write leaked");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[83,83]}}", OK);
         expect(&c, "{\"Msync\":{\"mmap_id\":1}}", SYNCED);
-        read_file("/data/small", 0, got, 16);
+        root_read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "SSllo, memcapd!\n", 16), 0));
         expect(&c, "{\"Msync\":{\"mmap_id\":3}}", NOT_WRITTEN);
         expect(&c, "{\"Msync\":{\"mmap_id\":4}}", NOT_WRITTEN);
@@ -1085,7 +289,7 @@ Test(daemon, munmap_syncs_then_forgets_the_id) {
         cr_assert(eq(int, daemon_maps(), 1));
         expect(&c, "{\"Munmap\":{\"mmap_id\":1}}", OK);
         cr_assert(eq(int, daemon_maps(), 0), "the mapping is still in the daemon");
-        read_file("/data/small", 0, got, 16);
+        root_read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "Yello, memcapd!\n", 16), 0));
         expect(&c, "{\"Munmap\":{\"mmap_id\":1}}", NOT_FOUND("Munmap", 1));
         expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":1}}",
@@ -1418,7 +622,7 @@ Test(daemon, shared_mappings_see_each_others_writes_at_once) {
                "{\"status\":\"success\",\"data\":[65,66,67]}");
         expect(&a, "{\"Msync\":{\"mmap_id\":1}}", SYNCED);
         peer_expect(&b, "{\"Msync\":{\"mmap_id\":2}}", SYNCED);
-        read_file("/data/small", 0, got, 16);
+        root_read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "ABClo, memcapd!\n", 16), 0));
         peer_exit(&b);
         cl_close(&a);
@@ -1447,7 +651,7 @@ Test(daemon, private_mappings_are_isolated) {
         expect(&a, "{\"Msync\":{\"mmap_id\":1}}", NOT_WRITTEN);
         expect(&a, "{\"Munmap\":{\"mmap_id\":1}}", OK);
         peer_exit(&b);
-        read_file("/data/small", 0, got, 16);
+        root_read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "Hello, memcapd!\n", 16), 0),
                   "a private write reached the file");
         cl_close(&a);
@@ -1553,7 +757,7 @@ Test(daemon, a_client_that_exits_loses_its_mappings_also_with_several_connection
         /* Settled: the daemon may still be closing the connection that checked it was up. */
         base_fds = daemon_fds();
         for (int i = 0; i < 50; i++) {
-                sleep_ms(20);
+                mct_sleep_ms(20);
                 if (daemon_fds() == base_fds)
                         break;
                 base_fds = daemon_fds();
@@ -1573,7 +777,7 @@ Test(daemon, a_client_that_exits_loses_its_mappings_also_with_several_connection
                   "the exited client's mappings are still in the daemon");
         cr_assert(eq(int, poll_until(daemon_fds, base_fds, 2000), base_fds),
                   "the daemon holds descriptors of the exited client");
-        read_file("/data/a", 0, got, 3);
+        root_read_file("/data/a", 0, got, 3);
         cr_assert(eq(int, memcmp(got, "\1\2\3", 3), 0));
 }
 
@@ -1601,7 +805,7 @@ Test(daemon, a_closed_connection_alone_keeps_the_mappings) {
         maps = daemon_maps();
         cr_assert(eq(int, maps, 2));
         cl_close(&a);
-        sleep_ms(200);
+        mct_sleep_ms(200);
         cr_assert(eq(int, daemon_maps(), maps));
         connect_to(&a);
         expect(&a, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":2}}",
@@ -1640,7 +844,7 @@ Test(daemon, a_connection_outliving_its_process_is_closed) {
         peer_spawn(&b, 0);
         peer_mmap(&b, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
         pid_text = peer_cmd(&b, "!forkexit", '-');
-        cr_assert(eq(int, wait_for(b.child, 5000), 0), "the peer's first process did not exit");
+        cr_assert(eq(int, mct_wait_pid(b.child, 5000), 0), "the peer's first process did not exit");
         b.child = 0;
         b.pid = (pid_t) strtol(pid_text, NULL, 10);
         cr_assert(eq(int, poll_until(daemon_maps, 0, 2000), 0));
@@ -1723,12 +927,12 @@ Test(daemon, special_files_are_refused_without_blocking) {
         cr_assert(eq(int, bind(s, (struct sockaddr *) &sa, sizeof(sa)), 0));
         cr_assert(eq(int, mknod(root_path("/data/null"), S_IFCHR | 0666, makedev(1, 3)), 0));
         connect_to(&c);
-        t0 = now_ms();
+        t0 = mct_now_ms();
         expect(&c, "{\"Mmap\":{\"path\":\"/data/fifo\",\"prot\":1}}",
                INVALID "Mmap failed: '/data/fifo': not a regular file\",\"errno\":22}");
         expect(&c, "{\"Mmap\":{\"path\":\"/data/fifo\",\"prot\":3,\"shared\":true}}",
                INVALID "Mmap failed: '/data/fifo': not a regular file\",\"errno\":22}");
-        cr_assert(lt(i64, now_ms() - t0, 2000), "a FIFO made the daemon wait");
+        cr_assert(lt(i64, mct_now_ms() - t0, 2000), "a FIFO made the daemon wait");
         expect(&c, "{\"Mmap\":{\"path\":\"/data/sock\",\"prot\":1}}",
                INVALID "Mmap failed: '/data/sock': not a regular file\",\"errno\":22}");
         expect(&c, "{\"Mmap\":{\"path\":\"/data/null\",\"prot\":1}}",
@@ -1990,7 +1194,7 @@ Test(daemon, msync_of_a_truncated_file_is_io_until_the_mapping_is_made_again) {
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":3,\"shared\":true}}");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":9000,\"data\":[4,5,6]}}", OK);
         expect(&c, "{\"Msync\":{\"mmap_id\":2}}", SYNCED);
-        read_file("/data/big", 9000, got, 3);
+        root_read_file("/data/big", 9000, got, 3);
         cr_assert(eq(int, memcmp(got, "\4\5\6", 3), 0));
         cl_close(&c);
 }
@@ -2216,13 +1420,13 @@ Test(daemon, a_flooder_that_does_not_read_is_paused_and_the_others_are_served) {
         flags = fcntl(flood.fd, F_GETFL);
         cr_assert(eq(int, fcntl(flood.fd, F_SETFL, flags | O_NONBLOCK), 0));
         /* Write until the daemon stops taking requests for half a second. */
-        idle_since = now_ms();
-        t0 = now_ms();
-        while (now_ms() - idle_since < 500 && now_ms() - t0 < 60000) {
+        idle_since = mct_now_ms();
+        t0 = mct_now_ms();
+        while (mct_now_ms() - idle_since < 500 && mct_now_ms() - t0 < 60000) {
                 ssize_t k = send(flood.fd, chunk, 256 * (sizeof(req) - 1), MSG_NOSIGNAL);
                 if (k > 0) {
                         sent += (uint64_t) k;
-                        idle_since = now_ms();
+                        idle_since = mct_now_ms();
                 } else {
                         struct pollfd p = {.fd = flood.fd, .events = POLLOUT};
                         cr_assert(lt(int, (int) k, 0));
@@ -2230,13 +1434,13 @@ Test(daemon, a_flooder_that_does_not_read_is_paused_and_the_others_are_served) {
                         poll(&p, 1, 50);
                 }
         }
-        cr_assert(lt(i64, now_ms() - t0, 60000), "the daemon took requests for a minute");
+        cr_assert(lt(i64, mct_now_ms() - t0, 60000), "the daemon took requests for a minute");
         /* The flooder is stuck; the other client is served promptly. */
         for (int i = 0; i < 5; i++) {
-                t0 = now_ms();
+                t0 = mct_now_ms();
                 expect(&other, "{\"Hello\":{}}", hello_reply(ALL_CAPS, getpid(), 0));
-                cr_assert(lt(i64, now_ms() - t0, 1000), "a Hello took %lld ms",
-                          (long long) (now_ms() - t0));
+                cr_assert(lt(i64, mct_now_ms() - t0, 1000), "a Hello took %lld ms",
+                          (long long) (mct_now_ms() - t0));
         }
         cr_assert(lt(u64, daemon_rss_kib(), 200 * 1024), "the daemon's RSS grew to %llu KiB",
                   (unsigned long long) daemon_rss_kib());
@@ -2279,7 +1483,7 @@ Test(daemon, a_client_that_half_closes_still_gets_every_reply) {
         cr_assert(not(eq(ptr, bytes, NULL)));
         for (size_t i = 0; i < 65536; i++)
                 bytes[i] = pat(i);
-        write_file("/data/64k", bytes, 65536);
+        root_write_file("/data/64k", bytes, 65536);
         b64 = base64(bytes, 65536);
         want = malloc(strlen(b64) + 64);
         cr_assert(not(eq(ptr, want, NULL)));
@@ -2321,13 +1525,13 @@ Test(daemon, unread_descriptors_pause_the_client_before_they_exhaust_the_daemon)
         cr_assert(not(eq(ptr, batch, NULL)));
         connect_to(&c);
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1,\"shared\":true}}");
-        sleep_ms(100);
+        mct_sleep_ms(100);
         base = daemon_fds();
         for (int i = 0; i < n; i++)
                 memcpy(batch + (sizeof(req) - 1) * (size_t) i, req, sizeof(req) - 1);
         cr_assert(eq(int, cl_send(&c, batch, (sizeof(req) - 1) * (size_t) n), 0));
         free(batch);
-        sleep_ms(500);
+        mct_sleep_ms(500);
         held = daemon_fds() - base;
         cr_assert(le(int, held, 70), "the daemon holds %d descriptors for unread replies", held);
         /* Every reply still comes, each with its descriptor, in order. */
@@ -2350,7 +1554,7 @@ Test(daemon, processes_that_only_connected_leave_nothing_behind) {
         peer peers[5], m;
         int base;
 
-        sleep_ms(100);
+        mct_sleep_ms(100);
         base = daemon_fds();
         for (size_t i = 0; i < ELEMENTSOF(peers); i++) {
                 peer_spawn(&peers[i], 0);
@@ -2363,7 +1567,7 @@ Test(daemon, processes_that_only_connected_leave_nothing_behind) {
         peer_spawn(&m, 0);
         peer_mmap(&m, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
         peer_cmd(&m, "!close", '-');
-        sleep_ms(200);
+        mct_sleep_ms(200);
         cr_assert(eq(int, daemon_maps(), 1));
         peer_cmd(&m, "!connect", '-');
         peer_expect(&m, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":2}}",
@@ -2393,9 +1597,9 @@ Test(daemon, sigterm_syncs_unmaps_and_removes_the_socket) {
         /* The client stays connected while the daemon stops. */
         daemon_stop();
         cr_assert(eq(int, cl_recv_line(&c, REPLY_TIMEOUT_MS), -EPIPE));
-        read_file("/data/small", 0, got, 16);
+        root_read_file("/data/small", 0, got, 16);
         cr_assert(eq(int, memcmp(got, "TERMo, memcapd!\n", 16), 0));
-        read_file("/data/big", 0, got, 1);
+        root_read_file("/data/big", 0, got, 1);
         cr_assert(eq(int, (uint8_t) got[0], pat(0)));
         cl_close(&c);
 }
@@ -2408,7 +1612,7 @@ static void init_dir(void) {
         setup_dir();
 }
 
-TestSuite(daemon_config, .init = init_dir, .fini = fini, .timeout = 120);
+TestSuite(daemon_config, .init = init_dir, .fini = daemon_suite_fini, .timeout = 120);
 
 #define CAPS_CONFIG(nobody_caps)                                                                   \
         "{\"capabilities\": {\"0\": " ALL_CAPS ", \"65534\": " nobody_caps "}}"
@@ -2693,7 +1897,7 @@ Test(daemon_config, sighup_reloads_the_capabilities) {
         cr_assert(eq(int, kill(D.pid, SIGHUP), 0));
         /* The reload is asynchronous: poll a new connection until it shows. */
         {
-                int64_t end = now_ms() + 5000;
+                int64_t end = mct_now_ms() + 5000;
                 const char *want = hello_reply("[\"FileRead\",\"FdPass\"]", b.pid, NOBODY);
                 char *w = strdup(want);
                 const char *got = NULL;
@@ -2704,8 +1908,8 @@ Test(daemon_config, sighup_reloads_the_capabilities) {
                         if (streq(got, w))
                                 break;
                         peer_cmd(&b, "!close", '-');
-                        sleep_ms(20);
-                } while (now_ms() < end);
+                        mct_sleep_ms(20);
+                } while (mct_now_ms() < end);
                 cr_assert(eq(str, (char *) got, w));
                 free(w);
         }
@@ -2723,22 +1927,22 @@ Test(daemon_config, a_broken_config_on_sighup_is_reported_and_the_old_one_kept) 
         daemon_start(CAPS_CONFIG("[\"FileRead\"]"), false);
         write_config("{\"capabilities\": {\"65534\": [\"FileRead\", \"Everything\"]}");
         cr_assert(eq(int, kill(D.pid, SIGHUP), 0));
-        end = now_ms() + 5000;
+        end = mct_now_ms() + 5000;
         do {
                 log = slurp(D.log);
                 if (contains(log, "keeping the old configuration"))
                         break;
                 free(log);
                 log = NULL;
-                sleep_ms(20);
-        } while (now_ms() < end);
+                mct_sleep_ms(20);
+        } while (mct_now_ms() < end);
         cr_assert(not(eq(ptr, log, NULL)), "no report of the broken config in the daemon's log");
         cr_assert(contains(log, D.config), "the report does not name the file:\n%s", log);
         free(log);
         /* Unknown fields are refused the same way. */
         write_config("{\"capabilites\": {}}");
         cr_assert(eq(int, kill(D.pid, SIGHUP), 0));
-        sleep_ms(200);
+        mct_sleep_ms(200);
         peer_spawn(&b, NOBODY);
         peer_expect(&b, "{\"Hello\":{}}", hello_reply("[\"FileRead\"]", b.pid, NOBODY));
         peer_mmap(&b, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
@@ -2753,7 +1957,7 @@ Test(daemon_config, sighup_keeps_the_audit_log_of_the_command_line) {
         connect_to(&c);
         expect(&c, "{\"Hello\":{}}", hello_reply(ALL_CAPS, getpid(), 0));
         cr_assert(eq(int, kill(D.pid, SIGHUP), 0));
-        sleep_ms(300);
+        mct_sleep_ms(300);
         expect(&c, "{\"MmapList\":{}}", "{\"status\":\"success\",\"data\":[]}");
         cl_close(&c);
         daemon_stop();
@@ -2780,7 +1984,7 @@ Test(daemon_config, sighup_keeps_the_policy_of_the_command_line) {
         connect_to(&c);
         mmap_ok(&c, "{\"Mmap\":{\"length\":4096,\"prot\":7}}");
         cr_assert(eq(int, kill(D.pid, SIGHUP), 0));
-        sleep_ms(300);
+        mct_sleep_ms(300);
         mmap_ok(&c, "{\"Mmap\":{\"length\":4096,\"prot\":7}}");
         cl_close(&c);
 }
@@ -2806,7 +2010,7 @@ Test(daemon_config, quotas_per_client) {
 
 /* A connection that was let in: retried while the daemon still counts closed ones. */
 static void connect_admitted(cl *c) {
-        int64_t end = now_ms() + 5000;
+        int64_t end = mct_now_ms() + 5000;
         int r;
 
         do {
@@ -2817,8 +2021,8 @@ static void connect_admitted(cl *c) {
                 if (r == 0 && !starts_with(c->line, "{\"status\":\"error\""))
                         break;
                 cl_close(c);
-                sleep_ms(20);
-        } while (now_ms() < end);
+                mct_sleep_ms(20);
+        } while (mct_now_ms() < end);
         cr_assert(eq(int, r, 0));
         cr_assert(eq(str, c->line, (char *) hello_reply(ALL_CAPS, getpid(), 0)));
 }
@@ -2895,7 +2099,7 @@ Test(daemon_config, socket_mode_keeps_other_users_out) {
                 p.ctl.fd = sv[0];
                 cr_assert(eq(int, cl_recv_line(&p.ctl, REPLY_TIMEOUT_MS), 0));
                 cr_assert(eq(str, p.ctl.line, "Econnect failed"));
-                cr_assert(eq(int, wait_for(pid, REPLY_TIMEOUT_MS) >> 8, 2));
+                cr_assert(eq(int, mct_wait_pid(pid, REPLY_TIMEOUT_MS) >> 8, 2));
                 cl_close(&p.ctl);
         }
 }
@@ -2931,9 +2135,9 @@ Test(daemon_config, out_of_descriptors_the_daemon_neither_spins_nor_dies) {
         daemon_start(NULL, false);
         for (size_t i = 0; i < ELEMENTSOF(peers); i++)
                 peer_spawn(&peers[i], 0);
-        sleep_ms(300);
+        mct_sleep_ms(300);
         t0 = daemon_cpu_ticks();
-        sleep_ms(1000);
+        mct_sleep_ms(1000);
         /* 100 ticks a second: a loop woken by the listening socket for ever would use them all. */
         cr_assert(lt(u64, daemon_cpu_ticks() - t0, 30), "the daemon spins at its descriptor limit");
         log = slurp(D.log);
@@ -2960,7 +2164,7 @@ Test(daemon_config, out_of_descriptors_the_daemon_neither_spins_nor_dies) {
  * The command line
  * ============================================================================================ */
 
-TestSuite(daemon_cli, .init = init_dir, .fini = fini, .timeout = 120);
+TestSuite(daemon_cli, .init = init_dir, .fini = daemon_suite_fini, .timeout = 120);
 
 /* Run memcapd to completion; returns its exit status, output in *@out (caller frees). */
 static int run_memcapd(char **argv, char **out) {
@@ -2971,7 +2175,7 @@ static int run_memcapd(char **argv, char **out) {
         snprintf(path, sizeof(path), "%s/run.out", D.dir);
         unlink(path);
         pid = spawn_memcapd(argv, path, NULL);
-        status = wait_for(pid, 20000);
+        status = mct_wait_pid(pid, 20000);
         if (status == -1) {
                 kill(pid, SIGKILL);
                 waitpid(pid, NULL, 0);
@@ -3061,7 +2265,7 @@ Test(daemon_cli, a_stale_socket_file_is_replaced) {
 Test(daemon_cli, a_socket_path_that_is_not_a_socket_is_left_alone) {
         char *out, *kept;
 
-        write_file("/../precious", "data", 4);
+        root_write_file("/../precious", "data", 4);
         cr_assert(
                 eq(int,
                    run_memcapd((char *[]){"", "-s", root_path("/../precious"), "-r", D.root, NULL},
@@ -3079,7 +2283,7 @@ Test(daemon_cli, a_socket_path_that_is_not_a_socket_is_left_alone) {
  * trail as evidence
  * ============================================================================================ */
 
-TestSuite(daemon_hostile, .init = init_dir, .fini = fini, .timeout = 180);
+TestSuite(daemon_hostile, .init = init_dir, .fini = daemon_suite_fini, .timeout = 180);
 
 /*
  * The sanitizer keeps freed memory in a quarantine on purpose, which is not memory the daemon
@@ -3160,17 +2364,17 @@ static uint64_t stated_uid_bound(uint64_t conns) {
 /* VmHWM until it has not moved for half a second (at most 10 s): the daemon's peak once it
  * took all it would take. A slow daemon shows a lower peak, never a higher one. */
 static uint64_t settled_peak_kib(void) {
-        int64_t end = now_ms() + 10000, still = now_ms();
+        int64_t end = mct_now_ms() + 10000, still = mct_now_ms();
         uint64_t peak = daemon_status_kib("VmHWM:");
 
-        while (now_ms() - still < 500 && now_ms() < end) {
+        while (mct_now_ms() - still < 500 && mct_now_ms() < end) {
                 uint64_t p;
 
-                sleep_ms(50);
+                mct_sleep_ms(50);
                 p = daemon_status_kib("VmHWM:");
                 if (p != peak) {
                         peak = p;
-                        still = now_ms();
+                        still = mct_now_ms();
                 }
         }
         return peak;
@@ -3194,7 +2398,7 @@ Test(daemon_hostile, non_reading_connections_of_one_uid_stay_within_the_stated_m
         /* One read first, so that the file's pages and the read buffer count in the base. */
         call(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":262144}}");
         cr_assert(starts_with(c.line, "{\"status\":\"success\",\"data\":["));
-        sleep_ms(100);
+        mct_sleep_ms(100);
         base = daemon_rss_kib();
         /* Each asks for 8 replies of about 900 KiB (number arrays) and reads none. */
         for (int i = 0; i < N; i++) {
@@ -3234,7 +2438,7 @@ Test(daemon_hostile, a_large_read_leaves_no_buffer_behind) {
         connect_to(&c);
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/8m\",\"prot\":1}}");
         expect(&c, "{\"Hello\":{}}", hello_reply(ALL_CAPS, getpid(), 0));
-        sleep_ms(100);
+        mct_sleep_ms(100);
         base = daemon_status_kib("RssAnon:");
         call(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":8388608,"
                  "\"encoding\":\"base64\"}}");
@@ -3261,7 +2465,7 @@ static void pipeline_many(int n, int k, const char *line, const char *prefix) {
         char *batch = malloc(total);
         size_t sent[16] = {0};
         int replies[16] = {0}, done = 0;
-        int64_t last = now_ms();
+        int64_t last = mct_now_ms();
         cl c[16];
 
         cr_assert(le(int, n, 16));
@@ -3276,7 +2480,7 @@ static void pipeline_many(int n, int k, const char *line, const char *prefix) {
                         eq(int, fcntl(c[i].fd, F_SETFL, fcntl(c[i].fd, F_GETFL) | O_NONBLOCK), 0));
         }
         while (done < n) {
-                cr_assert(lt(i64, now_ms() - last, 60000),
+                cr_assert(lt(i64, mct_now_ms() - last, 60000),
                           "no progress for 60 s: %d of %d connections got all their replies", done,
                           n);
                 for (int i = 0; i < n; i++) {
@@ -3285,13 +2489,13 @@ static void pipeline_many(int n, int k, const char *line, const char *prefix) {
                         if (sent[i] < total && (w = send(c[i].fd, batch + sent[i], total - sent[i],
                                                          MSG_NOSIGNAL)) > 0) {
                                 sent[i] += (size_t) w;
-                                last = now_ms();
+                                last = mct_now_ms();
                         }
                         while (replies[i] < k && cl_recv_line(&c[i], 1) == 0) {
                                 cr_assert(starts_with(c[i].line, prefix), "%s", c[i].line);
                                 if (++replies[i] == k)
                                         done++;
-                                last = now_ms();
+                                last = mct_now_ms();
                         }
                 }
         }
@@ -3343,18 +2547,18 @@ Test(daemon_hostile, a_client_that_hangs_up_while_its_uid_is_blocked_costs_no_cp
         daemon_start("{\"max_output\": \"64KiB\", \"max_buffer_per_uid\": \"256KiB\"}", false);
         connect_to(&c);
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":1}}");
-        sleep_ms(100);
+        mct_sleep_ms(100);
         base = daemon_fds();
         /* A connection that does not read blocks its uid... */
         connect_to(&hog);
         for (int i = 0; i < 20; i++)
                 cr_assert(eq(int, cl_send(&hog, req, sizeof(req) - 1), 0));
-        sleep_ms(300);
+        mct_sleep_ms(300);
         /* ...and another one of the uid hangs up while the daemon does not read it. */
         cl_close(&c);
-        sleep_ms(300);
+        mct_sleep_ms(300);
         t0 = daemon_cpu_ticks();
-        sleep_ms(1000);
+        mct_sleep_ms(1000);
         cr_assert(lt(u64, daemon_cpu_ticks() - t0, 30), "the daemon spins on a hang-up");
         cl_close(&hog);
         cr_assert(eq(int, poll_until(daemon_fds, base - 1, 5000), base - 1),
@@ -3392,32 +2596,33 @@ Test(daemon_hostile, a_line_never_finished_is_timed_out) {
 
         daemon_start("{\"request_timeout\": \"1s\"}", true);
         connect_to(&c);
-        t0 = now_ms();
+        t0 = mct_now_ms();
         cr_assert(eq(int, cl_send(&c, start, sizeof(start) - 1), 0));
         r = cl_recv_line(&c, 20000);
         cr_assert(eq(int, r, 0), "no reply to a line left unfinished: %s", strerror(-r));
-        cr_assert(ge(i64, now_ms() - t0, 1000), "timed out before its time");
+        cr_assert(ge(i64, mct_now_ms() - t0, 1000), "timed out before its time");
         cr_assert(eq(str, c.line, TIMED_OUT_LINE));
         cr_assert(eq(int, cl_recv_line(&c, REPLY_TIMEOUT_MS), -EPIPE));
         cl_close(&c);
 
         /* Sending the line a byte at a time does not help: the time runs from its first byte. */
         connect_to(&c);
-        t0 = now_ms();
+        t0 = mct_now_ms();
         for (const char *p = start; (r = cl_recv_line(&c, 100)) == -ETIMEDOUT;) {
-                cr_assert(lt(i64, now_ms() - t0, 20000), "a trickling client was never cut off");
+                cr_assert(lt(i64, mct_now_ms() - t0, 20000),
+                          "a trickling client was never cut off");
                 if (*p)
                         cr_assert(eq(int, cl_send(&c, p++, 1), 0));
         }
         cr_assert(eq(int, r, 0));
-        cr_assert(ge(i64, now_ms() - t0, 1000));
+        cr_assert(ge(i64, mct_now_ms() - t0, 1000));
         cr_assert(eq(str, c.line, TIMED_OUT_LINE));
         cl_close(&c);
 
         /* A line that arrives in pieces within the time is served. */
         connect_to(&c);
         cr_assert(eq(int, cl_send(&c, "{\"Hello\"", 8), 0));
-        sleep_ms(100);
+        mct_sleep_ms(100);
         expect(&c, ":{}}", hello_reply(ALL_CAPS, getpid(), 0));
         cl_close(&c);
 
@@ -3445,25 +2650,25 @@ Test(daemon_hostile, a_client_that_does_not_read_its_replies_is_timed_out) {
         cr_assert(not(eq(ptr, bytes, NULL)));
         for (size_t i = 0; i < 65536; i++)
                 bytes[i] = pat(i);
-        write_file("/data/64k", bytes, 65536);
+        root_write_file("/data/64k", bytes, 65536);
         daemon_start("{\"send_timeout\": \"1s\", \"max_output\": \"256KiB\"}", true);
         connect_to(&c);
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":1}}");
-        t0 = now_ms();
+        t0 = mct_now_ms();
         for (int i = 0; i < n; i++)
                 send_line(&c, req);
         /* Not reading: the daemon gives up on this connection once nothing moved for 1 s. */
-        end = now_ms() + 20000;
-        while (now_ms() < end) {
+        end = mct_now_ms() + 20000;
+        while (mct_now_ms() < end) {
                 json_decref(log);
                 log = audit_load();
                 if (disconnects(log, "send_timeout", recs, ELEMENTSOF(recs)) > 0)
                         break;
-                sleep_ms(100);
+                mct_sleep_ms(100);
         }
         cr_assert(eq(sz, disconnects(log, "send_timeout", recs, ELEMENTSOF(recs)), 1),
                   "a client that read nothing was not disconnected within 20 s");
-        cr_assert(ge(i64, now_ms() - t0, 1000));
+        cr_assert(ge(i64, mct_now_ms() - t0, 1000));
         cr_assert(gt(i64, ev_int(recs[0], "unsent_bytes"), 0));
         json_decref(log);
         /* What was sent before can still be read, then the stream ends early. */
@@ -3505,13 +2710,13 @@ Test(daemon_hostile, a_uid_blocked_by_a_client_that_does_not_read_goes_on_once_i
         connect_to(&hog);
         for (int i = 0; i < 20; i++)
                 cr_assert(eq(int, cl_send(&hog, req, sizeof(req) - 1), 0));
-        sleep_ms(300);
+        mct_sleep_ms(300);
         /* ...so this request waits, unread, until the hog is cut off; nothing else happens. */
-        t0 = now_ms();
+        t0 = mct_now_ms();
         send_line(&c, "{\"Hello\":{}}");
         cr_assert(eq(int, cl_recv_line(&c, 20000), 0), "the uid was never served again");
         cr_assert(eq(str, c.line, (char *) hello_reply(ALL_CAPS, getpid(), 0)));
-        cr_log_info("served %lld ms after the hog's last request", (long long) (now_ms() - t0));
+        cr_log_info("served %lld ms after the hog's last request", (long long) (mct_now_ms() - t0));
         cl_close(&hog);
         cl_close(&c);
 }
@@ -3580,7 +2785,7 @@ Test(daemon_hostile, an_audit_flood_is_summarised_and_every_operation_still_reco
         daemon_start(S("{\"audit_rate_burst\": %d, \"audit_rate_interval\": \"1s\"}", FLOOD_BURST),
                      true);
         connect_to(&c);
-        t0 = now_ms();
+        t0 = mct_now_ms();
         for (int round = 0; round < FLOOD_ROUNDS; round++) {
                 uint64_t id;
 
@@ -3601,7 +2806,7 @@ Test(daemon_hostile, an_audit_flood_is_summarised_and_every_operation_still_reco
                        OK);
                 expect(&c, S("{\"Munmap\":{\"mmap_id\":%llu}}", (unsigned long long) id), OK);
         }
-        elapsed = now_ms() - t0;
+        elapsed = mct_now_ms() - t0;
         cl_close(&c);
         daemon_stop();
 
@@ -3725,8 +2930,8 @@ Test(daemon_hostile, two_daemons_started_at_once_on_a_stale_socket_leave_one_run
                 close(race_gate[0]);
                 close(race_gate[1]); /* go */
                 /* One of them must give up, the other serve. */
-                end = now_ms() + 20000;
-                while (now_ms() < end && (exited == 0 || fd < 0)) {
+                end = mct_now_ms() + 20000;
+                while (mct_now_ms() < end && (exited == 0 || fd < 0)) {
                         for (int k = 0; k < 2; k++) {
                                 int st;
 
@@ -3736,10 +2941,10 @@ Test(daemon_hostile, two_daemons_started_at_once_on_a_stale_socket_leave_one_run
                                 }
                         }
                         if (fd < 0)
-                                fd = try_connect(D.sock);
+                                fd = mct_unix_connect(D.sock);
                         if (exited == 2)
                                 break;
-                        sleep_ms(10);
+                        mct_sleep_ms(10);
                 }
                 if (fd >= 0)
                         close(fd);

@@ -10,6 +10,7 @@
  */
 
 #include "common.h"
+#include "proc.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -160,17 +161,6 @@ static void assert_err(int r, const mc_error *err, int errnum, mc_error_kind kin
                 eq(str, (char *) mc_error_kind_name(err->kind), (char *) mc_error_kind_name(kind)),
                 "%s", err->message);
         cr_assert(gt(sz, strlen(err->message), 0));
-}
-
-/* Wait for a child and return its exit status; a child killed by a signal fails the test. */
-static int child_status(pid_t pid) {
-        int status;
-
-        cr_assert(gt(int, pid, 0), "fork: %s", strerror(errno));
-        cr_assert(eq(int, waitpid(pid, &status, 0), pid));
-        cr_assert(eq(int, WIFSIGNALED(status) ? WTERMSIG(status) : 0, 0), "child died of a signal");
-        cr_assert(eq(int, WIFEXITED(status) ? 1 : 0, 1));
-        return WEXITSTATUS(status);
 }
 
 static size_t page(void) {

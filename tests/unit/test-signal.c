@@ -13,6 +13,7 @@
  */
 
 #include "common.h"
+#include "proc.h"
 #include "signal-int.h"
 
 #include <dirent.h>
@@ -424,32 +425,6 @@ static bool dispatcher_running(void) {
         }
         closedir(d);
         return found;
-}
-
-/*
- * Open descriptors, not counting files under /proc: this directory itself, and what memcap's
- * thread may have open for a moment while it reads its own status.
- */
-static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *e;
-        int n = 0;
-
-        cr_assert(not(eq(ptr, d, NULL)));
-        while ((e = readdir(d))) {
-                char path[300], target[128] = "";
-
-                if (e->d_name[0] == '.')
-                        continue;
-                snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-                /* Gone already (closed after readdir() saw it), or under /proc. */
-                if (readlink(path, target, sizeof(target) - 1) <= 0 ||
-                    strncmp(target, "/proc/", 6) == 0)
-                        continue;
-                n++;
-        }
-        closedir(d);
-        return n;
 }
 
 /* Whether @fd is open on an eventfd (its number may be taken again once closed). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The test watchdog (watchdog.h): a hanging test is a failure with a message, in bounded time,
- * and never a runner that waits forever.
+ * The test watchdog (tests/support/watchdog.c): a hanging test is a failure with a message, in
+ * bounded time, and never a runner that waits forever.
  */
 
 #include <fcntl.h>

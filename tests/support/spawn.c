@@ -1,62 +1,38 @@
 /* SPDX-License-Identifier: MIT */
-#pragma once
-
-/*
- * Running the built memcap binary as users run it, for the suites that test the command-line tool
- * (test-cli.c, test-cli-signal.c, test-cli-client.c): spawn it with pipes on its stdout and
- * stderr (and stdin, unless told otherwise), feed it input, collect what it printed and its exit
- * status; plus the scratch directory, files and JSON those tests need. Include it after
- * "common.h". The helpers are _unused_ because no suite needs every one of them.
- */
+#include "spawn.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core.h"
+#include "mctest.h"
+
 extern char **environ;
 
-#define NOBODY ((uid_t) 65534)
+char tmpdir[256];
 
-/* The suite's scratch directory: its .init makes it, its .fini removes it with remove_tree(). */
-static char tmpdir[256];
-
-_unused_ static void remove_tree(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                char p[PATH_MAX * 2];
-                struct stat st;
-
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-                if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                        remove_tree(p);
-                else
-                        unlink(p);
-        }
-        closedir(d);
-        rmdir(dir);
+void remove_tree(const char *dir) {
+        mct_remove_tree(dir);
 }
 
-_unused_ static void tmp_path(char *buf, size_t size, const char *name) {
+void tmp_path(char *buf, size_t size, const char *name) {
         int n = snprintf(buf, size, "%s/%s", tmpdir, name);
 
         cr_assert(lt(sz, (size_t) n, size));
 }
 
-_unused_ static void write_file(const char *path, const void *data, size_t len) {
+void write_file(const char *path, const void *data, size_t len) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
         cr_assert(ge(int, fd, 0), "%s: %s", path, strerror(errno));
@@ -64,7 +40,7 @@ _unused_ static void write_file(const char *path, const void *data, size_t len) 
         close(fd);
 }
 
-_unused_ static json_t *parse_json(const char *text) {
+json_t *parse_json(const char *text) {
         json_error_t jerr;
         json_t *j = json_loads(text, 0, &jerr);
 
@@ -73,12 +49,12 @@ _unused_ static json_t *parse_json(const char *text) {
 }
 
 /* json_is_*() are macros, which Criterion's cr_assert() cannot take as its first token. */
-_unused_ static bool is_type(json_type type, const json_t *v) {
+bool is_type(json_type type, const json_t *v) {
         return v && json_typeof(v) == type;
 }
 
 /* Append @n bytes to a malloc'd buffer, which stays NUL-terminated. */
-_unused_ static void append(char **buf, size_t *len, const char *data, size_t n) {
+void append(char **buf, size_t *len, const char *data, size_t n) {
         char *nb = realloc(*buf, *len + n + 1);
 
         cr_assert(not(eq(ptr, nb, NULL)));
@@ -89,7 +65,7 @@ _unused_ static void append(char **buf, size_t *len, const char *data, size_t n)
 }
 
 /* A built binary, @rel to the build root; the result stays valid for one more call. */
-_unused_ static const char *build_path(const char *rel) {
+const char *build_path(const char *rel) {
         static char path[2][PATH_MAX];
         static int which;
         const char *root = getenv("MEMCAP_BUILD_ROOT");
@@ -102,48 +78,22 @@ _unused_ static const char *build_path(const char *rel) {
         return p;
 }
 
-_unused_ static const char *memcap_path(void) {
+const char *memcap_path(void) {
         return build_path("src/cli/memcap");
 }
 
-typedef struct run_result {
-        int status; /* exit status, or 128 + signal */
-        pid_t pid;
-        char *out;
-        size_t out_len;
-        char *err;
-        size_t err_len;
-} run_result;
-
-_unused_ static void run_result_done(run_result *r) {
+void run_result_done(run_result *r) {
         free(r->out);
         free(r->err);
         *r = (run_result){};
 }
-
-/* Assert the exit status, showing what memcap said when it is wrong. */
-#define ASSERT_EXIT(res, code)                                                                     \
-        cr_assert(eq(int, (res)->status, (code)), "exit %d, expected %d\nstdout: %s\nstderr: %s",  \
-                  (res)->status, (code), (res)->out, (res)->err)
-
-typedef struct child {
-        pid_t pid;
-        int in, out, err; /* our ends; -1 when closed */
-} child;
-
-typedef enum spawn_flags {
-        SPAWN_NO_STDIN = 1 << 0,        /* stdin is /dev/null, not a pipe (child.in is -1) */
-        SPAWN_DEFAULT_SIGNALS = 1 << 1, /* no signal blocked, every disposition the default */
-        SPAWN_NOBODY = 1 << 2,          /* as uid and gid NOBODY, with no supplementary groups */
-        SPAWN_STDOUT_FULL = 1 << 3,     /* stdout is /dev/full, every write ENOSPC (child.out -1) */
-} spawn_flags;
 
 /*
  * The environment for a child: ours, with each "NAME=value" of @set replacing NAME and each
  * bare "NAME" removing it. MEMCAPD_SOCKET is always removed unless @set has it, so a value in
  * the test's own environment cannot change what is tested.
  */
-_unused_ static char **make_env(const char *const *set) {
+char **make_env(const char *const *set) {
         size_t n = 0, k = 0;
         char **env;
 
@@ -172,7 +122,7 @@ _unused_ static char **make_env(const char *const *set) {
 }
 
 /* What posix_spawn() does with POSIX_SPAWN_SETSIGMASK and SETSIGDEF; async-signal-safe. */
-_unused_ static void reset_signals(void) {
+void reset_signals(void) {
         struct sigaction sa = {.sa_handler = SIG_DFL};
         sigset_t none;
 
@@ -183,14 +133,8 @@ _unused_ static void reset_signals(void) {
         sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/*
- * Start memcap with @args (NULL-terminated, without argv[0]), its stdout and stderr on pipes;
- * @env as make_env() takes it; when @fd3 >= 0, @fd3 as its descriptor 3; @flags for the rest.
- * The child is collected with finish_child().
- */
-
 /* Whether uid nobody can run the memcap at @path (--version exits 0). */
-_unused_ static bool nobody_runs(const char *path) {
+static bool nobody_runs(const char *path) {
         int status;
         pid_t pid;
 
@@ -209,7 +153,7 @@ _unused_ static bool nobody_runs(const char *path) {
         return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-_unused_ static void copy_file(const char *from, const char *to) {
+static void copy_file(const char *from, const char *to) {
         int in = open(from, O_RDONLY | O_CLOEXEC), out;
         char buf[65536];
         ssize_t n;
@@ -226,7 +170,7 @@ _unused_ static void copy_file(const char *from, const char *to) {
 
 static char nobody_dir[64];
 
-_unused_ static void nobody_dir_remove(void) {
+static void nobody_dir_remove(void) {
         if (nobody_dir[0])
                 remove_tree(nobody_dir);
 }
@@ -240,7 +184,7 @@ _unused_ static void nobody_dir_remove(void) {
  * Paths are resolved before any fork: no assertion may run in a child, which is not the test's
  * process as Criterion knows it.
  */
-_unused_ static const char *nobody_memcap(void) {
+const char *nobody_memcap(void) {
         static int known = -1;
         static char path[PATH_MAX];
         char sub[128];
@@ -274,8 +218,8 @@ _unused_ static const char *nobody_memcap(void) {
         return known ? path : NULL;
 }
 
-_unused_ static void spawn_child(child *c, const char *const *args, const char *const *env, int fd3,
-                                 spawn_flags flags) {
+void spawn_child(child *c, const char *const *args, const char *const *env, int fd3,
+                 spawn_flags flags) {
         int in[2] = {-1, -1}, out[2], err[2];
         const char *argv[64];
         char **envp;
@@ -335,7 +279,7 @@ _unused_ static void spawn_child(child *c, const char *const *args, const char *
  * Feed @input (may be NULL) to the child's stdin, collect its stdout and stderr into @res until
  * both close, reap the child.
  */
-_unused_ static void finish_child(child *c, const char *input, size_t input_len, run_result *res) {
+void finish_child(child *c, const char *input, size_t input_len, run_result *res) {
         size_t written = 0;
         int status;
 
@@ -388,8 +332,8 @@ _unused_ static void finish_child(child *c, const char *input, size_t input_len,
 }
 
 /* spawn_child() and finish_child() in one. */
-_unused_ static void run_full(run_result *res, const char *input, size_t input_len,
-                              const char *const *env, spawn_flags flags, const char *const *args) {
+void run_full(run_result *res, const char *input, size_t input_len, const char *const *env,
+              spawn_flags flags, const char *const *args) {
         child c;
 
         *res = (run_result){};

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#pragma once
-
 /*
+ * The test watchdog, linked whole into every Criterion binary (see tests/support/meson.build).
+ *
  * Every test is bounded, and a test that outlives its bound fails with a message instead of
  * hanging the suite.
  *
@@ -27,10 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <criterion/criterion.h>
-
-/* Seconds a test without a .timeout of its own (or its suite's) may run. */
-#define MC_TEST_DEFAULT_BOUND 60.0
+#include "mctest.h"
 
 /* The linker's bounds of the sections Criterion registers tests and suites in. */
 extern struct criterion_test *__start_cr_tst[] __attribute__((weak));
