@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,4 +583,62 @@ void peer_exit(peer *p) {
                 p->child = 0;
         }
         cl_close(&p->ctl);
+}
+
+/* ---- the audit log ---------------------------------------------------------------------- */
+
+/*
+ * The sanitizer keeps freed memory in a quarantine on purpose, which is not memory the daemon
+ * holds: the daemons of the memory tests run without it. Set before the daemon starts; this
+ * process's own sanitizer read its options long ago.
+ */
+void daemon_without_quarantine(void) {
+        const char *o = getenv("ASAN_OPTIONS");
+
+        cr_assert(eq(
+                int,
+                setenv("ASAN_OPTIONS",
+                       S("%s:quarantine_size_mb=0:thread_local_quarantine_size_kb=0", o ? o : ""),
+                       1),
+                0));
+}
+
+/* The audit log's records as a JSON array (the caller decrefs); each record gets "_bytes", the
+ * length of its line. */
+json_t *audit_load(void) {
+        char *log = slurp(D.audit);
+        json_t *all = json_array();
+
+        cr_assert(not(eq(ptr, all, NULL)));
+        for (char *p = log, *nl; *p; p = nl + 1) {
+                json_error_t jerr;
+                json_t *rec;
+
+                nl = strchr(p, '\n');
+                cr_assert(not(eq(ptr, nl, NULL)), "the audit log's last line is incomplete");
+                *nl = 0;
+                rec = json_loads(p, 0, &jerr);
+                cr_assert(not(eq(ptr, rec, NULL)), "audit line is not JSON: %s", p);
+                json_object_set_new(rec, "_bytes", json_integer(nl - p + 1));
+                json_array_append_new(all, rec);
+        }
+        free(log);
+        return all;
+}
+
+/* Whether @rec is memcapd's record of @event. */
+bool rec_is(json_t *rec, const char *event) {
+        return streq(json_string_value(json_object_get(rec, "capability")) ?: "", "memcapd") &&
+               streq(json_string_value(json_object_get(rec, "operation")) ?: "", event);
+}
+
+const char *ev_str(json_t *rec, const char *key) {
+        return json_string_value(json_object_get(json_object_get(rec, "event"), key));
+}
+
+json_int_t ev_int(json_t *rec, const char *key) {
+        json_t *v = json_object_get(json_object_get(rec, "event"), key);
+
+        cr_assert(eq(int, !!json_is_integer(v), 1), "record without integer '%s'", key);
+        return json_integer_value(v);
 }

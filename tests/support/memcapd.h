@@ -14,6 +14,7 @@
  * One daemon per test process (D): Criterion runs each test in a process of its own.
  */
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -168,3 +169,19 @@ void peer_expect(peer *p, const char *req, const char *want);
 uint64_t peer_mmap(peer *p, const char *req);
 /* Tell the peer to exit and reap it (it must exit 0). */
 void peer_exit(peer *p);
+
+/* ---- the audit log (D.audit) ---------------------------------------------------------------- */
+
+/*
+ * For daemon_pre_exec: the sanitizer keeps freed memory in a quarantine on purpose, which is not
+ * memory the daemon holds; the daemons of the memory tests run without it.
+ */
+void daemon_without_quarantine(void);
+/* The audit log's records as a JSON array (the caller decrefs); each record gets "_bytes", the
+ * length of its line. */
+json_t *audit_load(void);
+/* Whether @rec is memcapd's record of @event. */
+bool rec_is(json_t *rec, const char *event);
+/* A string or integer (asserted) field of the record's "event" object. */
+const char *ev_str(json_t *rec, const char *key);
+json_int_t ev_int(json_t *rec, const char *key);

@@ -8,7 +8,7 @@
  * Sections: spawning, global options, maps, map, policy, audit, shm.
  */
 
-#include "common.h"
+#include "mctest.h"
 #include "spawn.h"
 
 #include <fcntl.h>

@@ -9,7 +9,7 @@
  * Sections: spawning, receivers, send, wait, list and help.
  */
 
-#include "common.h"
+#include "mctest.h"
 #include "spawn.h"
 
 #include <fcntl.h>

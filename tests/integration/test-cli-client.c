@@ -13,7 +13,7 @@
  * socket selection, fake daemon.
  */
 
-#include "common.h"
+#include "mctest.h"
 #include "spawn.h"
 #include "memcapd.h"
 

@@ -6,7 +6,7 @@
  * or passes trivially; only test-watchdog's reading of the report counts.
  */
 
-#include "common.h"
+#include "mctest.h"
 
 /* Expires long before the worker can have started. */
 Test(probe, bound_shorter_than_startup, .timeout = 0.000001) {

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "common.h"
+#include "mctest.h"
 
 /* Run the probe with its TAP report on a pipe; fail if it is not done within @bound_s. */
 static void run_probe(int bound_s, char *out, size_t size, int *ret_status) {
@@ -23,7 +23,7 @@ static void run_probe(int bound_s, char *out, size_t size, int *ret_status) {
 
         cr_assert(not(eq(ptr, (void *) root, NULL)),
                   "MEMCAP_BUILD_ROOT is not set (run via meson)");
-        snprintf(probe, sizeof(probe), "%s/tests/unit/watchdog-probe", root);
+        snprintf(probe, sizeof(probe), "%s/tests/integration/watchdog-probe", root);
         cr_assert(eq(int, pipe2(p, O_CLOEXEC), 0));
         pid = fork();
         cr_assert(ge(int, pid, 0));
