@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "core.h"
 #include "util/macro.h"
 
@@ -606,24 +607,7 @@ void daemon_without_quarantine(void) {
 /* The audit log's records as a JSON array (the caller decrefs); each record gets "_bytes", the
  * length of its line. */
 json_t *audit_load(void) {
-        char *log = slurp(D.audit);
-        json_t *all = json_array();
-
-        cr_assert(not(eq(ptr, all, NULL)));
-        for (char *p = log, *nl; *p; p = nl + 1) {
-                json_error_t jerr;
-                json_t *rec;
-
-                nl = strchr(p, '\n');
-                cr_assert(not(eq(ptr, nl, NULL)), "the audit log's last line is incomplete");
-                *nl = 0;
-                rec = json_loads(p, 0, &jerr);
-                cr_assert(not(eq(ptr, rec, NULL)), "audit line is not JSON: %s", p);
-                json_object_set_new(rec, "_bytes", json_integer(nl - p + 1));
-                json_array_append_new(all, rec);
-        }
-        free(log);
-        return all;
+        return audit_file_load(D.audit, /* json_flags= */ 0, /* with_bytes= */ true);
 }
 
 /* Whether @rec is memcapd's record of @event. */

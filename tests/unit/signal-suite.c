@@ -3,6 +3,8 @@
 
 #include "signal-suite.h"
 
+#include "audit.h"
+
 /* ---- fixtures ------------------------------------------------------------------------------ */
 
 char audit_path[128];
@@ -204,27 +206,17 @@ bool ctx_audit_to_file(mc_ctx *ctx, const char *what) {
 }
 
 void records_load(records *r, const char *path) {
-        char *line = NULL;
-        size_t cap = 0;
-        FILE *f = fopen(path, "re");
+        json_t *all;
 
-        r->v = NULL;
-        r->n = 0;
-        cr_assert(not(eq(ptr, f, NULL)), "%s: %s", path, strerror(errno));
-        while (getline(&line, &cap, f) > 0) {
-                json_error_t jerr;
-                json_t *j = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
-                json_t **v;
+        cr_assert(eq(int, access(path, F_OK), 0), "%s: %s", path, strerror(errno));
+        all = audit_file_load(path, JSON_REJECT_DUPLICATES, /* with_bytes= */ false);
 
-                cr_assert(not(eq(ptr, j, NULL)), "audit line %zu is not JSON (%s): %s", r->n + 1,
-                          jerr.text, line);
-                v = realloc(r->v, (r->n + 1) * sizeof(*v));
-                cr_assert(not(eq(ptr, v, NULL)));
-                r->v = v;
-                r->v[r->n++] = j;
-        }
-        free(line);
-        fclose(f);
+        r->n = json_array_size(all);
+        r->v = calloc(r->n ? r->n : 1, sizeof(*r->v));
+        cr_assert(not(eq(ptr, r->v, NULL)));
+        for (size_t i = 0; i < r->n; i++)
+                r->v[i] = json_incref(json_array_get(all, i));
+        json_decref(all);
 }
 
 void records_done(records *r) {
