@@ -130,20 +130,6 @@ static struct stat shm_stat(const char *name) {
         return st;
 }
 
-/* Open descriptors of this process; compared before and after a failing call. */
-static int fd_count(void) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *de;
-        int n = 0;
-
-        cr_assert(not(eq(ptr, d, NULL)));
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
 static void assert_usage(mc_ctx *ctx, uint64_t bytes, uint64_t mappings, uint64_t shared) {
         mc_usage u;
 
@@ -178,7 +164,7 @@ Test(shm, create_is_exclusive) {
 
         create_named(ctx, name, 3 * page(), &a);
         memcpy(a.region.ptr, "first", 6);
-        fds = fd_count();
+        fds = count_fds();
 
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         req.name = name;
@@ -191,7 +177,7 @@ Test(shm, create_is_exclusive) {
         /* The existing object is neither truncated nor reallocated. */
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (3 * page())));
         cr_assert(eq(str, (char *) a.region.ptr, "first"));
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 3 * page(), 1, 1);
         mc_ctx_free(ctx);
 }
@@ -256,12 +242,12 @@ Test(shm, open_missing_is_not_found) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_ctx *ctx = ctx_new();
-        int fds = fd_count(), r;
+        int fds = count_fds(), r;
 
         r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
         cr_assert(not(shm_exists(name)), "opening must not create");
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(ctx);
 }
@@ -334,13 +320,13 @@ Test(shm, write_exec_region_is_policy_violation) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_ctx *ctx = ctx_new();
-        int fds = fd_count(), r;
+        int fds = count_fds(), r;
 
         req.size = page();
         req.prot = MC_PROT_READ_WRITE_EXECUTE;
         r = mc_shared_open(ctx, &req, &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(ctx);
 }
@@ -545,7 +531,7 @@ Test(shm, invalid_names_are_refused_everywhere) {
                              "/a\x7f", "tab\tname", "a/", long_name, long_slash};
         mc_error err = MC_ERROR_INIT;
         mc_ctx *ctx = ctx_new();
-        int fds = fd_count();
+        int fds = count_fds();
 
         memset(long_name, 'n', 256);
         long_name[256] = 0;
@@ -579,7 +565,7 @@ Test(shm, invalid_names_are_refused_everywhere) {
         }
         cr_assert(not(mc_shared_name_valid(NULL, NULL)));
         cr_assert(eq(int, mc_shared_unlink(ctx, NULL, &err), -EINVAL));
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(ctx);
 }
@@ -674,7 +660,7 @@ Test(shm, policy_patterns_allow_and_deny) {
         cr_assert(eq(int, open_named(ctx, ok + 1, 0, MC_PROT_READ, &a, &err), 0), "%s",
                   err.message);
 
-        fds = fd_count();
+        fds = count_fds();
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         req.name = no;
         req.size = page();
@@ -687,7 +673,7 @@ Test(shm, policy_patterns_allow_and_deny) {
         r = mc_map_shared_buffer(ctx, no, page(), &b, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(shm_exists(no)));
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, page(), 1, 1);
 
         /* Anonymous regions have no name for the patterns to judge. */
@@ -701,7 +687,7 @@ Test(shm, denied_name_is_policy_violation_whether_or_not_it_exists) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_ctx *ctx = ctx_allowing("nothing-matches-*");
-        int fds = fd_count(), r;
+        int fds = count_fds(), r;
 
         /* Absent: a denial, not NotFound, so the policy reveals nothing. */
         r = open_named(ctx, no, 0, MC_PROT_READ_WRITE, &s, &err);
@@ -721,7 +707,7 @@ Test(shm, denied_name_is_policy_violation_whether_or_not_it_exists) {
         r = mc_shared_unlink(ctx, no, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(shm_exists(no));
-        cr_assert(eq(int, fd_count(), fds), "the descriptor opened to size the quota leaked");
+        cr_assert(eq(int, count_fds(), fds), "the descriptor opened to size the quota leaked");
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(ctx);
 }
@@ -768,7 +754,7 @@ Test(shm, over_quota_creates_nothing) {
 
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, 2 * page()), 0));
         ctx = ctx_with_policy(p);
-        fds = fd_count();
+        fds = count_fds();
 
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         req.name = name;
@@ -783,7 +769,7 @@ Test(shm, over_quota_creates_nothing) {
         cr_assert(not(shm_exists(name)));
         r = mc_map_shared_buffer(ctx, NULL, 3 * page(), &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
 
         /* Exactly the quota fits. */
@@ -804,10 +790,10 @@ Test(shm, opening_existing_counts_its_size_against_quota) {
         create_named(big, name, 4 * page(), &s);
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, 2 * page()), 0));
         ctx = ctx_with_policy(p);
-        fds = fd_count();
+        fds = count_fds();
         r = open_named(ctx, name, 0, MC_PROT_READ, &o, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
         /* The part that fits may be opened. */
         cr_assert(eq(int, open_named(ctx, name, 2 * page(), MC_PROT_READ, &o, &err), 0), "%s",
@@ -940,12 +926,12 @@ Test(shm, map_shared_buffer_refuses_a_smaller_existing_object) {
         int fds, r;
 
         create_named(ctx, name, page(), &a);
-        fds = fd_count();
+        fds = count_fds();
         r = mc_map_shared_buffer(ctx, name, 2 * page(), &b, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) page()),
                   "the existing object must not be grown");
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, page(), 1, 1);
         /* A smaller buffer of a bigger object is fine. */
         cr_assert(eq(int, mc_map_shared_buffer(ctx, name, 10, &b, &err), 0), "%s", err.message);
@@ -1051,7 +1037,7 @@ Test(shm, seal_write_at_open_of_a_read_only_region) {
         mc_shared s;
         unsigned seals = 0;
         mc_ctx *ctx = ctx_new();
-        int fds = fd_count(), r;
+        int fds = count_fds(), r;
 
         req.size = page();
         req.prot = MC_PROT_READ;
@@ -1070,7 +1056,7 @@ Test(shm, seal_write_at_open_of_a_read_only_region) {
         r = mc_shared_open(ctx, &req, &s, &err);
         cr_assert(lt(int, r, 0));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(ctx);
 }
@@ -1210,7 +1196,7 @@ Test(shm, seal_failures_are_reported) {
         int fds, r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
-        fds = fd_count();
+        fds = count_fds();
         mc_sys.add_seals = fail_add_seals;
         r = mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
@@ -1218,7 +1204,7 @@ Test(shm, seal_failures_are_reported) {
         req.seals = MC_SEAL_SHRINK;
         r = mc_shared_open(ctx, &req, &t, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, page(), 1, 1);
 
         mc_sys.get_seals = fail_get_seals;
@@ -1541,7 +1527,7 @@ Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_ctx *ctx = ctx_new(), *huge;
-        int fds = fd_count(), r;
+        int fds = count_fds(), r;
 
         req.size = page();
         req.flags = MC_MAP_HUGEPAGE;
@@ -1557,7 +1543,7 @@ Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
         req.seals = MC_SEAL_SHRINK;
         r = mc_shared_open(ctx, &req, &s, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
 
         /* Allowed: a region of whole huge pages, or OutOfMemory when the system has none. */
         cr_assert(eq(int, mc_policy_set_allow_huge_pages(p, true), 0));
@@ -1573,7 +1559,7 @@ Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
         } else {
                 cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY), "%s", err.message);
         }
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(huge, 0, 0, 0);
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(huge);
@@ -1587,17 +1573,17 @@ Test(shm, close_zeroes_and_second_close_is_not_found) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, zero;
         mc_ctx *ctx = ctx_new();
-        int fd, fds = fd_count(), r;
+        int fd, fds = count_fds(), r;
 
         create_named(ctx, name, page(), &s);
         fd = s.fd;
-        cr_assert(eq(int, fd_count(), fds + 1));
+        cr_assert(eq(int, count_fds(), fds + 1));
         cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
         memset(&zero, 0, sizeof(zero));
         zero.fd = -1;
         cr_assert(eq(int, memcmp(&s, &zero, sizeof(s)), 0), "close must zero the struct (fd -1)");
         cr_assert(eq(int, fcntl(fd, F_GETFD), -1), "the descriptor must be closed");
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
         cr_assert(shm_exists(name), "a named object stays until unlinked");
 
@@ -1667,13 +1653,13 @@ Test(shm, ctx_free_closes_what_is_left) {
         const char *name = name_new("leftover");
         mc_shared a, b;
         mc_ctx *ctx = ctx_new();
-        int fds = fd_count();
+        int fds = count_fds();
 
         create_named(ctx, name, page(), &a);
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &b);
-        cr_assert(eq(int, fd_count(), fds + 2));
+        cr_assert(eq(int, count_fds(), fds + 2));
         mc_ctx_free(ctx);
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         cr_assert(shm_exists(name));
 }
 
@@ -1721,7 +1707,7 @@ static void *open_close_loop(void *arg) {
 Test(shm, threads_open_and_close_concurrently, .timeout = 60.0) {
         pthread_t th[4];
         mc_ctx *ctx = ctx_new();
-        int fds = fd_count();
+        int fds = count_fds();
 
         for (size_t i = 0; i < ELEMENTSOF(th); i++)
                 cr_assert(eq(int, pthread_create(&th[i], NULL, open_close_loop, ctx), 0));
@@ -1730,7 +1716,7 @@ Test(shm, threads_open_and_close_concurrently, .timeout = 60.0) {
                 cr_assert(eq(int, pthread_join(th[i], &res), 0));
                 cr_assert(eq(ptr, res, NULL), "thread %zu failed at step %p", i, res);
         }
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(ctx);
 }
@@ -1946,7 +1932,7 @@ static void check_failure(mc_ctx *ctx, const mc_shared_request *req, bool buffer
                           mc_error_kind kind) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        int fds = fd_count(), r;
+        int fds = count_fds(), r;
 
         memset(&s, 0x5a, sizeof(s));
         fail_errno = errnum;
@@ -1954,7 +1940,7 @@ static void check_failure(mc_ctx *ctx, const mc_shared_request *req, bool buffer
                    : mc_shared_open(ctx, req, &s, &err);
         assert_err(r, &err, errnum, kind);
         cr_assert(eq(int, s.fd, 0x5a5a5a5a), "ret must be untouched on failure");
-        cr_assert(eq(int, fd_count(), fds), "a descriptor leaked");
+        cr_assert(eq(int, count_fds(), fds), "a descriptor leaked");
         assert_usage(ctx, 0, 0, 0);
 }
 
@@ -2064,10 +2050,10 @@ Test(shm, empty_existing_object_is_invalid) {
         fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         cr_assert(ge(int, fd, 0));
         close(fd);
-        fds = fd_count();
+        fds = count_fds();
         r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(ctx);
 }
@@ -2077,7 +2063,7 @@ static void check_planted(const char *name, unsigned prot) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_ctx *ctx = ctx_new();
-        int fds = fd_count(), r;
+        int fds = count_fds(), r;
 
         r = open_named(ctx, name, 0, prot, &s, &err);
         cr_assert(lt(int, r, 0));
@@ -2091,7 +2077,7 @@ static void check_planted(const char *name, unsigned prot) {
                      err.kind == MC_ERR_INVALID_ARGUMENT || err.kind == MC_ERR_PERMISSION_DENIED,
                      1),
                   "%s", err.message);
-        cr_assert(eq(int, fd_count(), fds));
+        cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(ctx);
 }
