@@ -12,7 +12,8 @@
  * per-round ratios. Each round's order is rotated (A B, then B A, ...) so that neither side
  * always runs right after the other and inherits its cache or frequency state.
  *
- * Everything here is header-only (static inline), so a benchmark is a single .c file.
+ * Everything here is header-only (static inline, and the weak reporting state below), so a
+ * benchmark needs no library of its own.
  *
  * Sections: clock and optimisation barriers; statistics; interleaved rounds; CPU placement;
  * how busy the machine was; other processes (placement and cost of every thread); reporting
@@ -580,12 +581,15 @@ static inline int bench_affinity_process(pid_t pid, const cpu_set_t *set) {
 #define BENCH_MAX_NOTES 24
 #endif
 
-/* Why the run failed, for main() to print; the first failure wins. */
-static char bench_failure[512];
+/*
+ * Why the run failed, for main() to print; the first failure wins. Weak rather than static, so
+ * that a benchmark of several files (bench-daemon) has one of each.
+ */
+__attribute__((weak)) char bench_failure[512];
 
 /* Remarks on the conditions of the run (placement, noise), printed after the tables. */
-static char bench_notes[BENCH_MAX_NOTES][400];
-static size_t bench_n_notes;
+__attribute__((weak)) char bench_notes[BENCH_MAX_NOTES][400];
+__attribute__((weak)) size_t bench_n_notes;
 
 /* Record why the run failed (unless a reason is already there); returns @r, or -EIO for r >= 0. */
 static inline int bench_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

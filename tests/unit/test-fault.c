@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "proc.h"
 
 static mc_ctx *ctx;
 static char path[128];
@@ -23,16 +24,6 @@ static int last_outcome_error; /* the last audit record said "error" */
 static void audit_cb(const mc_audit_record *r, void *userdata) {
         (void) userdata;
         last_outcome_error = strstr(r->json, "\"outcome\":\"error\"") != NULL;
-}
-
-static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        int n = 0;
-        while (d && readdir(d))
-                n++;
-        if (d)
-                closedir(d);
-        return n;
 }
 
 static void setup(void) {

@@ -13,6 +13,7 @@
  */
 
 #include "common.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -97,18 +98,6 @@ static void map_file(mc_ctx *ctx, const char *path, bool private_copy, mc_mappin
         opts.private_copy = private_copy;
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ_WRITE, &opts, ret, &err), 0), "%s",
                   err.message);
-}
-
-/* Wait for a child; it must have exited (not died of a signal) and its status is returned. */
-static int child_status(pid_t pid) {
-        int status;
-
-        cr_assert(gt(int, pid, 0), "fork: %s", strerror(errno));
-        cr_assert(eq(int, waitpid(pid, &status, 0), pid));
-        cr_assert(eq(int, WIFSIGNALED(status) ? WTERMSIG(status) : 0, 0),
-                  "the child died of a signal");
-        cr_assert(eq(int, WIFEXITED(status) ? 1 : 0, 1));
-        return WEXITSTATUS(status);
 }
 
 /* Two pipes so parent and child can take turns. */

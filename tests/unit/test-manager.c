@@ -16,6 +16,7 @@
 #include <sys/vfs.h>
 
 #include "common.h"
+#include "proc.h"
 
 static mc_ctx *ctx;
 static mc_manager *mgr;
@@ -1159,14 +1160,6 @@ static void inject(int e, int at) {
         fail_errno = e;
         fail_at = at;
         calls = 0;
-}
-
-static int count_fds(void) {
-        int n = 0;
-
-        for (int fd = 0; fd < 1024; fd++)
-                n += fcntl(fd, F_GETFD) >= 0;
-        return n;
 }
 
 /* Nothing of a failed Mmap may stay: no mapping, no id, no usage, no descriptor. */

@@ -11,24 +11,10 @@
 #include <sys/resource.h>
 
 #include "common.h"
+#include "seam.h"
 
 static mc_ctx *ctx;
 static size_t page;
-
-/* Count the mapping system calls the library makes, to prove that bad input makes none. */
-static int n_mmap, n_munmap, n_mprotect;
-static void *count_mmap(void *a, size_t l, int p, int f, int fd, off_t o) {
-        n_mmap++;
-        return mmap(a, l, p, f, fd, o);
-}
-static int count_munmap(void *a, size_t l) {
-        n_munmap++;
-        return munmap(a, l);
-}
-static int count_mprotect(void *a, size_t l, int p) {
-        n_mprotect++;
-        return mprotect(a, l, p);
-}
 
 static void setup(void) {
         cr_assert(eq(int, mc_ctx_new(&ctx, NULL), 0));

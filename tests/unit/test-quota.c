@@ -18,6 +18,7 @@
 #include <sys/vfs.h>
 
 #include "common.h"
+#include "seam.h"
 
 #define GiB (UINT64_C(1) << 30)
 
@@ -25,17 +26,6 @@ static mc_ctx *ctx;
 static size_t page;
 static char path[PATH_MAX];
 static char shm_name[64];
-
-/* Count the system calls that change mappings, to prove that a denial made none. */
-static int n_mmap, n_mprotect;
-static void *count_mmap(void *a, size_t l, int p, int f, int fd, off_t o) {
-        n_mmap++;
-        return mmap(a, l, p, f, fd, o);
-}
-static int count_mprotect(void *a, size_t l, int p) {
-        n_mprotect++;
-        return mprotect(a, l, p);
-}
 
 static void setup(void) {
         cr_assert(eq(int, mc_ctx_new(&ctx, NULL), 0));

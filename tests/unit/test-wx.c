@@ -17,21 +17,12 @@
 #include <sys/statvfs.h>
 
 #include "common.h"
+#include "seam.h"
 
 static mc_ctx *ctx;
 static size_t page;
 static char path[PATH_MAX];
 static char shm_name[64];
-
-static int n_mmap, n_mprotect;
-static void *count_mmap(void *a, size_t l, int p, int f, int fd, off_t o) {
-        __atomic_fetch_add(&n_mmap, 1, __ATOMIC_RELAXED);
-        return mmap(a, l, p, f, fd, o);
-}
-static int count_mprotect(void *a, size_t l, int p) {
-        n_mprotect++;
-        return mprotect(a, l, p);
-}
 
 static bool noexec(const char *dir) {
         struct statvfs s;

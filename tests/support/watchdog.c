@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The test watchdog, linked whole into every Criterion binary (see tests/support/meson.build).
+ *
+ * Every test is bounded, and a test that outlives its bound fails with a message instead of
+ * hanging the suite.
+ *
+ * Why not Criterion's own .timeout: the Criterion of Debian 12 (2.4.1) deadlocks its runner for
+ * good when a test's timeout fires before the test's worker process has reported that it
+ * started, which a loaded machine is enough to cause; the suite then sits until meson kills it
+ * 300 s later, with no word of which test was stuck. So the runner never arms a timeout: in the
+ * runner a constructor clears every test's and suite's .timeout, and every worker enforces its
+ * test's bound itself from a watchdog thread, counted from when the test is known. The bound is
+ * the test's .timeout, else its suite's, else MC_TEST_DEFAULT_BOUND seconds; ten times that
+ * under valgrind. A test past its bound fails with a message naming it and its bound, and its
+ * worker exits at once, whatever signal masks and threads the test has set up.
+ *
+ * The watchdog thread blocks every signal, so it never takes a process-directed signal meant
+ * for the test, and it is not inherited by fork() children.
+ */
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mctest.h"
+
+/* The linker's bounds of the sections Criterion registers tests and suites in. */
+extern struct criterion_test *__start_cr_tst[] __attribute__((weak));
+extern struct criterion_test *__stop_cr_tst[] __attribute__((weak));
+extern struct criterion_suite *__start_cr_sts[] __attribute__((weak));
+extern struct criterion_suite *__stop_cr_sts[] __attribute__((weak));
+
+static void *mc_test_watchdog(void *arg) {
+        const struct timespec poll = {0, 2 * 1000 * 1000};
+        const struct criterion_test *t;
+        const struct criterion_suite *s;
+        struct timespec deadline;
+        double bound = MC_TEST_DEFAULT_BOUND;
+
+        (void) arg;
+        /* Set by the worker just before the test's .init runs. */
+        while (!(t = *(const struct criterion_test *const volatile *) &criterion_current_test))
+                nanosleep(&poll, NULL);
+        s = *(const struct criterion_suite *const volatile *) &criterion_current_suite;
+        /*
+         * The runner cleared the timeouts before it described the test to this worker, so read
+         * them from this process's own tables, which nothing cleared.
+         */
+        for (struct criterion_test **p = __start_cr_tst; p && p < __stop_cr_tst; p++)
+                if (*p && (*p)->data && (*p)->data->timeout > 0 &&
+                    strcmp((*p)->name, t->name) == 0 && strcmp((*p)->category, t->category) == 0)
+                        bound = (*p)->data->timeout;
+        if (bound == MC_TEST_DEFAULT_BOUND && s)
+                for (struct criterion_suite **p = __start_cr_sts; p && p < __stop_cr_sts; p++)
+                        if (*p && (*p)->data && (*p)->data->timeout > 0 &&
+                            strcmp((*p)->name, s->name) == 0)
+                                bound = (*p)->data->timeout;
+        if (getenv("MEMCAP_UNDER_VALGRIND"))
+                bound *= 10;
+
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += (time_t) bound;
+        deadline.tv_nsec += (long) ((bound - (double) (time_t) bound) * 1e9);
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) != 0)
+                ;
+        /* A failed expectation carries the message into the report; _exit() ends the test
+         * whatever its threads and signal masks are doing. */
+        cr_expect(0,
+                  "%s::%s is still running after its bound of %.1f s: a hang (a deadlock or an "
+                  "unbounded wait); the watchdog ended it",
+                  t->category, t->name, bound);
+        _exit(1);
+        return NULL;
+}
+
+__attribute__((constructor)) static void mc_test_watchdog_setup(void) {
+        sigset_t all, old;
+        pthread_t th;
+
+        if (!getenv("BXFI_MAP")) {
+                /* The runner: it must never arm a timeout of its own (see above). */
+                for (struct criterion_test **t = __start_cr_tst; t && t < __stop_cr_tst; t++)
+                        if (*t && (*t)->data)
+                                (*t)->data->timeout = 0;
+                for (struct criterion_suite **s = __start_cr_sts; s && s < __stop_cr_sts; s++)
+                        if (*s && (*s)->data)
+                                (*s)->data->timeout = 0;
+                return;
+        }
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_create(&th, NULL, mc_test_watchdog, NULL) == 0) {
+                pthread_setname_np(th, "test-watchdog");
+                pthread_detach(th);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shm suite's fixture (its TestSuite and .fini, which unlinks every name a test made) and the
+ * helpers its files share (shm-suite.h).
+ */
+
+#include "shm-suite.h"
+
+/* ---- fixtures and helpers ----------------------------------------------------------------- */
+
+/* Names this test created, unlinked in the teardown whatever happened. */
+char tracked[8][MC_SHARED_NAME_MAX + 2];
+int n_tracked;
+
+void shm_fini(void) {
+        for (int i = 0; i < n_tracked; i++) {
+                char path[MC_SHARED_NAME_MAX + 16];
+
+                snprintf(path, sizeof(path), "/dev/shm%.*s", (int) sizeof(tracked[i]), tracked[i]);
+                if (shm_unlink(tracked[i]) < 0 && errno == EISDIR)
+                        (void) rmdir(path); /* planted by a test */
+        }
+        n_tracked = 0;
+        mc_test_fini();
+}
+
+TestSuite(shm, .fini = shm_fini);
+
+/* Unlink @name ("/name") at teardown. */
+void track(const char *name) {
+        cr_assert(lt(int, n_tracked, (int) ELEMENTSOF(tracked)));
+        strscpy(tracked[n_tracked++], sizeof(tracked[0]), name);
+}
+
+/* A name unique to this process ("memcap-test-shm-<what>-<pid>"), unlinked at teardown. */
+const char *name_new(const char *what) {
+        char buf[MC_SHARED_NAME_MAX + 2];
+
+        snprintf(buf, sizeof(buf), "/memcap-test-shm-%s-%d", what, (int) getpid());
+        track(buf);
+        return tracked[n_tracked - 1];
+}
+
+mc_ctx *ctx_new(void) {
+        mc_error err = MC_ERROR_INIT;
+        mc_ctx *ctx = NULL;
+
+        cr_assert(eq(int, mc_ctx_new(&ctx, &err), 0), "%s", err.message);
+        return ctx;
+}
+
+mc_ctx *ctx_with_policy(mc_policy *policy) {
+        mc_error err = MC_ERROR_INIT;
+        mc_ctx *ctx = ctx_new();
+
+        cr_assert(eq(int, mc_ctx_set_policy(ctx, policy, &err), 0), "%s", err.message);
+        mc_policy_free(policy);
+        return ctx;
+}
+
+mc_policy *policy_new(void) {
+        mc_policy *p = NULL;
+
+        cr_assert(eq(int, mc_policy_new(&p, NULL), 0));
+        return p;
+}
+
+/* Create a named object of @size bytes, read-write. */
+void create_named(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error err = MC_ERROR_INIT;
+
+        req.name = name;
+        req.size = size;
+        req.create = true;
+        cr_assert(eq(int, mc_shared_open(ctx, &req, ret, &err), 0), "%s", err.message);
+}
+
+/* Create an anonymous region of @size bytes with @seals. */
+void create_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error err = MC_ERROR_INIT;
+
+        req.size = size;
+        req.prot = prot;
+        req.seals = seals;
+        cr_assert(eq(int, mc_shared_open(ctx, &req, ret, &err), 0), "%s", err.message);
+}
+
+/* Open an existing named object without creating it. */
+int open_named(mc_ctx *ctx, const char *name, size_t size, unsigned prot, mc_shared *ret,
+               mc_error *err) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+
+        req.name = name;
+        req.size = size;
+        req.prot = prot;
+        return mc_shared_open(ctx, &req, ret, err);
+}
+
+bool shm_exists(const char *name) {
+        char path[MC_SHARED_NAME_MAX + 16];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+        return stat(path, &st) == 0;
+}
+
+struct stat shm_stat(const char *name) {
+        char path[MC_SHARED_NAME_MAX + 16];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+        cr_assert(eq(int, stat(path, &st), 0), "stat %s: %s", path, strerror(errno));
+        return st;
+}
+
+void assert_usage(mc_ctx *ctx, uint64_t bytes, uint64_t mappings, uint64_t shared) {
+        mc_usage u;
+
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.mapped_bytes, bytes));
+        cr_assert(eq(u64, u.mappings, mappings));
+        cr_assert(eq(u64, u.shared_objects, shared));
+        cr_assert(eq(u64, u.locked_bytes, 0));
+}
+
+void assert_err(int r, const mc_error *err, int errnum, mc_error_kind kind) {
+        cr_assert(eq(int, r, -errnum), "r=%d (%s): %s", r, strerror(-r), err->message);
+        cr_assert(eq(int, err->sys_errno, errnum), "%s", err->message);
+        cr_assert(
+                eq(str, (char *) mc_error_kind_name(err->kind), (char *) mc_error_kind_name(kind)),
+                "%s", err->message);
+        cr_assert(gt(sz, strlen(err->message), 0));
+}
+
+size_t page(void) {
+        return mc_page_size();
+}

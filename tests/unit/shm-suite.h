@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The shm suite's fixture and helpers (shm-suite.c), shared by its files test-shm-*.c, which make
+ * one binary, test-shm (meson test "shm"). Every name is unique to the test process and is
+ * unlinked by the suite's teardown, also when an assertion ends the test early.
+ * Each helper's comment is at its definition.
+ */
+
+#include "common.h"
+#include "proc.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+
+#define MAX_RECORDS 16
+
+typedef struct records {
+        int n;
+        char operation[MAX_RECORDS][32];
+        mc_error_kind kind[MAX_RECORDS];
+        char json[MAX_RECORDS][1024];
+} records;
+
+extern char tracked[8][MC_SHARED_NAME_MAX + 2];
+extern int n_tracked;
+extern int fail_errno;
+
+void shm_fini(void);
+
+void track(const char *name);
+
+const char *name_new(const char *what);
+
+mc_ctx *ctx_new(void);
+
+mc_ctx *ctx_with_policy(mc_policy *policy);
+
+mc_policy *policy_new(void);
+
+void create_named(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret);
+
+void create_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret);
+
+int open_named(mc_ctx *ctx, const char *name, size_t size, unsigned prot, mc_shared *ret,
+               mc_error *err);
+
+bool shm_exists(const char *name);
+
+struct stat shm_stat(const char *name);
+
+void assert_usage(mc_ctx *ctx, uint64_t bytes, uint64_t mappings, uint64_t shared);
+
+void assert_err(int r, const mc_error *err, int errnum, mc_error_kind kind);
+
+size_t page(void);
+
+unsigned long long start_time(void);
+
+int fail_fsetxattr(int fd, const char *n, const void *v, size_t size, int flags);
+
+ssize_t fail_fgetxattr(int fd, const char *n, void *v, size_t size);
+
+mc_ctx *ctx_allowing(const char *pattern);
+
+int fail_add_seals(int fd, int seals);
+
+int fail_get_seals(int fd);
+
+int enospc_fallocate(int fd, int mode, off_t off, off_t len);
+
+int eopnotsupp_fallocate(int fd, int mode, off_t off, off_t len);
+
+void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+
+int eio_ftruncate(int fd, off_t len);
+
+int failing_fstat_eio(int fd, struct stat *st);
+
+void *open_close_loop(void *arg);
+
+void record_cb(const mc_audit_record *rec, void *userdata);
+
+const char *record_of(const records *rec, const char *op, int nth);
+
+bool has_owner(const char *json, bool local, pid_t pid);
+
+int failing_shm_open(const char *name, int flags, mode_t mode);
+
+int failing_memfd_create(const char *name, unsigned flags);
+
+void *failing_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+int failing_fstat(int fd, struct stat *st);
+
+int failing_fallocate(int fd, int mode, off_t off, off_t len);
+
+void check_failure(mc_ctx *ctx, const mc_shared_request *req, bool buffer, int errnum,
+                   mc_error_kind kind);
+
+void check_planted(const char *name, unsigned prot);

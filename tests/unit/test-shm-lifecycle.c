@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared memory's end and its record: close, the audit records, and every failure path forced
+ * through the system-call seam.
+ */
+
+#include "shm-suite.h"
+
+/* ---- close ---------------------------------------------------------------------------------- */
+
+Test(shm, close_zeroes_and_second_close_is_not_found) {
+        const char *name = name_new("close");
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, zero;
+        mc_ctx *ctx = ctx_new();
+        int fd, fds = count_fds(), r;
+
+        create_named(ctx, name, page(), &s);
+        fd = s.fd;
+        cr_assert(eq(int, count_fds(), fds + 1));
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        memset(&zero, 0, sizeof(zero));
+        zero.fd = -1;
+        cr_assert(eq(int, memcmp(&s, &zero, sizeof(s)), 0), "close must zero the struct (fd -1)");
+        cr_assert(eq(int, fcntl(fd, F_GETFD), -1), "the descriptor must be closed");
+        cr_assert(eq(int, count_fds(), fds));
+        assert_usage(ctx, 0, 0, 0);
+        cr_assert(shm_exists(name), "a named object stays until unlinked");
+
+        r = mc_shared_close(ctx, &s, &err);
+        assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+        r = mc_shared_close(ctx, NULL, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, close_refuses_forged_and_stale_values) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, copy, forged;
+        mc_mapping m;
+        mc_map_request mreq = MC_MAP_REQUEST_INIT;
+        mc_ctx *ctx = ctx_new(), *other = ctx_new();
+        int r;
+
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        copy = s;
+
+        /* The right region with another descriptor. */
+        forged = s;
+        forged.fd = dup(s.fd);
+        cr_assert(ge(int, forged.fd, 0));
+        r = mc_shared_close(ctx, &forged, &err);
+        assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+        close(forged.fd);
+        /* The right descriptor with a made-up region. */
+        forged = s;
+        forged.region.ptr = (char *) s.region.ptr + page();
+        r = mc_shared_close(ctx, &forged, &err);
+        assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+        /* Not a region of that context. */
+        r = mc_shared_close(other, &s, &err);
+        assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+        /* An ordinary mapping dressed up as a shared object. */
+        mreq.length = page();
+        mreq.prot = MC_PROT_READ_WRITE;
+        mreq.flags = MC_MAP_ANONYMOUS;
+        cr_assert(eq(int, mc_mmap(ctx, &mreq, &m, &err), 0), "%s", err.message);
+        forged = s;
+        forged.region = m;
+        forged.fd = -1;
+        r = mc_shared_close(ctx, &forged, &err);
+        assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+        /* Garbage. */
+        memset(&forged, 0xff, sizeof(forged));
+        r = mc_shared_close(ctx, &forged, &err);
+        assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+        assert_usage(ctx, 2 * page(), 2, 1);
+
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        /* The copy taken before the close is stale now. */
+        r = mc_shared_close(ctx, &copy, &err);
+        assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+        /* The region cannot be unmapped around the object either. */
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        r = mc_munmap(ctx, &s.region, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        assert_usage(ctx, 2 * page(), 2, 1);
+        mc_ctx_free(other);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, ctx_free_closes_what_is_left) {
+        const char *name = name_new("leftover");
+        mc_shared a, b;
+        mc_ctx *ctx = ctx_new();
+        int fds = count_fds();
+
+        create_named(ctx, name, page(), &a);
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &b);
+        cr_assert(eq(int, count_fds(), fds + 2));
+        mc_ctx_free(ctx);
+        cr_assert(eq(int, count_fds(), fds));
+        cr_assert(shm_exists(name));
+}
+
+Test(shm, region_is_changed_only_through_shm_calls) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, before;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
+        before = s;
+        r = mc_remap(ctx, &s.region, 4 * page(), MC_REMAP_MAYMOVE, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        r = mc_munmap(ctx, &s.region, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        assert_usage(ctx, 2 * page(), 1, 1);
+        /* Syncing and advising the region are ordinary mapping calls. */
+        cr_assert(eq(int, mc_msync(ctx, &s.region, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), 0), "%s",
+                  err.message);
+        cr_assert(
+                eq(int, mc_madvise(ctx, &s.region, 0, MC_LENGTH_ALL, MC_ADVICE_WILLNEED, &err), 0),
+                "%s", err.message);
+        mc_ctx_free(ctx);
+}
+
+void *open_close_loop(void *arg) {
+        mc_ctx *ctx = arg;
+
+        for (int i = 0; i < 200; i++) {
+                mc_shared s;
+
+                if (mc_map_shared_buffer(ctx, NULL, (size_t) (i % 3 + 1) * mc_page_size(), &s,
+                                         NULL) < 0)
+                        return (void *) 1;
+                ((char *) s.region.ptr)[0] = 1;
+                if (mc_shared_resize(ctx, &s, 5 * mc_page_size(), NULL) < 0)
+                        return (void *) 2;
+                if (mc_shared_close(ctx, &s, NULL) < 0)
+                        return (void *) 3;
+        }
+        return NULL;
+}
+
+Test(shm, threads_open_and_close_concurrently, .timeout = 60.0) {
+        pthread_t th[4];
+        mc_ctx *ctx = ctx_new();
+        int fds = count_fds();
+
+        for (size_t i = 0; i < ELEMENTSOF(th); i++)
+                cr_assert(eq(int, pthread_create(&th[i], NULL, open_close_loop, ctx), 0));
+        for (size_t i = 0; i < ELEMENTSOF(th); i++) {
+                void *res;
+                cr_assert(eq(int, pthread_join(th[i], &res), 0));
+                cr_assert(eq(ptr, res, NULL), "thread %zu failed at step %p", i, res);
+        }
+        cr_assert(eq(int, count_fds(), fds));
+        assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(ctx);
+}
+
+/* ---- audit -------------------------------------------------------------------------------- */
+
+void record_cb(const mc_audit_record *rec, void *userdata) {
+        records *r = userdata;
+
+        if (r->n >= MAX_RECORDS)
+                return;
+        strscpy(r->operation[r->n], sizeof(r->operation[0]), rec->operation);
+        r->kind[r->n] = rec->kind;
+        strscpy(r->json[r->n], sizeof(r->json[0]), rec->json);
+        r->n++;
+}
+
+Test(shm, every_operation_is_audited_once) {
+        static const struct {
+                const char *op;
+                mc_error_kind kind;
+                bool named;
+        } want[] = {
+                {"shm_open", MC_OK, true},
+                {"shm_seal", MC_ERR_UNSUPPORTED, true},
+                {"shm_resize", MC_OK, true},
+                {"shm_close", MC_OK, true},
+                {"shm_close", MC_ERR_NOT_FOUND, false},
+                {"shm_unlink", MC_OK, true},
+                {"shm_open", MC_ERR_NOT_FOUND, true},
+                {"shm_open", MC_OK, false},
+                {"shm_seal", MC_OK, false},
+                {"shm_open", MC_ERR_INVALID_ARGUMENT, false},
+        };
+        const char *name = name_new("audit");
+        char quoted[MC_SHARED_NAME_MAX + 16];
+        mc_error err = MC_ERROR_INIT;
+        mc_audit *audit = NULL;
+        records rec = {0};
+        mc_shared s, a;
+        mc_ctx *ctx = ctx_new();
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, &rec, &audit, &err), 0), "%s",
+                  err.message);
+        mc_ctx_set_audit(ctx, audit);
+        snprintf(quoted, sizeof(quoted), "\"name\":\"%s\"", name);
+
+        create_named(ctx, name + 1, page(), &s);
+        cr_assert(lt(int, mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, NULL), 0));
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        cr_assert(lt(int, mc_shared_close(ctx, &s, NULL), 0));
+        cr_assert(eq(int, mc_shared_unlink(ctx, name, &err), 0), "%s", err.message);
+        cr_assert(lt(int, open_named(ctx, name, 0, MC_PROT_READ, &s, NULL), 0));
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &a);
+        cr_assert(eq(int, mc_shared_seal(ctx, &a, MC_SEAL_GROW, &err), 0), "%s", err.message);
+        cr_assert(lt(int, mc_map_shared_buffer(ctx, "a/b", page(), &s, NULL), 0));
+
+        cr_assert(eq(int, rec.n, (int) ELEMENTSOF(want)));
+        for (int i = 0; i < rec.n; i++) {
+                cr_assert(eq(str, rec.operation[i], (char *) want[i].op), "record %d", i);
+                cr_assert(eq(int, rec.kind[i], want[i].kind), "record %d: %s", i, rec.json[i]);
+                cr_assert(eq(int, strstr(rec.json[i], quoted) != NULL, want[i].named),
+                          "record %d names the object as \"/name\" exactly when it has one: %s", i,
+                          rec.json[i]);
+        }
+        mc_ctx_free(ctx);
+}
+
+/* The record of @op in @rec (the @nth one, from 0), or NULL. */
+const char *record_of(const records *rec, const char *op, int nth) {
+        for (int i = 0; i < rec->n; i++)
+                if (streq(rec->operation[i], op) && nth-- == 0)
+                        return rec->json[i];
+        return NULL;
+}
+
+bool has_owner(const char *json, bool local, pid_t pid) {
+        char want[64];
+
+        snprintf(want, sizeof(want), "\"owner\":\"%s\",\"owner_pid\":%d",
+                 local ? "Local" : "Remote", (int) pid);
+        return json && strstr(json, want);
+}
+
+/*
+ * A region's life can be followed in the log: open, close and unlink records say whose object
+ * it is, Local (this process created it, also when it opens it again) or Remote(creator pid),
+ * and Remote(0) when nobody recorded a creator.
+ */
+Test(shm, audit_records_trace_the_owner) {
+        const char *name = name_new("trace"), *planted = name_new("planted");
+        mc_error err = MC_ERROR_INIT;
+        mc_audit *audit = NULL;
+        records rec = {0};
+        mc_shared s;
+        mc_ctx *ctx = ctx_new();
+        pid_t self = getpid(), pid;
+        int fd;
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, &rec, &audit, &err), 0), "%s",
+                  err.message);
+        mc_ctx_set_audit(ctx, audit);
+
+        create_named(ctx, name, page(), &s);
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        if (s.owner == MC_OWNER_REMOTE && s.owner_pid == 0) {
+                mc_ctx_free(ctx);
+                cr_skip_test("this kernel's tmpfs keeps no user xattrs; the creator is unknown");
+        }
+        cr_assert(eq(int, s.owner, MC_OWNER_LOCAL), "the creator opening it again owns it");
+        cr_assert(eq(int, s.owner_pid, self));
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        cr_assert(has_owner(record_of(&rec, "shm_open", 0), true, self), "%s", rec.json[0]);
+        cr_assert(has_owner(record_of(&rec, "shm_close", 0), true, self), "%s", rec.json[1]);
+        cr_assert(has_owner(record_of(&rec, "shm_open", 1), true, self), "%s", rec.json[2]);
+        cr_assert(has_owner(record_of(&rec, "shm_close", 1), true, self), "%s", rec.json[3]);
+
+        /* Another process opening it sees a Remote region, and says so in its own log. */
+        pid = fork();
+        if (pid == 0) {
+                records crec = {0};
+                mc_audit *ca = NULL;
+                mc_shared t;
+
+                if (mc_audit_open_callback(record_cb, &crec, &ca, NULL) < 0)
+                        _exit(10);
+                mc_ctx_set_audit(ctx, ca);
+                if (open_named(ctx, name, 0, MC_PROT_READ, &t, NULL) < 0)
+                        _exit(11);
+                if (t.owner != MC_OWNER_REMOTE || t.owner_pid != self)
+                        _exit(12);
+                if (mc_shared_close(ctx, &t, NULL) < 0)
+                        _exit(13);
+                if (!has_owner(record_of(&crec, "shm_open", 0), false, self) ||
+                    !has_owner(record_of(&crec, "shm_close", 0), false, self))
+                        _exit(14);
+                _exit(0);
+        }
+        cr_assert(eq(int, child_status(pid), 0));
+
+        cr_assert(eq(int, mc_shared_unlink(ctx, name, &err), 0), "%s", err.message);
+        cr_assert(has_owner(record_of(&rec, "shm_unlink", 0), true, self), "%s",
+                  record_of(&rec, "shm_unlink", 0));
+
+        /* Made without memcap: nobody recorded a creator. */
+        fd = shm_open(planted, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        cr_assert(ge(int, fd, 0));
+        cr_assert(eq(int, ftruncate(fd, (off_t) page()), 0));
+        close(fd);
+        cr_assert(eq(int, open_named(ctx, planted, 0, MC_PROT_READ, &s, &err), 0), "%s",
+                  err.message);
+        cr_assert(has_owner(record_of(&rec, "shm_open", 2), false, 0), "%s",
+                  record_of(&rec, "shm_open", 2));
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_unlink(ctx, planted, &err), 0), "%s", err.message);
+        cr_assert(has_owner(record_of(&rec, "shm_unlink", 1), false, 0), "%s",
+                  record_of(&rec, "shm_unlink", 1));
+
+        /* A failed open has no object and no owner. */
+        cr_assert(lt(int, open_named(ctx, planted, 0, MC_PROT_READ, &s, NULL), 0));
+        cr_assert(not(eq(ptr, (void *) record_of(&rec, "shm_open", 3), NULL)));
+        cr_assert(eq(ptr, strstr(record_of(&rec, "shm_open", 3), "\"owner\""), NULL));
+        mc_ctx_free(ctx);
+}
+
+/* ---- failures forced through the seam ------------------------------------------------------- */
+
+int fail_errno;
+
+int failing_shm_open(const char *name, int flags, mode_t mode) {
+        (void) name, (void) flags, (void) mode;
+        errno = fail_errno;
+        return -1;
+}
+
+int failing_memfd_create(const char *name, unsigned flags) {
+        (void) name, (void) flags;
+        errno = fail_errno;
+        return -1;
+}
+
+void *failing_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+        (void) addr, (void) len, (void) prot, (void) flags, (void) fd, (void) off;
+        errno = fail_errno;
+        return MAP_FAILED;
+}
+
+int failing_fstat(int fd, struct stat *st) {
+        (void) fd, (void) st;
+        errno = fail_errno;
+        return -1;
+}
+
+int failing_fallocate(int fd, int mode, off_t off, off_t len) {
+        (void) fd, (void) mode, (void) off, (void) len;
+        errno = fail_errno;
+        return -1;
+}
+
+/* Run one request with a failure injected and check kind, descriptors, usage and the name. */
+void check_failure(mc_ctx *ctx, const mc_shared_request *req, bool buffer, int errnum,
+                   mc_error_kind kind) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        int fds = count_fds(), r;
+
+        memset(&s, 0x5a, sizeof(s));
+        fail_errno = errnum;
+        r = buffer ? mc_map_shared_buffer(ctx, req->name, req->size, &s, &err)
+                   : mc_shared_open(ctx, req, &s, &err);
+        assert_err(r, &err, errnum, kind);
+        cr_assert(eq(int, s.fd, 0x5a5a5a5a), "ret must be untouched on failure");
+        cr_assert(eq(int, count_fds(), fds), "a descriptor leaked");
+        assert_usage(ctx, 0, 0, 0);
+}
+
+Test(shm, shm_open_failures) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        const char *name = name_new("fail");
+        mc_ctx *ctx = ctx_new();
+
+        req.name = name;
+        req.size = page();
+        req.create = true;
+        mc_sys.shm_open = failing_shm_open;
+        check_failure(ctx, &req, false, EMFILE, MC_ERR_OUT_OF_MEMORY);
+        check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
+        check_failure(ctx, &req, true, ENFILE, MC_ERR_OUT_OF_MEMORY);
+        req.create = false;
+        check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
+        cr_assert(not(shm_exists(name)));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, memfd_create_failures) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_ctx *ctx = ctx_new();
+
+        req.size = page();
+        mc_sys.memfd_create = failing_memfd_create;
+        check_failure(ctx, &req, false, EMFILE, MC_ERR_OUT_OF_MEMORY);
+        check_failure(ctx, &req, true, ENOSYS, MC_ERR_UNSUPPORTED);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, mmap_failures_unlink_what_was_created) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        const char *name = name_new("mmapfail");
+        mc_ctx *ctx = ctx_new();
+        mc_shared s;
+
+        req.name = name;
+        req.size = page();
+        req.create = true;
+        mc_sys.mmap = failing_mmap;
+        check_failure(ctx, &req, false, ENOMEM, MC_ERR_OUT_OF_MEMORY);
+        cr_assert(not(shm_exists(name)), "the half-created object must be unlinked");
+        check_failure(ctx, &req, true, ENOMEM, MC_ERR_OUT_OF_MEMORY);
+        cr_assert(not(shm_exists(name)));
+        req.name = NULL;
+        check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
+        mc__sys_reset();
+
+        /* Opening an existing object that cannot be mapped leaves the object alone. */
+        req.name = name;
+        create_named(ctx, name, page(), &s);
+        cr_assert(eq(int, mc_shared_close(ctx, &s, NULL), 0));
+        mc_sys.mmap = failing_mmap;
+        req.create = false;
+        req.size = 0;
+        check_failure(ctx, &req, false, ENOMEM, MC_ERR_OUT_OF_MEMORY);
+        req.size = page();
+        check_failure(ctx, &req, true, ENOMEM, MC_ERR_OUT_OF_MEMORY);
+        cr_assert(shm_exists(name), "an object this call did not create must stay");
+        mc_ctx_free(ctx);
+}
+
+Test(shm, fallocate_enospc_is_out_of_memory_and_unlinks) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        const char *name = name_new("enospc");
+        mc_ctx *ctx = ctx_new();
+
+        req.name = name;
+        req.size = 16 * page();
+        req.create = true;
+        mc_sys.fallocate = failing_fallocate;
+        check_failure(ctx, &req, false, ENOSPC, MC_ERR_OUT_OF_MEMORY);
+        cr_assert(not(shm_exists(name)), "the half-created object must be unlinked");
+        check_failure(ctx, &req, true, ENOSPC, MC_ERR_OUT_OF_MEMORY);
+        cr_assert(not(shm_exists(name)));
+        req.name = NULL;
+        check_failure(ctx, &req, false, ENOSPC, MC_ERR_OUT_OF_MEMORY);
+        check_failure(ctx, &req, false, EIO, MC_ERR_IO);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, fstat_failure_on_open) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        const char *name = name_new("fstat");
+        mc_ctx *ctx = ctx_new();
+        mc_shared s;
+
+        create_named(ctx, name, page(), &s);
+        cr_assert(eq(int, mc_shared_close(ctx, &s, NULL), 0));
+        req.name = name;
+        mc_sys.fstat = failing_fstat;
+        check_failure(ctx, &req, false, EIO, MC_ERR_IO);
+        check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
+        cr_assert(shm_exists(name));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, empty_existing_object_is_invalid) {
+        const char *name = name_new("empty");
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_ctx *ctx = ctx_new();
+        int fds, fd, r;
+
+        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        cr_assert(ge(int, fd, 0));
+        close(fd);
+        fds = count_fds();
+        r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(eq(int, count_fds(), fds));
+        assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(ctx);
+}
+
+/* Someone else put something that is not a shared memory object under the name. */
+void check_planted(const char *name, unsigned prot) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_ctx *ctx = ctx_new();
+        int fds = count_fds(), r;
+
+        r = open_named(ctx, name, 0, prot, &s, &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int,
+                     err.kind == MC_ERR_INVALID_ARGUMENT || err.kind == MC_ERR_PERMISSION_DENIED,
+                     1),
+                  "%s", err.message);
+        r = mc_map_shared_buffer(ctx, name, page(), &s, &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int,
+                     err.kind == MC_ERR_INVALID_ARGUMENT || err.kind == MC_ERR_PERMISSION_DENIED,
+                     1),
+                  "%s", err.message);
+        cr_assert(eq(int, count_fds(), fds));
+        assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, planted_fifo_is_refused_not_blocked_on, .timeout = 10.0) {
+        const char *name = name_new("fifo");
+        char path[MC_SHARED_NAME_MAX + 16];
+
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        cr_assert(eq(int, mkfifo(path, 0666), 0), "%s", strerror(errno));
+        check_planted(name, MC_PROT_READ);
+        check_planted(name, MC_PROT_READ_WRITE);
+}
+
+Test(shm, planted_symlink_is_not_followed) {
+        const char *name = name_new("link");
+        char path[MC_SHARED_NAME_MAX + 16], target[MC_SHARED_NAME_MAX + 16];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        snprintf(target, sizeof(target), "/dev/shm/memcap-test-shm-target-%d", (int) getpid());
+        track(target + strlen("/dev/shm"));
+        cr_assert(eq(int, close(open(target, O_RDWR | O_CREAT | O_CLOEXEC, 0600)), 0));
+        cr_assert(eq(int, symlink(target, path), 0), "%s", strerror(errno));
+        check_planted(name, MC_PROT_READ_WRITE);
+        check_planted(name, MC_PROT_READ);
+        cr_assert(eq(int, stat(target, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, 0), "the symlink's target was changed");
+}
+
+Test(shm, planted_directory_is_refused) {
+        const char *name = name_new("dir");
+        char path[MC_SHARED_NAME_MAX + 16];
+
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        cr_assert(eq(int, mkdir(path, 0700), 0), "%s", strerror(errno));
+        check_planted(name, MC_PROT_READ);
+        check_planted(name, MC_PROT_READ_WRITE);
+        cr_assert(eq(int, rmdir(path), 0));
+}
+
+Test(shm, read_only_open_of_a_read_only_object) {
+        const char *name = name_new("ro");
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_ctx *ctx = ctx_new();
+        int fd, r;
+
+        if (geteuid() == 0)
+                cr_skip_test("root ignores file modes");
+        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+        cr_assert(ge(int, fd, 0));
+        cr_assert(eq(int, ftruncate(fd, (off_t) page()), 0));
+        close(fd);
+        r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
+        assert_err(r, &err, EACCES, MC_ERR_PERMISSION_DENIED);
+        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, s.region.prot, MC_PROT_READ));
+        mc_ctx_free(ctx);
+}

@@ -1,0 +1,606 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared memory that changes shape: seals, resizing, and huge pages.
+ */
+
+#include "shm-suite.h"
+
+/* ---- seals ---------------------------------------------------------------------------------- */
+
+Test(shm, seal_shrink_refuses_shrinking) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, before;
+        unsigned seals = 0;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, 0, &s);
+        cr_assert(eq(int, mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, MC_SEAL_SHRINK));
+        before = s;
+        r = mc_shared_resize(ctx, &s, page(), &err);
+        assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0), "a failed resize changes nothing");
+        assert_usage(ctx, 4 * page(), 1, 1);
+        /* Growing is still allowed. */
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 5 * page(), &err), 0), "%s", err.message);
+        assert_usage(ctx, 5 * page(), 1, 1);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, seal_grow_refuses_growing) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, before;
+        unsigned seals = 0;
+        mc_ctx *ctx = ctx_new();
+        struct stat st;
+        int r;
+
+        create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
+        cr_assert(eq(int, mc_shared_seal(ctx, &s, MC_SEAL_GROW, &err), 0), "%s", err.message);
+        before = s;
+        r = mc_shared_resize(ctx, &s, 3 * page(), &err);
+        assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        cr_assert(eq(int, fstat(s.fd, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())));
+        assert_usage(ctx, 2 * page(), 1, 1);
+        cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, MC_SEAL_GROW));
+        /* Shrinking is still allowed. */
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, page(), &err), 0), "%s", err.message);
+        assert_usage(ctx, page(), 1, 1);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, seal_write_needs_no_writable_mapping) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        unsigned seals = 0;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        r = mc_shared_seal(ctx, &s, MC_SEAL_WRITE, &err);
+        assert_err(r, &err, EBUSY, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, 0));
+        memcpy(s.region.ptr, "still writable", 15);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, seal_write_at_open_of_a_read_only_region) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        unsigned seals = 0;
+        mc_ctx *ctx = ctx_new();
+        int fds = count_fds(), r;
+
+        req.size = page();
+        req.prot = MC_PROT_READ;
+        req.seals = MC_SEAL_WRITE | MC_SEAL_SHRINK | MC_SEAL_GROW;
+        cr_assert(eq(int, mc_shared_open(ctx, &req, &s, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, MC_SEAL_WRITE | MC_SEAL_SHRINK | MC_SEAL_GROW));
+        cr_assert(eq(int, ((char *) s.region.ptr)[0], 0));
+        cr_assert(eq(sz, write(s.fd, "x", 1), -1));
+        cr_assert(eq(int, errno, EPERM));
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+
+        /* Asking for a write seal on a writable region contradicts itself. */
+        req.prot = MC_PROT_READ_WRITE;
+        req.seals = MC_SEAL_WRITE;
+        r = mc_shared_open(ctx, &req, &s, &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        cr_assert(eq(int, count_fds(), fds));
+        assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, seal_future_write_keeps_the_existing_mapping_writable) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        unsigned seals = 0;
+        mc_ctx *ctx = ctx_new();
+        void *p;
+
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        cr_assert(eq(int, mc_shared_seal(ctx, &s, MC_SEAL_FUTURE_WRITE, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, MC_SEAL_FUTURE_WRITE));
+        memcpy(s.region.ptr, "written after the seal", sizeof("written after the seal"));
+        cr_assert(eq(str, (char *) s.region.ptr, "written after the seal"));
+        /* No new way to write: neither write(2) nor a new writable shared mapping. */
+        cr_assert(eq(sz, write(s.fd, "x", 1), -1));
+        cr_assert(eq(int, errno, EPERM));
+        p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED, s.fd, 0);
+        cr_assert(eq(ptr, p, MAP_FAILED));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, seal_future_write_at_open) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        unsigned seals = 0;
+        mc_ctx *ctx = ctx_new();
+
+        /* Seals of the request come after the mapping, so the region itself stays writable. */
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_FUTURE_WRITE | MC_SEAL_SHRINK, &s);
+        cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, MC_SEAL_FUTURE_WRITE | MC_SEAL_SHRINK));
+        memcpy(s.region.ptr, "writable", sizeof("writable"));
+        cr_assert(eq(sz, write(s.fd, "x", 1), -1));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, seal_seal_refuses_further_seals) {
+        mc_error err = MC_ERROR_INIT;
+        const unsigned all[] = {MC_SEAL_SHRINK, MC_SEAL_GROW, MC_SEAL_FUTURE_WRITE, MC_SEAL_SEAL};
+        mc_shared s;
+        unsigned seals = 0;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        cr_assert(eq(int, mc_shared_seal(ctx, &s, MC_SEAL_GROW | MC_SEAL_SEAL, &err), 0), "%s",
+                  err.message);
+        for (size_t i = 0; i < ELEMENTSOF(all); i++) {
+                r = mc_shared_seal(ctx, &s, all[i], &err);
+                assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
+        }
+        cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, MC_SEAL_GROW | MC_SEAL_SEAL));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, seals_accumulate) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        unsigned seals = 99;
+        mc_ctx *ctx = ctx_new();
+
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, 0));
+        cr_assert(eq(int, mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_seal(ctx, &s, MC_SEAL_GROW, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err), 0), "sealing twice is "
+                                                                             "harmless");
+        cr_assert(eq(int, mc_shared_seals(&s, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, MC_SEAL_SHRINK | MC_SEAL_GROW));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, seal_arguments) {
+        const char *name = name_new("seal");
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, n, forged;
+        unsigned seals = 99;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        r = mc_shared_seal(ctx, &s, 0, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        r = mc_shared_seal(ctx, &s, 1u << 9, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        r = mc_shared_seal(ctx, NULL, MC_SEAL_SHRINK, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(eq(int, mc_shared_seals(NULL, &seals, &err), -EINVAL));
+        cr_assert(eq(int, mc_shared_seals(&s, NULL, &err), -EINVAL));
+        forged = s;
+        forged.region.id += 1000;
+        r = mc_shared_seal(ctx, &forged, MC_SEAL_SHRINK, &err);
+        assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+
+        /* Named objects cannot be sealed, neither afterwards nor in the request. */
+        create_named(ctx, name, page(), &n);
+        r = mc_shared_seal(ctx, &n, MC_SEAL_SHRINK, &err);
+        assert_err(r, &err, EOPNOTSUPP, MC_ERR_UNSUPPORTED);
+        cr_assert(eq(int, mc_shared_seals(&n, &seals, &err), 0), "%s", err.message);
+        cr_assert(eq(u32, seals, 0));
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        req.name = name_new("sealreq");
+        req.size = page();
+        req.create = true;
+        req.seals = MC_SEAL_SHRINK;
+        r = mc_shared_open(ctx, &req, &forged, &err);
+        assert_err(r, &err, EOPNOTSUPP, MC_ERR_UNSUPPORTED);
+        cr_assert(not(shm_exists(req.name)));
+        mc_ctx_free(ctx);
+}
+
+int fail_add_seals(int fd, int seals) {
+        (void) fd, (void) seals;
+        errno = EINVAL;
+        return -1;
+}
+
+int fail_get_seals(int fd) {
+        (void) fd;
+        errno = EBADF;
+        return -1;
+}
+
+Test(shm, seal_failures_are_reported) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, t;
+        unsigned seals = 77;
+        mc_ctx *ctx = ctx_new();
+        int fds, r;
+
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        fds = count_fds();
+        mc_sys.add_seals = fail_add_seals;
+        r = mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        req.size = page();
+        req.seals = MC_SEAL_SHRINK;
+        r = mc_shared_open(ctx, &req, &t, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(eq(int, count_fds(), fds));
+        assert_usage(ctx, page(), 1, 1);
+
+        mc_sys.get_seals = fail_get_seals;
+        r = mc_shared_seals(&s, &seals, &err);
+        assert_err(r, &err, EBADF, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(eq(u32, seals, 77), "untouched on failure");
+        mc_ctx_free(ctx);
+}
+
+/* ---- resize --------------------------------------------------------------------------------- */
+
+Test(shm, resize_grows_and_shrinks_region_and_usage) {
+        const char *name = name_new("resize");
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, anon;
+        mc_ctx *ctx = ctx_new();
+        struct stat st;
+
+        create_named(ctx, name, page(), &s);
+        create_anon(ctx, 100, MC_PROT_READ_WRITE, 0, &anon);
+        memcpy(s.region.ptr, "kept across resizes", sizeof("kept across resizes"));
+        assert_usage(ctx, 2 * page(), 2, 2);
+
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 10 * page() + 1, &err), 0), "%s", err.message);
+        cr_assert(eq(sz, s.region.len, 10 * page() + 1));
+        cr_assert(eq(sz, s.region.base_len, 11 * page()));
+        cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (10 * page() + 1)));
+        cr_assert(eq(str, (char *) s.region.ptr, "kept across resizes"));
+        ((char *) s.region.ptr)[10 * page()] = 'e'; /* the new last byte is usable */
+        assert_usage(ctx, 12 * page(), 2, 2);
+
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(sz, s.region.len, 2 * page()));
+        cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (2 * page())));
+        cr_assert(eq(str, (char *) s.region.ptr, "kept across resizes"));
+        assert_usage(ctx, 3 * page(), 2, 2);
+
+        /* Within the same page: the object and len change, the accounting does not. */
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page() - 5, &err), 0), "%s", err.message);
+        cr_assert(eq(sz, s.region.len, 2 * page() - 5));
+        assert_usage(ctx, 3 * page(), 2, 2);
+
+        cr_assert(eq(int, mc_shared_resize(ctx, &anon, 3 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(int, fstat(anon.fd, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (3 * page())));
+        memset(anon.region.ptr, 1, anon.region.len);
+        assert_usage(ctx, 5 * page(), 2, 2);
+
+        /* The region is still a live mapping of the context: it closes cleanly. */
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_close(ctx, &anon, &err), 0), "%s", err.message);
+        assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, resize_sets_the_object_size_also_when_opened_in_part) {
+        const char *name = name_new("part");
+        mc_error err = MC_ERROR_INIT;
+        mc_shared c, s;
+        mc_ctx *ctx = ctx_new();
+
+        create_named(ctx, name, 4 * page(), &c);
+        cr_assert(eq(int, mc_shared_close(ctx, &c, &err), 0), "%s", err.message);
+        cr_assert(eq(int, open_named(ctx, name, page(), MC_PROT_READ_WRITE, &s, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(sz, s.region.len, 2 * page()));
+        cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (2 * page())));
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 3 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (3 * page())));
+        ((char *) s.region.ptr)[3 * page() - 1] = 1;
+        assert_usage(ctx, 3 * page(), 1, 1);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, resize_arguments_and_stale_values) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, old;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        r = mc_shared_resize(ctx, &s, 0, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        r = mc_shared_resize(ctx, NULL, page(), &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        r = mc_shared_resize(ctx, &s, SIZE_MAX, &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        old = s;
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 64 * page(), &err), 0), "%s", err.message);
+        /* The copy from before describes a mapping that no longer exists as such. */
+        if (old.region.ptr != s.region.ptr || old.region.base_len != s.region.base_len) {
+                r = mc_shared_resize(ctx, &old, page(), &err);
+                assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+                r = mc_shared_close(ctx, &old, &err);
+                assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
+        }
+        assert_usage(ctx, 64 * page(), 1, 1);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, resize_over_quota_is_policy_violation) {
+        mc_policy *p = policy_new();
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, before;
+        mc_ctx *ctx;
+        struct stat st;
+        int r;
+
+        cr_assert(eq(int, mc_policy_set_max_memory_usage(p, 4 * page()), 0));
+        ctx = ctx_with_policy(p);
+        create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
+        before = s;
+        r = mc_shared_resize(ctx, &s, 4 * page() + 1, &err);
+        assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        cr_assert(eq(int, fstat(s.fd, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())), "the object grew anyway");
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 4 * page(), &err), 0), "%s", err.message);
+        assert_usage(ctx, 4 * page(), 1, 1);
+        mc_ctx_free(ctx);
+}
+
+int enospc_fallocate(int fd, int mode, off_t off, off_t len) {
+        (void) fd, (void) mode, (void) off, (void) len;
+        errno = ENOSPC;
+        return -1;
+}
+
+int eopnotsupp_fallocate(int fd, int mode, off_t off, off_t len) {
+        (void) fd, (void) mode, (void) off, (void) len;
+        errno = EOPNOTSUPP;
+        return -1;
+}
+
+void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
+        (void) old, (void) old_len, (void) new_len, (void) flags, (void) new_addr;
+        errno = ENOMEM;
+        return MAP_FAILED;
+}
+
+int eio_ftruncate(int fd, off_t len) {
+        (void) fd, (void) len;
+        errno = EIO;
+        return -1;
+}
+
+int failing_fstat_eio(int fd, struct stat *st) {
+        (void) fd, (void) st;
+        errno = EIO;
+        return -1;
+}
+
+Test(shm, resize_failures_change_nothing) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s, before;
+        mc_ctx *ctx = ctx_new();
+        struct stat st;
+        int r;
+
+        create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
+        before = s;
+
+        mc_sys.fallocate = enospc_fallocate;
+        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
+        assert_err(r, &err, ENOSPC, MC_ERR_OUT_OF_MEMORY);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        assert_usage(ctx, 2 * page(), 1, 1);
+        mc__sys_reset();
+
+        mc_sys.ftruncate = eio_ftruncate;
+        r = mc_shared_resize(ctx, &s, page(), &err);
+        assert_err(r, &err, EIO, MC_ERR_IO);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        assert_usage(ctx, 2 * page(), 1, 1);
+        mc__sys_reset();
+
+        /* A failed remap puts the object's size back, so region and object still agree. */
+        mc_sys.mremap = enomem_mremap;
+        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
+        assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        cr_assert(eq(int, fstat(s.fd, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())));
+        r = mc_shared_resize(ctx, &s, page(), &err);
+        assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
+        cr_assert(eq(int, fstat(s.fd, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())),
+                  "shrunk under a region that still covers two pages: SIGBUS ahead");
+        assert_usage(ctx, 2 * page(), 1, 1);
+        mc__sys_reset();
+
+        mc_sys.fstat = failing_fstat_eio;
+        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
+        assert_err(r, &err, EIO, MC_ERR_IO);
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        mc__sys_reset();
+
+        /* Still a live region after all that. */
+        memset(s.region.ptr, 1, s.region.len);
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, resize_without_fallocate_falls_back_to_ftruncate) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_ctx *ctx = ctx_new();
+        struct stat st;
+
+        create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
+        mc_sys.fallocate = eopnotsupp_fallocate;
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 3 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(int, fstat(s.fd, &st), 0));
+        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (3 * page())));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, resize_keeps_lock_accounting_exact) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_usage u;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, 0, &s);
+        r = mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err);
+        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
+                mc_ctx_free(ctx);
+                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
+        }
+        cr_assert(eq(int, r, 0), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 4 * page()));
+
+        /* A wholly locked region stays wholly locked: growth and shrinkage count. */
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 6 * page(), &err), 0), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 6 * page()));
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page(), &err), 0), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 2 * page()));
+        cr_assert(eq(u64, u.mapped_bytes, 2 * page()));
+
+        /* Partly locked: a region the kernel keeps in pieces; the resize is refused. */
+        cr_assert(eq(int, mc_munlock(ctx, &s.region, page(), page(), &err), 0), "%s", err.message);
+        r = mc_shared_resize(ctx, &s, 64 * page(), &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, page()));
+        cr_assert(eq(int, mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_munlock(ctx, &s.region, 0, MC_LENGTH_ALL, &err), 0), "%s",
+                  err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 0));
+
+        /* Unlocked again, it resizes. */
+        cr_assert(eq(int, mc_shared_resize(ctx, &s, 64 * page(), &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err), 0), "%s",
+                  err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 64 * page()));
+        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.locked_bytes, 0));
+        cr_assert(eq(u64, u.mapped_bytes, 0));
+        mc_ctx_free(ctx);
+}
+
+Test(shm, resize_over_locked_quota_is_policy_violation) {
+        mc_policy *p = policy_new();
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_ctx *ctx;
+        int r;
+
+        cr_assert(eq(int, mc_policy_set_max_locked_memory(p, 2 * page()), 0));
+        ctx = ctx_with_policy(p);
+        create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
+        r = mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err);
+        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
+                mc_ctx_free(ctx);
+                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
+        }
+        cr_assert(eq(int, r, 0), "%s", err.message);
+        r = mc_shared_resize(ctx, &s, 3 * page(), &err);
+        assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
+        cr_assert(not(eq(ptr, strstr(err.message, "max_locked_memory"), NULL)), "%s", err.message);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, read_only_named_region_cannot_be_resized) {
+        const char *name = name_new("roresize");
+        mc_error err = MC_ERROR_INIT;
+        mc_shared c, s;
+        mc_ctx *ctx = ctx_new();
+        int r;
+
+        create_named(ctx, name, page(), &c);
+        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        r = mc_shared_resize(ctx, &s, 2 * page(), &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED), "%s", err.message);
+        r = mc_shared_resize(ctx, &s, 10, &err);
+        cr_assert(lt(int, r, 0));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED), "%s", err.message);
+        cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) page()));
+        assert_usage(ctx, 2 * page(), 2, 2);
+        mc_ctx_free(ctx);
+}
+
+/* ---- huge pages ----------------------------------------------------------------------------- */
+
+Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_policy *p = policy_new();
+        mc_error err = MC_ERROR_INIT;
+        mc_shared s;
+        mc_ctx *ctx = ctx_new(), *huge;
+        int fds = count_fds(), r;
+
+        req.size = page();
+        req.flags = MC_MAP_HUGEPAGE;
+        r = mc_shared_open(ctx, &req, &s, &err);
+        assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
+        req.name = name_new("huge");
+        req.create = true;
+        r = mc_shared_open(ctx, &req, &s, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(not(shm_exists(req.name)));
+        req.name = NULL;
+        req.create = false;
+        req.seals = MC_SEAL_SHRINK;
+        r = mc_shared_open(ctx, &req, &s, &err);
+        assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
+        cr_assert(eq(int, count_fds(), fds));
+
+        /* Allowed: a region of whole huge pages, or OutOfMemory when the system has none. */
+        cr_assert(eq(int, mc_policy_set_allow_huge_pages(p, true), 0));
+        huge = ctx_with_policy(p);
+        req.seals = 0;
+        r = mc_shared_open(huge, &req, &s, &err);
+        if (r == 0) {
+                cr_assert(eq(sz, s.region.len, page()));
+                cr_assert(eq(sz, s.region.base_len % mc__huge_page_size(), 0));
+                assert_usage(huge, s.region.base_len, 1, 1);
+                memset(s.region.ptr, 1, s.region.len);
+                cr_assert(eq(int, mc_shared_close(huge, &s, &err), 0), "%s", err.message);
+        } else {
+                cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY), "%s", err.message);
+        }
+        cr_assert(eq(int, count_fds(), fds));
+        assert_usage(huge, 0, 0, 0);
+        assert_usage(ctx, 0, 0, 0);
+        mc_ctx_free(huge);
+        mc_ctx_free(ctx);
+}
