@@ -63,7 +63,8 @@ const char *const mcd__field_names[_F_MAX] = {
         [F_LENGTH] = "length",           [F_PROT] = "prot",           [F_SHARED] = "shared",
         [F_ENCODING] = "encoding",       [F_DATA] = "data",           [F_ALL] = "all",
         [F_ADVICE] = "advice",           [F_NAME] = "name",           [F_CAPACITY] = "capacity",
-        [F_MAX_MESSAGE] = "max_message", [F_PRODUCERS] = "producers", [F_ROLE] = "role", [F_EVENTFD] = "eventfd",
+        [F_MAX_MESSAGE] = "max_message", [F_PRODUCERS] = "producers", [F_ROLE] = "role",
+        [F_EVENTFD] = "eventfd",
 };
 
 const mcd__call_fields_t mcd__call_fields[_MCD_CALL_MAX] = {
