@@ -88,8 +88,8 @@ static void install(void) {
  * Copy with the fault range [lo, hi) guarded. noinline keeps the sigsetjmp frame simple: the
  * only state that crosses the jump lives in the thread's guard.
  */
-__attribute__((noinline)) int mc__guard_copy(void *dst, const void *src, size_t n,
-                                                  uintptr_t lo, uintptr_t hi) {
+__attribute__((noinline)) int mc__guard_copy(void *dst, const void *src, size_t n, uintptr_t lo,
+                                             uintptr_t hi) {
         guard *g = &tls_guard;
 
         g->lo = lo;
@@ -112,7 +112,7 @@ __attribute__((noinline)) int mc__guard_copy(void *dst, const void *src, size_t 
  * nothing, rather than faulting part way.
  */
 __attribute__((noinline)) int mc__guard_visit(mc_map_visitor fn, void *p, size_t n, void *userdata,
-                                             int *ret) {
+                                              int *ret) {
         guard *g = &tls_guard;
 
         g->lo = (uintptr_t) p;

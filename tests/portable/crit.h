@@ -38,14 +38,15 @@ void cr__fail(bool fatal, const char *file, int line, const char *expr, const ch
                         cr__fail(fatal, __FILE__, __LINE__, expr, "" __VA_ARGS__);                 \
         } while (0)
 
-#define cr_assert(cond, ...)         cr__check(true, cond, #cond, __VA_ARGS__)
-#define cr_expect(cond, ...)         cr__check(false, cond, #cond, __VA_ARGS__)
-#define cr_assert_eq(a, b, ...)      cr__check(true, (a) == (b), #a " == " #b, __VA_ARGS__)
-#define cr_assert_neq(a, b, ...)     cr__check(true, (a) != (b), #a " != " #b, __VA_ARGS__)
-#define cr_assert_null(a, ...)       cr__check(true, (a) == NULL, #a " == NULL", __VA_ARGS__)
-#define cr_assert_not_null(a, ...)   cr__check(true, (a) != NULL, #a " != NULL", __VA_ARGS__)
-#define cr_assert_str_eq(a, b, ...)  cr__check(true, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
-#define cr_assert_lt(a, b, ...)      cr__check(true, (a) < (b), #a " < " #b, __VA_ARGS__)
-#define cr_assert_geq(a, b, ...)     cr__check(true, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_assert(cond, ...)       cr__check(true, cond, #cond, __VA_ARGS__)
+#define cr_expect(cond, ...)       cr__check(false, cond, #cond, __VA_ARGS__)
+#define cr_assert_eq(a, b, ...)    cr__check(true, (a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_assert_neq(a, b, ...)   cr__check(true, (a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_assert_null(a, ...)     cr__check(true, (a) == NULL, #a " == NULL", __VA_ARGS__)
+#define cr_assert_not_null(a, ...) cr__check(true, (a) != NULL, #a " != NULL", __VA_ARGS__)
+#define cr_assert_str_eq(a, b, ...)                                                                \
+        cr__check(true, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
+#define cr_assert_lt(a, b, ...)  cr__check(true, (a) < (b), #a " < " #b, __VA_ARGS__)
+#define cr_assert_geq(a, b, ...) cr__check(true, (a) >= (b), #a " >= " #b, __VA_ARGS__)
 
 #endif

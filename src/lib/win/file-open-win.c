@@ -65,8 +65,8 @@ static int resolve(mc__file *f, HANDLE h, mc_error *err) {
                                        "%s: resolving the path", name_of(f, name, sizeof(name)));
         if (wcsncmp(p, L"\\\\?\\", 4) == 0)
                 p += 4;
-        if (WideCharToMultiByte(CP_UTF8, 0, p, -1, f->resolved, sizeof(f->resolved), NULL,
-                                NULL) <= 0)
+        if (WideCharToMultiByte(CP_UTF8, 0, p, -1, f->resolved, sizeof(f->resolved), NULL, NULL) <=
+            0)
                 return mc__error_errno(err, ENAMETOOLONG, "%s: resolving the path",
                                        name_of(f, name, sizeof(name)));
         return 0;
@@ -89,22 +89,28 @@ int mc__file_open(mc__file *f, const char *op, const char *path, unsigned flags,
         /* Backup semantics: a directory opens too, so that it is refused by its type below. */
         h = CreateFileW(w, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
                         OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
-        free(w);
-        if (h == INVALID_HANDLE_VALUE)
+        if (h == INVALID_HANDLE_VALUE) {
+                free(w);
                 return mc__error_errno(err, mc__win_errno(GetLastError()), "%s",
                                        name_of(f, name, sizeof(name)));
+        }
         f->pfd = _open_osfhandle((intptr_t) h, O_RDONLY);
         if (f->pfd < 0) {
+                free(w);
                 CloseHandle(h);
                 return mc__error_errno(err, EMFILE, "%s", name_of(f, name, sizeof(name)));
         }
-        if (mc_sys.fstat(f->pfd, &f->st) < 0)
+        if (mc_sys.fstat(f->pfd, &f->st) < 0) {
+                free(w);
                 return mc__error_errno(err, errno, "%s: fstat", name_of(f, name, sizeof(name)));
-        if (!S_ISREG(f->st.st_mode))
+        }
+        bool dir = GetFileAttributesW(w) & FILE_ATTRIBUTE_DIRECTORY;
+        free(w);
+        if (!S_ISREG(f->st.st_mode) || dir)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "%s: not a regular file (it is a %s)",
                                      name_of(f, name, sizeof(name)),
-                                     S_ISDIR(f->st.st_mode) ? "directory" : "device");
+                                     dir || S_ISDIR(f->st.st_mode) ? "directory" : "device");
         (void) flags;
         return flags & MC__FILE_RESOLVE ? resolve(f, h, err) : 0;
 }
@@ -112,8 +118,9 @@ int mc__file_open(mc__file *f, const char *op, const char *path, unsigned flags,
 int mc__file_reopen(const mc__file *f, int flags, mc_error *err) {
         char name[MC_ERROR_MESSAGE_MAX];
         bool rw = (flags & O_ACCMODE) == O_RDWR;
-        HANDLE h = ReOpenFile((HANDLE) _get_osfhandle(f->pfd), GENERIC_READ | (rw ? GENERIC_WRITE : 0),
-                              FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0);
+        HANDLE h =
+                ReOpenFile((HANDLE) _get_osfhandle(f->pfd), GENERIC_READ | (rw ? GENERIC_WRITE : 0),
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0);
         int fd;
 
         if (h == INVALID_HANDLE_VALUE)

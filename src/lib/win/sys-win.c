@@ -140,7 +140,8 @@ static HANDLE view_forget(void *base, bool remove) {
         return h;
 }
 
-/* ---- memory ------------------------------------------------------------------------------------ */
+/* ---- memory ------------------------------------------------------------------------------------
+ */
 
 static DWORD page_protect(int prot, bool copy_on_write) {
         bool w = prot & PROT_WRITE, x = prot & PROT_EXEC, r = prot & PROT_READ;
@@ -169,8 +170,8 @@ static size_t granularity(void) {
 
 /* Map a view of section @section, then give it exactly @prot (PROT_NONE has no view access). */
 static void *map_view(HANDLE section, int prot, bool private_copy, uint64_t off, size_t len) {
-        DWORD access = private_copy ? FILE_MAP_COPY
-                                    : (prot & PROT_WRITE ? FILE_MAP_WRITE : FILE_MAP_READ);
+        DWORD access =
+                private_copy ? FILE_MAP_COPY : (prot & PROT_WRITE ? FILE_MAP_WRITE : FILE_MAP_READ);
         DWORD old;
         void *p;
 
@@ -236,23 +237,30 @@ static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
                 sec_prot = prot & PROT_EXEC ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE;
                 section = CreateFileMappingW(file, NULL, sec_prot, 0, 0, NULL);
                 if (!section && GetLastError() == ERROR_ACCESS_DENIED && !(prot & PROT_WRITE))
-                        section = CreateFileMappingW(file, NULL,
-                                                     prot & PROT_EXEC ? PAGE_EXECUTE_READ
-                                                                      : PAGE_READONLY,
-                                                     0, 0, NULL);
+                        section = CreateFileMappingW(
+                                file, NULL, prot & PROT_EXEC ? PAGE_EXECUTE_READ : PAGE_READONLY, 0,
+                                0, NULL);
         }
         if (!section) {
                 fail_last();
                 return MAP_FAILED;
+        }
+        if (file != INVALID_HANDLE_VALUE) {
+                /* As on Linux, the last page may reach past the end of the file: Windows maps
+                 * no view past the section, so such a view ends where the file does. */
+                LARGE_INTEGER size;
+                if (GetFileSizeEx(file, &size) && (uint64_t) off + len > (uint64_t) size.QuadPart &&
+                    (uint64_t) off + len - (uint64_t) size.QuadPart <
+                            (uint64_t) mc__win_page_size())
+                        len = 0;
         }
         p = map_view(section, prot, !shared, (uint64_t) off, len);
         if (!p) {
                 DWORD e = GetLastError();
                 CloseHandle(section);
                 /* A view past the end of the file. */
-                errno = e == ERROR_ACCESS_DENIED && file != INVALID_HANDLE_VALUE
-                                ? ENXIO
-                                : mc__win_errno(e);
+                errno = e == ERROR_ACCESS_DENIED && file != INVALID_HANDLE_VALUE ? ENXIO
+                                                                                 : mc__win_errno(e);
                 return MAP_FAILED;
         }
         /* The view keeps the section alive; its handle is not needed any more. */
@@ -393,7 +401,8 @@ static int sys_munlock(const void *addr, size_t len) {
         return 0;
 }
 
-/* ---- files ------------------------------------------------------------------------------------- */
+/* ---- files -------------------------------------------------------------------------------------
+ */
 
 static int sys_open(const char *path, int flags, mode_t mode) {
         return _open(path, flags | O_BINARY | O_NOINHERIT, (int) mode);
