@@ -14,16 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_     __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _likely_(x)    __builtin_expect(!!(x), 1)
+#define _unlikely_(x)  __builtin_expect(!!(x), 0)
+
 #ifdef _WIN32
 /* mingw's printf is the C99 one (__USE_MINGW_ANSI_STDIO), which knows %zu. */
+#undef _printf_
 #define _printf_(a, b) __attribute__((format(gnu_printf, a, b)))
-#else
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
 #endif
-#define _likely_(x)   __builtin_expect(!!(x), 1)
-#define _unlikely_(x) __builtin_expect(!!(x), 0)
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
