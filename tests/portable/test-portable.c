@@ -600,3 +600,162 @@ Test(memory, context_free_releases_everything) {
                 cr_assert_eq(map_anon(ctx, 4096, MC_PROT_READ_WRITE, &m, NULL), 0);
         cr_assert_null(mc_ctx_free(ctx));
 }
+
+/* ---- shared memory ------------------------------------------------------------------------- */
+
+static const char *shm_name(char *buf, size_t size, const char *tag) {
+        snprintf(buf, size, "/memcap-portable-%ld-%s", (long) getpid(), tag);
+        return buf;
+}
+
+static int shm_create(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret, mc_error *e) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+
+        req.name = name;
+        req.size = size;
+        req.create = true;
+        return mc_shared_open(ctx, &req, ret, e);
+}
+
+Test(shm, created_object_is_seen_by_a_second_open) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared a, b;
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error e = MC_ERROR_INIT;
+        char name[96];
+        shm_name(name, sizeof(name), "two");
+        cr_assert_eq(shm_create(ctx, name, 8192, &a, &e), 0, "%s", e.message);
+        cr_assert_eq(a.owner, MC_OWNER_LOCAL);
+        req.name = name;
+        cr_assert_eq(mc_shared_open(ctx, &req, &b, &e), 0, "%s", e.message);
+        cr_assert_geq(b.region.len, 8192);
+        ((char *) a.region.ptr)[100] = 'S';
+        cr_assert_eq(((char *) b.region.ptr)[100], 'S');
+        cr_assert_eq(mc_shared_unlink(ctx, name, &e), 0, "%s", e.message);
+        cr_assert_eq(mc_shared_close(ctx, &b, &e), 0, "%s", e.message);
+        cr_assert_eq(mc_shared_close(ctx, &a, &e), 0, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, exclusive_create_of_an_existing_name_is_already_exists) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared a, b;
+        mc_error e = MC_ERROR_INIT;
+        char name[96];
+        shm_name(name, sizeof(name), "excl");
+        cr_assert_eq(shm_create(ctx, name, 4096, &a, &e), 0, "%s", e.message);
+        cr_assert_lt(shm_create(ctx, name, 4096, &b, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_ALREADY_EXISTS, "%s", e.message);
+        cr_assert_eq(mc_shared_unlink(ctx, name, NULL), 0);
+        cr_assert_eq(mc_shared_close(ctx, &a, NULL), 0);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, opening_a_missing_name_is_not_found) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared s;
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error e = MC_ERROR_INIT;
+        char name[96];
+        req.name = shm_name(name, sizeof(name), "missing");
+        cr_assert_lt(mc_shared_open(ctx, &req, &s, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_NOT_FOUND, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, invalid_names_are_refused) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared s;
+        mc_error e = MC_ERROR_INIT;
+        const char *why = NULL;
+        cr_assert(!mc_shared_name_valid("a/b", &why));
+        cr_assert_not_null(why);
+        cr_assert(!mc_shared_name_valid("..", NULL));
+        cr_assert(mc_shared_name_valid("/fine-name", NULL));
+        cr_assert_lt(shm_create(ctx, "/a/b", 4096, &s, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_INVALID_ARGUMENT, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, anonymous_region_is_zeroed_and_counted) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared s;
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error e = MC_ERROR_INIT;
+        mc_usage u;
+        req.size = 4096;
+        cr_assert_eq(mc_shared_open(ctx, &req, &s, &e), 0, "%s", e.message);
+        cr_assert_eq(((char *) s.region.ptr)[4095], 0);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert_eq(u.shared_objects, 1);
+        cr_assert_eq(mc_shared_close(ctx, &s, &e), 0, "%s", e.message);
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert_eq(u.shared_objects, 0);
+        cr_assert_eq(u.mappings, 0);
+        mc_ctx_free(ctx);
+}
+
+static void only_app_names(mc_policy *p) {
+        mc_policy_clear_shared_memory_patterns(p);
+        mc_policy_add_shared_memory_pattern(p, "app-*", NULL);
+}
+
+Test(shm, name_outside_the_patterns_is_denied) {
+        mc_ctx *ctx = ctx_with(only_app_names);
+        mc_shared s;
+        mc_error e = MC_ERROR_INIT;
+        char name[96];
+        cr_assert_lt(shm_create(ctx, shm_name(name, sizeof(name), "denied"), 4096, &s, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_POLICY_VIOLATION, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, quota_counts_shared_memory) {
+        mc_ctx *ctx = ctx_with(small_quota);
+        mc_shared s;
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error e = MC_ERROR_INIT;
+        req.size = 1 << 20;
+        cr_assert_lt(mc_shared_open(ctx, &req, &s, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_POLICY_VIOLATION, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, map_shared_buffer_creates_then_opens) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared a, b;
+        mc_error e = MC_ERROR_INIT;
+        char name[96];
+        shm_name(name, sizeof(name), "buffer");
+        cr_assert_eq(mc_map_shared_buffer(ctx, name, 4096, &a, &e), 0, "%s", e.message);
+        cr_assert_eq(mc_map_shared_buffer(ctx, name, 4096, &b, &e), 0, "%s", e.message);
+        ((char *) b.region.ptr)[1] = 'B';
+        cr_assert_eq(((char *) a.region.ptr)[1], 'B');
+        cr_assert_eq(mc_shared_unlink(ctx, name, NULL), 0);
+        cr_assert_eq(mc_shared_close(ctx, &a, NULL), 0);
+        cr_assert_eq(mc_shared_close(ctx, &b, NULL), 0);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, close_twice_is_not_found) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared s, copy;
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error e = MC_ERROR_INIT;
+        req.size = 4096;
+        cr_assert_eq(mc_shared_open(ctx, &req, &s, &e), 0, "%s", e.message);
+        copy = s;
+        cr_assert_eq(mc_shared_close(ctx, &s, &e), 0, "%s", e.message);
+        cr_assert_lt(mc_shared_close(ctx, &copy, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_NOT_FOUND, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(shm, context_free_closes_regions) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared s;
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        req.size = 4096;
+        cr_assert_eq(mc_shared_open(ctx, &req, &s, NULL), 0);
+        cr_assert_null(mc_ctx_free(ctx));
+}

@@ -180,6 +180,10 @@ static void *map_view(HANDLE section, int prot, bool private_copy, uint64_t off,
         p = MapViewOfFile(section, access, (DWORD) (off >> 32), (DWORD) off, len);
         if (!p)
                 return NULL;
+        if (prot == PROT_NONE && len == 0) {
+                MEMORY_BASIC_INFORMATION mbi;
+                len = VirtualQuery(p, &mbi, sizeof(mbi)) ? mbi.RegionSize : 0;
+        }
         if (prot == PROT_NONE && !VirtualProtect(p, len, PAGE_NOACCESS, &old)) {
                 DWORD e = GetLastError();
                 UnmapViewOfFile(p);
@@ -453,13 +457,81 @@ static int sys_fdatasync(int fd) {
         return 0;
 }
 
+/* ---- sections ------------------------------------------------------------------------------ */
+
+static HANDLE section_handle(int section) {
+        return (HANDLE) (intptr_t) section;
+}
+
+static int section_create(const wchar_t *name, uint64_t size, int prot) {
+        HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL,
+                                      prot & PROT_EXEC ? PAGE_EXECUTE_READWRITE : PAGE_READWRITE,
+                                      (DWORD) (size >> 32), (DWORD) size, name);
+
+        if (!h)
+                return fail_last();
+        if (name && GetLastError() == ERROR_ALREADY_EXISTS) {
+                CloseHandle(h);
+                errno = EEXIST;
+                return -1;
+        }
+        return (int) (intptr_t) h;
+}
+
+static int section_open(const wchar_t *name, int write) {
+        HANDLE h = OpenFileMappingW(FILE_MAP_READ | (write ? FILE_MAP_WRITE : 0) | FILE_MAP_EXECUTE,
+                                    FALSE, name);
+
+        /* A section made without execute rights refuses FILE_MAP_EXECUTE: ask without it. */
+        if (!h && GetLastError() == ERROR_ACCESS_DENIED)
+                h = OpenFileMappingW(FILE_MAP_READ | (write ? FILE_MAP_WRITE : 0), FALSE, name);
+        if (!h)
+                return fail_last();
+        return (int) (intptr_t) h;
+}
+
+static int section_size(int section, uint64_t *ret_size) {
+        MEMORY_BASIC_INFORMATION mbi;
+        void *p = MapViewOfFile(section_handle(section), FILE_MAP_READ, 0, 0, 0);
+
+        if (!p)
+                return fail_last();
+        if (!VirtualQuery(p, &mbi, sizeof(mbi))) {
+                DWORD e = GetLastError();
+                UnmapViewOfFile(p);
+                SetLastError(e);
+                return fail_last();
+        }
+        UnmapViewOfFile(p);
+        *ret_size = mbi.RegionSize;
+        return 0;
+}
+
+static void *section_map(int section, int prot) {
+        void *p = map_view(section_handle(section), prot, false, 0, 0);
+
+        if (!p) {
+                fail_last();
+                return MAP_FAILED;
+        }
+        return p;
+}
+
+static int section_close(int section) {
+        if (!CloseHandle(section_handle(section)))
+                return fail_last();
+        return 0;
+}
+
 #define REAL_SYS                                                                                   \
         {                                                                                          \
                 .mmap = sys_mmap, .munmap = sys_munmap, .mprotect = sys_mprotect,                  \
                 .msync = sys_msync, .mremap = sys_mremap, .madvise = sys_madvise,                  \
                 .mlock2 = sys_mlock2, .munlock = sys_munlock, .open = sys_open, .read = sys_read,  \
                 .close = sys_close, .fstat = sys_fstat, .dupfd = sys_dupfd, .write = sys_write,    \
-                .fdatasync = sys_fdatasync,                                                        \
+                .fdatasync = sys_fdatasync, .section_create = section_create,                      \
+                .section_open = section_open, .section_size = section_size,                        \
+                .section_map = section_map, .section_close = section_close,                        \
         }
 
 static const struct mc_sys real = REAL_SYS;

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <wchar.h>
 
 struct mc_sys {
         void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
@@ -45,6 +46,20 @@ struct mc_sys {
         int (*dupfd)(int fd, int min);
         ssize_t (*write)(int fd, const void *buf, size_t len);
         int (*fdatasync)(int fd);
+
+        /*
+         * Sections (shm-win.c). A section is named by its HANDLE value as an int: Windows
+         * handles are 32-bit significant. create: a new section of @size bytes backed by the
+         * paging file, named @name (UTF-16, NULL: unnamed); EEXIST when the name is taken
+         * (the section is not kept then). open: an existing one, for writing too when @write.
+         * size: the size of the section's view (page-rounded). map: a shared view of all of
+         * it with @prot (PROT_*). All return -1 with errno set on failure.
+         */
+        int (*section_create)(const wchar_t *name, uint64_t size, int prot);
+        int (*section_open)(const wchar_t *name, int write);
+        int (*section_size)(int section, uint64_t *ret_size);
+        void *(*section_map)(int section, int prot);
+        int (*section_close)(int section);
 };
 
 /* The table the library calls through. */
