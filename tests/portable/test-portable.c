@@ -14,6 +14,12 @@
 
 #include <memcap/memcap.h>
 
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <sys/mman.h>
+#endif
+
 #include "crit.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -450,6 +456,30 @@ Test(memory, write_to_read_only_is_permission_denied) {
         mc_ctx_free(ctx);
 }
 
+/* Take every access to @len bytes at @p away behind memcap's back. */
+static void revoke_access(void *p, size_t len) {
+#ifdef _WIN32
+        DWORD old;
+        cr_assert(VirtualProtect(p, len, PAGE_NOACCESS, &old));
+#else
+        cr_assert_eq(mprotect(p, len, PROT_NONE), 0);
+#endif
+}
+
+Test(memory, guarded_read_of_revoked_pages_is_io_not_a_crash) {
+        mc_ctx *ctx = new_ctx();
+        mc_mapping m;
+        mc_error e = MC_ERROR_INIT;
+        char buf[8];
+        cr_assert_eq(map_anon(ctx, 4096, MC_PROT_READ_WRITE, &m, NULL), 0);
+        revoke_access(m.ptr, 4096);
+        cr_assert_lt(mc_map_read(ctx, &m, 8, buf, sizeof(buf), &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_IO, "%s", e.message);
+        cr_assert_lt(mc_map_write(ctx, &m, 8, "x", 1, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_IO, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
 static int sum_visitor(void *p, size_t n, void *userdata) {
         unsigned *sum = userdata;
         for (size_t i = 0; i < n; i++)
@@ -759,3 +789,64 @@ Test(shm, context_free_closes_regions) {
         cr_assert_eq(mc_shared_open(ctx, &req, &s, NULL), 0);
         cr_assert_null(mc_ctx_free(ctx));
 }
+
+/* ---- what Windows does not have -------------------------------------------------------------- */
+
+#ifdef _WIN32
+#include <signal.h>
+
+static void allow_fixed(mc_policy *p) {
+        mc_policy_set_allow_fixed(p, true);
+}
+
+Test(windows, signal_calls_are_unsupported_with_a_reason) {
+        mc_ctx *ctx = new_ctx();
+        mc_error e = MC_ERROR_INIT;
+        cr_assert_lt(mc_signal_raise(ctx, SIGINT, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED);
+        cr_assert(strstr(e.message, "Windows") != NULL, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(windows, policy_json_is_unsupported_without_jansson) {
+        mc_policy *p = NULL;
+        mc_error e = MC_ERROR_INIT;
+        cr_assert_lt(mc_policy_load_string("{}", 2, NULL, &p, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
+        cr_assert_null(p);
+}
+
+Test(windows, syslog_sink_is_unsupported) {
+        mc_audit *a = NULL;
+        mc_error e = MC_ERROR_INIT;
+        cr_assert_lt(mc_audit_open_syslog("memcap", 0, &a, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
+        cr_assert_null(a);
+}
+
+Test(windows, fixed_mapping_is_unsupported_even_when_allowed) {
+        mc_ctx *ctx = ctx_with(allow_fixed);
+        mc_map_request req = MC_MAP_REQUEST_INIT;
+        mc_mapping m;
+        mc_error e = MC_ERROR_INIT;
+        req.addr = (void *) (uintptr_t) 0x10000000;
+        req.length = 4096;
+        req.prot = MC_PROT_READ;
+        req.flags = MC_MAP_PRIVATE | MC_MAP_ANONYMOUS | MC_MAP_FIXED;
+        cr_assert_lt(mc_mmap(ctx, &req, &m, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(windows, shared_memory_resize_is_unsupported) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared s;
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error e = MC_ERROR_INIT;
+        req.size = 4096;
+        cr_assert_eq(mc_shared_open(ctx, &req, &s, &e), 0, "%s", e.message);
+        cr_assert_lt(mc_shared_resize(ctx, &s, 8192, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+#endif
