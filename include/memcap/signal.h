@@ -4,7 +4,9 @@
 
 /*
  * The core.signal capability: safe handlers, masks, sending with a payload, timed waits and
- * raise, each checked by the context's policy and audited.
+ * raise, each checked by the context's policy and audited. Linux only for now: on Windows
+ * every call here fails with Unsupported (mc_signal_name() and mc_signal_from_name() work, on
+ * the C runtime's signals).
  *
  * Handlers never run in signal context. memcap installs a tiny signal handler that only hands
  * the signal's siginfo to memcap's dispatcher thread (rt_tgsigqueueinfo: async-signal-safe, and
