@@ -799,12 +799,130 @@ static void allow_fixed(mc_policy *p) {
         mc_policy_set_allow_fixed(p, true);
 }
 
-Test(windows, signal_calls_are_unsupported_with_a_reason) {
+Test(windows, signal_masks_are_unsupported_with_a_reason) {
         mc_ctx *ctx = new_ctx();
+        mc_sigset set = MC_SIGSET_EMPTY;
         mc_error e = MC_ERROR_INIT;
-        cr_assert_lt(mc_signal_raise(ctx, SIGINT, &e), 0);
+        mc_sigset_add(&set, SIGINT);
+        cr_assert_lt(mc_signal_mask(ctx, &set, NULL, &e), 0);
         cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED);
         cr_assert(strstr(e.message, "Windows") != NULL, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+typedef struct got {
+        volatile LONG calls;
+        volatile DWORD thread;
+        volatile int signo;
+} got;
+
+static mc_signal_action on_signal(const mc_signal_info *info, void *userdata) {
+        got *g = userdata;
+        g->thread = GetCurrentThreadId();
+        g->signo = info->signal;
+        InterlockedIncrement(&g->calls);
+        return MC_SIGNAL_CONTINUE;
+}
+
+/* Wait up to 10 s for @n calls; fails the test with a message instead of hanging. */
+static void wait_calls(got *g, LONG n) {
+        for (int i = 0; i < 1000 && g->calls < n; i++)
+                Sleep(10);
+        cr_assert_eq(g->calls, n, "the handler ran %ld times, not %ld, within 10 s",
+                     (long) g->calls, (long) n);
+}
+
+Test(windows, raised_signal_runs_the_handler_on_the_dispatcher) {
+        seen s = {0};
+        mc_ctx *ctx = audited(&s, NULL);
+        got g = {0};
+        mc_error e = MC_ERROR_INIT;
+        cr_assert_eq(mc_signal_register_handler(ctx, SIGTERM, on_signal, &g, 0, NULL, &e), 0, "%s",
+                     e.message);
+        cr_assert_eq(mc_signal_raise(ctx, SIGTERM, &e), 0, "%s", e.message);
+        wait_calls(&g, 1);
+        cr_assert_eq(g.signo, SIGTERM);
+        cr_assert_neq(g.thread, GetCurrentThreadId());
+        cr_assert_eq(mc_signal_unregister_handler(ctx, SIGTERM, &e), 0, "%s", e.message);
+        /* register, raise, the delivery, unregister */
+        for (int i = 0; i < 1000 && s.n < 4; i++)
+                Sleep(10);
+        cr_assert_eq(s.n, 4);
+        mc_ctx_free(ctx);
+}
+
+Test(windows, every_raise_is_delivered) {
+        mc_ctx *ctx = new_ctx();
+        got g = {0};
+        cr_assert_eq(mc_signal_register_handler(ctx, SIGBREAK, on_signal, &g, 0, NULL, NULL), 0);
+        for (int i = 0; i < 5; i++)
+                cr_assert_eq(mc_signal_raise(ctx, SIGBREAK, NULL), 0);
+        wait_calls(&g, 5);
+        mc_ctx_free(ctx);
+}
+
+Test(windows, stacked_registration_reports_the_previous_one) {
+        mc_ctx *ctx = new_ctx();
+        got a = {0}, b = {0};
+        mc_signal_previous prev;
+        cr_assert_eq(mc_signal_register_handler(ctx, SIGINT, on_signal, &a, 0, &prev, NULL), 0);
+        cr_assert_eq(prev.kind, MC_PREVIOUS_DEFAULT);
+        cr_assert_eq(mc_signal_register_handler(ctx, SIGINT, on_signal, &b, 0, &prev, NULL), 0);
+        cr_assert_eq(prev.kind, MC_PREVIOUS_MEMCAP);
+        cr_assert_eq(prev.userdata, (void *) &a);
+        cr_assert_eq(mc_signal_raise(ctx, SIGINT, NULL), 0);
+        wait_calls(&b, 1);
+        cr_assert_eq(a.calls, 0);
+        mc_ctx_free(ctx);
+}
+
+Test(windows, wait_ends_at_its_timeout) {
+        mc_ctx *ctx = new_ctx();
+        mc_sigset set = MC_SIGSET_EMPTY;
+        mc_error e = MC_ERROR_INIT;
+        mc_sigset_add(&set, SIGBREAK);
+        cr_assert_lt(mc_signal_wait(ctx, &set, 20 * 1000000, NULL, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_TIMED_OUT, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(windows, uncatchable_and_unknown_signals_are_refused) {
+        mc_ctx *ctx = new_ctx();
+        got g = {0};
+        mc_error e = MC_ERROR_INIT;
+        cr_assert_lt(mc_signal_register_handler(ctx, SIGSEGV, on_signal, &g, 0, NULL, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
+        cr_assert_lt(mc_signal_register_handler(ctx, 99, on_signal, &g, 0, NULL, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_INVALID_SIGNAL, "%s", e.message);
+        cr_assert_lt(mc_signal_unregister_handler(ctx, SIGINT, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_NOT_FOUND, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+static void no_sigterm(mc_policy *p) {
+        mc_policy_set_signal_allowed(p, SIGTERM, false);
+}
+
+Test(windows, raise_of_a_forbidden_signal_is_denied) {
+        mc_ctx *ctx = ctx_with(no_sigterm);
+        mc_error e = MC_ERROR_INIT;
+        cr_assert_lt(mc_signal_raise(ctx, SIGTERM, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_POLICY_VIOLATION, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(windows, send_to_the_console_group_needs_the_whole_group_target) {
+        mc_ctx *ctx = new_ctx();
+        mc_error e = MC_ERROR_INIT;
+        mc_signal_payload pl = {MC_PAYLOAD_USER_DATA, 1, 0};
+        cr_assert_lt(mc_signal_send(ctx, 0, SIGINT, NULL, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_POLICY_VIOLATION, "%s", e.message);
+        cr_assert_lt(mc_signal_send(ctx, 1234, SIGINT, NULL, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
+        cr_assert_lt(mc_signal_send(ctx, 0, SIGTERM, NULL, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
+        cr_assert_lt(mc_signal_send(ctx, 0, SIGINT, &pl, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
         mc_ctx_free(ctx);
 }
 
