@@ -532,6 +532,8 @@ Test(memory, hints_are_accepted) {
         cr_assert_eq(mc_madvise(ctx, &m, 0, 4096, MC_ADVICE_SEQUENTIAL, &e), 0, "%s", e.message);
         cr_assert_eq(mc_madvise(ctx, &m, 0, 4096, MC_ADVICE_RANDOM, &e), 0, "%s", e.message);
         cr_assert_eq(mc_madvise(ctx, &m, 0, 4096, MC_ADVICE_NORMAL, &e), 0, "%s", e.message);
+        cr_assert_eq(mc_madvise(ctx, &m, 0, 4096, MC_ADVICE_WILLNEED, &e), 0, "%s", e.message);
+        cr_assert_eq(mc_madvise(ctx, &m, 0, 4096, MC_ADVICE_FREE, &e), 0, "%s", e.message);
         mc_ctx_free(ctx);
 }
 
@@ -952,6 +954,37 @@ Test(windows, fixed_mapping_is_unsupported_even_when_allowed) {
         req.prot = MC_PROT_READ;
         req.flags = MC_MAP_PRIVATE | MC_MAP_ANONYMOUS | MC_MAP_FIXED;
         cr_assert_lt(mc_mmap(ctx, &req, &m, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
+        mc_ctx_free(ctx);
+}
+
+Test(windows, file_offset_off_the_allocation_granularity_is_refused) {
+        mc_ctx *ctx = new_ctx();
+        mc_mapping m;
+        mc_error e = MC_ERROR_INIT;
+        mc_map_request req = MC_MAP_REQUEST_INIT;
+        char path[128];
+        make_file(path, sizeof(path), "gran", 3 * 65536, 'g');
+        req.path = path;
+        req.length = 4096;
+        req.prot = MC_PROT_READ;
+        req.flags = MC_MAP_SHARED;
+        req.offset = 4096;
+        cr_assert_lt(mc_mmap(ctx, &req, &m, &e), 0);
+        cr_assert_eq(e.kind, MC_ERR_INVALID_ARGUMENT, "%s", e.message);
+        req.offset = 65536;
+        cr_assert_eq(mc_mmap(ctx, &req, &m, &e), 0, "%s", e.message);
+        cr_assert_eq(((char *) m.ptr)[0], 'g');
+        mc_ctx_free(ctx);
+        remove(path);
+}
+
+Test(windows, linux_only_advice_is_unsupported) {
+        mc_ctx *ctx = new_ctx();
+        mc_mapping m;
+        mc_error e = MC_ERROR_INIT;
+        cr_assert_eq(map_anon(ctx, 4096, MC_PROT_READ_WRITE, &m, NULL), 0);
+        cr_assert_lt(mc_madvise(ctx, &m, 0, 4096, MC_ADVICE_MERGEABLE, &e), 0);
         cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
         mc_ctx_free(ctx);
 }

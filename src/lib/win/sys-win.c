@@ -376,11 +376,17 @@ static int sys_madvise(void *addr, size_t len, int advice) {
         case MADV_DONTNEED:
                 return discard_zero(addr, len);
         case MADV_FREE: {
-                DWORD e = DiscardVirtualMemory(addr, len);
-                if (e != ERROR_SUCCESS) {
-                        errno = mc__win_errno(e);
+                /* MEM_RESET: the pages' contents may be dropped instead of paged out, as
+                 * DiscardVirtualMemory does (which Windows before 8.1 and Wine lack). */
+                MEMORY_BASIC_INFORMATION mbi;
+                if (!VirtualQuery(addr, &mbi, sizeof(mbi)))
+                        return fail_last();
+                if (mbi.Type != MEM_PRIVATE) {
+                        errno = EOPNOTSUPP;
                         return -1;
                 }
+                if (!VirtualAlloc(addr, len, MEM_RESET, mbi.Protect))
+                        return fail_last();
                 return 0;
         }
         default:

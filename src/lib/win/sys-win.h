@@ -15,7 +15,8 @@
  * - mprotect: VirtualProtect (a private file view's write is copy-on-write, PAGE_WRITECOPY).
  * - msync: FlushViewOfFile, and FlushFileBuffers of the view's file for MS_SYNC.
  * - madvise: WILLNEED is PrefetchVirtualMemory; DONTNEED of private memory decommits and
- *   recommits (zero pages, as on Linux); FREE is DiscardVirtualMemory; NORMAL, RANDOM and
+ *   recommits (zero pages, as on Linux); FREE is VirtualAlloc(MEM_RESET) of private memory
+ *   (DiscardVirtualMemory's effect, which Wine does not implement); NORMAL, RANDOM and
  *   SEQUENTIAL are hints Windows has no call for (accepted); the rest ENOTSUP.
  * - mlock2 / munlock: VirtualLock / VirtualUnlock. mremap: ENOTSUP.
  * - open, read, write, close, fstat: the C runtime's, binary mode; fstat fills st_dev and
