@@ -3,7 +3,8 @@
 # Debian/Ubuntu only (apt-get); runs apt-get only if something is actually missing.
 # Usage: tools/install-deps.sh [extra...]
 #   extra: clang, fuzz (clang + libFuzzer), valgrind, man (scdoc), redis,
-#          bench (g++ and Boost.Interprocess, the channel benchmark's baseline)
+#          bench (g++ and Boost.Interprocess, the channel benchmark's baseline),
+#          windows (the mingw-w64 cross compiler and Wine, for `make test-windows`)
 set -eu
 
 need=""
@@ -42,6 +43,8 @@ for extra in "$@"; do
         redis) command -v redis-server >/dev/null 2>&1 || add redis-server ;;
         bench) command -v g++ >/dev/null 2>&1 || add g++
                [ -f /usr/include/boost/interprocess/ipc/message_queue.hpp ] || add libboost-dev ;;
+        windows) command -v x86_64-w64-mingw32-gcc-posix >/dev/null 2>&1 || add gcc-mingw-w64-x86-64
+                 command -v wine >/dev/null 2>&1 || add wine wine64 ;;
         *) echo "install-deps: unknown extra '$extra'" >&2; exit 2 ;;
         esac
 done

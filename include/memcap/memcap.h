@@ -5,6 +5,11 @@
 /*
  * memcap: capability-checked, audited access to memory mappings, shared memory and POSIX
  * signals. Include this umbrella header, link with -lmemcap (pkg-config memcap).
+ *
+ * Windows (libmemcap-0.dll, built with mingw-w64): every header compiles. The memory, shared
+ * memory, policy, audit, error and signal calls work (what Windows cannot do fails with
+ * Unsupported, as each header says); the channel (channel.h) and mapping manager (manager.h)
+ * calls are absent from the DLL. README.md has the table.
  */
 
 #include <memcap/export.h>

@@ -71,7 +71,8 @@ typedef struct mc_shared_request {
 /* The seed's SharedMemory. Read its members; change none. */
 typedef struct mc_shared {
         mc_mapping region; /* the mapping of the whole object (a mapping of the context) */
-        int fd;            /* the object's descriptor, O_CLOEXEC; owned by the mc_shared */
+        int fd; /* the object's descriptor, O_CLOEXEC; owned by the mc_shared (Windows: the
+                   section's HANDLE value, not a C runtime descriptor) */
         char name[MC_SHARED_NAME_MAX + 2]; /* "/name", or "" when anonymous */
         mc_shared_owner owner;
         pid_t owner_pid; /* Local: this process; Remote: the creator, or 0 when unknown */
@@ -107,6 +108,8 @@ MC_API int mc_shared_close(mc_ctx *ctx, mc_shared *shm, mc_error *err);
 
 /**
  * mc_shared_unlink() - remove a named object (shm_unlink(3)); existing mappings stay valid.
+ * On Windows a section lives while any handle to it is open and has no name to remove: the call
+ * only checks that the object exists (NotFound otherwise); the name goes with its last handle.
  * Checked against allowed_shared_memory like opening. NotFound when absent. The audit record
  * names the owner of the object removed, read from it just before; Remote with owner_pid 0
  * when it could not be read (no read permission) or the name was replaced meanwhile.
@@ -126,11 +129,13 @@ MC_API int mc_map_shared_buffer(mc_ctx *ctx, const char *name, size_t size, mc_s
 /**
  * mc_shared_resize() - change the object's size (fallocate, or ftruncate to shrink) and remap
  * the region to match; @shm->region may move. Seals are honoured (PermissionDenied).
+ * Unsupported on Windows: a section keeps the size it was created with.
  */
 MC_API int mc_shared_resize(mc_ctx *ctx, mc_shared *shm, size_t new_size, mc_error *err);
 
 /**
- * mc_shared_seal() - add seals to an anonymous region (memfd). Unsupported for named objects.
+ * mc_shared_seal() - add seals to an anonymous region (memfd). Unsupported for named objects,
+ * and on Windows.
  * MC_SEAL_WRITE while a writable mapping of the object exists is InvalidArgument (the
  * kernel's EBUSY); after MC_SEAL_SEAL any further seal is PermissionDenied.
  */

@@ -5,6 +5,13 @@
 /*
  * The core.signal capability: safe handlers, masks, sending with a payload, timed waits and
  * raise, each checked by the context's policy and audited.
+ * Windows: the C runtime's SIGINT, SIGBREAK, SIGTERM and SIGABRT only (others Unsupported).
+ * Handlers run on memcap's dispatcher thread; the console's CTRL_C and CTRL_BREAK arrive as
+ * SIGINT and SIGBREAK, CLOSE, LOGOFF and SHUTDOWN as SIGTERM (the event in the info's code);
+ * mc_signal_raise() is the C runtime's raise(); mc_signal_wait() takes an unregistered signal
+ * of its set; mc_signal_send() sends SIGINT or SIGBREAK to a console process group (pid 0 or
+ * -GROUP, the "whole_group" target) and nothing else. Masks, mc_signal_fd(), payloads and
+ * mc_signal_stats() are Unsupported. The rest of this comment is about Linux.
  *
  * Handlers never run in signal context. memcap installs a tiny signal handler that only hands
  * the signal's siginfo to memcap's dispatcher thread (rt_tgsigqueueinfo: async-signal-safe, and

@@ -197,6 +197,12 @@ int mc_audit_open_syslog(const char *ident, int facility, mc_audit **ret, mc_err
         int r;
 
         r = check_common(0, ret, "open syslog audit sink", err);
+#ifdef _WIN32
+        if (r == 0)
+                r = mc__error_set(err, MC_ERR_UNSUPPORTED, ENOSYS,
+                                  "open syslog audit sink: Windows has no syslog; use a file "
+                                  "(mc_audit_open_file()) or a callback sink");
+#endif
         if (r < 0)
                 return r;
         if ((facility & ~LOG_FACMASK) != 0 || LOG_FAC(facility) >= LOG_NFACILITIES)

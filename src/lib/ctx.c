@@ -11,8 +11,12 @@
  * Sections: fork handling, life cycle, policy and audit, the choke point.
  */
 
-#include <jansson.h>
 #include <stdio.h>
+
+#include "config.h"
+#if HAVE_JANSSON
+#include <jansson.h>
+#endif
 
 #include "ctx-def.h"
 
@@ -95,7 +99,12 @@ static void fork_child(void) {
 }
 
 static void atfork_register(void) {
+#ifdef _WIN32
+        /* Windows has no fork(): a new process starts with nothing of this one's. */
+        (void) fork_prepare, (void) fork_parent, (void) fork_child;
+#else
         pthread_atfork(fork_prepare, fork_parent, fork_child);
+#endif
 }
 
 void mc__ctx_mark_faulted(mc_ctx *ctx, uint64_t id) {
@@ -292,6 +301,13 @@ int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "audit event: capability and event must be 1..64 printable "
                                      "ASCII characters without quotes or backslashes");
+#if !HAVE_JANSSON
+        if (fields_json)
+                return mc__error_set(err, MC_ERR_UNSUPPORTED, ENOSYS,
+                                     "audit event '%s': this build of libmemcap cannot check "
+                                     "fields (built without jansson); pass NULL fields",
+                                     event);
+#else
         if (fields_json) {
                 json_error_t jerr;
                 json_t *v = json_loads(fields_json, JSON_REJECT_DUPLICATES, &jerr);
@@ -309,6 +325,7 @@ int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
                                              event, v ? "not an object" : jerr.text,
                                              v ? 1 : jerr.column);
         }
+#endif
         if (!atomic_load_explicit(&ctx->has_audit, memory_order_relaxed))
                 return 0;
         pthread_mutex_lock(&ctx->audit_lock);

@@ -160,9 +160,14 @@ int mc_error_errno(mc_error *err, int errnum, const char *fmt, ...) {
                 vformat(err, fmt, ap);
                 va_end(ap);
                 n = strlen(err->message);
+#ifdef _WIN32
+                snprintf(err->message + n, sizeof(err->message) - n, ": %s",
+                         mc__win_strerror(errnum, buf, sizeof(buf)));
+#else
                 /* GNU strerror_r returns a pointer that may or may not be @buf. */
                 snprintf(err->message + n, sizeof(err->message) - n, ": %s",
                          strerror_r(errnum, buf, sizeof(buf)));
+#endif
         }
         return -errnum;
 }

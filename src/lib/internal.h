@@ -407,6 +407,9 @@ size_t mc__huge_page_size(void);
  */
 int mc__faulted_error(const char *op, const mc_mapping *m, mc_error *err);
 
+/* "/name" for any valid spelling of a shared memory name (shm-name.c). */
+void mc__shm_name_normalize(const char *name, char out[MC_SHARED_NAME_MAX + 2]);
+
 /* Convert mc_prot bits to PROT_*. */
 int mc__prot_to_sys(unsigned prot);
 

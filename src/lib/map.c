@@ -43,7 +43,11 @@ size_t mc_page_size(void) {
         size_t p = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 
         if (_unlikely_(p == 0)) {
+#ifdef _WIN32
+                long v = mc__win_page_size();
+#else
                 long v = sysconf(_SC_PAGESIZE);
+#endif
                 p = v > 0 ? (size_t) v : 4096;
                 __atomic_store_n(&cached, p, __ATOMIC_RELAXED);
         }

@@ -534,6 +534,12 @@ static bool path_beneath(const char *root, const char *path) {
 bool mc_policy_path_allowed(const mc_policy *policy, const char *path) {
         const mc_policy *p = policy_or_default(policy);
 
+#ifdef _WIN32
+        /* A drive-absolute path ("C:\\..."); roots are compared as given (README: Windows). */
+        if (path && ((path[0] | 0x20) >= 'a' && (path[0] | 0x20) <= 'z') && path[1] == ':' &&
+            (path[2] == '\\' || path[2] == '/') && p->any_path)
+                return true;
+#endif
         if (!path || path[0] != '/')
                 return false;
         if (p->any_path)

@@ -19,43 +19,6 @@
 
 #define CREATOR_XATTR "user.memcap.creator_pid"
 
-/* ---- names ---------------------------------------------------------------------------------- */
-
-bool mc_shared_name_valid(const char *name, const char **reason) {
-        const char *why = NULL;
-        size_t n;
-
-        if (!name)
-                why = "the name is NULL";
-        else {
-                if (*name == '/')
-                        name++;
-                n = strlen(name);
-                if (n == 0)
-                        why = "the name is empty";
-                else if (n > MC_SHARED_NAME_MAX)
-                        why = "the name is longer than 255 bytes";
-                else if (streq(name, ".") || streq(name, ".."))
-                        why = "\".\" and \"..\" are not names";
-                else if (strchr(name, '/'))
-                        why = "a name holds no '/' after the leading one";
-                else
-                        for (const char *p = name; *p; p++)
-                                if ((unsigned char) *p < 0x20 || *p == 0x7f) {
-                                        why = "a name holds no control characters";
-                                        break;
-                                }
-        }
-        if (why && reason)
-                *reason = why;
-        return !why;
-}
-
-/* "/name" for any valid spelling. */
-static void name_normalize(const char *name, char out[MC_SHARED_NAME_MAX + 2]) {
-        snprintf(out, MC_SHARED_NAME_MAX + 2, "/%s", name[0] == '/' ? name + 1 : name);
-}
-
 /* ---- the mapped region ----------------------------------------------------------------------- */
 
 static int seals_to_sys(unsigned seals) {
@@ -516,7 +479,7 @@ static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create
         c.client = cl;
         if (req && ret) {
                 if (req->name && mc_shared_name_valid(req->name, NULL))
-                        name_normalize(req->name, a.name);
+                        mc__shm_name_normalize(req->name, a.name);
                 open_describe(&c, req, a.name);
         }
         r = open_check(req, ret, or_create, a.name, &e);
@@ -699,7 +662,7 @@ int mc_shared_unlink(mc_ctx *ctx, const char *name, mc_error *err) {
                 r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                   "shm_unlink '%.64s': invalid name: %s", name ? name : "", why);
         else {
-                name_normalize(name, norm);
+                mc__shm_name_normalize(name, norm);
                 c.req.name = norm;
         }
         return mc__ctx_run(ctx, &c, r, &e, &unlink_steps, NULL, err);

@@ -18,6 +18,11 @@ static const struct {
         const char *name; /* without "SIG" */
         int signo;
 } signals[] = {
+#ifdef _WIN32
+        /* The C runtime's signals: all Windows has. */
+        {"INT", SIGINT},   {"ILL", SIGILL},     {"FPE", SIGFPE},   {"SEGV", SIGSEGV},
+        {"TERM", SIGTERM}, {"BREAK", SIGBREAK}, {"ABRT", SIGABRT},
+#else
         {"HUP", SIGHUP},       {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
         {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
         {"KILL", SIGKILL},     {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
@@ -30,6 +35,7 @@ static const struct {
         {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
         {"IO", SIGIO}, /* canonical: first in the table */
         {"POLL", SIGPOLL},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
+#endif
 };
 
 /* Longest name we bother to parse; anything longer is not a signal. */

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#ifdef _WIN32
+/* The Windows seam: the same idea and entry names, Windows calls behind them. */
+#include "win/sys-win.h"
+#else
+
 /*
  * The system-call seam. Every system call the library makes that can fail in a way a caller
  * must see goes through this table, so tests can replace an entry and force each error path
@@ -113,3 +118,5 @@ extern struct mc_sys mc_sys;
 
 /* Put every entry back to the real system call (tests call it in .fini). */
 void mc__sys_reset(void);
+
+#endif /* !_WIN32 */

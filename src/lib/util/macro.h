@@ -20,6 +20,12 @@
 #define _likely_(x)    __builtin_expect(!!(x), 1)
 #define _unlikely_(x)  __builtin_expect(!!(x), 0)
 
+#ifdef _WIN32
+/* mingw's printf is the C99 one (__USE_MINGW_ANSI_STDIO), which knows %zu. */
+#undef _printf_
+#define _printf_(a, b) __attribute__((format(gnu_printf, a, b)))
+#endif
+
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
 #define MC_MIN(a, b) ((a) < (b) ? (a) : (b))
