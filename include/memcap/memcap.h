@@ -17,6 +17,7 @@
 #include <memcap/signal.h>
 #include <memcap/manager.h>
 #include <memcap/channel.h>
+#include <memcap/uffd.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -75,7 +75,8 @@ typedef struct mc_policy mc_policy;
 
 /*
  * The privileged operations, as named in "allowed_syscalls" and in audit records. Releasing
- * operations (munmap, munlock, shm_close, signal_unregister, signal_unmask) are always allowed:
+ * operations (munmap, munlock, shm_close, signal_unregister, signal_unmask, uffd_unregister)
+ * are always allowed:
  * denying them could only leak resources; so is signal_deliver, the record of a handler run.
  * ABI: append only.
  */
@@ -100,7 +101,9 @@ typedef enum mc_op {
         MC_OP_SIGNAL_SEND,
         MC_OP_SIGNAL_RAISE,
         MC_OP_SIGNAL_WAIT,
-        MC_OP_SIGNAL_DELIVER, /* a handler was run; audited, never denied */
+        MC_OP_SIGNAL_DELIVER,  /* a handler was run; audited, never denied */
+        MC_OP_UFFD_REGISTER,   /* needs allow_userfaultfd too (uffd.h) */
+        MC_OP_UFFD_UNREGISTER, /* a release: always allowed */
         _MC_OP_MAX
 } mc_op;
 
@@ -218,6 +221,8 @@ MC_API int mc_policy_to_json(const mc_policy *policy, char **ret_json, mc_error 
 MC_API int mc_policy_set_allow_fixed(mc_policy *policy, bool allow);
 MC_API int mc_policy_set_allow_write_exec(mc_policy *policy, bool allow);
 MC_API int mc_policy_set_allow_huge_pages(mc_policy *policy, bool allow);
+/* userfaultfd (uffd.h); default false: it lets a process stall the kernel in a page fault. */
+MC_API int mc_policy_set_allow_userfaultfd(mc_policy *policy, bool allow);
 /* @bytes: the limit, or MC_UNLIMITED. */
 MC_API int mc_policy_set_max_memory_usage(mc_policy *policy, uint64_t bytes);
 MC_API int mc_policy_set_max_locked_memory(mc_policy *policy, uint64_t bytes);
@@ -251,6 +256,7 @@ MC_API int mc_policy_add_allowed_path(mc_policy *policy, const char *root, mc_er
 MC_API bool mc_policy_allow_fixed(const mc_policy *policy);
 MC_API bool mc_policy_allow_write_exec(const mc_policy *policy);
 MC_API bool mc_policy_allow_huge_pages(const mc_policy *policy);
+MC_API bool mc_policy_allow_userfaultfd(const mc_policy *policy);
 MC_API uint64_t mc_policy_max_memory_usage(const mc_policy *policy);
 MC_API uint64_t mc_policy_max_locked_memory(const mc_policy *policy);
 MC_API uint64_t mc_policy_max_mappings(const mc_policy *policy);

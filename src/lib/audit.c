@@ -141,6 +141,8 @@ static void jb_set(mc__jbuf *b, unsigned v, const char *const *names, size_t n) 
 }
 
 static const char *const sigflag_names[] = {"BLOCK"};
+/* mc_uffd_modes, bit by bit. */
+static const char *const uffd_mode_names[] = {"MISSING", "WP", "MINOR"};
 static const char *const payload_names[] = {"None", "UserData", "RealTime"};
 
 /* {"kind":"UserData","value":-3}: user data is a signed 32-bit value, realtime data 64 bits. */
@@ -319,6 +321,10 @@ static void jb_request(mc__jbuf *b, const mc__call *c) {
         if (f & MC__F_FD) {
                 KEY("fd");
                 mc__jb_i64(b, c->req.fd);
+        }
+        if (f & MC__F_UFFD) {
+                KEY("uffd_modes");
+                jb_set(b, c->req.uffd_modes, uffd_mode_names, ELEMENTSOF(uffd_mode_names));
         }
         jb_putc(b, '}');
 #undef KEY

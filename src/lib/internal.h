@@ -70,6 +70,7 @@ enum {
         MC__F_ACTION = 1 << 19,    /* req.action: what a handler returned */
         MC__F_CODE = 1 << 20,      /* req.code: si_code */
         MC__F_FLAGS_SIG = 1 << 21, /* req.flags as mc_signal_flags: "signal_flags" */
+        MC__F_UFFD = 1 << 22,      /* req.uffd_modes: "uffd_modes" */
 };
 
 /*
@@ -164,10 +165,12 @@ typedef struct mc__call {
                 bool source_verified;
                 const char *action;
                 int code;
+                unsigned uffd_modes; /* mc_uffd_modes */
         } req;
 
         /* Decision inputs, set by the operation before the choke point runs. */
         bool huge;               /* uses huge pages (MAP_HUGETLB, MAP_HUGE_*, MADV_HUGEPAGE) */
+        bool uffd;               /* hands page faults to userfaultfd (allow_userfaultfd) */
         mc__client_call *client; /* the mapping manager's client, or NULL */
         bool write_exec;         /* asks for write and execute on one mapping */
         bool fixed;              /* MAP_FIXED (replacing) */

@@ -338,6 +338,10 @@ static int parse_allow_huge_pages(loader *l, const char *key, json_t *v, mc_poli
         return parse_bool(l, key, v, &p->allow_huge_pages);
 }
 
+static int parse_allow_userfaultfd(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_bool(l, key, v, &p->allow_userfaultfd);
+}
+
 static int parse_limit(loader *l, const char *key, json_t *v, uint64_t *ret) {
         char buf[64];
         const char *s;
@@ -616,6 +620,7 @@ static const struct field {
         {"allow_fixed", parse_allow_fixed},
         {"allow_write_exec", parse_allow_write_exec},
         {"allow_huge_pages", parse_allow_huge_pages},
+        {"allow_userfaultfd", parse_allow_userfaultfd},
         {"max_memory_usage", parse_max_memory_usage},
         {"max_locked_memory", parse_max_locked_memory},
         {"max_mappings", parse_max_mappings},
@@ -895,6 +900,7 @@ int mc_policy_to_json(const mc_policy *policy, char **ret_json, mc_error *err) {
             json_object_set_new(o, "allow_fixed", json_boolean(p->allow_fixed)) < 0 ||
             json_object_set_new(o, "allow_write_exec", json_boolean(p->allow_write_exec)) < 0 ||
             json_object_set_new(o, "allow_huge_pages", json_boolean(p->allow_huge_pages)) < 0 ||
+            json_object_set_new(o, "allow_userfaultfd", json_boolean(p->allow_userfaultfd)) < 0 ||
             json_object_set_new(o, "max_memory_usage", limit_to_json(p->max_memory_usage)) < 0 ||
             json_object_set_new(o, "max_locked_memory", limit_to_json(p->max_locked_memory)) < 0 ||
             json_object_set_new(o, "max_mappings", limit_to_json(p->max_mappings)) < 0 ||

@@ -351,13 +351,14 @@ Test(policy, roots_are_normalised_and_validated) {
 
 Test(policy, op_names_both_ways) {
         static const char *const names[] = {
-                "mmap",         "munmap",          "mprotect",
-                "msync",        "mremap",          "madvise",
-                "mlock",        "munlock",         "shm_open",
-                "shm_close",    "shm_unlink",      "shm_resize",
-                "shm_seal",     "signal_register", "signal_unregister",
-                "signal_mask",  "signal_unmask",   "signal_send",
-                "signal_raise", "signal_wait",     "signal_deliver",
+                "mmap",          "munmap",          "mprotect",
+                "msync",         "mremap",          "madvise",
+                "mlock",         "munlock",         "shm_open",
+                "shm_close",     "shm_unlink",      "shm_resize",
+                "shm_seal",      "signal_register", "signal_unregister",
+                "signal_mask",   "signal_unmask",   "signal_send",
+                "signal_raise",  "signal_wait",     "signal_deliver",
+                "uffd_register", "uffd_unregister",
         };
         mc_op op;
 
@@ -928,6 +929,7 @@ static void assert_round_trip(const mc_policy *p) {
         cr_assert(eq(int, mc_policy_allow_fixed(p), mc_policy_allow_fixed(q)));
         cr_assert(eq(int, mc_policy_allow_write_exec(p), mc_policy_allow_write_exec(q)));
         cr_assert(eq(int, mc_policy_allow_huge_pages(p), mc_policy_allow_huge_pages(q)));
+        cr_assert(eq(int, mc_policy_allow_userfaultfd(p), mc_policy_allow_userfaultfd(q)));
         cr_assert(eq(u64, mc_policy_max_memory_usage(p), mc_policy_max_memory_usage(q)));
         cr_assert(eq(u64, mc_policy_max_locked_memory(p), mc_policy_max_locked_memory(q)));
         cr_assert(eq(u64, mc_policy_max_mappings(p), mc_policy_max_mappings(q)));
@@ -944,6 +946,7 @@ Test(policy, to_json_default) {
                                    "  \"allow_fixed\": false,\n"
                                    "  \"allow_write_exec\": false,\n"
                                    "  \"allow_huge_pages\": false,\n"
+                                   "  \"allow_userfaultfd\": false,\n"
                                    "  \"max_memory_usage\": 4294967296,\n"
                                    "  \"max_locked_memory\": 8388608,\n"
                                    "  \"max_mappings\": 65536,\n"
@@ -1096,7 +1099,7 @@ Test(policy, decide_allowed_syscalls) {
                 mc__call_init(&c, (mc_op) op, MC__CAP_MEMORY);
                 if (op == MC_OP_MUNMAP || op == MC_OP_MUNLOCK || op == MC_OP_SHM_CLOSE ||
                     op == MC_OP_SIGNAL_UNREGISTER || op == MC_OP_SIGNAL_UNMASK ||
-                    op == MC_OP_SIGNAL_DELIVER)
+                    op == MC_OP_SIGNAL_DELIVER || op == MC_OP_UFFD_UNREGISTER)
                         assert_allowed(p, &c, NULL);
                 else
                         assert_denied(p, &c, NULL, "allowed_syscalls");
