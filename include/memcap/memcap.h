@@ -18,6 +18,7 @@
 #include <memcap/manager.h>
 #include <memcap/channel.h>
 #include <memcap/uffd.h>
+#include <memcap/numa.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -85,7 +85,24 @@ static int sys_uffd_ioctl(int fd, unsigned long request, void *arg) {
         return ioctl(fd, request, arg);
 }
 
-#define REAL_SYS_UFFD .userfaultfd = sys_userfaultfd, .uffd_ioctl = sys_uffd_ioctl,
+static long sys_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
+                      unsigned long maxnode, unsigned flags) {
+        return syscall(SYS_mbind, addr, len, mode, nodemask, maxnode, flags);
+}
+
+static long sys_get_mempolicy(int *mode, unsigned long *nodemask, unsigned long maxnode, void *addr,
+                              unsigned long flags) {
+        return syscall(SYS_get_mempolicy, mode, nodemask, maxnode, addr, flags);
+}
+
+static long sys_move_pages(int pid, unsigned long count, void **pages, const int *nodes,
+                           int *status, int flags) {
+        return syscall(SYS_move_pages, pid, count, pages, nodes, status, flags);
+}
+
+#define REAL_SYS_UFFD                                                                              \
+        .userfaultfd = sys_userfaultfd, .uffd_ioctl = sys_uffd_ioctl, .mbind = sys_mbind,          \
+        .get_mempolicy = sys_get_mempolicy, .move_pages = sys_move_pages,
 
 /* ---- end of the userfaultfd and NUMA block ---- */
 

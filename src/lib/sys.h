@@ -114,6 +114,12 @@ struct mc_sys {
         /* userfaultfd and NUMA (uffd.c): Linux only; keep these together. */
         int (*userfaultfd)(int flags);                               /* userfaultfd(2) */
         int (*uffd_ioctl)(int fd, unsigned long request, void *arg); /* UFFDIO_* on its fd */
+        long (*mbind)(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
+                      unsigned long maxnode, unsigned flags);
+        long (*get_mempolicy)(int *mode, unsigned long *nodemask, unsigned long maxnode, void *addr,
+                              unsigned long flags);
+        long (*move_pages)(int pid, unsigned long count, void **pages, const int *nodes,
+                           int *status, int flags);
 };
 
 /* The table the library calls through. */

@@ -358,7 +358,8 @@ Test(policy, op_names_both_ways) {
                 "shm_seal",      "signal_register", "signal_unregister",
                 "signal_mask",   "signal_unmask",   "signal_send",
                 "signal_raise",  "signal_wait",     "signal_deliver",
-                "uffd_register", "uffd_unregister",
+                "uffd_register", "uffd_unregister", "numa_bind",
+                "numa_query",    "numa_move",
         };
         mc_op op;
 
@@ -947,6 +948,7 @@ Test(policy, to_json_default) {
                                    "  \"allow_write_exec\": false,\n"
                                    "  \"allow_huge_pages\": false,\n"
                                    "  \"allow_userfaultfd\": false,\n"
+                                   "  \"allowed_numa_nodes\": \"*\",\n"
                                    "  \"max_memory_usage\": 4294967296,\n"
                                    "  \"max_locked_memory\": 8388608,\n"
                                    "  \"max_mappings\": 65536,\n"
