@@ -7,12 +7,14 @@
  * real multi-node machine (where they land, what migration costs) is not exercised here.
  */
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <linux/mempolicy.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "common.h"
+#include "cli-spawn.h"
 
 static mc_ctx *ctx;
 static size_t page;
@@ -451,4 +453,49 @@ Test(numa, placed_at_map_time) {
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.mappings, 0));
         cr_assert(eq(u64, u.mapped_bytes, 0));
+}
+
+/* ---- memcap maps ------------------------------------------------------------------------------
+ */
+
+Test(numa, memcap_maps_shows_the_policy_and_the_nodes) {
+        mc_error err = MC_ERROR_INIT;
+        run_result r = {0};
+        json_t *a, *found = NULL;
+        const char *numa;
+        char pid[16], start[32];
+        mc_mapping m;
+        size_t i;
+        json_t *v;
+
+        map_anon(3, &m);
+        cr_assert(eq(int,
+                     mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(0), MC_NUMA_BIND, &err),
+                     0),
+                  "%s", err.message);
+        memset(m.ptr, 1, 2 * page);
+        snprintf(pid, sizeof(pid), "%d", (int) getpid());
+        snprintf(start, sizeof(start), "0x%" PRIxPTR, (uintptr_t) m.base);
+        run_full(&r, NULL, 0, NULL, 0, (const char *const[]){"maps", pid, "--json", NULL});
+        cr_assert(eq(int, r.status, 0), "%s", r.err);
+        a = json_loads(r.out, 0, NULL);
+        cr_assert(ne(ptr, a, NULL), "%s", r.out);
+        json_array_foreach(a, i, v) {
+                const char *s = json_string_value(json_object_get(v, "start"));
+                if (s && streq(s, start))
+                        found = v;
+        }
+        cr_assert(ne(ptr, found, NULL), "no mapping at %s in %s", start, r.out);
+        numa = json_string_value(json_object_get(found, "numa"));
+        cr_assert(ne(ptr, (void *) numa, NULL), "no NUMA column in %s", r.out);
+        cr_assert(eq(str, (char *) numa, "bind:0 N0=2"));
+        json_decref(a);
+        run_result_done(&r);
+
+        /* The table has the column too. */
+        run_full(&r, NULL, 0, NULL, 0, (const char *const[]){"maps", pid, NULL});
+        cr_assert(eq(int, r.status, 0), "%s", r.err);
+        cr_assert(ne(ptr, strstr(r.out, "NUMA"), NULL), "%s", r.out);
+        cr_assert(ne(ptr, strstr(r.out, "bind:0 N0=2"), NULL), "%s", r.out);
+        run_result_done(&r);
 }
