@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -676,4 +677,72 @@ Test(uffd, policy_file_field) {
         free(json);
         mc_policy_free(p);
         mc_policy_free(q);
+}
+
+/* ---- the last resort, and fork() ------------------------------------------------------------- */
+
+/* UFFDIO_POISON as the kernel defines it (older headers lack it). */
+struct test_uffdio_poison {
+        struct uffdio_range range;
+        __u64 mode;
+        __s64 updated;
+};
+
+static int refuse_poison(int fd, unsigned long req, void *arg) {
+        if (req == _IOWR(UFFDIO, 0x08, struct test_uffdio_poison)) {
+                errno = ENOMEM;
+                return -1;
+        }
+        return ioctl(fd, req, arg);
+}
+
+Test(uffd, a_page_that_cannot_be_poisoned_breaks_the_registration) {
+        mc_error err = MC_ERROR_INIT;
+        mc_uffd_request req =
+                request(MC_UFFD_MISSING, MC_UFFD_THREAD, answer, (void *) (intptr_t) MC_UFFD_FAIL);
+        mc_uffd_stats st;
+        mc_mapping m;
+        mc_uffd *u = NULL;
+
+        map_anon(2, &m);
+        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        mc_sys.uffd_ioctl = refuse_poison;
+        /* The range is unregistered instead: the thread wakes and finds ordinary memory. */
+        cr_assert(eq(chr, ((char *) m.ptr)[page], 0));
+        cr_assert(eq(chr, ((char *) m.ptr)[0], 0));
+        mc_uffd_get_stats(u, &st);
+        cr_assert(st.broken);
+        cr_assert(eq(u64, st.failed, 1));
+        cr_assert(eq(int, atomic_load(&calls), 1));
+        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+}
+
+Test(uffd, a_fork_child_has_ordinary_memory) {
+        mc_error err = MC_ERROR_INIT;
+        mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
+        mc_mapping m;
+        mc_uffd *u = NULL;
+        int status = 0;
+        pid_t pid, r = 0;
+        bool exited_ok;
+
+        map_anon(2, &m);
+        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        cr_assert(eq(chr, ((char *) m.ptr)[0], 'A'));
+        pid = fork();
+        cr_assert(ge(int, pid, 0));
+        if (pid == 0) /* page 0 was copied; page 1 was never there: a zero page, no wait */
+                _exit(((char *) m.ptr)[0] == 'A' && ((char *) m.ptr)[page] == 0 ? 0 : 1);
+        for (int i = 0; i < WAIT_MS / 10 && r == 0; i++) {
+                r = waitpid(pid, &status, WNOHANG);
+                if (r == 0)
+                        usleep(10000);
+        }
+        if (r == 0)
+                kill(pid, SIGKILL);
+        cr_assert(eq(int, r, pid), "the child still runs after %d ms", WAIT_MS);
+        exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        cr_assert(exited_ok, "child status 0x%x", status);
+        cr_assert(eq(int, atomic_load(&calls), 1));
+        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
 }
