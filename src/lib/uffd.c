@@ -694,25 +694,37 @@ void mc_uffd_get_stats(const mc_uffd *u, mc_uffd_stats *ret) {
 
 typedef struct unreg_args {
         mc_uffd *u;
-        bool live; /* the mapping is still there: its range is still registered */
+        size_t len; /* of the registered range still mapped where it was; 0: none */
 } unreg_args;
 
+/*
+ * What of the range is still registered: nothing when the mapping is gone or was moved by
+ * mc_remap() (the kernel drops the registration with it), its remaining pages when it shrank.
+ * Never another mapping's range, which the kernel may have put at the old address since.
+ */
 static int unregister_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         unreg_args *a = data;
+        const mc__entry *e = mc__registry_find(ctx, a->u->m.id);
+        uintptr_t end;
 
         (void) c;
         (void) err;
-        a->live = mc__registry_find(ctx, a->u->m.id) != NULL;
+        a->len = 0;
+        if (!e || e->base != (uintptr_t) a->u->m.base)
+                return 0;
+        end = MC_MIN(e->base + e->base_len, a->u->start + a->u->len);
+        if (end > a->u->start)
+                a->len = end - a->u->start;
         return 0;
 }
 
 static int unregister_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         unreg_args *a = data;
-        struct uffdio_range rng = {.start = a->u->start, .len = a->u->len};
+        struct uffdio_range rng = {.start = a->u->start, .len = a->len};
 
         (void) ctx;
         (void) c;
-        if (a->live && mc_sys.uffd_ioctl(a->u->fd, UFFDIO_UNREGISTER, &rng) < 0)
+        if (a->len && mc_sys.uffd_ioctl(a->u->fd, UFFDIO_UNREGISTER, &rng) < 0)
                 return mc__error_errno(err, errno, "uffd_unregister " MAPPING_FMT,
                                        MAPPING_ARGS(&a->u->m));
         return 0;

@@ -746,3 +746,40 @@ Test(uffd, a_fork_child_has_ordinary_memory) {
         cr_assert(eq(int, atomic_load(&calls), 1));
         cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
 }
+
+static int n_unregister;
+static int count_unregister(int fd, unsigned long req, void *arg) {
+        n_unregister += req == UFFDIO_UNREGISTER;
+        return ioctl(fd, req, arg);
+}
+
+Test(uffd, unregister_after_the_mapping_moved_or_went) {
+        mc_error err = MC_ERROR_INIT;
+        mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
+        mc_mapping m, other;
+        mc_uffd *u = NULL;
+
+        void *old;
+
+        /*
+         * Moved by mc_remap(): the kernel dropped the registration, and the old address may
+         * hold another mapping by now; nothing to unregister. Grown in place: the range is.
+         */
+        map_anon(1, &m);
+        old = m.base;
+        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        map_anon(1, &other);
+        cr_assert(eq(int, mc_remap(ctx, &m, 64 * page, MC_REMAP_MAYMOVE, &err), 0), "%s",
+                  err.message);
+        mc_sys.uffd_ioctl = count_unregister;
+        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        cr_assert(eq(int, n_unregister, m.base == old ? 1 : 0));
+
+        /* Unmapped: the same. */
+        mc__sys_reset();
+        cr_assert(eq(int, mc_uffd_register(ctx, &other, &req, &u, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_munmap(ctx, &other, &err), 0));
+        mc_sys.uffd_ioctl = count_unregister;
+        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        cr_assert(eq(int, n_unregister, 0));
+}
