@@ -23,7 +23,10 @@
  * A handler that fails or is too slow never wedges the faulting threads: memcap answers the
  * fault by poisoning the page (UFFDIO_POISON), so the thread that touched it gets SIGBUS, which
  * mc_map_read() and mc_map_write() turn into an Io error. A poisoned page stays so until it is
- * discarded (MC_ADVICE_DONTNEED) or unmapped. See mc_uffd_request.timeout_ms.
+ * discarded (MC_ADVICE_DONTNEED) or unmapped. See mc_uffd_request.timeout_ms. Without
+ * MC_UFFD_THREAD the caller's loop is the one reader: a fault waits until the loop calls
+ * mc_uffd_dispatch() or the registration ends (mc_uffd_unregister() wakes it); the timeout
+ * times handler calls, not a loop that stopped dispatching.
  *
  * fork(): a child does not inherit the registration (its copy of the range is ordinary memory
  * with whatever pages were present), nor memcap's thread. exec drops it all.
