@@ -98,6 +98,7 @@ bench: $(REL)/build.ninja
 	@[ -x $(REL)/bench/bench-channel-boost ] || meson setup --reconfigure $(REL) >/dev/null
 	ninja -C $(REL)
 	$(REL)/bench/bench-memory $(BENCH_ARGS)
+	$(REL)/bench/bench-uffd
 	$(REL)/bench/bench-signal $(BENCH_ARGS)
 	$(REL)/bench/bench-daemon $(BENCH_ARGS)
 	$(REL)/bench/bench-channel $(BENCH_CHANNEL_ARGS)

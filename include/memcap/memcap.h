@@ -22,6 +22,8 @@
 #include <memcap/signal.h>
 #include <memcap/manager.h>
 #include <memcap/channel.h>
+#include <memcap/uffd.h>
+#include <memcap/numa.h>
 
 #ifdef __cplusplus
 extern "C" {

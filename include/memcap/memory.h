@@ -79,10 +79,17 @@ typedef struct mc_map_request {
         const char *path; /* map this file; or */
         int fd;           /* map this descriptor (not closed by memcap); -1 for none */
         uint64_t offset;  /* into the file; a multiple of the page size */
+        /*
+         * NUMA placement from the start (numa.h): an mc_numa_mode and its node mask, as
+         * mc_numa_bind() takes them, applied before the mapping is returned; 0 and 0 (the
+         * default) leave the process's policy.
+         */
+        int numa_mode;
+        uint64_t numa_nodes;
 } mc_map_request;
 
 #define MC_MAP_REQUEST_INIT                                                                        \
-        { NULL, 0, 0, 0, NULL, 0, NULL, -1, 0 }
+        { NULL, 0, 0, 0, NULL, 0, NULL, -1, 0, 0, 0 }
 
 /*
  * A mapping made by memcap. Callers read ptr, len, prot and flags; the other members identify

@@ -15,6 +15,7 @@
  *     "allow_fixed": false,              MC_MAP_FIXED (replacing whatever is at the address)
  *     "allow_write_exec": false,         memory writable and executable (see below)
  *     "allow_huge_pages": false,         MC_MAP_HUGEPAGE, MAP_HUGE_*, MADV_HUGEPAGE/COLLAPSE
+ *     "allow_userfaultfd": false,        mc_uffd_register() (uffd.h): stalls the kernel in faults
  *     "max_memory_usage": "4GiB",        memory charged at once (see below); or "unlimited"
  *     "max_locked_memory": "8MiB",       bytes locked at once (mlock, MAP_LOCKED)
  *     "max_mappings": 65536,             live mappings at once
@@ -22,8 +23,9 @@
  *     "allowed_shared_memory": ["app-*"], fnmatch(3) patterns for shm names (no leading '/')
  *     "allowed_paths": ["/srv/data"],    roots a file mapping may come from; null = any
  *     "allowed_signals": ["SIGUSR1", "RTMIN+1", 15],   signals that may be sent or raised
- *     "allowed_signal_targets": ["self", "children"]   also "process_group", "same_uid",
+ *     "allowed_signal_targets": ["self", "children"],  also "process_group", "same_uid",
  *                                        "any", "whole_group", "broadcast", "init"
+ *     "allowed_numa_nodes": [0, 1]       nodes mappings may be bound or moved to; "*" = any
  *   }
  *
  * Signal 0 (kill(2)'s existence check, which delivers nothing) needs no entry in
@@ -75,7 +77,8 @@ typedef struct mc_policy mc_policy;
 
 /*
  * The privileged operations, as named in "allowed_syscalls" and in audit records. Releasing
- * operations (munmap, munlock, shm_close, signal_unregister, signal_unmask) are always allowed:
+ * operations (munmap, munlock, shm_close, signal_unregister, signal_unmask, uffd_unregister)
+ * are always allowed:
  * denying them could only leak resources; so is signal_deliver, the record of a handler run.
  * ABI: append only.
  */
@@ -100,7 +103,12 @@ typedef enum mc_op {
         MC_OP_SIGNAL_SEND,
         MC_OP_SIGNAL_RAISE,
         MC_OP_SIGNAL_WAIT,
-        MC_OP_SIGNAL_DELIVER, /* a handler was run; audited, never denied */
+        MC_OP_SIGNAL_DELIVER,  /* a handler was run; audited, never denied */
+        MC_OP_UFFD_REGISTER,   /* needs allow_userfaultfd too (uffd.h) */
+        MC_OP_UFFD_UNREGISTER, /* a release: always allowed */
+        MC_OP_NUMA_BIND,       /* nodes checked against allowed_numa_nodes (numa.h) */
+        MC_OP_NUMA_QUERY,      /* audited only when it fails */
+        MC_OP_NUMA_MOVE,       /* the target node checked against allowed_numa_nodes */
         _MC_OP_MAX
 } mc_op;
 
@@ -162,7 +170,8 @@ MC_API int mc_op_from_name(const char *name, mc_op *ret_op);
  * mc_policy_new() - a new policy holding the embedded secure default.
  * @ret: the new policy, owned by the caller (mc_policy_free()); untouched on failure.
  *
- * The default: no MC_MAP_FIXED, no write+execute, no huge pages, max_memory_usage 4 GiB
+ * The default: no MC_MAP_FIXED, no write+execute, no huge pages, no userfaultfd,
+ * max_memory_usage 4 GiB
  * (of charged memory: a read-only map of a larger file fits),
  * max_locked_memory 8 MiB, max_mappings 65536, every operation allowed, any shared memory
  * name, any path, every signal but SIGKILL and SIGSTOP, and as targets only the caller itself
@@ -218,6 +227,10 @@ MC_API int mc_policy_to_json(const mc_policy *policy, char **ret_json, mc_error 
 MC_API int mc_policy_set_allow_fixed(mc_policy *policy, bool allow);
 MC_API int mc_policy_set_allow_write_exec(mc_policy *policy, bool allow);
 MC_API int mc_policy_set_allow_huge_pages(mc_policy *policy, bool allow);
+/* userfaultfd (uffd.h); default false: it lets a process stall the kernel in a page fault. */
+MC_API int mc_policy_set_allow_userfaultfd(mc_policy *policy, bool allow);
+/* NUMA nodes a mapping may be bound or moved to: bit n for node n; default all (numa.h). */
+MC_API int mc_policy_set_allowed_numa_nodes(mc_policy *policy, uint64_t nodes);
 /* @bytes: the limit, or MC_UNLIMITED. */
 MC_API int mc_policy_set_max_memory_usage(mc_policy *policy, uint64_t bytes);
 MC_API int mc_policy_set_max_locked_memory(mc_policy *policy, uint64_t bytes);
@@ -251,6 +264,8 @@ MC_API int mc_policy_add_allowed_path(mc_policy *policy, const char *root, mc_er
 MC_API bool mc_policy_allow_fixed(const mc_policy *policy);
 MC_API bool mc_policy_allow_write_exec(const mc_policy *policy);
 MC_API bool mc_policy_allow_huge_pages(const mc_policy *policy);
+MC_API bool mc_policy_allow_userfaultfd(const mc_policy *policy);
+MC_API uint64_t mc_policy_allowed_numa_nodes(const mc_policy *policy);
 MC_API uint64_t mc_policy_max_memory_usage(const mc_policy *policy);
 MC_API uint64_t mc_policy_max_locked_memory(const mc_policy *policy);
 MC_API uint64_t mc_policy_max_mappings(const mc_policy *policy);

@@ -7,6 +7,11 @@
  * parser takes every field strictly and the path as the whole rest of the line, so names with
  * spaces survive, and it classifies each mapping by kind (file, deleted, memfd, anon, heap,
  * stack, vdso, vvar, ...).
+ *
+ * The NUMA column comes from /proc/PID/numa_maps where the kernel has one (a kernel built with
+ * NUMA): each line starts with a mapping's start address and its memory policy ("default",
+ * "bind:0-1", "interleave:0,2", "prefer:1", "local"), then "N<node>=<pages>" for the nodes
+ * holding its pages. A mapping numa_maps does not list shows "-".
  */
 
 #include <errno.h>
@@ -25,6 +30,7 @@ typedef struct maps_entry {
         char *path;    /* NULL for anonymous memory; without the " (deleted)" suffix */
         bool deleted;
         char kind[24];
+        char numa[96]; /* "bind:0 N0=12": policy and pages per node; "" when unknown */
 } maps_entry;
 
 typedef struct maps_list {
@@ -237,6 +243,51 @@ static int maps_read(const char *pid_text, maps_list *list, mc_error *err) {
         return 0;
 }
 
+/*
+ * Fill each entry's NUMA column from /proc/PID/numa_maps. Nothing when the file is missing or
+ * unreadable (a kernel without NUMA, or hidden): the column is best effort, the maps are not.
+ * A line that does not parse is skipped.
+ */
+static void numa_read(const char *pid_text, maps_list *list) {
+        _cleanup_free_ char *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64];
+        size_t cap = 0, i = 0;
+
+        snprintf(path, sizeof(path), "/proc/%s/numa_maps", pid_text);
+        f = fopen(path, "re");
+        if (!f)
+                return;
+        while (getline(&line, &cap, f) >= 0) {
+                const char *p = line;
+                char *tok, *save = NULL;
+                maps_entry *e = NULL;
+                uint64_t start;
+                size_t n;
+
+                if (parse_hex(&p, &start) < 0 || *p != ' ')
+                        continue;
+                /* Both files list the mappings in address order: one pass over the list. */
+                while (i < list->n && list->entries[i].start < start)
+                        i++;
+                if (i == list->n || list->entries[i].start != start)
+                        continue;
+                e = &list->entries[i];
+                tok = strtok_r(line + (p - line) + 1, " \n", &save);
+                if (!tok)
+                        continue;
+                n = (size_t) snprintf(e->numa, sizeof(e->numa), "%s", tok);
+                while ((tok = strtok_r(NULL, " \n", &save)) && n < sizeof(e->numa)) {
+                        if (tok[0] != 'N' || tok[1] < '0' || tok[1] > '9' || !strchr(tok, '='))
+                                continue;
+                        n += (size_t) snprintf(e->numa + n, sizeof(e->numa) - n, " %s", tok);
+                }
+                if (n >= sizeof(e->numa)) { /* too many nodes to show: say so, never cut one */
+                        snprintf(e->numa, sizeof(e->numa), "%s", "(many nodes; see numa_maps)");
+                }
+        }
+}
+
 static char *entry_path_display(const maps_entry *e) {
         char *s = NULL;
 
@@ -248,8 +299,8 @@ static char *entry_path_display(const maps_entry *e) {
 }
 
 static int print_table(const maps_list *list) {
-        static const char *const headers[] = {"START-END",      "SIZE",   "PERM",
-                                              "SHARED/PRIVATE", "OFFSET", "FILE/KIND"};
+        static const char *const headers[] = {"START-END", "SIZE", "PERM",     "SHARED/PRIVATE",
+                                              "OFFSET",    "NUMA", "FILE/KIND"};
         _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
         char size[FORMAT_SIZE_MAX];
         uint64_t total = 0;
@@ -270,7 +321,8 @@ static int print_table(const maps_list *list) {
                 snprintf(offset, sizeof(offset), "0x%" PRIx64, e->offset);
                 const char *cells[] = {range,    format_size(e->end - e->start, size),
                                        e->perms, e->perms[3] == 's' ? "shared" : "private",
-                                       offset,   path};
+                                       offset,   e->numa[0] ? e->numa : "-",
+                                       path};
                 r = table_add_row(t, cells);
                 if (r < 0)
                         return r;
@@ -308,6 +360,7 @@ static json_t *entry_json(const maps_entry *e) {
                       e->path ? json_string_lossy(e->path, strlen(e->path)) : json_null());
         r |= json_add(o, "deleted", json_boolean(e->deleted));
         r |= json_add(o, "kind", json_string(e->kind));
+        r |= json_add(o, "numa", e->numa[0] ? json_string(e->numa) : json_null());
         if (r != 0)
                 return NULL;
         return TAKE_PTR(o);
@@ -330,11 +383,12 @@ static void help(void) {
               "List the memory mappings of process PID (default: memcap itself, 'self'),\n"
               "read from /proc/PID/maps: address range, size, permissions, shared or private,\n"
               "file offset and the file or kind ([heap], [stack], [vdso], [vvar], [anon] for\n"
-              "memory with no file, \"(deleted)\" for files removed since they were mapped).\n"
+              "memory with no file, \"(deleted)\" for files removed since they were mapped),\n"
+              "and the NUMA policy and pages per node from /proc/PID/numa_maps (\"-\": unknown).\n"
               "\n"
               "Options:\n"
               "  --json       print a JSON array of {start, end, size, read, write, exec,\n"
-              "               shared, offset, dev, inode, path, deleted, kind}\n"
+              "               shared, offset, dev, inode, path, deleted, kind, numa}\n"
               "  -h, --help   show this help\n"
               "\n"
               "Exit status: 12 for a malformed PID, 16 when the process does not exist,\n"
@@ -414,6 +468,7 @@ int cmd_maps(int argc, char **argv) {
         r = maps_read(pid_text, &list, &err);
         if (r < 0)
                 return error_report(&err);
+        numa_read(pid_text, &list);
         r = json ? print_json(&list) : print_table(&list);
         if (r < 0) {
                 mc_error_errno(&err, r, "print the mappings");

@@ -141,6 +141,24 @@ static void jb_set(mc__jbuf *b, unsigned v, const char *const *names, size_t n) 
 }
 
 static const char *const sigflag_names[] = {"BLOCK"};
+/* A NUMA node mask as the list of its nodes: [0,2]. */
+static void jb_nodes(mc__jbuf *b, uint64_t mask) {
+        bool first = true;
+
+        jb_putc(b, '[');
+        for (int i = 0; i < 64; i++) {
+                if (!(mask & (UINT64_C(1) << i)))
+                        continue;
+                if (!first)
+                        jb_putc(b, ',');
+                first = false;
+                mc__jb_i64(b, i);
+        }
+        jb_putc(b, ']');
+}
+
+/* mc_uffd_modes, bit by bit. */
+static const char *const uffd_mode_names[] = {"MISSING", "WP", "MINOR"};
 static const char *const payload_names[] = {"None", "UserData", "RealTime"};
 
 /* {"kind":"UserData","value":-3}: user data is a signed 32-bit value, realtime data 64 bits. */
@@ -319,6 +337,18 @@ static void jb_request(mc__jbuf *b, const mc__call *c) {
         if (f & MC__F_FD) {
                 KEY("fd");
                 mc__jb_i64(b, c->req.fd);
+        }
+        if (f & MC__F_NODES) {
+                KEY("numa_nodes");
+                jb_nodes(b, c->req.nodes);
+                if (c->req.numa_mode) {
+                        KEY("numa_mode");
+                        mc__jb_str(b, c->req.numa_mode);
+                }
+        }
+        if (f & MC__F_UFFD) {
+                KEY("uffd_modes");
+                jb_set(b, c->req.uffd_modes, uffd_mode_names, ELEMENTSOF(uffd_mode_names));
         }
         jb_putc(b, '}');
 #undef KEY

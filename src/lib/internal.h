@@ -70,6 +70,8 @@ enum {
         MC__F_ACTION = 1 << 19,    /* req.action: what a handler returned */
         MC__F_CODE = 1 << 20,      /* req.code: si_code */
         MC__F_FLAGS_SIG = 1 << 21, /* req.flags as mc_signal_flags: "signal_flags" */
+        MC__F_UFFD = 1 << 22,      /* req.uffd_modes: "uffd_modes" */
+        MC__F_NODES = 1 << 23,     /* req.nodes, req.numa_mode: "numa_nodes", "numa_mode" */
 };
 
 /*
@@ -164,10 +166,14 @@ typedef struct mc__call {
                 bool source_verified;
                 const char *action;
                 int code;
+                unsigned uffd_modes;   /* mc_uffd_modes */
+                uint64_t nodes;        /* NUMA node mask */
+                const char *numa_mode; /* mc_numa_mode_name(); NULL: none */
         } req;
 
         /* Decision inputs, set by the operation before the choke point runs. */
         bool huge;               /* uses huge pages (MAP_HUGETLB, MAP_HUGE_*, MADV_HUGEPAGE) */
+        bool uffd;               /* hands page faults to userfaultfd (allow_userfaultfd) */
         mc__client_call *client; /* the mapping manager's client, or NULL */
         bool write_exec;         /* asks for write and execute on one mapping */
         bool fixed;              /* MAP_FIXED (replacing) */
@@ -434,6 +440,17 @@ int mc__madvise_client(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t l
                        mc_advice advice, mc__client_call *cl, mc_error *err);
 int mc__lock_client(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
                     mc__client_call *cl, mc_error *err);
+
+/* ---- NUMA (numa.c) ------------------------------------------------------------------------- */
+
+/* InvalidArgument unless @nodes fits @mode (an mc_numa_mode) as mc_numa_bind() wants it. */
+int mc__numa_check(const char *op, uint64_t nodes, int mode, mc_error *err);
+
+/* mc_numa_mode_name() of an int; NULL outside the enum. */
+const char *mc__numa_mode_name(int mode);
+
+/* mbind(2) @len bytes at @addr with a checked @mode and @nodes. Returns 0 or -errno. */
+int mc__numa_place(void *addr, size_t len, uint64_t nodes, int mode);
 
 /* ---- /proc (procfs.c) ----------------------------------------------------------------------- */
 

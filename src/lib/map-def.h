@@ -33,6 +33,13 @@ static inline size_t mc__entry_pages(const mc__entry *e) {
         return e->base_len / e->page;
 }
 
+/*
+ * Check that [off, off+*len) lies inside the mapping's caller-visible bytes (MC_LENGTH_ALL: to
+ * the end; 0 is InvalidArgument), and the whole pages under it: [*p0, *p1) from its base.
+ */
+int mc__range_check(const char *op, const mc__entry *e, size_t off, size_t *len, mc_error *err);
+void mc__range_pages(const mc__entry *e, size_t off, size_t len, size_t *p0, size_t *p1);
+
 /* NotFound: @m is not a live mapping of the context (unmapped, remapped, forged). */
 int mc__map_not_found(const char *op, const mc_mapping *m, mc_error *err);
 

@@ -20,7 +20,7 @@
  * means "to the end". An explicit length of 0 is an error (it is almost always a bug); the
  * whole of a zero-length mapping is an empty range, which callers treat as nothing to do.
  */
-static int range_check(const char *op, const mc__entry *e, size_t off, size_t *len, mc_error *err) {
+int mc__range_check(const char *op, const mc__entry *e, size_t off, size_t *len, mc_error *err) {
         size_t end;
 
         if (off > e->len)
@@ -44,7 +44,7 @@ static int range_check(const char *op, const mc__entry *e, size_t off, size_t *l
 }
 
 /* The whole pages under a checked range: [*p0, *p1) as page indexes from base. */
-static void range_pages(const mc__entry *e, size_t off, size_t len, size_t *p0, size_t *p1) {
+void mc__range_pages(const mc__entry *e, size_t off, size_t len, size_t *p0, size_t *p1) {
         size_t start = e->ptr_off + off;
         *p0 = start / e->page;
         *p1 = (start + len + e->page - 1) / e->page;
@@ -256,10 +256,10 @@ static int range_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 
         if (r < 0)
                 return r;
-        r = range_check(mc_op_name(c->op), a->e, a->off, &a->len, err);
+        r = mc__range_check(mc_op_name(c->op), a->e, a->off, &a->len, err);
         if (r < 0)
                 return r;
-        range_pages(a->e, a->off, a->len, &a->p0, &a->p1);
+        mc__range_pages(a->e, a->off, a->len, &a->p0, &a->p1);
         a->start = (void *) (a->e->base + a->p0 * a->e->page);
         a->size = (a->p1 - a->p0) * a->e->page;
         if (a->len == 0 || a->e->kind == MC__KIND_EMPTY)

@@ -225,6 +225,9 @@ typedef struct map_args {
         const mc__file *file;
         int open_flags;
         mc_mapping *ret;
+        /* NUMA placement (mc_map_request.numa_mode); MC_NUMA_DEFAULT: none. */
+        int numa_mode;
+        uint64_t numa_nodes;
 } map_args;
 
 static int map_errno(const mc__call *c, const map_args *a, int e, mc_error *err) {
@@ -285,6 +288,21 @@ static int map_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 mc_sys.munmap(p, a->base_len);
                 return mc__error_set(err, MC_ERR_ALREADY_EXISTS, EEXIST,
                                      "mmap: the range at %p is already in use", a->addr);
+        }
+
+        if (a->numa_mode != MC_NUMA_DEFAULT && !a->empty) {
+                r = mc__numa_place(p, a->base_len, a->numa_nodes, a->numa_mode);
+                if (r < 0) {
+                        mc_sys.munmap(p, a->base_len);
+                        if (r == -ENOSYS)
+                                return mc__error_set(err, MC_ERR_UNSUPPORTED, ENOSYS,
+                                                     "mmap: NUMA placement: the kernel has no "
+                                                     "NUMA support");
+                        return mc__error_errno(err, -r,
+                                               "mmap: NUMA placement %s on nodes 0x%" PRIx64
+                                               " (a node this process may not use?)",
+                                               mc__numa_mode_name(a->numa_mode), a->numa_nodes);
+                }
         }
 
         entry.base = (uintptr_t) p;
@@ -474,6 +492,11 @@ static int mmap_check(const mc_map_request *req, const mc_mapping *ret, custom_s
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "mmap: MC_MAP_HUGEPAGE maps anonymous memory only (huge "
                                      "pages of a file need a hugetlbfs descriptor)");
+        if (req->numa_mode != MC_NUMA_DEFAULT || req->numa_nodes) {
+                r = mc__numa_check("mmap", req->numa_nodes, req->numa_mode, err);
+                if (r < 0)
+                        return r;
+        }
         return custom_parse("mmap", req->custom, req->n_custom, req->flags, ret_cs, err);
 }
 
@@ -497,6 +520,14 @@ static void mmap_describe(mc__call *c, const mc_map_request *req) {
                 c->fields |= MC__F_FD | MC__F_OFFSET;
                 c->req.fd = req->fd;
                 c->req.offset = req->offset;
+        }
+        if (req->numa_mode != MC_NUMA_DEFAULT || req->numa_nodes) {
+                /* allowed_numa_nodes decides these nodes; the record shows them. */
+                c->fields |= MC__F_NODES;
+                c->req.nodes = req->numa_nodes;
+                c->req.numa_mode = mc__numa_mode_name(req->numa_mode)
+                                           ? mc__numa_mode_name(req->numa_mode)
+                                           : "Unknown";
         }
 }
 
@@ -541,8 +572,11 @@ static int mmap_common(mc_ctx *ctx, const mc_map_request *req, mc__client_call *
         if (req && ret)
                 mmap_describe(&c, req);
         r = mmap_check(req, ret, &cs, &e);
-        if (r >= 0)
+        if (r >= 0) {
+                a.numa_mode = req->numa_mode;
+                a.numa_nodes = req->numa_nodes;
                 r = mmap_file(&c, &a, &file, req, &e);
+        }
         if (r >= 0)
                 r = map_plan("mmap", &c, &a, req->addr, 0, req->length, req->prot, req->flags, &cs,
                              &e);

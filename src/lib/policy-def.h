@@ -33,6 +33,8 @@ struct mc_policy {
         bool allow_fixed;
         bool allow_write_exec;
         bool allow_huge_pages;
+        bool allow_userfaultfd;
+        uint64_t numa_nodes;       /* allowed_numa_nodes: bit n for node n */
         uint64_t max_memory_usage; /* bytes, or MC_UNLIMITED */
         uint64_t max_locked_memory;
         uint64_t max_mappings;

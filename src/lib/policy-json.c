@@ -338,6 +338,10 @@ static int parse_allow_huge_pages(loader *l, const char *key, json_t *v, mc_poli
         return parse_bool(l, key, v, &p->allow_huge_pages);
 }
 
+static int parse_allow_userfaultfd(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_bool(l, key, v, &p->allow_userfaultfd);
+}
+
 static int parse_limit(loader *l, const char *key, json_t *v, uint64_t *ret) {
         char buf[64];
         const char *s;
@@ -580,6 +584,36 @@ static int parse_allowed_signals(loader *l, const char *key, json_t *v, mc_polic
         return 0;
 }
 
+static int parse_allowed_numa_nodes(loader *l, const char *key, json_t *v, mc_policy *p) {
+        uint64_t set = 0;
+        size_t i;
+        json_t *e;
+
+        if (json_is_string(v) && streq(json_string_value(v), "*")) {
+                p->numa_nodes = UINT64_MAX;
+                return 0;
+        }
+        if (!json_is_array(v))
+                return fail_at(l, WHERE_VALUE(key),
+                               "\"%s\" must be an array of node numbers or \"*\", not %s", key,
+                               type_name(v));
+        json_array_foreach(v, i, e) {
+                json_int_t x;
+
+                if (!json_is_integer(e))
+                        return fail_at(l, WHERE_ELEMENT(key, i),
+                                       "\"%s\" must list node numbers, not %s", key, type_name(e));
+                x = json_integer_value(e);
+                if (x < 0 || x > 63)
+                        return fail_at(l, WHERE_ELEMENT(key, i),
+                                       "node %" JSON_INTEGER_FORMAT " in \"%s\" is outside 0..63",
+                                       x, key);
+                set |= UINT64_C(1) << x;
+        }
+        p->numa_nodes = set;
+        return 0;
+}
+
 static int parse_allowed_signal_targets(loader *l, const char *key, json_t *v, mc_policy *p) {
         unsigned targets = 0;
         size_t i;
@@ -616,6 +650,7 @@ static const struct field {
         {"allow_fixed", parse_allow_fixed},
         {"allow_write_exec", parse_allow_write_exec},
         {"allow_huge_pages", parse_allow_huge_pages},
+        {"allow_userfaultfd", parse_allow_userfaultfd},
         {"max_memory_usage", parse_max_memory_usage},
         {"max_locked_memory", parse_max_locked_memory},
         {"max_mappings", parse_max_mappings},
@@ -624,6 +659,7 @@ static const struct field {
         {"allowed_paths", parse_allowed_paths},
         {"allowed_signals", parse_allowed_signals},
         {"allowed_signal_targets", parse_allowed_signal_targets},
+        {"allowed_numa_nodes", parse_allowed_numa_nodes},
 };
 
 /* Edit distance of two short strings; SIZE_MAX when one is too long to bother. */
@@ -842,6 +878,22 @@ static json_t *ops_to_json(uint64_t ops) {
         return a;
 }
 
+static json_t *nodes_to_json(uint64_t set) {
+        json_t *a;
+
+        if (set == UINT64_MAX)
+                return json_string("*");
+        a = json_array();
+        if (!a)
+                return NULL;
+        for (int i = 0; i < 64; i++)
+                if ((set & (UINT64_C(1) << i)) && json_array_append_new(a, json_integer(i)) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        return a;
+}
+
 static json_t *signals_to_json(uint64_t set) {
         json_t *a;
 
@@ -895,6 +947,8 @@ int mc_policy_to_json(const mc_policy *policy, char **ret_json, mc_error *err) {
             json_object_set_new(o, "allow_fixed", json_boolean(p->allow_fixed)) < 0 ||
             json_object_set_new(o, "allow_write_exec", json_boolean(p->allow_write_exec)) < 0 ||
             json_object_set_new(o, "allow_huge_pages", json_boolean(p->allow_huge_pages)) < 0 ||
+            json_object_set_new(o, "allow_userfaultfd", json_boolean(p->allow_userfaultfd)) < 0 ||
+            json_object_set_new(o, "allowed_numa_nodes", nodes_to_json(p->numa_nodes)) < 0 ||
             json_object_set_new(o, "max_memory_usage", limit_to_json(p->max_memory_usage)) < 0 ||
             json_object_set_new(o, "max_locked_memory", limit_to_json(p->max_locked_memory)) < 0 ||
             json_object_set_new(o, "max_mappings", limit_to_json(p->max_mappings)) < 0 ||

@@ -45,6 +45,11 @@ static const char *const op_names[_MC_OP_MAX] = {
         [MC_OP_SIGNAL_RAISE] = "signal_raise",
         [MC_OP_SIGNAL_WAIT] = "signal_wait",
         [MC_OP_SIGNAL_DELIVER] = "signal_deliver",
+        [MC_OP_UFFD_REGISTER] = "uffd_register",
+        [MC_OP_UFFD_UNREGISTER] = "uffd_unregister",
+        [MC_OP_NUMA_BIND] = "numa_bind",
+        [MC_OP_NUMA_QUERY] = "numa_query",
+        [MC_OP_NUMA_MOVE] = "numa_move",
 };
 
 const char *mc_op_name(mc_op op) {
@@ -106,7 +111,7 @@ unsigned mc__policy_target_from_name(const char *name) {
 #define RELEASING_OPS                                                                              \
         (MC_OP_BIT(MC_OP_MUNMAP) | MC_OP_BIT(MC_OP_MUNLOCK) | MC_OP_BIT(MC_OP_SHM_CLOSE) |         \
          MC_OP_BIT(MC_OP_SIGNAL_UNREGISTER) | MC_OP_BIT(MC_OP_SIGNAL_UNMASK) |                     \
-         MC_OP_BIT(MC_OP_SIGNAL_DELIVER))
+         MC_OP_BIT(MC_OP_SIGNAL_DELIVER) | MC_OP_BIT(MC_OP_UFFD_UNREGISTER))
 
 static char default_star[] = "*";
 static char *default_shm_patterns[] = {default_star};
@@ -116,6 +121,9 @@ static const mc_policy default_policy = {
         .allow_fixed = false,
         .allow_write_exec = false,
         .allow_huge_pages = false,
+        /* Stalling the kernel in a page fault is a tool of kernel exploits: opt-in. */
+        .allow_userfaultfd = false,
+        .numa_nodes = UINT64_MAX,
         .max_memory_usage = UINT64_C(4) << 30,
         .max_locked_memory = UINT64_C(8) << 20,
         .max_mappings = 65536,
@@ -267,6 +275,20 @@ int mc_policy_set_allow_huge_pages(mc_policy *policy, bool allow) {
         if (!policy)
                 return -EINVAL;
         policy->allow_huge_pages = allow;
+        return 0;
+}
+
+int mc_policy_set_allow_userfaultfd(mc_policy *policy, bool allow) {
+        if (!policy)
+                return -EINVAL;
+        policy->allow_userfaultfd = allow;
+        return 0;
+}
+
+int mc_policy_set_allowed_numa_nodes(mc_policy *policy, uint64_t nodes) {
+        if (!policy)
+                return -EINVAL;
+        policy->numa_nodes = nodes;
         return 0;
 }
 
@@ -451,6 +473,14 @@ bool mc_policy_allow_write_exec(const mc_policy *policy) {
 
 bool mc_policy_allow_huge_pages(const mc_policy *policy) {
         return policy_or_default(policy)->allow_huge_pages;
+}
+
+bool mc_policy_allow_userfaultfd(const mc_policy *policy) {
+        return policy_or_default(policy)->allow_userfaultfd;
+}
+
+uint64_t mc_policy_allowed_numa_nodes(const mc_policy *policy) {
+        return policy_or_default(policy)->numa_nodes;
 }
 
 uint64_t mc_policy_max_memory_usage(const mc_policy *policy) {
@@ -902,6 +932,20 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
                 return deny(err, op, "allow_huge_pages",
                             "huge pages are not allowed (set \"allow_huge_pages\": true in the "
                             "policy to permit them)");
+
+        if (c->uffd && !p->allow_userfaultfd)
+                return deny(err, op, "allow_userfaultfd",
+                            "userfaultfd is not allowed: it lets a process stall the kernel "
+                            "inside a page fault (set \"allow_userfaultfd\": true in the policy "
+                            "to permit it)");
+
+        if ((c->fields & MC__F_NODES) && (c->req.nodes & ~p->numa_nodes)) {
+                uint64_t bad = c->req.nodes & ~p->numa_nodes;
+                return deny(err, op, "allowed_numa_nodes",
+                            "NUMA node %d is not in the policy's allowed_numa_nodes (add %d to "
+                            "permit it)",
+                            __builtin_ctzll(bad), __builtin_ctzll(bad));
+        }
 
         if ((c->fields & MC__F_FILE) && c->req.resolved &&
             !mc_policy_path_allowed(p, c->req.resolved))

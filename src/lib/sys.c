@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -74,6 +75,37 @@ static long sys_futex(uint32_t *uaddr, int op, uint32_t val, const struct timesp
         return syscall(SYS_futex, uaddr, op, val, timeout, NULL, 0);
 }
 
+/* ---- userfaultfd and NUMA: Linux only; keep these together ---- */
+
+static int sys_userfaultfd(int flags) {
+        return (int) syscall(SYS_userfaultfd, flags);
+}
+
+static int sys_uffd_ioctl(int fd, unsigned long request, void *arg) {
+        return ioctl(fd, request, arg);
+}
+
+static long sys_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
+                      unsigned long maxnode, unsigned flags) {
+        return syscall(SYS_mbind, addr, len, mode, nodemask, maxnode, flags);
+}
+
+static long sys_get_mempolicy(int *mode, unsigned long *nodemask, unsigned long maxnode, void *addr,
+                              unsigned long flags) {
+        return syscall(SYS_get_mempolicy, mode, nodemask, maxnode, addr, flags);
+}
+
+static long sys_move_pages(int pid, unsigned long count, void **pages, const int *nodes,
+                           int *status, int flags) {
+        return syscall(SYS_move_pages, pid, count, pages, nodes, status, flags);
+}
+
+#define REAL_SYS_UFFD                                                                              \
+        .userfaultfd = sys_userfaultfd, .uffd_ioctl = sys_uffd_ioctl, .mbind = sys_mbind,          \
+        .get_mempolicy = sys_get_mempolicy, .move_pages = sys_move_pages,
+
+/* ---- end of the userfaultfd and NUMA block ---- */
+
 static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
         return mremap(old, old_len, new_len, flags, new_addr);
 }
@@ -93,7 +125,7 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
                 .fgetxattr = fgetxattr, .sigaction = sigaction, .thread_sigmask = sys_sigmask,     \
                 .kill = kill, .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,    \
                 .sigtimedwait = sigtimedwait, .tgkill = sys_tgkill, .signalfd = signalfd,          \
-                .eventfd = sys_eventfd, .futex = sys_futex,                                        \
+                .eventfd = sys_eventfd, .futex = sys_futex, REAL_SYS_UFFD                          \
         }
 
 static const struct mc_sys real = REAL_SYS;

@@ -30,6 +30,10 @@
  * reads of its eventfd and signalfd), own_pending() (/proc/thread-self/status),
  * flush_unwatched() (sigtimedwait()) and deliver() (write() to a context's eventfd).
  *
+ * memcap's userfaultfd threads (uffd.c): their poll() of the userfaultfd and the stop eventfd,
+ * and the eventfd write that stops them, whose failures no caller sees; the ioctls that serve
+ * a fault go through the table (uffd_ioctl), so a test can make the kernel refuse them.
+ *
  * A signal's default action acted out. signal.c terminate_by() and pass_on(), on the
  * dispatcher or in mc_signal_dispatch(), end or stop the process as the kernel would have
  * (sigaction() to the default, pthread_sigmask(), tgkill(), kill(SIGSTOP)): that must happen
@@ -111,6 +115,16 @@ struct mc_sys {
 
         /* futex(2) without the unused arguments (FUTEX_WAIT, FUTEX_WAKE); returns as syscall(2). */
         long (*futex)(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout);
+
+        /* userfaultfd and NUMA (uffd.c): Linux only; keep these together. */
+        int (*userfaultfd)(int flags);                               /* userfaultfd(2) */
+        int (*uffd_ioctl)(int fd, unsigned long request, void *arg); /* UFFDIO_* on its fd */
+        long (*mbind)(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
+                      unsigned long maxnode, unsigned flags);
+        long (*get_mempolicy)(int *mode, unsigned long *nodemask, unsigned long maxnode, void *addr,
+                              unsigned long flags);
+        long (*move_pages)(int pid, unsigned long count, void **pages, const int *nodes,
+                           int *status, int flags);
 };
 
 /* The table the library calls through. */

@@ -58,7 +58,7 @@ Test(policy, decide_allowed_syscalls) {
                 mc__call_init(&c, (mc_op) op, MC__CAP_MEMORY);
                 if (op == MC_OP_MUNMAP || op == MC_OP_MUNLOCK || op == MC_OP_SHM_CLOSE ||
                     op == MC_OP_SIGNAL_UNREGISTER || op == MC_OP_SIGNAL_UNMASK ||
-                    op == MC_OP_SIGNAL_DELIVER)
+                    op == MC_OP_SIGNAL_DELIVER || op == MC_OP_UFFD_UNREGISTER)
                         assert_allowed(p, &c, NULL);
                 else
                         assert_denied(p, &c, NULL, "allowed_syscalls");

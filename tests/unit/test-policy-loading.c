@@ -508,6 +508,7 @@ void assert_round_trip(const mc_policy *p) {
         cr_assert(eq(int, mc_policy_allow_fixed(p), mc_policy_allow_fixed(q)));
         cr_assert(eq(int, mc_policy_allow_write_exec(p), mc_policy_allow_write_exec(q)));
         cr_assert(eq(int, mc_policy_allow_huge_pages(p), mc_policy_allow_huge_pages(q)));
+        cr_assert(eq(int, mc_policy_allow_userfaultfd(p), mc_policy_allow_userfaultfd(q)));
         cr_assert(eq(u64, mc_policy_max_memory_usage(p), mc_policy_max_memory_usage(q)));
         cr_assert(eq(u64, mc_policy_max_locked_memory(p), mc_policy_max_locked_memory(q)));
         cr_assert(eq(u64, mc_policy_max_mappings(p), mc_policy_max_mappings(q)));
@@ -524,6 +525,8 @@ Test(policy, to_json_default) {
                                    "  \"allow_fixed\": false,\n"
                                    "  \"allow_write_exec\": false,\n"
                                    "  \"allow_huge_pages\": false,\n"
+                                   "  \"allow_userfaultfd\": false,\n"
+                                   "  \"allowed_numa_nodes\": \"*\",\n"
                                    "  \"max_memory_usage\": 4294967296,\n"
                                    "  \"max_locked_memory\": 8388608,\n"
                                    "  \"max_mappings\": 65536,\n"

@@ -292,13 +292,15 @@ Test(policy, roots_are_normalised_and_validated) {
 
 Test(policy, op_names_both_ways) {
         static const char *const names[] = {
-                "mmap",         "munmap",          "mprotect",
-                "msync",        "mremap",          "madvise",
-                "mlock",        "munlock",         "shm_open",
-                "shm_close",    "shm_unlink",      "shm_resize",
-                "shm_seal",     "signal_register", "signal_unregister",
-                "signal_mask",  "signal_unmask",   "signal_send",
-                "signal_raise", "signal_wait",     "signal_deliver",
+                "mmap",          "munmap",          "mprotect",
+                "msync",         "mremap",          "madvise",
+                "mlock",         "munlock",         "shm_open",
+                "shm_close",     "shm_unlink",      "shm_resize",
+                "shm_seal",      "signal_register", "signal_unregister",
+                "signal_mask",   "signal_unmask",   "signal_send",
+                "signal_raise",  "signal_wait",     "signal_deliver",
+                "uffd_register", "uffd_unregister", "numa_bind",
+                "numa_query",    "numa_move",
         };
         mc_op op;
 
