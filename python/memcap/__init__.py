@@ -22,6 +22,7 @@ memcap.Error. Each carries .kind ("PolicyViolation"), .code ("core.memory.Policy
 
 from ._memcap import (  # noqa: F401
     PAGESIZE,
+    __version__,
     AlignmentError,
     AlreadyExists,
     Context,
@@ -39,8 +40,6 @@ from ._memcap import (  # noqa: F401
     error_code,
     set_default_context,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PAGESIZE", "AlignmentError", "AlreadyExists", "Context", "Error", "InvalidArgument",
