@@ -255,7 +255,7 @@ int run_raw(client_state *st, int argc, char **argv) {
         unsigned lineno = 0;
         size_t cap = 0;
         ssize_t len;
-        mcc *conn = NULL;
+        mc_daemon *conn = NULL;
         int r;
 
         r = client_common_options(st, argc, argv, help_raw, cmd, &json);
@@ -278,9 +278,9 @@ int run_raw(client_state *st, int argc, char **argv) {
                 lineno++;
                 if (len > 0 && line[len - 1] == '\n')
                         len--;
-                r = mcc_send_line(conn, line, (size_t) len, &err);
+                r = mc_daemon_send_line(conn, line, (size_t) len, &err);
                 if (r == 0)
-                        r = mcc_recv_line(conn, &reply, &n, &fd, &err);
+                        r = mc_daemon_recv_line(conn, &reply, &n, &fd, &err);
                 if (r < 0) {
                         fflush(stdout);
                         log_error("line %u:", lineno);

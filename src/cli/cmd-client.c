@@ -76,7 +76,7 @@ static void help(void) {
               "  help [COMMAND]         show this help or a command's\n"
               "\n"
               "Options (before or after COMMAND):\n"
-              "  -s, --socket PATH  the daemon's socket; default $" MCC_SOCKET_ENV ", else\n"
+              "  -s, --socket PATH  the daemon's socket; default $" MC_DAEMON_SOCKET_ENV ", else\n"
               "                     $XDG_RUNTIME_DIR/memcap/memcapd.sock for users other than\n"
               "                     root, else /run/memcap/memcapd.sock\n"
               "      --json         print the reply's data as JSON\n"

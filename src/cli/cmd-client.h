@@ -4,8 +4,9 @@
 /*
  * What the files of `memcap client` share: the state of one invocation or session, the
  * dispatcher's entry (cmd-client.c holds the table), the options and arguments every verb
- * takes, the one call on the session's connection and the parsing of mapping descriptions
- * (cmd-client-util.c), and the verbs, one file per group:
+ * takes, the one call on the session's connection (libmemcap's client, <memcap/client.h>, with
+ * the reply as a jansson tree) and the parsing of mapping descriptions (cmd-client-util.c), and
+ * the verbs, one file per group:
  *
  *   cmd-client-info.c     hello, stats, list
  *   cmd-client-mmap.c     mmap
@@ -22,16 +23,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <memcap/client.h>
+
 #include "cli.h"
-#include "client.h"
 
 /* Bytes per MmapRead/MmapWrite request: about 350 KB of base64 on the wire. */
 #define CHUNK_SIZE ((size_t) 256 * 1024)
 
 /* One `memcap client` invocation, or one session: its connection and what it made. */
 typedef struct client_state {
-        const char *socket; /* --socket, or NULL for mcc_default_socket() */
-        mcc *conn;          /* opened by the first command that needs it */
+        const char *socket; /* --socket, or NULL for mc_daemon_default_socket() */
+        mc_daemon *conn;    /* opened by the first command that needs it */
         bool json;          /* --json given to `client` or `session`: the default of each command */
         bool in_session;
         uint64_t *ids; /* mappings made in this session, for %N */
@@ -76,8 +78,23 @@ const subcommand *client_subcommand_find(const char *name);
 /* Fill @err with OutOfMemory; returns -ENOMEM. */
 int client_oom(mc_error *err);
 
-/* The session's connection, opened on first use (--socket, else mcc_default_socket()). */
-int client_conn(client_state *st, mcc **ret, mc_error *err);
+/* The session's connection, opened on first use (--socket, else mc_daemon_default_socket()). */
+int client_conn(client_state *st, mc_daemon **ret, mc_error *err);
+
+/*
+ * One call on @d: {"@call": @args} (@args is taken in every case; NULL means out of memory),
+ * the reply checked by libmemcap (mc_daemon_call()) and parsed into *@ret_reply (may be NULL),
+ * its descriptor in *@ret_fd (may be NULL) as mc_daemon_call() gives it.
+ */
+int client_call_json(mc_daemon *d, const char *call, json_t *args, json_t **ret_reply, int *ret_fd,
+                     mc_error *err);
+
+/*
+ * Member @key of the reply object @obj as an unsigned integer: 0, or -EPROTO (Io in @err, naming
+ * @call and @key) when it is missing, not an integer or negative.
+ */
+int client_reply_u64(const json_t *obj, const char *call, const char *key, uint64_t *ret,
+                     mc_error *err);
 
 /* One call on the session's connection; @args (never NULL: NULL means out of memory) is taken. */
 int client_call(client_state *st, const char *name, json_t *args, json_t **ret_reply, int *ret_fd,
