@@ -194,6 +194,16 @@ static inline int td_stop(test_daemon *d) {
         return status;
 }
 
+/* td_stop(), which must end in exit status 0; the log is shown when it does not. */
+static inline void td_assert_clean_stop(test_daemon *d) {
+        int status = td_stop(d);
+
+        if (status != 0)
+                td_dump_log(d);
+        cr_assert(eq(int, status, 0), "memcapd did not exit 0 on SIGTERM (wait status 0x%x)",
+                  status);
+}
+
 /* Stop the daemon and remove the scratch directory. */
 static inline void td_teardown(test_daemon *d) {
         char cmd[256];
