@@ -54,11 +54,11 @@ static void journal_send(mcd_server *s, const mc_audit_record *rec, const struct
                          int n) {
         static const char *const outcomes[] = {"ok", "denied", "error"};
         static const int priorities[] = {6 /* info */, 5 /* notice */, 4 /* warning */};
-        char f[10][JOURNAL_FIELD_MAX];
-        struct iovec jv[12];
+        char f[12][JOURNAL_FIELD_MAX];
+        struct iovec jv[13];
         _cleanup_free_ char *record = NULL;
-        json_t *j;
-        const char *outcome = NULL;
+        json_t *j, *ev;
+        const char *outcome, *kind, *call;
         audit_class cls = class_of_kind(rec->kind);
         size_t len = 0, m = 0;
         int r;
@@ -78,32 +78,42 @@ static void journal_send(mcd_server *s, const mc_audit_record *rec, const struct
         if (len > 0 && record[len - 1] == '\n')
                 len--;
         record[len] = 0;
-        /* The daemon's own events say their outcome in the record; the library's by kind. */
+        /*
+         * The daemon's own events ("request", "connect", ...) carry their outcome, error kind and
+         * call in the record rather than in @rec, whose kind is the event's (Ok): read them there.
+         */
         j = json_loads(record + sizeof("MEMCAP_RECORD=") - 1, 0, NULL);
+        ev = json_object_get(j, "event");
         outcome = json_string_value(json_object_get(j, "outcome"));
         for (size_t i = 0; outcome && i < ELEMENTSOF(outcomes); i++)
                 if (streq(outcome, outcomes[i]))
                         cls = (audit_class) i;
-        json_decref(j);
+        kind = rec->kind != MC_OK ? mc_error_kind_name(rec->kind)
+                                  : json_string_value(json_object_get(ev, "kind"));
+        call = json_string_value(json_object_get(ev, "call"));
 
-        snprintf(f[m++], JOURNAL_FIELD_MAX, "MESSAGE=memcap audit: %s %s %s%s%s", rec->capability,
-                 rec->operation, outcomes[cls], rec->message[0] ? ": " : "", rec->message);
+        snprintf(f[m++], JOURNAL_FIELD_MAX, "MESSAGE=memcap audit: %s %s%s%s %s%s%s",
+                 rec->capability, rec->operation, call ? " " : "", call ? call : "", outcomes[cls],
+                 rec->message[0] ? ": " : "", rec->message);
         snprintf(f[m++], JOURNAL_FIELD_MAX, "PRIORITY=%d", priorities[cls]);
         snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_CAPABILITY=%s", rec->capability);
         snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_OPERATION=%s", rec->operation);
         snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_OUTCOME=%s", outcomes[cls]);
         snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_PID=%d", (int) rec->pid);
-        if (rec->kind != MC_OK) {
-                snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_ERROR_KIND=%s",
-                         mc_error_kind_name(rec->kind));
+        if (call)
+                snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_CALL=%s", call);
+        if (kind)
+                snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_ERROR_KIND=%s", kind);
+        if (rec->kind != MC_OK)
                 snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_ERRNO=%d", rec->sys_errno);
-        }
         if (s->current) {
                 snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_CLIENT_PID=%d",
                          (int) s->current->client.pid);
                 snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_CLIENT_UID=%u",
                          (unsigned) s->current->client.uid);
         }
+        /* The strings read from @j are copied into @f by now. */
+        json_decref(j);
         for (size_t i = 0; i < m; i++)
                 jv[i] = (struct iovec){f[i], strlen(f[i])};
         jv[m++] = (struct iovec){record, len};

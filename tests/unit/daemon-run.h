@@ -22,11 +22,14 @@
 #include <unistd.h>
 
 typedef struct test_daemon {
+        /* (named, so that pre_exec can take it) */
         char dir[128];  /* scratch directory */
         char sock[160]; /* <dir>/sock */
         char root[160]; /* <dir>/root */
         char log[160];  /* <dir>/memcapd.log: its stdout and stderr */
         pid_t pid;
+        /* Run in the child before exec when set; it _exit()s on failure (no assertions there). */
+        void (*pre_exec)(const struct test_daemon *d);
 } test_daemon;
 
 static inline int64_t td_now_ms(void) {
@@ -138,6 +141,8 @@ static inline void td_start_env(test_daemon *d, const char *const *extra, const 
                         _exit(126);
                 for (; env && *env; env++)
                         putenv((char *) *env);
+                if (d->pre_exec)
+                        d->pre_exec(d);
                 execv(bin, (char *const *) argv);
                 _exit(127);
         }

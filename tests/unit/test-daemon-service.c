@@ -356,3 +356,104 @@ Test(daemon_service, stderr_lines_are_plain_elsewhere) {
         cr_assert(eq(ptr, strchr(text, '<'), NULL), "a priority prefix off the journal:\n%s", text);
         free(text);
 }
+
+/*
+ * The journal sink, received where sd_journal_send() sends: the daemon runs in a mount namespace
+ * of its own whose /run/systemd/journal/socket is a datagram socket of this test, so nothing of
+ * the machine's journal is touched. Needs the privilege to make mount namespaces (root).
+ */
+static char journal_sock[200];
+
+/* In the child: /run a fresh tmpfs, /run/systemd/journal/socket our socket. */
+static void enter_journal_namespace(const test_daemon *d) {
+        int fd;
+
+        (void) d;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") < 0 ||
+            mkdir("/run/systemd", 0755) < 0 || mkdir("/run/systemd/journal", 0755) < 0)
+                _exit(124);
+        fd = open("/run/systemd/journal/socket", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+                _exit(124);
+        close(fd);
+        if (mount(journal_sock, "/run/systemd/journal/socket", NULL, MS_BIND, NULL) < 0)
+                _exit(124);
+}
+
+/* Whether this process may make the namespace above (a child tries). */
+static bool can_enter_journal_namespace(void) {
+        pid_t pid = fork();
+        int status;
+
+        cr_assert(ge(int, pid, 0));
+        if (pid == 0) {
+                if (unshare(CLONE_NEWNS) < 0 ||
+                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") < 0)
+                        _exit(1);
+                _exit(0);
+        }
+        status = td_wait(pid, 20000);
+        return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The journal fields of one native-protocol datagram that has @field, within 20 s. */
+static void journal_until(int fd, const char *field, char *buf, size_t size) {
+        for (int i = 0; i < 64; i++) {
+                struct pollfd p = {fd, POLLIN, 0};
+                ssize_t n;
+
+                cr_assert(eq(int, poll(&p, 1, 20000), 1), "no journal entry within 20 s");
+                n = recv(fd, buf, size - 1, 0);
+                cr_assert(gt(int, (int) n, 0));
+                buf[n] = 0;
+                if (strstr(buf, field))
+                        return;
+        }
+        cr_fatal("no journal entry with %s", field);
+}
+
+Test(daemon_service, audit_journal_sends_records_with_memcap_fields) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        char buf[16384];
+        mc_error err = MC_ERROR_INIT;
+        mc_daemon *d = NULL;
+        uint64_t id;
+        int jfd;
+
+        if (!HAVE_LIBSYSTEMD)
+                cr_skip_test("memcapd was built without libsystemd: no journal sink");
+        if (!can_enter_journal_namespace())
+                cr_skip_test("no mount namespaces here (needs root): cannot stand in for the "
+                             "journal");
+        path_in(journal_sock, sizeof(journal_sock), "journal");
+        memcpy(sa.sun_path, journal_sock, strlen(journal_sock) + 1);
+        jfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cr_assert(ge(int, jfd, 0));
+        cr_assert(eq(int, bind(jfd, (struct sockaddr *) &sa, sizeof(sa)), 0));
+        D.pre_exec = enter_journal_namespace;
+        td_start(&D, (const char *const[]){"--audit-journal", NULL});
+
+        /* A file that is not there: an error the daemon audits. */
+        cr_assert(eq(int, mc_daemon_connect(D.sock, &d, &err), 0), "%s", err.message);
+        cr_assert(lt(int, mc_daemon_mmap(d, "/nope", 0, 0, MC_PROT_READ, 0, &id, NULL, &err), 0));
+        mc_daemon_close(d);
+
+        journal_until(jfd, "MEMCAP_OUTCOME=error", buf, sizeof(buf));
+        ASSERT_HAS(buf, "MEMCAP_CAPABILITY=");
+        ASSERT_HAS(buf, "MEMCAP_OPERATION=");
+        ASSERT_HAS(buf, "MEMCAP_ERROR_KIND=NotFound");
+        ASSERT_HAS(buf, "MEMCAP_CALL=Mmap");
+        ASSERT_HAS(buf, "PRIORITY=4");
+        ASSERT_HAS(buf, "MEMCAP_RECORD={");
+        ASSERT_HAS(buf, "MESSAGE=memcap audit: ");
+        {
+                char want[64];
+
+                snprintf(want, sizeof(want), "MEMCAP_CLIENT_PID=%d", (int) getpid());
+                ASSERT_HAS(buf, want);
+        }
+        td_assert_clean_stop(&D);
+        close(jfd);
+}
