@@ -2,7 +2,7 @@
 # Install what building, testing and demonstrating memcap needs, when it is missing.
 # Debian/Ubuntu only (apt-get); runs apt-get only if something is actually missing.
 # Usage: tools/install-deps.sh [extra...]
-#   extra: clang, fuzz (clang + libFuzzer), valgrind, man (scdoc), redis
+#   extra: clang, fuzz (clang + libFuzzer), valgrind, redis, deb (packaging tools)
 set -eu
 
 need=""
@@ -12,6 +12,8 @@ command -v cc >/dev/null 2>&1 || add gcc libc6-dev
 command -v meson >/dev/null 2>&1 || add meson
 command -v ninja >/dev/null 2>&1 || add ninja-build
 command -v pkg-config >/dev/null 2>&1 || add pkg-config
+# The manual pages are always built.
+command -v scdoc >/dev/null 2>&1 || add scdoc
 if command -v pkg-config >/dev/null 2>&1; then
         pkg-config --exists jansson || add libjansson-dev
         pkg-config --exists criterion || add libcriterion-dev
@@ -37,7 +39,7 @@ for extra in "$@"; do
               [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
                       add libclang-rt-dev ;;
         valgrind) command -v valgrind >/dev/null 2>&1 || add valgrind ;;
-        man) command -v scdoc >/dev/null 2>&1 || add scdoc ;;
+        man) ;; # scdoc is always needed now (above)
         redis) command -v redis-server >/dev/null 2>&1 || add redis-server ;;
         *) echo "install-deps: unknown extra '$extra'" >&2; exit 2 ;;
         esac
