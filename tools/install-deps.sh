@@ -18,8 +18,9 @@ if command -v pkg-config >/dev/null 2>&1; then
         pkg-config --exists jansson || add libjansson-dev
         pkg-config --exists criterion || add libcriterion-dev
         pkg-config --exists libsystemd || add libsystemd-dev
+        pkg-config --exists libedit || add libedit-dev
 else
-        add libjansson-dev libcriterion-dev libsystemd-dev
+        add libjansson-dev libcriterion-dev libsystemd-dev libedit-dev
 fi
 
 # The Python binding is built for and tested with Debian's interpreter (not whatever python3

@@ -14,6 +14,7 @@
  *   cmd-client-range.c    sync, unmap, protect, advise, lock, unlock (calls on an id)
  *   cmd-client-fd.c       fd (the descriptor, mapped here: zero copy)
  *   cmd-client-session.c  session, raw
+ *   cmd-client-repl.c     the interactive session on a terminal
  *
  * Every run_*() gets argv from the verb's name on and returns the exit status.
  */
@@ -189,4 +190,18 @@ int run_lock(client_state *st, int argc, char **argv);
 int run_unlock(client_state *st, int argc, char **argv);
 int run_fd(client_state *st, int argc, char **argv);
 int run_session(client_state *st, int argc, char **argv);
+
+/*
+ * One line of a session (cmd-client-session.c): split into words as the session's help says,
+ * run as a verb; @lineno names it in errors, @echo prints it first. Returns the verb's exit
+ * status (0 for a blank line or a comment).
+ */
+int client_session_line(client_state *st, char *line, size_t len, unsigned lineno, bool echo);
+
+/*
+ * The interactive session (cmd-client-repl.c), for a terminal on standard input: a prompt,
+ * line editing and history; errors are printed and the session goes on. Returns 0 at the end
+ * of input, "quit" or "exit".
+ */
+int client_repl(client_state *st);
 int run_raw(client_state *st, int argc, char **argv);
