@@ -42,6 +42,11 @@ for extra in "$@"; do
         valgrind) command -v valgrind >/dev/null 2>&1 || add valgrind ;;
         man) ;; # scdoc is always needed now (above)
         redis) command -v redis-server >/dev/null 2>&1 || add redis-server ;;
+        deb) command -v dpkg-buildpackage >/dev/null 2>&1 || add dpkg-dev
+             command -v dh >/dev/null 2>&1 || add debhelper
+             command -v lintian >/dev/null 2>&1 || add lintian
+             command -v fakeroot >/dev/null 2>&1 || add fakeroot
+             command -v debootstrap >/dev/null 2>&1 || add debootstrap ;;
         *) echo "install-deps: unknown extra '$extra'" >&2; exit 2 ;;
         esac
 done
