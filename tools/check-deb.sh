@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# The Debian packages as a user gets them: make deb, lintian, then the packages installed into
+# a bare Debian 12 (debootstrap --variant=minbase, with apt resolving their dependencies) and
+# exercised there: the units verified, the security exposure measured, the configuration
+# checked, memcapd run as the service would (its user, its directories, the unit's ExecStart,
+# socket activation by systemd-socket-activate) and a client served; the Python package
+# imported. systemd is not PID 1 in that root, so `systemctl start memcapd.socket` itself is not
+# run: what systemd would do is done by hand, as the output says.
+#
+# Prints one TAP-style line per check and "N passed, N failed"; exits non-zero on a failure.
+# Builds go to build/deb, the root to build/deb-root (kept as a tarball in build/deb-cache).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+n=0
+passed=0
+failed=0
+log=build/check-deb.log
+mkdir -p build
+: >"$log"
+
+report() { # report OK|FAIL what
+        n=$((n + 1))
+        if [ "$1" = OK ]; then
+                passed=$((passed + 1))
+                echo "ok $n - $2"
+        else
+                failed=$((failed + 1))
+                echo "not ok $n - $2"
+                tail -n 30 "$log" | sed 's/^/#   /'
+        fi
+}
+
+finish() {
+        [ -n "${root:-}" ] && cleanup_root
+        echo "$passed passed, $failed failed"
+        [ "$failed" -eq 0 ]
+        exit
+}
+
+# ---- build and lintian ------------------------------------------------------------------------
+
+start=$(date +%s)
+if make deb >>"$log" 2>&1; then
+        report OK "make deb builds the packages ($(($(date +%s) - start)) s)"
+else
+        report FAIL "make deb"
+        finish
+fi
+changes=$(ls build/deb/*.changes)
+lintian --pedantic --fail-on error "$changes" >build/lintian.txt 2>&1
+status=$?
+summary=$(grep -cE '^E:' build/lintian.txt || true)
+warnings=$(grep -cE '^W:' build/lintian.txt || true)
+cat build/lintian.txt >>"$log"
+if [ "$status" -eq 0 ] && [ "$summary" -eq 0 ]; then
+        report OK "lintian: no errors ($warnings warnings; build/lintian.txt)"
+else
+        report FAIL "lintian: $summary errors"
+fi
+
+# ---- a bare Debian 12 --------------------------------------------------------------------------
+
+root=build/deb-root
+cache=build/deb-cache/bookworm-minbase.tar
+mounted=()
+cleanup_root() {
+        local m
+        for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+                umount -l "${mounted[i]}" 2>/dev/null
+        done
+        mounted=()
+        rm -rf "$root"
+}
+in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+        DEBIAN_FRONTEND=noninteractive "$@"; }
+
+tools/install-deps.sh deb >>"$log" 2>&1
+rm -rf "$root"
+mkdir -p "$root" "$(dirname "$cache")"
+start=$(date +%s)
+if [ -f "$cache" ]; then
+        tar -C "$root" -xf "$cache" >>"$log" 2>&1
+else
+        debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >>"$log" 2>&1 &&
+                tar -C "$root" -cf "$cache" . >>"$log" 2>&1
+fi
+if [ -x "$root/usr/bin/apt-get" ]; then
+        report OK "a bare Debian 12 root (debootstrap minbase, $(($(date +%s) - start)) s)"
+else
+        report FAIL "debootstrap bookworm"
+        finish
+fi
+for m in proc sys dev; do
+        mount --bind "/$m" "$root/$m" && mounted+=("$root/$m")
+done
+mkdir -p "$root/run" "$root/tmp/debs"
+mount -t tmpfs tmpfs "$root/run" && mounted+=("$root/run")
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+cp build/deb/*.deb "$root/tmp/debs/"
+rm -f "$root"/tmp/debs/*-dbgsym_*.deb
+
+# Every package, with apt resolving what they depend on from Debian 12.
+start=$(date +%s)
+if in_root apt-get update -qq >>"$log" 2>&1 &&
+        in_root sh -c 'apt-get install -y -qq --no-install-recommends /tmp/debs/*.deb' >>"$log" 2>&1; then
+        report OK "dpkg -i of every package into bare Debian 12, dependencies from apt ($(($(date +%s) - start)) s)"
+else
+        report FAIL "installing the packages into bare Debian 12"
+        finish
+fi
+
+# The user, the files and the units.
+if in_root getent passwd memcapd >>"$log" 2>&1; then
+        report OK "postinst made the memcapd system user (systemd-sysusers)"
+else
+        report FAIL "no memcapd user after the install"
+fi
+if in_root systemd-analyze verify /lib/systemd/system/memcapd.socket \
+        /lib/systemd/system/memcapd.service >"$root/tmp/verify.txt" 2>&1 &&
+        ! grep -v -e 'sysinit.target' -e 'Failed to connect to bus' "$root/tmp/verify.txt" | grep -q .; then
+        report OK "systemd-analyze verify: memcapd.socket and memcapd.service are clean"
+else
+        cat "$root/tmp/verify.txt" >>"$log"
+        report FAIL "systemd-analyze verify memcapd.socket memcapd.service"
+fi
+exposure=$(in_root systemd-analyze security --offline=true /lib/systemd/system/memcapd.service 2>>"$log" |
+        sed -n 's/.*Overall exposure level for memcapd.service: \([0-9.]*\).*/\1/p')
+if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 3.0) }'; then
+        report OK "systemd-analyze security memcapd.service: exposure $exposure (at most 3.0)"
+else
+        report FAIL "systemd-analyze security memcapd.service: exposure '$exposure'"
+fi
+# What systemd does before ExecStartPre= (StateDirectory=, LogsDirectory=, the socket's
+# directory), done by hand here, then the unit's own check.
+in_root sh -c 'install -d -o memcapd -g memcapd -m 0755 /var/lib/memcap /var/log/memcap &&
+        install -d -m 0755 /run/memcap' >>"$log" 2>&1
+check_config=$(sed -n 's/^ExecStartPre=//p' "$root/lib/systemd/system/memcapd.service")
+if in_root setpriv --reuid=memcapd --regid=memcapd --init-groups $check_config >>"$log" 2>&1; then
+        report OK "the unit's ExecStartPre (memcapd --check-config of the shipped configuration) passes"
+else
+        report FAIL "the unit's ExecStartPre: $check_config"
+fi
+pages=0
+for p in memcapd memcapd.json memcap-policy memcap libmemcap mc_mmap mc_daemon_connect; do
+        in_root sh -c "zcat -f \$(find /usr/share/man -name '$p.[0-9]*' | head -1)" 2>/dev/null |
+                grep -q '^\.TH' && pages=$((pages + 1))
+done
+if [ "$pages" -eq 7 ]; then
+        report OK "the manual pages are installed (memcapd(8), memcapd.json(5), memcap-policy(5), libmemcap(3), ...)"
+else
+        report FAIL "manual pages missing ($pages of 7 found)"
+fi
+
+# What systemd would do for `systemctl start memcapd.socket` and the first connection: make
+# StateDirectory= and LogsDirectory= for the user, listen on the socket and start ExecStart=
+# as User= with the socket passed (socket activation), here by systemd-socket-activate.
+exec_start=$(sed -n 's/^ExecStart=//p' "$root/lib/systemd/system/memcapd.service")
+# chroot, env, setpriv and systemd-socket-activate each exec the next: $! ends up memcapd.
+in_root setpriv --reuid=memcapd --regid=memcapd --init-groups \
+        systemd-socket-activate -l /run/memcap/memcapd.sock $exec_start >>"$log" 2>&1 &
+activator=$!
+for _ in $(seq 1 100); do
+        [ -S "$root/run/memcap/memcapd.sock" ] && break
+        sleep 0.1
+done
+chmod 0666 "$root/run/memcap/memcapd.sock" 2>/dev/null
+hello=$(timeout 20 chroot "$root" memcap client hello 2>&1)
+echo "$hello" >>"$log"
+if echo "$hello" | grep -q '^daemon  *memcapd' && echo "$hello" | grep -q 'capabilities  FileRead'; then
+        report OK "memcapd started by socket activation as user memcapd serves memcap client hello"
+else
+        report FAIL "memcap client hello through the activated socket"
+fi
+if echo "hello, deb" | in_root tee /var/lib/memcap/root/f >/dev/null &&
+        timeout 20 chroot "$root" /usr/bin/python3 -c '
+import memcap.client as c
+with c.Client("/run/memcap/memcapd.sock") as cl:
+    m = cl.mmap("/f", prot=1)
+    assert cl.read(m, 0, 5) == b"hello", "read through the daemon"
+import memcap.mmap as mm
+mm.mmap(-1, 4096).close()
+' >>"$log" 2>&1; then
+        report OK "python3-memcap imports, maps, and reads a file through the daemon"
+else
+        report FAIL "python3-memcap in the installed root"
+fi
+if in_root test -s /var/log/memcap/audit.jsonl && in_root memcap audit /var/log/memcap/audit.jsonl \
+        --op connect >>"$log" 2>&1; then
+        report OK "the daemon writes its audit log to /var/log/memcap (LogsDirectory)"
+else
+        report FAIL "no audit log in /var/log/memcap"
+fi
+kill -TERM "$activator" 2>/dev/null
+wait "$activator" 2>/dev/null
+echo "# not exercised here: systemctl start memcapd.socket itself, the unit's sandboxing at run time" \
+        "and the journal (systemd is not PID 1 in this root)"
+finish
