@@ -4,8 +4,12 @@
 #   make demo       build and run the end-to-end demonstration
 #   make test       every test, under AddressSanitizer + UndefinedBehaviorSanitizer (with the
 #                   Python binding's tests and CPython's test_mmap.py against memcap.mmap)
-#   make bench      benchmarks against the raw system calls and baselines (release build)
-#   make fuzz       the libFuzzer harness of the daemon's request decoder (clang, ASan/UBSan)
+#   make bench      benchmarks against the raw system calls and baselines (release build);
+#                   BENCH_ARGS go to bench-memory/-signal/-daemon, BENCH_CHANNEL_ARGS to
+#                   bench-channel (e.g. --json)
+#   make fuzz       the libFuzzer harnesses: the daemon's request decoder and a hostile channel
+#                   region (clang, ASan/UBSan)
+#   make tsan       the channel stress run under ThreadSanitizer (clang); part of `make test`
 #   make valgrind   the unit tests under valgrind (no sanitizers)
 #   make install    install library, headers, tools (PREFIX, DESTDIR; honoured whatever the
 #                   release build was configured with before)
@@ -28,8 +32,8 @@ PYTHON     ?= /usr/bin/python3
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps demo test bench fuzz valgrind install uninstall check-builds dist deb check-deb \
-	format format-check clean
+.PHONY: all deps demo test tsan bench fuzz valgrind install uninstall check-builds dist deb \
+	check-deb format format-check clean
 
 all: $(REL)/build.ninja
 	ninja -C $(REL)
@@ -56,16 +60,35 @@ demo: $(REL)/build.ninja
 test: $(ASAN)/build.ninja
 	ninja -C $(ASAN)
 	$(MESON_TEST) -C $(ASAN)
+	$(MAKE) --no-print-directory tsan TSAN_SCALE=25
+
+# Channels between threads under ThreadSanitizer. Clang's: GCC 12's does not see races through
+# memcpy, which is how a channel moves its messages. Only the library and the stress program
+# are built. TSAN_SCALE is the percentage of the full message counts (100: about a minute).
+TSAN       := $(BUILD)/tsan
+TSAN_SCALE ?= 100
+
+$(TSAN)/build.ninja: | deps
+	@tools/install-deps.sh clang
+	CC=clang meson setup $(TSAN) --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false \
+		-Dbench=false -Dtests=enabled
+
+tsan: $(TSAN)/build.ninja
+	ninja -C $(TSAN) tests/unit/stress-channel
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(TSAN)/tests/unit/stress-channel \
+		--scale $(TSAN_SCALE)
 
 FUZZ       := $(BUILD)/fuzz
 FUZZ_TIME  ?= 120
 
 bench: $(REL)/build.ninja
-	@tools/install-deps.sh redis
+	@tools/install-deps.sh redis bench
+	@[ -x $(REL)/bench/bench-channel-boost ] || meson setup --reconfigure $(REL) >/dev/null
 	ninja -C $(REL)
 	$(REL)/bench/bench-memory $(BENCH_ARGS)
 	$(REL)/bench/bench-signal $(BENCH_ARGS)
 	$(REL)/bench/bench-daemon $(BENCH_ARGS)
+	$(REL)/bench/bench-channel $(BENCH_CHANNEL_ARGS)
 	@if [ -d $(REL)/python/memcap ]; then \
 		PYTHONPATH=$(REL)/python $(PYTHON) bench/bench-python.py $(BENCH_ARGS); \
 	else echo "bench-python: skipped, the Python binding was not built"; fi
@@ -77,13 +100,15 @@ $(FUZZ)/build.ninja: | deps
 
 fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
-	mkdir -p $(FUZZ)/corpus
+	mkdir -p $(FUZZ)/corpus $(FUZZ)/corpus-channel
 	$(FUZZ)/tests/fuzz/fuzz-protocol -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 		$(FUZZ)/corpus tests/fuzz/corpus/protocol
+	$(FUZZ)/tests/fuzz/fuzz-channel -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		$(FUZZ)/corpus-channel tests/fuzz/corpus/channel
 
 # The library's suites under valgrind (the CLI and daemon suites spawn programs and measure
 # time, which valgrind's slowdown defeats; their code is the library's plus thin front ends).
-VG_SUITES ?= audit ctx error fault fork guard map mapfile policy protocol quota shm signal signame wx
+VG_SUITES ?= audit ctx error fault fork guard idtable map mapfile policy protocol quota shm signal signame wx
 # Tests valgrind cannot run: it turns the SIGBUS of a truncated file into a SIGSEGV of its own,
 # and a test that expects to die by a signal cannot skip (Criterion counts the skip a failure).
 VG_EXCLUDE ?= guard/raw_fault_with_default_disposition_still_kills

@@ -2131,8 +2131,11 @@ static int bench_codec(run_info *info, const char *line) {
         if (r >= 0)
                 r = mc_manager_new(ctx, &mo, &a.mgr, &err);
         if (r >= 0)
-                r = mc_manager_mmap(a.mgr, &a.client, "/data.bin", 0, 0, MC_PROT_READ, true, &a.id,
-                                    &len, &err);
+                r = mc_manager_mmap(a.mgr, &a.client,
+                                    &(mc_manager_map_request){.path = "/data.bin",
+                                                              .prot = MC_PROT_READ,
+                                                              .shared = true},
+                                    &a.id, &len, &err);
         if (r < 0) {
                 r = bench_fail(r, "a manager in this process: %s", err.message);
                 goto out;

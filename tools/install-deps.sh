@@ -2,7 +2,8 @@
 # Install what building, testing and demonstrating memcap needs, when it is missing.
 # Debian/Ubuntu only (apt-get); runs apt-get only if something is actually missing.
 # Usage: tools/install-deps.sh [extra...]
-#   extra: clang, fuzz (clang + libFuzzer), valgrind, redis, deb (packaging tools)
+#   extra: clang, fuzz (clang + libFuzzer), valgrind, redis, deb (packaging tools),
+#          bench (g++ and Boost.Interprocess, the channel benchmark's baseline)
 set -eu
 
 need=""
@@ -47,6 +48,8 @@ for extra in "$@"; do
              command -v lintian >/dev/null 2>&1 || add lintian
              command -v fakeroot >/dev/null 2>&1 || add fakeroot
              command -v debootstrap >/dev/null 2>&1 || add debootstrap ;;
+        bench) command -v g++ >/dev/null 2>&1 || add g++
+               [ -f /usr/include/boost/interprocess/ipc/message_queue.hpp ] || add libboost-dev ;;
         *) echo "install-deps: unknown extra '$extra'" >&2; exit 2 ;;
         esac
 done

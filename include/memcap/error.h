@@ -32,6 +32,7 @@ typedef enum mc_error_kind {
         MC_ERR_TIMED_OUT,         /* "TimedOut": a wait ended at its timeout */
         MC_ERR_INVALID_SIGNAL,    /* "InvalidSignal": no such signal, or it cannot be handled */
         MC_ERR_IO,                /* "Io": a mapped file was truncated, or an I/O error */
+        MC_ERR_PEER_GONE,         /* "PeerGone": the other end of a channel closed or died */
         _MC_ERROR_KIND_MAX
 } mc_error_kind;
 
@@ -60,8 +61,9 @@ typedef struct mc_error {
  * mc_error_kind_name() - the spec's name of an error kind.
  * @kind: any value.
  *
- * Return: "PermissionDenied", "InvalidArgument", ..., "Io", "Ok" for MC_OK, or "Unknown" for
- * a value outside the enum. A static string; never NULL. Thread-safe and async-signal-safe.
+ * Return: "PermissionDenied", "InvalidArgument", ..., "Io", "PeerGone", "Ok" for MC_OK, or
+ * "Unknown" for a value outside the enum. A static string; never NULL. Thread-safe and
+ * async-signal-safe.
  */
 MC_API const char *mc_error_kind_name(mc_error_kind kind);
 
@@ -101,7 +103,8 @@ MC_API const char *mc_error_code(mc_error_kind kind, mc_error_domain domain);
  *
  * The one table every layer uses: EACCES/EPERM -> PermissionDenied, ENOENT/ESRCH -> NotFound,
  * EEXIST -> AlreadyExists, ENOMEM/ENOSPC/EAGAIN -> OutOfMemory, ENOSYS/EOPNOTSUPP -> Unsupported,
- * ETIMEDOUT -> TimedOut, EIO -> Io, EINVAL and friends -> InvalidArgument; anything else -> Io.
+ * ETIMEDOUT -> TimedOut, EIO -> Io, EOWNERDEAD -> PeerGone, EINVAL and friends ->
+ * InvalidArgument; anything else -> Io.
  * Thread-safe and async-signal-safe.
  */
 MC_API mc_error_kind mc_error_kind_from_errno(int errnum);

@@ -11,6 +11,15 @@
  * or anonymous memory; every one goes through the manager's context, so its policy, quotas and
  * audit log apply.
  *
+ * Rules. A client's capabilities and its limits (mappings with their pieces, charged bytes,
+ * locked bytes) are decided by the context's policy decision together with the context's own
+ * rules, and every refusal is an audit record of the context (outcome "denied"), like any
+ * other denial: of the library call the manager makes (mmap, shm_open for shared anonymous
+ * memory, mprotect, madvise, mlock), or of the manager's own "mmap_fd" and "mmap_list" (a
+ * list of other clients' mappings). A missing capability is decided before anything else is
+ * looked at, a path included, so a client without FileRead learns nothing about the files in
+ * the root.
+ *
  * Reads and writes are guarded copies (mc_map_read/mc_map_write): a file truncated under a
  * mapping gives Io for the lost range and never crashes the process holding the manager. Such a
  * mapping is *faulted* from then on (see mc_manager_msync()).
@@ -69,16 +78,37 @@ typedef struct mc_client {
         unsigned caps; /* mc_capability bits */
 } mc_client;
 
+/*
+ * The manager's options. @max_bytes bounds what the context's max_memory_usage counts
+ * (mc_usage.charged_bytes, see policy.h), per client: the page-rounded bytes of mappings that
+ * may become memory the kernel cannot simply drop. A private writable mapping (or one made
+ * writable by Mprotect), anonymous memory that may be written, shared anonymous memory and
+ * any mapping of a file on tmpfs count whole; a read-only or shared mapping of a file on disk
+ * counts only its bytes locked by Mlock. So a client may map a file larger than @max_bytes
+ * read-only or shared, and refusals report the bytes charged, not mapped.
+ */
 typedef struct mc_manager_options {
         const char *root;      /* the directory paths are resolved beneath; required */
         bool allow_symlinks;   /* follow symlinks that stay inside the root (default: none) */
         uint64_t max_mappings; /* per client, pieces of split mappings included; 0 = 1024 */
-        uint64_t max_bytes;    /* per client, page-rounded; 0 = 1 GiB */
+        uint64_t max_bytes;    /* per client, charged bytes (see above); 0 = 1 GiB */
         uint64_t max_locked;   /* per client, bytes locked by Mlock; 0 = 1 MiB */
 } mc_manager_options;
 
 #define MC_MANAGER_OPTIONS_INIT                                                                    \
         { NULL, false, 0, 0, 0 }
+
+/* A request for mc_manager_mmap(), the seed's Mmap. Start from MC_MANAGER_MAP_REQUEST_INIT. */
+typedef struct mc_manager_map_request {
+        const char *path; /* beneath the root ("/data/x" is <root>/data/x); NULL: anonymous */
+        uint64_t offset;  /* into the file, any byte, before its end; 0 for anonymous memory */
+        uint64_t length;  /* bytes; 0: to the end of the file (anonymous memory needs > 0) */
+        unsigned prot;    /* mc_prot bits */
+        bool shared;      /* a file: MAP_SHARED; anonymous: a memfd MmapFd can pass */
+} mc_manager_map_request;
+
+#define MC_MANAGER_MAP_REQUEST_INIT                                                                \
+        { NULL, 0, 0, MC_PROT_READ, false }
 
 /* A range length meaning "from the offset to the end of the mapping". */
 #define MC_MANAGER_LENGTH_ALL UINT64_MAX
@@ -134,28 +164,29 @@ MC_API int mc_manager_new(mc_ctx *ctx, const mc_manager_options *opts, mc_manage
 MC_API mc_manager *mc_manager_free(mc_manager *mgr);
 
 /**
- * mc_manager_mmap() - Mmap: map @path (beneath the root; "/data/x" means <root>/data/x) or,
- * with @path NULL, anonymous memory (@shared: a memfd that MmapFd can pass; else private).
- * @offset: any byte offset; must be before the end of the file.
- * @length: bytes; 0 means to the end of the file (required > 0 when anonymous). A length past
- *          the end of the file is cut at the end: *@ret_length says what was mapped.
- * @prot: mc_prot bits; PROT_WRITE needs MC_CAP_FILE_WRITE, everything MC_CAP_FILE_READ.
+ * mc_manager_mmap() - Mmap: map @req->path beneath the root or, with no path, anonymous memory.
+ * @req: the request (see mc_manager_map_request); its strings need only live during the call.
+ * @ret_id: the new mapping's id; untouched on failure.
+ * @ret_length: may be NULL; the bytes mapped. A length past the end of the file is cut at the
+ *              end, and length 0 maps to the end.
  *
- * Paths are resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, and
- * RESOLVE_NO_SYMLINKS unless allowed): ".." or symlinks out of the root, magic links and
- * absolute symlinks are refused (PermissionDenied), and only regular files are mapped (a FIFO is
- * InvalidArgument, never blocked on). An open that a rename or mount inside the root raced with
- * (EAGAIN) or that a signal interrupted (EINTR) is tried again, MC_MANAGER_OPEN_TRIES times in
- * all; then it is TimedOut with that errno, and the request may simply be repeated. The id is
- * allocated only on success.
+ * Needs MC_CAP_FILE_READ, and MC_CAP_FILE_WRITE when @req->prot has the write bit; both are
+ * decided before the path is looked up. Paths are resolved with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS, and RESOLVE_NO_SYMLINKS unless allowed): ".." or symlinks out of the
+ * root, magic links and absolute symlinks are refused (PermissionDenied), and only regular
+ * files are mapped (a FIFO is InvalidArgument, never blocked on). An open that a rename or
+ * mount inside the root raced with (EAGAIN) or that a signal interrupted (EINTR) is tried
+ * again, MC_MANAGER_OPEN_TRIES times in all; then it is TimedOut with that errno, and the
+ * request may simply be repeated. The client's mapping count and charged bytes must stay
+ * within max_mappings and max_bytes (PolicyViolation). The id is allocated only on success.
  *
  * Return: 0 or -errno. A missing capability is -EACCES with kind PermissionDenied and
  * sys_errno 0 (no system call failed), which tells it apart from the kernel refusing a file.
  * Messages do not repeat the call's name ("Mmap 7 not found"); callers add it.
  */
-MC_API int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path,
-                           uint64_t offset, uint64_t length, unsigned prot, bool shared,
-                           uint64_t *ret_id, uint64_t *ret_length, mc_error *err);
+MC_API int mc_manager_mmap(mc_manager *mgr, const mc_client *client,
+                           const mc_manager_map_request *req, uint64_t *ret_id,
+                           uint64_t *ret_length, mc_error *err);
 
 /**
  * mc_manager_read() - MmapRead: copy @length bytes at @offset of mapping @id into @buf.
@@ -221,7 +252,8 @@ MC_API int mc_manager_mprotect(mc_manager *mgr, const mc_client *client, uint64_
  * Adding write to a page that lacks it needs MC_CAP_FILE_WRITE (and a file opened for
  * writing: a read-only shared mapping cannot become writable, PermissionDenied from the
  * kernel). Reads and writes of the other pages are not affected. Write+execute is the
- * context's policy's to allow (PolicyViolation).
+ * context's policy's to allow (PolicyViolation). Making a private mapping writable charges it
+ * whole (see mc_manager_options), so it must fit max_bytes (PolicyViolation).
  */
 MC_API int mc_manager_mprotect_range(mc_manager *mgr, const mc_client *client, uint64_t id,
                                      uint64_t offset, uint64_t length, unsigned prot,
@@ -246,8 +278,10 @@ MC_API int mc_manager_madvise(mc_manager *mgr, const mc_client *client, uint64_t
  * mc_manager_mlock() - Mlock: lock a range (see "Ranges") into RAM. Locked memory is a resource
  * of the whole machine, so three things gate it: the MC_CAP_MEM_LOCK capability
  * (PermissionDenied), the client's max_locked bytes (PolicyViolation), and the context
- * policy's max_locked_memory for all clients together (PolicyViolation). Pages already locked
- * are not counted twice. The process's RLIMIT_MEMLOCK may still refuse (OutOfMemory).
+ * policy's max_locked_memory for all clients together (PolicyViolation). Locked page cache
+ * (a read-only or shared mapping of a file on disk) is charged too, against max_bytes. Pages
+ * already locked are not counted twice. The process's RLIMIT_MEMLOCK may still refuse
+ * (OutOfMemory).
  */
 MC_API int mc_manager_mlock(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
                             uint64_t length, mc_error *err);
@@ -265,7 +299,9 @@ MC_API int mc_manager_stats(mc_manager *mgr, const mc_client *client, uint64_t i
 
 /**
  * mc_manager_list() - MmapList: the mappings of the caller (@owner_key 0), or of client
- * @owner_key / of everyone (UINT64_MAX) with MC_CAP_SYSTEM_INFO, in id order.
+ * @owner_key / of everyone (UINT64_MAX) with MC_CAP_SYSTEM_INFO, in id order. A list of other
+ * clients' mappings is the context's operation "mmap_list", and a refused one is audited (one
+ * that was allowed only looked, and writes no record, so repeating it cannot fill the log).
  * @ret: one allocation holding the array and every element's ranges, which the caller frees
  *       with one free(); NULL when *@ret_n is 0.
  */
@@ -276,7 +312,8 @@ MC_API int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t ow
  * mc_manager_fd() - MmapFd: a new descriptor (O_CLOEXEC, owned by the caller) for the file or
  * memfd behind mapping @id, read-only unless the mapping is writable, plus the file offset of
  * the mapping's first byte in *@ret_offset. Needs MC_CAP_FD_PASS. Private anonymous memory has
- * no descriptor (InvalidArgument).
+ * no descriptor (InvalidArgument). It is the context's operation "mmap_fd", audited like any
+ * other; another client's id is NotFound, whatever the caller's capabilities.
  */
 MC_API int mc_manager_fd(mc_manager *mgr, const mc_client *client, uint64_t id, int *ret_fd,
                          uint64_t *ret_offset, mc_error *err);

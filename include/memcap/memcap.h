@@ -16,6 +16,7 @@
 #include <memcap/shm.h>
 #include <memcap/signal.h>
 #include <memcap/manager.h>
+#include <memcap/channel.h>
 #include <memcap/client.h>
 
 #ifdef __cplusplus

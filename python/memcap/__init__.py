@@ -15,8 +15,8 @@ Errors are exceptions named after memcap's error kinds, subclasses of memcap.Err
 OSError) and of the builtin that fits: PolicyViolation and PermissionDenied are
 PermissionError, NotFound is FileNotFoundError, AlreadyExists FileExistsError, TimedOut
 TimeoutError, InvalidArgument, AlignmentError and InvalidSignal ValueError, OutOfMemory
-MemoryError; IoError (a file truncated under a mapping) and Unsupported are plain
-memcap.Error. Each carries .kind ("PolicyViolation"), .code ("core.memory.PolicyViolation"),
+MemoryError, PeerGone ConnectionError; IoError (a file truncated under a mapping) and
+Unsupported are plain memcap.Error. Each carries .kind ("PolicyViolation"), .code ("core.memory.PolicyViolation"),
 .errno and .message.
 """
 
@@ -32,6 +32,7 @@ from ._memcap import (  # noqa: F401
     IoError,
     NotFound,
     OutOfMemory,
+    PeerGone,
     PermissionDenied,
     PolicyViolation,
     TimedOut,
@@ -43,7 +44,7 @@ from ._memcap import (  # noqa: F401
 
 __all__ = [
     "PAGESIZE", "AlignmentError", "AlreadyExists", "Context", "Error", "InvalidArgument",
-    "InvalidSignal", "IoError", "NotFound", "OutOfMemory", "PermissionDenied",
+    "InvalidSignal", "IoError", "NotFound", "OutOfMemory", "PeerGone", "PermissionDenied",
     "PolicyViolation", "TimedOut", "Unsupported", "default_context", "error_code",
     "set_default_context", "mmap", "shared_memory", "signal", "client",
 ]

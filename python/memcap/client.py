@@ -32,7 +32,7 @@ _KIND_CLASS = {
     "AlreadyExists": _memcap.AlreadyExists, "NotFound": _memcap.NotFound,
     "Unsupported": _memcap.Unsupported, "PolicyViolation": _memcap.PolicyViolation,
     "TimedOut": _memcap.TimedOut, "InvalidSignal": _memcap.InvalidSignal,
-    "Io": _memcap.IoError,
+    "Io": _memcap.IoError, "PeerGone": _memcap.PeerGone,
 }
 
 

@@ -48,6 +48,8 @@ static const struct {
          "No such signal, or it cannot be handled."},
         {MC_ERR_IO, "IoError", NULL,
          "A mapped file was truncated under the mapping, or an I/O error."},
+        {MC_ERR_PEER_GONE, "PeerGone", &PyExc_ConnectionError,
+         "The process at the other end of a channel has gone."},
 };
 
 static int errors_init(PyObject *module) {

@@ -44,7 +44,7 @@
 
 /* ---- the sink ------------------------------------------------------------------------------ */
 
-static audit_class class_of_kind(mc_error_kind kind);
+static audit_class class_of_record(const mc_audit_record *rec);
 
 #if HAVE_LIBSYSTEMD
 /* "MEMCAP_<NAME>=<value>" for sd_journal_send(); empty when it does not fit. */
@@ -59,7 +59,7 @@ static void journal_send(mcd_server *s, const mc_audit_record *rec, const struct
         _cleanup_free_ char *record = NULL;
         json_t *j, *ev;
         const char *outcome, *kind, *call;
-        audit_class cls = class_of_kind(rec->kind);
+        audit_class cls = class_of_record(rec);
         size_t len = 0, m = 0;
         int r;
 
@@ -153,10 +153,14 @@ static void write_record(mcd_server *s, struct iovec *iov, int n) {
         s->audit_warned = true;
 }
 
-static audit_class class_of_kind(mc_error_kind kind) {
-        if (kind == MC_OK)
+/* A policy denial, or a missing capability (PermissionDenied with no errno: see manager.h). */
+static audit_class class_of_record(const mc_audit_record *rec) {
+        if (rec->kind == MC_OK)
                 return AUDIT_CLASS_OK;
-        return kind == MC_ERR_POLICY_VIOLATION ? AUDIT_CLASS_DENIED : AUDIT_CLASS_ERROR;
+        if (rec->kind == MC_ERR_POLICY_VIOLATION ||
+            (rec->kind == MC_ERR_PERMISSION_DENIED && rec->sys_errno == 0))
+                return AUDIT_CLASS_DENIED;
+        return AUDIT_CLASS_ERROR;
 }
 
 static void sink(const mc_audit_record *rec, void *userdata) {
@@ -180,7 +184,7 @@ static void sink(const mc_audit_record *rec, void *userdata) {
                 s->journal_rec = NULL;
                 return;
         }
-        if (rec->kind != MC_OK && !mcd_audit_admit(s, c->acct, class_of_kind(rec->kind))) {
+        if (rec->kind != MC_OK && !mcd_audit_admit(s, c->acct, class_of_record(rec))) {
                 s->journal_rec = NULL;
                 return;
         }

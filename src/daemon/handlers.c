@@ -263,15 +263,20 @@ void mcd_handle_line(mcd_server *s, conn *c, const char *line, size_t len) {
         }
         call = mcd_call_name(q.call);
         switch (q.call) {
-        case MCD_CALL_MMAP:
+        case MCD_CALL_MMAP: {
                 /* "length": 0 means to the end of the file, as in the original and the
                  * manager: the same as no length. */
-                r = mc_manager_mmap(s->mgr, &c->client, q.path, q.offset,
-                                    q.has_length ? q.length : 0, q.prot, q.shared, &id, &length,
-                                    &e);
+                mc_manager_map_request mreq = {.path = q.path,
+                                               .offset = q.offset,
+                                               .length = q.has_length ? q.length : 0,
+                                               .prot = q.prot,
+                                               .shared = q.shared};
+
+                r = mc_manager_mmap(s->mgr, &c->client, &mreq, &id, &length, &e);
                 if (r >= 0)
                         r = mcd_reply_mmap(&c->out, id, length);
                 break;
+        }
         case MCD_CALL_MMAP_READ:
                 r = do_read(s, c, &q, &e);
                 break;

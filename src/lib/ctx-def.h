@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "idtable.h"
 #include "internal.h"
 
 struct mc_ctx {
@@ -14,11 +15,8 @@ struct mc_ctx {
         mc_policy *policy;
         mc_usage usage;
 
-        /* The registry: open addressing by id, linear probing, no tombstones. */
-        mc__entry *slots;
-        size_t n_slots; /* a power of two, or 0 */
-        size_t n_entries;
-        uint64_t next_id;
+        /* The registry: mc__entry records by id (registry.c). */
+        mc__idtable registry;
 
         /* The objects the mappings are views of (objects.c): open addressing by inode. */
         struct mc__object *objects;

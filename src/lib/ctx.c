@@ -5,6 +5,9 @@
  * system call), account (usage), audit (one record) — in that order and only here, so no
  * operation can skip a check or an audit line and no check is written twice.
  *
+ * A call the mapping manager makes for a client carries the client (mc__call.client): its
+ * rules are decided with the others, and the change of its usage is handed back to it.
+ *
  * Sections: fork handling, life cycle, policy and audit, the choke point.
  */
 
@@ -51,10 +54,10 @@ static void child_fixup(mc_ctx *ctx) {
         mc_usage u = {0};
 
         ctx->pid = getpid();
-        for (size_t i = 0; i < ctx->n_slots; i++) {
-                mc__entry *e = &ctx->slots[i];
+        for (size_t i = 0; i < ctx->registry.n_slots; i++) {
+                mc__entry *e = mc__idtable_slot(&ctx->registry, i);
 
-                if (e->id == 0)
+                if (!e)
                         continue;
                 e->locked = 0;
                 free(e->lockmap);
@@ -67,10 +70,10 @@ static void child_fixup(mc_ctx *ctx) {
                         i--; /* backward shift may have moved an entry into this slot */
                 }
         }
-        for (size_t i = 0; i < ctx->n_slots; i++) {
-                const mc__entry *e = &ctx->slots[i];
+        for (size_t i = 0; i < ctx->registry.n_slots; i++) {
+                const mc__entry *e = mc__idtable_slot(&ctx->registry, i);
 
-                if (e->id == 0)
+                if (!e)
                         continue;
                 u.mapped_bytes += e->kind == MC__KIND_EMPTY ? 0 : e->base_len;
                 u.charged_bytes += mc__entry_charge(e);
@@ -136,6 +139,7 @@ int mc_ctx_new(mc_ctx **ret, mc_error *err) {
                 free(ctx);
                 return r;
         }
+        ctx->registry = (mc__idtable) MC__IDTABLE_INIT(mc__entry);
         pthread_mutex_init(&ctx->lock, NULL);
         pthread_mutex_init(&ctx->audit_lock, NULL);
         atomic_init(&ctx->has_audit, false);
@@ -160,9 +164,9 @@ static void release_all(mc_ctx *ctx) {
                 bool shared = false;
 
                 pthread_mutex_lock(&ctx->lock);
-                for (size_t i = 0; i < ctx->n_slots; i++) {
-                        mc__entry *e = &ctx->slots[i];
-                        if (e->id == 0)
+                for (size_t i = 0; i < ctx->registry.n_slots; i++) {
+                        mc__entry *e = mc__idtable_slot(&ctx->registry, i);
+                        if (!e)
                                 continue;
                         mc__entry_to_mapping(e, &m);
                         if (e->kind == MC__KIND_SHARED) {
@@ -203,7 +207,7 @@ mc_ctx *mc_ctx_free(mc_ctx *ctx) {
 
         mc_audit_close(ctx->audit);
         mc_policy_free(ctx->policy);
-        free(ctx->slots);
+        mc__idtable_done(&ctx->registry);
         free(ctx->objects);
         pthread_mutex_destroy(&ctx->audit_lock);
         pthread_mutex_destroy(&ctx->lock);
@@ -316,6 +320,19 @@ int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
 
 /* ---- the choke point ------------------------------------------------------------------------ */
 
+int mc__ctx_admit(mc_ctx *ctx, mc__call *c, mc_error *err) {
+        int r;
+
+        if (!ctx)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: the context must not be NULL", mc__op_name(c->op));
+        pthread_mutex_lock(&ctx->lock);
+        r = mc__policy_admit(ctx->policy, c, err);
+        pthread_mutex_unlock(&ctx->lock);
+        c->denied = r < 0;
+        return r;
+}
+
 static void account(mc_ctx *ctx, const mc__call *c) {
         mc_usage *u = &ctx->usage;
 
@@ -324,6 +341,12 @@ static void account(mc_ctx *ctx, const mc__call *c) {
         u->locked_bytes += c->add_locked - c->sub_locked;
         u->mappings += c->add_mappings - c->sub_mappings;
         u->shared_objects += c->add_shared - c->sub_shared;
+}
+
+/* How the call changed a manager client's usage, for the manager to keep (mc__client_call). */
+static void client_deltas(mc__call *c) {
+        c->client->d_charged = (int64_t) (c->add_charged - c->sub_charged);
+        c->client->d_locked = (int64_t) (c->add_locked - c->sub_locked);
 }
 
 static bool has_deltas(const mc__call *c) {
@@ -338,18 +361,25 @@ int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
 
         if (!ctx)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s: the context must not be NULL", mc_op_name(c->op));
+                                     "%s: the context must not be NULL", mc__op_name(c->op));
         if (prior < 0) {
                 r = prior;
                 if (prior_err)
                         e = *prior_err;
                 else
-                        mc__error_errno(&e, prior, "%s", mc_op_name(c->op));
+                        mc__error_errno(&e, prior, "%s", mc__op_name(c->op));
                 goto audit;
         }
 
         pthread_mutex_lock(&ctx->lock);
-        r = steps->prepare ? steps->prepare(ctx, c, data, &e) : 0;
+        r = 0;
+        /* A manager client's capabilities come before anything is looked at for it. */
+        if (_unlikely_(c->client)) {
+                r = mc__policy_admit(ctx->policy, c, &e);
+                c->denied = r < 0;
+        }
+        if (r >= 0 && steps->prepare)
+                r = steps->prepare(ctx, c, data, &e);
         if (r >= 0) {
                 r = mc__policy_decide(ctx->policy, c, &ctx->usage, &e);
                 c->denied = r < 0;
@@ -372,9 +402,12 @@ int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
                         account(ctx, c);
                 pthread_mutex_unlock(&ctx->lock);
         }
+        if (_unlikely_(c->client) && r >= 0)
+                client_deltas(c);
 
 audit:
-        if (atomic_load_explicit(&ctx->has_audit, memory_order_relaxed)) {
+        if (atomic_load_explicit(&ctx->has_audit, memory_order_relaxed) &&
+            (r < 0 || !(steps->flags & MC__RUN_AUDIT_FAILURES))) {
                 pthread_mutex_lock(&ctx->audit_lock);
                 if (ctx->audit)
                         mc__audit_call(ctx->audit, ctx->pid, c, r, r < 0 ? &e : NULL);

@@ -23,6 +23,7 @@ static const char *const kind_names[_MC_ERROR_KIND_MAX] = {
         [MC_ERR_TIMED_OUT] = "TimedOut",
         [MC_ERR_INVALID_SIGNAL] = "InvalidSignal",
         [MC_ERR_IO] = "Io",
+        [MC_ERR_PEER_GONE] = "PeerGone",
 };
 
 const char *mc_error_kind_name(mc_error_kind kind) {
@@ -43,6 +44,7 @@ const char *mc_error_kind_name(mc_error_kind kind) {
                 [MC_ERR_POLICY_VIOLATION] = cap ".PolicyViolation",                                \
                 [MC_ERR_TIMED_OUT] = cap ".TimedOut",                                              \
                 [MC_ERR_INVALID_SIGNAL] = cap ".InvalidSignal", [MC_ERR_IO] = cap ".Io",           \
+                [MC_ERR_PEER_GONE] = cap ".PeerGone",                                              \
         }
 
 static const char *const codes[_MC_DOMAIN_MAX][_MC_ERROR_KIND_MAX] = {
@@ -101,6 +103,7 @@ int mc_error_kind_from_name(const char *name, mc_error_kind *ret_kind) {
         X(ENODEV, MC_ERR_UNSUPPORTED)                                                              \
         X(EAFNOSUPPORT, MC_ERR_UNSUPPORTED)                                                        \
         X(ETIMEDOUT, MC_ERR_TIMED_OUT)                                                             \
+        X(EOWNERDEAD, MC_ERR_PEER_GONE)                                                            \
         X(EIO, MC_ERR_IO)
 
 mc_error_kind mc_error_kind_from_errno(int errnum) {

@@ -84,6 +84,50 @@ enum {
 };
 
 /*
+ * The mapping manager's calls that make no library call (manager.c): they go through the choke
+ * point for their capability and their audit record, under the manager's names ("mmap_fd",
+ * "mmap_list"). They lie outside mc_op's range for good, since MC_OP_BIT() stops at 63, and no
+ * policy's allowed_syscalls names them: the client's capabilities decide them.
+ */
+#define MC__OP_MMAP_FD   ((mc_op) 64)
+#define MC__OP_MMAP_LIST ((mc_op) 65)
+
+/* mc_op_name(), and the names of the two operations above; NULL for anything else. */
+const char *mc__op_name(mc_op op);
+
+/* A capability a manager call needs (mc_capability bit), and the refusal that names it. */
+typedef struct mc__need {
+        unsigned cap;
+        const char *why; /* the whole message: "Mmap needs the FileRead capability" */
+} mc__need;
+
+/*
+ * What the mapping manager adds to a call it makes for a client (manager.h): the client's
+ * capabilities and what the call needs, the client's usage against its limits, and the
+ * decision inputs only the manager knows. mc__policy_decide() checks it next to the context's
+ * own rules, and the choke point reports back how the call changed the client's usage.
+ */
+typedef struct mc__client_call {
+        const char *call; /* the manager's name of the call ("Mprotect"), for messages */
+        uint64_t id;      /* the manager's id of the mapping; 0 for a new one */
+        unsigned caps;    /* what the client holds */
+        mc__need need[2]; /* what the call needs, checked in order; cap 0 ends the list */
+        int advice;       /* Madvise: the mc_advice asked for; -1 for other calls */
+        /* The client's usage and its limits. Mappings count the extra pieces of split ones. */
+        uint64_t mappings, max_mappings;
+        uint64_t charged, max_charged; /* what max_memory_usage counts, for this client */
+        uint64_t locked, max_locked;
+        /* A call on a range: the pieces the mapping is left in, when it adds @add_pieces. */
+        uint64_t pieces, add_pieces;
+        /* Set by the choke point when the call succeeded: the change of the client's usage. */
+        int64_t d_charged, d_locked;
+} mc__client_call;
+
+/* A client call with nothing needed, counted or changed yet. */
+#define MC__CLIENT_CALL_INIT                                                                       \
+        { .advice = -1 }
+
+/*
  * One privileged operation as the choke point sees it: what was asked (for the policy and the
  * audit record), what it adds to the usage (for the quotas), and what came of it.
  */
@@ -123,12 +167,13 @@ typedef struct mc__call {
         } req;
 
         /* Decision inputs, set by the operation before the choke point runs. */
-        bool huge;            /* uses huge pages (MAP_HUGETLB, MAP_HUGE_*, MADV_HUGEPAGE) */
-        bool write_exec;      /* asks for write and execute on one mapping */
-        bool fixed;           /* MAP_FIXED (replacing) */
-        uint8_t wx_alias;     /* MC__WX_*: write and execute through two views, or in turn */
-        uint64_t add_bytes;   /* mapped bytes this call adds (accounted; reported only) */
-        uint64_t add_charged; /* bytes it adds to what max_memory_usage counts (checked) */
+        bool huge;               /* uses huge pages (MAP_HUGETLB, MAP_HUGE_*, MADV_HUGEPAGE) */
+        mc__client_call *client; /* the mapping manager's client, or NULL */
+        bool write_exec;         /* asks for write and execute on one mapping */
+        bool fixed;              /* MAP_FIXED (replacing) */
+        uint8_t wx_alias;        /* MC__WX_*: write and execute through two views, or in turn */
+        uint64_t add_bytes;      /* mapped bytes this call adds (accounted; reported only) */
+        uint64_t add_charged;    /* bytes it adds to what max_memory_usage counts (checked) */
         uint64_t add_locked;
         uint64_t add_mappings;
         uint64_t add_shared;
@@ -171,6 +216,12 @@ static inline void mc__call_init(mc__call *c, mc_op op, const char *capability) 
         c->req.fd = -1;
 }
 
+/*
+ * Set the request fields that name the mapping @m, when there is one: its address, its id, and
+ * @length, or its length for MC_LENGTH_ALL.
+ */
+void mc__call_set_range(mc__call *c, const mc_mapping *m, size_t length);
+
 /* ---- the choke point ----------------------------------------------------------------------- */
 
 /*
@@ -187,6 +238,11 @@ typedef int (*mc__step_fn)(mc_ctx *ctx, mc__call *c, void *data, mc_error *err);
 enum {
         /* Run the system call without the context lock (msync: slow and non-destructive). */
         MC__RUN_UNLOCKED = 1 << 0,
+        /*
+         * Audit only a failure or a denial: for a call that only looks (a list of other
+         * clients' mappings), whose successes a client could repeat to fill the log.
+         */
+        MC__RUN_AUDIT_FAILURES = 1 << 1,
 };
 
 typedef struct mc__steps {
@@ -197,12 +253,22 @@ typedef struct mc__steps {
 
 /*
  * The one choke point: prepare, decide (policy, quotas), call, account (usage), audit (one
- * record), in that order. @prior is the result of the operation's own argument checks: when
+ * record), in that order; for a manager client's call its request-only rules
+ * (mc__policy_admit()) come first, before prepare looks anything up, and its usage change is
+ * handed back in c->client. @prior is the result of the operation's own argument checks: when
  * it is negative (@prior_err says why) nothing runs and the failure is audited as it is.
  * Returns 0 or -errno, with the caller's @err filled on failure.
  */
 int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
                 const mc__steps *steps, void *data, mc_error *err);
+
+/*
+ * Decide the rules that depend on nothing but the request (mc__policy_admit()) before an
+ * operation touches anything: the manager's Mmap asks before it looks a path up, so that a
+ * client without FileRead cannot learn which files exist. A denial sets c->denied; pass it to
+ * mc__ctx_run() as @prior, which audits it. mc__ctx_run() decides these rules again.
+ */
+int mc__ctx_admit(mc_ctx *ctx, mc__call *c, mc_error *err);
 
 /*
  * Mark the live mapping @id of @ctx faulted (an msync failed with EIO); takes the context lock,
@@ -347,14 +413,49 @@ int mc__prot_to_sys(unsigned prot);
 /* "ReadWrite" etc. for audit records and the CLI; "None" for 0. */
 const char *mc__prot_name(unsigned prot);
 
+/* ---- the library's calls for a manager client ------------------------------------------------ */
+
+/*
+ * mc_mmap(), mc_shared_open(), mc_mprotect_range() (the whole mapping for offset 0 and
+ * MC_LENGTH_ALL), mc_madvise() and mc_mlock()/mc_munlock() (@op, no flags) made by the mapping
+ * manager for a client: the same operation, with @cl's rules decided with the others and its
+ * usage change handed back in @cl.
+ */
+int mc__mmap_client(mc_ctx *ctx, const mc_map_request *req, mc__client_call *cl, mc_mapping *ret,
+                    mc_error *err);
+int mc__shared_open_client(mc_ctx *ctx, const mc_shared_request *req, mc__client_call *cl,
+                           mc_shared *ret, mc_error *err);
+int mc__mprotect_client(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length, unsigned prot,
+                        mc__client_call *cl, mc_error *err);
+int mc__madvise_client(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
+                       mc_advice advice, mc__client_call *cl, mc_error *err);
+int mc__lock_client(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
+                    mc__client_call *cl, mc_error *err);
+
+/* ---- /proc (procfs.c) ----------------------------------------------------------------------- */
+
+/*
+ * Read the /proc file @path into @buf, at most @size - 1 bytes, NUL-terminated, through the
+ * seam. Return: the bytes read, or -errno.
+ */
+ssize_t mc__proc_read(const char *path, char *buf, size_t size);
+
 /* ---- policy (policy.c) ----------------------------------------------------------------------- */
 
 /*
  * Decide whether @c may run under @policy given @usage: returns 0, or -EPERM with @err set to
- * a PolicyViolation that names the rule and, for quotas, the usage and the limit.
+ * a PolicyViolation that names the rule and, for quotas, the usage and the limit. A manager
+ * client's missing capability is -EACCES, PermissionDenied with sys_errno 0 (no system call
+ * failed), and its limits and refused advice PolicyViolation with the manager's messages.
  */
 int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage *usage,
                       mc_error *err);
+
+/*
+ * The part of mc__policy_decide() that needs nothing but the request: the operation itself
+ * (allowed_syscalls) and a manager client's capabilities.
+ */
+int mc__policy_admit(const mc_policy *policy, const mc__call *c, mc_error *err);
 
 /* ---- audit (audit.c) ------------------------------------------------------------------------ */
 
@@ -373,6 +474,15 @@ void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const c
 
 /* Records a sink failed to write since it was opened. */
 uint64_t mc__audit_dropped(const mc_audit *audit);
+
+/* ---- processes (procfs.c) ------------------------------------------------------------------- */
+
+/*
+ * The state letter ('R', 'S', 'Z', ...) and start time (clock ticks since boot) of process
+ * @pid (0: the caller) from /proc/PID/stat; either output may be NULL. Return: 0, -ENOENT or
+ * -ESRCH when there is no such process, -EIO when the file cannot be parsed, or -errno.
+ */
+int mc__proc_stat(pid_t pid, char *ret_state, uint64_t *ret_start);
 
 /* ---- signals (signal.c) ---------------------------------------------------------------------- */
 

@@ -2,13 +2,15 @@
 #pragma once
 
 /*
- * The mapping manager's layout, shared by manager.c (ids, mmap, read/write/sync, unmap, stats)
- * and manager-range.c (the calls on page ranges: Mprotect, Madvise, Mlock, Munlock).
+ * The mapping manager's layout, shared by manager.c (ids, mmap, read/write/sync, unmap),
+ * manager-info.c (stats, list, descriptors) and manager-range.c (the calls on page ranges:
+ * Mprotect, Madvise, Mlock, Munlock).
  */
 
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "idtable.h"
 #include "internal.h"
 
 /* Why a mapping stopped taking writes and syncs (see mc_manager_msync()). */
@@ -49,7 +51,7 @@ typedef struct entry {
         mc_shared shm;
         size_t delta;     /* the first byte asked for is at region->ptr + delta */
         int fd;           /* the file (or -1); shm.fd for shared anonymous memory */
-        uint64_t charged; /* bytes counted against the owner's quota */
+        uint64_t charged; /* what the context charges for it, counted against the owner's quota */
         uint8_t *pages;   /* PAGE_* per page of the region; NULL while all are prot, unlocked */
         size_t n_pages;
         uint64_t pieces; /* runs of pages with one state (1 without @pages) */
@@ -58,11 +60,17 @@ typedef struct entry {
         _Atomic uint64_t fault_size; /* FAULT_SHRANK: the file's size when it was seen */
 } entry;
 
+/* A record of the manager's id table: the id and its entry. */
+typedef struct id_slot {
+        uint64_t id;
+        entry *e;
+} id_slot;
+
 typedef struct owner {
         uint64_t key;
         uint64_t mappings;
-        uint64_t pieces; /* pieces beyond the first of each mapping: they count as mappings */
-        uint64_t bytes;
+        uint64_t pieces;  /* pieces beyond the first of each mapping: they count as mappings */
+        uint64_t charged; /* the sum of its entries' charged */
         uint64_t locked;
 } owner;
 
@@ -74,10 +82,8 @@ struct mc_manager {
         uint64_t max_mappings;
         uint64_t max_bytes;
         uint64_t max_locked;
-        uint64_t next_id;
-        entry **entries; /* open addressing by id; NULL = free */
-        size_t n_slots, n_entries;
-        owner *owners; /* a small array: clients with mappings */
+        mc__idtable ids; /* id_slot records: the entries by id */
+        owner *owners;   /* a small array: clients with mappings */
         size_t n_owners, cap_owners;
 };
 
@@ -95,11 +101,26 @@ entry *mc__mgr_lookup(mc_manager *mgr, const mc_client *client, uint64_t id, boo
 /* The client's record; NULL when it has no mapping (it always has one while it holds any). */
 owner *mc__mgr_owner(mc_manager *mgr, uint64_t key);
 
-/* A capability refusal: PermissionDenied with no errno, since no system call failed. */
-int mc__mgr_deny(mc_error *err, const char *what);
+/*
+ * The arguments every manager call checks first: InvalidArgument for a NULL manager or client,
+ * or, when @given is false, for the missing arguments @what ("@call: @what must not be NULL").
+ */
+int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, bool given,
+                  const char *what, mc_error *err);
 
-/* InvalidArgument for a NULL manager or client. */
-int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, mc_error *err);
+/*
+ * Describe @client to the library call @call makes for it (mc__client_call): what it holds,
+ * what it uses of its limits (nothing yet when it has no mapping), and the mapping @e it is
+ * about (NULL for a new one). What the call needs is the caller's to add. Lock held.
+ */
+void mc__mgr_client_call(mc_manager *mgr, const mc_client *client, const char *call, const entry *e,
+                         mc__client_call *ret);
+
+/*
+ * Keep what a successful call changed of @e's and its owner's charged and locked bytes
+ * (exclusive lock held).
+ */
+void mc__mgr_account(mc_manager *mgr, entry *e, const mc__client_call *cl);
 
 /* A checked range of a mapping (see "Ranges" in manager.h). */
 typedef struct mc__mgr_range {
@@ -122,6 +143,12 @@ int mc__mgr_range_resolve(const entry *e, uint64_t offset, uint64_t length, mc__
  * shrinks. An fstat() failure counts as not shrunk: the copy itself still reports Io.
  */
 bool mc__mgr_shrunk(entry *e, uint64_t *ret_size);
+
+/*
+ * Whether @e is faulted: its file shrank under it (checked now) or a write-back failed; it
+ * then takes no writes and no syncs until it is mapped again.
+ */
+bool mc__mgr_faulted(entry *e);
 
 /* Io for a faulted mapping: what happened and what to do. */
 int mc__mgr_fault_error(const entry *e, mc_error *err);

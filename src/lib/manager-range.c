@@ -2,8 +2,9 @@
 /*
  * The mapping manager's calls on page ranges: Mprotect, Madvise, Mlock and Munlock, and the
  * per-page state behind them. Each call checks the range (page boundaries of the file, inside
- * the mapping), the client's capabilities and quotas, then makes the library call through the
- * context, which decides the policy and audits; only when that succeeded does the page state
+ * the mapping) and counts what the call would change (pieces, the write bit), then makes the
+ * library call for the client through the context, which decides the policy and the client's
+ * capabilities and limits with it, and audits; only when that succeeded does the page state
  * change.
  *
  * Why the manager keeps page state besides the library: the kernel keeps each run of pages
@@ -88,29 +89,6 @@ static uint64_t runs_if(const entry *e, size_t p0, size_t p1, uint8_t mask, uint
         return n;
 }
 
-/*
- * Refuse a change that would leave the client holding more mappings and pieces than it may;
- * otherwise the pieces @e would have afterwards go to *@ret_pieces.
- */
-static int pieces_check(mc_manager *mgr, const entry *e, const mc__mgr_range *rg, uint8_t mask,
-                        uint8_t value, const char *call, uint64_t *ret_pieces, mc_error *err) {
-        owner *o = mc__mgr_owner(mgr, e->owner_key);
-        uint64_t pieces = runs_if(e, rg->p0, rg->p1, mask, value);
-
-        if (o && pieces > e->pieces &&
-            o->mappings + o->pieces + (pieces - e->pieces) > mgr->max_mappings)
-                return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
-                                     "%s would split Mmap %" PRIu64 " into %" PRIu64 " pieces, "
-                                     "and the client would hold %" PRIu64 " mappings and pieces; "
-                                     "the limit per client is %" PRIu64 " (the kernel keeps each "
-                                     "piece as a mapping of its own)",
-                                     call, e->id, pieces,
-                                     o->mappings + o->pieces + (pieces - e->pieces),
-                                     mgr->max_mappings);
-        *ret_pieces = pieces;
-        return 0;
-}
-
 /* The page state must exist before a library call whose result it records: afterwards nothing
  * may fail. */
 static int pages_prepare(entry *e, const char *call, mc_error *err) {
@@ -164,29 +142,38 @@ size_t mc__mgr_prot_runs(const entry *e, mc_mapping_range *out) {
 }
 
 /*
- * The steps every range call shares: find the client's entry, check the range, and with
- * @mask/@value (the change the call makes to the pages' state) check the pieces and prepare
- * the state. The exclusive lock is held.
+ * The steps every range call shares: find the client's entry, check the range, describe the
+ * client to the library call (@cl), and with @mask/@value (the change the call makes to the
+ * pages' state) count the pieces the mapping would be left in, for the policy to decide, and
+ * prepare the state. The exclusive lock is held.
  */
-static entry *range_begin(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
-                          uint64_t length, uint8_t mask, uint8_t value, const char *call,
-                          mc__mgr_range *rg, uint64_t *ret_pieces, int *ret_r, mc_error *err) {
+static int range_begin(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                       uint64_t length, uint8_t mask, uint8_t value, const char *call,
+                       mc__mgr_range *rg, mc__client_call *cl, entry **ret_e, mc_error *err) {
         entry *e = mc__mgr_lookup(mgr, client, id, false, err);
         int r;
 
-        if (!e) {
-                *ret_r = -ENOENT;
-                return NULL;
-        }
+        if (!e)
+                return -ENOENT;
         r = mc__mgr_range_resolve(e, offset, length, rg, err);
-        if (r >= 0 && mask)
-                r = pieces_check(mgr, e, rg, mask, value, call, ret_pieces, err);
+        if (r < 0)
+                return r;
+        mc__mgr_client_call(mgr, client, call, e, cl);
+        if (!mask) {
+                *ret_e = e;
+                return 0;
+        }
+        cl->pieces = runs_if(e, rg->p0, rg->p1, mask, value);
+        cl->add_pieces = cl->pieces > e->pieces ? cl->pieces - e->pieces : 0;
         /* Without page state every page is e->prot, unlocked, normal: a change of all of
          * them to that still needs none. */
-        if (r >= 0 && mask && (e->pages || !(rg->whole && (mask == PAGE_PROT || value == 0))))
+        if (e->pages || !(rg->whole && (mask == PAGE_PROT || value == 0))) {
                 r = pages_prepare(e, call, err);
-        *ret_r = r;
-        return r < 0 ? NULL : e;
+                if (r < 0)
+                        return r;
+        }
+        *ret_e = e;
+        return 0;
 }
 
 /* ---- mprotect -------------------------------------------------------------------------------- */
@@ -196,175 +183,161 @@ int mc_manager_mprotect(mc_manager *mgr, const mc_client *client, uint64_t id, u
         return mc_manager_mprotect_range(mgr, client, id, 0, MC_MANAGER_LENGTH_ALL, prot, err);
 }
 
-int mc_manager_mprotect_range(mc_manager *mgr, const mc_client *client, uint64_t id,
-                              uint64_t offset, uint64_t length, unsigned prot, mc_error *err) {
-        mc__mgr_range rg;
-        uint64_t pieces = 1;
-        bool adds_write = false;
-        entry *e;
-        int r;
+static int mprotect_check(const mc_manager *mgr, const mc_client *client, unsigned prot,
+                          mc_error *err) {
+        int r = mc__mgr_check(mgr, client, "Mprotect", true, NULL, err);
 
-        if (mc__mgr_check(mgr, client, "Mprotect", err) < 0)
-                return -EINVAL;
+        if (r < 0)
+                return r;
         if (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "prot %u has bits beyond 7", prot);
-        pthread_rwlock_wrlock(&mgr->lock);
-        e = range_begin(mgr, client, id, offset, length, PAGE_PROT, (uint8_t) prot, "Mprotect", &rg,
-                        &pieces, &r, err);
-        if (!e)
-                goto out;
-        for (size_t p = rg.p0; p < rg.p1 && (prot & MC_PROT_WRITE); p++)
-                adds_write = adds_write ||
-                             !(e->pages ? e->pages[p] & MC_PROT_WRITE : e->prot & MC_PROT_WRITE);
-        if (adds_write && !(client->caps & MC_CAP_FILE_WRITE)) {
-                r = mc__mgr_deny(err, "Mprotect adding the write bit needs the FileWrite "
-                                      "capability");
-                goto out;
-        }
-        if (rg.whole)
-                r = mc_mprotect(mgr->ctx, mc__mgr_region(e), prot, err);
-        else
-                r = mc_mprotect_range(mgr->ctx, mc__mgr_region(e), rg.lib_off, rg.lib_len, prot,
-                                      err);
+        return 0;
+}
+
+/* Whether @prot adds the write bit to a page of [rg->p0, rg->p1) of @e that lacks it. */
+static bool adds_write(const entry *e, const mc__mgr_range *rg, unsigned prot) {
+        if (!(prot & MC_PROT_WRITE))
+                return false;
+        for (size_t p = rg->p0; p < rg->p1; p++)
+                if (!(state_of(e, p) & MC_PROT_WRITE))
+                        return true;
+        return false;
+}
+
+/* The change itself (exclusive lock held). */
+static int mprotect_locked(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                           uint64_t length, unsigned prot, mc_error *err) {
+        mc__client_call cl;
+        mc__mgr_range rg;
+        entry *e;
+        int r;
+
+        r = range_begin(mgr, client, id, offset, length, PAGE_PROT, (uint8_t) prot, "Mprotect", &rg,
+                        &cl, &e, err);
         if (r < 0)
-                goto out;
+                return r;
+        if (adds_write(e, &rg, prot))
+                cl.need[0] = (mc__need){MC_CAP_FILE_WRITE, "Mprotect adding the write bit needs "
+                                                           "the FileWrite capability"};
+        r = mc__mprotect_client(mgr->ctx, mc__mgr_region(e), rg.lib_off, rg.lib_len, prot, &cl,
+                                err);
+        if (r < 0)
+                return r;
+        mc__mgr_account(mgr, e, &cl);
         if (e->pages)
-                pages_apply(mgr, e, &rg, PAGE_PROT, (uint8_t) prot, pieces);
+                pages_apply(mgr, e, &rg, PAGE_PROT, (uint8_t) prot, cl.pieces);
         else
                 e->prot = prot;
-out:
+        return 0;
+}
+
+int mc_manager_mprotect_range(mc_manager *mgr, const mc_client *client, uint64_t id,
+                              uint64_t offset, uint64_t length, unsigned prot, mc_error *err) {
+        int r;
+
+        r = mprotect_check(mgr, client, prot, err);
+        if (r < 0)
+                return r;
+        pthread_rwlock_wrlock(&mgr->lock);
+        r = mprotect_locked(mgr, client, id, offset, length, prot, err);
         pthread_rwlock_unlock(&mgr->lock);
         return r;
 }
 
 /* ---- madvise --------------------------------------------------------------------------------- */
 
-/* Why the manager does not offer @advice to clients, or NULL when it does. */
-static const char *advice_refused(mc_advice advice) {
-        switch (advice) {
-        case MC_ADVICE_NORMAL:
-        case MC_ADVICE_RANDOM:
-        case MC_ADVICE_SEQUENTIAL:
-        case MC_ADVICE_WILLNEED:
-        case MC_ADVICE_DONTNEED:
-        case MC_ADVICE_FREE:
-        case MC_ADVICE_COLD:
-        case MC_ADVICE_POPULATE_READ:
-        case MC_ADVICE_POPULATE_WRITE:
-                return NULL;
-        case MC_ADVICE_REMOVE:
-                return "frees the file's storage under every reader of the range; write zeros "
-                       "instead";
-        case MC_ADVICE_PAGEOUT:
-                return "evicts pages that other clients share from memory, and they would pay "
-                       "for reading them again";
-        case MC_ADVICE_DONTFORK:
-        case MC_ADVICE_DOFORK:
-        case MC_ADVICE_WIPEONFORK:
-        case MC_ADVICE_KEEPONFORK:
-        case MC_ADVICE_DONTDUMP:
-        case MC_ADVICE_DODUMP:
-                return "concerns the fork children and core dumps of the process holding the "
-                       "mapping, not the client";
-        case MC_ADVICE_HUGEPAGE:
-        case MC_ADVICE_NOHUGEPAGE:
-                return "huge pages are the policy's to choose, not a client's";
-        case MC_ADVICE_MERGEABLE:
-        case MC_ADVICE_UNMERGEABLE:
-                return "merging identical pages across processes lets clients time each other";
-        default:
-                return "is not an advice";
-        }
+/*
+ * The readahead advices are kept per kernel mapping: they split a mapping like protections do,
+ * so they are page state (@ret_mask, @ret_value); the others are not.
+ */
+static void advice_state(mc_advice advice, uint8_t *ret_mask, uint8_t *ret_value) {
+        *ret_mask = 0;
+        *ret_value = 0;
+        if (advice != MC_ADVICE_NORMAL && advice != MC_ADVICE_RANDOM &&
+            advice != MC_ADVICE_SEQUENTIAL)
+                return;
+        *ret_mask = PAGE_ADVICE;
+        *ret_value = (uint8_t) ((advice == MC_ADVICE_RANDOM       ? READAHEAD_RANDOM
+                                 : advice == MC_ADVICE_SEQUENTIAL ? READAHEAD_SEQUENTIAL
+                                                                  : READAHEAD_NORMAL)
+                                << 4);
+}
+
+/* The advice itself (exclusive lock held); which advice clients may give is the policy's. */
+static int madvise_locked(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                          uint64_t length, mc_advice advice, mc_error *err) {
+        mc__client_call cl;
+        mc__mgr_range rg;
+        uint8_t mask, value;
+        entry *e;
+        int r;
+
+        advice_state(advice, &mask, &value);
+        r = range_begin(mgr, client, id, offset, length, mask, value, "Madvise", &rg, &cl, &e, err);
+        if (r < 0)
+                return r;
+        cl.advice = (int) advice;
+        r = mc__madvise_client(mgr->ctx, mc__mgr_region(e), rg.lib_off, rg.lib_len, advice, &cl,
+                               err);
+        if (r < 0)
+                return r;
+        if (mask && e->pages)
+                pages_apply(mgr, e, &rg, mask, value, cl.pieces);
+        return 0;
 }
 
 int mc_manager_madvise(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
                        uint64_t length, mc_advice advice, mc_error *err) {
-        const char *why, *name;
-        mc__mgr_range rg;
-        uint64_t pieces = 1;
-        uint8_t mask = 0, value = 0;
-        entry *e;
         int r;
 
-        if (mc__mgr_check(mgr, client, "Madvise", err) < 0)
-                return -EINVAL;
-        why = advice_refused(advice);
-        name = mc_advice_name(advice);
-        if (why)
-                return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
-                                     "advice %s is not offered to clients: it %s",
-                                     name ? name : "(unknown)", why);
-        /* The readahead advices are kept per kernel mapping: they split like protections. */
-        if (advice == MC_ADVICE_NORMAL || advice == MC_ADVICE_RANDOM ||
-            advice == MC_ADVICE_SEQUENTIAL) {
-                mask = PAGE_ADVICE;
-                value = (uint8_t) ((advice == MC_ADVICE_RANDOM       ? READAHEAD_RANDOM
-                                    : advice == MC_ADVICE_SEQUENTIAL ? READAHEAD_SEQUENTIAL
-                                                                     : READAHEAD_NORMAL)
-                                   << 4);
-        }
+        r = mc__mgr_check(mgr, client, "Madvise", true, NULL, err);
+        if (r < 0)
+                return r;
         pthread_rwlock_wrlock(&mgr->lock);
-        e = range_begin(mgr, client, id, offset, length, mask, value, "Madvise", &rg, &pieces, &r,
-                        err);
-        if (e)
-                r = mc_madvise(mgr->ctx, mc__mgr_region(e), rg.lib_off, rg.lib_len, advice, err);
-        if (e && r >= 0 && mask && e->pages)
-                pages_apply(mgr, e, &rg, mask, value, pieces);
+        r = madvise_locked(mgr, client, id, offset, length, advice, err);
         pthread_rwlock_unlock(&mgr->lock);
         return r;
 }
 
 /* ---- mlock / munlock ------------------------------------------------------------------------- */
 
-/* Bytes of pages [rg->p0, rg->p1) of @e that are (@want) or are not locked. */
-static uint64_t locked_bytes(const entry *e, const mc__mgr_range *rg, bool want) {
-        size_t page = mc_page_size();
-        uint64_t n = 0;
+/* The lock itself (exclusive lock held); the client's locked bytes are the policy's. */
+static int lock_locked(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                       uint64_t length, bool lock, mc_error *err) {
+        const char *call = lock ? "Mlock" : "Munlock";
+        mc__client_call cl;
+        mc__mgr_range rg;
+        entry *e;
+        int r;
 
-        for (size_t p = rg->p0; p < rg->p1; p++)
-                if (!!(state_of(e, p) & PAGE_LOCKED) == want)
-                        n += page;
-        return n;
+        r = range_begin(mgr, client, id, offset, length, PAGE_LOCKED, lock ? PAGE_LOCKED : 0, call,
+                        &rg, &cl, &e, err);
+        if (r < 0)
+                return r;
+        if (lock)
+                cl.need[0] = (mc__need){MC_CAP_MEM_LOCK,
+                                        "Mlock needs the MemLock capability (locked memory is "
+                                        "taken from the whole machine)"};
+        r = mc__lock_client(lock ? MC_OP_MLOCK : MC_OP_MUNLOCK, mgr->ctx, mc__mgr_region(e),
+                            rg.lib_off, rg.lib_len, &cl, err);
+        if (r < 0)
+                return r;
+        mc__mgr_account(mgr, e, &cl);
+        if (e->pages)
+                pages_apply(mgr, e, &rg, PAGE_LOCKED, lock ? PAGE_LOCKED : 0, cl.pieces);
+        return 0;
 }
 
 static int lock_common(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
                        uint64_t length, bool lock, mc_error *err) {
-        const char *call = lock ? "Mlock" : "Munlock";
-        mc__mgr_range rg;
-        uint64_t pieces = 1, change = 0;
-        owner *o;
-        entry *e;
         int r;
 
-        if (mc__mgr_check(mgr, client, call, err) < 0)
-                return -EINVAL;
-        if (lock && !(client->caps & MC_CAP_MEM_LOCK))
-                return mc__mgr_deny(err, "Mlock needs the MemLock capability (locked memory is "
-                                         "taken from the whole machine)");
+        r = mc__mgr_check(mgr, client, lock ? "Mlock" : "Munlock", true, NULL, err);
+        if (r < 0)
+                return r;
         pthread_rwlock_wrlock(&mgr->lock);
-        e = range_begin(mgr, client, id, offset, length, PAGE_LOCKED, lock ? PAGE_LOCKED : 0, call,
-                        &rg, &pieces, &r, err);
-        if (!e)
-                goto out;
-        o = mc__mgr_owner(mgr, e->owner_key);
-        change = locked_bytes(e, &rg, !lock);
-        if (lock && o && o->locked + change > mgr->max_locked) {
-                r = mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
-                                  "Mlock of %" PRIu64 " more bytes: the client has %" PRIu64
-                                  " bytes locked, the limit per client is %" PRIu64,
-                                  change, o->locked, mgr->max_locked);
-                goto out;
-        }
-        r = lock ? mc_mlock(mgr->ctx, mc__mgr_region(e), rg.lib_off, rg.lib_len, 0, err)
-                 : mc_munlock(mgr->ctx, mc__mgr_region(e), rg.lib_off, rg.lib_len, err);
-        if (r < 0 || !e->pages)
-                goto out;
-        pages_apply(mgr, e, &rg, PAGE_LOCKED, lock ? PAGE_LOCKED : 0, pieces);
-        e->locked = lock ? e->locked + change : e->locked - change;
-        if (o)
-                o->locked = lock ? o->locked + change : o->locked - change;
-out:
+        r = lock_locked(mgr, client, id, offset, length, lock, err);
         pthread_rwlock_unlock(&mgr->lock);
         return r;
 }

@@ -10,77 +10,40 @@
  * anything that adds or removes an entry, or changes its page state, takes it exclusively. The
  * fault state of an entry is atomic, since calls under the shared lock set it.
  *
- * The calls on page ranges live in manager-range.c; the layout both share in manager-def.h.
+ * The manager's rules are the context's: each call it makes for a client carries the client
+ * (mc__client_call), so mc__policy_decide() decides its capabilities and its limits with the
+ * others and the choke point audits a refusal like any other; the manager keeps the client's
+ * usage from what the choke point reports back. Files are opened beneath the root by
+ * file-open.c. The calls on page ranges live in manager-range.c; the layout both share in
+ * manager-def.h.
  *
- * Sections: tables, paths, mmap, lookup helpers, faults, read/write/sync, unmap/cleanup, stats
- * and list, descriptors, life cycle, capability names.
+ * Sections: tables, clients, paths, mmap, lookup helpers, faults, read/write/sync,
+ * unmap/cleanup, life cycle, capability names. What a client learns about its mappings and
+ * gets of them (MmapStats, MmapList, MmapFd) is in manager-info.c.
  */
 
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "file-open.h"
 #include "manager-def.h"
 
 /* ---- tables --------------------------------------------------------------------------------- */
 
-static size_t slot_of(const mc_manager *mgr, uint64_t id) {
-        return (size_t) ((id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (mgr->n_slots - 1);
-}
-
 static entry *find(const mc_manager *mgr, uint64_t id) {
-        if (mgr->n_slots == 0 || id == 0)
-                return NULL;
-        for (size_t i = slot_of(mgr, id);; i = (i + 1) & (mgr->n_slots - 1)) {
-                if (!mgr->entries[i])
-                        return NULL;
-                if (mgr->entries[i]->id == id)
-                        return mgr->entries[i];
-        }
+        id_slot *s = mc__idtable_find(&mgr->ids, id);
+
+        return s ? s->e : NULL;
 }
 
-static void put(entry **slots, size_t n, entry *e) {
-        size_t i = (size_t) ((e->id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (n - 1);
-        while (slots[i])
-                i = (i + 1) & (n - 1);
-        slots[i] = e;
-}
-
-/* Make room for one more entry (exclusive lock held). */
-static int reserve(mc_manager *mgr) {
-        entry **slots;
-        size_t n;
-
-        if ((mgr->n_entries + 1) * 2 <= mgr->n_slots)
-                return 0;
-        n = mgr->n_slots ? mgr->n_slots * 2 : 64;
-        slots = calloc(n, sizeof(*slots));
-        if (!slots)
-                return -ENOMEM;
-        for (size_t i = 0; i < mgr->n_slots; i++)
-                if (mgr->entries[i])
-                        put(slots, n, mgr->entries[i]);
-        free(mgr->entries);
-        mgr->entries = slots;
-        mgr->n_slots = n;
-        return 0;
-}
-
+/* Forget @e's id (exclusive lock held). */
 static void remove_entry(mc_manager *mgr, entry *e) {
-        size_t i = slot_of(mgr, e->id), j;
+        id_slot *s = mc__idtable_find(&mgr->ids, e->id);
 
-        while (mgr->entries[i] != e)
-                i = (i + 1) & (mgr->n_slots - 1);
-        mgr->entries[i] = NULL;
-        mgr->n_entries--;
-        /* Re-insert the rest of the probe run so lookups never stop at the hole. */
-        for (j = (i + 1) & (mgr->n_slots - 1); mgr->entries[j]; j = (j + 1) & (mgr->n_slots - 1)) {
-                entry *x = mgr->entries[j];
-                mgr->entries[j] = NULL;
-                put(mgr->entries, mgr->n_slots, x);
-        }
+        if (s)
+                mc__idtable_remove(&mgr->ids, s);
 }
 
 static owner *owner_find(mc_manager *mgr, uint64_t key, bool create) {
@@ -113,7 +76,7 @@ static void owner_release(mc_manager *mgr, const entry *e) {
                 return;
         o->mappings--;
         o->pieces -= e->pieces - 1;
-        o->bytes -= e->charged;
+        o->charged -= e->charged;
         o->locked -= e->locked;
         if (o->mappings == 0)
                 *o = mgr->owners[--mgr->n_owners];
@@ -127,6 +90,46 @@ static void entry_free(entry *e) {
         free(e->pages);
         free(e->path);
         free(e);
+}
+
+/* ---- clients -------------------------------------------------------------------------------- */
+
+int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, bool given,
+                  const char *what, mc_error *err) {
+        if (!mgr || !client)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: the manager and the client must not be NULL", call);
+        if (!given)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: %s must not be NULL", call, what);
+        return 0;
+}
+
+void mc__mgr_client_call(mc_manager *mgr, const mc_client *client, const char *call, const entry *e,
+                         mc__client_call *ret) {
+        const owner *o = owner_find(mgr, client->key, false);
+
+        *ret = (mc__client_call) MC__CLIENT_CALL_INIT;
+        ret->call = call;
+        ret->id = e ? e->id : 0;
+        ret->caps = client->caps;
+        ret->mappings = o ? o->mappings + o->pieces : 0;
+        ret->max_mappings = mgr->max_mappings;
+        ret->charged = o ? o->charged : 0;
+        ret->max_charged = mgr->max_bytes;
+        ret->locked = o ? o->locked : 0;
+        ret->max_locked = mgr->max_locked;
+}
+
+void mc__mgr_account(mc_manager *mgr, entry *e, const mc__client_call *cl) {
+        owner *o = owner_find(mgr, e->owner_key, false);
+
+        e->charged += (uint64_t) cl->d_charged;
+        e->locked += (uint64_t) cl->d_locked;
+        if (o) {
+                o->charged += (uint64_t) cl->d_charged;
+                o->locked += (uint64_t) cl->d_locked;
+        }
 }
 
 /* ---- paths ---------------------------------------------------------------------------------- */
@@ -145,78 +148,121 @@ static int path_check(const char *path, mc_error *err) {
         return 0;
 }
 
-/*
- * Open @path beneath the root without side effects (O_PATH). A rename or mount anywhere in the
- * root during the lookup makes openat2() fail with EAGAIN rather than risk a wrong answer, and
- * a signal may interrupt it: both are tried again a few times before they are reported, as
- * TimedOut, because only the retries ran out (never as OutOfMemory or Io, which errno alone
- * would suggest).
- */
-static int open_beneath(mc_manager *mgr, const char *path, mc_error *err) {
-        struct open_how how = {0};
-        const char *rel = path;
-        int fd, e = 0;
-
-        while (*rel == '/')
-                rel++;
-        if (!*rel)
-                rel = ".";
-        how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
-                      (mgr->allow_symlinks ? 0 : RESOLVE_NO_SYMLINKS);
-        for (int i = 0; i < MC_MANAGER_OPEN_TRIES; i++) {
-                fd = mc_sys.openat2(mgr->root_fd, rel, &how, sizeof(how));
-                if (fd >= 0)
-                        return fd;
-                e = errno;
-                if (e != EAGAIN && e != EINTR)
-                        break;
-        }
-        if (e == EAGAIN)
-                return mc__error_set(err, MC_ERR_TIMED_OUT, EAGAIN,
-                                     "'%.200s': the path kept changing while it was resolved "
-                                     "(a rename or mount in the root raced with all %d tries); "
-                                     "try again",
-                                     path, MC_MANAGER_OPEN_TRIES);
-        if (e == EINTR)
-                return mc__error_set(err, MC_ERR_TIMED_OUT, EINTR,
-                                     "'%.200s': opening was interrupted by a signal in all %d "
-                                     "tries; try again",
-                                     path, MC_MANAGER_OPEN_TRIES);
-        if (e == EXDEV)
-                return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EXDEV,
-                                     "'%.200s': the path leads out of the root", path);
-        if (e == ELOOP)
-                return mc__error_set(err, MC_ERR_PERMISSION_DENIED, ELOOP,
-                                     "'%.200s': the path goes through a symlink%s", path,
-                                     mgr->allow_symlinks ? " loop or a magic link"
-                                                         : " (symlinks are not allowed)");
-        if (e == ENOSYS)
-                return mc__error_set(err, MC_ERR_UNSUPPORTED, ENOSYS,
-                                     "openat2 is not available (Linux 5.6 or later needed)");
-        return mc__error_errno(err, e, "'%.200s'", path);
-}
-
 /* ---- mmap ------------------------------------------------------------------------------------ */
 
-int mc__mgr_deny(mc_error *err, const char *what) {
-        if (err) {
-                err->kind = MC_ERR_PERMISSION_DENIED;
-                err->sys_errno = 0;
-                strscpy(err->message, sizeof(err->message), what);
-        }
-        return -EACCES;
-}
+/* A refusal decided before anything ran is audited like any other, through the choke point. */
+static const mc__steps no_steps = {0};
 
-int mc__mgr_check(const mc_manager *mgr, const mc_client *client, const char *call, mc_error *err) {
-        if (!mgr || !client)
+static int mmap_check(const mc_manager *mgr, const mc_client *client,
+                      const mc_manager_map_request *req, const uint64_t *ret_id, mc_error *err) {
+        int r = mc__mgr_check(mgr, client, "Mmap", req && ret_id, "the request and ret_id", err);
+
+        if (r < 0)
+                return r;
+        if (req->prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s: the manager and the client must not be NULL", call);
+                                     "prot %u has bits beyond 7 (1 read, 2 write, 4 exec)",
+                                     req->prot);
         return 0;
 }
 
-/* Map @e's file region (or anonymous memory) through the context. */
-static int map_entry(mc_manager *mgr, entry *e, int file_fd, mc_error *err) {
+/* The capabilities Mmap needs: FileRead, and FileWrite for the write bit. */
+static void mmap_needs(const mc_manager_map_request *req, mc__client_call *cl) {
+        cl->need[0] = (mc__need){MC_CAP_FILE_READ, "Mmap needs the FileRead capability"};
+        if (req->prot & MC_PROT_WRITE)
+                cl->need[1] = (mc__need){MC_CAP_FILE_WRITE,
+                                         "Mmap with the write bit needs the FileWrite capability"};
+}
+
+/*
+ * Decide the client's capabilities before the path is looked up (mc__ctx_admit()), so that a
+ * client without FileRead learns nothing about the files in the root; a refusal is audited as
+ * the call the manager would have made.
+ */
+static int mmap_admit(mc_manager *mgr, const mc_manager_map_request *req, mc__client_call *cl,
+                      mc_error *err) {
+        MC__ERROR_LOCAL(e);
+        mc__call c;
+        int r;
+
+        mc__call_init(&c, !req->path && req->shared ? MC_OP_SHM_OPEN : MC_OP_MMAP, MC__CAP_MEMORY);
+        c.client = cl;
+        c.fields = MC__F_LENGTH | MC__F_PROT | MC__F_FLAGS;
+        c.req.length = (size_t) req->length;
+        c.req.prot = req->prot;
+        c.req.flags = req->shared ? MC_MAP_SHARED : req->path ? MC_MAP_PRIVATE : MC_MAP_ANONYMOUS;
+        if (req->path) {
+                c.fields |= MC__F_FILE | MC__F_OFFSET;
+                c.req.file = req->path;
+                c.req.offset = req->offset;
+        }
+        r = mc__ctx_admit(mgr->ctx, &c, &e);
+        if (r >= 0)
+                return 0;
+        return mc__ctx_run(mgr->ctx, &c, r, &e, &no_steps, NULL, err);
+}
+
+/* Open @path beneath the root for the mapping; its length cut at the end of the file. */
+static int mmap_open(mc_manager *mgr, const mc_manager_map_request *req, uint64_t *length,
+                     mc_error *err) {
+        _cleanup_(mc__file_done) mc__file file;
+        uint64_t size;
+        int r;
+
+        mc__file_init(&file);
+        r = path_check(req->path, err);
+        if (r < 0)
+                return r;
+        r = mc__file_open_beneath(&file, mgr->root_fd, req->path, mgr->allow_symlinks, err);
+        if (r < 0)
+                return r;
+        size = (uint64_t) file.st.st_size;
+        if (req->offset >= size)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "'%.200s': offset %" PRIu64 " is at or past the end of the "
+                                     "file (%" PRIu64 " bytes)",
+                                     req->path, req->offset, size);
+        if (*length == 0 || *length > size - req->offset)
+                *length = size - req->offset; /* cut at the end */
+        return mc__file_reopen(&file,
+                               (req->prot & MC_PROT_WRITE) && req->shared ? O_RDWR : O_RDONLY, err);
+}
+
+static int anonymous_check(const mc_manager_map_request *req, mc_error *err) {
+        if (req->offset != 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "anonymous memory has no offset");
+        if (req->length == 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "anonymous memory needs a length");
+        return 0;
+}
+
+/* A new entry for the client's mapping of @length bytes, before it is mapped. */
+static entry *entry_new(const mc_client *client, const mc_manager_map_request *req,
+                        uint64_t length) {
+        entry *e = calloc(1, sizeof(*e));
+
+        if (!e)
+                return NULL;
+        e->fd = -1;
+        if (req->path && !(e->path = strdup(req->path))) {
+                free(e);
+                return NULL;
+        }
+        e->owner_key = client->key;
+        e->owner_pid = client->pid;
+        e->offset = req->offset;
+        e->length = length;
+        e->prot = req->prot;
+        e->shared = req->shared;
+        e->file_writable = req->path && req->shared && (req->prot & MC_PROT_WRITE);
+        e->pieces = 1;
+        return e;
+}
+
+/* Map @e's file region (or anonymous memory) through the context, for the client @cl. */
+static int map_entry(mc_manager *mgr, entry *e, int file_fd, mc__client_call *cl, mc_error *err) {
         mc_map_request req = MC_MAP_REQUEST_INIT;
         size_t page = mc_page_size();
         uint64_t aligned = e->offset - e->offset % page;
@@ -226,142 +272,94 @@ static int map_entry(mc_manager *mgr, entry *e, int file_fd, mc_error *err) {
         req.prot = e->prot;
         if (file_fd < 0 && !e->shared) {
                 req.flags = MC_MAP_ANONYMOUS;
-                return mc_mmap(mgr->ctx, &req, &e->m, err);
+                return mc__mmap_client(mgr->ctx, &req, cl, &e->m, err);
         }
         if (file_fd < 0) {
                 mc_shared_request sreq = MC_SHARED_REQUEST_INIT;
                 sreq.size = (size_t) e->length;
                 sreq.prot = e->prot;
                 e->is_shm = true;
-                return mc_shared_open(mgr->ctx, &sreq, &e->shm, err);
+                return mc__shared_open_client(mgr->ctx, &sreq, cl, &e->shm, err);
         }
         req.fd = file_fd;
         req.offset = aligned;
         req.flags = e->shared ? MC_MAP_SHARED : MC_MAP_PRIVATE;
-        return mc_mmap(mgr->ctx, &req, &e->m, err);
+        return mc__mmap_client(mgr->ctx, &req, cl, &e->m, err);
 }
 
-int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const char *path, uint64_t offset,
-                    uint64_t length, unsigned prot, bool shared, uint64_t *ret_id,
-                    uint64_t *ret_length, mc_error *err) {
-        _cleanup_close_ int pfd = -EBADF, fd = -EBADF;
-        entry *e = NULL;
-        uint64_t charge, span;
+/* Map @e for @client, taking over @fd, and give it its id (exclusive lock held). */
+static int mmap_locked(mc_manager *mgr, const mc_client *client, const mc_manager_map_request *req,
+                       entry *e, int *fd, uint64_t *ret_id, mc_error *err) {
+        mc__client_call cl;
+        id_slot *slot;
         owner *o;
         int r;
 
-        if (mc__mgr_check(mgr, client, "Mmap", err) < 0)
-                return -EINVAL;
-        if (!ret_id)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "Mmap: ret_id must not be NULL");
-        if (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "prot %u has bits beyond 7 (1 read, 2 write, 4 exec)", prot);
-        if (!(client->caps & MC_CAP_FILE_READ))
-                return mc__mgr_deny(err, "Mmap needs the FileRead capability");
-        if ((prot & MC_PROT_WRITE) && !(client->caps & MC_CAP_FILE_WRITE))
-                return mc__mgr_deny(err, "Mmap with the write bit needs the FileWrite capability");
-
-        if (path) {
-                struct stat st;
-                char proc[64];
-
-                r = path_check(path, err);
-                if (r < 0)
-                        return r;
-                pfd = open_beneath(mgr, path, err);
-                if (pfd < 0)
-                        return pfd;
-                if (fstat(pfd, &st) < 0)
-                        return mc__error_errno(err, errno, "'%.200s': fstat", path);
-                if (!S_ISREG(st.st_mode))
-                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                             "'%.200s': not a regular file", path);
-                if (offset >= (uint64_t) st.st_size)
-                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                             "'%.200s': offset %" PRIu64 " is at or past "
-                                             "the end of the file (%" PRIu64 " bytes)",
-                                             path, offset, (uint64_t) st.st_size);
-                if (length == 0 || length > (uint64_t) st.st_size - offset)
-                        length = (uint64_t) st.st_size - offset; /* cut at the end */
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-                fd = open(proc, ((prot & MC_PROT_WRITE) && shared ? O_RDWR : O_RDONLY) | O_CLOEXEC |
-                                        O_NOCTTY | O_NONBLOCK);
-                if (fd < 0)
-                        return mc__error_errno(err, errno, "'%.200s': opening", path);
-        } else {
-                if (offset != 0)
-                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                             "anonymous memory has no offset");
-                if (length == 0)
-                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                             "anonymous memory needs a length");
-        }
-        if (length > (uint64_t) PTRDIFF_MAX / 2)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                     "length %" PRIu64 " is too large", length);
-        span = offset % mc_page_size() + length;
-        charge = (span + mc_page_size() - 1) / mc_page_size() * mc_page_size();
-
-        e = calloc(1, sizeof(*e));
-        if (!e || (path && !(e->path = strdup(path)))) {
-                entry_free(e);
-                return mc__error_errno(err, ENOMEM, "allocating a mapping");
-        }
-        e->fd = -1;
-        e->owner_key = client->key;
-        e->owner_pid = client->pid;
-        e->offset = offset;
-        e->length = length;
-        e->prot = prot;
-        e->shared = shared;
-        e->file_writable = path && shared && (prot & MC_PROT_WRITE);
-        e->charged = charge;
-        e->pieces = 1;
-
-        pthread_rwlock_wrlock(&mgr->lock);
         o = owner_find(mgr, client->key, true);
-        if (!o || reserve(mgr) < 0) {
+        if (!o || mc__idtable_reserve(&mgr->ids) < 0) {
                 r = mc__error_errno(err, ENOMEM, "allocating a mapping");
                 goto fail;
         }
-        if (o->mappings + o->pieces + 1 > mgr->max_mappings) {
-                r = mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
-                                  "the client has %" PRIu64 " mappings (pieces of split "
-                                  "mappings included), the limit per client is %" PRIu64,
-                                  o->mappings + o->pieces, mgr->max_mappings);
-                goto fail;
-        }
-        if (o->bytes + charge > mgr->max_bytes || o->bytes + charge < o->bytes) {
-                r = mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
-                                  "%" PRIu64 " bytes mapped + %" PRIu64 " exceed "
-                                  "the limit per client of %" PRIu64 " bytes",
-                                  o->bytes, charge, mgr->max_bytes);
-                goto fail;
-        }
-        r = map_entry(mgr, e, fd, err);
+        mc__mgr_client_call(mgr, client, "Mmap", NULL, &cl);
+        mmap_needs(req, &cl);
+        r = map_entry(mgr, e, *fd, &cl, err);
         if (r < 0)
                 goto fail;
-        e->fd = e->is_shm ? e->shm.fd : TAKE_FD(fd);
+        e->fd = e->is_shm ? e->shm.fd : TAKE_FD(*fd);
         e->n_pages = (e->delta + (size_t) e->length + mc_page_size() - 1) / mc_page_size();
-        e->id = ++mgr->next_id;
-        put(mgr->entries, mgr->n_slots, e);
-        mgr->n_entries++;
+        slot = mc__idtable_claim(&mgr->ids);
+        slot->e = e;
+        e->id = slot->id;
         o->mappings++;
-        o->bytes += charge;
-        pthread_rwlock_unlock(&mgr->lock);
+        mc__mgr_account(mgr, e, &cl);
         *ret_id = e->id;
-        if (ret_length)
-                *ret_length = length;
         return 0;
 
 fail:
         if (o && o->mappings == 0)
                 *o = mgr->owners[--mgr->n_owners];
-        pthread_rwlock_unlock(&mgr->lock);
-        entry_free(e);
         return r;
+}
+
+int mc_manager_mmap(mc_manager *mgr, const mc_client *client, const mc_manager_map_request *req,
+                    uint64_t *ret_id, uint64_t *ret_length, mc_error *err) {
+        _cleanup_close_ int fd = -EBADF;
+        mc__client_call cl;
+        uint64_t length;
+        entry *e;
+        int r;
+
+        r = mmap_check(mgr, client, req, ret_id, err);
+        if (r < 0)
+                return r;
+        /* Capabilities only: the usage is read under the lock, later. */
+        cl = (mc__client_call) MC__CLIENT_CALL_INIT;
+        cl.call = "Mmap";
+        cl.caps = client->caps;
+        mmap_needs(req, &cl);
+        r = mmap_admit(mgr, req, &cl, err);
+        if (r < 0)
+                return r;
+        length = req->length;
+        r = req->path ? (fd = mmap_open(mgr, req, &length, err)) : anonymous_check(req, err);
+        if (r < 0)
+                return r;
+        if (length > (uint64_t) PTRDIFF_MAX / 2)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                     "length %" PRIu64 " is too large", length);
+        e = entry_new(client, req, length);
+        if (!e)
+                return mc__error_errno(err, ENOMEM, "allocating a mapping");
+        pthread_rwlock_wrlock(&mgr->lock);
+        r = mmap_locked(mgr, client, req, e, &fd, ret_id, err);
+        pthread_rwlock_unlock(&mgr->lock);
+        if (r < 0) {
+                entry_free(e);
+                return r;
+        }
+        if (ret_length)
+                *ret_length = length;
+        return 0;
 }
 
 /* ---- lookup helpers -------------------------------------------------------------------------- */
@@ -412,7 +410,7 @@ int mc__mgr_fault_error(const entry *e, mc_error *err) {
                              e->id, (uint64_t) atomic_load(&e->fault_size), e->offset + e->length);
 }
 
-static bool faulted(entry *e) {
+bool mc__mgr_faulted(entry *e) {
         return mc__mgr_shrunk(e, NULL) || atomic_load(&e->fault) != FAULT_NONE;
 }
 
@@ -459,68 +457,82 @@ static int range_inside(const entry *e, uint64_t offset, size_t length, const ch
         return 0;
 }
 
-int mc_manager_read(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
-                    void *buf, size_t length, size_t *ret_n, mc_error *err) {
+/* The read itself (shared lock held). */
+static int read_locked(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                       void *buf, size_t length, size_t *ret_n, mc_error *err) {
         uint64_t size;
         entry *e;
         int r;
 
-        if (mc__mgr_check(mgr, client, "MmapRead", err) < 0)
-                return -EINVAL;
-        if ((!buf && length > 0) || !ret_n)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapRead: the buffer and ret_n must not be NULL");
-        pthread_rwlock_rdlock(&mgr->lock);
         e = mc__mgr_lookup(mgr, client, id, false, err);
         if (!e)
-                r = -ENOENT;
-        else if ((r = range_inside(e, offset, length, "read", err)) < 0)
-                ;
-        else if (length > 0 && mc__mgr_shrunk(e, &size) && e->offset + offset + length > size)
-                r = mc__error_set(err, MC_ERR_IO, EIO,
-                                  "%zu bytes at offset %" PRIu64 " of Mmap %" PRIu64
-                                  " lie past the end of its file, which shrank under it to "
-                                  "%" PRIu64 " bytes",
-                                  length, offset, id, size);
-        else if ((r = access_check(e, offset, length, MC_PROT_READ, "read", err)) < 0)
-                ;
-        else {
-                r = mc_map_read(mgr->ctx, mc__mgr_region(e), e->delta + (size_t) offset, buf,
-                                length, err);
-                if (r >= 0)
-                        *ret_n = length;
-        }
+                return -ENOENT;
+        r = range_inside(e, offset, length, "read", err);
+        if (r < 0)
+                return r;
+        if (length > 0 && mc__mgr_shrunk(e, &size) && e->offset + offset + length > size)
+                return mc__error_set(err, MC_ERR_IO, EIO,
+                                     "%zu bytes at offset %" PRIu64 " of Mmap %" PRIu64
+                                     " lie past the end of its file, which shrank under it to "
+                                     "%" PRIu64 " bytes",
+                                     length, offset, id, size);
+        r = access_check(e, offset, length, MC_PROT_READ, "read", err);
+        if (r < 0)
+                return r;
+        r = mc_map_read(mgr->ctx, mc__mgr_region(e), e->delta + (size_t) offset, buf, length, err);
+        if (r < 0)
+                return r;
+        *ret_n = length;
+        return 0;
+}
+
+int mc_manager_read(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                    void *buf, size_t length, size_t *ret_n, mc_error *err) {
+        int r;
+
+        r = mc__mgr_check(mgr, client, "MmapRead", (buf || length == 0) && ret_n,
+                          "the buffer and ret_n", err);
+        if (r < 0)
+                return r;
+        pthread_rwlock_rdlock(&mgr->lock);
+        r = read_locked(mgr, client, id, offset, buf, length, ret_n, err);
         pthread_rwlock_unlock(&mgr->lock);
+        return r;
+}
+
+/* The write itself (shared lock held). */
+static int write_locked(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                        const void *buf, size_t length, mc_error *err) {
+        entry *e;
+        int r;
+
+        e = mc__mgr_lookup(mgr, client, id, false, err);
+        if (!e)
+                return -ENOENT;
+        r = range_inside(e, offset, length, "written", err);
+        if (r < 0)
+                return r;
+        if (mc__mgr_faulted(e))
+                return mc__mgr_fault_error(e, err);
+        r = access_check(e, offset, length, MC_PROT_WRITE, "written", err);
+        if (r < 0)
+                return r;
+        r = mc_map_write(mgr->ctx, mc__mgr_region(e), e->delta + (size_t) offset, buf, length, err);
+        /* The file was cut between the check and the copy. */
+        if (r == -EIO)
+                (void) mc__mgr_shrunk(e, NULL);
         return r;
 }
 
 int mc_manager_write(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
                      const void *buf, size_t length, mc_error *err) {
-        entry *e;
         int r;
 
-        if (mc__mgr_check(mgr, client, "MmapWrite", err) < 0)
-                return -EINVAL;
-        if (!buf && length > 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapWrite: the buffer must not be NULL");
+        r = mc__mgr_check(mgr, client, "MmapWrite", buf || length == 0, "the buffer", err);
+        if (r < 0)
+                return r;
         pthread_rwlock_rdlock(&mgr->lock);
-        e = mc__mgr_lookup(mgr, client, id, false, err);
-        if (!e)
-                r = -ENOENT;
-        else if ((r = range_inside(e, offset, length, "written", err)) < 0)
-                ;
-        else if (faulted(e))
-                r = mc__mgr_fault_error(e, err);
-        else if ((r = access_check(e, offset, length, MC_PROT_WRITE, "written", err)) < 0)
-                ;
-        else {
-                r = mc_map_write(mgr->ctx, mc__mgr_region(e), e->delta + (size_t) offset, buf,
-                                 length, err);
-                /* The file was cut between the check and the copy. */
-                if (r == -EIO)
-                        (void) mc__mgr_shrunk(e, NULL);
-        }
+        r = write_locked(mgr, client, id, offset, buf, length, err);
         pthread_rwlock_unlock(&mgr->lock);
         return r;
 }
@@ -548,27 +560,38 @@ int mc_manager_msync(mc_manager *mgr, const mc_client *client, uint64_t id, mc_e
         return mc_manager_msync_range(mgr, client, id, 0, MC_MANAGER_LENGTH_ALL, NULL, err);
 }
 
-int mc_manager_msync_range(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
-                           uint64_t length, bool *ret_written, mc_error *err) {
+/* The sync itself (shared lock held). */
+static int msync_locked(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                        uint64_t length, bool *ret_written, mc_error *err) {
         mc__mgr_range rg;
         entry *e;
         int r;
 
-        if (mc__mgr_check(mgr, client, "Msync", err) < 0)
-                return -EINVAL;
-        pthread_rwlock_rdlock(&mgr->lock);
         e = mc__mgr_lookup(mgr, client, id, false, err);
         if (!e)
-                r = -ENOENT;
-        else if ((r = mc__mgr_range_resolve(e, offset, length, &rg, err)) < 0)
-                ;
-        else if (faulted(e))
-                r = mc__mgr_fault_error(e, err);
-        else {
-                r = sync_range(mgr, e, rg.lib_off, rg.lib_len, err);
-                if (r >= 0 && ret_written)
-                        *ret_written = needs_sync(e);
-        }
+                return -ENOENT;
+        r = mc__mgr_range_resolve(e, offset, length, &rg, err);
+        if (r < 0)
+                return r;
+        if (mc__mgr_faulted(e))
+                return mc__mgr_fault_error(e, err);
+        r = sync_range(mgr, e, rg.lib_off, rg.lib_len, err);
+        if (r < 0)
+                return r;
+        if (ret_written)
+                *ret_written = needs_sync(e);
+        return 0;
+}
+
+int mc_manager_msync_range(mc_manager *mgr, const mc_client *client, uint64_t id, uint64_t offset,
+                           uint64_t length, bool *ret_written, mc_error *err) {
+        int r;
+
+        r = mc__mgr_check(mgr, client, "Msync", true, NULL, err);
+        if (r < 0)
+                return r;
+        pthread_rwlock_rdlock(&mgr->lock);
+        r = msync_locked(mgr, client, id, offset, length, ret_written, err);
         pthread_rwlock_unlock(&mgr->lock);
         return r;
 }
@@ -590,26 +613,32 @@ static int drop(mc_manager *mgr, entry *e, mc_error *err) {
 
 /* Sync @e unless it is faulted: nothing safe can be written back then. */
 static int sync_before_drop(mc_manager *mgr, entry *e, mc_error *err) {
-        if (faulted(e))
+        if (mc__mgr_faulted(e))
                 return 0;
         return sync_range(mgr, e, 0, MC_LENGTH_ALL, err);
 }
 
-int mc_manager_munmap(mc_manager *mgr, const mc_client *client, uint64_t id, mc_error *err) {
-        entry *e;
+/* Sync and unmap the client's @id (exclusive lock held). */
+static int munmap_locked(mc_manager *mgr, const mc_client *client, uint64_t id, mc_error *err) {
+        entry *e = mc__mgr_lookup(mgr, client, id, false, err);
         int r;
 
-        if (mc__mgr_check(mgr, client, "Munmap", err) < 0)
-                return -EINVAL;
-        pthread_rwlock_wrlock(&mgr->lock);
-        e = mc__mgr_lookup(mgr, client, id, false, err);
         if (!e)
-                r = -ENOENT;
-        else {
-                r = sync_before_drop(mgr, e, err);
-                if (r >= 0)
-                        r = drop(mgr, e, err);
-        }
+                return -ENOENT;
+        r = sync_before_drop(mgr, e, err);
+        if (r < 0)
+                return r;
+        return drop(mgr, e, err);
+}
+
+int mc_manager_munmap(mc_manager *mgr, const mc_client *client, uint64_t id, mc_error *err) {
+        int r;
+
+        r = mc__mgr_check(mgr, client, "Munmap", true, NULL, err);
+        if (r < 0)
+                return r;
+        pthread_rwlock_wrlock(&mgr->lock);
+        r = munmap_locked(mgr, client, id, err);
         pthread_rwlock_unlock(&mgr->lock);
         return r;
 }
@@ -620,11 +649,11 @@ size_t mc_manager_cleanup_process(mc_manager *mgr, uint64_t key) {
         if (!mgr)
                 return 0;
         pthread_rwlock_wrlock(&mgr->lock);
-        for (size_t i = 0; i < mgr->n_slots;) {
-                entry *e = mgr->entries[i];
-                if (e && e->owner_key == key) {
-                        (void) sync_before_drop(mgr, e, NULL);
-                        if (drop(mgr, e, NULL) >= 0) {
+        for (size_t i = 0; i < mgr->ids.n_slots;) {
+                id_slot *s = mc__idtable_slot(&mgr->ids, i);
+                if (s && s->e->owner_key == key) {
+                        (void) sync_before_drop(mgr, s->e, NULL);
+                        if (drop(mgr, s->e, NULL) >= 0) {
                                 n++;
                                 continue; /* the slot was refilled from the probe run */
                         }
@@ -641,189 +670,55 @@ size_t mc_manager_count(mc_manager *mgr) {
         if (!mgr)
                 return 0;
         pthread_rwlock_rdlock(&mgr->lock);
-        n = mgr->n_entries;
+        n = mgr->ids.n_used;
         pthread_rwlock_unlock(&mgr->lock);
         return n;
 }
 
-/* ---- stats and list -------------------------------------------------------------------------- */
-
-/* Fill @s from @e; @ranges receives the protection runs when there are several. */
-static void fill_stats(entry *e, mc_mapping_stats *s, mc_mapping_range *ranges) {
-        size_t n = mc__mgr_prot_runs(e, NULL);
-
-        s->id = e->id;
-        strscpy(s->path, sizeof(s->path), e->path ? e->path : "");
-        s->anonymous = !e->path;
-        s->offset = e->offset;
-        s->length = e->length;
-        s->prot = e->prot;
-        s->shared = e->shared;
-        s->owner_pid = e->owner_pid;
-        s->owner_key = e->owner_key;
-        s->locked = e->locked;
-        s->faulted = faulted(e);
-        s->ranges = NULL;
-        s->n_ranges = 0;
-        if (n > 1 && ranges) {
-                s->n_ranges = mc__mgr_prot_runs(e, ranges);
-                s->ranges = ranges;
-        }
-}
-
-int mc_manager_stats(mc_manager *mgr, const mc_client *client, uint64_t id, mc_mapping_stats *ret,
-                     mc_error *err) {
-        mc_mapping_range *ranges = NULL;
-        size_t n;
-        entry *e;
-        int r = 0;
-
-        if (mc__mgr_check(mgr, client, "MmapStats", err) < 0)
-                return -EINVAL;
-        if (!ret)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapStats: ret must not be NULL");
-        pthread_rwlock_rdlock(&mgr->lock);
-        e = mc__mgr_lookup(mgr, client, id, true, err);
-        if (!e)
-                r = -ENOENT;
-        else if ((n = mc__mgr_prot_runs(e, NULL)) > 1 && !(ranges = calloc(n, sizeof(*ranges))))
-                r = mc__error_errno(err, ENOMEM, "allocating the ranges");
-        else
-                fill_stats(e, ret, ranges);
-        pthread_rwlock_unlock(&mgr->lock);
-        return r;
-}
-
-static int by_id(const void *a, const void *b) {
-        uint64_t x = ((const mc_mapping_stats *) a)->id, y = ((const mc_mapping_stats *) b)->id;
-        return x < y ? -1 : x > y;
-}
-
-int mc_manager_list(mc_manager *mgr, const mc_client *client, uint64_t owner_key,
-                    mc_mapping_stats **ret, size_t *ret_n, mc_error *err) {
-        mc_mapping_stats *v = NULL;
-        mc_mapping_range *ranges;
-        size_t n = 0, n_ranges = 0, runs;
-
-        if (mc__mgr_check(mgr, client, "MmapList", err) < 0)
-                return -EINVAL;
-        if (!ret || !ret_n)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapList: ret and ret_n must not be NULL");
-        if (owner_key == 0)
-                owner_key = client->key;
-        if (owner_key != client->key && !(client->caps & MC_CAP_SYSTEM_INFO))
-                return mc__mgr_deny(err,
-                                    "MmapList of other clients needs the SystemInfo capability");
-        pthread_rwlock_rdlock(&mgr->lock);
-        /* Count first: an entry is 4 KiB, and one client's few must not cost an array as
-         * large as every client's together. The ranges go in the same block, after it, so
-         * one free() releases everything. */
-        for (size_t i = 0; i < mgr->n_slots; i++) {
-                entry *e = mgr->entries[i];
-                if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key)) {
-                        n++;
-                        runs = mc__mgr_prot_runs(e, NULL);
-                        n_ranges += runs > 1 ? runs : 0;
-                }
-        }
-        if (n > 0) {
-                v = malloc(n * sizeof(*v) + n_ranges * sizeof(*ranges));
-                if (!v) {
-                        pthread_rwlock_unlock(&mgr->lock);
-                        return mc__error_errno(err, ENOMEM, "allocating the list");
-                }
-        }
-        ranges = (mc_mapping_range *) (v + n);
-        n = 0;
-        for (size_t i = 0; i < mgr->n_slots; i++) {
-                entry *e = mgr->entries[i];
-                if (e && (owner_key == UINT64_MAX || e->owner_key == owner_key)) {
-                        fill_stats(e, &v[n], ranges);
-                        ranges += v[n++].n_ranges;
-                }
-        }
-        pthread_rwlock_unlock(&mgr->lock);
-        if (n == 0) {
-                free(v);
-                v = NULL;
-        } else {
-                qsort(v, n, sizeof(*v), by_id);
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
-/* ---- descriptors ----------------------------------------------------------------------------- */
-
-int mc_manager_fd(mc_manager *mgr, const mc_client *client, uint64_t id, int *ret_fd,
-                  uint64_t *ret_offset, mc_error *err) {
-        char proc[64];
-        entry *e;
-        int r = 0, fd;
-
-        if (mc__mgr_check(mgr, client, "MmapFd", err) < 0)
-                return -EINVAL;
-        if (!ret_fd)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "MmapFd: ret_fd must not be NULL");
-        if (!(client->caps & MC_CAP_FD_PASS))
-                return mc__mgr_deny(err, "MmapFd needs the FdPass capability");
-        pthread_rwlock_rdlock(&mgr->lock);
-        e = mc__mgr_lookup(mgr, client, id, false, err);
-        if (!e) {
-                r = -ENOENT;
-        } else if (e->fd < 0) {
-                r = mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "Mmap %" PRIu64 " is private anonymous memory, "
-                                  "which has no descriptor (map it shared to pass it)",
-                                  id);
-        } else {
-                /* A fresh open of the same file: read-only unless the mapping is shared and
-                 * writable, whatever the manager's own descriptor allows. */
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", e->fd);
-                fd = open(proc, (e->shared && (e->prot & MC_PROT_WRITE) ? O_RDWR : O_RDONLY) |
-                                        O_CLOEXEC | O_NOCTTY);
-                if (fd < 0)
-                        r = mc__error_errno(err, errno, "reopening Mmap %" PRIu64, id);
-                else {
-                        *ret_fd = fd;
-                        if (ret_offset)
-                                *ret_offset = e->offset;
-                }
-        }
-        pthread_rwlock_unlock(&mgr->lock);
-        return r;
-}
-
 /* ---- life cycle ------------------------------------------------------------------------------ */
 
-int mc_manager_new(mc_ctx *ctx, const mc_manager_options *opts, mc_manager **ret, mc_error *err) {
-        mc_manager *mgr;
-        struct stat st;
-        int fd;
-
+static int new_check(const mc_ctx *ctx, const mc_manager_options *opts, mc_manager **ret,
+                     mc_error *err) {
         if (!ctx || !opts || !opts->root || !ret)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "manager: context, options, root and ret must be given");
-        fd = open(opts->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return 0;
+}
+
+/* The root directory, opened with O_PATH: every path is resolved beneath it. */
+static int root_open(const char *root, mc_error *err) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = mc_sys.open(root, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
         if (fd < 0)
-                return mc__error_errno(err, errno, "manager root '%.200s'", opts->root);
-        if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                safe_close(fd);
+                return mc__error_errno(err, errno, "manager root '%.200s'", root);
+        if (mc_sys.fstat(fd, &st) < 0)
+                return mc__error_errno(err, errno, "manager root '%.200s': fstat", root);
+        if (!S_ISDIR(st.st_mode))
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, ENOTDIR,
-                                     "manager root '%.200s' is not a directory", opts->root);
-        }
+                                     "manager root '%.200s' is not a directory", root);
+        return TAKE_FD(fd);
+}
+
+int mc_manager_new(mc_ctx *ctx, const mc_manager_options *opts, mc_manager **ret, mc_error *err) {
+        _cleanup_close_ int fd = -EBADF;
+        mc_manager *mgr;
+        int r;
+
+        r = new_check(ctx, opts, ret, err);
+        if (r < 0)
+                return r;
+        fd = root_open(opts->root, err);
+        if (fd < 0)
+                return fd;
         mgr = calloc(1, sizeof(*mgr));
-        if (!mgr) {
-                safe_close(fd);
+        if (!mgr)
                 return mc__error_errno(err, ENOMEM, "manager: allocating");
-        }
         pthread_rwlock_init(&mgr->lock, NULL);
+        mgr->ids = (mc__idtable) MC__IDTABLE_INIT(id_slot);
         mgr->ctx = ctx;
-        mgr->root_fd = fd;
+        mgr->root_fd = TAKE_FD(fd);
         mgr->allow_symlinks = opts->allow_symlinks;
         mgr->max_mappings = opts->max_mappings ? opts->max_mappings : 1024;
         mgr->max_bytes = opts->max_bytes ? opts->max_bytes : UINT64_C(1) << 30;
@@ -836,9 +731,10 @@ mc_manager *mc_manager_free(mc_manager *mgr) {
         if (!mgr)
                 return NULL;
         pthread_rwlock_wrlock(&mgr->lock);
-        for (size_t i = 0; i < mgr->n_slots;) {
-                entry *e = mgr->entries[i];
-                if (e) {
+        for (size_t i = 0; i < mgr->ids.n_slots;) {
+                id_slot *s = mc__idtable_slot(&mgr->ids, i);
+                if (s) {
+                        entry *e = s->e;
                         (void) sync_before_drop(mgr, e, NULL);
                         if (drop(mgr, e, NULL) >= 0)
                                 continue;
@@ -852,7 +748,7 @@ mc_manager *mc_manager_free(mc_manager *mgr) {
         pthread_rwlock_unlock(&mgr->lock);
         pthread_rwlock_destroy(&mgr->lock);
         safe_close(mgr->root_fd);
-        free(mgr->entries);
+        mc__idtable_done(&mgr->ids);
         free(mgr->owners);
         free(mgr);
         return NULL;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The core.memory operations on mappings: mmap, munmap, mprotect, msync, mremap, madvise,
- * mlock, munlock and the high-level map_file / unmap. Each public function checks its
- * arguments (so bad input never reaches a system call), describes itself in an mc__call, and
- * hands its steps to the context's choke point, which decides, calls, accounts and audits.
+ * The core.memory operations that make and remove mappings: mmap, map_file, munmap and unmap.
+ * Each public function checks its arguments (so bad input never reaches a system call),
+ * describes itself in an mc__call, and hands its steps to the context's choke point, which
+ * decides, calls, accounts and audits. Files are opened by file-open.c; the operations on a
+ * live mapping are in map-ops.c.
  *
- * Sections: helpers (names, page sizes, custom flags, ranges, lock maps), opening files,
- * mmap, munmap, mprotect, msync, mremap, madvise, mlock/munlock, map_file/unmap.
+ * Sections: helpers (names, page sizes, custom flags), mmap, munmap, map_file.
  */
 
 #include <fcntl.h>
@@ -14,14 +14,13 @@
 #include <limits.h>
 #include <stdio.h>
 #include <strings.h>
-#include <linux/magic.h>
 #include <linux/mman.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 
 #include "config.h"
-#include "internal.h"
+#include "file-open.h"
+#include "map-def.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -55,23 +54,18 @@ size_t mc_page_size(void) {
 size_t mc__huge_page_size(void) {
         static size_t cached;
         size_t p = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+        char buf[8192];
+        const char *line;
+        unsigned long kb;
 
-        if (p == 0) {
-                FILE *f = fopen("/proc/meminfo", "re");
-                char line[128];
-                unsigned long kb;
-
-                p = 2UL << 20;
-                while (f && fgets(line, sizeof(line), f))
-                        if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1 && kb > 0 &&
-                            (kb & (kb - 1)) == 0) {
-                                p = kb << 10;
-                                break;
-                        }
-                if (f)
-                        fclose(f);
-                __atomic_store_n(&cached, p, __ATOMIC_RELAXED);
-        }
+        if (p != 0)
+                return p;
+        p = 2UL << 20;
+        if (mc__proc_read("/proc/meminfo", buf, sizeof(buf)) > 0 &&
+            (line = strstr(buf, "\nHugepagesize:")) &&
+            sscanf(line + 1, "Hugepagesize: %lu kB", &kb) == 1 && kb > 0 && (kb & (kb - 1)) == 0)
+                p = kb << 10;
+        __atomic_store_n(&cached, p, __ATOMIC_RELAXED);
         return p;
 }
 
@@ -176,219 +170,27 @@ static size_t entry_accounted(const mc__entry *e) {
         return e->kind == MC__KIND_EMPTY ? 0 : e->base_len;
 }
 
-/*
- * Check that [off, off+*len) lies inside the mapping's caller-visible bytes; MC_LENGTH_ALL
- * means "to the end". An explicit length of 0 is an error (it is almost always a bug); the
- * whole of a zero-length mapping is an empty range, which callers treat as nothing to do.
- */
-static int range_check(const char *op, const mc__entry *e, size_t off, size_t *len, mc_error *err) {
-        size_t end;
-
-        if (off > e->len)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s: offset %zu is outside the mapping (%zu bytes)", op, off,
-                                     e->len);
-        if (*len == MC_LENGTH_ALL) {
-                *len = e->len - off;
-                return 0;
-        }
-        if (*len == 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s: length is 0; give at least one byte or MC_LENGTH_ALL",
-                                     op);
-        if (MC_ADD_OVERFLOW(off, *len, &end) || end > e->len)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s: range of %zu bytes at offset %zu ends past the mapping "
-                                     "(%zu bytes)",
-                                     op, *len, off, e->len);
-        return 0;
-}
-
-/* The whole pages under a checked range: [*p0, *p1) as page indexes from base. */
-static void range_pages(const mc__entry *e, size_t off, size_t len, size_t *p0, size_t *p1) {
-        size_t start = e->ptr_off + off;
-        *p0 = start / e->page;
-        *p1 = (start + len + e->page - 1) / e->page;
-}
-
-static size_t n_pages(const mc__entry *e) {
-        return e->base_len / e->page;
-}
-
-static bool lock_bit(const mc__entry *e, size_t p) {
-        if (!e->lockmap)
-                return e->locked == e->base_len;
-        return e->lockmap[p / 8] & (1u << (p % 8));
-}
-
-/* Bytes in pages [p0, p1) that are (@want true) or are not locked. */
-static uint64_t count_locked(const mc__entry *e, size_t p0, size_t p1, bool want) {
-        uint64_t n = 0;
-
-        if (!e->lockmap) {
-                bool all = e->locked == e->base_len && e->locked > 0;
-                return all == want ? (uint64_t) (p1 - p0) * e->page : 0;
-        }
-        for (size_t p = p0; p < p1; p++)
-                if (lock_bit(e, p) == want)
-                        n += e->page;
-        return n;
-}
-
-/* Allocate the lock map before a call that may leave the mapping partly locked. */
-static int lockmap_prepare(mc__entry *e) {
-        size_t bytes = (n_pages(e) + 7) / 8;
-        bool all = e->locked == e->base_len && e->locked > 0;
-
-        if (e->lockmap)
-                return 0;
-        e->lockmap = calloc(bytes ? bytes : 1, 1);
-        if (!e->lockmap)
-                return -ENOMEM;
-        if (all)
-                memset(e->lockmap, 0xff, bytes);
-        return 0;
-}
-
-static void lockmap_set(mc__entry *e, size_t p0, size_t p1, bool on) {
-        for (size_t p = p0; p < p1; p++) {
-                bool was = e->lockmap[p / 8] & (1u << (p % 8));
-                if (on && !was) {
-                        e->lockmap[p / 8] |= (uint8_t) (1u << (p % 8));
-                        e->locked += e->page;
-                } else if (!on && was) {
-                        e->lockmap[p / 8] &= (uint8_t) ~(1u << (p % 8));
-                        e->locked -= e->page;
-                }
-        }
-        /* All or nothing needs no map: keep the common cases cheap and remap-friendly. */
-        if (e->locked == 0 || e->locked == e->base_len) {
-                free(e->lockmap);
-                e->lockmap = NULL;
-        }
-}
-
-/* Describe a mapping entry for messages: "mapping 0x7f.. (4096 bytes)". */
-#define MAPPING_FMT      "mapping %p (%zu bytes)"
-#define MAPPING_ARGS(m_) (m_)->ptr, (m_)->len
-
-static int not_found(const char *op, const mc_mapping *m, mc_error *err) {
+int mc__map_not_found(const char *op, const mc_mapping *m, mc_error *err) {
         return mc__error_set(err, MC_ERR_NOT_FOUND, ENOENT,
                              "%s: " MAPPING_FMT " is not a live mapping of this context "
                              "(already unmapped, changed by a remap, or not mapped by memcap)",
                              op, MAPPING_ARGS(m));
 }
 
-static void call_set_mapping(mc__call *c, const mc_mapping *m) {
+void mc__call_set_range(mc__call *c, const mc_mapping *m, size_t length) {
+        if (!m)
+                return;
         c->fields |= MC__F_ADDR | MC__F_LENGTH | MC__F_ID;
         c->req.addr = m->ptr;
-        c->req.length = m->len;
+        c->req.length = length == MC_LENGTH_ALL ? m->len : length;
         c->req.id = m->id;
 }
 
-/* ---- opening files ---------------------------------------------------------------------- */
-
-/*
- * A file is first opened with O_PATH: that has no side effects (a FIFO does not block, a
- * device is not opened), lets us check its type and resolve the real path the policy judges,
- * and only after the policy allowed it is the very same inode opened for I/O through
- * /proc/self/fd, so a rename or symlink swap in between cannot redirect the mapping.
- */
-typedef struct file_ref {
-        int pfd;
-        struct stat st;
-        char resolved[PATH_MAX];
-} file_ref;
-
-/* Not an initialiser: zero-filling PATH_MAX bytes on every mmap costs more than its checks. */
-static void file_ref_init(file_ref *f) {
-        f->pfd = -EBADF;
-        f->resolved[0] = 0;
-}
-
-static void file_ref_done(file_ref *f) {
-        f->pfd = safe_close(f->pfd);
-}
-
-static int file_ref_open(const char *op, const char *path, bool regular_only, file_ref *f,
-                         mc_error *err) {
-        char proc[64];
-        ssize_t n;
-
-        if (!path || !*path)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s: the path is empty",
-                                     op);
-        f->pfd = mc_sys.open(path, O_PATH | O_CLOEXEC, 0);
-        if (f->pfd < 0)
-                return mc__error_errno(err, errno, "%s '%s'", op, path);
-        if (mc_sys.fstat(f->pfd, &f->st) < 0)
-                return mc__error_errno(err, errno, "%s '%s': fstat", op, path);
-        if (!S_ISREG(f->st.st_mode) && (regular_only || !S_ISBLK(f->st.st_mode)))
+int mc__mapping_check(const char *op, const mc_mapping *m, mc_error *err) {
+        if (!m)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s '%s': not a regular file%s (it is a %s)", op, path,
-                                     regular_only ? "" : " or block device",
-                                     S_ISDIR(f->st.st_mode)    ? "directory"
-                                     : S_ISFIFO(f->st.st_mode) ? "FIFO"
-                                     : S_ISSOCK(f->st.st_mode) ? "socket"
-                                     : S_ISCHR(f->st.st_mode)  ? "character device"
-                                                               : "block device");
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->pfd);
-        n = mc_sys.readlink(proc, f->resolved, sizeof(f->resolved) - 1);
-        if (n > 0 && f->resolved[0] == '/') {
-                f->resolved[n] = 0;
-        } else if (!realpath(path, f->resolved)) {
-                /* Without /proc and without a resolvable path the policy cannot judge it. */
-                return mc__error_errno(err, errno, "%s '%s': resolving the path", op, path);
-        }
+                                     "%s: the mapping must not be NULL", op);
         return 0;
-}
-
-/* Open the inode behind @f for I/O; returns the descriptor or -errno. */
-static int file_ref_reopen(const char *op, const char *path, const file_ref *f, int flags,
-                           mc_error *err) {
-        char proc[64];
-        struct stat st;
-        int fd;
-
-        flags |= O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->pfd);
-        fd = mc_sys.open(proc, flags, 0);
-        if (fd < 0 && errno == ENOENT) {
-                /* No /proc: open by name and make sure it is still the same file. */
-                fd = mc_sys.open(path, flags, 0);
-                if (fd >= 0 && (mc_sys.fstat(fd, &st) < 0 || st.st_dev != f->st.st_dev ||
-                                st.st_ino != f->st.st_ino)) {
-                        safe_close(fd);
-                        return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EPERM,
-                                             "%s '%s': the file was replaced while it was "
-                                             "being opened",
-                                             op, path);
-                }
-        }
-        if (fd < 0)
-                return mc__error_errno(err, errno, "%s '%s': opening for %s", op, path,
-                                       (flags & O_ACCMODE) == O_RDWR ? "reading and writing"
-                                                                     : "reading");
-        return fd;
-}
-
-/*
- * Whether the pages of a mapping of @fd (described by @st) are memory rather than page cache
- * the kernel can write back and drop: files on tmpfs (also memfds and POSIX shared memory),
- * hugetlbfs and ramfs. Even reading a hole of a tmpfs file through a mapping allocates a page.
- * Block devices are page cache. Anything else (a character device, a file system that cannot
- * say what it is) counts as memory: overcounting only refuses, undercounting would let memory
- * past the quota.
- */
-static bool memory_backed(int fd, const struct stat *st) {
-        struct statfs sfs;
-
-        if (S_ISBLK(st->st_mode))
-                return false;
-        if (!S_ISREG(st->st_mode) || mc_sys.fstatfs(fd, &sfs) < 0)
-                return true;
-        return sfs.f_type == TMPFS_MAGIC || sfs.f_type == HUGETLBFS_MAGIC ||
-               sfs.f_type == RAMFS_MAGIC;
 }
 
 /* ---- mmap ------------------------------------------------------------------------------------ */
@@ -415,9 +217,8 @@ typedef struct map_args {
         bool has_object;
         mc__object_id object;
         int owned_fd;
-        /* For map_file: the file, opened after the decision. */
-        const char *path;
-        const file_ref *file;
+        /* A file opened by path: opened for I/O after the decision. */
+        const mc__file *file;
         int open_flags;
         mc_mapping *ret;
 } map_args;
@@ -463,7 +264,7 @@ static int map_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 return mc__error_errno(err, r, "mmap: recording the mapping");
 
         if (a->file && !a->empty) {
-                fd = file_ref_reopen("mmap", a->path, a->file, a->open_flags, err);
+                fd = mc__file_reopen(a->file, a->open_flags, err);
                 if (fd < 0)
                         return fd;
                 a->fd = fd;
@@ -593,7 +394,7 @@ static int map_plan(const char *op, mc__call *c, map_args *a, void *addr, size_t
 
 /* Set the object the mapping will view, and whether its pages are memory, from its file. */
 static void map_set_file(map_args *a, int fd, const struct stat *st) {
-        a->memory_backed = a->memory_backed || memory_backed(fd, st);
+        a->memory_backed = a->memory_backed || mc__file_memory_backed(fd, st);
         a->has_object = true;
         a->object = (mc__object_id){.dev = (uint64_t) st->st_dev, .ino = (uint64_t) st->st_ino};
 }
@@ -621,124 +422,139 @@ static int map_flags_check(const char *op, unsigned flags, mc_error *err) {
         return 0;
 }
 
-int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *err) {
-        _cleanup_(file_ref_done) file_ref file;
-        MC__ERROR_LOCAL(e);
-        map_args a = {.fd = -1};
-        mc__call c;
-        custom_set cs = {0};
+/* The request's own rules, before anything is opened. */
+static int mmap_check(const mc_map_request *req, const mc_mapping *ret, custom_set *ret_cs,
+                      mc_error *err) {
         uint64_t end;
-        int r = 0;
+        int r;
 
-        file_ref_init(&file);
-        mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
-        if (!req || !ret) {
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: request and ret must not be NULL");
-                return mc__ctx_run(ctx, &c, r, &e, &map_steps, &a, err);
-        }
-        c.fields = MC__F_LENGTH | MC__F_PROT | MC__F_FLAGS;
-        c.req.length = req->length;
-        c.req.prot = req->prot;
-        c.req.flags = req->flags;
-        c.req.custom = req->custom;
-        c.req.n_custom = req->custom ? req->n_custom : 0;
-        if (req->addr) {
-                c.fields |= MC__F_ADDR;
-                c.req.addr = req->addr;
-        }
-        if (req->path) {
-                c.fields |= MC__F_FILE | MC__F_OFFSET;
-                c.req.file = req->path;
-                c.req.offset = req->offset;
-        } else if (req->fd >= 0) {
-                c.fields |= MC__F_FD | MC__F_OFFSET;
-                c.req.fd = req->fd;
-                c.req.offset = req->offset;
-        }
-
-        r = map_flags_check("mmap", req->flags, &e);
-        if (r >= 0 && req->length == 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: length is 0 (zero-length mappings come from "
-                                  "mc_map_file() of an empty file)");
-        if (r >= 0 && req->path && req->fd >= 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: give a path or a descriptor, not both");
-        if (r >= 0 && (req->flags & MC_MAP_ANONYMOUS) && (req->path || req->fd >= 0))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: MC_MAP_ANONYMOUS with a file");
-        if (r >= 0 && !(req->flags & MC_MAP_ANONYMOUS) && !req->path && req->fd < 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: no file (path or fd) and not MC_MAP_ANONYMOUS");
-        if (r >= 0 && (req->flags & MC_MAP_ANONYMOUS) && req->offset != 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: an anonymous mapping has no offset (got %" PRIu64 ")",
-                                  req->offset);
-        if (r >= 0 && req->offset % mc_page_size() != 0)
-                r = mc__error_set(&e, MC_ERR_ALIGNMENT, EINVAL,
-                                  "mmap: offset %" PRIu64 " is not a multiple of the page size "
-                                  "(%zu); mc_map_file() accepts any offset",
-                                  req->offset, mc_page_size());
-        if (r >= 0 && (req->path || req->fd >= 0) &&
+        if (!req || !ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: request and ret must not be NULL");
+        r = map_flags_check("mmap", req->flags, err);
+        if (r < 0)
+                return r;
+        if (req->length == 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: length is 0 (zero-length mappings come from "
+                                     "mc_map_file() of an empty file)");
+        if (req->path && req->fd >= 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: give a path or a descriptor, not both");
+        if ((req->flags & MC_MAP_ANONYMOUS) && (req->path || req->fd >= 0))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: MC_MAP_ANONYMOUS with a file");
+        if (!(req->flags & MC_MAP_ANONYMOUS) && !req->path && req->fd < 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: no file (path or fd) and not MC_MAP_ANONYMOUS");
+        if ((req->flags & MC_MAP_ANONYMOUS) && req->offset != 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: an anonymous mapping has no offset (got %" PRIu64 ")",
+                                     req->offset);
+        if (req->offset % mc_page_size() != 0)
+                return mc__error_set(err, MC_ERR_ALIGNMENT, EINVAL,
+                                     "mmap: offset %" PRIu64 " is not a multiple of the page "
+                                     "size (%zu); mc_map_file() accepts any offset",
+                                     req->offset, mc_page_size());
+        if ((req->path || req->fd >= 0) &&
             (MC_ADD_OVERFLOW(req->offset, (uint64_t) req->length, &end) ||
              end > (uint64_t) INT64_MAX))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                  "mmap: offset %" PRIu64 " + length %zu overflows the file "
-                                  "offset range",
-                                  req->offset, req->length);
-        if (r >= 0 && (req->flags & MC_MAP_FIXED) && !req->addr)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: MC_MAP_FIXED needs an address");
-        if (r >= 0 && (req->flags & MC_MAP_HUGEPAGE) && !(req->flags & MC_MAP_ANONYMOUS))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mmap: MC_MAP_HUGEPAGE maps anonymous memory only (huge pages "
-                                  "of a file need a hugetlbfs descriptor)");
-        if (r >= 0)
-                r = custom_parse("mmap", req->custom, req->n_custom, req->flags, &cs, &e);
-        if (r >= 0 && req->path) {
-                r = file_ref_open("mmap", req->path, false, &file, &e);
-                if (r >= 0) {
-                        c.req.resolved = file.resolved;
-                        a.file = &file;
-                        a.path = req->path;
-                        a.open_flags = (req->flags & MC_MAP_SHARED) && (req->prot & MC_PROT_WRITE)
-                                               ? O_RDWR
-                                               : O_RDONLY;
-                        map_set_file(&a, file.pfd, &file.st);
-                }
-        } else if (r >= 0 && req->fd >= 0) {
-                struct stat st;
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                     "mmap: offset %" PRIu64 " + length %zu overflows the file "
+                                     "offset range",
+                                     req->offset, req->length);
+        if ((req->flags & MC_MAP_FIXED) && !req->addr)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: MC_MAP_FIXED needs an address");
+        if ((req->flags & MC_MAP_HUGEPAGE) && !(req->flags & MC_MAP_ANONYMOUS))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "mmap: MC_MAP_HUGEPAGE maps anonymous memory only (huge "
+                                     "pages of a file need a hugetlbfs descriptor)");
+        return custom_parse("mmap", req->custom, req->n_custom, req->flags, ret_cs, err);
+}
 
-                if (mc_sys.fstat(req->fd, &st) < 0)
-                        r = mc__error_errno(&e, errno, "mmap: descriptor %d", req->fd);
-                else
-                        map_set_file(&a, req->fd, &st);
+/* The request's fields of the audit record. */
+static void mmap_describe(mc__call *c, const mc_map_request *req) {
+        c->fields = MC__F_LENGTH | MC__F_PROT | MC__F_FLAGS;
+        c->req.length = req->length;
+        c->req.prot = req->prot;
+        c->req.flags = req->flags;
+        c->req.custom = req->custom;
+        c->req.n_custom = req->custom ? req->n_custom : 0;
+        if (req->addr) {
+                c->fields |= MC__F_ADDR;
+                c->req.addr = req->addr;
         }
+        if (req->path) {
+                c->fields |= MC__F_FILE | MC__F_OFFSET;
+                c->req.file = req->path;
+                c->req.offset = req->offset;
+        } else if (req->fd >= 0) {
+                c->fields |= MC__F_FD | MC__F_OFFSET;
+                c->req.fd = req->fd;
+                c->req.offset = req->offset;
+        }
+}
+
+/* Open the file (O_PATH; for I/O only after the decision) or look at the descriptor. */
+static int mmap_file(mc__call *c, map_args *a, mc__file *file, const mc_map_request *req,
+                     mc_error *err) {
+        struct stat st;
+        int r;
+
+        a->fd = req->path ? -1 : req->fd;
+        a->file_off = (off_t) req->offset;
+        if (req->path) {
+                r = mc__file_open(file, "mmap", req->path, MC__FILE_RESOLVE, err);
+                if (r < 0)
+                        return r;
+                c->req.resolved = file->resolved;
+                a->file = file;
+                a->open_flags = (req->flags & MC_MAP_SHARED) && (req->prot & MC_PROT_WRITE)
+                                        ? O_RDWR
+                                        : O_RDONLY;
+                map_set_file(a, file->pfd, &file->st);
+        } else if (req->fd >= 0) {
+                if (mc_sys.fstat(req->fd, &st) < 0)
+                        return mc__error_errno(err, errno, "mmap: descriptor %d", req->fd);
+                map_set_file(a, req->fd, &st);
+        }
+        return 0;
+}
+
+static int mmap_common(mc_ctx *ctx, const mc_map_request *req, mc__client_call *cl, mc_mapping *ret,
+                       mc_error *err) {
+        _cleanup_(mc__file_done) mc__file file;
+        MC__ERROR_LOCAL(e);
+        map_args a = {.fd = -1, .ret = ret};
+        custom_set cs = {0};
+        mc__call c;
+        int r;
+
+        mc__file_init(&file);
+        mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
+        c.client = cl;
+        if (req && ret)
+                mmap_describe(&c, req);
+        r = mmap_check(req, ret, &cs, &e);
+        if (r >= 0)
+                r = mmap_file(&c, &a, &file, req, &e);
         if (r >= 0)
                 r = map_plan("mmap", &c, &a, req->addr, 0, req->length, req->prot, req->flags, &cs,
                              &e);
-        a.fd = req->path ? -1 : req->fd;
-        a.file_off = (off_t) req->offset;
-        a.ret = ret;
         return mc__ctx_run(ctx, &c, r, &e, &map_steps, &a, err);
 }
 
-/* ---- munmap ----------------------------------------------------------------------------- */
+int mc_mmap(mc_ctx *ctx, const mc_map_request *req, mc_mapping *ret, mc_error *err) {
+        return mmap_common(ctx, req, /* cl= */ NULL, ret, err);
+}
 
-typedef struct entry_args {
-        const mc_mapping *m;
-        mc__entry *e;
-        /* range operations */
-        size_t off;
-        size_t len;
-        void *start; /* page-aligned */
-        size_t size;
-        size_t p0, p1;
-        uint64_t id; /* for steps that run without the lock and must not touch @e */
-        int arg;
-        unsigned prot_after; /* mprotect: the mapping's protection afterwards */
-} entry_args;
+int mc__mmap_client(mc_ctx *ctx, const mc_map_request *req, mc__client_call *cl, mc_mapping *ret,
+                    mc_error *err) {
+        return mmap_common(ctx, req, cl, ret, err);
+}
+
+/* ---- munmap ----------------------------------------------------------------------------- */
 
 int mc__unmap_entry(mc_ctx *ctx, mc__call *c, mc__entry *e, mc_error *err) {
         if (mc_sys.munmap((void *) e->base, e->base_len) < 0)
@@ -752,25 +568,27 @@ int mc__unmap_entry(mc_ctx *ctx, mc__call *c, mc__entry *e, mc_error *err) {
         return 0;
 }
 
-static int lookup_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+int mc__map_lookup_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
 
         a->e = mc__registry_lookup(ctx, a->m);
         if (!a->e)
-                return not_found(mc_op_name(c->op), a->m, err);
+                return mc__map_not_found(mc_op_name(c->op), a->m, err);
         return 0;
 }
 
 static int unmap_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry_args *a = data;
-        int r = lookup_prepare(ctx, c, data, err);
+        int r = mc__map_lookup_prepare(ctx, c, data, err);
 
-        if (r >= 0 && a->e->kind == MC__KIND_SHARED)
+        if (r < 0)
+                return r;
+        if (a->e->kind == MC__KIND_SHARED)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "munmap: " MAPPING_FMT " is the region of a shared memory "
                                      "object; use mc_shared_close()",
                                      MAPPING_ARGS(a->m));
-        return r;
+        return 0;
 }
 
 static int unmap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
@@ -784,14 +602,11 @@ int mc_munmap(mc_ctx *ctx, mc_mapping *m, mc_error *err) {
         MC__ERROR_LOCAL(e);
         entry_args a = {.m = m};
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, MC_OP_MUNMAP, MC__CAP_MEMORY);
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "munmap: the mapping must not be NULL");
-        else
-                call_set_mapping(&c, m);
+        mc__call_set_range(&c, m, MC_LENGTH_ALL);
+        r = mc__mapping_check("munmap", m, &e);
         r = mc__ctx_run(ctx, &c, r, &e, &unmap_steps, &a, err);
         if (r >= 0)
                 memset(m, 0, sizeof(*m));
@@ -804,682 +619,100 @@ int mc_unmap(mc_ctx *ctx, mc_mapping *m, mc_error *err) {
         return mc_munmap(ctx, m, err);
 }
 
-/* ---- mprotect ---------------------------------------------------------------------------- */
-
-static int range_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err);
-
-/*
- * The decision inputs of a protection change: the charge it adds (a private mapping that
- * becomes writable counts whole from then on) and whether it would alias write and execute.
- * Changing part of a mapping needs its page map before the call, since nothing may fail after.
- */
-static int protect_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        entry_args *a = data;
-        unsigned prot = (unsigned) a->arg, view;
-        mc__entry *e, after;
-        uint64_t before;
-        bool whole;
-        int r = range_prepare(ctx, c, data, err);
-
-        if (r < 0)
-                return r;
-        e = a->e;
-        whole = a->size == 0 || (a->p0 == 0 && a->p1 == n_pages(e));
-        before = mc__entry_charge(e);
-        after = *e;
-        after.was_writable = after.was_writable || (prot & MC_PROT_WRITE);
-        c->add_charged = mc__entry_charge(&after) > before ? mc__entry_charge(&after) - before : 0;
-        /* A partial change leaves the other pages as they are: the view is judged by all. */
-        view = whole ? prot : e->prot | prot;
-        if ((prot & MC_PROT_EXEC) && e->was_writable)
-                c->wx_alias = MC__WX_EXEC_AFTER_WRITE;
-        else if (e->has_object)
-                c->wx_alias = mc__objects_wx(ctx, &e->object, view, e->flags & MC_MAP_SHARED, e);
-        if (whole || e->protmap)
-                return 0;
-        e->protmap = malloc(n_pages(e));
-        if (!e->protmap)
-                return mc__error_errno(err, ENOMEM, "mprotect: recording page protections");
-        memset(e->protmap, (int) e->prot, n_pages(e));
-        return 0;
-}
-
-static int protect_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        entry_args *a = data;
-        mc__entry *e = a->e;
-        unsigned prot = (unsigned) a->arg, all = 0;
-        size_t np = n_pages(e);
-        uint64_t before = mc__entry_charge(e);
-        bool uniform = true;
-
-        if (a->size != 0 && mc_sys.mprotect(a->start, a->size, mc__prot_to_sys(prot)) < 0) {
-                int en = errno;
-                return mc__error_errno(err, en, "mprotect " MAPPING_FMT " to %s%s",
-                                       MAPPING_ARGS(a->m), mc__prot_name(prot),
-                                       en == EACCES ? " (the file is not open for writing, or is "
-                                                      "on a noexec mount)"
-                                                    : "");
-        }
-        if (a->size == 0 || (a->p0 == 0 && a->p1 == np)) {
-                /* The whole mapping (or the nothing of an empty one): one protection again. */
-                free(e->protmap);
-                e->protmap = NULL;
-                e->prot = prot;
-        } else {
-                memset(e->protmap + a->p0, (int) prot, a->p1 - a->p0);
-                for (size_t p = 0; p < np; p++) {
-                        all |= e->protmap[p];
-                        uniform = uniform && e->protmap[p] == e->protmap[0];
-                }
-                e->prot = uniform ? e->protmap[0] : all;
-                if (uniform) {
-                        free(e->protmap);
-                        e->protmap = NULL;
-                }
-        }
-        e->was_writable = e->was_writable || (prot & MC_PROT_WRITE);
-        mc__objects_update(ctx, e);
-        mc__charge_delta(c, before, e);
-        a->prot_after = e->prot;
-        c->has_result = true;
-        c->res_addr = a->m->ptr;
-        c->res_length = a->m->len;
-        return 0;
-}
-
-static const mc__steps protect_steps = {.prepare = protect_prepare, .syscall = protect_syscall};
-
-static int protect_common(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length, unsigned prot,
-                          bool ranged, mc_error *err) {
-        MC__ERROR_LOCAL(e);
-        entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) prot};
-        mc__call c;
-        int r = 0;
-
-        mc__call_init(&c, MC_OP_MPROTECT, MC__CAP_MEMORY);
-        c.fields |= MC__F_PROT;
-        c.req.prot = prot;
-        c.write_exec = (prot & MC_PROT_WRITE) && (prot & MC_PROT_EXEC);
-        if (ranged) {
-                c.fields |= MC__F_OFFSET;
-                c.req.offset = offset;
-        }
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mprotect: the mapping must not be NULL");
-        else
-                call_set_mapping(&c, m);
-        if (r >= 0 && length != MC_LENGTH_ALL)
-                c.req.length = length;
-        if (r >= 0 && (prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mprotect: unknown protection bits 0x%x", prot);
-        r = mc__ctx_run(ctx, &c, r, &e, &protect_steps, &a, err);
-        if (r >= 0)
-                m->prot = a.prot_after;
-        return r;
-}
-
-int mc_mprotect(mc_ctx *ctx, mc_mapping *m, unsigned prot, mc_error *err) {
-        return protect_common(ctx, m, 0, MC_LENGTH_ALL, prot, false, err);
-}
-
-int mc_mprotect_range(mc_ctx *ctx, mc_mapping *m, size_t offset, size_t length, unsigned prot,
-                      mc_error *err) {
-        return protect_common(ctx, m, offset, length, prot, true, err);
-}
-
-/* ---- msync ---------------------------------------------------------------------------------- */
-
-/* Check the range and compute the whole pages under it (context lock held). */
-static int range_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        entry_args *a = data;
-        int r = lookup_prepare(ctx, c, data, err);
-
-        if (r < 0)
-                return r;
-        r = range_check(mc_op_name(c->op), a->e, a->off, &a->len, err);
-        if (r < 0)
-                return r;
-        range_pages(a->e, a->off, a->len, &a->p0, &a->p1);
-        a->start = (void *) (a->e->base + a->p0 * a->e->page);
-        a->size = (a->p1 - a->p0) * a->e->page;
-        if (a->len == 0 || a->e->kind == MC__KIND_EMPTY)
-                a->size = 0; /* the whole of an empty mapping: nothing to do */
-        return 0;
-}
-
-/*
- * A mapping whose msync failed with EIO may have lost what was written to it: the kernel may
- * have dropped the dirty pages, and it reports a write-back error only once, so a later msync
- * would succeed as if nothing happened. Such a mapping is faulted until it is unmapped.
- */
-int mc__faulted_error(const char *op, const mc_mapping *m, mc_error *err) {
-        return mc__error_set(err, MC_ERR_IO, EIO,
-                             "%s: " MAPPING_FMT " may have lost written data: an earlier msync "
-                             "failed with an I/O error, which the kernel reports only once; "
-                             "unmap it and map it again",
-                             op, MAPPING_ARGS(m));
-}
-
-static int sync_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        entry_args *a = data;
-        int r = range_prepare(ctx, c, data, err);
-
-        if (r < 0)
-                return r;
-        if (a->e->faulted)
-                return mc__faulted_error("msync", a->m, err);
-        a->id = a->e->id;
-        return 0;
-}
-
-static int sync_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        entry_args *a = data;
-        unsigned f = (unsigned) a->arg;
-        int flags = (f & MC_SYNC_SYNC ? MS_SYNC : 0) | (f & MC_SYNC_ASYNC ? MS_ASYNC : 0) |
-                    (f & MC_SYNC_INVALIDATE ? MS_INVALIDATE : 0);
-
-        (void) c;
-        if (a->size == 0)
-                return 0;
-        if (mc_sys.msync(a->start, a->size, flags) < 0) {
-                int e = errno;
-                if (e == ENOMEM)
-                        return mc__error_set(err, MC_ERR_NOT_FOUND, ENOMEM,
-                                             "msync %p (%zu bytes): the range is no longer "
-                                             "mapped (unmapped by another thread?)",
-                                             a->start, a->size);
-                if (e == EIO) {
-                        mc__ctx_mark_faulted(ctx, a->id);
-                        return mc__error_set(err, MC_ERR_IO, EIO,
-                                             "msync %p (%zu bytes): Input/output error; written "
-                                             "data may be lost, and the mapping reports Io until "
-                                             "it is unmapped and mapped again",
-                                             a->start, a->size);
-                }
-                return mc__error_errno(err, e, "msync %p (%zu bytes)", a->start, a->size);
-        }
-        return 0;
-}
-
-/* msync can wait for the disk: it runs without the context lock and changes no usage. */
-static const mc__steps sync_steps = {
-        .prepare = sync_prepare, .syscall = sync_syscall, .flags = MC__RUN_UNLOCKED};
-
-int mc_msync(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
-             mc_error *err) {
-        MC__ERROR_LOCAL(e);
-        entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) flags};
-        unsigned mode = flags & (MC_SYNC_SYNC | MC_SYNC_ASYNC);
-        mc__call c;
-        int r = 0;
-
-        mc__call_init(&c, MC_OP_MSYNC, MC__CAP_MEMORY);
-        c.fields |= MC__F_SYNC | MC__F_OFFSET;
-        c.req.sync = flags;
-        c.req.offset = offset;
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "msync: the mapping must not be NULL");
-        else
-                call_set_mapping(&c, m);
-        if (r >= 0 && length != MC_LENGTH_ALL)
-                c.req.length = length;
-        if (r >= 0 && (flags & ~(unsigned) (MC_SYNC_SYNC | MC_SYNC_ASYNC | MC_SYNC_INVALIDATE)))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "msync: unknown flag bits 0x%x", flags);
-        if (r >= 0 && mode != MC_SYNC_SYNC && mode != MC_SYNC_ASYNC)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "msync: give exactly one of MC_SYNC_SYNC and MC_SYNC_ASYNC");
-        return mc__ctx_run(ctx, &c, r, &e, &sync_steps, &a, err);
-}
-
-/* ---- mremap --------------------------------------------------------------------------------- */
-
-typedef struct remap_args {
-        entry_args base;
-        size_t new_len;
-        size_t new_base_len;
-        unsigned flags;
-} remap_args;
-
-static int remap_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        remap_args *a = data;
-        mc__entry *e;
-        size_t span;
-        int r = lookup_prepare(ctx, c, &a->base, err);
-
-        if (r < 0)
-                return r;
-        e = a->base.e;
-        if (e->kind == MC__KIND_EMPTY)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "mremap: " MAPPING_FMT " is zero-length (an empty file); "
-                                     "map the file again once it has grown",
-                                     MAPPING_ARGS(a->base.m));
-        if (e->kind == MC__KIND_SHARED)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "mremap: " MAPPING_FMT " is the region of a shared memory "
-                                     "object; use mc_shared_resize()",
-                                     MAPPING_ARGS(a->base.m));
-        /* The kernel keeps such a mapping in pieces, and mremap() refuses those. */
-        if (e->protmap)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "mremap: parts of " MAPPING_FMT " have different "
-                                     "protections; mc_mprotect() all of it first",
-                                     MAPPING_ARGS(a->base.m));
-        if (MC_ADD_OVERFLOW(e->ptr_off, a->new_len, &span) ||
-            !align_up(span, e->page, &a->new_base_len) || a->new_base_len > (size_t) PTRDIFF_MAX)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                     "mremap: new length %zu is too large for the address space",
-                                     a->new_len);
-        if (a->new_base_len > e->base_len && e->lockmap) {
-                /* Partly locked mappings span several kernel mappings and mremap refuses
-                 * them; should it not, the map must already cover the new pages. */
-                size_t bytes = (a->new_base_len / e->page + 7) / 8, old = (n_pages(e) + 7) / 8;
-                uint8_t *map = realloc(e->lockmap, bytes);
-                if (!map)
-                        return mc__error_errno(err, ENOMEM, "mremap: recording locked pages");
-                memset(map + old, 0, bytes - old);
-                e->lockmap = map;
-        }
-        if (a->new_base_len > e->base_len) {
-                mc__entry after = *e;
-
-                c->add_bytes = a->new_base_len - e->base_len;
-                /* A wholly locked mapping stays wholly locked when it grows. */
-                if (e->locked > 0 && e->locked == e->base_len)
-                        c->add_locked = c->add_bytes;
-                after.base_len = a->new_base_len;
-                after.locked += c->add_locked;
-                c->add_charged = mc__entry_charge(&after) - mc__entry_charge(e);
-        }
-        return 0;
-}
-
-static int remap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        remap_args *a = data;
-        mc__entry *e = a->base.e;
-        void *p;
-
-        uint64_t before = mc__entry_charge(e);
-
-        (void) ctx;
-        p = mc_sys.mremap((void *) e->base, e->base_len, a->new_base_len,
-                          a->flags & MC_REMAP_MAYMOVE ? MREMAP_MAYMOVE : 0, NULL);
-        if (p == MAP_FAILED) {
-                int en = errno;
-                const char *hint = "";
-                if (en == ENOMEM && !(a->flags & MC_REMAP_MAYMOVE))
-                        hint = " (it cannot grow in place; pass MC_REMAP_MAYMOVE to let it move)";
-                else if (en == EFAULT)
-                        hint = " (the mapping is split into parts with different settings, e.g. "
-                               "partly locked or advised; undo that first)";
-                if (en == EFAULT)
-                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EFAULT,
-                                             "mremap " MAPPING_FMT " to %zu bytes: Bad address%s",
-                                             MAPPING_ARGS(a->base.m), a->new_len, hint);
-                return mc__error_errno(err, en, "mremap " MAPPING_FMT " to %zu bytes%s",
-                                       MAPPING_ARGS(a->base.m), a->new_len, hint);
-        }
-        if (a->new_base_len < e->base_len) {
-                size_t np = a->new_base_len / e->page, old_np = n_pages(e);
-                c->sub_bytes = e->base_len - a->new_base_len;
-                if (e->lockmap) {
-                        c->sub_locked = count_locked(e, np, old_np, true);
-                        e->base_len = a->new_base_len;
-                        lockmap_set(e, np, old_np, false);
-                } else if (e->locked > 0) {
-                        c->sub_locked = c->sub_bytes;
-                        e->locked -= c->sub_bytes;
-                }
-        } else {
-                e->locked += c->add_locked;
-        }
-        e->base = (uintptr_t) p;
-        e->base_len = a->new_base_len;
-        e->len = a->new_len;
-        mc__charge_delta(c, before, e);
-        c->has_result = true;
-        c->res_addr = (void *) (e->base + e->ptr_off);
-        c->res_length = e->len;
-        mc__entry_to_mapping(e, (mc_mapping *) a->base.m);
-        return 0;
-}
-
-static const mc__steps remap_steps = {.prepare = remap_prepare, .syscall = remap_syscall};
-
-int mc_remap(mc_ctx *ctx, mc_mapping *m, size_t new_len, unsigned flags, mc_error *err) {
-        MC__ERROR_LOCAL(e);
-        remap_args a = {.base = {.m = m}, .new_len = new_len, .flags = flags};
-        mc__call c;
-        int r = 0;
-
-        mc__call_init(&c, MC_OP_MREMAP, MC__CAP_MEMORY);
-        c.fields |= MC__F_NEW_LENGTH;
-        c.req.new_length = new_len;
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mremap: the mapping must not be NULL");
-        else
-                call_set_mapping(&c, m);
-        if (r >= 0 && new_len == 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mremap: new length is 0; use mc_munmap() to remove a mapping");
-        if (r >= 0 && (flags & ~(unsigned) MC_REMAP_MAYMOVE))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mremap: unknown flag bits 0x%x", flags);
-        return mc__ctx_run(ctx, &c, r, &e, &remap_steps, &a, err);
-}
-
-/* ---- madvise ------------------------------------------------------------------------------ */
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ -1
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE -1
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD -1
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT -1
-#endif
-
-static const struct advice {
-        const char *name;
-        int sys;
-} advices[_MC_ADVICE_MAX] = {
-        [MC_ADVICE_NORMAL] = {"NORMAL", MADV_NORMAL},
-        [MC_ADVICE_RANDOM] = {"RANDOM", MADV_RANDOM},
-        [MC_ADVICE_SEQUENTIAL] = {"SEQUENTIAL", MADV_SEQUENTIAL},
-        [MC_ADVICE_WILLNEED] = {"WILLNEED", MADV_WILLNEED},
-        [MC_ADVICE_DONTNEED] = {"DONTNEED", MADV_DONTNEED},
-        [MC_ADVICE_FREE] = {"FREE", MADV_FREE},
-        [MC_ADVICE_REMOVE] = {"REMOVE", MADV_REMOVE},
-        [MC_ADVICE_DONTFORK] = {"DONTFORK", MADV_DONTFORK},
-        [MC_ADVICE_DOFORK] = {"DOFORK", MADV_DOFORK},
-        [MC_ADVICE_WIPEONFORK] = {"WIPEONFORK", MADV_WIPEONFORK},
-        [MC_ADVICE_KEEPONFORK] = {"KEEPONFORK", MADV_KEEPONFORK},
-        [MC_ADVICE_HUGEPAGE] = {"HUGEPAGE", MADV_HUGEPAGE},
-        [MC_ADVICE_NOHUGEPAGE] = {"NOHUGEPAGE", MADV_NOHUGEPAGE},
-        [MC_ADVICE_DONTDUMP] = {"DONTDUMP", MADV_DONTDUMP},
-        [MC_ADVICE_DODUMP] = {"DODUMP", MADV_DODUMP},
-        [MC_ADVICE_MERGEABLE] = {"MERGEABLE", MADV_MERGEABLE},
-        [MC_ADVICE_UNMERGEABLE] = {"UNMERGEABLE", MADV_UNMERGEABLE},
-        [MC_ADVICE_COLD] = {"COLD", MADV_COLD},
-        [MC_ADVICE_PAGEOUT] = {"PAGEOUT", MADV_PAGEOUT},
-        [MC_ADVICE_POPULATE_READ] = {"POPULATE_READ", MADV_POPULATE_READ},
-        [MC_ADVICE_POPULATE_WRITE] = {"POPULATE_WRITE", MADV_POPULATE_WRITE},
-};
-
-const char *mc_advice_name(mc_advice advice) {
-        if ((unsigned) advice >= _MC_ADVICE_MAX)
-                return NULL;
-        return advices[advice].name;
-}
-
-static int advise_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        entry_args *a = data;
-        mc_advice adv = (mc_advice) a->arg;
-        int r = range_prepare(ctx, c, data, err);
-
-        if (r < 0)
-                return r;
-        if ((adv == MC_ADVICE_WIPEONFORK || adv == MC_ADVICE_KEEPONFORK) && !a->e->anonymous)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "madvise %s: " MAPPING_FMT " is not private anonymous "
-                                     "memory, the only kind the kernel can wipe on fork",
-                                     advices[adv].name, MAPPING_ARGS(a->m));
-        if ((adv == MC_ADVICE_DONTFORK || adv == MC_ADVICE_DOFORK) && a->size != 0 &&
-            a->size != a->e->base_len)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "madvise %s: applies to whole mappings only (a child with "
-                                     "half a mapping could not unmap it through memcap)",
-                                     advices[adv].name);
-        return 0;
-}
-
-static int advise_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        entry_args *a = data;
-        mc_advice adv = (mc_advice) a->arg;
-
-        (void) ctx;
-        (void) c;
-        if (a->size == 0)
-                return 0;
-        if (mc_sys.madvise(a->start, a->size, advices[adv].sys) < 0) {
-                int e = errno;
-                if (e == EFAULT && adv == MC_ADVICE_POPULATE_READ)
-                        return mc__error_set(err, MC_ERR_IO, EFAULT,
-                                             "madvise POPULATE_READ " MAPPING_FMT ": pages could "
-                                             "not be read (the file is shorter than the mapping)",
-                                             MAPPING_ARGS(a->m));
-                if (e == EINVAL)
-                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                             "madvise %s " MAPPING_FMT ": Invalid argument (the "
-                                             "running kernel does not know it, or this kind of "
-                                             "mapping cannot take it, e.g. locked pages)",
-                                             advices[adv].name, MAPPING_ARGS(a->m));
-                return mc__error_errno(err, e, "madvise %s " MAPPING_FMT, advices[adv].name,
-                                       MAPPING_ARGS(a->m));
-        }
-        if (adv == MC_ADVICE_DONTFORK)
-                a->e->dontfork = true;
-        else if (adv == MC_ADVICE_DOFORK)
-                a->e->dontfork = false;
-        return 0;
-}
-
-/* madvise stays under the lock: DONTNEED/REMOVE destroy data and must never hit a range that
- * another thread unmapped and reused in the meantime. */
-static const mc__steps advise_steps = {.prepare = advise_prepare, .syscall = advise_syscall};
-
-int mc_madvise(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, mc_advice advice,
-               mc_error *err) {
-        MC__ERROR_LOCAL(e);
-        entry_args a = {.m = m, .off = offset, .len = length, .arg = (int) advice};
-        mc__call c;
-        int r = 0;
-
-        mc__call_init(&c, MC_OP_MADVISE, MC__CAP_MEMORY);
-        c.fields |= MC__F_ADVICE | MC__F_OFFSET;
-        c.req.offset = offset;
-        c.req.advice = mc_advice_name(advice) ? mc_advice_name(advice) : "Unknown";
-        c.huge = advice == MC_ADVICE_HUGEPAGE;
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "madvise: the mapping must not be NULL");
-        else
-                call_set_mapping(&c, m);
-        if (r >= 0 && length != MC_LENGTH_ALL)
-                c.req.length = length;
-        if (r >= 0 && (unsigned) advice >= _MC_ADVICE_MAX)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL, "madvise: unknown advice %d",
-                                  (int) advice);
-        if (r >= 0 && advices[advice].sys < 0)
-                r = mc__error_set(&e, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
-                                  "madvise: %s is not known to the C library memcap was built "
-                                  "with",
-                                  advices[advice].name);
-        return mc__ctx_run(ctx, &c, r, &e, &advise_steps, &a, err);
-}
-
-/* ---- mlock / munlock ---------------------------------------------------------------------- */
-
-static int lock_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        entry_args *a = data;
-        bool lock = c->op == MC_OP_MLOCK;
-        uint64_t change;
-        int r = range_prepare(ctx, c, data, err);
-
-        if (r < 0 || a->size == 0)
-                return r;
-        change = count_locked(a->e, a->p0, a->p1, !lock);
-        if (lock) {
-                mc__entry after = *a->e;
-
-                c->add_locked = change;
-                after.locked += change;
-                c->add_charged = mc__entry_charge(&after) - mc__entry_charge(a->e);
-        }
-        /* Allocate now whatever bookkeeping the result needs: after the system call we must
-         * not fail. A partial result needs the map. */
-        if (change > 0 && !(a->p0 == 0 && a->p1 == n_pages(a->e)) && lockmap_prepare(a->e) < 0)
-                return mc__error_errno(err, ENOMEM, "%s: recording locked pages",
-                                       mc_op_name(c->op));
-        return 0;
-}
-
-static int lock_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        entry_args *a = data;
-        bool lock = c->op == MC_OP_MLOCK;
-        uint64_t change, before;
-
-        (void) ctx;
-        if (a->size == 0)
-                return 0;
-        before = mc__entry_charge(a->e);
-        if (lock ? mc_sys.mlock2(a->start, a->size, (unsigned) a->arg) < 0
-                 : mc_sys.munlock(a->start, a->size) < 0) {
-                int e = errno;
-                if (lock && (e == EAGAIN || e == ENOMEM))
-                        return mc__error_set(err, MC_ERR_OUT_OF_MEMORY, e,
-                                             "mlock " MAPPING_FMT " (%zu bytes): over "
-                                             "RLIMIT_MEMLOCK; raise it (ulimit -l) or lock less",
-                                             MAPPING_ARGS(a->m), a->size);
-                return mc__error_errno(err, e, "%s " MAPPING_FMT, mc_op_name(c->op),
-                                       MAPPING_ARGS(a->m));
-        }
-        change = count_locked(a->e, a->p0, a->p1, !lock);
-        if (lock)
-                c->add_locked = change;
-        else
-                c->sub_locked = change;
-        if (a->e->lockmap) {
-                lockmap_set(a->e, a->p0, a->p1, lock);
-        } else if (change > 0) {
-                /* No map: the range was the whole mapping, or nothing was locked before. */
-                a->e->locked = lock ? a->e->locked + change : a->e->locked - change;
-        }
-        mc__charge_delta(c, before, a->e);
-        return 0;
-}
-
-static const mc__steps lock_steps = {.prepare = lock_prepare, .syscall = lock_syscall};
-
-static int lock_common(mc_op op, mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length,
-                       unsigned flags, mc_error *err) {
-        MC__ERROR_LOCAL(e);
-        entry_args a = {.m = m, .off = offset, .len = length};
-        mc__call c;
-        int r = 0;
-
-        mc__call_init(&c, op, MC__CAP_MEMORY);
-        c.fields |= MC__F_OFFSET;
-        c.req.offset = offset;
-        if (!m)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "%s: the mapping must not be NULL", mc_op_name(op));
-        else
-                call_set_mapping(&c, m);
-        if (r >= 0 && length != MC_LENGTH_ALL)
-                c.req.length = length;
-        if (r >= 0 && (flags & ~(unsigned) MC_MLOCK_ONFAULT))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "mlock: unknown flag bits 0x%x", flags);
-        a.arg = flags & MC_MLOCK_ONFAULT ? MLOCK_ONFAULT : 0;
-        return mc__ctx_run(ctx, &c, r, &e, &lock_steps, &a, err);
-}
-
-int mc_mlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, unsigned flags,
-             mc_error *err) {
-        return lock_common(MC_OP_MLOCK, ctx, m, offset, length, flags, err);
-}
-
-int mc_munlock(mc_ctx *ctx, const mc_mapping *m, size_t offset, size_t length, mc_error *err) {
-        return lock_common(MC_OP_MUNLOCK, ctx, m, offset, length, 0, err);
-}
-
 /* ---- map_file ------------------------------------------------------------------------------- */
+
+/* The options' own rules, before the file is opened. */
+static int map_file_check(const mc_map_file_options *opts, unsigned flags, mc_mapping *ret,
+                          custom_set *ret_cs, mc_error *err) {
+        int r;
+
+        if (!ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "map_file: ret must not be NULL");
+        r = custom_parse("map_file", opts->custom, opts->n_custom, flags, ret_cs, err);
+        if (r < 0)
+                return r;
+        if (ret_cs->traits & (CF_NEEDADDR | CF_HUGE))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "map_file: MAP_FIXED_NOREPLACE and MAP_HUGE_* do not apply "
+                                     "to mc_map_file(); use mc_mmap()");
+        return 0;
+}
+
+/* The bytes of the file to map: the options' range, which must lie inside the file. */
+static int map_file_length(const char *path, const mc_map_file_options *opts, uint64_t size,
+                           size_t *ret_len, mc_error *err) {
+        uint64_t end;
+
+        if (opts->offset > size)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "map_file '%s': offset %" PRIu64 " is past the end of the "
+                                     "file (%" PRIu64 " bytes)",
+                                     path, opts->offset, size);
+        if (opts->length == MC_LENGTH_ALL) {
+                /* The audit record says how much was asked for, also when it does not fit. */
+                *ret_len = (size_t) (size - opts->offset);
+                if (size - opts->offset > (uint64_t) PTRDIFF_MAX)
+                        return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                             "map_file '%s': %" PRIu64 " bytes do not fit the "
+                                             "address space",
+                                             path, size - opts->offset);
+                return 0;
+        }
+        if (MC_ADD_OVERFLOW(opts->offset, (uint64_t) opts->length, &end) || end > size)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "map_file '%s': %zu bytes at offset %" PRIu64 " end past "
+                                     "the end of the file (%" PRIu64 " bytes); mapping beyond "
+                                     "it would only raise SIGBUS",
+                                     path, opts->length, opts->offset, size);
+        *ret_len = opts->length;
+        return 0;
+}
 
 int mc_map_file(mc_ctx *ctx, const char *path, unsigned prot, const mc_map_file_options *opts,
                 mc_mapping *ret, mc_error *err) {
         static const mc_map_file_options defaults = MC_MAP_FILE_OPTIONS_INIT;
-        _cleanup_(file_ref_done) file_ref file;
+        _cleanup_(mc__file_done) mc__file file;
         MC__ERROR_LOCAL(e);
-        map_args a = {.fd = -1};
+        map_args a = {.fd = -1, .ret = ret};
         custom_set cs = {0};
         mc__call c;
-        uint64_t size, aligned, end;
+        uint64_t aligned;
         size_t len = 0;
         unsigned flags;
-        int r = 0;
+        int r;
 
-        file_ref_init(&file);
+        mc__file_init(&file);
         if (!opts)
                 opts = &defaults;
         flags = opts->private_copy ? MC_MAP_PRIVATE : MC_MAP_SHARED;
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
-        c.fields = MC__F_FILE | MC__F_OFFSET | MC__F_PROT | MC__F_FLAGS;
+        c.fields = MC__F_FILE | MC__F_OFFSET | MC__F_PROT | MC__F_FLAGS | MC__F_LENGTH;
         c.req.file = path;
         c.req.offset = opts->offset;
         c.req.prot = prot;
         c.req.flags = flags;
         c.req.custom = opts->custom;
         c.req.n_custom = opts->custom ? opts->n_custom : 0;
-        if (!ret)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "map_file: ret must not be NULL");
+
+        r = map_file_check(opts, flags, ret, &cs, &e);
         if (r >= 0)
-                r = custom_parse("map_file", opts->custom, opts->n_custom, flags, &cs, &e);
-        if (r >= 0 && (cs.traits & (CF_NEEDADDR | CF_HUGE)))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "map_file: MAP_FIXED_NOREPLACE and MAP_HUGE_* do not apply to "
-                                  "mc_map_file(); use mc_mmap()");
-        if (r >= 0)
-                r = file_ref_open("map_file", path, true, &file, &e);
+                r = mc__file_open(&file, "map_file", path, MC__FILE_REGULAR | MC__FILE_RESOLVE, &e);
         if (r >= 0) {
                 map_set_file(&a, file.pfd, &file.st);
-                size = (uint64_t) file.st.st_size;
-                if (opts->offset > size)
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "map_file '%s': offset %" PRIu64 " is past the end of "
-                                          "the file (%" PRIu64 " bytes)",
-                                          path, opts->offset, size);
-                else if (opts->length == MC_LENGTH_ALL) {
-                        if (size - opts->offset > (uint64_t) PTRDIFF_MAX)
-                                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                                  "map_file '%s': %" PRIu64 " bytes do not fit "
-                                                  "the address space",
-                                                  path, size - opts->offset);
-                        len = (size_t) (size - opts->offset);
-                } else if (MC_ADD_OVERFLOW(opts->offset, (uint64_t) opts->length, &end) ||
-                           end > size)
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "map_file '%s': %zu bytes at offset %" PRIu64 " end "
-                                          "past the end of the file (%" PRIu64 " bytes); "
-                                          "mapping beyond it would only raise SIGBUS",
-                                          path, opts->length, opts->offset, size);
-                else
-                        len = opts->length;
+                r = map_file_length(path, opts, (uint64_t) file.st.st_size, &len, &e);
         }
-        c.fields |= MC__F_LENGTH;
         c.req.length = len;
         if (r >= 0) {
                 aligned = opts->offset - opts->offset % mc_page_size();
                 a.empty = len == 0;
-                r = map_plan("map_file", &c, &a, NULL, (size_t) (opts->offset - aligned), len, prot,
-                             flags, &cs, &e);
                 a.file_off = (off_t) aligned;
                 a.file = &file;
-                a.path = path;
                 a.open_flags =
                         (flags & MC_MAP_SHARED) && (prot & MC_PROT_WRITE) ? O_RDWR : O_RDONLY;
                 c.req.resolved = file.resolved;
+                r = map_plan("map_file", &c, &a, NULL, (size_t) (opts->offset - aligned), len, prot,
+                             flags, &cs, &e);
         }
-        a.ret = ret;
         return mc__ctx_run(ctx, &c, r, &e, &map_steps, &a, err);
 }

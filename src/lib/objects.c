@@ -125,31 +125,35 @@ static void remove_slot(mc_ctx *ctx, struct mc__object *o) {
         }
 }
 
-void mc__objects_detach(mc_ctx *ctx, mc__entry *e) {
+/* Take @e's view out of its object's counts: the object, or NULL when @e views none. */
+static struct mc__object *uncount(mc_ctx *ctx, const mc__entry *e) {
         struct mc__object *o;
 
         if (!e->has_object)
-                return;
+                return NULL;
         o = find(ctx, &e->object);
         if (!o)
-                return;
+                return NULL;
         o->writable_shared -= e->view_w;
         o->executable -= e->view_x;
+        return o;
+}
+
+void mc__objects_detach(mc_ctx *ctx, mc__entry *e) {
+        struct mc__object *o = uncount(ctx, e);
+
+        if (!o)
+                return;
         e->view_w = e->view_x = false;
         if (--o->views == 0)
                 remove_slot(ctx, o);
 }
 
 void mc__objects_update(mc_ctx *ctx, mc__entry *e) {
-        struct mc__object *o;
+        struct mc__object *o = uncount(ctx, e);
 
-        if (!e->has_object)
-                return;
-        o = find(ctx, &e->object);
         if (!o)
                 return;
-        o->writable_shared -= e->view_w;
-        o->executable -= e->view_x;
         view_bits(e, &e->view_w, &e->view_x);
         o->writable_shared += e->view_w;
         o->executable += e->view_x;

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "json-escape.h"
 #include "policy-def.h"
 
 /* Largest policy file we read; a policy is a few hundred bytes. */
@@ -181,24 +182,9 @@ static bool string_equals(const char *t, size_t len, size_t i, const char *key) 
                                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                                 i += 6;
                         }
-                        if (cp < 0x80) {
-                                out[0] = (char) cp;
-                        } else if (cp < 0x800) {
-                                out[0] = (char) (0xC0 | (cp >> 6));
-                                out[1] = (char) (0x80 | (cp & 0x3F));
-                                n = 2;
-                        } else if (cp < 0x10000) {
-                                out[0] = (char) (0xE0 | (cp >> 12));
-                                out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                                out[2] = (char) (0x80 | (cp & 0x3F));
-                                n = 3;
-                        } else {
-                                out[0] = (char) (0xF0 | (cp >> 18));
-                                out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-                                out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-                                out[3] = (char) (0x80 | (cp & 0x3F));
-                                n = 4;
-                        }
+                        if (cp > 0x10FFFF) /* a broken pair: no key is spelled so */
+                                return false;
+                        n = utf8_encode(cp, out);
                 }
                 if (k + n > klen || memcmp(key + k, out, n) != 0)
                         return false;
@@ -798,7 +784,7 @@ int mc_policy_load_file(const char *path, mc_policy **ret, mc_error *err) {
                         buf = nb;
                         cap = ncap;
                 }
-                k = read(fd, buf + n, cap - n);
+                k = mc_sys.read(fd, buf + n, cap - n);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -6,7 +6,9 @@
  * runs before every privileged operation. Loading and printing JSON live in policy-json.c.
  *
  * mc__policy_decide() runs on every mmap, so it allocates nothing and makes no system call; it
- * formats a message only when it denies.
+ * formats a message only when it denies. The mapping manager's rules (a client's capabilities,
+ * its limits per client, the advice offered to clients) are decided here too, for the calls
+ * the manager makes on a client's behalf (mc__call.client).
  */
 
 #include <assert.h>
@@ -49,6 +51,14 @@ const char *mc_op_name(mc_op op) {
         if ((unsigned) op >= _MC_OP_MAX)
                 return NULL;
         return op_names[op];
+}
+
+const char *mc__op_name(mc_op op) {
+        if (op == MC__OP_MMAP_FD)
+                return "mmap_fd";
+        if (op == MC__OP_MMAP_LIST)
+                return "mmap_list";
+        return mc_op_name(op);
 }
 
 int mc_op_from_name(const char *name, mc_op *ret_op) {
@@ -581,7 +591,7 @@ int mc_parse_size(const char *text, uint64_t *ret_bytes) {
         return 0;
 }
 
-/* ---- the decision ---------------------------------------------------------------------------- */
+/* ---- denials -------------------------------------------------------------------------------- */
 
 /* A long user string is cut to its tail for a message; the tail names the file. */
 #define SHOW_MAX 96
@@ -702,28 +712,163 @@ static const char *targets_quoted(unsigned targets, char *buf, size_t size) {
         return buf;
 }
 
+/* ---- the mapping manager's clients ----------------------------------------------------------- */
+
+/*
+ * A capability the client lacks: PermissionDenied without an errno, because no system call
+ * failed, which is how the manager's callers tell it from the kernel refusing a file.
+ */
+static int deny_capability(mc_error *err, const char *why) {
+        if (err) {
+                err->kind = MC_ERR_PERMISSION_DENIED;
+                err->sys_errno = 0;
+                strscpy(err->message, sizeof(err->message), why);
+        }
+        return -EACCES;
+}
+
+static bool manager_op(mc_op op) {
+        return op == MC__OP_MMAP_FD || op == MC__OP_MMAP_LIST;
+}
+
+/* Why the manager does not offer @advice to clients, or NULL when it does. */
+static const char *advice_refused(int advice) {
+        switch (advice) {
+        case MC_ADVICE_NORMAL:
+        case MC_ADVICE_RANDOM:
+        case MC_ADVICE_SEQUENTIAL:
+        case MC_ADVICE_WILLNEED:
+        case MC_ADVICE_DONTNEED:
+        case MC_ADVICE_FREE:
+        case MC_ADVICE_COLD:
+        case MC_ADVICE_POPULATE_READ:
+        case MC_ADVICE_POPULATE_WRITE:
+                return NULL;
+        case MC_ADVICE_REMOVE:
+                return "frees the file's storage under every reader of the range; write zeros "
+                       "instead";
+        case MC_ADVICE_PAGEOUT:
+                return "evicts pages that other clients share from memory, and they would pay "
+                       "for reading them again";
+        case MC_ADVICE_DONTFORK:
+        case MC_ADVICE_DOFORK:
+        case MC_ADVICE_WIPEONFORK:
+        case MC_ADVICE_KEEPONFORK:
+        case MC_ADVICE_DONTDUMP:
+        case MC_ADVICE_DODUMP:
+                return "concerns the fork children and core dumps of the process holding the "
+                       "mapping, not the client";
+        case MC_ADVICE_HUGEPAGE:
+        case MC_ADVICE_NOHUGEPAGE:
+                return "huge pages are the policy's to choose, not a client's";
+        case MC_ADVICE_MERGEABLE:
+        case MC_ADVICE_UNMERGEABLE:
+                return "merging identical pages across processes lets clients time each other";
+        default:
+                return "is not an advice";
+        }
+}
+
+/*
+ * The client's limits (manager.h): mappings with the pieces of split ones, charged bytes and
+ * locked bytes per client. Usage already above a limit refuses only growth.
+ */
+static int decide_client(const mc__call *c, mc_error *err) {
+        const mc__client_call *cl = c->client;
+        uint64_t sum;
+
+        if (c->add_mappings > 0 &&
+            (MC_ADD_OVERFLOW(cl->mappings, c->add_mappings, &sum) || sum > cl->max_mappings))
+                return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
+                                     "the client has %" PRIu64 " mappings (pieces of split "
+                                     "mappings included), the limit per client is %" PRIu64,
+                                     cl->mappings, cl->max_mappings);
+        if (cl->add_pieces > 0 &&
+            (MC_ADD_OVERFLOW(cl->mappings, cl->add_pieces, &sum) || sum > cl->max_mappings))
+                return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
+                                     "%s would split Mmap %" PRIu64 " into %" PRIu64 " pieces, "
+                                     "and the client would hold %" PRIu64 " mappings and "
+                                     "pieces; the limit per client is %" PRIu64 " (the kernel "
+                                     "keeps each piece as a mapping of its own)",
+                                     cl->call, cl->id, cl->pieces, sum, cl->max_mappings);
+        if (c->add_charged > 0 &&
+            (MC_ADD_OVERFLOW(cl->charged, c->add_charged, &sum) || sum > cl->max_charged))
+                return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
+                                     "%" PRIu64 " bytes charged + %" PRIu64 " exceed the limit "
+                                     "per client of %" PRIu64 " bytes",
+                                     cl->charged, c->add_charged, cl->max_charged);
+        if (c->add_locked > 0 &&
+            (MC_ADD_OVERFLOW(cl->locked, c->add_locked, &sum) || sum > cl->max_locked))
+                return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
+                                     "Mlock of %" PRIu64 " more bytes: the client has %" PRIu64
+                                     " bytes locked, the limit per client is %" PRIu64,
+                                     c->add_locked, cl->locked, cl->max_locked);
+        return 0;
+}
+
+/* ---- the decision ---------------------------------------------------------------------------- */
+
+/*
+ * The rules that need nothing but the request: the operation, and a client's capabilities and
+ * the advice offered to clients.
+ */
+static inline __attribute__((always_inline)) int admit(const mc_policy *p, const mc__call *c,
+                                                       mc_error *err) {
+        const mc__client_call *cl = c->client;
+
+        /* The manager's own operations are its clients' capabilities' alone to decide. */
+        if (_likely_(!cl) || !manager_op(c->op)) {
+                if ((unsigned) c->op >= _MC_OP_MAX)
+                        return deny(err, "operation", "allowed_syscalls",
+                                    "operation number %d is not a memcap operation", (int) c->op);
+                if (!(MC_OP_BIT(c->op) & (p->allowed_ops | RELEASING_OPS)))
+                        return deny(err, op_names[c->op], "allowed_syscalls",
+                                    "the operation is not in the policy's allowed_syscalls (add "
+                                    "\"%s\" to permit it)",
+                                    op_names[c->op]);
+        }
+        if (_likely_(!cl))
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(cl->need) && cl->need[i].cap; i++)
+                if (!(cl->caps & cl->need[i].cap))
+                        return deny_capability(err, cl->need[i].why);
+        if (cl->advice >= 0 && advice_refused(cl->advice)) {
+                const char *name = mc_advice_name((mc_advice) cl->advice);
+
+                return mc__error_set(err, MC_ERR_POLICY_VIOLATION, EPERM,
+                                     "advice %s is not offered to clients: it %s",
+                                     name ? name : "(unknown)", advice_refused(cl->advice));
+        }
+        return 0;
+}
+
+int mc__policy_admit(const mc_policy *policy, const mc__call *c, mc_error *err) {
+        assert(c);
+        return admit(policy_or_default(policy), c, err);
+}
+
 int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage *usage,
                       mc_error *err) {
         static const mc_usage zero_usage;
         const mc_policy *p = policy_or_default(policy);
         const char *op;
         bool overflow;
+        int r;
 
         assert(c);
         if (!usage)
                 usage = &zero_usage;
 
-        if ((unsigned) c->op >= _MC_OP_MAX)
-                return deny(err, "operation", "allowed_syscalls",
-                            "operation number %d is not a memcap operation", (int) c->op);
+        r = admit(p, c, err);
+        if (r < 0)
+                return r;
+        if (_unlikely_(c->client)) {
+                r = decide_client(c, err);
+                if (r < 0)
+                        return r;
+        }
         /* Only the denials need the name; the allowed path stays short. */
-        op = op_names[c->op];
-
-        if (!(MC_OP_BIT(c->op) & (p->allowed_ops | RELEASING_OPS)))
-                return deny(err, op, "allowed_syscalls",
-                            "the operation is not in the policy's allowed_syscalls (add \"%s\" "
-                            "to permit it)",
-                            op);
+        op = mc__op_name(c->op);
 
         if (c->fixed && !p->allow_fixed)
                 return deny(err, op, "allow_fixed",

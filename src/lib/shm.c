@@ -257,27 +257,9 @@ static int map_region(mc_ctx *ctx, mc__call *c, open_args *a, unsigned seals, mc
  * it cannot be read.
  */
 static uint64_t self_start_time(void) {
-        char buf[1024], *p;
-        unsigned long long t;
-        ssize_t n;
-        int fd;
+        uint64_t t;
 
-        fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = 0;
-        /* The name before the fields may hold anything, also ')': skip to its last one. */
-        p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1,
-                         " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-                         "%*d %*d %*d %*d %llu",
-                         &t) != 1)
-                return 0;
-        return t;
+        return mc__proc_stat(/* pid= */ 0, NULL, &t) < 0 ? 0 : t;
 }
 
 /* The creator record: "PID START", both decimal. */
@@ -450,89 +432,108 @@ fail:
 
 static const mc__steps open_steps = {.prepare = open_prepare, .syscall = open_syscall};
 
-static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create, mc_shared *ret,
-                       mc_error *err) {
+/* The request's own rules; @name is the normalised name. */
+static int open_check(const mc_shared_request *req, const mc_shared *ret, bool or_create,
+                      const char *name, mc_error *err) {
+        const char *why = NULL;
+
+        if (!req || !ret)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open: request and ret must not be NULL");
+        if (req->name && !mc_shared_name_valid(req->name, &why))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open '%.64s': invalid name: %s", req->name, why);
+        if (req->prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open: unknown protection bits 0x%x", req->prot);
+        if (req->flags & ~(unsigned) MC_MAP_HUGEPAGE)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open: only MC_MAP_HUGEPAGE may be given as a flag (the "
+                                     "region is always a shared mapping of the whole object)");
+        if (req->name && (req->flags & MC_MAP_HUGEPAGE))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open '%s': huge pages are for anonymous regions only",
+                                     name);
+        if (req->name && req->seals)
+                return mc__error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
+                                     "shm_open '%s': named objects cannot be sealed; use an "
+                                     "anonymous region (no name)",
+                                     name);
+        if (req->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_WRITE |
+                                      MC_SEAL_FUTURE_WRITE | MC_SEAL_SEAL))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open: unknown seal bits 0x%x", req->seals);
+        if ((req->seals & MC_SEAL_WRITE) && (req->prot & MC_PROT_WRITE))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open: MC_SEAL_WRITE forbids the writable mapping asked "
+                                     "for; map it read-only or use MC_SEAL_FUTURE_WRITE");
+        if ((req->flags & MC_MAP_HUGEPAGE) && req->seals)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open: huge page regions cannot be sealed");
+        if (req->mode & ~0777u)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open: mode 0%o has bits beyond 0777", req->mode);
+        if ((req->create || !req->name || or_create) && req->size == 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_open: creating needs a size > 0");
+        if (req->size > (size_t) PTRDIFF_MAX)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
+                                     "shm_open: size %zu is too large", req->size);
+        return 0;
+}
+
+/* The request's fields of the audit record, and the decision inputs. */
+static void open_describe(mc__call *c, const mc_shared_request *req, const char *name) {
+        c->fields = MC__F_LENGTH | MC__F_PROT;
+        c->req.length = req->size;
+        c->req.prot = req->prot;
+        if (req->seals) {
+                c->fields |= MC__F_SEALS;
+                c->req.seals = req->seals;
+        }
+        if (req->flags) {
+                c->fields |= MC__F_FLAGS;
+                c->req.flags = req->flags;
+        }
+        if (req->name) {
+                c->fields |= MC__F_NAME;
+                /* The normalised name once it is valid; as given otherwise. */
+                c->req.name = name[0] ? name : req->name;
+        }
+        c->huge = req->flags & MC_MAP_HUGEPAGE;
+        c->write_exec = (req->prot & MC_PROT_WRITE) && (req->prot & MC_PROT_EXEC);
+}
+
+static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create,
+                       mc__client_call *cl, mc_shared *ret, mc_error *err) {
         _cleanup_(open_args_done)
                 open_args a = {.req = req, .or_create = or_create, .fd = -EBADF, .ret = ret};
         mc_error e = MC_ERROR_INIT;
-        const char *why = NULL;
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, MC_OP_SHM_OPEN, MC__CAP_MEMORY);
-        if (!req || !ret)
-                return mc__ctx_run(ctx, &c,
-                                   mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                                 "shm_open: request and ret must not be NULL"),
-                                   &e, &open_steps, &a, err);
-        c.fields = MC__F_LENGTH | MC__F_PROT;
-        c.req.length = req->size;
-        c.req.prot = req->prot;
-        if (req->seals) {
-                c.fields |= MC__F_SEALS;
-                c.req.seals = req->seals;
-        }
-        if (req->flags) {
-                c.fields |= MC__F_FLAGS;
-                c.req.flags = req->flags;
-        }
-        if (req->name) {
-                c.fields |= MC__F_NAME;
-                c.req.name = req->name;
-                if (!mc_shared_name_valid(req->name, &why))
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "shm_open '%.64s': invalid name: %s", req->name, why);
-                else {
+        c.client = cl;
+        if (req && ret) {
+                if (req->name && mc_shared_name_valid(req->name, NULL))
                         name_normalize(req->name, a.name);
-                        c.req.name = a.name;
-                }
+                open_describe(&c, req, a.name);
         }
-        if (r >= 0 && (req->prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open: unknown protection bits 0x%x", req->prot);
-        if (r >= 0 && (req->flags & ~(unsigned) MC_MAP_HUGEPAGE))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open: only MC_MAP_HUGEPAGE may be given as a flag (the "
-                                  "region is always a shared mapping of the whole object)");
-        if (r >= 0 && req->name && (req->flags & MC_MAP_HUGEPAGE))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open '%s': huge pages are for anonymous regions only",
-                                  a.name);
-        if (r >= 0 && req->name && req->seals)
-                r = mc__error_set(&e, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
-                                  "shm_open '%s': named objects cannot be sealed; use an "
-                                  "anonymous region (no name)",
-                                  a.name);
-        if (r >= 0 && (req->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_WRITE |
-                                                 MC_SEAL_FUTURE_WRITE | MC_SEAL_SEAL)))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open: unknown seal bits 0x%x", req->seals);
-        if (r >= 0 && (req->seals & MC_SEAL_WRITE) && (req->prot & MC_PROT_WRITE))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open: MC_SEAL_WRITE forbids the writable mapping asked "
-                                  "for; map it read-only or use MC_SEAL_FUTURE_WRITE");
-        if (r >= 0 && (req->flags & MC_MAP_HUGEPAGE) && req->seals)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open: huge page regions cannot be sealed");
-        if (r >= 0 && (req->mode & ~0777u))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open: mode 0%o has bits beyond 0777", req->mode);
-        if (r >= 0 && (req->create || !req->name || or_create) && req->size == 0)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open: creating needs a size > 0");
-        if (r >= 0 && req->size > (size_t) PTRDIFF_MAX)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                  "shm_open: size %zu is too large", req->size);
-        c.huge = req->flags & MC_MAP_HUGEPAGE;
-        c.write_exec = (req->prot & MC_PROT_WRITE) && (req->prot & MC_PROT_EXEC);
-        a.page = c.huge ? mc__huge_page_size() : mc_page_size();
-        a.map_len = req->size;
-        r = mc__ctx_run(ctx, &c, r, &e, &open_steps, &a, err);
-        return r;
+        r = open_check(req, ret, or_create, a.name, &e);
+        if (r >= 0) {
+                a.page = c.huge ? mc__huge_page_size() : mc_page_size();
+                a.map_len = req->size;
+        }
+        return mc__ctx_run(ctx, &c, r, &e, &open_steps, &a, err);
 }
 
 int mc_shared_open(mc_ctx *ctx, const mc_shared_request *req, mc_shared *ret, mc_error *err) {
-        return open_common(ctx, req, false, ret, err);
+        return open_common(ctx, req, /* or_create= */ false, /* cl= */ NULL, ret, err);
+}
+
+int mc__shared_open_client(mc_ctx *ctx, const mc_shared_request *req, mc__client_call *cl,
+                           mc_shared *ret, mc_error *err) {
+        return open_common(ctx, req, /* or_create= */ false, cl, ret, err);
 }
 
 int mc_map_shared_buffer(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret,
@@ -543,7 +544,7 @@ int mc_map_shared_buffer(mc_ctx *ctx, const char *name, size_t size, mc_shared *
         req.size = size;
         req.create = false;
         req.prot = MC_PROT_READ_WRITE;
-        return open_common(ctx, &req, name != NULL, ret, err);
+        return open_common(ctx, &req, /* or_create= */ name != NULL, /* cl= */ NULL, ret, err);
 }
 
 /* ---- close ---------------------------------------------------------------------------------- */
@@ -600,43 +601,48 @@ static void call_set_shared(mc__call *c, const mc_shared *shm) {
         }
 }
 
+static int shared_op_check(mc_op op, const mc_shared *shm, const shm_args *a, mc_error *err) {
+        if (!shm)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: the shared memory object must not be NULL",
+                                     mc_op_name(op));
+        /* memcap always leaves a terminated name: a value without one is forged, and must not
+         * be read past its end by the messages below. */
+        if (!memchr(shm->name, 0, sizeof(shm->name)))
+                return mc__error_set(err, MC_ERR_NOT_FOUND, ENOENT,
+                                     "%s: not a shared memory object open in this context (its "
+                                     "name is not terminated)",
+                                     mc_op_name(op));
+        if (op == MC_OP_SHM_RESIZE && a->new_len == 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_resize: the new size is 0");
+        if (op == MC_OP_SHM_SEAL &&
+            (a->seals == 0 ||
+             (a->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_WRITE |
+                                      MC_SEAL_FUTURE_WRITE | MC_SEAL_SEAL))))
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "shm_seal: seal bits 0x%x are empty or unknown", a->seals);
+        return 0;
+}
+
 static int shared_op(mc_op op, mc_ctx *ctx, mc_shared *shm, shm_args *a, const mc__steps *steps,
                      mc_error *err) {
         mc_error e = MC_ERROR_INIT;
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, op, MC__CAP_MEMORY);
-        if (!shm)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "%s: the shared memory object must not be NULL", mc_op_name(op));
-        else
+        if (shm)
                 call_set_shared(&c, shm);
-        /* memcap always leaves a terminated name: a value without one is forged, and must not
-         * be read past its end by the messages below. */
-        if (r >= 0 && !memchr(shm->name, 0, sizeof(shm->name)))
-                r = mc__error_set(&e, MC_ERR_NOT_FOUND, ENOENT,
-                                  "%s: not a shared memory object open in this context (its "
-                                  "name is not terminated)",
-                                  mc_op_name(op));
         if (op == MC_OP_SHM_RESIZE) {
                 c.fields |= MC__F_NEW_LENGTH;
                 c.req.new_length = a->new_len;
-                if (r >= 0 && a->new_len == 0)
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "shm_resize: the new size is 0");
         }
         if (op == MC_OP_SHM_SEAL) {
                 c.fields |= MC__F_SEALS;
                 c.req.seals = a->seals;
-                if (r >= 0 &&
-                    (a->seals == 0 ||
-                     (a->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_WRITE |
-                                              MC_SEAL_FUTURE_WRITE | MC_SEAL_SEAL))))
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "shm_seal: seal bits 0x%x are empty or unknown",
-                                          a->seals);
         }
+        r = shared_op_check(op, shm, a, &e);
         return mc__ctx_run(ctx, &c, r, &e, steps, a, err);
 }
 
@@ -758,7 +764,7 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 return mc__error_errno(err, errno, "shm_resize '%s': fstat", what);
         old_size = (size_t) st.st_size;
         /* ftruncate() says EINVAL and fallocate() EBADF for this; say what it means. */
-        if ((fcntl(e->fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
+        if ((mc_sys.getfl(e->fd) & O_ACCMODE) == O_RDONLY)
                 return mc__error_set(err, MC_ERR_PERMISSION_DENIED, EBADF,
                                      "shm_resize '%s' to %zu bytes: the object was opened "
                                      "read-only",
@@ -816,12 +822,14 @@ static int seal_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         shm_args *a = data;
         int r = shm_lookup(ctx, c, data, err);
 
-        if (r >= 0 && a->shm->name[0])
+        if (r < 0)
+                return r;
+        if (a->shm->name[0])
                 return mc__error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
                                      "shm_seal '%s': named objects cannot be sealed; use an "
                                      "anonymous region (no name)",
                                      a->shm->name);
-        return r;
+        return 0;
 }
 
 static int seal_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {

@@ -74,22 +74,27 @@ static int mask_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 
 static const mc__steps mask_steps = {.syscall = mask_syscall, .flags = MC__RUN_UNLOCKED};
 
+/* The set, converted into @a. */
+static int mask_check(mc_op op, const mc_sigset *set, int how, mask_args *a, mc_error *err) {
+        if (!set)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: the set must not be NULL", mc_op_name(op));
+        return sigset_to_sys(mc_op_name(op), set, how == SIG_BLOCK, &a->set, err);
+}
+
 static int mask_common(mc_op op, mc_ctx *ctx, const mc_sigset *set, int how,
                        mc_sigset *ret_previous, mc_error *err) {
         mask_args a = {.how = how, .ret_previous = ret_previous};
         MC__ERROR_LOCAL(e);
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, op, MC__CAP_SIGNAL);
-        if (!set)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "%s: the set must not be NULL", mc_op_name(op));
-        else {
+        if (set) {
                 c.fields = MC__F_SIGSET;
                 c.req.sigset = set->bits;
-                r = sigset_to_sys(mc_op_name(op), set, how == SIG_BLOCK, &a.set, &e);
         }
+        r = mask_check(op, set, how, &a, &e);
         return mc__ctx_run(ctx, &c, r, &e, &mask_steps, &a, err);
 }
 
@@ -106,19 +111,11 @@ int mc_signal_unmask(mc_ctx *ctx, const mc_sigset *previous, mc_error *err) {
 /* Fields 4 (ppid) and 5 (pgrp) of /proc/PID/stat; the name before them may hold anything. */
 static bool proc_stat(pid_t pid, pid_t *ppid, pid_t *pgrp) {
         char path[64], buf[1024], *p;
-        ssize_t n;
-        int fd;
         long a, b;
 
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (mc__proc_read(path, buf, sizeof(buf)) <= 0)
                 return false;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return false;
-        buf[n] = 0;
         p = strrchr(buf, ')');
         if (!p || sscanf(p + 1, " %*c %ld %ld", &a, &b) != 2)
                 return false;
@@ -145,7 +142,7 @@ static unsigned relation(pid_t pid, unsigned want, pid_t *ret_pgrp, bool *ret_go
 
         snprintf(path, sizeof(path), "/proc/%d", (int) pid);
         if (want & MC_TARGET_SAME_UID) {
-                if (stat(path, &st) < 0) {
+                if (mc_sys.stat(path, &st) < 0) {
                         *ret_gone = errno == ENOENT;
                         return 0;
                 }
@@ -162,11 +159,11 @@ static unsigned relation(pid_t pid, unsigned want, pid_t *ret_pgrp, bool *ret_go
                         cls |= MC_TARGET_CHILDREN;
                 if (pgrp == getpgrp())
                         cls |= MC_TARGET_PROCESS_GROUP;
-        } else if (access(path, F_OK) < 0 && errno == ENOENT) {
+        } else if (mc_sys.stat(path, &st) < 0 && errno == ENOENT) {
                 *ret_gone = true;
                 return 0;
         }
-        if (!have_uid && !(cls & want) && stat(path, &st) == 0 &&
+        if (!have_uid && !(cls & want) && mc_sys.stat(path, &st) == 0 &&
             (st.st_uid == getuid() || st.st_uid == geteuid()))
                 cls |= MC_TARGET_SAME_UID;
         return cls;
@@ -213,18 +210,13 @@ static unsigned target_classes(pid_t pid, unsigned want, bool *ret_gone) {
  * when the process has exited. -EBADF when @pidfd is not a pidfd.
  */
 static int pidfd_pid(int pidfd, pid_t *ret) {
-        char path[64], line[128];
-        bool found = false;
-        long pid = 0;
-        FILE *f;
+        char path[64], buf[1024];
+        const char *line;
+        long pid;
 
         snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-        f = fopen(path, "re");
-        while (f && !found && fgets(line, sizeof(line), f))
-                found = sscanf(line, "Pid: %ld", &pid) == 1;
-        if (f)
-                fclose(f);
-        if (!found)
+        if (mc__proc_read(path, buf, sizeof(buf)) <= 0 || !(line = strstr(buf, "\nPid:")) ||
+            sscanf(line + 1, "Pid: %ld", &pid) != 1)
                 return -EBADF;
         *ret = (pid_t) pid;
         return 0;
@@ -329,6 +321,42 @@ static int send_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 static const mc__steps send_steps = {
         .prepare = send_prepare, .syscall = send_syscall, .flags = MC__RUN_UNLOCKED};
 
+/* The signal's and the payload's own rules. */
+static int send_check(mc_op op, pid_t pid, int pidfd, int signo, const mc_signal_payload *payload,
+                      mc_error *err) {
+        int r;
+
+        /* Signal 0 is kill(2)'s existence and permission check; raising it means nothing. */
+        if (signo != 0 || op != MC_OP_SIGNAL_SEND) {
+                r = mc__signal_check(mc_op_name(op), signo, err);
+                if (r < 0)
+                        return r;
+        }
+        if (!has_payload(payload))
+                return 0;
+        if (payload->kind != MC_PAYLOAD_USER_DATA && payload->kind != MC_PAYLOAD_REAL_TIME)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: unknown payload kind %d", mc_op_name(op),
+                                     (int) payload->kind);
+        if (pidfd < 0 && pid <= 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: a payload needs one process (pid > 0), not a group "
+                                     "(%d)",
+                                     mc_op_name(op), (int) pid);
+        return 0;
+}
+
+/* The process behind @pidfd: what the policy's target rule and the audit record see. */
+static int pidfd_target(int pidfd, pid_t *ret, mc_error *err) {
+        if (pidfd_pid(pidfd, ret) < 0)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBADF,
+                                     "signal_send: descriptor %d is not a pidfd", pidfd);
+        if (*ret < 0)
+                return mc__error_set(err, MC_ERR_NOT_FOUND, ESRCH,
+                                     "signal_send: the process of pidfd %d has exited", pidfd);
+        return 0;
+}
+
 static int send_common(mc_op op, mc_ctx *ctx, pid_t pid, int pidfd, int signo,
                        const mc_signal_payload *payload, mc_error *err) {
         send_args a = {.pid = pid,
@@ -344,34 +372,20 @@ static int send_common(mc_op op, mc_ctx *ctx, pid_t pid, int pidfd, int signo,
         c.fields = MC__F_SIGNAL | MC__F_TARGET;
         c.req.signo = signo;
         c.req.target = pid;
-        /* Signal 0 is kill(2)'s existence and permission check; raising it means nothing. */
-        r = signo == 0 && op == MC_OP_SIGNAL_SEND ? 0 : mc__signal_check(mc_op_name(op), signo, &e);
-        if (r >= 0 && payload && payload->kind != MC_PAYLOAD_NONE) {
+        if (has_payload(payload)) {
                 c.fields |= MC__F_PAYLOAD;
                 c.req.payload_kind = (int) payload->kind;
                 c.req.payload = payload->kind == MC_PAYLOAD_USER_DATA
                                         ? (uint64_t) (int64_t) payload->user_data
                                         : payload->real_time;
-                if (payload->kind != MC_PAYLOAD_USER_DATA && payload->kind != MC_PAYLOAD_REAL_TIME)
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "%s: unknown payload kind %d", mc_op_name(op),
-                                          (int) payload->kind);
-                else if (pidfd < 0 && pid <= 0)
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "%s: a payload needs one process (pid > 0), not a "
-                                          "group (%d)",
-                                          mc_op_name(op), (int) pid);
         }
-        if (r >= 0 && op == MC_OP_SIGNAL_SEND && pidfd >= 0) {
+        if (op == MC_OP_SIGNAL_SEND && pidfd >= 0) {
                 c.fields |= MC__F_FD;
                 c.req.fd = pidfd;
-                if (pidfd_pid(pidfd, &c.req.target) < 0)
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EBADF,
-                                          "signal_send: descriptor %d is not a pidfd", pidfd);
-                else if (c.req.target < 0)
-                        r = mc__error_set(&e, MC_ERR_NOT_FOUND, ESRCH,
-                                          "signal_send: the process of pidfd %d has exited", pidfd);
         }
+        r = send_check(op, pid, pidfd, signo, payload, &e);
+        if (r >= 0 && op == MC_OP_SIGNAL_SEND && pidfd >= 0)
+                r = pidfd_target(pidfd, &c.req.target, &e);
         return mc__ctx_run(ctx, &c, r, &e, &send_steps, &a, err);
 }
 
@@ -470,33 +484,43 @@ static int wait_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 
 static const mc__steps wait_steps = {.syscall = wait_syscall, .flags = MC__RUN_UNLOCKED};
 
+/* The set (converted into @a) and the timeout. */
+static int wait_check(const mc_sigset *set, int64_t timeout_ns, const mc_signal_info *ret_info,
+                      wait_args *a, mc_error *err) {
+        int r;
+
+        if (!set || !ret_info)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "signal_wait: set and ret_info must not be NULL");
+        if (set->bits == 0)
+                return mc__error_set(err, MC_ERR_INVALID_SIGNAL, EINVAL,
+                                     "signal_wait: the set is empty");
+        r = sigset_to_sys("signal_wait", set, true, &a->set, err);
+        if (r < 0)
+                return r;
+        if (timeout_ns < MC_WAIT_FOREVER)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "signal_wait: timeout %" PRId64 " ns is negative (use "
+                                     "MC_WAIT_FOREVER to wait without one)",
+                                     timeout_ns);
+        return 0;
+}
+
 int mc_signal_wait(mc_ctx *ctx, const mc_sigset *set, int64_t timeout_ns, mc_signal_info *ret_info,
                    mc_error *err) {
         wait_args a = {.timeout_ns = timeout_ns, .ret = ret_info};
         MC__ERROR_LOCAL(e);
         mc__call c;
-        int r = 0;
+        int r;
 
         mc__call_init(&c, MC_OP_SIGNAL_WAIT, MC__CAP_SIGNAL);
         c.fields = MC__F_TIMEOUT;
         c.req.timeout_ms = timeout_ns < 0 ? -1 : timeout_ns / 1000000;
-        if (!set || !ret_info)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "signal_wait: set and ret_info must not be NULL");
-        else {
+        if (set && ret_info) {
                 c.fields |= MC__F_SIGSET;
                 c.req.sigset = set->bits;
                 a.bits = set->bits;
-                if (set->bits == 0)
-                        r = mc__error_set(&e, MC_ERR_INVALID_SIGNAL, EINVAL,
-                                          "signal_wait: the set is empty");
-                else
-                        r = sigset_to_sys("signal_wait", set, true, &a.set, &e);
         }
-        if (r >= 0 && timeout_ns < MC_WAIT_FOREVER)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "signal_wait: timeout %" PRId64 " ns is negative (use "
-                                  "MC_WAIT_FOREVER to wait without one)",
-                                  timeout_ns);
+        r = wait_check(set, timeout_ns, ret_info, &a, &e);
         return mc__ctx_run(ctx, &c, r, &e, &wait_steps, &a, err);
 }

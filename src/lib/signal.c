@@ -314,17 +314,8 @@ static void dispatcher_mask(sigset_t *m) {
 
 /* The process's name (its main thread's), or "" when it cannot be read. */
 static void app_name_read(char *buf, size_t size) {
-        ssize_t n = -1;
-        int fd;
-
-        fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                n = read(fd, buf, size - 1);
-                close(fd);
-        }
-        if (n < 0)
-                n = 0;
-        buf[n] = 0;
+        if (mc__proc_read("/proc/self/comm", buf, size) < 0)
+                buf[0] = 0;
         buf[strcspn(buf, "\n")] = 0;
 }
 
@@ -676,6 +667,32 @@ static int signal_arg_check(const char *op, int signo, mc_error *err) {
         return 0;
 }
 
+static int register_check(int signo, mc_signal_handler handler, unsigned flags, mc_error *err) {
+        int r = signal_arg_check("signal_register", signo, err);
+
+        if (r < 0)
+                return r;
+        if (is_fault(signo))
+                return mc__error_set(err, MC_ERR_INVALID_SIGNAL, EINVAL,
+                                     "signal_register: %s is raised by a faulting instruction "
+                                     "and must be handled in the faulting thread; for mapped "
+                                     "files that may shrink use mc_map_read()/mc_map_write(), "
+                                     "which turn SIGBUS into an Io error",
+                                     signo == SIGSEGV   ? "SIGSEGV"
+                                     : signo == SIGBUS  ? "SIGBUS"
+                                     : signo == SIGFPE  ? "SIGFPE"
+                                     : signo == SIGILL  ? "SIGILL"
+                                     : signo == SIGTRAP ? "SIGTRAP"
+                                                        : "SIGSYS");
+        if (!handler)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "signal_register: the handler must not be NULL");
+        if (flags & ~(unsigned) MC_SIGNAL_BLOCK)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "signal_register: unknown flag bits 0x%x", flags);
+        return 0;
+}
+
 int mc_signal_register_handler(mc_ctx *ctx, int signo, mc_signal_handler handler, void *userdata,
                                unsigned flags, mc_signal_previous *ret_previous, mc_error *err) {
         reg_args a = {signo, handler, userdata, flags, ret_previous};
@@ -687,25 +704,7 @@ int mc_signal_register_handler(mc_ctx *ctx, int signo, mc_signal_handler handler
         c.fields = MC__F_SIGNAL | MC__F_FLAGS_SIG;
         c.req.signo = signo;
         c.req.flags = flags;
-        r = signal_arg_check("signal_register", signo, &e);
-        if (r >= 0 && is_fault(signo))
-                r = mc__error_set(&e, MC_ERR_INVALID_SIGNAL, EINVAL,
-                                  "signal_register: %s is raised by a faulting instruction and "
-                                  "must be handled in the faulting thread; for mapped files that "
-                                  "may shrink use mc_map_read()/mc_map_write(), which turn "
-                                  "SIGBUS into an Io error",
-                                  signo == SIGSEGV   ? "SIGSEGV"
-                                  : signo == SIGBUS  ? "SIGBUS"
-                                  : signo == SIGFPE  ? "SIGFPE"
-                                  : signo == SIGILL  ? "SIGILL"
-                                  : signo == SIGTRAP ? "SIGTRAP"
-                                                     : "SIGSYS");
-        if (r >= 0 && !handler)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "signal_register: the handler must not be NULL");
-        if (r >= 0 && (flags & ~(unsigned) MC_SIGNAL_BLOCK))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "signal_register: unknown flag bits 0x%x", flags);
+        r = register_check(signo, handler, flags, &e);
         return mc__ctx_run(ctx, &c, r, &e, &register_steps, &a, err);
 }
 

@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -24,6 +26,18 @@ static int sys_open(const char *path, int flags, mode_t mode) {
 
 static int sys_openat2(int dirfd, const char *path, struct open_how *how, size_t size) {
         return (int) syscall(SYS_openat2, dirfd, path, how, size);
+}
+
+static int sys_dupfd(int fd, int min) {
+        return fcntl(fd, F_DUPFD_CLOEXEC, min);
+}
+
+static int sys_getfl(int fd) {
+        return fcntl(fd, F_GETFL);
+}
+
+static int sys_setfl(int fd, int fl) {
+        return fcntl(fd, F_SETFL, fl);
 }
 
 static int sys_add_seals(int fd, int seals) {
@@ -56,6 +70,10 @@ static int sys_eventfd(unsigned initval, int flags) {
         return eventfd(initval, flags);
 }
 
+static long sys_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout) {
+        return syscall(SYS_futex, uaddr, op, val, timeout, NULL, 0);
+}
+
 static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
         return mremap(old, old_len, new_len, flags, new_addr);
 }
@@ -65,15 +83,17 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
         {                                                                                          \
                 .mmap = mmap, .munmap = munmap, .mprotect = mprotect, .msync = msync,              \
                 .mremap = sys_mremap, .madvise = madvise, .mlock2 = mlock2, .munlock = munlock,    \
-                .open = sys_open, .openat2 = sys_openat2, .close = close, .fstat = fstat,          \
-                .fstatfs = fstatfs, .ftruncate = ftruncate, .fallocate = fallocate,                \
-                .readlink = readlink, .write = write, .fdatasync = fdatasync,                      \
-                .shm_open = shm_open, .shm_unlink = shm_unlink, .memfd_create = memfd_create,      \
+                .open = sys_open, .read = read, .stat = stat, .dupfd = sys_dupfd,                  \
+                .getfl = sys_getfl, .setfl = sys_setfl, .openat2 = sys_openat2, .close = close,    \
+                .fstat = fstat, .fstatfs = fstatfs, .ftruncate = ftruncate,                        \
+                .fallocate = fallocate, .readlink = readlink, .realpath = realpath,                \
+                .write = write, .fdatasync = fdatasync, .shm_open = shm_open,                      \
+                .shm_unlink = shm_unlink, .memfd_create = memfd_create,                            \
                 .add_seals = sys_add_seals, .get_seals = sys_get_seals, .fsetxattr = fsetxattr,    \
                 .fgetxattr = fgetxattr, .sigaction = sigaction, .thread_sigmask = sys_sigmask,     \
                 .kill = kill, .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,    \
                 .sigtimedwait = sigtimedwait, .tgkill = sys_tgkill, .signalfd = signalfd,          \
-                .eventfd = sys_eventfd,                                                            \
+                .eventfd = sys_eventfd, .futex = sys_futex,                                        \
         }
 
 static const struct mc_sys real = REAL_SYS;

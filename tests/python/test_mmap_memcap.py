@@ -393,7 +393,8 @@ class Semantics(Base):
                           (memcap.TimedOut, TimeoutError),
                           (memcap.PermissionDenied, PermissionError),
                           (memcap.OutOfMemory, MemoryError),
-                          (memcap.IoError, OSError)]:
+                          (memcap.IoError, OSError),
+                          (memcap.PeerGone, ConnectionError)]:
             self.assertTrue(issubclass(cls, base))
             self.assertTrue(issubclass(cls, memcap.Error))
 

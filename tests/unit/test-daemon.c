@@ -1381,7 +1381,7 @@ Test(daemon, mmap_limits_of_the_manager) {
         expect(&c, "{\"Mmap\":{\"length\":2147483648,\"prot\":3}}",
                "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"code\":\"core.memory."
                "PolicyViolation\",\"message\":\"Mmap failed: 0 "
-               "bytes mapped + 2147483648 exceed the limit per client of 1073741824 bytes\","
+               "bytes charged + 2147483648 exceed the limit per client of 1073741824 bytes\","
                "\"errno\":1}");
         expect_prefix(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":7}}",
                       "{\"status\":\"error\",\"kind\":\"PolicyViolation\",\"code\":\"core.memory."
@@ -2790,15 +2790,17 @@ Test(daemon_config, quotas_per_client) {
 
         daemon_start("{\"max_mappings_per_client\": 3, \"max_bytes_per_client\": 16384}", false);
         connect_to(&c);
-        mmap_ok(&c, "{\"Mmap\":{\"length\":4096,\"prot\":1}}");
+        /* Writable anonymous memory is charged whole; the read-only file only where it is
+         * memory (tmpfs), so the refused 16384 bytes exceed the limit either way. */
+        mmap_ok(&c, "{\"Mmap\":{\"length\":4096,\"prot\":3}}");
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
-        expect_prefix(&c, "{\"Mmap\":{\"length\":12288,\"prot\":1}}",
+        expect_prefix(&c, "{\"Mmap\":{\"length\":16384,\"prot\":3}}",
                       "{\"status\":\"error\",\"kind\":\"PolicyViolation\"");
-        mmap_ok(&c, "{\"Mmap\":{\"length\":8192,\"prot\":1}}");
-        expect_prefix(&c, "{\"Mmap\":{\"length\":1,\"prot\":1}}",
+        mmap_ok(&c, "{\"Mmap\":{\"length\":8192,\"prot\":3}}");
+        expect_prefix(&c, "{\"Mmap\":{\"length\":1,\"prot\":3}}",
                       "{\"status\":\"error\",\"kind\":\"PolicyViolation\"");
         expect(&c, "{\"Munmap\":{\"mmap_id\":1}}", OK);
-        cr_assert(eq(u64, mmap_ok(&c, "{\"Mmap\":{\"length\":1,\"prot\":1}}"), 4));
+        cr_assert(eq(u64, mmap_ok(&c, "{\"Mmap\":{\"length\":1,\"prot\":3}}"), 4));
         cl_close(&c);
 }
 
@@ -3536,6 +3538,34 @@ static void flood(cl *c, const char *line, int n, const char *prefix) {
         free(batch);
         for (int i = 0; i < n; i++)
                 cr_assert(starts_with(recv_line(c), prefix), "reply %d: %s", i, c->line);
+}
+
+/* Missing capabilities are denials, not errors, in the rate limit's summaries too. */
+Test(daemon_hostile, refused_capabilities_are_summarised_as_denials) {
+        json_int_t denied = 0, errors = 0;
+        json_t *log, *rec;
+        size_t i;
+        cl c;
+
+        daemon_start("{\"capabilities\": {\"0\": []}, \"audit_rate_burst\": 5, "
+                     "\"audit_rate_interval\": \"1s\"}",
+                     true);
+        connect_to(&c);
+        flood(&c, "{\"Mmap\":{\"length\":4096,\"prot\":3}}", 40,
+              "{\"status\":\"permission_denied\"");
+        cl_close(&c);
+        daemon_stop();
+
+        log = audit_load();
+        json_array_foreach(log, i, rec) {
+                if (!rec_is(rec, "audit_suppressed"))
+                        continue;
+                denied += ev_int(rec, "denied");
+                errors += ev_int(rec, "error");
+        }
+        json_decref(log);
+        cr_assert(gt(i64, denied, 0), "the refusals past the burst are summarised as denials");
+        cr_assert(eq(i64, errors, 0), "none of them is an error");
 }
 
 Test(daemon_hostile, an_audit_flood_is_summarised_and_every_operation_still_recorded) {

@@ -13,7 +13,10 @@ Test(error, kind_names_are_the_specs) {
                 "OutOfMemory", "AlignmentError",   "AlreadyExists",
                 "NotFound",    "Unsupported",      "PolicyViolation",
                 "TimedOut",    "InvalidSignal",    "Io",
+                "PeerGone",
         };
+        /* Every kind has its name here: a kind added without one fails this test. */
+        cr_assert(eq(sz, ELEMENTSOF(names), (size_t) _MC_ERROR_KIND_MAX));
         for (unsigned i = 0; i < ELEMENTSOF(names); i++) {
                 mc_error_kind k;
                 cr_assert(
@@ -80,6 +83,7 @@ Test(error, errno_table) {
         cr_assert(eq(int, mc_error_kind_from_errno(EOPNOTSUPP), MC_ERR_UNSUPPORTED));
         cr_assert(eq(int, mc_error_kind_from_errno(ETIMEDOUT), MC_ERR_TIMED_OUT));
         cr_assert(eq(int, mc_error_kind_from_errno(EIO), MC_ERR_IO));
+        cr_assert(eq(int, mc_error_kind_from_errno(EOWNERDEAD), MC_ERR_PEER_GONE));
         cr_assert(eq(int, mc_error_kind_from_errno(EPIPE), MC_ERR_IO), "unlisted -> Io");
         cr_assert(eq(int, mc_error_kind_from_errno(0), MC_OK));
 }

@@ -8,8 +8,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "common.h"
 
@@ -109,6 +111,12 @@ static ssize_t fail_readlink(const char *p, char *b, size_t s) {
         return -1;
 }
 
+static char *fail_realpath(const char *p, char *resolved) {
+        (void) p, (void) resolved;
+        errno = fail_errno;
+        return NULL;
+}
+
 static int map_anon(mc_mapping *m, mc_error *err) {
         mc_map_request req = MC_MAP_REQUEST_INIT;
         req.length = 8192;
@@ -187,6 +195,11 @@ Test(fault, open_fstat_and_resolve_failures) {
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), 0), "%s",
                   err.message);
         mc_unmap(ctx, &m, NULL);
+        /* Without /proc and without a resolvable path the policy cannot judge the file. */
+        mc_sys.realpath = fail_realpath;
+        fail_errno = EACCES;
+        expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EACCES,
+               MC_ERR_PERMISSION_DENIED, &err, "resolving the path");
         usage_is(0, 0, 0);
         cr_assert(eq(int, count_fds(), fds));
 }
@@ -349,4 +362,170 @@ Test(fault, msync_other_errors_do_not_fault) {
                   err.message);
         cr_assert(eq(int, mc_map_write(ctx, &m, 0, "ok", 2, &err), 0), "%s", err.message);
         mc_munmap(ctx, &m, NULL);
+}
+
+/* ---- what the library reads of /proc, and descriptors it duplicates ------------------------- */
+
+static char opened[16][128];
+static size_t n_opened;
+static const char *fake_path; /* reads of this file return fake_content */
+static const char *fake_content;
+static int fake_fd = -1;
+
+static int recording_open(const char *p, int f, mode_t m) {
+        int fd;
+
+        if (n_opened < ELEMENTSOF(opened))
+                snprintf(opened[n_opened++], sizeof(opened[0]), "%s", p);
+        if (fake_path && strcmp(p, fake_path) == 0 && fail_errno) {
+                errno = fail_errno;
+                return -1;
+        }
+        fd = open(p, f, m);
+        if (fake_path && strcmp(p, fake_path) == 0)
+                fake_fd = fd;
+        return fd;
+}
+static ssize_t faking_read(int fd, void *buf, size_t n) {
+        if (fd == fake_fd && fake_content) {
+                size_t k = MC_MIN(strlen(fake_content), n);
+                memcpy(buf, fake_content, k);
+                return (ssize_t) k;
+        }
+        return read(fd, buf, n);
+}
+static const char *fake_stat_path; /* stat() of this path fails with fail_errno */
+static int fail_stat(const char *p, struct stat *st) {
+        if (fake_stat_path && strcmp(p, fake_stat_path) == 0) {
+                errno = fail_errno;
+                return -1;
+        }
+        return stat(p, st);
+}
+static ssize_t fail_ptr3_read(int fd, void *buf, size_t n) {
+        (void) fd, (void) buf, (void) n;
+        errno = fail_errno;
+        return -1;
+}
+static int fail_dupfd(int fd, int min) {
+        (void) fd, (void) min;
+        errno = fail_errno;
+        return -1;
+}
+static int readonly_getfl(int fd) {
+        (void) fd;
+        return O_RDONLY;
+}
+
+static bool was_opened(const char *p) {
+        for (size_t i = 0; i < n_opened; i++)
+                if (strcmp(opened[i], p) == 0)
+                        return true;
+        return false;
+}
+
+static mc_signal_action ignore_it(const mc_signal_info *info, void *userdata) {
+        (void) info, (void) userdata;
+        return MC_SIGNAL_IGNORE;
+}
+
+Test(fault, proc_files_are_read_through_the_seam, .timeout = 30.0) {
+        char name[64], stat_path[64], dir_path[64];
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_error err = MC_ERROR_INIT;
+        mc_shared shm;
+        int status, gate[2];
+        pid_t kid;
+
+        mc_sys.open = recording_open;
+        mc_sys.read = faking_read;
+        /* The huge page size (read once per process, so this test is its first reader). */
+        fake_path = "/proc/meminfo";
+        fake_content = "MemTotal:       1 kB\nHugepagesize:    1048576 kB\n";
+        cr_assert(eq(sz, mc__huge_page_size(), (size_t) 1 << 30));
+        /* The creator record of a named shared memory object names this process's start. */
+        MC_TEST_NAME(name, "fault-proc");
+        req.name = name;
+        req.size = 4096;
+        req.create = true;
+        cr_assert(eq(int, mc_shared_open(ctx, &req, &shm, &err), 0), "%s", err.message);
+        cr_assert(was_opened("/proc/self/stat"));
+        cr_assert(eq(int, mc_shared_close(ctx, &shm, &err), 0));
+        cr_assert(eq(int, mc_shared_unlink(ctx, name, &err), 0));
+        /* The dispatcher's start reads the process's name. */
+        cr_assert(eq(int, mc_signal_register_handler(ctx, SIGUSR2, ignore_it, NULL, 0, NULL, &err),
+                     0),
+                  "%s", err.message);
+        cr_assert(was_opened("/proc/self/comm"));
+        cr_assert(eq(int, mc_signal_unregister_handler(ctx, SIGUSR2, &err), 0));
+
+        /* How a signal's target is related to this process: a child that /proc does not
+         * show is no process at all. */
+        cr_assert(eq(int, pipe2(gate, O_CLOEXEC), 0));
+        kid = fork();
+        cr_assert(ge(int, kid, 0));
+        if (kid == 0) {
+                char c;
+
+                /* Until this test's process ends, whichever way it ends. */
+                close(gate[1]);
+                (void) !read(gate[0], &c, 1);
+                _exit(0);
+        }
+        close(gate[0]);
+        snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", (int) kid);
+        snprintf(dir_path, sizeof(dir_path), "/proc/%d", (int) kid);
+        cr_assert(eq(int, mc_signal_send(ctx, kid, 0, NULL, &err), 0), "%s", err.message);
+        cr_assert(was_opened(stat_path));
+        fake_path = stat_path;
+        fake_content = NULL;
+        fake_stat_path = dir_path;
+        fail_errno = ENOENT;
+        mc_sys.stat = fail_stat;
+        cr_assert(eq(int, mc_signal_send(ctx, kid, 0, NULL, &err), -ESRCH));
+        cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND), "%s", err.message);
+        mc__sys_reset();
+        close(gate[1]);
+        cr_assert(eq(int, waitpid(kid, &status, 0), kid));
+}
+
+Test(fault, policy_reads_and_audit_descriptors_go_through_the_seam) {
+        mc_error err = MC_ERROR_INIT;
+        mc_policy *p = NULL;
+        mc_audit *a = NULL;
+        char policy[160];
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+        mc_shared shm;
+        FILE *f;
+
+        snprintf(policy, sizeof(policy), "/tmp/memcap-test-fault-policy-%d.json", (int) getpid());
+        f = fopen(policy, "we");
+        cr_assert(not(eq(ptr, f, NULL)));
+        fputs("{\"allow_fixed\": false}\n", f);
+        fclose(f);
+        mc_sys.read = fail_ptr3_read;
+        fail_errno = EIO;
+        cr_assert(eq(int, mc_policy_load_file(policy, &p, &err), -EIO));
+        cr_assert(eq(int, err.kind, MC_ERR_IO));
+        cr_assert(ne(ptr, strstr(err.message, "read policy"), NULL), "%s", err.message);
+        cr_assert(eq(ptr, p, NULL));
+        mc__sys_reset();
+        unlink(policy);
+
+        mc_sys.dupfd = fail_dupfd;
+        fail_errno = EMFILE;
+        cr_assert(eq(int, mc_audit_open_fd(2, 0, &a, &err), -EMFILE));
+        cr_assert(ne(ptr, strstr(err.message, "duplicate audit fd 2"), NULL), "%s", err.message);
+        cr_assert(eq(ptr, a, NULL));
+        mc__sys_reset();
+
+        /* Whether a shared object was opened read-only is asked of the seam too. */
+        req.size = 4096;
+        cr_assert(eq(int, mc_shared_open(ctx, &req, &shm, &err), 0), "%s", err.message);
+        mc_sys.getfl = readonly_getfl;
+        cr_assert(eq(int, mc_shared_resize(ctx, &shm, 8192, &err), -EBADF));
+        cr_assert(ne(ptr, strstr(err.message, "opened read-only"), NULL), "%s", err.message);
+        mc__sys_reset();
+        cr_assert(eq(int, mc_shared_resize(ctx, &shm, 8192, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_close(ctx, &shm, &err), 0));
 }

@@ -9,9 +9,11 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "common.h"
 
@@ -35,15 +37,22 @@ static void make_file(size_t pages) {
         free(buf);
 }
 
-static void manager_open(uint64_t max_mappings, uint64_t max_locked) {
+static void manager_open_with(uint64_t max_mappings, uint64_t max_bytes, uint64_t max_locked,
+                              bool allow_symlinks) {
         mc_manager_options o = MC_MANAGER_OPTIONS_INIT;
         mc_error err = MC_ERROR_INIT;
 
         mgr = mc_manager_free(mgr);
         o.root = root;
         o.max_mappings = max_mappings;
+        o.max_bytes = max_bytes;
         o.max_locked = max_locked;
+        o.allow_symlinks = allow_symlinks;
         cr_assert(eq(int, mc_manager_new(ctx, &o, &mgr, &err), 0), "%s", err.message);
+}
+
+static void manager_open(uint64_t max_mappings, uint64_t max_locked) {
+        manager_open_with(max_mappings, 0, max_locked, false);
 }
 
 static void setup(void) {
@@ -71,14 +80,21 @@ static void teardown(void) {
 
 TestSuite(manager, .init = setup, .fini = teardown);
 
+/* Mmap for @client: the one call of mc_manager_mmap() in the tests. */
+static int map_as(const mc_client *client, const char *path, uint64_t offset, uint64_t length,
+                  unsigned prot, bool shared, uint64_t *ret_id, uint64_t *ret_length,
+                  mc_error *err) {
+        const mc_manager_map_request req = {path, offset, length, prot, shared};
+
+        return mc_manager_mmap(mgr, client, &req, ret_id, ret_length, err);
+}
+
 static uint64_t map(const char *path, uint64_t offset, uint64_t length, unsigned prot,
                     bool shared) {
         mc_error err = MC_ERROR_INIT;
         uint64_t id = 0;
 
-        cr_assert(eq(int,
-                     mc_manager_mmap(mgr, &me, path, offset, length, prot, shared, &id, NULL, &err),
-                     0),
+        cr_assert(eq(int, map_as(&me, path, offset, length, prot, shared, &id, NULL, &err), 0),
                   "%s", err.message);
         return id;
 }
@@ -114,19 +130,14 @@ Test(manager, a_racing_rename_is_tried_again_then_reported_as_timed_out) {
                 /* Transient: a few failures, then the open goes through. */
                 openat2_failures = MC_MANAGER_OPEN_TRIES - 1;
                 openat2_calls = 0;
-                cr_assert(eq(int,
-                             mc_manager_mmap(mgr, &me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL,
-                                             &err),
-                             0),
+                cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), 0),
                           "%s", err.message);
                 cr_assert(eq(int, openat2_calls, MC_MANAGER_OPEN_TRIES));
                 /* Persistent: bounded, and named for what happened. */
                 openat2_failures = -1;
                 openat2_calls = 0;
-                cr_assert(eq(
-                        int,
-                        mc_manager_mmap(mgr, &me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err),
-                        -errnos[i]));
+                cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err),
+                             -errnos[i]));
                 cr_assert(eq(int, openat2_calls, MC_MANAGER_OPEN_TRIES));
                 cr_assert(eq(int, err.kind, MC_ERR_TIMED_OUT), "%s: %s",
                           mc_error_kind_name(err.kind), err.message);
@@ -139,9 +150,7 @@ Test(manager, a_racing_rename_is_tried_again_then_reported_as_timed_out) {
         openat2_errno = ENOENT;
         openat2_failures = -1;
         openat2_calls = 0;
-        cr_assert(eq(int,
-                     mc_manager_mmap(mgr, &me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err),
-                     -ENOENT));
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -ENOENT));
         cr_assert(eq(int, openat2_calls, 1));
         cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
         cr_assert(eq(sz, mc_manager_count(mgr), 2), "failures make no mapping");
@@ -405,10 +414,8 @@ Test(manager, pieces_of_split_mappings_count_against_max_mappings) {
         cr_assert(eq(int, mc_manager_mprotect_range(mgr, &me, id, page, page, MC_PROT_READ, &err),
                      0));
         other = map(NULL, 0, page, MC_PROT_READ_WRITE, false);
-        cr_assert(eq(
-                int,
-                mc_manager_mmap(mgr, &me, NULL, 0, page, MC_PROT_READ, false, &other, NULL, &err),
-                -EPERM));
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ, false, &other, NULL, &err),
+                     -EPERM));
         cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
         cr_assert(eq(int, mc_manager_madvise(mgr, &me, id, 0, page, MC_ADVICE_RANDOM, &err), 0),
                   "a change that splits nothing new is fine: %s", err.message);
@@ -422,10 +429,7 @@ Test(manager, pieces_of_split_mappings_count_against_max_mappings) {
                 int,
                 mc_manager_madvise(mgr, &me, id, 0, MC_MANAGER_LENGTH_ALL, MC_ADVICE_NORMAL, &err),
                 0));
-        cr_assert(eq(int,
-                     mc_manager_mmap(mgr, &me, NULL, 0, page, MC_PROT_READ, false, &other, NULL,
-                                     &err),
-                     0),
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ, false, &other, NULL, &err), 0),
                   "%s", err.message);
 }
 
@@ -502,4 +506,811 @@ Test(manager, madvise_offers_what_harms_no_one_else) {
         cr_assert(eq(int, mc_manager_madvise(mgr, &me, anon, 0, 1, MC_ADVICE_WILLNEED, &err),
                      -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_ALIGNMENT));
+}
+
+/* ---- life cycle ---------------------------------------------------------------------------- */
+
+Test(manager, new_needs_a_context_and_a_directory) {
+        mc_manager_options o = MC_MANAGER_OPTIONS_INIT;
+        mc_error err = MC_ERROR_INIT;
+        mc_manager *m = NULL;
+        char missing[300];
+
+        o.root = root;
+        cr_assert(eq(int, mc_manager_new(NULL, &o, &m, &err), -EINVAL));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
+        cr_assert(eq(int, mc_manager_new(ctx, NULL, &m, &err), -EINVAL));
+        cr_assert(eq(int, mc_manager_new(ctx, &o, NULL, &err), -EINVAL));
+        o.root = NULL;
+        cr_assert(eq(int, mc_manager_new(ctx, &o, &m, &err), -EINVAL));
+        snprintf(missing, sizeof(missing), "%s/missing", root);
+        o.root = missing;
+        cr_assert(eq(int, mc_manager_new(ctx, &o, &m, &err), -ENOENT));
+        cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
+        cr_assert(has(&err, missing), "%s", err.message);
+        o.root = file;
+        cr_assert(eq(int, mc_manager_new(ctx, &o, &m, &err), -ENOTDIR));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
+        cr_assert(eq(int, err.sys_errno, ENOTDIR));
+        cr_assert(has(&err, file), "%s", err.message);
+        cr_assert(eq(ptr, m, NULL), "untouched on failure");
+        cr_assert(eq(ptr, mc_manager_free(NULL), NULL));
+        cr_assert(eq(sz, mc_manager_count(NULL), 0));
+        cr_assert(eq(sz, mc_manager_cleanup_process(NULL, 1), 0));
+}
+
+Test(manager, free_syncs_what_was_written_and_unmaps_everything) {
+        mc_error err = MC_ERROR_INIT;
+        mc_usage u;
+        uint64_t id = map("/f", 0, 0, MC_PROT_READ_WRITE, true);
+
+        map(NULL, 0, page, MC_PROT_READ_WRITE, false);
+        map(NULL, 0, page, MC_PROT_READ_WRITE, true);
+        cr_assert(eq(int, mc_manager_write(mgr, &me, id, 0, "W", 1, &err), 0));
+        mc_sys.msync = counting_msync;
+        msync_calls = 0;
+        mgr = mc_manager_free(mgr);
+        cr_assert(eq(ptr, mgr, NULL));
+        cr_assert(eq(int, msync_calls, 1), "the shared writable file mapping, and only it");
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.mappings, 0));
+        cr_assert(eq(u64, u.mapped_bytes, 0));
+}
+
+/* ---- mmap ---------------------------------------------------------------------------------- */
+
+Test(manager, mmap_needs_file_read_and_for_the_write_bit_file_write) {
+        mc_client none = me, reader = me;
+        mc_error err = MC_ERROR_INIT;
+        uint64_t id = 77;
+
+        none.caps = 0;
+        reader.caps = MC_CAP_FILE_READ;
+        cr_assert(
+                eq(int, map_as(&none, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EACCES));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(eq(int, err.sys_errno, 0), "a capability, not the kernel");
+        cr_assert(eq(str, err.message, "Mmap needs the FileRead capability"));
+        cr_assert(eq(int, map_as(&none, NULL, 0, page, MC_PROT_READ, false, &id, NULL, &err),
+                     -EACCES),
+                  "anonymous memory too");
+        cr_assert(eq(int, map_as(&reader, "/f", 0, 0, MC_PROT_READ_WRITE, false, &id, NULL, &err),
+                     -EACCES));
+        cr_assert(eq(int, err.sys_errno, 0));
+        cr_assert(eq(str, err.message, "Mmap with the write bit needs the FileWrite capability"));
+        cr_assert(eq(u64, id, 77), "untouched on failure");
+        cr_assert(eq(sz, mc_manager_count(mgr), 0));
+        cr_assert(eq(int, map_as(&reader, "/f", 0, 0, MC_PROT_READ, true, &id, NULL, &err), 0),
+                  "%s", err.message);
+        cr_assert(eq(u64, id, 1));
+}
+
+Test(manager, mmap_checks_its_arguments_and_allocates_ids_only_on_success) {
+        char longpath[MC_MANAGER_PATH_MAX + 8];
+        mc_error err = MC_ERROR_INIT;
+        uint64_t id = 0;
+
+        cr_assert(eq(int, map_as(NULL, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EINVAL));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ, false, NULL, NULL, &err), -EINVAL));
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, 8, false, &id, NULL, &err), -EINVAL));
+        cr_assert(has(&err, "has bits beyond 7"), "%s", err.message);
+        cr_assert(eq(int, map_as(&me, "f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EINVAL));
+        cr_assert(has(&err, "must start with '/'"), "%s", err.message);
+        cr_assert(eq(int, map_as(&me, "", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EINVAL));
+        memset(longpath, 'a', sizeof(longpath) - 1);
+        longpath[0] = '/';
+        longpath[sizeof(longpath) - 1] = 0;
+        cr_assert(eq(int, map_as(&me, longpath, 0, 0, MC_PROT_READ, false, &id, NULL, &err),
+                     -ENAMETOOLONG));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
+        cr_assert(
+                eq(int, map_as(&me, NULL, 1, page, MC_PROT_READ, false, &id, NULL, &err), -EINVAL));
+        cr_assert(has(&err, "anonymous memory has no offset"), "%s", err.message);
+        cr_assert(eq(int, map_as(&me, NULL, 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EINVAL));
+        cr_assert(has(&err, "anonymous memory needs a length"), "%s", err.message);
+        cr_assert(eq(int,
+                     map_as(&me, NULL, 0, UINT64_MAX / 2, MC_PROT_READ, false, &id, NULL, &err),
+                     -EOVERFLOW));
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
+        cr_assert(eq(int, map_as(&me, "/f", 3 * page, 0, MC_PROT_READ, false, &id, NULL, &err),
+                     -EINVAL));
+        cr_assert(has(&err, "at or past the end of the file"), "%s", err.message);
+        cr_assert(eq(int, map_as(&me, "/missing", 0, 0, MC_PROT_READ, false, &id, NULL, &err),
+                     -ENOENT));
+        cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
+        cr_assert(eq(sz, mc_manager_count(mgr), 0));
+        cr_assert(eq(u64, map("/f", 0, 0, MC_PROT_READ, false), 1), "no id was spent on failures");
+}
+
+Test(manager, mmap_maps_to_the_end_of_the_file_and_cuts_a_longer_length) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping_stats st;
+        unsigned char b;
+        uint64_t id, len = 0;
+        size_t n;
+
+        cr_assert(eq(int, map_as(&me, "/f", 100, 0, MC_PROT_READ, false, &id, &len, &err), 0));
+        cr_assert(eq(u64, len, 3 * page - 100));
+        cr_assert(eq(int, mc_manager_read(mgr, &me, id, 0, &b, 1, &n, &err), 0));
+        cr_assert(eq(u8, b, 100 % 251), "the first byte is the file's byte 100");
+        cr_assert(eq(int, map_as(&me, "/f", page, 10 * page, MC_PROT_READ, true, &id, &len, &err),
+                     0));
+        cr_assert(eq(u64, len, 2 * page), "cut at the end of the file");
+        cr_assert(eq(int, mc_manager_stats(mgr, &me, id, &st, &err), 0));
+        cr_assert(eq(u64, st.id, id));
+        cr_assert(eq(str, st.path, "/f"));
+        cr_assert(not(st.anonymous));
+        cr_assert(eq(u64, st.offset, page));
+        cr_assert(eq(u64, st.length, 2 * page));
+        cr_assert(eq(uint, st.prot, MC_PROT_READ));
+        cr_assert(st.shared);
+        cr_assert(eq(int, st.owner_pid, me.pid));
+        cr_assert(eq(u64, st.owner_key, me.key));
+        cr_assert(eq(u64, st.locked, 0));
+        cr_assert(not(st.faulted));
+        cr_assert(eq(sz, st.n_ranges, 0));
+        cr_assert(
+                eq(int, map_as(&me, NULL, 0, 100, MC_PROT_READ_WRITE, false, &id, &len, &err), 0));
+        cr_assert(eq(u64, len, 100));
+        cr_assert(eq(int, mc_manager_stats(mgr, &me, id, &st, &err), 0));
+        cr_assert(st.anonymous);
+        cr_assert(eq(str, st.path, ""));
+        cr_assert(eq(sz, mc_manager_count(mgr), 3));
+}
+
+Test(manager, mmap_opens_only_regular_files_beneath_the_root, .timeout = 30.0) {
+        mc_error err = MC_ERROR_INIT;
+        char p[400];
+        uint64_t id;
+
+        snprintf(p, sizeof(p), "%s/fifo", root);
+        cr_assert(eq(int, mkfifo(p, 0600), 0));
+        cr_assert(
+                eq(int, map_as(&me, "/fifo", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EINVAL),
+                "a FIFO is refused, never blocked on");
+        cr_assert(has(&err, "not a regular file"), "%s", err.message);
+        cr_assert(eq(int, map_as(&me, "/", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EINVAL));
+        cr_assert(
+                eq(int, map_as(&me, "/../f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EXDEV));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(has(&err, "leads out of the root"), "%s", err.message);
+        snprintf(p, sizeof(p), "%s/link", root);
+        cr_assert(eq(int, symlink("f", p), 0));
+        snprintf(p, sizeof(p), "%s/abs", root);
+        cr_assert(eq(int, symlink(file, p), 0));
+        cr_assert(
+                eq(int, map_as(&me, "/link", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -ELOOP));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(has(&err, "symlinks are not allowed"), "%s", err.message);
+        manager_open_with(0, 0, 0, true);
+        cr_assert(eq(int, map_as(&me, "/link", 0, 0, MC_PROT_READ, false, &id, NULL, &err), 0),
+                  "%s", err.message);
+        cr_assert(eq(int, map_as(&me, "/abs", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EXDEV),
+                  "an absolute symlink leaves the root");
+        cr_assert(eq(sz, mc_manager_count(mgr), 1));
+}
+
+/* ---- limits per client --------------------------------------------------------------------- */
+
+Test(manager, limits_on_mappings_and_bytes_are_per_client) {
+        mc_client other = me;
+        mc_error err = MC_ERROR_INIT;
+        uint64_t a, b, id;
+
+        other.key = 2;
+        manager_open_with(2, 4 * page, 0, false);
+        a = map(NULL, 0, page, MC_PROT_READ_WRITE, false);
+        b = map(NULL, 0, page, MC_PROT_READ_WRITE, false);
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ_WRITE, false, &id, NULL, &err),
+                     -EPERM));
+        cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
+        cr_assert(has(&err, "the limit per client is 2"), "%s", err.message);
+        cr_assert(eq(int, map_as(&other, NULL, 0, page, MC_PROT_READ_WRITE, false, &id, NULL, &err),
+                     0),
+                  "another client has its own count: %s", err.message);
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, a, &err), 0));
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, b, &err), 0));
+        /* Bytes: 4 pages each. */
+        cr_assert(eq(int,
+                     map_as(&me, NULL, 0, 4 * page + 1, MC_PROT_READ_WRITE, false, &id, NULL, &err),
+                     -EPERM));
+        cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
+        cr_assert(has(&err, "the limit per client of"), "%s", err.message);
+        a = map(NULL, 0, 3 * page, MC_PROT_READ_WRITE, false);
+        cr_assert(eq(int,
+                     map_as(&me, NULL, 0, 2 * page, MC_PROT_READ_WRITE, false, &id, NULL, &err),
+                     -EPERM));
+        cr_assert(eq(int,
+                     map_as(&other, NULL, 0, 3 * page, MC_PROT_READ_WRITE, false, &id, NULL, &err),
+                     0),
+                  "%s", err.message);
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, a, &err), 0));
+        cr_assert(eq(int,
+                     map_as(&me, NULL, 0, 4 * page, MC_PROT_READ_WRITE, false, &id, NULL, &err), 0),
+                  "unmapping gave the bytes back: %s", err.message);
+}
+
+/* ---- ownership ----------------------------------------------------------------------------- */
+
+Test(manager, a_client_sees_only_its_own_ids) {
+        mc_client other = me, info = me;
+        mc_error err = MC_ERROR_INIT, gone = MC_ERROR_INIT;
+        mc_mapping_stats st;
+        unsigned char buf[4];
+        size_t n;
+        int fd = -1;
+        uint64_t id = map("/f", 0, 0, MC_PROT_READ_WRITE, true);
+
+        other.key = 2;
+        other.caps = MC_CAP_ALL & ~(unsigned) MC_CAP_SYSTEM_INFO;
+        info.key = 3;
+        /* Someone else's id reads exactly like an id that does not exist. */
+        cr_assert(eq(int, mc_manager_read(mgr, &other, 99, 0, buf, 1, &n, &gone), -ENOENT));
+        cr_assert(eq(str, gone.message, "Mmap 99 not found"));
+        cr_assert(eq(int, mc_manager_read(mgr, &other, id, 0, buf, 1, &n, &err), -ENOENT));
+        cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
+        cr_assert(eq(str, err.message, "Mmap 1 not found"));
+        cr_assert(eq(int, mc_manager_write(mgr, &other, id, 0, "x", 1, &err), -ENOENT));
+        cr_assert(eq(int, mc_manager_msync(mgr, &other, id, &err), -ENOENT));
+        cr_assert(eq(int, mc_manager_mprotect(mgr, &other, id, MC_PROT_READ, &err), -ENOENT));
+        cr_assert(eq(int,
+                     mc_manager_madvise(mgr, &other, id, 0, MC_MANAGER_LENGTH_ALL,
+                                        MC_ADVICE_WILLNEED, &err),
+                     -ENOENT));
+        cr_assert(eq(int, mc_manager_munlock(mgr, &other, id, 0, MC_MANAGER_LENGTH_ALL, &err),
+                     -ENOENT));
+        cr_assert(eq(int, mc_manager_fd(mgr, &other, id, &fd, NULL, &err), -ENOENT));
+        cr_assert(eq(int, mc_manager_stats(mgr, &other, id, &st, &err), -ENOENT));
+        cr_assert(eq(int, mc_manager_munmap(mgr, &other, id, &err), -ENOENT));
+        cr_assert(eq(sz, mc_manager_count(mgr), 1));
+        /* SystemInfo shows stats of anyone's mapping, and nothing more. */
+        cr_assert(eq(int, mc_manager_stats(mgr, &info, id, &st, &err), 0), "%s", err.message);
+        cr_assert(eq(u64, st.owner_key, me.key));
+        cr_assert(eq(int, mc_manager_read(mgr, &info, id, 0, buf, 1, &n, &err), -ENOENT));
+        cr_assert(eq(int, mc_manager_munmap(mgr, &info, id, &err), -ENOENT));
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, id, &err), 0));
+}
+
+/* ---- read / write -------------------------------------------------------------------------- */
+
+Test(manager, write_then_read_round_trips_through_the_file) {
+        mc_error err = MC_ERROR_INIT;
+        char buf[8] = {0};
+        size_t n = 0;
+        int fd;
+        uint64_t id = map("/f", 0, 0, MC_PROT_READ_WRITE, true);
+        uint64_t ro = map("/f", 0, 0, MC_PROT_READ, true);
+
+        cr_assert(eq(int, mc_manager_write(mgr, &me, id, page + 3, "hello", 5, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_manager_read(mgr, &me, id, page + 3, buf, 5, &n, &err), 0));
+        cr_assert(eq(sz, n, 5));
+        cr_assert(eq(str, buf, "hello"));
+        /* One page cache: the file and every shared mapping of it see the bytes. */
+        memset(buf, 0, sizeof(buf));
+        cr_assert(eq(int, mc_manager_read(mgr, &me, ro, page + 3, buf, 5, &n, &err), 0));
+        cr_assert(eq(str, buf, "hello"));
+        fd = open(file, O_RDONLY | O_CLOEXEC);
+        memset(buf, 0, sizeof(buf));
+        cr_assert(eq(sz, (size_t) pread(fd, buf, 5, (off_t) page + 3), 5));
+        close(fd);
+        cr_assert(eq(str, buf, "hello"));
+        /* Refused, and nothing written. */
+        cr_assert(eq(int, mc_manager_write(mgr, &me, ro, 0, "x", 1, &err), -EACCES));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(has(&err, "is not writable"), "%s", err.message);
+        cr_assert(eq(int, mc_manager_write(mgr, &me, id, 3 * page - 1, "xy", 2, &err), -EINVAL));
+        cr_assert(has(&err, "nothing was written"), "%s", err.message);
+        cr_assert(eq(int, mc_manager_read(mgr, &me, id, 3 * page - 1, buf, 1, &n, &err), 0));
+        cr_assert(eq(u8, (unsigned char) buf[0], (3 * page - 1) % 251));
+        cr_assert(eq(int, mc_manager_write(mgr, &me, id, 0, NULL, 1, &err), -EINVAL));
+        cr_assert(eq(int, mc_manager_write(NULL, &me, id, 0, "x", 1, &err), -EINVAL));
+        cr_assert(eq(int, mc_manager_read(mgr, &me, id, 0, NULL, 1, &n, &err), -EINVAL));
+        cr_assert(eq(int, mc_manager_read(mgr, &me, id, 0, buf, 1, NULL, &err), -EINVAL));
+        cr_assert(eq(int, mc_manager_write(mgr, &me, id, 0, NULL, 0, &err), 0), "an empty write");
+}
+
+Test(manager, mprotect_adding_write_needs_file_write) {
+        mc_client reader = me;
+        mc_error err = MC_ERROR_INIT;
+        uint64_t id = map(NULL, 0, 2 * page, MC_PROT_READ, false);
+
+        reader.caps = MC_CAP_FILE_READ;
+        cr_assert(
+                eq(int, mc_manager_mprotect(mgr, &reader, id, MC_PROT_READ_WRITE, &err), -EACCES));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(eq(int, err.sys_errno, 0));
+        cr_assert(eq(str, err.message,
+                     "Mprotect adding the write bit needs the FileWrite capability"));
+        cr_assert(eq(int, mc_manager_mprotect(mgr, &reader, id, MC_PROT_NONE, &err), 0),
+                  "taking rights away needs nothing: %s", err.message);
+        cr_assert(eq(int, mc_manager_mprotect(mgr, &reader, id, 8, &err), -EINVAL));
+        cr_assert(has(&err, "has bits beyond 7"), "%s", err.message);
+        cr_assert(eq(int, mc_manager_mprotect(mgr, &me, id, MC_PROT_READ_WRITE, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_manager_write(mgr, &me, id, 0, "x", 1, &err), 0), "%s", err.message);
+}
+
+/* ---- stats and list ------------------------------------------------------------------------ */
+
+Test(manager, list_shows_a_client_its_own_and_with_system_info_anyone) {
+        mc_client other = me, nobody = me;
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping_stats *v = (mc_mapping_stats *) 1, st;
+        size_t n = 9;
+        uint64_t a = map(NULL, 0, page, MC_PROT_READ, false), b, c;
+
+        other.key = 2;
+        other.pid = 4242;
+        other.caps = MC_CAP_FILE_READ;
+        nobody.key = 3;
+        cr_assert(eq(int, map_as(&other, "/f", 0, 0, MC_PROT_READ, false, &b, NULL, &err), 0));
+        c = map("/f", 0, page, MC_PROT_READ, true);
+
+        cr_assert(eq(int, mc_manager_list(mgr, &me, 0, &v, &n, &err), 0));
+        cr_assert(eq(sz, n, 2));
+        cr_assert(eq(u64, v[0].id, a), "in id order");
+        cr_assert(eq(u64, v[1].id, c));
+        free(v);
+        cr_assert(eq(int, mc_manager_list(mgr, &other, 0, &v, &n, &err), 0));
+        cr_assert(eq(sz, n, 1));
+        cr_assert(eq(u64, v[0].id, b));
+        cr_assert(eq(int, v[0].owner_pid, 4242));
+        free(v);
+        cr_assert(eq(int, mc_manager_list(mgr, &other, me.key, &v, &n, &err), -EACCES));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(eq(int, err.sys_errno, 0));
+        cr_assert(
+                eq(str, err.message, "MmapList of other clients needs the SystemInfo capability"));
+        cr_assert(eq(int, mc_manager_list(mgr, &me, other.key, &v, &n, &err), 0));
+        cr_assert(eq(sz, n, 1));
+        cr_assert(eq(u64, v[0].owner_key, other.key));
+        free(v);
+        cr_assert(eq(int, mc_manager_list(mgr, &me, UINT64_MAX, &v, &n, &err), 0));
+        cr_assert(eq(sz, n, 3));
+        cr_assert(v[0].id < v[1].id && v[1].id < v[2].id);
+        free(v);
+        cr_assert(eq(int, mc_manager_list(mgr, &nobody, 0, &v, &n, &err), 0));
+        cr_assert(eq(sz, n, 0));
+        cr_assert(eq(ptr, v, NULL));
+        cr_assert(eq(int, mc_manager_list(mgr, &me, 0, NULL, &n, &err), -EINVAL));
+        cr_assert(eq(int, mc_manager_list(mgr, &me, 0, &v, NULL, &err), -EINVAL));
+        cr_assert(eq(int, mc_manager_stats(mgr, &me, a, NULL, &err), -EINVAL));
+        cr_assert(eq(int, mc_manager_stats(NULL, &me, a, &st, &err), -EINVAL));
+}
+
+/* ---- descriptors --------------------------------------------------------------------------- */
+
+Test(manager, fd_passes_the_file_or_memfd_behind_a_mapping_with_fd_pass) {
+        mc_client nopass = me;
+        mc_error err = MC_ERROR_INIT;
+        uint64_t off = 0;
+        int fd = -1;
+        char *p;
+        uint64_t rw = map("/f", page + 5, 0, MC_PROT_READ_WRITE, true);
+        uint64_t ro = map("/f", 0, 0, MC_PROT_READ, true);
+        uint64_t priv = map(NULL, 0, page, MC_PROT_READ_WRITE, false);
+        uint64_t shm = map(NULL, 0, page, MC_PROT_READ_WRITE, true);
+
+        nopass.caps &= ~(unsigned) MC_CAP_FD_PASS;
+        cr_assert(eq(int, mc_manager_fd(mgr, &nopass, rw, &fd, &off, &err), -EACCES));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(eq(int, err.sys_errno, 0));
+        cr_assert(eq(str, err.message, "MmapFd needs the FdPass capability"));
+        cr_assert(eq(int, fd, -1));
+        cr_assert(eq(int, mc_manager_fd(mgr, &me, priv, &fd, &off, &err), -EINVAL));
+        cr_assert(has(&err, "has no descriptor"), "%s", err.message);
+        cr_assert(eq(int, mc_manager_fd(mgr, &me, rw, NULL, &off, &err), -EINVAL));
+
+        cr_assert(eq(int, mc_manager_fd(mgr, &me, rw, &fd, &off, &err), 0), "%s", err.message);
+        cr_assert(eq(u64, off, page + 5), "the file offset of the mapping's first byte");
+        cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR));
+        cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        close(fd);
+        cr_assert(eq(int, mc_manager_fd(mgr, &me, ro, &fd, NULL, &err), 0), "%s", err.message);
+        cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY), "read-only stays read-only");
+        close(fd);
+        /* Shared anonymous memory is a memfd: what one side writes the other reads. */
+        cr_assert(eq(int, mc_manager_write(mgr, &me, shm, 9, "m", 1, &err), 0));
+        cr_assert(eq(int, mc_manager_fd(mgr, &me, shm, &fd, &off, &err), 0), "%s", err.message);
+        cr_assert(eq(u64, off, 0));
+        p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+        cr_assert(not(eq(ptr, p, MAP_FAILED)));
+        cr_assert(eq(chr, p[9], 'm'));
+        munmap(p, page);
+        close(fd);
+}
+
+/* ---- cleanup ------------------------------------------------------------------------------- */
+
+Test(manager, cleanup_process_releases_one_client_and_syncs_its_writes) {
+        mc_client other = me;
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping_stats *v;
+        size_t n;
+        uint64_t id, mine = map("/f", 0, 0, MC_PROT_READ_WRITE, true);
+
+        other.key = 2;
+        cr_assert(
+                eq(int, map_as(&other, "/f", 0, 0, MC_PROT_READ_WRITE, true, &id, NULL, &err), 0));
+        cr_assert(eq(int, map_as(&other, NULL, 0, page, MC_PROT_READ, false, &id, NULL, &err), 0));
+        cr_assert(eq(int, mc_manager_write(mgr, &other, 1 + mine, 0, "o", 1, &err), 0));
+        mc_sys.msync = counting_msync;
+        msync_calls = 0;
+        cr_assert(eq(sz, mc_manager_cleanup_process(mgr, 99), 0));
+        cr_assert(eq(sz, mc_manager_cleanup_process(mgr, other.key), 2));
+        cr_assert(eq(int, msync_calls, 1), "its shared writable file mapping was synced");
+        cr_assert(eq(sz, mc_manager_count(mgr), 1));
+        cr_assert(eq(int, mc_manager_list(mgr, &me, UINT64_MAX, &v, &n, &err), 0));
+        cr_assert(eq(sz, n, 1));
+        cr_assert(eq(u64, v[0].id, mine));
+        free(v);
+        cr_assert(eq(sz, mc_manager_cleanup_process(mgr, other.key), 0), "nothing left");
+        cr_assert(eq(int, map_as(&other, NULL, 0, page, MC_PROT_READ, false, &id, NULL, &err), 0),
+                  "the client may come back: %s", err.message);
+}
+
+/* ---- capability names ---------------------------------------------------------------------- */
+
+Test(manager, capability_names_round_trip) {
+        static const char *const names[] = {"FileRead", "FileWrite", "SystemInfo", "FdPass",
+                                            "MemLock"};
+        unsigned cap = 0;
+
+        for (unsigned i = 0; i < ELEMENTSOF(names); i++) {
+                cr_assert(eq(str, (char *) mc_capability_name(1u << i), (char *) names[i]));
+                cr_assert(eq(int, mc_capability_from_name(names[i], &cap), 0));
+                cr_assert(eq(uint, cap, 1u << i));
+        }
+        cr_assert(eq(uint, MC_CAP_ALL, (1u << ELEMENTSOF(names)) - 1));
+        cr_assert(eq(ptr, (void *) mc_capability_name(0), NULL));
+        cr_assert(eq(ptr, (void *) mc_capability_name(MC_CAP_FILE_READ | MC_CAP_FILE_WRITE), NULL));
+        cr_assert(eq(ptr, (void *) mc_capability_name(1u << 5), NULL));
+        cap = 7;
+        cr_assert(eq(int, mc_capability_from_name("fileread", &cap), -EINVAL), "exact names");
+        cr_assert(eq(int, mc_capability_from_name(NULL, &cap), -EINVAL));
+        cr_assert(eq(int, mc_capability_from_name("FileRead", NULL), -EINVAL));
+        cr_assert(eq(uint, cap, 7), "untouched on failure");
+}
+
+/* ---- what the per-client byte limit counts ------------------------------------------------- */
+
+Test(manager, max_bytes_counts_charged_memory_so_a_large_file_maps_read_only) {
+        mc_error err = MC_ERROR_INIT;
+        struct statfs sfs;
+        char want[128];
+        uint64_t ro, sh, id;
+
+        cr_assert(eq(int, statfs(root, &sfs), 0));
+        if (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)
+                cr_skip_test("%s is memory: every mapping of a file there is charged whole", root);
+        /* The file is 3 pages, the limit 2: page cache counts only while locked. */
+        manager_open_with(0, 2 * page, 4 * page, false);
+        ro = map("/f", 0, 0, MC_PROT_READ, false);
+        sh = map("/f", 0, 0, MC_PROT_READ_WRITE, true);
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ_WRITE, false, &id, NULL, &err),
+                     -EPERM),
+                  "a private writable mapping may become 3 pages of copies");
+        cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
+        snprintf(want, sizeof(want),
+                 "0 bytes charged + %zu exceed the limit per client of %zu bytes", 3 * page,
+                 2 * page);
+        cr_assert(eq(str, err.message, want));
+        /* Making the private mapping writable charges it whole, so that is refused too. */
+        cr_assert(eq(int, mc_manager_mprotect(mgr, &me, ro, MC_PROT_READ_WRITE, &err), -EPERM));
+        cr_assert(has(&err, "bytes charged"), "%s", err.message);
+        /* Locked page cache is memory. */
+        MC_SKIP_UNDER_VALGRIND("mlock2 is not implemented");
+        cr_assert(eq(int, mc_manager_mlock(mgr, &me, sh, 0, 2 * page, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_manager_mlock(mgr, &me, ro, 0, page, &err), -EPERM));
+        cr_assert(has(&err, "bytes charged"), "%s", err.message);
+        cr_assert(eq(int, mc_manager_munlock(mgr, &me, sh, 0, page, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_manager_mlock(mgr, &me, ro, 0, page, &err), 0),
+                  "unlocking gave the charge back: %s", err.message);
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, ro, &err), 0));
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, sh, &err), 0));
+        cr_assert(eq(int,
+                     map_as(&me, NULL, 0, 2 * page, MC_PROT_READ_WRITE, false, &id, NULL, &err), 0),
+                  "unmapping gave everything back: %s", err.message);
+}
+
+/* ---- refusals are audited ------------------------------------------------------------------ */
+
+typedef struct records {
+        char lines[16][1024];
+        size_t n;
+} records;
+
+static void record_cb(const mc_audit_record *rec, void *userdata) {
+        records *r = userdata;
+
+        if (r->n < ELEMENTSOF(r->lines))
+                strscpy(r->lines[r->n++], sizeof(r->lines[0]), rec->json);
+}
+
+/* The one record written since the last call, which must be @op's with @outcome and @kind. */
+static void expect_record(records *r, const char *op, const char *outcome, const char *kind) {
+        char want[96];
+
+        cr_assert(eq(sz, r->n, 1), "%zu records", r->n);
+        snprintf(want, sizeof(want), "\"operation\":\"%s\"", op);
+        cr_assert(strstr(r->lines[0], want) != NULL, "%s", r->lines[0]);
+        snprintf(want, sizeof(want), "\"outcome\":\"%s\"", outcome);
+        cr_assert(strstr(r->lines[0], want) != NULL, "%s", r->lines[0]);
+        snprintf(want, sizeof(want), "\"kind\":\"%s\"", kind);
+        cr_assert(strstr(r->lines[0], want) != NULL, "%s", r->lines[0]);
+        r->n = 0;
+}
+
+Test(manager, a_refused_capability_or_limit_is_audited_like_any_denial) {
+        static records r;
+        mc_client none = me, weak = me;
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping_stats *v;
+        mc_audit *a;
+        size_t n;
+        int fd;
+        uint64_t id = map("/f", 0, 0, MC_PROT_READ, true), other;
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, &r, &a, NULL), 0));
+        mc_ctx_set_audit(ctx, a);
+        none.caps = 0;
+        weak.caps = MC_CAP_FILE_READ;
+
+        /* Refused before the path is looked up: a missing file reads like an existing one. */
+        cr_assert(eq(int, map_as(&none, "/f", 0, 0, MC_PROT_READ, false, &other, NULL, &err),
+                     -EACCES));
+        expect_record(&r, "mmap", "denied", "PermissionDenied");
+        cr_assert(eq(int, map_as(&none, "/missing", 0, 0, MC_PROT_READ, false, &other, NULL, &err),
+                     -EACCES));
+        cr_assert(eq(str, err.message, "Mmap needs the FileRead capability"));
+        expect_record(&r, "mmap", "denied", "PermissionDenied");
+        cr_assert(eq(int, map_as(&none, NULL, 0, page, MC_PROT_READ, true, &other, NULL, &err),
+                     -EACCES));
+        expect_record(&r, "shm_open", "denied", "PermissionDenied");
+        cr_assert(eq(int, mc_manager_mprotect(mgr, &weak, id, MC_PROT_READ_WRITE, &err), -EACCES));
+        expect_record(&r, "mprotect", "denied", "PermissionDenied");
+        cr_assert(eq(int, mc_manager_mlock(mgr, &weak, id, 0, page, &err), -EACCES));
+        expect_record(&r, "mlock", "denied", "PermissionDenied");
+        cr_assert(eq(int, mc_manager_fd(mgr, &weak, id, &fd, NULL, &err), -EACCES));
+        expect_record(&r, "mmap_fd", "denied", "PermissionDenied");
+        cr_assert(eq(int, mc_manager_list(mgr, &weak, UINT64_MAX, &v, &n, &err), -EACCES));
+        expect_record(&r, "mmap_list", "denied", "PermissionDenied");
+        cr_assert(eq(
+                int,
+                mc_manager_madvise(mgr, &me, id, 0, MC_MANAGER_LENGTH_ALL, MC_ADVICE_REMOVE, &err),
+                -EPERM));
+        expect_record(&r, "madvise", "denied", "PolicyViolation");
+        manager_open(1, 0);
+        r.n = 0;
+        other = map(NULL, 0, page, MC_PROT_READ, false);
+        r.n = 0;
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ, false, &other, NULL, &err),
+                     -EPERM));
+        expect_record(&r, "mmap", "denied", "PolicyViolation");
+        /* A list that was allowed only looked: repeating it must not fill the log. */
+        cr_assert(eq(int, mc_manager_list(mgr, &me, UINT64_MAX, &v, &n, &err), 0));
+        free(v);
+        cr_assert(eq(int, mc_manager_list(mgr, &me, 0, &v, &n, &err), 0));
+        free(v);
+        cr_assert(eq(sz, r.n, 0), "%s", r.lines[0]);
+}
+
+/* ---- system calls that fail ---------------------------------------------------------------- */
+
+static int fail_errno;
+static int calls;
+static int fail_at; /* the call that fails, counting from 1; 0: every one */
+
+static bool failing(void) {
+        calls++;
+        return fail_at == 0 || calls == fail_at;
+}
+static int fail_fstat(int fd, struct stat *st) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return fstat(fd, st);
+}
+static int fail_open(const char *p, int f, mode_t m) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return open(p, f, m);
+}
+static void *fail_mmap(void *a, size_t l, int p, int f, int fd, off_t o) {
+        if (failing()) {
+                errno = fail_errno;
+                return MAP_FAILED;
+        }
+        return mmap(a, l, p, f, fd, o);
+}
+static int fail_memfd(const char *name, unsigned flags) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return memfd_create(name, flags);
+}
+static int fail_munmap(void *a, size_t l) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return munmap(a, l);
+}
+static int fail_mprotect(void *a, size_t l, int p) {
+        if (failing()) {
+                errno = fail_errno;
+                return -1;
+        }
+        return mprotect(a, l, p);
+}
+static int fail_mlock2(const void *a, size_t l, unsigned f) {
+        (void) a, (void) l, (void) f;
+        errno = fail_errno;
+        return -1;
+}
+
+static void inject(int e, int at) {
+        fail_errno = e;
+        fail_at = at;
+        calls = 0;
+}
+
+static int count_fds(void) {
+        int n = 0;
+
+        for (int fd = 0; fd < 1024; fd++)
+                n += fcntl(fd, F_GETFD) >= 0;
+        return n;
+}
+
+/* Nothing of a failed Mmap may stay: no mapping, no id, no usage, no descriptor. */
+static void nothing_left(int fds) {
+        mc_usage u;
+
+        mc__sys_reset();
+        cr_assert(eq(sz, mc_manager_count(mgr), 0));
+        mc_ctx_get_usage(ctx, &u);
+        cr_assert(eq(u64, u.mappings, 0));
+        cr_assert(eq(u64, u.charged_bytes, 0));
+        cr_assert(eq(int, count_fds(), fds), "no descriptor leaked");
+        cr_assert(eq(u64, map(NULL, 0, page, MC_PROT_READ, false), 1), "no id was spent");
+}
+
+Test(manager, mmap_reports_each_failing_system_call_and_leaves_nothing) {
+        mc_error err = MC_ERROR_INIT;
+        uint64_t id;
+        int fds = count_fds();
+
+        /* fstat of the file opened beneath the root. */
+        mc_sys.fstat = fail_fstat;
+        inject(EIO, 1);
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -EIO));
+        cr_assert(eq(int, err.kind, MC_ERR_IO));
+        cr_assert(eq(str, err.message, "'/f': fstat: Input/output error"));
+        mc__sys_reset();
+        /* The reopen for I/O through /proc/self/fd. */
+        mc_sys.open = fail_open;
+        inject(EMFILE, 1);
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ_WRITE, true, &id, NULL, &err),
+                     -EMFILE));
+        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
+        cr_assert(has(&err, "'/f': opening for reading and writing"), "%s", err.message);
+        mc__sys_reset();
+        /* The mapping itself, of a file, and of anonymous memory. */
+        mc_sys.mmap = fail_mmap;
+        inject(ENOMEM, 0);
+        cr_assert(eq(int, map_as(&me, "/f", 0, 0, MC_PROT_READ, false, &id, NULL, &err), -ENOMEM));
+        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
+        cr_assert(
+                eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ, false, &id, NULL, &err), -ENOMEM));
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ_WRITE, true, &id, NULL, &err),
+                     -ENOMEM));
+        mc__sys_reset();
+        /* The memfd behind shared anonymous memory. */
+        mc_sys.memfd_create = fail_memfd;
+        inject(EMFILE, 0);
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ_WRITE, true, &id, NULL, &err),
+                     -EMFILE));
+        cr_assert(has(&err, "memfd_create"), "%s", err.message);
+        nothing_left(fds);
+}
+
+Test(manager, new_reports_a_root_it_cannot_open_or_look_at) {
+        mc_manager_options o = MC_MANAGER_OPTIONS_INIT;
+        mc_error err = MC_ERROR_INIT;
+        mc_manager *m = NULL;
+        int fds = count_fds();
+
+        o.root = root;
+        mc_sys.open = fail_open;
+        inject(EACCES, 1);
+        cr_assert(eq(int, mc_manager_new(ctx, &o, &m, &err), -EACCES));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(has(&err, root), "%s", err.message);
+        mc__sys_reset();
+        mc_sys.fstat = fail_fstat;
+        inject(EIO, 1);
+        cr_assert(eq(int, mc_manager_new(ctx, &o, &m, &err), -EIO));
+        cr_assert(has(&err, "fstat"), "%s", err.message);
+        cr_assert(eq(ptr, m, NULL));
+        mc__sys_reset();
+        cr_assert(eq(int, count_fds(), fds), "no descriptor leaked");
+}
+
+Test(manager, fd_reports_a_failed_reopen_and_audits_it) {
+        static records r;
+        mc_error err = MC_ERROR_INIT;
+        mc_audit *a;
+        int fd = -1, fds;
+        uint64_t id = map("/f", 0, 0, MC_PROT_READ, true);
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, &r, &a, NULL), 0));
+        mc_ctx_set_audit(ctx, a);
+        fds = count_fds();
+        mc_sys.open = fail_open;
+        inject(ENFILE, 1);
+        cr_assert(eq(int, mc_manager_fd(mgr, &me, id, &fd, NULL, &err), -ENFILE));
+        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
+        cr_assert(has(&err, "reopening Mmap 1"), "%s", err.message);
+        cr_assert(eq(int, fd, -1), "untouched on failure");
+        expect_record(&r, "mmap_fd", "error", "OutOfMemory");
+        mc__sys_reset();
+        cr_assert(eq(int, count_fds(), fds));
+        cr_assert(eq(int, mc_manager_fd(mgr, &me, id, &fd, NULL, &err), 0), "%s", err.message);
+        cr_assert(eq(sz, r.n, 1), "a descriptor handed out is recorded");
+        close(fd);
+}
+
+Test(manager, failed_range_calls_change_no_page_state_and_no_usage) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping_stats st;
+        uint64_t id;
+
+        manager_open(3, 0);
+        id = map(NULL, 0, 4 * page, MC_PROT_READ_WRITE, false);
+        mc_sys.mprotect = fail_mprotect;
+        inject(ENOMEM, 0);
+        cr_assert(eq(int, mc_manager_mprotect_range(mgr, &me, id, page, page, MC_PROT_READ, &err),
+                     -ENOMEM));
+        mc__sys_reset();
+        cr_assert(eq(int, mc_manager_stats(mgr, &me, id, &st, &err), 0));
+        cr_assert(eq(sz, st.n_ranges, 0), "the pages kept one protection");
+        cr_assert(eq(uint, st.prot, MC_PROT_READ_WRITE));
+        /* The failed split used none of the client's mappings: two more pieces still fit. */
+        cr_assert(
+                eq(int, mc_manager_mprotect_range(mgr, &me, id, page, page, MC_PROT_READ, &err), 0),
+                "%s", err.message);
+        free(st.ranges);
+        MC_SKIP_UNDER_VALGRIND("mlock2 is not implemented");
+        mc_sys.mlock2 = fail_mlock2;
+        inject(EAGAIN, 0);
+        cr_assert(eq(int, mc_manager_mlock(mgr, &me, id, 0, page, &err), -EAGAIN));
+        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
+        mc__sys_reset();
+        cr_assert(eq(int, mc_manager_stats(mgr, &me, id, &st, &err), 0));
+        cr_assert(eq(u64, st.locked, 0));
+        free(st.ranges);
+}
+
+Test(manager, a_failed_munmap_keeps_the_mapping_and_its_quota) {
+        mc_error err = MC_ERROR_INIT;
+        uint64_t id;
+
+        manager_open(1, 0);
+        id = map(NULL, 0, page, MC_PROT_READ_WRITE, false);
+        mc_sys.munmap = fail_munmap;
+        inject(EINVAL, 0);
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, id, &err), -EINVAL));
+        mc__sys_reset();
+        cr_assert(eq(sz, mc_manager_count(mgr), 1));
+        cr_assert(eq(int, map_as(&me, NULL, 0, page, MC_PROT_READ, false, &id, NULL, &err), -EPERM),
+                  "the mapping still counts against the client");
+        cr_assert(eq(int, mc_manager_munmap(mgr, &me, 1, &err), 0), "%s", err.message);
+        cr_assert(eq(sz, mc_manager_count(mgr), 0));
 }

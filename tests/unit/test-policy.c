@@ -1110,6 +1110,119 @@ Test(policy, decide_allowed_syscalls) {
         cr_assert(eq(int, decide(NULL, &c, NULL, &err), -EPERM));
 }
 
+/* A manager client holding @caps, with room for 2 mappings, 8192 charged and 4096 locked bytes. */
+static mc__client_call client_of(unsigned caps) {
+        mc__client_call cl = MC__CLIENT_CALL_INIT;
+
+        cl.call = "Mprotect";
+        cl.id = 7;
+        cl.caps = caps;
+        cl.max_mappings = 2;
+        cl.max_charged = 8192;
+        cl.max_locked = 4096;
+        return cl;
+}
+
+Test(policy, decide_manager_client_rules) {
+        _cleanup_policy_ mc_policy *p = new_policy();
+        mc_error err = MC_ERROR_INIT;
+        mc__client_call cl = client_of(MC_CAP_FILE_READ);
+        mc__call c;
+
+        /* A capability the call needs and the client lacks: PermissionDenied, no errno. */
+        mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
+        c.client = &cl;
+        cl.need[0] = (mc__need){MC_CAP_FILE_READ, "needs FileRead"};
+        cl.need[1] = (mc__need){MC_CAP_FILE_WRITE, "needs FileWrite"};
+        cr_assert(eq(int, mc__policy_decide(p, &c, NULL, &err), -EACCES));
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(eq(int, err.sys_errno, 0));
+        cr_assert(eq(str, err.message, "needs FileWrite"));
+        cr_assert(eq(int, mc__policy_admit(p, &c, &err), -EACCES), "admission decides it too");
+        cl.caps |= MC_CAP_FILE_WRITE;
+        assert_allowed(p, &c, NULL);
+        /* The context's own rules still apply to a client's call. */
+        c.write_exec = true;
+        assert_denied(p, &c, NULL, "allow_write_exec");
+        c.write_exec = false;
+
+        /* Mappings, pieces included. */
+        cl.mappings = 2;
+        c.add_mappings = 1;
+        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
+        cr_assert(eq(str, err.message,
+                     "the client has 2 mappings (pieces of split mappings included), the limit "
+                     "per client is 2"));
+        cl.mappings = 1;
+        assert_allowed(p, &c, NULL);
+        c.add_mappings = 0;
+        cl.pieces = 3;
+        cl.add_pieces = 2;
+        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
+        cr_assert(eq(str, err.message,
+                     "Mprotect would split Mmap 7 into 3 pieces, and the client would hold 3 "
+                     "mappings and pieces; the limit per client is 2 (the kernel keeps each "
+                     "piece as a mapping of its own)"));
+        cl.add_pieces = 1;
+        assert_allowed(p, &c, NULL);
+        cl.add_pieces = 0;
+
+        /* Charged bytes: what max_memory_usage counts, per client. */
+        cl.charged = 4096;
+        c.add_charged = 8192;
+        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
+        cr_assert(eq(str, err.message,
+                     "4096 bytes charged + 8192 exceed the limit per client of 8192 bytes"));
+        c.add_charged = 4096;
+        assert_allowed(p, &c, NULL);
+        cl.charged = UINT64_MAX;
+        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM), "an overflow is refused");
+        cl.charged = 0;
+        c.add_charged = 0;
+
+        /* Locked bytes. */
+        cl.locked = 4096;
+        c.add_locked = 1;
+        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
+        cr_assert(eq(str, err.message,
+                     "Mlock of 1 more bytes: the client has 4096 bytes locked, the limit per "
+                     "client is 4096"));
+        cl.locked = 0;
+        assert_allowed(p, &c, NULL);
+        c.add_locked = 0;
+
+        /* Advice: what harms other clients is not offered. */
+        mc__call_init(&c, MC_OP_MADVISE, MC__CAP_MEMORY);
+        c.client = &cl;
+        cl.advice = MC_ADVICE_REMOVE;
+        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
+        cr_assert(eq(str, err.message,
+                     "advice REMOVE is not offered to clients: it frees the file's storage "
+                     "under every reader of the range; write zeros instead"));
+        cr_assert(eq(int, mc__policy_admit(p, &c, &err), -EPERM));
+        cl.advice = MC_ADVICE_WILLNEED;
+        assert_allowed(p, &c, NULL);
+        cl.advice = -1;
+
+        /* The manager's own operations: no allowed_syscalls entry, only capabilities. */
+        cr_assert(eq(int, mc_policy_set_allowed_ops(p, 0), 0));
+        mc__call_init(&c, MC__OP_MMAP_FD, MC__CAP_MEMORY);
+        c.client = &cl;
+        cl.need[0] = (mc__need){MC_CAP_FD_PASS, "needs FdPass"};
+        cl.need[1] = (mc__need){0, NULL};
+        cr_assert(eq(int, mc__policy_decide(p, &c, NULL, &err), -EACCES));
+        cr_assert(eq(str, err.message, "needs FdPass"));
+        cl.caps |= MC_CAP_FD_PASS;
+        assert_allowed(p, &c, NULL);
+        cr_assert(eq(str, (char *) mc__op_name(MC__OP_MMAP_FD), "mmap_fd"));
+        cr_assert(eq(str, (char *) mc__op_name(MC__OP_MMAP_LIST), "mmap_list"));
+        cr_assert(eq(ptr, (void *) mc_op_name(MC__OP_MMAP_FD), NULL), "not public operations");
+        /* Without a client they are no operation at all. */
+        c.client = NULL;
+        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
+        cr_assert(strstr(err.message, "is not a memcap operation") != NULL, "%s", err.message);
+}
+
 Test(policy, decide_flag_rules) {
         _cleanup_policy_ mc_policy *p = new_policy();
         mc_error err = MC_ERROR_INIT;
