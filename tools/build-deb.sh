@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Build the Debian packages (make deb): copy the tree (what git tracks, and new files it does not
 # ignore) to build/deb/memcap-VERSION, install what debian/control says the build needs, and run
 # dpkg-buildpackage -us -uc -b there, so that its outputs land in build/deb/ and nothing is
@@ -19,7 +19,11 @@ out=build/deb
 src=$out/memcap-$version
 rm -rf "$out"
 mkdir -p "$src"
-git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -P {} "$src"/
+# Files deleted but not yet committed are still listed by git: copy what exists.
+git ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' f; do
+                if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
+        done | xargs -0 -I{} cp --parents -P {} "$src"/
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
