@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The shell completions of memcap complete commands, subcommands, options and signal names, in
-# bash (COMP_WORDS and the completion function, as bash calls it) and fish (complete -C), with
-# the memcap that was built first on PATH. zsh's is checked for syntax; a shell that is not
-# installed is skipped. Prints TAP.
+# bash (COMP_WORDS and the completion function, as bash calls it), fish (complete -C) and zsh
+# (TAB in an interactive zsh in a pty: check-completion-zsh.py), with the memcap that was built
+# first on PATH. A shell that is not installed is skipped. Prints TAP.
 # Usage: check-completion.sh COMPLETION_DIR MEMCAP_DIR
 set -u
 dir=$1
@@ -77,6 +77,14 @@ if command -v zsh >/dev/null 2>&1; then
                 failed=1
                 out+=("not ok $n - zsh: the completion does not parse")
         fi
+        # As zsh runs it: in the line editor of an interactive zsh, in a pty.
+        while IFS= read -r line; do
+                n=$((n + 1))
+                case $line in
+                ok*) out+=("ok $n${line#ok}") ;;
+                *) failed=1; out+=("not ok $n${line#not ok}") ;;
+                esac
+        done < <(python3 "$(dirname "$0")/check-completion-zsh.py" "$dir" "$2" </dev/null 2>&1)
 else
         skip "zsh completion parses" "zsh is not installed"
 fi

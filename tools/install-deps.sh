@@ -15,6 +15,9 @@ command -v ninja >/dev/null 2>&1 || add ninja-build
 command -v pkg-config >/dev/null 2>&1 || add pkg-config
 # The manual pages are always built.
 command -v scdoc >/dev/null 2>&1 || add scdoc
+# The completions test runs each shell's completion in that shell (skipped without it).
+command -v zsh >/dev/null 2>&1 || add zsh
+command -v fish >/dev/null 2>&1 || add fish
 if command -v pkg-config >/dev/null 2>&1; then
         pkg-config --exists jansson || add libjansson-dev
         pkg-config --exists criterion || add libcriterion-dev
