@@ -11,8 +11,8 @@
 # non-zero on a failure. Builds go to build/deb, the root to build/deb-root (kept as a tarball
 # in build/deb-cache, so a second run does not download it again). Needs root (chroot, mounts)
 # and the network (build dependencies, debootstrap, the packages' dependencies); never reads
-# standard input. About 6 minutes here from a clean clone (most of it the package build and its
-# tests), 2-3 more for the first debootstrap.
+# standard input. About 7 minutes here from a clean clone (make deb with its tests 4-5, the
+# first debootstrap 1.5, the install and the checks 1); --no-build reuses the last packages.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 exec </dev/null
@@ -91,11 +91,25 @@ unmount_root() {
         ! awk -v r="$abs" '$2 == r || index($2, r "/") == 1 { found = 1 } END { exit !found }' \
                 /proc/self/mounts
 }
+# Processes whose root is the throwaway root: the daemon started there (and anything it left).
+root_pids() {
+        local abs p
+        abs=$(realpath -m "$root")
+        for p in /proc/[0-9]*; do
+                [ "$(readlink "$p/root" 2>/dev/null)" = "$abs" ] && echo "${p#/proc/}"
+        done
+}
 cleanup_root() {
+        local pids
         if [ -n "${activator:-}" ]; then
                 kill -TERM "$activator" 2>/dev/null
                 wait "$activator" 2>/dev/null
                 activator=""
+        fi
+        pids=$(root_pids)
+        if [ -n "$pids" ]; then
+                echo "# check-deb: killing what still runs in $root: $pids" >>"$log"
+                kill -KILL $pids 2>/dev/null
         fi
         if unmount_root; then
                 rm -rf --one-file-system "$root"
@@ -197,8 +211,11 @@ fi
 exec_start=$(sed -n 's/^ExecStart=//p' "$root/lib/systemd/system/memcapd.service")
 socket_path=$(sed -n 's/^ListenStream=//p' "$root/lib/systemd/system/memcapd.socket")
 socket_mode=$(sed -n 's/^SocketMode=//p' "$root/lib/systemd/system/memcapd.socket")
-# chroot, env, systemd-socket-activate and setpriv each exec the next: $! ends up memcapd.
-in_root systemd-socket-activate -l "$socket_path" \
+# chroot, env, systemd-socket-activate and setpriv each exec the next: $! ends up memcapd
+# (chroot is started directly, not through in_root: a function in the background would be a
+# subshell, and $! that subshell).
+chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+        systemd-socket-activate -l "$socket_path" \
         setpriv --reuid=memcapd --regid=memcapd --init-groups $exec_start >>"$log" 2>&1 &
 activator=$!
 for _ in $(seq 1 100); do
