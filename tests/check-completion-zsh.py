@@ -63,15 +63,19 @@ def main():
             print("not ok - zsh: compinit did not finish within 30 s")
             return 1
         failed = 0
-        for what, typed, want in CHECKS:
+        for i, (what, typed, want) in enumerate(CHECKS):
             os.write(fd, (typed + "\t").encode())
             if read_until(re.escape(want), 10) is not None:
                 print(f"ok - {what}")
             else:
                 failed = 1
                 print(f"not ok - {what}: '{typed}' + TAB did not give '{want}' within 10 s")
-            os.write(fd, b"\x03")  # ^C: a fresh line for the next check
-            read_until("\n", 2)
+            # A fresh line for the next check: ^U empties this one (^C would make the terminal
+            # drop what is typed next), and an echo whose output comes back says zsh is there.
+            os.write(fd, f"\x15echo DONE''-{i}\n".encode())
+            if read_until(f"DONE-{i}", 30) is None:
+                print(f"not ok - zsh: no prompt within 30 s after '{typed}'")
+                return 1
         return failed
     finally:
         try:

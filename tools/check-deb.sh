@@ -238,8 +238,17 @@ with c.Client("/run/memcap/memcapd.sock") as cl:
     assert cl.read(m, 0, 5) == b"hello", "read through the daemon"
 import memcap.mmap as mm
 mm.mmap(-1, 4096).close()
+import memcap.shared_memory as sm
+s = sm.SharedMemory(create=True, size=4096)
+s.buf[0] = 7
+t = sm.SharedMemory(s.name)
+assert t.buf[0] == 7, "shared memory by name"
+t.close()
+s.close()
+s.unlink()
+import memcap.signal
 ' >>"$log" 2>&1; then
-        report OK "python3-memcap imports, maps, and reads a file through the daemon"
+        report OK "python3-memcap: its modules import; a file read through the daemon, shared memory"
 else
         report FAIL "python3-memcap in the installed root"
 fi
