@@ -11,8 +11,8 @@
 # non-zero on a failure. Builds go to build/deb, the root to build/deb-root (kept as a tarball
 # in build/deb-cache, so a second run does not download it again). Needs root (chroot, mounts)
 # and the network (build dependencies, debootstrap, the packages' dependencies); never reads
-# standard input. About 7 minutes here from a clean clone (make deb with its tests 4-5, the
-# first debootstrap 1.5, the install and the checks 1); --no-build reuses the last packages.
+# standard input. 7 to 13 minutes here from a clean clone, by load (make deb with its tests 4-11,
+# the first debootstrap 1.5, the install and the checks 1); --no-build reuses the last packages.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 exec </dev/null
