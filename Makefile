@@ -15,6 +15,9 @@
 #                   release build was configured with before)
 #   make uninstall  remove what the last `make install` installed (same PREFIX, DESTDIR)
 #   make check-builds  every buildtype, gcc and clang, Debian's flags: warning-free; install paths
+#   make dist       the release tarball (meson dist: built and tested from scratch) in build/dist
+#   make deb        Debian packages from debian/ in build/deb (installs what the build needs)
+#   make check-deb  make deb, lintian, the packages installed into a bare Debian 12 and run
 #   make format     clang-format every C file in place; `make format-check` only checks
 #   make test-windows  cross-build the library for Windows (mingw-w64) and run the portable
 #                   tests under Wine, in a private WINEPREFIX under build/win
@@ -31,7 +34,8 @@ PYTHON     ?= /usr/bin/python3
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 C_FILES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps demo test test-windows tsan bench fuzz valgrind install uninstall check-builds format format-check clean
+.PHONY: all deps demo test test-windows tsan bench fuzz valgrind install uninstall check-builds \
+	dist deb check-deb format format-check clean
 
 all: $(REL)/build.ninja
 	ninja -C $(REL)
@@ -149,6 +153,21 @@ uninstall:
 check-builds:
 	@tools/install-deps.sh clang
 	tools/check-builds.sh
+
+# meson dist builds the tarball's contents from scratch and runs every test there (tests on).
+DIST := $(BUILD)/dist
+$(DIST)/build.ninja: | deps
+	meson setup $(DIST) -Dbench=false -Dtests=enabled -Dpython=$(PYTHON)
+
+dist: $(DIST)/build.ninja
+	meson dist -C $(DIST) --formats xztar
+	@ls -l $(DIST)/meson-dist/
+
+deb:
+	tools/build-deb.sh
+
+check-deb:
+	tools/check-deb.sh
 
 format:
 	clang-format -i $(C_FILES)

@@ -2,7 +2,7 @@
 # Install what building, testing and demonstrating memcap needs, when it is missing.
 # Debian/Ubuntu only (apt-get); runs apt-get only if something is actually missing.
 # Usage: tools/install-deps.sh [extra...]
-#   extra: clang, fuzz (clang + libFuzzer), valgrind, man (scdoc), redis,
+#   extra: clang, fuzz (clang + libFuzzer), valgrind, man (scdoc), redis, deb (packaging tools),
 #          bench (g++ and Boost.Interprocess, the channel benchmark's baseline),
 #          windows (the mingw-w64 cross compiler and Wine, for `make test-windows`)
 set -eu
@@ -14,12 +14,18 @@ command -v cc >/dev/null 2>&1 || add gcc libc6-dev
 command -v meson >/dev/null 2>&1 || add meson
 command -v ninja >/dev/null 2>&1 || add ninja-build
 command -v pkg-config >/dev/null 2>&1 || add pkg-config
+# The manual pages are always built.
+command -v scdoc >/dev/null 2>&1 || add scdoc
+# The completions test runs each shell's completion in that shell (skipped without it).
+command -v zsh >/dev/null 2>&1 || add zsh
+command -v fish >/dev/null 2>&1 || add fish
 if command -v pkg-config >/dev/null 2>&1; then
         pkg-config --exists jansson || add libjansson-dev
         pkg-config --exists criterion || add libcriterion-dev
         pkg-config --exists libsystemd || add libsystemd-dev
+        pkg-config --exists libedit || add libedit-dev
 else
-        add libjansson-dev libcriterion-dev libsystemd-dev
+        add libjansson-dev libcriterion-dev libsystemd-dev libedit-dev
 fi
 
 # The Python binding is built for and tested with Debian's interpreter (not whatever python3
@@ -39,8 +45,13 @@ for extra in "$@"; do
               [ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] ||
                       add libclang-rt-dev ;;
         valgrind) command -v valgrind >/dev/null 2>&1 || add valgrind ;;
-        man) command -v scdoc >/dev/null 2>&1 || add scdoc ;;
+        man) ;; # scdoc is always needed now (above)
         redis) command -v redis-server >/dev/null 2>&1 || add redis-server ;;
+        deb) command -v dpkg-buildpackage >/dev/null 2>&1 || add dpkg-dev
+             command -v dh >/dev/null 2>&1 || add debhelper
+             command -v lintian >/dev/null 2>&1 || add lintian
+             command -v fakeroot >/dev/null 2>&1 || add fakeroot
+             command -v debootstrap >/dev/null 2>&1 || add debootstrap ;;
         bench) command -v g++ >/dev/null 2>&1 || add g++
                [ -f /usr/include/boost/interprocess/ipc/message_queue.hpp ] || add libboost-dev ;;
         windows) command -v x86_64-w64-mingw32-gcc-posix >/dev/null 2>&1 || add gcc-mingw-w64-x86-64

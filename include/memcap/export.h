@@ -36,10 +36,7 @@ typedef unsigned int gid_t;
 #define MC_PRINTF(fmt, args)
 #endif
 
-/* The library version: MEMCAP_VERSION_MAJOR.MINOR.PATCH. */
-#define MEMCAP_VERSION_MAJOR  0
-#define MEMCAP_VERSION_MINOR  1
-#define MEMCAP_VERSION_PATCH  0
-#define MEMCAP_VERSION_STRING "0.1.0"
+/* MEMCAP_VERSION_MAJOR, _MINOR, _PATCH and _STRING, generated from the build's version. */
+#include <memcap/version.h>
 
 #endif

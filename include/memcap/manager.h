@@ -59,6 +59,9 @@ typedef enum mc_capability {
         MC_CAP_SYSTEM_INFO = 1 << 2, /* "SystemInfo": stats and lists of other clients' maps */
         MC_CAP_FD_PASS = 1 << 3,     /* "FdPass": the descriptor behind a mapping */
         MC_CAP_MEM_LOCK = 1 << 4,    /* "MemLock": Mlock, which pins RAM of the whole machine */
+        /* "Channel": memcapd's ChannelCreate and ChannelOpen. The manager itself has no use for
+         * it, so it is not in MC_CAP_ALL: memcapd grants it only when its configuration says so. */
+        MC_CAP_CHANNEL = 1 << 5,
 } mc_capability;
 
 #define MC_CAP_ALL                                                                                 \

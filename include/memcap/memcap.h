@@ -24,6 +24,7 @@
 #include <memcap/channel.h>
 #include <memcap/uffd.h>
 #include <memcap/numa.h>
+#include <memcap/client.h>
 
 #ifdef __cplusplus
 extern "C" {

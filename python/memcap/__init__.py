@@ -22,6 +22,7 @@ Unsupported are plain memcap.Error. Each carries .kind ("PolicyViolation"), .cod
 
 from ._memcap import (  # noqa: F401
     PAGESIZE,
+    __version__,
     AlignmentError,
     AlreadyExists,
     Context,
@@ -40,8 +41,6 @@ from ._memcap import (  # noqa: F401
     error_code,
     set_default_context,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PAGESIZE", "AlignmentError", "AlreadyExists", "Context", "Error", "InvalidArgument",

@@ -522,6 +522,9 @@ static int module_exec(PyObject *m) {
                 return -1;
         if (PyModule_AddIntConstant(m, "PAGESIZE", (long) mc_page_size()) < 0)
                 return -1;
+        /* The library's own version, so the package never states one of its own. */
+        if (PyModule_AddStringConstant(m, "__version__", mc_version()) < 0)
+                return -1;
         if (mcp_mmap_init(m) < 0 || mcp_shared_init(m) < 0 || mcp_signal_init(m) < 0)
                 return -1;
         return 0;

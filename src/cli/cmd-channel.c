@@ -15,8 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <memcap/client.h>
+
 #include "cli.h"
-#include "client.h"
 #include "cmd-channel.h"
 
 static void help(void) {
@@ -126,33 +127,42 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
 static int open_end(const opts *o, mc_ctx *ctx, mc_channel_role role, mc_channel *ret,
                     mc_error *err) {
         mc_channel_fds fds = MC_CHANNEL_FDS_INIT;
-        _cleanup_free_ char *path = NULL;
-        json_t *args, *reply = NULL;
-        mcc *c = NULL;
+        _cleanup_free_ char *path = NULL, *args = NULL, *reply_text = NULL;
+        json_t *reply, *data;
+        mc_daemon *d = NULL;
+        json_int_t nfds;
         int fd = -1, r;
 
         if (o->shm)
                 return mc_channel_open(ctx, o->name, role, ret, err);
-        if (!o->socket && mcc_default_socket(&path) < 0)
+        if (!o->socket && mc_daemon_default_socket(&path) < 0)
                 return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
-        r = mcc_open(o->socket ? o->socket : path, &c, err);
+        r = mc_daemon_connect(o->socket ? o->socket : path, &d, err);
         if (r < 0)
                 return r;
-        args = json_pack("{s:s, s:s}", "name", o->name, "role", mc_channel_role_name(role));
-        r = mcc_call(c, "ChannelOpen", args, &reply, &fd, err);
-        mcc_close(c);
+        reply = json_pack("{s:s, s:s}", "name", o->name, "role", mc_channel_role_name(role));
+        args = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+        json_decref(reply);
+        if (!args) {
+                mc_daemon_close(d);
+                return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+        }
+        r = mc_daemon_call(d, "ChannelOpen", args, &reply_text, &fd, err);
+        mc_daemon_close(d);
         if (r < 0)
                 return r;
-        /* The tools' client keeps one descriptor a reply; an eventfd channel needs three. */
-        if (json_integer_value(json_object_get(reply, "fds")) != 1) {
-                json_decref(reply);
+        reply = json_loads(reply_text, 0, NULL);
+        data = json_object_get(reply, "data");
+        nfds = json_integer_value(json_object_get(data ? data : reply, "fds"));
+        json_decref(reply);
+        /* The client keeps one descriptor a reply; an eventfd channel needs three. */
+        if (nfds != 1) {
                 safe_close(fd);
                 return mc_error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
                                     "channel '%s' comes with event descriptors; memcap channel "
                                     "opens channels without them only",
                                     o->name);
         }
-        json_decref(reply);
         if (fd < 0)
                 return mc_error_set(err, MC_ERR_IO, EPROTO,
                                     "ChannelOpen: no descriptor came with the reply");

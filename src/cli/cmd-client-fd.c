@@ -102,11 +102,11 @@ int run_fd(client_state *st, int argc, char **argv) {
 
         r = client_call(st, "MmapFd", client_id_args(id), &reply, &fd, &err);
         if (r == 0)
-                r = mcc_reply_u64(reply, "MmapFd", "mmap_id", &rid, &err);
+                r = client_reply_u64(reply, "MmapFd", "mmap_id", &rid, &err);
         if (r == 0)
-                r = mcc_reply_u64(reply, "MmapFd", "offset", &offset, &err);
+                r = client_reply_u64(reply, "MmapFd", "offset", &offset, &err);
         if (r == 0)
-                r = mcc_reply_u64(reply, "MmapFd", "length", &length, &err);
+                r = client_reply_u64(reply, "MmapFd", "length", &length, &err);
         if (r < 0)
                 return error_report(&err);
         writable = json_object_get(reply, "writable");

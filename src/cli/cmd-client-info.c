@@ -23,7 +23,7 @@ static const char help_hello[] =
         "the capabilities the daemon's policy grants it (FileRead, FileWrite, SystemInfo,\n"
         "FdPass, MemLock). --json prints the reply's data object.\n";
 
-static int print_hello(const mcc *c, const json_t *data, mc_error *err) {
+static int print_hello(const mc_daemon *c, const json_t *data, mc_error *err) {
         const char *daemon = json_string_value(json_object_get(data, "daemon"));
         const char *version = json_string_value(json_object_get(data, "version"));
         json_t *caps = json_object_get(data, "capabilities");
@@ -33,11 +33,11 @@ static int print_hello(const mcc *c, const json_t *data, mc_error *err) {
         size_t i;
         int r;
 
-        r = mcc_reply_u64(data, "Hello", "protocol", &protocol, err);
+        r = client_reply_u64(data, "Hello", "protocol", &protocol, err);
         if (r == 0)
-                r = mcc_reply_u64(data, "Hello", "pid", &pid, err);
+                r = client_reply_u64(data, "Hello", "pid", &pid, err);
         if (r == 0)
-                r = mcc_reply_u64(data, "Hello", "uid", &uid, err);
+                r = client_reply_u64(data, "Hello", "uid", &uid, err);
         if (r < 0)
                 return r;
         if (!daemon || !version || !json_is_array(caps))
@@ -50,7 +50,7 @@ static int print_hello(const mcc *c, const json_t *data, mc_error *err) {
                 "capability is not a string");
         sd = str_escape_cstr(daemon);
         sv = str_escape_cstr(version);
-        sp = str_escape_cstr(mcc_path(c));
+        sp = str_escape_cstr(mc_daemon_path(c));
         if (!sd || !sv || !sp)
                 return client_oom(err);
         printf("daemon        %s %s\n"

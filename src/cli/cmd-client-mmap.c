@@ -100,9 +100,9 @@ int run_mmap(client_state *st, int argc, char **argv) {
 
         r = client_call(st, "Mmap", TAKE_PTR(args), &reply, NULL, &err);
         if (r == 0)
-                r = mcc_reply_u64(reply, "Mmap", "mmap_id", &id, &err);
+                r = client_reply_u64(reply, "Mmap", "mmap_id", &id, &err);
         if (r == 0)
-                r = mcc_reply_u64(reply, "Mmap", "length", &got, &err);
+                r = client_reply_u64(reply, "Mmap", "length", &got, &err);
         if (r < 0)
                 return error_report(&err);
 

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd-client.h"
 
@@ -45,6 +46,11 @@ static const char help_session[] =
         "The session stops at the first command that fails, with that command's exit status\n"
         "and its line number on standard error; standard output is flushed after every\n"
         "command, so a program driving the session through pipes sees each result at once.\n"
+        "\n"
+        "When standard input is a terminal the session is interactive instead ('memcap\n"
+        "client' without a command is the same): a \"memcap> \" prompt, line editing and a\n"
+        "history kept in $MEMCAP_HISTORY (default ~/.memcap_history); a command that fails\n"
+        "prints its error and the session goes on. 'quit', 'exit' or Ctrl-D end it.\n"
         "\n"
         "Options:\n"
         "  -x, --echo        print each command, after \"> \", before its output\n"
@@ -138,7 +144,7 @@ static int split_words(const char *line, char ***ret, size_t *ret_n, const char 
         return 0;
 }
 
-static int session_line(client_state *st, char *line, size_t len, unsigned lineno, bool echo) {
+int client_session_line(client_state *st, char *line, size_t len, unsigned lineno, bool echo) {
         _cleanup_(strv_freep) char **words = NULL;
         const subcommand *sc;
         const char *why = NULL;
@@ -214,10 +220,14 @@ int run_session(client_state *st, int argc, char **argv) {
                                             "input)");
         st->json = json;
         st->in_session = true;
+        /* A person at a terminal gets the interactive session; pipes and files keep the
+         * script behaviour below. */
+        if (isatty(STDIN_FILENO))
+                return client_repl(st);
 
         while ((len = getline(&line, &cap, stdin)) >= 0) {
                 lineno++;
-                r = session_line(st, line, (size_t) len, lineno, echo);
+                r = client_session_line(st, line, (size_t) len, lineno, echo);
                 /* Results must reach a program reading them through a pipe one by one. */
                 if (cli_finish_output() != 0)
                         return exit_code_from_kind(MC_ERR_IO);
@@ -255,7 +265,7 @@ int run_raw(client_state *st, int argc, char **argv) {
         unsigned lineno = 0;
         size_t cap = 0;
         ssize_t len;
-        mcc *conn = NULL;
+        mc_daemon *conn = NULL;
         int r;
 
         r = client_common_options(st, argc, argv, help_raw, cmd, &json);
@@ -278,9 +288,9 @@ int run_raw(client_state *st, int argc, char **argv) {
                 lineno++;
                 if (len > 0 && line[len - 1] == '\n')
                         len--;
-                r = mcc_send_line(conn, line, (size_t) len, &err);
+                r = mc_daemon_send_line(conn, line, (size_t) len, &err);
                 if (r == 0)
-                        r = mcc_recv_line(conn, &reply, &n, &fd, &err);
+                        r = mc_daemon_recv_line(conn, &reply, &n, &fd, &err);
                 if (r < 0) {
                         fflush(stdout);
                         log_error("line %u:", lineno);

@@ -17,7 +17,7 @@
 /* ---- state and helpers ---------------------------------------------------------------------- */
 
 void client_state_done(client_state *st) {
-        mcc_close(st->conn);
+        mc_daemon_close(st->conn);
         free(st->ids);
         *st = (client_state){};
 }
@@ -26,7 +26,7 @@ int client_oom(mc_error *err) {
         return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
 }
 
-int client_conn(client_state *st, mcc **ret, mc_error *err) {
+int client_conn(client_state *st, mc_daemon **ret, mc_error *err) {
         _cleanup_free_ char *def = NULL;
         int r;
 
@@ -34,11 +34,11 @@ int client_conn(client_state *st, mcc **ret, mc_error *err) {
                 const char *path = st->socket;
 
                 if (!path) {
-                        if (mcc_default_socket(&def) < 0)
+                        if (mc_daemon_default_socket(&def) < 0)
                                 return client_oom(err);
                         path = def;
                 }
-                r = mcc_open(path, &st->conn, err);
+                r = mc_daemon_connect(path, &st->conn, err);
                 if (r < 0)
                         return r;
         }
@@ -48,7 +48,7 @@ int client_conn(client_state *st, mcc **ret, mc_error *err) {
 
 int client_call(client_state *st, const char *name, json_t *args, json_t **ret_reply, int *ret_fd,
                 mc_error *err) {
-        mcc *c = NULL;
+        mc_daemon *c = NULL;
         int r;
 
         if (!args)
@@ -58,7 +58,50 @@ int client_call(client_state *st, const char *name, json_t *args, json_t **ret_r
                 json_decref(args);
                 return r;
         }
-        return mcc_call(c, name, args, ret_reply, ret_fd, err);
+        return client_call_json(c, name, args, ret_reply, ret_fd, err);
+}
+
+int client_call_json(mc_daemon *d, const char *call, json_t *args, json_t **ret_reply, int *ret_fd,
+                     mc_error *err) {
+        _cleanup_free_ char *text = NULL, *reply = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        json_error_t jerr;
+        json_t *j;
+        int r;
+
+        if (!args)
+                return client_oom(err);
+        text = json_dumps(args, JSON_COMPACT);
+        json_decref(args);
+        if (!text)
+                return client_oom(err);
+        r = mc_daemon_call(d, call, text, ret_reply ? &reply : NULL, &fd, err);
+        if (r < 0)
+                return r;
+        if (ret_reply) {
+                /* libmemcap parsed and checked it already: only memory can fail here. */
+                j = json_loads(reply, 0, &jerr);
+                if (!j)
+                        return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                            "%s failed: malformed reply from memcapd", call);
+                *ret_reply = j;
+        }
+        if (ret_fd)
+                *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int client_reply_u64(const json_t *obj, const char *call, const char *key, uint64_t *ret,
+                     mc_error *err) {
+        json_t *v = json_object_get(obj, key);
+
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+                return mc_error_set(err, MC_ERR_IO, EPROTO,
+                                    "%s failed: malformed reply from memcapd: \"%s\" is not a "
+                                    "non-negative integer",
+                                    call, key);
+        *ret = (uint64_t) json_integer_value(v);
+        return 0;
 }
 
 json_t *client_id_args(uint64_t id) {
@@ -250,7 +293,8 @@ static int map_info_extras(const json_t *o, const char *call, map_info *m, mc_er
         json_t *r;
         size_t i;
 
-        if (json_object_get(o, "locked") && mcc_reply_u64(o, call, "locked", &m->locked, err) < 0)
+        if (json_object_get(o, "locked") &&
+            client_reply_u64(o, call, "locked", &m->locked, err) < 0)
                 return -EPROTO;
         if (faulted && !json_is_boolean(faulted))
                 return mc_error_set(err, MC_ERR_IO, EPROTO,
@@ -266,8 +310,8 @@ static int map_info_extras(const json_t *o, const char *call, map_info *m, mc_er
         json_array_foreach(ranges, i, r) {
                 uint64_t v;
 
-                if (!json_is_object(r) || mcc_reply_u64(r, call, "offset", &v, err) < 0 ||
-                    mcc_reply_u64(r, call, "length", &v, err) < 0 ||
+                if (!json_is_object(r) || client_reply_u64(r, call, "offset", &v, err) < 0 ||
+                    client_reply_u64(r, call, "length", &v, err) < 0 ||
                     client_prot_parse(json_object_get(r, "prot")) < 0)
                         return mc_error_set(
                                 err, MC_ERR_IO, EPROTO,
@@ -287,13 +331,13 @@ int client_map_info_parse(const json_t *o, const char *call, map_info *ret, mc_e
                                     "%s failed: malformed reply from memcapd: a mapping is not an "
                                     "object",
                                     call);
-        r = mcc_reply_u64(o, call, "id", &m.id, err);
+        r = client_reply_u64(o, call, "id", &m.id, err);
         if (r == 0)
-                r = mcc_reply_u64(o, call, "offset", &m.offset, err);
+                r = client_reply_u64(o, call, "offset", &m.offset, err);
         if (r == 0)
-                r = mcc_reply_u64(o, call, "length", &m.length, err);
+                r = client_reply_u64(o, call, "length", &m.length, err);
         if (r == 0)
-                r = mcc_reply_u64(o, call, "owner_pid", &m.owner_pid, err);
+                r = client_reply_u64(o, call, "owner_pid", &m.owner_pid, err);
         if (r < 0)
                 return r;
         path = json_object_get(o, "path");

@@ -17,6 +17,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd-client.h"
 
@@ -71,12 +72,14 @@ static void help(void) {
               "  list                   list this client's mappings (--all: every client's)\n"
               "  fd ID [--raw | --json] receive the mapping's file descriptor and dump it\n"
               "  session [--echo] [--keep-going]\n"
-              "                         run commands from standard input in one process\n"
+              "                         run commands from standard input in one process; at a\n"
+              "                         terminal, an interactive session with a prompt and\n"
+              "                         history (also 'memcap client' without a command)\n"
               "  raw                    send JSON request lines, print the replies (debugging)\n"
               "  help [COMMAND]         show this help or a command's\n"
               "\n"
               "Options (before or after COMMAND):\n"
-              "  -s, --socket PATH  the daemon's socket; default $" MCC_SOCKET_ENV ", else\n"
+              "  -s, --socket PATH  the daemon's socket; default $" MC_DAEMON_SOCKET_ENV ", else\n"
               "                     $XDG_RUNTIME_DIR/memcap/memcapd.sock for users other than\n"
               "                     root, else /run/memcap/memcapd.sock\n"
               "      --json         print the reply's data as JSON\n"
@@ -143,8 +146,17 @@ int cmd_client(int argc, char **argv) {
                         return cli_option_error("client", c, argv);
                 }
         }
-        if (optind >= argc)
+        if (optind >= argc) {
+                /* At a terminal, no command means the interactive session. */
+                if (isatty(STDIN_FILENO)) {
+                        char *sub[] = {(char *) "session", NULL};
+
+                        r = run_session(&st, 1, sub);
+                        client_state_done(&st);
+                        return r;
+                }
                 return cli_usage_error("client", "missing command");
+        }
         sc = client_subcommand_find(argv[optind]);
         if (!sc) {
                 _cleanup_free_ char *safe = str_escape_cstr(argv[optind]);

@@ -4,8 +4,9 @@
 /*
  * What the files of `memcap client` share: the state of one invocation or session, the
  * dispatcher's entry (cmd-client.c holds the table), the options and arguments every verb
- * takes, the one call on the session's connection and the parsing of mapping descriptions
- * (cmd-client-util.c), and the verbs, one file per group:
+ * takes, the one call on the session's connection (libmemcap's client, <memcap/client.h>, with
+ * the reply as a jansson tree) and the parsing of mapping descriptions (cmd-client-util.c), and
+ * the verbs, one file per group:
  *
  *   cmd-client-info.c     hello, stats, list
  *   cmd-client-mmap.c     mmap
@@ -13,6 +14,7 @@
  *   cmd-client-range.c    sync, unmap, protect, advise, lock, unlock (calls on an id)
  *   cmd-client-fd.c       fd (the descriptor, mapped here: zero copy)
  *   cmd-client-session.c  session, raw
+ *   cmd-client-repl.c     the interactive session on a terminal
  *
  * Every run_*() gets argv from the verb's name on and returns the exit status.
  */
@@ -22,16 +24,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <memcap/client.h>
+
 #include "cli.h"
-#include "client.h"
 
 /* Bytes per MmapRead/MmapWrite request: about 350 KB of base64 on the wire. */
 #define CHUNK_SIZE ((size_t) 256 * 1024)
 
 /* One `memcap client` invocation, or one session: its connection and what it made. */
 typedef struct client_state {
-        const char *socket; /* --socket, or NULL for mcc_default_socket() */
-        mcc *conn;          /* opened by the first command that needs it */
+        const char *socket; /* --socket, or NULL for mc_daemon_default_socket() */
+        mc_daemon *conn;    /* opened by the first command that needs it */
         bool json;          /* --json given to `client` or `session`: the default of each command */
         bool in_session;
         uint64_t *ids; /* mappings made in this session, for %N */
@@ -76,8 +79,23 @@ const subcommand *client_subcommand_find(const char *name);
 /* Fill @err with OutOfMemory; returns -ENOMEM. */
 int client_oom(mc_error *err);
 
-/* The session's connection, opened on first use (--socket, else mcc_default_socket()). */
-int client_conn(client_state *st, mcc **ret, mc_error *err);
+/* The session's connection, opened on first use (--socket, else mc_daemon_default_socket()). */
+int client_conn(client_state *st, mc_daemon **ret, mc_error *err);
+
+/*
+ * One call on @d: {"@call": @args} (@args is taken in every case; NULL means out of memory),
+ * the reply checked by libmemcap (mc_daemon_call()) and parsed into *@ret_reply (may be NULL),
+ * its descriptor in *@ret_fd (may be NULL) as mc_daemon_call() gives it.
+ */
+int client_call_json(mc_daemon *d, const char *call, json_t *args, json_t **ret_reply, int *ret_fd,
+                     mc_error *err);
+
+/*
+ * Member @key of the reply object @obj as an unsigned integer: 0, or -EPROTO (Io in @err, naming
+ * @call and @key) when it is missing, not an integer or negative.
+ */
+int client_reply_u64(const json_t *obj, const char *call, const char *key, uint64_t *ret,
+                     mc_error *err);
 
 /* One call on the session's connection; @args (never NULL: NULL means out of memory) is taken. */
 int client_call(client_state *st, const char *name, json_t *args, json_t **ret_reply, int *ret_fd,
@@ -172,4 +190,18 @@ int run_lock(client_state *st, int argc, char **argv);
 int run_unlock(client_state *st, int argc, char **argv);
 int run_fd(client_state *st, int argc, char **argv);
 int run_session(client_state *st, int argc, char **argv);
+
+/*
+ * One line of a session (cmd-client-session.c): split into words as the session's help says,
+ * run as a verb; @lineno names it in errors, @echo prints it first. Returns the verb's exit
+ * status (0 for a blank line or a comment).
+ */
+int client_session_line(client_state *st, char *line, size_t len, unsigned lineno, bool echo);
+
+/*
+ * The interactive session (cmd-client-repl.c), for a terminal on standard input: a prompt,
+ * line editing and history; errors are printed and the session goes on. Returns 0 at the end
+ * of input, "quit" or "exit".
+ */
+int client_repl(client_state *st);
 int run_raw(client_state *st, int argc, char **argv);

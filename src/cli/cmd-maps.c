@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * memcap maps [PID] [--json]: the memory mappings of a process, read from /proc/PID/maps.
+ * memcap maps [PID] [-x] [--json]: the memory mappings of a process, read from /proc/PID/maps,
+ * or with -x from /proc/PID/smaps with each mapping's resident, proportional, dirty and swapped
+ * memory, as pmap -x shows them.
  *
  * The kernel's format is "start-end perms offset dev inode [path]", the path padded to a column
  * and possibly holding spaces, a " (deleted)" suffix, or a pseudo name such as "[heap]". The
@@ -15,6 +17,7 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -31,6 +34,9 @@ typedef struct maps_entry {
         bool deleted;
         char kind[24];
         char numa[96]; /* "bind:0 N0=12": policy and pages per node; "" when unknown */
+        /* -x, from smaps, in bytes: resident, proportional share, dirty (shared + private),
+         * swapped out. */
+        uint64_t rss, pss, dirty, swap;
 } maps_entry;
 
 typedef struct maps_list {
@@ -180,7 +186,46 @@ static int parse_line(const char *line, maps_entry *ret) {
         return 0;
 }
 
-static int maps_read(const char *pid_text, maps_list *list, mc_error *err) {
+/*
+ * An smaps line "Name:   N kB" for one of the fields -x shows: adds N KiB to the last entry.
+ * Returns 1 when @line is a field line (shown or not), 0 when it is not one (a mapping's first
+ * line), -EINVAL for a shown field whose value is malformed.
+ */
+static int smaps_field(const char *line, maps_entry *e) {
+        static const struct {
+                const char *name;
+                size_t offset;
+        } fields[] = {
+                {"Rss:", offsetof(maps_entry, rss)},
+                {"Pss:", offsetof(maps_entry, pss)},
+                {"Shared_Dirty:", offsetof(maps_entry, dirty)},
+                {"Private_Dirty:", offsetof(maps_entry, dirty)},
+                {"Swap:", offsetof(maps_entry, swap)},
+        };
+        size_t n = strcspn(line, " ");
+
+        /* Field names end in ':' and hold no '-'; a mapping's line starts "start-end ". */
+        if (n == 0 || line[n - 1] != ':' || memchr(line, '-', n))
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                const char *p = line + n;
+                uint64_t kib, *v;
+
+                if (strlen(fields[i].name) != n || strncmp(line, fields[i].name, n) != 0)
+                        continue;
+                if (!e)
+                        return -EINVAL;
+                p += strspn(p, " ");
+                if (parse_dec(&p, &kib) < 0 || !streq(p, " kB") || kib > UINT64_MAX / 1024)
+                        return -EINVAL;
+                v = (uint64_t *) ((char *) e + fields[i].offset);
+                if (MC_ADD_OVERFLOW(*v, kib * 1024, v))
+                        return -EINVAL;
+        }
+        return 1;
+}
+
+static int maps_read(const char *pid_text, bool extended, maps_list *list, mc_error *err) {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
         char path[64];
@@ -188,7 +233,7 @@ static int maps_read(const char *pid_text, maps_list *list, mc_error *err) {
         ssize_t n;
         int fd;
 
-        snprintf(path, sizeof(path), "/proc/%s/maps", pid_text);
+        snprintf(path, sizeof(path), "/proc/%s/%s", pid_text, extended ? "smaps" : "maps");
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 if (errno == ENOENT)
@@ -218,6 +263,15 @@ static int maps_read(const char *pid_text, maps_list *list, mc_error *err) {
                 if (strlen(line) != (size_t) n)
                         return mc_error_set(err, MC_ERR_IO, EIO, "'%s' line %zu: NUL byte", path,
                                             lineno);
+                if (extended) {
+                        r = smaps_field(line, list->n > 0 ? &list->entries[list->n - 1] : NULL);
+                        if (r < 0)
+                                return mc_error_set(err, MC_ERR_IO, EIO,
+                                                    "'%s' line %zu: not in the smaps format", path,
+                                                    lineno);
+                        if (r > 0)
+                                continue;
+                }
                 r = parse_line(line, &e);
                 if (r == -ENOMEM)
                         return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
@@ -298,6 +352,53 @@ static char *entry_path_display(const maps_entry *e) {
         return s;
 }
 
+/* -x: like pmap -x, the memory each mapping uses, and the totals. */
+static int print_extended(const maps_list *list) {
+        static const char *const headers[] = {"START-END", "SIZE", "RSS",  "PSS",
+                                              "DIRTY",     "SWAP", "PERM", "FILE/KIND"};
+        _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
+        char sz[6][FORMAT_SIZE_MAX];
+        uint64_t total[5] = {0};
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        for (size_t col = 1; col <= 5; col++)
+                table_set_right(t, col);
+        for (size_t i = 0; i < list->n; i++) {
+                const maps_entry *e = &list->entries[i];
+                _cleanup_free_ char *path = entry_path_display(e);
+                const uint64_t v[5] = {e->end - e->start, e->rss, e->pss, e->dirty, e->swap};
+                char range[48];
+
+                if (!path)
+                        return -ENOMEM;
+                snprintf(range, sizeof(range), "%08" PRIx64 "-%08" PRIx64, e->start, e->end);
+                for (size_t k = 0; k < 5; k++)
+                        total[k] += v[k];
+                const char *cells[] = {range,
+                                       format_size(v[0], sz[0]),
+                                       format_size(v[1], sz[1]),
+                                       format_size(v[2], sz[2]),
+                                       format_size(v[3], sz[3]),
+                                       format_size(v[4], sz[4]),
+                                       e->perms,
+                                       path};
+                r = table_add_row(t, cells);
+                if (r < 0)
+                        return r;
+        }
+        r = table_print(t, stdout);
+        if (r < 0)
+                return r;
+        if (printf("%zu mapping%s, %s total, %s resident, %s proportional, %s dirty, %s swapped\n",
+                   list->n, list->n == 1 ? "" : "s", format_size(total[0], sz[0]),
+                   format_size(total[1], sz[1]), format_size(total[2], sz[2]),
+                   format_size(total[3], sz[3]), format_size(total[4], sz[4])) < 0)
+                return -EIO;
+        return 0;
+}
+
 static int print_table(const maps_list *list) {
         static const char *const headers[] = {"START-END", "SIZE", "PERM",     "SHARED/PRIVATE",
                                               "OFFSET",    "NUMA", "FILE/KIND"};
@@ -337,7 +438,7 @@ static int print_table(const maps_list *list) {
         return 0;
 }
 
-static json_t *entry_json(const maps_entry *e) {
+static json_t *entry_json(const maps_entry *e, bool extended) {
         _cleanup_json_ json_t *o = json_object();
         char addr[24];
         int r = 0;
@@ -361,24 +462,30 @@ static json_t *entry_json(const maps_entry *e) {
         r |= json_add(o, "deleted", json_boolean(e->deleted));
         r |= json_add(o, "kind", json_string(e->kind));
         r |= json_add(o, "numa", e->numa[0] ? json_string(e->numa) : json_null());
+        if (extended) {
+                r |= json_add(o, "rss", json_u64(e->rss));
+                r |= json_add(o, "pss", json_u64(e->pss));
+                r |= json_add(o, "dirty", json_u64(e->dirty));
+                r |= json_add(o, "swap", json_u64(e->swap));
+        }
         if (r != 0)
                 return NULL;
         return TAKE_PTR(o);
 }
 
-static int print_json(const maps_list *list) {
+static int print_json(const maps_list *list, bool extended) {
         _cleanup_json_ json_t *a = json_array();
 
         if (!a)
                 return -ENOMEM;
         for (size_t i = 0; i < list->n; i++)
-                if (json_array_append_new(a, entry_json(&list->entries[i])) < 0)
+                if (json_array_append_new(a, entry_json(&list->entries[i], extended)) < 0)
                         return -ENOMEM;
         return json_print(a, stdout);
 }
 
 static void help(void) {
-        fputs("Usage: memcap maps [PID] [--json]\n"
+        fputs("Usage: memcap maps [PID] [-x] [--json]\n"
               "\n"
               "List the memory mappings of process PID (default: memcap itself, 'self'),\n"
               "read from /proc/PID/maps: address range, size, permissions, shared or private,\n"
@@ -387,8 +494,13 @@ static void help(void) {
               "and the NUMA policy and pages per node from /proc/PID/numa_maps (\"-\": unknown).\n"
               "\n"
               "Options:\n"
+              "  -x, --extended  read /proc/PID/smaps and show, as pmap -x does, what each\n"
+              "               mapping uses: RSS (resident), PSS (resident, shared pages divided\n"
+              "               among their sharers), DIRTY (modified, shared or private) and\n"
+              "               SWAP (swapped out), and their totals\n"
               "  --json       print a JSON array of {start, end, size, read, write, exec,\n"
-              "               shared, offset, dev, inode, path, deleted, kind, numa}\n"
+              "               shared, offset, dev, inode, path, deleted, kind, numa} (with -x\n"
+              "               also rss, pss, dirty, swap, in bytes)\n"
               "  -h, --help   show this help\n"
               "\n"
               "Exit status: 12 for a malformed PID, 16 when the process does not exist,\n"
@@ -398,8 +510,10 @@ static void help(void) {
 
 int cmd_maps(int argc, char **argv) {
         enum { ARG_JSON = 0x100 };
-        static const struct option options[] = {
-                {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, ARG_JSON}, {}};
+        static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+                                                {"json", no_argument, NULL, ARG_JSON},
+                                                {"extended", no_argument, NULL, 'x'},
+                                                {}};
         _cleanup_free_ char **args = NULL;
         _cleanup_(maps_list_done) maps_list list = {};
         mc_error err = MC_ERROR_INIT;
@@ -407,7 +521,7 @@ int cmd_maps(int argc, char **argv) {
         char pid_buf[16];
         size_t n_args = 0, n_neg = 0;
         const char *neg = NULL;
-        bool json = false, dashdash = false;
+        bool json = false, dashdash = false, extended = false;
         pid_t pid;
         int c, r;
 
@@ -430,11 +544,14 @@ int cmd_maps(int argc, char **argv) {
         }
 
         cli_getopt_reset();
-        while ((c = getopt_long((int) n_args, args, ":h", options, NULL)) >= 0) {
+        while ((c = getopt_long((int) n_args, args, ":hx", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help();
                         return 0;
+                case 'x':
+                        extended = true;
+                        break;
                 case ARG_JSON:
                         json = true;
                         break;
@@ -465,11 +582,13 @@ int cmd_maps(int argc, char **argv) {
                 pid_text = pid_buf;
         }
 
-        r = maps_read(pid_text, &list, &err);
+        r = maps_read(pid_text, extended, &list, &err);
         if (r < 0)
                 return error_report(&err);
         numa_read(pid_text, &list);
-        r = json ? print_json(&list) : print_table(&list);
+        r = json       ? print_json(&list, extended)
+            : extended ? print_extended(&list)
+                       : print_table(&list);
         if (r < 0) {
                 mc_error_errno(&err, r, "print the mappings");
                 return error_report(&err);

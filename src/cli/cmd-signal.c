@@ -30,7 +30,7 @@
 static void help(void) {
         fputs("Usage: memcap signal send PID SIGNAL [--value N] [--pidfd]\n"
               "       memcap signal wait SIGNAL... [--timeout SECONDS] [--json] [--ready-fd N]\n"
-              "       memcap signal list [--json]\n"
+              "       memcap signal list [--json] | list SIGNAL...\n"
               "\n"
               "Send, wait for and list signals through libmemcap, checked by the policy of\n"
               "--policy and recorded by --audit. SIGNAL is a name (\"TERM\", \"SIGUSR1\",\n"
@@ -46,7 +46,9 @@ static void help(void) {
               "  wait   block the SIGNALs and wait until one arrives, then print who sent it,\n"
               "         when, its code and its payload\n"
               "  list   list every signal of this system: number, name, default action and\n"
-              "         what it means, then the realtime range SIGRTMIN..SIGRTMAX\n"
+              "         what it means, then the realtime range SIGRTMIN..SIGRTMAX. With\n"
+              "         SIGNALs, translate each as kill -l does: 15 prints TERM, TERM prints\n"
+              "         15 (and 143, a shell's status for a death by 15, prints TERM)\n"
               "\n"
               "Options:\n"
               "      --value N          send with sigqueue(3) and this value: a 32-bit signed\n"
@@ -712,14 +714,76 @@ static int list_table(int rtmin, int rtmax) {
         return 0;
 }
 
+/*
+ * One operand of `signal list SIGNAL...`, translated as kill -l does: a number (also an exit
+ * status 128 + N of a process killed by N) prints the name without "SIG", a name prints the
+ * number. 0, or the exit status of InvalidSignal after printing why.
+ */
+static int list_translate(const char *arg) {
+        _cleanup_free_ char *safe = NULL;
+        mc_error err = MC_ERROR_INIT;
+        char name[16];
+        uint64_t n;
+        int signo;
+
+        if (args_parse_uint(arg, INT32_MAX, &n) == 0) {
+                /* The shell reports a death by signal N as status 128 + N. */
+                if (n > 128 && n - 128 <= (uint64_t) mc_signal_rt_max())
+                        n -= 128;
+                if (n >= 1 && n <= (uint64_t) mc_signal_rt_max()) {
+                        if (!mc_signal_name((int) n, name, sizeof(name)))
+                                snprintf(name, sizeof(name), "SIG%d", (int) n);
+                        puts(name + 3); /* "TERM", "RTMIN+3": kill -l's form */
+                        return 0;
+                }
+                safe = str_escape_cstr(arg);
+                mc_error_set(&err, MC_ERR_INVALID_SIGNAL, EINVAL,
+                             "%s is not a signal number of this system (1..%d, or 128 + one "
+                             "of them)",
+                             safe ? safe : "?", mc_signal_rt_max());
+                return error_report(&err);
+        }
+        if (mc_signal_from_name(arg, &signo, &err) < 0)
+                return error_report(&err);
+        printf("%d\n", signo);
+        return 0;
+}
+
 static int signal_list(int argc, char **argv) {
         mc_error err = MC_ERROR_INIT;
         bool json = false;
-        int r;
+        int c, r, status = 0;
 
-        r = cli_parse_simple("signal list", argc, argv, help, &json, 0, NULL);
-        if (r != 0)
-                return r == CLI_HELP_SHOWN ? 0 : r;
+        /* Operands are signals to translate, options anywhere among them. */
+        cli_getopt_reset();
+        while ((c = getopt_long(argc, argv, ":h",
+                                (const struct option[]){{"help", no_argument, NULL, 'h'},
+                                                        {"json", no_argument, NULL, 'j'},
+                                                        {}},
+                                NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 'j':
+                        json = true;
+                        break;
+                default:
+                        return cli_option_error("signal list", c, argv);
+                }
+        }
+        if (optind < argc) {
+                if (json)
+                        return cli_usage_error("signal list",
+                                               "--json lists every signal; it takes no SIGNAL");
+                /* Every operand is answered, in order; the status is the last failure's. */
+                for (int i = optind; i < argc; i++) {
+                        r = list_translate(argv[i]);
+                        if (r != 0)
+                                status = r;
+                }
+                return status;
+        }
 
         r = json ? list_json(mc_signal_rt_min(), mc_signal_rt_max())
                  : list_table(mc_signal_rt_min(), mc_signal_rt_max());

@@ -15,6 +15,11 @@
  *
  * Summaries are written from the loop, never from inside the sink, which runs under the
  * context's audit lock and must not call back into it.
+ *
+ * Next to the file, records can go to the journal (audit_journal): each one a journal entry with
+ * its fields as MEMCAP_* (MEMCAP_OPERATION=mmap, MEMCAP_OUTCOME=denied, ...) for `journalctl
+ * MEMCAP_OUTCOME=denied`, the whole record in MEMCAP_RECORD, and a PRIORITY by outcome. The file
+ * is reopened on SIGHUP (mcd_audit_reopen()), so that logrotate can rename it away.
  */
 
 #include <assert.h>
@@ -27,6 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h" /* the build's: HAVE_LIBSYSTEMD */
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-journal.h>
+#endif
+
 #include "error-util.h"
 #include "log.h"
 #include "macro.h"
@@ -34,10 +44,98 @@
 
 /* ---- the sink ------------------------------------------------------------------------------ */
 
+static audit_class class_of_record(const mc_audit_record *rec);
+
+#if HAVE_LIBSYSTEMD
+/* "MEMCAP_<NAME>=<value>" for sd_journal_send(); empty when it does not fit. */
+#define JOURNAL_FIELD_MAX 512
+
+static void journal_send(mcd_server *s, const mc_audit_record *rec, const struct iovec *iov,
+                         int n) {
+        static const char *const outcomes[] = {"ok", "denied", "error"};
+        static const int priorities[] = {6 /* info */, 5 /* notice */, 4 /* warning */};
+        char f[12][JOURNAL_FIELD_MAX];
+        struct iovec jv[13];
+        _cleanup_free_ char *record = NULL;
+        json_t *j, *ev;
+        const char *outcome, *kind, *call;
+        audit_class cls = class_of_record(rec);
+        size_t len = 0, m = 0;
+        int r;
+
+        /* The record as written to the file, client identity included, without its newline. */
+        for (int i = 0; i < n; i++)
+                len += iov[i].iov_len;
+        record = malloc(len + sizeof("MEMCAP_RECORD="));
+        if (!record)
+                return;
+        len = sizeof("MEMCAP_RECORD=") - 1;
+        memcpy(record, "MEMCAP_RECORD=", len);
+        for (int i = 0; i < n; i++) {
+                memcpy(record + len, iov[i].iov_base, iov[i].iov_len);
+                len += iov[i].iov_len;
+        }
+        if (len > 0 && record[len - 1] == '\n')
+                len--;
+        record[len] = 0;
+        /*
+         * The daemon's own events ("request", "connect", ...) carry their outcome, error kind and
+         * call in the record rather than in @rec, whose kind is the event's (Ok): read them there.
+         */
+        j = json_loads(record + sizeof("MEMCAP_RECORD=") - 1, 0, NULL);
+        ev = json_object_get(j, "event");
+        outcome = json_string_value(json_object_get(j, "outcome"));
+        for (size_t i = 0; outcome && i < ELEMENTSOF(outcomes); i++)
+                if (streq(outcome, outcomes[i]))
+                        cls = (audit_class) i;
+        kind = rec->kind != MC_OK ? mc_error_kind_name(rec->kind)
+                                  : json_string_value(json_object_get(ev, "kind"));
+        call = json_string_value(json_object_get(ev, "call"));
+
+        snprintf(f[m++], JOURNAL_FIELD_MAX, "MESSAGE=memcap audit: %s %s%s%s %s%s%s",
+                 rec->capability, rec->operation, call ? " " : "", call ? call : "", outcomes[cls],
+                 rec->message[0] ? ": " : "", rec->message);
+        snprintf(f[m++], JOURNAL_FIELD_MAX, "PRIORITY=%d", priorities[cls]);
+        snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_CAPABILITY=%s", rec->capability);
+        snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_OPERATION=%s", rec->operation);
+        snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_OUTCOME=%s", outcomes[cls]);
+        snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_PID=%d", (int) rec->pid);
+        if (call)
+                snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_CALL=%s", call);
+        if (kind)
+                snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_ERROR_KIND=%s", kind);
+        if (rec->kind != MC_OK)
+                snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_ERRNO=%d", rec->sys_errno);
+        if (s->current) {
+                snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_CLIENT_PID=%d",
+                         (int) s->current->client.pid);
+                snprintf(f[m++], JOURNAL_FIELD_MAX, "MEMCAP_CLIENT_UID=%u",
+                         (unsigned) s->current->client.uid);
+        }
+        /* The strings read from @j are copied into @f by now. */
+        json_decref(j);
+        for (size_t i = 0; i < m; i++)
+                jv[i] = (struct iovec){f[i], strlen(f[i])};
+        jv[m++] = (struct iovec){record, len};
+        r = sd_journal_sendv(jv, (int) m);
+        if (r < 0 && !s->journal_warned) {
+                log_warning("sending audit records to the journal: %s", strerror(-r));
+                s->journal_warned = true;
+        }
+}
+#endif
+
 /* One record, one writev(2) on an O_APPEND descriptor: records never interleave. */
 static void write_record(mcd_server *s, struct iovec *iov, int n) {
         size_t total = 0;
         ssize_t k;
+
+#if HAVE_LIBSYSTEMD
+        if (s->cfg.audit_journal && s->journal_rec)
+                journal_send(s, s->journal_rec, iov, n);
+#endif
+        if (s->audit_fd < 0)
+                return;
 
         for (int i = 0; i < n; i++)
                 total += iov[i].iov_len;
@@ -77,15 +175,19 @@ static void sink(const mc_audit_record *rec, void *userdata) {
          * The library's records made while a client is served are that client's doing; only a
          * failure can be left out.
          */
+        s->journal_rec = rec;
         if (!c || streq(rec->capability, "memcapd") || rec->json_len < 2 ||
             rec->json[rec->json_len - 1] != '}') {
                 iov[0] = (struct iovec){(void *) rec->json, rec->json_len};
                 iov[1] = (struct iovec){"\n", 1};
                 write_record(s, iov, 2);
+                s->journal_rec = NULL;
                 return;
         }
-        if (rec->kind != MC_OK && !mcd_audit_admit(s, c->acct, class_of_record(rec)))
+        if (rec->kind != MC_OK && !mcd_audit_admit(s, c->acct, class_of_record(rec))) {
+                s->journal_rec = NULL;
                 return;
+        }
         n = snprintf(client, sizeof(client),
                      ",\"client\":{\"conn\":%" PRIu64 ",\"pid\":%d,\"uid\":%u,\"key\":\"%" PRIu64
                      "\"}}\n",
@@ -93,25 +195,58 @@ static void sink(const mc_audit_record *rec, void *userdata) {
         iov[0] = (struct iovec){(void *) rec->json, rec->json_len - 1};
         iov[1] = (struct iovec){client, (size_t) n};
         write_record(s, iov, 2);
+        s->journal_rec = NULL;
+}
+
+/* As the library's file sink: O_APPEND and never O_TRUNC, created private. */
+static int open_log(const char *path) {
+        return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
 }
 
 int mcd_audit_open(mcd_server *s, mc_error *err) {
         mc_audit *a = NULL;
-        int fd, r;
+        int fd = -1, r;
 
-        if (!s->cfg.audit_path)
+        if (!s->cfg.audit_path && !s->cfg.audit_journal)
                 return 0;
-        /* As the library's file sink: O_APPEND and never O_TRUNC, created private. */
-        fd = open(s->cfg.audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-        if (fd < 0)
-                return mc_error_errno(err, errno, "open audit log '%s'", s->cfg.audit_path);
+#if !HAVE_LIBSYSTEMD
+        if (s->cfg.audit_journal)
+                return mc_error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
+                                    "audit_journal: this memcapd was built without libsystemd");
+#endif
+        if (s->cfg.audit_path) {
+                fd = open_log(s->cfg.audit_path);
+                if (fd < 0)
+                        return mc_error_errno(err, errno, "open audit log '%s'", s->cfg.audit_path);
+        }
         r = mc_audit_open_callback(sink, s, &a, err);
         if (r < 0) {
-                close(fd);
+                safe_close(fd);
                 return r;
         }
         s->audit_fd = fd;
+        s->audit_sink = true;
         mc_ctx_set_audit(s->ctx, a);
+        return 0;
+}
+
+int mcd_audit_reopen(mcd_server *s) {
+        int fd;
+
+        if (s->audit_fd < 0 || !s->cfg.audit_path)
+                return 0;
+        /* The new file first: when it cannot be opened, records keep going to the old one. */
+        fd = open_log(s->cfg.audit_path);
+        if (fd < 0) {
+                int e = errno;
+
+                log_error("reopening the audit log '%s': %s; still writing to the file it was",
+                          s->cfg.audit_path, strerror(e));
+                return -e;
+        }
+        safe_close(s->audit_fd);
+        s->audit_fd = fd;
+        s->audit_warned = false;
         return 0;
 }
 

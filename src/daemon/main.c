@@ -18,6 +18,7 @@
 #endif
 
 #include "args.h"
+#include "check-config.h"
 #include "error-util.h"
 #include "log.h"
 #include "macro.h"
@@ -53,22 +54,33 @@ static void usage(FILE *f) {
                 "  -c, --config FILE      daemon configuration (JSON; re-read on SIGHUP)\n"
                 "  -p, --policy FILE      memory policy of the daemon (JSON; re-read on SIGHUP)\n"
                 "  -a, --audit FILE       append one audit record per request and operation\n"
+                "                         (reopened on SIGHUP)\n"
+                "      --audit-journal    send the audit records to the journal too\n"
+                "  -L, --log FILE         append messages to FILE instead of standard error\n"
+                "                         (reopened on SIGHUP)\n"
+                "  -t, --check-config FILE\n"
+                "                         check FILE and the policy it names, then exit: 0 when\n"
+                "                         memcapd would start with them\n"
                 "  -f, --foreground       stay in the foreground (always; for init systems)\n"
                 "  -l, --log-level LEVEL  error, warning, info (default) or debug\n"
                 "  -h, --help             show this help\n"
                 "  -V, --version          show the version\n"
                 "\n"
                 "Signals: SIGTERM/SIGINT stop gracefully (sync, unmap, remove the socket);\n"
-                "SIGHUP reloads the configuration and the policy.\n");
+                "SIGHUP reloads the configuration and the policy and reopens the log files.\n");
 }
 
 int main(int argc, char **argv) {
+        enum { ARG_AUDIT_JOURNAL = 0x100 };
         static const struct option opts[] = {
                 {"socket", required_argument, NULL, 's'},
                 {"root", required_argument, NULL, 'r'},
                 {"config", required_argument, NULL, 'c'},
                 {"policy", required_argument, NULL, 'p'},
                 {"audit", required_argument, NULL, 'a'},
+                {"audit-journal", no_argument, NULL, ARG_AUDIT_JOURNAL},
+                {"log", required_argument, NULL, 'L'},
+                {"check-config", required_argument, NULL, 't'},
                 {"foreground", no_argument, NULL, 'f'},
                 {"log-level", required_argument, NULL, 'l'},
                 {"help", no_argument, NULL, 'h'},
@@ -76,13 +88,15 @@ int main(int argc, char **argv) {
                 {0},
         };
         const char *socket = NULL, *root = NULL, *config = NULL, *policy = NULL, *audit = NULL;
+        const char *log = NULL, *check = NULL;
+        bool audit_journal = false;
         mc_error err = MC_ERROR_INIT;
         mcd_server *s = NULL;
         mcd_config cfg;
         int c, r, listen_fd = -1;
 
         log_set_program_name("memcapd");
-        while ((c = getopt_long(argc, argv, "s:r:c:p:a:fl:hV", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "s:r:c:p:a:L:t:fl:hV", opts, NULL)) != -1) {
                 switch (c) {
                 case 's':
                         socket = optarg;
@@ -98,6 +112,15 @@ int main(int argc, char **argv) {
                         break;
                 case 'a':
                         audit = optarg;
+                        break;
+                case ARG_AUDIT_JOURNAL:
+                        audit_journal = true;
+                        break;
+                case 'L':
+                        log = optarg;
+                        break;
+                case 't':
+                        check = optarg;
                         break;
                 case 'f':
                         break;
@@ -127,6 +150,9 @@ int main(int argc, char **argv) {
                 return 2;
         }
 
+        if (check)
+                return mcd_check_config(check, policy);
+
         r = mcd_config_defaults(&cfg, &err);
         if (r >= 0 && config)
                 r = mcd_config_load(config, &cfg, &err);
@@ -140,11 +166,23 @@ int main(int argc, char **argv) {
         }
         if (r >= 0 && audit)
                 r = mcd_config_set(&cfg.audit_path, audit);
+        if (r >= 0 && log)
+                r = mcd_config_set(&cfg.log_path, log);
+        if (audit_journal)
+                cfg.audit_journal = true;
         if (r < 0) {
                 if (err.kind == MC_OK)
                         mc_error_errno(&err, r, "configuration");
                 mcd_config_done(&cfg);
                 return error_report(&err);
+        }
+        if (cfg.log_path) {
+                r = log_open_file(cfg.log_path);
+                if (r < 0) {
+                        mc_error_errno(&err, -r, "open log '%s'", cfg.log_path);
+                        mcd_config_done(&cfg);
+                        return error_report(&err);
+                }
         }
         raise_fd_limit();
 #if HAVE_LIBSYSTEMD

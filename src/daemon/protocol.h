@@ -83,8 +83,8 @@ typedef enum mcd_capability {
         MCD_CAP_SYSTEM_INFO = 1 << 2, /* "SystemInfo": MmapStats/MmapList of others' mappings */
         MCD_CAP_FD_PASS = 1 << 3,     /* "FdPass": MmapFd */
         MCD_CAP_MEM_LOCK = 1 << 4,    /* "MemLock": Mlock */
-        /* "Channel": ChannelCreate and ChannelOpen. The daemon's own (the library's manager
-         * knows nothing of it), and granted only by configuration, never by default. */
+        /* "Channel": ChannelCreate and ChannelOpen (MC_CAP_CHANNEL, outside MC_CAP_ALL):
+         * granted only by configuration, never by default. */
         MCD_CAP_CHANNEL = 1 << 5,
         MCD_CAP_ALL = (1 << 6) - 1,
 } mcd_capability;

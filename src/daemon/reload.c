@@ -1,14 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * memcapd's signals and reload, through memcap's own signal capability: SIGTERM and SIGINT shut
- * down gracefully, SIGHUP reloads the configuration and the policy. The handlers run from the
- * loop (the signal queue's descriptor is one of its events), so they only set flags; the loop
- * acts on them between batches of events.
+ * down gracefully, SIGHUP reloads the configuration and the policy and reopens the log files.
+ * The handlers run from the loop (the signal queue's descriptor is one of its events), so they
+ * only set flags; the loop acts on them between batches of events.
+ *
+ * A reload tells systemd it is under way (RELOADING=1 with the MONOTONIC_USEC it began, the
+ * protocol of Type=notify-reload) and READY=1 when it is over, whether the new configuration
+ * was taken or refused: the old one goes on serving in both cases.
  */
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "config.h" /* the build's: HAVE_LIBSYSTEMD */
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "error-util.h"
 #include "log.h"
@@ -63,12 +74,49 @@ int mcd_apply_policy(mcd_server *s, const mcd_config *cfg, mc_error *err) {
         return r;
 }
 
+static void notify_reloading(void) {
+#if HAVE_LIBSYSTEMD
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        sd_notifyf(0, "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%" PRIu64,
+                   (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000);
+#endif
+}
+
+static void notify_ready(const mcd_server *s) {
+#if HAVE_LIBSYSTEMD
+        sd_notifyf(0, "READY=1\nSTATUS=serving %s on %s", s->cfg.root, s->cfg.socket_path);
+#else
+        (void) s;
+#endif
+}
+
+/* logrotate renamed the files (or copied them): write to the ones at the configured paths. */
+static void reopen_logs(mcd_server *s) {
+        int r = log_reopen();
+
+        if (r < 0)
+                log_error("reopening the log '%s': %s; still writing to the file it was",
+                          s->cfg.log_path ? s->cfg.log_path : "?", strerror(-r));
+        (void) mcd_audit_reopen(s);
+}
+
+static void reload_config(mcd_server *s);
+
 void mcd_reload(mcd_server *s) {
+        s->reload = false;
+        notify_reloading();
+        reopen_logs(s);
+        reload_config(s);
+        notify_ready(s);
+}
+
+static void reload_config(mcd_server *s) {
         mcd_config cfg;
         mc_error err = MC_ERROR_INIT;
         int r;
 
-        s->reload = false;
         if (!s->config_path) {
                 r = mcd_apply_policy(s, &s->cfg, &err);
                 if (r < 0)
@@ -82,8 +130,9 @@ void mcd_reload(mcd_server *s) {
                 r = mcd_config_load(s->config_path, &cfg, &err);
         /*
          * What was set up once stays what it is until a restart: the socket, the root, the audit
-         * log, and the manager's options. A policy named on the command line still overrides
-         * the file's.
+         * log's and the log's paths, and the manager's options. A policy named on the command
+         * line still overrides the file's; audit_journal takes effect at once, for records that
+         * already go through the daemon's sink (an audit log or audit_journal at the start).
          */
         if (r >= 0) {
                 if (cfg.allow_symlinks != s->cfg.allow_symlinks ||
@@ -97,6 +146,7 @@ void mcd_reload(mcd_server *s) {
                 r = mcd_config_set(&cfg.socket_path, s->cfg.socket_path);
                 r = r < 0 ? r : mcd_config_set(&cfg.root, s->cfg.root);
                 r = r < 0 ? r : mcd_config_set(&cfg.audit_path, s->cfg.audit_path);
+                r = r < 0 ? r : mcd_config_set(&cfg.log_path, s->cfg.log_path);
                 if (r >= 0 && cfg.policy_pinned)
                         r = mcd_config_set(&cfg.policy_path, s->cfg.policy_path);
                 if (r < 0)

@@ -144,8 +144,11 @@ struct mcd_server {
         uint8_t *scratch; /* MmapRead bytes on their way into a reply */
         size_t scratch_cap;
         /* The audit log (audit-log.c). */
-        int audit_fd;        /* -1: no audit log */
+        int audit_fd;        /* -1: no audit log file */
+        bool audit_sink;     /* the context's records come to sink() (a file or the journal) */
         bool audit_warned;   /* a failed write was logged */
+        bool journal_warned; /* a failed send to the journal was logged */
+        const mc_audit_record *journal_rec; /* the record sink() is writing, for the journal */
         bool summaries_due;  /* some account's window ended with records suppressed */
         const conn *current; /* the client whose request is being handled */
 };
@@ -310,9 +313,15 @@ int mcd_audit_open(mcd_server *s, mc_error *err);
 /* Close the log's descriptor; after the context, which calls into the sink, is gone. */
 void mcd_audit_close(mcd_server *s);
 
-/* Whether there is an audit log at all: callers skip building records otherwise. */
+/*
+ * Open the audit log file again (SIGHUP, after logrotate renamed it): records go to the new file
+ * from now on. When it cannot be opened they keep going to the old descriptor; -errno then.
+ */
+int mcd_audit_reopen(mcd_server *s);
+
+/* Whether there is an audit trail at all: callers skip building records otherwise. */
 static inline bool mcd_audit_enabled(const mcd_server *s) {
-        return s->audit_fd >= 0;
+        return s->audit_sink;
 }
 
 /*

@@ -67,11 +67,12 @@ int mcd_server_new(const mcd_config *cfg, const char *config_path, int listen_fd
         s->cfg.root = strdup(cfg->root);
         s->cfg.policy_path = cfg->policy_path ? strdup(cfg->policy_path) : NULL;
         s->cfg.audit_path = cfg->audit_path ? strdup(cfg->audit_path) : NULL;
+        s->cfg.log_path = cfg->log_path ? strdup(cfg->log_path) : NULL;
         s->cfg.caps = malloc((cfg->n_caps ? cfg->n_caps : 1) * sizeof(*cfg->caps));
         s->config_path = config_path ? strdup(config_path) : NULL;
         if (!s->cfg.socket_path || !s->cfg.root || !s->cfg.caps ||
             (cfg->policy_path && !s->cfg.policy_path) || (cfg->audit_path && !s->cfg.audit_path) ||
-            (config_path && !s->config_path)) {
+            (cfg->log_path && !s->cfg.log_path) || (config_path && !s->config_path)) {
                 r = mc_error_errno(err, ENOMEM, "allocating the server");
                 goto fail;
         }

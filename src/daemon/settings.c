@@ -5,6 +5,7 @@
  * falls back to a default.
  */
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,19 @@
 #include "args.h"
 #include "protocol.h"
 #include "error-util.h"
-#include "settings.h"
+#include "json-locate.h"
 #include "macro.h"
+#include "settings.h"
+
+/* The largest configuration file read: real ones are a few hundred bytes. */
+#define CONFIG_MAX (1024 * 1024)
+
+/* The file being read: its name, and its text so that errors can say where. */
+typedef struct cfg_file {
+        const char *path;
+        const char *text;
+        size_t len;
+} cfg_file;
 
 int mcd_config_set(char **field, const char *value) {
         char *copy = NULL;
@@ -71,6 +83,7 @@ void mcd_config_done(mcd_config *c) {
         free(c->root);
         free(c->policy_path);
         free(c->audit_path);
+        free(c->log_path);
         free(c->caps);
         memset(c, 0, sizeof(*c));
 }
@@ -82,12 +95,28 @@ unsigned mcd_config_caps(const mcd_config *c, uid_t uid) {
         return c->default_caps;
 }
 
-static int bad(mc_error *err, const char *path, const char *key, const char *what) {
-        return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "config '%s': \"%s\" %s", path,
+/*
+ * A value that parsed but is wrong: "config 'FILE':LINE:COLUMN: "key" what", the position that of
+ * the value of @key (of member @sub of @key, when not NULL), so that an editor can jump there.
+ */
+static int bad_in(mc_error *err, const cfg_file *f, const char *key, const char *sub,
+                  const char *what) {
+        const char *keys[] = {key, sub};
+        int line, column;
+
+        if (json_locate(f->text, f->len, keys, sub ? 2 : 1, &line, &column))
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                    "config '%s':%d:%d: \"%s\" %s", f->path, line, column, key,
+                                    what);
+        return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "config '%s': \"%s\" %s", f->path,
                             key, what);
 }
 
-static int get_size(const char *path, const char *key, json_t *v, uint64_t *ret, mc_error *err) {
+static int bad(mc_error *err, const cfg_file *f, const char *key, const char *what) {
+        return bad_in(err, f, key, NULL, what);
+}
+
+static int get_size(const cfg_file *f, const char *key, json_t *v, uint64_t *ret, mc_error *err) {
         uint64_t n;
 
         if (json_is_integer(v) && json_integer_value(v) > 0) {
@@ -98,13 +127,13 @@ static int get_size(const char *path, const char *key, json_t *v, uint64_t *ret,
                 *ret = n;
                 return 0;
         }
-        return bad(err, path, key, "must be a positive integer or a size such as \"4MiB\"");
+        return bad(err, f, key, "must be a positive integer or a size such as \"4MiB\"");
 }
 
-static int get_count(const char *path, const char *key, json_t *v, uint64_t *ret, mc_error *err) {
+static int get_count(const cfg_file *f, const char *key, json_t *v, uint64_t *ret, mc_error *err) {
         if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
             json_integer_value(v) > (json_int_t) UINT32_MAX)
-                return bad(err, path, key, "must be an integer from 1 to 4294967295");
+                return bad(err, f, key, "must be an integer from 1 to 4294967295");
         *ret = (uint64_t) json_integer_value(v);
         return 0;
 }
@@ -136,7 +165,7 @@ static int parse_duration(const char *text, uint64_t *ret_ms) {
         return -EINVAL;
 }
 
-static int get_duration(const char *path, const char *key, json_t *v, uint64_t *ret_ms,
+static int get_duration(const cfg_file *f, const char *key, json_t *v, uint64_t *ret_ms,
                         mc_error *err) {
         uint64_t ms = 0;
 
@@ -146,28 +175,28 @@ static int get_duration(const char *path, const char *key, json_t *v, uint64_t *
         else if (json_is_string(v) && parse_duration(json_string_value(v), &ms) < 0)
                 ms = 0;
         if (ms == 0 || ms > DURATION_MAX_MS)
-                return bad(err, path, key,
+                return bad(err, f, key,
                            "must be a duration from 1 ms to a day: seconds as an integer, or a "
                            "string such as \"500ms\", \"30s\" or \"5min\"");
         *ret_ms = ms;
         return 0;
 }
 
-static int get_string(const char *path, const char *key, json_t *v, char **field, mc_error *err) {
+static int get_string(const cfg_file *f, const char *key, json_t *v, char **field, mc_error *err) {
         if (!json_is_string(v) || json_string_length(v) == 0 ||
             strlen(json_string_value(v)) != json_string_length(v))
-                return bad(err, path, key, "must be a non-empty string without NUL bytes");
+                return bad(err, f, key, "must be a non-empty string without NUL bytes");
         if (mcd_config_set(field, json_string_value(v)) < 0)
                 return mc_error_errno(err, ENOMEM, "config: allocating");
         return 0;
 }
 
-static int get_caps(const char *path, json_t *obj, mcd_config *c, mc_error *err) {
+static int get_caps(const cfg_file *f, json_t *obj, mcd_config *c, mc_error *err) {
         const char *k;
         json_t *v;
 
         if (!json_is_object(obj))
-                return bad(err, path, "capabilities", "must be an object of uid -> [names]");
+                return bad(err, f, "capabilities", "must be an object of uid -> [names]");
         free(c->caps);
         c->caps = NULL;
         c->n_caps = 0;
@@ -180,17 +209,14 @@ static int get_caps(const char *path, json_t *obj, mcd_config *c, mc_error *err)
                 uint64_t uid = 0;
 
                 if (!json_is_array(v))
-                        return bad(err, path, "capabilities", "values must be arrays of names");
+                        return bad_in(err, f, "capabilities", k, "values must be arrays of names");
                 json_array_foreach(v, i, name) {
                         unsigned one;
-                        /* Channel is the daemon's; the others are the library manager's. */
-                        if (json_is_string(name) && streq(json_string_value(name), "Channel"))
-                                one = MCD_CAP_CHANNEL;
-                        else if (!json_is_string(name) ||
-                                 mc_capability_from_name(json_string_value(name), &one) < 0)
-                                return bad(err, path, "capabilities",
-                                           "lists FileRead, FileWrite, SystemInfo, FdPass, "
-                                           "MemLock and Channel only");
+                        if (!json_is_string(name) ||
+                            mc_capability_from_name(json_string_value(name), &one) < 0)
+                                return bad_in(err, f, "capabilities", k,
+                                              "lists FileRead, FileWrite, SystemInfo, FdPass, "
+                                              "MemLock and Channel only");
                         caps |= one;
                 }
                 if (streq(k, "*")) {
@@ -198,7 +224,7 @@ static int get_caps(const char *path, json_t *obj, mcd_config *c, mc_error *err)
                         continue;
                 }
                 if (args_parse_uint(k, UINT32_MAX - 1, &uid) < 0)
-                        return bad(err, path, "capabilities", "keys must be uids or \"*\"");
+                        return bad_in(err, f, "capabilities", k, "keys must be uids or \"*\"");
                 grown = realloc(c->caps, (c->n_caps + 1) * sizeof(*c->caps));
                 if (!grown)
                         return mc_error_errno(err, ENOMEM, "config: allocating");
@@ -208,13 +234,50 @@ static int get_caps(const char *path, json_t *obj, mcd_config *c, mc_error *err)
         return 0;
 }
 
+/* The whole file, NUL-terminated, in a malloc'd buffer; at most CONFIG_MAX bytes. */
+static int read_text(const char *path, char **ret, size_t *ret_len, mc_error *err) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        ssize_t n;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return mc_error_errno(err, errno, "config '%s'", path);
+        buf = malloc(CONFIG_MAX + 1);
+        if (!buf)
+                return mc_error_errno(err, ENOMEM, "config: allocating");
+        while ((n = read(fd, buf + len, CONFIG_MAX + 1 - len)) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return mc_error_errno(err, errno, "config '%s'", path);
+                }
+                len += (size_t) n;
+                if (len > CONFIG_MAX)
+                        return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EFBIG,
+                                            "config '%s': larger than %d bytes", path, CONFIG_MAX);
+        }
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
 int mcd_config_load(const char *path, mcd_config *c, mc_error *err) {
+        _cleanup_free_ char *text = NULL;
         json_error_t jerr;
         json_t *root, *v;
         const char *k;
+        size_t len = 0;
+        cfg_file f;
         int r = 0;
 
-        root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+        r = read_text(path, &text, &len, err);
+        if (r < 0)
+                return r;
+        f = (cfg_file){path, text, len};
+        root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
                 return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "config '%s':%d:%d: %s",
                                     path, jerr.line, jerr.column, jerr.text);
@@ -225,52 +288,59 @@ int mcd_config_load(const char *path, mcd_config *c, mc_error *err) {
         }
         json_object_foreach(root, k, v) {
                 if (streq(k, "socket"))
-                        r = get_string(path, k, v, &c->socket_path, err);
+                        r = get_string(&f, k, v, &c->socket_path, err);
                 else if (streq(k, "root"))
-                        r = get_string(path, k, v, &c->root, err);
+                        r = get_string(&f, k, v, &c->root, err);
                 else if (streq(k, "policy"))
-                        r = get_string(path, k, v, &c->policy_path, err);
+                        r = get_string(&f, k, v, &c->policy_path, err);
                 else if (streq(k, "audit"))
-                        r = get_string(path, k, v, &c->audit_path, err);
-                else if (streq(k, "socket_mode")) {
+                        r = get_string(&f, k, v, &c->audit_path, err);
+                else if (streq(k, "log"))
+                        r = get_string(&f, k, v, &c->log_path, err);
+                else if (streq(k, "audit_journal")) {
+                        if (!json_is_boolean(v))
+                                r = bad(err, &f, k, "must be true or false");
+                        else
+                                c->audit_journal = json_is_true(v);
+                } else if (streq(k, "socket_mode")) {
                         if (!json_is_string(v) ||
                             args_parse_mode(json_string_value(v), &c->socket_mode) < 0)
-                                r = bad(err, path, k, "must be an octal string such as \"0660\"");
+                                r = bad(err, &f, k, "must be an octal string such as \"0660\"");
                 } else if (streq(k, "allow_symlinks")) {
                         if (!json_is_boolean(v))
-                                r = bad(err, path, k, "must be true or false");
+                                r = bad(err, &f, k, "must be true or false");
                         else
                                 c->allow_symlinks = json_is_true(v);
                 } else if (streq(k, "max_mappings_per_client"))
-                        r = get_size(path, k, v, &c->max_mappings, err);
+                        r = get_size(&f, k, v, &c->max_mappings, err);
                 else if (streq(k, "max_bytes_per_client"))
-                        r = get_size(path, k, v, &c->max_bytes, err);
+                        r = get_size(&f, k, v, &c->max_bytes, err);
                 else if (streq(k, "max_line"))
-                        r = get_size(path, k, v, &c->max_line, err);
+                        r = get_size(&f, k, v, &c->max_line, err);
                 else if (streq(k, "max_output"))
-                        r = get_size(path, k, v, &c->max_output, err);
+                        r = get_size(&f, k, v, &c->max_output, err);
                 else if (streq(k, "max_read"))
-                        r = get_size(path, k, v, &c->max_read, err);
+                        r = get_size(&f, k, v, &c->max_read, err);
                 else if (streq(k, "max_buffer_per_uid"))
-                        r = get_size(path, k, v, &c->max_buffer_per_uid, err);
+                        r = get_size(&f, k, v, &c->max_buffer_per_uid, err);
                 else if (streq(k, "max_buffer_total"))
-                        r = get_size(path, k, v, &c->max_buffer_total, err);
+                        r = get_size(&f, k, v, &c->max_buffer_total, err);
                 else if (streq(k, "request_timeout"))
-                        r = get_duration(path, k, v, &c->request_timeout_ms, err);
+                        r = get_duration(&f, k, v, &c->request_timeout_ms, err);
                 else if (streq(k, "send_timeout"))
-                        r = get_duration(path, k, v, &c->send_timeout_ms, err);
+                        r = get_duration(&f, k, v, &c->send_timeout_ms, err);
                 else if (streq(k, "audit_rate_interval"))
-                        r = get_duration(path, k, v, &c->audit_rate_interval_ms, err);
+                        r = get_duration(&f, k, v, &c->audit_rate_interval_ms, err);
                 else if (streq(k, "audit_rate_burst"))
-                        r = get_count(path, k, v, &c->audit_rate_burst, err);
+                        r = get_count(&f, k, v, &c->audit_rate_burst, err);
                 else if (streq(k, "max_connections"))
-                        r = get_size(path, k, v, &c->max_connections, err);
+                        r = get_size(&f, k, v, &c->max_connections, err);
                 else if (streq(k, "max_connections_per_uid"))
-                        r = get_size(path, k, v, &c->max_connections_per_uid, err);
+                        r = get_size(&f, k, v, &c->max_connections_per_uid, err);
                 else if (streq(k, "capabilities"))
-                        r = get_caps(path, v, c, err);
+                        r = get_caps(&f, v, c, err);
                 else
-                        r = bad(err, path, k, "is not a configuration field");
+                        r = bad(err, &f, k, "is not a configuration field");
                 if (r < 0)
                         break;
         }

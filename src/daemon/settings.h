@@ -10,7 +10,9 @@
  *     "socket": "/run/memcap/memcapd.sock", "socket_mode": "0666",
  *     "root": "/var/lib/memcap/root",
  *     "policy": "/etc/memcap/policy.json",   the memory policy of the daemon's context
- *     "audit": "/var/log/memcap/audit.jsonl",
+ *     "audit": "/var/log/memcap/audit.jsonl",  reopened on SIGHUP, for logrotate
+ *     "audit_journal": false,                 the audit records to the journal as well
+ *     "log": "/var/log/memcap/memcapd.log",   messages here instead of stderr; reopened on SIGHUP
  *     "allow_symlinks": false,               symlinks that stay inside the root
  *     "max_mappings_per_client": 1024, "max_bytes_per_client": "1GiB",
  *     "max_line": "4MiB", "max_output": "1MiB", "max_read": "1MiB",
@@ -45,6 +47,8 @@ typedef struct mcd_config {
         char *policy_path;  /* NULL: the embedded default policy */
         bool policy_pinned; /* given on the command line: a reload keeps it over the file's */
         char *audit_path;   /* NULL: no audit log */
+        bool audit_journal; /* audit records to the journal too, with MEMCAP_* fields */
+        char *log_path;     /* NULL: messages to stderr as it is; else appended here */
         bool allow_symlinks;
         uint64_t max_mappings;           /* per client process */
         uint64_t max_bytes;              /* per client process, page-rounded */
@@ -67,7 +71,11 @@ typedef struct mcd_config {
 /* The embedded defaults (paths chosen for root or for a user with XDG_RUNTIME_DIR). */
 int mcd_config_defaults(mcd_config *c, mc_error *err);
 
-/* Overlay the JSON file @path on @c. Unknown fields and bad values are InvalidArgument. */
+/*
+ * Overlay the JSON file @path on @c. Unknown fields and bad values are InvalidArgument, with
+ * "config 'FILE':LINE:COLUMN:" naming where: the parser's position for a syntax error, the
+ * value's for a value that is wrong.
+ */
 int mcd_config_load(const char *path, mcd_config *c, mc_error *err);
 
 /* The capabilities @uid holds. */

@@ -756,7 +756,8 @@ mc_manager *mc_manager_free(mc_manager *mgr) {
 
 /* ---- capability names ------------------------------------------------------------------------ */
 
-static const char *const cap_names[] = {"FileRead", "FileWrite", "SystemInfo", "FdPass", "MemLock"};
+static const char *const cap_names[] = {"FileRead", "FileWrite", "SystemInfo",
+                                        "FdPass",   "MemLock",   "Channel"};
 
 const char *mc_capability_name(unsigned cap) {
         for (unsigned i = 0; i < ELEMENTSOF(cap_names); i++)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "error-util.h"
+#include "log.h"
 
 static const char *program_name = "memcap";
 
@@ -26,7 +27,7 @@ const char *log_program_name(void) {
 void log_error(const char *fmt, ...) {
         va_list ap;
 
-        fprintf(stderr, "%s: ", program_name);
+        fprintf(stderr, "%s%s: ", log_line_start(LOG_LEVEL_ERROR), program_name);
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "spawn.h"
-#include "client.h"
+#include "mcc-shim.h"
 #include "channel-daemon.h"
 #include "error-util.h"
 

@@ -957,8 +957,10 @@ Test(cli_signal, list_table) {
         cr_assert(contains(r.out, want), "%s", r.out);
         run_result_done(&r);
 
+        /* An operand is a signal to translate (kill -l): one that is none is InvalidSignal. */
         RUN(&r, "signal", "list", "extra");
-        ASSERT_EXIT(&r, 2);
+        ASSERT_EXIT(&r, 20);
+        cr_assert(contains(r.err, "'extra'"), "%s", r.err);
         run_result_done(&r);
 }
 

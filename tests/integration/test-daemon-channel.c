@@ -4,7 +4,7 @@
  * channel between processes of different uids (fork + setresuid, so the daemon tests run as
  * root), with the capability, the name policy, the quotas, hostile requests and the creator's
  * exit. The daemon is started with a minimal helper of its own (the integration tests' support
- * library replaces it at merge); requests go through the tools' client (src/shared/client.h),
+ * library replaces it at merge); requests go through the public client (mcc-shim.h),
  * which receives the descriptor that comes with a reply.
  */
 
@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "mcc-shim.h"
 #include "channel-daemon.h"
 #include "protocol.h"
 

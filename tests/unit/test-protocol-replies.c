@@ -295,17 +295,20 @@ Test(protocol, reply_fd_and_hello) {
         mcd_buf_consume(&b, b.len);
 
         cr_assert(eq(int, mcd_reply_hello(&b, MCD_CAP_ALL, 42, 1000), 0));
-        buf_is(&b, "{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":\"0.1.0\","
+        buf_is(&b, "{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":"
+                   "\"" MEMCAP_VERSION_STRING "\","
                    "\"protocol\":1,\"capabilities\":[\"FileRead\",\"FileWrite\",\"SystemInfo\","
                    "\"FdPass\",\"MemLock\",\"Channel\"],\"pid\":42,\"uid\":1000}}\n");
         mcd_buf_consume(&b, b.len);
         cr_assert(eq(int, mcd_reply_hello(&b, MCD_CAP_FILE_READ | MCD_CAP_FD_PASS, 1, 0), 0));
         buf_is(&b,
-               "{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":\"0.1.0\","
+               "{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":"
+               "\"" MEMCAP_VERSION_STRING "\","
                "\"protocol\":1,\"capabilities\":[\"FileRead\",\"FdPass\"],\"pid\":1,\"uid\":0}}\n");
         mcd_buf_consume(&b, b.len);
         cr_assert(eq(int, mcd_reply_hello(&b, 0, 7, 4294967294u), 0));
-        buf_is(&b, "{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":\"0.1.0\","
+        buf_is(&b, "{\"status\":\"success\",\"data\":{\"daemon\":\"memcapd\",\"version\":"
+                   "\"" MEMCAP_VERSION_STRING "\","
                    "\"protocol\":1,\"capabilities\":[],\"pid\":7,\"uid\":4294967294}}\n");
         mcd_buf_done(&b);
 }
