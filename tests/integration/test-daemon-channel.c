@@ -39,6 +39,9 @@ static int parse(const char *line, mcd_request *q, mc_error *e) {
         return mcd_request_parse(line, strlen(line), q, e);
 }
 
+/* The codec's tests check for leaks at their end, as the daemon's do. */
+TestSuite(channel_codec, .fini = mc_test_fini);
+
 Test(channel_codec, create_and_open_decode) {
         mcd_request q = MCD_REQUEST_INIT;
         mc_error e = MC_ERROR_INIT;
