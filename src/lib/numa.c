@@ -113,7 +113,7 @@ static int range_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         numa_args *a = data;
         const char *op = mc_op_name(c->op);
         size_t p0, p1, len = a->ea.len;
-        uint64_t allowed;
+        uint64_t allowed = 0;
         int r = mc__map_lookup_prepare(ctx, c, data, err);
 
         if (r < 0)
