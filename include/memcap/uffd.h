@@ -29,7 +29,10 @@
  * times handler calls, not a loop that stopped dispatching.
  *
  * fork(): a child does not inherit the registration (its copy of the range is ordinary memory
- * with whatever pages were present), nor memcap's thread. exec drops it all.
+ * with whatever pages were present), nor memcap's thread. In the child, mc_uffd_dispatch() and
+ * mc_uffd_protect() are InvalidArgument (the descriptor still speaks for the parent's memory),
+ * and mc_uffd_unregister() only frees the child's copy of the object, leaving the parent's
+ * registration alone. exec drops it all.
  */
 
 #include <stdbool.h>

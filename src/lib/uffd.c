@@ -637,6 +637,10 @@ int mc_uffd_dispatch(mc_uffd *u, mc_error *err) {
         if (tls_serving)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EDEADLK,
                                      "uffd_dispatch: called from a handler");
+        if (u->pid != getpid())
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "uffd_dispatch: the registration is the parent process's "
+                                     "(this is a fork child)");
         pthread_mutex_lock(&u->serve_lock);
         n = drain(u);
         pthread_mutex_unlock(&u->serve_lock);
@@ -653,6 +657,10 @@ int mc_uffd_protect(mc_uffd *u, size_t offset, size_t length, bool protect, mc_e
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "uffd_protect: %s",
                                      u ? "the registration has no MC_UFFD_WP"
                                        : "the registration must not be NULL");
+        if (u->pid != getpid())
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "uffd_protect: the registration is the parent process's "
+                                     "(this is a fork child)");
         if (length == MC_LENGTH_ALL)
                 length = u->m.len - MC_MIN(offset, u->m.len);
         if (length == 0 || MC_ADD_OVERFLOW((uintptr_t) u->m.ptr, offset, &lo) ||
@@ -724,6 +732,10 @@ static int unregister_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *er
 
         (void) ctx;
         (void) c;
+        /* In a fork child the descriptor still speaks for the parent's memory: unregistering
+         * there would end the parent's registration. The child's copy was never registered. */
+        if (a->u->pid != getpid())
+                return 0;
         if (a->len && mc_sys.uffd_ioctl(a->u->fd, UFFDIO_UNREGISTER, &rng) < 0)
                 return mc__error_errno(err, errno, "uffd_unregister " MAPPING_FMT,
                                        MAPPING_ARGS(&a->u->m));

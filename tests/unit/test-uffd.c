@@ -747,6 +747,48 @@ Test(uffd, a_fork_child_has_ordinary_memory) {
         cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
 }
 
+/*
+ * The inherited descriptor speaks for the parent's memory: a child that ends or drives "its"
+ * registration must not end or drive the parent's. Page 1 is still served by the parent's
+ * handler afterwards.
+ */
+Test(uffd, a_fork_child_cannot_end_the_parents_registration) {
+        mc_error err = MC_ERROR_INIT;
+        mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
+        mc_mapping m;
+        mc_uffd *u = NULL;
+        int status = 0;
+        pid_t pid, r = 0;
+        bool exited_ok;
+
+        map_anon(2, &m);
+        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        cr_assert(eq(chr, ((char *) m.ptr)[0], 'A'));
+        pid = fork();
+        cr_assert(ge(int, pid, 0));
+        if (pid == 0) {
+                mc_error e = MC_ERROR_INIT;
+                int bad = mc_uffd_dispatch(u, &e) != -EINVAL;
+
+                bad |= mc_uffd_unregister(ctx, u, &e) != 0;
+                _exit(bad);
+        }
+        for (int i = 0; i < WAIT_MS / 10 && r == 0; i++) {
+                r = waitpid(pid, &status, WNOHANG);
+                if (r == 0)
+                        usleep(10000);
+        }
+        if (r == 0)
+                kill(pid, SIGKILL);
+        cr_assert(eq(int, r, pid), "the child still runs after %d ms", WAIT_MS);
+        exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        cr_assert(exited_ok, "child status 0x%x", status);
+        /* Still registered here: the first touch of page 1 goes to the handler. */
+        cr_assert(eq(chr, ((char *) m.ptr)[page], 'B'));
+        cr_assert(eq(int, atomic_load(&calls), 2));
+        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+}
+
 static int n_unregister;
 static int count_unregister(int fd, unsigned long req, void *arg) {
         n_unregister += req == UFFDIO_UNREGISTER;
