@@ -9,6 +9,8 @@
  * after "common.h".
  */
 
+#include "core.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -32,18 +34,9 @@ typedef struct test_daemon {
         void (*pre_exec)(const struct test_daemon *d);
 } test_daemon;
 
-static inline int64_t td_now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline void td_sleep_ms(int ms) {
-        struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000};
-
-        nanosleep(&ts, NULL);
-}
+/* The support core's bounded clock and sleep (tests/support/core.h), under this file's names. */
+#define td_now_ms   mct_now_ms
+#define td_sleep_ms mct_sleep_ms
 
 /* The built binary @rel under $MEMCAP_BUILD_ROOT, in @buf. */
 static inline const char *td_build_path(char *buf, size_t size, const char *rel) {
@@ -66,25 +59,11 @@ static inline void td_setup(test_daemon *d, const char *what) {
 
 /* The contents of @path, NUL-terminated and malloc'd ("" when it cannot be read). */
 static inline char *td_slurp(const char *path) {
-        char *buf = calloc(1, 1);
-        size_t len = 0;
-        char chunk[4096];
-        ssize_t n;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char *buf = mct_read_all(path, NULL);
 
+        if (!buf)
+                buf = calloc(1, 1);
         cr_assert(not(eq(ptr, buf, NULL)));
-        if (fd < 0)
-                return buf;
-        while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-                char *nb = realloc(buf, len + (size_t) n + 1);
-
-                cr_assert(not(eq(ptr, nb, NULL)));
-                buf = nb;
-                memcpy(buf + len, chunk, (size_t) n);
-                len += (size_t) n;
-                buf[len] = 0;
-        }
-        close(fd);
         return buf;
 }
 
@@ -96,16 +75,12 @@ static inline void td_dump_log(const test_daemon *d) {
 }
 
 static inline bool td_can_connect(const char *path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool ok;
+        int fd = mct_unix_connect(path);
 
-        cr_assert(ge(int, fd, 0));
-        cr_assert(lt(sz, strlen(path), sizeof(sa.sun_path)));
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        ok = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+        if (fd < 0)
+                return false;
         close(fd);
-        return ok;
+        return true;
 }
 
 /*
@@ -168,20 +143,7 @@ static inline void td_start(test_daemon *d, const char *const *extra) {
 }
 
 /* Wait up to @ms for @pid; its wait status, or -1 when it did not end in time. */
-static inline int td_wait(pid_t pid, int ms) {
-        int64_t end = td_now_ms() + ms;
-        int status;
-
-        for (;;) {
-                pid_t r = waitpid(pid, &status, WNOHANG);
-
-                if (r == pid)
-                        return status;
-                if (r < 0 || td_now_ms() > end)
-                        return -1;
-                td_sleep_ms(5);
-        }
-}
+#define td_wait mct_wait_pid
 
 /* SIGTERM the daemon (SIGKILL after 30 s) and return its wait status (-1: it had to be killed). */
 static inline int td_stop(test_daemon *d) {
@@ -220,4 +182,20 @@ static inline void td_teardown(test_daemon *d) {
                 if (system(cmd) != 0)
                         fprintf(stderr, "could not remove %s\n", d->dir);
         }
+}
+
+/* td_setup() and td_start() over a root holding data/f ("hello, world\n"). */
+static inline void td_start_with_data(test_daemon *d, const char *what) {
+        char path[300];
+        int fd;
+
+        td_setup(d, what);
+        snprintf(path, sizeof(path), "%s/data", d->root);
+        cr_assert(eq(int, mkdir(path, 0755), 0));
+        snprintf(path, sizeof(path), "%s/data/f", d->root);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        cr_assert(ge(int, fd, 0));
+        cr_assert(eq(int, (int) write(fd, "hello, world\n", 13), 13));
+        close(fd);
+        td_start(d, NULL);
 }

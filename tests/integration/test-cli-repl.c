@@ -14,18 +14,7 @@
 static test_daemon D;
 
 static void init(void) {
-        char path[300];
-        int fd;
-
-        td_setup(&D, "cli-repl");
-        snprintf(path, sizeof(path), "%s/data", D.root);
-        cr_assert(eq(int, mkdir(path, 0755), 0));
-        snprintf(path, sizeof(path), "%s/data/f", D.root);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(int, (int) write(fd, "hello, world\n", 13), 13));
-        close(fd);
-        td_start(&D, NULL);
+        td_start_with_data(&D, "cli-repl");
 }
 
 static void fini(void) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "core.h"
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
@@ -722,8 +723,8 @@ Test(uffd, a_fork_child_has_ordinary_memory) {
         mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
         mc_mapping m;
         mc_uffd *u = NULL;
-        int status = 0;
-        pid_t pid, r = 0;
+        int status;
+        pid_t pid;
         bool exited_ok;
 
         map_anon(2, &m);
@@ -733,14 +734,10 @@ Test(uffd, a_fork_child_has_ordinary_memory) {
         cr_assert(ge(int, pid, 0));
         if (pid == 0) /* page 0 was copied; page 1 was never there: a zero page, no wait */
                 _exit(((char *) m.ptr)[0] == 'A' && ((char *) m.ptr)[page] == 0 ? 0 : 1);
-        for (int i = 0; i < WAIT_MS / 10 && r == 0; i++) {
-                r = waitpid(pid, &status, WNOHANG);
-                if (r == 0)
-                        usleep(10000);
-        }
-        if (r == 0)
+        status = mct_wait_pid(pid, WAIT_MS);
+        if (status == -1)
                 kill(pid, SIGKILL);
-        cr_assert(eq(int, r, pid), "the child still runs after %d ms", WAIT_MS);
+        cr_assert(not(eq(int, status, -1)), "the child still runs after %d ms", WAIT_MS);
         exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         cr_assert(exited_ok, "child status 0x%x", status);
         cr_assert(eq(int, atomic_load(&calls), 1));
@@ -757,8 +754,8 @@ Test(uffd, a_fork_child_cannot_end_the_parents_registration) {
         mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
         mc_mapping m;
         mc_uffd *u = NULL;
-        int status = 0;
-        pid_t pid, r = 0;
+        int status;
+        pid_t pid;
         bool exited_ok;
 
         map_anon(2, &m);
@@ -773,14 +770,10 @@ Test(uffd, a_fork_child_cannot_end_the_parents_registration) {
                 bad |= mc_uffd_unregister(ctx, u, &e) != 0;
                 _exit(bad);
         }
-        for (int i = 0; i < WAIT_MS / 10 && r == 0; i++) {
-                r = waitpid(pid, &status, WNOHANG);
-                if (r == 0)
-                        usleep(10000);
-        }
-        if (r == 0)
+        status = mct_wait_pid(pid, WAIT_MS);
+        if (status == -1)
                 kill(pid, SIGKILL);
-        cr_assert(eq(int, r, pid), "the child still runs after %d ms", WAIT_MS);
+        cr_assert(not(eq(int, status, -1)), "the child still runs after %d ms", WAIT_MS);
         exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         cr_assert(exited_ok, "child status 0x%x", status);
         /* Still registered here: the first touch of page 1 goes to the handler. */
