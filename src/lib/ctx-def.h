@@ -17,6 +17,13 @@ struct mc_ctx {
 
         /* The registry: mc__entry records by id (registry.c). */
         mc__idtable registry;
+        /*
+         * Bumped under the lock before anything that may change the registry, so a guarded
+         * access can trust a per-thread copy of an entry taken at the same value without taking
+         * the lock (guard.c). serial tells apart two contexts that lived at the same address.
+         */
+        _Atomic uint64_t gen;
+        uint64_t serial;
 
         /* The objects the mappings are views of (objects.c): open addressing by inode. */
         struct mc__object *objects;
@@ -36,3 +43,9 @@ struct mc_ctx {
         /* All live contexts, so the fork handlers can reach them. */
         struct mc_ctx *prev, *next;
 };
+
+/* Call with the lock held, before the registry may change: per-thread copies go stale. */
+static inline void mc__ctx_changed(mc_ctx *ctx) {
+        /* A full barrier (seq_cst): the bump is seen before the system call that follows. */
+        atomic_fetch_add(&ctx->gen, 1);
+}

@@ -30,6 +30,7 @@
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static mc_ctx *all_head;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t next_serial = 1; /* 0 marks an empty per-thread cache slot (guard.c) */
 
 static void fork_prepare(void) {
         pthread_mutex_lock(&all_lock);
@@ -58,6 +59,7 @@ static void child_fixup(mc_ctx *ctx) {
         mc_usage u = {0};
 
         ctx->pid = getpid();
+        mc__ctx_changed(ctx);
         for (size_t i = 0; i < ctx->registry.n_slots; i++) {
                 mc__entry *e = mc__idtable_slot(&ctx->registry, i);
 
@@ -111,6 +113,7 @@ void mc__ctx_mark_faulted(mc_ctx *ctx, uint64_t id) {
         mc__entry *e;
 
         pthread_mutex_lock(&ctx->lock);
+        mc__ctx_changed(ctx);
         e = mc__registry_find(ctx, id);
         if (e)
                 e->faulted = true;
@@ -152,6 +155,8 @@ int mc_ctx_new(mc_ctx **ret, mc_error *err) {
         pthread_mutex_init(&ctx->lock, NULL);
         pthread_mutex_init(&ctx->audit_lock, NULL);
         atomic_init(&ctx->has_audit, false);
+        atomic_init(&ctx->gen, 0);
+        ctx->serial = atomic_fetch_add(&next_serial, 1);
         ctx->pid = getpid();
 
         pthread_mutex_lock(&all_lock);
@@ -191,6 +196,7 @@ static void release_all(mc_ctx *ctx) {
                 if (shared ? mc_shared_close(ctx, &shm, NULL) < 0 : mc_munmap(ctx, &m, NULL) < 0) {
                         /* The kernel refused (it should not): drop the record so we finish. */
                         pthread_mutex_lock(&ctx->lock);
+                        mc__ctx_changed(ctx);
                         mc__entry *e = mc__registry_lookup(ctx, &m);
                         if (e)
                                 mc__registry_remove(ctx, e);
@@ -414,6 +420,7 @@ int mc__ctx_run(mc_ctx *ctx, mc__call *c, int prior, const mc_error *prior_err,
                         pthread_mutex_unlock(&ctx->lock);
                 }
         } else {
+                mc__ctx_changed(ctx);
                 r = steps->syscall(ctx, c, data, &e);
                 if (r >= 0)
                         account(ctx, c);

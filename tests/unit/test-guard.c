@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "common.h"
 
@@ -71,6 +72,113 @@ Test(guard, checks_range_protection_and_liveness) {
         mc_unmap(ctx, &m, NULL);
         cr_assert(eq(int, mc_map_read(ctx, &stale, 0, buf, 1, &err), -ENOENT));
         cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
+}
+
+/* A successful access is remembered per thread; every change to the registry must undo that. */
+static mc_mapping map_anon(mc_ctx *c, size_t len) {
+        mc_map_request req = MC_MAP_REQUEST_INIT;
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m;
+
+        req.length = len;
+        req.prot = MC_PROT_READ_WRITE;
+        req.flags = MC_MAP_ANONYMOUS;
+        cr_assert(eq(int, mc_mmap(c, &req, &m, &err), 0), "%s", err.message);
+        return m;
+}
+
+Test(guard, a_change_after_a_successful_access_is_seen_by_the_next_one) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m = map_anon(ctx, 2 * page), stale, fresh;
+        char buf[16];
+
+        cr_assert(eq(int, mc_map_write(ctx, &m, 0, "before", 6, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 6, &err), 0), "%s", err.message);
+
+        /* Refused before any byte is touched: PermissionDenied, not a caught fault (Io). */
+        cr_assert(eq(int, mc_mprotect(ctx, &m, MC_PROT_NONE, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 6, &err), -EACCES), "%s", err.message);
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(eq(int, mc_mprotect(ctx, &m, MC_PROT_READ, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 6, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_map_write(ctx, &m, 0, "x", 1, &err), -EACCES), "%s", err.message);
+
+        /* A part of the mapping made unreadable: the page is named. */
+        cr_assert(eq(int, mc_mprotect(ctx, &m, MC_PROT_READ_WRITE, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_map_read(ctx, &m, page, buf, 6, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_mprotect_range(ctx, &m, page, page, MC_PROT_NONE, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_map_read(ctx, &m, page, buf, 6, &err), -EACCES), "%s", err.message);
+        cr_assert(ne(ptr, strstr(err.message, "page 1"), NULL), "%s", err.message);
+        cr_assert(eq(int, mc_mprotect(ctx, &m, MC_PROT_READ_WRITE, &err), 0), "%s", err.message);
+
+        /* Unmapped, and the address very likely given to the next mapping of the same size: the
+         * old value must not read the new mapping's bytes. */
+        cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 6, &err), 0), "%s", err.message);
+        stale = m;
+        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0), "%s", err.message);
+        fresh = map_anon(ctx, 2 * page);
+        cr_assert(eq(int, mc_map_read(ctx, &stale, 0, buf, 6, &err), -ENOENT), "%s", err.message);
+        cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
+
+        /* Moved by a remap: the value from before describes nothing now. */
+        cr_assert(eq(int, mc_map_read(ctx, &fresh, 0, buf, 6, &err), 0), "%s", err.message);
+        stale = fresh;
+        cr_assert(eq(int, mc_remap(ctx, &fresh, 64 * page, MC_REMAP_MAYMOVE, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_map_read(ctx, &stale, 0, buf, 6, &err), -ENOENT), "%s", err.message);
+        cr_assert(eq(int, mc_map_read(ctx, &fresh, 63 * page, buf, 6, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_munmap(ctx, &fresh, &err), 0), "%s", err.message);
+}
+
+Test(guard, a_mapping_of_a_freed_context_is_unknown_to_the_next_context) {
+        mc_error err = MC_ERROR_INIT;
+        mc_ctx *other;
+        mc_mapping m, old;
+        char buf[8];
+
+        /* Ids start again in every context and the new context may get the freed one's address;
+         * the first mapping of each has id 1, of another size. */
+        cr_assert(eq(int, mc_ctx_new(&other, &err), 0), "%s", err.message);
+        old = map_anon(other, page);
+        cr_assert(eq(int, mc_map_read(other, &old, 0, buf, 8, &err), 0), "%s", err.message);
+        other = mc_ctx_free(other);
+        cr_assert(eq(int, mc_ctx_new(&other, &err), 0), "%s", err.message);
+        m = map_anon(other, 2 * page);
+        cr_assert(eq(int, mc_map_read(other, &old, 0, buf, 8, &err), -ENOENT), "%s", err.message);
+        cr_assert(eq(int, mc_map_read(other, &m, 0, buf, 8, &err), 0), "%s", err.message);
+        other = mc_ctx_free(other);
+}
+
+static pid_t fork_reader(const mc_mapping *m) {
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                mc_error err = MC_ERROR_INIT;
+                char buf[8];
+
+                /* DONTFORK: the child has no such mapping, whatever this thread last read. */
+                _exit(mc_map_read(ctx, m, 0, buf, 8, &err) == -ENOENT ? 0 : 1);
+        }
+        return pid;
+}
+
+Test(guard, a_child_does_not_read_a_mapping_it_did_not_inherit) {
+        mc_error err = MC_ERROR_INIT;
+        mc_mapping m = map_anon(ctx, page);
+        char buf[8];
+        int status;
+        pid_t pid;
+
+        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0), "%s",
+                  err.message);
+        cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, &err), 0), "%s", err.message);
+        pid = fork_reader(&m);
+        cr_assert(gt(int, pid, 0));
+        cr_assert(eq(int, waitpid(pid, &status, 0), pid));
+        cr_assert(eq(int, status, 0), "the child read a DONTFORK mapping it does not have (%#x)",
+                  status);
+        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0), "%s", err.message);
 }
 
 Test(guard, truncation_gives_io_not_sigbus) {
