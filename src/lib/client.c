@@ -22,6 +22,7 @@
 
 #include "client-int.h"
 #include "macro.h"
+#include "sys.h"
 
 /* Bytes asked of recvmsg() at least per call, and the buffer's first size. */
 #define RECV_CHUNK (64 * 1024)
@@ -107,11 +108,11 @@ int mc_daemon_connect(const char *path, mc_daemon **ret, mc_error *err) {
         if (!d->path)
                 return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
 
-        d->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        d->fd = mc_sys.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (d->fd < 0)
                 return mc_error_errno(err, errno, "socket for memcapd");
         do
-                r = connect(d->fd, (const struct sockaddr *) &sa, sizeof(sa));
+                r = mc_sys.connect(d->fd, (const struct sockaddr *) &sa, sizeof(sa));
         while (r < 0 && errno == EINTR);
         if (r < 0) {
                 int e = errno;
@@ -144,7 +145,7 @@ int mc_daemon_send_line(mc_daemon *d, const char *line, size_t len, mc_error *er
                 return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                     "a request line must not contain a newline");
         while (mh.msg_iovlen > 0) {
-                ssize_t n = sendmsg(d->fd, &mh, MSG_NOSIGNAL);
+                ssize_t n = mc_sys.sendmsg(d->fd, &mh, MSG_NOSIGNAL);
 
                 if (n < 0) {
                         if (errno == EINTR)
@@ -258,7 +259,7 @@ int mc_daemon_recv_line(mc_daemon *d, const char **ret_line, size_t *ret_len, in
                 iov = (struct iovec){d->buf + d->len, d->cap - d->len};
                 mh.msg_control = control.buf;
                 mh.msg_controllen = sizeof(control.buf);
-                n = recvmsg(d->fd, &mh, MSG_CMSG_CLOEXEC);
+                n = mc_sys.recvmsg(d->fd, &mh, MSG_CMSG_CLOEXEC);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

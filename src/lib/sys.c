@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -106,6 +107,10 @@ static long sys_move_pages(int pid, unsigned long count, void **pages, const int
 
 /* ---- end of the userfaultfd and NUMA block ---- */
 
+static int sys_connect(int fd, const struct sockaddr *addr, unsigned addrlen) {
+        return connect(fd, addr, (socklen_t) addrlen);
+}
+
 static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
         return mremap(old, old_len, new_len, flags, new_addr);
 }
@@ -125,7 +130,8 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
                 .fgetxattr = fgetxattr, .sigaction = sigaction, .thread_sigmask = sys_sigmask,     \
                 .kill = kill, .sigqueue = sigqueue, .pidfd_send_signal = sys_pidfd_send_signal,    \
                 .sigtimedwait = sigtimedwait, .tgkill = sys_tgkill, .signalfd = signalfd,          \
-                .eventfd = sys_eventfd, .futex = sys_futex, REAL_SYS_UFFD                          \
+                .eventfd = sys_eventfd, .socket = socket, .connect = sys_connect,                  \
+                .sendmsg = sendmsg, .recvmsg = recvmsg, .futex = sys_futex, REAL_SYS_UFFD          \
         }
 
 static const struct mc_sys real = REAL_SYS;

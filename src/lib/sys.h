@@ -31,7 +31,8 @@
  * flush_unwatched() (sigtimedwait()) and deliver() (write() to a context's eventfd).
  *
  * memcap's userfaultfd threads (uffd.c): their poll() of the userfaultfd and the stop eventfd,
- * and the eventfd write that stops them, whose failures no caller sees; the ioctls that serve
+ * the eventfd write that stops them, and pthread_sigmask() around their creation (fails only
+ * for an invalid "how"), whose failures no caller sees; the ioctls that serve
  * a fault go through the table (uffd_ioctl), so a test can make the kernel refuse them.
  *
  * A signal's default action acted out. signal.c terminate_by() and pass_on(), on the
@@ -67,6 +68,8 @@
 #include <time.h>
 
 struct open_how;
+struct msghdr;
+struct sockaddr;
 
 struct mc_sys {
         void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
@@ -112,6 +115,12 @@ struct mc_sys {
         int (*tgkill)(pid_t tgid, pid_t tid, int sig);
         int (*signalfd)(int fd, const sigset_t *mask, int flags);
         int (*eventfd)(unsigned initval, int flags);
+
+        /* The memcapd client (client.c): its connection's socket. */
+        int (*socket)(int domain, int type, int protocol);
+        int (*connect)(int fd, const struct sockaddr *addr, unsigned addrlen);
+        ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
+        ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
 
         /* futex(2) without the unused arguments (FUTEX_WAIT, FUTEX_WAKE); returns as syscall(2). */
         long (*futex)(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout);

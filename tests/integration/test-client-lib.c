@@ -11,6 +11,7 @@
 #include "daemon-run.h"
 
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 static test_daemon D;
 
@@ -164,6 +165,73 @@ Test(client_lib, daemon_errors_keep_their_kind_and_errno) {
         /* Writing a read-only mapping: the mapping's protection says no. */
         cr_assert(lt(int, mc_daemon_write(d, id, 0, "x", 1, &err), 0));
         cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED), "%s", err.message);
+        mc_daemon_close(d);
+}
+
+/* The connection's system calls, failed through the seam: each an error with its errno. */
+static int fail_socket(int domain, int type, int protocol) {
+        (void) domain, (void) type, (void) protocol;
+        errno = EMFILE;
+        return -1;
+}
+
+static int fail_connect(int fd, const struct sockaddr *addr, unsigned addrlen) {
+        (void) fd, (void) addr, (void) addrlen;
+        errno = EACCES;
+        return -1;
+}
+
+static int n_interrupted;
+
+static ssize_t interrupt_then_fail_sendmsg(int fd, const struct msghdr *msg, int flags) {
+        (void) fd, (void) msg, (void) flags;
+        errno = n_interrupted++ == 0 ? EINTR : EPIPE;
+        return -1;
+}
+
+static ssize_t interrupt_then_fail_recvmsg(int fd, struct msghdr *msg, int flags) {
+        (void) fd, (void) msg, (void) flags;
+        errno = n_interrupted++ == 0 ? EINTR : ECONNRESET;
+        return -1;
+}
+
+Test(client_lib, failed_socket_calls_are_errors_with_their_errno) {
+        mc_error err = MC_ERROR_INIT;
+        mc_daemon *d = NULL;
+        char *reply = NULL;
+
+        mc_sys.socket = fail_socket;
+        cr_assert(eq(int, mc_daemon_connect(D.sock, &d, &err), -EMFILE), "%s", err.message);
+        cr_assert(eq(int, err.sys_errno, EMFILE));
+        cr_assert(eq(ptr, d, NULL));
+        mc__sys_reset();
+
+        mc_sys.connect = fail_connect;
+        cr_assert(eq(int, mc_daemon_connect(D.sock, &d, &err), -EACCES), "%s", err.message);
+        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
+        cr_assert(ne(ptr, strstr(err.message, D.sock), NULL), "%s", err.message);
+        cr_assert(eq(ptr, d, NULL));
+        mc__sys_reset();
+
+        /* EINTR is retried; the next failure is the caller's. */
+        d = connect_or_die();
+        n_interrupted = 0;
+        mc_sys.sendmsg = interrupt_then_fail_sendmsg;
+        cr_assert(eq(int, mc_daemon_call(d, "MmapList", NULL, &reply, NULL, &err), -EPIPE), "%s",
+                  err.message);
+        cr_assert(eq(int, n_interrupted, 2), "EINTR was not retried");
+        cr_assert(eq(ptr, reply, NULL));
+        mc__sys_reset();
+        mc_daemon_close(d);
+
+        d = connect_or_die();
+        n_interrupted = 0;
+        mc_sys.recvmsg = interrupt_then_fail_recvmsg;
+        cr_assert(eq(int, mc_daemon_call(d, "MmapList", NULL, &reply, NULL, &err), -ECONNRESET),
+                  "%s", err.message);
+        cr_assert(eq(int, n_interrupted, 2), "EINTR was not retried");
+        cr_assert(eq(ptr, reply, NULL));
+        mc__sys_reset();
         mc_daemon_close(d);
 }
 
