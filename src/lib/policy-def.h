@@ -73,6 +73,12 @@ const char *mc__policy_target_name(unsigned target);
 /* The mc_signal_target bit named @name, or 0 for an unknown name. */
 unsigned mc__policy_target_from_name(const char *name);
 
+/* A set of targets for a message, into @buf (returned): "self, children", or "none". */
+const char *mc__policy_targets_string(unsigned targets, char *buf, size_t size);
+
+/* The same quoted and joined as a sentence: "\"a\"", "\"a\" and \"b\"", ... */
+const char *mc__policy_targets_quoted(unsigned targets, char *buf, size_t size);
+
 static inline void mc_policy_freep(mc_policy **p) {
         mc_policy_free(*p);
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The security policy: the object with its embedded secure default, its setters and getters,
- * the name tables of operations and signal targets, the size parser the policy and the CLI
- * share, the path and shared-memory matchers, and mc__policy_decide(), the check the context
- * runs before every privileged operation. Loading and printing JSON live in policy-json.c.
+ * the path and shared-memory matchers, and mc__policy_decide(), the check the context runs
+ * before every privileged operation. Loading and printing JSON live in policy-json.c, the name
+ * tables and the size parser in policy-names.c.
  *
  * mc__policy_decide() runs on every mmap, so it allocates nothing and makes no system call; it
  * formats a message only when it denies. The mapping manager's rules (a client's capabilities,
@@ -20,90 +20,6 @@
 
 #include "internal.h"
 #include "policy-def.h"
-
-/* ---- names ----------------------------------------------------------------------------------- */
-
-static const char *const op_names[_MC_OP_MAX] = {
-        [MC_OP_MMAP] = "mmap",
-        [MC_OP_MUNMAP] = "munmap",
-        [MC_OP_MPROTECT] = "mprotect",
-        [MC_OP_MSYNC] = "msync",
-        [MC_OP_MREMAP] = "mremap",
-        [MC_OP_MADVISE] = "madvise",
-        [MC_OP_MLOCK] = "mlock",
-        [MC_OP_MUNLOCK] = "munlock",
-        [MC_OP_SHM_OPEN] = "shm_open",
-        [MC_OP_SHM_CLOSE] = "shm_close",
-        [MC_OP_SHM_UNLINK] = "shm_unlink",
-        [MC_OP_SHM_RESIZE] = "shm_resize",
-        [MC_OP_SHM_SEAL] = "shm_seal",
-        [MC_OP_SIGNAL_REGISTER] = "signal_register",
-        [MC_OP_SIGNAL_UNREGISTER] = "signal_unregister",
-        [MC_OP_SIGNAL_MASK] = "signal_mask",
-        [MC_OP_SIGNAL_UNMASK] = "signal_unmask",
-        [MC_OP_SIGNAL_SEND] = "signal_send",
-        [MC_OP_SIGNAL_RAISE] = "signal_raise",
-        [MC_OP_SIGNAL_WAIT] = "signal_wait",
-        [MC_OP_SIGNAL_DELIVER] = "signal_deliver",
-        [MC_OP_UFFD_REGISTER] = "uffd_register",
-        [MC_OP_UFFD_UNREGISTER] = "uffd_unregister",
-        [MC_OP_NUMA_BIND] = "numa_bind",
-        [MC_OP_NUMA_QUERY] = "numa_query",
-        [MC_OP_NUMA_MOVE] = "numa_move",
-};
-
-const char *mc_op_name(mc_op op) {
-        if ((unsigned) op >= _MC_OP_MAX)
-                return NULL;
-        return op_names[op];
-}
-
-const char *mc__op_name(mc_op op) {
-        if (op == MC__OP_MMAP_FD)
-                return "mmap_fd";
-        if (op == MC__OP_MMAP_LIST)
-                return "mmap_list";
-        return mc_op_name(op);
-}
-
-int mc_op_from_name(const char *name, mc_op *ret_op) {
-        if (!name || !ret_op)
-                return -EINVAL;
-        for (unsigned i = 0; i < _MC_OP_MAX; i++)
-                if (streq(op_names[i], name)) {
-                        *ret_op = (mc_op) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-static const struct {
-        unsigned bit;
-        const char *name;
-} target_names[] = {
-        {MC_TARGET_SELF, "self"},
-        {MC_TARGET_CHILDREN, "children"},
-        {MC_TARGET_PROCESS_GROUP, "process_group"},
-        {MC_TARGET_SAME_UID, "same_uid"},
-        {MC_TARGET_ANY, "any"},
-        {MC_TARGET_WHOLE_GROUP, "whole_group"},
-        {MC_TARGET_BROADCAST, "broadcast"},
-        {MC_TARGET_INIT, "init"},
-};
-
-const char *mc__policy_target_name(unsigned target) {
-        for (size_t i = 0; i < ELEMENTSOF(target_names); i++)
-                if (target_names[i].bit == target)
-                        return target_names[i].name;
-        return NULL;
-}
-
-unsigned mc__policy_target_from_name(const char *name) {
-        for (size_t i = 0; i < ELEMENTSOF(target_names); i++)
-                if (streq(target_names[i].name, name))
-                        return target_names[i].bit;
-        return 0;
-}
 
 /* ---- the object ------------------------------------------------------------------------------ */
 
@@ -595,38 +511,6 @@ bool mc_policy_shared_memory_allowed(const mc_policy *policy, const char *name) 
         return false;
 }
 
-/* ---- sizes ----------------------------------------------------------------------------------- */
-
-int mc_parse_size(const char *text, uint64_t *ret_bytes) {
-        static const char units[] = "KMGTPE";
-        const char *s = text, *u;
-        uint64_t v = 0;
-        unsigned shift = 0;
-
-        if (!text || !ret_bytes)
-                return -EINVAL;
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        for (; *s >= '0' && *s <= '9'; s++)
-                if (MC_MUL_OVERFLOW(v, 10, &v) || MC_ADD_OVERFLOW(v, (uint64_t) (*s - '0'), &v))
-                        return -ERANGE;
-        if (*s != 0) {
-                u = strchr(units, *s);
-                if (!u)
-                        return -EINVAL;
-                shift = 10 * (unsigned) (u - units + 1);
-                s++;
-                if (s[0] == 'i' && s[1] == 'B')
-                        s += 2;
-                if (*s != 0)
-                        return -EINVAL;
-        }
-        if (shift > 0 && v > (UINT64_MAX >> shift))
-                return -ERANGE;
-        *ret_bytes = v << shift;
-        return 0;
-}
-
 /* ---- denials -------------------------------------------------------------------------------- */
 
 /* A long user string is cut to its tail for a message; the tail names the file. */
@@ -678,26 +562,6 @@ static int deny_quota(mc_error *err, const char *op, const char *rule, const cha
                     used, unit, what, add, limit, unit);
 }
 
-/* "self, children" for a set of targets, into @buf; "none" for the empty set. */
-static const char *targets_string(unsigned targets, char *buf, size_t size) {
-        size_t n = 0;
-
-        buf[0] = 0;
-        for (size_t i = 0; i < ELEMENTSOF(target_names); i++) {
-                int k;
-
-                if (!(targets & target_names[i].bit))
-                        continue;
-                k = snprintf(buf + n, size - n, "%s%s", n > 0 ? ", " : "", target_names[i].name);
-                if (k < 0 || (size_t) k >= size - n)
-                        break;
-                n += (size_t) k;
-        }
-        if (n == 0)
-                strscpy(buf, size, "none");
-        return buf;
-}
-
 /*
  * The rules a signal's target still needs beyond @allowed (0 when it is admitted): @cls is its
  * kind and classes as the send found them. The model is policy.h's, at mc_signal_target.
@@ -724,28 +588,6 @@ static unsigned targets_missing(unsigned allowed, unsigned cls) {
                 if (cls & narrowest[i])
                         return need | narrowest[i];
         return need | MC_TARGET_ANY;
-}
-
-/* "\"a\"", "\"a\" and \"b\"", "\"a\", \"b\" and \"c\"" for a set of targets, into @buf. */
-static const char *targets_quoted(unsigned targets, char *buf, size_t size) {
-        unsigned left = targets;
-        size_t n = 0;
-
-        buf[0] = 0;
-        for (size_t i = 0; i < ELEMENTSOF(target_names) && left; i++) {
-                const char *sep;
-                int k;
-
-                if (!(left & target_names[i].bit))
-                        continue;
-                left &= ~target_names[i].bit;
-                sep = n == 0 ? "" : left ? ", " : " and ";
-                k = snprintf(buf + n, size - n, "%s\"%s\"", sep, target_names[i].name);
-                if (k < 0 || (size_t) k >= size - n)
-                        break;
-                n += (size_t) k;
-        }
-        return buf;
 }
 
 /* ---- the mapping manager's clients ----------------------------------------------------------- */
@@ -858,10 +700,10 @@ static inline __attribute__((always_inline)) int admit(const mc_policy *p, const
                         return deny(err, "operation", "allowed_syscalls",
                                     "operation number %d is not a memcap operation", (int) c->op);
                 if (!(MC_OP_BIT(c->op) & (p->allowed_ops | RELEASING_OPS)))
-                        return deny(err, op_names[c->op], "allowed_syscalls",
+                        return deny(err, mc_op_name(c->op), "allowed_syscalls",
                                     "the operation is not in the policy's allowed_syscalls (add "
                                     "\"%s\" to permit it)",
-                                    op_names[c->op]);
+                                    mc_op_name(c->op));
         }
         if (_likely_(!cl))
                 return 0;
@@ -1002,9 +844,11 @@ int mc__policy_decide(const mc_policy *policy, const mc__call *c, const mc_usage
                                             "%s to allowed_signal_targets to permit it (allowed: "
                                             "%s)",
                                             (int) c->req.target,
-                                            targets_string(c->target_classes, is, sizeof(is)),
-                                            targets_quoted(need, add, sizeof(add)),
-                                            targets_string(p->targets, allowed, sizeof(allowed)));
+                                            mc__policy_targets_string(c->target_classes, is,
+                                                                      sizeof(is)),
+                                            mc__policy_targets_quoted(need, add, sizeof(add)),
+                                            mc__policy_targets_string(p->targets, allowed,
+                                                                      sizeof(allowed)));
                 }
         }
 
