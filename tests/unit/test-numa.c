@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 
 #include "common.h"
+#include "mapping.h"
 #include "spawn.h"
 
 static mc_ctx *ctx;
@@ -30,16 +31,6 @@ static void teardown(void) {
 }
 
 TestSuite(numa, .init = setup, .fini = teardown);
-
-static void map_anon(size_t pages, mc_mapping *m) {
-        mc_map_request req = MC_MAP_REQUEST_INIT;
-        mc_error err = MC_ERROR_INIT;
-
-        req.length = pages * page;
-        req.prot = MC_PROT_READ_WRITE;
-        req.flags = MC_MAP_ANONYMOUS;
-        cr_assert(eq(int, mc_mmap(ctx, &req, m, &err), 0), "%s", err.message);
-}
 
 static void set_nodes_policy(uint64_t nodes) {
         mc_policy *p;
@@ -108,7 +99,7 @@ Test(numa, bind_query_move_on_the_one_node) {
         size_t moved = 99;
         mc_mapping m;
 
-        map_anon(4, &m);
+        anon_map_ok(ctx, 4 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(0), MC_NUMA_BIND, &err),
                      0),
@@ -149,7 +140,7 @@ Test(numa, a_node_the_process_cannot_use_is_refused_before_mbind) {
                      syscall(SYS_get_mempolicy, NULL, &allowed, 65, NULL, MPOL_F_MEMS_ALLOWED), 0));
         if (allowed & MC_NUMA_NODE(63))
                 cr_skip_test("this machine has node 63");
-        map_anon(1, &m);
+        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &m);
         mc_sys.mbind = fake_mbind;
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(63), MC_NUMA_BIND, &err),
@@ -169,7 +160,7 @@ Test(numa, interleave_reaches_mbind_as_asked) {
         mc_mapping m;
 
         fake_topology();
-        map_anon(4, &m);
+        anon_map_ok(ctx, 4 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, page + 1, page, MC_NUMA_NODE(1) | MC_NUMA_NODE(3),
                                   MC_NUMA_INTERLEAVE, &err),
@@ -195,7 +186,8 @@ Test(numa, move_counts_the_pages_that_arrived) {
         mc_mapping m;
 
         fake_topology();
-        map_anon(600, &m); /* more than one batch of move_pages */
+        anon_map_ok(ctx, 600 * page, MC_PROT_READ_WRITE,
+                    &m); /* more than one batch of move_pages */
         cr_assert(eq(int, mc_numa_move(ctx, &m, 0, MC_LENGTH_ALL, 2, &moved, &err), 0), "%s",
                   err.message);
         cr_assert(eq(int, move_flags, MPOL_MF_MOVE));
@@ -207,7 +199,7 @@ Test(numa, policy_allowed_numa_nodes) {
         mc_mapping m;
 
         fake_topology();
-        map_anon(1, &m);
+        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &m);
         set_nodes_policy(MC_NUMA_NODE(0) | MC_NUMA_NODE(1));
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(1) | MC_NUMA_NODE(2),
@@ -258,7 +250,7 @@ Test(numa, kernel_without_numa_is_unsupported) {
         mc_numa_info info;
         mc_mapping m;
 
-        map_anon(1, &m);
+        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &m);
         mc_sys.get_mempolicy = enosys_get_mempolicy;
         mc_sys.mbind = enosys_mbind;
         cr_assert(eq(int, mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, 1, MC_NUMA_BIND, &err), -ENOSYS));
@@ -278,7 +270,7 @@ Test(numa, bad_arguments) {
         mc_mapping m, gone;
 
         fake_topology();
-        map_anon(2, &m);
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(
                 eq(int, mc_numa_bind(ctx, NULL, 0, MC_LENGTH_ALL, 1, MC_NUMA_BIND, &err), -EINVAL));
         cr_assert(
@@ -305,7 +297,7 @@ Test(numa, bad_arguments) {
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, MC_LENGTH_ALL, NULL, 0, NULL, &err), -EINVAL));
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, MC_LENGTH_ALL, NULL, 3, &info, &err), -EINVAL));
         cr_assert(eq(int, n_mbind, 0));
-        map_anon(1, &gone);
+        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &gone);
         cr_assert(eq(int, mc_munmap(ctx, &gone, &err), 0));
         cr_assert(eq(int, mc_numa_bind(ctx, &gone, 0, MC_LENGTH_ALL, 1, MC_NUMA_BIND, &err),
                      -ENOENT));
@@ -332,7 +324,7 @@ Test(numa, bind_and_move_are_audited_with_the_node_mask) {
         json_t *rq;
 
         fake_topology();
-        map_anon(2, &m);
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_audit_open_callback(collect, NULL, &audit, NULL), 0));
         mc_ctx_set_audit(ctx, audit);
         cr_assert(
@@ -468,7 +460,7 @@ Test(numa, memcap_maps_shows_the_policy_and_the_nodes) {
         size_t i;
         json_t *v;
 
-        map_anon(3, &m);
+        anon_map_ok(ctx, 3 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(0), MC_NUMA_BIND, &err),
                      0),
