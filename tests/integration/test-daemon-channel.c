@@ -243,6 +243,28 @@ static void create_ok(mcc *c, const char *args) {
         json_decref(reply);
 }
 
+/* A daemon that grants Channel (CHANNEL_CAPS), a connection, and the channel @create_args. */
+static mcc *daemon_with_channel(const char *create_args) {
+        mc_error e = MC_ERROR_INIT;
+        mcc *c;
+
+        daemon_start_with_policy(CHANNEL_CAPS, NULL);
+        c = conn_open(&e);
+        cr_assert(not(eq(ptr, c, NULL)), "%s", e.message);
+        create_ok(c, create_args);
+        return c;
+}
+
+/* ChannelOpen @args, which must succeed; the descriptor that came with the reply. */
+static int open_ok(mcc *c, const char *args) {
+        mc_error e = MC_ERROR_INIT;
+        int fd = -1;
+
+        cr_assert(eq(int, chan_call(c, "ChannelOpen", args, NULL, &fd, &e), 0), "%s: %s", args,
+                  e.message);
+        return fd;
+}
+
 /*
  * A child that becomes @uid, connects on its own (so the daemon sees @uid) and runs @fn;
  * returns its pid. The child exits 0 on success, CHILD_FAIL with a message on stderr otherwise.
@@ -347,10 +369,7 @@ Test(daemon_channel, two_uids_exchange_messages) {
         mcc *c;
 
         need_root();
-        daemon_start_with_policy(CHANNEL_CAPS, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)), "%s", e.message);
-        create_ok(c, "{\"name\": \"jobs\", \"max_message\": 64, \"capacity\": 1024}");
+        c = daemon_with_channel("{\"name\": \"jobs\", \"max_message\": 64, \"capacity\": 1024}");
         cons = spawn_as(OTHER_UID, consume, "jobs");
         prod = spawn_as(NOBODY, produce, "/jobs");
         cr_assert(eq(int, reap(prod), 0), "the producer (uid %u) failed", (unsigned) NOBODY);
@@ -370,27 +389,16 @@ Test(daemon_channel, two_uids_exchange_messages) {
 
 /* The observer's descriptor is read-only: it cannot write the region it only reads. */
 Test(daemon_channel, observer_descriptor_is_read_only) {
-        mc_error e = MC_ERROR_INIT;
         int fd = -1;
         mcc *c;
 
         need_root();
-        daemon_start_with_policy(CHANNEL_CAPS, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)));
-        create_ok(c, "{\"name\": \"ro\", \"max_message\": 8}");
-        cr_assert(eq(int,
-                     chan_call(c, "ChannelOpen", "{\"name\": \"ro\", \"role\": \"none\"}", NULL,
-                               &fd, &e),
-                     0),
-                  "%s", e.message);
+        c = daemon_with_channel("{\"name\": \"ro\", \"max_message\": 8}");
+        fd = open_ok(c, "{\"name\": \"ro\", \"role\": \"none\"}");
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY));
         cr_assert(eq(ptr, mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED));
         close(fd);
-        cr_assert(eq(int,
-                     chan_call(c, "ChannelOpen", "{\"name\": \"ro\", \"role\": \"producer\"}", NULL,
-                               &fd, &e),
-                     0));
+        fd = open_ok(c, "{\"name\": \"ro\", \"role\": \"producer\"}");
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR));
         close(fd);
         mcc_close(c);
@@ -557,21 +565,14 @@ Test(daemon_channel, creator_exit_forgets_the_name_not_the_ends) {
 
 /* Opens are audited with the channel's name and the role. */
 Test(daemon_channel, requests_are_audited) {
-        mc_error e = MC_ERROR_INIT;
         char buf[16384];
         ssize_t n;
         int fd = -1;
         mcc *c;
 
         need_root();
-        daemon_start_with_policy(CHANNEL_CAPS, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)));
-        create_ok(c, "{\"name\": \"aud\", \"max_message\": 8}");
-        cr_assert(eq(int,
-                     chan_call(c, "ChannelOpen", "{\"name\": \"aud\", \"role\": \"producer\"}",
-                               NULL, &fd, &e),
-                     0));
+        c = daemon_with_channel("{\"name\": \"aud\", \"max_message\": 8}");
+        fd = open_ok(c, "{\"name\": \"aud\", \"role\": \"producer\"}");
         close(fd);
         mcc_close(c);
         fd = open(D.audit, O_RDONLY | O_CLOEXEC);
@@ -595,17 +596,13 @@ Test(daemon_channel, flooding_opens_is_bounded_and_loses_nothing) {
         enum { N = 300 };
         static const char req[] = "{\"ChannelOpen\": {\"name\": \"flood\", \"role\": \"none\"}}\n";
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        mc_error e = MC_ERROR_INIT;
         size_t lines = 0, fds = 0, truncated = 0;
         char buf[4096];
         int s;
         mcc *c;
 
         need_root();
-        daemon_start_with_policy(CHANNEL_CAPS, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)));
-        create_ok(c, "{\"name\": \"flood\", \"max_message\": 8}");
+        c = daemon_with_channel("{\"name\": \"flood\", \"max_message\": 8}");
 
         s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         strscpy(sa.sun_path, sizeof(sa.sun_path), D.sock);
