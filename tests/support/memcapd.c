@@ -467,6 +467,12 @@ const char *expect_prefix(cl *c, const char *req, const char *prefix) {
         return got;
 }
 
+const char *not_found(const char *call, uint64_t id) {
+        return S("{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory.NotFound\","
+                 "\"message\":\"%s failed: Mmap %llu not found\",\"errno\":2}",
+                 call, (unsigned long long) id);
+}
+
 /* Mmap and return the new id, which the reply must carry both ways. */
 uint64_t mmap_ok(cl *c, const char *req) {
         const char *got = call(c, req);

@@ -160,10 +160,9 @@ const char *hello_reply(const char *caps, pid_t pid, uid_t uid);
 #define OK          "{\"status\":\"success\"}"
 #define SYNCED      "{\"status\":\"success\",\"written\":true}"
 #define NOT_WRITTEN "{\"status\":\"success\",\"written\":false}"
-#define NOT_FOUND(call, id)                                                                        \
-        S("{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory.NotFound\","         \
-          "\"message\":\"" call " failed: Mmap %llu not found\",\"errno\":2}",                     \
-          (unsigned long long) (id))
+/* The reply to @call naming an id @id the caller does not own, in an S() buffer. */
+const char *not_found(const char *call, uint64_t id);
+#define NOT_FOUND(call, id) not_found((call), (id))
 #define INVALID                                                                                    \
         "{\"status\":\"error\",\"kind\":\"InvalidArgument\",\"code\":\"core.memory."               \
         "InvalidArgument\",\"message\":\""
