@@ -140,7 +140,7 @@ Test(numa, a_node_the_process_cannot_use_is_refused_before_mbind) {
                      syscall(SYS_get_mempolicy, NULL, &allowed, 65, NULL, MPOL_F_MEMS_ALLOWED), 0));
         if (allowed & MC_NUMA_NODE(63))
                 cr_skip_test("this machine has node 63");
-        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         mc_sys.mbind = fake_mbind;
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(63), MC_NUMA_BIND, &err),
@@ -199,7 +199,7 @@ Test(numa, policy_allowed_numa_nodes) {
         mc_mapping m;
 
         fake_topology();
-        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         set_nodes_policy(MC_NUMA_NODE(0) | MC_NUMA_NODE(1));
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(1) | MC_NUMA_NODE(2),
@@ -233,15 +233,17 @@ static long enosys_get_mempolicy(int *mode, unsigned long *nodemask, unsigned lo
         return -1;
 }
 
-static long enosys_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
-                         unsigned long maxnode, unsigned flags) {
+/* mbind(2) failing with mbind_errno (ENOSYS: a kernel without NUMA; EINVAL: a node it refuses). */
+static int mbind_errno;
+static long failing_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
+                          unsigned long maxnode, unsigned flags) {
         (void) addr;
         (void) len;
         (void) mode;
         (void) nodemask;
         (void) maxnode;
         (void) flags;
-        errno = ENOSYS;
+        errno = mbind_errno;
         return -1;
 }
 
@@ -250,9 +252,10 @@ Test(numa, kernel_without_numa_is_unsupported) {
         mc_numa_info info;
         mc_mapping m;
 
-        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         mc_sys.get_mempolicy = enosys_get_mempolicy;
-        mc_sys.mbind = enosys_mbind;
+        mbind_errno = ENOSYS;
+        mc_sys.mbind = failing_mbind;
         cr_assert(eq(int, mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, 1, MC_NUMA_BIND, &err), -ENOSYS));
         cr_assert(eq(int, err.kind, MC_ERR_UNSUPPORTED), "%s", err.message);
         cr_assert(
@@ -297,7 +300,7 @@ Test(numa, bad_arguments) {
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, MC_LENGTH_ALL, NULL, 0, NULL, &err), -EINVAL));
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, MC_LENGTH_ALL, NULL, 3, &info, &err), -EINVAL));
         cr_assert(eq(int, n_mbind, 0));
-        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &gone);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &gone);
         cr_assert(eq(int, mc_munmap(ctx, &gone, &err), 0));
         cr_assert(eq(int, mc_numa_bind(ctx, &gone, 0, MC_LENGTH_ALL, 1, MC_NUMA_BIND, &err),
                      -ENOENT));
@@ -388,18 +391,6 @@ Test(numa, policy_file_field) {
 
 /* ---- placement at map time ------------------------------------------------------------------ */
 
-static long einval_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
-                         unsigned long maxnode, unsigned flags) {
-        (void) addr;
-        (void) len;
-        (void) mode;
-        (void) nodemask;
-        (void) maxnode;
-        (void) flags;
-        errno = EINVAL;
-        return -1;
-}
-
 static int n_munmap;
 static int count_munmap(void *addr, size_t len) {
         n_munmap++;
@@ -437,7 +428,8 @@ Test(numa, placed_at_map_time) {
 
         /* A kernel that refuses the placement leaves no mapping behind. */
         set_nodes_policy(UINT64_MAX);
-        mc_sys.mbind = einval_mbind;
+        mbind_errno = EINVAL;
+        mc_sys.mbind = failing_mbind;
         mc_sys.munmap = count_munmap;
         cr_assert(eq(int, mc_mmap(ctx, &req, &m, &err), -EINVAL));
         cr_assert(eq(int, n_munmap, 1));

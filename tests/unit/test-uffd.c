@@ -417,7 +417,7 @@ Test(uffd, handler_cannot_unregister_itself) {
         mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, unregister_self, NULL);
         mc_mapping m;
 
-        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         self_reg = register_ok(&m, &req);
         cr_assert(eq(chr, ((char *) m.ptr)[0], 'Z'));
         cr_assert(eq(int, self_r, -EDEADLK));
@@ -446,7 +446,7 @@ static int try_register(mc_uffd **u, mc_error *err) {
         mc_uffd_request req = request(MC_UFFD_MISSING, 0, fill_image, NULL);
         mc_mapping m;
 
-        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         return mc_uffd_register(ctx, &m, &req, u, err);
 }
 
@@ -573,7 +573,7 @@ Test(uffd, bad_arguments) {
         cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), -EINVAL));
         cr_assert(ne(ptr, strstr(err.message, "minor"), NULL), "%s", err.message);
         /* A mapping that is gone. */
-        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &gone);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &gone);
         cr_assert(eq(int, mc_munmap(ctx, &gone, &err), 0));
         req = request(MC_UFFD_MISSING, 0, fill_image, NULL);
         cr_assert(eq(int, mc_uffd_register(ctx, &gone, &req, &u, &err), -ENOENT));
@@ -784,10 +784,10 @@ Test(uffd, unregister_after_the_mapping_moved_or_went) {
          * Moved by mc_remap(): the kernel dropped the registration, and the old address may
          * hold another mapping by now; nothing to unregister. Grown in place: the range is.
          */
-        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         old = m.base;
         u = register_ok(&m, &req);
-        anon_map_ok(ctx, 1 * page, MC_PROT_READ_WRITE, &other);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &other);
         cr_assert(eq(int, mc_remap(ctx, &m, 64 * page, MC_REMAP_MAYMOVE, &err), 0), "%s",
                   err.message);
         mc_sys.uffd_ioctl = count_unregister;
