@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "common.h"
+#include "audit.h"
 #include "mapping.h"
 #include "seam.h"
 
@@ -693,13 +694,7 @@ Test(map, map_locked_counts_against_locked_quota) {
 }
 
 /* Audit records, parsed back field by field. */
-static json_t *records[16];
-static int n_records;
-static void collect(const mc_audit_record *r, void *userdata) {
-        (void) userdata;
-        if (n_records < 16)
-                records[n_records++] = json_loads(r->json, 0, NULL);
-}
+static audit_kept kept;
 
 Test(map, every_operation_leaves_one_audit_record) {
         mc_error err = MC_ERROR_INIT;
@@ -707,15 +702,15 @@ Test(map, every_operation_leaves_one_audit_record) {
         mc_mapping m;
         json_t *r;
 
-        cr_assert(eq(int, mc_audit_open_callback(collect, NULL, &audit, NULL), 0));
+        cr_assert(eq(int, mc_audit_open_callback(audit_keep, &kept, &audit, NULL), 0));
         mc_ctx_set_audit(ctx, audit);
         cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ_WRITE, &m, &err), 0));
         cr_assert(eq(int, mc_mprotect(ctx, &m, MC_PROT_READ_WRITE_EXECUTE, &err), -EPERM));
         cr_assert(eq(int, mc_msync(ctx, &m, 0, 0, MC_SYNC_SYNC, &err), -EINVAL));
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
-        cr_assert(eq(int, n_records, 4));
+        cr_assert(eq(int, kept.n, 4));
 
-        r = records[0];
+        r = kept.rec[0];
         cr_assert(ne(ptr, (void *) (r), NULL));
         cr_assert(eq(str, (char *) json_string_value(json_object_get(r, "capability")),
                      "core.memory"));
@@ -732,13 +727,13 @@ Test(map, every_operation_leaves_one_audit_record) {
         cr_assert(
                 ne(ptr, (void *) (json_object_get(json_object_get(r, "result"), "address")), NULL));
 
-        r = records[1];
+        r = kept.rec[1];
         cr_assert(eq(str, (char *) json_string_value(json_object_get(r, "outcome")), "denied"));
         cr_assert(
                 eq(str,
                    (char *) json_string_value(json_object_get(json_object_get(r, "error"), "kind")),
                    "PolicyViolation"));
-        r = records[2];
+        r = kept.rec[2];
         cr_assert(eq(str, (char *) json_string_value(json_object_get(r, "outcome")), "error"));
         cr_assert(
                 eq(str,
@@ -746,8 +741,7 @@ Test(map, every_operation_leaves_one_audit_record) {
                    "InvalidArgument"));
         cr_assert(eq(i64, json_integer_value(json_object_get(json_object_get(r, "error"), "errno")),
                      EINVAL));
-        r = records[3];
+        r = kept.rec[3];
         cr_assert(eq(str, (char *) json_string_value(json_object_get(r, "operation")), "munmap"));
-        for (int i = 0; i < n_records; i++)
-                json_decref(records[i]);
+        audit_kept_free(&kept);
 }

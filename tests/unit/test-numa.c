@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 
 #include "common.h"
+#include "audit.h"
 #include "mapping.h"
 #include "spawn.h"
 
@@ -311,13 +312,7 @@ Test(numa, bad_arguments) {
 
 /* ---- audit and policy files ----------------------------------------------------------------- */
 
-static json_t *records[8];
-static int n_records;
-static void collect(const mc_audit_record *r, void *userdata) {
-        (void) userdata;
-        if (n_records < 8)
-                records[n_records++] = json_loads(r->json, 0, NULL);
-}
+static audit_kept kept;
 
 Test(numa, bind_and_move_are_audited_with_the_node_mask) {
         mc_error err = MC_ERROR_INIT;
@@ -328,18 +323,18 @@ Test(numa, bind_and_move_are_audited_with_the_node_mask) {
 
         fake_topology();
         anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
-        cr_assert(eq(int, mc_audit_open_callback(collect, NULL, &audit, NULL), 0));
+        cr_assert(eq(int, mc_audit_open_callback(audit_keep, &kept, &audit, NULL), 0));
         mc_ctx_set_audit(ctx, audit);
         cr_assert(
                 eq(int, mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, 0xa, MC_NUMA_INTERLEAVE, &err), 0));
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, MC_LENGTH_ALL, NULL, 0, &info, &err), 0));
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, 0, NULL, 0, &info, &err), -EINVAL));
         cr_assert(eq(int, mc_numa_move(ctx, &m, 0, MC_LENGTH_ALL, 2, NULL, &err), 0));
-        cr_assert(eq(int, n_records, 3)); /* the successful query is not recorded */
+        cr_assert(eq(int, kept.n, 3)); /* the successful query is not recorded */
 
-        cr_assert(eq(str, (char *) json_string_value(json_object_get(records[0], "operation")),
+        cr_assert(eq(str, (char *) json_string_value(json_object_get(kept.rec[0], "operation")),
                      "numa_bind"));
-        rq = json_object_get(records[0], "request");
+        rq = json_object_get(kept.rec[0], "request");
         cr_assert(eq(str, (char *) json_string_value(json_object_get(rq, "numa_mode")),
                      "Interleave"));
         cr_assert(eq(sz, json_array_size(json_object_get(rq, "numa_nodes")), 2));
@@ -347,15 +342,14 @@ Test(numa, bind_and_move_are_audited_with_the_node_mask) {
                      1));
         cr_assert(eq(i64, json_integer_value(json_array_get(json_object_get(rq, "numa_nodes"), 1)),
                      3));
-        cr_assert(eq(str, (char *) json_string_value(json_object_get(records[1], "operation")),
+        cr_assert(eq(str, (char *) json_string_value(json_object_get(kept.rec[1], "operation")),
                      "numa_query"));
-        cr_assert(eq(str, (char *) json_string_value(json_object_get(records[1], "outcome")),
+        cr_assert(eq(str, (char *) json_string_value(json_object_get(kept.rec[1], "outcome")),
                      "error"));
-        rq = json_object_get(records[2], "request");
+        rq = json_object_get(kept.rec[2], "request");
         cr_assert(eq(i64, json_integer_value(json_array_get(json_object_get(rq, "numa_nodes"), 0)),
                      2));
-        for (int i = 0; i < n_records; i++)
-                json_decref(records[i]);
+        audit_kept_free(&kept);
 }
 
 Test(numa, policy_file_field) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "audit.h"
 #include "mapping.h"
 #include "core.h"
 #include "proc.h"
@@ -605,16 +606,10 @@ Test(uffd, file_on_disk_is_refused) {
 
 /* ---- audit and policy files ------------------------------------------------------------------ */
 
-static json_t *records[8];
-static int n_records;
-static void collect(const mc_audit_record *r, void *userdata) {
-        (void) userdata;
-        if (n_records < 8)
-                records[n_records++] = json_loads(r->json, 0, NULL);
-}
+static audit_kept kept;
 
 static const char *rec_str(int i, const char *key) {
-        return json_string_value(json_object_get(records[i], key));
+        return json_string_value(json_object_get(kept.rec[i], key));
 }
 
 Test(uffd, register_and_unregister_are_audited) {
@@ -626,7 +621,7 @@ Test(uffd, register_and_unregister_are_audited) {
         json_t *rq;
 
         anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
-        cr_assert(eq(int, mc_audit_open_callback(collect, NULL, &audit, NULL), 0));
+        cr_assert(eq(int, mc_audit_open_callback(audit_keep, &kept, &audit, NULL), 0));
         mc_ctx_set_audit(ctx, audit);
         req.offset = page;
         req.length = page;
@@ -634,11 +629,11 @@ Test(uffd, register_and_unregister_are_audited) {
         cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
         set_policy(false, MC_OP_ALL);
         cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), -EPERM));
-        cr_assert(eq(int, n_records, 3));
+        cr_assert(eq(int, kept.n, 3));
 
         cr_assert(eq(str, (char *) rec_str(0, "operation"), "uffd_register"));
         cr_assert(eq(str, (char *) rec_str(0, "outcome"), "ok"));
-        rq = json_object_get(records[0], "request");
+        rq = json_object_get(kept.rec[0], "request");
         cr_assert(eq(i64, json_integer_value(json_object_get(rq, "offset")), (long long) page));
         cr_assert(eq(i64, json_integer_value(json_object_get(rq, "length")), (long long) page));
         cr_assert(eq(i64, json_integer_value(json_object_get(rq, "mapping_id")), (long long) m.id));
@@ -653,8 +648,7 @@ Test(uffd, register_and_unregister_are_audited) {
         cr_assert(eq(str, (char *) rec_str(1, "operation"), "uffd_unregister"));
         cr_assert(eq(str, (char *) rec_str(1, "outcome"), "ok"));
         cr_assert(eq(str, (char *) rec_str(2, "outcome"), "denied"));
-        for (int i = 0; i < n_records; i++)
-                json_decref(records[i]);
+        audit_kept_free(&kept);
 }
 
 Test(uffd, policy_file_field) {
