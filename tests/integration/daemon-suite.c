@@ -80,23 +80,3 @@ uint64_t daemon_cpu_ticks(void) {
         free(st);
         return ut + stime;
 }
-
-/* Run memcapd to completion; returns its exit status, output in *@out (caller frees). */
-int run_memcapd(char **argv, char **out) {
-        char path[160];
-        pid_t pid;
-        int status;
-
-        snprintf(path, sizeof(path), "%s/run.out", D.dir);
-        unlink(path);
-        pid = spawn_memcapd(argv, path, NULL);
-        status = mct_wait_pid(pid, 20000);
-        if (status == -1) {
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
-                cr_fatal("memcapd did not finish");
-        }
-        cr_assert(eq(int, !!WIFEXITED(status), 1), "memcapd died of signal %d", WTERMSIG(status));
-        *out = slurp(path);
-        return WEXITSTATUS(status);
-}

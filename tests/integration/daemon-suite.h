@@ -15,6 +15,3 @@ void make_escapes(void);
 void expect_escapes_refused(cl *c);
 
 uint64_t daemon_cpu_ticks(void);
-
-/* Run memcapd to completion; returns its exit status, output in *@out (caller frees). */
-int run_memcapd(char **argv, char **out);

@@ -10,7 +10,7 @@
 
 #include "spawn.h"
 #include "mcc-shim.h"
-#include "channel-daemon.h"
+#include "memcapd.h"
 #include "error-util.h"
 
 static void fini(void) {
@@ -18,7 +18,7 @@ static void fini(void) {
         mc_test_fini();
 }
 
-TestSuite(cli_channel, .fini = fini, .timeout = 120);
+TestSuite(cli_channel, .init = setup_dir, .fini = fini, .timeout = 120);
 
 /* Run memcap with @args (NULL-terminated) and @input on stdin. */
 static void run(run_result *res, const char *input, const char *const *args) {
@@ -35,7 +35,7 @@ static mcc *daemon_with_channel(const char *name, unsigned max_message, bool eve
 
         snprintf(caps, sizeof(caps), "\"capabilities\": {\"%u\": [\"Channel\"]}",
                  (unsigned) getuid());
-        daemon_start(caps, NULL);
+        daemon_start_with_policy(caps, NULL);
         cr_assert(eq(int, mcc_open(D.sock, &c, &e), 0), "%s", e.message);
         args = json_pack("{s:s, s:i, s:b}", "name", name, "max_message", (int) max_message,
                          "eventfd", eventfd);

@@ -23,7 +23,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -65,12 +64,6 @@ static void set_sun_path(struct sockaddr_un *sa, const char *path) {
         memcpy(sa->sun_path, path, strlen(path) + 1);
 }
 
-/* A test that crashes skips .fini: the daemon must not outlive it. */
-static void die_with_the_test(void) {
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
-                _exit(125);
-}
-
 static void client_init(void) {
         char path[400], audit[400], config[400];
 
@@ -100,19 +93,14 @@ static void client_init(void) {
 
                 /* Sanitizers make the start slow on a busy machine. */
                 snprintf(path, sizeof(path), "%s/memcapd.log", tmpdir);
-                daemon_pid = memcapd_start(argv, sock_path, path, die_with_the_test, 30000);
+                daemon_pid = memcapd_start(argv, sock_path, path, NULL, 30000);
         }
 }
 
 static void client_fini(void) {
-        if (daemon_pid > 0) {
-                kill(daemon_pid, SIGTERM);
-                if (mct_wait_pid(daemon_pid, 10000) == -1) {
-                        kill(daemon_pid, SIGKILL);
-                        (void) mct_wait_pid(daemon_pid, 10000);
-                }
-                daemon_pid = 0;
-        }
+        if (daemon_pid > 0)
+                (void) memcapd_terminate(daemon_pid, 10000);
+        daemon_pid = 0;
         remove_tree(tmpdir);
         mc_test_fini();
 }

@@ -6,23 +6,26 @@
  */
 
 #include "mctest.h"
-#include "daemon-run.h"
+#include "memcapd.h"
+#include "spawn.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <pty.h>
 
-static test_daemon D;
-
-static void init(void) {
-        td_start_with_data(&D, "cli-repl");
-}
-
 static void fini(void) {
-        td_teardown(&D);
+        daemon_cleanup();
         mc_test_fini();
 }
 
-TestSuite(cli_repl, .init = init, .fini = fini, .timeout = 120);
+TestSuite(cli_repl, .init = daemon_start_with_data, .fini = fini, .timeout = 120);
 
 typedef struct term {
         int fd; /* the terminal's master side */
@@ -33,11 +36,11 @@ typedef struct term {
 
 /* memcap @args on a new pseudo-terminal, with $MEMCAP_HISTORY in the scratch directory. */
 static void term_start(term *t, const char *const *args) {
-        char bin[PATH_MAX], hist[300];
+        const char *bin = memcap_path();
+        char hist[300];
         const char *argv[16];
         size_t n = 0;
 
-        td_build_path(bin, sizeof(bin), "src/cli/memcap");
         snprintf(hist, sizeof(hist), "%s/history", D.dir);
         argv[n++] = bin;
         for (; *args; args++)
@@ -58,7 +61,7 @@ static void term_start(term *t, const char *const *args) {
 
 /* Read the terminal until what the session printed since @from holds @needle. */
 static void term_expect(term *t, size_t *from, const char *needle) {
-        int64_t end = td_now_ms() + 20000;
+        int64_t end = mct_now_ms() + 20000;
         char *hit;
 
         while (!(hit = strstr(t->out + *from, needle))) {
@@ -67,7 +70,7 @@ static void term_expect(term *t, size_t *from, const char *needle) {
                 ssize_t n;
                 char *nb;
 
-                cr_assert(lt(i64, td_now_ms(), end), "no '%s' within 20 s; the session says:\n%s",
+                cr_assert(lt(i64, mct_now_ms(), end), "no '%s' within 20 s; the session says:\n%s",
                           needle, t->out);
                 if (poll(&p, 1, 500) <= 0)
                         continue;
@@ -89,7 +92,7 @@ static void term_type(term *t, const char *text) {
 
 /* Wait for the session to end; its exit status. */
 static int term_finish(term *t) {
-        int status = td_wait(t->pid, 20000);
+        int status = mct_wait_pid(t->pid, 20000);
 
         if (status == -1) {
                 kill(t->pid, SIGKILL);
@@ -130,7 +133,7 @@ Test(cli_repl, prompts_runs_commands_and_survives_errors) {
 
         /* The history was kept (libedit writes a blank as \040). */
         snprintf(hist, sizeof(hist), "%s/history", D.dir);
-        saved = td_slurp(hist);
+        saved = slurp(hist);
         for (char *p; (p = strstr(saved, "\\040"));) {
                 *p = ' ';
                 memmove(p + 1, p + 4, strlen(p + 4) + 1);

@@ -8,23 +8,24 @@
  */
 
 #include "mctest.h"
-#include "daemon-run.h"
+#include "memcapd.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/socket.h>
-
-static test_daemon D;
-
-static void init(void) {
-        td_start_with_data(&D, "client-lib");
-}
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static void fini(void) {
-        td_teardown(&D);
+        daemon_cleanup();
         mc_test_fini();
 }
 
-TestSuite(client_lib, .init = init, .fini = fini, .timeout = 60);
+TestSuite(client_lib, .init = daemon_start_with_data, .fini = fini, .timeout = 60);
 
 static mc_daemon *connect_or_die(void) {
         mc_error err = MC_ERROR_INIT;
@@ -75,7 +76,7 @@ Test(client_lib, map_write_read_sync_and_unmap_reach_the_file) {
         cr_assert(eq(int, mc_daemon_msync(d, id, &written, &err), 0), "%s", err.message);
         cr_assert(written);
         snprintf(path, sizeof(path), "%s/data/f", D.root);
-        disk = td_slurp(path);
+        disk = slurp(path);
         cr_assert(eq(str, disk, "hello, WORLD\n"));
         free(disk);
         cr_assert(eq(int, mc_daemon_munmap(d, id, &err), 0), "%s", err.message);
@@ -363,7 +364,7 @@ static pid_t fake_daemon(char *path, size_t size, const char *const *replies, bo
 }
 
 static void fake_reap(pid_t pid) {
-        int status = td_wait(pid, 20000);
+        int status = mct_wait_pid(pid, 20000);
 
         if (status == -1) {
                 kill(pid, SIGKILL);

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "mcc-shim.h"
-#include "channel-daemon.h"
+#include "memcapd.h"
 #include "protocol.h"
 
 #define NOBODY     ((uid_t) 65534)
@@ -243,6 +243,28 @@ static void create_ok(mcc *c, const char *args) {
         json_decref(reply);
 }
 
+/* A daemon that grants Channel (CHANNEL_CAPS), a connection, and the channel @create_args. */
+static mcc *daemon_with_channel(const char *create_args) {
+        mc_error e = MC_ERROR_INIT;
+        mcc *c;
+
+        daemon_start_with_policy(CHANNEL_CAPS, NULL);
+        c = conn_open(&e);
+        cr_assert(not(eq(ptr, c, NULL)), "%s", e.message);
+        create_ok(c, create_args);
+        return c;
+}
+
+/* ChannelOpen @args, which must succeed; the descriptor that came with the reply. */
+static int open_ok(mcc *c, const char *args) {
+        mc_error e = MC_ERROR_INIT;
+        int fd = -1;
+
+        cr_assert(eq(int, chan_call(c, "ChannelOpen", args, NULL, &fd, &e), 0), "%s: %s", args,
+                  e.message);
+        return fd;
+}
+
 /*
  * A child that becomes @uid, connects on its own (so the daemon sees @uid) and runs @fn;
  * returns its pid. The child exits 0 on success, CHILD_FAIL with a message on stderr otherwise.
@@ -275,13 +297,13 @@ static pid_t spawn_as(uid_t uid, int (*fn)(mc_ctx *ctx, mcc **c, const char *nam
 
 /* Wait for @pid, bounded; its exit status, or -1 (killed) on timeout. */
 static int reap(pid_t pid) {
-        int64_t end = now_ms() + 3 * WAIT_MS;
+        int64_t end = mct_now_ms() + 3 * WAIT_MS;
         int status;
 
-        while (now_ms() < end) {
+        while (mct_now_ms() < end) {
                 if (waitpid(pid, &status, WNOHANG) == pid)
                         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                sleep_ms(5);
+                mct_sleep_ms(5);
         }
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
@@ -332,7 +354,7 @@ static int consume(mc_ctx *ctx, mcc **c, const char *name) {
         return r < 0 ? r : 0;
 }
 
-TestSuite(daemon_channel, .fini = fini, .timeout = 120);
+TestSuite(daemon_channel, .init = setup_dir, .fini = fini, .timeout = 120);
 
 /*
  * Two processes of different uids, neither of which created the channel nor shares a path
@@ -347,10 +369,7 @@ Test(daemon_channel, two_uids_exchange_messages) {
         mcc *c;
 
         need_root();
-        daemon_start(CHANNEL_CAPS, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)), "%s", e.message);
-        create_ok(c, "{\"name\": \"jobs\", \"max_message\": 64, \"capacity\": 1024}");
+        c = daemon_with_channel("{\"name\": \"jobs\", \"max_message\": 64, \"capacity\": 1024}");
         cons = spawn_as(OTHER_UID, consume, "jobs");
         prod = spawn_as(NOBODY, produce, "/jobs");
         cr_assert(eq(int, reap(prod), 0), "the producer (uid %u) failed", (unsigned) NOBODY);
@@ -370,27 +389,16 @@ Test(daemon_channel, two_uids_exchange_messages) {
 
 /* The observer's descriptor is read-only: it cannot write the region it only reads. */
 Test(daemon_channel, observer_descriptor_is_read_only) {
-        mc_error e = MC_ERROR_INIT;
         int fd = -1;
         mcc *c;
 
         need_root();
-        daemon_start(CHANNEL_CAPS, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)));
-        create_ok(c, "{\"name\": \"ro\", \"max_message\": 8}");
-        cr_assert(eq(int,
-                     chan_call(c, "ChannelOpen", "{\"name\": \"ro\", \"role\": \"none\"}", NULL,
-                               &fd, &e),
-                     0),
-                  "%s", e.message);
+        c = daemon_with_channel("{\"name\": \"ro\", \"max_message\": 8}");
+        fd = open_ok(c, "{\"name\": \"ro\", \"role\": \"none\"}");
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY));
         cr_assert(eq(ptr, mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED));
         close(fd);
-        cr_assert(eq(int,
-                     chan_call(c, "ChannelOpen", "{\"name\": \"ro\", \"role\": \"producer\"}", NULL,
-                               &fd, &e),
-                     0));
+        fd = open_ok(c, "{\"name\": \"ro\", \"role\": \"producer\"}");
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR));
         close(fd);
         mcc_close(c);
@@ -403,7 +411,7 @@ Test(daemon_channel, capability_is_off_by_default) {
         json_t *reply = NULL;
         mcc *c;
 
-        daemon_start(NULL, NULL);
+        daemon_start_with_policy(NULL, NULL);
         c = conn_open(&e);
         cr_assert(not(eq(ptr, c, NULL)));
         expect_error(c, "ChannelCreate", "{\"name\": \"a\", \"max_message\": 8}",
@@ -427,8 +435,8 @@ Test(daemon_channel, hostile_requests) {
         mcc *c;
 
         need_root();
-        daemon_start(CHANNEL_CAPS ", \"max_bytes_per_client\": \"256KiB\"",
-                     "{\"allowed_shared_memory\": [\"ok-*\"]}");
+        daemon_start_with_policy(CHANNEL_CAPS ", \"max_bytes_per_client\": \"256KiB\"",
+                                 "{\"allowed_shared_memory\": [\"ok-*\"]}");
         c = conn_open(&e);
         cr_assert(not(eq(ptr, c, NULL)));
         expect_error(c, "ChannelCreate", "{\"name\": \"nope\", \"max_message\": 8}",
@@ -498,7 +506,7 @@ static int hold_channel(mc_ctx *ctx, mcc **c, const char *name) {
         /* Disconnect first: the channel outlives the connection, not the process. */
         mcc_close(*c);
         *c = NULL;
-        sleep_ms(300);
+        mct_sleep_ms(300);
         return r;
 }
 
@@ -517,22 +525,22 @@ Test(daemon_channel, creator_exit_forgets_the_name_not_the_ends) {
         int r;
 
         need_root();
-        daemon_start(CHANNEL_CAPS, NULL);
+        daemon_start_with_policy(CHANNEL_CAPS, NULL);
         cr_assert(eq(int, mc_ctx_new(&ctx, &e), 0));
         creator = spawn_as(0, hold_channel, "short");
         c = conn_open(&e);
         cr_assert(not(eq(ptr, c, NULL)));
         /* Bounded wait until the creator made it. */
-        end = now_ms() + WAIT_MS;
+        end = mct_now_ms() + WAIT_MS;
         while ((r = open_end(ctx, c, "short", MC_CHANNEL_PRODUCER, &prod, &e)) == -ENOENT &&
-               now_ms() < end)
-                sleep_ms(10);
+               mct_now_ms() < end)
+                mct_sleep_ms(10);
         cr_assert(eq(int, r, 0), "%s", e.message);
         cr_assert(eq(int, open_end(ctx, c, "short", MC_CHANNEL_CONSUMER, &cons, &e), 0), "%s",
                   e.message);
         cr_assert(eq(int, reap(creator), 0));
 
-        end = now_ms() + WAIT_MS;
+        end = mct_now_ms() + WAIT_MS;
         do {
                 int fd = -1;
                 r = chan_call(c, "ChannelOpen", "{\"name\": \"short\", \"role\": \"none\"}", NULL,
@@ -541,8 +549,8 @@ Test(daemon_channel, creator_exit_forgets_the_name_not_the_ends) {
                         close(fd);
                 if (r == -ENOENT)
                         break;
-                sleep_ms(10);
-        } while (now_ms() < end);
+                mct_sleep_ms(10);
+        } while (mct_now_ms() < end);
         cr_assert(eq(int, r, -ENOENT), "the channel outlived its creator: %s", e.message);
 
         cr_assert(eq(int, mc_channel_send(&prod, "still", 5, WAIT_NS, &e), 0), "%s", e.message);
@@ -557,21 +565,14 @@ Test(daemon_channel, creator_exit_forgets_the_name_not_the_ends) {
 
 /* Opens are audited with the channel's name and the role. */
 Test(daemon_channel, requests_are_audited) {
-        mc_error e = MC_ERROR_INIT;
         char buf[16384];
         ssize_t n;
         int fd = -1;
         mcc *c;
 
         need_root();
-        daemon_start(CHANNEL_CAPS, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)));
-        create_ok(c, "{\"name\": \"aud\", \"max_message\": 8}");
-        cr_assert(eq(int,
-                     chan_call(c, "ChannelOpen", "{\"name\": \"aud\", \"role\": \"producer\"}",
-                               NULL, &fd, &e),
-                     0));
+        c = daemon_with_channel("{\"name\": \"aud\", \"max_message\": 8}");
+        fd = open_ok(c, "{\"name\": \"aud\", \"role\": \"producer\"}");
         close(fd);
         mcc_close(c);
         fd = open(D.audit, O_RDONLY | O_CLOEXEC);
@@ -595,17 +596,13 @@ Test(daemon_channel, flooding_opens_is_bounded_and_loses_nothing) {
         enum { N = 300 };
         static const char req[] = "{\"ChannelOpen\": {\"name\": \"flood\", \"role\": \"none\"}}\n";
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        mc_error e = MC_ERROR_INIT;
         size_t lines = 0, fds = 0, truncated = 0;
         char buf[4096];
         int s;
         mcc *c;
 
         need_root();
-        daemon_start(CHANNEL_CAPS, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)));
-        create_ok(c, "{\"name\": \"flood\", \"max_message\": 8}");
+        c = daemon_with_channel("{\"name\": \"flood\", \"max_message\": 8}");
 
         s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         strscpy(sa.sun_path, sizeof(sa.sun_path), D.sock);
@@ -699,7 +696,7 @@ Test(daemon_channel, eventfd_channel_passes_three_descriptors) {
         int s;
 
         need_root();
-        daemon_start(CHANNEL_CAPS, NULL);
+        daemon_start_with_policy(CHANNEL_CAPS, NULL);
         s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         strscpy(sa.sun_path, sizeof(sa.sun_path), D.sock);
         cr_assert(eq(int, connect(s, (struct sockaddr *) &sa, sizeof(sa)), 0));

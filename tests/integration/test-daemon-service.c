@@ -8,72 +8,32 @@
  */
 
 #include "mctest.h"
-#include "daemon-run.h"
+#include "memcapd.h"
+#include "spawn.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <sched.h>
 #include <sys/mount.h>
 
 #include "config.h" /* HAVE_LIBSYSTEMD */
 
-static test_daemon D;
-
-static void init(void) {
-        td_setup(&D, "daemon-service");
-}
-
 static void fini(void) {
-        td_teardown(&D);
+        daemon_cleanup();
         mc_test_fini();
 }
 
-TestSuite(daemon_service, .init = init, .fini = fini, .timeout = 120);
+TestSuite(daemon_service, .init = setup_dir, .fini = fini, .timeout = 120);
 
 static void path_in(char *buf, size_t size, const char *name) {
         cr_assert(lt(int, snprintf(buf, size, "%s/%s", D.dir, name), (int) size));
-}
-
-static void put_file(const char *path, const char *text) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-        cr_assert(ge(int, fd, 0), "%s: %s", path, strerror(errno));
-        cr_assert(eq(sz, (size_t) write(fd, text, strlen(text)), strlen(text)));
-        close(fd);
-}
-
-/* Run memcapd @args (NULL-terminated, without argv[0]) to its end; exit status, output in *@out. */
-static int run_memcapd(const char *const *args, char **out) {
-        char bin[PATH_MAX], log[300];
-        const char *argv[16] = {bin};
-        size_t n = 1;
-        int status;
-        pid_t pid;
-
-        td_build_path(bin, sizeof(bin), "src/daemon/memcapd");
-        for (; *args; args++)
-                argv[n++] = *args;
-        path_in(log, sizeof(log), "run.out");
-        unlink(log);
-        pid = fork();
-        cr_assert(ge(int, pid, 0));
-        if (pid == 0) {
-                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-                if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-                        _exit(126);
-                execv(bin, (char *const *) argv);
-                _exit(127);
-        }
-        status = td_wait(pid, 30000);
-        if (status == -1) {
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
-                cr_fatal("memcapd %s did not end within 30 s", argv[1]);
-        }
-        *out = td_slurp(log);
-        cr_assert(eq(int, WIFEXITED(status) ? 1 : 0, 1), "memcapd died of signal %d",
-                  WTERMSIG(status));
-        return WEXITSTATUS(status);
 }
 
 #define ASSERT_HAS(hay, needle)                                                                    \
@@ -138,10 +98,9 @@ Test(daemon_service, check_config_accepts_a_good_file_and_binds_nothing) {
                  "{\n  \"socket\": \"%s\",\n  \"root\": \"%s\",\n  \"audit\": \"%s/a.jsonl\",\n"
                  "  \"max_line\": \"1MiB\",\n  \"capabilities\": {\"0\": [\"FileRead\"]}\n}\n",
                  sock, D.root, D.dir);
-        put_file(conf, text);
-        cr_assert(
-                eq(int, run_memcapd((const char *const[]){"--check-config", conf, NULL}, &out), 0),
-                "%s", out);
+        write_file(conf, text, strlen(text));
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "--check-config", conf, NULL}, &out), 0),
+                  "%s", out);
         ASSERT_HAS(out, "test is successful");
         cr_assert(lt(int, access(sock, F_OK), 0), "--check-config bound the socket");
         free(out);
@@ -152,23 +111,28 @@ Test(daemon_service, check_config_names_the_line_and_column_of_a_wrong_value) {
 
         path_in(conf, sizeof(conf), "bad.json");
         /* Well-formed JSON, so the parser has nothing to say; the value is what is wrong. */
-        put_file(conf, "{\n  \"max_connections\": 10,\n  \"send_timeout\": \"5 s\"\n}\n");
-        cr_assert(eq(int, run_memcapd((const char *const[]){"-t", conf, NULL}, &out), 12));
+        write_file(conf, "{\n  \"max_connections\": 10,\n  \"send_timeout\": \"5 s\"\n}\n",
+                   strlen("{\n  \"max_connections\": 10,\n  \"send_timeout\": \"5 s\"\n}\n"));
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
         snprintf(want, sizeof(want), "config '%s':3:19: \"send_timeout\" must be", conf);
         ASSERT_HAS(out, want);
         ASSERT_HAS(out, "test failed");
         free(out);
 
         /* Inside the capabilities: the member that is wrong. */
-        put_file(conf, "{\"capabilities\": {\n  \"0\": [\"FileRead\"],\n  \"1000\": [\"Fly\"]}}\n");
-        cr_assert(eq(int, run_memcapd((const char *const[]){"-t", conf, NULL}, &out), 12));
+        write_file(conf,
+                   "{\"capabilities\": {\n  \"0\": [\"FileRead\"],\n  \"1000\": [\"Fly\"]}}\n",
+                   strlen("{\"capabilities\": {\n  \"0\": [\"FileRead\"],\n  \"1000\": "
+                          "[\"Fly\"]}}\n"));
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
         snprintf(want, sizeof(want), "config '%s':3:11: \"capabilities\" lists", conf);
         ASSERT_HAS(out, want);
         free(out);
 
         /* An unknown field is placed too. */
-        put_file(conf, "{\"root\": \"/x\",\n \"rooot\": \"/y\"}");
-        cr_assert(eq(int, run_memcapd((const char *const[]){"-t", conf, NULL}, &out), 12));
+        write_file(conf, "{\"root\": \"/x\",\n \"rooot\": \"/y\"}",
+                   strlen("{\"root\": \"/x\",\n \"rooot\": \"/y\"}"));
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
         snprintf(want, sizeof(want), "config '%s':2:11: \"rooot\" is not a configuration field",
                  conf);
         ASSERT_HAS(out, want);
@@ -179,24 +143,26 @@ Test(daemon_service, check_config_reports_syntax_policy_and_missing_files) {
         char conf[300], pol[300], text[600], want[400], *out;
 
         path_in(conf, sizeof(conf), "c.json");
-        put_file(conf, "{\"root\": \"/x\",\n  \"max_line\" 5}");
-        cr_assert(eq(int, run_memcapd((const char *const[]){"-t", conf, NULL}, &out), 12));
+        write_file(conf, "{\"root\": \"/x\",\n  \"max_line\" 5}",
+                   strlen("{\"root\": \"/x\",\n  \"max_line\" 5}"));
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
         snprintf(want, sizeof(want), "config '%s':2:", conf);
         ASSERT_HAS(out, want);
         free(out);
 
         /* The policy the file names is checked with it, with its own position. */
         path_in(pol, sizeof(pol), "policy.json");
-        put_file(pol, "{\"allow_fixed\": false,\n \"max_memory_usage\": \"4Gix\"}");
+        write_file(pol, "{\"allow_fixed\": false,\n \"max_memory_usage\": \"4Gix\"}",
+                   strlen("{\"allow_fixed\": false,\n \"max_memory_usage\": \"4Gix\"}"));
         snprintf(text, sizeof(text), "{\"root\": \"%s\", \"policy\": \"%s\"}", D.root, pol);
-        put_file(conf, text);
-        cr_assert(eq(int, run_memcapd((const char *const[]){"-t", conf, NULL}, &out), 12));
+        write_file(conf, text, strlen(text));
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
         snprintf(want, sizeof(want), "%s:2:22: \"max_memory_usage\"", pol);
         ASSERT_HAS(out, want);
         free(out);
 
         path_in(conf, sizeof(conf), "missing.json");
-        cr_assert(eq(int, run_memcapd((const char *const[]){"-t", conf, NULL}, &out), 16));
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 16));
         ASSERT_HAS(out, "test failed");
         free(out);
 
@@ -204,8 +170,8 @@ Test(daemon_service, check_config_reports_syntax_policy_and_missing_files) {
         path_in(conf, sizeof(conf), "c.json");
         snprintf(text, sizeof(text), "{\"root\": \"%s\", \"audit\": \"%s/no/such/dir/a\"}", D.root,
                  D.dir);
-        put_file(conf, text);
-        cr_assert(eq(int, run_memcapd((const char *const[]){"-t", conf, NULL}, &out), 16));
+        write_file(conf, text, strlen(text));
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 16));
         ASSERT_HAS(out, "/no/such/dir");
         free(out);
 }
@@ -226,19 +192,19 @@ static void touch_daemon(void) {
 
 /* Wait (at most 20 s) until @path holds @needle. */
 static void wait_for_text(const char *path, const char *needle) {
-        int64_t end = td_now_ms() + 20000;
+        int64_t end = mct_now_ms() + 20000;
 
         for (;;) {
-                char *text = td_slurp(path);
+                char *text = slurp(path);
                 bool found = strstr(text, needle) != NULL;
 
-                if (found || td_now_ms() > end) {
+                if (found || mct_now_ms() > end) {
                         cr_assert(found, "no '%s' in %s:\n%s", needle, path, text);
                         free(text);
                         return;
                 }
                 free(text);
-                td_sleep_ms(10);
+                mct_sleep_ms(10);
         }
 }
 
@@ -251,10 +217,10 @@ Test(daemon_service, sighup_reopens_the_audit_log_and_the_log) {
         nfd = notify_socket(env, sizeof(env));
         path_in(audit, sizeof(audit), "audit.jsonl");
         path_in(rotated, sizeof(rotated), "audit.jsonl.1");
-        path_in(log, sizeof(log), "daemon.log");
-        path_in(log_rotated, sizeof(log_rotated), "daemon.log.1");
-        td_start_env(&D, (const char *const[]){"--audit", audit, "--log", log, NULL},
-                     (const char *const[]){env, NULL});
+        path_in(log, sizeof(log), "service.log");
+        path_in(log_rotated, sizeof(log_rotated), "service.log.1");
+        daemon_start_args((const char *const[]){"--audit", audit, "--log", log, NULL},
+                          (const char *const[]){env, NULL});
         notify_until(nfd, "READY=1", env, sizeof(env));
         touch_daemon();
         wait_for_text(audit, "\"disconnect\"");
@@ -267,7 +233,7 @@ Test(daemon_service, sighup_reopens_the_audit_log_and_the_log) {
         touch_daemon();
         wait_for_text(audit, "\"disconnect\"");
         /* The old file got nothing after the rename. */
-        text = td_slurp(rotated);
+        text = slurp(rotated);
         {
                 /* One Hello before the rotation, one after: the old file has the first only. */
                 size_t n = 0;
@@ -278,10 +244,10 @@ Test(daemon_service, sighup_reopens_the_audit_log_and_the_log) {
         }
         free(text);
         wait_for_text(log, "reloaded");
-        text = td_slurp(log_rotated);
+        text = slurp(log_rotated);
         cr_assert(eq(ptr, strstr(text, "reloaded"), NULL), "the log was not reopened:\n%s", text);
         free(text);
-        td_assert_clean_stop(&D);
+        daemon_stop();
         close(nfd);
 }
 
@@ -295,7 +261,7 @@ Test(daemon_service, reload_notifies_reloading_with_its_start_then_ready) {
         if (!HAVE_LIBSYSTEMD)
                 cr_skip_test("memcapd was built without libsystemd: no notifications");
         nfd = notify_socket(env, sizeof(env));
-        td_start_env(&D, NULL, (const char *const[]){env, NULL});
+        daemon_start_args(NULL, (const char *const[]){env, NULL});
         notify_until(nfd, "READY=1", buf, sizeof(buf));
         clock_gettime(CLOCK_MONOTONIC, &ts);
         before = (unsigned long long) ts.tv_sec * 1000000 + (unsigned long long) ts.tv_nsec / 1000;
@@ -309,7 +275,7 @@ Test(daemon_service, reload_notifies_reloading_with_its_start_then_ready) {
         /* The next one ends the reload. */
         notify_next(nfd, buf, sizeof(buf));
         ASSERT_HAS(buf, "READY=1");
-        td_assert_clean_stop(&D);
+        daemon_stop();
         close(nfd);
 }
 
@@ -328,16 +294,16 @@ static void start_with_stream(bool journal) {
         /* Naming another file must not count: the prefix is for the journal's stream only. */
         snprintf(env, sizeof(env), "JOURNAL_STREAM=%llu:%llu", (unsigned long long) st.st_dev,
                  (unsigned long long) st.st_ino + (journal ? 0 : 1));
-        td_start_env(&D, (const char *const[]){"--log-level", "debug", NULL},
-                     (const char *const[]){env, NULL});
+        daemon_start_args((const char *const[]){"--log-level", "debug", NULL},
+                          (const char *const[]){env, NULL});
 }
 
 Test(daemon_service, stderr_lines_carry_priorities_on_the_journal_stream) {
         char *text;
 
         start_with_stream(true);
-        td_assert_clean_stop(&D);
-        text = td_slurp(D.log);
+        daemon_stop();
+        text = slurp(D.log);
         ASSERT_HAS(text, "<6>memcapd: serving");
         ASSERT_HAS(text, "<6>memcapd: SIGTERM");
         for (char *line = text; line && *line;
@@ -350,8 +316,8 @@ Test(daemon_service, stderr_lines_are_plain_elsewhere) {
         char *text;
 
         start_with_stream(false);
-        td_assert_clean_stop(&D);
-        text = td_slurp(D.log);
+        daemon_stop();
+        text = slurp(D.log);
         ASSERT_HAS(text, "memcapd: serving");
         cr_assert(eq(ptr, strchr(text, '<'), NULL), "a priority prefix off the journal:\n%s", text);
         free(text);
@@ -365,10 +331,9 @@ Test(daemon_service, stderr_lines_are_plain_elsewhere) {
 static char journal_sock[200];
 
 /* In the child: /run a fresh tmpfs, /run/systemd/journal/socket our socket. */
-static void enter_journal_namespace(const test_daemon *d) {
+static void enter_journal_namespace(void) {
         int fd;
 
-        (void) d;
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
             mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") < 0 ||
             mkdir("/run/systemd", 0755) < 0 || mkdir("/run/systemd/journal", 0755) < 0)
@@ -394,7 +359,7 @@ static bool can_enter_journal_namespace(void) {
                         _exit(1);
                 _exit(0);
         }
-        status = td_wait(pid, 20000);
+        status = mct_wait_pid(pid, 20000);
         return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
@@ -432,8 +397,8 @@ Test(daemon_service, audit_journal_sends_records_with_memcap_fields) {
         jfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         cr_assert(ge(int, jfd, 0));
         cr_assert(eq(int, bind(jfd, (struct sockaddr *) &sa, sizeof(sa)), 0));
-        D.pre_exec = enter_journal_namespace;
-        td_start(&D, (const char *const[]){"--audit-journal", NULL});
+        daemon_pre_exec = enter_journal_namespace;
+        daemon_start_args((const char *const[]){"--audit-journal", NULL}, NULL);
 
         /* A file that is not there: an error the daemon audits. */
         cr_assert(eq(int, mc_daemon_connect(D.sock, &d, &err), 0), "%s", err.message);
@@ -454,6 +419,6 @@ Test(daemon_service, audit_journal_sends_records_with_memcap_fields) {
                 snprintf(want, sizeof(want), "MEMCAP_CLIENT_PID=%d", (int) getpid());
                 ASSERT_HAS(buf, want);
         }
-        td_assert_clean_stop(&D);
+        daemon_stop();
         close(jfd);
 }

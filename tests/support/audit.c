@@ -31,3 +31,16 @@ json_t *audit_file_load(const char *path, size_t json_flags, bool with_bytes) {
         free(log);
         return all;
 }
+
+void audit_keep(const mc_audit_record *r, void *userdata) {
+        audit_kept *k = userdata;
+
+        if (k->n < AUDIT_KEPT_MAX)
+                k->rec[k->n++] = json_loads(r->json, 0, NULL);
+}
+
+void audit_kept_free(audit_kept *k) {
+        for (int i = 0; i < k->n; i++)
+                json_decref(k->rec[i]);
+        k->n = 0;
+}

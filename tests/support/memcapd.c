@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 
 #include "audit.h"
 #include "core.h"
+#include "spawn.h"
 #include "util/macro.h"
 
 /* printf into one of a ring of static buffers: request lines and expected replies. */
@@ -140,11 +142,7 @@ char *slurp(const char *path) {
 }
 
 void write_config(const char *json) {
-        int fd = open(D.config, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(sz, (size_t) write(fd, json, strlen(json)), strlen(json)));
-        close(fd);
+        write_file(D.config, json, strlen(json));
 }
 
 /* A fresh directory with root/data/small (16 bytes) and root/data/big (3 pages of pattern). */
@@ -161,28 +159,59 @@ void setup_dir(void) {
         snprintf(D.log, sizeof(D.log), "%s/daemon.log", D.dir);
         snprintf(D.audit, sizeof(D.audit), "%s/audit.jsonl", D.dir);
         snprintf(D.config, sizeof(D.config), "%s/config.json", D.dir);
+        snprintf(D.policy, sizeof(D.policy), "%s/policy.json", D.dir);
         cr_assert(eq(int, mkdir(D.root, 0755), 0));
         cr_assert(eq(int, mkdir(root_path("/data"), 0755), 0));
         root_write_file("/data/small", "Hello, memcapd!\n", 16);
         pattern_file("/data/big", 3 * 4096);
 }
 
-/* exec memcapd with @argv (argv[0] is replaced); stdout and stderr to @out_path. */
-pid_t spawn_memcapd(char **argv, const char *out_path, void (*pre_exec)(void)) {
-        pid_t pid = fork();
+/* spawn_memcapd(), with @env ("NAME=value", NULL-terminated; may be NULL) added. */
+static pid_t spawn_env(char **argv, const char *out_path, void (*pre_exec)(void),
+                       const char *const *env) {
+        const char *bin = memcapd_binary();
+        pid_t parent = getpid(), pid = fork();
 
         cr_assert(ge(int, pid, 0));
         if (pid == 0) {
                 int fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+
+                /* A test that crashes skips its .fini: the daemon must not outlive it. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent || fd < 0 ||
+                    dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
                         _exit(126);
+                for (; env && *env; env++)
+                        putenv((char *) *env);
                 if (pre_exec)
                         pre_exec();
-                argv[0] = (char *) memcapd_binary();
+                argv[0] = (char *) bin;
                 execv(argv[0], argv);
                 _exit(127);
         }
         return pid;
+}
+
+pid_t spawn_memcapd(char **argv, const char *out_path, void (*pre_exec)(void)) {
+        return spawn_env(argv, out_path, pre_exec, NULL);
+}
+
+int run_memcapd(char **argv, char **out) {
+        char path[160];
+        pid_t pid;
+        int status;
+
+        snprintf(path, sizeof(path), "%s/run.out", D.dir);
+        unlink(path);
+        pid = spawn_memcapd(argv, path, NULL);
+        status = mct_wait_pid(pid, 30000);
+        if (status == -1) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                cr_fatal("memcapd %s did not end within 30 s", argv[1] ? argv[1] : "");
+        }
+        *out = slurp(path);
+        cr_assert(eq(int, !!WIFEXITED(status), 1), "memcapd died of signal %d", WTERMSIG(status));
+        return WEXITSTATUS(status);
 }
 
 void memcapd_dump_log(const char *path) {
@@ -196,9 +225,8 @@ void daemon_dump_log(void) {
         memcapd_dump_log(D.log);
 }
 
-pid_t memcapd_start(char **argv, const char *sock, const char *out_path, void (*pre_exec)(void),
-                    int ms) {
-        pid_t pid = spawn_memcapd(argv, out_path, pre_exec);
+/* Wait up to @ms until @sock accepts; the test fails when memcapd @pid exits first. */
+static pid_t wait_accepting(pid_t pid, const char *sock, const char *out_path, int ms) {
         int64_t end = mct_now_ms() + ms;
         int fd = -1, status;
 
@@ -223,6 +251,11 @@ pid_t memcapd_start(char **argv, const char *sock, const char *out_path, void (*
         return pid;
 }
 
+pid_t memcapd_start(char **argv, const char *sock, const char *out_path, void (*pre_exec)(void),
+                    int ms) {
+        return wait_accepting(spawn_memcapd(argv, out_path, pre_exec), sock, out_path, ms);
+}
+
 void (*daemon_pre_exec)(void);
 char *daemon_policy; /* -p this file, when set */
 
@@ -231,14 +264,9 @@ char *daemon_policy; /* -p this file, when set */
  * wait until its socket accepts.
  */
 void daemon_start(const char *config, bool audit) {
-        char *argv[16] = {NULL};
-        int n = 1;
+        const char *argv[8] = {NULL};
+        int n = 0;
 
-        cr_assert(eq(int, D.pid, 0), "a daemon is already running");
-        argv[n++] = "-s";
-        argv[n++] = D.sock;
-        argv[n++] = "-r";
-        argv[n++] = D.root;
         if (config) {
                 write_config(config);
                 argv[n++] = "-c";
@@ -252,7 +280,40 @@ void daemon_start(const char *config, bool audit) {
                 argv[n++] = "-p";
                 argv[n++] = daemon_policy;
         }
-        D.pid = memcapd_start(argv, D.sock, D.log, daemon_pre_exec, 20000);
+        daemon_start_args(argv, NULL);
+}
+
+void daemon_start_args(const char *const *extra, const char *const *env) {
+        char *argv[32] = {NULL, "-s", D.sock, "-r", D.root};
+        size_t n = 5;
+
+        cr_assert(eq(int, D.pid, 0), "a daemon is already running");
+        for (; extra && *extra; extra++) {
+                cr_assert(lt(sz, n, ELEMENTSOF(argv) - 1), "too many memcapd arguments");
+                argv[n++] = (char *) *extra;
+        }
+        D.pid = wait_accepting(spawn_env(argv, D.log, daemon_pre_exec, env), D.sock, D.log, 20000);
+}
+
+void daemon_start_with_policy(const char *config_fields, const char *policy) {
+        const char *argv[] = {"-c", D.config, NULL};
+
+        write_file(D.policy, policy ? policy : "{}", strlen(policy ? policy : "{}"));
+        write_config(S("{\"policy\": \"%s\", \"audit\": \"%s\"%s%s}", D.policy, D.audit,
+                       config_fields ? ", " : "", config_fields ? config_fields : ""));
+        daemon_start_args(argv, NULL);
+}
+
+int memcapd_terminate(pid_t pid, int ms) {
+        int status;
+
+        kill(pid, SIGTERM);
+        status = mct_wait_pid(pid, ms);
+        if (status == -1) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+        }
+        return status;
 }
 
 /* SIGTERM, then expect exit status 0 and the socket gone. */
@@ -263,11 +324,9 @@ void daemon_stop(void) {
         if (pid == 0)
                 return;
         D.pid = 0;
-        cr_assert(eq(int, kill(pid, SIGTERM), 0));
-        status = mct_wait_pid(pid, 30000);
+        cr_assert(eq(int, kill(pid, 0), 0), "memcapd %d is gone", (int) pid);
+        status = memcapd_terminate(pid, 30000);
         if (status == -1) {
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
                 daemon_dump_log();
                 cr_fatal("memcapd did not stop within 30 s of SIGTERM");
         }
@@ -288,28 +347,37 @@ void daemon_suite_fini(void) {
         /* Collect everything before asserting, so a failure still cleans up. */
         if (pid > 0) {
                 D.pid = 0;
-                kill(pid, SIGTERM);
-                status = mct_wait_pid(pid, 30000);
-                if (status == -1) {
-                        kill(pid, SIGKILL);
-                        waitpid(pid, NULL, 0);
-                }
+                status = memcapd_terminate(pid, 30000);
                 clean = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
                 sock_gone = access(D.sock, F_OK) < 0 && errno == ENOENT;
                 if (!clean || !sock_gone)
                         daemon_dump_log();
         }
-        daemon_pre_exec = NULL;
-        daemon_policy = NULL;
-        if (D.dir[0])
-                mct_remove_tree(D.dir);
+        daemon_cleanup();
         mc_test_fini();
         cr_assert(clean, "memcapd did not exit 0 on SIGTERM (status 0x%x)", status);
         cr_assert(sock_gone, "memcapd left its socket behind");
 }
 
+void daemon_cleanup(void) {
+        if (D.pid > 0)
+                (void) memcapd_terminate(D.pid, 30000);
+        D.pid = 0;
+        daemon_pre_exec = NULL;
+        daemon_policy = NULL;
+        if (D.dir[0])
+                mct_remove_tree(D.dir);
+        D.dir[0] = 0;
+}
+
 void daemon_suite_init(void) {
         setup_dir();
+        daemon_start(NULL, false);
+}
+
+void daemon_start_with_data(void) {
+        setup_dir();
+        root_write_file("/data/f", "hello, world\n", 13);
         daemon_start(NULL, false);
 }
 
@@ -397,6 +465,12 @@ const char *expect_prefix(cl *c, const char *req, const char *prefix) {
         cr_assert(starts_with(got, prefix), "request: %s\n  got: %s\n want: %s...", req, got,
                   prefix);
         return got;
+}
+
+const char *not_found(const char *call, uint64_t id) {
+        return S("{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory.NotFound\","
+                 "\"message\":\"%s failed: Mmap %llu not found\",\"errno\":2}",
+                 call, (unsigned long long) id);
 }
 
 /* Mmap and return the new id, which the reply must carry both ways. */

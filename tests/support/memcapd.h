@@ -50,7 +50,7 @@ char *slurp(const char *path);
 typedef struct daemon_state {
         pid_t pid; /* 0 when not running */
         char dir[64];
-        char sock[128], root[128], log[128], audit[128], config[128];
+        char sock[128], root[128], log[128], audit[128], config[128], policy[128];
 } daemon_state;
 
 extern daemon_state D;
@@ -69,10 +69,23 @@ void pattern_file(const char *rel, size_t n);
 void root_read_file(const char *rel, off_t off, void *buf, size_t n);
 /* D.config := @json. */
 void write_config(const char *json);
-/* A fresh D.dir with root/data/small (16 bytes) and root/data/big (3 pages of pattern). */
+/*
+ * A fresh D.dir with root/data/small (16 bytes) and root/data/big (3 pages of pattern); the
+ * paths of D's log, audit log, config and policy file beneath it (none of them made yet).
+ */
 void setup_dir(void);
-/* Fork and exec memcapd with @argv (argv[0] is replaced); stdout and stderr to @out_path. */
+/*
+ * Fork and exec memcapd with @argv (argv[0] is replaced); stdout and stderr to @out_path. The
+ * daemon dies with the test process (PR_SET_PDEATHSIG), so a test that crashes past its .fini
+ * leaves no daemon behind.
+ */
 pid_t spawn_memcapd(char **argv, const char *out_path, void (*pre_exec)(void));
+/*
+ * Run memcapd with @argv (argv[0] is replaced) to its end (30 s at most), its output to
+ * D.dir/run.out; returns its exit status, the output in *@out (the caller frees it). It must
+ * exit, not die of a signal.
+ */
+int run_memcapd(char **argv, char **out);
 /*
  * spawn_memcapd(), then wait up to @ms until @sock accepts; the test fails (with the log
  * @out_path) when memcapd exits first or does not accept in time. Returns its pid.
@@ -87,10 +100,35 @@ void daemon_dump_log(void);
  * wait (20 s at most) until its socket accepts.
  */
 void daemon_start(const char *config, bool audit);
+/*
+ * Start memcapd with "-s D.sock -r D.root", then @extra (NULL-terminated; NULL for none), with
+ * @env ("NAME=value", NULL-terminated; NULL for none) added to its environment, and wait (20 s
+ * at most) until its socket accepts. daemon_start() is this with its options.
+ */
+void daemon_start_args(const char *const *extra, const char *const *env);
+/*
+ * Write @policy (JSON text; NULL for "{}") to D.policy and start memcapd with a config that
+ * names it and the audit log D.audit, plus @config_fields (JSON members, e.g.
+ * "\"capabilities\": {...}"; NULL for none).
+ */
+void daemon_start_with_policy(const char *config_fields, const char *policy);
 /* SIGTERM, then expect exit status 0 within 30 s and the socket gone. */
 void daemon_stop(void);
+/*
+ * SIGTERM @pid, SIGKILL when it has not ended within @ms; its wait status, or -1 when it had to
+ * be killed. Never asserts.
+ */
+int memcapd_terminate(pid_t pid, int ms);
 /* .init: setup_dir() and daemon_start(NULL, false). */
 void daemon_suite_init(void);
+/* .init: setup_dir(), root/data/f ("hello, world\n") and daemon_start(NULL, false). */
+void daemon_start_with_data(void);
+/*
+ * Stop the daemon if it runs, without asserting how it ended, remove D.dir and reset
+ * daemon_pre_exec and daemon_policy: the .fini of suites that assert a clean stop only where a
+ * test asks for it (daemon_stop()).
+ */
+void daemon_cleanup(void);
 /* .fini: stop the daemon (asserting a clean exit), remove the directory, check for leaks. */
 void daemon_suite_fini(void);
 
@@ -122,10 +160,9 @@ const char *hello_reply(const char *caps, pid_t pid, uid_t uid);
 #define OK          "{\"status\":\"success\"}"
 #define SYNCED      "{\"status\":\"success\",\"written\":true}"
 #define NOT_WRITTEN "{\"status\":\"success\",\"written\":false}"
-#define NOT_FOUND(call, id)                                                                        \
-        S("{\"status\":\"error\",\"kind\":\"NotFound\",\"code\":\"core.memory.NotFound\","         \
-          "\"message\":\"" call " failed: Mmap %llu not found\",\"errno\":2}",                     \
-          (unsigned long long) (id))
+/* The reply to @call naming an id @id the caller does not own, in an S() buffer. */
+const char *not_found(const char *call, uint64_t id);
+#define NOT_FOUND(call, id) not_found((call), (id))
 #define INVALID                                                                                    \
         "{\"status\":\"error\",\"kind\":\"InvalidArgument\",\"code\":\"core.memory."               \
         "InvalidArgument\",\"message\":\""

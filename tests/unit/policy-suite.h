@@ -61,6 +61,12 @@ int decide(const mc_policy *p, const mc__call *c, const mc_usage *u, mc_error *e
 
 void assert_denied(const mc_policy *p, const mc__call *c, const mc_usage *u, const char *rule);
 
+void assert_denied_with(const mc_policy *p, const mc__call *c, const mc_usage *u,
+                        const char *message);
+
+void assert_denied_saying(const mc_policy *p, const mc__call *c, const mc_usage *u,
+                          const char *part);
+
 void assert_allowed(const mc_policy *p, const mc__call *c, const mc_usage *u);
 
 mc__client_call client_of(unsigned caps);

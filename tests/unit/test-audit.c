@@ -7,6 +7,7 @@
  */
 
 #include "common.h"
+#include "core.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -84,6 +85,15 @@ static mc_audit *open_capture(capture *cap) {
         return a;
 }
 
+/* Append @s to the @n bytes of @buf, after a ',' unless it is the first; @buf must hold it. */
+static void join(char *buf, size_t size, size_t *n, bool first, const char *s) {
+        int k = snprintf(buf + *n, size - *n, "%s%s", first ? "" : ",", s);
+
+        cr_assert(gt(int, k, 0));
+        *n += (size_t) k;
+        cr_assert(lt(sz, *n, size));
+}
+
 /* Keys of a JSON object in their order in the text, joined by ','. */
 static void keys_of(json_t *obj, char *buf, size_t size) {
         const char *key;
@@ -91,12 +101,7 @@ static void keys_of(json_t *obj, char *buf, size_t size) {
         size_t n = 0;
 
         buf[0] = 0;
-        json_object_foreach(obj, key, v) {
-                int k = snprintf(buf + n, size - n, "%s%s", n ? "," : "", key);
-                cr_assert(gt(int, k, 0));
-                n += (size_t) k;
-                cr_assert(lt(sz, n, size));
-        }
+        json_object_foreach(obj, key, v) join(buf, size, &n, n == 0, key);
 }
 
 #define assert_keys(obj, expected)                                                                 \
@@ -129,10 +134,7 @@ static void jarray_str(json_t *arr, char *buf, size_t size) {
         buf[0] = 0;
         json_array_foreach(arr, i, v) {
                 cr_assert(is_type(JSON_STRING, v));
-                int k = snprintf(buf + n, size - n, "%s%s", i ? "," : "", json_string_value(v));
-                cr_assert(gt(int, k, 0));
-                n += (size_t) k;
-                cr_assert(lt(sz, n, size));
+                join(buf, size, &n, i == 0, json_string_value(v));
         }
 }
 
@@ -148,22 +150,11 @@ static void log_path(char *buf, size_t size) {
         unlink(buf);
 }
 
+/* The whole file (the support core's reader), which must be readable. */
 static char *read_all(const char *path, size_t *ret_len) {
-        FILE *f = fopen(path, "re");
-        char *data;
-        long n;
+        char *data = mct_read_all(path, ret_len);
 
-        cr_assert(not(eq(ptr, f, NULL)), "fopen %s: %m", path);
-        cr_assert(eq(int, fseek(f, 0, SEEK_END), 0));
-        n = ftell(f);
-        cr_assert(ge(long, n, 0));
-        rewind(f);
-        data = malloc((size_t) n + 1);
-        cr_assert(not(eq(ptr, data, NULL)));
-        cr_assert(eq(sz, fread(data, 1, (size_t) n, f), (size_t) n));
-        data[n] = 0;
-        fclose(f);
-        *ret_len = (size_t) n;
+        cr_assert(not(eq(ptr, data, NULL)), "reading %s: %m", path);
         return data;
 }
 

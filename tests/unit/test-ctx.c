@@ -9,16 +9,9 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "mapping.h"
 
 TestSuite(ctx, .fini = mc_test_fini);
-
-static int map_anon(mc_ctx *ctx, size_t len, mc_mapping *m) {
-        mc_map_request req = MC_MAP_REQUEST_INIT;
-        req.length = len;
-        req.prot = MC_PROT_READ_WRITE;
-        req.flags = MC_MAP_ANONYMOUS;
-        return mc_mmap(ctx, &req, m, NULL);
-}
 
 static int n_lines;
 static char last_line[2048];
@@ -38,8 +31,8 @@ Test(ctx, free_unmaps_what_is_left_and_audits_it) {
         cr_assert(eq(int, mc_ctx_new(&ctx, NULL), 0));
         cr_assert(eq(int, mc_audit_open_callback(count_cb, NULL, &audit, NULL), 0));
         mc_ctx_set_audit(ctx, audit);
-        cr_assert(eq(int, map_anon(ctx, 4096, &a), 0));
-        cr_assert(eq(int, map_anon(ctx, 8192, &b), 0));
+        cr_assert(eq(int, anon_map(ctx, 4096, MC_PROT_READ_WRITE, &a, NULL), 0));
+        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &b, NULL), 0));
         sreq.size = 4096;
         cr_assert(eq(int, mc_shared_open(ctx, &sreq, &s, NULL), 0));
         n_lines = 0;
@@ -62,7 +55,7 @@ Test(ctx, policy_is_copied_in_and_out) {
         mc_policy_set_max_memory_usage(p, 4096); /* after the copy: no effect on ctx */
         cr_assert(eq(int, mc_ctx_get_policy(ctx, &got, &err), 0));
         cr_assert(eq(u64, mc_policy_max_memory_usage(got), 8192));
-        cr_assert(eq(int, map_anon(ctx, 8192, &m), 0));
+        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, NULL), 0));
         mc_policy_free(got);
         mc_policy_free(p);
         cr_assert(eq(int, mc_ctx_set_policy(ctx, NULL, &err), -EINVAL));
@@ -78,15 +71,15 @@ Test(ctx, lowering_a_quota_below_usage_keeps_what_exists) {
         mc_ctx *ctx;
 
         cr_assert(eq(int, mc_ctx_new(&ctx, NULL), 0));
-        cr_assert(eq(int, map_anon(ctx, 4 * 4096, &a), 0));
+        cr_assert(eq(int, anon_map(ctx, 4 * 4096, MC_PROT_READ_WRITE, &a, NULL), 0));
         cr_assert(eq(int, mc_policy_new(&p, NULL), 0));
         mc_policy_set_max_memory_usage(p, 4096);
         cr_assert(eq(int, mc_ctx_set_policy(ctx, p, &err), 0));
         mc_policy_free(p);
         memset(a.ptr, 1, a.len);
-        cr_assert(eq(int, map_anon(ctx, 4096, &b), -EPERM));
+        cr_assert(eq(int, anon_map(ctx, 4096, MC_PROT_READ_WRITE, &b, NULL), -EPERM));
         cr_assert(eq(int, mc_munmap(ctx, &a, &err), 0));
-        cr_assert(eq(int, map_anon(ctx, 4096, &b), 0));
+        cr_assert(eq(int, anon_map(ctx, 4096, MC_PROT_READ_WRITE, &b, NULL), 0));
         mc_ctx_free(ctx);
 }
 
@@ -147,7 +140,7 @@ Test(ctx, audit_sink_replacement_and_events) {
 
         /* Turning the sink off: operations still work and write nothing. */
         mc_ctx_set_audit(ctx, NULL);
-        cr_assert(eq(int, map_anon(ctx, 4096, &m), 0));
+        cr_assert(eq(int, anon_map(ctx, 4096, MC_PROT_READ_WRITE, &m, NULL), 0));
         cr_assert(eq(int, mc_ctx_audit_event(ctx, "core.memory", "x", NULL, &err), 0));
         cr_assert(eq(int, n_lines, 1));
         mc_ctx_free(ctx);
@@ -159,7 +152,8 @@ static void *churn(void *arg) {
         (void) arg;
         for (int i = 0; i < 500; i++) {
                 mc_mapping m;
-                if (map_anon(shared_ctx, 4096 * (size_t) (1 + i % 3), &m) < 0)
+                if (anon_map(shared_ctx, 4096 * (size_t) (1 + i % 3), MC_PROT_READ_WRITE, &m,
+                             NULL) < 0)
                         return (void *) 1;
                 ((char *) m.ptr)[0] = 1;
                 if (mc_munmap(shared_ctx, &m, NULL) < 0)
@@ -194,7 +188,7 @@ Test(ctx, registry_holds_thousands_and_forgets_in_any_order, .timeout = 60) {
 
         cr_assert(eq(int, mc_ctx_new(&ctx, NULL), 0));
         for (int i = 0; i < N; i++)
-                cr_assert(eq(int, map_anon(ctx, 4096, &m[i]), 0));
+                cr_assert(eq(int, anon_map(ctx, 4096, MC_PROT_READ_WRITE, &m[i], NULL), 0));
         /* Unmap in a scrambled order; every other mapping must stay findable. */
         for (int k = 0; k < N; k++) {
                 int i = (int) (((long) k * 1237) % N);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "mapping.h"
 #include "proc.h"
 
 static mc_ctx *ctx;
@@ -108,14 +109,6 @@ static char *fail_realpath(const char *p, char *resolved) {
         return NULL;
 }
 
-static int map_anon(mc_mapping *m, mc_error *err) {
-        mc_map_request req = MC_MAP_REQUEST_INIT;
-        req.length = 8192;
-        req.prot = MC_PROT_READ_WRITE;
-        req.flags = MC_MAP_ANONYMOUS;
-        return mc_mmap(ctx, &req, m, err);
-}
-
 static void expect(int r, int e, mc_error_kind kind, const mc_error *err, const char *needle) {
         cr_assert(eq(int, r, -e), "%s", err->message);
         cr_assert(
@@ -142,7 +135,8 @@ Test(fault, mmap_failures) {
 
         mc_sys.mmap = fail_mmap;
         fail_errno = ENOMEM;
-        expect(map_anon(&m, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY, &err, "mmap anonymous");
+        expect(anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY,
+               &err, "mmap anonymous");
         fail_errno = EACCES;
         expect(mc_map_file(ctx, path, MC_PROT_READ_WRITE, NULL, &m, &err), EACCES,
                MC_ERR_PERMISSION_DENIED, &err, path);
@@ -150,7 +144,8 @@ Test(fault, mmap_failures) {
         expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), ENODEV, MC_ERR_UNSUPPORTED,
                &err, "does not support mmap");
         fail_errno = EAGAIN;
-        expect(map_anon(&m, &err), EAGAIN, MC_ERR_OUT_OF_MEMORY, &err, "RLIMIT_MEMLOCK");
+        expect(anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), EAGAIN, MC_ERR_OUT_OF_MEMORY,
+               &err, "RLIMIT_MEMLOCK");
         usage_is(0, 0, 0);
         cr_assert(eq(ptr, m.ptr, NULL));
         cr_assert(eq(int, count_fds(), fds), "no descriptor leaked");
@@ -199,7 +194,7 @@ Test(fault, munmap_failure_keeps_the_mapping) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m, copy;
 
-        cr_assert(eq(int, map_anon(&m, &err), 0));
+        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), 0));
         copy = m;
         mc_sys.munmap = fail_ptr2;
         fail_errno = EINVAL;
@@ -215,7 +210,7 @@ Test(fault, mprotect_msync_madvise_failures) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m;
 
-        cr_assert(eq(int, map_anon(&m, &err), 0));
+        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), 0));
         mc_sys.mprotect = fail_ptr3;
         fail_errno = EACCES;
         expect(mc_mprotect(ctx, &m, MC_PROT_READ, &err), EACCES, MC_ERR_PERMISSION_DENIED, &err,
@@ -245,7 +240,7 @@ Test(fault, mremap_failures_leave_the_mapping) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m, before;
 
-        cr_assert(eq(int, map_anon(&m, &err), 0));
+        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), 0));
         before = m;
         mc_sys.mremap = fail_mremap;
         fail_errno = ENOMEM;
@@ -264,7 +259,7 @@ Test(fault, mlock_failures) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m;
 
-        cr_assert(eq(int, map_anon(&m, &err), 0));
+        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), 0));
         mc_sys.mlock2 = fail_mlock2;
         fail_errno = EAGAIN;
         expect(mc_mlock(ctx, &m, 0, 4096, 0, &err), EAGAIN, MC_ERR_OUT_OF_MEMORY, &err,

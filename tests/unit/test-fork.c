@@ -13,6 +13,7 @@
  */
 
 #include "common.h"
+#include "mapping.h"
 #include "proc.h"
 
 #include <fcntl.h>
@@ -54,16 +55,6 @@ static mc_ctx *ctx_new(void) {
 
 static size_t page(void) {
         return mc_page_size();
-}
-
-static void map_anon(mc_ctx *ctx, size_t len, unsigned prot, mc_mapping *ret) {
-        mc_map_request req = MC_MAP_REQUEST_INIT;
-        mc_error err = MC_ERROR_INIT;
-
-        req.length = len;
-        req.prot = prot;
-        req.flags = MC_MAP_ANONYMOUS;
-        cr_assert(eq(int, mc_mmap(ctx, &req, ret, &err), 0), "%s", err.message);
 }
 
 /* A file of @size bytes holding @fill, unique to this process, removed at teardown. */
@@ -179,7 +170,7 @@ Test(fork, private_anonymous_is_copy_on_write) {
         mc_mapping m;
         mc_ctx *ctx = ctx_new();
 
-        map_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, 2 * page(), MC_PROT_READ_WRITE, &m);
         exchange(m.ptr, false);
         cr_assert(eq(str, (char *) m.ptr, "parent 2"));
         mc_ctx_free(ctx);
@@ -266,7 +257,7 @@ Test(fork, children_inherit_the_registry) {
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
-        map_anon(ctx, 3 * page(), MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, 3 * page(), MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
         mc_ctx_get_usage(ctx, &before);
         pid = fork();
@@ -298,8 +289,8 @@ Test(fork, dontfork_mapping_is_absent_in_the_child) {
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
-        map_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, &gone);
-        map_anon(ctx, page(), MC_PROT_READ_WRITE, &kept);
+        anon_map_ok(ctx, 4 * page(), MC_PROT_READ_WRITE, &gone);
+        anon_map_ok(ctx, page(), MC_PROT_READ_WRITE, &kept);
         memset(gone.ptr, 'g', gone.len);
         cr_assert(eq(int, mc_madvise(ctx, &gone, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0),
                   "%s", err.message);
@@ -377,7 +368,7 @@ Test(fork, dofork_undoes_dontfork) {
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
-        map_anon(ctx, page(), MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, page(), MC_PROT_READ_WRITE, &m);
         memcpy(m.ptr, "inherited", sizeof("inherited"));
         cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0), "%s",
                   err.message);
@@ -399,7 +390,7 @@ Test(fork, dontfork_applies_to_whole_mappings_only) {
         mc_ctx *ctx = ctx_new();
         int r;
 
-        map_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, 4 * page(), MC_PROT_READ_WRITE, &m);
         r = mc_madvise(ctx, &m, page(), page(), MC_ADVICE_DONTFORK, &err);
         cr_assert(eq(int, r, -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
@@ -412,7 +403,7 @@ Test(fork, wipeonfork_child_reads_zeroes) {
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
-        map_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, 2 * page(), MC_PROT_READ_WRITE, &m);
         memset(m.ptr, 's', m.len);
         cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK, &err), 0),
                   "%s", err.message);
@@ -438,7 +429,7 @@ Test(fork, keeponfork_undoes_wipeonfork) {
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
-        map_anon(ctx, page(), MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, page(), MC_PROT_READ_WRITE, &m);
         memcpy(m.ptr, "kept", sizeof("kept"));
         cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK, &err), 0),
                   "%s", err.message);
@@ -486,8 +477,8 @@ Test(fork, memory_locks_are_not_inherited) {
         pid_t pid;
         int r;
 
-        map_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, &m);
-        map_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, &partly);
+        anon_map_ok(ctx, 4 * page(), MC_PROT_READ_WRITE, &m);
+        anon_map_ok(ctx, 4 * page(), MC_PROT_READ_WRITE, &partly);
         r = mc_mlock(ctx, &m, 0, MC_LENGTH_ALL, 0, &err);
         if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
                 mc_ctx_free(ctx);
@@ -532,8 +523,8 @@ Test(fork, charge_is_exact_in_the_child) {
         pid_t pid;
         int r;
 
-        map_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, &anon);
-        map_anon(ctx, 3 * page(), MC_PROT_READ_WRITE, &gone);
+        anon_map_ok(ctx, 2 * page(), MC_PROT_READ_WRITE, &anon);
+        anon_map_ok(ctx, 3 * page(), MC_PROT_READ_WRITE, &gone);
         cr_assert(eq(int, mc_madvise(ctx, &gone, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0),
                   "%s", err.message);
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &file, &err), 0), "%s",
@@ -616,7 +607,7 @@ Test(fork, write_to_read_only_mapping_raises_sigsegv, .signal = SIGSEGV) {
         mc_mapping m;
         mc_ctx *ctx = ctx_new();
 
-        map_anon(ctx, page(), MC_PROT_READ, &m);
+        anon_map_ok(ctx, page(), MC_PROT_READ, &m);
         *(volatile char *) m.ptr = 1;
         cr_fatal("the write to a read-only mapping went through");
 }
@@ -643,7 +634,7 @@ Test(fork, read_only_stays_read_only_in_the_child) {
         pid_t pid;
         int status;
 
-        map_anon(ctx, page(), MC_PROT_READ, &m);
+        anon_map_ok(ctx, page(), MC_PROT_READ, &m);
         pid = fork();
         if (pid == 0) {
                 signal(SIGSEGV, SIG_DFL);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "mapping.h"
 
 static mc_ctx *ctx;
 static char path[128];
@@ -75,23 +76,12 @@ Test(guard, checks_range_protection_and_liveness) {
 }
 
 /* A successful access is remembered per thread; every change to the registry must undo that. */
-static mc_mapping map_anon(mc_ctx *c, size_t len) {
-        mc_map_request req = MC_MAP_REQUEST_INIT;
-        mc_error err = MC_ERROR_INIT;
-        mc_mapping m;
-
-        req.length = len;
-        req.prot = MC_PROT_READ_WRITE;
-        req.flags = MC_MAP_ANONYMOUS;
-        cr_assert(eq(int, mc_mmap(c, &req, &m, &err), 0), "%s", err.message);
-        return m;
-}
-
 Test(guard, a_change_after_a_successful_access_is_seen_by_the_next_one) {
         mc_error err = MC_ERROR_INIT;
-        mc_mapping m = map_anon(ctx, 2 * page), stale, fresh;
+        mc_mapping m, stale, fresh;
         char buf[16];
 
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_map_write(ctx, &m, 0, "before", 6, &err), 0), "%s", err.message);
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 6, &err), 0), "%s", err.message);
 
@@ -117,7 +107,7 @@ Test(guard, a_change_after_a_successful_access_is_seen_by_the_next_one) {
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 6, &err), 0), "%s", err.message);
         stale = m;
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0), "%s", err.message);
-        fresh = map_anon(ctx, 2 * page);
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &fresh);
         cr_assert(eq(int, mc_map_read(ctx, &stale, 0, buf, 6, &err), -ENOENT), "%s", err.message);
         cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
 
@@ -140,11 +130,11 @@ Test(guard, a_mapping_of_a_freed_context_is_unknown_to_the_next_context) {
         /* Ids start again in every context and the new context may get the freed one's address;
          * the first mapping of each has id 1, of another size. */
         cr_assert(eq(int, mc_ctx_new(&other, &err), 0), "%s", err.message);
-        old = map_anon(other, page);
+        anon_map_ok(other, page, MC_PROT_READ_WRITE, &old);
         cr_assert(eq(int, mc_map_read(other, &old, 0, buf, 8, &err), 0), "%s", err.message);
         other = mc_ctx_free(other);
         cr_assert(eq(int, mc_ctx_new(&other, &err), 0), "%s", err.message);
-        m = map_anon(other, 2 * page);
+        anon_map_ok(other, 2 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_map_read(other, &old, 0, buf, 8, &err), -ENOENT), "%s", err.message);
         cr_assert(eq(int, mc_map_read(other, &m, 0, buf, 8, &err), 0), "%s", err.message);
         other = mc_ctx_free(other);
@@ -165,11 +155,12 @@ static pid_t fork_reader(const mc_mapping *m) {
 
 Test(guard, a_child_does_not_read_a_mapping_it_did_not_inherit) {
         mc_error err = MC_ERROR_INIT;
-        mc_mapping m = map_anon(ctx, page);
+        mc_mapping m;
         char buf[8];
         int status;
         pid_t pid;
 
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0), "%s",
                   err.message);
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, &err), 0), "%s", err.message);

@@ -14,6 +14,8 @@
 #include <sys/syscall.h>
 
 #include "common.h"
+#include "audit.h"
+#include "mapping.h"
 #include "spawn.h"
 
 static mc_ctx *ctx;
@@ -30,16 +32,6 @@ static void teardown(void) {
 }
 
 TestSuite(numa, .init = setup, .fini = teardown);
-
-static void map_anon(size_t pages, mc_mapping *m) {
-        mc_map_request req = MC_MAP_REQUEST_INIT;
-        mc_error err = MC_ERROR_INIT;
-
-        req.length = pages * page;
-        req.prot = MC_PROT_READ_WRITE;
-        req.flags = MC_MAP_ANONYMOUS;
-        cr_assert(eq(int, mc_mmap(ctx, &req, m, &err), 0), "%s", err.message);
-}
 
 static void set_nodes_policy(uint64_t nodes) {
         mc_policy *p;
@@ -108,7 +100,7 @@ Test(numa, bind_query_move_on_the_one_node) {
         size_t moved = 99;
         mc_mapping m;
 
-        map_anon(4, &m);
+        anon_map_ok(ctx, 4 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(0), MC_NUMA_BIND, &err),
                      0),
@@ -149,7 +141,7 @@ Test(numa, a_node_the_process_cannot_use_is_refused_before_mbind) {
                      syscall(SYS_get_mempolicy, NULL, &allowed, 65, NULL, MPOL_F_MEMS_ALLOWED), 0));
         if (allowed & MC_NUMA_NODE(63))
                 cr_skip_test("this machine has node 63");
-        map_anon(1, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         mc_sys.mbind = fake_mbind;
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(63), MC_NUMA_BIND, &err),
@@ -169,7 +161,7 @@ Test(numa, interleave_reaches_mbind_as_asked) {
         mc_mapping m;
 
         fake_topology();
-        map_anon(4, &m);
+        anon_map_ok(ctx, 4 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, page + 1, page, MC_NUMA_NODE(1) | MC_NUMA_NODE(3),
                                   MC_NUMA_INTERLEAVE, &err),
@@ -195,7 +187,8 @@ Test(numa, move_counts_the_pages_that_arrived) {
         mc_mapping m;
 
         fake_topology();
-        map_anon(600, &m); /* more than one batch of move_pages */
+        anon_map_ok(ctx, 600 * page, MC_PROT_READ_WRITE,
+                    &m); /* more than one batch of move_pages */
         cr_assert(eq(int, mc_numa_move(ctx, &m, 0, MC_LENGTH_ALL, 2, &moved, &err), 0), "%s",
                   err.message);
         cr_assert(eq(int, move_flags, MPOL_MF_MOVE));
@@ -207,7 +200,7 @@ Test(numa, policy_allowed_numa_nodes) {
         mc_mapping m;
 
         fake_topology();
-        map_anon(1, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         set_nodes_policy(MC_NUMA_NODE(0) | MC_NUMA_NODE(1));
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(1) | MC_NUMA_NODE(2),
@@ -241,15 +234,17 @@ static long enosys_get_mempolicy(int *mode, unsigned long *nodemask, unsigned lo
         return -1;
 }
 
-static long enosys_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
-                         unsigned long maxnode, unsigned flags) {
+/* mbind(2) failing with mbind_errno (ENOSYS: a kernel without NUMA; EINVAL: a node it refuses). */
+static int mbind_errno;
+static long failing_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
+                          unsigned long maxnode, unsigned flags) {
         (void) addr;
         (void) len;
         (void) mode;
         (void) nodemask;
         (void) maxnode;
         (void) flags;
-        errno = ENOSYS;
+        errno = mbind_errno;
         return -1;
 }
 
@@ -258,9 +253,10 @@ Test(numa, kernel_without_numa_is_unsupported) {
         mc_numa_info info;
         mc_mapping m;
 
-        map_anon(1, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         mc_sys.get_mempolicy = enosys_get_mempolicy;
-        mc_sys.mbind = enosys_mbind;
+        mbind_errno = ENOSYS;
+        mc_sys.mbind = failing_mbind;
         cr_assert(eq(int, mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, 1, MC_NUMA_BIND, &err), -ENOSYS));
         cr_assert(eq(int, err.kind, MC_ERR_UNSUPPORTED), "%s", err.message);
         cr_assert(
@@ -278,7 +274,7 @@ Test(numa, bad_arguments) {
         mc_mapping m, gone;
 
         fake_topology();
-        map_anon(2, &m);
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(
                 eq(int, mc_numa_bind(ctx, NULL, 0, MC_LENGTH_ALL, 1, MC_NUMA_BIND, &err), -EINVAL));
         cr_assert(
@@ -305,7 +301,7 @@ Test(numa, bad_arguments) {
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, MC_LENGTH_ALL, NULL, 0, NULL, &err), -EINVAL));
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, MC_LENGTH_ALL, NULL, 3, &info, &err), -EINVAL));
         cr_assert(eq(int, n_mbind, 0));
-        map_anon(1, &gone);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &gone);
         cr_assert(eq(int, mc_munmap(ctx, &gone, &err), 0));
         cr_assert(eq(int, mc_numa_bind(ctx, &gone, 0, MC_LENGTH_ALL, 1, MC_NUMA_BIND, &err),
                      -ENOENT));
@@ -316,13 +312,7 @@ Test(numa, bad_arguments) {
 
 /* ---- audit and policy files ----------------------------------------------------------------- */
 
-static json_t *records[8];
-static int n_records;
-static void collect(const mc_audit_record *r, void *userdata) {
-        (void) userdata;
-        if (n_records < 8)
-                records[n_records++] = json_loads(r->json, 0, NULL);
-}
+static audit_kept kept;
 
 Test(numa, bind_and_move_are_audited_with_the_node_mask) {
         mc_error err = MC_ERROR_INIT;
@@ -332,19 +322,19 @@ Test(numa, bind_and_move_are_audited_with_the_node_mask) {
         json_t *rq;
 
         fake_topology();
-        map_anon(2, &m);
-        cr_assert(eq(int, mc_audit_open_callback(collect, NULL, &audit, NULL), 0));
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
+        cr_assert(eq(int, mc_audit_open_callback(audit_keep, &kept, &audit, NULL), 0));
         mc_ctx_set_audit(ctx, audit);
         cr_assert(
                 eq(int, mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, 0xa, MC_NUMA_INTERLEAVE, &err), 0));
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, MC_LENGTH_ALL, NULL, 0, &info, &err), 0));
         cr_assert(eq(int, mc_numa_query(ctx, &m, 0, 0, NULL, 0, &info, &err), -EINVAL));
         cr_assert(eq(int, mc_numa_move(ctx, &m, 0, MC_LENGTH_ALL, 2, NULL, &err), 0));
-        cr_assert(eq(int, n_records, 3)); /* the successful query is not recorded */
+        cr_assert(eq(int, kept.n, 3)); /* the successful query is not recorded */
 
-        cr_assert(eq(str, (char *) json_string_value(json_object_get(records[0], "operation")),
+        cr_assert(eq(str, (char *) json_string_value(json_object_get(kept.rec[0], "operation")),
                      "numa_bind"));
-        rq = json_object_get(records[0], "request");
+        rq = json_object_get(kept.rec[0], "request");
         cr_assert(eq(str, (char *) json_string_value(json_object_get(rq, "numa_mode")),
                      "Interleave"));
         cr_assert(eq(sz, json_array_size(json_object_get(rq, "numa_nodes")), 2));
@@ -352,15 +342,14 @@ Test(numa, bind_and_move_are_audited_with_the_node_mask) {
                      1));
         cr_assert(eq(i64, json_integer_value(json_array_get(json_object_get(rq, "numa_nodes"), 1)),
                      3));
-        cr_assert(eq(str, (char *) json_string_value(json_object_get(records[1], "operation")),
+        cr_assert(eq(str, (char *) json_string_value(json_object_get(kept.rec[1], "operation")),
                      "numa_query"));
-        cr_assert(eq(str, (char *) json_string_value(json_object_get(records[1], "outcome")),
+        cr_assert(eq(str, (char *) json_string_value(json_object_get(kept.rec[1], "outcome")),
                      "error"));
-        rq = json_object_get(records[2], "request");
+        rq = json_object_get(kept.rec[2], "request");
         cr_assert(eq(i64, json_integer_value(json_array_get(json_object_get(rq, "numa_nodes"), 0)),
                      2));
-        for (int i = 0; i < n_records; i++)
-                json_decref(records[i]);
+        audit_kept_free(&kept);
 }
 
 Test(numa, policy_file_field) {
@@ -395,18 +384,6 @@ Test(numa, policy_file_field) {
 }
 
 /* ---- placement at map time ------------------------------------------------------------------ */
-
-static long einval_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
-                         unsigned long maxnode, unsigned flags) {
-        (void) addr;
-        (void) len;
-        (void) mode;
-        (void) nodemask;
-        (void) maxnode;
-        (void) flags;
-        errno = EINVAL;
-        return -1;
-}
 
 static int n_munmap;
 static int count_munmap(void *addr, size_t len) {
@@ -445,7 +422,8 @@ Test(numa, placed_at_map_time) {
 
         /* A kernel that refuses the placement leaves no mapping behind. */
         set_nodes_policy(UINT64_MAX);
-        mc_sys.mbind = einval_mbind;
+        mbind_errno = EINVAL;
+        mc_sys.mbind = failing_mbind;
         mc_sys.munmap = count_munmap;
         cr_assert(eq(int, mc_mmap(ctx, &req, &m, &err), -EINVAL));
         cr_assert(eq(int, n_munmap, 1));
@@ -468,7 +446,7 @@ Test(numa, memcap_maps_shows_the_policy_and_the_nodes) {
         size_t i;
         json_t *v;
 
-        map_anon(3, &m);
+        anon_map_ok(ctx, 3 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int,
                      mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, MC_NUMA_NODE(0), MC_NUMA_BIND, &err),
                      0),

@@ -30,6 +30,24 @@ void assert_denied(const mc_policy *p, const mc__call *c, const mc_usage *u, con
         cr_assert(eq(int, strncmp(err.message, want, strlen(want)), 0), "%s", err.message);
 }
 
+/* @c must be denied with exactly @message. */
+void assert_denied_with(const mc_policy *p, const mc__call *c, const mc_usage *u,
+                        const char *message) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, decide(p, c, u, &err), -EPERM), "expected the denial: %s", message);
+        cr_assert(eq(str, err.message, (char *) message));
+}
+
+/* @c must be denied with a message that holds @part. */
+void assert_denied_saying(const mc_policy *p, const mc__call *c, const mc_usage *u,
+                          const char *part) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, decide(p, c, u, &err), -EPERM), "expected a denial saying: %s", part);
+        cr_assert(strstr(err.message, part) != NULL, "%s", err.message);
+}
+
 void assert_allowed(const mc_policy *p, const mc__call *c, const mc_usage *u) {
         mc_error err = MC_ERROR_INIT;
 
@@ -47,10 +65,10 @@ Test(policy, decide_allowed_syscalls) {
         assert_allowed(p, &c, NULL);
         mc__call_init(&c, MC_OP_SHM_OPEN, MC__CAP_MEMORY);
         assert_denied(p, &c, NULL, "allowed_syscalls");
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "shm_open denied by policy rule allowed_syscalls: the operation is not in "
-                     "the policy's allowed_syscalls (add \"shm_open\" to permit it)"));
+        assert_denied_with(
+                p, &c, NULL,
+                "shm_open denied by policy rule allowed_syscalls: the operation is not in "
+                "the policy's allowed_syscalls (add \"shm_open\" to permit it)");
 
         /* Every operation but the releasing ones is denied by an empty set. */
         cr_assert(eq(int, mc_policy_set_allowed_ops(p, 0), 0));
@@ -111,20 +129,19 @@ Test(policy, decide_manager_client_rules) {
         /* Mappings, pieces included. */
         cl.mappings = 2;
         c.add_mappings = 1;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "the client has 2 mappings (pieces of split mappings included), the limit "
-                     "per client is 2"));
+        assert_denied_with(
+                p, &c, NULL,
+                "the client has 2 mappings (pieces of split mappings included), the limit "
+                "per client is 2");
         cl.mappings = 1;
         assert_allowed(p, &c, NULL);
         c.add_mappings = 0;
         cl.pieces = 3;
         cl.add_pieces = 2;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "Mprotect would split Mmap 7 into 3 pieces, and the client would hold 3 "
-                     "mappings and pieces; the limit per client is 2 (the kernel keeps each "
-                     "piece as a mapping of its own)"));
+        assert_denied_with(p, &c, NULL,
+                           "Mprotect would split Mmap 7 into 3 pieces, and the client would hold 3 "
+                           "mappings and pieces; the limit per client is 2 (the kernel keeps each "
+                           "piece as a mapping of its own)");
         cl.add_pieces = 1;
         assert_allowed(p, &c, NULL);
         cl.add_pieces = 0;
@@ -132,9 +149,8 @@ Test(policy, decide_manager_client_rules) {
         /* Charged bytes: what max_memory_usage counts, per client. */
         cl.charged = 4096;
         c.add_charged = 8192;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "4096 bytes charged + 8192 exceed the limit per client of 8192 bytes"));
+        assert_denied_with(p, &c, NULL,
+                           "4096 bytes charged + 8192 exceed the limit per client of 8192 bytes");
         c.add_charged = 4096;
         assert_allowed(p, &c, NULL);
         cl.charged = UINT64_MAX;
@@ -145,10 +161,9 @@ Test(policy, decide_manager_client_rules) {
         /* Locked bytes. */
         cl.locked = 4096;
         c.add_locked = 1;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "Mlock of 1 more bytes: the client has 4096 bytes locked, the limit per "
-                     "client is 4096"));
+        assert_denied_with(p, &c, NULL,
+                           "Mlock of 1 more bytes: the client has 4096 bytes locked, the limit per "
+                           "client is 4096");
         cl.locked = 0;
         assert_allowed(p, &c, NULL);
         c.add_locked = 0;
@@ -157,10 +172,9 @@ Test(policy, decide_manager_client_rules) {
         mc__call_init(&c, MC_OP_MADVISE, MC__CAP_MEMORY);
         c.client = &cl;
         cl.advice = MC_ADVICE_REMOVE;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "advice REMOVE is not offered to clients: it frees the file's storage "
-                     "under every reader of the range; write zeros instead"));
+        assert_denied_with(p, &c, NULL,
+                           "advice REMOVE is not offered to clients: it frees the file's storage "
+                           "under every reader of the range; write zeros instead");
         cr_assert(eq(int, mc__policy_admit(p, &c, &err), -EPERM));
         cl.advice = MC_ADVICE_WILLNEED;
         assert_allowed(p, &c, NULL);
@@ -181,13 +195,11 @@ Test(policy, decide_manager_client_rules) {
         cr_assert(eq(ptr, (void *) mc_op_name(MC__OP_MMAP_FD), NULL), "not public operations");
         /* Without a client they are no operation at all. */
         c.client = NULL;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(strstr(err.message, "is not a memcap operation") != NULL, "%s", err.message);
+        assert_denied_saying(p, &c, NULL, "is not a memcap operation");
 }
 
 Test(policy, decide_flag_rules) {
         _cleanup_policy_ mc_policy *p = new_policy();
-        mc_error err = MC_ERROR_INIT;
         mc__call c;
 
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
@@ -199,11 +211,11 @@ Test(policy, decide_flag_rules) {
 
         mc__call_init(&c, MC_OP_MPROTECT, MC__CAP_MEMORY);
         c.write_exec = true;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "mprotect denied by policy rule allow_write_exec: write and execute on one "
-                     "mapping are not allowed (set \"allow_write_exec\": true in the policy to "
-                     "permit it)"));
+        assert_denied_with(
+                p, &c, NULL,
+                "mprotect denied by policy rule allow_write_exec: write and execute on one "
+                "mapping are not allowed (set \"allow_write_exec\": true in the policy to "
+                "permit it)");
         cr_assert(eq(int, mc_policy_set_allow_write_exec(p, true), 0));
         assert_allowed(p, &c, NULL);
 
@@ -279,10 +291,10 @@ Test(policy, decide_allowed_paths) {
 
         cr_assert(eq(int, mc_policy_add_allowed_path(p, "/srv/data", &err), 0));
         assert_denied(p, &c, NULL, "allowed_paths");
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "mmap denied by policy rule allowed_paths: '/etc/passwd' is not beneath any "
-                     "root in the policy's allowed_paths"));
+        assert_denied_with(
+                p, &c, NULL,
+                "mmap denied by policy rule allowed_paths: '/etc/passwd' is not beneath any "
+                "root in the policy's allowed_paths");
         c.req.resolved = "/srv/data2/x";
         assert_denied(p, &c, NULL, "allowed_paths");
         c.req.resolved = "/srv/data/x";
@@ -323,10 +335,10 @@ Test(policy, decide_allowed_shared_memory) {
         assert_allowed(p, &c, NULL);
         c.req.name = "/other";
         assert_denied(p, &c, NULL, "allowed_shared_memory");
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "shm_open denied by policy rule allowed_shared_memory: shared memory name "
-                     "'/other' matches no pattern in the policy's allowed_shared_memory"));
+        assert_denied_with(
+                p, &c, NULL,
+                "shm_open denied by policy rule allowed_shared_memory: shared memory name "
+                "'/other' matches no pattern in the policy's allowed_shared_memory");
         c.req.name = NULL;
         assert_denied(p, &c, NULL, "allowed_shared_memory");
 
@@ -345,7 +357,6 @@ Test(policy, decide_allowed_shared_memory) {
 
 Test(policy, decide_max_memory_usage_boundaries) {
         _cleanup_policy_ mc_policy *p = new_policy();
-        mc_error err = MC_ERROR_INIT;
         mc_usage u = {.charged_bytes = 4 * GiB - 4096};
         mc__call c;
 
@@ -355,10 +366,10 @@ Test(policy, decide_max_memory_usage_boundaries) {
         c.add_charged = 4097;
         assert_denied(p, &c, &u, "max_memory_usage");
         c.add_charged = 8192;
-        cr_assert(eq(int, decide(p, &c, &u, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "mmap denied by policy rule max_memory_usage: 4294963200 bytes charged + "
-                     "8192 requested exceed the limit of 4294967296 bytes"));
+        assert_denied_with(
+                p, &c, &u,
+                "mmap denied by policy rule max_memory_usage: 4294963200 bytes charged + "
+                "8192 requested exceed the limit of 4294967296 bytes");
 
         /* A request larger than the limit on its own. */
         u.charged_bytes = 0;
@@ -369,10 +380,10 @@ Test(policy, decide_max_memory_usage_boundaries) {
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, UINT64_MAX - 1), 0));
         u.charged_bytes = UINT64_MAX - 10;
         c.add_charged = 100;
-        cr_assert(eq(int, decide(p, &c, &u, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "mmap denied by policy rule max_memory_usage: 18446744073709551605 bytes "
-                     "charged + 100 requested overflow a 64-bit counter"));
+        assert_denied_with(
+                p, &c, &u,
+                "mmap denied by policy rule max_memory_usage: 18446744073709551605 bytes "
+                "charged + 100 requested overflow a 64-bit counter");
         c.add_charged = 9; /* UINT64_MAX - 1: exactly the limit */
         assert_allowed(p, &c, &u);
 
@@ -408,7 +419,6 @@ Test(policy, decide_usage_above_a_lowered_limit) {
 
 Test(policy, decide_max_locked_memory_boundaries) {
         _cleanup_policy_ mc_policy *p = new_policy();
-        mc_error err = MC_ERROR_INIT;
         mc_usage u = {.locked_bytes = 8 * MiB - 4096};
         mc__call c;
 
@@ -416,10 +426,9 @@ Test(policy, decide_max_locked_memory_boundaries) {
         c.add_locked = 4096;
         assert_allowed(p, &c, &u);
         c.add_locked = 4097;
-        cr_assert(eq(int, decide(p, &c, &u, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "mlock denied by policy rule max_locked_memory: 8384512 bytes locked + "
-                     "4097 requested exceed the limit of 8388608 bytes"));
+        assert_denied_with(p, &c, &u,
+                           "mlock denied by policy rule max_locked_memory: 8384512 bytes locked + "
+                           "4097 requested exceed the limit of 8388608 bytes");
         u.locked_bytes = UINT64_MAX;
         c.add_locked = 1;
         assert_denied(p, &c, &u, "max_locked_memory");
@@ -431,7 +440,6 @@ Test(policy, decide_max_locked_memory_boundaries) {
 
 Test(policy, decide_max_mappings_boundaries) {
         _cleanup_policy_ mc_policy *p = new_policy();
-        mc_error err = MC_ERROR_INIT;
         mc_usage u = {.mappings = 65535};
         mc__call c;
 
@@ -439,10 +447,10 @@ Test(policy, decide_max_mappings_boundaries) {
         c.add_mappings = 1;
         assert_allowed(p, &c, &u);
         u.mappings = 65536;
-        cr_assert(eq(int, decide(p, &c, &u, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "mmap denied by policy rule max_mappings: 65536 mappings live + 1 requested "
-                     "exceed the limit of 65536 mappings"));
+        assert_denied_with(
+                p, &c, &u,
+                "mmap denied by policy rule max_mappings: 65536 mappings live + 1 requested "
+                "exceed the limit of 65536 mappings");
         u.mappings = UINT64_MAX;
         assert_denied(p, &c, &u, "max_mappings");
         cr_assert(eq(int, mc_policy_set_max_mappings(p, MC_UNLIMITED), 0));
@@ -468,7 +476,6 @@ Test(policy, decide_quotas_checked_in_order) {
 
 Test(policy, decide_allowed_signals) {
         _cleanup_policy_ mc_policy *p = new_policy();
-        mc_error err = MC_ERROR_INIT;
         mc__call c;
 
         mc__call_init(&c, MC_OP_SIGNAL_RAISE, MC__CAP_SIGNAL);
@@ -476,18 +483,17 @@ Test(policy, decide_allowed_signals) {
         c.req.signo = SIGUSR1;
         assert_allowed(p, &c, NULL);
         c.req.signo = SIGKILL;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "signal_raise denied by policy rule allowed_signals: SIGKILL is not in the "
-                     "policy's allowed_signals (add \"SIGKILL\" to permit it)"));
+        assert_denied_with(
+                p, &c, NULL,
+                "signal_raise denied by policy rule allowed_signals: SIGKILL is not in the "
+                "policy's allowed_signals (add \"SIGKILL\" to permit it)");
 
         c.op = MC_OP_SIGNAL_SEND;
         c.target_classes = MC_TARGET_SELF;
         assert_denied(p, &c, NULL, "allowed_signals");
         c.req.signo = SIGRTMIN + 1;
         cr_assert(eq(int, mc_policy_set_signal_allowed(p, SIGRTMIN + 1, false), 0));
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(strstr(err.message, "SIGRTMIN+1 is not in") != NULL, "%s", err.message);
+        assert_denied_saying(p, &c, NULL, "SIGRTMIN+1 is not in");
         /* Sending signal 0 (kill -0) is allowed wherever sending is: only the target counts. */
         c.req.signo = 0;
         assert_allowed(p, &c, NULL);
@@ -499,8 +505,7 @@ Test(policy, decide_allowed_signals) {
         assert_allowed(p, &c, NULL);
         /* Raising it is not a probe: 0 is no signal there. */
         c.op = MC_OP_SIGNAL_RAISE;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(strstr(err.message, ": 0 is not in") != NULL, "%s", err.message);
+        assert_denied_saying(p, &c, NULL, ": 0 is not in");
         c.op = MC_OP_SIGNAL_SEND;
 
         /* Registering a handler, masking or waiting is not sending. */
@@ -528,12 +533,12 @@ Test(policy, decide_allowed_signal_targets) {
         c.target_classes = MC_TARGET_CHILDREN | MC_TARGET_SAME_UID | MC_TARGET_ANY;
         assert_allowed(p, &c, NULL);
         c.target_classes = MC_TARGET_SAME_UID | MC_TARGET_PROCESS_GROUP;
-        cr_assert(eq(int, decide(p, &c, NULL, &err), -EPERM));
-        cr_assert(eq(str, err.message,
-                     "signal_send denied by policy rule allowed_signal_targets: pid 4242 "
-                     "(process_group, same_uid) is not a target the policy allows; add "
-                     "\"process_group\" to allowed_signal_targets to permit it (allowed: self, "
-                     "children)"));
+        assert_denied_with(
+                p, &c, NULL,
+                "signal_send denied by policy rule allowed_signal_targets: pid 4242 "
+                "(process_group, same_uid) is not a target the policy allows; add "
+                "\"process_group\" to allowed_signal_targets to permit it (allowed: self, "
+                "children)");
         c.target_classes = 0;
         assert_denied(p, &c, NULL, "allowed_signal_targets");
 

@@ -584,8 +584,24 @@ static sig_state sig_state_of(int signo) {
                 cr_assert(not(mc__signal_registered(signo)));                                      \
         } while (0)
 
-Test(signal, inject_signalfd_failure_on_first_registration, .timeout = 10) {
+/*
+ * Registering a blocking handler for @signo, with a system call failing underneath, must fail
+ * with -@errnum and @kind and leave @signo as @before found it; the seam is reset afterwards.
+ */
+static void assert_register_fails(mc_ctx *ctx, int signo, collector *c, int errnum,
+                                  mc_error_kind kind, sig_state before) {
         mc_error err = MC_ERROR_INIT;
+
+        cr_assert(
+                eq(int,
+                   mc_signal_register_handler(ctx, signo, collect, c, MC_SIGNAL_BLOCK, NULL, &err),
+                   -errnum));
+        cr_assert(eq(int, err.kind, kind), "%s", err.message);
+        assert_same_state(signo, before);
+        mc__sys_reset();
+}
+
+Test(signal, inject_signalfd_failure_on_first_registration, .timeout = 10) {
         mc_ctx *ctx = ctx_new();
         sig_state before = sig_state_of(SIGUSR1);
         collector c;
@@ -593,13 +609,7 @@ Test(signal, inject_signalfd_failure_on_first_registration, .timeout = 10) {
         collector_init(&c, MC_SIGNAL_CONTINUE);
         mc_sys.signalfd = failing_signalfd;
         fail_errno = EMFILE;
-        cr_assert(eq(
-                int,
-                mc_signal_register_handler(ctx, SIGUSR1, collect, &c, MC_SIGNAL_BLOCK, NULL, &err),
-                -EMFILE));
-        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY), "%s", err.message);
-        assert_same_state(SIGUSR1, before);
-        mc__sys_reset();
+        assert_register_fails(ctx, SIGUSR1, &c, EMFILE, MC_ERR_OUT_OF_MEMORY, before);
         reg(ctx, SIGUSR1, collect, &c, 0, NULL);
         cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
         cr_assert(eq(sz, collector_wait(&c, 1, 5000), 1));
@@ -608,7 +618,6 @@ Test(signal, inject_signalfd_failure_on_first_registration, .timeout = 10) {
 }
 
 Test(signal, inject_signalfd_failure_on_another_signal, .timeout = 10) {
-        mc_error err = MC_ERROR_INIT;
         mc_ctx *ctx = ctx_new();
         sig_state before;
         collector c;
@@ -620,13 +629,7 @@ Test(signal, inject_signalfd_failure_on_another_signal, .timeout = 10) {
         cr_assert(eq(u64, before.watched, bit(SIGUSR1)));
         mc_sys.signalfd = failing_signalfd;
         fail_errno = ENOMEM;
-        cr_assert(eq(
-                int,
-                mc_signal_register_handler(ctx, SIGUSR2, collect, &c, MC_SIGNAL_BLOCK, NULL, &err),
-                -ENOMEM));
-        cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
-        assert_same_state(SIGUSR2, before);
-        mc__sys_reset();
+        assert_register_fails(ctx, SIGUSR2, &c, ENOMEM, MC_ERR_OUT_OF_MEMORY, before);
         cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
         cr_assert(eq(sz, collector_wait(&c, 1, 5000), 1), "the first registration still works");
         unreg(ctx, SIGUSR1);
@@ -634,7 +637,6 @@ Test(signal, inject_signalfd_failure_on_another_signal, .timeout = 10) {
 }
 
 Test(signal, inject_sigaction_failure, .timeout = 10) {
-        mc_error err = MC_ERROR_INIT;
         mc_ctx *ctx = ctx_new();
         sig_state before;
         collector c;
@@ -644,13 +646,7 @@ Test(signal, inject_sigaction_failure, .timeout = 10) {
         before = sig_state_of(SIGUSR2);
         mc_sys.sigaction = failing_sigaction;
         fail_errno = EINVAL;
-        cr_assert(eq(
-                int,
-                mc_signal_register_handler(ctx, SIGUSR2, collect, &c, MC_SIGNAL_BLOCK, NULL, &err),
-                -EINVAL));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
-        assert_same_state(SIGUSR2, before);
-        mc__sys_reset();
+        assert_register_fails(ctx, SIGUSR2, &c, EINVAL, MC_ERR_INVALID_ARGUMENT, before);
         reg(ctx, SIGUSR2, collect, &c, 0, NULL);
         cr_assert(eq(int, pthread_kill(pthread_self(), SIGUSR2), 0));
         cr_assert(eq(sz, collector_wait(&c, 1, 5000), 1));

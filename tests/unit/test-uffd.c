@@ -18,7 +18,10 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "audit.h"
+#include "mapping.h"
 #include "core.h"
+#include "proc.h"
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
@@ -53,16 +56,6 @@ static void teardown(void) {
 
 TestSuite(uffd, .init = setup, .fini = teardown, .timeout = 120);
 
-static void map_anon(size_t pages, mc_mapping *m) {
-        mc_map_request req = MC_MAP_REQUEST_INIT;
-        mc_error err = MC_ERROR_INIT;
-
-        req.length = pages * page;
-        req.prot = MC_PROT_READ_WRITE;
-        req.flags = MC_MAP_ANONYMOUS;
-        cr_assert(eq(int, mc_mmap(ctx, &req, m, &err), 0), "%s", err.message);
-}
-
 /* A shared mapping of a memfd of @pages pages; @fill writes 'a'+i into page i first. */
 static int map_memfd(size_t pages, bool fill, mc_mapping *m) {
         mc_map_request req = MC_MAP_REQUEST_INIT;
@@ -96,6 +89,21 @@ static mc_uffd_request request(unsigned modes, unsigned flags, mc_uffd_handler h
         return r;
 }
 
+/* Register @m for @req, which must succeed; the registration. */
+static mc_uffd *register_ok(const mc_mapping *m, const mc_uffd_request *req) {
+        mc_error err = MC_ERROR_INIT;
+        mc_uffd *u = NULL;
+
+        cr_assert(eq(int, mc_uffd_register(ctx, m, req, &u, &err), 0), "%s", err.message);
+        return u;
+}
+
+/* register_ok() of a fresh private anonymous mapping of @pages pages, in @m. */
+static mc_uffd *register_anon(size_t pages, const mc_uffd_request *req, mc_mapping *m) {
+        anon_map_ok(ctx, pages * page, MC_PROT_READ_WRITE, m);
+        return register_ok(m, req);
+}
+
 /* ---- handlers ------------------------------------------------------------------------------ */
 
 static atomic_int calls;
@@ -126,8 +134,7 @@ Test(uffd, lazy_load_on_memcaps_thread) {
         mc_uffd *u = NULL;
         const char *p;
 
-        map_anon(4, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_anon(4, &req, &m);
         p = m.ptr;
         /* Touch pages 2 and 0 only: each is served once, in the order touched. */
         cr_assert(eq(chr, p[2 * page + 7], 'C'));
@@ -184,8 +191,7 @@ Test(uffd, zero_fill_in_the_callers_loop) {
         mc_uffd *u = NULL;
         pthread_t th;
 
-        map_anon(2, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_anon(2, &req, &m);
         /* Nothing waits yet: dispatching serves nothing and does not block. */
         cr_assert(eq(int, mc_uffd_dispatch(u, &err), 0), "%s", err.message);
         t.addr = (char *) m.ptr + page + 5;
@@ -205,8 +211,7 @@ Test(uffd, dispatch_refused_with_memcaps_thread) {
         mc_mapping m;
         mc_uffd *u = NULL;
 
-        map_anon(1, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_anon(1, &req, &m);
         cr_assert(eq(int, mc_uffd_dispatch(u, &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
         cr_assert(eq(int, mc_uffd_dispatch(NULL, NULL), -EINVAL));
@@ -231,10 +236,10 @@ Test(uffd, write_protect_tracks_dirty_pages) {
         mc_uffd *u = NULL;
         char *p;
 
-        map_anon(4, &m);
+        anon_map_ok(ctx, 4 * page, MC_PROT_READ_WRITE, &m);
         p = m.ptr;
         memset(p, 1, 4 * page); /* present pages: only those can be protected */
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_ok(&m, &req);
         cr_assert(eq(int, mc_uffd_protect(u, 0, MC_LENGTH_ALL, true, &err), 0), "%s", err.message);
         p[page] = 7;
         p[3 * page + 9] = 8;
@@ -251,7 +256,7 @@ Test(uffd, write_protect_tracks_dirty_pages) {
         cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
 
         req = request(MC_UFFD_MISSING, 0, fill_image, NULL);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_ok(&m, &req);
         cr_assert(eq(int, mc_uffd_protect(u, 0, page, true, &err), -EINVAL));
         cr_assert(ne(ptr, strstr(err.message, "MC_UFFD_WP"), NULL), "%s", err.message);
         cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
@@ -267,7 +272,7 @@ Test(uffd, shared_memory_missing_and_minor) {
 
         /* Missing faults on an empty memfd: the handler supplies the pages. */
         fd = map_memfd(2, false, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_ok(&m, &req);
         cr_assert(eq(chr, ((char *) m.ptr)[page], 'B'));
         cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
@@ -276,7 +281,7 @@ Test(uffd, shared_memory_missing_and_minor) {
         /* Minor faults: the page cache holds the pages, the handler lets them be mapped. */
         fd = map_memfd(2, true, &m);
         req = request(MC_UFFD_MINOR, MC_UFFD_THREAD, answer, (void *) (intptr_t) MC_UFFD_CONTINUE);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_ok(&m, &req);
         cr_assert(eq(chr, ((char *) m.ptr)[page + 3], 'b'));
         mc_uffd_get_stats(u, &st);
         cr_assert(eq(u64, st.continued, 1));
@@ -303,8 +308,7 @@ Test(uffd, refused_fault_is_sigbus_not_a_hang) {
         mc_mapping m;
         mc_uffd *u = NULL;
 
-        map_anon(2, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_anon(2, &req, &m);
         assert_read_io(&m, page + 1);
         mc_uffd_get_stats(u, &st);
         cr_assert(eq(u64, st.failed, 1));
@@ -325,14 +329,14 @@ Test(uffd, answers_that_do_not_fit_fail_the_fault) {
         mc_mapping m;
         mc_uffd *u = NULL;
 
-        map_anon(ELEMENTSOF(wrong), &m);
+        anon_map_ok(ctx, ELEMENTSOF(wrong) * page, MC_PROT_READ_WRITE, &m);
         for (size_t i = 0; i < ELEMENTSOF(wrong); i++) {
                 mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, answer,
                                               (void *) (intptr_t) wrong[i]);
 
                 req.offset = i * page;
                 req.length = page;
-                cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+                u = register_ok(&m, &req);
                 assert_read_io(&m, i * page);
                 mc_uffd_get_stats(u, &st);
                 cr_assert(eq(u64, st.failed, 1), "answer %d", wrong[i]);
@@ -362,8 +366,7 @@ Test(uffd, slow_handler_is_given_up_on) {
 
         cr_assert(eq(int, pipe2(gate, O_CLOEXEC), 0));
         req.timeout_ms = 50;
-        map_anon(3, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_anon(3, &req, &m);
         /* The handler never returns in time: the faulting thread gets SIGBUS (Io). */
         assert_read_io(&m, 0);
         /* The registration is broken: later faults fail at once, the handler is not called. */
@@ -386,8 +389,7 @@ Test(uffd, unregister_wakes_a_waiting_thread) {
         mc_uffd *u = NULL;
         pthread_t th;
 
-        map_anon(1, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_anon(1, &req, &m);
         t.addr = m.ptr;
         cr_assert(eq(int, pthread_create(&th, NULL, touch_main, &t), 0));
         poll_bounded(u); /* the thread waits on its fault; the loop never dispatches */
@@ -416,8 +418,8 @@ Test(uffd, handler_cannot_unregister_itself) {
         mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, unregister_self, NULL);
         mc_mapping m;
 
-        map_anon(1, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &self_reg, &err), 0), "%s", err.message);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
+        self_reg = register_ok(&m, &req);
         cr_assert(eq(chr, ((char *) m.ptr)[0], 'Z'));
         cr_assert(eq(int, self_r, -EDEADLK));
         cr_assert(eq(int, self_errno, EDEADLK));
@@ -445,7 +447,7 @@ static int try_register(mc_uffd **u, mc_error *err) {
         mc_uffd_request req = request(MC_UFFD_MISSING, 0, fill_image, NULL);
         mc_mapping m;
 
-        map_anon(1, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         return mc_uffd_register(ctx, &m, &req, u, err);
 }
 
@@ -543,7 +545,7 @@ Test(uffd, bad_arguments) {
         mc_mapping m, gone;
         mc_uffd *u = NULL;
 
-        map_anon(2, &m);
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_uffd_register(ctx, NULL, &req, &u, &err), -EINVAL));
         cr_assert(eq(int, mc_uffd_register(ctx, &m, NULL, &u, &err), -EINVAL));
         cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, NULL, &err), -EINVAL));
@@ -572,7 +574,7 @@ Test(uffd, bad_arguments) {
         cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), -EINVAL));
         cr_assert(ne(ptr, strstr(err.message, "minor"), NULL), "%s", err.message);
         /* A mapping that is gone. */
-        map_anon(1, &gone);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &gone);
         cr_assert(eq(int, mc_munmap(ctx, &gone, &err), 0));
         req = request(MC_UFFD_MISSING, 0, fill_image, NULL);
         cr_assert(eq(int, mc_uffd_register(ctx, &gone, &req, &u, &err), -ENOENT));
@@ -604,16 +606,10 @@ Test(uffd, file_on_disk_is_refused) {
 
 /* ---- audit and policy files ------------------------------------------------------------------ */
 
-static json_t *records[8];
-static int n_records;
-static void collect(const mc_audit_record *r, void *userdata) {
-        (void) userdata;
-        if (n_records < 8)
-                records[n_records++] = json_loads(r->json, 0, NULL);
-}
+static audit_kept kept;
 
 static const char *rec_str(int i, const char *key) {
-        return json_string_value(json_object_get(records[i], key));
+        return json_string_value(json_object_get(kept.rec[i], key));
 }
 
 Test(uffd, register_and_unregister_are_audited) {
@@ -624,20 +620,20 @@ Test(uffd, register_and_unregister_are_audited) {
         mc_uffd *u = NULL;
         json_t *rq;
 
-        map_anon(2, &m);
-        cr_assert(eq(int, mc_audit_open_callback(collect, NULL, &audit, NULL), 0));
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
+        cr_assert(eq(int, mc_audit_open_callback(audit_keep, &kept, &audit, NULL), 0));
         mc_ctx_set_audit(ctx, audit);
         req.offset = page;
         req.length = page;
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_ok(&m, &req);
         cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
         set_policy(false, MC_OP_ALL);
         cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), -EPERM));
-        cr_assert(eq(int, n_records, 3));
+        cr_assert(eq(int, kept.n, 3));
 
         cr_assert(eq(str, (char *) rec_str(0, "operation"), "uffd_register"));
         cr_assert(eq(str, (char *) rec_str(0, "outcome"), "ok"));
-        rq = json_object_get(records[0], "request");
+        rq = json_object_get(kept.rec[0], "request");
         cr_assert(eq(i64, json_integer_value(json_object_get(rq, "offset")), (long long) page));
         cr_assert(eq(i64, json_integer_value(json_object_get(rq, "length")), (long long) page));
         cr_assert(eq(i64, json_integer_value(json_object_get(rq, "mapping_id")), (long long) m.id));
@@ -652,8 +648,7 @@ Test(uffd, register_and_unregister_are_audited) {
         cr_assert(eq(str, (char *) rec_str(1, "operation"), "uffd_unregister"));
         cr_assert(eq(str, (char *) rec_str(1, "outcome"), "ok"));
         cr_assert(eq(str, (char *) rec_str(2, "outcome"), "denied"));
-        for (int i = 0; i < n_records; i++)
-                json_decref(records[i]);
+        audit_kept_free(&kept);
 }
 
 Test(uffd, policy_file_field) {
@@ -705,8 +700,7 @@ Test(uffd, a_page_that_cannot_be_poisoned_breaks_the_registration) {
         mc_mapping m;
         mc_uffd *u = NULL;
 
-        map_anon(2, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_anon(2, &req, &m);
         mc_sys.uffd_ioctl = refuse_poison;
         /* The range is unregistered instead: the thread wakes and finds ordinary memory. */
         cr_assert(eq(chr, ((char *) m.ptr)[page], 0));
@@ -723,23 +717,15 @@ Test(uffd, a_fork_child_has_ordinary_memory) {
         mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
         mc_mapping m;
         mc_uffd *u = NULL;
-        int status;
         pid_t pid;
-        bool exited_ok;
 
-        map_anon(2, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_anon(2, &req, &m);
         cr_assert(eq(chr, ((char *) m.ptr)[0], 'A'));
         pid = fork();
         cr_assert(ge(int, pid, 0));
         if (pid == 0) /* page 0 was copied; page 1 was never there: a zero page, no wait */
                 _exit(((char *) m.ptr)[0] == 'A' && ((char *) m.ptr)[page] == 0 ? 0 : 1);
-        status = mct_wait_pid(pid, WAIT_MS);
-        if (status == -1)
-                kill(pid, SIGKILL);
-        cr_assert(not(eq(int, status, -1)), "the child still runs after %d ms", WAIT_MS);
-        exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        cr_assert(exited_ok, "child status 0x%x", status);
+        cr_assert(eq(int, child_status(pid), 0), "the child's checks failed");
         cr_assert(eq(int, atomic_load(&calls), 1));
         cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
 }
@@ -754,12 +740,9 @@ Test(uffd, a_fork_child_cannot_end_the_parents_registration) {
         mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
         mc_mapping m;
         mc_uffd *u = NULL;
-        int status;
         pid_t pid;
-        bool exited_ok;
 
-        map_anon(2, &m);
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
+        u = register_anon(2, &req, &m);
         cr_assert(eq(chr, ((char *) m.ptr)[0], 'A'));
         pid = fork();
         cr_assert(ge(int, pid, 0));
@@ -770,12 +753,7 @@ Test(uffd, a_fork_child_cannot_end_the_parents_registration) {
                 bad |= mc_uffd_unregister(ctx, u, &e) != 0;
                 _exit(bad);
         }
-        status = mct_wait_pid(pid, WAIT_MS);
-        if (status == -1)
-                kill(pid, SIGKILL);
-        cr_assert(not(eq(int, status, -1)), "the child still runs after %d ms", WAIT_MS);
-        exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        cr_assert(exited_ok, "child status 0x%x", status);
+        cr_assert(eq(int, child_status(pid), 0), "the child's checks failed");
         /* Still registered here: the first touch of page 1 goes to the handler. */
         cr_assert(eq(chr, ((char *) m.ptr)[page], 'B'));
         cr_assert(eq(int, atomic_load(&calls), 2));
@@ -800,10 +778,10 @@ Test(uffd, unregister_after_the_mapping_moved_or_went) {
          * Moved by mc_remap(): the kernel dropped the registration, and the old address may
          * hold another mapping by now; nothing to unregister. Grown in place: the range is.
          */
-        map_anon(1, &m);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         old = m.base;
-        cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), 0), "%s", err.message);
-        map_anon(1, &other);
+        u = register_ok(&m, &req);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &other);
         cr_assert(eq(int, mc_remap(ctx, &m, 64 * page, MC_REMAP_MAYMOVE, &err), 0), "%s",
                   err.message);
         mc_sys.uffd_ioctl = count_unregister;
@@ -812,7 +790,7 @@ Test(uffd, unregister_after_the_mapping_moved_or_went) {
 
         /* Unmapped: the same. */
         mc__sys_reset();
-        cr_assert(eq(int, mc_uffd_register(ctx, &other, &req, &u, &err), 0), "%s", err.message);
+        u = register_ok(&other, &req);
         cr_assert(eq(int, mc_munmap(ctx, &other, &err), 0));
         mc_sys.uffd_ioctl = count_unregister;
         cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
