@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <pty.h>
+#include <termios.h>
 
 static void fini(void) {
         daemon_cleanup();
@@ -90,6 +91,27 @@ static void term_type(term *t, const char *text) {
         cr_assert(eq(int, (int) write(t->fd, text, strlen(text)), (int) strlen(text)));
 }
 
+/*
+ * Type Ctrl-D once the line editor reads the terminal character by character. Typed while the
+ * terminal is still in canonical mode (the prompt can be on the screen a moment before), the
+ * line discipline turns it into an end-of-file that leaving canonical mode discards. The master
+ * side of a pty reports the terminal's modes.
+ */
+static void term_type_eof(term *t) {
+        int64_t end = mct_now_ms() + 20000;
+        struct termios tio;
+
+        for (;;) {
+                cr_assert(eq(int, tcgetattr(t->fd, &tio), 0), "tcgetattr: %s", strerror(errno));
+                if (!(tio.c_lflag & ICANON))
+                        break;
+                cr_assert(lt(i64, mct_now_ms(), end),
+                          "the session never left canonical mode; it said:\n%s", t->out);
+                mct_sleep_ms(10);
+        }
+        term_type(t, "\x04");
+}
+
 /* Wait for the session to end; its exit status. */
 static int term_finish(term *t) {
         int status = mct_wait_pid(t->pid, 20000);
@@ -128,7 +150,7 @@ Test(cli_repl, prompts_runs_commands_and_survives_errors) {
         term_type(&t, "read % --length 5\n");
         term_expect(&t, &at, "hello");
         term_expect(&t, &at, "memcap> ");
-        term_type(&t, "\x04"); /* Ctrl-D */
+        term_type_eof(&t);
         cr_assert(eq(int, term_finish(&t), 0));
 
         /* The history was kept (libedit writes a blank as \040). */
