@@ -183,7 +183,8 @@ MC_API int mc_policy_new(mc_policy **ret, mc_error *err);
 
 /**
  * mc_policy_load_file() - load a policy from a JSON file (see the top of this header).
- * @path: the file; read whole, at most 1 MiB.
+ * @path: the file, UTF-8 on every platform (Windows opens it by its UTF-16 name); read whole,
+ *        at most 1 MiB.
  * @ret: the new policy, owned by the caller; untouched on failure.
  *
  * Fields not in the file keep their default. Errors name the file, line and column and what is

@@ -928,14 +928,6 @@ Test(windows, send_to_the_console_group_needs_the_whole_group_target) {
         mc_ctx_free(ctx);
 }
 
-Test(windows, policy_json_is_unsupported_without_jansson) {
-        mc_policy *p = NULL;
-        mc_error e = MC_ERROR_INIT;
-        cr_assert_lt(mc_policy_load_string("{}", 2, NULL, &p, &e), 0);
-        cr_assert_eq(e.kind, MC_ERR_UNSUPPORTED, "%s", e.message);
-        cr_assert_null(p);
-}
-
 Test(windows, syslog_sink_is_unsupported) {
         mc_audit *a = NULL;
         mc_error e = MC_ERROR_INIT;
