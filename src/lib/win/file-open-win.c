@@ -45,7 +45,11 @@ static int resolve(mc__file *f, HANDLE h, mc_error *err) {
         if (n == 0 || n >= PATH_MAX)
                 return mc__error_errno(err, n ? ENAMETOOLONG : mc__win_errno(GetLastError()),
                                        "%s: resolving the path", name_of(f, name, sizeof(name)));
-        if (wcsncmp(p, L"\\\\?\\", 4) == 0)
+        /* The verbatim prefix off: "\\?\C:\x" is "C:\x", "\\?\UNC\srv\x" is "\\srv\x". */
+        if (wcsncmp(p, L"\\\\?\\UNC\\", 8) == 0) {
+                w[6] = L'\\';
+                p += 6;
+        } else if (wcsncmp(p, L"\\\\?\\", 4) == 0)
                 p += 4;
         if (WideCharToMultiByte(CP_UTF8, 0, p, -1, f->resolved, sizeof(f->resolved), NULL, NULL) <=
             0)
