@@ -769,6 +769,24 @@ Test(shm, map_shared_buffer_creates_then_opens) {
         mc_ctx_free(ctx);
 }
 
+Test(shm, close_zeroes_the_object) {
+        mc_ctx *ctx = new_ctx();
+        mc_shared s;
+        mc_error e = MC_ERROR_INIT;
+        char name[96];
+        cr_assert_eq(shm_create(ctx, shm_name(name, sizeof(name), "zero"), 4096, &s, &e), 0, "%s",
+                     e.message);
+        cr_assert_eq(mc_shared_close(ctx, &s, &e), 0, "%s", e.message);
+        /* mc_shared_close() promises a zeroed object with fd -1 on every platform. */
+        cr_assert_eq(s.fd, -1);
+        cr_assert_null(s.region.ptr);
+        cr_assert_eq(s.region.len, 0);
+        cr_assert_eq(s.name[0], 0, "the name is kept: %s", s.name);
+        /* Linux keeps the object until unlinked; Windows dropped it with its last handle. */
+        (void) mc_shared_unlink(ctx, name, NULL);
+        mc_ctx_free(ctx);
+}
+
 Test(shm, close_twice_is_not_found) {
         mc_ctx *ctx = new_ctx();
         mc_shared s, copy;
