@@ -75,6 +75,14 @@ int mc__win_errno(unsigned long code);
 /* The UTF-16 form of UTF-8 @s, malloc'ed; NULL with errno set (EINVAL: not UTF-8). */
 wchar_t *mc__win_wide(const char *s);
 
+/*
+ * The test seam of the console's control events (signal-win.c): what Windows does when the
+ * console sends @event (CTRL_CLOSE_EVENT, CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT, ...), that is
+ * call memcap's control handler; nonzero when memcap took the event. Nothing can make Wine or
+ * a test send CLOSE, LOGOFF or SHUTDOWN, so tests/portable/test-console-win.c calls this.
+ */
+int mc__signal_console_event(unsigned long event);
+
 /* The page size (GetSystemInfo()). */
 long mc__win_page_size(void);
 
