@@ -3,7 +3,8 @@
  * The security policy: the object with its embedded secure default, its setters and getters,
  * the name tables of operations and signal targets, the size parser the policy and the CLI
  * share, the path and shared-memory matchers, and mc__policy_decide(), the check the context
- * runs before every privileged operation. Loading and printing JSON live in policy-json.c.
+ * runs before every privileged operation. Loading and printing JSON live in policy-json.c;
+ * what a path root is, and what lies beneath one, is the OS layer's (path.h).
  *
  * mc__policy_decide() runs on every mmap, so it allocates nothing and makes no system call; it
  * formats a message only when it denies. The mapping manager's rules (a client's capabilities,
