@@ -183,7 +183,8 @@ MC_API int mc_policy_new(mc_policy **ret, mc_error *err);
 
 /**
  * mc_policy_load_file() - load a policy from a JSON file (see the top of this header).
- * @path: the file; read whole, at most 1 MiB.
+ * @path: the file, UTF-8 on every platform (Windows opens it by its UTF-16 name); read whole,
+ *        at most 1 MiB.
  * @ret: the new policy, owned by the caller; untouched on failure.
  *
  * Fields not in the file keep their default. Errors name the file, line and column and what is
@@ -254,8 +255,10 @@ MC_API int mc_policy_add_shared_memory_pattern(mc_policy *policy, const char *pa
 /*
  * Path roots for file mappings. By default any path may be mapped; once a root is added, only
  * files whose resolved path (symlinks followed, after opening) lies beneath a root may be.
- * @root must be absolute; it is normalised lexically ("//a/./b/" -> "/a/b"), not resolved.
- * mc_policy_allow_any_path() returns to the default. Return 0, -EINVAL or -ENOMEM.
+ * @root must be absolute; it is normalised lexically ("//a/./b/" -> "/a/b"), not resolved, and
+ * must not contain "..". On Windows it is a drive or UNC path ("C:\\data", "c:/data",
+ * "\\\\server\\share"; README.md, Platforms). mc_policy_allow_any_path() returns to the default.
+ * Return 0, -EINVAL or -ENOMEM.
  */
 MC_API int mc_policy_allow_any_path(mc_policy *policy);
 MC_API int mc_policy_add_allowed_path(mc_policy *policy, const char *root, mc_error *err);
@@ -275,7 +278,10 @@ MC_API bool mc_policy_signal_allowed(const mc_policy *policy, int signo);
 
 /**
  * mc_policy_path_allowed() - whether an absolute, already resolved @path lies beneath one of
- * the allowed roots (component-wise: "/srv/data2" is not beneath "/srv/data").
+ * the allowed roots (component-wise: "/srv/data2" is not beneath "/srv/data"). A path with a
+ * ".." component lies beneath no root. On Windows names compare case-insensitively, both
+ * separators count, and a path Windows could read as climbing (a name of dots and spaces
+ * only) lies beneath no root either.
  */
 MC_API bool mc_policy_path_allowed(const mc_policy *policy, const char *path);
 

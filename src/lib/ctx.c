@@ -13,10 +13,7 @@
 
 #include <stdio.h>
 
-#include "config.h"
-#if HAVE_JANSSON
 #include <jansson.h>
-#endif
 
 #include "ctx-def.h"
 
@@ -307,13 +304,6 @@ int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "audit event: capability and event must be 1..64 printable "
                                      "ASCII characters without quotes or backslashes");
-#if !HAVE_JANSSON
-        if (fields_json)
-                return mc__error_set(err, MC_ERR_UNSUPPORTED, ENOSYS,
-                                     "audit event '%s': this build of libmemcap cannot check "
-                                     "fields (built without jansson); pass NULL fields",
-                                     event);
-#else
         if (fields_json) {
                 json_error_t jerr;
                 json_t *v = json_loads(fields_json, JSON_REJECT_DUPLICATES, &jerr);
@@ -331,7 +321,6 @@ int mc_ctx_audit_event(mc_ctx *ctx, const char *capability, const char *event,
                                              event, v ? "not an object" : jerr.text,
                                              v ? 1 : jerr.column);
         }
-#endif
         if (!atomic_load_explicit(&ctx->has_audit, memory_order_relaxed))
                 return 0;
         pthread_mutex_lock(&ctx->audit_lock);

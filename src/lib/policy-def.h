@@ -62,8 +62,9 @@ const mc_policy *mc__policy_default(void);
 const char *mc__policy_check_pattern(const char *pattern);
 
 /*
- * Normalise an absolute root lexically into @buf ("//a/./b/" -> "/a/b"). Returns NULL on
- * success, else a static sentence saying what is wrong (relative, "..", too long).
+ * Normalise an absolute root lexically into @buf ("//a/./b/" -> "/a/b"; on Windows c:/data/
+ * -> C:\data). Returns NULL on success, else a static sentence saying what is wrong (relative,
+ * "..", too long). Defined by the OS layer (path.h: path-posix.c, win/path-win.c).
  */
 const char *mc__policy_normalize_root(const char *root, char *buf, size_t size);
 

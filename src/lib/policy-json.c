@@ -902,7 +902,8 @@ static json_t *signals_to_json(uint64_t set) {
         a = json_array();
         if (!a)
                 return NULL;
-        for (int signo = 1; signo <= MC__POLICY_SIGNAL_MAX; signo++) {
+        /* Only the platform's signals (Windows: 1..23), which is what the loader accepts. */
+        for (int signo = 1; signo <= MC_MIN(SIGRTMAX, MC__POLICY_SIGNAL_MAX); signo++) {
                 char name[16];
 
                 if (!(set & MC__SIGNAL_BIT(signo)))

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The security policy: the object with its embedded secure default, its setters and getters,
- * the path and shared-memory matchers, and mc__policy_decide(), the check the context runs
- * before every privileged operation. Loading and printing JSON live in policy-json.c, the name
- * tables and the size parser in policy-names.c.
+ * the shared-memory matcher, and mc__policy_decide(), the check the context runs before every
+ * privileged operation. Loading and printing JSON live in policy-json.c, the name tables and the
+ * size parser in policy-names.c; what a path root is, and what lies beneath one, is the OS
+ * layer's (path.h).
  *
  * mc__policy_decide() runs on every mmap, so it allocates nothing and makes no system call; it
  * formats a message only when it denies. The mapping manager's rules (a client's capabilities,
@@ -19,6 +20,7 @@
 #include <stdio.h>
 
 #include "internal.h"
+#include "path.h"
 #include "policy-def.h"
 
 /* ---- the object ------------------------------------------------------------------------------ */
@@ -306,44 +308,6 @@ int mc_policy_add_shared_memory_pattern(mc_policy *policy, const char *pattern, 
         return 0;
 }
 
-const char *mc__policy_normalize_root(const char *root, char *buf, size_t size) {
-        const char *s = root;
-        size_t n = 0;
-
-        assert(size >= 2);
-        if (!root || root[0] != '/')
-                return "a root must be an absolute path";
-        for (;;) {
-                size_t len;
-
-                while (*s == '/')
-                        s++;
-                if (*s == 0)
-                        break;
-                len = strcspn(s, "/");
-                if (len == 1 && s[0] == '.') {
-                        s += len;
-                        continue;
-                }
-                /*
-                 * ".." cannot be removed lexically without possibly changing which directory
-                 * is meant (a symlinked parent), so a root must not contain it.
-                 */
-                if (len == 2 && s[0] == '.' && s[1] == '.')
-                        return "a root must not contain '..'";
-                if (n + 1 + len >= size)
-                        return "a root must be shorter than PATH_MAX";
-                buf[n++] = '/';
-                memcpy(buf + n, s, len);
-                n += len;
-                s += len;
-        }
-        if (n == 0)
-                buf[n++] = '/';
-        buf[n] = 0;
-        return NULL;
-}
-
 int mc_policy_allow_any_path(mc_policy *policy) {
         if (!policy)
                 return -EINVAL;
@@ -427,73 +391,17 @@ bool mc_policy_signal_allowed(const mc_policy *policy, int signo) {
 
 /* ---- matchers -------------------------------------------------------------------------------- */
 
-/* Whether @path has a ".." component; such a path is not resolved and could climb out. */
-static bool path_has_dotdot(const char *path) {
-        for (const char *s = path; *s;) {
-                size_t len;
-
-                while (*s == '/')
-                        s++;
-                len = strcspn(s, "/");
-                if (len == 2 && s[0] == '.' && s[1] == '.')
-                        return true;
-                s += len;
-        }
-        return false;
-}
-
-/* Skip slashes and "." components. */
-static const char *skip_separators(const char *s) {
-        for (;;) {
-                while (*s == '/')
-                        s++;
-                if (s[0] == '.' && (s[1] == '/' || s[1] == 0))
-                        s++;
-                else
-                        return s;
-        }
-}
-
-/* Whether @path lies beneath the normalised @root, comparing whole components. */
-static bool path_beneath(const char *root, const char *path) {
-        const char *r = root, *p = path;
-
-        for (;;) {
-                size_t rl, pl;
-
-                while (*r == '/')
-                        r++;
-                p = skip_separators(p);
-                if (*r == 0)
-                        return true;
-                if (*p == 0)
-                        return false;
-                rl = strcspn(r, "/");
-                pl = strcspn(p, "/");
-                if (rl != pl || memcmp(r, p, rl) != 0)
-                        return false;
-                r += rl;
-                p += pl;
-        }
-}
-
 bool mc_policy_path_allowed(const mc_policy *policy, const char *path) {
         const mc_policy *p = policy_or_default(policy);
 
-#ifdef _WIN32
-        /* A drive-absolute path ("C:\\..."); roots are compared as given (README: Windows). */
-        if (path && ((path[0] | 0x20) >= 'a' && (path[0] | 0x20) <= 'z') && path[1] == ':' &&
-            (path[2] == '\\' || path[2] == '/') && p->any_path)
-                return true;
-#endif
-        if (!path || path[0] != '/')
+        if (!mc__path_absolute(path))
                 return false;
         if (p->any_path)
                 return true;
-        if (path_has_dotdot(path))
+        if (mc__path_may_climb(path))
                 return false;
         for (size_t i = 0; i < p->n_paths; i++)
-                if (path_beneath(p->paths[i], path))
+                if (mc__path_beneath(p->paths[i], path))
                         return true;
         return false;
 }

@@ -6,7 +6,9 @@
  * The creator's pid is written to an extended attribute of the object where tmpfs supports it,
  * so an opener can say who owns what it opened.
  *
- * Sections: names, the mapped region, open, close, unlink, resize, seals.
+ * What every platform shares (the request's checks, close, unlink) is in shm-call.c.
+ *
+ * Sections: the mapped region, open, close, unlink, resize, seals.
  */
 
 #include <fcntl.h>
@@ -15,7 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "ctx-def.h"
+#include "shm-int.h"
 
 #define CREATOR_XATTR "user.memcap.creator_pid"
 
@@ -128,7 +130,6 @@ static int open_existing(open_args *a, mc_error *err) {
  */
 static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         open_args *a = data;
-        size_t bytes;
 
         (void) err;
         if (a->name[0] && !a->req->create) {
@@ -145,13 +146,7 @@ static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                                                      /* shared= */ true, /* self= */ NULL);
                 }
         }
-        if (!align_up(a->map_len, a->page, &bytes))
-                bytes = SIZE_MAX;
-        /* tmpfs and hugetlbfs pages are memory: the region counts whole. */
-        c->add_bytes = bytes;
-        c->add_charged = bytes;
-        c->add_mappings = 1;
-        c->add_shared = 1;
+        mc__shm_charge_open(c, a->map_len, a->page);
         return 0;
 }
 
@@ -395,24 +390,12 @@ fail:
 
 static const mc__steps open_steps = {.prepare = open_prepare, .syscall = open_syscall};
 
-/* The request's own rules; @name is the normalised name. */
-static int open_check(const mc_shared_request *req, const mc_shared *ret, bool or_create,
-                      const char *name, mc_error *err) {
-        const char *why = NULL;
+const char *mc__shm_os_name_invalid(const char *name) {
+        (void) name;
+        return NULL;
+}
 
-        if (!req || !ret)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: request and ret must not be NULL");
-        if (req->name && !mc_shared_name_valid(req->name, &why))
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open '%.64s': invalid name: %s", req->name, why);
-        if (req->prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: unknown protection bits 0x%x", req->prot);
-        if (req->flags & ~(unsigned) MC_MAP_HUGEPAGE)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: only MC_MAP_HUGEPAGE may be given as a flag (the "
-                                     "region is always a shared mapping of the whole object)");
+int mc__shm_os_check(const mc_shared_request *req, const char *name, mc_error *err) {
         if (req->name && (req->flags & MC_MAP_HUGEPAGE))
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "shm_open '%s': huge pages are for anonymous regions only",
@@ -433,38 +416,7 @@ static int open_check(const mc_shared_request *req, const mc_shared *ret, bool o
         if ((req->flags & MC_MAP_HUGEPAGE) && req->seals)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "shm_open: huge page regions cannot be sealed");
-        if (req->mode & ~0777u)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: mode 0%o has bits beyond 0777", req->mode);
-        if ((req->create || !req->name || or_create) && req->size == 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: creating needs a size > 0");
-        if (req->size > (size_t) PTRDIFF_MAX)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                     "shm_open: size %zu is too large", req->size);
         return 0;
-}
-
-/* The request's fields of the audit record, and the decision inputs. */
-static void open_describe(mc__call *c, const mc_shared_request *req, const char *name) {
-        c->fields = MC__F_LENGTH | MC__F_PROT;
-        c->req.length = req->size;
-        c->req.prot = req->prot;
-        if (req->seals) {
-                c->fields |= MC__F_SEALS;
-                c->req.seals = req->seals;
-        }
-        if (req->flags) {
-                c->fields |= MC__F_FLAGS;
-                c->req.flags = req->flags;
-        }
-        if (req->name) {
-                c->fields |= MC__F_NAME;
-                /* The normalised name once it is valid; as given otherwise. */
-                c->req.name = name[0] ? name : req->name;
-        }
-        c->huge = req->flags & MC_MAP_HUGEPAGE;
-        c->write_exec = (req->prot & MC_PROT_WRITE) && (req->prot & MC_PROT_EXEC);
 }
 
 static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create,
@@ -477,12 +429,7 @@ static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create
 
         mc__call_init(&c, MC_OP_SHM_OPEN, MC__CAP_MEMORY);
         c.client = cl;
-        if (req && ret) {
-                if (req->name && mc_shared_name_valid(req->name, NULL))
-                        mc__shm_name_normalize(req->name, a.name);
-                open_describe(&c, req, a.name);
-        }
-        r = open_check(req, ret, or_create, a.name, &e);
+        r = mc__shm_open_begin(&c, req, ret, or_create, a.name, &e);
         if (r >= 0) {
                 a.page = c.huge ? mc__huge_page_size() : mc_page_size();
                 a.map_len = req->size;
@@ -490,8 +437,9 @@ static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create
         return mc__ctx_run(ctx, &c, r, &e, &open_steps, &a, err);
 }
 
-int mc_shared_open(mc_ctx *ctx, const mc_shared_request *req, mc_shared *ret, mc_error *err) {
-        return open_common(ctx, req, /* or_create= */ false, /* cl= */ NULL, ret, err);
+int mc__shm_os_open(mc_ctx *ctx, const mc_shared_request *req, bool or_create, mc_shared *ret,
+                    mc_error *err) {
+        return open_common(ctx, req, or_create, /* cl= */ NULL, ret, err);
 }
 
 int mc__shared_open_client(mc_ctx *ctx, const mc_shared_request *req, mc__client_call *cl,
@@ -499,125 +447,11 @@ int mc__shared_open_client(mc_ctx *ctx, const mc_shared_request *req, mc__client
         return open_common(ctx, req, /* or_create= */ false, cl, ret, err);
 }
 
-int mc_map_shared_buffer(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret,
-                         mc_error *err) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+/* ---- close -------------------------------------------------------------------------------- */
 
-        req.name = name;
-        req.size = size;
-        req.create = false;
-        req.prot = MC_PROT_READ_WRITE;
-        return open_common(ctx, &req, /* or_create= */ name != NULL, /* cl= */ NULL, ret, err);
-}
-
-/* ---- close ---------------------------------------------------------------------------------- */
-
-typedef struct shm_args {
-        mc_shared *shm;
-        mc__entry *e;
-        size_t new_len;
-        size_t new_base_len;
-        unsigned seals;
-} shm_args;
-
-static int shm_lookup(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        shm_args *a = data;
-
-        a->e = mc__registry_lookup(ctx, &a->shm->region);
-        if (!a->e || a->e->kind != MC__KIND_SHARED || a->e->fd != a->shm->fd)
-                return mc__error_set(err, MC_ERR_NOT_FOUND, ENOENT,
-                                     "%s '%s': not a shared memory object open in this context",
-                                     mc_op_name(c->op),
-                                     a->shm->name[0] ? a->shm->name : "(anonymous)");
-        /* From the registry, not from the caller's value: the audit trail must be true. */
-        c->has_owner = true;
-        c->owner_local = a->e->owner_local;
-        c->owner_pid = a->e->owner_pid;
-        return 0;
-}
-
-static int close_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        shm_args *a = data;
-        int fd = a->e->fd;
-        int r;
-
-        r = mc__unmap_entry(ctx, c, a->e, err);
-        if (r < 0)
-                return r;
-        c->sub_shared = 1;
+void mc__shm_os_release(int fd) {
         /* close() errors mean nothing for a memory object, and the fd is gone either way. */
         (void) mc_sys.close(fd);
-        return 0;
-}
-
-static const mc__steps close_steps = {.prepare = shm_lookup, .syscall = close_syscall};
-
-static void call_set_shared(mc__call *c, const mc_shared *shm) {
-        c->fields |= MC__F_ADDR | MC__F_LENGTH | MC__F_ID | MC__F_FD;
-        c->req.addr = shm->region.ptr;
-        c->req.length = shm->region.len;
-        c->req.id = shm->region.id;
-        c->req.fd = shm->fd;
-        if (shm->name[0] && memchr(shm->name, 0, sizeof(shm->name))) {
-                c->fields |= MC__F_NAME;
-                c->req.name = shm->name;
-        }
-}
-
-static int shared_op_check(mc_op op, const mc_shared *shm, const shm_args *a, mc_error *err) {
-        if (!shm)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "%s: the shared memory object must not be NULL",
-                                     mc_op_name(op));
-        /* memcap always leaves a terminated name: a value without one is forged, and must not
-         * be read past its end by the messages below. */
-        if (!memchr(shm->name, 0, sizeof(shm->name)))
-                return mc__error_set(err, MC_ERR_NOT_FOUND, ENOENT,
-                                     "%s: not a shared memory object open in this context (its "
-                                     "name is not terminated)",
-                                     mc_op_name(op));
-        if (op == MC_OP_SHM_RESIZE && a->new_len == 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_resize: the new size is 0");
-        if (op == MC_OP_SHM_SEAL &&
-            (a->seals == 0 ||
-             (a->seals & ~(unsigned) (MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_WRITE |
-                                      MC_SEAL_FUTURE_WRITE | MC_SEAL_SEAL))))
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_seal: seal bits 0x%x are empty or unknown", a->seals);
-        return 0;
-}
-
-static int shared_op(mc_op op, mc_ctx *ctx, mc_shared *shm, shm_args *a, const mc__steps *steps,
-                     mc_error *err) {
-        mc_error e = MC_ERROR_INIT;
-        mc__call c;
-        int r;
-
-        mc__call_init(&c, op, MC__CAP_MEMORY);
-        if (shm)
-                call_set_shared(&c, shm);
-        if (op == MC_OP_SHM_RESIZE) {
-                c.fields |= MC__F_NEW_LENGTH;
-                c.req.new_length = a->new_len;
-        }
-        if (op == MC_OP_SHM_SEAL) {
-                c.fields |= MC__F_SEALS;
-                c.req.seals = a->seals;
-        }
-        r = shared_op_check(op, shm, a, &e);
-        return mc__ctx_run(ctx, &c, r, &e, steps, a, err);
-}
-
-int mc_shared_close(mc_ctx *ctx, mc_shared *shm, mc_error *err) {
-        shm_args a = {.shm = shm};
-        int r = shared_op(MC_OP_SHM_CLOSE, ctx, shm, &a, &close_steps, err);
-
-        if (r >= 0) {
-                memset(shm, 0, sizeof(*shm));
-                shm->fd = -1;
-        }
-        return r;
 }
 
 /* ---- unlink --------------------------------------------------------------------------------- */
@@ -628,7 +462,7 @@ int mc_shared_close(mc_ctx *ctx, mc_shared *shm, mc_error *err) {
  * fails (no read permission, not a regular file) or the name turns out to have pointed at
  * another object by the time it was removed, the owner is unknown: Remote(0).
  */
-static int unlink_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+int mc__shm_os_unlink(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
@@ -646,33 +480,11 @@ static int unlink_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         return 0;
 }
 
-static const mc__steps unlink_steps = {.syscall = unlink_syscall};
-
-int mc_shared_unlink(mc_ctx *ctx, const char *name, mc_error *err) {
-        char norm[MC_SHARED_NAME_MAX + 2];
-        mc_error e = MC_ERROR_INIT;
-        const char *why = NULL;
-        mc__call c;
-        int r = 0;
-
-        mc__call_init(&c, MC_OP_SHM_UNLINK, MC__CAP_MEMORY);
-        c.fields = MC__F_NAME;
-        c.req.name = name ? name : "";
-        if (!mc_shared_name_valid(name, &why))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_unlink '%.64s': invalid name: %s", name ? name : "", why);
-        else {
-                mc__shm_name_normalize(name, norm);
-                c.req.name = norm;
-        }
-        return mc__ctx_run(ctx, &c, r, &e, &unlink_steps, NULL, err);
-}
-
 /* ---- resize --------------------------------------------------------------------------------- */
 
 static int resize_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        shm_args *a = data;
-        int r = shm_lookup(ctx, c, data, err);
+        mc__shm_args *a = data;
+        int r = mc__shm_lookup(ctx, c, data, err);
 
         if (r < 0)
                 return r;
@@ -711,7 +523,7 @@ static int set_size(int fd, size_t old_size, size_t new_size) {
 }
 
 static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        shm_args *a = data;
+        mc__shm_args *a = data;
         mc__entry *e = a->e;
         const char *what = a->shm->name[0] ? a->shm->name : "(anonymous)";
         uint64_t before = mc__entry_charge(e);
@@ -775,15 +587,15 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 static const mc__steps resize_steps = {.prepare = resize_prepare, .syscall = resize_syscall};
 
 int mc_shared_resize(mc_ctx *ctx, mc_shared *shm, size_t new_size, mc_error *err) {
-        shm_args a = {.shm = shm, .new_len = new_size};
-        return shared_op(MC_OP_SHM_RESIZE, ctx, shm, &a, &resize_steps, err);
+        mc__shm_args a = {.shm = shm, .new_len = new_size};
+        return mc__shm_op(MC_OP_SHM_RESIZE, ctx, shm, &a, &resize_steps, err);
 }
 
 /* ---- seals ---------------------------------------------------------------------------------- */
 
 static int seal_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        shm_args *a = data;
-        int r = shm_lookup(ctx, c, data, err);
+        mc__shm_args *a = data;
+        int r = mc__shm_lookup(ctx, c, data, err);
 
         if (r < 0)
                 return r;
@@ -796,7 +608,7 @@ static int seal_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 }
 
 static int seal_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        shm_args *a = data;
+        mc__shm_args *a = data;
 
         (void) ctx;
         (void) c;
@@ -806,8 +618,8 @@ static int seal_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 static const mc__steps seal_steps = {.prepare = seal_prepare, .syscall = seal_syscall};
 
 int mc_shared_seal(mc_ctx *ctx, mc_shared *shm, unsigned seals, mc_error *err) {
-        shm_args a = {.shm = shm, .seals = seals};
-        return shared_op(MC_OP_SHM_SEAL, ctx, shm, &a, &seal_steps, err);
+        mc__shm_args a = {.shm = shm, .seals = seals};
+        return mc__shm_op(MC_OP_SHM_SEAL, ctx, shm, &a, &seal_steps, err);
 }
 
 int mc_shared_seals(const mc_shared *shm, unsigned *ret_seals, mc_error *err) {

@@ -36,24 +36,6 @@ void mc__file_done(mc__file *f) {
         f->pfd = -EBADF;
 }
 
-/* The UTF-16 form of UTF-8 @s, malloc'ed; NULL with errno set (EINVAL: not UTF-8). */
-static wchar_t *to_wide(const char *s) {
-        int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
-        wchar_t *w;
-
-        if (n <= 0) {
-                errno = EINVAL;
-                return NULL;
-        }
-        w = malloc((size_t) n * sizeof(*w));
-        if (!w) {
-                errno = ENOMEM;
-                return NULL;
-        }
-        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n);
-        return w;
-}
-
 static int resolve(mc__file *f, HANDLE h, mc_error *err) {
         wchar_t w[PATH_MAX];
         const wchar_t *p = w;
@@ -63,7 +45,11 @@ static int resolve(mc__file *f, HANDLE h, mc_error *err) {
         if (n == 0 || n >= PATH_MAX)
                 return mc__error_errno(err, n ? ENAMETOOLONG : mc__win_errno(GetLastError()),
                                        "%s: resolving the path", name_of(f, name, sizeof(name)));
-        if (wcsncmp(p, L"\\\\?\\", 4) == 0)
+        /* The verbatim prefix off: "\\?\C:\x" is "C:\x", "\\?\UNC\srv\x" is "\\srv\x". */
+        if (wcsncmp(p, L"\\\\?\\UNC\\", 8) == 0) {
+                w[6] = L'\\';
+                p += 6;
+        } else if (wcsncmp(p, L"\\\\?\\", 4) == 0)
                 p += 4;
         if (WideCharToMultiByte(CP_UTF8, 0, p, -1, f->resolved, sizeof(f->resolved), NULL, NULL) <=
             0)
@@ -82,7 +68,7 @@ int mc__file_open(mc__file *f, const char *op, const char *path, unsigned flags,
         if (!path || !*path)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s: the path is empty",
                                      op);
-        w = to_wide(path);
+        w = mc__win_wide(path);
         if (!w)
                 return mc__error_errno(err, errno, "%s: the path is not UTF-8",
                                        name_of(f, name, sizeof(name)));

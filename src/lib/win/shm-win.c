@@ -23,7 +23,7 @@
 #include <sys/mman.h>
 #include <windows.h>
 
-#include "ctx-def.h"
+#include "shm-int.h"
 
 /* "Local\memcap.<name>" in UTF-16 for the normalised "/name"; NULL with EINVAL if not UTF-8. */
 static wchar_t *section_name(const char *norm, wchar_t *buf, size_t size) {
@@ -91,7 +91,6 @@ static void close_section(open_args *a) {
 /* As on Linux, an existing object is opened before the decision: its size decides the quota. */
 static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         open_args *a = data;
-        size_t bytes;
 
         (void) err;
         if (a->name[0] && !a->req->create && open_existing(a, &a->open_err) < 0) {
@@ -105,12 +104,7 @@ static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 mc__object_id id = section_object(a->name);
                 c->wx_alias = mc__objects_wx(ctx, &id, a->req->prot, /* shared= */ true, NULL);
         }
-        if (!align_up(a->map_len, mc_page_size(), &bytes))
-                bytes = SIZE_MAX;
-        c->add_bytes = bytes;
-        c->add_charged = bytes;
-        c->add_mappings = 1;
-        c->add_shared = 1;
+        mc__shm_charge_open(c, a->map_len, mc_page_size());
         return 0;
 }
 
@@ -175,201 +169,68 @@ static int open_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
 
 static const mc__steps open_steps = {.prepare = open_prepare, .syscall = open_syscall};
 
-static int open_check(const mc_shared_request *req, const mc_shared *ret, bool or_create,
-                      const char *name, mc_error *err) {
-        const char *why = NULL;
+const char *mc__shm_os_name_invalid(const char *name) {
+        wchar_t w[MC_SHARED_NAME_MAX + 32];
 
-        if (!req || !ret)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: request and ret must not be NULL");
-        if (req->name && !mc_shared_name_valid(req->name, &why))
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open '%.64s': invalid name: %s", req->name, why);
-        if (req->name && strchr(req->name + (req->name[0] == '/'), '\\'))
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open '%.64s': invalid name: a name holds no '\\' on "
-                                     "Windows (it separates object namespaces)",
-                                     req->name);
-        if (req->prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: unknown protection bits 0x%x", req->prot);
-        if (req->flags & ~(unsigned) MC_MAP_HUGEPAGE)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: only MC_MAP_HUGEPAGE may be given as a flag (the "
-                                     "region is always a shared mapping of the whole object)");
+        if (strchr(name + 1, '\\'))
+                return "a name holds no '\\' on Windows (it separates object namespaces)";
+        if (!section_name(name, w, ARRAYSIZE(w)))
+                return "not UTF-8";
+        return NULL;
+}
+
+int mc__shm_os_check(const mc_shared_request *req, const char *name, mc_error *err) {
+        (void) name;
         if (req->flags & MC_MAP_HUGEPAGE)
                 return mc__error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
                                      "shm_open: huge page regions are not available on Windows");
         if (req->seals)
                 return mc__error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
                                      "shm_open: Windows sections cannot be sealed");
-        if (req->mode & ~0777u)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: mode 0%o has bits beyond 0777", req->mode);
-        if ((req->create || !req->name || or_create) && req->size == 0)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "shm_open: creating needs a size > 0");
-        if (req->size > (size_t) PTRDIFF_MAX)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EOVERFLOW,
-                                     "shm_open: size %zu is too large", req->size);
-        (void) name;
         return 0;
 }
 
-static int open_common(mc_ctx *ctx, const mc_shared_request *req, bool or_create, mc_shared *ret,
-                       mc_error *err) {
+int mc__shm_os_open(mc_ctx *ctx, const mc_shared_request *req, bool or_create, mc_shared *ret,
+                    mc_error *err) {
         open_args a = {.req = req, .or_create = or_create, .section = -1, .ret = ret};
         mc_error e = MC_ERROR_INIT;
         mc__call c;
         int r;
 
         mc__call_init(&c, MC_OP_SHM_OPEN, MC__CAP_MEMORY);
-        if (req && ret) {
-                if (req->name && mc_shared_name_valid(req->name, NULL))
-                        mc__shm_name_normalize(req->name, a.name);
-                c.fields = MC__F_LENGTH | MC__F_PROT;
-                c.req.length = req->size;
-                c.req.prot = req->prot;
-                if (req->name) {
-                        c.fields |= MC__F_NAME;
-                        c.req.name = a.name[0] ? a.name : req->name;
-                }
-                c.write_exec = (req->prot & MC_PROT_WRITE) && (req->prot & MC_PROT_EXEC);
-        }
-        r = open_check(req, ret, or_create, a.name, &e);
-        if (r >= 0 && a.name[0] && !section_name(a.name, a.wname, ARRAYSIZE(a.wname)))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_open '%.64s': invalid name: not UTF-8", a.name);
-        if (r >= 0)
+        r = mc__shm_open_begin(&c, req, ret, or_create, a.name, &e);
+        if (r >= 0) {
+                /* Valid: mc__shm_os_name_invalid() converted it already. */
+                if (a.name[0])
+                        section_name(a.name, a.wname, ARRAYSIZE(a.wname));
                 a.map_len = req->size;
+        }
         r = mc__ctx_run(ctx, &c, r, &e, &open_steps, &a, err);
         close_section(&a);
         return r;
 }
 
-int mc_shared_open(mc_ctx *ctx, const mc_shared_request *req, mc_shared *ret, mc_error *err) {
-        return open_common(ctx, req, /* or_create= */ false, ret, err);
-}
-
-int mc_map_shared_buffer(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret,
-                         mc_error *err) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-
-        req.name = name;
-        req.size = size;
-        req.prot = MC_PROT_READ_WRITE;
-        return open_common(ctx, &req, /* or_create= */ name != NULL, ret, err);
-}
-
 /* ---- close ---------------------------------------------------------------------------------- */
 
-typedef struct shm_args {
-        mc_shared *shm;
-        mc__entry *e;
-} shm_args;
-
-static int shm_lookup(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        shm_args *a = data;
-
-        a->e = mc__registry_lookup(ctx, &a->shm->region);
-        if (!a->e || a->e->kind != MC__KIND_SHARED || a->e->fd != a->shm->fd)
-                return mc__error_set(err, MC_ERR_NOT_FOUND, ENOENT,
-                                     "%s '%s': not a shared memory object open in this context",
-                                     mc_op_name(c->op),
-                                     a->shm->name[0] ? a->shm->name : "(anonymous)");
-        c->has_owner = true;
-        c->owner_local = a->e->owner_local;
-        c->owner_pid = a->e->owner_pid;
-        return 0;
-}
-
-static int close_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        shm_args *a = data;
-        int section = a->e->fd;
-        int r;
-
-        r = mc__unmap_entry(ctx, c, a->e, err);
-        if (r < 0)
-                return r;
-        c->sub_shared = 1;
-        (void) mc_sys.section_close(section);
-        return 0;
-}
-
-static const mc__steps close_steps = {.prepare = shm_lookup, .syscall = close_syscall};
-
-int mc_shared_close(mc_ctx *ctx, mc_shared *shm, mc_error *err) {
-        shm_args a = {.shm = shm};
-        mc_error e = MC_ERROR_INIT;
-        mc__call c;
-        int r = 0;
-
-        mc__call_init(&c, MC_OP_SHM_CLOSE, MC__CAP_MEMORY);
-        if (!shm)
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_close: the shared memory object must not be NULL");
-        else if (!memchr(shm->name, 0, sizeof(shm->name)))
-                r = mc__error_set(&e, MC_ERR_NOT_FOUND, ENOENT,
-                                  "shm_close: not a shared memory object open in this context "
-                                  "(its name is not terminated)");
-        else {
-                c.fields = MC__F_ADDR | MC__F_LENGTH | MC__F_ID | MC__F_FD;
-                c.req.addr = shm->region.ptr;
-                c.req.length = shm->region.len;
-                c.req.id = shm->region.id;
-                c.req.fd = shm->fd;
-                if (shm->name[0]) {
-                        c.fields |= MC__F_NAME;
-                        c.req.name = shm->name;
-                }
-        }
-        r = mc__ctx_run(ctx, &c, r, &e, &close_steps, &a, err);
-        if (r == 0) {
-                shm->fd = -1;
-                memset(&shm->region, 0, sizeof(shm->region));
-        }
-        return r;
+void mc__shm_os_release(int fd) {
+        (void) mc_sys.section_close(fd);
 }
 
 /* ---- unlink --------------------------------------------------------------------------------- */
 
 /* Windows removes a section with its last handle: unlinking only checks that it exists. */
-static int unlink_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
-        const wchar_t *wname = data;
+int mc__shm_os_unlink(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
+        wchar_t wname[MC_SHARED_NAME_MAX + 32];
         int section;
 
-        (void) ctx;
+        (void) ctx, (void) data;
+        /* Valid: mc__shm_os_name_invalid() converted it already. */
+        section_name(c->req.name, wname, ARRAYSIZE(wname));
         section = mc_sys.section_open(wname, 0);
         if (section < 0)
                 return mc__error_errno(err, errno, "shm_unlink '%s'", c->req.name);
         (void) mc_sys.section_close(section);
         return 0;
-}
-
-static const mc__steps unlink_steps = {.syscall = unlink_syscall};
-
-int mc_shared_unlink(mc_ctx *ctx, const char *name, mc_error *err) {
-        char norm[MC_SHARED_NAME_MAX + 2];
-        wchar_t wname[MC_SHARED_NAME_MAX + 32];
-        mc_error e = MC_ERROR_INIT;
-        const char *why = NULL;
-        mc__call c;
-        int r = 0;
-
-        mc__call_init(&c, MC_OP_SHM_UNLINK, MC__CAP_MEMORY);
-        c.fields = MC__F_NAME;
-        c.req.name = name ? name : "";
-        if (!mc_shared_name_valid(name, &why))
-                r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                  "shm_unlink '%.64s': invalid name: %s", name ? name : "", why);
-        else {
-                mc__shm_name_normalize(name, norm);
-                c.req.name = norm;
-                if (!section_name(norm, wname, ARRAYSIZE(wname)))
-                        r = mc__error_set(&e, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                          "shm_unlink '%.64s': invalid name: not UTF-8", norm);
-        }
-        return mc__ctx_run(ctx, &c, r, &e, &unlink_steps, wname, err);
 }
 
 /* ---- what Windows sections cannot do -------------------------------------------------------- */

@@ -108,6 +108,10 @@ static BOOL WINAPI console_catcher(DWORD event) {
         return take;
 }
 
+int mc__signal_console_event(unsigned long event) {
+        return console_catcher((DWORD) event);
+}
+
 /* Count one more user of @signo's catcher (lock held). */
 static void catch_more(int signo) {
         if (G.catchers[signo]++ == 0)

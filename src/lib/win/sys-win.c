@@ -414,8 +414,35 @@ static int sys_munlock(const void *addr, size_t len) {
 /* ---- files -------------------------------------------------------------------------------------
  */
 
+wchar_t *mc__win_wide(const char *s) {
+        int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+        wchar_t *w;
+
+        if (n <= 0) {
+                errno = EINVAL;
+                return NULL;
+        }
+        w = malloc((size_t) n * sizeof(*w));
+        if (!w) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n);
+        return w;
+}
+
+/* Paths are UTF-8 (policy files, audit logs): _wopen, not _open's ANSI code page. */
 static int sys_open(const char *path, int flags, mode_t mode) {
-        return _open(path, flags | O_BINARY | O_NOINHERIT, (int) mode);
+        wchar_t *w = mc__win_wide(path);
+        int fd, saved;
+
+        if (!w)
+                return -1;
+        fd = _wopen(w, flags | O_BINARY | O_NOINHERIT, (int) mode);
+        saved = errno;
+        free(w);
+        errno = saved;
+        return fd;
 }
 
 static ssize_t sys_read(int fd, void *buf, size_t len) {

@@ -19,9 +19,9 @@
  *   (DiscardVirtualMemory's effect, which Wine does not implement); NORMAL, RANDOM and
  *   SEQUENTIAL are hints Windows has no call for (accepted); the rest ENOTSUP.
  * - mlock2 / munlock: VirtualLock / VirtualUnlock. mremap: ENOTSUP.
- * - open, read, write, close, fstat: the C runtime's, binary mode; fstat fills st_dev and
- *   st_ino from the volume serial number and the file index, folded into the CRT's 48 bits
- *   (what the per-object W^X rule compares). fdatasync: FlushFileBuffers.
+ * - open, read, write, close, fstat: the C runtime's, binary mode, paths in UTF-8 (_wopen); fstat
+ * fills st_dev and st_ino from the volume serial number and the file index, folded into the CRT's
+ * 48 bits (what the per-object W^X rule compares). fdatasync: FlushFileBuffers.
  */
 
 #include <stddef.h>
@@ -72,6 +72,17 @@ void mc__sys_reset(void);
 /* The errno for a Win32 error code (GetLastError()); EIO for one without a counterpart. */
 int mc__win_errno(unsigned long code);
 
+/* The UTF-16 form of UTF-8 @s, malloc'ed; NULL with errno set (EINVAL: not UTF-8). */
+wchar_t *mc__win_wide(const char *s);
+
+/*
+ * The test seam of the console's control events (signal-win.c): what Windows does when the
+ * console sends @event (CTRL_CLOSE_EVENT, CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT, ...), that is
+ * call memcap's control handler; nonzero when memcap took the event. Nothing can make Wine or
+ * a test send CLOSE, LOGOFF or SHUTDOWN, so tests/portable/test-console-win.c calls this.
+ */
+int mc__signal_console_event(unsigned long event);
+
 /* The page size (GetSystemInfo()). */
 long mc__win_page_size(void);
 
@@ -99,4 +110,11 @@ const char *mc__win_strerror(int errnum, char *buf, size_t size);
 #endif
 #ifndef O_NOCTTY
 #define O_NOCTTY 0
+#endif
+/*
+ * O_NONBLOCK keeps an open of a FIFO from waiting for a writer on Linux; Windows has no FIFOs
+ * in the file system (an open of a busy pipe fails at once), and the C runtime has no flag.
+ */
+#ifndef O_NONBLOCK
+#define O_NONBLOCK 0
 #endif
