@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "json-escape.h"
 #include "policy-def.h"
+#include "strv.h"
 
 /* Largest policy file we read; a policy is a few hundred bytes. */
 #define POLICY_FILE_MAX (1024 * 1024)
@@ -396,249 +397,264 @@ static int parse_max_mappings(loader *l, const char *key, json_t *v, mc_policy *
         return parse_limit(l, key, v, &p->max_mappings);
 }
 
-static int parse_allowed_syscalls(loader *l, const char *key, json_t *v, mc_policy *p) {
-        uint64_t ops = 0;
+/*
+ * The list fields. Each is an array whose elements are checked one by one and the whole field
+ * replaced only when every element is good; they differ in what an element may be and what it
+ * becomes, which the tables below say, so the array walk and its messages exist once.
+ */
+
+/* A list of bits: each element names one bit; "*" (where allowed) names them all. */
+typedef struct bit_list {
+        const char *expect; /* the field's whole type, then its punctuation before " not %s" */
+        const char *items;  /* what an element must be */
+        unsigned types;     /* the JSON types an element may have: TYPE_BIT(JSON_*) */
+        bool wildcard;      /* "*" stands for @all */
+        uint64_t all;
+        /* The bit an element (of an allowed type) names, or a failure reported through @l. */
+        int (*bit)(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret);
+} bit_list;
+
+#define TYPE_BIT(t) (1u << (t))
+
+static int parse_bits(loader *l, const char *key, json_t *v, const bit_list *k, uint64_t *ret) {
+        uint64_t set = 0;
         size_t i;
         json_t *e;
+        int r;
 
-        if (json_is_string(v) && streq(json_string_value(v), "*")) {
-                p->allowed_ops = MC_OP_ALL;
+        if (k->wildcard && json_is_string(v) && streq(json_string_value(v), "*")) {
+                *ret = k->all;
                 return 0;
         }
         if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be an array of operation names or \"*\", not %s", key,
+                return fail_at(l, WHERE_VALUE(key), "\"%s\" must be %s not %s", key, k->expect,
                                type_name(v));
         json_array_foreach(v, i, e) {
-                char buf[64];
-                mc_op op;
+                uint64_t bit;
 
-                if (!json_is_string(e))
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list operation names, not %s", key,
-                                       type_name(e));
-                if (mc_op_from_name(json_string_value(e), &op) < 0)
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "unknown operation \"%s\" in \"%s\" (operations are "
-                                       "named like \"mmap\", \"shm_open\", \"signal_send\")",
-                                       shown(json_string_value(e), buf, sizeof(buf)), key);
-                ops |= MC_OP_BIT(op);
+                if (!(k->types & TYPE_BIT(json_typeof(e))))
+                        return fail_at(l, WHERE_ELEMENT(key, i), "\"%s\" must list %s, not %s", key,
+                                       k->items, type_name(e));
+                r = k->bit(l, key, i, e, &bit);
+                if (r < 0)
+                        return r;
+                set |= bit;
         }
-        p->allowed_ops = ops;
+        *ret = set;
         return 0;
 }
 
-static void strv_release(char ***v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free((*v)[i]);
-        free(*v);
-        *v = NULL;
-}
+static int op_bit(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret) {
+        char buf[64];
+        mc_op op;
 
-/* Give the policy a new string vector, releasing the old one. */
-static void replace_strv(char ***v, size_t *n, char **nv, size_t nn) {
-        strv_release(v, *n);
-        *v = nv;
-        *n = nn;
-}
-
-/* Append a copy of @s (unless present) to the vector @v of @n entries. */
-static int strv_add_unique(char ***v, size_t *n, const char *s) {
-        _cleanup_free_ char *c = NULL;
-        char **nv;
-
-        for (size_t i = 0; i < *n; i++)
-                if (streq((*v)[i], s))
-                        return 0;
-        c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        nv = realloc(*v, (*n + 1) * sizeof(char *));
-        if (!nv)
-                return -ENOMEM;
-        nv[(*n)++] = TAKE_PTR(c);
-        *v = nv;
+        if (mc_op_from_name(json_string_value(e), &op) < 0)
+                return fail_at(l, WHERE_ELEMENT(key, i),
+                               "unknown operation \"%s\" in \"%s\" (operations are "
+                               "named like \"mmap\", \"shm_open\", \"signal_send\")",
+                               shown(json_string_value(e), buf, sizeof(buf)), key);
+        *ret = MC_OP_BIT(op);
         return 0;
 }
 
-static int parse_allowed_shared_memory(loader *l, const char *key, json_t *v, mc_policy *p) {
-        char **nv = NULL;
-        size_t nn = 0, i;
-        json_t *e;
-        int r;
+static int signal_bit(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret) {
+        int max = MC_MIN(SIGRTMAX, MC__POLICY_SIGNAL_MAX);
+        char buf[64];
+        int signo;
 
-        if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be an array of name patterns, not %s", key,
-                               type_name(v));
-        json_array_foreach(v, i, e) {
-                char buf[64];
-                const char *bad;
-
-                if (!json_is_string(e)) {
-                        strv_release(&nv, nn);
+        if (json_is_integer(e)) {
+                json_int_t x = json_integer_value(e);
+                if (x < 1 || x > max)
                         return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list name patterns, not %s", key, type_name(e));
-                }
-                bad = mc__policy_check_pattern(json_string_value(e));
-                if (bad) {
-                        strv_release(&nv, nn);
-                        return fail_at(l, WHERE_ELEMENT(key, i), "bad pattern \"%s\" in \"%s\": %s",
-                                       shown(json_string_value(e), buf, sizeof(buf)), key, bad);
-                }
-                r = strv_add_unique(&nv, &nn, json_string_value(e));
-                if (r < 0) {
-                        strv_release(&nv, nn);
-                        return mc__error_errno(l->err, r, "policy: loading \"%s\"", key);
-                }
-        }
-        replace_strv(&p->shm_patterns, &p->n_shm_patterns, nv, nn);
+                                       "signal number %" JSON_INTEGER_FORMAT
+                                       " in \"%s\" is outside 1..%d",
+                                       x, key, max);
+                signo = (int) x;
+        } else if (mc_signal_from_name(json_string_value(e), &signo, NULL) < 0 || signo > max)
+                return fail_at(l, WHERE_ELEMENT(key, i),
+                               "unknown signal \"%s\" in \"%s\" (use a name such "
+                               "as \"SIGUSR1\" or \"RTMIN+1\", or a number)",
+                               shown(json_string_value(e), buf, sizeof(buf)), key);
+        *ret = MC__SIGNAL_BIT(signo);
         return 0;
 }
 
-static int parse_allowed_paths(loader *l, const char *key, json_t *v, mc_policy *p) {
-        char **nv = NULL;
-        size_t nn = 0, i;
-        json_t *e;
-        int r;
+static int node_bit(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret) {
+        json_int_t x = json_integer_value(e);
 
-        if (json_is_null(v)) {
-                replace_strv(&p->paths, &p->n_paths, NULL, 0);
-                p->any_path = true;
-                return 0;
-        }
-        if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be null (any path) or an array of absolute paths, "
-                               "not %s",
-                               key, type_name(v));
-        json_array_foreach(v, i, e) {
-                char root[PATH_MAX], buf[96];
-                const char *bad;
-
-                if (!json_is_string(e)) {
-                        strv_release(&nv, nn);
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list absolute paths, not %s", key,
-                                       type_name(e));
-                }
-                bad = mc__policy_normalize_root(json_string_value(e), root, sizeof(root));
-                if (bad) {
-                        strv_release(&nv, nn);
-                        return fail_at(l, WHERE_ELEMENT(key, i), "bad path \"%s\" in \"%s\": %s",
-                                       shown(json_string_value(e), buf, sizeof(buf)), key, bad);
-                }
-                r = strv_add_unique(&nv, &nn, root);
-                if (r < 0) {
-                        strv_release(&nv, nn);
-                        return mc__error_errno(l->err, r, "policy: loading \"%s\"", key);
-                }
-        }
-        replace_strv(&p->paths, &p->n_paths, nv, nn);
-        p->any_path = false;
+        if (x < 0 || x > 63)
+                return fail_at(l, WHERE_ELEMENT(key, i),
+                               "node %" JSON_INTEGER_FORMAT " in \"%s\" is outside 0..63", x, key);
+        *ret = UINT64_C(1) << x;
         return 0;
+}
+
+static int target_bit(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret) {
+        char buf[64];
+        unsigned t = mc__policy_target_from_name(json_string_value(e));
+
+        if (t == 0)
+                return fail_at(l, WHERE_ELEMENT(key, i),
+                               "unknown signal target \"%s\" (use \"self\", \"children\", "
+                               "\"process_group\", \"same_uid\", \"any\", "
+                               "\"whole_group\", \"broadcast\" or \"init\")",
+                               shown(json_string_value(e), buf, sizeof(buf)));
+        *ret = t;
+        return 0;
+}
+
+static const bit_list op_list = {
+        .expect = "an array of operation names or \"*\",",
+        .items = "operation names",
+        .types = TYPE_BIT(JSON_STRING),
+        .wildcard = true,
+        .all = MC_OP_ALL,
+        .bit = op_bit,
+};
+
+static const bit_list signal_list = {
+        .expect = "an array of signal names or numbers, or \"*\";",
+        .items = "signal names or numbers",
+        .types = TYPE_BIT(JSON_STRING) | TYPE_BIT(JSON_INTEGER),
+        .wildcard = true,
+        .all = UINT64_MAX,
+        .bit = signal_bit,
+};
+
+static const bit_list node_list = {
+        .expect = "an array of node numbers or \"*\",",
+        .items = "node numbers",
+        .types = TYPE_BIT(JSON_INTEGER),
+        .wildcard = true,
+        .all = UINT64_MAX,
+        .bit = node_bit,
+};
+
+static const bit_list target_list = {
+        .expect = "an array of targets,",
+        .items = "targets",
+        .types = TYPE_BIT(JSON_STRING),
+        .bit = target_bit,
+};
+
+static int parse_allowed_syscalls(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_bits(l, key, v, &op_list, &p->allowed_ops);
 }
 
 static int parse_allowed_signals(loader *l, const char *key, json_t *v, mc_policy *p) {
-        int max = MC_MIN(SIGRTMAX, MC__POLICY_SIGNAL_MAX);
-        uint64_t set = 0;
-        size_t i;
-        json_t *e;
-
-        if (json_is_string(v) && streq(json_string_value(v), "*")) {
-                p->signals = UINT64_MAX;
-                return 0;
-        }
-        if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be an array of signal names or numbers, or \"*\"; "
-                               "not %s",
-                               key, type_name(v));
-        json_array_foreach(v, i, e) {
-                char buf[64];
-                int signo;
-
-                if (json_is_integer(e)) {
-                        json_int_t x = json_integer_value(e);
-                        if (x < 1 || x > max)
-                                return fail_at(l, WHERE_ELEMENT(key, i),
-                                               "signal number %" JSON_INTEGER_FORMAT
-                                               " in \"%s\" is outside 1..%d",
-                                               x, key, max);
-                        signo = (int) x;
-                } else if (json_is_string(e)) {
-                        if (mc_signal_from_name(json_string_value(e), &signo, NULL) < 0 ||
-                            signo > max)
-                                return fail_at(l, WHERE_ELEMENT(key, i),
-                                               "unknown signal \"%s\" in \"%s\" (use a name such "
-                                               "as \"SIGUSR1\" or \"RTMIN+1\", or a number)",
-                                               shown(json_string_value(e), buf, sizeof(buf)), key);
-                } else {
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list signal names or numbers, not %s", key,
-                                       type_name(e));
-                }
-                set |= MC__SIGNAL_BIT(signo);
-        }
-        p->signals = set;
-        return 0;
+        return parse_bits(l, key, v, &signal_list, &p->signals);
 }
 
 static int parse_allowed_numa_nodes(loader *l, const char *key, json_t *v, mc_policy *p) {
-        uint64_t set = 0;
-        size_t i;
-        json_t *e;
-
-        if (json_is_string(v) && streq(json_string_value(v), "*")) {
-                p->numa_nodes = UINT64_MAX;
-                return 0;
-        }
-        if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be an array of node numbers or \"*\", not %s", key,
-                               type_name(v));
-        json_array_foreach(v, i, e) {
-                json_int_t x;
-
-                if (!json_is_integer(e))
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list node numbers, not %s", key, type_name(e));
-                x = json_integer_value(e);
-                if (x < 0 || x > 63)
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "node %" JSON_INTEGER_FORMAT " in \"%s\" is outside 0..63",
-                                       x, key);
-                set |= UINT64_C(1) << x;
-        }
-        p->numa_nodes = set;
-        return 0;
+        return parse_bits(l, key, v, &node_list, &p->numa_nodes);
 }
 
 static int parse_allowed_signal_targets(loader *l, const char *key, json_t *v, mc_policy *p) {
-        unsigned targets = 0;
-        size_t i;
+        uint64_t t;
+        int r;
+
+        r = parse_bits(l, key, v, &target_list, &t);
+        if (r < 0)
+                return r;
+        p->targets = (unsigned) t;
+        return 0;
+}
+
+/* A list of strings, each checked and stored in the form the policy compares. */
+typedef struct str_list {
+        const char *expect; /* the field's whole type, then its punctuation before " not %s" */
+        const char *items;  /* what an element must be */
+        const char *noun;   /* "bad <noun> ..." */
+        size_t shown_max;   /* how much of a bad element the message quotes */
+        /*
+         * Why @s is bad, or NULL and in @ret the string to store (@s itself, or its normal form
+         * written to @buf of @size).
+         */
+        const char *(*check)(const char *s, char *buf, size_t size, const char **ret);
+} str_list;
+
+static int parse_strs(loader *l, const char *key, json_t *v, const str_list *k, char ***ret,
+                      size_t *ret_n) {
+        char **nv = NULL;
+        size_t nn = 0, i;
         json_t *e;
+        int r;
 
         if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key), "\"%s\" must be an array of targets, not %s",
-                               key, type_name(v));
+                return fail_at(l, WHERE_VALUE(key), "\"%s\" must be %s not %s", key, k->expect,
+                               type_name(v));
         json_array_foreach(v, i, e) {
-                char buf[64];
-                unsigned t;
+                char norm[PATH_MAX], buf[96];
+                const char *bad, *s;
 
-                if (!json_is_string(e))
-                        return fail_at(l, WHERE_ELEMENT(key, i), "\"%s\" must list targets, not %s",
-                                       key, type_name(e));
-                t = mc__policy_target_from_name(json_string_value(e));
-                if (t == 0)
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "unknown signal target \"%s\" (use \"self\", \"children\", "
-                                       "\"process_group\", \"same_uid\", \"any\", "
-                                       "\"whole_group\", \"broadcast\" or \"init\")",
-                                       shown(json_string_value(e), buf, sizeof(buf)));
-                targets |= t;
+                if (!json_is_string(e)) {
+                        strv_free(nv, nn);
+                        return fail_at(l, WHERE_ELEMENT(key, i), "\"%s\" must list %s, not %s", key,
+                                       k->items, type_name(e));
+                }
+                bad = k->check(json_string_value(e), norm, sizeof(norm), &s);
+                if (bad) {
+                        strv_free(nv, nn);
+                        return fail_at(l, WHERE_ELEMENT(key, i), "bad %s \"%s\" in \"%s\": %s",
+                                       k->noun, shown(json_string_value(e), buf, k->shown_max), key,
+                                       bad);
+                }
+                r = strv_contains(nv, nn, s) ? 0 : strv_append(&nv, &nn, s);
+                if (r < 0) {
+                        strv_free(nv, nn);
+                        return mc__error_errno(l->err, r, "policy: loading \"%s\"", key);
+                }
         }
-        p->targets = targets;
+        strv_free(*ret, *ret_n);
+        *ret = nv;
+        *ret_n = nn;
+        return 0;
+}
+
+static const char *check_pattern(const char *s, char *buf, size_t size, const char **ret) {
+        (void) buf;
+        (void) size;
+        *ret = s;
+        return mc__policy_check_pattern(s);
+}
+
+static const char *check_root(const char *s, char *buf, size_t size, const char **ret) {
+        *ret = buf;
+        return mc__policy_normalize_root(s, buf, size);
+}
+
+static const str_list pattern_list = {
+        .expect = "an array of name patterns,",
+        .items = "name patterns",
+        .noun = "pattern",
+        .shown_max = 64,
+        .check = check_pattern,
+};
+
+static const str_list path_list = {
+        .expect = "null (any path) or an array of absolute paths,",
+        .items = "absolute paths",
+        .noun = "path",
+        .shown_max = 96,
+        .check = check_root,
+};
+
+static int parse_allowed_shared_memory(loader *l, const char *key, json_t *v, mc_policy *p) {
+        return parse_strs(l, key, v, &pattern_list, &p->shm_patterns, &p->n_shm_patterns);
+}
+
+static int parse_allowed_paths(loader *l, const char *key, json_t *v, mc_policy *p) {
+        int r;
+
+        if (json_is_null(v)) {
+                strv_clear(&p->paths, &p->n_paths);
+                p->any_path = true;
+                return 0;
+        }
+        r = parse_strs(l, key, v, &path_list, &p->paths, &p->n_paths);
+        if (r < 0)
+                return r;
+        p->any_path = false;
         return 0;
 }
 

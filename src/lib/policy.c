@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "policy-def.h"
+#include "strv.h"
 
 /* ---- names ----------------------------------------------------------------------------------- */
 
@@ -144,54 +145,6 @@ const mc_policy *mc__policy_default(void) {
 
 static const mc_policy *policy_or_default(const mc_policy *p) {
         return p ? p : &default_policy;
-}
-
-static void strv_free(char **v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-}
-
-/* A deep copy of @n strings; NULL only when out of memory (or @n is 0). */
-static char **strv_dup(char *const *v, size_t n) {
-        char **c;
-
-        if (n == 0)
-                return NULL;
-        c = calloc(n, sizeof(char *));
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                c[i] = strdup(v[i]);
-                if (!c[i]) {
-                        strv_free(c, i);
-                        return NULL;
-                }
-        }
-        return c;
-}
-
-static bool strv_contains(char *const *v, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (streq(v[i], s))
-                        return true;
-        return false;
-}
-
-/* Append a copy of @s to the vector; the vector is unchanged on failure. */
-static int strv_append(char ***v, size_t *n, const char *s) {
-        _cleanup_free_ char *c = strdup(s);
-        char **nv;
-
-        if (!c)
-                return -ENOMEM;
-        nv = realloc(*v, (*n + 1) * sizeof(char *));
-        if (!nv)
-                return -ENOMEM;
-        nv[*n] = TAKE_PTR(c);
-        *v = nv;
-        (*n)++;
-        return 0;
 }
 
 static int policy_copy(const mc_policy *src, mc_policy **ret) {
@@ -365,9 +318,7 @@ const char *mc__policy_check_pattern(const char *pattern) {
 int mc_policy_clear_shared_memory_patterns(mc_policy *policy) {
         if (!policy)
                 return -EINVAL;
-        strv_free(policy->shm_patterns, policy->n_shm_patterns);
-        policy->shm_patterns = NULL;
-        policy->n_shm_patterns = 0;
+        strv_clear(&policy->shm_patterns, &policy->n_shm_patterns);
         return 0;
 }
 
@@ -431,9 +382,7 @@ const char *mc__policy_normalize_root(const char *root, char *buf, size_t size) 
 int mc_policy_allow_any_path(mc_policy *policy) {
         if (!policy)
                 return -EINVAL;
-        strv_free(policy->paths, policy->n_paths);
-        policy->paths = NULL;
-        policy->n_paths = 0;
+        strv_clear(&policy->paths, &policy->n_paths);
         policy->any_path = true;
         return 0;
 }
@@ -452,9 +401,7 @@ int mc_policy_add_allowed_path(mc_policy *policy, const char *root, mc_error *er
                                      root && strlen(root) > 100 ? "..." : "", bad);
         if (policy->any_path) {
                 /* The first root replaces "any path"; stale roots cannot linger from before. */
-                strv_free(policy->paths, policy->n_paths);
-                policy->paths = NULL;
-                policy->n_paths = 0;
+                strv_clear(&policy->paths, &policy->n_paths);
         } else if (strv_contains(policy->paths, policy->n_paths, buf))
                 return 0;
         if (strv_append(&policy->paths, &policy->n_paths, buf) < 0)
