@@ -61,18 +61,6 @@ void usage(FILE *f) {
                 "  -h, --help       this text\n");
 }
 
-int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
-        char *end;
-        unsigned long v;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-                return -EINVAL;
-        *ret = (unsigned) v;
-        return 0;
-}
-
 int parse_options(int argc, char **argv, options *opts) {
         enum {
                 O_ROUNDS = 256,
@@ -110,12 +98,12 @@ int parse_options(int argc, char **argv, options *opts) {
                         opts->quick = true;
                         break;
                 case O_ROUNDS:
-                        if (parse_uint(optarg, 1, MAX_ROUNDS, &opts->rounds) < 0)
+                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &opts->rounds) < 0)
                                 goto bad;
                         rounds_set = true;
                         break;
                 case O_TP_ROUNDS:
-                        if (parse_uint(optarg, 1, MAX_ROUNDS, &opts->tp_rounds) < 0)
+                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &opts->tp_rounds) < 0)
                                 goto bad;
                         tp_set = true;
                         break;
@@ -128,7 +116,7 @@ int parse_options(int argc, char **argv, options *opts) {
                         dur_set = true;
                         break;
                 case O_CLIENTS:
-                        if (parse_uint(optarg, 1, 1000, &opts->clients) < 0)
+                        if (bench_parse_uint(optarg, 1, 1000, &opts->clients) < 0)
                                 goto bad;
                         break;
                 case O_MEMCAPD:

@@ -485,8 +485,6 @@ int write_json(FILE *f, const char *path, const run_info *info);
 
 void usage(FILE *f);
 
-int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
-
 int parse_options(int argc, char **argv, options *opts);
 
 int plan_placements(run_info *info);

@@ -102,14 +102,6 @@ static const char *verdict(const result *res) {
         }
 }
 
-static double *dup_rounds(const double *v, unsigned rounds) {
-        double *d = malloc(rounds * sizeof(double));
-
-        if (d)
-                memcpy(d, v, rounds * sizeof(double));
-        return d;
-}
-
 /*
  * Record a comparison of case @mc with case @raw from the per-round timings bench_interleave()
  * left in @ns (elapsed) and @cpu (CPU time), which are copied.
@@ -156,10 +148,10 @@ static int add_result(const char *name, const double *ns, const double *cpu, uns
         res->cpu_ratio = bench_median(ratios, rounds);
         /* Counted before the allocations so results_free() also frees a half-built entry. */
         n_results++;
-        res->memcap_rounds = dup_rounds(memcap_ns, rounds);
-        res->raw_rounds = dup_rounds(raw_ns, rounds);
-        res->memcap_cpu_rounds = dup_rounds(memcap_cpu, rounds);
-        res->raw_cpu_rounds = dup_rounds(raw_cpu, rounds);
+        res->memcap_rounds = bench_dup_rounds(memcap_ns, rounds);
+        res->raw_rounds = bench_dup_rounds(raw_ns, rounds);
+        res->memcap_cpu_rounds = bench_dup_rounds(memcap_cpu, rounds);
+        res->raw_cpu_rounds = bench_dup_rounds(raw_cpu, rounds);
         if (!res->memcap_rounds || !res->raw_rounds || !res->memcap_cpu_rounds ||
             !res->raw_cpu_rounds)
                 return bench_fail(-ENOMEM, "out of memory");
@@ -964,18 +956,6 @@ static void usage(FILE *f) {
                 "  --dir DIR     put the scan file in DIR (default /var/tmp, else /tmp)\n");
 }
 
-static int parse_uint(const char *s, unsigned max, unsigned *ret) {
-        unsigned long v;
-        char *end;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
-                return -EINVAL;
-        *ret = (unsigned) v;
-        return 0;
-}
-
 static int parse_options(int argc, char **argv, options *opts) {
         static const struct option longopts[] = {
                 {"quick", no_argument, NULL, 'q'},
@@ -1000,7 +980,7 @@ static int parse_options(int argc, char **argv, options *opts) {
                         opts->json = optarg;
                         break;
                 case 'p':
-                        if (parse_uint(optarg, CPU_SETSIZE - 1, &v) < 0) {
+                        if (bench_parse_uint(optarg, 0, CPU_SETSIZE - 1, &v) < 0) {
                                 fprintf(stderr,
                                         "bench-memory: --pin wants a CPU number, not "
                                         "'%s'\n",
@@ -1010,7 +990,7 @@ static int parse_options(int argc, char **argv, options *opts) {
                         opts->pin = (int) v;
                         break;
                 case 'r':
-                        if (parse_uint(optarg, MAX_ROUNDS, &v) < 0 || v == 0) {
+                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &v) < 0) {
                                 fprintf(stderr, "bench-memory: --rounds wants 1..%d, not '%s'\n",
                                         MAX_ROUNDS, optarg);
                                 return -EINVAL;

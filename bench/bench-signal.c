@@ -120,14 +120,6 @@ static const char *verdict(const result *res) {
         return "-";
 }
 
-static double *dup_rounds(const double *v, unsigned rounds) {
-        double *d = malloc(rounds * sizeof(double));
-
-        if (d)
-                memcpy(d, v, rounds * sizeof(double));
-        return d;
-}
-
 static void results_free(void) {
         for (size_t i = 0; i < n_results; i++) {
                 free(results[i].mc.rounds);
@@ -680,8 +672,8 @@ static int add_result(const char *name, const placement *pl, bool throughput, in
         res->ratio_min = bench_min(ratios, rounds);
         res->ratio_max = bench_max(ratios, rounds);
         n_results++;
-        res->mc.rounds = dup_rounds(mc->rounds, rounds);
-        res->raw.rounds = dup_rounds(raw->rounds, rounds);
+        res->mc.rounds = bench_dup_rounds(mc->rounds, rounds);
+        res->raw.rounds = bench_dup_rounds(raw->rounds, rounds);
         if (!res->mc.rounds || !res->raw.rounds)
                 return bench_fail(-ENOMEM, "out of memory");
         return 0;
@@ -1107,18 +1099,6 @@ static void usage(FILE *f) {
                 "  --json FILE   also write the results as JSON to FILE\n");
 }
 
-static int parse_uint(const char *s, unsigned max, unsigned *ret) {
-        unsigned long v;
-        char *end;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
-                return -EINVAL;
-        *ret = (unsigned) v;
-        return 0;
-}
-
 static int parse_options(int argc, char **argv, options *opts) {
         static const struct option longopts[] = {
                 {"quick", no_argument, NULL, 'q'},
@@ -1144,7 +1124,7 @@ static int parse_options(int argc, char **argv, options *opts) {
                         opts->json = optarg;
                         break;
                 case 'r':
-                        if (parse_uint(optarg, MAX_ROUNDS, &v) < 0 || v == 0) {
+                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &v) < 0) {
                                 fprintf(stderr, "bench-signal: --rounds wants 1..%d, not '%s'\n",
                                         MAX_ROUNDS, optarg);
                                 return -EINVAL;
@@ -1153,7 +1133,7 @@ static int parse_options(int argc, char **argv, options *opts) {
                         rounds_set = true;
                         break;
                 case 's':
-                        if (parse_uint(optarg, 10000000, &v) < 0 || v == 0) {
+                        if (bench_parse_uint(optarg, 1, 10000000, &v) < 0) {
                                 fprintf(stderr,
                                         "bench-signal: --signals wants 1..10000000, not '%s'\n",
                                         optarg);
@@ -1171,8 +1151,8 @@ static int parse_options(int argc, char **argv, options *opts) {
                                 return -EINVAL;
                         }
                         *comma = '\0';
-                        if (parse_uint(buf, CPU_SETSIZE - 1, &v) < 0 ||
-                            parse_uint(comma + 1, CPU_SETSIZE - 1, &w) < 0 || v == w) {
+                        if (bench_parse_uint(buf, 0, CPU_SETSIZE - 1, &v) < 0 ||
+                            bench_parse_uint(comma + 1, 0, CPU_SETSIZE - 1, &w) < 0 || v == w) {
                                 fprintf(stderr,
                                         "bench-signal: --cpus wants two different CPU numbers, "
                                         "not '%s'\n",

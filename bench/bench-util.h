@@ -75,6 +75,16 @@ static inline void bench_clobber(void) {
 
 /* ---- statistics ---- */
 
+/* A copy of @rounds per-round values, for a result that outlives the caller's array; NULL on
+ * ENOMEM. */
+static inline double *bench_dup_rounds(const double *v, unsigned rounds) {
+        double *d = malloc(rounds * sizeof(double));
+
+        if (d)
+                memcpy(d, v, rounds * sizeof(double));
+        return d;
+}
+
 static inline int bench_cmp_double(const void *a, const void *b) {
         double x = *(const double *) a, y = *(const double *) b;
 
@@ -676,6 +686,24 @@ static inline int bench_write_all(int fd, const void *buf, size_t len) {
                 p += n;
                 len -= (size_t) n;
         }
+        return 0;
+}
+
+/* ---- options ---- */
+
+/*
+ * A decimal option value in @min..@max, the whole string: strtoul() alone would take "-1" (as
+ * a huge number), leading blanks and trailing junk.
+ */
+static inline int bench_parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max)
+                return -EINVAL;
+        *ret = (unsigned) v;
         return 0;
 }
 
