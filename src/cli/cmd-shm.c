@@ -116,14 +116,12 @@ static int shm_create(int argc, char **argv) {
                         return cli_option_error("shm create", c, argv);
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("shm create", "missing NAME");
-        if (argc - optind > 1)
-                return cli_usage_error("shm create", "too many arguments");
+        r = cli_one_operand("shm create", argc, argv, "missing NAME", &req.name);
+        if (r != 0)
+                return r;
         if (!have_size)
                 return cli_usage_error("shm create", "missing --size");
 
-        req.name = argv[optind];
         req.size = (size_t) size;
         req.create = true;
         req.prot = MC_PROT_READ_WRITE;
