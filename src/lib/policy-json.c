@@ -306,8 +306,23 @@ static int fail_at(loader *l, const where *w, const char *fmt, ...) {
 #define WHERE_KEY(k)        (&(where){.key = (k), .at_key = true, .element = -1})
 #define WHERE_ELEMENT(k, n) (&(where){.key = (k), .at_key = false, .element = (long) (n)})
 
-static int parse_version(loader *l, const char *key, json_t *v, mc_policy *p) {
+/*
+ * A field of the policy file and how it is read. The generic readers (a flag, a limit, a list
+ * of bits) store into the member of mc_policy at @off, so a field of a known kind is one row of
+ * fields[] below; the others read into @p themselves.
+ */
+typedef struct field {
+        const char *name;
+        int (*parse)(loader *l, const char *key, json_t *v, mc_policy *p, const struct field *f);
+        size_t off;       /* offsetof(mc_policy, <member>) for the generic readers */
+        const void *list; /* the bit_list or str_list of a list field */
+} field;
+
+#define MEMBER(p, f, type) ((type *) (void *) ((char *) (p) + (f)->off))
+
+static int parse_version(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
         (void) p;
+        (void) f;
         if (!json_is_integer(v))
                 return fail_at(l, WHERE_VALUE(key), "\"%s\" must be the integer 1, not %s", key,
                                type_name(v));
@@ -319,31 +334,16 @@ static int parse_version(loader *l, const char *key, json_t *v, mc_policy *p) {
         return 0;
 }
 
-static int parse_bool(loader *l, const char *key, json_t *v, bool *ret) {
+static int parse_flag(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
         if (!json_is_boolean(v))
                 return fail_at(l, WHERE_VALUE(key), "\"%s\" must be true or false, not %s", key,
                                type_name(v));
-        *ret = json_is_true(v);
+        *MEMBER(p, f, bool) = json_is_true(v);
         return 0;
 }
 
-static int parse_allow_fixed(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bool(l, key, v, &p->allow_fixed);
-}
-
-static int parse_allow_write_exec(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bool(l, key, v, &p->allow_write_exec);
-}
-
-static int parse_allow_huge_pages(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bool(l, key, v, &p->allow_huge_pages);
-}
-
-static int parse_allow_userfaultfd(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bool(l, key, v, &p->allow_userfaultfd);
-}
-
-static int parse_limit(loader *l, const char *key, json_t *v, uint64_t *ret) {
+static int parse_limit(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
+        uint64_t *ret = MEMBER(p, f, uint64_t);
         char buf[64];
         const char *s;
         uint64_t x;
@@ -385,18 +385,6 @@ static int parse_limit(loader *l, const char *key, json_t *v, uint64_t *ret) {
         return 0;
 }
 
-static int parse_max_memory_usage(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_limit(l, key, v, &p->max_memory_usage);
-}
-
-static int parse_max_locked_memory(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_limit(l, key, v, &p->max_locked_memory);
-}
-
-static int parse_max_mappings(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_limit(l, key, v, &p->max_mappings);
-}
-
 /*
  * The list fields. Each is an array whose elements are checked one by one and the whole field
  * replaced only when every element is good; they differ in what an element may be and what it
@@ -409,14 +397,16 @@ typedef struct bit_list {
         const char *items;  /* what an element must be */
         unsigned types;     /* the JSON types an element may have: TYPE_BIT(JSON_*) */
         bool wildcard;      /* "*" stands for @all */
-        uint64_t all;
+        uint64_t all;       /* every bit that names something */
         /* The bit an element (of an allowed type) names, or a failure reported through @l. */
         int (*bit)(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret);
+        /* What the policy printer writes for bit @i; NULL when out of memory. */
+        json_t *(*to_json)(unsigned i);
 } bit_list;
 
 #define TYPE_BIT(t) (1u << (t))
 
-static int parse_bits(loader *l, const char *key, json_t *v, const bit_list *k, uint64_t *ret) {
+static int bits_of(loader *l, const char *key, json_t *v, const bit_list *k, uint64_t *ret) {
         uint64_t set = 0;
         size_t i;
         json_t *e;
@@ -503,6 +493,26 @@ static int target_bit(loader *l, const char *key, size_t i, json_t *e, uint64_t 
         return 0;
 }
 
+static json_t *op_json(unsigned i) {
+        return json_string(mc_op_name((mc_op) i));
+}
+
+static json_t *signal_json(unsigned i) {
+        int signo = (int) i + 1;
+        char name[16];
+
+        /* Signals without a name (glibc's reserved 32 and 33) go by number. */
+        return mc_signal_name(signo, name, sizeof(name)) ? json_string(name) : json_integer(signo);
+}
+
+static json_t *node_json(unsigned i) {
+        return json_integer(i);
+}
+
+static json_t *target_json(unsigned i) {
+        return json_string(mc__policy_target_name(1u << i));
+}
+
 static const bit_list op_list = {
         .expect = "an array of operation names or \"*\",",
         .items = "operation names",
@@ -510,6 +520,7 @@ static const bit_list op_list = {
         .wildcard = true,
         .all = MC_OP_ALL,
         .bit = op_bit,
+        .to_json = op_json,
 };
 
 static const bit_list signal_list = {
@@ -519,6 +530,7 @@ static const bit_list signal_list = {
         .wildcard = true,
         .all = UINT64_MAX,
         .bit = signal_bit,
+        .to_json = signal_json,
 };
 
 static const bit_list node_list = {
@@ -528,32 +540,28 @@ static const bit_list node_list = {
         .wildcard = true,
         .all = UINT64_MAX,
         .bit = node_bit,
+        .to_json = node_json,
 };
 
 static const bit_list target_list = {
         .expect = "an array of targets,",
         .items = "targets",
         .types = TYPE_BIT(JSON_STRING),
+        .all = MC__TARGETS_ALL,
         .bit = target_bit,
+        .to_json = target_json,
 };
 
-static int parse_allowed_syscalls(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bits(l, key, v, &op_list, &p->allowed_ops);
+static int parse_bits(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
+        return bits_of(l, key, v, f->list, MEMBER(p, f, uint64_t));
 }
 
-static int parse_allowed_signals(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bits(l, key, v, &signal_list, &p->signals);
-}
-
-static int parse_allowed_numa_nodes(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bits(l, key, v, &node_list, &p->numa_nodes);
-}
-
-static int parse_allowed_signal_targets(loader *l, const char *key, json_t *v, mc_policy *p) {
+/* mc_policy.targets is an unsigned, not a 64-bit set. */
+static int parse_targets(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
         uint64_t t;
         int r;
 
-        r = parse_bits(l, key, v, &target_list, &t);
+        r = bits_of(l, key, v, f->list, &t);
         if (r < 0)
                 return r;
         p->targets = (unsigned) t;
@@ -639,11 +647,13 @@ static const str_list path_list = {
         .check = check_root,
 };
 
-static int parse_allowed_shared_memory(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_strs(l, key, v, &pattern_list, &p->shm_patterns, &p->n_shm_patterns);
+static int parse_allowed_shared_memory(loader *l, const char *key, json_t *v, mc_policy *p,
+                                       const field *f) {
+        return parse_strs(l, key, v, f->list, &p->shm_patterns, &p->n_shm_patterns);
 }
 
-static int parse_allowed_paths(loader *l, const char *key, json_t *v, mc_policy *p) {
+static int parse_allowed_paths(loader *l, const char *key, json_t *v, mc_policy *p,
+                               const field *f) {
         int r;
 
         if (json_is_null(v)) {
@@ -651,32 +661,33 @@ static int parse_allowed_paths(loader *l, const char *key, json_t *v, mc_policy 
                 p->any_path = true;
                 return 0;
         }
-        r = parse_strs(l, key, v, &path_list, &p->paths, &p->n_paths);
+        r = parse_strs(l, key, v, f->list, &p->paths, &p->n_paths);
         if (r < 0)
                 return r;
         p->any_path = false;
         return 0;
 }
 
-static const struct field {
-        const char *name;
-        int (*parse)(loader *l, const char *key, json_t *v, mc_policy *p);
-} fields[] = {
+#define AT(member) offsetof(mc_policy, member)
+
+static const field fields[] = {
         {"version", parse_version},
-        {"allow_fixed", parse_allow_fixed},
-        {"allow_write_exec", parse_allow_write_exec},
-        {"allow_huge_pages", parse_allow_huge_pages},
-        {"allow_userfaultfd", parse_allow_userfaultfd},
-        {"max_memory_usage", parse_max_memory_usage},
-        {"max_locked_memory", parse_max_locked_memory},
-        {"max_mappings", parse_max_mappings},
-        {"allowed_syscalls", parse_allowed_syscalls},
-        {"allowed_shared_memory", parse_allowed_shared_memory},
-        {"allowed_paths", parse_allowed_paths},
-        {"allowed_signals", parse_allowed_signals},
-        {"allowed_signal_targets", parse_allowed_signal_targets},
-        {"allowed_numa_nodes", parse_allowed_numa_nodes},
+        {"allow_fixed", parse_flag, AT(allow_fixed)},
+        {"allow_write_exec", parse_flag, AT(allow_write_exec)},
+        {"allow_huge_pages", parse_flag, AT(allow_huge_pages)},
+        {"allow_userfaultfd", parse_flag, AT(allow_userfaultfd)},
+        {"max_memory_usage", parse_limit, AT(max_memory_usage)},
+        {"max_locked_memory", parse_limit, AT(max_locked_memory)},
+        {"max_mappings", parse_limit, AT(max_mappings)},
+        {"allowed_syscalls", parse_bits, AT(allowed_ops), &op_list},
+        {"allowed_shared_memory", parse_allowed_shared_memory, 0, &pattern_list},
+        {"allowed_paths", parse_allowed_paths, 0, &path_list},
+        {"allowed_signals", parse_bits, AT(signals), &signal_list},
+        {"allowed_signal_targets", parse_targets, 0, &target_list},
+        {"allowed_numa_nodes", parse_bits, AT(numa_nodes), &node_list},
 };
+
+#undef AT
 
 /* Edit distance of two short strings; SIZE_MAX when one is too long to bother. */
 static size_t edit_distance(const char *a, const char *b) {
@@ -758,7 +769,7 @@ int mc_policy_load_string(const char *text, size_t len, const char *origin, mc_p
                 return r;
 
         json_object_foreach(root, key, v) {
-                const struct field *f = NULL;
+                const field *f = NULL;
 
                 for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                         if (streq(fields[i].name, key)) {
@@ -778,7 +789,7 @@ int mc_policy_load_string(const char *text, size_t len, const char *origin, mc_p
                                        "allowed_*; see the policy format in memcap/policy.h)",
                                        shown(key, buf, sizeof(buf)));
                 }
-                r = f->parse(&l, key, v, p);
+                r = f->parse(&l, key, v, p, f);
                 if (r < 0)
                         return r;
         }
@@ -877,71 +888,18 @@ static json_t *strv_to_json(char *const *v, size_t n) {
         return a;
 }
 
-static json_t *ops_to_json(uint64_t ops) {
+/* A list field as the loader reads it back: "*" for all of a wildcard list, else its bits. */
+static json_t *bits_to_json(uint64_t set, const bit_list *k) {
         json_t *a;
 
-        if (ops == MC_OP_ALL)
+        if (k->wildcard && set == k->all)
                 return json_string("*");
         a = json_array();
         if (!a)
                 return NULL;
-        for (unsigned op = 0; op < _MC_OP_MAX; op++)
-                if ((ops & MC_OP_BIT(op)) &&
-                    json_array_append_new(a, json_string(mc_op_name((mc_op) op))) < 0) {
-                        json_decref(a);
-                        return NULL;
-                }
-        return a;
-}
-
-static json_t *nodes_to_json(uint64_t set) {
-        json_t *a;
-
-        if (set == UINT64_MAX)
-                return json_string("*");
-        a = json_array();
-        if (!a)
-                return NULL;
-        for (int i = 0; i < 64; i++)
-                if ((set & (UINT64_C(1) << i)) && json_array_append_new(a, json_integer(i)) < 0) {
-                        json_decref(a);
-                        return NULL;
-                }
-        return a;
-}
-
-static json_t *signals_to_json(uint64_t set) {
-        json_t *a;
-
-        if (set == UINT64_MAX)
-                return json_string("*");
-        a = json_array();
-        if (!a)
-                return NULL;
-        for (int signo = 1; signo <= MC__POLICY_SIGNAL_MAX; signo++) {
-                char name[16];
-
-                if (!(set & MC__SIGNAL_BIT(signo)))
-                        continue;
-                /* Signals without a name (glibc's reserved 32 and 33) go by number. */
-                if (json_array_append_new(a, mc_signal_name(signo, name, sizeof(name))
-                                                     ? json_string(name)
-                                                     : json_integer(signo)) < 0) {
-                        json_decref(a);
-                        return NULL;
-                }
-        }
-        return a;
-}
-
-static json_t *targets_to_json(unsigned targets) {
-        json_t *a = json_array();
-
-        if (!a)
-                return NULL;
-        for (unsigned bit = 1; bit <= MC__TARGETS_ALL; bit <<= 1)
-                if ((targets & bit) &&
-                    json_array_append_new(a, json_string(mc__policy_target_name(bit))) < 0) {
+        for (unsigned i = 0; i < 64; i++)
+                if ((set & k->all & (UINT64_C(1) << i)) &&
+                    json_array_append_new(a, k->to_json(i)) < 0) {
                         json_decref(a);
                         return NULL;
                 }
@@ -964,18 +922,21 @@ int mc_policy_to_json(const mc_policy *policy, char **ret_json, mc_error *err) {
             json_object_set_new(o, "allow_write_exec", json_boolean(p->allow_write_exec)) < 0 ||
             json_object_set_new(o, "allow_huge_pages", json_boolean(p->allow_huge_pages)) < 0 ||
             json_object_set_new(o, "allow_userfaultfd", json_boolean(p->allow_userfaultfd)) < 0 ||
-            json_object_set_new(o, "allowed_numa_nodes", nodes_to_json(p->numa_nodes)) < 0 ||
+            json_object_set_new(o, "allowed_numa_nodes", bits_to_json(p->numa_nodes, &node_list)) <
+                    0 ||
             json_object_set_new(o, "max_memory_usage", limit_to_json(p->max_memory_usage)) < 0 ||
             json_object_set_new(o, "max_locked_memory", limit_to_json(p->max_locked_memory)) < 0 ||
             json_object_set_new(o, "max_mappings", limit_to_json(p->max_mappings)) < 0 ||
-            json_object_set_new(o, "allowed_syscalls", ops_to_json(p->allowed_ops)) < 0 ||
+            json_object_set_new(o, "allowed_syscalls", bits_to_json(p->allowed_ops, &op_list)) <
+                    0 ||
             json_object_set_new(o, "allowed_shared_memory",
                                 strv_to_json(p->shm_patterns, p->n_shm_patterns)) < 0 ||
             json_object_set_new(o, "allowed_paths",
                                 p->any_path ? json_null() : strv_to_json(p->paths, p->n_paths)) <
                     0 ||
-            json_object_set_new(o, "allowed_signals", signals_to_json(p->signals)) < 0 ||
-            json_object_set_new(o, "allowed_signal_targets", targets_to_json(p->targets)) < 0)
+            json_object_set_new(o, "allowed_signals", bits_to_json(p->signals, &signal_list)) < 0 ||
+            json_object_set_new(o, "allowed_signal_targets",
+                                bits_to_json(p->targets, &target_list)) < 0)
                 return mc__error_errno(err, ENOMEM, "policy: printing JSON");
 
         s = json_dumps(o, JSON_INDENT(2));
