@@ -82,6 +82,13 @@ static void jb_time(mc__jbuf *b, const struct timespec *ts) {
 
 /* ---- the request fields ---------------------------------------------------------------------- */
 
+/* A comma before every element of a list but the first. */
+static void jb_sep(mc__jbuf *b, bool *first) {
+        if (!*first)
+                jb_putc(b, ',');
+        *first = false;
+}
+
 /*
  * Names of set bits, in bit order. Bits without a name (only a malformed request, which is
  * audited as it was given) are not dropped silently: they follow as "Unknown(0x..)".
@@ -89,9 +96,7 @@ static void jb_time(mc__jbuf *b, const struct timespec *ts) {
 static void jb_bits(mc__jbuf *b, unsigned v, const char *const *names, size_t n, bool *first) {
         for (size_t i = 0; i < n; i++)
                 if (v & (1u << i)) {
-                        if (!*first)
-                                jb_putc(b, ',');
-                        *first = false;
+                        jb_sep(b, first);
                         mc__jb_name(b, names[i]);
                         v &= ~(1u << i);
                 }
@@ -99,9 +104,7 @@ static void jb_bits(mc__jbuf *b, unsigned v, const char *const *names, size_t n,
                 char buf[48];
                 int k = snprintf(buf, sizeof(buf), "Unknown(0x%x)", v);
 
-                if (!*first)
-                        jb_putc(b, ',');
-                *first = false;
+                jb_sep(b, first);
                 mc__jb_str_n(b, buf, (size_t) k);
         }
 }
@@ -118,9 +121,7 @@ static void jb_flags(mc__jbuf *b, const mc__call *c) {
         for (size_t i = 0; c->req.custom && i < c->req.n_custom; i++) {
                 const char *name = c->req.custom[i];
 
-                if (!first)
-                        jb_putc(b, ',');
-                first = false;
+                jb_sep(b, &first);
                 if (!name) {
                         jb_lit(b, "null");
                         continue;
@@ -141,22 +142,6 @@ static void jb_set(mc__jbuf *b, unsigned v, const char *const *names, size_t n) 
 }
 
 static const char *const sigflag_names[] = {"BLOCK"};
-/* A NUMA node mask as the list of its nodes: [0,2]. */
-static void jb_nodes(mc__jbuf *b, uint64_t mask) {
-        bool first = true;
-
-        jb_putc(b, '[');
-        for (int i = 0; i < 64; i++) {
-                if (!(mask & (UINT64_C(1) << i)))
-                        continue;
-                if (!first)
-                        jb_putc(b, ',');
-                first = false;
-                mc__jb_i64(b, i);
-        }
-        jb_putc(b, ']');
-}
-
 /* mc_uffd_modes, bit by bit. */
 static const char *const uffd_mode_names[] = {"MISSING", "WP", "MINOR"};
 static const char *const payload_names[] = {"None", "UserData", "RealTime"};
@@ -186,19 +171,27 @@ static void jb_signame(mc__jbuf *b, int signo) {
                 mc__jb_i64(b, signo);
 }
 
-static void jb_sigset(mc__jbuf *b, uint64_t set) {
+/* The set bits of @set as a list, each written by @put from its index: [0,2]. */
+static void jb_bit_list(mc__jbuf *b, uint64_t set, void (*put)(mc__jbuf *b, int i)) {
         bool first = true;
 
         jb_putc(b, '[');
-        for (int s = 1; s <= 64; s++) {
-                if (!(set & (UINT64_C(1) << (s - 1))))
-                        continue;
-                if (!first)
-                        jb_putc(b, ',');
-                first = false;
-                jb_signame(b, s);
-        }
+        for (int i = 0; i < 64; i++)
+                if (set & (UINT64_C(1) << i)) {
+                        jb_sep(b, &first);
+                        put(b, i);
+                }
         jb_putc(b, ']');
+}
+
+/* A NUMA node mask: bit i is node i. */
+static void put_node(mc__jbuf *b, int i) {
+        mc__jb_i64(b, i);
+}
+
+/* A signal set: bit i is signal i + 1. */
+static void put_set_signal(mc__jbuf *b, int i) {
+        jb_signame(b, i + 1);
 }
 
 /* The result of a wait: the signal taken and who sent it. */
@@ -255,7 +248,7 @@ static void put_payload(mc__jbuf *b, const mc__call *c) {
 }
 
 static void put_sigset(mc__jbuf *b, const mc__call *c) {
-        jb_sigset(b, c->req.sigset);
+        jb_bit_list(b, c->req.sigset, put_set_signal);
 }
 
 static void put_action(mc__jbuf *b, const mc__call *c) {
@@ -263,7 +256,7 @@ static void put_action(mc__jbuf *b, const mc__call *c) {
 }
 
 static void put_nodes(mc__jbuf *b, const mc__call *c) {
-        jb_nodes(b, c->req.nodes);
+        jb_bit_list(b, c->req.nodes, put_node);
 }
 
 /* The resolved path only where it tells more than the path given. */
@@ -387,10 +380,7 @@ static void jb_request(mc__jbuf *b, const mc__call *c) {
 
                 if (!(c->fields & f->bit) || (f->when && !f->when(c)))
                         continue;
-                /* Each field starts with its key, preceded by a comma unless it is the first. */
-                if (!first)
-                        jb_putc(b, ',');
-                first = false;
+                jb_sep(b, &first);
                 jb_putc(b, '"');
                 jb_put(b, f->key, strlen(f->key));
                 jb_lit(b, "\":");
@@ -422,6 +412,29 @@ static int64_t now(struct timespec *ts) {
         return (int64_t) ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
+/* The facts every record starts from: when, what, by whom; no error yet. */
+static void rec_meta_init(mc__rec_meta *m, struct timespec *ts, const char *capability,
+                          const char *operation, pid_t pid) {
+        *m = (mc__rec_meta){
+                .time_ns = now(ts),
+                .capability = capability ? capability : "",
+                .operation = operation,
+                .pid = pid,
+                .kind = MC_OK,
+                .message = "",
+        };
+}
+
+/* Close the record in @b and hand it to the sink; one that could not be built is dropped. */
+static void rec_finish(mc_audit *audit, mc__jbuf *b, const mc__rec_meta *m) {
+        jb_putc(b, '}');
+        if (b->oom)
+                mc__audit_count_dropped(audit);
+        else
+                mc__audit_emit(audit, b, m);
+        jb_done(b);
+}
+
 void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const mc_error *e) {
         char stack[2048];
         struct timespec ts;
@@ -436,14 +449,7 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
                 return;
 
         op = mc__op_name(c->op);
-        m = (mc__rec_meta){
-                .time_ns = now(&ts),
-                .capability = c->capability ? c->capability : "",
-                .operation = op ? op : "unknown",
-                .pid = pid,
-                .kind = MC_OK,
-                .message = "",
-        };
+        rec_meta_init(&m, &ts, c->capability, op ? op : "unknown", pid);
         if (r < 0) {
                 /* An mc_error left at MC_OK would claim success; the return value decides. */
                 if (e && e->kind != MC_OK) {
@@ -503,13 +509,7 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
                         jb_lit(&b, ",\"owner\":\"Remote\",\"owner_pid\":");
                 mc__jb_i64(&b, c->owner_pid);
         }
-        jb_putc(&b, '}');
-
-        if (b.oom)
-                mc__audit_count_dropped(audit);
-        else
-                mc__audit_emit(audit, &b, &m);
-        jb_done(&b);
+        rec_finish(audit, &b, &m);
         errno = saved_errno;
 }
 
@@ -541,14 +541,7 @@ void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const c
         if (!audit)
                 return;
 
-        m = (mc__rec_meta){
-                .time_ns = now(&ts),
-                .capability = capability ? capability : "",
-                .operation = event ? event : "",
-                .pid = pid,
-                .kind = MC_OK,
-                .message = "",
-        };
+        rec_meta_init(&m, &ts, capability, event ? event : "", pid);
         jb_init(&b, stack, sizeof(stack));
         jb_head(&b, &ts, &m, outcome ? outcome : "ok");
         jb_lit(&b, ",\"event\":");
@@ -556,12 +549,6 @@ void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const c
                 jb_raw_object(&b, fields_json);
         else
                 jb_lit(&b, "{}");
-        jb_putc(&b, '}');
-
-        if (b.oom)
-                mc__audit_count_dropped(audit);
-        else
-                mc__audit_emit(audit, &b, &m);
-        jb_done(&b);
+        rec_finish(audit, &b, &m);
         errno = saved_errno;
 }
