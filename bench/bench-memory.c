@@ -28,7 +28,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <memcap/memcap.h>
@@ -249,8 +248,6 @@ static double other_work_pct(const run_info *info) {
 
 /* @f was opened before the run, so a bad --json path fails at once, not after it; closed here. */
 static int write_json(FILE *f, const char *path, const run_info *info) {
-        int r;
-
         fprintf(f, "{\n  \"benchmark\": \"memory\",\n  \"memcap_version\": ");
         bench_json_string(f, mc_version());
         fprintf(f, ",\n  \"kernel\": ");
@@ -342,12 +339,7 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         fprintf(f, "  ],\n  \"notes\": ");
         bench_json_notes(f);
         fprintf(f, "\n}\n");
-        r = ferror(f) ? -EIO : 0;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        if (r < 0)
-                return bench_fail(r, "writing %s: %s", path, strerror(-r));
-        return 0;
+        return bench_json_close(f, path);
 }
 
 /* ---- cleanup of temporary files, also on SIGINT/SIGTERM ---- */
@@ -1053,7 +1045,6 @@ int main(int argc, char **argv) {
         mc_policy *policy = NULL;
         mc_ctx *ctx = NULL;
         FILE *json = NULL;
-        struct utsname un;
         options opts;
         uint64_t min_ns;
         int r;
@@ -1063,9 +1054,7 @@ int main(int argc, char **argv) {
         info.opts = &opts;
         info.pid = getpid();
         setvbuf(stdout, NULL, _IOLBF, 0);
-        if (uname(&un) == 0)
-                snprintf(info.kernel, sizeof(info.kernel), "%s %s %s", un.sysname, un.release,
-                         un.machine);
+        bench_kernel(info.kernel, sizeof(info.kernel));
 
         if (opts.pin >= 0) {
                 r = bench_pin(opts.pin);
@@ -1084,22 +1073,14 @@ int main(int argc, char **argv) {
                opts.pin >= 0 ? "pinned with sched_setaffinity" : "not pinned", info.cpu_start);
         printf("%u rounds per benchmark, interleaved, rounds >= %" PRIu64 " ms%s\n", opts.rounds,
                min_ns / 1000000, opts.quick ? " (--quick: a smoke run, not a measurement)" : "");
-#if !defined(__OPTIMIZE__)
-        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
-#endif
-        if (opts.rounds < 7 && !opts.quick)
-                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+        bench_note_trust(opts.rounds, opts.quick);
 
         r = install_cleanup();
         if (r < 0)
                 goto out;
-        if (opts.json) {
-                json = fopen(opts.json, "we");
-                if (!json) {
-                        r = bench_fail_errno(errno, opts.json);
-                        goto out;
-                }
-        }
+        r = bench_json_open(opts.json, &json);
+        if (r < 0)
+                goto out;
 
         bench_machine_snap(&info.machine_start);
         printf("[1-2] map+unmap 4 KiB anonymous, without and with an audit file sink...\n");

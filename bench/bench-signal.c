@@ -40,7 +40,6 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include <memcap/memcap.h>
@@ -999,8 +998,6 @@ static void json_vstats(FILE *f, const result *res, const vstats *s) {
 }
 
 static int write_json(FILE *f, const char *path, const run_info *info) {
-        int r;
-
         fprintf(f, "{\n  \"benchmark\": \"signal\",\n  \"memcap_version\": ");
         bench_json_string(f, mc_version());
         fprintf(f, ",\n  \"kernel\": ");
@@ -1073,12 +1070,7 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         fprintf(f, ",\n  \"notes\": ");
         bench_json_notes(f);
         fprintf(f, "\n}\n");
-        r = ferror(f) ? -EIO : 0;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        if (r < 0)
-                return bench_fail(r, "writing %s: %s", path, strerror(-r));
-        return 0;
+        return bench_json_close(f, path);
 }
 
 /* ---- main ---- */
@@ -1269,7 +1261,6 @@ int main(int argc, char **argv) {
         run_info info = {.cpus = BENCH_CPUS_INIT};
         peer peers[N_VARIANTS];
         FILE *json = NULL;
-        struct utsname un;
         options opts;
         uint64_t min_ns, min_ops;
         int r;
@@ -1280,9 +1271,7 @@ int main(int argc, char **argv) {
         info.opts = &opts;
         info.pid = getpid();
         setvbuf(stdout, NULL, _IOLBF, 0);
-        if (uname(&un) == 0)
-                snprintf(info.kernel, sizeof(info.kernel), "%s %s %s", un.sysname, un.release,
-                         un.machine);
+        bench_kernel(info.kernel, sizeof(info.kernel));
         sig_req = SIGRTMIN;
         sig_reply = SIGRTMIN + 1;
         check_sigpending(&opts);
@@ -1295,22 +1284,14 @@ int main(int argc, char **argv) {
                "%" PRIu64 " ms, %u signals per throughput run%s\n",
                opts.rounds, min_ns / 1000000, opts.signals,
                opts.quick ? " (--quick: a smoke run, not a measurement)" : "");
-#if !defined(__OPTIMIZE__)
-        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
-#endif
-        if (opts.rounds < 7 && !opts.quick)
-                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+        bench_note_trust(opts.rounds, opts.quick);
 
         r = plan_placements(&opts, &info);
         if (r < 0)
                 goto out;
-        if (opts.json) {
-                json = fopen(opts.json, "we");
-                if (!json) {
-                        r = bench_fail_errno(errno, opts.json);
-                        goto out;
-                }
-        }
+        r = bench_json_open(opts.json, &json);
+        if (r < 0)
+                goto out;
         /* A takes its replies with sigwaitinfo(); nothing it waits for may run a handler. The
          * receivers start from an empty mask. */
         sigemptyset(&wait_set);

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -686,6 +687,48 @@ static inline int bench_write_all(int fd, const void *buf, size_t len) {
                 p += n;
                 len -= (size_t) n;
         }
+        return 0;
+}
+
+/* "Linux 6.1.0 x86_64" into @buf, for the header line and the JSON; left as it is if uname fails.
+ */
+static inline void bench_kernel(char *buf, size_t size) {
+        struct utsname un;
+
+        if (uname(&un) == 0)
+                snprintf(buf, size, "%s %s %s", un.sysname, un.release, un.machine);
+}
+
+/*
+ * The notes every benchmark owes its reader on how far its numbers can be trusted. Inline, so
+ * __OPTIMIZE__ is the benchmark's own build's.
+ */
+static inline void bench_note_trust(unsigned rounds, bool quick) {
+#if !defined(__OPTIMIZE__)
+        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
+#endif
+        if (rounds < 7 && !quick)
+                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+}
+
+/* Open --json FILE @path for writing; *@ret stays NULL when @path is NULL. */
+static inline int bench_json_open(const char *path, FILE **ret) {
+        if (!path)
+                return 0;
+        *ret = fopen(path, "we");
+        if (!*ret)
+                return bench_fail_errno(errno, path);
+        return 0;
+}
+
+/* Close the JSON output @f written to @path: a write error anywhere in it is reported here. */
+static inline int bench_json_close(FILE *f, const char *path) {
+        int r = ferror(f) ? -EIO : 0;
+
+        if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        if (r < 0)
+                return bench_fail(r, "writing %s: %s", path, strerror(-r));
         return 0;
 }
 
