@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <memcap/memcap.h>
@@ -617,83 +616,18 @@ static int scan_memcap(void *arg, uint64_t iters) {
         return 0;
 }
 
-static uint64_t pow2_floor(uint64_t v) {
-        return v ? UINT64_C(1) << (63 - __builtin_clzll(v)) : 0;
-}
-
-static uint64_t mem_available(void) {
-        char line[256];
-        uint64_t kb = 0;
-        FILE *f;
-
-        f = fopen("/proc/meminfo", "re");
-        if (!f)
-                return 0;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "MemAvailable:", 13) == 0) {
-                        char *end;
-                        unsigned long long v = strtoull(line + 13, &end, 10);
-
-                        if (end != line + 13)
-                                kb = v;
-                        break;
-                }
-        fclose(f);
-        return kb > UINT64_MAX / KIB ? UINT64_MAX : kb * KIB;
-}
-
-static uint64_t fs_free(const char *dir) {
-        struct statvfs sv;
-
-        if (statvfs(dir, &sv) < 0)
-                return 0;
-        return (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
-}
-
 /*
  * Where the file goes and how big it is. It wants three times its size free on the file system
  * (the brief: 1 GiB needs 3 GiB) and, to stay cached, at most half the available memory;
  * otherwise it shrinks to the largest power of two that fits, and says so.
  */
 static int scan_plan(const options *opts, run_info *info) {
-        static const char *const dirs[] = {"/var/tmp", "/tmp"};
-        uint64_t want = opts->quick ? 64 * MIB : GIB, best_free = 0, avail, size;
-        const char *best = NULL;
+        uint64_t want = opts->quick ? 64 * MIB : GIB, best_free, size = 0;
+        const char *best = bench_file_place(opts->dir, want, &best_free, &size);
 
-        if (opts->dir) {
-                best = opts->dir;
-                best_free = fs_free(opts->dir);
-        } else
-                for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-                        uint64_t f = fs_free(dirs[i]);
-
-                        if (f >= 3 * want) {
-                                best = dirs[i];
-                                best_free = f;
-                                break;
-                        }
-                        if (f > best_free) {
-                                best = dirs[i];
-                                best_free = f;
-                        }
-                }
-        if (!best || best_free == 0)
+        if (!best)
                 return bench_fail(-ENOSPC, "no space for the scan file in %s",
                                   opts->dir ? opts->dir : "/var/tmp or /tmp");
-        size = want;
-        if (best_free < 3 * want) {
-                size = pow2_floor(best_free / 3);
-                bench_note("only %.2f GiB free in %s (< 3x %" PRIu64
-                           " MiB): the scan file is %" PRIu64 " MiB",
-                           (double) best_free / (double) GIB, best, want / MIB, size / MIB);
-        }
-        avail = mem_available();
-        if (avail && size > avail / 2) {
-                size = pow2_floor(avail / 2);
-                bench_note("only %" PRIu64 " MiB of memory available: the scan file is %" PRIu64
-                           " MiB so it stays in the page cache",
-                           avail / MIB, size / MIB);
-        }
         if (size < MIB)
                 return bench_fail(-ENOSPC, "no room for even a 1 MiB scan file in %s", best);
         /* Room for "/memcap-bench-<pid>.dat" too; a path that long is refused, not cut. */

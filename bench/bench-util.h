@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -730,6 +732,93 @@ static inline int bench_json_close(FILE *f, const char *path) {
         if (r < 0)
                 return bench_fail(r, "writing %s: %s", path, strerror(-r));
         return 0;
+}
+
+/* ---- files of a benchmark ---- */
+
+static inline uint64_t bench_pow2_floor(uint64_t v) {
+        return v ? UINT64_C(1) << (63 - __builtin_clzll(v)) : 0;
+}
+
+/* MemAvailable of /proc/meminfo in bytes; 0 when unknown. */
+static inline uint64_t bench_mem_available(void) {
+        char line[256];
+        uint64_t kb = 0;
+        FILE *f;
+
+        f = fopen("/proc/meminfo", "re");
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "MemAvailable:", 13) == 0) {
+                        char *end;
+                        unsigned long long v = strtoull(line + 13, &end, 10);
+
+                        if (end != line + 13)
+                                kb = v;
+                        break;
+                }
+        fclose(f);
+        return kb > UINT64_MAX / 1024 ? UINT64_MAX : kb * 1024;
+}
+
+/* Bytes an unprivileged process may still write to the file system of @dir; 0 when unknown. */
+static inline uint64_t bench_fs_free(const char *dir) {
+        struct statvfs sv;
+
+        if (statvfs(dir, &sv) < 0)
+                return 0;
+        return (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
+}
+
+/*
+ * Where a benchmark's big file goes, and how big it is. The directory is @dir when given, else
+ * the first of /var/tmp and /tmp with three times @want free, else the one with the most. The
+ * size is @want, or, when the file system has less than three times that free or the file would
+ * take more than half the available memory (it must stay in the page cache), the largest power
+ * of two that fits both, with a note saying so. Returns the directory with its free bytes in
+ * *@ret_free and the size in *@ret_size, or NULL when no directory has any room.
+ */
+static inline const char *bench_file_place(const char *dir, uint64_t want, uint64_t *ret_free,
+                                           uint64_t *ret_size) {
+        static const char *const bases[] = {"/var/tmp", "/tmp"};
+        const uint64_t mib = UINT64_C(1) << 20;
+        uint64_t best_free = 0, size = want, avail;
+        const char *best = NULL;
+
+        if (dir) {
+                best = dir;
+                best_free = bench_fs_free(dir);
+        } else
+                for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+                        uint64_t f = bench_fs_free(bases[i]);
+
+                        if (f > best_free) {
+                                best = bases[i];
+                                best_free = f;
+                        }
+                        if (f >= 3 * want)
+                                break;
+                }
+        *ret_free = best_free;
+        if (!best || best_free == 0)
+                return NULL;
+        if (best_free < 3 * want) {
+                size = bench_pow2_floor(best_free / 3);
+                bench_note("only %.2f GiB free in %s (< 3x %" PRIu64 " MiB): the file is %" PRIu64
+                           " MiB",
+                           (double) best_free / (double) (1024 * mib), best, want / mib,
+                           size / mib);
+        }
+        avail = bench_mem_available();
+        if (avail && size > avail / 2) {
+                size = bench_pow2_floor(avail / 2);
+                bench_note("only %" PRIu64 " MiB of memory available: the file is %" PRIu64
+                           " MiB so it stays in the page cache",
+                           avail / mib, size / mib);
+        }
+        *ret_size = size;
+        return best;
 }
 
 /* ---- options ---- */
