@@ -717,6 +717,25 @@ static void note_placement(const placement *pl, const char *what, const vstats *
  * and at least @min_ops round trips so the p99 has samples), then @rounds interleaved rounds of
  * all three variants.
  */
+/*
+ * The interleaved rounds of @cases with every peer recording what it measures; recording stops
+ * and the watchdog alarm is cancelled however the rounds end.
+ */
+static int run_recorded(const bench_case *cases, peer *peers, unsigned n, uint64_t iters,
+                        unsigned slices, bench_cpus *cpus, double *ns) {
+        int r;
+
+        for (int v = 0; v < N_VARIANTS; v++) {
+                peer_reset(&peers[v]);
+                peers[v].recording = true;
+        }
+        r = bench_interleave(cases, N_VARIANTS, n, iters, slices, cpus, ns, NULL);
+        alarm(0);
+        for (int v = 0; v < N_VARIANTS; v++)
+                peers[v].recording = false;
+        return r;
+}
+
 static int bench_roundtrip(const options *opts, const placement *pl, peer *peers, uint64_t min_ns,
                            uint64_t min_ops, bench_cpus *cpus) {
         double ns[N_VARIANTS * MAX_ROUNDS], per_round[N_VARIANTS][MAX_ROUNDS];
@@ -748,13 +767,8 @@ static int bench_roundtrip(const options *opts, const placement *pl, peer *peers
                 p->samples = malloc(p->cap * sizeof(double));
                 if (!p->samples)
                         return bench_fail(-ENOMEM, "out of memory");
-                peer_reset(p);
-                p->recording = true;
         }
-        r = bench_interleave(cases, N_VARIANTS, n, iters, SLICES, cpus, ns, NULL);
-        alarm(0);
-        for (int v = 0; v < N_VARIANTS; v++)
-                peers[v].recording = false;
+        r = run_recorded(cases, peers, n, iters, SLICES, cpus, ns);
         if (r < 0)
                 return r;
 
@@ -811,14 +825,7 @@ static int bench_throughput(const options *opts, const placement *pl, peer *peer
         r = bench_warmup(cases, N_VARIANTS, 1);
         if (r < 0)
                 return r;
-        for (int v = 0; v < N_VARIANTS; v++) {
-                peer_reset(&peers[v]);
-                peers[v].recording = true;
-        }
-        r = bench_interleave(cases, N_VARIANTS, n, 1, 1, cpus, ns, NULL);
-        alarm(0);
-        for (int v = 0; v < N_VARIANTS; v++)
-                peers[v].recording = false;
+        r = run_recorded(cases, peers, n, 1, 1, cpus, ns);
         if (r < 0)
                 return r;
         for (int v = 0; v < N_VARIANTS; v++) {
