@@ -463,8 +463,6 @@ int bench_memory(run_info *info);
 
 void format_side(char *buf, size_t size, const result *res, const side *s);
 
-void format_cpus(char *buf, size_t size, uint64_t cpus);
-
 void print_table(void);
 
 void print_costs(void);

@@ -866,17 +866,6 @@ static void format_cell(char *buf, size_t size, const result *res, const vstats 
                 snprintf(buf, size, "%.1f us (p99 %.1f)", s->median / 1e3, s->p99 / 1e3);
 }
 
-static void format_cpus(char *buf, size_t size, uint64_t cpus) {
-        size_t off = 0;
-
-        buf[0] = '\0';
-        for (int c = 0; c < 64 && off + 8 < size; c++)
-                if (cpus & (UINT64_C(1) << c))
-                        off += (size_t) snprintf(buf + off, size - off, "%s%d", off ? "," : "", c);
-        if (off == 0)
-                snprintf(buf, size, "?");
-}
-
 static void print_table(void) {
         char mc[40], raw[40], target[16], range[32];
 
@@ -925,8 +914,8 @@ static void print_costs(void) {
                         if (j == 0 && i > 0 && results[i - 1].placement == res->placement &&
                             results[i - 1].throughput == res->throughput)
                                 continue;
-                        format_cpus(a, sizeof(a), c->a_cpus);
-                        format_cpus(b, sizeof(b), c->b_cpus);
+                        bench_format_cpus(a, sizeof(a), c->a_cpus);
+                        bench_format_cpus(b, sizeof(b), c->b_cpus);
                         snprintf(where, sizeof(where), "{%s} / {%s}, same CPU in %u of %u slices",
                                  a, b, c->shared_slices, c->slices);
                         printf("%-40s | %-17s | %5.2f us | %5.2f us | %9.3f | %9.3f | %9.3f | %s\n",

@@ -734,6 +734,18 @@ static inline int bench_json_close(FILE *f, const char *path) {
         return 0;
 }
 
+/* A CPU set for people: "0,2,3"; "?" when empty. */
+static inline void bench_format_cpus(char *buf, size_t size, uint64_t cpus) {
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (int c = 0; c < 64 && o + 4 < size; c++)
+                if (cpus & (UINT64_C(1) << c))
+                        o += (size_t) snprintf(buf + o, size - o, "%s%d", o ? "," : "", c);
+        if (o == 0)
+                snprintf(buf, size, "?");
+}
+
 /* ---- files of a benchmark ---- */
 
 static inline uint64_t bench_pow2_floor(uint64_t v) {
