@@ -116,22 +116,6 @@ typedef struct endpoint {
         size_t have, used;
 } endpoint;
 
-static int fd_write_all(int fd, const void *p, size_t n) {
-        const uint8_t *q = p;
-
-        while (n > 0) {
-                ssize_t w = write(fd, q, n);
-
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -errno;
-                q += w;
-                n -= (size_t) w;
-        }
-        return 0;
-}
-
 /* A stream consumer takes whatever is there (up to 1 MiB) and hands out records from it. */
 static int fd_recv(endpoint *e, uint8_t *buf, size_t size) {
         while (e->have - e->used < size) {
@@ -153,7 +137,7 @@ static int fd_recv(endpoint *e, uint8_t *buf, size_t size) {
 }
 
 static int fd_send(endpoint *e, const uint8_t *buf, size_t size) {
-        return fd_write_all(e->fd_out, buf, size);
+        return bench_write_all(e->fd_out, buf, size);
 }
 
 static int ch_recv(endpoint *e, uint8_t *buf, size_t size) {
@@ -173,7 +157,7 @@ static _Noreturn void consumer(endpoint *e, const run_args *a, int sync_fd) {
 
         if (a->cpu_c >= 0)
                 (void) bench_pin(a->cpu_c);
-        if (!buf || fd_write_all(sync_fd, "r", 1) < 0)
+        if (!buf || bench_write_all(sync_fd, "r", 1) < 0)
                 _exit(1);
         for (uint64_t i = 0; i < a->count; i++) {
                 if (e->recv(e, buf, a->size) < 0 || !msg_ok(buf, i)) {
@@ -187,12 +171,8 @@ static _Noreturn void consumer(endpoint *e, const run_args *a, int sync_fd) {
         }
         d.t1 = bench_now_ns();
         d.cpu = sched_getcpu();
-        (void) fd_write_all(sync_fd, &d, sizeof(d));
+        (void) bench_write_all(sync_fd, &d, sizeof(d));
         _exit(d.failed ? 1 : 0);
-}
-
-static int cmp_double(const void *x, const void *y) {
-        return bench_cmp_double(x, y);
 }
 
 /* The producer's side, in this process, once the consumer is ready. */
@@ -234,7 +214,7 @@ static int producer(endpoint *e, run_args *a, pid_t pid, int sync_fd, const char
                 last_cpu_c = d.cpu;
                 last_cpu_p = sched_getcpu();
                 if (a->kind == RTT) {
-                        qsort(samples, a->count, sizeof(double), cmp_double);
+                        qsort(samples, a->count, sizeof(double), bench_cmp_double);
                         a->ns = bench_median(samples, a->count);
                         a->p99 = bench_p99(samples, a->count);
                 } else {

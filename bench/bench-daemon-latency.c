@@ -122,16 +122,22 @@ void peer_free(peer *p) {
 
 /* ---- the run's state ---- */
 
+void placement_cpus(const run_info *info, const placement *pl, cpu_set_t *ret_client,
+                    cpu_set_t *ret_server) {
+        *ret_client = *ret_server = info->all_cpus;
+        if (pl->cpu_client >= 0) {
+                CPU_ZERO(ret_client);
+                CPU_SET(pl->cpu_client, ret_client);
+                CPU_ZERO(ret_server);
+                CPU_SET(pl->cpu_server, ret_server);
+        }
+}
+
 int place(run_info *info, const placement *pl) {
-        cpu_set_t c = info->all_cpus, s = info->all_cpus;
+        cpu_set_t c, s;
         int r;
 
-        if (pl->cpu_client >= 0) {
-                CPU_ZERO(&c);
-                CPU_SET(pl->cpu_client, &c);
-                CPU_ZERO(&s);
-                CPU_SET(pl->cpu_server, &s);
-        }
+        placement_cpus(info, pl, &c, &s);
         r = bench_affinity_process(0, &c);
         if (r < 0)
                 return bench_fail(r, "placing the client: %s", strerror(-r));

@@ -26,17 +26,6 @@ void format_side(char *buf, size_t size, const result *res, const side *s) {
         }
 }
 
-void format_cpus(char *buf, size_t size, uint64_t cpus) {
-        size_t o = 0;
-
-        buf[0] = '\0';
-        for (int c = 0; c < 64 && o + 4 < size; c++)
-                if (cpus & (UINT64_C(1) << c))
-                        o += (size_t) snprintf(buf + o, size - o, "%s%d", o ? "," : "", c);
-        if (o == 0)
-                snprintf(buf, size, "?");
-}
-
 void print_table(void) {
         char mc[64], base[128], ratio[16], target[16], range[24];
 
@@ -85,8 +74,8 @@ void print_costs(void) {
                 const cost *c = &costs[i];
                 char sc[64], cc[64];
 
-                format_cpus(sc, sizeof(sc), c->srv_cpus);
-                format_cpus(cc, sizeof(cc), c->cli_cpus);
+                bench_format_cpus(sc, sizeof(sc), c->srv_cpus);
+                bench_format_cpus(cc, sizeof(cc), c->cli_cpus);
                 printf("  %-9s %-56s server %6.2f us CPU, %.2f wakeups, %.3f preemptions (CPUs "
                        "%s); client %6.2f us CPU (CPUs %s)",
                        c->placement, c->what, c->srv_cpu_ns / 1e3, c->srv_nvcsw, c->srv_nivcsw, sc,
@@ -189,7 +178,7 @@ void print_where(const run_info *info) {
         for (int c = 0; c < 64; c++)
                 if (CPU_ISSET(c, &info->all_cpus))
                         mask |= UINT64_C(1) << c;
-        format_cpus(all, sizeof(all), mask);
+        bench_format_cpus(all, sizeof(all), mask);
         printf("\nwhere it ran (%ld CPUs online; this process may use CPUs %s):\n",
                sysconf(_SC_NPROCESSORS_ONLN), all);
         printf("  client: this process (pid %d), one thread; servers: memcapd (pid %d), blocking "

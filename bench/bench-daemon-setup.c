@@ -95,66 +95,15 @@ void child_forget(pid_t pid) {
                         children[i] = 0;
 }
 
-uint64_t pow2_floor(uint64_t v) {
-        return v ? UINT64_C(1) << (63 - __builtin_clzll(v)) : 0;
-}
-
-uint64_t mem_available(void) {
-        char buf[4096], *p;
-        uint64_t kb = 0;
-
-        if (bench_read_small("/proc/meminfo", buf, sizeof(buf)) > 0 &&
-            (p = strstr(buf, "MemAvailable:")))
-                kb = strtoull(p + strlen("MemAvailable:"), NULL, 10);
-        return kb * KIB;
-}
-
-uint64_t fs_free(const char *dir) {
-        struct statvfs sv;
-
-        if (statvfs(dir, &sv) < 0)
-                return 0;
-        return (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
-}
-
 /* The directory, and the scan file's size: 3x free on the file system, half the memory. */
 int dir_plan(const options *opts, uint64_t *ret_big) {
-        static const char *const bases[] = {"/var/tmp", "/tmp"};
-        uint64_t want = opts->quick ? 64 * MIB : GIB, best_free = 0, size, avail;
-        const char *best = NULL;
+        uint64_t want = opts->quick ? 64 * MIB : GIB, best_free, size = 0;
+        const char *best = bench_file_place(opts->dir, want, &best_free, &size);
         int n;
 
-        if (opts->dir) {
-                best = opts->dir;
-                best_free = fs_free(best);
-        } else
-                for (size_t i = 0; i < ELEMENTSOF(bases); i++) {
-                        uint64_t f = fs_free(bases[i]);
-
-                        if (f > best_free) {
-                                best = bases[i];
-                                best_free = f;
-                        }
-                        if (f >= 3 * want)
-                                break;
-                }
         if (!best || best_free < 64 * MIB)
                 return bench_fail(-ENOSPC, "no room for the benchmark's files in %s",
                                   opts->dir ? opts->dir : "/var/tmp or /tmp");
-        size = want;
-        if (best_free < 3 * want) {
-                size = pow2_floor(best_free / 3);
-                bench_note("only %.2f GiB free in %s: the scan file is %" PRIu64
-                           " MiB, not %" PRIu64,
-                           (double) best_free / (double) GIB, best, size / MIB, want / MIB);
-        }
-        avail = mem_available();
-        if (avail && size > avail / 2) {
-                size = pow2_floor(avail / 2);
-                bench_note("only %" PRIu64 " MiB of memory available: the scan file is %" PRIu64
-                           " MiB so it stays in the page cache",
-                           avail / MIB, size / MIB);
-        }
         if (size < MIB)
                 return bench_fail(-ENOSPC, "no room for a scan file in %s", best);
         /* Socket paths must fit sockaddr_un (108 bytes) with their names. */

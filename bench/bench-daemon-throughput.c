@@ -296,15 +296,10 @@ int run_throughput(void *arg, uint64_t iters) {
 }
 
 int place_tp(run_info *info, const placement *pl) {
-        cpu_set_t c = info->all_cpus, s = info->all_cpus;
+        cpu_set_t c, s;
         int r;
 
-        if (pl->cpu_client >= 0) {
-                CPU_ZERO(&c);
-                CPU_SET(pl->cpu_client, &c);
-                CPU_ZERO(&s);
-                CPU_SET(pl->cpu_server, &s);
-        }
+        placement_cpus(info, pl, &c, &s);
         r = bench_affinity_process(0, &c);
         if (r >= 0)
                 r = bench_affinity_process(info->srv[L_MEMCAPD].pid, &s);

@@ -61,18 +61,6 @@ void usage(FILE *f) {
                 "  -h, --help       this text\n");
 }
 
-int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
-        char *end;
-        unsigned long v;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-                return -EINVAL;
-        *ret = (unsigned) v;
-        return 0;
-}
-
 int parse_options(int argc, char **argv, options *opts) {
         enum {
                 O_ROUNDS = 256,
@@ -110,12 +98,12 @@ int parse_options(int argc, char **argv, options *opts) {
                         opts->quick = true;
                         break;
                 case O_ROUNDS:
-                        if (parse_uint(optarg, 1, MAX_ROUNDS, &opts->rounds) < 0)
+                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &opts->rounds) < 0)
                                 goto bad;
                         rounds_set = true;
                         break;
                 case O_TP_ROUNDS:
-                        if (parse_uint(optarg, 1, MAX_ROUNDS, &opts->tp_rounds) < 0)
+                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &opts->tp_rounds) < 0)
                                 goto bad;
                         tp_set = true;
                         break;
@@ -128,7 +116,7 @@ int parse_options(int argc, char **argv, options *opts) {
                         dur_set = true;
                         break;
                 case O_CLIENTS:
-                        if (parse_uint(optarg, 1, 1000, &opts->clients) < 0)
+                        if (bench_parse_uint(optarg, 1, 1000, &opts->clients) < 0)
                                 goto bad;
                         break;
                 case O_MEMCAPD:
@@ -380,7 +368,6 @@ int main(int argc, char **argv) {
         run_info info = {.cpus = BENCH_CPUS_INIT, .ctl_fd = -1, .scan_cpu_ratio = NAN};
         peer peers[N_LAT];
         FILE *json = NULL;
-        struct utsname un;
         struct sigaction sa = {.sa_handler = on_interrupt};
         struct rlimit rl;
         options opts;
@@ -394,9 +381,7 @@ int main(int argc, char **argv) {
                 return 2;
         info.opts = &opts;
         setvbuf(stdout, NULL, _IOLBF, 0);
-        if (uname(&un) == 0)
-                snprintf(info.kernel, sizeof(info.kernel), "%s %s %s", un.sysname, un.release,
-                         un.machine);
+        bench_kernel(info.kernel, sizeof(info.kernel));
         memset(echo_reply, 'e', sizeof(echo_reply));
         echo_reply[sizeof(echo_reply) - 1] = '\n';
         signal(SIGPIPE, SIG_IGN);
@@ -418,11 +403,7 @@ int main(int argc, char **argv) {
                " ms; throughput: %u rounds of %.1f s per side, %u clients%s\n",
                opts.rounds, min_ns / 1000000, opts.tp_rounds, opts.duration, opts.clients,
                opts.quick ? " (--quick: a smoke run, not a measurement)" : "");
-#if !defined(__OPTIMIZE__)
-        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
-#endif
-        if (opts.rounds < 7 && !opts.quick)
-                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+        bench_note_trust(opts.rounds, opts.quick);
 
         r = find_memcapd(&info);
         if (r >= 0)
@@ -431,13 +412,9 @@ int main(int argc, char **argv) {
                 r = dir_plan(&opts, &info.big_bytes);
         if (r < 0)
                 goto out;
-        if (opts.json) {
-                json = fopen(opts.json, "we");
-                if (!json) {
-                        r = bench_fail_errno(errno, opts.json);
-                        goto out;
-                }
-        }
+        r = bench_json_open(opts.json, &json);
+        if (r < 0)
+                goto out;
         r = dir_make();
         if (r >= 0)
                 r = write_config();

@@ -330,12 +330,6 @@ void child_add(pid_t pid);
 
 void child_forget(pid_t pid);
 
-uint64_t pow2_floor(uint64_t v);
-
-uint64_t mem_available(void);
-
-uint64_t fs_free(const char *dir);
-
 int dir_plan(const options *opts, uint64_t *ret_big);
 
 int dir_make(void);
@@ -393,6 +387,10 @@ int run_latency(void *arg, uint64_t iters);
 int peer_set_requests(peer *p, size_t n);
 
 void peer_free(peer *p);
+
+/* The CPUs of the client (this process) and the servers for @pl: all of them when unpinned. */
+void placement_cpus(const run_info *info, const placement *pl, cpu_set_t *ret_client,
+                    cpu_set_t *ret_server);
 
 int place(run_info *info, const placement *pl);
 
@@ -465,8 +463,6 @@ int bench_memory(run_info *info);
 
 void format_side(char *buf, size_t size, const result *res, const side *s);
 
-void format_cpus(char *buf, size_t size, uint64_t cpus);
-
 void print_table(void);
 
 void print_costs(void);
@@ -484,8 +480,6 @@ void json_side(FILE *f, const result *res, const side *s);
 int write_json(FILE *f, const char *path, const run_info *info);
 
 void usage(FILE *f);
-
-int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
 
 int parse_options(int argc, char **argv, options *opts);
 

@@ -27,8 +27,6 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <memcap/memcap.h>
@@ -102,14 +100,6 @@ static const char *verdict(const result *res) {
         }
 }
 
-static double *dup_rounds(const double *v, unsigned rounds) {
-        double *d = malloc(rounds * sizeof(double));
-
-        if (d)
-                memcpy(d, v, rounds * sizeof(double));
-        return d;
-}
-
 /*
  * Record a comparison of case @mc with case @raw from the per-round timings bench_interleave()
  * left in @ns (elapsed) and @cpu (CPU time), which are copied.
@@ -156,10 +146,10 @@ static int add_result(const char *name, const double *ns, const double *cpu, uns
         res->cpu_ratio = bench_median(ratios, rounds);
         /* Counted before the allocations so results_free() also frees a half-built entry. */
         n_results++;
-        res->memcap_rounds = dup_rounds(memcap_ns, rounds);
-        res->raw_rounds = dup_rounds(raw_ns, rounds);
-        res->memcap_cpu_rounds = dup_rounds(memcap_cpu, rounds);
-        res->raw_cpu_rounds = dup_rounds(raw_cpu, rounds);
+        res->memcap_rounds = bench_dup_rounds(memcap_ns, rounds);
+        res->raw_rounds = bench_dup_rounds(raw_ns, rounds);
+        res->memcap_cpu_rounds = bench_dup_rounds(memcap_cpu, rounds);
+        res->raw_cpu_rounds = bench_dup_rounds(raw_cpu, rounds);
         if (!res->memcap_rounds || !res->raw_rounds || !res->memcap_cpu_rounds ||
             !res->raw_cpu_rounds)
                 return bench_fail(-ENOMEM, "out of memory");
@@ -257,8 +247,6 @@ static double other_work_pct(const run_info *info) {
 
 /* @f was opened before the run, so a bad --json path fails at once, not after it; closed here. */
 static int write_json(FILE *f, const char *path, const run_info *info) {
-        int r;
-
         fprintf(f, "{\n  \"benchmark\": \"memory\",\n  \"memcap_version\": ");
         bench_json_string(f, mc_version());
         fprintf(f, ",\n  \"kernel\": ");
@@ -350,12 +338,7 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         fprintf(f, "  ],\n  \"notes\": ");
         bench_json_notes(f);
         fprintf(f, "\n}\n");
-        r = ferror(f) ? -EIO : 0;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        if (r < 0)
-                return bench_fail(r, "writing %s: %s", path, strerror(-r));
-        return 0;
+        return bench_json_close(f, path);
 }
 
 /* ---- cleanup of temporary files, also on SIGINT/SIGTERM ---- */
@@ -633,83 +616,18 @@ static int scan_memcap(void *arg, uint64_t iters) {
         return 0;
 }
 
-static uint64_t pow2_floor(uint64_t v) {
-        return v ? UINT64_C(1) << (63 - __builtin_clzll(v)) : 0;
-}
-
-static uint64_t mem_available(void) {
-        char line[256];
-        uint64_t kb = 0;
-        FILE *f;
-
-        f = fopen("/proc/meminfo", "re");
-        if (!f)
-                return 0;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "MemAvailable:", 13) == 0) {
-                        char *end;
-                        unsigned long long v = strtoull(line + 13, &end, 10);
-
-                        if (end != line + 13)
-                                kb = v;
-                        break;
-                }
-        fclose(f);
-        return kb > UINT64_MAX / KIB ? UINT64_MAX : kb * KIB;
-}
-
-static uint64_t fs_free(const char *dir) {
-        struct statvfs sv;
-
-        if (statvfs(dir, &sv) < 0)
-                return 0;
-        return (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
-}
-
 /*
  * Where the file goes and how big it is. It wants three times its size free on the file system
  * (the brief: 1 GiB needs 3 GiB) and, to stay cached, at most half the available memory;
  * otherwise it shrinks to the largest power of two that fits, and says so.
  */
 static int scan_plan(const options *opts, run_info *info) {
-        static const char *const dirs[] = {"/var/tmp", "/tmp"};
-        uint64_t want = opts->quick ? 64 * MIB : GIB, best_free = 0, avail, size;
-        const char *best = NULL;
+        uint64_t want = opts->quick ? 64 * MIB : GIB, best_free, size = 0;
+        const char *best = bench_file_place(opts->dir, want, &best_free, &size);
 
-        if (opts->dir) {
-                best = opts->dir;
-                best_free = fs_free(opts->dir);
-        } else
-                for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-                        uint64_t f = fs_free(dirs[i]);
-
-                        if (f >= 3 * want) {
-                                best = dirs[i];
-                                best_free = f;
-                                break;
-                        }
-                        if (f > best_free) {
-                                best = dirs[i];
-                                best_free = f;
-                        }
-                }
-        if (!best || best_free == 0)
+        if (!best)
                 return bench_fail(-ENOSPC, "no space for the scan file in %s",
                                   opts->dir ? opts->dir : "/var/tmp or /tmp");
-        size = want;
-        if (best_free < 3 * want) {
-                size = pow2_floor(best_free / 3);
-                bench_note("only %.2f GiB free in %s (< 3x %" PRIu64
-                           " MiB): the scan file is %" PRIu64 " MiB",
-                           (double) best_free / (double) GIB, best, want / MIB, size / MIB);
-        }
-        avail = mem_available();
-        if (avail && size > avail / 2) {
-                size = pow2_floor(avail / 2);
-                bench_note("only %" PRIu64 " MiB of memory available: the scan file is %" PRIu64
-                           " MiB so it stays in the page cache",
-                           avail / MIB, size / MIB);
-        }
         if (size < MIB)
                 return bench_fail(-ENOSPC, "no room for even a 1 MiB scan file in %s", best);
         /* Room for "/memcap-bench-<pid>.dat" too; a path that long is refused, not cut. */
@@ -964,18 +882,6 @@ static void usage(FILE *f) {
                 "  --dir DIR     put the scan file in DIR (default /var/tmp, else /tmp)\n");
 }
 
-static int parse_uint(const char *s, unsigned max, unsigned *ret) {
-        unsigned long v;
-        char *end;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
-                return -EINVAL;
-        *ret = (unsigned) v;
-        return 0;
-}
-
 static int parse_options(int argc, char **argv, options *opts) {
         static const struct option longopts[] = {
                 {"quick", no_argument, NULL, 'q'},
@@ -1000,7 +906,7 @@ static int parse_options(int argc, char **argv, options *opts) {
                         opts->json = optarg;
                         break;
                 case 'p':
-                        if (parse_uint(optarg, CPU_SETSIZE - 1, &v) < 0) {
+                        if (bench_parse_uint(optarg, 0, CPU_SETSIZE - 1, &v) < 0) {
                                 fprintf(stderr,
                                         "bench-memory: --pin wants a CPU number, not "
                                         "'%s'\n",
@@ -1010,7 +916,7 @@ static int parse_options(int argc, char **argv, options *opts) {
                         opts->pin = (int) v;
                         break;
                 case 'r':
-                        if (parse_uint(optarg, MAX_ROUNDS, &v) < 0 || v == 0) {
+                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &v) < 0) {
                                 fprintf(stderr, "bench-memory: --rounds wants 1..%d, not '%s'\n",
                                         MAX_ROUNDS, optarg);
                                 return -EINVAL;
@@ -1073,7 +979,6 @@ int main(int argc, char **argv) {
         mc_policy *policy = NULL;
         mc_ctx *ctx = NULL;
         FILE *json = NULL;
-        struct utsname un;
         options opts;
         uint64_t min_ns;
         int r;
@@ -1083,9 +988,7 @@ int main(int argc, char **argv) {
         info.opts = &opts;
         info.pid = getpid();
         setvbuf(stdout, NULL, _IOLBF, 0);
-        if (uname(&un) == 0)
-                snprintf(info.kernel, sizeof(info.kernel), "%s %s %s", un.sysname, un.release,
-                         un.machine);
+        bench_kernel(info.kernel, sizeof(info.kernel));
 
         if (opts.pin >= 0) {
                 r = bench_pin(opts.pin);
@@ -1104,22 +1007,14 @@ int main(int argc, char **argv) {
                opts.pin >= 0 ? "pinned with sched_setaffinity" : "not pinned", info.cpu_start);
         printf("%u rounds per benchmark, interleaved, rounds >= %" PRIu64 " ms%s\n", opts.rounds,
                min_ns / 1000000, opts.quick ? " (--quick: a smoke run, not a measurement)" : "");
-#if !defined(__OPTIMIZE__)
-        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
-#endif
-        if (opts.rounds < 7 && !opts.quick)
-                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+        bench_note_trust(opts.rounds, opts.quick);
 
         r = install_cleanup();
         if (r < 0)
                 goto out;
-        if (opts.json) {
-                json = fopen(opts.json, "we");
-                if (!json) {
-                        r = bench_fail_errno(errno, opts.json);
-                        goto out;
-                }
-        }
+        r = bench_json_open(opts.json, &json);
+        if (r < 0)
+                goto out;
 
         bench_machine_snap(&info.machine_start);
         printf("[1-2] map+unmap 4 KiB anonymous, without and with an audit file sink...\n");

@@ -40,7 +40,6 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include <memcap/memcap.h>
@@ -118,14 +117,6 @@ static const char *verdict(const result *res) {
         if (res->goal == GOAL_AT_MOST)
                 return res->ratio <= res->target ? "ok" : "MISSED";
         return "-";
-}
-
-static double *dup_rounds(const double *v, unsigned rounds) {
-        double *d = malloc(rounds * sizeof(double));
-
-        if (d)
-                memcpy(d, v, rounds * sizeof(double));
-        return d;
 }
 
 static void results_free(void) {
@@ -680,8 +671,8 @@ static int add_result(const char *name, const placement *pl, bool throughput, in
         res->ratio_min = bench_min(ratios, rounds);
         res->ratio_max = bench_max(ratios, rounds);
         n_results++;
-        res->mc.rounds = dup_rounds(mc->rounds, rounds);
-        res->raw.rounds = dup_rounds(raw->rounds, rounds);
+        res->mc.rounds = bench_dup_rounds(mc->rounds, rounds);
+        res->raw.rounds = bench_dup_rounds(raw->rounds, rounds);
         if (!res->mc.rounds || !res->raw.rounds)
                 return bench_fail(-ENOMEM, "out of memory");
         return 0;
@@ -726,6 +717,25 @@ static void note_placement(const placement *pl, const char *what, const vstats *
  * and at least @min_ops round trips so the p99 has samples), then @rounds interleaved rounds of
  * all three variants.
  */
+/*
+ * The interleaved rounds of @cases with every peer recording what it measures; recording stops
+ * and the watchdog alarm is cancelled however the rounds end.
+ */
+static int run_recorded(const bench_case *cases, peer *peers, unsigned n, uint64_t iters,
+                        unsigned slices, bench_cpus *cpus, double *ns) {
+        int r;
+
+        for (int v = 0; v < N_VARIANTS; v++) {
+                peer_reset(&peers[v]);
+                peers[v].recording = true;
+        }
+        r = bench_interleave(cases, N_VARIANTS, n, iters, slices, cpus, ns, NULL);
+        alarm(0);
+        for (int v = 0; v < N_VARIANTS; v++)
+                peers[v].recording = false;
+        return r;
+}
+
 static int bench_roundtrip(const options *opts, const placement *pl, peer *peers, uint64_t min_ns,
                            uint64_t min_ops, bench_cpus *cpus) {
         double ns[N_VARIANTS * MAX_ROUNDS], per_round[N_VARIANTS][MAX_ROUNDS];
@@ -757,13 +767,8 @@ static int bench_roundtrip(const options *opts, const placement *pl, peer *peers
                 p->samples = malloc(p->cap * sizeof(double));
                 if (!p->samples)
                         return bench_fail(-ENOMEM, "out of memory");
-                peer_reset(p);
-                p->recording = true;
         }
-        r = bench_interleave(cases, N_VARIANTS, n, iters, SLICES, cpus, ns, NULL);
-        alarm(0);
-        for (int v = 0; v < N_VARIANTS; v++)
-                peers[v].recording = false;
+        r = run_recorded(cases, peers, n, iters, SLICES, cpus, ns);
         if (r < 0)
                 return r;
 
@@ -820,14 +825,7 @@ static int bench_throughput(const options *opts, const placement *pl, peer *peer
         r = bench_warmup(cases, N_VARIANTS, 1);
         if (r < 0)
                 return r;
-        for (int v = 0; v < N_VARIANTS; v++) {
-                peer_reset(&peers[v]);
-                peers[v].recording = true;
-        }
-        r = bench_interleave(cases, N_VARIANTS, n, 1, 1, cpus, ns, NULL);
-        alarm(0);
-        for (int v = 0; v < N_VARIANTS; v++)
-                peers[v].recording = false;
+        r = run_recorded(cases, peers, n, 1, 1, cpus, ns);
         if (r < 0)
                 return r;
         for (int v = 0; v < N_VARIANTS; v++) {
@@ -866,17 +864,6 @@ static void format_cell(char *buf, size_t size, const result *res, const vstats 
                          (double) res->ops_per_round / s->median * 1e3);
         else
                 snprintf(buf, size, "%.1f us (p99 %.1f)", s->median / 1e3, s->p99 / 1e3);
-}
-
-static void format_cpus(char *buf, size_t size, uint64_t cpus) {
-        size_t off = 0;
-
-        buf[0] = '\0';
-        for (int c = 0; c < 64 && off + 8 < size; c++)
-                if (cpus & (UINT64_C(1) << c))
-                        off += (size_t) snprintf(buf + off, size - off, "%s%d", off ? "," : "", c);
-        if (off == 0)
-                snprintf(buf, size, "?");
 }
 
 static void print_table(void) {
@@ -927,8 +914,8 @@ static void print_costs(void) {
                         if (j == 0 && i > 0 && results[i - 1].placement == res->placement &&
                             results[i - 1].throughput == res->throughput)
                                 continue;
-                        format_cpus(a, sizeof(a), c->a_cpus);
-                        format_cpus(b, sizeof(b), c->b_cpus);
+                        bench_format_cpus(a, sizeof(a), c->a_cpus);
+                        bench_format_cpus(b, sizeof(b), c->b_cpus);
                         snprintf(where, sizeof(where), "{%s} / {%s}, same CPU in %u of %u slices",
                                  a, b, c->shared_slices, c->slices);
                         printf("%-40s | %-17s | %5.2f us | %5.2f us | %9.3f | %9.3f | %9.3f | %s\n",
@@ -1007,8 +994,6 @@ static void json_vstats(FILE *f, const result *res, const vstats *s) {
 }
 
 static int write_json(FILE *f, const char *path, const run_info *info) {
-        int r;
-
         fprintf(f, "{\n  \"benchmark\": \"signal\",\n  \"memcap_version\": ");
         bench_json_string(f, mc_version());
         fprintf(f, ",\n  \"kernel\": ");
@@ -1081,12 +1066,7 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         fprintf(f, ",\n  \"notes\": ");
         bench_json_notes(f);
         fprintf(f, "\n}\n");
-        r = ferror(f) ? -EIO : 0;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        if (r < 0)
-                return bench_fail(r, "writing %s: %s", path, strerror(-r));
-        return 0;
+        return bench_json_close(f, path);
 }
 
 /* ---- main ---- */
@@ -1105,18 +1085,6 @@ static void usage(FILE *f) {
                 "  --cpus A,B    the two CPUs of the pinned placements (default: the first two\n"
                 "                this process may use; A and B share the first)\n"
                 "  --json FILE   also write the results as JSON to FILE\n");
-}
-
-static int parse_uint(const char *s, unsigned max, unsigned *ret) {
-        unsigned long v;
-        char *end;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
-                return -EINVAL;
-        *ret = (unsigned) v;
-        return 0;
 }
 
 static int parse_options(int argc, char **argv, options *opts) {
@@ -1144,7 +1112,7 @@ static int parse_options(int argc, char **argv, options *opts) {
                         opts->json = optarg;
                         break;
                 case 'r':
-                        if (parse_uint(optarg, MAX_ROUNDS, &v) < 0 || v == 0) {
+                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &v) < 0) {
                                 fprintf(stderr, "bench-signal: --rounds wants 1..%d, not '%s'\n",
                                         MAX_ROUNDS, optarg);
                                 return -EINVAL;
@@ -1153,7 +1121,7 @@ static int parse_options(int argc, char **argv, options *opts) {
                         rounds_set = true;
                         break;
                 case 's':
-                        if (parse_uint(optarg, 10000000, &v) < 0 || v == 0) {
+                        if (bench_parse_uint(optarg, 1, 10000000, &v) < 0) {
                                 fprintf(stderr,
                                         "bench-signal: --signals wants 1..10000000, not '%s'\n",
                                         optarg);
@@ -1171,8 +1139,8 @@ static int parse_options(int argc, char **argv, options *opts) {
                                 return -EINVAL;
                         }
                         *comma = '\0';
-                        if (parse_uint(buf, CPU_SETSIZE - 1, &v) < 0 ||
-                            parse_uint(comma + 1, CPU_SETSIZE - 1, &w) < 0 || v == w) {
+                        if (bench_parse_uint(buf, 0, CPU_SETSIZE - 1, &v) < 0 ||
+                            bench_parse_uint(comma + 1, 0, CPU_SETSIZE - 1, &w) < 0 || v == w) {
                                 fprintf(stderr,
                                         "bench-signal: --cpus wants two different CPU numbers, "
                                         "not '%s'\n",
@@ -1289,7 +1257,6 @@ int main(int argc, char **argv) {
         run_info info = {.cpus = BENCH_CPUS_INIT};
         peer peers[N_VARIANTS];
         FILE *json = NULL;
-        struct utsname un;
         options opts;
         uint64_t min_ns, min_ops;
         int r;
@@ -1300,9 +1267,7 @@ int main(int argc, char **argv) {
         info.opts = &opts;
         info.pid = getpid();
         setvbuf(stdout, NULL, _IOLBF, 0);
-        if (uname(&un) == 0)
-                snprintf(info.kernel, sizeof(info.kernel), "%s %s %s", un.sysname, un.release,
-                         un.machine);
+        bench_kernel(info.kernel, sizeof(info.kernel));
         sig_req = SIGRTMIN;
         sig_reply = SIGRTMIN + 1;
         check_sigpending(&opts);
@@ -1315,22 +1280,14 @@ int main(int argc, char **argv) {
                "%" PRIu64 " ms, %u signals per throughput run%s\n",
                opts.rounds, min_ns / 1000000, opts.signals,
                opts.quick ? " (--quick: a smoke run, not a measurement)" : "");
-#if !defined(__OPTIMIZE__)
-        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
-#endif
-        if (opts.rounds < 7 && !opts.quick)
-                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+        bench_note_trust(opts.rounds, opts.quick);
 
         r = plan_placements(&opts, &info);
         if (r < 0)
                 goto out;
-        if (opts.json) {
-                json = fopen(opts.json, "we");
-                if (!json) {
-                        r = bench_fail_errno(errno, opts.json);
-                        goto out;
-                }
-        }
+        r = bench_json_open(opts.json, &json);
+        if (r < 0)
+                goto out;
         /* A takes its replies with sigwaitinfo(); nothing it waits for may run a handler. The
          * receivers start from an empty mask. */
         sigemptyset(&wait_set);

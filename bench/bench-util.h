@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,7 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +77,16 @@ static inline void bench_clobber(void) {
 }
 
 /* ---- statistics ---- */
+
+/* A copy of @rounds per-round values, for a result that outlives the caller's array; NULL on
+ * ENOMEM. */
+static inline double *bench_dup_rounds(const double *v, unsigned rounds) {
+        double *d = malloc(rounds * sizeof(double));
+
+        if (d)
+                memcpy(d, v, rounds * sizeof(double));
+        return d;
+}
 
 static inline int bench_cmp_double(const void *a, const void *b) {
         double x = *(const double *) a, y = *(const double *) b;
@@ -676,6 +689,165 @@ static inline int bench_write_all(int fd, const void *buf, size_t len) {
                 p += n;
                 len -= (size_t) n;
         }
+        return 0;
+}
+
+/* "Linux 6.1.0 x86_64" into @buf, for the header line and the JSON; left as it is if uname fails.
+ */
+static inline void bench_kernel(char *buf, size_t size) {
+        struct utsname un;
+
+        if (uname(&un) == 0)
+                snprintf(buf, size, "%s %s %s", un.sysname, un.release, un.machine);
+}
+
+/*
+ * The notes every benchmark owes its reader on how far its numbers can be trusted. Inline, so
+ * __OPTIMIZE__ is the benchmark's own build's.
+ */
+static inline void bench_note_trust(unsigned rounds, bool quick) {
+#if !defined(__OPTIMIZE__)
+        bench_note("this benchmark was built without optimisation; build with --buildtype=release");
+#endif
+        if (rounds < 7 && !quick)
+                bench_note("fewer than 7 rounds: medians are not trustworthy on a noisy machine");
+}
+
+/* Open --json FILE @path for writing; *@ret stays NULL when @path is NULL. */
+static inline int bench_json_open(const char *path, FILE **ret) {
+        if (!path)
+                return 0;
+        *ret = fopen(path, "we");
+        if (!*ret)
+                return bench_fail_errno(errno, path);
+        return 0;
+}
+
+/* Close the JSON output @f written to @path: a write error anywhere in it is reported here. */
+static inline int bench_json_close(FILE *f, const char *path) {
+        int r = ferror(f) ? -EIO : 0;
+
+        if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        if (r < 0)
+                return bench_fail(r, "writing %s: %s", path, strerror(-r));
+        return 0;
+}
+
+/* A CPU set for people: "0,2,3"; "?" when empty. */
+static inline void bench_format_cpus(char *buf, size_t size, uint64_t cpus) {
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (int c = 0; c < 64 && o + 4 < size; c++)
+                if (cpus & (UINT64_C(1) << c))
+                        o += (size_t) snprintf(buf + o, size - o, "%s%d", o ? "," : "", c);
+        if (o == 0)
+                snprintf(buf, size, "?");
+}
+
+/* ---- files of a benchmark ---- */
+
+static inline uint64_t bench_pow2_floor(uint64_t v) {
+        return v ? UINT64_C(1) << (63 - __builtin_clzll(v)) : 0;
+}
+
+/* MemAvailable of /proc/meminfo in bytes; 0 when unknown. */
+static inline uint64_t bench_mem_available(void) {
+        char line[256];
+        uint64_t kb = 0;
+        FILE *f;
+
+        f = fopen("/proc/meminfo", "re");
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "MemAvailable:", 13) == 0) {
+                        char *end;
+                        unsigned long long v = strtoull(line + 13, &end, 10);
+
+                        if (end != line + 13)
+                                kb = v;
+                        break;
+                }
+        fclose(f);
+        return kb > UINT64_MAX / 1024 ? UINT64_MAX : kb * 1024;
+}
+
+/* Bytes an unprivileged process may still write to the file system of @dir; 0 when unknown. */
+static inline uint64_t bench_fs_free(const char *dir) {
+        struct statvfs sv;
+
+        if (statvfs(dir, &sv) < 0)
+                return 0;
+        return (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
+}
+
+/*
+ * Where a benchmark's big file goes, and how big it is. The directory is @dir when given, else
+ * the first of /var/tmp and /tmp with three times @want free, else the one with the most. The
+ * size is @want, or, when the file system has less than three times that free or the file would
+ * take more than half the available memory (it must stay in the page cache), the largest power
+ * of two that fits both, with a note saying so. Returns the directory with its free bytes in
+ * *@ret_free and the size in *@ret_size, or NULL when no directory has any room.
+ */
+static inline const char *bench_file_place(const char *dir, uint64_t want, uint64_t *ret_free,
+                                           uint64_t *ret_size) {
+        static const char *const bases[] = {"/var/tmp", "/tmp"};
+        const uint64_t mib = UINT64_C(1) << 20;
+        uint64_t best_free = 0, size = want, avail;
+        const char *best = NULL;
+
+        if (dir) {
+                best = dir;
+                best_free = bench_fs_free(dir);
+        } else
+                for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+                        uint64_t f = bench_fs_free(bases[i]);
+
+                        if (f > best_free) {
+                                best = bases[i];
+                                best_free = f;
+                        }
+                        if (f >= 3 * want)
+                                break;
+                }
+        *ret_free = best_free;
+        if (!best || best_free == 0)
+                return NULL;
+        if (best_free < 3 * want) {
+                size = bench_pow2_floor(best_free / 3);
+                bench_note("only %.2f GiB free in %s (< 3x %" PRIu64 " MiB): the file is %" PRIu64
+                           " MiB",
+                           (double) best_free / (double) (1024 * mib), best, want / mib,
+                           size / mib);
+        }
+        avail = bench_mem_available();
+        if (avail && size > avail / 2) {
+                size = bench_pow2_floor(avail / 2);
+                bench_note("only %" PRIu64 " MiB of memory available: the file is %" PRIu64
+                           " MiB so it stays in the page cache",
+                           avail / mib, size / mib);
+        }
+        *ret_size = size;
+        return best;
+}
+
+/* ---- options ---- */
+
+/*
+ * A decimal option value in @min..@max, the whole string: strtoul() alone would take "-1" (as
+ * a huge number), leading blanks and trailing junk.
+ */
+static inline int bench_parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max)
+                return -EINVAL;
+        *ret = (unsigned) v;
         return 0;
 }
 

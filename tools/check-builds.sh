@@ -9,23 +9,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=tools/tap.sh
+. tools/tap.sh
+
 out=build/check
 mkdir -p "$out"
-n=0
-passed=0
-failed=0
-
-report() { # report OK|FAIL what [log]
-        n=$((n + 1))
-        if [ "$1" = OK ]; then
-                passed=$((passed + 1))
-                echo "ok $n - $2"
-        else
-                failed=$((failed + 1))
-                echo "not ok $n - $2"
-                [ -n "${3:-}" ] && [ -f "$3" ] && sed -n '1,40p' "$3" | sed 's/^/#   /'
-        fi
-}
 
 # build NAME CC [meson options...]: configure from scratch, build everything (tests, benchmarks,
 # examples), and require zero compiler warnings. Extra compiler flags come from CFLAGS etc.
@@ -145,5 +133,4 @@ else
 fi
 want install && install_paths
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_summary

@@ -17,31 +17,23 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 exec </dev/null
 
-n=0
-passed=0
-failed=0
+# shellcheck source=tools/tap.sh
+. tools/tap.sh
+
 began=$(date +%s)
 log=build/check-deb.log
 mkdir -p build
 : >"$log"
-
-report() { # report OK|FAIL what
-        n=$((n + 1))
-        if [ "$1" = OK ]; then
-                passed=$((passed + 1))
-                echo "ok $n - $2"
-        else
-                failed=$((failed + 1))
-                echo "not ok $n - $2"
-                tail -n 30 "$log" | sed 's/^/#   /'
-        fi
+# Every step appends to the one log: a failure shows its end.
+tap_log=$log
+tap_excerpt() {
+        tail -n 30 "$1"
 }
 
 finish() {
         [ -n "${root:-}" ] && cleanup_root
         echo "# check-deb took $(($(date +%s) - began)) s"
-        echo "$passed passed, $failed failed"
-        [ "$failed" -eq 0 ]
+        tap_summary
         exit
 }
 

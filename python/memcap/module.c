@@ -159,8 +159,25 @@ static void audit_trampoline(const mc_audit_record *rec, void *userdata) {
 /* Returned by the helpers below when a Python exception is set (mc errors are -errno). */
 #define PY_ERROR (-100000)
 
+/*
+ * The file-system path @o names (str, bytes or os.PathLike) as a bytes object, or NULL with an
+ * exception set: TypeError saying @type_error when @o is no path at all.
+ */
+static PyObject *path_bytes(PyObject *o, const char *type_error) {
+        PyObject *path = PyOS_FSPath(o), *bytes = NULL;
+
+        if (!path) {
+                PyErr_SetString(PyExc_TypeError, type_error);
+                return NULL;
+        }
+        if (!PyUnicode_FSConverter(path, &bytes))
+                bytes = NULL;
+        Py_DECREF(path);
+        return bytes;
+}
+
 static int load_policy(PyObject *policy, mc_policy **ret, mc_error *err) {
-        PyObject *text = NULL, *path = NULL, *bytes = NULL;
+        PyObject *text = NULL, *bytes;
         const char *s;
         Py_ssize_t n;
         int r;
@@ -186,25 +203,17 @@ static int load_policy(PyObject *policy, mc_policy **ret, mc_error *err) {
                 Py_XDECREF(text);
                 return r;
         }
-        path = PyOS_FSPath(policy);
-        if (!path) {
-                PyErr_SetString(PyExc_TypeError,
-                                "policy must be a dict, JSON text (str or bytes) or a path-like "
-                                "object naming a JSON file");
+        bytes = path_bytes(policy, "policy must be a dict, JSON text (str or bytes) or a "
+                                   "path-like object naming a JSON file");
+        if (!bytes)
                 return PY_ERROR;
-        }
-        if (!PyUnicode_FSConverter(path, &bytes)) {
-                Py_DECREF(path);
-                return PY_ERROR;
-        }
         r = mc_policy_load_file(PyBytes_AsString(bytes), ret, err);
-        Py_DECREF(path);
         Py_DECREF(bytes);
         return r;
 }
 
 static int open_audit(mcp_context *self, PyObject *audit, mc_audit **ret, mc_error *err) {
-        PyObject *path, *bytes = NULL;
+        PyObject *bytes;
         int r;
 
         if (PyCallable_Check(audit)) {
@@ -224,19 +233,11 @@ static int open_audit(mcp_context *self, PyObject *audit, mc_audit **ret, mc_err
                 }
                 return mc_audit_open_fd(fd, 0, ret, err);
         }
-        path = PyOS_FSPath(audit);
-        if (!path) {
-                PyErr_SetString(PyExc_TypeError, "audit must be a callable (called with each "
-                                                 "record as a dict), a file descriptor or a "
-                                                 "path-like object");
+        bytes = path_bytes(audit, "audit must be a callable (called with each record as a "
+                                  "dict), a file descriptor or a path-like object");
+        if (!bytes)
                 return PY_ERROR;
-        }
-        if (!PyUnicode_FSConverter(path, &bytes)) {
-                Py_DECREF(path);
-                return PY_ERROR;
-        }
         r = mc_audit_open_file(PyBytes_AsString(bytes), 0, ret, err);
-        Py_DECREF(path);
         Py_DECREF(bytes);
         return r;
 }

@@ -51,6 +51,12 @@ int cli_ctx_new(mc_ctx **ret, mc_error *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 
 /*
+ * The one operand a command takes after its options, argv[optind], in *@ret; 0, or EXIT_USAGE
+ * after saying "<missing>" ("missing FILE") or "too many arguments".
+ */
+int cli_one_operand(const char *cmd, int argc, char **argv, const char *missing, const char **ret);
+
+/*
  * Report what getopt_long() returned for a bad option (@c is '?' or ':'), with the offending
  * argument named; returns EXIT_USAGE.
  */

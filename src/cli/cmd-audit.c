@@ -532,12 +532,7 @@ static int parse_options(int argc, char **argv, audit_filter *flt, bool *json, b
                         return cli_option_error("audit", c, argv);
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("audit", "missing FILE ('-' for standard input)");
-        if (argc - optind > 1)
-                return cli_usage_error("audit", "too many arguments");
-        *path = argv[optind];
-        return 0;
+        return cli_one_operand("audit", argc, argv, "missing FILE ('-' for standard input)", path);
 }
 
 /*

@@ -257,11 +257,13 @@ int client_parse_id(client_state *st, const char *cmd, const char *text, uint64_
 /* The single ID operand every id command takes. */
 int client_parse_id_operand(client_state *st, const char *cmd, int argc, char **argv,
                             uint64_t *ret) {
-        if (optind >= argc)
-                return cli_usage_error(cmd, "missing ID");
-        if (argc - optind > 1)
-                return cli_usage_error(cmd, "too many arguments");
-        return client_parse_id(st, cmd, argv[optind], ret);
+        const char *id;
+        int r;
+
+        r = cli_one_operand(cmd, argc, argv, "missing ID", &id);
+        if (r != 0)
+                return r;
+        return client_parse_id(st, cmd, id, ret);
 }
 
 /* ---- replies --------------------------------------------------------------------------------- */

@@ -154,11 +154,9 @@ int cmd_map(int argc, char **argv) {
         }
         if (raw && json)
                 return cli_usage_error("map", "--raw and --json exclude each other");
-        if (optind >= argc)
-                return cli_usage_error("map", "missing FILE");
-        if (argc - optind > 1)
-                return cli_usage_error("map", "too many arguments");
-        path = argv[optind];
+        r = cli_one_operand("map", argc, argv, "missing FILE", &path);
+        if (r != 0)
+                return r;
         mode = raw ? OUTPUT_RAW : json ? OUTPUT_JSON : OUTPUT_HEXDUMP;
 
         r = cli_ctx_new(&ctx, &err);

@@ -388,15 +388,12 @@ static int print_extended(const maps_list *list) {
                 if (r < 0)
                         return r;
         }
-        r = table_print(t, stdout);
-        if (r < 0)
-                return r;
-        if (printf("%zu mapping%s, %s total, %s resident, %s proportional, %s dirty, %s swapped\n",
-                   list->n, list->n == 1 ? "" : "s", format_size(total[0], sz[0]),
-                   format_size(total[1], sz[1]), format_size(total[2], sz[2]),
-                   format_size(total[3], sz[3]), format_size(total[4], sz[4])) < 0)
-                return -EIO;
-        return 0;
+        return table_print_summary(
+                t, stdout,
+                "%zu mapping%s, %s total, %s resident, %s proportional, %s dirty, %s swapped",
+                list->n, list->n == 1 ? "" : "s", format_size(total[0], sz[0]),
+                format_size(total[1], sz[1]), format_size(total[2], sz[2]),
+                format_size(total[3], sz[3]), format_size(total[4], sz[4]));
 }
 
 static int print_table(const maps_list *list) {
@@ -429,13 +426,8 @@ static int print_table(const maps_list *list) {
                         return r;
                 total += e->end - e->start;
         }
-        r = table_print(t, stdout);
-        if (r < 0)
-                return r;
-        if (printf("%zu mapping%s, %s total\n", list->n, list->n == 1 ? "" : "s",
-                   format_size(total, size)) < 0)
-                return -EIO;
-        return 0;
+        return table_print_summary(t, stdout, "%zu mapping%s, %s total", list->n,
+                                   list->n == 1 ? "" : "s", format_size(total, size));
 }
 
 static json_t *entry_json(const maps_entry *e, bool extended) {

@@ -116,14 +116,12 @@ static int shm_create(int argc, char **argv) {
                         return cli_option_error("shm create", c, argv);
                 }
         }
-        if (optind >= argc)
-                return cli_usage_error("shm create", "missing NAME");
-        if (argc - optind > 1)
-                return cli_usage_error("shm create", "too many arguments");
+        r = cli_one_operand("shm create", argc, argv, "missing NAME", &req.name);
+        if (r != 0)
+                return r;
         if (!have_size)
                 return cli_usage_error("shm create", "missing --size");
 
-        req.name = argv[optind];
         req.size = (size_t) size;
         req.create = true;
         req.prot = MC_PROT_READ_WRITE;
@@ -270,7 +268,7 @@ static int shm_ls_table(const shm_entry *entries, size_t n) {
         _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
         uint64_t total = 0;
         size_t odd = 0;
-        char size[FORMAT_SIZE_MAX];
+        char size[FORMAT_SIZE_MAX], more[64] = "";
         int r;
 
         if (!t)
@@ -300,16 +298,10 @@ static int shm_ls_table(const shm_entry *entries, size_t n) {
                 else
                         odd++;
         }
-        r = table_print(t, stdout);
-        if (r < 0)
-                return r;
-        if (printf("%zu entr%s, %s total", n, n == 1 ? "y" : "ies", format_size(total, size)) < 0)
-                return -EIO;
-        if (odd > 0 && printf(", %zu not regular file%s", odd, odd == 1 ? "" : "s") < 0)
-                return -EIO;
-        if (putchar('\n') == EOF)
-                return -EIO;
-        return 0;
+        if (odd > 0)
+                snprintf(more, sizeof(more), ", %zu not regular file%s", odd, odd == 1 ? "" : "s");
+        return table_print_summary(t, stdout, "%zu entr%s, %s total%s", n, n == 1 ? "y" : "ies",
+                                   format_size(total, size), more);
 }
 
 static int shm_ls(int argc, char **argv) {

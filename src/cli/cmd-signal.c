@@ -704,14 +704,9 @@ static int list_table(int rtmin, int rtmax) {
                 if (r < 0)
                         return r;
         }
-        r = table_print(t, stdout);
-        if (r < 0)
-                return r;
-        if (printf("Realtime signals: %s..%s = %d..%d (%d signals)\n",
-                   signal_label(rtmin, rtmin_name), signal_label(rtmax, rtmax_name), rtmin, rtmax,
-                   rtmax - rtmin + 1) < 0)
-                return -EIO;
-        return 0;
+        return table_print_summary(t, stdout, "Realtime signals: %s..%s = %d..%d (%d signals)",
+                                   signal_label(rtmin, rtmin_name), signal_label(rtmax, rtmax_name),
+                                   rtmin, rtmax, rtmax - rtmin + 1);
 }
 
 /*

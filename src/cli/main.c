@@ -120,6 +120,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
         return EXIT_USAGE;
 }
 
+int cli_one_operand(const char *cmd, int argc, char **argv, const char *missing, const char **ret) {
+        if (optind >= argc)
+                return cli_usage_error(cmd, "%s", missing);
+        if (argc - optind > 1)
+                return cli_usage_error(cmd, "too many arguments");
+        *ret = argv[optind];
+        return 0;
+}
+
 int cli_option_error(const char *cmd, int c, char **argv) {
         const char *arg = optind > 0 ? argv[optind - 1] : NULL;
         _cleanup_free_ char *safe = NULL;

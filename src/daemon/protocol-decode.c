@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,7 +320,8 @@ static int check_bool(const parser *p, field f, const json_t *v, bool *ret) {
         return 0;
 }
 
-static int check_path(const parser *p, const json_t *v, char **ret) {
+static int check_path(const parser *p, const json_t *v, mcd_request *req) {
+        char **ret = &req->path;
         const char *s;
         size_t n;
         char got[64];
@@ -344,7 +346,8 @@ static int check_path(const parser *p, const json_t *v, char **ret) {
         return 0;
 }
 
-static int check_encoding(const parser *p, const json_t *v, mcd_encoding *ret) {
+static int check_encoding(const parser *p, const json_t *v, mcd_request *req) {
+        mcd_encoding *ret = &req->encoding;
         static const char *const names[] = {
                 [MCD_ENCODING_ARRAY] = "array", [MCD_ENCODING_BASE64] = "base64"};
         char got[64];
@@ -369,7 +372,8 @@ static int check_encoding(const parser *p, const json_t *v, mcd_encoding *ret) {
                        p->call, describe(p, v, got, sizeof(got)));
 }
 
-static int check_advice(const parser *p, const json_t *v, mc_advice *ret) {
+static int check_advice(const parser *p, const json_t *v, mcd_request *req) {
+        mc_advice *ret = &req->advice;
         const char *shown;
         char got[64];
 
@@ -469,8 +473,11 @@ static int check_data_base64(const parser *p, const json_t *v, uint8_t **ret, si
         return 0;
 }
 
-static int check_data(const parser *p, const json_t *v, mcd_encoding encoding, uint8_t **ret,
-                      size_t *ret_len) {
+/* After check_encoding(): the encoding decides what data must be. */
+static int check_data(const parser *p, const json_t *v, mcd_request *req) {
+        mcd_encoding encoding = req->encoding;
+        uint8_t **ret = &req->data;
+        size_t *ret_len = &req->data_len;
         char got[64];
 
         if (encoding == MCD_ENCODING_BASE64) {
@@ -497,7 +504,8 @@ static int check_data(const parser *p, const json_t *v, mcd_encoding encoding, u
  * allowed_shared_memory, so it is kept to characters that need no escaping anywhere (a log, a
  * shell, a pattern) and stored with its leading '/'.
  */
-static int check_name(const parser *p, const json_t *v, char **ret) {
+static int check_name(const parser *p, const json_t *v, mcd_request *req) {
+        char **ret = &req->name;
         const char *s, *base;
         size_t n;
         char got[64];
@@ -529,7 +537,8 @@ static int check_name(const parser *p, const json_t *v, char **ret) {
         return 0;
 }
 
-static int check_role(const parser *p, const json_t *v, mc_channel_role *ret) {
+static int check_role(const parser *p, const json_t *v, mcd_request *req) {
+        mc_channel_role *ret = &req->role;
         static const mc_channel_role roles[] = {MC_CHANNEL_PRODUCER, MC_CHANNEL_CONSUMER,
                                                 MC_CHANNEL_NONE};
         char got[64];
@@ -544,6 +553,55 @@ static int check_role(const parser *p, const json_t *v, mc_channel_role *ret) {
                 p->err, "%s: field 'role' must be \"producer\", \"consumer\" or \"none\" (got %s)",
                 p->call, json_is_string(v) ? "another string" : describe(p, v, got, sizeof(got)));
 }
+
+static int check_prot(const parser *p, const json_t *v, mcd_request *req) {
+        uint64_t u;
+        int r;
+
+        r = check_uint(p, F_PROT, -1, v, 0, MCD_PROT_ALL, &u);
+        if (r < 0)
+                return r;
+        req->prot = (unsigned) u;
+        return 0;
+}
+
+/*
+ * Every field: how it is checked and where its value goes, in the order of the checks, which
+ * decides the error a request with several bad fields gets (and puts 'encoding' before 'data',
+ * which needs it). Numbers and flags go to the member at @off; the others have a checker.
+ */
+enum { R_UINT, R_BOOL, R_OWN };
+
+#define AT(member) offsetof(mcd_request, member)
+
+static const struct field_rule {
+        field f;
+        uint8_t kind;      /* R_* */
+        uint64_t min, max; /* R_UINT */
+        size_t off;        /* R_UINT (a uint64_t), R_BOOL (a bool) */
+        int (*check)(const parser *p, const json_t *v, mcd_request *req); /* R_OWN */
+} field_rules[] = {
+        {F_MMAP_ID, R_UINT, 1, MCD_MAX_U63, AT(mmap_id)},
+        {F_PATH, R_OWN, .check = check_path},
+        {F_OFFSET, R_UINT, 0, MCD_MAX_U63, AT(offset)},
+        {F_LENGTH, R_UINT, 0, MCD_MAX_U63, AT(length)},
+        {F_PROT, R_OWN, .check = check_prot},
+        {F_SHARED, R_BOOL, .off = AT(shared)},
+        {F_ALL, R_BOOL, .off = AT(all)},
+        {F_ENCODING, R_OWN, .check = check_encoding},
+        {F_DATA, R_OWN, .check = check_data},
+        {F_ADVICE, R_OWN, .check = check_advice},
+        {F_NAME, R_OWN, .check = check_name},
+        {F_CAPACITY, R_UINT, 0, MCD_MAX_U63, AT(capacity)},
+        {F_MAX_MESSAGE, R_UINT, 1, MCD_MAX_U63, AT(max_message)},
+        {F_PRODUCERS, R_UINT, 0, MC_CHANNEL_MAX_PRODUCERS, AT(producers)},
+        {F_ROLE, R_OWN, .check = check_role},
+        {F_EVENTFD, R_BOOL, .off = AT(eventfd)},
+};
+
+#undef AT
+
+_Static_assert(ELEMENTSOF(field_rules) == _F_MAX, "every field has a rule");
 
 /* ---- requests ------------------------------------------------------------------------------- */
 
@@ -560,7 +618,6 @@ static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request
         const json_t *fv[_F_MAX] = {};
         const char *key;
         json_t *value;
-        uint64_t u;
         int r;
 
         /* Unknown fields first, in the order the client wrote them. */
@@ -580,91 +637,23 @@ static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request
                         return invalid(p->err, "%s: missing field '%s'", p->call,
                                        mcd__field_names[f]);
 
-        if (fv[F_MMAP_ID]) {
-                r = check_uint(p, F_MMAP_ID, -1, fv[F_MMAP_ID], 1, MCD_MAX_U63, &req->mmap_id);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_PATH]) {
-                r = check_path(p, fv[F_PATH], &req->path);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_OFFSET]) {
-                r = check_uint(p, F_OFFSET, -1, fv[F_OFFSET], 0, MCD_MAX_U63, &req->offset);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_LENGTH]) {
-                r = check_uint(p, F_LENGTH, -1, fv[F_LENGTH], 0, MCD_MAX_U63, &req->length);
-                if (r < 0)
-                        return r;
-                req->has_length = true;
-        }
-        if (fv[F_PROT]) {
-                r = check_uint(p, F_PROT, -1, fv[F_PROT], 0, MCD_PROT_ALL, &u);
-                if (r < 0)
-                        return r;
-                req->prot = (unsigned) u;
-        }
-        if (fv[F_SHARED]) {
-                r = check_bool(p, F_SHARED, fv[F_SHARED], &req->shared);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_ALL]) {
-                r = check_bool(p, F_ALL, fv[F_ALL], &req->all);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_ENCODING]) {
-                r = check_encoding(p, fv[F_ENCODING], &req->encoding);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_DATA]) {
-                r = check_data(p, fv[F_DATA], req->encoding, &req->data, &req->data_len);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_ADVICE]) {
-                r = check_advice(p, fv[F_ADVICE], &req->advice);
-                if (r < 0)
-                        return r;
-        }
+        for (size_t i = 0; i < ELEMENTSOF(field_rules); i++) {
+                const struct field_rule *fr = &field_rules[i];
+                const json_t *v = fv[fr->f];
+                void *at = (char *) req + fr->off;
 
-        if (fv[F_NAME]) {
-                r = check_name(p, fv[F_NAME], &req->name);
+                if (!v)
+                        continue;
+                if (fr->kind == R_UINT)
+                        r = check_uint(p, fr->f, -1, v, fr->min, fr->max, at);
+                else if (fr->kind == R_BOOL)
+                        r = check_bool(p, fr->f, v, at);
+                else
+                        r = fr->check(p, v, req);
                 if (r < 0)
                         return r;
         }
-        if (fv[F_CAPACITY]) {
-                r = check_uint(p, F_CAPACITY, -1, fv[F_CAPACITY], 0, MCD_MAX_U63, &req->capacity);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_MAX_MESSAGE]) {
-                r = check_uint(p, F_MAX_MESSAGE, -1, fv[F_MAX_MESSAGE], 1, MCD_MAX_U63,
-                               &req->max_message);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_PRODUCERS]) {
-                r = check_uint(p, F_PRODUCERS, -1, fv[F_PRODUCERS], 0, MC_CHANNEL_MAX_PRODUCERS,
-                               &req->producers);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_ROLE]) {
-                r = check_role(p, fv[F_ROLE], &req->role);
-                if (r < 0)
-                        return r;
-        }
-        if (fv[F_EVENTFD]) {
-                r = check_bool(p, F_EVENTFD, fv[F_EVENTFD], &req->eventfd);
-                if (r < 0)
-                        return r;
-        }
+        req->has_length = fv[F_LENGTH] != NULL;
 
         if (call == MCD_CALL_MMAP && !req->path) {
                 if (!req->has_length)

@@ -82,6 +82,13 @@ static void jb_time(mc__jbuf *b, const struct timespec *ts) {
 
 /* ---- the request fields ---------------------------------------------------------------------- */
 
+/* A comma before every element of a list but the first. */
+static void jb_sep(mc__jbuf *b, bool *first) {
+        if (!*first)
+                jb_putc(b, ',');
+        *first = false;
+}
+
 /*
  * Names of set bits, in bit order. Bits without a name (only a malformed request, which is
  * audited as it was given) are not dropped silently: they follow as "Unknown(0x..)".
@@ -89,9 +96,7 @@ static void jb_time(mc__jbuf *b, const struct timespec *ts) {
 static void jb_bits(mc__jbuf *b, unsigned v, const char *const *names, size_t n, bool *first) {
         for (size_t i = 0; i < n; i++)
                 if (v & (1u << i)) {
-                        if (!*first)
-                                jb_putc(b, ',');
-                        *first = false;
+                        jb_sep(b, first);
                         mc__jb_name(b, names[i]);
                         v &= ~(1u << i);
                 }
@@ -99,9 +104,7 @@ static void jb_bits(mc__jbuf *b, unsigned v, const char *const *names, size_t n,
                 char buf[48];
                 int k = snprintf(buf, sizeof(buf), "Unknown(0x%x)", v);
 
-                if (!*first)
-                        jb_putc(b, ',');
-                *first = false;
+                jb_sep(b, first);
                 mc__jb_str_n(b, buf, (size_t) k);
         }
 }
@@ -118,9 +121,7 @@ static void jb_flags(mc__jbuf *b, const mc__call *c) {
         for (size_t i = 0; c->req.custom && i < c->req.n_custom; i++) {
                 const char *name = c->req.custom[i];
 
-                if (!first)
-                        jb_putc(b, ',');
-                first = false;
+                jb_sep(b, &first);
                 if (!name) {
                         jb_lit(b, "null");
                         continue;
@@ -141,22 +142,6 @@ static void jb_set(mc__jbuf *b, unsigned v, const char *const *names, size_t n) 
 }
 
 static const char *const sigflag_names[] = {"BLOCK"};
-/* A NUMA node mask as the list of its nodes: [0,2]. */
-static void jb_nodes(mc__jbuf *b, uint64_t mask) {
-        bool first = true;
-
-        jb_putc(b, '[');
-        for (int i = 0; i < 64; i++) {
-                if (!(mask & (UINT64_C(1) << i)))
-                        continue;
-                if (!first)
-                        jb_putc(b, ',');
-                first = false;
-                mc__jb_i64(b, i);
-        }
-        jb_putc(b, ']');
-}
-
 /* mc_uffd_modes, bit by bit. */
 static const char *const uffd_mode_names[] = {"MISSING", "WP", "MINOR"};
 static const char *const payload_names[] = {"None", "UserData", "RealTime"};
@@ -186,19 +171,27 @@ static void jb_signame(mc__jbuf *b, int signo) {
                 mc__jb_i64(b, signo);
 }
 
-static void jb_sigset(mc__jbuf *b, uint64_t set) {
+/* The set bits of @set as a list, each written by @put from its index: [0,2]. */
+static void jb_bit_list(mc__jbuf *b, uint64_t set, void (*put)(mc__jbuf *b, int i)) {
         bool first = true;
 
         jb_putc(b, '[');
-        for (int s = 1; s <= 64; s++) {
-                if (!(set & (UINT64_C(1) << (s - 1))))
-                        continue;
-                if (!first)
-                        jb_putc(b, ',');
-                first = false;
-                jb_signame(b, s);
-        }
+        for (int i = 0; i < 64; i++)
+                if (set & (UINT64_C(1) << i)) {
+                        jb_sep(b, &first);
+                        put(b, i);
+                }
         jb_putc(b, ']');
+}
+
+/* A NUMA node mask: bit i is node i. */
+static void put_node(mc__jbuf *b, int i) {
+        mc__jb_i64(b, i);
+}
+
+/* A signal set: bit i is signal i + 1. */
+static void put_set_signal(mc__jbuf *b, int i) {
+        jb_signame(b, i + 1);
 }
 
 /* The result of a wait: the signal taken and who sent it. */
@@ -223,135 +216,177 @@ static void jb_signal_result(mc__jbuf *b, const mc_signal_info *i) {
         jb_putc(b, '}');
 }
 
-static void jb_request(mc__jbuf *b, const mc__call *c) {
-        unsigned f = c->fields;
-        bool first = true;
+/*
+ * The request fields, in the order the record writes them. Most are plain values read from
+ * mc__call.req by offset; the few that need their own formatting have a writer. One table keeps
+ * the order, the keys and the formats in one place, so a new field is one row.
+ */
+enum { V_HEX, V_U64, V_I64, V_BOOL, V_STR, V_SET, V_PUT };
 
-/* Each field starts with its key, preceded by a comma unless it is the first. */
-#define KEY(k)                                                                                     \
-        do {                                                                                       \
-                if (first)                                                                         \
-                        jb_lit(b, "\"" k "\":");                                                   \
-                else                                                                               \
-                        jb_lit(b, ",\"" k "\":");                                                  \
-                first = false;                                                                     \
-        } while (0)
+typedef struct req_field {
+        unsigned bit;             /* the MC__F_* that asks for it */
+        const char *key;          /* JSON key */
+        uint8_t kind;             /* V_* */
+        uint8_t size;             /* of the value at @off */
+        uint16_t off;             /* offsetof(mc__call, req.<field>) */
+        const char *const *names; /* V_SET: the names of the bits */
+        uint8_t n_names;
+        void (*put)(mc__jbuf *b, const mc__call *c); /* V_PUT */
+        bool (*when)(const mc__call *c);             /* written only if true; NULL: always */
+} req_field;
 
-        jb_lit(b, ",\"request\":{");
-        if (f & MC__F_ADDR) {
-                KEY("address");
-                mc__jb_hex(b, (uintptr_t) c->req.addr);
+static void put_prot(mc__jbuf *b, const mc__call *c) {
+        mc__jb_str(b, mc__prot_name(c->req.prot));
+}
+
+static void put_signal(mc__jbuf *b, const mc__call *c) {
+        jb_signame(b, c->req.signo);
+}
+
+static void put_payload(mc__jbuf *b, const mc__call *c) {
+        jb_payload(b, c->req.payload_kind, c->req.payload);
+}
+
+static void put_sigset(mc__jbuf *b, const mc__call *c) {
+        jb_bit_list(b, c->req.sigset, put_set_signal);
+}
+
+static void put_action(mc__jbuf *b, const mc__call *c) {
+        mc__jb_str(b, c->req.action ? c->req.action : "unknown");
+}
+
+static void put_nodes(mc__jbuf *b, const mc__call *c) {
+        jb_bit_list(b, c->req.nodes, put_node);
+}
+
+/* The resolved path only where it tells more than the path given. */
+static bool resolved_differs(const mc__call *c) {
+        return c->req.resolved && (!c->req.file || !streq(c->req.file, c->req.resolved));
+}
+
+static bool has_numa_mode(const mc__call *c) {
+        return c->req.numa_mode != NULL;
+}
+
+#define REQ(field) .size = sizeof(((mc__call *) 0)->req.field), .off = offsetof(mc__call, req.field)
+#define NAMES(a)   .names = (a), .n_names = ELEMENTSOF(a)
+
+static const req_field req_fields[] = {
+        {MC__F_ADDR, "address", V_HEX, REQ(addr)},
+        {MC__F_LENGTH, "length", V_U64, REQ(length)},
+        {MC__F_NEW_LENGTH, "new_length", V_U64, REQ(new_length)},
+        {MC__F_PROT, "protection", V_PUT, .put = put_prot},
+        {MC__F_FLAGS, "flags", V_PUT, .put = jb_flags},
+        {MC__F_FILE, "file", V_STR, REQ(file)},
+        {MC__F_FILE, "resolved", V_STR, REQ(resolved), .when = resolved_differs},
+        {MC__F_OFFSET, "offset", V_U64, REQ(offset)},
+        {MC__F_NAME, "name", V_STR, REQ(name)},
+        {MC__F_ID, "mapping_id", V_U64, REQ(id)},
+        {MC__F_ADVICE, "advice", V_STR, REQ(advice)},
+        {MC__F_SYNC, "sync", V_SET, REQ(sync), NAMES(sync_names)},
+        {MC__F_SEALS, "seals", V_SET, REQ(seals), NAMES(seal_names)},
+        {MC__F_SIGNAL, "signal", V_PUT, .put = put_signal},
+        {MC__F_TARGET, "target_pid", V_I64, REQ(target)},
+        {MC__F_PAYLOAD, "payload", V_PUT, .put = put_payload},
+        {MC__F_SIGSET, "signals", V_PUT, .put = put_sigset},
+        {MC__F_FLAGS_SIG, "signal_flags", V_SET, REQ(flags), NAMES(sigflag_names)},
+        {MC__F_SOURCE, "source_pid", V_I64, REQ(source_pid)},
+        {MC__F_SOURCE, "source_uid", V_U64, REQ(source_uid)},
+        /* Whether the kernel filled them in or the sender claims them (signal.h). */
+        {MC__F_SOURCE, "source_verified", V_BOOL, REQ(source_verified)},
+        {MC__F_CODE, "code", V_I64, REQ(code)},
+        {MC__F_ACTION, "action", V_PUT, .put = put_action},
+        {MC__F_TIMEOUT, "timeout_ms", V_I64, REQ(timeout_ms)},
+        {MC__F_FD, "fd", V_I64, REQ(fd)},
+        {MC__F_NODES, "numa_nodes", V_PUT, .put = put_nodes},
+        {MC__F_NODES, "numa_mode", V_STR, REQ(numa_mode), .when = has_numa_mode},
+        {MC__F_UFFD, "uffd_modes", V_SET, REQ(uffd_modes), NAMES(uffd_mode_names)},
+};
+
+#undef NAMES
+#undef REQ
+
+/*
+ * An integer field of any width, as the type it has: unsigned ones zero-extended, signed ones
+ * sign-extended. memcpy() because the field's type is only known by its size here.
+ */
+static uint64_t load_u(const void *p, size_t size) {
+        uint8_t u8;
+        uint16_t u16;
+        uint32_t u32;
+        uint64_t u64;
+
+        switch (size) {
+        case 1:
+                memcpy(&u8, p, 1);
+                return u8;
+        case 2:
+                memcpy(&u16, p, 2);
+                return u16;
+        case 4:
+                memcpy(&u32, p, 4);
+                return u32;
+        default:
+                memcpy(&u64, p, 8);
+                return u64;
         }
-        if (f & MC__F_LENGTH) {
-                KEY("length");
-                mc__jb_u64(b, c->req.length);
-        }
-        if (f & MC__F_NEW_LENGTH) {
-                KEY("new_length");
-                mc__jb_u64(b, c->req.new_length);
-        }
-        if (f & MC__F_PROT) {
-                KEY("protection");
-                mc__jb_str(b, mc__prot_name(c->req.prot));
-        }
-        if (f & MC__F_FLAGS) {
-                KEY("flags");
-                jb_flags(b, c);
-        }
-        if (f & MC__F_FILE) {
-                KEY("file");
-                mc__jb_str(b, c->req.file);
-                if (c->req.resolved && (!c->req.file || !streq(c->req.file, c->req.resolved))) {
-                        KEY("resolved");
-                        mc__jb_str(b, c->req.resolved);
-                }
-        }
-        if (f & MC__F_OFFSET) {
-                KEY("offset");
-                mc__jb_u64(b, c->req.offset);
-        }
-        if (f & MC__F_NAME) {
-                KEY("name");
-                mc__jb_str(b, c->req.name);
-        }
-        if (f & MC__F_ID) {
-                KEY("mapping_id");
-                mc__jb_u64(b, c->req.id);
-        }
-        if (f & MC__F_ADVICE) {
-                KEY("advice");
-                mc__jb_str(b, c->req.advice);
-        }
-        if (f & MC__F_SYNC) {
-                KEY("sync");
-                jb_set(b, c->req.sync, sync_names, ELEMENTSOF(sync_names));
-        }
-        if (f & MC__F_SEALS) {
-                KEY("seals");
-                jb_set(b, c->req.seals, seal_names, ELEMENTSOF(seal_names));
-        }
-        if (f & MC__F_SIGNAL) {
-                KEY("signal");
-                jb_signame(b, c->req.signo);
-        }
-        if (f & MC__F_TARGET) {
-                KEY("target_pid");
-                mc__jb_i64(b, c->req.target);
-        }
-        if (f & MC__F_PAYLOAD) {
-                KEY("payload");
-                jb_payload(b, c->req.payload_kind, c->req.payload);
-        }
-        if (f & MC__F_SIGSET) {
-                KEY("signals");
-                jb_sigset(b, c->req.sigset);
-        }
-        if (f & MC__F_FLAGS_SIG) {
-                KEY("signal_flags");
-                jb_set(b, c->req.flags, sigflag_names, ELEMENTSOF(sigflag_names));
-        }
-        if (f & MC__F_SOURCE) {
-                KEY("source_pid");
-                mc__jb_i64(b, c->req.source_pid);
-                KEY("source_uid");
-                mc__jb_u64(b, c->req.source_uid);
-                /* Whether the kernel filled them in or the sender claims them (signal.h). */
-                KEY("source_verified");
-                if (c->req.source_verified)
+}
+
+static int64_t load_i(const void *p, size_t size) {
+        uint64_t v = load_u(p, size);
+        unsigned shift = 64 - 8 * (unsigned) size;
+
+        /* Sign-extend from the field's width. */
+        return (int64_t) (v << shift) >> shift;
+}
+
+static void jb_field(mc__jbuf *b, const mc__call *c, const req_field *f) {
+        const void *p = (const char *) c + f->off;
+
+        switch (f->kind) {
+        case V_HEX:
+                mc__jb_hex(b, (uintptr_t) * (const void *const *) p);
+                break;
+        case V_U64:
+                mc__jb_u64(b, load_u(p, f->size));
+                break;
+        case V_I64:
+                mc__jb_i64(b, load_i(p, f->size));
+                break;
+        case V_BOOL:
+                if (load_u(p, f->size))
                         jb_lit(b, "true");
                 else
                         jb_lit(b, "false");
+                break;
+        case V_STR:
+                mc__jb_str(b, *(const char *const *) p);
+                break;
+        case V_SET:
+                jb_set(b, (unsigned) load_u(p, f->size), f->names, f->n_names);
+                break;
+        default:
+                f->put(b, c);
+                break;
         }
-        if (f & MC__F_CODE) {
-                KEY("code");
-                mc__jb_i64(b, c->req.code);
-        }
-        if (f & MC__F_ACTION) {
-                KEY("action");
-                mc__jb_str(b, c->req.action ? c->req.action : "unknown");
-        }
-        if (f & MC__F_TIMEOUT) {
-                KEY("timeout_ms");
-                mc__jb_i64(b, c->req.timeout_ms);
-        }
-        if (f & MC__F_FD) {
-                KEY("fd");
-                mc__jb_i64(b, c->req.fd);
-        }
-        if (f & MC__F_NODES) {
-                KEY("numa_nodes");
-                jb_nodes(b, c->req.nodes);
-                if (c->req.numa_mode) {
-                        KEY("numa_mode");
-                        mc__jb_str(b, c->req.numa_mode);
-                }
-        }
-        if (f & MC__F_UFFD) {
-                KEY("uffd_modes");
-                jb_set(b, c->req.uffd_modes, uffd_mode_names, ELEMENTSOF(uffd_mode_names));
+}
+
+static void jb_request(mc__jbuf *b, const mc__call *c) {
+        bool first = true;
+
+        jb_lit(b, ",\"request\":{");
+        for (size_t i = 0; i < ELEMENTSOF(req_fields); i++) {
+                const req_field *f = &req_fields[i];
+
+                if (!(c->fields & f->bit) || (f->when && !f->when(c)))
+                        continue;
+                jb_sep(b, &first);
+                jb_putc(b, '"');
+                jb_put(b, f->key, strlen(f->key));
+                jb_lit(b, "\":");
+                jb_field(b, c, f);
         }
         jb_putc(b, '}');
-#undef KEY
 }
 
 /* ---- the record writers ---------------------------------------------------------------------- */
@@ -377,6 +412,29 @@ static int64_t now(struct timespec *ts) {
         return (int64_t) ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
+/* The facts every record starts from: when, what, by whom; no error yet. */
+static void rec_meta_init(mc__rec_meta *m, struct timespec *ts, const char *capability,
+                          const char *operation, pid_t pid) {
+        *m = (mc__rec_meta){
+                .time_ns = now(ts),
+                .capability = capability ? capability : "",
+                .operation = operation,
+                .pid = pid,
+                .kind = MC_OK,
+                .message = "",
+        };
+}
+
+/* Close the record in @b and hand it to the sink; one that could not be built is dropped. */
+static void rec_finish(mc_audit *audit, mc__jbuf *b, const mc__rec_meta *m) {
+        jb_putc(b, '}');
+        if (b->oom)
+                mc__audit_count_dropped(audit);
+        else
+                mc__audit_emit(audit, b, m);
+        jb_done(b);
+}
+
 void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const mc_error *e) {
         char stack[2048];
         struct timespec ts;
@@ -391,14 +449,7 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
                 return;
 
         op = mc__op_name(c->op);
-        m = (mc__rec_meta){
-                .time_ns = now(&ts),
-                .capability = c->capability ? c->capability : "",
-                .operation = op ? op : "unknown",
-                .pid = pid,
-                .kind = MC_OK,
-                .message = "",
-        };
+        rec_meta_init(&m, &ts, c->capability, op ? op : "unknown", pid);
         if (r < 0) {
                 /* An mc_error left at MC_OK would claim success; the return value decides. */
                 if (e && e->kind != MC_OK) {
@@ -458,13 +509,7 @@ void mc__audit_call(mc_audit *audit, pid_t pid, const mc__call *c, int r, const 
                         jb_lit(&b, ",\"owner\":\"Remote\",\"owner_pid\":");
                 mc__jb_i64(&b, c->owner_pid);
         }
-        jb_putc(&b, '}');
-
-        if (b.oom)
-                mc__audit_count_dropped(audit);
-        else
-                mc__audit_emit(audit, &b, &m);
-        jb_done(&b);
+        rec_finish(audit, &b, &m);
         errno = saved_errno;
 }
 
@@ -496,14 +541,7 @@ void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const c
         if (!audit)
                 return;
 
-        m = (mc__rec_meta){
-                .time_ns = now(&ts),
-                .capability = capability ? capability : "",
-                .operation = event ? event : "",
-                .pid = pid,
-                .kind = MC_OK,
-                .message = "",
-        };
+        rec_meta_init(&m, &ts, capability, event ? event : "", pid);
         jb_init(&b, stack, sizeof(stack));
         jb_head(&b, &ts, &m, outcome ? outcome : "ok");
         jb_lit(&b, ",\"event\":");
@@ -511,12 +549,6 @@ void mc__audit_event(mc_audit *audit, pid_t pid, const char *capability, const c
                 jb_raw_object(&b, fields_json);
         else
                 jb_lit(&b, "{}");
-        jb_putc(&b, '}');
-
-        if (b.oom)
-                mc__audit_count_dropped(audit);
-        else
-                mc__audit_emit(audit, &b, &m);
-        jb_done(&b);
+        rec_finish(audit, &b, &m);
         errno = saved_errno;
 }

@@ -341,6 +341,14 @@ uint64_t mc__entry_charge(const mc__entry *e);
 /* Set @c's charge deltas to the change of @e's charge from @before to what it is now. */
 void mc__charge_delta(mc__call *c, uint64_t before, const mc__entry *e);
 
+/*
+ * After mremap() put @e's mapping at @p with @new_base_len bytes (map-ops.c, for mc_mremap()
+ * and mc_shared_resize()): when it shrank, @c releases the bytes cut off and what of them was
+ * locked (their lock goes with them); when it grew, the growth of a locked mapping, which @c
+ * already counted in add_locked, is locked too. Then @e is where and as long as it now is.
+ */
+void mc__entry_remapped(mc__entry *e, mc__call *c, void *p, size_t new_base_len);
+
 /* Entry of a caller's mapping value, or NULL when it is not a live mapping of @ctx. */
 mc__entry *mc__registry_lookup(mc_ctx *ctx, const mc_mapping *m);
 

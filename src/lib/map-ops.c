@@ -418,6 +418,25 @@ static int remap_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         return 0;
 }
 
+void mc__entry_remapped(mc__entry *e, mc__call *c, void *p, size_t new_base_len) {
+        if (new_base_len < e->base_len) {
+                size_t np = new_base_len / e->page, old_np = mc__entry_pages(e);
+                c->sub_bytes = e->base_len - new_base_len;
+                if (e->lockmap) {
+                        c->sub_locked = count_locked(e, np, old_np, true);
+                        e->base_len = new_base_len;
+                        lockmap_set(e, np, old_np, false);
+                } else if (e->locked > 0) {
+                        c->sub_locked = c->sub_bytes;
+                        e->locked -= c->sub_bytes;
+                }
+        } else {
+                e->locked += c->add_locked;
+        }
+        e->base = (uintptr_t) p;
+        e->base_len = new_base_len;
+}
+
 static int remap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         remap_args *a = data;
         mc__entry *e = a->base.e;
@@ -443,22 +462,7 @@ static int remap_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                 return mc__error_errno(err, en, "mremap " MAPPING_FMT " to %zu bytes%s",
                                        MAPPING_ARGS(a->base.m), a->new_len, hint);
         }
-        if (a->new_base_len < e->base_len) {
-                size_t np = a->new_base_len / e->page, old_np = mc__entry_pages(e);
-                c->sub_bytes = e->base_len - a->new_base_len;
-                if (e->lockmap) {
-                        c->sub_locked = count_locked(e, np, old_np, true);
-                        e->base_len = a->new_base_len;
-                        lockmap_set(e, np, old_np, false);
-                } else if (e->locked > 0) {
-                        c->sub_locked = c->sub_bytes;
-                        e->locked -= c->sub_bytes;
-                }
-        } else {
-                e->locked += c->add_locked;
-        }
-        e->base = (uintptr_t) p;
-        e->base_len = a->new_base_len;
+        mc__entry_remapped(e, c, p, a->new_base_len);
         e->len = a->new_len;
         mc__charge_delta(c, before, e);
         c->has_result = true;

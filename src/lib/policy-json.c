@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "json-escape.h"
 #include "policy-def.h"
+#include "strv.h"
 
 /* Largest policy file we read; a policy is a few hundred bytes. */
 #define POLICY_FILE_MAX (1024 * 1024)
@@ -305,8 +306,23 @@ static int fail_at(loader *l, const where *w, const char *fmt, ...) {
 #define WHERE_KEY(k)        (&(where){.key = (k), .at_key = true, .element = -1})
 #define WHERE_ELEMENT(k, n) (&(where){.key = (k), .at_key = false, .element = (long) (n)})
 
-static int parse_version(loader *l, const char *key, json_t *v, mc_policy *p) {
+/*
+ * A field of the policy file and how it is read. The generic readers (a flag, a limit, a list
+ * of bits) store into the member of mc_policy at @off, so a field of a known kind is one row of
+ * fields[] below; the others read into @p themselves.
+ */
+typedef struct field {
+        const char *name;
+        int (*parse)(loader *l, const char *key, json_t *v, mc_policy *p, const struct field *f);
+        size_t off;       /* offsetof(mc_policy, <member>) for the generic readers */
+        const void *list; /* the bit_list or str_list of a list field */
+} field;
+
+#define MEMBER(p, f, type) ((type *) (void *) ((char *) (p) + (f)->off))
+
+static int parse_version(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
         (void) p;
+        (void) f;
         if (!json_is_integer(v))
                 return fail_at(l, WHERE_VALUE(key), "\"%s\" must be the integer 1, not %s", key,
                                type_name(v));
@@ -318,31 +334,16 @@ static int parse_version(loader *l, const char *key, json_t *v, mc_policy *p) {
         return 0;
 }
 
-static int parse_bool(loader *l, const char *key, json_t *v, bool *ret) {
+static int parse_flag(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
         if (!json_is_boolean(v))
                 return fail_at(l, WHERE_VALUE(key), "\"%s\" must be true or false, not %s", key,
                                type_name(v));
-        *ret = json_is_true(v);
+        *MEMBER(p, f, bool) = json_is_true(v);
         return 0;
 }
 
-static int parse_allow_fixed(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bool(l, key, v, &p->allow_fixed);
-}
-
-static int parse_allow_write_exec(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bool(l, key, v, &p->allow_write_exec);
-}
-
-static int parse_allow_huge_pages(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bool(l, key, v, &p->allow_huge_pages);
-}
-
-static int parse_allow_userfaultfd(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_bool(l, key, v, &p->allow_userfaultfd);
-}
-
-static int parse_limit(loader *l, const char *key, json_t *v, uint64_t *ret) {
+static int parse_limit(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
+        uint64_t *ret = MEMBER(p, f, uint64_t);
         char buf[64];
         const char *s;
         uint64_t x;
@@ -384,283 +385,317 @@ static int parse_limit(loader *l, const char *key, json_t *v, uint64_t *ret) {
         return 0;
 }
 
-static int parse_max_memory_usage(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_limit(l, key, v, &p->max_memory_usage);
-}
+/*
+ * The list fields. Each is an array whose elements are checked one by one and the whole field
+ * replaced only when every element is good; they differ in what an element may be and what it
+ * becomes, which the tables below say, so the array walk and its messages exist once.
+ */
 
-static int parse_max_locked_memory(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_limit(l, key, v, &p->max_locked_memory);
-}
+/* A list of bits: each element names one bit; "*" (where allowed) names them all. */
+typedef struct bit_list {
+        const char *expect; /* the field's whole type, then its punctuation before " not %s" */
+        const char *items;  /* what an element must be */
+        unsigned types;     /* the JSON types an element may have: TYPE_BIT(JSON_*) */
+        bool wildcard;      /* "*" stands for @all */
+        uint64_t all;       /* every bit that names something */
+        /* The bit an element (of an allowed type) names, or a failure reported through @l. */
+        int (*bit)(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret);
+        /* What the policy printer writes for bit @i; NULL when out of memory. */
+        json_t *(*to_json)(unsigned i);
+        /* How many low bits the printer may write on this platform; NULL: all 64. */
+        unsigned (*n_bits)(void);
+} bit_list;
 
-static int parse_max_mappings(loader *l, const char *key, json_t *v, mc_policy *p) {
-        return parse_limit(l, key, v, &p->max_mappings);
-}
+#define TYPE_BIT(t) (1u << (t))
 
-static int parse_allowed_syscalls(loader *l, const char *key, json_t *v, mc_policy *p) {
-        uint64_t ops = 0;
+static int bits_of(loader *l, const char *key, json_t *v, const bit_list *k, uint64_t *ret) {
+        uint64_t set = 0;
         size_t i;
         json_t *e;
+        int r;
 
-        if (json_is_string(v) && streq(json_string_value(v), "*")) {
-                p->allowed_ops = MC_OP_ALL;
+        if (k->wildcard && json_is_string(v) && streq(json_string_value(v), "*")) {
+                *ret = k->all;
                 return 0;
         }
         if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be an array of operation names or \"*\", not %s", key,
+                return fail_at(l, WHERE_VALUE(key), "\"%s\" must be %s not %s", key, k->expect,
                                type_name(v));
         json_array_foreach(v, i, e) {
-                char buf[64];
-                mc_op op;
+                uint64_t bit;
 
-                if (!json_is_string(e))
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list operation names, not %s", key,
-                                       type_name(e));
-                if (mc_op_from_name(json_string_value(e), &op) < 0)
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "unknown operation \"%s\" in \"%s\" (operations are "
-                                       "named like \"mmap\", \"shm_open\", \"signal_send\")",
-                                       shown(json_string_value(e), buf, sizeof(buf)), key);
-                ops |= MC_OP_BIT(op);
+                if (!(k->types & TYPE_BIT(json_typeof(e))))
+                        return fail_at(l, WHERE_ELEMENT(key, i), "\"%s\" must list %s, not %s", key,
+                                       k->items, type_name(e));
+                r = k->bit(l, key, i, e, &bit);
+                if (r < 0)
+                        return r;
+                set |= bit;
         }
-        p->allowed_ops = ops;
+        *ret = set;
         return 0;
 }
 
-static void strv_release(char ***v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free((*v)[i]);
-        free(*v);
-        *v = NULL;
-}
+static int op_bit(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret) {
+        char buf[64];
+        mc_op op;
 
-/* Give the policy a new string vector, releasing the old one. */
-static void replace_strv(char ***v, size_t *n, char **nv, size_t nn) {
-        strv_release(v, *n);
-        *v = nv;
-        *n = nn;
-}
-
-/* Append a copy of @s (unless present) to the vector @v of @n entries. */
-static int strv_add_unique(char ***v, size_t *n, const char *s) {
-        _cleanup_free_ char *c = NULL;
-        char **nv;
-
-        for (size_t i = 0; i < *n; i++)
-                if (streq((*v)[i], s))
-                        return 0;
-        c = strdup(s);
-        if (!c)
-                return -ENOMEM;
-        nv = realloc(*v, (*n + 1) * sizeof(char *));
-        if (!nv)
-                return -ENOMEM;
-        nv[(*n)++] = TAKE_PTR(c);
-        *v = nv;
+        if (mc_op_from_name(json_string_value(e), &op) < 0)
+                return fail_at(l, WHERE_ELEMENT(key, i),
+                               "unknown operation \"%s\" in \"%s\" (operations are "
+                               "named like \"mmap\", \"shm_open\", \"signal_send\")",
+                               shown(json_string_value(e), buf, sizeof(buf)), key);
+        *ret = MC_OP_BIT(op);
         return 0;
 }
 
-static int parse_allowed_shared_memory(loader *l, const char *key, json_t *v, mc_policy *p) {
+static int signal_bit(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret) {
+        int max = MC_MIN(SIGRTMAX, MC__POLICY_SIGNAL_MAX);
+        char buf[64];
+        int signo;
+
+        if (json_is_integer(e)) {
+                json_int_t x = json_integer_value(e);
+                if (x < 1 || x > max)
+                        return fail_at(l, WHERE_ELEMENT(key, i),
+                                       "signal number %" JSON_INTEGER_FORMAT
+                                       " in \"%s\" is outside 1..%d",
+                                       x, key, max);
+                signo = (int) x;
+        } else if (mc_signal_from_name(json_string_value(e), &signo, NULL) < 0 || signo > max)
+                return fail_at(l, WHERE_ELEMENT(key, i),
+                               "unknown signal \"%s\" in \"%s\" (use a name such "
+                               "as \"SIGUSR1\" or \"RTMIN+1\", or a number)",
+                               shown(json_string_value(e), buf, sizeof(buf)), key);
+        *ret = MC__SIGNAL_BIT(signo);
+        return 0;
+}
+
+static int node_bit(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret) {
+        json_int_t x = json_integer_value(e);
+
+        if (x < 0 || x > 63)
+                return fail_at(l, WHERE_ELEMENT(key, i),
+                               "node %" JSON_INTEGER_FORMAT " in \"%s\" is outside 0..63", x, key);
+        *ret = UINT64_C(1) << x;
+        return 0;
+}
+
+static int target_bit(loader *l, const char *key, size_t i, json_t *e, uint64_t *ret) {
+        char buf[64];
+        unsigned t = mc__policy_target_from_name(json_string_value(e));
+
+        if (t == 0)
+                return fail_at(l, WHERE_ELEMENT(key, i),
+                               "unknown signal target \"%s\" (use \"self\", \"children\", "
+                               "\"process_group\", \"same_uid\", \"any\", "
+                               "\"whole_group\", \"broadcast\" or \"init\")",
+                               shown(json_string_value(e), buf, sizeof(buf)));
+        *ret = t;
+        return 0;
+}
+
+static json_t *op_json(unsigned i) {
+        return json_string(mc_op_name((mc_op) i));
+}
+
+static json_t *signal_json(unsigned i) {
+        int signo = (int) i + 1;
+        char name[16];
+
+        /* Signals without a name (glibc's reserved 32 and 33) go by number. */
+        return mc_signal_name(signo, name, sizeof(name)) ? json_string(name) : json_integer(signo);
+}
+
+/* Only the platform's signals (Windows: 1..23), which is what the loader accepts back. */
+static unsigned signal_bits(void) {
+        return (unsigned) MC_MIN(SIGRTMAX, MC__POLICY_SIGNAL_MAX);
+}
+
+static json_t *node_json(unsigned i) {
+        return json_integer(i);
+}
+
+static json_t *target_json(unsigned i) {
+        return json_string(mc__policy_target_name(1u << i));
+}
+
+static const bit_list op_list = {
+        .expect = "an array of operation names or \"*\",",
+        .items = "operation names",
+        .types = TYPE_BIT(JSON_STRING),
+        .wildcard = true,
+        .all = MC_OP_ALL,
+        .bit = op_bit,
+        .to_json = op_json,
+};
+
+static const bit_list signal_list = {
+        .expect = "an array of signal names or numbers, or \"*\";",
+        .items = "signal names or numbers",
+        .types = TYPE_BIT(JSON_STRING) | TYPE_BIT(JSON_INTEGER),
+        .wildcard = true,
+        .all = UINT64_MAX,
+        .bit = signal_bit,
+        .to_json = signal_json,
+        .n_bits = signal_bits,
+};
+
+static const bit_list node_list = {
+        .expect = "an array of node numbers or \"*\",",
+        .items = "node numbers",
+        .types = TYPE_BIT(JSON_INTEGER),
+        .wildcard = true,
+        .all = UINT64_MAX,
+        .bit = node_bit,
+        .to_json = node_json,
+};
+
+static const bit_list target_list = {
+        .expect = "an array of targets,",
+        .items = "targets",
+        .types = TYPE_BIT(JSON_STRING),
+        .all = MC__TARGETS_ALL,
+        .bit = target_bit,
+        .to_json = target_json,
+};
+
+static int parse_bits(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
+        return bits_of(l, key, v, f->list, MEMBER(p, f, uint64_t));
+}
+
+/* mc_policy.targets is an unsigned, not a 64-bit set. */
+static int parse_targets(loader *l, const char *key, json_t *v, mc_policy *p, const field *f) {
+        uint64_t t;
+        int r;
+
+        r = bits_of(l, key, v, f->list, &t);
+        if (r < 0)
+                return r;
+        p->targets = (unsigned) t;
+        return 0;
+}
+
+/* A list of strings, each checked and stored in the form the policy compares. */
+typedef struct str_list {
+        const char *expect; /* the field's whole type, then its punctuation before " not %s" */
+        const char *items;  /* what an element must be */
+        const char *noun;   /* "bad <noun> ..." */
+        size_t shown_max;   /* how much of a bad element the message quotes */
+        /*
+         * Why @s is bad, or NULL and in @ret the string to store (@s itself, or its normal form
+         * written to @buf of @size).
+         */
+        const char *(*check)(const char *s, char *buf, size_t size, const char **ret);
+} str_list;
+
+static int parse_strs(loader *l, const char *key, json_t *v, const str_list *k, char ***ret,
+                      size_t *ret_n) {
         char **nv = NULL;
         size_t nn = 0, i;
         json_t *e;
         int r;
 
         if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be an array of name patterns, not %s", key,
+                return fail_at(l, WHERE_VALUE(key), "\"%s\" must be %s not %s", key, k->expect,
                                type_name(v));
         json_array_foreach(v, i, e) {
-                char buf[64];
-                const char *bad;
+                char norm[PATH_MAX], buf[96];
+                const char *bad, *s;
 
                 if (!json_is_string(e)) {
-                        strv_release(&nv, nn);
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list name patterns, not %s", key, type_name(e));
+                        strv_free(nv, nn);
+                        return fail_at(l, WHERE_ELEMENT(key, i), "\"%s\" must list %s, not %s", key,
+                                       k->items, type_name(e));
                 }
-                bad = mc__policy_check_pattern(json_string_value(e));
+                bad = k->check(json_string_value(e), norm, sizeof(norm), &s);
                 if (bad) {
-                        strv_release(&nv, nn);
-                        return fail_at(l, WHERE_ELEMENT(key, i), "bad pattern \"%s\" in \"%s\": %s",
-                                       shown(json_string_value(e), buf, sizeof(buf)), key, bad);
+                        strv_free(nv, nn);
+                        return fail_at(l, WHERE_ELEMENT(key, i), "bad %s \"%s\" in \"%s\": %s",
+                                       k->noun, shown(json_string_value(e), buf, k->shown_max), key,
+                                       bad);
                 }
-                r = strv_add_unique(&nv, &nn, json_string_value(e));
+                r = strv_contains(nv, nn, s) ? 0 : strv_append(&nv, &nn, s);
                 if (r < 0) {
-                        strv_release(&nv, nn);
+                        strv_free(nv, nn);
                         return mc__error_errno(l->err, r, "policy: loading \"%s\"", key);
                 }
         }
-        replace_strv(&p->shm_patterns, &p->n_shm_patterns, nv, nn);
+        strv_free(*ret, *ret_n);
+        *ret = nv;
+        *ret_n = nn;
         return 0;
 }
 
-static int parse_allowed_paths(loader *l, const char *key, json_t *v, mc_policy *p) {
-        char **nv = NULL;
-        size_t nn = 0, i;
-        json_t *e;
+static const char *check_pattern(const char *s, char *buf, size_t size, const char **ret) {
+        (void) buf;
+        (void) size;
+        *ret = s;
+        return mc__policy_check_pattern(s);
+}
+
+static const char *check_root(const char *s, char *buf, size_t size, const char **ret) {
+        *ret = buf;
+        return mc__policy_normalize_root(s, buf, size);
+}
+
+static const str_list pattern_list = {
+        .expect = "an array of name patterns,",
+        .items = "name patterns",
+        .noun = "pattern",
+        .shown_max = 64,
+        .check = check_pattern,
+};
+
+static const str_list path_list = {
+        .expect = "null (any path) or an array of absolute paths,",
+        .items = "absolute paths",
+        .noun = "path",
+        .shown_max = 96,
+        .check = check_root,
+};
+
+static int parse_allowed_shared_memory(loader *l, const char *key, json_t *v, mc_policy *p,
+                                       const field *f) {
+        return parse_strs(l, key, v, f->list, &p->shm_patterns, &p->n_shm_patterns);
+}
+
+static int parse_allowed_paths(loader *l, const char *key, json_t *v, mc_policy *p,
+                               const field *f) {
         int r;
 
         if (json_is_null(v)) {
-                replace_strv(&p->paths, &p->n_paths, NULL, 0);
+                strv_clear(&p->paths, &p->n_paths);
                 p->any_path = true;
                 return 0;
         }
-        if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be null (any path) or an array of absolute paths, "
-                               "not %s",
-                               key, type_name(v));
-        json_array_foreach(v, i, e) {
-                char root[PATH_MAX], buf[96];
-                const char *bad;
-
-                if (!json_is_string(e)) {
-                        strv_release(&nv, nn);
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list absolute paths, not %s", key,
-                                       type_name(e));
-                }
-                bad = mc__policy_normalize_root(json_string_value(e), root, sizeof(root));
-                if (bad) {
-                        strv_release(&nv, nn);
-                        return fail_at(l, WHERE_ELEMENT(key, i), "bad path \"%s\" in \"%s\": %s",
-                                       shown(json_string_value(e), buf, sizeof(buf)), key, bad);
-                }
-                r = strv_add_unique(&nv, &nn, root);
-                if (r < 0) {
-                        strv_release(&nv, nn);
-                        return mc__error_errno(l->err, r, "policy: loading \"%s\"", key);
-                }
-        }
-        replace_strv(&p->paths, &p->n_paths, nv, nn);
+        r = parse_strs(l, key, v, f->list, &p->paths, &p->n_paths);
+        if (r < 0)
+                return r;
         p->any_path = false;
         return 0;
 }
 
-static int parse_allowed_signals(loader *l, const char *key, json_t *v, mc_policy *p) {
-        int max = MC_MIN(SIGRTMAX, MC__POLICY_SIGNAL_MAX);
-        uint64_t set = 0;
-        size_t i;
-        json_t *e;
+#define AT(member) offsetof(mc_policy, member)
 
-        if (json_is_string(v) && streq(json_string_value(v), "*")) {
-                p->signals = UINT64_MAX;
-                return 0;
-        }
-        if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be an array of signal names or numbers, or \"*\"; "
-                               "not %s",
-                               key, type_name(v));
-        json_array_foreach(v, i, e) {
-                char buf[64];
-                int signo;
-
-                if (json_is_integer(e)) {
-                        json_int_t x = json_integer_value(e);
-                        if (x < 1 || x > max)
-                                return fail_at(l, WHERE_ELEMENT(key, i),
-                                               "signal number %" JSON_INTEGER_FORMAT
-                                               " in \"%s\" is outside 1..%d",
-                                               x, key, max);
-                        signo = (int) x;
-                } else if (json_is_string(e)) {
-                        if (mc_signal_from_name(json_string_value(e), &signo, NULL) < 0 ||
-                            signo > max)
-                                return fail_at(l, WHERE_ELEMENT(key, i),
-                                               "unknown signal \"%s\" in \"%s\" (use a name such "
-                                               "as \"SIGUSR1\" or \"RTMIN+1\", or a number)",
-                                               shown(json_string_value(e), buf, sizeof(buf)), key);
-                } else {
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list signal names or numbers, not %s", key,
-                                       type_name(e));
-                }
-                set |= MC__SIGNAL_BIT(signo);
-        }
-        p->signals = set;
-        return 0;
-}
-
-static int parse_allowed_numa_nodes(loader *l, const char *key, json_t *v, mc_policy *p) {
-        uint64_t set = 0;
-        size_t i;
-        json_t *e;
-
-        if (json_is_string(v) && streq(json_string_value(v), "*")) {
-                p->numa_nodes = UINT64_MAX;
-                return 0;
-        }
-        if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key),
-                               "\"%s\" must be an array of node numbers or \"*\", not %s", key,
-                               type_name(v));
-        json_array_foreach(v, i, e) {
-                json_int_t x;
-
-                if (!json_is_integer(e))
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "\"%s\" must list node numbers, not %s", key, type_name(e));
-                x = json_integer_value(e);
-                if (x < 0 || x > 63)
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "node %" JSON_INTEGER_FORMAT " in \"%s\" is outside 0..63",
-                                       x, key);
-                set |= UINT64_C(1) << x;
-        }
-        p->numa_nodes = set;
-        return 0;
-}
-
-static int parse_allowed_signal_targets(loader *l, const char *key, json_t *v, mc_policy *p) {
-        unsigned targets = 0;
-        size_t i;
-        json_t *e;
-
-        if (!json_is_array(v))
-                return fail_at(l, WHERE_VALUE(key), "\"%s\" must be an array of targets, not %s",
-                               key, type_name(v));
-        json_array_foreach(v, i, e) {
-                char buf[64];
-                unsigned t;
-
-                if (!json_is_string(e))
-                        return fail_at(l, WHERE_ELEMENT(key, i), "\"%s\" must list targets, not %s",
-                                       key, type_name(e));
-                t = mc__policy_target_from_name(json_string_value(e));
-                if (t == 0)
-                        return fail_at(l, WHERE_ELEMENT(key, i),
-                                       "unknown signal target \"%s\" (use \"self\", \"children\", "
-                                       "\"process_group\", \"same_uid\", \"any\", "
-                                       "\"whole_group\", \"broadcast\" or \"init\")",
-                                       shown(json_string_value(e), buf, sizeof(buf)));
-                targets |= t;
-        }
-        p->targets = targets;
-        return 0;
-}
-
-static const struct field {
-        const char *name;
-        int (*parse)(loader *l, const char *key, json_t *v, mc_policy *p);
-} fields[] = {
+static const field fields[] = {
         {"version", parse_version},
-        {"allow_fixed", parse_allow_fixed},
-        {"allow_write_exec", parse_allow_write_exec},
-        {"allow_huge_pages", parse_allow_huge_pages},
-        {"allow_userfaultfd", parse_allow_userfaultfd},
-        {"max_memory_usage", parse_max_memory_usage},
-        {"max_locked_memory", parse_max_locked_memory},
-        {"max_mappings", parse_max_mappings},
-        {"allowed_syscalls", parse_allowed_syscalls},
-        {"allowed_shared_memory", parse_allowed_shared_memory},
-        {"allowed_paths", parse_allowed_paths},
-        {"allowed_signals", parse_allowed_signals},
-        {"allowed_signal_targets", parse_allowed_signal_targets},
-        {"allowed_numa_nodes", parse_allowed_numa_nodes},
+        {"allow_fixed", parse_flag, AT(allow_fixed)},
+        {"allow_write_exec", parse_flag, AT(allow_write_exec)},
+        {"allow_huge_pages", parse_flag, AT(allow_huge_pages)},
+        {"allow_userfaultfd", parse_flag, AT(allow_userfaultfd)},
+        {"max_memory_usage", parse_limit, AT(max_memory_usage)},
+        {"max_locked_memory", parse_limit, AT(max_locked_memory)},
+        {"max_mappings", parse_limit, AT(max_mappings)},
+        {"allowed_syscalls", parse_bits, AT(allowed_ops), &op_list},
+        {"allowed_shared_memory", parse_allowed_shared_memory, 0, &pattern_list},
+        {"allowed_paths", parse_allowed_paths, 0, &path_list},
+        {"allowed_signals", parse_bits, AT(signals), &signal_list},
+        {"allowed_signal_targets", parse_targets, 0, &target_list},
+        {"allowed_numa_nodes", parse_bits, AT(numa_nodes), &node_list},
 };
+
+#undef AT
 
 /* Edit distance of two short strings; SIZE_MAX when one is too long to bother. */
 static size_t edit_distance(const char *a, const char *b) {
@@ -742,7 +777,7 @@ int mc_policy_load_string(const char *text, size_t len, const char *origin, mc_p
                 return r;
 
         json_object_foreach(root, key, v) {
-                const struct field *f = NULL;
+                const field *f = NULL;
 
                 for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                         if (streq(fields[i].name, key)) {
@@ -762,7 +797,7 @@ int mc_policy_load_string(const char *text, size_t len, const char *origin, mc_p
                                        "allowed_*; see the policy format in memcap/policy.h)",
                                        shown(key, buf, sizeof(buf)));
                 }
-                r = f->parse(&l, key, v, p);
+                r = f->parse(&l, key, v, p, f);
                 if (r < 0)
                         return r;
         }
@@ -861,72 +896,20 @@ static json_t *strv_to_json(char *const *v, size_t n) {
         return a;
 }
 
-static json_t *ops_to_json(uint64_t ops) {
+/* A list field as the loader reads it back: "*" for all of a wildcard list, else its bits. */
+static json_t *bits_to_json(uint64_t set, const bit_list *k) {
+        unsigned n;
         json_t *a;
 
-        if (ops == MC_OP_ALL)
+        if (k->wildcard && set == k->all)
                 return json_string("*");
         a = json_array();
         if (!a)
                 return NULL;
-        for (unsigned op = 0; op < _MC_OP_MAX; op++)
-                if ((ops & MC_OP_BIT(op)) &&
-                    json_array_append_new(a, json_string(mc_op_name((mc_op) op))) < 0) {
-                        json_decref(a);
-                        return NULL;
-                }
-        return a;
-}
-
-static json_t *nodes_to_json(uint64_t set) {
-        json_t *a;
-
-        if (set == UINT64_MAX)
-                return json_string("*");
-        a = json_array();
-        if (!a)
-                return NULL;
-        for (int i = 0; i < 64; i++)
-                if ((set & (UINT64_C(1) << i)) && json_array_append_new(a, json_integer(i)) < 0) {
-                        json_decref(a);
-                        return NULL;
-                }
-        return a;
-}
-
-static json_t *signals_to_json(uint64_t set) {
-        json_t *a;
-
-        if (set == UINT64_MAX)
-                return json_string("*");
-        a = json_array();
-        if (!a)
-                return NULL;
-        /* Only the platform's signals (Windows: 1..23), which is what the loader accepts. */
-        for (int signo = 1; signo <= MC_MIN(SIGRTMAX, MC__POLICY_SIGNAL_MAX); signo++) {
-                char name[16];
-
-                if (!(set & MC__SIGNAL_BIT(signo)))
-                        continue;
-                /* Signals without a name (glibc's reserved 32 and 33) go by number. */
-                if (json_array_append_new(a, mc_signal_name(signo, name, sizeof(name))
-                                                     ? json_string(name)
-                                                     : json_integer(signo)) < 0) {
-                        json_decref(a);
-                        return NULL;
-                }
-        }
-        return a;
-}
-
-static json_t *targets_to_json(unsigned targets) {
-        json_t *a = json_array();
-
-        if (!a)
-                return NULL;
-        for (unsigned bit = 1; bit <= MC__TARGETS_ALL; bit <<= 1)
-                if ((targets & bit) &&
-                    json_array_append_new(a, json_string(mc__policy_target_name(bit))) < 0) {
+        n = k->n_bits ? k->n_bits() : 64;
+        for (unsigned i = 0; i < n; i++)
+                if ((set & k->all & (UINT64_C(1) << i)) &&
+                    json_array_append_new(a, k->to_json(i)) < 0) {
                         json_decref(a);
                         return NULL;
                 }
@@ -949,18 +932,21 @@ int mc_policy_to_json(const mc_policy *policy, char **ret_json, mc_error *err) {
             json_object_set_new(o, "allow_write_exec", json_boolean(p->allow_write_exec)) < 0 ||
             json_object_set_new(o, "allow_huge_pages", json_boolean(p->allow_huge_pages)) < 0 ||
             json_object_set_new(o, "allow_userfaultfd", json_boolean(p->allow_userfaultfd)) < 0 ||
-            json_object_set_new(o, "allowed_numa_nodes", nodes_to_json(p->numa_nodes)) < 0 ||
+            json_object_set_new(o, "allowed_numa_nodes", bits_to_json(p->numa_nodes, &node_list)) <
+                    0 ||
             json_object_set_new(o, "max_memory_usage", limit_to_json(p->max_memory_usage)) < 0 ||
             json_object_set_new(o, "max_locked_memory", limit_to_json(p->max_locked_memory)) < 0 ||
             json_object_set_new(o, "max_mappings", limit_to_json(p->max_mappings)) < 0 ||
-            json_object_set_new(o, "allowed_syscalls", ops_to_json(p->allowed_ops)) < 0 ||
+            json_object_set_new(o, "allowed_syscalls", bits_to_json(p->allowed_ops, &op_list)) <
+                    0 ||
             json_object_set_new(o, "allowed_shared_memory",
                                 strv_to_json(p->shm_patterns, p->n_shm_patterns)) < 0 ||
             json_object_set_new(o, "allowed_paths",
                                 p->any_path ? json_null() : strv_to_json(p->paths, p->n_paths)) <
                     0 ||
-            json_object_set_new(o, "allowed_signals", signals_to_json(p->signals)) < 0 ||
-            json_object_set_new(o, "allowed_signal_targets", targets_to_json(p->targets)) < 0)
+            json_object_set_new(o, "allowed_signals", bits_to_json(p->signals, &signal_list)) < 0 ||
+            json_object_set_new(o, "allowed_signal_targets",
+                                bits_to_json(p->targets, &target_list)) < 0)
                 return mc__error_errno(err, ENOMEM, "policy: printing JSON");
 
         s = json_dumps(o, JSON_INDENT(2));

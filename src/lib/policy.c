@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "path.h"
 #include "policy-def.h"
+#include "strv.h"
 
 /* ---- the object ------------------------------------------------------------------------------ */
 
@@ -62,54 +63,6 @@ const mc_policy *mc__policy_default(void) {
 
 static const mc_policy *policy_or_default(const mc_policy *p) {
         return p ? p : &default_policy;
-}
-
-static void strv_free(char **v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-}
-
-/* A deep copy of @n strings; NULL only when out of memory (or @n is 0). */
-static char **strv_dup(char *const *v, size_t n) {
-        char **c;
-
-        if (n == 0)
-                return NULL;
-        c = calloc(n, sizeof(char *));
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                c[i] = strdup(v[i]);
-                if (!c[i]) {
-                        strv_free(c, i);
-                        return NULL;
-                }
-        }
-        return c;
-}
-
-static bool strv_contains(char *const *v, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (streq(v[i], s))
-                        return true;
-        return false;
-}
-
-/* Append a copy of @s to the vector; the vector is unchanged on failure. */
-static int strv_append(char ***v, size_t *n, const char *s) {
-        _cleanup_free_ char *c = strdup(s);
-        char **nv;
-
-        if (!c)
-                return -ENOMEM;
-        nv = realloc(*v, (*n + 1) * sizeof(char *));
-        if (!nv)
-                return -ENOMEM;
-        nv[*n] = TAKE_PTR(c);
-        *v = nv;
-        (*n)++;
-        return 0;
 }
 
 static int policy_copy(const mc_policy *src, mc_policy **ret) {
@@ -175,75 +128,42 @@ mc_policy *mc_policy_free(mc_policy *policy) {
 
 /* ---- setters and getters --------------------------------------------------------------------- */
 
-int mc_policy_set_allow_fixed(mc_policy *policy, bool allow) {
-        if (!policy)
-                return -EINVAL;
-        policy->allow_fixed = allow;
-        return 0;
-}
+/*
+ * The plain members, a setter and a getter each: the setter refuses a NULL policy and a value
+ * @ok (an expression in v) rejects, the getter reads the default policy for NULL. One
+ * definition serves them all, so they cannot drift apart.
+ */
+#define POLICY_MEMBER(type, member, set, get, ok)                                                  \
+        int set(mc_policy *policy, type v) {                                                       \
+                if (!policy || !(ok))                                                              \
+                        return -EINVAL;                                                            \
+                policy->member = v;                                                                \
+                return 0;                                                                          \
+        }                                                                                          \
+        type get(const mc_policy *policy) {                                                        \
+                return policy_or_default(policy)->member;                                          \
+        }
 
-int mc_policy_set_allow_write_exec(mc_policy *policy, bool allow) {
-        if (!policy)
-                return -EINVAL;
-        policy->allow_write_exec = allow;
-        return 0;
-}
+POLICY_MEMBER(bool, allow_fixed, mc_policy_set_allow_fixed, mc_policy_allow_fixed, true)
+POLICY_MEMBER(bool, allow_write_exec, mc_policy_set_allow_write_exec, mc_policy_allow_write_exec,
+              true)
+POLICY_MEMBER(bool, allow_huge_pages, mc_policy_set_allow_huge_pages, mc_policy_allow_huge_pages,
+              true)
+POLICY_MEMBER(bool, allow_userfaultfd, mc_policy_set_allow_userfaultfd, mc_policy_allow_userfaultfd,
+              true)
+POLICY_MEMBER(uint64_t, numa_nodes, mc_policy_set_allowed_numa_nodes, mc_policy_allowed_numa_nodes,
+              true)
+POLICY_MEMBER(uint64_t, max_memory_usage, mc_policy_set_max_memory_usage,
+              mc_policy_max_memory_usage, true)
+POLICY_MEMBER(uint64_t, max_locked_memory, mc_policy_set_max_locked_memory,
+              mc_policy_max_locked_memory, true)
+POLICY_MEMBER(uint64_t, max_mappings, mc_policy_set_max_mappings, mc_policy_max_mappings, true)
+POLICY_MEMBER(uint64_t, allowed_ops, mc_policy_set_allowed_ops, mc_policy_allowed_ops,
+              (v & ~MC_OP_ALL) == 0)
+POLICY_MEMBER(unsigned, targets, mc_policy_set_signal_targets, mc_policy_signal_targets,
+              (v & ~(unsigned) MC__TARGETS_ALL) == 0)
 
-int mc_policy_set_allow_huge_pages(mc_policy *policy, bool allow) {
-        if (!policy)
-                return -EINVAL;
-        policy->allow_huge_pages = allow;
-        return 0;
-}
-
-int mc_policy_set_allow_userfaultfd(mc_policy *policy, bool allow) {
-        if (!policy)
-                return -EINVAL;
-        policy->allow_userfaultfd = allow;
-        return 0;
-}
-
-int mc_policy_set_allowed_numa_nodes(mc_policy *policy, uint64_t nodes) {
-        if (!policy)
-                return -EINVAL;
-        policy->numa_nodes = nodes;
-        return 0;
-}
-
-int mc_policy_set_max_memory_usage(mc_policy *policy, uint64_t bytes) {
-        if (!policy)
-                return -EINVAL;
-        policy->max_memory_usage = bytes;
-        return 0;
-}
-
-int mc_policy_set_max_locked_memory(mc_policy *policy, uint64_t bytes) {
-        if (!policy)
-                return -EINVAL;
-        policy->max_locked_memory = bytes;
-        return 0;
-}
-
-int mc_policy_set_max_mappings(mc_policy *policy, uint64_t count) {
-        if (!policy)
-                return -EINVAL;
-        policy->max_mappings = count;
-        return 0;
-}
-
-int mc_policy_set_allowed_ops(mc_policy *policy, uint64_t ops) {
-        if (!policy || (ops & ~MC_OP_ALL) != 0)
-                return -EINVAL;
-        policy->allowed_ops = ops;
-        return 0;
-}
-
-int mc_policy_set_signal_targets(mc_policy *policy, unsigned targets) {
-        if (!policy || (targets & ~(unsigned) MC__TARGETS_ALL) != 0)
-                return -EINVAL;
-        policy->targets = targets;
-        return 0;
-}
+#undef POLICY_MEMBER
 
 int mc_policy_set_signal_allowed(mc_policy *policy, int signo, bool allow) {
         if (!policy || signo < 1 || signo > MC__POLICY_SIGNAL_MAX)
@@ -283,9 +203,7 @@ const char *mc__policy_check_pattern(const char *pattern) {
 int mc_policy_clear_shared_memory_patterns(mc_policy *policy) {
         if (!policy)
                 return -EINVAL;
-        strv_free(policy->shm_patterns, policy->n_shm_patterns);
-        policy->shm_patterns = NULL;
-        policy->n_shm_patterns = 0;
+        strv_clear(&policy->shm_patterns, &policy->n_shm_patterns);
         return 0;
 }
 
@@ -311,9 +229,7 @@ int mc_policy_add_shared_memory_pattern(mc_policy *policy, const char *pattern, 
 int mc_policy_allow_any_path(mc_policy *policy) {
         if (!policy)
                 return -EINVAL;
-        strv_free(policy->paths, policy->n_paths);
-        policy->paths = NULL;
-        policy->n_paths = 0;
+        strv_clear(&policy->paths, &policy->n_paths);
         policy->any_path = true;
         return 0;
 }
@@ -332,55 +248,13 @@ int mc_policy_add_allowed_path(mc_policy *policy, const char *root, mc_error *er
                                      root && strlen(root) > 100 ? "..." : "", bad);
         if (policy->any_path) {
                 /* The first root replaces "any path"; stale roots cannot linger from before. */
-                strv_free(policy->paths, policy->n_paths);
-                policy->paths = NULL;
-                policy->n_paths = 0;
+                strv_clear(&policy->paths, &policy->n_paths);
         } else if (strv_contains(policy->paths, policy->n_paths, buf))
                 return 0;
         if (strv_append(&policy->paths, &policy->n_paths, buf) < 0)
                 return mc__error_errno(err, ENOMEM, "policy: adding allowed path");
         policy->any_path = false;
         return 0;
-}
-
-bool mc_policy_allow_fixed(const mc_policy *policy) {
-        return policy_or_default(policy)->allow_fixed;
-}
-
-bool mc_policy_allow_write_exec(const mc_policy *policy) {
-        return policy_or_default(policy)->allow_write_exec;
-}
-
-bool mc_policy_allow_huge_pages(const mc_policy *policy) {
-        return policy_or_default(policy)->allow_huge_pages;
-}
-
-bool mc_policy_allow_userfaultfd(const mc_policy *policy) {
-        return policy_or_default(policy)->allow_userfaultfd;
-}
-
-uint64_t mc_policy_allowed_numa_nodes(const mc_policy *policy) {
-        return policy_or_default(policy)->numa_nodes;
-}
-
-uint64_t mc_policy_max_memory_usage(const mc_policy *policy) {
-        return policy_or_default(policy)->max_memory_usage;
-}
-
-uint64_t mc_policy_max_locked_memory(const mc_policy *policy) {
-        return policy_or_default(policy)->max_locked_memory;
-}
-
-uint64_t mc_policy_max_mappings(const mc_policy *policy) {
-        return policy_or_default(policy)->max_mappings;
-}
-
-uint64_t mc_policy_allowed_ops(const mc_policy *policy) {
-        return policy_or_default(policy)->allowed_ops;
-}
-
-unsigned mc_policy_signal_targets(const mc_policy *policy) {
-        return policy_or_default(policy)->targets;
 }
 
 bool mc_policy_signal_allowed(const mc_policy *policy, int signo) {

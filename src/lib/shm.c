@@ -563,17 +563,8 @@ static int resize_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
                                                         : "the object has the new size; the "
                                                           "region kept the old one");
                 }
-                if (a->new_base_len < e->base_len) {
-                        c->sub_bytes = e->base_len - a->new_base_len;
-                        if (e->locked > 0) {
-                                c->sub_locked = c->sub_bytes;
-                                e->locked -= c->sub_bytes;
-                        }
-                } else {
-                        e->locked += c->add_locked;
-                }
-                e->base = (uintptr_t) p;
-                e->base_len = a->new_base_len;
+                /* resize_prepare() refused a partly locked region: no lockmap here. */
+                mc__entry_remapped(e, c, p, a->new_base_len);
         }
         mc__charge_delta(c, before, e);
         e->len = a->new_len;

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,6 +219,21 @@ int table_print(const table *t, FILE *f) {
                 if (fputc('\n', f) == EOF)
                         return -EIO;
         }
+        return 0;
+}
+
+int table_print_summary(const table *t, FILE *f, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        r = table_print(t, f);
+        if (r < 0)
+                return r;
+        va_start(ap, fmt);
+        r = vfprintf(f, fmt, ap);
+        va_end(ap);
+        if (r < 0 || fputc('\n', f) == EOF)
+                return -EIO;
         return 0;
 }
 

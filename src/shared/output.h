@@ -69,6 +69,12 @@ size_t table_rows(const table *t);
 /* Print header and rows with columns two spaces apart, no trailing blanks. 0 or -errno. */
 int table_print(const table *t, FILE *f);
 
+/*
+ * table_print(), then the summary line @fmt makes ("3 mappings, 12K total"; the newline is
+ * added). 0 or -errno.
+ */
+int table_print_summary(const table *t, FILE *f, const char *fmt, ...) _printf_(3, 4);
+
 static inline void table_freep(table **t) {
         table_free(*t);
 }
