@@ -916,12 +916,9 @@ static int parse_options(int argc, char **argv, options *opts) {
                         opts->pin = (int) v;
                         break;
                 case 'r':
-                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &v) < 0) {
-                                fprintf(stderr, "bench-memory: --rounds wants 1..%d, not '%s'\n",
-                                        MAX_ROUNDS, optarg);
+                        if (bench_parse_rounds("bench-memory", optarg, MAX_ROUNDS, &opts->rounds) <
+                            0)
                                 return -EINVAL;
-                        }
-                        opts->rounds = v;
                         rounds_set = true;
                         break;
                 case 'd':
@@ -1081,10 +1078,5 @@ out:
         mc_policy_free(policy);
         remove_files();
         results_free();
-        if (r < 0) {
-                fprintf(stderr, "bench-memory: %s\n",
-                        bench_failure[0] ? bench_failure : strerror(-r));
-                return 1;
-        }
-        return 0;
+        return bench_exit_code("bench-memory", r);
 }
