@@ -555,7 +555,7 @@ static int check_role(const parser *p, const json_t *v, mcd_request *req) {
 }
 
 static int check_prot(const parser *p, const json_t *v, mcd_request *req) {
-        uint64_t u;
+        uint64_t u = 0; /* GCC -O3 cannot see that check_uint() sets it whenever it returns 0 */
         int r;
 
         r = check_uint(p, F_PROT, -1, v, 0, MCD_PROT_ALL, &u);
