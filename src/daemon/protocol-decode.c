@@ -30,6 +30,7 @@
 #include "base64.h"
 #include "macro.h"
 #include "protocol-int.h"
+#include "strv.h"
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
@@ -606,12 +607,12 @@ _Static_assert(ELEMENTSOF(field_rules) == _F_MAX, "every field has a rule");
 /* ---- requests ------------------------------------------------------------------------------- */
 
 static int find_call(const char *name, mcd_call *ret) {
-        for (size_t i = 0; i < _MCD_CALL_MAX; i++)
-                if (streq(name, mcd__call_names[i])) {
-                        *ret = (mcd_call) i;
-                        return 0;
-                }
-        return -EINVAL;
+        ssize_t i = strv_index(mcd__call_names, _MCD_CALL_MAX, name);
+
+        if (i < 0)
+                return -EINVAL;
+        *ret = (mcd_call) i;
+        return 0;
 }
 
 static int parse_fields(const parser *p, mcd_call call, json_t *obj, mcd_request *req) {
