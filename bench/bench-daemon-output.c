@@ -248,8 +248,7 @@ void json_side(FILE *f, const result *res, const side *s) {
         fputs("{\"value\":", f);
         bench_json_number(f, s->v);
         if (res->unit == UNIT_LATENCY) {
-                fputs(",\"p99\":", f);
-                bench_json_number(f, s->p99);
+                bench_json_field_number(f, "p99", s->p99);
         } else {
                 fputs(res->unit == UNIT_RATE   ? ",\"p50_latency_ns\":"
                       : res->unit == UNIT_GBPS ? ",\"ns_per_scan\":"
@@ -276,8 +275,7 @@ int write_json(FILE *f, const char *path, const run_info *info) {
 
         fputs("{\"benchmark\":\"bench-daemon\",\"libmemcap\":", f);
         bench_json_string(f, mc_version());
-        fputs(",\"kernel\":", f);
-        bench_json_string(f, info->kernel);
+        bench_json_field_string(f, "kernel", info->kernel);
         fprintf(f,
                 ",\"quick\":%s,\"rounds\":%u,\"throughput_rounds\":%u,\"duration_s\":%g,"
                 "\"clients\":%u,\"cpus_online\":%ld,",
@@ -290,12 +288,11 @@ int write_json(FILE *f, const char *path, const run_info *info) {
                 fputs("null", f);
         fputs(",\"machine\":{\"load_start\":", f);
         bench_json_number(f, info->machine_start.load1);
-        fputs(",\"load_end\":", f);
-        bench_json_number(f, info->machine_end.load1);
-        fputs(",\"steal_pct\":", f);
-        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
-        fputs(",\"idle_pct\":", f);
-        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
+        bench_json_field_number(f, "load_end", info->machine_end.load1);
+        bench_json_field_number(f, "steal_pct",
+                                bench_machine_pct(&info->machine_start, &info->machine_end, true));
+        bench_json_field_number(f, "idle_pct",
+                                bench_machine_pct(&info->machine_start, &info->machine_end, false));
         fputs("},\"placements\":[", f);
         for (size_t i = 0; i < info->n_lat_pl; i++) {
                 const placement *pl = &info->lat_pl[i];
@@ -309,38 +306,29 @@ int write_json(FILE *f, const char *path, const run_info *info) {
 
                 fputs(i ? ",{\"name\":" : "{\"name\":", f);
                 bench_json_string(f, res->name);
-                fputs(",\"key\":", f);
-                bench_json_string(f, res->key);
-                fputs(",\"placement\":", f);
-                bench_json_string(f, res->placement);
-                fputs(",\"unit\":", f);
-                bench_json_string(f, units[res->unit]);
+                bench_json_field_string(f, "key", res->key);
+                bench_json_field_string(f, "placement", res->placement);
+                bench_json_field_string(f, "unit", units[res->unit]);
                 fputs(",\"memcapd\":", f);
                 json_side(f, res, &res->mc);
-                fputs(",\"baseline_name\":", f);
-                bench_json_string(f, res->base_name);
+                bench_json_field_string(f, "baseline_name", res->base_name);
                 fputs(",\"baseline\":", f);
                 if (res->has_base)
                         json_side(f, res, &res->base);
                 else
                         fputs("null", f);
-                fputs(",\"ratio\":", f);
-                bench_json_number(f, res->ratio);
-                fputs(",\"ratio_min\":", f);
-                bench_json_number(f, res->ratio_min);
-                fputs(",\"ratio_max\":", f);
-                bench_json_number(f, res->ratio_max);
+                bench_json_field_number(f, "ratio", res->ratio);
+                bench_json_field_number(f, "ratio_min", res->ratio_min);
+                bench_json_field_number(f, "ratio_max", res->ratio_max);
                 fputs(",\"target\":", f);
                 if (res->goal == GOAL_NONE)
                         fputs("null", f);
                 else
                         fprintf(f, "{\"op\":\"%s\",\"value\":%g}",
                                 res->goal == GOAL_AT_MOST ? "<=" : ">=", res->target);
-                fputs(",\"verdict\":", f);
-                bench_json_string(f, verdict(res));
+                bench_json_field_string(f, "verdict", verdict(res));
                 if (res->extra[0]) {
-                        fputs(",\"details\":", f);
-                        bench_json_string(f, res->extra);
+                        bench_json_field_string(f, "details", res->extra);
                 }
                 fputc('}', f);
         }
@@ -350,16 +338,11 @@ int write_json(FILE *f, const char *path, const run_info *info) {
 
                 fputs(i ? ",{\"what\":" : "{\"what\":", f);
                 bench_json_string(f, c->what);
-                fputs(",\"placement\":", f);
-                bench_json_string(f, c->placement);
-                fputs(",\"server_cpu_ns\":", f);
-                bench_json_number(f, c->srv_cpu_ns);
-                fputs(",\"server_wakeups\":", f);
-                bench_json_number(f, c->srv_nvcsw);
-                fputs(",\"server_preemptions\":", f);
-                bench_json_number(f, c->srv_nivcsw);
-                fputs(",\"client_cpu_ns\":", f);
-                bench_json_number(f, c->cli_cpu_ns);
+                bench_json_field_string(f, "placement", c->placement);
+                bench_json_field_number(f, "server_cpu_ns", c->srv_cpu_ns);
+                bench_json_field_number(f, "server_wakeups", c->srv_nvcsw);
+                bench_json_field_number(f, "server_preemptions", c->srv_nivcsw);
+                bench_json_field_number(f, "client_cpu_ns", c->cli_cpu_ns);
                 fprintf(f, ",\"server_cpus\":%" PRIu64 ",\"client_cpus\":%" PRIu64 "}", c->srv_cpus,
                         c->cli_cpus);
         }
@@ -369,12 +352,9 @@ int write_json(FILE *f, const char *path, const run_info *info) {
         if (info->codec.done) {
                 fputs("{\"parse\":", f);
                 bench_json_number(f, info->codec.parse_ns);
-                fputs(",\"jansson_loadb\":", f);
-                bench_json_number(f, info->codec.jansson_ns);
-                fputs(",\"encode_base64_4k\":", f);
-                bench_json_number(f, info->codec.encode_ns);
-                fputs(",\"manager_read_4k\":", f);
-                bench_json_number(f, info->codec.read_ns);
+                bench_json_field_number(f, "jansson_loadb", info->codec.jansson_ns);
+                bench_json_field_number(f, "encode_base64_4k", info->codec.encode_ns);
+                bench_json_field_number(f, "manager_read_4k", info->codec.read_ns);
                 fputc('}', f);
         } else
                 fputs("null", f);

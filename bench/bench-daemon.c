@@ -530,10 +530,5 @@ out:
                 if (w < 0 && r >= 0)
                         r = w;
         }
-        if (r < 0) {
-                fprintf(stderr, "bench-daemon: %s\n",
-                        bench_failure[0] ? bench_failure : strerror(-r));
-                return 1;
-        }
-        return 0;
+        return bench_exit_code("bench-daemon", r);
 }

@@ -460,6 +460,23 @@ static int count_lines(const char *path, uint64_t *ret_bytes, uint64_t *ret_line
         return r;
 }
 
+/*
+ * The measurement of a benchmark of @n cases: calibrate on the first (the fastest side, so every
+ * side's round is at least @min_ns long), one warm-up run of each, then the interleaved rounds
+ * into @ns and @cpu. The calibrated iterations per round go to *@ret_iters.
+ */
+static int measure(const bench_case *cases, size_t n, unsigned rounds, uint64_t min_ns,
+                   run_info *info, double *ns, double *cpu, uint64_t *ret_iters) {
+        int r;
+
+        r = bench_calibrate(&cases[0], min_ns, &info->cpus, ret_iters);
+        if (r >= 0)
+                r = bench_warmup(cases, n, *ret_iters);
+        if (r >= 0)
+                r = bench_interleave(cases, n, rounds, *ret_iters, SLICES, &info->cpus, ns, cpu);
+        return r;
+}
+
 static int bench_anon(const options *opts, uint64_t min_ns, run_info *info) {
         double ns[3 * MAX_ROUNDS], cpu[3 * MAX_ROUNDS];
         mc_error e = MC_ERROR_INIT;
@@ -502,13 +519,7 @@ static int bench_anon(const options *opts, uint64_t min_ns, run_info *info) {
                 {"mc_mmap+mc_munmap, audit file", anon_memcap, audit_truncate, &audited_arg},
         };
 
-        /* Calibrate on the fastest side so every side's round is at least min_ns long. */
-        r = bench_calibrate(&cases[0], min_ns, &info->cpus, &iters);
-        if (r < 0)
-                goto out;
-        r = bench_warmup(cases, 3, iters);
-        if (r >= 0)
-                r = bench_interleave(cases, 3, n, iters, SLICES, &info->cpus, ns, cpu);
+        r = measure(cases, 3, n, min_ns, info, ns, cpu, &iters);
         if (r < 0)
                 goto out;
 
@@ -737,12 +748,7 @@ static int bench_scan(const options *opts, uint64_t min_ns, mc_ctx *ctx, run_inf
         char name[64];
         int r;
 
-        r = bench_calibrate(&cases[0], min_ns, &info->cpus, &iters);
-        if (r < 0)
-                return r;
-        r = bench_warmup(cases, 2, iters);
-        if (r >= 0)
-                r = bench_interleave(cases, 2, n, iters, SLICES, &info->cpus, ns, cpu);
+        r = measure(cases, 2, n, min_ns, info, ns, cpu, &iters);
         if (r < 0)
                 return r;
         if (info->scan_bytes >= GIB)
@@ -916,12 +922,9 @@ static int parse_options(int argc, char **argv, options *opts) {
                         opts->pin = (int) v;
                         break;
                 case 'r':
-                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &v) < 0) {
-                                fprintf(stderr, "bench-memory: --rounds wants 1..%d, not '%s'\n",
-                                        MAX_ROUNDS, optarg);
+                        if (bench_parse_rounds("bench-memory", optarg, MAX_ROUNDS, &opts->rounds) <
+                            0)
                                 return -EINVAL;
-                        }
-                        opts->rounds = v;
                         rounds_set = true;
                         break;
                 case 'd':
@@ -1081,10 +1084,5 @@ out:
         mc_policy_free(policy);
         remove_files();
         results_free();
-        if (r < 0) {
-                fprintf(stderr, "bench-memory: %s\n",
-                        bench_failure[0] ? bench_failure : strerror(-r));
-                return 1;
-        }
-        return 0;
+        return bench_exit_code("bench-memory", r);
 }

@@ -1112,12 +1112,9 @@ static int parse_options(int argc, char **argv, options *opts) {
                         opts->json = optarg;
                         break;
                 case 'r':
-                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &v) < 0) {
-                                fprintf(stderr, "bench-signal: --rounds wants 1..%d, not '%s'\n",
-                                        MAX_ROUNDS, optarg);
+                        if (bench_parse_rounds("bench-signal", optarg, MAX_ROUNDS, &opts->rounds) <
+                            0)
                                 return -EINVAL;
-                        }
-                        opts->rounds = v;
                         rounds_set = true;
                         break;
                 case 's':
@@ -1352,10 +1349,5 @@ out:
         for (int v = 0; v < N_VARIANTS; v++)
                 peer_stop(&peers[v]);
         results_free();
-        if (r < 0) {
-                fprintf(stderr, "bench-signal: %s\n",
-                        bench_failure[0] ? bench_failure : strerror(-r));
-                return 1;
-        }
-        return 0;
+        return bench_exit_code("bench-signal", r);
 }

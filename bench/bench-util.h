@@ -621,6 +621,14 @@ static inline int bench_fail_errno(int errnum, const char *what) {
         return bench_fail(-errnum, "%s: %s", what, strerror(errnum));
 }
 
+/* main()'s exit status for the run's result @r: 0, or 1 after printing why it failed. */
+static inline int bench_exit_code(const char *prog, int r) {
+        if (r >= 0)
+                return 0;
+        fprintf(stderr, "%s: %s\n", prog, bench_failure[0] ? bench_failure : strerror(-r));
+        return 1;
+}
+
 static inline void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void bench_note(const char *fmt, ...) {
         va_list ap;
@@ -652,6 +660,18 @@ static inline void bench_json_number(FILE *f, double v) {
                 fprintf(f, "%.6g", v);
         else
                 fputs("null", f);
+}
+
+/* ,"@key":@s: one more member of the object being written (JSON without blanks). */
+static inline void bench_json_field_string(FILE *f, const char *key, const char *s) {
+        fprintf(f, ",\"%s\":", key);
+        bench_json_string(f, s);
+}
+
+/* ,"@key":@v, as bench_json_number() writes it. */
+static inline void bench_json_field_number(FILE *f, const char *key, double v) {
+        fprintf(f, ",\"%s\":", key);
+        bench_json_number(f, v);
 }
 
 static inline void bench_json_rounds(FILE *f, const double *v, unsigned n) {
@@ -849,6 +869,14 @@ static inline int bench_parse_uint(const char *s, unsigned min, unsigned max, un
                 return -EINVAL;
         *ret = (unsigned) v;
         return 0;
+}
+
+/* --rounds N in 1..@max, or -EINVAL after saying what it wants. */
+static inline int bench_parse_rounds(const char *prog, const char *s, unsigned max, unsigned *ret) {
+        if (bench_parse_uint(s, 1, max, ret) == 0)
+                return 0;
+        fprintf(stderr, "%s: --rounds wants 1..%u, not '%s'\n", prog, max, s);
+        return -EINVAL;
 }
 
 #endif

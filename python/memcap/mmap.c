@@ -540,33 +540,25 @@ static PyObject *mmap_flush(mcp_mmap *self, PyObject *args) {
         Py_RETURN_NONE;
 }
 
-/* The standard MADV_* values and memcap's advice for each. */
+/*
+ * The standard MADV_* values and memcap's advice for each; the module exports the names too
+ * (mcp_mmap_init), so the two lists cannot drift apart.
+ */
+#define ADVICE(n)                                                                                  \
+        { "MADV_" #n, MADV_##n, MC_ADVICE_##n }
 static const struct {
+        const char *name;
         int madv;
         mc_advice advice;
 } advice_map[] = {
-        {MADV_NORMAL, MC_ADVICE_NORMAL},
-        {MADV_RANDOM, MC_ADVICE_RANDOM},
-        {MADV_SEQUENTIAL, MC_ADVICE_SEQUENTIAL},
-        {MADV_WILLNEED, MC_ADVICE_WILLNEED},
-        {MADV_DONTNEED, MC_ADVICE_DONTNEED},
-        {MADV_FREE, MC_ADVICE_FREE},
-        {MADV_REMOVE, MC_ADVICE_REMOVE},
-        {MADV_DONTFORK, MC_ADVICE_DONTFORK},
-        {MADV_DOFORK, MC_ADVICE_DOFORK},
-        {MADV_WIPEONFORK, MC_ADVICE_WIPEONFORK},
-        {MADV_KEEPONFORK, MC_ADVICE_KEEPONFORK},
-        {MADV_HUGEPAGE, MC_ADVICE_HUGEPAGE},
-        {MADV_NOHUGEPAGE, MC_ADVICE_NOHUGEPAGE},
-        {MADV_DONTDUMP, MC_ADVICE_DONTDUMP},
-        {MADV_DODUMP, MC_ADVICE_DODUMP},
-        {MADV_MERGEABLE, MC_ADVICE_MERGEABLE},
-        {MADV_UNMERGEABLE, MC_ADVICE_UNMERGEABLE},
-        {MADV_COLD, MC_ADVICE_COLD},
-        {MADV_PAGEOUT, MC_ADVICE_PAGEOUT},
-        {MADV_POPULATE_READ, MC_ADVICE_POPULATE_READ},
-        {MADV_POPULATE_WRITE, MC_ADVICE_POPULATE_WRITE},
+        ADVICE(NORMAL),         ADVICE(RANDOM),     ADVICE(SEQUENTIAL), ADVICE(WILLNEED),
+        ADVICE(DONTNEED),       ADVICE(FREE),       ADVICE(REMOVE),     ADVICE(DONTFORK),
+        ADVICE(DOFORK),         ADVICE(WIPEONFORK), ADVICE(KEEPONFORK), ADVICE(HUGEPAGE),
+        ADVICE(NOHUGEPAGE),     ADVICE(DONTDUMP),   ADVICE(DODUMP),     ADVICE(MERGEABLE),
+        ADVICE(UNMERGEABLE),    ADVICE(COLD),       ADVICE(PAGEOUT),    ADVICE(POPULATE_READ),
+        ADVICE(POPULATE_WRITE),
 };
+#undef ADVICE
 
 static PyObject *mmap_madvise(mcp_mmap *self, PyObject *args) {
         Py_ssize_t start = 0, length = self->size;
@@ -1169,46 +1161,16 @@ int mcp_mmap_init(PyObject *module) {
                 const char *name;
                 long value;
         } consts[] = {
-                {"ACCESS_DEFAULT", ACCESS_DEFAULT},
-                {"ACCESS_READ", ACCESS_READ},
-                {"ACCESS_WRITE", ACCESS_WRITE},
-                {"ACCESS_COPY", ACCESS_COPY},
-                {"PROT_READ", PROT_READ},
-                {"PROT_WRITE", PROT_WRITE},
-                {"PROT_EXEC", PROT_EXEC},
-                {"MAP_SHARED", MAP_SHARED},
-                {"MAP_PRIVATE", MAP_PRIVATE},
-                {"MAP_ANON", MAP_ANONYMOUS},
-                {"MAP_ANONYMOUS", MAP_ANONYMOUS},
-                {"MAP_DENYWRITE", MAP_DENYWRITE},
-                {"MAP_EXECUTABLE", MAP_EXECUTABLE},
-                {"MAP_POPULATE", MAP_POPULATE},
-                {"MAP_STACK", MAP_STACK},
-                {"MAP_NORESERVE", MAP_NORESERVE},
-                {"MAP_LOCKED", MAP_LOCKED},
-                {"MAP_HUGETLB", MAP_HUGETLB},
+                {"ACCESS_DEFAULT", ACCESS_DEFAULT}, {"ACCESS_READ", ACCESS_READ},
+                {"ACCESS_WRITE", ACCESS_WRITE},     {"ACCESS_COPY", ACCESS_COPY},
+                {"PROT_READ", PROT_READ},           {"PROT_WRITE", PROT_WRITE},
+                {"PROT_EXEC", PROT_EXEC},           {"MAP_SHARED", MAP_SHARED},
+                {"MAP_PRIVATE", MAP_PRIVATE},       {"MAP_ANON", MAP_ANONYMOUS},
+                {"MAP_ANONYMOUS", MAP_ANONYMOUS},   {"MAP_DENYWRITE", MAP_DENYWRITE},
+                {"MAP_EXECUTABLE", MAP_EXECUTABLE}, {"MAP_POPULATE", MAP_POPULATE},
+                {"MAP_STACK", MAP_STACK},           {"MAP_NORESERVE", MAP_NORESERVE},
+                {"MAP_LOCKED", MAP_LOCKED},         {"MAP_HUGETLB", MAP_HUGETLB},
                 {"MAP_FIXED", MAP_FIXED},
-                {"MADV_NORMAL", MADV_NORMAL},
-                {"MADV_RANDOM", MADV_RANDOM},
-                {"MADV_SEQUENTIAL", MADV_SEQUENTIAL},
-                {"MADV_WILLNEED", MADV_WILLNEED},
-                {"MADV_DONTNEED", MADV_DONTNEED},
-                {"MADV_FREE", MADV_FREE},
-                {"MADV_REMOVE", MADV_REMOVE},
-                {"MADV_DONTFORK", MADV_DONTFORK},
-                {"MADV_DOFORK", MADV_DOFORK},
-                {"MADV_WIPEONFORK", MADV_WIPEONFORK},
-                {"MADV_KEEPONFORK", MADV_KEEPONFORK},
-                {"MADV_HUGEPAGE", MADV_HUGEPAGE},
-                {"MADV_NOHUGEPAGE", MADV_NOHUGEPAGE},
-                {"MADV_DONTDUMP", MADV_DONTDUMP},
-                {"MADV_DODUMP", MADV_DODUMP},
-                {"MADV_MERGEABLE", MADV_MERGEABLE},
-                {"MADV_UNMERGEABLE", MADV_UNMERGEABLE},
-                {"MADV_COLD", MADV_COLD},
-                {"MADV_PAGEOUT", MADV_PAGEOUT},
-                {"MADV_POPULATE_READ", MADV_POPULATE_READ},
-                {"MADV_POPULATE_WRITE", MADV_POPULATE_WRITE},
         };
 
         mmap_type = PyType_FromSpec(&mmap_spec);
@@ -1216,6 +1178,9 @@ int mcp_mmap_init(PyObject *module) {
                 return -1;
         for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++)
                 if (PyModule_AddIntConstant(module, consts[i].name, consts[i].value) < 0)
+                        return -1;
+        for (size_t i = 0; i < sizeof(advice_map) / sizeof(advice_map[0]); i++)
+                if (PyModule_AddIntConstant(module, advice_map[i].name, advice_map[i].madv) < 0)
                         return -1;
         return PyModule_AddIntConstant(module, "ALLOCATIONGRANULARITY", (long) mc_page_size());
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "strv.h"
 
 static const char *const kind_names[_MC_ERROR_KIND_MAX] = {
         [MC_OK] = "Ok",
@@ -59,14 +60,12 @@ const char *mc_error_code(mc_error_kind kind, mc_error_domain domain) {
 }
 
 int mc_error_kind_from_name(const char *name, mc_error_kind *ret_kind) {
-        if (!name || !ret_kind)
+        ssize_t i = strv_index(kind_names, _MC_ERROR_KIND_MAX, name);
+
+        if (i < 0 || !ret_kind)
                 return -EINVAL;
-        for (unsigned i = 0; i < _MC_ERROR_KIND_MAX; i++)
-                if (streq(kind_names[i], name)) {
-                        *ret_kind = (mc_error_kind) i;
-                        return 0;
-                }
-        return -EINVAL;
+        *ret_kind = (mc_error_kind) i;
+        return 0;
 }
 
 /* The one errno -> kind table (libuv's UV_ERRNO_MAP idea); anything unlisted is Io. */

@@ -44,14 +44,6 @@ static const char *type_name(mode_t mode) {
 
 /* ---- opening --------------------------------------------------------------------------------- */
 
-void mc__file_init(mc__file *f) {
-        f->pfd = -EBADF;
-        f->op = NULL;
-        f->path = NULL;
-        f->root_fd = -EBADF;
-        f->resolved[0] = 0;
-}
-
 void mc__file_done(mc__file *f) {
         f->pfd = safe_close(f->pfd);
 }

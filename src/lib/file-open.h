@@ -6,8 +6,10 @@
  * (manager.c). See file-open.c for why it goes in two steps.
  */
 
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/stat.h>
 
 #include <memcap/error.h>
@@ -27,8 +29,17 @@ enum {
         MC__FILE_RESOLVE = 1 << 1, /* find the real path (what the policy's allowed_paths sees) */
 };
 
-/* Not an initialiser: zero-filling PATH_MAX bytes on every mmap costs more than its checks. */
-void mc__file_init(mc__file *f);
+/*
+ * Not an initialiser: zero-filling PATH_MAX bytes on every mmap costs more than its checks.
+ * Inline here because both platforms' openers (file-open.c, win/file-open-win.c) start alike.
+ */
+static inline void mc__file_init(mc__file *f) {
+        f->pfd = -EBADF;
+        f->op = NULL;
+        f->path = NULL;
+        f->root_fd = -EBADF;
+        f->resolved[0] = 0;
+}
 
 /* Close the O_PATH descriptor; accepts a file that was never opened. */
 void mc__file_done(mc__file *f);

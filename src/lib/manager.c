@@ -29,6 +29,7 @@
 
 #include "file-open.h"
 #include "manager-def.h"
+#include "strv.h"
 
 /* ---- tables --------------------------------------------------------------------------------- */
 
@@ -767,12 +768,10 @@ const char *mc_capability_name(unsigned cap) {
 }
 
 int mc_capability_from_name(const char *name, unsigned *ret_cap) {
-        if (!name || !ret_cap)
+        ssize_t i = strv_index(cap_names, ELEMENTSOF(cap_names), name);
+
+        if (i < 0 || !ret_cap)
                 return -EINVAL;
-        for (unsigned i = 0; i < ELEMENTSOF(cap_names); i++)
-                if (streq(name, cap_names[i])) {
-                        *ret_cap = 1u << i;
-                        return 0;
-                }
-        return -EINVAL;
+        *ret_cap = 1u << i;
+        return 0;
 }

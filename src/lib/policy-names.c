@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "policy-def.h"
+#include "strv.h"
 
 /* ---- names ----------------------------------------------------------------------------------- */
 
@@ -56,14 +57,12 @@ const char *mc__op_name(mc_op op) {
 }
 
 int mc_op_from_name(const char *name, mc_op *ret_op) {
-        if (!name || !ret_op)
+        ssize_t i = strv_index(op_names, _MC_OP_MAX, name);
+
+        if (i < 0 || !ret_op)
                 return -EINVAL;
-        for (unsigned i = 0; i < _MC_OP_MAX; i++)
-                if (streq(op_names[i], name)) {
-                        *ret_op = (mc_op) i;
-                        return 0;
-                }
-        return -EINVAL;
+        *ret_op = (mc_op) i;
+        return 0;
 }
 
 static const struct {

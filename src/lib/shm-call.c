@@ -89,6 +89,23 @@ void mc__shm_charge_open(mc__call *c, size_t len, size_t page) {
         c->add_shared = 1;
 }
 
+void mc__shm_record(mc_ctx *ctx, mc__call *c, mc__entry *entry, mc_mapping *region) {
+        mc__entry *e;
+
+        entry->flags = MC_MAP_SHARED;
+        entry->kind = MC__KIND_SHARED;
+        entry->memory_backed = true;
+        entry->was_writable = entry->prot & MC_PROT_WRITE;
+        entry->has_object = true;
+        e = mc__registry_add(ctx, entry);
+        mc__entry_to_mapping(e, region);
+        c->add_charged = mc__entry_charge(e);
+        c->has_result = true;
+        c->res_addr = region->ptr;
+        c->res_length = region->len;
+        c->res_id = region->id;
+}
+
 int mc_shared_open(mc_ctx *ctx, const mc_shared_request *req, mc_shared *ret, mc_error *err) {
         return mc__shm_os_open(ctx, req, /* or_create= */ false, ret, err);
 }

@@ -35,6 +35,14 @@ void mc__shm_charge_open(mc__call *c, size_t len, size_t page);
 /* A prepare step: find @data's (mc__shm_args) region in the registry; NotFound if it is not. */
 int mc__shm_lookup(mc_ctx *ctx, mc__call *c, void *data, mc_error *err);
 
+/*
+ * Record the region the OS layer mapped as the shared object's: @entry holds where it is
+ * (base, base_len, page, len), its prot, the object, its owner and the descriptor; the rest of a
+ * shared region's entry is set here. Fills @region and @c's result. mc__registry_reserve() must
+ * have succeeded before the mapping, so the registry cannot refuse it.
+ */
+void mc__shm_record(mc_ctx *ctx, mc__call *c, mc__entry *entry, mc_mapping *region);
+
 /* Run @op on the open object @shm through the choke point with @steps (and @a as their data). */
 int mc__shm_op(mc_op op, mc_ctx *ctx, mc_shared *shm, mc__shm_args *a, const mc__steps *steps,
                mc_error *err);

@@ -157,7 +157,7 @@ static int open_prepare(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
  */
 static int map_region(mc_ctx *ctx, mc__call *c, open_args *a, unsigned seals, mc_error *err) {
         unsigned prot = a->req->prot;
-        mc__entry entry = {0}, *e;
+        mc__entry entry = {0};
         size_t len = a->map_len, base_len;
         void *p;
         int r;
@@ -190,22 +190,11 @@ static int map_region(mc_ctx *ctx, mc__call *c, open_args *a, unsigned seals, mc
         entry.page = a->page;
         entry.len = len;
         entry.prot = prot;
-        entry.flags = MC_MAP_SHARED;
-        entry.kind = MC__KIND_SHARED;
-        entry.memory_backed = true;
-        entry.was_writable = prot & MC_PROT_WRITE;
-        entry.has_object = true;
         entry.object = a->object;
         entry.owner_local = a->owner_local;
         entry.owner_pid = a->owner_pid;
         entry.fd = a->fd;
-        e = mc__registry_add(ctx, &entry);
-        mc__entry_to_mapping(e, &a->ret->region);
-        c->add_charged = mc__entry_charge(e);
-        c->has_result = true;
-        c->res_addr = a->ret->region.ptr;
-        c->res_length = a->ret->region.len;
-        c->res_id = a->ret->region.id;
+        mc__shm_record(ctx, c, &entry, &a->ret->region);
         return 0;
 }
 

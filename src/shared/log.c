@@ -21,6 +21,7 @@
 
 #include "error-util.h"
 #include "log.h"
+#include "strv.h"
 
 static log_level current = LOG_LEVEL_INFO;
 static int journal = -1;        /* standard error is the journal's stream: 1, not: 0, unknown: -1 */
@@ -37,12 +38,12 @@ bool log_debug_enabled(void) {
 int log_level_from_name(const char *name, log_level *ret) {
         static const char *const names[] = {"error", "warning", "info", "debug"};
 
-        for (unsigned i = 0; name && i < ELEMENTSOF(names); i++)
-                if (streq(name, names[i])) {
-                        *ret = (log_level) i;
-                        return 0;
-                }
-        return -EINVAL;
+        ssize_t i = strv_index(names, ELEMENTSOF(names), name);
+
+        if (i < 0)
+                return -EINVAL;
+        *ret = (log_level) i;
+        return 0;
 }
 
 bool log_on_journal(void) {

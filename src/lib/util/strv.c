@@ -40,6 +40,13 @@ char **strv_dup(char *const *v, size_t n) {
         return c;
 }
 
+ssize_t strv_index(const char *const *v, size_t n, const char *s) {
+        for (size_t i = 0; s && i < n; i++)
+                if (strcmp(v[i], s) == 0)
+                        return (ssize_t) i;
+        return -1;
+}
+
 bool strv_contains(char *const *v, size_t n, const char *s) {
         for (size_t i = 0; i < n; i++)
                 if (strcmp(v[i], s) == 0)

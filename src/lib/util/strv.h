@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Free the @n strings of @v and @v itself. */
 void strv_free(char **v, size_t n);
@@ -18,6 +19,12 @@ void strv_clear(char ***v, size_t *n);
 
 /* A deep copy of @n strings; NULL only when out of memory (or @n is 0). */
 char **strv_dup(char *const *v, size_t n);
+
+/*
+ * The index of the first of the @n strings of @v that equals @s (a table of names indexed by an
+ * enum: the enum's value for a name), or -1 when none does or @s is NULL.
+ */
+ssize_t strv_index(const char *const *v, size_t n, const char *s);
 
 /* Whether one of the @n strings of @v equals @s. */
 bool strv_contains(char *const *v, size_t n, const char *s);

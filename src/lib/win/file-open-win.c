@@ -22,14 +22,6 @@ static const char *name_of(const mc__file *f, char *buf, size_t size) {
         return buf;
 }
 
-void mc__file_init(mc__file *f) {
-        f->pfd = -EBADF;
-        f->op = NULL;
-        f->path = NULL;
-        f->root_fd = -EBADF;
-        f->resolved[0] = 0;
-}
-
 void mc__file_done(mc__file *f) {
         if (f->pfd >= 0)
                 mc_sys.close(f->pfd);

@@ -112,7 +112,7 @@ static int open_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         open_args *a = data;
         unsigned prot = a->req->prot;
         bool created = false;
-        mc__entry entry = {0}, *e;
+        mc__entry entry = {0};
         void *p;
         int r;
 
@@ -140,27 +140,16 @@ static int open_syscall(mc_ctx *ctx, mc__call *c, void *data, mc_error *err) {
         entry.page = mc_page_size();
         entry.len = a->map_len;
         entry.prot = prot;
-        entry.flags = MC_MAP_SHARED;
-        entry.kind = MC__KIND_SHARED;
-        entry.memory_backed = true;
-        entry.was_writable = prot & MC_PROT_WRITE;
-        entry.has_object = true;
         entry.object = section_object(a->name);
         entry.owner_local = created;
         entry.owner_pid = created ? ctx->pid : 0;
         entry.fd = a->section;
-        e = mc__registry_add(ctx, &entry);
-        mc__entry_to_mapping(e, &a->ret->region);
+        mc__shm_record(ctx, c, &entry, &a->ret->region);
         a->ret->fd = a->section;
         a->section = -1;
         strscpy(a->ret->name, sizeof(a->ret->name), a->name);
         a->ret->owner = created ? MC_OWNER_LOCAL : MC_OWNER_REMOTE;
         a->ret->owner_pid = entry.owner_pid;
-        c->add_charged = mc__entry_charge(e);
-        c->has_result = true;
-        c->res_addr = a->ret->region.ptr;
-        c->res_length = a->ret->region.len;
-        c->res_id = a->ret->region.id;
         c->has_owner = true;
         c->owner_local = created;
         c->owner_pid = entry.owner_pid;
