@@ -57,15 +57,18 @@ class Client:
     _MAX_LINE = 64 << 20
 
     def __init__(self, socket_path, timeout=30.0):
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            self._sock.settimeout(timeout)
-            self._sock.connect(os.fspath(socket_path))
-        except BaseException:
-            self._sock.close()
-            raise
+        # Set first: __del__ runs close() also when connecting fails.
         self._buf = b""
         self._fds = []
+        self._sock = None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(os.fspath(socket_path))
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
 
     def __enter__(self):
         return self

@@ -2,10 +2,12 @@
 """memcap.client against a real memcapd, the one built next to this binding, started by the
 test on a socket and root directory of its own and stopped with SIGTERM."""
 
+import gc
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -37,13 +39,34 @@ class ClientTests(unittest.TestCase):
         self.proc = subprocess.Popen([memcapd_path(), "-s", self.sock, "-r", self.root],
                                      stdout=self.log, stderr=self.log)
         self.addCleanup(self.stop)
+        # The socket file appears when memcapd binds it, a moment before it listens.
         deadline = time.monotonic() + WAIT
-        while not os.path.exists(self.sock):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.fail(f"memcapd did not start: {open(self.log.name).read()}")
-            time.sleep(0.01)
-        self.c = mclient.Client(self.sock, timeout=WAIT)
+        while True:
+            try:
+                self.c = mclient.Client(self.sock, timeout=WAIT)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.fail(f"memcapd did not start: {open(self.log.name).read()}")
+                time.sleep(0.01)
         self.addCleanup(self.c.close)
+
+    def test_a_failed_connection_leaves_nothing_to_close(self):
+        # The half-made object is collected at once; its __del__ must have nothing to report.
+        reported = []
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = reported.append
+        try:
+            with self.assertRaises(FileNotFoundError):
+                mclient.Client(os.path.join(self.dir, "nobody-listens"), timeout=WAIT)
+            with open(os.path.join(self.dir, "not-a-socket"), "w"):
+                pass
+            with self.assertRaises(ConnectionRefusedError):
+                mclient.Client(os.path.join(self.dir, "not-a-socket"), timeout=WAIT)
+            gc.collect()
+        finally:
+            sys.unraisablehook = old_hook
+        self.assertEqual([str(r.exc_value) for r in reported], [])
 
     def stop(self):
         if self.proc.poll() is None:
