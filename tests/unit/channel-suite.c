@@ -76,6 +76,19 @@ void send_ok(mc_channel *ch, const void *data, size_t len) {
                   err.message);
 }
 
+/*
+ * The next message on @ch, waiting up to @timeout_ns, must be the @len bytes of @want (a
+ * longer one fails too: the buffer has room for more).
+ */
+void recv_ok(mc_channel *ch, int64_t timeout_ns, const void *want, size_t len) {
+        mc_error err = MC_ERROR_INIT;
+        uint8_t *buf = buf_of(len + 64);
+
+        cr_assert(eq(int, mc_channel_recv(ch, buf, len + 64, timeout_ns, &err), (int) len),
+                  "expected %zu bytes: %s", len, err.message);
+        cr_assert(eq(int, memcmp(buf, want, len), 0), "the %zu bytes received differ", len);
+}
+
 /* A scratch buffer of @n bytes (at most 64 KiB), for calls whose data the test ignores. */
 void *buf_of(size_t n) {
         static uint8_t scratch[1 << 16];

@@ -66,6 +66,8 @@ void close_ok(mc_channel *ch);
 
 void send_ok(mc_channel *ch, const void *data, size_t len);
 
+void recv_ok(mc_channel *ch, int64_t timeout_ns, const void *want, size_t len);
+
 void *buf_of(size_t n);
 
 struct mc__chan_shared *region_of(const mc_channel *ch);

@@ -150,6 +150,16 @@ static void log_path(char *buf, size_t size) {
         unlink(buf);
 }
 
+/* A file sink (no flags) on a fresh log_path() in @path, which the test unlinks. */
+static mc_audit *open_log(char *path, size_t size) {
+        mc_error err = MC_ERROR_INIT;
+        mc_audit *a = NULL;
+
+        log_path(path, size);
+        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), 0), "%s: %s", path, err.message);
+        return a;
+}
+
 /* The whole file (the support core's reader), which must be readable. */
 static char *read_all(const char *path, size_t *ret_len) {
         char *data = mct_read_all(path, ret_len);
@@ -795,12 +805,10 @@ static void hostile_call(mc__call *c, const char *const *custom, const char *s, 
 Test(audit, hostile_strings_give_one_valid_line_each) {
         char path[256];
         mc_audit *a = NULL;
-        mc_error err = MC_ERROR_INIT;
         json_t **recs;
         size_t n;
 
-        log_path(path, sizeof(path));
-        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), 0), "%s", err.message);
+        a = open_log(path, sizeof(path));
         for (size_t i = 0; i < ELEMENTSOF(hostile); i++) {
                 const char *custom[] = {hostile[i].in};
                 mc__call c;
@@ -837,7 +845,7 @@ Test(audit, a_4000_byte_path_is_written_whole) {
         char path[256], *file;
         const char *custom[1];
         mc_audit *a = NULL;
-        mc_error err = MC_ERROR_INIT, e;
+        mc_error e;
         mc__call c;
         json_t **recs;
         size_t n;
@@ -852,8 +860,7 @@ Test(audit, a_4000_byte_path_is_written_whole) {
         file[4000] = 0;
         custom[0] = file;
 
-        log_path(path, sizeof(path));
-        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), 0), "%s", err.message);
+        a = open_log(path, sizeof(path));
         hostile_call(&c, custom, file, &e);
         c.fields = MC__F_FILE | MC__F_FLAGS; /* four copies would be a 16 KiB record */
         mc__audit_call(a, 1, &c, 0, NULL);
@@ -969,7 +976,6 @@ static ssize_t counting_write(int fd, const void *buf, size_t len) {
 Test(audit, one_write_per_record_even_when_long) {
         char path[256], *file;
         mc_audit *a = NULL;
-        mc_error err = MC_ERROR_INIT;
         mc__call c;
         json_t **recs;
         size_t n;
@@ -979,8 +985,7 @@ Test(audit, one_write_per_record_even_when_long) {
         memset(file, 'p', 9999);
         file[9999] = 0;
 
-        log_path(path, sizeof(path));
-        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), 0), "%s", err.message);
+        a = open_log(path, sizeof(path));
         mc_sys.write = counting_write;
         mmap_call(&c);
         mc__audit_call(a, 1, &c, 0, NULL);
@@ -1058,12 +1063,10 @@ static ssize_t failing_write(int fd, const void *buf, size_t len) {
 Test(audit, failing_write_counts_dropped_records) {
         char path[256];
         mc_audit *a = NULL;
-        mc_error err = MC_ERROR_INIT;
         mc__call c;
         struct stat st;
 
-        log_path(path, sizeof(path));
-        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), 0), "%s", err.message);
+        a = open_log(path, sizeof(path));
         mmap_call(&c);
         mc_sys.write = failing_write;
         write_errno = EIO;
@@ -1099,13 +1102,11 @@ static ssize_t eintr_write(int fd, const void *buf, size_t len) {
 Test(audit, write_interrupted_by_a_signal_is_retried) {
         char path[256];
         mc_audit *a = NULL;
-        mc_error err = MC_ERROR_INIT;
         mc__call c;
         json_t **recs;
         size_t n;
 
-        log_path(path, sizeof(path));
-        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), 0), "%s", err.message);
+        a = open_log(path, sizeof(path));
         mmap_call(&c);
         mc_sys.write = eintr_write;
         eintr_left = 2;
@@ -1130,13 +1131,11 @@ static ssize_t short_write(int fd, const void *buf, size_t len) {
 Test(audit, short_write_counts_dropped_and_later_records_still_parse) {
         char path[256], *data, *nl;
         mc_audit *a = NULL;
-        mc_error err = MC_ERROR_INIT;
         mc__call c;
         json_t **recs;
         size_t len, n;
 
-        log_path(path, sizeof(path));
-        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), 0), "%s", err.message);
+        a = open_log(path, sizeof(path));
         mmap_call(&c);
         mc_sys.write = short_write;
         mc__audit_call(a, 1, &c, 0, NULL);
@@ -1383,7 +1382,6 @@ static void child_writes(mc_audit *a, const char *longname) {
 Test(audit, records_from_forked_processes_never_interleave, .timeout = 120.0) {
         char path[256], *longname;
         mc_audit *a = NULL;
-        mc_error err = MC_ERROR_INIT;
         pid_t pids[2];
         json_t **recs;
         size_t n, per[2] = {0, 0};
@@ -1393,8 +1391,7 @@ Test(audit, records_from_forked_processes_never_interleave, .timeout = 120.0) {
         memset(longname, 'n', 6000);
         longname[6000] = 0;
 
-        log_path(path, sizeof(path));
-        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), 0), "%s", err.message);
+        a = open_log(path, sizeof(path));
         for (int i = 0; i < 2; i++) {
                 pids[i] = fork();
                 cr_assert(ge(int, pids[i], 0));

@@ -91,6 +91,39 @@ static void map_file(mc_ctx *ctx, const char *path, bool private_copy, mc_mappin
                   err.message);
 }
 
+/* @advice on the whole of @m, which must take it. */
+static void advise_all(mc_ctx *ctx, const mc_mapping *m, mc_advice advice) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, mc_madvise(ctx, m, 0, MC_LENGTH_ALL, advice, &err), 0), "%s: %s",
+                  mc_advice_name(advice), err.message);
+}
+
+/* @advice on @off, @len of @m, which must refuse it as an invalid argument. */
+static void advise_refused(mc_ctx *ctx, const mc_mapping *m, size_t off, size_t len,
+                           mc_advice advice) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, mc_madvise(ctx, m, off, len, advice, &err), -EINVAL),
+                  "%s of mapping %" PRIu64 " (flags 0x%x) was not refused", mc_advice_name(advice),
+                  m->id, m->flags);
+        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s: %s", mc_advice_name(advice),
+                  err.message);
+}
+
+/* mc_mlock() of @off, @len of @m; skips the test (freeing @ctx) where RLIMIT_MEMLOCK is too
+ * small for it. */
+static void mlock_or_skip(mc_ctx *ctx, const mc_mapping *m, size_t off, size_t len) {
+        mc_error err = MC_ERROR_INIT;
+        int r = mc_mlock(ctx, m, off, len, 0, &err);
+
+        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
+                mc_ctx_free(ctx);
+                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
+        }
+        cr_assert(eq(int, r, 0), "%s", err.message);
+}
+
 /* Two pipes so parent and child can take turns. */
 typedef struct turns {
         int to_child[2];
@@ -292,8 +325,7 @@ Test(fork, dontfork_mapping_is_absent_in_the_child) {
         anon_map_ok(ctx, 4 * page(), MC_PROT_READ_WRITE, &gone);
         anon_map_ok(ctx, page(), MC_PROT_READ_WRITE, &kept);
         memset(gone.ptr, 'g', gone.len);
-        cr_assert(eq(int, mc_madvise(ctx, &gone, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0),
-                  "%s", err.message);
+        advise_all(ctx, &gone, MC_ADVICE_DONTFORK);
         pid = fork();
         if (pid == 0) {
                 mc_error e = MC_ERROR_INIT;
@@ -338,9 +370,7 @@ Test(fork, dontfork_shared_region_is_closed_in_the_child) {
 
         cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, 2 * page(), &s, &err), 0), "%s",
                   err.message);
-        cr_assert(
-                eq(int, mc_madvise(ctx, &s.region, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0),
-                "%s", err.message);
+        advise_all(ctx, &s.region, MC_ADVICE_DONTFORK);
         pid = fork();
         if (pid == 0) {
                 mc_error e = MC_ERROR_INIT;
@@ -362,51 +392,53 @@ Test(fork, dontfork_shared_region_is_closed_in_the_child) {
         mc_ctx_free(ctx);
 }
 
-Test(fork, dofork_undoes_dontfork) {
-        mc_error err = MC_ERROR_INIT;
+/*
+ * @advice and then @undo on a page holding @text: a child must see @text as the parent wrote
+ * it. With @unmap_in_child, the child also unmaps it through memcap, which needs the mapping
+ * still in its registry (DONTFORK would have taken it out).
+ */
+static void undone_advice_is_inherited(mc_advice advice, mc_advice undo, const char *text,
+                                       bool unmap_in_child) {
         mc_mapping m;
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
         anon_map_ok(ctx, page(), MC_PROT_READ_WRITE, &m);
-        memcpy(m.ptr, "inherited", sizeof("inherited"));
-        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0), "%s",
-                  err.message);
-        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_DOFORK, &err), 0), "%s",
-                  err.message);
+        memcpy(m.ptr, text, strlen(text) + 1);
+        advise_all(ctx, &m, advice);
+        advise_all(ctx, &m, undo);
         pid = fork();
         if (pid == 0) {
-                CHILD_CHECK(strcmp(m.ptr, "inherited") == 0, 10);
-                CHILD_CHECK(mc_munmap(ctx, &m, NULL) == 0, 11);
+                CHILD_CHECK(strcmp(m.ptr, text) == 0, 10);
+                CHILD_CHECK(!unmap_in_child || mc_munmap(ctx, &m, NULL) == 0, 11);
                 _exit(0);
         }
-        cr_assert(eq(int, child_status(pid), 0));
+        cr_assert(eq(int, child_status(pid), 0), "%s undone by %s", mc_advice_name(advice),
+                  mc_advice_name(undo));
         mc_ctx_free(ctx);
 }
 
+Test(fork, dofork_undoes_dontfork) {
+        undone_advice_is_inherited(MC_ADVICE_DONTFORK, MC_ADVICE_DOFORK, "inherited", true);
+}
+
 Test(fork, dontfork_applies_to_whole_mappings_only) {
-        mc_error err = MC_ERROR_INIT;
         mc_mapping m;
         mc_ctx *ctx = ctx_new();
-        int r;
 
         anon_map_ok(ctx, 4 * page(), MC_PROT_READ_WRITE, &m);
-        r = mc_madvise(ctx, &m, page(), page(), MC_ADVICE_DONTFORK, &err);
-        cr_assert(eq(int, r, -EINVAL));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        advise_refused(ctx, &m, page(), page(), MC_ADVICE_DONTFORK);
         mc_ctx_free(ctx);
 }
 
 Test(fork, wipeonfork_child_reads_zeroes) {
-        mc_error err = MC_ERROR_INIT;
         mc_mapping m;
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
         anon_map_ok(ctx, 2 * page(), MC_PROT_READ_WRITE, &m);
         memset(m.ptr, 's', m.len);
-        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK, &err), 0),
-                  "%s", err.message);
+        advise_all(ctx, &m, MC_ADVICE_WIPEONFORK);
         pid = fork();
         if (pid == 0) {
                 const char *p = m.ptr;
@@ -424,24 +456,7 @@ Test(fork, wipeonfork_child_reads_zeroes) {
 }
 
 Test(fork, keeponfork_undoes_wipeonfork) {
-        mc_error err = MC_ERROR_INIT;
-        mc_mapping m;
-        mc_ctx *ctx = ctx_new();
-        pid_t pid;
-
-        anon_map_ok(ctx, page(), MC_PROT_READ_WRITE, &m);
-        memcpy(m.ptr, "kept", sizeof("kept"));
-        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK, &err), 0),
-                  "%s", err.message);
-        cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_KEEPONFORK, &err), 0),
-                  "%s", err.message);
-        pid = fork();
-        if (pid == 0) {
-                CHILD_CHECK(strcmp(m.ptr, "kept") == 0, 10);
-                _exit(0);
-        }
-        cr_assert(eq(int, child_status(pid), 0));
-        mc_ctx_free(ctx);
+        undone_advice_is_inherited(MC_ADVICE_WIPEONFORK, MC_ADVICE_KEEPONFORK, "kept", false);
 }
 
 Test(fork, wipeonfork_needs_private_anonymous_memory) {
@@ -450,20 +465,13 @@ Test(fork, wipeonfork_needs_private_anonymous_memory) {
         mc_mapping shared_file, private_file;
         mc_shared s;
         mc_ctx *ctx = ctx_new();
-        int r;
 
         map_file(ctx, path, false, &shared_file);
         map_file(ctx, path, true, &private_file);
         cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
-        r = mc_madvise(ctx, &shared_file, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK, &err);
-        cr_assert(eq(int, r, -EINVAL));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
-        r = mc_madvise(ctx, &private_file, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK, &err);
-        cr_assert(eq(int, r, -EINVAL));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
-        r = mc_madvise(ctx, &s.region, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK, &err);
-        cr_assert(eq(int, r, -EINVAL));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        advise_refused(ctx, &shared_file, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK);
+        advise_refused(ctx, &private_file, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK);
+        advise_refused(ctx, &s.region, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK);
         mc_ctx_free(ctx);
 }
 
@@ -475,16 +483,10 @@ Test(fork, memory_locks_are_not_inherited) {
         mc_usage u;
         mc_ctx *ctx = ctx_new();
         pid_t pid;
-        int r;
 
         anon_map_ok(ctx, 4 * page(), MC_PROT_READ_WRITE, &m);
         anon_map_ok(ctx, 4 * page(), MC_PROT_READ_WRITE, &partly);
-        r = mc_mlock(ctx, &m, 0, MC_LENGTH_ALL, 0, &err);
-        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
-                mc_ctx_free(ctx);
-                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
-        }
-        cr_assert(eq(int, r, 0), "%s", err.message);
+        mlock_or_skip(ctx, &m, 0, MC_LENGTH_ALL);
         cr_assert(eq(int, mc_mlock(ctx, &partly, page(), page(), 0, &err), 0), "%s", err.message);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, 5 * page()));
@@ -521,20 +523,13 @@ Test(fork, charge_is_exact_in_the_child) {
         mc_usage u;
         mc_ctx *ctx = ctx_new();
         pid_t pid;
-        int r;
 
         anon_map_ok(ctx, 2 * page(), MC_PROT_READ_WRITE, &anon);
         anon_map_ok(ctx, 3 * page(), MC_PROT_READ_WRITE, &gone);
-        cr_assert(eq(int, mc_madvise(ctx, &gone, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0),
-                  "%s", err.message);
+        advise_all(ctx, &gone, MC_ADVICE_DONTFORK);
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &file, &err), 0), "%s",
                   err.message);
-        r = mc_mlock(ctx, &file, 0, page(), 0, &err);
-        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
-                mc_ctx_free(ctx);
-                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
-        }
-        cr_assert(eq(int, r, 0), "%s", err.message);
+        mlock_or_skip(ctx, &file, 0, page());
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.charged_bytes, 6 * page()), "2 + 3 anonymous, 1 locked page cache");
 

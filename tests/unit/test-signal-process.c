@@ -228,23 +228,40 @@ static uint64_t app_blocks_sighup(void) {
         return own_mask();
 }
 
-Test(signal, fork_from_a_handler_on_the_dispatcher_gets_the_application_mask, .timeout = 30) {
-        mc_ctx *ctx = ctx_new();
-        uint64_t app = app_blocks_sighup(), blk;
-        forker f = {.argv = PROBE_SIGBLK};
-        int p[2];
+/*
+ * The start of a mask probe: the application blocks SIGHUP (its mask is returned), and @f will
+ * run PROBE_SIGBLK with its output on the pipe @p.
+ */
+static uint64_t sigblk_probe_open(forker *f, int p[2]) {
+        uint64_t app = app_blocks_sighup();
 
-        cr_assert(ne(u64, app & bit(SIGHUP), 0));
         pipe_new(p);
-        f.out_fd = p[1];
-        reg(ctx, SIGUSR1, forking_handler, &f, 0, NULL);
-        cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
-        blk = probe_sigblk(p[0], forker_wait(&f));
+        f->argv = PROBE_SIGBLK;
+        f->out_fd = p[1];
+        return app;
+}
+
+/* The end of one: the probe @f forked printed exactly the application's mask @app. */
+static void sigblk_probe_check(forker *f, int p[2], uint64_t app) {
+        uint64_t blk = probe_sigblk(p[0], forker_wait(f));
+
         cr_assert(eq(u64, blk, app), "SigBlk %016" PRIx64 ", the application's %016" PRIx64, blk,
                   app);
-        unreg(ctx, SIGUSR1);
         close(p[0]);
         close(p[1]);
+}
+
+Test(signal, fork_from_a_handler_on_the_dispatcher_gets_the_application_mask, .timeout = 30) {
+        mc_ctx *ctx = ctx_new();
+        forker f = {0};
+        int p[2];
+        uint64_t app = sigblk_probe_open(&f, p);
+
+        cr_assert(ne(u64, app & bit(SIGHUP), 0));
+        reg(ctx, SIGUSR1, forking_handler, &f, 0, NULL);
+        cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+        sigblk_probe_check(&f, p, app);
+        unreg(ctx, SIGUSR1);
         mc_ctx_free(ctx);
 }
 
@@ -267,26 +284,20 @@ Test(signal, fork_from_a_handler_on_the_dispatcher_can_be_stopped_with_sigterm, 
 
 Test(signal, fork_from_event_loop_dispatch_gets_the_application_mask, .timeout = 30) {
         mc_ctx *ctx = ctx_new();
-        uint64_t app = app_blocks_sighup(), blk;
-        forker f = {.argv = PROBE_SIGBLK};
+        forker f = {0};
         mc_error err = MC_ERROR_INIT;
         struct pollfd pfd;
         int p[2], fd;
+        uint64_t app = sigblk_probe_open(&f, p);
 
-        pipe_new(p);
-        f.out_fd = p[1];
         reg(ctx, SIGUSR1, forking_handler, &f, MC_SIGNAL_BLOCK, NULL);
         cr_assert(eq(int, mc_signal_fd(ctx, &fd, &err), 0), "%s", err.message);
         cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
         pfd = (struct pollfd){fd, POLLIN, 0};
         cr_assert(eq(int, poll(&pfd, 1, 10000), 1), "nothing to dispatch within 10 s");
         cr_assert(eq(int, mc_signal_dispatch(ctx, &err), 1), "%s", err.message);
-        blk = probe_sigblk(p[0], forker_wait(&f));
-        cr_assert(eq(u64, blk, app), "SigBlk %016" PRIx64 ", the application's %016" PRIx64, blk,
-                  app);
+        sigblk_probe_check(&f, p, app);
         unreg(ctx, SIGUSR1);
-        close(p[0]);
-        close(p[1]);
         mc_ctx_free(ctx);
 }
 
@@ -299,23 +310,17 @@ static void *forking_thread(void *arg) {
 
 Test(signal, fork_from_an_ordinary_thread_gets_the_application_mask, .timeout = 30) {
         mc_ctx *ctx = ctx_new();
-        uint64_t app = app_blocks_sighup(), blk;
-        forker f = {.argv = PROBE_SIGBLK};
+        forker f = {0};
         pthread_t t;
         int p[2];
+        uint64_t app = sigblk_probe_open(&f, p);
 
-        pipe_new(p);
-        f.out_fd = p[1];
         /* The thread inherits memcap's block of SIGUSR1 too; the child must not. */
         reg(ctx, SIGUSR1, noop_handler, NULL, MC_SIGNAL_BLOCK, NULL);
         cr_assert(eq(int, pthread_create(&t, NULL, forking_thread, &f), 0));
         cr_assert(eq(int, pthread_join(t, NULL), 0));
-        blk = probe_sigblk(p[0], forker_wait(&f));
-        cr_assert(eq(u64, blk, app), "SigBlk %016" PRIx64 ", the application's %016" PRIx64, blk,
-                  app);
+        sigblk_probe_check(&f, p, app);
         unreg(ctx, SIGUSR1);
-        close(p[0]);
-        close(p[1]);
         mc_ctx_free(ctx);
 }
 

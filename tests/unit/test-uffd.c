@@ -104,6 +104,13 @@ static mc_uffd *register_anon(size_t pages, const mc_uffd_request *req, mc_mappi
         return register_ok(m, req);
 }
 
+/* End the registration @u, which must succeed. */
+static void unregister_ok(mc_uffd *u) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+}
+
 /* ---- handlers ------------------------------------------------------------------------------ */
 
 static atomic_int calls;
@@ -146,7 +153,7 @@ Test(uffd, lazy_load_on_memcaps_thread) {
         cr_assert(eq(u64, st.failed, 0));
         cr_assert(not(st.broken));
         cr_assert(eq(int, atomic_load(&calls), 2));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         /* After unregistering, untouched pages are ordinary zero-filled memory. */
         cr_assert(eq(chr, p[3 * page], 0));
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
@@ -202,7 +209,7 @@ Test(uffd, zero_fill_in_the_callers_loop) {
         cr_assert(eq(chr, t.seen, 0));
         mc_uffd_get_stats(u, &st);
         cr_assert(eq(u64, st.zeroed, 1));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
 }
 
 Test(uffd, dispatch_refused_with_memcaps_thread) {
@@ -215,7 +222,7 @@ Test(uffd, dispatch_refused_with_memcaps_thread) {
         cr_assert(eq(int, mc_uffd_dispatch(u, &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
         cr_assert(eq(int, mc_uffd_dispatch(NULL, NULL), -EINVAL));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         cr_assert(eq(int, mc_uffd_unregister(ctx, NULL, &err), 0));
 }
 
@@ -253,13 +260,13 @@ Test(uffd, write_protect_tracks_dirty_pages) {
         cr_assert(eq(u64, st.faults, 2));
         /* Protecting outside the registered range, or without MC_UFFD_WP, is refused. */
         cr_assert(eq(int, mc_uffd_protect(u, 3 * page, 2 * page, true, &err), -EINVAL));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
 
         req = request(MC_UFFD_MISSING, 0, fill_image, NULL);
         u = register_ok(&m, &req);
         cr_assert(eq(int, mc_uffd_protect(u, 0, page, true, &err), -EINVAL));
         cr_assert(ne(ptr, strstr(err.message, "MC_UFFD_WP"), NULL), "%s", err.message);
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
 }
 
 Test(uffd, shared_memory_missing_and_minor) {
@@ -274,7 +281,7 @@ Test(uffd, shared_memory_missing_and_minor) {
         fd = map_memfd(2, false, &m);
         u = register_ok(&m, &req);
         cr_assert(eq(chr, ((char *) m.ptr)[page], 'B'));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
         close(fd);
 
@@ -285,7 +292,7 @@ Test(uffd, shared_memory_missing_and_minor) {
         cr_assert(eq(chr, ((char *) m.ptr)[page + 3], 'b'));
         mc_uffd_get_stats(u, &st);
         cr_assert(eq(u64, st.continued, 1));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
         close(fd);
 }
@@ -313,7 +320,7 @@ Test(uffd, refused_fault_is_sigbus_not_a_hang) {
         mc_uffd_get_stats(u, &st);
         cr_assert(eq(u64, st.failed, 1));
         cr_assert(not(st.broken));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         /* The poisoned page stays poisoned until discarded; the other one is fine. */
         assert_read_io(&m, page + 1);
         cr_assert(eq(chr, ((char *) m.ptr)[0], 0));
@@ -324,7 +331,6 @@ Test(uffd, refused_fault_is_sigbus_not_a_hang) {
 
 Test(uffd, answers_that_do_not_fit_fail_the_fault) {
         static const int wrong[] = {MC_UFFD_CONTINUE, MC_UFFD_UNPROTECT, 42, -1};
-        mc_error err = MC_ERROR_INIT;
         mc_uffd_stats st;
         mc_mapping m;
         mc_uffd *u = NULL;
@@ -340,7 +346,7 @@ Test(uffd, answers_that_do_not_fit_fail_the_fault) {
                 assert_read_io(&m, i * page);
                 mc_uffd_get_stats(u, &st);
                 cr_assert(eq(u64, st.failed, 1), "answer %d", wrong[i]);
-                cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+                unregister_ok(u);
         }
 }
 
@@ -358,7 +364,6 @@ static mc_uffd_action stuck(const mc_uffd_fault *f, void *buf, size_t size, void
 }
 
 Test(uffd, slow_handler_is_given_up_on) {
-        mc_error err = MC_ERROR_INIT;
         mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, stuck, NULL);
         mc_uffd_stats st;
         mc_mapping m;
@@ -376,13 +381,12 @@ Test(uffd, slow_handler_is_given_up_on) {
         cr_assert(st.broken);
         cr_assert(eq(int, atomic_load(&calls), 1));
         cr_assert(eq(sz, (size_t) write(gate[1], "x", 1), 1));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         close(gate[0]);
         close(gate[1]);
 }
 
 Test(uffd, unregister_wakes_a_waiting_thread) {
-        mc_error err = MC_ERROR_INIT;
         mc_uffd_request req = request(MC_UFFD_MISSING, 0, fill_image, NULL);
         toucher t = {.seen = 1};
         mc_mapping m;
@@ -393,7 +397,7 @@ Test(uffd, unregister_wakes_a_waiting_thread) {
         t.addr = m.ptr;
         cr_assert(eq(int, pthread_create(&th, NULL, touch_main, &t), 0));
         poll_bounded(u); /* the thread waits on its fault; the loop never dispatches */
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         join_bounded(th, "unregister");
         cr_assert(eq(chr, t.seen, 0));
         cr_assert(eq(int, atomic_load(&calls), 0));
@@ -479,7 +483,7 @@ Test(uffd, denied_by_allowed_syscalls) {
         set_policy(true, MC_OP_ALL);
         cr_assert(eq(int, try_register(&u, &err), 0), "%s", err.message);
         set_policy(true, 0);
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
 }
 
 Test(uffd, kernel_without_userfaultfd_is_unsupported) {
@@ -519,7 +523,7 @@ Test(uffd, unprivileged_falls_back_to_user_mode_only) {
         mc_uffd_get_stats(u, &st);
         cr_assert(st.user_mode_only);
         cr_assert(eq(int, n_uffd, 2));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
 }
 
 static int fail_api(int fd, unsigned long req, void *arg) {
@@ -626,7 +630,7 @@ Test(uffd, register_and_unregister_are_audited) {
         req.offset = page;
         req.length = page;
         u = register_ok(&m, &req);
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         set_policy(false, MC_OP_ALL);
         cr_assert(eq(int, mc_uffd_register(ctx, &m, &req, &u, &err), -EPERM));
         cr_assert(eq(int, kept.n, 3));
@@ -693,7 +697,6 @@ static int refuse_poison(int fd, unsigned long req, void *arg) {
 }
 
 Test(uffd, a_page_that_cannot_be_poisoned_breaks_the_registration) {
-        mc_error err = MC_ERROR_INIT;
         mc_uffd_request req =
                 request(MC_UFFD_MISSING, MC_UFFD_THREAD, answer, (void *) (intptr_t) MC_UFFD_FAIL);
         mc_uffd_stats st;
@@ -709,25 +712,34 @@ Test(uffd, a_page_that_cannot_be_poisoned_breaks_the_registration) {
         cr_assert(st.broken);
         cr_assert(eq(u64, st.failed, 1));
         cr_assert(eq(int, atomic_load(&calls), 1));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
+}
+
+/*
+ * Two pages served by fill_image() on memcap's thread, in @m, of which the parent touched page 0
+ * only; then fork(). The registration in @u; fork()'s result.
+ */
+static pid_t fork_after_page_0(mc_uffd **u, mc_mapping *m) {
+        mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
+        pid_t pid;
+
+        *u = register_anon(2, &req, m);
+        cr_assert(eq(chr, ((char *) m->ptr)[0], 'A'));
+        pid = fork();
+        cr_assert(ge(int, pid, 0));
+        return pid;
 }
 
 Test(uffd, a_fork_child_has_ordinary_memory) {
-        mc_error err = MC_ERROR_INIT;
-        mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
         mc_mapping m;
         mc_uffd *u = NULL;
-        pid_t pid;
+        pid_t pid = fork_after_page_0(&u, &m);
 
-        u = register_anon(2, &req, &m);
-        cr_assert(eq(chr, ((char *) m.ptr)[0], 'A'));
-        pid = fork();
-        cr_assert(ge(int, pid, 0));
         if (pid == 0) /* page 0 was copied; page 1 was never there: a zero page, no wait */
                 _exit(((char *) m.ptr)[0] == 'A' && ((char *) m.ptr)[page] == 0 ? 0 : 1);
         cr_assert(eq(int, child_status(pid), 0), "the child's checks failed");
         cr_assert(eq(int, atomic_load(&calls), 1));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
 }
 
 /*
@@ -736,16 +748,10 @@ Test(uffd, a_fork_child_has_ordinary_memory) {
  * handler afterwards.
  */
 Test(uffd, a_fork_child_cannot_end_the_parents_registration) {
-        mc_error err = MC_ERROR_INIT;
-        mc_uffd_request req = request(MC_UFFD_MISSING, MC_UFFD_THREAD, fill_image, NULL);
         mc_mapping m;
         mc_uffd *u = NULL;
-        pid_t pid;
+        pid_t pid = fork_after_page_0(&u, &m);
 
-        u = register_anon(2, &req, &m);
-        cr_assert(eq(chr, ((char *) m.ptr)[0], 'A'));
-        pid = fork();
-        cr_assert(ge(int, pid, 0));
         if (pid == 0) {
                 mc_error e = MC_ERROR_INIT;
                 int bad = mc_uffd_dispatch(u, &e) != -EINVAL;
@@ -757,7 +763,7 @@ Test(uffd, a_fork_child_cannot_end_the_parents_registration) {
         /* Still registered here: the first touch of page 1 goes to the handler. */
         cr_assert(eq(chr, ((char *) m.ptr)[page], 'B'));
         cr_assert(eq(int, atomic_load(&calls), 2));
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
 }
 
 static int n_unregister;
@@ -785,7 +791,7 @@ Test(uffd, unregister_after_the_mapping_moved_or_went) {
         cr_assert(eq(int, mc_remap(ctx, &m, 64 * page, MC_REMAP_MAYMOVE, &err), 0), "%s",
                   err.message);
         mc_sys.uffd_ioctl = count_unregister;
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         cr_assert(eq(int, n_unregister, m.base == old ? 1 : 0));
 
         /* Unmapped: the same. */
@@ -793,6 +799,6 @@ Test(uffd, unregister_after_the_mapping_moved_or_went) {
         u = register_ok(&other, &req);
         cr_assert(eq(int, mc_munmap(ctx, &other, &err), 0));
         mc_sys.uffd_ioctl = count_unregister;
-        cr_assert(eq(int, mc_uffd_unregister(ctx, u, &err), 0), "%s", err.message);
+        unregister_ok(u);
         cr_assert(eq(int, n_unregister, 0));
 }
