@@ -21,9 +21,11 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,10 +37,40 @@ extern struct criterion_test *__stop_cr_tst[] __attribute__((weak));
 extern struct criterion_suite *__start_cr_sts[] __attribute__((weak));
 extern struct criterion_suite *__stop_cr_sts[] __attribute__((weak));
 
+/*
+ * Criterion's description of the running test lives in memory the worker unmaps when the test
+ * is over, and a quick test can be over before this thread (polling every 2 ms) has read it:
+ * a plain read then faults, and the runner reports the finished test as "crashed during its
+ * setup or teardown" (a build without ASan, a fifth of the channel suite's runs). So the thread
+ * reads it through process_vm_readv(), which fails instead of faulting; a failed read means the
+ * test is over and there is nothing left to watch.
+ */
+static size_t safe_read(void *dst, const void *src, size_t n) {
+        struct iovec local = {dst, n}, remote = {(void *) src, n};
+        ssize_t k = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+
+        return k > 0 ? (size_t) k : 0;
+}
+
+/* A NUL-terminated copy of the string at @src into @buf; false when it is gone. */
+static bool safe_string(char *buf, size_t size, const char *src) {
+        size_t k;
+
+        if (!src)
+                return false;
+        /* Byte by byte near the end of a page would be exact; a string here is short. */
+        k = safe_read(buf, src, size - 1);
+        buf[k] = 0;
+        return k > 0 && strlen(buf) < size - 1;
+}
+
 static void *mc_test_watchdog(void *arg) {
         const struct timespec poll = {0, 2 * 1000 * 1000};
         const struct criterion_test *t;
         const struct criterion_suite *s;
+        struct criterion_test tc;
+        struct criterion_suite sc;
+        char name[128], category[128], suite[128] = "";
         struct timespec deadline;
         double bound = MC_TEST_DEFAULT_BOUND;
 
@@ -47,18 +79,24 @@ static void *mc_test_watchdog(void *arg) {
         while (!(t = *(const struct criterion_test *const volatile *) &criterion_current_test))
                 nanosleep(&poll, NULL);
         s = *(const struct criterion_suite *const volatile *) &criterion_current_suite;
+        if (safe_read(&tc, t, sizeof(tc)) != sizeof(tc) ||
+            !safe_string(name, sizeof(name), tc.name) ||
+            !safe_string(category, sizeof(category), tc.category))
+                return NULL; /* the test is over already */
+        if (s && safe_read(&sc, s, sizeof(sc)) == sizeof(sc))
+                (void) safe_string(suite, sizeof(suite), sc.name);
         /*
          * The runner cleared the timeouts before it described the test to this worker, so read
          * them from this process's own tables, which nothing cleared.
          */
         for (struct criterion_test **p = __start_cr_tst; p && p < __stop_cr_tst; p++)
-                if (*p && (*p)->data && (*p)->data->timeout > 0 &&
-                    strcmp((*p)->name, t->name) == 0 && strcmp((*p)->category, t->category) == 0)
+                if (*p && (*p)->data && (*p)->data->timeout > 0 && strcmp((*p)->name, name) == 0 &&
+                    strcmp((*p)->category, category) == 0)
                         bound = (*p)->data->timeout;
-        if (bound == MC_TEST_DEFAULT_BOUND && s)
+        if (bound == MC_TEST_DEFAULT_BOUND && suite[0])
                 for (struct criterion_suite **p = __start_cr_sts; p && p < __stop_cr_sts; p++)
                         if (*p && (*p)->data && (*p)->data->timeout > 0 &&
-                            strcmp((*p)->name, s->name) == 0)
+                            strcmp((*p)->name, suite) == 0)
                                 bound = (*p)->data->timeout;
         if (getenv("MEMCAP_UNDER_VALGRIND"))
                 bound *= 10;
@@ -77,7 +115,7 @@ static void *mc_test_watchdog(void *arg) {
         cr_expect(0,
                   "%s::%s is still running after its bound of %.1f s: a hang (a deadlock or an "
                   "unbounded wait); the watchdog ended it",
-                  t->category, t->name, bound);
+                  category, name, bound);
         _exit(1);
         return NULL;
 }
