@@ -15,30 +15,7 @@
 
 #include "crit.h"
 #include "sys.h"
-
-typedef struct got {
-        volatile LONG calls;
-        volatile DWORD thread;
-        volatile int signo, code;
-} got;
-
-static mc_signal_action on_signal(const mc_signal_info *info, void *userdata) {
-        got *g = userdata;
-
-        g->thread = GetCurrentThreadId();
-        g->signo = info->signal;
-        g->code = info->code;
-        InterlockedIncrement(&g->calls);
-        return MC_SIGNAL_CONTINUE;
-}
-
-/* Wait up to 10 s for @n calls; fails the test with a message instead of hanging. */
-static void wait_calls(got *g, LONG n) {
-        for (int i = 0; i < 1000 && g->calls < n; i++)
-                Sleep(10);
-        cr_assert_eq(g->calls, n, "the handler ran %ld times, not %ld, within 10 s",
-                     (long) g->calls, (long) n);
-}
+#include "win-handler.h"
 
 typedef struct seen {
         volatile LONG n;

@@ -812,6 +812,8 @@ Test(shm, context_free_closes_regions) {
 #ifdef _WIN32
 #include <signal.h>
 
+#include "win-handler.h"
+
 static void allow_fixed(mc_policy *p) {
         mc_policy_set_allow_fixed(p, true);
 }
@@ -824,28 +826,6 @@ Test(windows, signal_masks_are_unsupported_with_a_reason) {
         assert_fails(mc_signal_mask(ctx, &set, NULL, &e), e, MC_ERR_UNSUPPORTED);
         cr_assert(strstr(e.message, "Windows") != NULL, "%s", e.message);
         mc_ctx_free(ctx);
-}
-
-typedef struct got {
-        volatile LONG calls;
-        volatile DWORD thread;
-        volatile int signo;
-} got;
-
-static mc_signal_action on_signal(const mc_signal_info *info, void *userdata) {
-        got *g = userdata;
-        g->thread = GetCurrentThreadId();
-        g->signo = info->signal;
-        InterlockedIncrement(&g->calls);
-        return MC_SIGNAL_CONTINUE;
-}
-
-/* Wait up to 10 s for @n calls; fails the test with a message instead of hanging. */
-static void wait_calls(got *g, LONG n) {
-        for (int i = 0; i < 1000 && g->calls < n; i++)
-                Sleep(10);
-        cr_assert_eq(g->calls, n, "the handler ran %ld times, not %ld, within 10 s",
-                     (long) g->calls, (long) n);
 }
 
 Test(windows, raised_signal_runs_the_handler_on_the_dispatcher) {
