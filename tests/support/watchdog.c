@@ -58,10 +58,11 @@ static bool safe_string(char *buf, size_t size, const char *src) {
 
         if (!src)
                 return false;
-        /* Byte by byte near the end of a page would be exact; a string here is short. */
+        /* A read that meets the end of the mapping returns what came before it: the string
+         * is whole only when its NUL is among those bytes. */
         k = safe_read(buf, src, size - 1);
         buf[k] = 0;
-        return k > 0 && strlen(buf) < size - 1;
+        return memchr(buf, 0, k) != NULL;
 }
 
 static void *mc_test_watchdog(void *arg) {
