@@ -809,15 +809,24 @@ int mc_channel_close(mc_channel *ch, mc_error *err) {
 
 /* ---- small calls ---------------------------------------------------------------------------- */
 
-int mc_channel_get_fds(const mc_channel *ch, mc_channel_fds *ret, mc_error *err) {
-        const struct mc__chan *c = ch ? ch->impl : NULL;
-
+/* The checks of a call that reads an open channel @c into @ret: @ret given first, then @c open. */
+static int query_check(const char *op, const struct mc__chan *c, const void *ret, mc_error *err) {
         if (!ret)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "channel_fds: ret must not be NULL");
+                                     "%s: ret must not be NULL", op);
         if (!c)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBADF,
-                                     "channel_fds: the channel is not open");
+                                     "%s: the channel is not open", op);
+        return 0;
+}
+
+int mc_channel_get_fds(const mc_channel *ch, mc_channel_fds *ret, mc_error *err) {
+        const struct mc__chan *c = ch ? ch->impl : NULL;
+        int r;
+
+        r = query_check("channel_fds", c, ret, err);
+        if (r < 0)
+                return r;
         ret->region = c->region_kind == MC__REGION_SHARED ? c->shm.fd : c->region_fd;
         ret->recv_event = c->recv_event >= 0 ? c->recv_event : -1;
         ret->send_event = c->send_event >= 0 ? c->send_event : -1;
@@ -877,13 +886,11 @@ int mc_channel_stats(const mc_channel *ch, mc_channel_counts *ret, mc_error *err
         struct mc__chan_shared *sh;
         mc_channel_counts s = {0};
         uint64_t head, tail;
+        int r;
 
-        if (!ret)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "channel_stats: ret must not be NULL");
-        if (!c)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBADF,
-                                     "channel_stats: the channel is not open");
+        r = query_check("channel_stats", c, ret, err);
+        if (r < 0)
+                return r;
         sh = c->sh;
         s.capacity = c->capacity;
         s.max_message = c->max_message;
