@@ -26,24 +26,13 @@
 
 #include <memcap/memcap.h>
 
+#include "demo-util.h"
+
 #define MESSAGES 3
 #define WAIT_NS  ((int64_t) 5 * 1000 * 1000 * 1000)
 
 static char dir[] = "/tmp/memcap-demo-channel-XXXXXX";
 static char sock_path[128], root_dir[128], audit[128], config[128];
-
-static int connect_daemon(void) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                if (fd >= 0)
-                        close(fd);
-                return -1;
-        }
-        return fd;
-}
 
 /* Send @request, read the reply line into @reply and the descriptor that came with it. */
 static int call(int fd, const char *request, char *reply, size_t size) {
@@ -79,7 +68,7 @@ static int open_end(mc_ctx *ctx, mc_channel_role role, mc_channel *ch, FILE *out
         mc_channel_fds fds = MC_CHANNEL_FDS_INIT;
         mc_error e = MC_ERROR_INIT;
         char req[128], reply[512];
-        int s = connect_daemon(), r;
+        int s = demo_connect(sock_path), r;
 
         snprintf(req, sizeof(req), "{\"ChannelOpen\": {\"name\": \"demo\", \"role\": \"%s\"}}",
                  mc_channel_role_name(role));
@@ -97,51 +86,57 @@ static int open_end(mc_ctx *ctx, mc_channel_role role, mc_channel *ch, FILE *out
         return r < 0 ? -1 : 0;
 }
 
-static int producer(FILE *out) {
-        static const char *const msgs[MESSAGES] = {"hello", "from another uid",
-                                                   "through shared memory"};
+/* Open the end of @role in a context of its own and let @talk use it: 0, or 1 with a report. */
+static int run_end(mc_channel_role role, int (*talk)(mc_channel *ch, FILE *out), FILE *out) {
         mc_error e = MC_ERROR_INIT;
         mc_channel ch = {0};
         mc_ctx *ctx = NULL;
         int r = -1;
 
-        if (mc_ctx_new(&ctx, &e) < 0 || open_end(ctx, MC_CHANNEL_PRODUCER, &ch, out) < 0)
-                goto out;
-        for (int i = 0; i < MESSAGES; i++) {
-                r = mc_channel_send(&ch, msgs[i], strlen(msgs[i]), WAIT_NS, &e);
-                if (r < 0)
-                        break;
-                fprintf(out, "  sent \"%s\"\n", msgs[i]);
+        if (mc_ctx_new(&ctx, &e) == 0 && open_end(ctx, role, &ch, out) == 0) {
+                r = talk(&ch, out);
+                mc_channel_close(&ch, NULL);
         }
-        if (r < 0)
-                fprintf(out, "  send: %s\n", e.message);
-        mc_channel_close(&ch, NULL);
-out:
         mc_ctx_free(ctx);
         return r < 0 ? 1 : 0;
 }
 
-static int consumer(FILE *out) {
+static int send_all(mc_channel *ch, FILE *out) {
+        static const char *const msgs[MESSAGES] = {"hello", "from another uid",
+                                                   "through shared memory"};
         mc_error e = MC_ERROR_INIT;
-        mc_channel ch = {0};
-        mc_ctx *ctx = NULL;
-        char buf[64];
-        int r = -1;
 
-        if (mc_ctx_new(&ctx, &e) < 0 || open_end(ctx, MC_CHANNEL_CONSUMER, &ch, out) < 0)
-                goto out;
         for (int i = 0; i < MESSAGES; i++) {
-                r = mc_channel_recv(&ch, buf, sizeof(buf), WAIT_NS, &e);
-                if (r < 0)
-                        break;
+                if (mc_channel_send(ch, msgs[i], strlen(msgs[i]), WAIT_NS, &e) < 0) {
+                        fprintf(out, "  send: %s\n", e.message);
+                        return -1;
+                }
+                fprintf(out, "  sent \"%s\"\n", msgs[i]);
+        }
+        return 0;
+}
+
+static int recv_all(mc_channel *ch, FILE *out) {
+        mc_error e = MC_ERROR_INIT;
+        char buf[64];
+
+        for (int i = 0; i < MESSAGES; i++) {
+                int r = mc_channel_recv(ch, buf, sizeof(buf), WAIT_NS, &e);
+                if (r < 0) {
+                        fprintf(out, "  recv: %s\n", e.message);
+                        return -1;
+                }
                 fprintf(out, "  received \"%.*s\"\n", r, buf);
         }
-        if (r < 0)
-                fprintf(out, "  recv: %s\n", e.message);
-        mc_channel_close(&ch, NULL);
-out:
-        mc_ctx_free(ctx);
-        return r < 0 ? 1 : 0;
+        return 0;
+}
+
+static int producer(FILE *out) {
+        return run_end(MC_CHANNEL_PRODUCER, send_all, out);
+}
+
+static int consumer(FILE *out) {
+        return run_end(MC_CHANNEL_CONSUMER, recv_all, out);
 }
 
 /* Fork a child that becomes @uid (when root) and runs @fn, reporting into a pipe. */
@@ -191,7 +186,7 @@ int main(int argc, char **argv) {
         mc_channel obs = {0};
         mc_error e = MC_ERROR_INIT;
         mc_ctx *ctx = NULL;
-        char reply[512], line[4096];
+        char reply[512];
         pid_t daemon, cons, prod;
         FILE *f;
 
@@ -224,13 +219,9 @@ int main(int argc, char **argv) {
                       audit, "--config", config, (char *) NULL);
                 _exit(127);
         }
-        for (int i = 0; i < 200 && (fd = connect_daemon()) < 0; i++)
-                nanosleep(&(struct timespec){0, 10000000}, NULL);
-        if (fd < 0) {
-                fprintf(stderr, "memcap-demo-channel: memcapd did not start\n");
-                kill(daemon, SIGKILL);
+        fd = demo_wait_daemon("memcap-demo-channel", daemon, sock_path);
+        if (fd < 0)
                 return 1;
-        }
         /* We create it and keep this connection's process alive: the channel lives as long. */
         region = call(fd, "{\"ChannelCreate\": {\"name\": \"demo\", \"max_message\": 64}}", reply,
                       sizeof(reply));
@@ -274,12 +265,7 @@ int main(int argc, char **argv) {
         kill(daemon, SIGTERM);
         waitpid(daemon, &st, 0);
         printf("\n== memcapd's audit records of the channel\n");
-        f = fopen(audit, "re");
-        while (f && fgets(line, sizeof(line), f))
-                if (strstr(line, "Channel"))
-                        fputs(line, stdout);
-        if (f)
-                fclose(f);
+        demo_print_file(audit, "Channel");
         unlink(audit);
         unlink(config);
         rmdir(root_dir);

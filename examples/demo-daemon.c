@@ -21,23 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "demo-util.h"
+
 static char dir[] = "/tmp/memcap-demo-daemon-XXXXXX";
 static char sock_path[128], root[128], audit[128], file[160];
-
-static int connect_daemon(void) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (strlen(sock_path) >= sizeof(sa.sun_path))
-                return -1;
-        memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                if (fd >= 0)
-                        close(fd);
-                return -1;
-        }
-        return fd;
-}
 
 /* Send one request line and print it with its reply, as "who" sees them. */
 static void call(int fd, const char *who, const char *request, char *reply, size_t size) {
@@ -61,7 +48,7 @@ static void call(int fd, const char *who, const char *request, char *reply, size
 
 static int client_a(int ready, int go) {
         char reply[512];
-        int fd = connect_daemon();
+        int fd = demo_connect(sock_path);
         char c;
 
         if (fd < 0)
@@ -80,7 +67,7 @@ static int client_a(int ready, int go) {
 
 static int client_b(void) {
         char reply[512];
-        int fd = connect_daemon();
+        int fd = demo_connect(sock_path);
 
         if (fd < 0)
                 return 1;
@@ -103,7 +90,6 @@ int main(int argc, char **argv) {
         int ready[2], go[2], st_a, st_b, st_d, fd;
         pid_t daemon, a, b;
         char line[4096];
-        FILE *f;
 
         if (argc != 2) {
                 fprintf(stderr, "usage: %s PATH-TO-MEMCAPD\n", argv[0]);
@@ -132,13 +118,9 @@ int main(int argc, char **argv) {
                 perror("exec memcapd");
                 _exit(127);
         }
-        for (int i = 0; i < 200 && (fd = connect_daemon()) < 0; i++)
-                nanosleep(&(struct timespec){0, 10000000}, NULL);
-        if (fd < 0) {
-                fprintf(stderr, "memcap-demo-daemon: memcapd did not start\n");
-                kill(daemon, SIGKILL);
+        fd = demo_wait_daemon("memcap-demo-daemon", daemon, sock_path);
+        if (fd < 0)
                 return 1;
-        }
         close(fd);
 
         if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
@@ -175,11 +157,7 @@ int main(int argc, char **argv) {
                access(sock_path, F_OK) == 0 ? "still there (bad)" : "removed");
 
         printf("\n== memcapd's audit log (%s)\n", audit);
-        f = fopen(audit, "re");
-        while (f && fgets(line, sizeof(line), f))
-                fputs(line, stdout);
-        if (f)
-                fclose(f);
+        demo_print_file(audit, /* only= */ NULL);
 
         unlink(audit);
         unlink(file);

@@ -18,6 +18,8 @@
 
 #include <memcap/memcap.h>
 
+#include "demo-util.h"
+
 static void step(const char *title) {
         printf("\n== %s\n", title);
 }
@@ -57,7 +59,6 @@ int main(void) {
         mc_mapping m, m2;
         mc_ctx *ctx;
         pid_t pid;
-        FILE *f;
         char c;
 
         if (!mkdtemp(dir))
@@ -124,11 +125,7 @@ int main(void) {
         mc_ctx_free(ctx);
 
         step("4. the audit log: one JSON line per operation, allowed or denied");
-        f = fopen(log, "re");
-        while (f && fgets(line, sizeof(line), f))
-                fputs(line, stdout);
-        if (f)
-                fclose(f);
+        demo_print_file(log, /* only= */ NULL);
 
         unlink(log);
         unlink(path);

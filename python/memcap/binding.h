@@ -33,6 +33,12 @@ extern PyObject *mcp_errors[_MC_ERROR_KIND_MAX];
 PyObject *mcp_raise(const mc_error *err, mc_error_domain domain);
 /* The same, returning -1, for int-returning slots. */
 int mcp_raise_int(const mc_error *err, mc_error_domain domain);
+/* None when @r >= 0, else mcp_raise(): the result of a call that returns nothing. */
+PyObject *mcp_none_or_raise(int r, const mc_error *err, mc_error_domain domain);
+
+/* Free an instance of one of the binding's heap types and drop its reference to the type: the
+ * last step of every tp_dealloc. */
+void mcp_free_instance(PyObject *self);
 
 /*
  * The context an object should use: @context when it is a memcap.Context; else a new one made

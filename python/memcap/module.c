@@ -122,6 +122,20 @@ int mcp_raise_int(const mc_error *err, mc_error_domain domain) {
         return -1;
 }
 
+PyObject *mcp_none_or_raise(int r, const mc_error *err, mc_error_domain domain) {
+        if (r < 0)
+                return mcp_raise(err, domain);
+        Py_RETURN_NONE;
+}
+
+void mcp_free_instance(PyObject *self) {
+        PyTypeObject *tp = Py_TYPE(self);
+        freefunc tp_free = (freefunc) PyType_GetSlot(tp, Py_tp_free);
+
+        tp_free(self);
+        Py_DECREF(tp);
+}
+
 /* ---- audit callback ---------------------------------------------------------------------- */
 
 /*
@@ -300,9 +314,6 @@ static int context_clear(mcp_context *self) {
 }
 
 static void context_dealloc(mcp_context *self) {
-        PyTypeObject *tp = Py_TYPE((PyObject *) self);
-        freefunc tp_free = (freefunc) PyType_GetSlot(tp, Py_tp_free);
-
         PyObject_GC_UnTrack(self);
         if (self->weakreflist)
                 PyObject_ClearWeakRefs((PyObject *) self);
@@ -314,8 +325,7 @@ static void context_dealloc(mcp_context *self) {
                 Py_END_ALLOW_THREADS self->ctx = NULL;
         }
         context_clear(self);
-        tp_free(self);
-        Py_DECREF(tp);
+        mcp_free_instance((PyObject *) self);
 }
 
 static PyObject *context_usage(mcp_context *self, PyObject *unused) {
@@ -367,9 +377,7 @@ static PyObject *context_audit_event(mcp_context *self, PyObject *args, PyObject
         }
         Py_BEGIN_ALLOW_THREADS r = mc_ctx_audit_event(self->ctx, cap, event, fields, &err);
         Py_END_ALLOW_THREADS Py_XDECREF(text);
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_MEMORY);
-        Py_RETURN_NONE;
+        return mcp_none_or_raise(r, &err, MC_DOMAIN_MEMORY);
 }
 
 static PyObject *context_reduce(PyObject *self, PyObject *unused) {

@@ -91,14 +91,10 @@ static void shared_release(mcp_shared *self) {
 }
 
 static void shared_dealloc(mcp_shared *self) {
-        PyTypeObject *tp = Py_TYPE((PyObject *) self);
-        freefunc tp_free = (freefunc) PyType_GetSlot(tp, Py_tp_free);
-
         if (self->open)
                 shared_release(self);
         Py_CLEAR(self->ctx);
-        tp_free(self);
-        Py_DECREF(tp);
+        mcp_free_instance((PyObject *) self);
 }
 
 static PyObject *shared_close(mcp_shared *self, PyObject *unused) {
@@ -123,8 +119,7 @@ static PyObject *shared_seal(mcp_shared *self, PyObject *args) {
                 return NULL;
         shm = self->shm;
         Py_BEGIN_ALLOW_THREADS r = mc_shared_seal(self->ctx->ctx, &shm, seals, &err);
-        Py_END_ALLOW_THREADS if (r < 0) return mcp_raise(&err, MC_DOMAIN_MEMORY);
-        Py_RETURN_NONE;
+        Py_END_ALLOW_THREADS return mcp_none_or_raise(r, &err, MC_DOMAIN_MEMORY);
 }
 
 static PyObject *shared_resize(mcp_shared *self, PyObject *args) {
@@ -236,9 +231,7 @@ static PyObject *mod_shared_unlink(PyObject *m, PyObject *args, PyObject *kwds) 
                 return NULL;
         Py_BEGIN_ALLOW_THREADS r = mc_shared_unlink(ctx->ctx, name, &err);
         Py_END_ALLOW_THREADS Py_DECREF(ctx);
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_MEMORY);
-        Py_RETURN_NONE;
+        return mcp_none_or_raise(r, &err, MC_DOMAIN_MEMORY);
 }
 
 static PyMethodDef shared_methods[] = {

@@ -147,9 +147,7 @@ static PyObject *sig_unregister(PyObject *m, PyObject *args, PyObject *kwds) {
                 return NULL;
         r = unregister(c, signo, &err);
         Py_DECREF(c);
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_SIGNAL);
-        Py_RETURN_NONE;
+        return mcp_none_or_raise(r, &err, MC_DOMAIN_SIGNAL);
 }
 
 /* A value: a non-negative int up to 2^64-1 travels as the 64-bit sival_ptr, a negative int32 as
@@ -205,9 +203,7 @@ static PyObject *sig_send(PyObject *m, PyObject *args, PyObject *kwds) {
                 return NULL;
         Py_BEGIN_ALLOW_THREADS r = mc_signal_send(c->ctx, (pid_t) pid, signo, &p, &err);
         Py_END_ALLOW_THREADS Py_DECREF(c);
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_SIGNAL);
-        Py_RETURN_NONE;
+        return mcp_none_or_raise(r, &err, MC_DOMAIN_SIGNAL);
 }
 
 static PyObject *sig_raise(PyObject *m, PyObject *args, PyObject *kwds) {
@@ -224,9 +220,7 @@ static PyObject *sig_raise(PyObject *m, PyObject *args, PyObject *kwds) {
                 return NULL;
         Py_BEGIN_ALLOW_THREADS r = mc_signal_raise(c->ctx, signo, &err);
         Py_END_ALLOW_THREADS Py_DECREF(c);
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_SIGNAL);
-        Py_RETURN_NONE;
+        return mcp_none_or_raise(r, &err, MC_DOMAIN_SIGNAL);
 }
 
 static int sigset_from(PyObject *sigs, mc_sigset *set) {
@@ -338,9 +332,7 @@ static PyObject *sig_unmask(PyObject *m, PyObject *args, PyObject *kwds) {
                 return NULL;
         Py_BEGIN_ALLOW_THREADS r = mc_signal_unmask(c->ctx, &set, &err);
         Py_END_ALLOW_THREADS Py_DECREF(c);
-        if (r < 0)
-                return mcp_raise(&err, MC_DOMAIN_SIGNAL);
-        Py_RETURN_NONE;
+        return mcp_none_or_raise(r, &err, MC_DOMAIN_SIGNAL);
 }
 
 static PyObject *sig_fd(PyObject *m, PyObject *args, PyObject *kwds) {

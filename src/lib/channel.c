@@ -234,13 +234,19 @@ int mc__chan_peer_gone_error(const struct mc__chan *c, const char *op, mc_error 
                              op, mc__chan_label(c));
 }
 
-/* Validate the positions a new end starts from; a hostile region fails the open. */
-static int check_positions(struct mc__chan *c, uint64_t head, uint64_t tail, mc_error *err) {
+/* Read and validate the positions a new end starts from; a hostile region fails the open. */
+static int load_positions(struct mc__chan *c, uint64_t *ret_head, uint64_t *ret_tail,
+                          mc_error *err) {
+        uint64_t head = atomic_load(&c->sh->head);
+        uint64_t tail = atomic_load(&c->sh->tail);
+
         if ((head & 7) || (tail & 7) || tail - head > c->capacity)
                 return mc__error_set(err, MC_ERR_IO, EBADMSG,
                                      "channel %s is corrupt: positions head %" PRIu64
                                      " and tail %" PRIu64 " do not fit a ring of %" PRIu64,
                                      mc__chan_label(c), head, tail, c->capacity);
+        *ret_head = head;
+        *ret_tail = tail;
         return 0;
 }
 
@@ -265,9 +271,7 @@ static int attach(struct mc__chan *c, mc_channel_role role, mc_error *err) {
                 }
                 c->self_word = me;
                 atomic_fetch_add(&sh->consumers_ever, 1);
-                head = atomic_load(&sh->head);
-                tail = atomic_load(&sh->tail);
-                r = check_positions(c, head, tail, err);
+                r = load_positions(c, &head, &tail, err);
                 if (r < 0)
                         return r;
                 c->head = head;
@@ -305,9 +309,7 @@ static int attach(struct mc__chan *c, mc_channel_role role, mc_error *err) {
         if (c->flags & MC_CHANNEL_MULTI_PRODUCER)
                 return 0;
         /* The single producer owns tail from here: it stands still while we read both. */
-        head = atomic_load(&sh->head);
-        tail = atomic_load(&sh->tail);
-        r = check_positions(c, head, tail, err);
+        r = load_positions(c, &head, &tail, err);
         if (r < 0)
                 return r;
         c->tail = tail;
@@ -457,7 +459,12 @@ static int name_copy(struct mc__chan *c, const char *name, mc_error *err) {
         return 0;
 }
 
-static int check_role(mc_channel_role role, const char *op, mc_error *err) {
+/* What every opening call checks first: its pointers (@given; @what names them) and the role. */
+static int open_check(const char *op, bool given, const char *what, mc_channel_role role,
+                      mc_error *err) {
+        if (!given)
+                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
+                                     "%s: %s must not be NULL", op, what);
         if (!mc_channel_role_name(role))
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s: unknown role %d",
                                      op, (int) role);
@@ -549,6 +556,34 @@ static int finish_open(struct mc__chan *c, mc_channel_role role, bool created, m
         return 0;
 }
 
+/*
+ * A new channel object on the shared memory @req opens (by @name, or anonymous for NULL): what
+ * creating and opening by name both start with. On failure nothing is left behind.
+ */
+static int chan_new_shared(const char *op, mc_ctx *ctx, const char *name, mc_shared_request *req,
+                           struct mc__chan **ret, mc_error *err) {
+        struct mc__chan *c = chan_new(ctx);
+        int r;
+
+        if (!c)
+                return mc__error_errno(err, ENOMEM, "%s", op);
+        r = name ? name_copy(c, name, err) : 0;
+        if (r < 0) {
+                chan_free(c, false);
+                return r;
+        }
+        req->name = name ? c->name : NULL;
+        r = mc_shared_open(ctx, req, &c->shm, err);
+        if (r < 0) {
+                chan_free(c, false);
+                return r;
+        }
+        c->region_kind = MC__REGION_SHARED;
+        c->sh = c->shm.region.ptr;
+        *ret = c;
+        return 0;
+}
+
 int mc_channel_create(mc_ctx *ctx, const char *name, const mc_channel_options *opts,
                       mc_channel_role role, mc_channel *ret, mc_error *err) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
@@ -558,26 +593,12 @@ int mc_channel_create(mc_ctx *ctx, const char *name, const mc_channel_options *o
         uint32_t producers = 0;
         int r;
 
-        if (!ctx || !opts || !ret)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "channel_create: context, options and ret must not be NULL");
-        r = check_role(role, "channel_create", err);
+        r = open_check("channel_create", ctx && opts && ret, "context, options and ret", role, err);
         if (r < 0)
                 return r;
         r = check_options(opts, name, &cap, &producers, err);
         if (r < 0)
                 return r;
-        c = chan_new(ctx);
-        if (!c)
-                return mc__error_errno(err, ENOMEM, "channel_create");
-        if (name) {
-                r = name_copy(c, name, err);
-                if (r < 0) {
-                        chan_free(c, false);
-                        return r;
-                }
-        }
-        req.name = name ? c->name : NULL;
         req.size = MC_CHANNEL_HEADER_SIZE + cap;
         req.create = true;
         req.prot = MC_PROT_READ_WRITE;
@@ -585,13 +606,10 @@ int mc_channel_create(mc_ctx *ctx, const char *name, const mc_channel_options *o
         /* Nobody may shrink the region under a mapping (SIGBUS) nor add seals that would stop
          * the next end from mapping it writable. */
         req.seals = name ? 0 : MC_SEAL_SHRINK | MC_SEAL_GROW | MC_SEAL_SEAL;
-        r = mc_shared_open(ctx, &req, &c->shm, err);
-        if (r < 0) {
-                chan_free(c, false);
+        r = chan_new_shared("channel_create", ctx, name, &req, &c, err);
+        if (r < 0)
                 return r;
-        }
-        c->region_kind = MC__REGION_SHARED;
-        c->sh = sh = c->shm.region.ptr;
+        sh = c->sh;
         if (opts->flags & MC_CHANNEL_EVENTFD) {
                 r = make_eventfds(c, err);
                 if (r < 0) {
@@ -620,29 +638,13 @@ int mc_channel_open(mc_ctx *ctx, const char *name, mc_channel_role role, mc_chan
         struct mc__chan *c = NULL;
         int r;
 
-        if (!ctx || !name || !ret)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "channel_open: context, name and ret must not be NULL");
-        r = check_role(role, "channel_open", err);
+        r = open_check("channel_open", ctx && name && ret, "context, name and ret", role, err);
         if (r < 0)
                 return r;
-        c = chan_new(ctx);
-        if (!c)
-                return mc__error_errno(err, ENOMEM, "channel_open");
-        r = name_copy(c, name, err);
-        if (r < 0) {
-                chan_free(c, false);
-                return r;
-        }
-        req.name = c->name;
         req.prot = role == MC_CHANNEL_NONE ? MC_PROT_READ : MC_PROT_READ_WRITE;
-        r = mc_shared_open(ctx, &req, &c->shm, err);
-        if (r < 0) {
-                chan_free(c, false);
+        r = chan_new_shared("channel_open", ctx, name, &req, &c, err);
+        if (r < 0)
                 return r;
-        }
-        c->region_kind = MC__REGION_SHARED;
-        c->sh = c->shm.region.ptr;
         r = check_header(c, c->shm.region.len, err);
         if (r >= 0 && (c->flags & MC_CHANNEL_EVENTFD))
                 r = mc__error_set(err, MC_ERR_UNSUPPORTED, EOPNOTSUPP,
@@ -729,11 +731,8 @@ int mc_channel_open_fd(mc_ctx *ctx, const mc_channel_fds *fds, mc_channel_role r
         bool events;
         int r;
 
-        if (!ctx || !fds || !ret)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "channel_open_fd: context, descriptors and ret must not be "
-                                     "NULL");
-        r = check_role(role, "channel_open_fd", err);
+        r = open_check("channel_open_fd", ctx && fds && ret, "context, descriptors and ret", role,
+                       err);
         if (r < 0)
                 return r;
         if (fds->region < 0)
@@ -810,15 +809,24 @@ int mc_channel_close(mc_channel *ch, mc_error *err) {
 
 /* ---- small calls ---------------------------------------------------------------------------- */
 
-int mc_channel_get_fds(const mc_channel *ch, mc_channel_fds *ret, mc_error *err) {
-        const struct mc__chan *c = ch ? ch->impl : NULL;
-
+/* The checks of a call that reads an open channel @c into @ret: @ret given first, then @c open. */
+static int query_check(const char *op, const struct mc__chan *c, const void *ret, mc_error *err) {
         if (!ret)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "channel_fds: ret must not be NULL");
+                                     "%s: ret must not be NULL", op);
         if (!c)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBADF,
-                                     "channel_fds: the channel is not open");
+                                     "%s: the channel is not open", op);
+        return 0;
+}
+
+int mc_channel_get_fds(const mc_channel *ch, mc_channel_fds *ret, mc_error *err) {
+        const struct mc__chan *c = ch ? ch->impl : NULL;
+        int r;
+
+        r = query_check("channel_fds", c, ret, err);
+        if (r < 0)
+                return r;
         ret->region = c->region_kind == MC__REGION_SHARED ? c->shm.fd : c->region_fd;
         ret->recv_event = c->recv_event >= 0 ? c->recv_event : -1;
         ret->send_event = c->send_event >= 0 ? c->send_event : -1;
@@ -878,13 +886,11 @@ int mc_channel_stats(const mc_channel *ch, mc_channel_counts *ret, mc_error *err
         struct mc__chan_shared *sh;
         mc_channel_counts s = {0};
         uint64_t head, tail;
+        int r;
 
-        if (!ret)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "channel_stats: ret must not be NULL");
-        if (!c)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EBADF,
-                                     "channel_stats: the channel is not open");
+        r = query_check("channel_stats", c, ret, err);
+        if (r < 0)
+                return r;
         sh = c->sh;
         s.capacity = c->capacity;
         s.max_message = c->max_message;

@@ -127,11 +127,15 @@ _printf_(2, 0) static void vformat(mc_error *err, const char *fmt, va_list ap) {
                 strscpy(err->message, sizeof(err->message), "(message could not be formatted)");
 }
 
-int mc_error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...) {
+/* @errnum as a positive errno, either sign accepted; @fallback when it is 0. */
+static int errno_or(int errnum, int fallback) {
         if (errnum < 0)
                 errnum = -errnum;
-        if (errnum == 0)
-                errnum = EINVAL;
+        return errnum != 0 ? errnum : fallback;
+}
+
+int mc_error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt, ...) {
+        errnum = errno_or(errnum, EINVAL);
         if (err) {
                 va_list ap;
                 err->kind = kind;
@@ -144,10 +148,7 @@ int mc_error_set(mc_error *err, mc_error_kind kind, int errnum, const char *fmt,
 }
 
 int mc_error_errno(mc_error *err, int errnum, const char *fmt, ...) {
-        if (errnum < 0)
-                errnum = -errnum;
-        if (errnum == 0)
-                errnum = EIO;
+        errnum = errno_or(errnum, EIO);
         if (err) {
                 va_list ap;
                 size_t n;

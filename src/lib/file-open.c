@@ -88,11 +88,9 @@ int mc__file_open(mc__file *f, const char *op, const char *path, unsigned flags,
         char name[MC_ERROR_MESSAGE_MAX];
         int r;
 
-        f->op = op;
-        f->path = path;
-        if (!path || !*path)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s: the path is empty",
-                                     op);
+        r = mc__file_start(f, op, path, err);
+        if (r < 0)
+                return r;
         f->pfd = mc_sys.open(path, O_PATH | O_CLOEXEC, 0);
         if (f->pfd < 0)
                 return mc__error_errno(err, errno, "%s", name_of(f, name, sizeof(name)));

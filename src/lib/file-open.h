@@ -41,6 +41,19 @@ static inline void mc__file_init(mc__file *f) {
         f->resolved[0] = 0;
 }
 
+/*
+ * The first step of both platforms' mc__file_open(): keep the call and the path for the
+ * messages, and refuse an empty path.
+ */
+static inline int mc__file_start(mc__file *f, const char *op, const char *path, mc_error *err) {
+        f->op = op;
+        f->path = path;
+        if (!path || !*path)
+                return mc_error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s: the path is empty",
+                                    op);
+        return 0;
+}
+
 /* Close the O_PATH descriptor; accepts a file that was never opened. */
 void mc__file_done(mc__file *f);
 

@@ -54,12 +54,11 @@ int mc__file_open(mc__file *f, const char *op, const char *path, unsigned flags,
         char name[MC_ERROR_MESSAGE_MAX];
         wchar_t *w;
         HANDLE h;
+        int r;
 
-        f->op = op;
-        f->path = path;
-        if (!path || !*path)
-                return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL, "%s: the path is empty",
-                                     op);
+        r = mc__file_start(f, op, path, err);
+        if (r < 0)
+                return r;
         w = mc__win_wide(path);
         if (!w)
                 return mc__error_errno(err, errno, "%s: the path is not UTF-8",
