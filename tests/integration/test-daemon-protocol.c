@@ -87,11 +87,7 @@ Test(daemon, mmap_with_offset_and_length_maps_that_range) {
         expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":2999,\"length\":1}}",
                S("{\"status\":\"success\",\"data\":[%u]}", pat(7999)));
         expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/"
-                 "big\",\"offset\":5000,"
-                 "\"length\":3000,\"prot\":{\"read\":true,\"write\":false,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 (int) getpid()));
+               stats_reply(1, "/data/big", 5000, 3000, "r--", "Shared", (int) getpid()));
         cl_close(&c);
 }
 
@@ -313,25 +309,13 @@ Test(daemon, mmap_stats_exact_json) {
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"offset\":3,\"prot\":5}}");
         mmap_ok(&c, "{\"Mmap\":{\"length\":100,\"prot\":0,\"shared\":true}}");
         expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/big\",\"offset\":0,"
-                 "\"length\":4096,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 pid));
+               stats_reply(1, "/data/big", 0, 4096, "rw-", "Shared", pid));
         expect(&c, "{\"MmapStats\":{\"mmap_id\":2}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":2,\"path\":null,\"offset\":0,"
-                 "\"length\":65536,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Private\",\"owner_pid\":%d}}",
-                 pid));
+               stats_reply(2, NULL, 0, 65536, "rw-", "Private", pid));
         expect(&c, "{\"MmapStats\":{\"mmap_id\":3}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":3,\"path\":\"/data/small\",\"offset\":3,"
-                 "\"length\":13,\"prot\":{\"read\":true,\"write\":false,\"exec\":true},"
-                 "\"flags\":\"Private\",\"owner_pid\":%d}}",
-                 pid));
+               stats_reply(3, "/data/small", 3, 13, "r-x", "Private", pid));
         expect(&c, "{\"MmapStats\":{\"mmap_id\":4}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":4,\"path\":null,\"offset\":0,"
-                 "\"length\":100,\"prot\":{\"read\":false,\"write\":false,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 pid));
+               stats_reply(4, NULL, 0, 100, "---", "Shared", pid));
         cl_close(&c);
 }
 
@@ -346,10 +330,7 @@ Test(daemon, mprotect_changes_what_reads_and_writes_may_do) {
                "PermissionDenied\",\"message\":\"MmapWrite "
                "failed: Mmap 1 is not writable\",\"errno\":13}");
         expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/small\","
-                 "\"offset\":0,\"length\":16,\"prot\":{\"read\":true,\"write\":false,"
-                 "\"exec\":false},\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 (int) getpid()));
+               stats_reply(1, "/data/small", 0, 16, "r--", "Shared", (int) getpid()));
         expect(&c, "{\"Mprotect\":{\"mmap_id\":1,\"prot\":0}}", OK);
         expect_prefix(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":1}}",
                       "{\"status\":\"error\",\"kind\":\"PermissionDenied\"");
@@ -393,12 +374,9 @@ Test(daemon, mmap_list_holds_the_callers_mappings_in_id_order) {
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
         expect(&c, "{\"Munmap\":{\"mmap_id\":3}}", OK);
         expect(&c, "{\"MmapList\":{}}",
-               S("{\"status\":\"success\",\"data\":[{\"id\":1,\"path\":\"/data/big\",\"offset\":0,"
-                 "\"length\":4096,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d},{\"id\":2,\"path\":null,\"offset\":0,"
-                 "\"length\":65536,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Private\",\"owner_pid\":%d}]}",
-                 pid, pid));
+               S("{\"status\":\"success\",\"data\":[%s,%s]}",
+                 mapping_json(1, "/data/big", 0, 4096, "rw-", "Shared", pid),
+                 mapping_json(2, NULL, 0, 65536, "rw-", "Private", pid)));
         cl_close(&c);
 }
 

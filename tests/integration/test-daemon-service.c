@@ -56,25 +56,31 @@ static int notify_socket(char *env, size_t size) {
         return fd;
 }
 
-/* The next notification, within 20 s, NUL-terminated in @buf. */
-static void notify_next(int fd, char *buf, size_t size) {
+/* The next datagram on @fd, a @kind ("notification"), within 20 s, NUL-terminated in @buf. */
+static void datagram_next(int fd, const char *kind, char *buf, size_t size) {
         struct pollfd p = {fd, POLLIN, 0};
         ssize_t n;
 
-        cr_assert(eq(int, poll(&p, 1, 20000), 1), "no notification within 20 s");
+        cr_assert(eq(int, poll(&p, 1, 20000), 1), "no %s within 20 s", kind);
         n = recv(fd, buf, size - 1, 0);
         cr_assert(gt(int, (int) n, 0));
         buf[n] = 0;
 }
 
-/* Notifications until one holding @what (each must arrive within 20 s); it stays in @buf. */
-static void notify_until(int fd, const char *what, char *buf, size_t size) {
-        for (int i = 0; i < 16; i++) {
-                notify_next(fd, buf, size);
+/* Up to @tries datagrams until one holding @what (each within 20 s); it stays in @buf. */
+static void datagram_until(int fd, const char *kind, int tries, const char *what, char *buf,
+                           size_t size) {
+        for (int i = 0; i < tries; i++) {
+                datagram_next(fd, kind, buf, size);
                 if (strstr(buf, what))
                         return;
         }
-        cr_fatal("no notification with '%s'; the last was: %s", what, buf);
+        cr_fatal("no %s with '%s'; the last was: %s", kind, what, buf);
+}
+
+/* Notifications until one holding @what; it stays in @buf. */
+static void notify_until(int fd, const char *what, char *buf, size_t size) {
+        datagram_until(fd, "notification", 16, what, buf, size);
 }
 
 /* SIGHUP the daemon and wait until it says the reload is over. */
@@ -273,7 +279,7 @@ Test(daemon_service, reload_notifies_reloading_with_its_start_then_ready) {
         cr_assert(ge(u64, usec, before), "MONOTONIC_USEC %llu is before the SIGHUP (%llu)", usec,
                   before);
         /* The next one ends the reload. */
-        notify_next(nfd, buf, sizeof(buf));
+        datagram_next(nfd, "notification", buf, sizeof(buf));
         ASSERT_HAS(buf, "READY=1");
         daemon_stop();
         close(nfd);
@@ -363,22 +369,6 @@ static bool can_enter_journal_namespace(void) {
         return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* The journal fields of one native-protocol datagram that has @field, within 20 s. */
-static void journal_until(int fd, const char *field, char *buf, size_t size) {
-        for (int i = 0; i < 64; i++) {
-                struct pollfd p = {fd, POLLIN, 0};
-                ssize_t n;
-
-                cr_assert(eq(int, poll(&p, 1, 20000), 1), "no journal entry within 20 s");
-                n = recv(fd, buf, size - 1, 0);
-                cr_assert(gt(int, (int) n, 0));
-                buf[n] = 0;
-                if (strstr(buf, field))
-                        return;
-        }
-        cr_fatal("no journal entry with %s", field);
-}
-
 Test(daemon_service, audit_journal_sends_records_with_memcap_fields) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         char buf[16384];
@@ -405,7 +395,8 @@ Test(daemon_service, audit_journal_sends_records_with_memcap_fields) {
         cr_assert(lt(int, mc_daemon_mmap(d, "/nope", 0, 0, MC_PROT_READ, 0, &id, NULL, &err), 0));
         mc_daemon_close(d);
 
-        journal_until(jfd, "MEMCAP_OUTCOME=error", buf, sizeof(buf));
+        /* The journal fields of one native-protocol datagram. */
+        datagram_until(jfd, "journal entry", 64, "MEMCAP_OUTCOME=error", buf, sizeof(buf));
         ASSERT_HAS(buf, "MEMCAP_CAPABILITY=");
         ASSERT_HAS(buf, "MEMCAP_OPERATION=");
         ASSERT_HAS(buf, "MEMCAP_ERROR_KIND=NotFound");
