@@ -114,3 +114,15 @@ const char *stats_reply(uint64_t id, const char *path, uint64_t offset, uint64_t
         return S("{\"status\":\"success\",\"data\":%s}",
                  mapping_json(id, path, offset, length, prot, flags, owner_pid));
 }
+
+void read_64k_pipelined(cl *c, const uint8_t *bytes, int id, int n, bool half_close) {
+        char *want = base64_read_reply(bytes, 65536);
+
+        mmap_ok(c, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":1}}");
+        pipeline_and_drain(c,
+                           S("{\"MmapRead\":{\"mmap_id\":%d,\"offset\":0,\"length\":65536,"
+                             "\"encoding\":\"base64\"}}",
+                             id),
+                           n, want, half_close);
+        free(want);
+}

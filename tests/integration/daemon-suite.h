@@ -32,3 +32,9 @@ const char *mapping_json(uint64_t id, const char *path, uint64_t offset, uint64_
 /* MmapStats' reply for that mapping, in an S() buffer. */
 const char *stats_reply(uint64_t id, const char *path, uint64_t offset, uint64_t length,
                         const char *prot, const char *flags, int owner_pid);
+
+/*
+ * Map /data/64k, which holds the 64 KiB at @bytes, on @c (it becomes mapping @id) and read all
+ * of it, base64, @n times with pipeline_and_drain().
+ */
+void read_64k_pipelined(cl *c, const uint8_t *bytes, int id, int n, bool half_close);

@@ -112,74 +112,69 @@ Test(daemon_service, check_config_accepts_a_good_file_and_binds_nothing) {
         free(out);
 }
 
-Test(daemon_service, check_config_names_the_line_and_column_of_a_wrong_value) {
-        char conf[300], want[400], *out;
+/* `memcapd -t @conf` exits with @code and says @has (and @also, unless NULL). */
+static void check_config(char *conf, int code, const char *has, const char *also) {
+        char *out;
 
-        path_in(conf, sizeof(conf), "bad.json");
-        /* Well-formed JSON, so the parser has nothing to say; the value is what is wrong. */
-        write_file(conf, "{\n  \"max_connections\": 10,\n  \"send_timeout\": \"5 s\"\n}\n",
-                   strlen("{\n  \"max_connections\": 10,\n  \"send_timeout\": \"5 s\"\n}\n"));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
-        snprintf(want, sizeof(want), "config '%s':3:19: \"send_timeout\" must be", conf);
-        ASSERT_HAS(out, want);
-        ASSERT_HAS(out, "test failed");
-        free(out);
-
-        /* Inside the capabilities: the member that is wrong. */
-        write_file(conf,
-                   "{\"capabilities\": {\n  \"0\": [\"FileRead\"],\n  \"1000\": [\"Fly\"]}}\n",
-                   strlen("{\"capabilities\": {\n  \"0\": [\"FileRead\"],\n  \"1000\": "
-                          "[\"Fly\"]}}\n"));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
-        snprintf(want, sizeof(want), "config '%s':3:11: \"capabilities\" lists", conf);
-        ASSERT_HAS(out, want);
-        free(out);
-
-        /* An unknown field is placed too. */
-        write_file(conf, "{\"root\": \"/x\",\n \"rooot\": \"/y\"}",
-                   strlen("{\"root\": \"/x\",\n \"rooot\": \"/y\"}"));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
-        snprintf(want, sizeof(want), "config '%s':2:11: \"rooot\" is not a configuration field",
-                 conf);
-        ASSERT_HAS(out, want);
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), code));
+        ASSERT_HAS(out, has);
+        if (also)
+                ASSERT_HAS(out, also);
         free(out);
 }
 
+/* @path holds @text and nothing else. */
+static void write_text(const char *path, const char *text) {
+        write_file(path, text, strlen(text));
+}
+
+Test(daemon_service, check_config_names_the_line_and_column_of_a_wrong_value) {
+        char conf[300], want[400];
+
+        path_in(conf, sizeof(conf), "bad.json");
+        /* Well-formed JSON, so the parser has nothing to say; the value is what is wrong. */
+        write_text(conf, "{\n  \"max_connections\": 10,\n  \"send_timeout\": \"5 s\"\n}\n");
+        snprintf(want, sizeof(want), "config '%s':3:19: \"send_timeout\" must be", conf);
+        check_config(conf, 12, want, "test failed");
+
+        /* Inside the capabilities: the member that is wrong. */
+        write_text(conf,
+                   "{\"capabilities\": {\n  \"0\": [\"FileRead\"],\n  \"1000\": [\"Fly\"]}}\n");
+        snprintf(want, sizeof(want), "config '%s':3:11: \"capabilities\" lists", conf);
+        check_config(conf, 12, want, NULL);
+
+        /* An unknown field is placed too. */
+        write_text(conf, "{\"root\": \"/x\",\n \"rooot\": \"/y\"}");
+        snprintf(want, sizeof(want), "config '%s':2:11: \"rooot\" is not a configuration field",
+                 conf);
+        check_config(conf, 12, want, NULL);
+}
+
 Test(daemon_service, check_config_reports_syntax_policy_and_missing_files) {
-        char conf[300], pol[300], text[600], want[400], *out;
+        char conf[300], pol[300], text[600], want[400];
 
         path_in(conf, sizeof(conf), "c.json");
-        write_file(conf, "{\"root\": \"/x\",\n  \"max_line\" 5}",
-                   strlen("{\"root\": \"/x\",\n  \"max_line\" 5}"));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
+        write_text(conf, "{\"root\": \"/x\",\n  \"max_line\" 5}");
         snprintf(want, sizeof(want), "config '%s':2:", conf);
-        ASSERT_HAS(out, want);
-        free(out);
+        check_config(conf, 12, want, NULL);
 
         /* The policy the file names is checked with it, with its own position. */
         path_in(pol, sizeof(pol), "policy.json");
-        write_file(pol, "{\"allow_fixed\": false,\n \"max_memory_usage\": \"4Gix\"}",
-                   strlen("{\"allow_fixed\": false,\n \"max_memory_usage\": \"4Gix\"}"));
+        write_text(pol, "{\"allow_fixed\": false,\n \"max_memory_usage\": \"4Gix\"}");
         snprintf(text, sizeof(text), "{\"root\": \"%s\", \"policy\": \"%s\"}", D.root, pol);
-        write_file(conf, text, strlen(text));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
+        write_text(conf, text);
         snprintf(want, sizeof(want), "%s:2:22: \"max_memory_usage\"", pol);
-        ASSERT_HAS(out, want);
-        free(out);
+        check_config(conf, 12, want, NULL);
 
         path_in(conf, sizeof(conf), "missing.json");
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 16));
-        ASSERT_HAS(out, "test failed");
-        free(out);
+        check_config(conf, 16, "test failed", NULL);
 
         /* An audit log in a directory that does not exist would fail the start. */
         path_in(conf, sizeof(conf), "c.json");
         snprintf(text, sizeof(text), "{\"root\": \"%s\", \"audit\": \"%s/no/such/dir/a\"}", D.root,
                  D.dir);
-        write_file(conf, text, strlen(text));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 16));
-        ASSERT_HAS(out, "/no/such/dir");
-        free(out);
+        write_text(conf, text);
+        check_config(conf, 16, "/no/such/dir", NULL);
 }
 
 /* ---- reopening on SIGHUP ------------------------------------------------------------------------
