@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -400,11 +401,17 @@ Test(daemon, anonymous_memory_reads_back_what_was_written) {
         cl_close(&c);
 }
 
-/* The MmapFd reply, its descriptor, and what the descriptor allows. */
-static int fetch_fd(cl *c, uint64_t id, const char *want_reply) {
+/*
+ * MmapFd of mapping @id: the reply says @offset, @length and @writable, and one close-on-exec
+ * descriptor comes with it, which is returned.
+ */
+static int fetch_fd(cl *c, uint64_t id, uint64_t offset, uint64_t length, bool writable) {
         int fd;
 
-        expect(c, S("{\"MmapFd\":{\"mmap_id\":%llu}}", (unsigned long long) id), want_reply);
+        expect(c, S("{\"MmapFd\":{\"mmap_id\":%" PRIu64 "}}", id),
+               S("{\"status\":\"success\",\"mmap_id\":%" PRIu64 ",\"offset\":%" PRIu64
+                 ",\"length\":%" PRIu64 ",\"writable\":%s}",
+                 id, offset, length, writable ? "true" : "false"));
         fd = cl_take_fd(c);
         cr_assert(ge(int, fd, 0), "no descriptor came with the MmapFd reply");
         cr_assert(eq(sz, c->n_fds, 0), "more than one descriptor came");
@@ -419,9 +426,7 @@ Test(daemon, mmap_fd_passes_a_descriptor_that_shares_the_daemons_data) {
 
         connect_to(&c);
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":3,\"shared\":true}}");
-        fd = fetch_fd(&c, 1,
-                      "{\"status\":\"success\",\"mmap_id\":1,\"offset\":0,\"length\":12288,"
-                      "\"writable\":true}");
+        fd = fetch_fd(&c, 1, 0, 12288, true);
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR));
         p = mmap(NULL, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         cr_assert(not(eq(ptr, p, MAP_FAILED)));
@@ -451,9 +456,7 @@ Test(daemon, mmap_fd_is_read_only_unless_the_mapping_is_shared_and_writable) {
 
         /* Private and writable: the copy-on-write data stays in the daemon. */
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[9]}}", OK);
-        fd = fetch_fd(&c, 1,
-                      "{\"status\":\"success\",\"mmap_id\":1,\"offset\":0,\"length\":12288,"
-                      "\"writable\":false}");
+        fd = fetch_fd(&c, 1, 0, 12288, false);
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY));
         cr_assert(eq(ptr, mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED));
         cr_assert(eq(int, errno, EACCES));
@@ -464,16 +467,12 @@ Test(daemon, mmap_fd_is_read_only_unless_the_mapping_is_shared_and_writable) {
         munmap(p, 4096);
         close(fd);
 
-        fd = fetch_fd(&c, 2,
-                      "{\"status\":\"success\",\"mmap_id\":2,\"offset\":0,\"length\":12288,"
-                      "\"writable\":false}");
+        fd = fetch_fd(&c, 2, 0, 12288, false);
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY));
         close(fd);
 
         /* An unaligned offset: map from the page below and skip the remainder. */
-        fd = fetch_fd(&c, 3,
-                      "{\"status\":\"success\",\"mmap_id\":3,\"offset\":5000,\"length\":3000,"
-                      "\"writable\":false}");
+        fd = fetch_fd(&c, 3, 5000, 3000, false);
         p = mmap(NULL, 3000 + 904, PROT_READ, MAP_SHARED, fd, 4096);
         cr_assert(not(eq(ptr, p, MAP_FAILED)));
         cr_assert(eq(int, p[904], pat(5000)));
@@ -492,9 +491,7 @@ Test(daemon, mmap_fd_of_anonymous_memory) {
         mmap_ok(&c, "{\"Mmap\":{\"length\":4096,\"prot\":3,\"shared\":true}}");
         mmap_ok(&c, "{\"Mmap\":{\"length\":4096,\"prot\":3}}");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":10,\"data\":[42]}}", OK);
-        fd = fetch_fd(&c, 1,
-                      "{\"status\":\"success\",\"mmap_id\":1,\"offset\":0,\"length\":4096,"
-                      "\"writable\":true}");
+        fd = fetch_fd(&c, 1, 0, 4096, true);
         p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         cr_assert(not(eq(ptr, p, MAP_FAILED)));
         cr_assert(eq(int, p[10], 42));
