@@ -2,6 +2,7 @@
 #include "daemon-suite.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Send @n copies of @req in one go, then read them all back; every reply must equal @want. */
-void pipeline_and_drain(cl *c, const char *req, int n, const char *want, bool half_close) {
+/* Send @n copies of @req (no newline), each as a line, in one go. */
+void send_copies(cl *c, const char *req, int n) {
         size_t len = strlen(req);
         char *batch = malloc((len + 1) * (size_t) n);
 
@@ -22,6 +23,11 @@ void pipeline_and_drain(cl *c, const char *req, int n, const char *want, bool ha
         /* A reader thread is not needed: the requests are small enough for the socket buffer. */
         cr_assert(eq(int, cl_send(c, batch, (len + 1) * (size_t) n), 0));
         free(batch);
+}
+
+/* Send @n copies of @req in one go, then read them all back; every reply must equal @want. */
+void pipeline_and_drain(cl *c, const char *req, int n, const char *want, bool half_close) {
+        send_copies(c, req, n);
         if (half_close)
                 cr_assert(eq(int, shutdown(c->fd, SHUT_WR), 0));
         for (int i = 0; i < n; i++) {
@@ -79,4 +85,44 @@ uint64_t daemon_cpu_ticks(void) {
                 2));
         free(st);
         return ut + stime;
+}
+
+char *base64_read_reply(const uint8_t *bytes, size_t n) {
+        char *b64 = base64(bytes, n);
+        size_t size = strlen(b64) + 64;
+        char *reply = malloc(size);
+
+        cr_assert(not(eq(ptr, reply, NULL)));
+        snprintf(reply, size, "{\"status\":\"success\",\"data\":\"%s\"}", b64);
+        free(b64);
+        return reply;
+}
+
+const char *mapping_json(uint64_t id, const char *path, uint64_t offset, uint64_t length,
+                         const char *prot, const char *flags, int owner_pid) {
+        cr_assert(eq(sz, strlen(prot), 3), "prot is like \"rw-\", not '%s'", prot);
+        return S("{\"id\":%" PRIu64 ",\"path\":%s%s%s,\"offset\":%" PRIu64 ",\"length\":%" PRIu64
+                 ",\"prot\":{\"read\":%s,\"write\":%s,\"exec\":%s},\"flags\":\"%s\","
+                 "\"owner_pid\":%d}",
+                 id, path ? "\"" : "", path ? path : "null", path ? "\"" : "", offset, length,
+                 prot[0] == 'r' ? "true" : "false", prot[1] == 'w' ? "true" : "false",
+                 prot[2] == 'x' ? "true" : "false", flags, owner_pid);
+}
+
+const char *stats_reply(uint64_t id, const char *path, uint64_t offset, uint64_t length,
+                        const char *prot, const char *flags, int owner_pid) {
+        return S("{\"status\":\"success\",\"data\":%s}",
+                 mapping_json(id, path, offset, length, prot, flags, owner_pid));
+}
+
+void read_64k_pipelined(cl *c, const uint8_t *bytes, int id, int n, bool half_close) {
+        char *want = base64_read_reply(bytes, 65536);
+
+        mmap_ok(c, "{\"Mmap\":{\"path\":\"/data/64k\",\"prot\":1}}");
+        pipeline_and_drain(c,
+                           S("{\"MmapRead\":{\"mmap_id\":%d,\"offset\":0,\"length\":65536,"
+                             "\"encoding\":\"base64\"}}",
+                             id),
+                           n, want, half_close);
+        free(want);
 }

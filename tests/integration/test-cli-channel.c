@@ -53,8 +53,7 @@ Test(cli_channel, send_stat_recv_through_memcapd) {
         run(&res, NULL,
             (const char *[]){"channel", "send", "cli", "one", "two", "three", "--socket", D.sock,
                              NULL});
-        ASSERT_EXIT(&res, 0);
-        run_result_done(&res);
+        EXPECT_RUN(&res, 0, NULL, NULL);
 
         run(&res, NULL,
             (const char *[]){"channel", "stat", "cli", "--json", "--socket", D.sock, NULL});
@@ -77,22 +76,17 @@ Test(cli_channel, send_stat_recv_through_memcapd) {
 
         run(&res, NULL,
             (const char *[]){"channel", "recv", "cli", "--count", "2", "--socket", D.sock, NULL});
-        ASSERT_EXIT(&res, 0);
-        cr_assert(eq(str, res.out, "one\ntwo\n"));
-        run_result_done(&res);
+        EXPECT_RUN(&res, 0, "one\ntwo\n", NULL);
 
         /* --count 0 takes what is there and ends normally when nothing more comes. */
         run(&res, NULL,
             (const char *[]){"channel", "recv", "cli", "--count", "0", "--timeout", "0", "--socket",
                              D.sock, NULL});
-        ASSERT_EXIT(&res, 0);
-        cr_assert(eq(str, res.out, "three\n"));
-        run_result_done(&res);
+        EXPECT_RUN(&res, 0, "three\n", NULL);
 
         /* Nothing left and the producers that sent it gone: PeerGone, at once. */
         run(&res, NULL, (const char *[]){"channel", "recv", "cli", "--socket", D.sock, NULL});
-        ASSERT_EXIT(&res, EXIT_KIND_BASE + MC_ERR_PEER_GONE);
-        run_result_done(&res);
+        EXPECT_RUN(&res, EXIT_KIND_BASE + MC_ERR_PEER_GONE, NULL, NULL);
 
         /* With a producer attached (ours), one message wanted and none in time: TimedOut. */
         {
@@ -114,8 +108,7 @@ Test(cli_channel, send_stat_recv_through_memcapd) {
                 run(&res, NULL,
                     (const char *[]){"channel", "recv", "cli", "--timeout", "50", "--socket",
                                      D.sock, NULL});
-                ASSERT_EXIT(&res, EXIT_KIND_BASE + MC_ERR_TIMED_OUT);
-                run_result_done(&res);
+                EXPECT_RUN(&res, EXIT_KIND_BASE + MC_ERR_TIMED_OUT, NULL, NULL);
                 cr_assert(eq(int, mc_channel_close(&prod, &e), 0));
                 mc_ctx_free(ctx);
         }
@@ -128,14 +121,11 @@ Test(cli_channel, send_reads_lines_of_stdin) {
 
         run(&res, "alpha\n\nbeta",
             (const char *[]){"channel", "send", "lines", "--socket", D.sock, NULL});
-        ASSERT_EXIT(&res, 0);
-        run_result_done(&res);
+        EXPECT_RUN(&res, 0, NULL, NULL);
         run(&res, NULL,
             (const char *[]){"channel", "recv", "lines", "-n", "3", "-t", "1000", "--socket",
                              D.sock, NULL});
-        ASSERT_EXIT(&res, 0);
-        cr_assert(eq(str, res.out, "alpha\n\nbeta\n"));
-        run_result_done(&res);
+        EXPECT_RUN(&res, 0, "alpha\n\nbeta\n", NULL);
         mcc_close(c);
 }
 
@@ -145,8 +135,7 @@ Test(cli_channel, errors) {
 
         run(&res, NULL,
             (const char *[]){"channel", "send", "err", "toolong", "--socket", D.sock, NULL});
-        ASSERT_EXIT(&res, EXIT_KIND_BASE + MC_ERR_INVALID_ARGUMENT);
-        run_result_done(&res);
+        EXPECT_RUN(&res, EXIT_KIND_BASE + MC_ERR_INVALID_ARGUMENT, NULL, NULL);
         run(&res, NULL, (const char *[]){"channel", "stat", "nothere", "--socket", D.sock, NULL});
         ASSERT_EXIT(&res, EXIT_KIND_BASE + MC_ERR_NOT_FOUND);
         cr_assert(not(eq(ptr, strstr(res.err, "no channel '/nothere'"), NULL)), "%s", res.err);
@@ -168,8 +157,7 @@ Test(cli_channel, errors) {
                 for (size_t k = 0; usage[i][k]; k++)
                         args[k] = usage[i][k];
                 run(&res, NULL, args);
-                ASSERT_EXIT(&res, EXIT_USAGE);
-                run_result_done(&res);
+                EXPECT_RUN(&res, EXIT_USAGE, NULL, NULL);
         }
         mcc_close(c);
 }
@@ -189,12 +177,9 @@ Test(cli_channel, named_shm_channel) {
         cr_assert(eq(int, mc_channel_create(ctx, name, &o, MC_CHANNEL_NONE, &ch, &e), 0), "%s",
                   e.message);
         run(&res, NULL, (const char *[]){"channel", "send", name, "--shm", "hello", NULL});
-        ASSERT_EXIT(&res, 0);
-        run_result_done(&res);
+        EXPECT_RUN(&res, 0, NULL, NULL);
         run(&res, NULL, (const char *[]){"channel", "recv", name, "--shm", "-t", "1000", NULL});
-        ASSERT_EXIT(&res, 0);
-        cr_assert(eq(str, res.out, "hello\n"));
-        run_result_done(&res);
+        EXPECT_RUN(&res, 0, "hello\n", NULL);
         cr_assert(eq(int, mc_channel_close(&ch, &e), 0));
         cr_assert(eq(int, mc_shared_unlink(ctx, name, &e), 0), "%s", e.message);
         mc_ctx_free(ctx);

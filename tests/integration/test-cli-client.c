@@ -16,6 +16,7 @@
 #include "mctest.h"
 #include "spawn.h"
 #include "memcapd.h"
+#include "fake-daemon.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -343,9 +344,7 @@ Test(cli_client, session_rejects_bad_lines) {
         /* A NUL byte in a line is refused, not cut off. */
         run_full(&r, "hello\0junk\n", 11, NULL, 0,
                  (const char *const[]){"client", "--socket", sock_path, "session", NULL});
-        ASSERT_EXIT(&r, 2);
-        ASSERT_HAS(r.err, "line 1 holds a NUL byte");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, "line 1 holds a NUL byte");
 }
 
 Test(cli_client, ranges_protect_advise_lock_and_sync) {
@@ -415,15 +414,11 @@ Test(cli_client, ranges_protect_advise_lock_and_sync) {
 
         /* Options a command does not take, and missing operands, are usage errors. */
         RUN(&r, "unmap", "1", "--offset", "4096");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "advise", "1");
-        ASSERT_EXIT(&r, 2);
-        ASSERT_HAS(r.err, "missing ADVICE");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, "missing ADVICE");
         RUN(&r, "lock", "1", "--prot", "r");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
 }
 
 Test(cli_client, read_text_escapes_control_characters) {
@@ -486,8 +481,7 @@ Test(cli_client, large_write_and_read_go_in_chunks) {
                           "(524288 bytes left); nothing was written");
         run_result_done(&r);
         RUN_IN(&r, "mmap --length 512KiB --prot rw\nwrite %1 --file /dev/null\n", "session");
-        ASSERT_EXIT(&r, 0);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, NULL, NULL);
         free(data);
 }
 
@@ -563,9 +557,7 @@ Test(cli_client, two_sessions_share_a_file) {
 
         /* Another process lists only its own mappings, unless it asks for every client's. */
         RUN(&r, "list");
-        ASSERT_EXIT(&r, 0);
-        cr_assert(eq(str, r.out, "ID  PATH  OFFSET  LENGTH  PROT  FLAGS  OWNER PID\n0 mappings\n"));
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, "ID  PATH  OFFSET  LENGTH  PROT  FLAGS  OWNER PID\n0 mappings\n", NULL);
         RUN(&r, "list", "--all");
         ASSERT_EXIT(&r, 0);
         snprintf(path, sizeof(path), " 1  /data/f       0      13  rw-   Shared  %9d\n1 mapping\n",
@@ -597,9 +589,7 @@ Test(cli_client, two_sessions_share_a_file) {
         close(a.in);
         a.in = -1;
         finish_child(&a, NULL, 0, &ra);
-        ASSERT_EXIT(&ra, 16);
-        ASSERT_HAS(ra.err, "MmapStats failed: ");
-        run_result_done(&ra);
+        EXPECT_RUN(&ra, 16, NULL, "MmapStats failed: ");
 
         client_root_path(path, sizeof(path), "/data/f");
         file = read_file(path, NULL);
@@ -611,15 +601,11 @@ Test(cli_client, one_shot_mappings_die_with_the_process) {
         run_result r;
 
         RUN(&r, "mmap", "/data/f", "--prot", "rw", "--shared");
-        ASSERT_EXIT(&r, 0);
-        cr_assert(eq(str, r.out, "id 1, length 13 (13 B)\n"));
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, "id 1, length 13 (13 B)\n", NULL);
 
         /* Another process sees only its own mappings... */
         RUN(&r, "list");
-        ASSERT_EXIT(&r, 0);
-        cr_assert(eq(str, r.out, "ID  PATH  OFFSET  LENGTH  PROT  FLAGS  OWNER PID\n0 mappings\n"));
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, "ID  PATH  OFFSET  LENGTH  PROT  FLAGS  OWNER PID\n0 mappings\n", NULL);
 
         /*
          * ...but with SystemInfo may list every client's, and so watch the daemon drop the
@@ -640,16 +626,11 @@ Test(cli_client, one_shot_mappings_die_with_the_process) {
 
         /* The next process does not own id 1, and the mapping is gone anyway. */
         RUN(&r, "read", "1");
-        ASSERT_EXIT(&r, 16);
-        cr_assert(eq(str, r.out, ""));
-        ASSERT_HAS(r.err, "memcap: MmapStats failed: ");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, "", "memcap: MmapStats failed: ");
 
         /* '%' needs a session. */
         RUN(&r, "read", "%");
-        ASSERT_EXIT(&r, 2);
-        ASSERT_HAS(r.err, "only in 'memcap client session'");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, "only in 'memcap client session'");
 }
 
 Test(cli_client, truncated_file_is_io_and_missing_input_not_found) {
@@ -679,13 +660,10 @@ Test(cli_client, truncated_file_is_io_and_missing_input_not_found) {
         run_result_done(&r);
 
         RUN_IN(&r, "mmap --length 4KiB --prot rw\nwrite % --file /nonexistent/input\n", "session");
-        ASSERT_EXIT(&r, 16);
-        ASSERT_HAS(r.err, "memcap: open '/nonexistent/input': No such file or directory\n");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, "memcap: open '/nonexistent/input': No such file or directory\n");
 
         RUN(&r, "hello");
-        ASSERT_EXIT(&r, 0);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, NULL, NULL);
 }
 
 /* ---- fd -------------------------------------------------------------------------------------- */
@@ -704,9 +682,7 @@ Test(cli_client, fd_maps_the_descriptor_and_dumps_it) {
         run_result_done(&r);
 
         RUN_IN(&r, "mmap /data/f --offset 7 --length 5\nfd % --raw\n", "session");
-        ASSERT_EXIT(&r, 0);
-        cr_assert(eq(str, r.out, "id 2, length 5 (5 B)\nworld"));
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, "id 2, length 5 (5 B)\nworld", NULL);
 
         RUN_IN(&r, "mmap /data/f --shared --prot rw\nfd % --json\n", "session");
         ASSERT_EXIT(&r, 0);
@@ -723,9 +699,7 @@ Test(cli_client, fd_maps_the_descriptor_and_dumps_it) {
         /* Without FdPass the daemon refuses: exit 11 with its reason. */
         run_full(&r, "mmap /data/f\nfd %\n", 17, NULL, SPAWN_NOBODY,
                  (const char *const[]){"client", "--socket", sock_path, "session", NULL});
-        ASSERT_EXIT(&r, 11);
-        ASSERT_HAS(r.err, "memcap: MmapFd failed: ");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 11, NULL, "memcap: MmapFd failed: ");
 }
 
 /* ---- raw ------------------------------------------------------------------------------------- */
@@ -831,10 +805,7 @@ Test(cli_client, usage_errors_exit_2) {
                 for (size_t k = 0; k < 6 && cases[i][k]; k++)
                         args[3 + k] = cases[i][k];
                 run_full(&r, NULL, 0, NULL, 0, args);
-                ASSERT_EXIT(&r, 2);
-                cr_assert(eq(str, r.out, ""));
-                ASSERT_HAS(r.err, "Try 'memcap client");
-                run_result_done(&r);
+                EXPECT_RUN(&r, 2, "", "Try 'memcap client");
         }
 
         RUN(&r, "mmap", "/data/f", "--prot", "wx");
@@ -842,36 +813,27 @@ Test(cli_client, usage_errors_exit_2) {
                           "to 7");
         run_result_done(&r);
         RUN_ENV(&r, NULL, "client");
-        ASSERT_EXIT(&r, 2);
-        ASSERT_HAS(r.err, "missing command");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, "missing command");
 }
 
 Test(cli_client, daemon_errors_map_to_exit_codes) {
         run_result r;
 
         RUN(&r, "mmap", "/data/missing");
-        ASSERT_EXIT(&r, 16);
-        ASSERT_HAS(r.err, "memcap: Mmap failed: ");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, "memcap: Mmap failed: ");
 
         RUN(&r, "mmap", "/data");
-        ASSERT_EXIT(&r, 12);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 12, NULL, NULL);
 
         /* Offsets past the end of the file are InvalidArgument; relative paths too. */
         RUN(&r, "mmap", "/data/f", "--offset", "1KiB");
-        ASSERT_EXIT(&r, 12);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 12, NULL, NULL);
         RUN(&r, "mmap", "data/f");
-        ASSERT_EXIT(&r, 12);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 12, NULL, NULL);
 
         /* An anonymous mapping needs a length, checked before connecting. */
         RUN_ENV(&r, NULL, "client", "--socket", "/nonexistent/sock", "mmap");
-        ASSERT_EXIT(&r, 2);
-        ASSERT_HAS(r.err, "needs --length");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, "needs --length");
 }
 
 Test(cli_client, missing_capability_exits_11_with_the_reason) {
@@ -889,8 +851,7 @@ Test(cli_client, missing_capability_exits_11_with_the_reason) {
 
         run_full(&r, NULL, 0, NULL, SPAWN_NOBODY,
                  (const char *const[]){"client", "--socket", sock_path, "mmap", "/data/f", NULL});
-        ASSERT_EXIT(&r, 0);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, NULL, NULL);
 }
 
 /* ---- socket selection
@@ -923,18 +884,14 @@ Test(cli_client, missing_daemon_is_not_found) {
                 close(fd);
         }
         RUN_ENV(&r, NULL, "client", "--socket", path, "hello");
-        ASSERT_EXIT(&r, 16);
-        ASSERT_HAS(r.err, "Connection refused (is memcapd running?");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, "Connection refused (is memcapd running?");
 
         /* A path too long for a socket address. */
         memset(path, 'a', 200);
         path[0] = '/';
         path[200] = 0;
         RUN_ENV(&r, NULL, "client", "--socket", path, "hello");
-        ASSERT_EXIT(&r, 12);
-        ASSERT_HAS(r.err, "is too long (at most 107 bytes)");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 12, NULL, "is too long (at most 107 bytes)");
 }
 
 Test(cli_client, socket_the_user_may_not_open_is_permission_denied) {
@@ -947,13 +904,10 @@ Test(cli_client, socket_the_user_may_not_open_is_permission_denied) {
         snprintf(path, sizeof(path), "%s/sock", dir);
         cr_assert(eq(int, link(sock_path, path), 0), "link: %s", strerror(errno));
         RUN_ENV(&r, NULL, "client", "--socket", path, "hello");
-        ASSERT_EXIT(&r, 0);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, NULL, NULL);
         run_full(&r, NULL, 0, NULL, SPAWN_NOBODY,
                  (const char *const[]){"client", "--socket", path, "hello", NULL});
-        ASSERT_EXIT(&r, 11);
-        ASSERT_HAS(r.err, "Permission denied");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 11, NULL, "Permission denied");
 }
 
 Test(cli_client, memcapd_socket_environment_and_socket_option) {
@@ -969,17 +923,13 @@ Test(cli_client, memcapd_socket_environment_and_socket_option) {
         /* --socket wins over the environment, before or after the command. */
         RUN_ENV(&r, ((const char *const[]){"MEMCAPD_SOCKET=/nonexistent/sock", NULL}), "client",
                 "--socket", sock_path, "hello");
-        ASSERT_EXIT(&r, 0);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, NULL, NULL);
         RUN_ENV(&r, ((const char *const[]){"MEMCAPD_SOCKET=/nonexistent/sock", NULL}), "client",
                 "hello", "-s", sock_path);
-        ASSERT_EXIT(&r, 0);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, NULL, NULL);
         RUN_ENV(&r, ((const char *const[]){env_set, NULL}), "client", "hello", "--socket",
                 "/nonexistent/sock");
-        ASSERT_EXIT(&r, 16);
-        ASSERT_HAS(r.err, "'/nonexistent/sock'");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, "'/nonexistent/sock'");
 
         /* An empty MEMCAPD_SOCKET is as if unset. */
         if (access("/run/memcap/memcapd.sock", F_OK) == 0)
@@ -1001,21 +951,15 @@ Test(cli_client, default_socket_follows_memcapd) {
         /* root: /run/memcap, whatever XDG_RUNTIME_DIR says. */
         RUN_ENV(&r, ((const char *const[]){"XDG_RUNTIME_DIR=/tmp/xdg-memcap-test", NULL}), "client",
                 "hello");
-        ASSERT_EXIT(&r, 16);
-        ASSERT_HAS(r.err, "'/run/memcap/memcapd.sock'");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, "'/run/memcap/memcapd.sock'");
 
         /* Other users: under XDG_RUNTIME_DIR when it is absolute, else /run/memcap. */
         run_full(&r, NULL, 0, (const char *const[]){"XDG_RUNTIME_DIR=/tmp/xdg-memcap-test", NULL},
                  SPAWN_NOBODY, (const char *const[]){"client", "hello", NULL});
-        ASSERT_EXIT(&r, 16);
-        ASSERT_HAS(r.err, "'/tmp/xdg-memcap-test/memcap/memcapd.sock'");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, "'/tmp/xdg-memcap-test/memcap/memcapd.sock'");
         run_full(&r, NULL, 0, (const char *const[]){"XDG_RUNTIME_DIR=relative", NULL}, SPAWN_NOBODY,
                  (const char *const[]){"client", "hello", NULL});
-        ASSERT_EXIT(&r, 16);
-        ASSERT_HAS(r.err, "'/run/memcap/memcapd.sock'");
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, "'/run/memcap/memcapd.sock'");
 }
 
 Test(cli_client, help_says_mappings_die_with_the_process) {
@@ -1058,81 +1002,21 @@ Test(cli_client, help_says_mappings_die_with_the_process) {
 
 /* ---- fake daemon ----------------------------------------------------------------------------- */
 
-/*
- * A daemon that answers each request line with the next of @replies (raw bytes, sent as they
- * are) and closes the connection after the last. Returns its pid; it serves one connection.
- * With @pass_fd, the first reply carries a descriptor of /dev/null.
- */
-static pid_t fake_daemon(const char *path, const char *const *replies, bool pass_fd) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        pid_t pid;
-
-        cr_assert(ge(int, lfd, 0));
-        set_sun_path(&sa, path);
-        cr_assert(eq(int, bind(lfd, (struct sockaddr *) &sa, sizeof(sa)), 0));
-        cr_assert(eq(int, listen(lfd, 4), 0));
-        pid = fork();
-        cr_assert(ge(int, pid, 0));
-        if (pid == 0) {
-                int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-                char buf[65536];
-                size_t have = 0;
-
-                if (c < 0)
-                        _exit(1);
-                for (size_t i = 0; replies[i]; i++) {
-                        /* Wait for one request line. */
-                        while (!memchr(buf, '\n', have)) {
-                                ssize_t n = read(c, buf + have, sizeof(buf) - have);
-                                if (n <= 0)
-                                        _exit(0);
-                                have += (size_t) n;
-                        }
-                        char *nl = memchr(buf, '\n', have);
-                        size_t used = (size_t) (nl - buf) + 1;
-                        memmove(buf, buf + used, have - used);
-                        have -= used;
-
-                        struct iovec iov = {(void *) replies[i], strlen(replies[i])};
-                        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-                        union {
-                                struct cmsghdr align;
-                                char b[CMSG_SPACE(sizeof(int) * 2)];
-                        } control;
-                        if (pass_fd && i == 0) {
-                                int fds[2] = {open("/dev/null", O_RDONLY | O_CLOEXEC),
-                                              open("/dev/null", O_RDONLY | O_CLOEXEC)};
-                                struct cmsghdr *cm;
-
-                                memset(&control, 0, sizeof(control));
-                                mh.msg_control = control.b;
-                                mh.msg_controllen = sizeof(control.b);
-                                cm = CMSG_FIRSTHDR(&mh);
-                                cm->cmsg_level = SOL_SOCKET;
-                                cm->cmsg_type = SCM_RIGHTS;
-                                cm->cmsg_len = CMSG_LEN(sizeof(fds));
-                                memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-                        }
-                        if (iov.iov_len > 0 && sendmsg(c, &mh, MSG_NOSIGNAL) < 0)
-                                _exit(1);
-                }
-                _exit(0);
-        }
-        close(lfd);
-        return pid;
-}
-
 static void fake_run_flags(run_result *r, const char *const *replies, bool pass_fd,
                            const char *input, spawn_flags flags, const char *const *args) {
         char path[400];
         const char *argv[16] = {"client", "--socket", path};
+        /* With @pass_fd, two descriptors with the first reply, where one is the most expected. */
+        static const unsigned fds[8] = {2};
+        size_t n = 0;
         pid_t pid;
         int status;
 
+        while (replies[n])
+                n++;
+        cr_assert(le(sz, n, ELEMENTSOF(fds)));
         snprintf(path, sizeof(path), "%s/fake.sock", tmpdir);
-        unlink(path);
-        pid = fake_daemon(path, replies, pass_fd);
+        pid = fake_daemon_start(path, replies, pass_fd ? fds : NULL);
         for (size_t i = 0; args[i]; i++) {
                 cr_assert(lt(sz, i + 3, ELEMENTSOF(argv) - 1));
                 argv[3 + i] = args[i];
@@ -1145,6 +1029,31 @@ static void fake_run_flags(run_result *r, const char *const *replies, bool pass_
 static void fake_run(run_result *r, const char *const *replies, bool pass_fd, const char *input,
                      const char *const *args) {
         fake_run_flags(r, replies, pass_fd, input, /* flags= */ 0, args);
+}
+
+/* One command against a fake daemon that sends @reply, and what memcap must do with it. */
+typedef struct fake_case {
+        const char *reply;
+        bool pass_fd;        /* the reply carries two descriptors */
+        const char *args[3]; /* the command, NULL-terminated */
+        int exit;            /* memcap's exit status */
+        const char *out;     /* all of stdout, or NULL */
+        const char *err;     /* all of stderr, or NULL */
+        const char *err_has; /* a part of stderr, or NULL */
+} fake_case;
+
+static void fake_expect(const fake_case *c) {
+        run_result r;
+
+        fake_run(&r, (const char *const[]){c->reply, NULL}, c->pass_fd, NULL, c->args);
+        ASSERT_EXIT(&r, c->exit);
+        if (c->out)
+                cr_assert(eq(str, r.out, (char *) c->out), "reply %s", c->reply);
+        if (c->err)
+                cr_assert(eq(str, r.err, (char *) c->err), "reply %s", c->reply);
+        if (c->err_has)
+                ASSERT_HAS(r.err, c->err_has);
+        run_result_done(&r);
 }
 
 Test(cli_client, malformed_replies_are_io_errors) {
@@ -1164,79 +1073,68 @@ Test(cli_client, malformed_replies_are_io_errors) {
                 {"", "memcapd closed the connection\n"},
                 {"{\"status\":\"succ", "memcapd closed the connection in the middle of a reply"},
         };
-        run_result r;
 
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                fake_run(&r, (const char *const[]){cases[i].reply, NULL}, false, NULL,
-                         (const char *const[]){"hello", NULL});
-                ASSERT_EXIT(&r, 21);
-                cr_assert(eq(str, r.out, ""));
-                ASSERT_HAS(r.err, cases[i].message);
-                run_result_done(&r);
-        }
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                fake_expect(&(const fake_case){.reply = cases[i].reply,
+                                               .args = {"hello"},
+                                               .exit = 21,
+                                               .out = "",
+                                               .err_has = cases[i].message});
 }
 
 Test(cli_client, daemon_messages_are_escaped_and_kinds_kept) {
-        run_result r;
+        static const fake_case cases[] = {
+                /* An escape sequence in the daemon's message must not reach the terminal. */
+                {.reply = "{\"status\":\"error\",\"kind\":\"PolicyViolation\","
+                          "\"message\":\"Munmap failed: \\u001b[2Jno\\nway\"}\n",
+                 .args = {"unmap", "3"},
+                 .exit = 18,
+                 .err = "memcap: Munmap failed: \\x1b[2Jno\\x0away\n"},
+                /* A message that does not name the call gets it. */
+                {.reply = "{\"status\":\"error\",\"kind\":\"InvalidArgument\","
+                          "\"message\":\"Msync: unknown field 'x'\",\"errno\":22}\n",
+                 .args = {"sync", "3"},
+                 .exit = 12,
+                 .err = "memcap: Msync failed: Msync: unknown field 'x'\n"},
+                /* permission_denied prints the reason. */
+                {.reply = "{\"status\":\"permission_denied\",\"kind\":"
+                          "\"PermissionDenied\",\"reason\":\"uid 7 lacks FdPass\"}\n",
+                 .args = {"fd", "3"},
+                 .exit = 11,
+                 .err = "memcap: MmapFd failed: uid 7 lacks FdPass\n"},
+        };
 
-        /* An escape sequence in the daemon's message must not reach the terminal. */
-        fake_run(&r,
-                 (const char *const[]){"{\"status\":\"error\",\"kind\":\"PolicyViolation\","
-                                       "\"message\":\"Munmap failed: \\u001b[2Jno\\nway\"}\n",
-                                       NULL},
-                 false, NULL, (const char *const[]){"unmap", "3", NULL});
-        ASSERT_EXIT(&r, 18);
-        cr_assert(eq(str, r.err, "memcap: Munmap failed: \\x1b[2Jno\\x0away\n"));
-        run_result_done(&r);
-
-        /* A message that does not name the call gets it; permission_denied prints the reason. */
-        fake_run(&r,
-                 (const char *const[]){"{\"status\":\"error\",\"kind\":\"InvalidArgument\","
-                                       "\"message\":\"Msync: unknown field 'x'\",\"errno\":22}\n",
-                                       NULL},
-                 false, NULL, (const char *const[]){"sync", "3", NULL});
-        ASSERT_EXIT(&r, 12);
-        cr_assert(eq(str, r.err, "memcap: Msync failed: Msync: unknown field 'x'\n"));
-        run_result_done(&r);
-        fake_run(&r,
-                 (const char *const[]){"{\"status\":\"permission_denied\",\"kind\":"
-                                       "\"PermissionDenied\",\"reason\":\"uid 7 lacks FdPass\"}\n",
-                                       NULL},
-                 false, NULL, (const char *const[]){"fd", "3", NULL});
-        ASSERT_EXIT(&r, 11);
-        cr_assert(eq(str, r.err, "memcap: MmapFd failed: uid 7 lacks FdPass\n"));
-        run_result_done(&r);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                fake_expect(&cases[i]);
 }
 
 Test(cli_client, descriptors_are_checked) {
-        run_result r;
+        static const fake_case cases[] = {
+                /* MmapFd's success without a descriptor is a broken daemon, not a crash. */
+                {.reply = "{\"status\":\"success\",\"mmap_id\":3,\"offset\":0,"
+                          "\"length\":5,\"writable\":false}\n",
+                 .args = {"fd", "3"},
+                 .exit = 21,
+                 .err_has = "no file descriptor came with it"},
+                /* Two descriptors where one is expected: the extra one is closed, /dev/null is
+                 * empty. */
+                {.reply = "{\"status\":\"success\",\"mmap_id\":3,\"offset\":0,"
+                          "\"length\":0,\"writable\":false}\n",
+                 .pass_fd = true,
+                 .args = {"fd", "3"},
+                 .exit = 0,
+                 .out = ""},
+                /* A descriptor with a reply that expects none is closed, and the reply still
+                 * counts. */
+                {.reply = "{\"status\":\"success\"}\n",
+                 .pass_fd = true,
+                 .args = {"unmap", "3"},
+                 .exit = 0,
+                 .out = "unmapped id 3\n"},
+        };
 
-        /* MmapFd's success without a descriptor is a broken daemon, not a crash. */
-        fake_run(&r,
-                 (const char *const[]){"{\"status\":\"success\",\"mmap_id\":3,\"offset\":0,"
-                                       "\"length\":5,\"writable\":false}\n",
-                                       NULL},
-                 false, NULL, (const char *const[]){"fd", "3", NULL});
-        ASSERT_EXIT(&r, 21);
-        ASSERT_HAS(r.err, "no file descriptor came with it");
-        run_result_done(&r);
-
-        /* Two descriptors where one is expected: the extra one is closed, /dev/null is empty. */
-        fake_run(&r,
-                 (const char *const[]){"{\"status\":\"success\",\"mmap_id\":3,\"offset\":0,"
-                                       "\"length\":0,\"writable\":false}\n",
-                                       NULL},
-                 true, NULL, (const char *const[]){"fd", "3", NULL});
-        ASSERT_EXIT(&r, 0);
-        cr_assert(eq(str, r.out, ""));
-        run_result_done(&r);
-
-        /* A descriptor with a reply that expects none is closed, and the reply still counts. */
-        fake_run(&r, (const char *const[]){"{\"status\":\"success\"}\n", NULL}, true, NULL,
-                 (const char *const[]){"unmap", "3", NULL});
-        ASSERT_EXIT(&r, 0);
-        cr_assert(eq(str, r.out, "unmapped id 3\n"));
-        run_result_done(&r);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                fake_expect(&cases[i]);
 }
 
 /*
@@ -1265,9 +1163,8 @@ Test(cli_client, failed_output_names_the_write_error) {
                         args[4] = NULL;
                 fake_run_flags(&r, (const char *const[]){reply, NULL}, false, NULL,
                                SPAWN_STDOUT_FULL, args);
-                ASSERT_EXIT(&r, 13);
-                ASSERT_HAS(r.err, "memcap: write to standard output: No space left on device\n");
-                run_result_done(&r);
+                EXPECT_RUN(&r, 13, NULL,
+                           "memcap: write to standard output: No space left on device\n");
         }
 }
 

@@ -112,6 +112,14 @@ static void term_type_eof(term *t) {
         term_type(t, "\x04");
 }
 
+/* Type the command @line, wait for @want (unless NULL) and then for the next prompt. */
+static void term_command(term *t, size_t *at, const char *line, const char *want) {
+        term_type(t, line);
+        if (want)
+                term_expect(t, at, want);
+        term_expect(t, at, "memcap> ");
+}
+
 /* Wait for the session to end; its exit status. */
 static int term_finish(term *t) {
         int status = mct_wait_pid(t->pid, 20000);
@@ -134,22 +142,13 @@ Test(cli_repl, prompts_runs_commands_and_survives_errors) {
 
         term_start(&t, (const char *const[]){"client", "--socket", D.sock, NULL});
         term_expect(&t, &at, "memcap> ");
-        term_type(&t, "hello\n");
-        term_expect(&t, &at, "daemon        memcapd");
-        term_expect(&t, &at, "memcap> ");
+        term_command(&t, &at, "hello\n", "daemon        memcapd");
         /* An error ends the command, not the session. */
-        term_type(&t, "frobnicate\n");
-        term_expect(&t, &at, "unknown command 'frobnicate'");
-        term_expect(&t, &at, "memcap> ");
-        term_type(&t, "read 999\n");
-        term_expect(&t, &at, "MmapStats failed");
-        term_expect(&t, &at, "memcap> ");
+        term_command(&t, &at, "frobnicate\n", "unknown command 'frobnicate'");
+        term_command(&t, &at, "read 999\n", "MmapStats failed");
         /* The session's mappings live on between lines: % names the last one. */
-        term_type(&t, "mmap /data/f --shared --prot rw\n");
-        term_expect(&t, &at, "memcap> ");
-        term_type(&t, "read % --length 5\n");
-        term_expect(&t, &at, "hello");
-        term_expect(&t, &at, "memcap> ");
+        term_command(&t, &at, "mmap /data/f --shared --prot rw\n", NULL);
+        term_command(&t, &at, "read % --length 5\n", "hello");
         term_type_eof(&t);
         cr_assert(eq(int, term_finish(&t), 0));
 
@@ -170,9 +169,7 @@ Test(cli_repl, session_at_a_terminal_is_interactive_and_quit_ends_it) {
 
         term_start(&t, (const char *const[]){"client", "--socket", D.sock, "session", NULL});
         term_expect(&t, &at, "memcap> ");
-        term_type(&t, "stats 12345\n");
-        term_expect(&t, &at, "MmapStats failed");
-        term_expect(&t, &at, "memcap> ");
+        term_command(&t, &at, "stats 12345\n", "MmapStats failed");
         term_type(&t, "quit\n");
         cr_assert(eq(int, term_finish(&t), 0));
 }

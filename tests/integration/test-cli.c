@@ -126,13 +126,11 @@ Test(cli, unknown_command_is_usage_error) {
         run_result_done(&r);
 
         RUN(&r, "help", "frobnicate");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
 
         /* No command at all. */
         RUN(&r, "--audit", "/dev/null");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
 }
 
 Test(cli, unknown_option_is_usage_error) {
@@ -156,14 +154,10 @@ Test(cli, unknown_option_is_usage_error) {
 
         /* An option missing its value names the option. */
         RUN(&r, "map", "/etc/hostname", "--offset");
-        ASSERT_EXIT(&r, 2);
-        cr_assert(not(eq(ptr, strstr(r.err, "'--offset' requires an argument"), NULL)), "%s",
-                  r.err);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, "'--offset' requires an argument");
 
         RUN(&r, "--policy");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
 }
 
 Test(cli, global_policy_is_enforced) {
@@ -186,9 +180,7 @@ Test(cli, global_policy_is_enforced) {
         /* A policy file that cannot be loaded stops before the command runs. */
         tmp_path(policy, sizeof(policy), "missing.json");
         RUN(&r, "--policy", policy, "map", file);
-        ASSERT_EXIT(&r, 16);
-        cr_assert(eq(str, r.out, ""));
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, "", NULL);
 }
 
 Test(cli, global_audit_records_the_commands_operations) {
@@ -260,14 +252,15 @@ Test(cli, maps_of_self_lists_stack_and_binary) {
         run_result_done(&r);
 }
 
-static const json_t *find_mapping(const json_t *a, const char *path) {
+/* The element of the array @a whose string member @key is @value, or NULL. */
+static const json_t *find_by(const json_t *a, const char *key, const char *value) {
         size_t i;
-        json_t *m;
+        json_t *e;
 
-        json_array_foreach(a, i, m) {
-                const char *p = json_string_value(json_object_get(m, "path"));
-                if (p && streq(p, path))
-                        return m;
+        json_array_foreach(a, i, e) {
+                const char *v = json_string_value(json_object_get(e, key));
+                if (v && streq(v, value))
+                        return e;
         }
         return NULL;
 }
@@ -316,7 +309,7 @@ Test(cli, maps_json_has_every_field) {
         }
         cr_assert(stack);
         cr_assert(anon);
-        m = (json_t *) find_mapping(a, self);
+        m = (json_t *) find_by(a, "path", self);
         cr_assert(not(eq(ptr, m, NULL)), "no mapping of %s", self);
         cr_assert(eq(str, (char *) json_string_value(json_object_get(m, "kind")), "file"));
         cr_assert(gt(i64, json_integer_value(json_object_get(m, "inode")), 0));
@@ -351,14 +344,14 @@ Test(cli, maps_of_another_process_with_odd_paths) {
         RUN(&r, "maps", pid, "--json");
         ASSERT_EXIT(&r, 0);
         a = parse_json(r.out);
-        m = find_mapping(a, spaced);
+        m = find_by(a, "path", spaced);
         cr_assert(not(eq(ptr, (void *) m, NULL)), "'%s' not found in %s", spaced, r.out);
         cr_assert(eq(str, (char *) json_string_value(json_object_get(m, "kind")), "file"));
         cr_assert(is_type(JSON_TRUE, json_object_get(m, "shared")));
         cr_assert(is_type(JSON_FALSE, json_object_get(m, "write")));
         cr_assert(eq(i64, json_integer_value(json_object_get(m, "size")),
                      (json_int_t) getpagesize()));
-        m = find_mapping(a, gone);
+        m = find_by(a, "path", gone);
         cr_assert(not(eq(ptr, (void *) m, NULL)), "'%s' not found in %s", gone, r.out);
         cr_assert(eq(str, (char *) json_string_value(json_object_get(m, "kind")), "deleted"));
         cr_assert(is_type(JSON_TRUE, json_object_get(m, "deleted")));
@@ -393,8 +386,7 @@ Test(cli, maps_rejects_bad_pids) {
                 run_result_done(&r);
         }
         RUN(&r, "maps", "1", "2");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
 }
 
 Test(cli, maps_of_missing_process_is_not_found) {
@@ -418,9 +410,7 @@ Test(cli, maps_of_missing_process_is_not_found) {
         run_result_done(&r);
 
         RUN(&r, "maps", pid, "--json");
-        ASSERT_EXIT(&r, 16);
-        cr_assert(eq(str, r.out, ""));
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, "", NULL);
 }
 
 /* Run memcap as the unprivileged user "nobody". */
@@ -544,12 +534,9 @@ Test(cli, map_offset_and_length_unaligned) {
 
         /* Past the end is the library's InvalidArgument, with the file size in the message. */
         RUN(&r, "map", "--offset", "100000", file);
-        ASSERT_EXIT(&r, 12);
-        cr_assert(eq(str, r.out, ""));
-        run_result_done(&r);
+        EXPECT_RUN(&r, 12, "", NULL);
         RUN(&r, "map", "--offset", "4096", "--length", "1MiB", file);
-        ASSERT_EXIT(&r, 12);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 12, NULL, NULL);
         free(data);
 }
 
@@ -696,12 +683,10 @@ Test(cli, map_directory_and_missing_file_fail) {
         run_result_done(&r);
 
         RUN(&r, "map");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
 
         RUN(&r, "map", "--raw", "--json", missing);
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
 }
 
 Test(cli, map_rejects_bad_sizes) {
@@ -859,14 +844,11 @@ Test(cli, policy_check_bad_file_names_line_and_column) {
         run_result_done(&r);
 
         RUN(&r, "policy", "check", "--json", file);
-        ASSERT_EXIT(&r, 12);
-        cr_assert(eq(str, r.out, ""));
-        run_result_done(&r);
+        EXPECT_RUN(&r, 12, "", NULL);
 
         write_file(file, "{\"allow_fixed\": true,", 21);
         RUN(&r, "policy", "check", file);
-        ASSERT_EXIT(&r, 12);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 12, NULL, NULL);
 }
 
 Test(cli, policy_default_and_usage) {
@@ -882,14 +864,11 @@ Test(cli, policy_default_and_usage) {
         run_result_done(&r);
 
         RUN(&r, "policy");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "policy", "lint", "x");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "policy", "check");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
 }
 
 /* ---- audit ----------------------------------------------------------------------------------- */
@@ -953,37 +932,30 @@ Test(cli, audit_prints_every_record_and_flags_garbage) {
 }
 
 Test(cli, audit_filters) {
+        static const struct {
+                const char *args[5]; /* NULL-terminated */
+                size_t lines;
+                const char *has; /* in the output, or NULL */
+        } cases[] = {
+                {{"--op", "mmap"}, 1, " mmap "},
+                {{"--outcome", "denied"}, 1, " mprotect "},
+                {{"--capability", "core.signal"}, 1, " signal_send "},
+                {{"--pid", "77"}, 2, NULL},
+                {{"--kind", "NotFound"}, 1, " signal_send "},
+                /* Filters combine. */
+                {{"--pid", "4242", "--outcome", "ok"}, 1, " mmap "},
+        };
         run_result r;
 
-        run_audit(&r, (const char *const[]){"--op", "mmap", NULL}, 21);
-        cr_assert(eq(sz, count_lines(r.out), 1));
-        cr_assert(not(eq(ptr, strstr(r.out, " mmap "), NULL)));
-        run_result_done(&r);
-
-        run_audit(&r, (const char *const[]){"--outcome", "denied", NULL}, 21);
-        cr_assert(eq(sz, count_lines(r.out), 1));
-        cr_assert(not(eq(ptr, strstr(r.out, " mprotect "), NULL)));
-        run_result_done(&r);
-
-        run_audit(&r, (const char *const[]){"--capability", "core.signal", NULL}, 21);
-        cr_assert(eq(sz, count_lines(r.out), 1));
-        cr_assert(not(eq(ptr, strstr(r.out, " signal_send "), NULL)));
-        run_result_done(&r);
-
-        run_audit(&r, (const char *const[]){"--pid", "77", NULL}, 21);
-        cr_assert(eq(sz, count_lines(r.out), 2));
-        run_result_done(&r);
-
-        run_audit(&r, (const char *const[]){"--kind", "NotFound", NULL}, 21);
-        cr_assert(eq(sz, count_lines(r.out), 1));
-        cr_assert(not(eq(ptr, strstr(r.out, " signal_send "), NULL)));
-        run_result_done(&r);
-
-        /* Filters combine. */
-        run_audit(&r, (const char *const[]){"--pid", "4242", "--outcome", "ok", NULL}, 21);
-        cr_assert(eq(sz, count_lines(r.out), 1));
-        cr_assert(not(eq(ptr, strstr(r.out, " mmap "), NULL)));
-        run_result_done(&r);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                run_audit(&r, cases[i].args, 21);
+                cr_assert(eq(sz, count_lines(r.out), cases[i].lines), "%s %s: %s", cases[i].args[0],
+                          cases[i].args[1], r.out);
+                if (cases[i].has)
+                        cr_assert(not(eq(ptr, strstr(r.out, cases[i].has), NULL)), "%s %s: %s",
+                                  cases[i].args[0], cases[i].args[1], r.out);
+                run_result_done(&r);
+        }
 
         run_audit(&r, (const char *const[]){"--pid", "4242", "--op", "shm_open", NULL}, 21);
         cr_assert(eq(str, r.out, ""));
@@ -1066,37 +1038,20 @@ Test(cli, audit_usage_and_missing_file) {
         run_result r;
 
         RUN(&r, "audit", "--outcome", "maybe", "-");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "audit", "--kind", "Nope", "-");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "audit", "--pid", "-1", "-");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "audit");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
 
         tmp_path(missing, sizeof(missing), "nolog");
         RUN(&r, "audit", missing);
-        ASSERT_EXIT(&r, 16);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, NULL);
 }
 
 /* ---- shm ------------------------------------------------------------------------------------- */
-
-static const json_t *find_shm(const json_t *a, const char *name) {
-        size_t i;
-        json_t *e;
-
-        json_array_foreach(a, i, e) {
-                const char *n = json_string_value(json_object_get(e, "name"));
-                if (n && streq(n, name))
-                        return e;
-        }
-        return NULL;
-}
 
 Test(cli, shm_roundtrip) {
         char name[128], slashed[130];
@@ -1137,7 +1092,7 @@ Test(cli, shm_roundtrip) {
         RUN(&r, "shm", "ls", "--json");
         ASSERT_EXIT(&r, 0);
         o = parse_json(r.out);
-        e = find_shm(o, slashed);
+        e = find_by(o, "name", slashed);
         cr_assert(not(eq(ptr, (void *) e, NULL)), "%s not listed: %s", slashed, r.out);
         cr_assert(eq(i64, json_integer_value(json_object_get(e, "size")), 8192));
         cr_assert(eq(str, (char *) json_string_value(json_object_get(e, "mode")), "0640"));
@@ -1152,19 +1107,16 @@ Test(cli, shm_roundtrip) {
         run_result_done(&r);
 
         RUN(&r, "shm", "rm", name);
-        ASSERT_EXIT(&r, 0);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, NULL, NULL);
 
         RUN(&r, "shm", "info", name);
-        ASSERT_EXIT(&r, 16);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, NULL);
         RUN(&r, "shm", "rm", name);
-        ASSERT_EXIT(&r, 16);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 16, NULL, NULL);
         RUN(&r, "shm", "ls", "--json");
         ASSERT_EXIT(&r, 0);
         o = parse_json(r.out);
-        cr_assert(eq(ptr, (void *) find_shm(o, slashed), NULL));
+        cr_assert(eq(ptr, (void *) find_by(o, "name", slashed), NULL));
         json_decref(o);
         run_result_done(&r);
 }
@@ -1175,8 +1127,7 @@ Test(cli, shm_create_twice_already_exists) {
 
         MC_TEST_NAME(name, "shm");
         RUN(&r, "shm", "create", name, "--size", "4096");
-        ASSERT_EXIT(&r, 0);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 0, NULL, NULL);
         RUN(&r, "shm", "create", name, "--size", "4096");
         ASSERT_EXIT(&r, 15);
         cr_assert(eq(int, strncmp(r.err, "memcap: ", 8), 0));
@@ -1193,11 +1144,9 @@ Test(cli, shm_invalid_names) {
                 cr_assert(eq(int, strncmp(r.err, "memcap: ", 8), 0));
                 run_result_done(&r);
                 RUN(&r, "shm", "info", bad[i]);
-                ASSERT_EXIT(&r, 12);
-                run_result_done(&r);
+                EXPECT_RUN(&r, 12, NULL, NULL);
                 RUN(&r, "shm", "rm", bad[i]);
-                ASSERT_EXIT(&r, 12);
-                run_result_done(&r);
+                EXPECT_RUN(&r, 12, NULL, NULL);
         }
 }
 
@@ -1216,7 +1165,7 @@ Test(cli, shm_ls_marks_non_regular_entries) {
         RUN(&r, "shm", "ls", "--json");
         ASSERT_EXIT(&r, 0);
         o = parse_json(r.out);
-        e = find_shm(o, slashed);
+        e = find_by(o, "name", slashed);
         cr_assert(not(eq(ptr, (void *) e, NULL)));
         cr_assert(is_type(JSON_FALSE, json_object_get(e, "regular")));
         cr_assert(eq(str, (char *) json_string_value(json_object_get(e, "type")), "directory"));
@@ -1235,23 +1184,17 @@ Test(cli, shm_usage_errors) {
 
         MC_TEST_NAME(name, "shm");
         RUN(&r, "shm");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "shm", "grow", name);
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "shm", "create", name); /* no --size */
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "shm", "create", name, "--size", "lots");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "shm", "create", name, "--size", "4096", "--mode", "9");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         RUN(&r, "shm", "info");
-        ASSERT_EXIT(&r, 2);
-        run_result_done(&r);
+        EXPECT_RUN(&r, 2, NULL, NULL);
         /* None of these created anything. */
         cr_assert(lt(int, shm_open(name, O_RDONLY, 0), 0));
         cr_assert(eq(int, errno, ENOENT));

@@ -9,6 +9,7 @@
 
 #include "mctest.h"
 #include "memcapd.h"
+#include "fake-daemon.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -128,15 +129,21 @@ Test(client_lib, descriptor_maps_the_same_pages) {
         mc_daemon_close(d);
 }
 
-Test(client_lib, call_passes_any_call_and_returns_the_reply) {
+/* MmapList through mc_daemon_call() on @d, which has no mapping: the reply, exactly. */
+static void expect_no_mappings(mc_daemon *d) {
         mc_error err = MC_ERROR_INIT;
-        mc_daemon *d = connect_or_die();
         char *reply = NULL;
 
         cr_assert(eq(int, mc_daemon_call(d, "MmapList", NULL, &reply, NULL, &err), 0), "%s",
                   err.message);
         cr_assert(eq(str, reply, "{\"status\":\"success\",\"data\":[]}"));
         free(reply);
+}
+
+Test(client_lib, call_passes_any_call_and_returns_the_reply) {
+        mc_daemon *d = connect_or_die();
+
+        expect_no_mappings(d);
         mc_daemon_close(d);
 }
 
@@ -256,10 +263,7 @@ Test(client_lib, bad_arguments_send_nothing) {
         cr_assert(eq(int, mc_daemon_munmap(d, UINT64_MAX, &err), -EINVAL));
         cr_assert(eq(ptr, reply, NULL));
         /* Nothing went out: the next reply is the answer to the next call. */
-        cr_assert(eq(int, mc_daemon_call(d, "MmapList", NULL, &reply, NULL, &err), 0), "%s",
-                  err.message);
-        cr_assert(eq(str, reply, "{\"status\":\"success\",\"data\":[]}"));
-        free(reply);
+        expect_no_mappings(d);
         mc_daemon_close(d);
 }
 
@@ -306,61 +310,10 @@ Test(client_lib, default_socket_is_the_environment_first) {
 /* ---- a fake daemon ------------------------------------------------------------------------------
  */
 
-/*
- * Listen on <dir>/fake and fork a child that accepts one connection and answers each request
- * line with the next of @replies (sent as they are), with a descriptor of /dev/null when
- * @pass_fd, then closes. Returns the child's pid.
- */
-static pid_t fake_daemon(char *path, size_t size, const char *const *replies, bool pass_fd) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int lfd;
-        pid_t pid;
-
+/* A fake daemon (fake_daemon_start()) on <dir>/fake, its path in @path. */
+static pid_t fake_daemon(char *path, size_t size, const char *const *replies, const unsigned *fds) {
         snprintf(path, size, "%s/fake", D.dir);
-        unlink(path);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        cr_assert(ge(int, lfd, 0));
-        cr_assert(eq(int, bind(lfd, (struct sockaddr *) &sa, sizeof(sa)), 0));
-        cr_assert(eq(int, listen(lfd, 1), 0));
-        pid = fork();
-        cr_assert(ge(int, pid, 0));
-        if (pid == 0) {
-                int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-                char ch;
-
-                alarm(20);
-                for (; c >= 0 && *replies; replies++) {
-                        union {
-                                struct cmsghdr align;
-                                char buf[CMSG_SPACE(sizeof(int))];
-                        } control;
-                        struct iovec iov = {(void *) *replies, strlen(*replies)};
-                        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-                        int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                        /* Wait for the request's newline. */
-                        while (read(c, &ch, 1) == 1 && ch != '\n')
-                                ;
-                        if (pass_fd) {
-                                struct cmsghdr *cm;
-
-                                mh.msg_control = control.buf;
-                                mh.msg_controllen = sizeof(control.buf);
-                                cm = CMSG_FIRSTHDR(&mh);
-                                cm->cmsg_level = SOL_SOCKET;
-                                cm->cmsg_type = SCM_RIGHTS;
-                                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                                memcpy(CMSG_DATA(cm), &nfd, sizeof(int));
-                        }
-                        if (sendmsg(c, &mh, MSG_NOSIGNAL) < 0)
-                                _exit(1);
-                        close(nfd);
-                }
-                _exit(0);
-        }
-        close(lfd);
-        return pid;
+        return fake_daemon_start(path, replies, fds);
 }
 
 static void fake_reap(pid_t pid) {
@@ -386,7 +339,7 @@ Test(client_lib, daemon_text_is_escaped_and_unknown_kinds_are_io) {
                                   "{\"status\":\"error\",\"kind\":\"Bogus\",\"message\":\"m\"}\n",
                                   "{\"status\":\"success\",\"mmap_id\":\"one\"}\n",
                                   "{\"status\":\"success\",\"data\":\"AAAA\"}\n", NULL},
-                          false);
+                          NULL);
         cr_assert(eq(int, mc_daemon_connect(path, &d, &err), 0), "%s", err.message);
         cr_assert(eq(int, mc_daemon_munmap(d, 3, &err), -EPERM));
         cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
@@ -428,7 +381,7 @@ Test(client_lib, descriptors_go_with_their_reply_only) {
                         "{\"status\":\"success\",\"mmap_id\":3}\n",
                         "{\"status\":\"error\",\"kind\":\"NotFound\",\"message\":\"x\"}\n",
                         "{\"status\":\"succ", NULL},
-                true);
+                (const unsigned[]){1, 1, 1});
         cr_assert(eq(int, mc_daemon_connect(path, &d, &err), 0));
         cr_assert(eq(int, mc_daemon_mmap_fd(d, 3, &fd, &err), 0), "%s", err.message);
         cr_assert(ge(int, fd, 0));

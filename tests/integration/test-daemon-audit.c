@@ -42,16 +42,7 @@
 
 /* Send @n copies of @line (no newline) in one go and check every reply starts with @prefix. */
 static void flood(cl *c, const char *line, int n, const char *prefix) {
-        size_t len = strlen(line);
-        char *batch = malloc((len + 1) * (size_t) n);
-
-        cr_assert(not(eq(ptr, batch, NULL)));
-        for (int i = 0; i < n; i++) {
-                memcpy(batch + (len + 1) * (size_t) i, line, len);
-                batch[(len + 1) * (size_t) i + len] = '\n';
-        }
-        cr_assert(eq(int, cl_send(c, batch, (len + 1) * (size_t) n), 0));
-        free(batch);
+        send_copies(c, line, n);
         for (int i = 0; i < n; i++)
                 cr_assert(starts_with(recv_line(c), prefix), "reply %d: %s", i, c->line);
 }

@@ -186,6 +186,15 @@ static mcc *conn_open(mc_error *e) {
         return mcc_open(D.sock, &c, e) < 0 ? NULL : c;
 }
 
+/* A connection to the daemon, or the test fails. */
+static mcc *conn_ok(void) {
+        mc_error e = MC_ERROR_INIT;
+        mcc *c = conn_open(&e);
+
+        cr_assert(not(eq(ptr, c, NULL)), "%s", e.message);
+        return c;
+}
+
 /* One call; the descriptor of a successful reply in *@ret_fd (-EBADF when none came). */
 static int chan_call(mcc *c, const char *call, const char *args_json, json_t **ret_reply,
                      int *ret_fd, mc_error *e) {
@@ -245,12 +254,10 @@ static void create_ok(mcc *c, const char *args) {
 
 /* A daemon that grants Channel (CHANNEL_CAPS), a connection, and the channel @create_args. */
 static mcc *daemon_with_channel(const char *create_args) {
-        mc_error e = MC_ERROR_INIT;
         mcc *c;
 
         daemon_start_with_policy(CHANNEL_CAPS, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)), "%s", e.message);
+        c = conn_ok();
         create_ok(c, create_args);
         return c;
 }
@@ -412,8 +419,7 @@ Test(daemon_channel, capability_is_off_by_default) {
         mcc *c;
 
         daemon_start_with_policy(NULL, NULL);
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)));
+        c = conn_ok();
         expect_error(c, "ChannelCreate", "{\"name\": \"a\", \"max_message\": 8}",
                      MC_ERR_PERMISSION_DENIED, "lacks Channel");
         expect_error(c, "ChannelOpen", "{\"name\": \"a\", \"role\": \"consumer\"}",
@@ -437,8 +443,7 @@ Test(daemon_channel, hostile_requests) {
         need_root();
         daemon_start_with_policy(CHANNEL_CAPS ", \"max_bytes_per_client\": \"256KiB\"",
                                  "{\"allowed_shared_memory\": [\"ok-*\"]}");
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)));
+        c = conn_ok();
         expect_error(c, "ChannelCreate", "{\"name\": \"nope\", \"max_message\": 8}",
                      MC_ERR_POLICY_VIOLATION, "allowed_shared_memory");
         expect_error(c, "ChannelCreate", "{\"name\": \"ok-a/b\", \"max_message\": 8}",
@@ -528,8 +533,7 @@ Test(daemon_channel, creator_exit_forgets_the_name_not_the_ends) {
         daemon_start_with_policy(CHANNEL_CAPS, NULL);
         cr_assert(eq(int, mc_ctx_new(&ctx, &e), 0));
         creator = spawn_as(0, hold_channel, "short");
-        c = conn_open(&e);
-        cr_assert(not(eq(ptr, c, NULL)));
+        c = conn_ok();
         /* Bounded wait until the creator made it. */
         end = mct_now_ms() + WAIT_MS;
         while ((r = open_end(ctx, c, "short", MC_CHANNEL_PRODUCER, &prod, &e)) == -ENOENT &&

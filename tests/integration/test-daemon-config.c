@@ -182,12 +182,9 @@ Test(daemon_config, file_read_alone_maps_read_only) {
         cr_assert(eq(u64, peer_mmap(&b, "{\"Mmap\":{\"length\":4096,\"prot\":1}}"), 3));
         peer_expect(&b, "{\"MmapStats\":{\"mmap_id\":1}}", NOT_FOUND("MmapStats", 1));
         peer_expect(&b, "{\"MmapList\":{}}",
-                    S("{\"status\":\"success\",\"data\":[{\"id\":2,\"path\":\"/data/small\","
-                      "\"offset\":0,\"length\":16,\"prot\":{\"read\":true,\"write\":false,"
-                      "\"exec\":false},\"flags\":\"Private\",\"owner_pid\":%d},{\"id\":3,"
-                      "\"path\":null,\"offset\":0,\"length\":4096,\"prot\":{\"read\":true,"
-                      "\"write\":false,\"exec\":false},\"flags\":\"Private\",\"owner_pid\":%d}]}",
-                      b.pid, b.pid));
+                    S("{\"status\":\"success\",\"data\":[%s,%s]}",
+                      mapping_json(2, "/data/small", 0, 16, "r--", "Private", b.pid),
+                      mapping_json(3, NULL, 0, 4096, "r--", "Private", b.pid)));
         /* Root sees the foreign mapping with SystemInfo. */
         expect_prefix(&a, "{\"MmapStats\":{\"mmap_id\":2}}",
                       "{\"status\":\"success\",\"data\":{\"id\":2,\"path\":\"/data/small\"");
@@ -287,7 +284,6 @@ Test(daemon_config, a_line_over_the_limit_gets_an_error_then_the_connection_clos
 Test(daemon_config, a_paused_connection_resumes_with_its_buffered_requests) {
         char *want;
         uint8_t bytes[4096];
-        char *b64;
         cl c;
 
         /* Replies of 5.5 KiB against a queue of 64 KiB: the daemon pauses this client many
@@ -295,8 +291,7 @@ Test(daemon_config, a_paused_connection_resumes_with_its_buffered_requests) {
         daemon_start("{\"max_output\": 65536, \"max_line\": 4096}", false);
         for (size_t i = 0; i < sizeof(bytes); i++)
                 bytes[i] = pat(i);
-        b64 = base64(bytes, sizeof(bytes));
-        want = strdup(S("{\"status\":\"success\",\"data\":\"%s\"}", b64));
+        want = base64_read_reply(bytes, sizeof(bytes));
         connect_to(&c);
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":1}}");
         pipeline_and_drain(&c,
@@ -305,7 +300,6 @@ Test(daemon_config, a_paused_connection_resumes_with_its_buffered_requests) {
                            500, want, false);
         expect(&c, "{\"Hello\":{}}", hello_reply(ALL_CAPS, getpid(), 0));
         free(want);
-        free(b64);
         cl_close(&c);
 }
 

@@ -129,27 +129,19 @@ Test(daemon, a_foreign_id_is_not_found_exactly_like_a_missing_one) {
         expect(&a, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[74]}}", OK);
         /* With SystemInfo (root has it by default) MmapStats of a foreign id works... */
         peer_expect(&b, "{\"MmapStats\":{\"mmap_id\":1}}",
-                    S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/small\","
-                      "\"offset\":0,\"length\":16,\"prot\":{\"read\":true,\"write\":true,"
-                      "\"exec\":false},\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                      (int) getpid()));
+                    stats_reply(1, "/data/small", 0, 16, "rw-", "Shared", (int) getpid()));
         peer_expect(&b, "{\"MmapStats\":{\"mmap_id\":2}}", NOT_FOUND("MmapStats", 2));
         /* ...and MmapList holds the caller's own mappings only... */
         peer_expect(&b, "{\"MmapList\":{}}", "{\"status\":\"success\",\"data\":[]}");
         cr_assert(eq(u64, peer_mmap(&b, "{\"Mmap\":{\"length\":4096,\"prot\":1}}"), 2));
         peer_expect(&b, "{\"MmapList\":{}}",
-                    S("{\"status\":\"success\",\"data\":[{\"id\":2,\"path\":null,\"offset\":0,"
-                      "\"length\":4096,\"prot\":{\"read\":true,\"write\":false,\"exec\":false},"
-                      "\"flags\":\"Private\",\"owner_pid\":%d}]}",
-                      b.pid));
+                    S("{\"status\":\"success\",\"data\":[%s]}",
+                      mapping_json(2, NULL, 0, 4096, "r--", "Private", b.pid)));
         /* ...unless it asks for every client's. */
         peer_expect(&b, "{\"MmapList\":{\"all\":true}}",
-                    S("{\"status\":\"success\",\"data\":[{\"id\":1,\"path\":\"/data/small\","
-                      "\"offset\":0,\"length\":16,\"prot\":{\"read\":true,\"write\":true,"
-                      "\"exec\":false},\"flags\":\"Shared\",\"owner_pid\":%d},{\"id\":2,"
-                      "\"path\":null,\"offset\":0,\"length\":4096,\"prot\":{\"read\":true,"
-                      "\"write\":false,\"exec\":false},\"flags\":\"Private\",\"owner_pid\":%d}]}",
-                      (int) getpid(), b.pid));
+                    S("{\"status\":\"success\",\"data\":[%s,%s]}",
+                      mapping_json(1, "/data/small", 0, 16, "rw-", "Shared", (int) getpid()),
+                      mapping_json(2, NULL, 0, 4096, "r--", "Private", b.pid)));
         expect(&a, "{\"MmapRead\":{\"mmap_id\":2,\"offset\":0,\"length\":1}}",
                NOT_FOUND("MmapRead", 2));
         peer_exit(&b);

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -87,11 +88,7 @@ Test(daemon, mmap_with_offset_and_length_maps_that_range) {
         expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":2999,\"length\":1}}",
                S("{\"status\":\"success\",\"data\":[%u]}", pat(7999)));
         expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/"
-                 "big\",\"offset\":5000,"
-                 "\"length\":3000,\"prot\":{\"read\":true,\"write\":false,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 (int) getpid()));
+               stats_reply(1, "/data/big", 5000, 3000, "r--", "Shared", (int) getpid()));
         cl_close(&c);
 }
 
@@ -313,25 +310,13 @@ Test(daemon, mmap_stats_exact_json) {
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"offset\":3,\"prot\":5}}");
         mmap_ok(&c, "{\"Mmap\":{\"length\":100,\"prot\":0,\"shared\":true}}");
         expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/big\",\"offset\":0,"
-                 "\"length\":4096,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 pid));
+               stats_reply(1, "/data/big", 0, 4096, "rw-", "Shared", pid));
         expect(&c, "{\"MmapStats\":{\"mmap_id\":2}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":2,\"path\":null,\"offset\":0,"
-                 "\"length\":65536,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Private\",\"owner_pid\":%d}}",
-                 pid));
+               stats_reply(2, NULL, 0, 65536, "rw-", "Private", pid));
         expect(&c, "{\"MmapStats\":{\"mmap_id\":3}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":3,\"path\":\"/data/small\",\"offset\":3,"
-                 "\"length\":13,\"prot\":{\"read\":true,\"write\":false,\"exec\":true},"
-                 "\"flags\":\"Private\",\"owner_pid\":%d}}",
-                 pid));
+               stats_reply(3, "/data/small", 3, 13, "r-x", "Private", pid));
         expect(&c, "{\"MmapStats\":{\"mmap_id\":4}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":4,\"path\":null,\"offset\":0,"
-                 "\"length\":100,\"prot\":{\"read\":false,\"write\":false,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 pid));
+               stats_reply(4, NULL, 0, 100, "---", "Shared", pid));
         cl_close(&c);
 }
 
@@ -346,10 +331,7 @@ Test(daemon, mprotect_changes_what_reads_and_writes_may_do) {
                "PermissionDenied\",\"message\":\"MmapWrite "
                "failed: Mmap 1 is not writable\",\"errno\":13}");
         expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/small\","
-                 "\"offset\":0,\"length\":16,\"prot\":{\"read\":true,\"write\":false,"
-                 "\"exec\":false},\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 (int) getpid()));
+               stats_reply(1, "/data/small", 0, 16, "r--", "Shared", (int) getpid()));
         expect(&c, "{\"Mprotect\":{\"mmap_id\":1,\"prot\":0}}", OK);
         expect_prefix(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":1}}",
                       "{\"status\":\"error\",\"kind\":\"PermissionDenied\"");
@@ -393,12 +375,9 @@ Test(daemon, mmap_list_holds_the_callers_mappings_in_id_order) {
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
         expect(&c, "{\"Munmap\":{\"mmap_id\":3}}", OK);
         expect(&c, "{\"MmapList\":{}}",
-               S("{\"status\":\"success\",\"data\":[{\"id\":1,\"path\":\"/data/big\",\"offset\":0,"
-                 "\"length\":4096,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d},{\"id\":2,\"path\":null,\"offset\":0,"
-                 "\"length\":65536,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Private\",\"owner_pid\":%d}]}",
-                 pid, pid));
+               S("{\"status\":\"success\",\"data\":[%s,%s]}",
+                 mapping_json(1, "/data/big", 0, 4096, "rw-", "Shared", pid),
+                 mapping_json(2, NULL, 0, 65536, "rw-", "Private", pid)));
         cl_close(&c);
 }
 
@@ -422,11 +401,17 @@ Test(daemon, anonymous_memory_reads_back_what_was_written) {
         cl_close(&c);
 }
 
-/* The MmapFd reply, its descriptor, and what the descriptor allows. */
-static int fetch_fd(cl *c, uint64_t id, const char *want_reply) {
+/*
+ * MmapFd of mapping @id: the reply says @offset, @length and @writable, and one close-on-exec
+ * descriptor comes with it, which is returned.
+ */
+static int fetch_fd(cl *c, uint64_t id, uint64_t offset, uint64_t length, bool writable) {
         int fd;
 
-        expect(c, S("{\"MmapFd\":{\"mmap_id\":%llu}}", (unsigned long long) id), want_reply);
+        expect(c, S("{\"MmapFd\":{\"mmap_id\":%" PRIu64 "}}", id),
+               S("{\"status\":\"success\",\"mmap_id\":%" PRIu64 ",\"offset\":%" PRIu64
+                 ",\"length\":%" PRIu64 ",\"writable\":%s}",
+                 id, offset, length, writable ? "true" : "false"));
         fd = cl_take_fd(c);
         cr_assert(ge(int, fd, 0), "no descriptor came with the MmapFd reply");
         cr_assert(eq(sz, c->n_fds, 0), "more than one descriptor came");
@@ -441,9 +426,7 @@ Test(daemon, mmap_fd_passes_a_descriptor_that_shares_the_daemons_data) {
 
         connect_to(&c);
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/big\",\"prot\":3,\"shared\":true}}");
-        fd = fetch_fd(&c, 1,
-                      "{\"status\":\"success\",\"mmap_id\":1,\"offset\":0,\"length\":12288,"
-                      "\"writable\":true}");
+        fd = fetch_fd(&c, 1, 0, 12288, true);
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR));
         p = mmap(NULL, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         cr_assert(not(eq(ptr, p, MAP_FAILED)));
@@ -473,9 +456,7 @@ Test(daemon, mmap_fd_is_read_only_unless_the_mapping_is_shared_and_writable) {
 
         /* Private and writable: the copy-on-write data stays in the daemon. */
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[9]}}", OK);
-        fd = fetch_fd(&c, 1,
-                      "{\"status\":\"success\",\"mmap_id\":1,\"offset\":0,\"length\":12288,"
-                      "\"writable\":false}");
+        fd = fetch_fd(&c, 1, 0, 12288, false);
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY));
         cr_assert(eq(ptr, mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED));
         cr_assert(eq(int, errno, EACCES));
@@ -486,16 +467,12 @@ Test(daemon, mmap_fd_is_read_only_unless_the_mapping_is_shared_and_writable) {
         munmap(p, 4096);
         close(fd);
 
-        fd = fetch_fd(&c, 2,
-                      "{\"status\":\"success\",\"mmap_id\":2,\"offset\":0,\"length\":12288,"
-                      "\"writable\":false}");
+        fd = fetch_fd(&c, 2, 0, 12288, false);
         cr_assert(eq(int, fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY));
         close(fd);
 
         /* An unaligned offset: map from the page below and skip the remainder. */
-        fd = fetch_fd(&c, 3,
-                      "{\"status\":\"success\",\"mmap_id\":3,\"offset\":5000,\"length\":3000,"
-                      "\"writable\":false}");
+        fd = fetch_fd(&c, 3, 5000, 3000, false);
         p = mmap(NULL, 3000 + 904, PROT_READ, MAP_SHARED, fd, 4096);
         cr_assert(not(eq(ptr, p, MAP_FAILED)));
         cr_assert(eq(int, p[904], pat(5000)));
@@ -514,9 +491,7 @@ Test(daemon, mmap_fd_of_anonymous_memory) {
         mmap_ok(&c, "{\"Mmap\":{\"length\":4096,\"prot\":3,\"shared\":true}}");
         mmap_ok(&c, "{\"Mmap\":{\"length\":4096,\"prot\":3}}");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":10,\"data\":[42]}}", OK);
-        fd = fetch_fd(&c, 1,
-                      "{\"status\":\"success\",\"mmap_id\":1,\"offset\":0,\"length\":4096,"
-                      "\"writable\":true}");
+        fd = fetch_fd(&c, 1, 0, 4096, true);
         p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         cr_assert(not(eq(ptr, p, MAP_FAILED)));
         cr_assert(eq(int, p[10], 42));

@@ -58,10 +58,7 @@ Test(daemon, a_client_of_the_original_works_unchanged) {
                "{\"status\":\"success\",\"data\":[72,101,108,108,111]}");
         expect(&c, "{\"Msync\": {\"mmap_id\": 1}}", SYNCED);
         expect(&c, "{\"MmapStats\": {\"mmap_id\": 1}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/big\",\"offset\":0,"
-                 "\"length\":4096,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 (int) getpid()));
+               stats_reply(1, "/data/big", 0, 4096, "rw-", "Shared", (int) getpid()));
         expect(&c, "{\"Munmap\": {\"mmap_id\": 1}}", OK);
         /* "length": 0 maps the whole file, like no length at all. */
         expect(&c,
@@ -126,10 +123,7 @@ Test(daemon, mprotect_of_one_page_refuses_writes_there_and_nowhere_else) {
         expect(&c, "{\"Mprotect\":{\"mmap_id\":1,\"prot\":3}}", OK);
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":4100,\"data\":[1]}}", OK);
         expect(&c, "{\"MmapStats\":{\"mmap_id\":1}}",
-               S("{\"status\":\"success\",\"data\":{\"id\":1,\"path\":\"/data/big\",\"offset\":0,"
-                 "\"length\":12288,\"prot\":{\"read\":true,\"write\":true,\"exec\":false},"
-                 "\"flags\":\"Shared\",\"owner_pid\":%d}}",
-                 pid));
+               stats_reply(1, "/data/big", 0, 12288, "rw-", "Shared", pid));
         cl_close(&c);
 }
 

@@ -56,25 +56,31 @@ static int notify_socket(char *env, size_t size) {
         return fd;
 }
 
-/* The next notification, within 20 s, NUL-terminated in @buf. */
-static void notify_next(int fd, char *buf, size_t size) {
+/* The next datagram on @fd, a @kind ("notification"), within 20 s, NUL-terminated in @buf. */
+static void datagram_next(int fd, const char *kind, char *buf, size_t size) {
         struct pollfd p = {fd, POLLIN, 0};
         ssize_t n;
 
-        cr_assert(eq(int, poll(&p, 1, 20000), 1), "no notification within 20 s");
+        cr_assert(eq(int, poll(&p, 1, 20000), 1), "no %s within 20 s", kind);
         n = recv(fd, buf, size - 1, 0);
         cr_assert(gt(int, (int) n, 0));
         buf[n] = 0;
 }
 
-/* Notifications until one holding @what (each must arrive within 20 s); it stays in @buf. */
-static void notify_until(int fd, const char *what, char *buf, size_t size) {
-        for (int i = 0; i < 16; i++) {
-                notify_next(fd, buf, size);
+/* Up to @tries datagrams until one holding @what (each within 20 s); it stays in @buf. */
+static void datagram_until(int fd, const char *kind, int tries, const char *what, char *buf,
+                           size_t size) {
+        for (int i = 0; i < tries; i++) {
+                datagram_next(fd, kind, buf, size);
                 if (strstr(buf, what))
                         return;
         }
-        cr_fatal("no notification with '%s'; the last was: %s", what, buf);
+        cr_fatal("no %s with '%s'; the last was: %s", kind, what, buf);
+}
+
+/* Notifications until one holding @what; it stays in @buf. */
+static void notify_until(int fd, const char *what, char *buf, size_t size) {
+        datagram_until(fd, "notification", 16, what, buf, size);
 }
 
 /* SIGHUP the daemon and wait until it says the reload is over. */
@@ -106,74 +112,69 @@ Test(daemon_service, check_config_accepts_a_good_file_and_binds_nothing) {
         free(out);
 }
 
-Test(daemon_service, check_config_names_the_line_and_column_of_a_wrong_value) {
-        char conf[300], want[400], *out;
+/* `memcapd -t @conf` exits with @code and says @has (and @also, unless NULL). */
+static void check_config(char *conf, int code, const char *has, const char *also) {
+        char *out;
 
-        path_in(conf, sizeof(conf), "bad.json");
-        /* Well-formed JSON, so the parser has nothing to say; the value is what is wrong. */
-        write_file(conf, "{\n  \"max_connections\": 10,\n  \"send_timeout\": \"5 s\"\n}\n",
-                   strlen("{\n  \"max_connections\": 10,\n  \"send_timeout\": \"5 s\"\n}\n"));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
-        snprintf(want, sizeof(want), "config '%s':3:19: \"send_timeout\" must be", conf);
-        ASSERT_HAS(out, want);
-        ASSERT_HAS(out, "test failed");
-        free(out);
-
-        /* Inside the capabilities: the member that is wrong. */
-        write_file(conf,
-                   "{\"capabilities\": {\n  \"0\": [\"FileRead\"],\n  \"1000\": [\"Fly\"]}}\n",
-                   strlen("{\"capabilities\": {\n  \"0\": [\"FileRead\"],\n  \"1000\": "
-                          "[\"Fly\"]}}\n"));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
-        snprintf(want, sizeof(want), "config '%s':3:11: \"capabilities\" lists", conf);
-        ASSERT_HAS(out, want);
-        free(out);
-
-        /* An unknown field is placed too. */
-        write_file(conf, "{\"root\": \"/x\",\n \"rooot\": \"/y\"}",
-                   strlen("{\"root\": \"/x\",\n \"rooot\": \"/y\"}"));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
-        snprintf(want, sizeof(want), "config '%s':2:11: \"rooot\" is not a configuration field",
-                 conf);
-        ASSERT_HAS(out, want);
+        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), code));
+        ASSERT_HAS(out, has);
+        if (also)
+                ASSERT_HAS(out, also);
         free(out);
 }
 
+/* @path holds @text and nothing else. */
+static void write_text(const char *path, const char *text) {
+        write_file(path, text, strlen(text));
+}
+
+Test(daemon_service, check_config_names_the_line_and_column_of_a_wrong_value) {
+        char conf[300], want[400];
+
+        path_in(conf, sizeof(conf), "bad.json");
+        /* Well-formed JSON, so the parser has nothing to say; the value is what is wrong. */
+        write_text(conf, "{\n  \"max_connections\": 10,\n  \"send_timeout\": \"5 s\"\n}\n");
+        snprintf(want, sizeof(want), "config '%s':3:19: \"send_timeout\" must be", conf);
+        check_config(conf, 12, want, "test failed");
+
+        /* Inside the capabilities: the member that is wrong. */
+        write_text(conf,
+                   "{\"capabilities\": {\n  \"0\": [\"FileRead\"],\n  \"1000\": [\"Fly\"]}}\n");
+        snprintf(want, sizeof(want), "config '%s':3:11: \"capabilities\" lists", conf);
+        check_config(conf, 12, want, NULL);
+
+        /* An unknown field is placed too. */
+        write_text(conf, "{\"root\": \"/x\",\n \"rooot\": \"/y\"}");
+        snprintf(want, sizeof(want), "config '%s':2:11: \"rooot\" is not a configuration field",
+                 conf);
+        check_config(conf, 12, want, NULL);
+}
+
 Test(daemon_service, check_config_reports_syntax_policy_and_missing_files) {
-        char conf[300], pol[300], text[600], want[400], *out;
+        char conf[300], pol[300], text[600], want[400];
 
         path_in(conf, sizeof(conf), "c.json");
-        write_file(conf, "{\"root\": \"/x\",\n  \"max_line\" 5}",
-                   strlen("{\"root\": \"/x\",\n  \"max_line\" 5}"));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
+        write_text(conf, "{\"root\": \"/x\",\n  \"max_line\" 5}");
         snprintf(want, sizeof(want), "config '%s':2:", conf);
-        ASSERT_HAS(out, want);
-        free(out);
+        check_config(conf, 12, want, NULL);
 
         /* The policy the file names is checked with it, with its own position. */
         path_in(pol, sizeof(pol), "policy.json");
-        write_file(pol, "{\"allow_fixed\": false,\n \"max_memory_usage\": \"4Gix\"}",
-                   strlen("{\"allow_fixed\": false,\n \"max_memory_usage\": \"4Gix\"}"));
+        write_text(pol, "{\"allow_fixed\": false,\n \"max_memory_usage\": \"4Gix\"}");
         snprintf(text, sizeof(text), "{\"root\": \"%s\", \"policy\": \"%s\"}", D.root, pol);
-        write_file(conf, text, strlen(text));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 12));
+        write_text(conf, text);
         snprintf(want, sizeof(want), "%s:2:22: \"max_memory_usage\"", pol);
-        ASSERT_HAS(out, want);
-        free(out);
+        check_config(conf, 12, want, NULL);
 
         path_in(conf, sizeof(conf), "missing.json");
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 16));
-        ASSERT_HAS(out, "test failed");
-        free(out);
+        check_config(conf, 16, "test failed", NULL);
 
         /* An audit log in a directory that does not exist would fail the start. */
         path_in(conf, sizeof(conf), "c.json");
         snprintf(text, sizeof(text), "{\"root\": \"%s\", \"audit\": \"%s/no/such/dir/a\"}", D.root,
                  D.dir);
-        write_file(conf, text, strlen(text));
-        cr_assert(eq(int, run_memcapd((char *[]){NULL, "-t", conf, NULL}, &out), 16));
-        ASSERT_HAS(out, "/no/such/dir");
-        free(out);
+        write_text(conf, text);
+        check_config(conf, 16, "/no/such/dir", NULL);
 }
 
 /* ---- reopening on SIGHUP ------------------------------------------------------------------------
@@ -273,7 +274,7 @@ Test(daemon_service, reload_notifies_reloading_with_its_start_then_ready) {
         cr_assert(ge(u64, usec, before), "MONOTONIC_USEC %llu is before the SIGHUP (%llu)", usec,
                   before);
         /* The next one ends the reload. */
-        notify_next(nfd, buf, sizeof(buf));
+        datagram_next(nfd, "notification", buf, sizeof(buf));
         ASSERT_HAS(buf, "READY=1");
         daemon_stop();
         close(nfd);
@@ -363,22 +364,6 @@ static bool can_enter_journal_namespace(void) {
         return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* The journal fields of one native-protocol datagram that has @field, within 20 s. */
-static void journal_until(int fd, const char *field, char *buf, size_t size) {
-        for (int i = 0; i < 64; i++) {
-                struct pollfd p = {fd, POLLIN, 0};
-                ssize_t n;
-
-                cr_assert(eq(int, poll(&p, 1, 20000), 1), "no journal entry within 20 s");
-                n = recv(fd, buf, size - 1, 0);
-                cr_assert(gt(int, (int) n, 0));
-                buf[n] = 0;
-                if (strstr(buf, field))
-                        return;
-        }
-        cr_fatal("no journal entry with %s", field);
-}
-
 Test(daemon_service, audit_journal_sends_records_with_memcap_fields) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         char buf[16384];
@@ -405,7 +390,8 @@ Test(daemon_service, audit_journal_sends_records_with_memcap_fields) {
         cr_assert(lt(int, mc_daemon_mmap(d, "/nope", 0, 0, MC_PROT_READ, 0, &id, NULL, &err), 0));
         mc_daemon_close(d);
 
-        journal_until(jfd, "MEMCAP_OUTCOME=error", buf, sizeof(buf));
+        /* The journal fields of one native-protocol datagram. */
+        datagram_until(jfd, "journal entry", 64, "MEMCAP_OUTCOME=error", buf, sizeof(buf));
         ASSERT_HAS(buf, "MEMCAP_CAPABILITY=");
         ASSERT_HAS(buf, "MEMCAP_OPERATION=");
         ASSERT_HAS(buf, "MEMCAP_ERROR_KIND=NotFound");

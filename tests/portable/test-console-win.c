@@ -41,8 +41,7 @@ Test(console, close_logoff_and_shutdown_reach_a_sigterm_handler) {
         cr_assert_eq(mc_ctx_new(&ctx, &e), 0, "%s", e.message);
         cr_assert_eq(mc_audit_open_callback(on_record, &s, &a, &e), 0, "%s", e.message);
         mc_ctx_set_audit(ctx, a); /* the context owns it now */
-        cr_assert_eq(mc_signal_register_handler(ctx, SIGTERM, on_signal, &g, 0, NULL, &e), 0, "%s",
-                     e.message);
+        register_recorder(ctx, SIGTERM, &g);
         for (LONG i = 0; i < 3; i++) {
                 cr_assert(mc__signal_console_event(events[i]), "event %lu was not taken",
                           (unsigned long) events[i]);
@@ -51,41 +50,43 @@ Test(console, close_logoff_and_shutdown_reach_a_sigterm_handler) {
                 cr_assert_eq(g.code, (int) events[i], "the info's code names the event");
                 cr_assert_neq(g.thread, GetCurrentThreadId(), "runs on the dispatcher");
         }
-        cr_assert_eq(mc_signal_unregister_handler(ctx, SIGTERM, &e), 0, "%s", e.message);
+        unregister_recorder(ctx, SIGTERM);
         /* Each delivery is audited, with the event as its code. */
-        for (int i = 0; i < 1000 && s.deliveries_with_code < 3; i++)
-                Sleep(10);
+        WAIT_UNTIL(s.deliveries_with_code >= 3);
         cr_assert_eq(s.deliveries_with_code, 3);
         mc_ctx_free(ctx);
 }
 
-Test(console, ctrl_c_and_ctrl_break_are_left_to_the_c_runtime) {
+/* A new context with @g's handler registered for SIGTERM. */
+static mc_ctx *sigterm_recorded(got *g) {
         mc_ctx *ctx = NULL;
         mc_error e = MC_ERROR_INIT;
-        got g = {0};
 
         cr_assert_eq(mc_ctx_new(&ctx, &e), 0, "%s", e.message);
-        cr_assert_eq(mc_signal_register_handler(ctx, SIGTERM, on_signal, &g, 0, NULL, &e), 0, "%s",
-                     e.message);
+        register_recorder(ctx, SIGTERM, g);
+        return ctx;
+}
+
+Test(console, ctrl_c_and_ctrl_break_are_left_to_the_c_runtime) {
+        got g = {0};
+        mc_ctx *ctx = sigterm_recorded(&g);
+
         /* The C runtime's own control handler turns these into SIGINT and SIGBREAK. */
         cr_assert(!mc__signal_console_event(CTRL_C_EVENT));
         cr_assert(!mc__signal_console_event(CTRL_BREAK_EVENT));
-        cr_assert_eq(mc_signal_unregister_handler(ctx, SIGTERM, &e), 0, "%s", e.message);
+        unregister_recorder(ctx, SIGTERM);
         cr_assert_eq(g.calls, 0);
         mc_ctx_free(ctx);
 }
 
 Test(console, without_a_sigterm_registration_windows_keeps_its_default) {
-        mc_ctx *ctx = NULL;
-        mc_error e = MC_ERROR_INIT;
         got g = {0};
+        mc_ctx *ctx;
 
         /* Not taken: the next handler, finally Windows' default (the process ends), decides. */
         cr_assert(!mc__signal_console_event(CTRL_CLOSE_EVENT));
-        cr_assert_eq(mc_ctx_new(&ctx, &e), 0, "%s", e.message);
-        cr_assert_eq(mc_signal_register_handler(ctx, SIGTERM, on_signal, &g, 0, NULL, &e), 0, "%s",
-                     e.message);
-        cr_assert_eq(mc_signal_unregister_handler(ctx, SIGTERM, &e), 0, "%s", e.message);
+        ctx = sigterm_recorded(&g);
+        unregister_recorder(ctx, SIGTERM);
         cr_assert(!mc__signal_console_event(CTRL_SHUTDOWN_EVENT), "taken after unregistering");
         cr_assert_eq(g.calls, 0);
         mc_ctx_free(ctx);

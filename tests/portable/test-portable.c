@@ -116,6 +116,30 @@ static char file_byte(const char *path, long off) {
         return (char) c;
 }
 
+/* What the file-mapping tests start from: a file made by make_file(), mapped with mc_map_file(). */
+typedef struct mapped_file {
+        mc_ctx *ctx;
+        mc_mapping m;
+        mc_error e;
+        char path[128];
+} mapped_file;
+
+static void map_file_setup(mapped_file *f, const char *tag, size_t len, char fill, unsigned prot,
+                           const mc_map_file_options *o) {
+        mc_error e = MC_ERROR_INIT;
+
+        f->ctx = new_ctx();
+        f->e = e;
+        make_file(f->path, sizeof(f->path), tag, len, fill);
+        cr_assert_eq(mc_map_file(f->ctx, f->path, prot, o, &f->m, &f->e), 0, "%s", f->e.message);
+}
+
+/* Frees the context and removes the file; the test unmaps (and looks at the file) first. */
+static void map_file_done(mapped_file *f) {
+        mc_ctx_free(f->ctx);
+        remove(f->path);
+}
+
 /* ---- errors -------------------------------------------------------------------------------- */
 
 Test(error, kind_names_round_trip) {
@@ -566,49 +590,35 @@ Test(memory, msync_of_anonymous_memory_succeeds) {
 }
 
 Test(memory, map_file_reads_the_file) {
-        mc_ctx *ctx = new_ctx();
-        mc_mapping m;
-        mc_error e = MC_ERROR_INIT;
-        char path[128];
-        make_file(path, sizeof(path), "read", 10000, 'r');
-        cr_assert_eq(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &e), 0, "%s", e.message);
-        cr_assert_eq(m.len, 10000);
-        cr_assert_eq(((char *) m.ptr)[9999], 'r');
-        cr_assert_eq(mc_unmap(ctx, &m, &e), 0, "%s", e.message);
-        mc_ctx_free(ctx);
-        remove(path);
+        mapped_file f;
+        map_file_setup(&f, "read", 10000, 'r', MC_PROT_READ, NULL);
+        cr_assert_eq(f.m.len, 10000);
+        cr_assert_eq(((char *) f.m.ptr)[9999], 'r');
+        cr_assert_eq(mc_unmap(f.ctx, &f.m, &f.e), 0, "%s", f.e.message);
+        map_file_done(&f);
 }
 
 Test(memory, shared_file_writes_reach_the_file) {
-        mc_ctx *ctx = new_ctx();
-        mc_mapping m;
-        mc_error e = MC_ERROR_INIT;
-        char path[128];
-        make_file(path, sizeof(path), "write", 8192, 'a');
-        cr_assert_eq(mc_map_file(ctx, path, MC_PROT_READ_WRITE, NULL, &m, &e), 0, "%s", e.message);
-        cr_assert_eq(mc_map_write(ctx, &m, 5000, "Z", 1, &e), 0, "%s", e.message);
-        cr_assert_eq(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &e), 0, "%s", e.message);
-        cr_assert_eq(mc_unmap(ctx, &m, &e), 0, "%s", e.message);
-        cr_assert_eq(file_byte(path, 5000), 'Z');
-        mc_ctx_free(ctx);
-        remove(path);
+        mapped_file f;
+        map_file_setup(&f, "write", 8192, 'a', MC_PROT_READ_WRITE, NULL);
+        cr_assert_eq(mc_map_write(f.ctx, &f.m, 5000, "Z", 1, &f.e), 0, "%s", f.e.message);
+        cr_assert_eq(mc_msync(f.ctx, &f.m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &f.e), 0, "%s",
+                     f.e.message);
+        cr_assert_eq(mc_unmap(f.ctx, &f.m, &f.e), 0, "%s", f.e.message);
+        cr_assert_eq(file_byte(f.path, 5000), 'Z');
+        map_file_done(&f);
 }
 
 Test(memory, private_file_writes_stay_private) {
-        mc_ctx *ctx = new_ctx();
-        mc_mapping m;
-        mc_error e = MC_ERROR_INIT;
+        mapped_file f;
         mc_map_file_options o = MC_MAP_FILE_OPTIONS_INIT;
-        char path[128];
         o.private_copy = true;
-        make_file(path, sizeof(path), "priv", 4096, 'p');
-        cr_assert_eq(mc_map_file(ctx, path, MC_PROT_READ_WRITE, &o, &m, &e), 0, "%s", e.message);
-        ((char *) m.ptr)[0] = 'Q';
-        cr_assert_eq(((char *) m.ptr)[0], 'Q');
-        cr_assert_eq(mc_unmap(ctx, &m, &e), 0, "%s", e.message);
-        cr_assert_eq(file_byte(path, 0), 'p');
-        mc_ctx_free(ctx);
-        remove(path);
+        map_file_setup(&f, "priv", 4096, 'p', MC_PROT_READ_WRITE, &o);
+        ((char *) f.m.ptr)[0] = 'Q';
+        cr_assert_eq(((char *) f.m.ptr)[0], 'Q');
+        cr_assert_eq(mc_unmap(f.ctx, &f.m, &f.e), 0, "%s", f.e.message);
+        cr_assert_eq(file_byte(f.path, 0), 'p');
+        map_file_done(&f);
 }
 
 Test(memory, map_file_of_a_missing_file_is_not_found) {
@@ -833,16 +843,14 @@ Test(windows, raised_signal_runs_the_handler_on_the_dispatcher) {
         mc_ctx *ctx = audited(&s, NULL);
         got g = {0};
         mc_error e = MC_ERROR_INIT;
-        cr_assert_eq(mc_signal_register_handler(ctx, SIGTERM, on_signal, &g, 0, NULL, &e), 0, "%s",
-                     e.message);
+        register_recorder(ctx, SIGTERM, &g);
         cr_assert_eq(mc_signal_raise(ctx, SIGTERM, &e), 0, "%s", e.message);
         wait_calls(&g, 1);
         cr_assert_eq(g.signo, SIGTERM);
         cr_assert_neq(g.thread, GetCurrentThreadId());
-        cr_assert_eq(mc_signal_unregister_handler(ctx, SIGTERM, &e), 0, "%s", e.message);
+        unregister_recorder(ctx, SIGTERM);
         /* register, raise, the delivery, unregister */
-        for (int i = 0; i < 1000 && s.n < 4; i++)
-                Sleep(10);
+        WAIT_UNTIL(s.n >= 4);
         cr_assert_eq(s.n, 4);
         mc_ctx_free(ctx);
 }
@@ -850,7 +858,7 @@ Test(windows, raised_signal_runs_the_handler_on_the_dispatcher) {
 Test(windows, every_raise_is_delivered) {
         mc_ctx *ctx = new_ctx();
         got g = {0};
-        cr_assert_eq(mc_signal_register_handler(ctx, SIGBREAK, on_signal, &g, 0, NULL, NULL), 0);
+        register_recorder(ctx, SIGBREAK, &g);
         for (int i = 0; i < 5; i++)
                 cr_assert_eq(mc_signal_raise(ctx, SIGBREAK, NULL), 0);
         wait_calls(&g, 5);

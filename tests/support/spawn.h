@@ -104,3 +104,20 @@ void finish_child(child *c, const char *input, size_t input_len, run_result *res
 /* spawn_child() and finish_child() in one. */
 void run_full(run_result *res, const char *input, size_t input_len, const char *const *env,
               spawn_flags flags, const char *const *args);
+
+/*
+ * What most runs are checked for, then @res freed: the exit status @code, all of stdout when
+ * @all_out is not NULL, and a part of stderr when @err_has is not NULL. A macro, so that a failure
+ * names the test's own line.
+ */
+#define EXPECT_RUN(res, code, all_out, err_has)                                                    \
+        do {                                                                                       \
+                const char *out_ = (all_out), *err_has_ = (err_has);                               \
+                ASSERT_EXIT(res, code);                                                            \
+                if (out_)                                                                          \
+                        cr_assert(eq(str, (res)->out, (char *) out_));                             \
+                if (err_has_)                                                                      \
+                        cr_assert(not(eq(ptr, strstr((res)->err, err_has_), NULL)),                \
+                                  "no '%s' in:\n%s", err_has_, (res)->err);                        \
+                run_result_done(res);                                                              \
+        } while (0)
