@@ -265,6 +265,12 @@ void json_side(FILE *f, const result *res, const side *s) {
         fputs("]}", f);
 }
 
+/* The @i-th object of an array, opened with its first member, "@key":"@value". */
+static void json_object_start(FILE *f, size_t i, const char *key, const char *value) {
+        fprintf(f, "%s{\"%s\":", i ? "," : "", key);
+        bench_json_string(f, value);
+}
+
 int write_json(FILE *f, const char *path, const run_info *info) {
         static const char *const units[] = {
                 [UNIT_LATENCY] = "ns per round trip",
@@ -304,8 +310,7 @@ int write_json(FILE *f, const char *path, const run_info *info) {
         for (size_t i = 0; i < n_results; i++) {
                 const result *res = &results[i];
 
-                fputs(i ? ",{\"name\":" : "{\"name\":", f);
-                bench_json_string(f, res->name);
+                json_object_start(f, i, "name", res->name);
                 bench_json_field_string(f, "key", res->key);
                 bench_json_field_string(f, "placement", res->placement);
                 bench_json_field_string(f, "unit", units[res->unit]);
@@ -317,9 +322,7 @@ int write_json(FILE *f, const char *path, const run_info *info) {
                         json_side(f, res, &res->base);
                 else
                         fputs("null", f);
-                bench_json_field_number(f, "ratio", res->ratio);
-                bench_json_field_number(f, "ratio_min", res->ratio_min);
-                bench_json_field_number(f, "ratio_max", res->ratio_max);
+                bench_json_field_ratios(f, res->ratio, res->ratio_min, res->ratio_max);
                 fputs(",\"target\":", f);
                 if (res->goal == GOAL_NONE)
                         fputs("null", f);
@@ -336,8 +339,7 @@ int write_json(FILE *f, const char *path, const run_info *info) {
         for (size_t i = 0; i < n_costs; i++) {
                 const cost *c = &costs[i];
 
-                fputs(i ? ",{\"what\":" : "{\"what\":", f);
-                bench_json_string(f, c->what);
+                json_object_start(f, i, "what", c->what);
                 bench_json_field_string(f, "placement", c->placement);
                 bench_json_field_number(f, "server_cpu_ns", c->srv_cpu_ns);
                 bench_json_field_number(f, "server_wakeups", c->srv_nvcsw);

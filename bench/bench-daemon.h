@@ -33,6 +33,8 @@
 #include <jansson.h>
 #include <memcap/memcap.h>
 
+#include "bench-util-options.h"
+#include "bench-util-report.h"
 #include "bench-util.h"
 #include "core.h"     /* tests/support: what the test suites use too */
 #include "protocol.h" /* memcapd's codec, timed in this process (the breakdown section) */
@@ -82,6 +84,7 @@
 typedef struct options {
         bool quick;
         bool no_redis;
+        bool tp_rounds_set, duration_set; /* by their options: --quick leaves them */
         const char *json;
         const char *memcapd; /* NULL: next to this program in the build tree */
         const char *dir;     /* where the temporary root goes */

@@ -31,6 +31,8 @@
 
 #include <memcap/memcap.h>
 
+#include "bench-util-options.h"
+#include "bench-util-report.h"
 #include "bench-util.h"
 
 #define KIB (UINT64_C(1) << 10)
@@ -136,9 +138,7 @@ static int add_result(const char *name, const double *ns, const double *cpu, uns
                         gbps[k] = (double) bytes / raw_ns[k];
                 res->raw_gbps = bench_median(gbps, rounds);
         }
-        res->ratio = bench_median(ratios, rounds);
-        res->ratio_min = bench_min(ratios, rounds);
-        res->ratio_max = bench_max(ratios, rounds);
+        bench_ratio_range(ratios, rounds, &res->ratio, &res->ratio_min, &res->ratio_max);
         if (bytes == 0)
                 bench_ratios(memcap_cpu, raw_cpu, rounds, ratios);
         else
@@ -270,14 +270,13 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 info->cpus.migrations);
         fprintf(f, "  \"machine\": {\"load1_start\": ");
         bench_json_number(f, info->machine_start.load1);
-        fprintf(f, ", \"load1_end\": ");
-        bench_json_number(f, info->machine_end.load1);
-        fprintf(f, ", \"steal_percent\": ");
-        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
-        fprintf(f, ", \"other_work_percent\": ");
-        bench_json_number(f, other_work_pct(info));
-        fprintf(f, ", \"idle_percent\": ");
-        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
+        bench_json_member_number(f, "load1_end", info->machine_end.load1);
+        bench_json_member_number(f, "steal_percent",
+                                 bench_machine_pct(&info->machine_start, &info->machine_end, true));
+        bench_json_member_number(f, "other_work_percent", other_work_pct(info));
+        bench_json_member_number(
+                f, "idle_percent",
+                bench_machine_pct(&info->machine_start, &info->machine_end, false));
         fprintf(f, ", \"involuntary_context_switches\": %ld, \"online_cpus\": %ld},\n",
                 info->machine_end.nivcsw - info->machine_start.nivcsw,
                 sysconf(_SC_NPROCESSORS_ONLN));
@@ -297,22 +296,13 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                         res->bytes ? "GB/s" : "ns/op", res->bytes);
                 fprintf(f, "\"memcap_ns\": ");
                 bench_json_number(f, res->memcap_ns);
-                fprintf(f, ", \"raw_ns\": ");
-                bench_json_number(f, res->raw_ns);
+                bench_json_member_number(f, "raw_ns", res->raw_ns);
                 if (res->bytes) {
-                        fprintf(f, ", \"memcap_gbps\": ");
-                        bench_json_number(f, res->memcap_gbps);
-                        fprintf(f, ", \"raw_gbps\": ");
-                        bench_json_number(f, res->raw_gbps);
+                        bench_json_member_number(f, "memcap_gbps", res->memcap_gbps);
+                        bench_json_member_number(f, "raw_gbps", res->raw_gbps);
                 }
-                fprintf(f, ", \"ratio\": ");
-                bench_json_number(f, res->ratio);
-                fprintf(f, ", \"ratio_min\": ");
-                bench_json_number(f, res->ratio_min);
-                fprintf(f, ", \"ratio_max\": ");
-                bench_json_number(f, res->ratio_max);
-                fprintf(f, ", \"cpu_ratio\": ");
-                bench_json_number(f, res->cpu_ratio);
+                bench_json_member_ratios(f, res->ratio, res->ratio_min, res->ratio_max);
+                bench_json_member_number(f, "cpu_ratio", res->cpu_ratio);
                 fprintf(f, ", \"ratio_meaning\": \"%s\", \"target\": ",
                         res->bytes ? "memcap/raw throughput" : "memcap/raw time");
                 if (res->goal == GOAL_NONE)
@@ -325,14 +315,11 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 }
                 fprintf(f, ", \"iterations_per_round\": %" PRIu64 ", \"rounds\": %u", res->iters,
                         res->rounds);
-                fprintf(f, ", \"memcap_ns_rounds\": ");
-                bench_json_rounds(f, res->memcap_rounds, res->rounds);
-                fprintf(f, ", \"raw_ns_rounds\": ");
-                bench_json_rounds(f, res->raw_rounds, res->rounds);
-                fprintf(f, ", \"memcap_cpu_ns_rounds\": ");
-                bench_json_rounds(f, res->memcap_cpu_rounds, res->rounds);
-                fprintf(f, ", \"raw_cpu_ns_rounds\": ");
-                bench_json_rounds(f, res->raw_cpu_rounds, res->rounds);
+                bench_json_member_rounds(f, "memcap_ns_rounds", res->memcap_rounds, res->rounds);
+                bench_json_member_rounds(f, "raw_ns_rounds", res->raw_rounds, res->rounds);
+                bench_json_member_rounds(f, "memcap_cpu_ns_rounds", res->memcap_cpu_rounds,
+                                         res->rounds);
+                bench_json_member_rounds(f, "raw_cpu_ns_rounds", res->raw_cpu_rounds, res->rounds);
                 fprintf(f, "}%s\n", i + 1 < n_results ? "," : "");
         }
         fprintf(f, "  ],\n  \"notes\": ");
@@ -888,63 +875,39 @@ static void usage(FILE *f) {
                 "  --dir DIR     put the scan file in DIR (default /var/tmp, else /tmp)\n");
 }
 
-static int parse_options(int argc, char **argv, options *opts) {
-        static const struct option longopts[] = {
-                {"quick", no_argument, NULL, 'q'},
-                {"json", required_argument, NULL, 'j'},
-                {"pin", required_argument, NULL, 'p'},
-                {"rounds", required_argument, NULL, 'r'},
-                {"dir", required_argument, NULL, 'd'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
-        };
-        bool rounds_set = false;
-        unsigned v;
-        int c;
+static int take_option(int c, const char *arg, void *userdata) {
+        options *opts = userdata;
 
-        *opts = (options){.pin = -1, .rounds = 11};
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
-                switch (c) {
-                case 'q':
-                        opts->quick = true;
-                        break;
-                case 'j':
-                        opts->json = optarg;
-                        break;
-                case 'p':
-                        if (bench_parse_uint(optarg, 0, CPU_SETSIZE - 1, &v) < 0) {
-                                fprintf(stderr,
-                                        "bench-memory: --pin wants a CPU number, not "
-                                        "'%s'\n",
-                                        optarg);
-                                return -EINVAL;
-                        }
-                        opts->pin = (int) v;
-                        break;
-                case 'r':
-                        if (bench_parse_rounds("bench-memory", optarg, MAX_ROUNDS, &opts->rounds) <
-                            0)
-                                return -EINVAL;
-                        rounds_set = true;
-                        break;
-                case 'd':
-                        opts->dir = optarg;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        exit(EXIT_SUCCESS);
-                default:
-                        usage(stderr);
+        switch (c) {
+        case 'p':
+                if (bench_parse_cpu(arg, &opts->pin) < 0) {
+                        fprintf(stderr, "bench-memory: --pin wants a CPU number, not '%s'\n", arg);
                         return -EINVAL;
                 }
-        if (optind < argc) {
-                fprintf(stderr, "bench-memory: unexpected argument '%s'\n", argv[optind]);
-                usage(stderr);
-                return -EINVAL;
+                return 0;
+        case 'd':
+                opts->dir = arg;
+                return 0;
         }
-        if (opts->quick && !rounds_set)
-                opts->rounds = 3;
-        return 0;
+        return -EINVAL;
+}
+
+static int parse_options(int argc, char **argv, options *opts) {
+        static const struct option own[] = {
+                {"pin", required_argument, NULL, 'p'},
+                {"dir", required_argument, NULL, 'd'},
+                {NULL, 0, NULL, 0},
+        };
+        const bench_cli cli = {.prog = "bench-memory",
+                               .usage = usage,
+                               .max_rounds = MAX_ROUNDS,
+                               .quick_rounds = 3,
+                               .own = own,
+                               .take = take_option,
+                               .userdata = opts};
+
+        *opts = (options){.pin = -1, .rounds = 11};
+        return bench_parse_options(argc, argv, &cli, &opts->quick, &opts->json, &opts->rounds);
 }
 
 static void print_cpus(const bench_cpus *cpus) {
