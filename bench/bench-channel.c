@@ -630,11 +630,9 @@ static int take_option(int c, const char *arg, void *userdata) {
 
         switch (c) {
         case 'c':
-                if (bench_parse_cpu_pair(arg, &o->cpu_a, &o->cpu_b) < 0) {
-                        fprintf(stderr,
-                                "bench-channel: --cpus wants two CPU numbers A,B, not '%s'\n", arg);
-                        return -EINVAL;
-                }
+                if (bench_parse_cpu_pair(arg, &o->cpu_a, &o->cpu_b) < 0)
+                        return bench_bad_value("bench-channel", "--cpus", "two CPU numbers A,B",
+                                               arg);
                 return 0;
         case 'b':
                 o->boost = arg;

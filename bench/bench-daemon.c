@@ -276,9 +276,31 @@ int start_memcapd(run_info *info) {
 int start_redis(run_info *info) {
         server *s = &info->srv[L_REDIS];
         char port[16], out[256];
-        char *argv[32];
+        /* Loopback and a private Unix socket only, no persistence, in the temporary directory. */
+        char *argv[] = {info->redis_server,
+                        (char *) "--bind",
+                        (char *) "127.0.0.1",
+                        (char *) "--port",
+                        port,
+                        (char *) "--protected-mode",
+                        (char *) "yes",
+                        (char *) "--save",
+                        (char *) "",
+                        (char *) "--appendonly",
+                        (char *) "no",
+                        (char *) "--unixsocket",
+                        paths[P_REDIS_SOCK],
+                        (char *) "--unixsocketperm",
+                        (char *) "700",
+                        (char *) "--dir",
+                        paths[P_DIR],
+                        (char *) "--daemonize",
+                        (char *) "no",
+                        (char *) "--logfile",
+                        (char *) "",
+                        NULL};
         FILE *p;
-        int a = 0, r;
+        int r;
 
         if (info->opts->no_redis) {
                 bench_note("--no-redis: the Redis baselines were skipped");
@@ -306,28 +328,6 @@ int start_redis(run_info *info) {
         if (r < 0)
                 return bench_fail_errno(-r, "finding a free port");
         snprintf(port, sizeof(port), "%u", info->redis_port);
-        argv[a++] = info->redis_server;
-        argv[a++] = (char *) "--bind";
-        argv[a++] = (char *) "127.0.0.1";
-        argv[a++] = (char *) "--port";
-        argv[a++] = port;
-        argv[a++] = (char *) "--protected-mode";
-        argv[a++] = (char *) "yes";
-        argv[a++] = (char *) "--save";
-        argv[a++] = (char *) "";
-        argv[a++] = (char *) "--appendonly";
-        argv[a++] = (char *) "no";
-        argv[a++] = (char *) "--unixsocket";
-        argv[a++] = paths[P_REDIS_SOCK];
-        argv[a++] = (char *) "--unixsocketperm";
-        argv[a++] = (char *) "700";
-        argv[a++] = (char *) "--dir";
-        argv[a++] = paths[P_DIR];
-        argv[a++] = (char *) "--daemonize";
-        argv[a++] = (char *) "no";
-        argv[a++] = (char *) "--logfile";
-        argv[a++] = (char *) "";
-        argv[a] = NULL;
         *s = (server){"redis-server", 0, paths[P_REDIS_LOG]};
         r = spawn(argv, paths[P_REDIS_LOG], -1, NULL, &s->pid);
         if (r < 0)

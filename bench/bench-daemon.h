@@ -35,6 +35,7 @@
 
 #include "bench-util-options.h"
 #include "bench-util-report.h"
+#include "bench-util-scan.h"
 #include "bench-util.h"
 #include "core.h"     /* tests/support: what the test suites use too */
 #include "protocol.h" /* memcapd's codec, timed in this process (the breakdown section) */
@@ -178,6 +179,18 @@ typedef struct server {
 
 enum { L_ECHO, L_MEMCAPD, L_EPOLL, L_REDIS, N_LAT };
 
+/*
+ * What a server (all its threads) and its client (this thread) spent in the timed runs, summed
+ * run by run: spent_begin() before a run, spent_end() after it.
+ */
+
+typedef struct spent {
+        bench_proc before;
+        uint64_t srv_run_ns, srv_nvcsw, srv_nivcsw, cli_cpu_ns, ops;
+        uint64_t srv_cpus, cli_cpus; /* CPUs seen at the end of runs */
+        unsigned runs, shared_runs;  /* runs that ended with both on one CPU */
+} spent;
+
 /* One server of the latency benchmark, with the client's connection to it. */
 
 typedef struct peer {
@@ -195,11 +208,7 @@ typedef struct peer {
         bool recording;
         double *samples;
         size_t n_samples, cap;
-        /* what the server and the client spent */
-        bench_proc before;
-        uint64_t srv_run_ns, srv_nvcsw, srv_nivcsw, cli_cpu_ns, ops;
-        uint64_t srv_cpus, cli_cpus;
-        unsigned runs, shared_runs;
+        spent spent;
 } peer;
 
 typedef struct placement {
@@ -278,9 +287,7 @@ typedef struct tside {
         unsigned n;
         double *lat;
         size_t n_lat, cap_lat;
-        bench_proc before;
-        uint64_t srv_run_ns, srv_nvcsw, srv_nivcsw, cli_cpu_ns, ops, srv_cpus, cli_cpus;
-        unsigned runs;
+        spent spent;
 } tside;
 
 typedef struct scan_arg {
@@ -399,9 +406,11 @@ int place(run_info *info, const placement *pl);
 
 int peers_setup(run_info *info, peer *peers);
 
-void add_cost(const char *what, const placement *pl, double srv_ns, double srv_nvcsw,
-              double srv_nivcsw, double cli_ns, uint64_t srv_cpus, uint64_t cli_cpus, unsigned runs,
-              unsigned shared);
+int spent_begin(spent *s, pid_t srv);
+
+int spent_end(spent *s, pid_t srv, uint64_t cli_ns, uint64_t ops);
+
+void add_cost(const char *what, const placement *pl, const spent *s, bool throughput);
 
 void fill_latency_side(side *s, const peer *p, unsigned rounds, uint64_t iters);
 
@@ -430,7 +439,7 @@ int place_tp(run_info *info, const placement *pl);
 
 int bench_throughput(run_info *info, const placement *pl, peer *mcd);
 
-int scan_check(const void *p, uint64_t n);
+int scan_check(const void *p, size_t n);
 
 int scan_raw(void *arg, uint64_t iters);
 

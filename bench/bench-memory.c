@@ -33,6 +33,7 @@
 
 #include "bench-util-options.h"
 #include "bench-util-report.h"
+#include "bench-util-scan.h"
 #include "bench-util.h"
 
 #define KIB (UINT64_C(1) << 10)
@@ -259,14 +260,9 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 fprintf(f, "%d", info->opts->pin);
         else
                 fputs("null", f);
-        fprintf(f, ", \"cpu_start\": %d, \"cpu_end\": %d, \"cpus_seen\": [", info->cpu_start,
-                info->cpu_end);
-        for (int c = 0, first = 1; c < 64; c++)
-                if (info->cpus.seen & (UINT64_C(1) << c)) {
-                        fprintf(f, "%s%d", first ? "" : ", ", c);
-                        first = 0;
-                }
-        fprintf(f, "], \"timed_runs\": %u, \"migrations_between_runs\": %u},\n", info->cpus.runs,
+        fprintf(f, ", \"cpu_start\": %d, \"cpu_end\": %d", info->cpu_start, info->cpu_end);
+        bench_json_member_cpus(f, "cpus_seen", info->cpus.seen);
+        fprintf(f, ", \"timed_runs\": %u, \"migrations_between_runs\": %u},\n", info->cpus.runs,
                 info->cpus.migrations);
         fprintf(f, "  \"machine\": {\"load1_start\": ");
         bench_json_number(f, info->machine_start.load1);
@@ -559,31 +555,10 @@ static int scan_check(const void *p, size_t len) {
 /* What a program does without memcap: the size from fstat(), one shared mapping. */
 static int scan_raw(void *arg, uint64_t iters) {
         const scan_arg *a = arg;
-        struct stat st;
-        void *p;
-        int fd, r;
+        int r;
 
         for (uint64_t i = 0; i < iters; i++) {
-                fd = open(scan_path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return bench_fail_errno(errno, scan_path);
-                if (fstat(fd, &st) < 0) {
-                        r = errno;
-                        close(fd);
-                        return bench_fail_errno(r, "fstat");
-                }
-                if ((uint64_t) st.st_size != a->size) {
-                        close(fd);
-                        return bench_fail(-EBADMSG, "%s changed size under the benchmark",
-                                          scan_path);
-                }
-                p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-                r = errno;
-                close(fd);
-                if (p == MAP_FAILED)
-                        return bench_fail_errno(r, "mmap of the scan file");
-                r = scan_check(p, (size_t) st.st_size);
-                munmap(p, (size_t) st.st_size);
+                r = bench_scan_file(scan_path, a->size, scan_check);
                 if (r < 0)
                         return r;
         }
@@ -639,41 +614,22 @@ static int scan_plan(const options *opts, run_info *info) {
 /* Create the file once, flush it to disk (so no write-back runs during the rounds), read it
  * once so it is cached, and measure how much of it is resident. */
 static int scan_create(run_info *info) {
-        unsigned char *buf = NULL, *vec = NULL;
-        size_t chunk = MIB, pages, resident = 0, page = (size_t) sysconf(_SC_PAGESIZE);
-        uint64_t done;
+        size_t chunk = MIB, len;
+        unsigned char *buf = NULL;
         void *p;
-        int fd = -1, r = 0;
+        int fd = -1, r;
 
         if (snprintf(scan_path, sizeof(scan_path), "%.*s/memcap-bench-%d.dat",
                      (int) (sizeof(scan_path) - 64), info->scan_dir,
                      (int) getpid()) >= (int) sizeof(scan_path))
                 return bench_fail(-ENAMETOOLONG, "scan file name too long");
+        r = bench_scan_file_write(scan_path, info->scan_bytes, &scan_created);
+        if (r < 0)
+                return r;
+
         buf = malloc(chunk);
         if (!buf)
                 return bench_fail(-ENOMEM, "out of memory");
-        for (size_t i = 0; i < chunk; i++)
-                buf[i] = (unsigned char) (i % 251);
-
-        fd = open(scan_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                r = bench_fail_errno(errno, scan_path);
-                goto out;
-        }
-        scan_created = 1;
-        for (done = 0; done < info->scan_bytes; done += chunk) {
-                r = bench_write_all(fd, buf, chunk);
-                if (r < 0) {
-                        r = bench_fail_errno(-r, "writing the scan file");
-                        goto out;
-                }
-        }
-        if (fdatasync(fd) < 0) {
-                r = bench_fail_errno(errno, "fdatasync of the scan file");
-                goto out;
-        }
-        close(fd);
-
         fd = open(scan_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 r = bench_fail_errno(errno, scan_path);
@@ -692,33 +648,21 @@ static int scan_create(run_info *info) {
                         break;
         }
 
-        pages = (size_t) (info->scan_bytes / page);
-        vec = malloc(pages);
-        if (!vec) {
-                r = bench_fail(-ENOMEM, "out of memory");
+        r = bench_map_file(scan_path, info->scan_bytes, &p, &len);
+        if (r < 0)
+                goto out;
+        r = bench_resident_pct(p, len, &info->resident_pct);
+        munmap(p, len);
+        if (r < 0) {
+                r = bench_fail_errno(-r, "mincore");
                 goto out;
         }
-        p = mmap(NULL, (size_t) info->scan_bytes, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED) {
-                r = bench_fail_errno(errno, "mmap of the scan file");
-                goto out;
-        }
-        if (mincore(p, (size_t) info->scan_bytes, vec) < 0) {
-                r = bench_fail_errno(errno, "mincore");
-                munmap(p, (size_t) info->scan_bytes);
-                goto out;
-        }
-        munmap(p, (size_t) info->scan_bytes);
-        for (size_t i = 0; i < pages; i++)
-                resident += vec[i] & 1;
-        info->resident_pct = 100.0 * (double) resident / (double) pages;
         if (info->resident_pct < 99.0)
                 bench_note("only %.1f%% of the scan file was in the page cache before the rounds",
                            info->resident_pct);
 out:
         if (fd >= 0)
                 close(fd);
-        free(vec);
         free(buf);
         return r;
 }
@@ -880,10 +824,8 @@ static int take_option(int c, const char *arg, void *userdata) {
 
         switch (c) {
         case 'p':
-                if (bench_parse_cpu(arg, &opts->pin) < 0) {
-                        fprintf(stderr, "bench-memory: --pin wants a CPU number, not '%s'\n", arg);
-                        return -EINVAL;
-                }
+                if (bench_parse_cpu(arg, &opts->pin) < 0)
+                        return bench_bad_value("bench-memory", "--pin", "a CPU number", arg);
                 return 0;
         case 'd':
                 opts->dir = arg;

@@ -945,16 +945,6 @@ typedef struct run_info {
         bool coarse;
 } run_info;
 
-static void json_cpus(FILE *f, uint64_t cpus) {
-        fputc('[', f);
-        for (int c = 0, first = 1; c < 64; c++)
-                if (cpus & (UINT64_C(1) << c)) {
-                        fprintf(f, "%s%d", first ? "" : ", ", c);
-                        first = 0;
-                }
-        fputc(']', f);
-}
-
 static void json_vstats(FILE *f, const result *res, const vstats *s) {
         const cost *c = &s->cost;
 
@@ -977,12 +967,10 @@ static void json_vstats(FILE *f, const result *res, const vstats *s) {
         bench_json_member_number(f, "a_voluntary_switches", c->a_nvcsw);
         bench_json_member_number(f, "b_voluntary_switches", c->b_nvcsw);
         bench_json_member_number(f, "b_involuntary_switches", c->b_nivcsw);
-        fprintf(f, "}, \"b_threads_ran_per_slice\": ");
-        bench_json_number(f, c->b_threads);
-        fprintf(f, ", \"a_cpus\": ");
-        json_cpus(f, c->a_cpus);
-        fprintf(f, ", \"b_cpus\": ");
-        json_cpus(f, c->b_cpus);
+        fputc('}', f);
+        bench_json_member_number(f, "b_threads_ran_per_slice", c->b_threads);
+        bench_json_member_cpus(f, "a_cpus", c->a_cpus);
+        bench_json_member_cpus(f, "b_cpus", c->b_cpus);
         fprintf(f, ", \"slices\": %u, \"slices_on_same_cpu\": %u, \"sends_retried\": %" PRIu64 "}",
                 c->slices, c->shared_slices, c->eagain);
 }
@@ -1081,22 +1069,15 @@ static int take_option(int c, const char *arg, void *userdata) {
 
         switch (c) {
         case 's':
-                if (bench_parse_uint(arg, 1, 10000000, &opts->signals) < 0) {
-                        fprintf(stderr, "bench-signal: --signals wants 1..10000000, not '%s'\n",
-                                arg);
-                        return -EINVAL;
-                }
+                if (bench_parse_uint(arg, 1, 10000000, &opts->signals) < 0)
+                        return bench_bad_value("bench-signal", "--signals", "1..10000000", arg);
                 opts->signals_set = true;
                 return 0;
         case 'c':
                 if (bench_parse_cpu_pair(arg, &opts->cpu_a, &opts->cpu_b) < 0 ||
-                    opts->cpu_a == opts->cpu_b) {
-                        fprintf(stderr,
-                                "bench-signal: --cpus wants two different CPU numbers A,B, not "
-                                "'%s'\n",
-                                arg);
-                        return -EINVAL;
-                }
+                    opts->cpu_a == opts->cpu_b)
+                        return bench_bad_value("bench-signal", "--cpus",
+                                               "two different CPU numbers A,B", arg);
                 return 0;
         }
         return -EINVAL;

@@ -104,6 +104,13 @@ static inline int bench_parse_options(int argc, char **argv, const bench_cli *cl
         return 0;
 }
 
+/* "@prog: @option wants @wants, not '@arg'" on stderr, as for --rounds; returns -EINVAL. */
+static inline int bench_bad_value(const char *prog, const char *option, const char *wants,
+                                  const char *arg) {
+        fprintf(stderr, "%s: %s wants %s, not '%s'\n", prog, option, wants, arg);
+        return -EINVAL;
+}
+
 /* A CPU number this machine could have, for --pin and --cpus: 0, or -EINVAL. */
 static inline int bench_parse_cpu(const char *s, int *ret) {
         unsigned v;

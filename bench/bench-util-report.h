@@ -30,6 +30,17 @@ static inline void bench_json_member_rounds(FILE *f, const char *key, const doub
         bench_json_rounds(f, v, n);
 }
 
+/* , "@key": [0, 2]: the CPUs (below 64) of the bit mask @cpus. */
+static inline void bench_json_member_cpus(FILE *f, const char *key, uint64_t cpus) {
+        fprintf(f, ", \"%s\": [", key);
+        for (int c = 0, first = 1; c < 64; c++)
+                if (cpus & (UINT64_C(1) << c)) {
+                        fprintf(f, "%s%d", first ? "" : ", ", c);
+                        first = 0;
+                }
+        fputc(']', f);
+}
+
 /* , "ratio": .., "ratio_min": .., "ratio_max": .. */
 static inline void bench_json_member_ratios(FILE *f, double ratio, double min, double max) {
         bench_json_member_number(f, "ratio", ratio);
