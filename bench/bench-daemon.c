@@ -123,7 +123,6 @@ int parse_options(int argc, char **argv, options *opts) {
         const bench_cli cli = {.prog = "bench-daemon",
                                .usage = usage,
                                .max_rounds = MAX_ROUNDS,
-                               .quick_rounds = 3,
                                .own = own_options,
                                .take = take_option,
                                .userdata = opts};
@@ -133,7 +132,7 @@ int parse_options(int argc, char **argv, options *opts) {
         r = bench_parse_options(argc, argv, &cli, &opts->quick, &opts->json, &opts->rounds);
         if (opts->quick) {
                 if (!opts->tp_rounds_set)
-                        opts->tp_rounds = 3;
+                        opts->tp_rounds = BENCH_QUICK_ROUNDS;
                 if (!opts->duration_set)
                         opts->duration = 0.5;
         }

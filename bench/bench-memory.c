@@ -843,7 +843,6 @@ static int parse_options(int argc, char **argv, options *opts) {
         const bench_cli cli = {.prog = "bench-memory",
                                .usage = usage,
                                .max_rounds = MAX_ROUNDS,
-                               .quick_rounds = 3,
                                .own = own,
                                .take = take_option,
                                .userdata = opts};

@@ -23,12 +23,14 @@ enum {
 /* Room for the common options, a benchmark's own and the terminating entry. */
 #define BENCH_MAX_OPTIONS 24
 
+/* Rounds of a --quick run when --rounds does not say. */
+#define BENCH_QUICK_ROUNDS 3
+
 typedef struct bench_cli {
         const char *prog; /* "bench-memory": the start of every message */
         void (*usage)(FILE *f);
         unsigned max_rounds;
-        unsigned quick_rounds; /* --rounds without --rounds but with --quick; 0: unchanged */
-        bool json_stdout;      /* --json alone writes JSON to stdout; else --json FILE */
+        bool json_stdout; /* --json alone writes JSON to stdout; else --json FILE */
         /* The benchmark's own options, ended by an entry without a name. */
         const struct option *own;
         /* Take one of @own's options (getopt_long()'s value @c and @arg): 0, or -EINVAL after
@@ -39,10 +41,10 @@ typedef struct bench_cli {
 
 /*
  * Parse @argv: the common options into *@ret_quick, *@ret_json (NULL without --json; FILE, or
- * "-" for a --json that writes to stdout) and *@ret_rounds (which holds the default), the
- * benchmark's own through @cli. --help prints the usage to stdout and exits 0. An unknown
- * option or an operand prints the usage to stderr; every failure returns -EINVAL, for main() to
- * exit with 2.
+ * "-" for a --json that writes to stdout) and *@ret_rounds (which holds the default;
+ * BENCH_QUICK_ROUNDS with --quick and no --rounds), the benchmark's own through @cli. --help prints
+ * the usage to stdout and exits 0. An unknown option or an operand prints the usage to stderr;
+ * every failure returns -EINVAL, for main() to exit with 2.
  */
 static inline int bench_parse_options(int argc, char **argv, const bench_cli *cli, bool *ret_quick,
                                       const char **ret_json, unsigned *ret_rounds) {
@@ -58,10 +60,11 @@ static inline int bench_parse_options(int argc, char **argv, const bench_cli *cl
         size_t n = 0;
         int c;
 
-        for (; n < n_common; n++)
+        for (; n < n_common; n++) {
                 all[n] = common[n];
-        if (cli->json_stdout)
-                all[1].has_arg = no_argument;
+                if (all[n].val == BENCH_OPT_JSON && cli->json_stdout)
+                        all[n].has_arg = no_argument;
+        }
         for (size_t i = 0; cli->own && cli->own[i].name; i++) {
                 if (n + 1 >= BENCH_MAX_OPTIONS) {
                         fprintf(stderr, "%s: too many options for BENCH_MAX_OPTIONS\n", cli->prog);
@@ -99,8 +102,8 @@ static inline int bench_parse_options(int argc, char **argv, const bench_cli *cl
                 cli->usage(stderr);
                 return -EINVAL;
         }
-        if (*ret_quick && !rounds_set && cli->quick_rounds)
-                *ret_rounds = cli->quick_rounds;
+        if (*ret_quick && !rounds_set)
+                *ret_rounds = BENCH_QUICK_ROUNDS;
         return 0;
 }
 
