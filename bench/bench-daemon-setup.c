@@ -129,6 +129,8 @@ int dir_make(void) {
                 [P_REDIS_SOCK] = "redis.sock",
                 [P_REDIS_LOG] = "redis.log",
                 [P_REDIS_BENCH_LOG] = "redis-benchmark.log",
+                [P_LOCK] = "memcapd.sock.lock",
+                [P_MEM_LOCK] = "memcapd-mem.sock.lock",
         };
 
         if (!mkdtemp(paths[P_DIR]))

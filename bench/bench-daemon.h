@@ -166,6 +166,8 @@ enum {
         P_REDIS_SOCK,
         P_REDIS_LOG,
         P_REDIS_BENCH_LOG,
+        P_LOCK, /* memcapd's lock beside its socket, which it leaves behind by design */
+        P_MEM_LOCK,
         N_PATHS,
 };
 
