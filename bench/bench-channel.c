@@ -48,6 +48,8 @@
 
 #include <memcap/memcap.h>
 
+#include "bench-util-options.h"
+#include "bench-util-report.h"
 #include "bench-util.h"
 
 #define MAX_ROUNDS 200
@@ -58,7 +60,7 @@
 
 typedef struct options {
         bool quick;
-        bool json;
+        const char *json; /* "-" with --json: JSON lines on stdout instead of the table */
         unsigned rounds;
         int cpu_a, cpu_b;
         const char *boost; /* the baseline program, NULL: next to this one */
@@ -463,9 +465,7 @@ static int run_group(kind k, size_t size, uint64_t count, int cpu_p, int cpu_c,
 
                 for (unsigned round = 0; round < opts.rounds; round++)
                         ratio[round] = v[i][round] / v[0][round];
-                w->ratio = bench_median(ratio, opts.rounds);
-                w->ratio_min = bench_min(ratio, opts.rounds);
-                w->ratio_max = bench_max(ratio, opts.rounds);
+                bench_ratio_range(ratio, opts.rounds, &w->ratio, &w->ratio_min, &w->ratio_max);
                 w->count = count;
                 w->size = size;
                 if (k == RTT) {
@@ -519,6 +519,21 @@ static int calibrate(const side *s, kind k, size_t size, int cpu_p, int cpu_c, u
         }
         *ret = n;
         return 0;
+}
+
+/*
+ * A copy row: the channel against memcpy with messages of @size bytes, the run's length
+ * calibrated on the channel.
+ */
+static int run_copy_row(size_t size, uint64_t min_ns, row *w) {
+        uint64_t n;
+        int r;
+
+        r = calibrate(&CHANNEL, THROUGHPUT, size, opts.cpu_a, opts.cpu_b, min_ns, &n);
+        if (r < 0)
+                return r;
+        return run_group(THROUGHPUT, size, n, opts.cpu_a, opts.cpu_b,
+                         (const side *[]){&CHANNEL, &MEMCPY}, 2, &w);
 }
 
 /* ---- output ---- */
@@ -579,22 +594,14 @@ static void print_json(void) {
                         continue;
                 printf("{\"name\":");
                 bench_json_string(stdout, w->name);
-                printf(",\"ratio\":");
-                bench_json_number(stdout, w->ratio);
-                printf(",\"ratio_min\":");
-                bench_json_number(stdout, w->ratio_min);
-                printf(",\"ratio_max\":");
-                bench_json_number(stdout, w->ratio_max);
+                bench_json_field_ratios(stdout, w->ratio, w->ratio_min, w->ratio_max);
                 printf(",\"baseline_name\":\"%s\",\"unit\":\"%s\",\"channel\":", w->base->key,
                        w->unit);
                 bench_json_number(stdout, w->ours);
-                printf(",\"baseline\":");
-                bench_json_number(stdout, w->baseline);
+                bench_json_field_number(stdout, "baseline", w->baseline);
                 if (unit_is(w->unit, "ns")) {
-                        printf(",\"channel_p99\":");
-                        bench_json_number(stdout, w->ours_p99);
-                        printf(",\"baseline_p99\":");
-                        bench_json_number(stdout, w->baseline_p99);
+                        bench_json_field_number(stdout, "channel_p99", w->ours_p99);
+                        bench_json_field_number(stdout, "baseline_p99", w->baseline_p99);
                 }
                 printf(",\"message_bytes\":%zu,\"messages_per_run\":%" PRIu64
                        ",\"rounds\":%u,\"placement\":",
@@ -618,47 +625,37 @@ static void usage(FILE *f) {
                    "[--boost PATH]\n");
 }
 
+static int take_option(int c, const char *arg, void *userdata) {
+        options *o = userdata;
+
+        switch (c) {
+        case 'c':
+                if (bench_parse_cpu_pair(arg, &o->cpu_a, &o->cpu_b) < 0)
+                        return bench_bad_value("bench-channel", "--cpus", "two CPU numbers A,B",
+                                               arg);
+                return 0;
+        case 'b':
+                o->boost = arg;
+                return 0;
+        }
+        return -EINVAL;
+}
+
 static int parse_options(int argc, char **argv) {
-        static const struct option lo[] = {
-                {"quick", no_argument, NULL, 'q'},
-                {"json", no_argument, NULL, 'j'},
-                {"rounds", required_argument, NULL, 'r'},
+        static const struct option own[] = {
                 {"cpus", required_argument, NULL, 'c'},
                 {"boost", required_argument, NULL, 'b'},
-                {"help", no_argument, NULL, 'h'},
                 {0},
         };
-        int c;
+        const bench_cli cli = {.prog = "bench-channel",
+                               .usage = usage,
+                               .max_rounds = MAX_ROUNDS,
+                               .json_stdout = true,
+                               .own = own,
+                               .take = take_option,
+                               .userdata = &opts};
 
-        while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-                switch (c) {
-                case 'q':
-                        opts.quick = true;
-                        break;
-                case 'j':
-                        opts.json = true;
-                        break;
-                case 'r':
-                        opts.rounds = (unsigned) strtoul(optarg, NULL, 10);
-                        if (opts.rounds < 1 || opts.rounds > MAX_ROUNDS)
-                                return -EINVAL;
-                        break;
-                case 'c':
-                        if (sscanf(optarg, "%d,%d", &opts.cpu_a, &opts.cpu_b) != 2 ||
-                            opts.cpu_a < 0 || opts.cpu_b < 0)
-                                return -EINVAL;
-                        break;
-                case 'b':
-                        opts.boost = optarg;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        exit(0);
-                default:
-                        return -EINVAL;
-                }
-        }
-        return optind == argc ? 0 : -EINVAL;
+        return bench_parse_options(argc, argv, &cli, &opts.quick, &opts.json, &opts.rounds);
 }
 
 /* The first two CPUs this process may use (or the one it has, twice). */
@@ -710,15 +707,13 @@ int main(int argc, char **argv) {
         bench_machine m0, m1;
         mc_error err = MC_ERROR_INIT;
         static char two_cpus[64], one_cpu[64];
-        uint64_t n64, nrtt, n4k, n64k, min_ns;
+        uint64_t n64, nrtt, min_ns;
         int r = 0;
 
-        if (parse_options(argc, argv) < 0) {
-                usage(stderr);
+        if (parse_options(argc, argv) < 0)
                 return 2;
-        }
-        if (opts.quick)
-                opts.rounds = opts.rounds < 3 ? opts.rounds : 3;
+        if (opts.quick) /* a smoke run: --rounds cannot make it longer */
+                opts.rounds = opts.rounds < BENCH_QUICK_ROUNDS ? opts.rounds : BENCH_QUICK_ROUNDS;
         min_ns = opts.quick ? 10000000 : 100000000;
         pick_cpus();
         find_boost(argv[0]);
@@ -736,7 +731,7 @@ int main(int argc, char **argv) {
         fflush(stdout);
 
         {
-                row *tp[3], *rtt[3], *rtt2[1], *cp4[1], *cp64[1];
+                row *tp[3], *rtt[3], *rtt2[1], *cp4, *cp64;
                 const side *tps[4] = {&CHANNEL, &SOCKET, &PIPE, &BOOST};
                 size_t ntp = have_boost ? 4 : 3;
 
@@ -747,10 +742,10 @@ int main(int argc, char **argv) {
                 rtt[1] = add_row("rtt_same_cpu_vs_pipe", &PIPE, 0, 0, one_cpu);
                 rtt[2] = add_row("rtt_same_cpu_vs_boost_mq", &BOOST, 0, 0, one_cpu);
                 rtt2[0] = add_row("rtt_two_cpus_vs_unix_socket", &SOCKET, 0, 0, two_cpus);
-                cp4[0] = add_row("throughput_4KiB_vs_memcpy", &MEMCPY, 0, 0,
-                                 "two CPUs; memcpy on the first");
-                cp64[0] = add_row("throughput_64KiB_vs_memcpy", &MEMCPY, 0, 0,
-                                  "two CPUs; memcpy on the first");
+                cp4 = add_row("throughput_4KiB_vs_memcpy", &MEMCPY, 0, 0,
+                              "two CPUs; memcpy on the first");
+                cp64 = add_row("throughput_64KiB_vs_memcpy", &MEMCPY, 0, 0,
+                               "two CPUs; memcpy on the first");
 
                 if (opts.cpu_a >= 0)
                         (void) bench_pin(opts.cpu_a);
@@ -768,17 +763,9 @@ int main(int argc, char **argv) {
                         r = run_group(RTT, RTT_SIZE, nrtt / 4 + 1, opts.cpu_a, opts.cpu_b, tps, 2,
                                       rtt2);
                 if (r == 0)
-                        r = calibrate(&CHANNEL, THROUGHPUT, 4096, opts.cpu_a, opts.cpu_b, min_ns,
-                                      &n4k);
+                        r = run_copy_row(4096, min_ns, cp4);
                 if (r == 0)
-                        r = run_group(THROUGHPUT, 4096, n4k, opts.cpu_a, opts.cpu_b,
-                                      (const side *[]){&CHANNEL, &MEMCPY}, 2, cp4);
-                if (r == 0)
-                        r = calibrate(&CHANNEL, THROUGHPUT, 65536, opts.cpu_a, opts.cpu_b, min_ns,
-                                      &n64k);
-                if (r == 0)
-                        r = run_group(THROUGHPUT, 65536, n64k, opts.cpu_a, opts.cpu_b,
-                                      (const side *[]){&CHANNEL, &MEMCPY}, 2, cp64);
+                        r = run_copy_row(65536, min_ns, cp64);
         }
         bench_machine_snap(&m1);
         if (opts.json)

@@ -40,7 +40,7 @@ int roundtrip(peer *p, size_t k, size_t *ret_have) {
 int peer_prepare(void *arg) {
         peer *p = arg;
 
-        if (p->recording && bench_proc_snap(p->srv->pid, &p->before) < 0)
+        if (p->recording && spent_begin(&p->spent, p->srv->pid) < 0)
                 return bench_fail(-ESRCH, "%s is gone", p->name);
         return 0;
 }
@@ -48,9 +48,7 @@ int peer_prepare(void *arg) {
 int run_latency(void *arg, uint64_t iters) {
         peer *p = arg;
         uint64_t c0 = bench_thread_cpu_ns();
-        bench_proc after;
-        bench_proc_delta d;
-        int cpu, r;
+        int r;
 
         for (uint64_t i = 0; i < iters; i++) {
                 size_t k = p->next++ % p->n_req, have = 0;
@@ -74,22 +72,8 @@ int run_latency(void *arg, uint64_t iters) {
         }
         if (!p->recording)
                 return 0;
-        p->cli_cpu_ns += bench_thread_cpu_ns() - c0;
-        p->ops += iters;
-        cpu = sched_getcpu();
-        if (bench_proc_snap(p->srv->pid, &after) < 0)
+        if (spent_end(&p->spent, p->srv->pid, bench_thread_cpu_ns() - c0, iters) < 0)
                 return bench_fail(-ESRCH, "%s is gone", p->name);
-        bench_proc_diff(&p->before, &after, &d);
-        p->srv_run_ns += d.run_ns;
-        p->srv_nvcsw += d.nvcsw;
-        p->srv_nivcsw += d.nivcsw;
-        p->srv_cpus |= d.cpus;
-        if (cpu >= 0 && cpu < 64) {
-                p->cli_cpus |= UINT64_C(1) << cpu;
-                if (d.cpus == (UINT64_C(1) << cpu))
-                        p->shared_runs++;
-        }
-        p->runs++;
         return 0;
 }
 
@@ -242,9 +226,47 @@ int peers_setup(run_info *info, peer *peers) {
         return 0;
 }
 
-void add_cost(const char *what, const placement *pl, double srv_ns, double srv_nvcsw,
-              double srv_nivcsw, double cli_ns, uint64_t srv_cpus, uint64_t cli_cpus, unsigned runs,
-              unsigned shared) {
+/* Snapshot the threads of the server @srv before a timed run: 0, or -errno when it is gone. */
+int spent_begin(spent *s, pid_t srv) {
+        return bench_proc_snap(srv, &s->before);
+}
+
+/*
+ * Add a timed run that has just ended: the client's @cli_ns of CPU time for @ops requests, what
+ * the threads of the server @srv did since spent_begin(), and where both ended. 0, or -errno when
+ * the server is gone.
+ */
+int spent_end(spent *s, pid_t srv, uint64_t cli_ns, uint64_t ops) {
+        int cpu = sched_getcpu();
+        bench_proc after;
+        bench_proc_delta d;
+        int r;
+
+        r = bench_proc_snap(srv, &after);
+        if (r < 0)
+                return r;
+        bench_proc_diff(&s->before, &after, &d);
+        s->ops += ops;
+        s->srv_run_ns += d.run_ns;
+        s->srv_nvcsw += d.nvcsw;
+        s->srv_nivcsw += d.nivcsw;
+        s->srv_cpus |= d.cpus;
+        s->cli_cpu_ns += cli_ns;
+        if (cpu >= 0 && cpu < 64) {
+                s->cli_cpus |= UINT64_C(1) << cpu;
+                if (d.cpus == (UINT64_C(1) << cpu))
+                        s->shared_runs++;
+        }
+        s->runs++;
+        return 0;
+}
+
+/*
+ * A row of the costs table: @s per request. A throughput row leaves out how often the server
+ * ended on the client's CPU: with many connections in flight that says nothing about a wakeup.
+ */
+void add_cost(const char *what, const placement *pl, const spent *s, bool throughput) {
+        double ops = (double) s->ops;
         cost *c;
 
         if (n_costs >= MAX_COSTS)
@@ -252,14 +274,15 @@ void add_cost(const char *what, const placement *pl, double srv_ns, double srv_n
         c = &costs[n_costs++];
         snprintf(c->what, sizeof(c->what), "%s", what);
         c->placement = pl->name;
-        c->srv_cpu_ns = srv_ns;
-        c->srv_nvcsw = srv_nvcsw;
-        c->srv_nivcsw = srv_nivcsw;
-        c->cli_cpu_ns = cli_ns;
-        c->srv_cpus = srv_cpus;
-        c->cli_cpus = cli_cpus;
-        c->runs = runs;
-        c->shared_runs = shared;
+        c->srv_cpu_ns = (double) s->srv_run_ns / ops;
+        c->srv_nvcsw = (double) s->srv_nvcsw / ops;
+        c->srv_nivcsw = (double) s->srv_nivcsw / ops;
+        c->cli_cpu_ns = (double) s->cli_cpu_ns / ops;
+        c->srv_cpus = s->srv_cpus;
+        c->cli_cpus = s->cli_cpus;
+        c->runs = s->runs;
+        c->shared_runs = throughput ? 0 : s->shared_runs;
+        c->throughput = throughput;
 }
 
 void fill_latency_side(side *s, const peer *p, unsigned rounds, uint64_t iters) {
@@ -268,6 +291,25 @@ void fill_latency_side(side *s, const peer *p, unsigned rounds, uint64_t iters) 
         s->n = rounds;
         for (unsigned k = 0; k < rounds; k++)
                 s->rounds[k] = bench_median(&p->samples[(size_t) k * iters], iters);
+}
+
+/*
+ * A latency row: the round trips of @mc against those of @base (named @base_name), each round's
+ * median, and their ratio. NULL when the table is full.
+ */
+static result *add_latency_result(const char *name, const char *key, const placement *pl,
+                                  const peer *mc, const char *base_name, const peer *base,
+                                  unsigned rounds, uint64_t iters) {
+        result *res = add_result(name, key, pl->key, UNIT_LATENCY);
+
+        if (!res)
+                return NULL;
+        snprintf(res->base_name, sizeof(res->base_name), "%s", base_name);
+        res->has_base = true;
+        fill_latency_side(&res->mc, mc, rounds, iters);
+        fill_latency_side(&res->base, base, rounds, iters);
+        set_ratio(res, false);
+        return res;
 }
 
 /*
@@ -311,9 +353,7 @@ int bench_latency(run_info *info, const placement *pl, peer *peers, uint64_t min
                 if (!p->samples)
                         return bench_fail(-ENOMEM, "out of memory");
                 p->n_samples = 0;
-                p->srv_run_ns = p->srv_nvcsw = p->srv_nivcsw = p->cli_cpu_ns = p->ops = 0;
-                p->srv_cpus = p->cli_cpus = 0;
-                p->runs = p->shared_runs = 0;
+                p->spent = (spent){0};
                 p->recording = true;
         }
         r = bench_interleave(cases, n_cases, rounds, iters, SLICES, &info->cpus, ns, NULL);
@@ -324,16 +364,13 @@ int bench_latency(run_info *info, const placement *pl, peer *peers, uint64_t min
 
         for (size_t i = 0; i < n_cases; i++) {
                 const peer *p = &peers[idx[i]];
-                double ops = (double) p->ops;
                 char what[96];
 
                 if (p->n_samples != (size_t) iters * rounds)
                         return bench_fail(-EIO, "%s: %zu round trips recorded, %" PRIu64 " planned",
                                           p->name, p->n_samples, iters * rounds);
                 snprintf(what, sizeof(what), "1 client, %s", p->name);
-                add_cost(what, pl, (double) p->srv_run_ns / ops, (double) p->srv_nvcsw / ops,
-                         (double) p->srv_nivcsw / ops, (double) p->cli_cpu_ns / ops, p->srv_cpus,
-                         p->cli_cpus, p->runs, p->shared_runs);
+                add_cost(what, pl, &p->spent, false);
         }
         for (int v = L_MEMCAPD; v < N_LAT; v++) {
                 static const char *const what[N_LAT] = {
@@ -350,14 +387,10 @@ int bench_latency(run_info *info, const placement *pl, peer *peers, uint64_t min
                 if (peers[v].fd < 0)
                         continue;
                 snprintf(name, sizeof(name), "%s, %s", what[v], pl->name);
-                res = add_result(name, keys[v], pl->key, UNIT_LATENCY);
+                res = add_latency_result(name, keys[v], pl, &peers[v], "echo", &peers[L_ECHO],
+                                         rounds, iters);
                 if (!res)
                         return bench_fail(-ENOSPC, "too many results");
-                snprintf(res->base_name, sizeof(res->base_name), "echo");
-                res->has_base = true;
-                fill_latency_side(&res->mc, &peers[v], rounds, iters);
-                fill_latency_side(&res->base, &peers[L_ECHO], rounds, iters);
-                set_ratio(res, false);
                 if (v == L_MEMCAPD) {
                         res->goal = GOAL_AT_MOST;
                         res->target = 1.3;
@@ -365,14 +398,10 @@ int bench_latency(run_info *info, const placement *pl, peer *peers, uint64_t min
         }
         if (peers[L_REDIS].fd >= 0) {
                 snprintf(name, sizeof(name), "  memcapd vs Redis GET (no target), %s", pl->name);
-                res = add_result(name, "latency_memcapd_vs_redis", pl->key, UNIT_LATENCY);
+                res = add_latency_result(name, "latency_memcapd_vs_redis", pl, &peers[L_MEMCAPD],
+                                         "Redis", &peers[L_REDIS], rounds, iters);
                 if (!res)
                         return bench_fail(-ENOSPC, "too many results");
-                snprintf(res->base_name, sizeof(res->base_name), "Redis");
-                res->has_base = true;
-                fill_latency_side(&res->mc, &peers[L_MEMCAPD], rounds, iters);
-                fill_latency_side(&res->base, &peers[L_REDIS], rounds, iters);
-                set_ratio(res, false);
         }
         if (pl->cpu_client < 0) {
                 char text[200];
@@ -383,9 +412,9 @@ int bench_latency(run_info *info, const placement *pl, peer *peers, uint64_t min
                         const peer *p = &peers[v];
                         double pct;
 
-                        if (p->fd < 0 || p->runs == 0)
+                        if (p->fd < 0 || p->spent.runs == 0)
                                 continue;
-                        pct = 100.0 * p->shared_runs / p->runs;
+                        pct = 100.0 * p->spent.shared_runs / p->spent.runs;
                         lo = MIN(lo, pct);
                         hi = MAX(hi, pct);
                         o += (size_t) snprintf(text + o, sizeof(text) - o, "%s%s %.0f%%",

@@ -72,6 +72,19 @@ int wait_fds(pid_t pid, uint64_t want, bool up) {
         }
 }
 
+/* The daemon's memory after @us microseconds to finish with what it was just sent. */
+static int snap_settled(pid_t pid, useconds_t us, mem_snap *m) {
+        usleep(us);
+        return mem_snap_of(pid, m);
+}
+
+/* The daemon's memory once it holds @want descriptors (wait_fds()). */
+static int snap_at_fds(pid_t pid, uint64_t want, bool up, mem_snap *m) {
+        int r = wait_fds(pid, want, up);
+
+        return r < 0 ? r : mem_snap_of(pid, m);
+}
+
 void mem_result(const char *name, const char *key, const mem_snap *a, const mem_snap *b, double n) {
         result *res = add_result(name, key, "-", UNIT_BYTES);
 
@@ -109,8 +122,7 @@ int bench_memory(run_info *info) {
         r = wait_ready(s, probe_unix, paths[P_MEM_SOCK]);
         if (r < 0)
                 goto out;
-        usleep(50000);
-        r = mem_snap_of(s->pid, &m->s0);
+        r = snap_settled(s->pid, 50000, &m->s0);
         if (r < 0)
                 goto out;
 
@@ -123,9 +135,7 @@ int bench_memory(run_info *info) {
                 }
                 set_timeout(fds[n_open]);
         }
-        r = wait_fds(s->pid, m->s0.fds + N_IDLE, true);
-        if (r >= 0)
-                r = mem_snap_of(s->pid, &m->s_conn);
+        r = snap_at_fds(s->pid, m->s0.fds + N_IDLE, true, &m->s_conn);
         if (r < 0)
                 goto out;
 
@@ -134,17 +144,14 @@ int bench_memory(run_info *info) {
                 r = daemon_call(fds[i], "{\"Hello\":{}}\n", reply, sizeof(reply), NULL);
         if (r < 0)
                 goto out;
-        usleep(20000);
-        r = mem_snap_of(s->pid, &m->s_req);
+        r = snap_settled(s->pid, 20000, &m->s_req);
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < N_IDLE; i++) {
                 close(fds[i]);
                 fds[i] = -1;
         }
-        r = wait_fds(s->pid, m->s0.fds, false);
-        if (r >= 0)
-                r = mem_snap_of(s->pid, &m->s_closed);
+        r = snap_at_fds(s->pid, m->s0.fds, false, &m->s_closed);
         if (r < 0)
                 goto out;
 
@@ -158,8 +165,7 @@ int bench_memory(run_info *info) {
         r = daemon_call(ctl, "{\"Hello\":{}}\n", reply, sizeof(reply), NULL);
         if (r < 0)
                 goto out;
-        usleep(20000);
-        r = mem_snap_of(s->pid, &m->s_map0);
+        r = snap_settled(s->pid, 20000, &m->s_map0);
         for (size_t i = 0; i < N_IDLE && r >= 0; i++) {
                 uint64_t id;
 
@@ -167,8 +173,7 @@ int bench_memory(run_info *info) {
         }
         if (r < 0)
                 goto out;
-        usleep(20000);
-        r = mem_snap_of(s->pid, &m->s_map);
+        r = snap_settled(s->pid, 20000, &m->s_map);
         if (r < 0)
                 goto out;
         m->done = true;

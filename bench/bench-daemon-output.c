@@ -256,16 +256,12 @@ void json_side(FILE *f, const result *res, const side *s) {
                       f);
                 bench_json_number(f, s->aux);
         }
-        fputs(",\"rounds\":[", f);
-        for (unsigned k = 0; k < s->n; k++) {
-                if (k)
-                        fputc(',', f);
-                bench_json_number(f, s->rounds[k]);
-        }
-        fputs("]}", f);
+        fputs(",\"rounds\":", f);
+        bench_json_rounds(f, s->rounds, s->n);
+        fputc('}', f);
 }
 
-int write_json(FILE *f, const char *path, const run_info *info) {
+static void json_result(FILE *f, const result *res) {
         static const char *const units[] = {
                 [UNIT_LATENCY] = "ns per round trip",
                 [UNIT_RATE] = "requests per second",
@@ -273,6 +269,45 @@ int write_json(FILE *f, const char *path, const run_info *info) {
                 [UNIT_BYTES] = "bytes per item (PSS; rss_bytes: RSS)",
         };
 
+        fputs("{\"name\":", f);
+        bench_json_string(f, res->name);
+        bench_json_field_string(f, "key", res->key);
+        bench_json_field_string(f, "placement", res->placement);
+        bench_json_field_string(f, "unit", units[res->unit]);
+        fputs(",\"memcapd\":", f);
+        json_side(f, res, &res->mc);
+        bench_json_field_string(f, "baseline_name", res->base_name);
+        fputs(",\"baseline\":", f);
+        if (res->has_base)
+                json_side(f, res, &res->base);
+        else
+                fputs("null", f);
+        bench_json_field_ratios(f, res->ratio, res->ratio_min, res->ratio_max);
+        fputs(",\"target\":", f);
+        if (res->goal == GOAL_NONE)
+                fputs("null", f);
+        else
+                fprintf(f, "{\"op\":\"%s\",\"value\":%g}",
+                        res->goal == GOAL_AT_MOST ? "<=" : ">=", res->target);
+        bench_json_field_string(f, "verdict", verdict(res));
+        if (res->extra[0])
+                bench_json_field_string(f, "details", res->extra);
+        fputc('}', f);
+}
+
+static void json_cost(FILE *f, const cost *c) {
+        fputs("{\"what\":", f);
+        bench_json_string(f, c->what);
+        bench_json_field_string(f, "placement", c->placement);
+        bench_json_field_number(f, "server_cpu_ns", c->srv_cpu_ns);
+        bench_json_field_number(f, "server_wakeups", c->srv_nvcsw);
+        bench_json_field_number(f, "server_preemptions", c->srv_nivcsw);
+        bench_json_field_number(f, "client_cpu_ns", c->cli_cpu_ns);
+        fprintf(f, ",\"server_cpus\":%" PRIu64 ",\"client_cpus\":%" PRIu64 "}", c->srv_cpus,
+                c->cli_cpus);
+}
+
+int write_json(FILE *f, const char *path, const run_info *info) {
         fputs("{\"benchmark\":\"bench-daemon\",\"libmemcap\":", f);
         bench_json_string(f, mc_version());
         bench_json_field_string(f, "kernel", info->kernel);
@@ -302,49 +337,15 @@ int write_json(FILE *f, const char *path, const run_info *info) {
         }
         fputs("],\"results\":[", f);
         for (size_t i = 0; i < n_results; i++) {
-                const result *res = &results[i];
-
-                fputs(i ? ",{\"name\":" : "{\"name\":", f);
-                bench_json_string(f, res->name);
-                bench_json_field_string(f, "key", res->key);
-                bench_json_field_string(f, "placement", res->placement);
-                bench_json_field_string(f, "unit", units[res->unit]);
-                fputs(",\"memcapd\":", f);
-                json_side(f, res, &res->mc);
-                bench_json_field_string(f, "baseline_name", res->base_name);
-                fputs(",\"baseline\":", f);
-                if (res->has_base)
-                        json_side(f, res, &res->base);
-                else
-                        fputs("null", f);
-                bench_json_field_number(f, "ratio", res->ratio);
-                bench_json_field_number(f, "ratio_min", res->ratio_min);
-                bench_json_field_number(f, "ratio_max", res->ratio_max);
-                fputs(",\"target\":", f);
-                if (res->goal == GOAL_NONE)
-                        fputs("null", f);
-                else
-                        fprintf(f, "{\"op\":\"%s\",\"value\":%g}",
-                                res->goal == GOAL_AT_MOST ? "<=" : ">=", res->target);
-                bench_json_field_string(f, "verdict", verdict(res));
-                if (res->extra[0]) {
-                        bench_json_field_string(f, "details", res->extra);
-                }
-                fputc('}', f);
+                if (i)
+                        fputc(',', f);
+                json_result(f, &results[i]);
         }
         fputs("],\"costs\":[", f);
         for (size_t i = 0; i < n_costs; i++) {
-                const cost *c = &costs[i];
-
-                fputs(i ? ",{\"what\":" : "{\"what\":", f);
-                bench_json_string(f, c->what);
-                bench_json_field_string(f, "placement", c->placement);
-                bench_json_field_number(f, "server_cpu_ns", c->srv_cpu_ns);
-                bench_json_field_number(f, "server_wakeups", c->srv_nvcsw);
-                bench_json_field_number(f, "server_preemptions", c->srv_nivcsw);
-                bench_json_field_number(f, "client_cpu_ns", c->cli_cpu_ns);
-                fprintf(f, ",\"server_cpus\":%" PRIu64 ",\"client_cpus\":%" PRIu64 "}", c->srv_cpus,
-                        c->cli_cpus);
+                if (i)
+                        fputc(',', f);
+                json_cost(f, &costs[i]);
         }
         fputs("],\"scan_cpu_ratio\":", f);
         bench_json_number(f, info->scan_cpu_ratio);

@@ -6,32 +6,18 @@
 
 /* ---- MmapFd scan ---- */
 
-int scan_check(const void *p, uint64_t n) {
-        if (memchr(p, 0xff, (size_t) n))
+int scan_check(const void *p, size_t n) {
+        if (memchr(p, 0xff, n))
                 return bench_fail(-EPROTO, "found a byte the scan file does not hold");
         return 0;
 }
 
+/* What a program does without the daemon: open, fstat, one shared mapping. */
 int scan_raw(void *arg, uint64_t iters) {
         (void) arg;
         for (uint64_t i = 0; i < iters; i++) {
-                struct stat st;
-                void *p;
-                int fd, r;
+                int r = bench_scan_file(paths[P_BIG], /* size= */ 0, scan_check);
 
-                fd = open(paths[P_BIG], O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return bench_fail_errno(errno, paths[P_BIG]);
-                if (fstat(fd, &st) < 0) {
-                        close(fd);
-                        return bench_fail_errno(errno, "fstat");
-                }
-                p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-                close(fd);
-                if (p == MAP_FAILED)
-                        return bench_fail_errno(errno, "mmap");
-                r = scan_check(p, (uint64_t) st.st_size);
-                munmap(p, (size_t) st.st_size);
                 if (r < 0)
                         return r;
         }
@@ -68,7 +54,7 @@ int scan_mmapfd(void *arg, uint64_t iters) {
                 close(fd);
                 if (p == MAP_FAILED)
                         return bench_fail_errno(errno, "mmap of the passed descriptor");
-                r = scan_check((const char *) p + skip, len);
+                r = scan_check((const char *) p + skip, (size_t) len);
                 munmap(p, (size_t) (len + skip));
                 if (r < 0)
                         return r;
@@ -79,51 +65,24 @@ int scan_mmapfd(void *arg, uint64_t iters) {
         return 0;
 }
 
-/* Write the file (bytes 0..250, so 0xff never occurs), flush it, read it once, check it is
+/* Write the file (bytes 0..250, so 0xff never occurs), flush it, scan it once, check it is
  * cached. */
 int big_create(run_info *info) {
-        size_t chunk = MIB, page = (size_t) sysconf(_SC_PAGESIZE), pages, resident = 0;
-        unsigned char *buf, *vec = NULL;
+        size_t len;
         void *p;
-        int fd, r = 0;
+        int r;
 
-        buf = malloc(chunk);
-        if (!buf)
-                return bench_fail(-ENOMEM, "out of memory");
-        for (size_t i = 0; i < chunk; i++)
-                buf[i] = (unsigned char) (i % 251);
-        fd = open(paths[P_BIG], O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                free(buf);
-                return bench_fail_errno(errno, paths[P_BIG]);
-        }
-        for (uint64_t done = 0; done < info->big_bytes && r >= 0; done += chunk)
-                r = bench_write_all(fd, buf, chunk);
-        if (r < 0 || fdatasync(fd) < 0) {
-                r = bench_fail_errno(r < 0 ? -r : errno, "writing the scan file");
-                goto out;
-        }
-        p = mmap(NULL, (size_t) info->big_bytes, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED) {
-                r = bench_fail_errno(errno, "mmap of the scan file");
-                goto out;
-        }
-        r = scan_check(p, info->big_bytes); /* also brings it into the page cache */
-        pages = (size_t) (info->big_bytes / page);
-        vec = malloc(pages);
-        if (r >= 0 && vec && mincore(p, (size_t) info->big_bytes, vec) == 0) {
-                for (size_t i = 0; i < pages; i++)
-                        resident += vec[i] & 1;
-                info->big_resident_pct = 100.0 * (double) resident / (double) pages;
-                if (info->big_resident_pct < 99.0)
-                        bench_note("only %.1f%% of the scan file was in the page cache",
-                                   info->big_resident_pct);
-        }
-        munmap(p, (size_t) info->big_bytes);
-out:
-        close(fd);
-        free(vec);
-        free(buf);
+        r = bench_scan_file_write(paths[P_BIG], info->big_bytes, /* created= */ NULL);
+        if (r >= 0)
+                r = bench_map_file(paths[P_BIG], info->big_bytes, &p, &len);
+        if (r < 0)
+                return r;
+        r = scan_check(p, len); /* also brings it into the page cache */
+        if (r >= 0 && bench_resident_pct(p, len, &info->big_resident_pct) == 0 &&
+            info->big_resident_pct < 99.0)
+                bench_note("only %.1f%% of the scan file was in the page cache",
+                           info->big_resident_pct);
+        munmap(p, len);
         return r;
 }
 

@@ -51,9 +51,7 @@ void set_ratio(result *res, bool inverse) {
         for (unsigned k = 0; k < n; k++)
                 r[k] = inverse ? res->base.rounds[k] / res->mc.rounds[k]
                                : res->mc.rounds[k] / res->base.rounds[k];
-        res->ratio = bench_median(r, n);
-        res->ratio_min = bench_min(r, n);
-        res->ratio_max = bench_max(r, n);
+        bench_ratio_range(r, n, &res->ratio, &res->ratio_min, &res->ratio_max);
 }
 
 /* ---- the temporary directory ---- */
@@ -131,6 +129,8 @@ int dir_make(void) {
                 [P_REDIS_SOCK] = "redis.sock",
                 [P_REDIS_LOG] = "redis.log",
                 [P_REDIS_BENCH_LOG] = "redis-benchmark.log",
+                [P_LOCK] = "memcapd.sock.lock",
+                [P_MEM_LOCK] = "memcapd-mem.sock.lock",
         };
 
         if (!mkdtemp(paths[P_DIR]))

@@ -248,18 +248,16 @@ pid_t tside_server(const tside *t) {
 int tside_prepare(void *arg) {
         tside *t = arg;
 
-        if (t->recording && bench_proc_snap(tside_server(t), &t->before) < 0)
+        if (t->recording && spent_begin(&t->spent, tside_server(t)) < 0)
                 return bench_fail(-ESRCH, "a server is gone");
         return 0;
 }
 
 int run_throughput(void *arg, uint64_t iters) {
         tside *t = arg;
-        uint64_t dur = (uint64_t) (t->info->opts->duration * 1e9), cli = 0;
-        bench_proc after;
-        bench_proc_delta d;
+        uint64_t dur = (uint64_t) (t->info->opts->duration * 1e9), cli = 0, ops;
         double rate, p50;
-        int cpu, r;
+        int r;
 
         for (uint64_t i = 0; i < iters; i++) {
                 if (t->kind == T_MEMCAPD) {
@@ -277,20 +275,9 @@ int run_throughput(void *arg, uint64_t iters) {
                         return bench_fail(-ENOSPC, "too many rounds");
                 t->rates[t->n] = rate;
                 t->p50[t->n++] = p50;
-                cpu = sched_getcpu();
-                if (bench_proc_snap(tside_server(t), &after) < 0)
+                ops = t->kind == T_MEMCAPD ? (uint64_t) (rate * (double) dur / 1e9) : t->redis_n;
+                if (spent_end(&t->spent, tside_server(t), cli, ops) < 0)
                         return bench_fail(-ESRCH, "a server is gone");
-                bench_proc_diff(&t->before, &after, &d);
-                t->ops +=
-                        t->kind == T_MEMCAPD ? (uint64_t) (rate * (double) dur / 1e9) : t->redis_n;
-                t->srv_run_ns += d.run_ns;
-                t->srv_nvcsw += d.nvcsw;
-                t->srv_nivcsw += d.nivcsw;
-                t->srv_cpus |= d.cpus;
-                t->cli_cpu_ns += cli;
-                if (cpu >= 0 && cpu < 64)
-                        t->cli_cpus |= UINT64_C(1) << cpu;
-                t->runs++;
         }
         return 0;
 }
@@ -373,16 +360,10 @@ int bench_throughput(run_info *info, const placement *pl, peer *mcd) {
                 goto out;
 
         for (size_t i = 0; i < n_cases; i++) {
-                const tside *t = &ts[idx[i]];
-                double ops = (double) t->ops;
                 char what[96];
 
                 snprintf(what, sizeof(what), "%u clients, %s", opts->clients, tp_name[idx[i]]);
-                add_cost(what, pl, (double) t->srv_run_ns / ops, (double) t->srv_nvcsw / ops,
-                         (double) t->srv_nivcsw / ops, (double) t->cli_cpu_ns / ops, t->srv_cpus,
-                         t->cli_cpus, t->runs, 0);
-                if (n_costs > 0)
-                        costs[n_costs - 1].throughput = true;
+                add_cost(what, pl, &ts[idx[i]].spent, true);
         }
         for (int v = 0; v < N_TP; v++) {
                 const tside *m = &ts[T_MEMCAPD];

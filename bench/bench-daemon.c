@@ -61,103 +61,82 @@ void usage(FILE *f) {
                 "  -h, --help       this text\n");
 }
 
+enum {
+        O_TP_ROUNDS = 256,
+        O_DURATION,
+        O_CLIENTS,
+        O_MEMCAPD,
+        O_DIR,
+        O_NO_REDIS,
+};
+
+static const struct option own_options[] = {
+        {"tp-rounds", required_argument, NULL, O_TP_ROUNDS},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"clients", required_argument, NULL, O_CLIENTS},
+        {"memcapd", required_argument, NULL, O_MEMCAPD},
+        {"dir", required_argument, NULL, O_DIR},
+        {"no-redis", no_argument, NULL, O_NO_REDIS},
+        {0},
+};
+
+static int take_option(int c, const char *arg, void *userdata) {
+        options *opts = userdata;
+        char *end;
+
+        switch (c) {
+        case O_TP_ROUNDS:
+                if (bench_parse_uint(arg, 1, MAX_ROUNDS, &opts->tp_rounds) < 0)
+                        goto bad;
+                opts->tp_rounds_set = true;
+                return 0;
+        case O_DURATION:
+                errno = 0;
+                opts->duration = strtod(arg, &end);
+                if (errno || end == arg || *end || !(opts->duration >= 0.1) || opts->duration > 600)
+                        goto bad;
+                opts->duration_set = true;
+                return 0;
+        case O_CLIENTS:
+                if (bench_parse_uint(arg, 1, 1000, &opts->clients) < 0)
+                        goto bad;
+                return 0;
+        case O_MEMCAPD:
+                opts->memcapd = arg;
+                return 0;
+        case O_DIR:
+                opts->dir = arg;
+                return 0;
+        case O_NO_REDIS:
+                opts->no_redis = true;
+                return 0;
+        }
+bad:
+        for (size_t i = 0; own_options[i].name; i++)
+                if (own_options[i].val == c)
+                        fprintf(stderr, "bench-daemon: bad value '%s' for --%s\n", arg,
+                                own_options[i].name);
+        return -EINVAL;
+}
+
 int parse_options(int argc, char **argv, options *opts) {
-        enum {
-                O_ROUNDS = 256,
-                O_TP_ROUNDS,
-                O_DURATION,
-                O_CLIENTS,
-                O_MEMCAPD,
-                O_DIR,
-                O_NO_REDIS,
-                O_JSON,
-                O_QUICK
-        };
-        static const struct option lopts[] = {
-                {"quick", no_argument, NULL, O_QUICK},
-                {"rounds", required_argument, NULL, O_ROUNDS},
-                {"tp-rounds", required_argument, NULL, O_TP_ROUNDS},
-                {"duration", required_argument, NULL, O_DURATION},
-                {"clients", required_argument, NULL, O_CLIENTS},
-                {"memcapd", required_argument, NULL, O_MEMCAPD},
-                {"dir", required_argument, NULL, O_DIR},
-                {"no-redis", no_argument, NULL, O_NO_REDIS},
-                {"json", required_argument, NULL, O_JSON},
-                {"help", no_argument, NULL, 'h'},
-                {0},
-        };
-        bool rounds_set = false, tp_set = false, dur_set = false;
-        int c;
+        const bench_cli cli = {.prog = "bench-daemon",
+                               .usage = usage,
+                               .max_rounds = MAX_ROUNDS,
+                               .own = own_options,
+                               .take = take_option,
+                               .userdata = opts};
+        int r;
 
         *opts = (options){.rounds = 11, .tp_rounds = 5, .duration = 5.0, .clients = 50};
-        while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
-                char *end;
-
-                switch (c) {
-                case O_QUICK:
-                        opts->quick = true;
-                        break;
-                case O_ROUNDS:
-                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &opts->rounds) < 0)
-                                goto bad;
-                        rounds_set = true;
-                        break;
-                case O_TP_ROUNDS:
-                        if (bench_parse_uint(optarg, 1, MAX_ROUNDS, &opts->tp_rounds) < 0)
-                                goto bad;
-                        tp_set = true;
-                        break;
-                case O_DURATION:
-                        errno = 0;
-                        opts->duration = strtod(optarg, &end);
-                        if (errno || end == optarg || *end || !(opts->duration >= 0.1) ||
-                            opts->duration > 600)
-                                goto bad;
-                        dur_set = true;
-                        break;
-                case O_CLIENTS:
-                        if (bench_parse_uint(optarg, 1, 1000, &opts->clients) < 0)
-                                goto bad;
-                        break;
-                case O_MEMCAPD:
-                        opts->memcapd = optarg;
-                        break;
-                case O_DIR:
-                        opts->dir = optarg;
-                        break;
-                case O_NO_REDIS:
-                        opts->no_redis = true;
-                        break;
-                case O_JSON:
-                        opts->json = optarg;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        exit(0);
-                default:
-                        usage(stderr);
-                        return -EINVAL;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "bench-daemon: unexpected argument '%s'\n", argv[optind]);
-                return -EINVAL;
-        }
+        r = bench_parse_options(argc, argv, &cli, &opts->quick, &opts->json, &opts->rounds);
         if (opts->quick) {
-                if (!rounds_set)
-                        opts->rounds = 3;
-                if (!tp_set)
-                        opts->tp_rounds = 3;
-                if (!dur_set)
+                if (!opts->tp_rounds_set)
+                        opts->tp_rounds = BENCH_QUICK_ROUNDS;
+                if (!opts->duration_set)
                         opts->duration = 0.5;
         }
-        return 0;
-bad:
-        for (size_t i = 0; lopts[i].name; i++)
-                if (lopts[i].val == c)
-                        fprintf(stderr, "bench-daemon: bad value '%s' for --%s\n", optarg,
-                                lopts[i].name);
-        return -EINVAL;
+        return r;
 }
 
 /* The placements: one CPU, two CPUs (when allowed two), unpinned. */
@@ -296,9 +275,31 @@ int start_memcapd(run_info *info) {
 int start_redis(run_info *info) {
         server *s = &info->srv[L_REDIS];
         char port[16], out[256];
-        char *argv[32];
+        /* Loopback and a private Unix socket only, no persistence, in the temporary directory. */
+        char *argv[] = {info->redis_server,
+                        (char *) "--bind",
+                        (char *) "127.0.0.1",
+                        (char *) "--port",
+                        port,
+                        (char *) "--protected-mode",
+                        (char *) "yes",
+                        (char *) "--save",
+                        (char *) "",
+                        (char *) "--appendonly",
+                        (char *) "no",
+                        (char *) "--unixsocket",
+                        paths[P_REDIS_SOCK],
+                        (char *) "--unixsocketperm",
+                        (char *) "700",
+                        (char *) "--dir",
+                        paths[P_DIR],
+                        (char *) "--daemonize",
+                        (char *) "no",
+                        (char *) "--logfile",
+                        (char *) "",
+                        NULL};
         FILE *p;
-        int a = 0, r;
+        int r;
 
         if (info->opts->no_redis) {
                 bench_note("--no-redis: the Redis baselines were skipped");
@@ -326,28 +327,6 @@ int start_redis(run_info *info) {
         if (r < 0)
                 return bench_fail_errno(-r, "finding a free port");
         snprintf(port, sizeof(port), "%u", info->redis_port);
-        argv[a++] = info->redis_server;
-        argv[a++] = (char *) "--bind";
-        argv[a++] = (char *) "127.0.0.1";
-        argv[a++] = (char *) "--port";
-        argv[a++] = port;
-        argv[a++] = (char *) "--protected-mode";
-        argv[a++] = (char *) "yes";
-        argv[a++] = (char *) "--save";
-        argv[a++] = (char *) "";
-        argv[a++] = (char *) "--appendonly";
-        argv[a++] = (char *) "no";
-        argv[a++] = (char *) "--unixsocket";
-        argv[a++] = paths[P_REDIS_SOCK];
-        argv[a++] = (char *) "--unixsocketperm";
-        argv[a++] = (char *) "700";
-        argv[a++] = (char *) "--dir";
-        argv[a++] = paths[P_DIR];
-        argv[a++] = (char *) "--daemonize";
-        argv[a++] = (char *) "no";
-        argv[a++] = (char *) "--logfile";
-        argv[a++] = (char *) "";
-        argv[a] = NULL;
         *s = (server){"redis-server", 0, paths[P_REDIS_LOG]};
         r = spawn(argv, paths[P_REDIS_LOG], -1, NULL, &s->pid);
         if (r < 0)

@@ -33,6 +33,9 @@
 #include <jansson.h>
 #include <memcap/memcap.h>
 
+#include "bench-util-options.h"
+#include "bench-util-report.h"
+#include "bench-util-scan.h"
 #include "bench-util.h"
 #include "core.h"     /* tests/support: what the test suites use too */
 #include "protocol.h" /* memcapd's codec, timed in this process (the breakdown section) */
@@ -82,6 +85,7 @@
 typedef struct options {
         bool quick;
         bool no_redis;
+        bool tp_rounds_set, duration_set; /* by their options: --quick leaves them */
         const char *json;
         const char *memcapd; /* NULL: next to this program in the build tree */
         const char *dir;     /* where the temporary root goes */
@@ -162,6 +166,8 @@ enum {
         P_REDIS_SOCK,
         P_REDIS_LOG,
         P_REDIS_BENCH_LOG,
+        P_LOCK, /* memcapd's lock beside its socket, which it leaves behind by design */
+        P_MEM_LOCK,
         N_PATHS,
 };
 
@@ -174,6 +180,18 @@ typedef struct server {
 } server;
 
 enum { L_ECHO, L_MEMCAPD, L_EPOLL, L_REDIS, N_LAT };
+
+/*
+ * What a server (all its threads) and its client (this thread) spent in the timed runs, summed
+ * run by run: spent_begin() before a run, spent_end() after it.
+ */
+
+typedef struct spent {
+        bench_proc before;
+        uint64_t srv_run_ns, srv_nvcsw, srv_nivcsw, cli_cpu_ns, ops;
+        uint64_t srv_cpus, cli_cpus; /* CPUs seen at the end of runs */
+        unsigned runs, shared_runs;  /* runs that ended with both on one CPU */
+} spent;
 
 /* One server of the latency benchmark, with the client's connection to it. */
 
@@ -192,11 +210,7 @@ typedef struct peer {
         bool recording;
         double *samples;
         size_t n_samples, cap;
-        /* what the server and the client spent */
-        bench_proc before;
-        uint64_t srv_run_ns, srv_nvcsw, srv_nivcsw, cli_cpu_ns, ops;
-        uint64_t srv_cpus, cli_cpus;
-        unsigned runs, shared_runs;
+        spent spent;
 } peer;
 
 typedef struct placement {
@@ -275,9 +289,7 @@ typedef struct tside {
         unsigned n;
         double *lat;
         size_t n_lat, cap_lat;
-        bench_proc before;
-        uint64_t srv_run_ns, srv_nvcsw, srv_nivcsw, cli_cpu_ns, ops, srv_cpus, cli_cpus;
-        unsigned runs;
+        spent spent;
 } tside;
 
 typedef struct scan_arg {
@@ -396,9 +408,11 @@ int place(run_info *info, const placement *pl);
 
 int peers_setup(run_info *info, peer *peers);
 
-void add_cost(const char *what, const placement *pl, double srv_ns, double srv_nvcsw,
-              double srv_nivcsw, double cli_ns, uint64_t srv_cpus, uint64_t cli_cpus, unsigned runs,
-              unsigned shared);
+int spent_begin(spent *s, pid_t srv);
+
+int spent_end(spent *s, pid_t srv, uint64_t cli_ns, uint64_t ops);
+
+void add_cost(const char *what, const placement *pl, const spent *s, bool throughput);
 
 void fill_latency_side(side *s, const peer *p, unsigned rounds, uint64_t iters);
 
@@ -427,7 +441,7 @@ int place_tp(run_info *info, const placement *pl);
 
 int bench_throughput(run_info *info, const placement *pl, peer *mcd);
 
-int scan_check(const void *p, uint64_t n);
+int scan_check(const void *p, size_t n);
 
 int scan_raw(void *arg, uint64_t iters);
 

@@ -31,6 +31,9 @@
 
 #include <memcap/memcap.h>
 
+#include "bench-util-options.h"
+#include "bench-util-report.h"
+#include "bench-util-scan.h"
 #include "bench-util.h"
 
 #define KIB (UINT64_C(1) << 10)
@@ -136,9 +139,7 @@ static int add_result(const char *name, const double *ns, const double *cpu, uns
                         gbps[k] = (double) bytes / raw_ns[k];
                 res->raw_gbps = bench_median(gbps, rounds);
         }
-        res->ratio = bench_median(ratios, rounds);
-        res->ratio_min = bench_min(ratios, rounds);
-        res->ratio_max = bench_max(ratios, rounds);
+        bench_ratio_range(ratios, rounds, &res->ratio, &res->ratio_min, &res->ratio_max);
         if (bytes == 0)
                 bench_ratios(memcap_cpu, raw_cpu, rounds, ratios);
         else
@@ -259,25 +260,19 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 fprintf(f, "%d", info->opts->pin);
         else
                 fputs("null", f);
-        fprintf(f, ", \"cpu_start\": %d, \"cpu_end\": %d, \"cpus_seen\": [", info->cpu_start,
-                info->cpu_end);
-        for (int c = 0, first = 1; c < 64; c++)
-                if (info->cpus.seen & (UINT64_C(1) << c)) {
-                        fprintf(f, "%s%d", first ? "" : ", ", c);
-                        first = 0;
-                }
-        fprintf(f, "], \"timed_runs\": %u, \"migrations_between_runs\": %u},\n", info->cpus.runs,
+        fprintf(f, ", \"cpu_start\": %d, \"cpu_end\": %d", info->cpu_start, info->cpu_end);
+        bench_json_member_cpus(f, "cpus_seen", info->cpus.seen);
+        fprintf(f, ", \"timed_runs\": %u, \"migrations_between_runs\": %u},\n", info->cpus.runs,
                 info->cpus.migrations);
         fprintf(f, "  \"machine\": {\"load1_start\": ");
         bench_json_number(f, info->machine_start.load1);
-        fprintf(f, ", \"load1_end\": ");
-        bench_json_number(f, info->machine_end.load1);
-        fprintf(f, ", \"steal_percent\": ");
-        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
-        fprintf(f, ", \"other_work_percent\": ");
-        bench_json_number(f, other_work_pct(info));
-        fprintf(f, ", \"idle_percent\": ");
-        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
+        bench_json_member_number(f, "load1_end", info->machine_end.load1);
+        bench_json_member_number(f, "steal_percent",
+                                 bench_machine_pct(&info->machine_start, &info->machine_end, true));
+        bench_json_member_number(f, "other_work_percent", other_work_pct(info));
+        bench_json_member_number(
+                f, "idle_percent",
+                bench_machine_pct(&info->machine_start, &info->machine_end, false));
         fprintf(f, ", \"involuntary_context_switches\": %ld, \"online_cpus\": %ld},\n",
                 info->machine_end.nivcsw - info->machine_start.nivcsw,
                 sysconf(_SC_NPROCESSORS_ONLN));
@@ -297,22 +292,13 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                         res->bytes ? "GB/s" : "ns/op", res->bytes);
                 fprintf(f, "\"memcap_ns\": ");
                 bench_json_number(f, res->memcap_ns);
-                fprintf(f, ", \"raw_ns\": ");
-                bench_json_number(f, res->raw_ns);
+                bench_json_member_number(f, "raw_ns", res->raw_ns);
                 if (res->bytes) {
-                        fprintf(f, ", \"memcap_gbps\": ");
-                        bench_json_number(f, res->memcap_gbps);
-                        fprintf(f, ", \"raw_gbps\": ");
-                        bench_json_number(f, res->raw_gbps);
+                        bench_json_member_number(f, "memcap_gbps", res->memcap_gbps);
+                        bench_json_member_number(f, "raw_gbps", res->raw_gbps);
                 }
-                fprintf(f, ", \"ratio\": ");
-                bench_json_number(f, res->ratio);
-                fprintf(f, ", \"ratio_min\": ");
-                bench_json_number(f, res->ratio_min);
-                fprintf(f, ", \"ratio_max\": ");
-                bench_json_number(f, res->ratio_max);
-                fprintf(f, ", \"cpu_ratio\": ");
-                bench_json_number(f, res->cpu_ratio);
+                bench_json_member_ratios(f, res->ratio, res->ratio_min, res->ratio_max);
+                bench_json_member_number(f, "cpu_ratio", res->cpu_ratio);
                 fprintf(f, ", \"ratio_meaning\": \"%s\", \"target\": ",
                         res->bytes ? "memcap/raw throughput" : "memcap/raw time");
                 if (res->goal == GOAL_NONE)
@@ -325,14 +311,11 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
                 }
                 fprintf(f, ", \"iterations_per_round\": %" PRIu64 ", \"rounds\": %u", res->iters,
                         res->rounds);
-                fprintf(f, ", \"memcap_ns_rounds\": ");
-                bench_json_rounds(f, res->memcap_rounds, res->rounds);
-                fprintf(f, ", \"raw_ns_rounds\": ");
-                bench_json_rounds(f, res->raw_rounds, res->rounds);
-                fprintf(f, ", \"memcap_cpu_ns_rounds\": ");
-                bench_json_rounds(f, res->memcap_cpu_rounds, res->rounds);
-                fprintf(f, ", \"raw_cpu_ns_rounds\": ");
-                bench_json_rounds(f, res->raw_cpu_rounds, res->rounds);
+                bench_json_member_rounds(f, "memcap_ns_rounds", res->memcap_rounds, res->rounds);
+                bench_json_member_rounds(f, "raw_ns_rounds", res->raw_rounds, res->rounds);
+                bench_json_member_rounds(f, "memcap_cpu_ns_rounds", res->memcap_cpu_rounds,
+                                         res->rounds);
+                bench_json_member_rounds(f, "raw_cpu_ns_rounds", res->raw_cpu_rounds, res->rounds);
                 fprintf(f, "}%s\n", i + 1 < n_results ? "," : "");
         }
         fprintf(f, "  ],\n  \"notes\": ");
@@ -572,31 +555,10 @@ static int scan_check(const void *p, size_t len) {
 /* What a program does without memcap: the size from fstat(), one shared mapping. */
 static int scan_raw(void *arg, uint64_t iters) {
         const scan_arg *a = arg;
-        struct stat st;
-        void *p;
-        int fd, r;
+        int r;
 
         for (uint64_t i = 0; i < iters; i++) {
-                fd = open(scan_path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return bench_fail_errno(errno, scan_path);
-                if (fstat(fd, &st) < 0) {
-                        r = errno;
-                        close(fd);
-                        return bench_fail_errno(r, "fstat");
-                }
-                if ((uint64_t) st.st_size != a->size) {
-                        close(fd);
-                        return bench_fail(-EBADMSG, "%s changed size under the benchmark",
-                                          scan_path);
-                }
-                p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-                r = errno;
-                close(fd);
-                if (p == MAP_FAILED)
-                        return bench_fail_errno(r, "mmap of the scan file");
-                r = scan_check(p, (size_t) st.st_size);
-                munmap(p, (size_t) st.st_size);
+                r = bench_scan_file(scan_path, a->size, scan_check);
                 if (r < 0)
                         return r;
         }
@@ -652,41 +614,22 @@ static int scan_plan(const options *opts, run_info *info) {
 /* Create the file once, flush it to disk (so no write-back runs during the rounds), read it
  * once so it is cached, and measure how much of it is resident. */
 static int scan_create(run_info *info) {
-        unsigned char *buf = NULL, *vec = NULL;
-        size_t chunk = MIB, pages, resident = 0, page = (size_t) sysconf(_SC_PAGESIZE);
-        uint64_t done;
+        size_t chunk = MIB, len;
+        unsigned char *buf = NULL;
         void *p;
-        int fd = -1, r = 0;
+        int fd = -1, r;
 
         if (snprintf(scan_path, sizeof(scan_path), "%.*s/memcap-bench-%d.dat",
                      (int) (sizeof(scan_path) - 64), info->scan_dir,
                      (int) getpid()) >= (int) sizeof(scan_path))
                 return bench_fail(-ENAMETOOLONG, "scan file name too long");
+        r = bench_scan_file_write(scan_path, info->scan_bytes, &scan_created);
+        if (r < 0)
+                return r;
+
         buf = malloc(chunk);
         if (!buf)
                 return bench_fail(-ENOMEM, "out of memory");
-        for (size_t i = 0; i < chunk; i++)
-                buf[i] = (unsigned char) (i % 251);
-
-        fd = open(scan_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                r = bench_fail_errno(errno, scan_path);
-                goto out;
-        }
-        scan_created = 1;
-        for (done = 0; done < info->scan_bytes; done += chunk) {
-                r = bench_write_all(fd, buf, chunk);
-                if (r < 0) {
-                        r = bench_fail_errno(-r, "writing the scan file");
-                        goto out;
-                }
-        }
-        if (fdatasync(fd) < 0) {
-                r = bench_fail_errno(errno, "fdatasync of the scan file");
-                goto out;
-        }
-        close(fd);
-
         fd = open(scan_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 r = bench_fail_errno(errno, scan_path);
@@ -705,33 +648,21 @@ static int scan_create(run_info *info) {
                         break;
         }
 
-        pages = (size_t) (info->scan_bytes / page);
-        vec = malloc(pages);
-        if (!vec) {
-                r = bench_fail(-ENOMEM, "out of memory");
+        r = bench_map_file(scan_path, info->scan_bytes, &p, &len);
+        if (r < 0)
+                goto out;
+        r = bench_resident_pct(p, len, &info->resident_pct);
+        munmap(p, len);
+        if (r < 0) {
+                r = bench_fail_errno(-r, "mincore");
                 goto out;
         }
-        p = mmap(NULL, (size_t) info->scan_bytes, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED) {
-                r = bench_fail_errno(errno, "mmap of the scan file");
-                goto out;
-        }
-        if (mincore(p, (size_t) info->scan_bytes, vec) < 0) {
-                r = bench_fail_errno(errno, "mincore");
-                munmap(p, (size_t) info->scan_bytes);
-                goto out;
-        }
-        munmap(p, (size_t) info->scan_bytes);
-        for (size_t i = 0; i < pages; i++)
-                resident += vec[i] & 1;
-        info->resident_pct = 100.0 * (double) resident / (double) pages;
         if (info->resident_pct < 99.0)
                 bench_note("only %.1f%% of the scan file was in the page cache before the rounds",
                            info->resident_pct);
 out:
         if (fd >= 0)
                 close(fd);
-        free(vec);
         free(buf);
         return r;
 }
@@ -888,63 +819,36 @@ static void usage(FILE *f) {
                 "  --dir DIR     put the scan file in DIR (default /var/tmp, else /tmp)\n");
 }
 
+static int take_option(int c, const char *arg, void *userdata) {
+        options *opts = userdata;
+
+        switch (c) {
+        case 'p':
+                if (bench_parse_cpu(arg, &opts->pin) < 0)
+                        return bench_bad_value("bench-memory", "--pin", "a CPU number", arg);
+                return 0;
+        case 'd':
+                opts->dir = arg;
+                return 0;
+        }
+        return -EINVAL;
+}
+
 static int parse_options(int argc, char **argv, options *opts) {
-        static const struct option longopts[] = {
-                {"quick", no_argument, NULL, 'q'},
-                {"json", required_argument, NULL, 'j'},
+        static const struct option own[] = {
                 {"pin", required_argument, NULL, 'p'},
-                {"rounds", required_argument, NULL, 'r'},
                 {"dir", required_argument, NULL, 'd'},
-                {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        bool rounds_set = false;
-        unsigned v;
-        int c;
+        const bench_cli cli = {.prog = "bench-memory",
+                               .usage = usage,
+                               .max_rounds = MAX_ROUNDS,
+                               .own = own,
+                               .take = take_option,
+                               .userdata = opts};
 
         *opts = (options){.pin = -1, .rounds = 11};
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
-                switch (c) {
-                case 'q':
-                        opts->quick = true;
-                        break;
-                case 'j':
-                        opts->json = optarg;
-                        break;
-                case 'p':
-                        if (bench_parse_uint(optarg, 0, CPU_SETSIZE - 1, &v) < 0) {
-                                fprintf(stderr,
-                                        "bench-memory: --pin wants a CPU number, not "
-                                        "'%s'\n",
-                                        optarg);
-                                return -EINVAL;
-                        }
-                        opts->pin = (int) v;
-                        break;
-                case 'r':
-                        if (bench_parse_rounds("bench-memory", optarg, MAX_ROUNDS, &opts->rounds) <
-                            0)
-                                return -EINVAL;
-                        rounds_set = true;
-                        break;
-                case 'd':
-                        opts->dir = optarg;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        exit(EXIT_SUCCESS);
-                default:
-                        usage(stderr);
-                        return -EINVAL;
-                }
-        if (optind < argc) {
-                fprintf(stderr, "bench-memory: unexpected argument '%s'\n", argv[optind]);
-                usage(stderr);
-                return -EINVAL;
-        }
-        if (opts->quick && !rounds_set)
-                opts->rounds = 3;
-        return 0;
+        return bench_parse_options(argc, argv, &cli, &opts->quick, &opts->json, &opts->rounds);
 }
 
 static void print_cpus(const bench_cpus *cpus) {

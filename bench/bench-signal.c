@@ -44,6 +44,8 @@
 
 #include <memcap/memcap.h>
 
+#include "bench-util-options.h"
+#include "bench-util-report.h"
 #include "bench-util.h"
 
 #define MAX_ROUNDS  1000
@@ -70,6 +72,7 @@ typedef struct options {
         const char *json;
         unsigned rounds;
         unsigned signals; /* per throughput run */
+        bool signals_set; /* by --signals: --quick leaves it */
         int cpu_a, cpu_b; /* -1: the first two CPUs this process may use */
 } options;
 
@@ -667,9 +670,7 @@ static int add_result(const char *name, const placement *pl, bool throughput, in
         res->goal = g;
         res->target = target;
         bench_ratios(mc->rounds, raw->rounds, rounds, ratios);
-        res->ratio = bench_median(ratios, rounds);
-        res->ratio_min = bench_min(ratios, rounds);
-        res->ratio_max = bench_max(ratios, rounds);
+        bench_ratio_range(ratios, rounds, &res->ratio, &res->ratio_min, &res->ratio_max);
         n_results++;
         res->mc.rounds = bench_dup_rounds(mc->rounds, rounds);
         res->raw.rounds = bench_dup_rounds(raw->rounds, rounds);
@@ -944,51 +945,32 @@ typedef struct run_info {
         bool coarse;
 } run_info;
 
-static void json_cpus(FILE *f, uint64_t cpus) {
-        fputc('[', f);
-        for (int c = 0, first = 1; c < 64; c++)
-                if (cpus & (UINT64_C(1) << c)) {
-                        fprintf(f, "%s%d", first ? "" : ", ", c);
-                        first = 0;
-                }
-        fputc(']', f);
-}
-
 static void json_vstats(FILE *f, const result *res, const vstats *s) {
         const cost *c = &s->cost;
 
         if (res->throughput) {
                 fprintf(f, "{\"signals_per_s\": ");
                 bench_json_number(f, s->median);
-                fprintf(f, ", \"mean_signals_per_s\": ");
-                bench_json_number(f, s->mean);
+                bench_json_member_number(f, "mean_signals_per_s", s->mean);
                 fprintf(f, ", \"rounds_signals_per_s\": ");
         } else {
                 fprintf(f, "{\"median_ns\": ");
                 bench_json_number(f, s->median);
-                fprintf(f, ", \"p99_ns\": ");
-                bench_json_number(f, s->p99);
-                fprintf(f, ", \"mean_ns\": ");
-                bench_json_number(f, s->mean);
+                bench_json_member_number(f, "p99_ns", s->p99);
+                bench_json_member_number(f, "mean_ns", s->mean);
                 fprintf(f, ", \"rounds_median_ns\": ");
         }
         bench_json_rounds(f, s->rounds, res->rounds);
         fprintf(f, ", \"per_op\": {\"a_cpu_ns\": ");
         bench_json_number(f, c->a_cpu_ns);
-        fprintf(f, ", \"b_cpu_ns\": ");
-        bench_json_number(f, c->b_cpu_ns);
-        fprintf(f, ", \"a_voluntary_switches\": ");
-        bench_json_number(f, c->a_nvcsw);
-        fprintf(f, ", \"b_voluntary_switches\": ");
-        bench_json_number(f, c->b_nvcsw);
-        fprintf(f, ", \"b_involuntary_switches\": ");
-        bench_json_number(f, c->b_nivcsw);
-        fprintf(f, "}, \"b_threads_ran_per_slice\": ");
-        bench_json_number(f, c->b_threads);
-        fprintf(f, ", \"a_cpus\": ");
-        json_cpus(f, c->a_cpus);
-        fprintf(f, ", \"b_cpus\": ");
-        json_cpus(f, c->b_cpus);
+        bench_json_member_number(f, "b_cpu_ns", c->b_cpu_ns);
+        bench_json_member_number(f, "a_voluntary_switches", c->a_nvcsw);
+        bench_json_member_number(f, "b_voluntary_switches", c->b_nvcsw);
+        bench_json_member_number(f, "b_involuntary_switches", c->b_nivcsw);
+        fputc('}', f);
+        bench_json_member_number(f, "b_threads_ran_per_slice", c->b_threads);
+        bench_json_member_cpus(f, "a_cpus", c->a_cpus);
+        bench_json_member_cpus(f, "b_cpus", c->b_cpus);
         fprintf(f, ", \"slices\": %u, \"slices_on_same_cpu\": %u, \"sends_retried\": %" PRIu64 "}",
                 c->slices, c->shared_slices, c->eagain);
 }
@@ -1017,12 +999,12 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
         }
         fprintf(f, "],\n  \"machine\": {\"load1_start\": ");
         bench_json_number(f, info->machine_start.load1);
-        fprintf(f, ", \"load1_end\": ");
-        bench_json_number(f, info->machine_end.load1);
-        fprintf(f, ", \"steal_percent\": ");
-        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, true));
-        fprintf(f, ", \"idle_percent\": ");
-        bench_json_number(f, bench_machine_pct(&info->machine_start, &info->machine_end, false));
+        bench_json_member_number(f, "load1_end", info->machine_end.load1);
+        bench_json_member_number(f, "steal_percent",
+                                 bench_machine_pct(&info->machine_start, &info->machine_end, true));
+        bench_json_member_number(
+                f, "idle_percent",
+                bench_machine_pct(&info->machine_start, &info->machine_end, false));
         fprintf(f, ", \"online_cpus\": %ld, \"cpu_time_from_ticks\": %s},\n",
                 sysconf(_SC_NPROCESSORS_ONLN), info->coarse ? "true" : "false");
         fprintf(f, "  \"results\": [\n");
@@ -1031,15 +1013,10 @@ static int write_json(FILE *f, const char *path, const run_info *info) {
 
                 fprintf(f, "    {\"name\": ");
                 bench_json_string(f, res->name);
-                fprintf(f, ", \"kind\": \"%s\", \"placement\": \"%s\", \"variant\": \"%s\", ",
+                fprintf(f, ", \"kind\": \"%s\", \"placement\": \"%s\", \"variant\": \"%s\"",
                         res->throughput ? "throughput" : "round_trip", res->placement,
                         variant_key[res->variant]);
-                fprintf(f, "\"ratio\": ");
-                bench_json_number(f, res->ratio);
-                fprintf(f, ", \"ratio_min\": ");
-                bench_json_number(f, res->ratio_min);
-                fprintf(f, ", \"ratio_max\": ");
-                bench_json_number(f, res->ratio_max);
+                bench_json_member_ratios(f, res->ratio, res->ratio_min, res->ratio_max);
                 fprintf(f, ", \"ratio_meaning\": \"%s\", \"target\": ",
                         res->throughput ? "memcap/raw signals per second"
                                         : "memcap/raw round-trip time");
@@ -1087,83 +1064,44 @@ static void usage(FILE *f) {
                 "  --json FILE   also write the results as JSON to FILE\n");
 }
 
+static int take_option(int c, const char *arg, void *userdata) {
+        options *opts = userdata;
+
+        switch (c) {
+        case 's':
+                if (bench_parse_uint(arg, 1, 10000000, &opts->signals) < 0)
+                        return bench_bad_value("bench-signal", "--signals", "1..10000000", arg);
+                opts->signals_set = true;
+                return 0;
+        case 'c':
+                if (bench_parse_cpu_pair(arg, &opts->cpu_a, &opts->cpu_b) < 0 ||
+                    opts->cpu_a == opts->cpu_b)
+                        return bench_bad_value("bench-signal", "--cpus",
+                                               "two different CPU numbers A,B", arg);
+                return 0;
+        }
+        return -EINVAL;
+}
+
 static int parse_options(int argc, char **argv, options *opts) {
-        static const struct option longopts[] = {
-                {"quick", no_argument, NULL, 'q'},
-                {"json", required_argument, NULL, 'j'},
-                {"rounds", required_argument, NULL, 'r'},
+        static const struct option own[] = {
                 {"signals", required_argument, NULL, 's'},
                 {"cpus", required_argument, NULL, 'c'},
-                {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
-        bool rounds_set = false, signals_set = false;
-        unsigned v, w;
-        char buf[64], *comma;
-        int c;
+        const bench_cli cli = {.prog = "bench-signal",
+                               .usage = usage,
+                               .max_rounds = MAX_ROUNDS,
+                               .own = own,
+                               .take = take_option,
+                               .userdata = opts};
+        int r;
 
         *opts = (options){.rounds = 11, .signals = 20000, .cpu_a = -1, .cpu_b = -1};
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
-                switch (c) {
-                case 'q':
-                        opts->quick = true;
-                        break;
-                case 'j':
-                        opts->json = optarg;
-                        break;
-                case 'r':
-                        if (bench_parse_rounds("bench-signal", optarg, MAX_ROUNDS, &opts->rounds) <
-                            0)
-                                return -EINVAL;
-                        rounds_set = true;
-                        break;
-                case 's':
-                        if (bench_parse_uint(optarg, 1, 10000000, &v) < 0) {
-                                fprintf(stderr,
-                                        "bench-signal: --signals wants 1..10000000, not '%s'\n",
-                                        optarg);
-                                return -EINVAL;
-                        }
-                        opts->signals = v;
-                        signals_set = true;
-                        break;
-                case 'c':
-                        snprintf(buf, sizeof(buf), "%s", optarg);
-                        comma = strchr(buf, ',');
-                        if (strlen(optarg) >= sizeof(buf) || !comma) {
-                                fprintf(stderr, "bench-signal: --cpus wants A,B, not '%s'\n",
-                                        optarg);
-                                return -EINVAL;
-                        }
-                        *comma = '\0';
-                        if (bench_parse_uint(buf, 0, CPU_SETSIZE - 1, &v) < 0 ||
-                            bench_parse_uint(comma + 1, 0, CPU_SETSIZE - 1, &w) < 0 || v == w) {
-                                fprintf(stderr,
-                                        "bench-signal: --cpus wants two different CPU numbers, "
-                                        "not '%s'\n",
-                                        optarg);
-                                return -EINVAL;
-                        }
-                        opts->cpu_a = (int) v;
-                        opts->cpu_b = (int) w;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        exit(EXIT_SUCCESS);
-                default:
-                        usage(stderr);
-                        return -EINVAL;
-                }
-        if (optind < argc) {
-                fprintf(stderr, "bench-signal: unexpected argument '%s'\n", argv[optind]);
-                usage(stderr);
-                return -EINVAL;
-        }
-        if (opts->quick && !rounds_set)
-                opts->rounds = 3;
-        if (opts->quick && !signals_set)
+        r = bench_parse_options(argc, argv, &cli, &opts->quick, &opts->json, &opts->rounds);
+        if (opts->quick && !opts->signals_set)
                 opts->signals = 2000;
-        return 0;
+        return r;
 }
 
 /* The placements this machine allows: same CPU, two CPUs (if there are two), unpinned. */
