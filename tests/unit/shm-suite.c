@@ -65,26 +65,46 @@ mc_policy *policy_new(void) {
         return p;
 }
 
-/* Create a named object of @size bytes, read-write. */
-void create_named(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret) {
+/* A request that creates the named object @name of @size bytes, read-write. */
+mc_shared_request create_request(const char *name, size_t size) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        mc_error err = MC_ERROR_INIT;
 
         req.name = name;
         req.size = size;
         req.create = true;
-        cr_assert(eq(int, mc_shared_open(ctx, &req, ret, &err), 0), "%s", err.message);
+        return req;
 }
 
-/* Create an anonymous region of @size bytes with @seals. */
-void create_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
+/* mc_shared_open() of create_request(@name, @size): its result. */
+int try_create(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret, mc_error *err) {
+        mc_shared_request req = create_request(name, size);
+
+        return mc_shared_open(ctx, &req, ret, err);
+}
+
+/* Create a named object of @size bytes, read-write. */
+void create_named(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret) {
         mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, try_create(ctx, name, size, ret, &err), 0), "%s", err.message);
+}
+
+/* mc_shared_open() of an anonymous region of @size bytes with @prot and @seals: its result. */
+int open_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret,
+              mc_error *err) {
+        mc_shared_request req = MC_SHARED_REQUEST_INIT;
 
         req.size = size;
         req.prot = prot;
         req.seals = seals;
-        cr_assert(eq(int, mc_shared_open(ctx, &req, ret, &err), 0), "%s", err.message);
+        return mc_shared_open(ctx, &req, ret, err);
+}
+
+/* Create an anonymous region of @size bytes with @seals. */
+void create_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, open_anon(ctx, size, prot, seals, ret, &err), 0), "%s", err.message);
 }
 
 /* Open an existing named object without creating it. */
@@ -96,6 +116,33 @@ int open_named(mc_ctx *ctx, const char *name, size_t size, unsigned prot, mc_sha
         req.size = size;
         req.prot = prot;
         return mc_shared_open(ctx, &req, ret, err);
+}
+
+/* open_named(), which must succeed. */
+void open_named_ok(mc_ctx *ctx, const char *name, size_t size, unsigned prot, mc_shared *ret) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, open_named(ctx, name, size, prot, ret, &err), 0), "%s", err.message);
+}
+
+/* mc_shared_close() of @s, which must succeed. */
+void close_ok(mc_ctx *ctx, mc_shared *s) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, mc_shared_close(ctx, s, &err), 0), "%s", err.message);
+}
+
+/*
+ * Make @name as another program would, behind memcap's back: a shared memory object of @size
+ * bytes with @mode, and no creator recorded.
+ */
+void plant(const char *name, mode_t mode, size_t size) {
+        int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+
+        cr_assert(ge(int, fd, 0), "shm_open %s: %s", name, strerror(errno));
+        if (size > 0)
+                cr_assert(eq(int, ftruncate(fd, (off_t) size), 0));
+        close(fd);
 }
 
 bool shm_exists(const char *name) {
@@ -132,6 +179,26 @@ void assert_err(int r, const mc_error *err, int errnum, mc_error_kind kind) {
                 eq(str, (char *) mc_error_kind_name(err->kind), (char *) mc_error_kind_name(kind)),
                 "%s", err->message);
         cr_assert(gt(sz, strlen(err->message), 0));
+}
+
+/* A call that failed (@r < 0) with @kind, whatever its errno. */
+void assert_kind(int r, const mc_error *err, mc_error_kind kind) {
+        cr_assert(lt(int, r, 0), "the call succeeded");
+        cr_assert(eq(int, err->kind, kind), "%s", err->message);
+}
+
+/* What a failed call must leave: the descriptors of before (@fds) and no usage in @ctx. */
+void assert_left_nothing(mc_ctx *ctx, int fds) {
+        cr_assert(eq(int, count_fds(), fds), "a descriptor leaked");
+        assert_usage(ctx, 0, 0, 0);
+}
+
+/* The object behind @fd is @size bytes long. */
+void assert_fd_size(int fd, size_t size) {
+        struct stat st;
+
+        cr_assert(eq(int, fstat(fd, &st), 0), "%s", strerror(errno));
+        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) size));
 }
 
 size_t page(void) {

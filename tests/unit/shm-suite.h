@@ -44,12 +44,25 @@ mc_ctx *ctx_with_policy(mc_policy *policy);
 
 mc_policy *policy_new(void);
 
+mc_shared_request create_request(const char *name, size_t size);
+
+int try_create(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret, mc_error *err);
+
 void create_named(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret);
+
+int open_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret,
+              mc_error *err);
 
 void create_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret);
 
 int open_named(mc_ctx *ctx, const char *name, size_t size, unsigned prot, mc_shared *ret,
                mc_error *err);
+
+void open_named_ok(mc_ctx *ctx, const char *name, size_t size, unsigned prot, mc_shared *ret);
+
+void close_ok(mc_ctx *ctx, mc_shared *s);
+
+void plant(const char *name, mode_t mode, size_t size);
 
 bool shm_exists(const char *name);
 
@@ -58,6 +71,12 @@ struct stat shm_stat(const char *name);
 void assert_usage(mc_ctx *ctx, uint64_t bytes, uint64_t mappings, uint64_t shared);
 
 void assert_err(int r, const mc_error *err, int errnum, mc_error_kind kind);
+
+void assert_kind(int r, const mc_error *err, mc_error_kind kind);
+
+void assert_left_nothing(mc_ctx *ctx, int fds);
+
+void assert_fd_size(int fd, size_t size);
 
 size_t page(void);
 
@@ -73,15 +92,9 @@ int fail_add_seals(int fd, int seals);
 
 int fail_get_seals(int fd);
 
-int enospc_fallocate(int fd, int mode, off_t off, off_t len);
-
-int eopnotsupp_fallocate(int fd, int mode, off_t off, off_t len);
-
 void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 
 int eio_ftruncate(int fd, off_t len);
-
-int failing_fstat_eio(int fd, struct stat *st);
 
 void *open_close_loop(void *arg);
 

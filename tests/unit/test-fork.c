@@ -82,13 +82,21 @@ static void file_read(const char *path, off_t off, void *buf, size_t len) {
         close(fd);
 }
 
-static void map_file(mc_ctx *ctx, const char *path, bool private_copy, mc_mapping *ret) {
+/* mc_map_file() of @path with @prot, shared or a private copy, which must succeed. */
+static void map_file(mc_ctx *ctx, const char *path, unsigned prot, bool private_copy,
+                     mc_mapping *ret) {
         mc_map_file_options opts = MC_MAP_FILE_OPTIONS_INIT;
         mc_error err = MC_ERROR_INIT;
 
         opts.private_copy = private_copy;
-        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ_WRITE, &opts, ret, &err), 0), "%s",
-                  err.message);
+        cr_assert(eq(int, mc_map_file(ctx, path, prot, &opts, ret, &err), 0), "%s", err.message);
+}
+
+/* mc_map_shared_buffer() of an anonymous region of @len bytes, which must succeed. */
+static void shared_buffer_ok(mc_ctx *ctx, size_t len, mc_shared *ret) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, len, ret, &err), 0), "%s", err.message);
 }
 
 /* @advice on the whole of @m, which must take it. */
@@ -217,7 +225,7 @@ Test(fork, shared_file_is_one_memory_and_reaches_the_file) {
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
-        map_file(ctx, path, false, &m);
+        map_file(ctx, path, MC_PROT_READ_WRITE, false, &m);
         exchange(m.ptr, true);
 
         /* A child's write through the shared mapping reaches the file too. */
@@ -246,7 +254,7 @@ Test(fork, private_file_is_copy_on_write_and_never_reaches_the_file) {
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
-        map_file(ctx, path, true, &m);
+        map_file(ctx, path, MC_PROT_READ_WRITE, true, &m);
         cr_assert(eq(u32, m.flags, MC_MAP_PRIVATE));
         exchange(m.ptr, false);
 
@@ -291,7 +299,7 @@ Test(fork, children_inherit_the_registry) {
         pid_t pid;
 
         anon_map_ok(ctx, 3 * page(), MC_PROT_READ_WRITE, &m);
-        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
+        shared_buffer_ok(ctx, page(), &s);
         mc_ctx_get_usage(ctx, &before);
         pid = fork();
         if (pid == 0) {
@@ -368,8 +376,7 @@ Test(fork, dontfork_shared_region_is_closed_in_the_child) {
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
-        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, 2 * page(), &s, &err), 0), "%s",
-                  err.message);
+        shared_buffer_ok(ctx, 2 * page(), &s);
         advise_all(ctx, &s.region, MC_ADVICE_DONTFORK);
         pid = fork();
         if (pid == 0) {
@@ -466,9 +473,9 @@ Test(fork, wipeonfork_needs_private_anonymous_memory) {
         mc_shared s;
         mc_ctx *ctx = ctx_new();
 
-        map_file(ctx, path, false, &shared_file);
-        map_file(ctx, path, true, &private_file);
-        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
+        map_file(ctx, path, MC_PROT_READ_WRITE, false, &shared_file);
+        map_file(ctx, path, MC_PROT_READ_WRITE, true, &private_file);
+        shared_buffer_ok(ctx, page(), &s);
         advise_refused(ctx, &shared_file, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK);
         advise_refused(ctx, &private_file, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK);
         advise_refused(ctx, &s.region, 0, MC_LENGTH_ALL, MC_ADVICE_WIPEONFORK);
@@ -527,8 +534,7 @@ Test(fork, charge_is_exact_in_the_child) {
         anon_map_ok(ctx, 2 * page(), MC_PROT_READ_WRITE, &anon);
         anon_map_ok(ctx, 3 * page(), MC_PROT_READ_WRITE, &gone);
         advise_all(ctx, &gone, MC_ADVICE_DONTFORK);
-        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &file, &err), 0), "%s",
-                  err.message);
+        map_file(ctx, path, MC_PROT_READ, false, &file);
         mlock_or_skip(ctx, &file, 0, page());
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.charged_bytes, 6 * page()), "2 + 3 anonymous, 1 locked page cache");
@@ -568,8 +574,8 @@ Test(fork, exec_drops_every_mapping) {
         mc_ctx *ctx = ctx_new();
         pid_t pid;
 
-        map_file(ctx, path, false, &m);
-        cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
+        map_file(ctx, path, MC_PROT_READ_WRITE, false, &m);
+        shared_buffer_ok(ctx, page(), &s);
         /* A child that does not exec still has both. */
         pid = fork();
         if (pid == 0) {
@@ -613,8 +619,7 @@ Test(fork, write_to_read_only_file_mapping_raises_sigsegv, .signal = SIGSEGV) {
         mc_mapping m;
         mc_ctx *ctx = ctx_new();
 
-        cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), 0), "%s",
-                  err.message);
+        map_file(ctx, path, MC_PROT_READ, false, &m);
         /* The crash skips the teardown: remove the file now; the mapping keeps it alive. */
         cr_assert(eq(int, unlink(path), 0));
         tmp_path[0] = 0;

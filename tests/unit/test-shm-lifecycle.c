@@ -18,13 +18,12 @@ Test(shm, close_zeroes_and_second_close_is_not_found) {
         create_named(ctx, name, page(), &s);
         fd = s.fd;
         cr_assert(eq(int, count_fds(), fds + 1));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         memset(&zero, 0, sizeof(zero));
         zero.fd = -1;
         cr_assert(eq(int, memcmp(&s, &zero, sizeof(s)), 0), "close must zero the struct (fd -1)");
         cr_assert(eq(int, fcntl(fd, F_GETFD), -1), "the descriptor must be closed");
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        assert_left_nothing(ctx, fds);
         cr_assert(shm_exists(name), "a named object stays until unlinked");
 
         r = mc_shared_close(ctx, &s, &err);
@@ -76,7 +75,7 @@ Test(shm, close_refuses_forged_and_stale_values) {
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
         assert_usage(ctx, 2 * page(), 2, 1);
 
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         /* The copy taken before the close is stale now. */
         r = mc_shared_close(ctx, &copy, &err);
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
@@ -156,8 +155,7 @@ Test(shm, threads_open_and_close_concurrently, .timeout = 60.0) {
                 cr_assert(eq(int, pthread_join(th[i], &res), 0));
                 cr_assert(eq(ptr, res, NULL), "thread %zu failed at step %p", i, res);
         }
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        assert_left_nothing(ctx, fds);
         mc_ctx_free(ctx);
 }
 
@@ -172,6 +170,16 @@ void record_cb(const mc_audit_record *rec, void *userdata) {
         r->kind[r->n] = rec->kind;
         strscpy(r->json[r->n], sizeof(r->json[0]), rec->json);
         r->n++;
+}
+
+/* Send @ctx's audit records to @rec. */
+static void audit_into(mc_ctx *ctx, records *rec) {
+        mc_error err = MC_ERROR_INIT;
+        mc_audit *audit = NULL;
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, rec, &audit, &err), 0), "%s",
+                  err.message);
+        mc_ctx_set_audit(ctx, audit);
 }
 
 Test(shm, every_operation_is_audited_once) {
@@ -194,20 +202,17 @@ Test(shm, every_operation_is_audited_once) {
         const char *name = name_new("audit");
         char quoted[MC_SHARED_NAME_MAX + 16];
         mc_error err = MC_ERROR_INIT;
-        mc_audit *audit = NULL;
         records rec = {0};
         mc_shared s, a;
         mc_ctx *ctx = ctx_new();
 
-        cr_assert(eq(int, mc_audit_open_callback(record_cb, &rec, &audit, &err), 0), "%s",
-                  err.message);
-        mc_ctx_set_audit(ctx, audit);
+        audit_into(ctx, &rec);
         snprintf(quoted, sizeof(quoted), "\"name\":\"%s\"", name);
 
         create_named(ctx, name + 1, page(), &s);
         cr_assert(lt(int, mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, NULL), 0));
         cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page(), &err), 0), "%s", err.message);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         cr_assert(lt(int, mc_shared_close(ctx, &s, NULL), 0));
         cr_assert(eq(int, mc_shared_unlink(ctx, name, &err), 0), "%s", err.message);
         cr_assert(lt(int, open_named(ctx, name, 0, MC_PROT_READ, &s, NULL), 0));
@@ -250,27 +255,23 @@ bool has_owner(const char *json, bool local, pid_t pid) {
 Test(shm, audit_records_trace_the_owner) {
         const char *name = name_new("trace"), *planted = name_new("planted");
         mc_error err = MC_ERROR_INIT;
-        mc_audit *audit = NULL;
         records rec = {0};
         mc_shared s;
         mc_ctx *ctx = ctx_new();
         pid_t self = getpid(), pid;
-        int fd;
 
-        cr_assert(eq(int, mc_audit_open_callback(record_cb, &rec, &audit, &err), 0), "%s",
-                  err.message);
-        mc_ctx_set_audit(ctx, audit);
+        audit_into(ctx, &rec);
 
         create_named(ctx, name, page(), &s);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
+        open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
         if (s.owner == MC_OWNER_REMOTE && s.owner_pid == 0) {
                 mc_ctx_free(ctx);
                 cr_skip_test("this kernel's tmpfs keeps no user xattrs; the creator is unknown");
         }
         cr_assert(eq(int, s.owner, MC_OWNER_LOCAL), "the creator opening it again owns it");
         cr_assert(eq(int, s.owner_pid, self));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         cr_assert(has_owner(record_of(&rec, "shm_open", 0), true, self), "%s", rec.json[0]);
         cr_assert(has_owner(record_of(&rec, "shm_close", 0), true, self), "%s", rec.json[1]);
         cr_assert(has_owner(record_of(&rec, "shm_open", 1), true, self), "%s", rec.json[2]);
@@ -304,15 +305,11 @@ Test(shm, audit_records_trace_the_owner) {
                   record_of(&rec, "shm_unlink", 0));
 
         /* Made without memcap: nobody recorded a creator. */
-        fd = shm_open(planted, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(int, ftruncate(fd, (off_t) page()), 0));
-        close(fd);
-        cr_assert(eq(int, open_named(ctx, planted, 0, MC_PROT_READ, &s, &err), 0), "%s",
-                  err.message);
+        plant(planted, 0600, page());
+        open_named_ok(ctx, planted, 0, MC_PROT_READ, &s);
         cr_assert(has_owner(record_of(&rec, "shm_open", 2), false, 0), "%s",
                   record_of(&rec, "shm_open", 2));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         cr_assert(eq(int, mc_shared_unlink(ctx, planted, &err), 0), "%s", err.message);
         cr_assert(has_owner(record_of(&rec, "shm_unlink", 1), false, 0), "%s",
                   record_of(&rec, "shm_unlink", 1));
@@ -376,13 +373,10 @@ void check_failure(mc_ctx *ctx, const mc_shared_request *req, bool buffer, int e
 }
 
 Test(shm, shm_open_failures) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("fail");
+        mc_shared_request req = create_request(name, page());
         mc_ctx *ctx = ctx_new();
 
-        req.name = name;
-        req.size = page();
-        req.create = true;
         mc_sys.shm_open = failing_shm_open;
         check_failure(ctx, &req, false, EMFILE, MC_ERR_OUT_OF_MEMORY);
         check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
@@ -405,14 +399,11 @@ Test(shm, memfd_create_failures) {
 }
 
 Test(shm, mmap_failures_unlink_what_was_created) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("mmapfail");
+        mc_shared_request req = create_request(name, page());
         mc_ctx *ctx = ctx_new();
         mc_shared s;
 
-        req.name = name;
-        req.size = page();
-        req.create = true;
         mc_sys.mmap = failing_mmap;
         check_failure(ctx, &req, false, ENOMEM, MC_ERR_OUT_OF_MEMORY);
         cr_assert(not(shm_exists(name)), "the half-created object must be unlinked");
@@ -425,7 +416,7 @@ Test(shm, mmap_failures_unlink_what_was_created) {
         /* Opening an existing object that cannot be mapped leaves the object alone. */
         req.name = name;
         create_named(ctx, name, page(), &s);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, NULL), 0));
+        close_ok(ctx, &s);
         mc_sys.mmap = failing_mmap;
         req.create = false;
         req.size = 0;
@@ -437,13 +428,10 @@ Test(shm, mmap_failures_unlink_what_was_created) {
 }
 
 Test(shm, fallocate_enospc_is_out_of_memory_and_unlinks) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("enospc");
+        mc_shared_request req = create_request(name, 16 * page());
         mc_ctx *ctx = ctx_new();
 
-        req.name = name;
-        req.size = 16 * page();
-        req.create = true;
         mc_sys.fallocate = failing_fallocate;
         check_failure(ctx, &req, false, ENOSPC, MC_ERR_OUT_OF_MEMORY);
         cr_assert(not(shm_exists(name)), "the half-created object must be unlinked");
@@ -462,7 +450,7 @@ Test(shm, fstat_failure_on_open) {
         mc_shared s;
 
         create_named(ctx, name, page(), &s);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, NULL), 0));
+        close_ok(ctx, &s);
         req.name = name;
         mc_sys.fstat = failing_fstat;
         check_failure(ctx, &req, false, EIO, MC_ERR_IO);
@@ -476,16 +464,13 @@ Test(shm, empty_existing_object_is_invalid) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_ctx *ctx = ctx_new();
-        int fds, fd, r;
+        int fds, r;
 
-        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        cr_assert(ge(int, fd, 0));
-        close(fd);
+        plant(name, 0600, 0);
         fds = count_fds();
         r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        assert_left_nothing(ctx, fds);
         mc_ctx_free(ctx);
 }
 
@@ -508,8 +493,7 @@ void check_planted(const char *name, unsigned prot) {
                      err.kind == MC_ERR_INVALID_ARGUMENT || err.kind == MC_ERR_PERMISSION_DENIED,
                      1),
                   "%s", err.message);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        assert_left_nothing(ctx, fds);
         mc_ctx_free(ctx);
 }
 
@@ -555,17 +539,14 @@ Test(shm, read_only_open_of_a_read_only_object) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_ctx *ctx = ctx_new();
-        int fd, r;
+        int r;
 
         if (geteuid() == 0)
                 cr_skip_test("root ignores file modes");
-        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(int, ftruncate(fd, (off_t) page()), 0));
-        close(fd);
+        plant(name, 0400, page());
         r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, EACCES, MC_ERR_PERMISSION_DENIED);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
         cr_assert(eq(u32, s.region.prot, MC_PROT_READ));
         mc_ctx_free(ctx);
 }

@@ -30,16 +30,11 @@ Test(shm, policy_patterns_allow_and_deny) {
         snprintf(pattern, sizeof(pattern), "memcap-test-shm-ok-*");
         ctx = ctx_allowing(pattern);
         create_named(ctx, ok, page(), &a);
-        cr_assert(eq(int, mc_shared_close(ctx, &a, &err), 0), "%s", err.message);
-        cr_assert(eq(int, open_named(ctx, ok + 1, 0, MC_PROT_READ, &a, &err), 0), "%s",
-                  err.message);
+        close_ok(ctx, &a);
+        open_named_ok(ctx, ok + 1, 0, MC_PROT_READ, &a);
 
         fds = count_fds();
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        req.name = no;
-        req.size = page();
-        req.create = true;
-        r = mc_shared_open(ctx, &req, &b, &err);
+        r = try_create(ctx, no, page(), &b, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(eq(ptr, strstr(err.message, "allowed_shared_memory"), NULL)), "%s",
                   err.message);
@@ -70,10 +65,7 @@ Test(shm, denied_name_is_policy_violation_whether_or_not_it_exists) {
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
 
         /* Present (made behind memcap's back): still a denial, and it stays. */
-        int fd = shm_open(no, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(int, ftruncate(fd, (off_t) page()), 0));
-        close(fd);
+        plant(no, 0600, page());
         r = open_named(ctx, no, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         r = open_named(ctx, no + 1, 2 * page(), MC_PROT_READ_WRITE, &s, &err);
@@ -130,11 +122,7 @@ Test(shm, over_quota_creates_nothing) {
         ctx = ctx_with_policy(p);
         fds = count_fds();
 
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        req.name = name;
-        req.size = 2 * page() + 1; /* three pages once rounded */
-        req.create = true;
-        r = mc_shared_open(ctx, &req, &s, &err);
+        r = try_create(ctx, name, 2 * page() + 1, &s, &err); /* three pages once rounded */
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(eq(ptr, strstr(err.message, "max_memory_usage"), NULL)), "%s", err.message);
         cr_assert(not(shm_exists(name)), "a denied create must leave no object behind");
@@ -143,12 +131,10 @@ Test(shm, over_quota_creates_nothing) {
         cr_assert(not(shm_exists(name)));
         r = mc_map_shared_buffer(ctx, NULL, 3 * page(), &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        assert_left_nothing(ctx, fds);
 
         /* Exactly the quota fits. */
-        req.size = 2 * page();
-        cr_assert(eq(int, mc_shared_open(ctx, &req, &s, &err), 0), "%s", err.message);
+        create_named(ctx, name, 2 * page(), &s);
         assert_usage(ctx, 2 * page(), 1, 1);
         mc_ctx_free(ctx);
 }
@@ -167,11 +153,9 @@ Test(shm, opening_existing_counts_its_size_against_quota) {
         fds = count_fds();
         r = open_named(ctx, name, 0, MC_PROT_READ, &o, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        assert_left_nothing(ctx, fds);
         /* The part that fits may be opened. */
-        cr_assert(eq(int, open_named(ctx, name, 2 * page(), MC_PROT_READ, &o, &err), 0), "%s",
-                  err.message);
+        open_named_ok(ctx, name, 2 * page(), MC_PROT_READ, &o);
         assert_usage(ctx, 2 * page(), 1, 1);
         mc_ctx_free(ctx);
         mc_ctx_free(big);
@@ -203,8 +187,7 @@ Test(shm, unlink_keeps_mappings_valid) {
         int r;
 
         create_named(ctx, name, 2 * page(), &a);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ_WRITE, &b, &err), 0), "%s",
-                  err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ_WRITE, &b);
         cr_assert(eq(int, mc_shared_unlink(ctx, name, &err), 0), "%s", err.message);
         cr_assert(not(shm_exists(name)));
 
@@ -217,8 +200,8 @@ Test(shm, unlink_keeps_mappings_valid) {
         memset(a.region.ptr, 'x', a.region.len);
         cr_assert(eq(int, ((char *) b.region.ptr)[2 * page() - 1], 'x'));
         assert_usage(ctx, 4 * page(), 2, 2);
-        cr_assert(eq(int, mc_shared_close(ctx, &a, &err), 0), "%s", err.message);
-        cr_assert(eq(int, mc_shared_close(ctx, &b, &err), 0), "%s", err.message);
+        close_ok(ctx, &a);
+        close_ok(ctx, &b);
         assert_usage(ctx, 0, 0, 0);
 
         /* The name is free again. */

@@ -58,7 +58,6 @@ Test(shm, seal_grow_refuses_growing) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, before;
         mc_ctx *ctx = ctx_new();
-        struct stat st;
         int r;
 
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
@@ -67,8 +66,7 @@ Test(shm, seal_grow_refuses_growing) {
         r = mc_shared_resize(ctx, &s, 3 * page(), &err);
         assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
         cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
-        cr_assert(eq(int, fstat(s.fd, &st), 0));
-        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())));
+        assert_fd_size(s.fd, 2 * page());
         assert_usage(ctx, 2 * page(), 1, 1);
         assert_seals(&s, MC_SEAL_GROW);
         /* Shrinking is still allowed. */
@@ -92,30 +90,22 @@ Test(shm, seal_write_needs_no_writable_mapping) {
 }
 
 Test(shm, seal_write_at_open_of_a_read_only_region) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_ctx *ctx = ctx_new();
         int fds = count_fds(), r;
 
-        req.size = page();
-        req.prot = MC_PROT_READ;
-        req.seals = MC_SEAL_WRITE | MC_SEAL_SHRINK | MC_SEAL_GROW;
-        cr_assert(eq(int, mc_shared_open(ctx, &req, &s, &err), 0), "%s", err.message);
+        create_anon(ctx, page(), MC_PROT_READ, MC_SEAL_WRITE | MC_SEAL_SHRINK | MC_SEAL_GROW, &s);
         assert_seals(&s, MC_SEAL_WRITE | MC_SEAL_SHRINK | MC_SEAL_GROW);
         cr_assert(eq(int, ((char *) s.region.ptr)[0], 0));
         cr_assert(eq(sz, write(s.fd, "x", 1), -1));
         cr_assert(eq(int, errno, EPERM));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
 
         /* Asking for a write seal on a writable region contradicts itself. */
-        req.prot = MC_PROT_READ_WRITE;
-        req.seals = MC_SEAL_WRITE;
-        r = mc_shared_open(ctx, &req, &s, &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        r = open_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_WRITE, &s, &err);
+        assert_kind(r, &err, MC_ERR_INVALID_ARGUMENT);
+        assert_left_nothing(ctx, fds);
         mc_ctx_free(ctx);
 }
 
@@ -208,10 +198,7 @@ Test(shm, seal_arguments) {
         r = mc_shared_seal(ctx, &n, MC_SEAL_SHRINK, &err);
         assert_err(r, &err, EOPNOTSUPP, MC_ERR_UNSUPPORTED);
         assert_seals(&n, 0);
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        req.name = name_new("sealreq");
-        req.size = page();
-        req.create = true;
+        mc_shared_request req = create_request(name_new("sealreq"), page());
         req.seals = MC_SEAL_SHRINK;
         r = mc_shared_open(ctx, &req, &forged, &err);
         assert_err(r, &err, EOPNOTSUPP, MC_ERR_UNSUPPORTED);
@@ -232,7 +219,6 @@ int fail_get_seals(int fd) {
 }
 
 Test(shm, seal_failures_are_reported) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
         mc_shared s, t;
         unsigned seals = 77;
@@ -244,9 +230,7 @@ Test(shm, seal_failures_are_reported) {
         mc_sys.add_seals = fail_add_seals;
         r = mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
-        req.size = page();
-        req.seals = MC_SEAL_SHRINK;
-        r = mc_shared_open(ctx, &req, &t, &err);
+        r = open_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_SHRINK, &t, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, page(), 1, 1);
@@ -262,10 +246,8 @@ Test(shm, seal_failures_are_reported) {
 
 Test(shm, resize_grows_and_shrinks_region_and_usage) {
         const char *name = name_new("resize");
-        mc_error err = MC_ERROR_INIT;
         mc_shared s, anon;
         mc_ctx *ctx = ctx_new();
-        struct stat st;
 
         create_named(ctx, name, page(), &s);
         create_anon(ctx, 100, MC_PROT_READ_WRITE, 0, &anon);
@@ -292,28 +274,25 @@ Test(shm, resize_grows_and_shrinks_region_and_usage) {
         assert_usage(ctx, 3 * page(), 2, 2);
 
         resize_ok(ctx, &anon, 3 * page());
-        cr_assert(eq(int, fstat(anon.fd, &st), 0));
-        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (3 * page())));
+        assert_fd_size(anon.fd, 3 * page());
         memset(anon.region.ptr, 1, anon.region.len);
         assert_usage(ctx, 5 * page(), 2, 2);
 
         /* The region is still a live mapping of the context: it closes cleanly. */
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
-        cr_assert(eq(int, mc_shared_close(ctx, &anon, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
+        close_ok(ctx, &anon);
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(ctx);
 }
 
 Test(shm, resize_sets_the_object_size_also_when_opened_in_part) {
         const char *name = name_new("part");
-        mc_error err = MC_ERROR_INIT;
         mc_shared c, s;
         mc_ctx *ctx = ctx_new();
 
         create_named(ctx, name, 4 * page(), &c);
-        cr_assert(eq(int, mc_shared_close(ctx, &c, &err), 0), "%s", err.message);
-        cr_assert(eq(int, open_named(ctx, name, page(), MC_PROT_READ_WRITE, &s, &err), 0), "%s",
-                  err.message);
+        close_ok(ctx, &c);
+        open_named_ok(ctx, name, page(), MC_PROT_READ_WRITE, &s);
         resize_ok(ctx, &s, 2 * page());
         cr_assert(eq(sz, s.region.len, 2 * page()));
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (2 * page())));
@@ -336,8 +315,7 @@ Test(shm, resize_arguments_and_stale_values) {
         r = mc_shared_resize(ctx, NULL, page(), &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         r = mc_shared_resize(ctx, &s, SIZE_MAX, &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        assert_kind(r, &err, MC_ERR_INVALID_ARGUMENT);
         old = s;
         resize_ok(ctx, &s, 64 * page());
         /* The copy from before describes a mapping that no longer exists as such. */
@@ -373,18 +351,6 @@ Test(shm, resize_over_quota_is_policy_violation) {
         mc_ctx_free(ctx);
 }
 
-int enospc_fallocate(int fd, int mode, off_t off, off_t len) {
-        (void) fd, (void) mode, (void) off, (void) len;
-        errno = ENOSPC;
-        return -1;
-}
-
-int eopnotsupp_fallocate(int fd, int mode, off_t off, off_t len) {
-        (void) fd, (void) mode, (void) off, (void) len;
-        errno = EOPNOTSUPP;
-        return -1;
-}
-
 void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
         (void) old, (void) old_len, (void) new_len, (void) flags, (void) new_addr;
         errno = ENOMEM;
@@ -393,12 +359,6 @@ void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *
 
 int eio_ftruncate(int fd, off_t len) {
         (void) fd, (void) len;
-        errno = EIO;
-        return -1;
-}
-
-int failing_fstat_eio(int fd, struct stat *st) {
-        (void) fd, (void) st;
         errno = EIO;
         return -1;
 }
@@ -413,7 +373,8 @@ Test(shm, resize_failures_change_nothing) {
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
         before = s;
 
-        mc_sys.fallocate = enospc_fallocate;
+        fail_errno = ENOSPC;
+        mc_sys.fallocate = failing_fallocate;
         r = mc_shared_resize(ctx, &s, 8 * page(), &err);
         assert_err(r, &err, ENOSPC, MC_ERR_OUT_OF_MEMORY);
         cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
@@ -432,8 +393,7 @@ Test(shm, resize_failures_change_nothing) {
         r = mc_shared_resize(ctx, &s, 8 * page(), &err);
         assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
         cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
-        cr_assert(eq(int, fstat(s.fd, &st), 0));
-        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())));
+        assert_fd_size(s.fd, 2 * page());
         r = mc_shared_resize(ctx, &s, page(), &err);
         assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
         cr_assert(eq(int, fstat(s.fd, &st), 0));
@@ -442,7 +402,8 @@ Test(shm, resize_failures_change_nothing) {
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
-        mc_sys.fstat = failing_fstat_eio;
+        fail_errno = EIO;
+        mc_sys.fstat = failing_fstat;
         r = mc_shared_resize(ctx, &s, 8 * page(), &err);
         assert_err(r, &err, EIO, MC_ERR_IO);
         cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
@@ -450,20 +411,19 @@ Test(shm, resize_failures_change_nothing) {
 
         /* Still a live region after all that. */
         memset(s.region.ptr, 1, s.region.len);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         mc_ctx_free(ctx);
 }
 
 Test(shm, resize_without_fallocate_falls_back_to_ftruncate) {
         mc_shared s;
         mc_ctx *ctx = ctx_new();
-        struct stat st;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
-        mc_sys.fallocate = eopnotsupp_fallocate;
+        fail_errno = EOPNOTSUPP;
+        mc_sys.fallocate = failing_fallocate;
         resize_ok(ctx, &s, 3 * page());
-        cr_assert(eq(int, fstat(s.fd, &st), 0));
-        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (3 * page())));
+        assert_fd_size(s.fd, 3 * page());
         mc_ctx_free(ctx);
 }
 
@@ -496,8 +456,7 @@ Test(shm, resize_keeps_lock_accounting_exact) {
         /* Partly locked: a region the kernel keeps in pieces; the resize is refused. */
         cr_assert(eq(int, mc_munlock(ctx, &s.region, page(), page(), &err), 0), "%s", err.message);
         r = mc_shared_resize(ctx, &s, 64 * page(), &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        assert_kind(r, &err, MC_ERR_INVALID_ARGUMENT);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, page()));
         cr_assert(eq(int, mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err), 0), "%s",
@@ -513,7 +472,7 @@ Test(shm, resize_keeps_lock_accounting_exact) {
                   err.message);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, 64 * page()));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, 0));
         cr_assert(eq(u64, u.mapped_bytes, 0));
@@ -550,13 +509,11 @@ Test(shm, read_only_named_region_cannot_be_resized) {
         int r;
 
         create_named(ctx, name, page(), &c);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
         r = mc_shared_resize(ctx, &s, 2 * page(), &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED), "%s", err.message);
+        assert_kind(r, &err, MC_ERR_PERMISSION_DENIED);
         r = mc_shared_resize(ctx, &s, 10, &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED), "%s", err.message);
+        assert_kind(r, &err, MC_ERR_PERMISSION_DENIED);
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) page()));
         assert_usage(ctx, 2 * page(), 2, 2);
         mc_ctx_free(ctx);
@@ -598,12 +555,11 @@ Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
                 cr_assert(eq(sz, s.region.base_len % mc__huge_page_size(), 0));
                 assert_usage(huge, s.region.base_len, 1, 1);
                 memset(s.region.ptr, 1, s.region.len);
-                cr_assert(eq(int, mc_shared_close(huge, &s, &err), 0), "%s", err.message);
+                close_ok(huge, &s);
         } else {
                 cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY), "%s", err.message);
         }
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(huge, 0, 0, 0);
+        assert_left_nothing(huge, fds);
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(huge);
         mc_ctx_free(ctx);
