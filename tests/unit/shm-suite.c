@@ -12,7 +12,15 @@
 char tracked[8][MC_SHARED_NAME_MAX + 2];
 int n_tracked;
 
+/* The context of the test, made fresh for each. */
+mc_ctx *ctx;
+
+static void shm_init(void) {
+        ctx = ctx_new();
+}
+
 void shm_fini(void) {
+        ctx = mc_ctx_free(ctx);
         for (int i = 0; i < n_tracked; i++) {
                 char path[MC_SHARED_NAME_MAX + 16];
 
@@ -24,7 +32,7 @@ void shm_fini(void) {
         mc_test_fini();
 }
 
-TestSuite(shm, .fini = shm_fini);
+TestSuite(shm, .init = shm_init, .fini = shm_fini);
 
 /* Unlink @name ("/name") at teardown. */
 void track(const char *name) {
@@ -43,19 +51,28 @@ const char *name_new(const char *what) {
 
 mc_ctx *ctx_new(void) {
         mc_error err = MC_ERROR_INIT;
-        mc_ctx *ctx = NULL;
+        mc_ctx *c = NULL;
 
-        cr_assert(eq(int, mc_ctx_new(&ctx, &err), 0), "%s", err.message);
-        return ctx;
+        cr_assert(eq(int, mc_ctx_new(&c, &err), 0), "%s", err.message);
+        return c;
 }
 
-mc_ctx *ctx_with_policy(mc_policy *policy) {
+/* Give the test's context @policy, which is freed. */
+void use_policy(mc_policy *policy) {
         mc_error err = MC_ERROR_INIT;
-        mc_ctx *ctx = ctx_new();
 
         cr_assert(eq(int, mc_ctx_set_policy(ctx, policy, &err), 0), "%s", err.message);
         mc_policy_free(policy);
-        return ctx;
+}
+
+/* A second context with @policy, which is freed; the test frees the context. */
+mc_ctx *ctx_with_policy(mc_policy *policy) {
+        mc_error err = MC_ERROR_INIT;
+        mc_ctx *c = ctx_new();
+
+        cr_assert(eq(int, mc_ctx_set_policy(c, policy, &err), 0), "%s", err.message);
+        mc_policy_free(policy);
+        return c;
 }
 
 mc_policy *policy_new(void) {
@@ -76,60 +93,60 @@ mc_shared_request create_request(const char *name, size_t size) {
 }
 
 /* mc_shared_open() of create_request(@name, @size): its result. */
-int try_create(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret, mc_error *err) {
+int try_create(mc_ctx *c, const char *name, size_t size, mc_shared *ret, mc_error *err) {
         mc_shared_request req = create_request(name, size);
 
-        return mc_shared_open(ctx, &req, ret, err);
+        return mc_shared_open(c, &req, ret, err);
 }
 
 /* Create a named object of @size bytes, read-write. */
-void create_named(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret) {
+void create_named(mc_ctx *c, const char *name, size_t size, mc_shared *ret) {
         mc_error err = MC_ERROR_INIT;
 
-        cr_assert(eq(int, try_create(ctx, name, size, ret, &err), 0), "%s", err.message);
+        cr_assert(eq(int, try_create(c, name, size, ret, &err), 0), "%s", err.message);
 }
 
 /* mc_shared_open() of an anonymous region of @size bytes with @prot and @seals: its result. */
-int open_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret,
+int open_anon(mc_ctx *c, size_t size, unsigned prot, unsigned seals, mc_shared *ret,
               mc_error *err) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
 
         req.size = size;
         req.prot = prot;
         req.seals = seals;
-        return mc_shared_open(ctx, &req, ret, err);
+        return mc_shared_open(c, &req, ret, err);
 }
 
 /* Create an anonymous region of @size bytes with @seals. */
-void create_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret) {
+void create_anon(mc_ctx *c, size_t size, unsigned prot, unsigned seals, mc_shared *ret) {
         mc_error err = MC_ERROR_INIT;
 
-        cr_assert(eq(int, open_anon(ctx, size, prot, seals, ret, &err), 0), "%s", err.message);
+        cr_assert(eq(int, open_anon(c, size, prot, seals, ret, &err), 0), "%s", err.message);
 }
 
 /* Open an existing named object without creating it. */
-int open_named(mc_ctx *ctx, const char *name, size_t size, unsigned prot, mc_shared *ret,
+int open_named(mc_ctx *c, const char *name, size_t size, unsigned prot, mc_shared *ret,
                mc_error *err) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
 
         req.name = name;
         req.size = size;
         req.prot = prot;
-        return mc_shared_open(ctx, &req, ret, err);
+        return mc_shared_open(c, &req, ret, err);
 }
 
 /* open_named(), which must succeed. */
-void open_named_ok(mc_ctx *ctx, const char *name, size_t size, unsigned prot, mc_shared *ret) {
+void open_named_ok(mc_ctx *c, const char *name, size_t size, unsigned prot, mc_shared *ret) {
         mc_error err = MC_ERROR_INIT;
 
-        cr_assert(eq(int, open_named(ctx, name, size, prot, ret, &err), 0), "%s", err.message);
+        cr_assert(eq(int, open_named(c, name, size, prot, ret, &err), 0), "%s", err.message);
 }
 
 /* mc_shared_close() of @s, which must succeed. */
-void close_ok(mc_ctx *ctx, mc_shared *s) {
+void close_ok(mc_ctx *c, mc_shared *s) {
         mc_error err = MC_ERROR_INIT;
 
-        cr_assert(eq(int, mc_shared_close(ctx, s, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_shared_close(c, s, &err), 0), "%s", err.message);
 }
 
 /*
@@ -162,10 +179,10 @@ struct stat shm_stat(const char *name) {
         return st;
 }
 
-void assert_usage(mc_ctx *ctx, uint64_t bytes, uint64_t mappings, uint64_t shared) {
+void assert_usage(mc_ctx *c, uint64_t bytes, uint64_t mappings, uint64_t shared) {
         mc_usage u;
 
-        mc_ctx_get_usage(ctx, &u);
+        mc_ctx_get_usage(c, &u);
         cr_assert(eq(u64, u.mapped_bytes, bytes));
         cr_assert(eq(u64, u.mappings, mappings));
         cr_assert(eq(u64, u.shared_objects, shared));
@@ -187,10 +204,10 @@ void assert_kind(int r, const mc_error *err, mc_error_kind kind) {
         cr_assert(eq(int, err->kind, kind), "%s", err->message);
 }
 
-/* What a failed call must leave: the descriptors of before (@fds) and no usage in @ctx. */
-void assert_left_nothing(mc_ctx *ctx, int fds) {
+/* What a failed call must leave: the descriptors of before (@fds) and no usage in @c. */
+void assert_left_nothing(mc_ctx *c, int fds) {
         cr_assert(eq(int, count_fds(), fds), "a descriptor leaked");
-        assert_usage(ctx, 0, 0, 0);
+        assert_usage(c, 0, 0, 0);
 }
 
 /* The object behind @fd is @size bytes long. */

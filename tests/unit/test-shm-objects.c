@@ -13,7 +13,6 @@ Test(shm, create_is_exclusive) {
         const char *name = name_new("excl");
         mc_error err = MC_ERROR_INIT;
         mc_shared a, b;
-        mc_ctx *ctx = ctx_new();
         int fds, r;
 
         create_named(ctx, name, 3 * page(), &a);
@@ -29,13 +28,11 @@ Test(shm, create_is_exclusive) {
         cr_assert(eq(str, (char *) a.region.ptr, "first"));
         cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 3 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, create_reports_local_owner_and_maps_whole_object) {
         const char *name = name_new("local");
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int flags;
 
         create_named(ctx, name, 5000, &s);
@@ -53,14 +50,12 @@ Test(shm, create_reports_local_owner_and_maps_whole_object) {
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, 5000));
         memset(s.region.ptr, 0xab, s.region.len);
         assert_usage(ctx, 2 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, open_existing_whole_or_part) {
         const char *name = name_new("open");
         mc_error err = MC_ERROR_INIT;
         mc_shared c, whole, part, big;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_named(ctx, name, 3 * page() + 10, &c);
@@ -82,28 +77,24 @@ Test(shm, open_existing_whole_or_part) {
         r = open_named(ctx, name, 3 * page() + 11, MC_PROT_READ, &big, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         assert_usage(ctx, 9 * page(), 3, 3);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, open_missing_is_not_found) {
         const char *name = name_new("missing");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds(), r;
 
         r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
         cr_assert(not(shm_exists(name)), "opening must not create");
         assert_left_nothing(ctx, fds);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, create_needs_a_size) {
         const char *name = name_new("nosize");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         r = try_create(ctx, name, 0, &s, &err);
@@ -115,14 +106,12 @@ Test(shm, create_needs_a_size) {
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         cr_assert(not(shm_exists(name)));
         assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, hostile_requests_are_invalid) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         r = mc_shared_open(ctx, NULL, &s, &err);
@@ -161,19 +150,16 @@ Test(shm, hostile_requests_are_invalid) {
                         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         }
         assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, write_exec_region_is_policy_violation) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds(), r;
 
         r = open_anon(ctx, page(), MC_PROT_READ_WRITE_EXECUTE, 0, &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         assert_left_nothing(ctx, fds);
-        mc_ctx_free(ctx);
 }
 
 /* ---- modes and owners ----------------------------------------------------------------------- */
@@ -181,13 +167,11 @@ Test(shm, write_exec_region_is_policy_violation) {
 Test(shm, default_mode_is_0600) {
         const char *name = name_new("mode");
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
 
         umask(0);
         create_named(ctx, name, page(), &s);
         cr_assert(eq(u32, shm_stat(name).st_mode & 07777, 0600));
         cr_assert(eq(u32, shm_stat(name).st_uid, getuid()));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, custom_mode_is_used) {
@@ -195,13 +179,11 @@ Test(shm, custom_mode_is_used) {
         mc_shared_request req = create_request(name, page());
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
 
         umask(022);
         req.mode = 0640;
         cr_assert(eq(int, mc_shared_open(ctx, &req, &s, &err), 0), "%s", err.message);
         cr_assert(eq(u32, shm_stat(name).st_mode & 07777, 0640));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, mode_beyond_0777_is_invalid) {
@@ -209,20 +191,17 @@ Test(shm, mode_beyond_0777_is_invalid) {
         mc_shared_request req = create_request(name, page());
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         req.mode = 04755;
         r = mc_shared_open(ctx, &req, &s, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         cr_assert(not(shm_exists(name)));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, opener_sees_remote_owner_with_creator_pid) {
         const char *name = name_new("owner");
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         pid_t pid;
 
         pid = fork();
@@ -241,12 +220,9 @@ Test(shm, opener_sees_remote_owner_with_creator_pid) {
         open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
         cr_assert(eq(str, (char *) s.region.ptr, "from the creator"));
         cr_assert(eq(int, s.owner, MC_OWNER_REMOTE));
-        if (s.owner_pid == 0) {
-                mc_ctx_free(ctx);
+        if (s.owner_pid == 0)
                 cr_skip_test("this kernel's tmpfs keeps no user xattrs; the creator is unknown");
-        }
         cr_assert(eq(int, s.owner_pid, pid));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, hostile_owner_attribute_is_not_believed) {
@@ -257,7 +233,6 @@ Test(shm, hostile_owner_attribute_is_not_believed) {
                              "5\n6"};
         const char *name = name_new("owner");
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
 
         create_named(ctx, name, page(), &c);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -268,7 +243,6 @@ Test(shm, hostile_owner_attribute_is_not_believed) {
                 cr_assert(eq(int, s.owner_pid, 0), "value '%s'", bad[i]);
                 close_ok(ctx, &s);
         }
-        mc_ctx_free(ctx);
 }
 
 /* Field 22 of /proc/self/stat: this process's start time in clock ticks since boot. */
@@ -302,7 +276,6 @@ Test(shm, creator_record_survives_pid_reuse) {
         const char *name = name_new("reuse");
         char value[64], got[64];
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
         ssize_t n;
 
         create_named(ctx, name, page(), &c);
@@ -320,7 +293,6 @@ Test(shm, creator_record_survives_pid_reuse) {
         cr_assert(eq(int, s.owner, MC_OWNER_REMOTE));
         cr_assert(eq(int, s.owner_pid, getpid()));
         close_ok(ctx, &s);
-        mc_ctx_free(ctx);
 }
 
 int fail_fsetxattr(int fd, const char *n, const void *v, size_t size, int flags) {
@@ -338,7 +310,6 @@ ssize_t fail_fgetxattr(int fd, const char *n, void *v, size_t size) {
 Test(shm, owner_xattr_is_best_effort) {
         const char *name = name_new("xattr");
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
 
         mc_sys.fsetxattr = fail_fsetxattr;
         create_named(ctx, name, page(), &c);
@@ -348,7 +319,6 @@ Test(shm, owner_xattr_is_best_effort) {
         open_named_ok(ctx, name, 0, MC_PROT_READ_WRITE, &s);
         cr_assert(eq(int, s.owner, MC_OWNER_REMOTE));
         cr_assert(eq(int, s.owner_pid, 0));
-        mc_ctx_free(ctx);
 }
 
 /* ---- names ---------------------------------------------------------------------------------- */
@@ -359,7 +329,6 @@ Test(shm, invalid_names_are_refused_everywhere) {
                              ".",      "/.",        "..", "/..",     "a\x01",   "\nx",
                              "/a\x7f", "tab\tname", "a/", long_name, long_slash};
         mc_error err = MC_ERROR_INIT;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds();
 
         memset(long_name, 'n', 256);
@@ -392,7 +361,6 @@ Test(shm, invalid_names_are_refused_everywhere) {
         cr_assert(not(mc_shared_name_valid(NULL, NULL)));
         cr_assert(eq(int, mc_shared_unlink(ctx, NULL, &err), -EINVAL));
         assert_left_nothing(ctx, fds);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, valid_names) {
@@ -411,7 +379,6 @@ Test(shm, longest_name_works_end_to_end) {
         int n = snprintf(name, sizeof(name), "/memcap-test-shm-long-%d-", (int) getpid());
         mc_error err = MC_ERROR_INIT;
         mc_shared c, o;
-        mc_ctx *ctx = ctx_new();
 
         memset(name + n, 'L', sizeof(name) - 1 - (size_t) n);
         name[sizeof(name) - 1] = 0;
@@ -425,14 +392,12 @@ Test(shm, longest_name_works_end_to_end) {
         cr_assert(eq(str, o.name, name));
         cr_assert(eq(int, mc_shared_unlink(ctx, name + 1, &err), 0), "%s", err.message);
         cr_assert(not(shm_exists(name)));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, both_spellings_name_the_same_object) {
         const char *name = name_new("spell");
         mc_error err = MC_ERROR_INIT;
         mc_shared a, b;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         /* Created without the slash... */
@@ -448,5 +413,4 @@ Test(shm, both_spellings_name_the_same_object) {
         cr_assert(eq(int, mc_shared_unlink(ctx, name + 1, &err), 0), "%s", err.message);
         r = mc_shared_unlink(ctx, name, &err);
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
-        mc_ctx_free(ctx);
 }

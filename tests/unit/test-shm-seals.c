@@ -8,10 +8,10 @@
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 /* @seals added to @s, which must take them. */
-static void seal_ok(mc_ctx *ctx, mc_shared *s, unsigned seals) {
+static void seal_ok(mc_ctx *c, mc_shared *s, unsigned seals) {
         mc_error err = MC_ERROR_INIT;
 
-        cr_assert(eq(int, mc_shared_seal(ctx, s, seals, &err), 0), "seals 0x%x: %s", seals,
+        cr_assert(eq(int, mc_shared_seal(c, s, seals, &err), 0), "seals 0x%x: %s", seals,
                   err.message);
 }
 
@@ -25,11 +25,21 @@ static void assert_seals(const mc_shared *s, unsigned expected) {
 }
 
 /* @s resized to @len bytes, which must succeed. */
-static void resize_ok(mc_ctx *ctx, mc_shared *s, size_t len) {
+static void resize_ok(mc_ctx *c, mc_shared *s, size_t len) {
         mc_error err = MC_ERROR_INIT;
 
-        cr_assert(eq(int, mc_shared_resize(ctx, s, len, &err), 0), "to %zu bytes: %s", len,
+        cr_assert(eq(int, mc_shared_resize(c, s, len, &err), 0), "to %zu bytes: %s", len,
                   err.message);
+}
+
+/* mc_mlock() of all of @s; skips the test where RLIMIT_MEMLOCK is too small for it. */
+static void lock_or_skip(mc_shared *s) {
+        mc_error err = MC_ERROR_INIT;
+        int r = mc_mlock(ctx, &s->region, 0, MC_LENGTH_ALL, 0, &err);
+
+        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY)
+                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
+        cr_assert(eq(int, r, 0), "%s", err.message);
 }
 
 /* ---- seals ---------------------------------------------------------------------------------- */
@@ -37,7 +47,6 @@ static void resize_ok(mc_ctx *ctx, mc_shared *s, size_t len) {
 Test(shm, seal_shrink_refuses_shrinking) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, before;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, 0, &s);
@@ -51,13 +60,11 @@ Test(shm, seal_shrink_refuses_shrinking) {
         /* Growing is still allowed. */
         resize_ok(ctx, &s, 5 * page());
         assert_usage(ctx, 5 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_grow_refuses_growing) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, before;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
@@ -72,13 +79,11 @@ Test(shm, seal_grow_refuses_growing) {
         /* Shrinking is still allowed. */
         resize_ok(ctx, &s, page());
         assert_usage(ctx, page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_write_needs_no_writable_mapping) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -86,13 +91,11 @@ Test(shm, seal_write_needs_no_writable_mapping) {
         assert_err(r, &err, EBUSY, MC_ERR_INVALID_ARGUMENT);
         assert_seals(&s, 0);
         memcpy(s.region.ptr, "still writable", 15);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_write_at_open_of_a_read_only_region) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds(), r;
 
         create_anon(ctx, page(), MC_PROT_READ, MC_SEAL_WRITE | MC_SEAL_SHRINK | MC_SEAL_GROW, &s);
@@ -106,12 +109,10 @@ Test(shm, seal_write_at_open_of_a_read_only_region) {
         r = open_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_WRITE, &s, &err);
         assert_kind(r, &err, MC_ERR_INVALID_ARGUMENT);
         assert_left_nothing(ctx, fds);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_future_write_keeps_the_existing_mapping_writable) {
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         void *p;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -124,26 +125,22 @@ Test(shm, seal_future_write_keeps_the_existing_mapping_writable) {
         cr_assert(eq(int, errno, EPERM));
         p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED, s.fd, 0);
         cr_assert(eq(ptr, p, MAP_FAILED));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_future_write_at_open) {
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
 
         /* Seals of the request come after the mapping, so the region itself stays writable. */
         create_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_FUTURE_WRITE | MC_SEAL_SHRINK, &s);
         assert_seals(&s, MC_SEAL_FUTURE_WRITE | MC_SEAL_SHRINK);
         memcpy(s.region.ptr, "writable", sizeof("writable"));
         cr_assert(eq(sz, write(s.fd, "x", 1), -1));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_seal_refuses_further_seals) {
         mc_error err = MC_ERROR_INIT;
         const unsigned all[] = {MC_SEAL_SHRINK, MC_SEAL_GROW, MC_SEAL_FUTURE_WRITE, MC_SEAL_SEAL};
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -153,13 +150,11 @@ Test(shm, seal_seal_refuses_further_seals) {
                 assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
         }
         assert_seals(&s, MC_SEAL_GROW | MC_SEAL_SEAL);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seals_accumulate) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
         assert_seals(&s, 0);
@@ -168,7 +163,6 @@ Test(shm, seals_accumulate) {
         cr_assert(eq(int, mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err), 0), "sealing twice is "
                                                                              "harmless");
         assert_seals(&s, MC_SEAL_SHRINK | MC_SEAL_GROW);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_arguments) {
@@ -176,7 +170,6 @@ Test(shm, seal_arguments) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, n, forged;
         unsigned seals = 99;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -203,7 +196,6 @@ Test(shm, seal_arguments) {
         r = mc_shared_open(ctx, &req, &forged, &err);
         assert_err(r, &err, EOPNOTSUPP, MC_ERR_UNSUPPORTED);
         cr_assert(not(shm_exists(req.name)));
-        mc_ctx_free(ctx);
 }
 
 int fail_add_seals(int fd, int seals) {
@@ -222,7 +214,6 @@ Test(shm, seal_failures_are_reported) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, t;
         unsigned seals = 77;
-        mc_ctx *ctx = ctx_new();
         int fds, r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -239,7 +230,6 @@ Test(shm, seal_failures_are_reported) {
         r = mc_shared_seals(&s, &seals, &err);
         assert_err(r, &err, EBADF, MC_ERR_INVALID_ARGUMENT);
         cr_assert(eq(u32, seals, 77), "untouched on failure");
-        mc_ctx_free(ctx);
 }
 
 /* ---- resize --------------------------------------------------------------------------------- */
@@ -247,7 +237,6 @@ Test(shm, seal_failures_are_reported) {
 Test(shm, resize_grows_and_shrinks_region_and_usage) {
         const char *name = name_new("resize");
         mc_shared s, anon;
-        mc_ctx *ctx = ctx_new();
 
         create_named(ctx, name, page(), &s);
         create_anon(ctx, 100, MC_PROT_READ_WRITE, 0, &anon);
@@ -282,13 +271,11 @@ Test(shm, resize_grows_and_shrinks_region_and_usage) {
         close_ok(ctx, &s);
         close_ok(ctx, &anon);
         assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_sets_the_object_size_also_when_opened_in_part) {
         const char *name = name_new("part");
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
 
         create_named(ctx, name, 4 * page(), &c);
         close_ok(ctx, &c);
@@ -300,13 +287,11 @@ Test(shm, resize_sets_the_object_size_also_when_opened_in_part) {
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (3 * page())));
         ((char *) s.region.ptr)[3 * page() - 1] = 1;
         assert_usage(ctx, 3 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_arguments_and_stale_values) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, old;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -326,19 +311,17 @@ Test(shm, resize_arguments_and_stale_values) {
                 assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
         }
         assert_usage(ctx, 64 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_over_quota_is_policy_violation) {
         mc_policy *p = policy_new();
         mc_error err = MC_ERROR_INIT;
         mc_shared s, before;
-        mc_ctx *ctx;
         struct stat st;
         int r;
 
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, 4 * page()), 0));
-        ctx = ctx_with_policy(p);
+        use_policy(p);
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
         before = s;
         r = mc_shared_resize(ctx, &s, 4 * page() + 1, &err);
@@ -348,7 +331,6 @@ Test(shm, resize_over_quota_is_policy_violation) {
         cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())), "the object grew anyway");
         resize_ok(ctx, &s, 4 * page());
         assert_usage(ctx, 4 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
@@ -366,7 +348,6 @@ int eio_ftruncate(int fd, off_t len) {
 Test(shm, resize_failures_change_nothing) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, before;
-        mc_ctx *ctx = ctx_new();
         struct stat st;
         int r;
 
@@ -412,35 +393,26 @@ Test(shm, resize_failures_change_nothing) {
         /* Still a live region after all that. */
         memset(s.region.ptr, 1, s.region.len);
         close_ok(ctx, &s);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_without_fallocate_falls_back_to_ftruncate) {
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
         fail_errno = EOPNOTSUPP;
         mc_sys.fallocate = failing_fallocate;
         resize_ok(ctx, &s, 3 * page());
         assert_fd_size(s.fd, 3 * page());
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_keeps_lock_accounting_exact) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_usage u;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, 0, &s);
-        r = mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err);
-        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
-                mc_ctx_free(ctx);
-                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
-        }
-        cr_assert(eq(int, r, 0), "%s", err.message);
+        lock_or_skip(&s);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, 4 * page()));
 
@@ -476,36 +448,27 @@ Test(shm, resize_keeps_lock_accounting_exact) {
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, 0));
         cr_assert(eq(u64, u.mapped_bytes, 0));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_over_locked_quota_is_policy_violation) {
         mc_policy *p = policy_new();
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx;
         int r;
 
         cr_assert(eq(int, mc_policy_set_max_locked_memory(p, 2 * page()), 0));
-        ctx = ctx_with_policy(p);
+        use_policy(p);
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
-        r = mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err);
-        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
-                mc_ctx_free(ctx);
-                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
-        }
-        cr_assert(eq(int, r, 0), "%s", err.message);
+        lock_or_skip(&s);
         r = mc_shared_resize(ctx, &s, 3 * page(), &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(eq(ptr, strstr(err.message, "max_locked_memory"), NULL)), "%s", err.message);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, read_only_named_region_cannot_be_resized) {
         const char *name = name_new("roresize");
         mc_error err = MC_ERROR_INIT;
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_named(ctx, name, page(), &c);
@@ -516,7 +479,6 @@ Test(shm, read_only_named_region_cannot_be_resized) {
         assert_kind(r, &err, MC_ERR_PERMISSION_DENIED);
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) page()));
         assert_usage(ctx, 2 * page(), 2, 2);
-        mc_ctx_free(ctx);
 }
 
 /* ---- huge pages ----------------------------------------------------------------------------- */
@@ -526,7 +488,7 @@ Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
         mc_policy *p = policy_new();
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new(), *huge;
+        mc_ctx *huge;
         int fds = count_fds(), r;
 
         req.size = page();
@@ -562,5 +524,4 @@ Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
         assert_left_nothing(huge, fds);
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(huge);
-        mc_ctx_free(ctx);
 }
