@@ -106,15 +106,25 @@ void create_named(mc_ctx *c, const char *name, size_t size, mc_shared *ret) {
         cr_assert(eq(int, try_create(c, name, size, ret, &err), 0), "%s", err.message);
 }
 
-/* mc_shared_open() of an anonymous region of @size bytes with @prot and @seals: its result. */
-int open_anon(mc_ctx *c, size_t size, unsigned prot, unsigned seals, mc_shared *ret,
-              mc_error *err) {
+/*
+ * mc_shared_open() without creating: the existing object @name, or an anonymous region when
+ * @name is NULL, @size bytes of it with @prot and @seals. Its result.
+ */
+static int open_existing(mc_ctx *c, const char *name, size_t size, unsigned prot, unsigned seals,
+                         mc_shared *ret, mc_error *err) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
 
+        req.name = name;
         req.size = size;
         req.prot = prot;
         req.seals = seals;
         return mc_shared_open(c, &req, ret, err);
+}
+
+/* mc_shared_open() of an anonymous region of @size bytes with @prot and @seals: its result. */
+int open_anon(mc_ctx *c, size_t size, unsigned prot, unsigned seals, mc_shared *ret,
+              mc_error *err) {
+        return open_existing(c, NULL, size, prot, seals, ret, err);
 }
 
 /* Create an anonymous region of @size bytes with @seals. */
@@ -127,12 +137,7 @@ void create_anon(mc_ctx *c, size_t size, unsigned prot, unsigned seals, mc_share
 /* Open an existing named object without creating it. */
 int open_named(mc_ctx *c, const char *name, size_t size, unsigned prot, mc_shared *ret,
                mc_error *err) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-
-        req.name = name;
-        req.size = size;
-        req.prot = prot;
-        return mc_shared_open(c, &req, ret, err);
+        return open_existing(c, name, size, prot, /* seals= */ 0, ret, err);
 }
 
 /* open_named(), which must succeed. */

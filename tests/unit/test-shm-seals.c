@@ -42,20 +42,25 @@ static void lock_or_skip(mc_shared *s) {
         cr_assert(eq(int, r, 0), "%s", err.message);
 }
 
+/* mc_shared_resize() of @s to @len fails with @errnum and @kind, and leaves @s as it was. */
+static void resize_fails(mc_shared *s, size_t len, int errnum, mc_error_kind kind) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared before = *s;
+        int r = mc_shared_resize(ctx, s, len, &err);
+
+        assert_err(r, &err, errnum, kind);
+        cr_assert(eq(int, memcmp(s, &before, sizeof(*s)), 0), "a failed resize changes nothing");
+}
+
 /* ---- seals ---------------------------------------------------------------------------------- */
 
 Test(shm, seal_shrink_refuses_shrinking) {
-        mc_error err = MC_ERROR_INIT;
-        mc_shared s, before;
-        int r;
+        mc_shared s;
 
         create_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, 0, &s);
         seal_ok(ctx, &s, MC_SEAL_SHRINK);
         assert_seals(&s, MC_SEAL_SHRINK);
-        before = s;
-        r = mc_shared_resize(ctx, &s, page(), &err);
-        assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0), "a failed resize changes nothing");
+        resize_fails(&s, page(), EPERM, MC_ERR_PERMISSION_DENIED);
         assert_usage(ctx, 4 * page(), 1, 1);
         /* Growing is still allowed. */
         resize_ok(ctx, &s, 5 * page());
@@ -63,16 +68,11 @@ Test(shm, seal_shrink_refuses_shrinking) {
 }
 
 Test(shm, seal_grow_refuses_growing) {
-        mc_error err = MC_ERROR_INIT;
-        mc_shared s, before;
-        int r;
+        mc_shared s;
 
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
         seal_ok(ctx, &s, MC_SEAL_GROW);
-        before = s;
-        r = mc_shared_resize(ctx, &s, 3 * page(), &err);
-        assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        resize_fails(&s, 3 * page(), EPERM, MC_ERR_PERMISSION_DENIED);
         assert_fd_size(s.fd, 2 * page());
         assert_usage(ctx, 2 * page(), 1, 1);
         assert_seals(&s, MC_SEAL_GROW);
@@ -315,18 +315,13 @@ Test(shm, resize_arguments_and_stale_values) {
 
 Test(shm, resize_over_quota_is_policy_violation) {
         mc_policy *p = policy_new();
-        mc_error err = MC_ERROR_INIT;
-        mc_shared s, before;
+        mc_shared s;
         struct stat st;
-        int r;
 
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, 4 * page()), 0));
         use_policy(p);
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
-        before = s;
-        r = mc_shared_resize(ctx, &s, 4 * page() + 1, &err);
-        assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        resize_fails(&s, 4 * page() + 1, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(eq(int, fstat(s.fd, &st), 0));
         cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())), "the object grew anyway");
         resize_ok(ctx, &s, 4 * page());
@@ -356,24 +351,18 @@ Test(shm, resize_failures_change_nothing) {
 
         fail_errno = ENOSPC;
         mc_sys.fallocate = failing_fallocate;
-        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
-        assert_err(r, &err, ENOSPC, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        resize_fails(&s, 8 * page(), ENOSPC, MC_ERR_OUT_OF_MEMORY);
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
         mc_sys.ftruncate = eio_ftruncate;
-        r = mc_shared_resize(ctx, &s, page(), &err);
-        assert_err(r, &err, EIO, MC_ERR_IO);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        resize_fails(&s, page(), EIO, MC_ERR_IO);
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
         /* A failed remap puts the object's size back, so region and object still agree. */
         mc_sys.mremap = enomem_mremap;
-        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
-        assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        resize_fails(&s, 8 * page(), ENOMEM, MC_ERR_OUT_OF_MEMORY);
         assert_fd_size(s.fd, 2 * page());
         r = mc_shared_resize(ctx, &s, page(), &err);
         assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
@@ -385,10 +374,9 @@ Test(shm, resize_failures_change_nothing) {
 
         fail_errno = EIO;
         mc_sys.fstat = failing_fstat;
-        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
-        assert_err(r, &err, EIO, MC_ERR_IO);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        resize_fails(&s, 8 * page(), EIO, MC_ERR_IO);
         mc__sys_reset();
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0), "the failures changed the region");
 
         /* Still a live region after all that. */
         memset(s.region.ptr, 1, s.region.len);
