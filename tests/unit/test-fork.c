@@ -208,6 +208,26 @@ static void exchange(char *p, bool shared) {
         turns_done(&t);
 }
 
+/* A child writes "child's page" at page 1 of @m and syncs all of @m; the parent waits for it. */
+static void child_writes_page_1(const mc_mapping *m) {
+        pid_t pid = fork();
+
+        if (pid == 0) {
+                memcpy((char *) m->ptr + page(), "child's page", 12);
+                CHILD_CHECK(mc_msync(ctx, m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, NULL) == 0, 10);
+                _exit(0);
+        }
+        cr_assert(eq(int, child_status(pid), 0));
+}
+
+/* mc_msync() of all of @m, which must succeed. */
+static void sync_ok(const mc_mapping *m) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, mc_msync(ctx, m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), 0), "%s",
+                  err.message);
+}
+
 /* ---- the four kinds of mapping ------------------------------------------------------------ */
 
 Test(fork, private_anonymous_is_copy_on_write) {
@@ -220,24 +240,15 @@ Test(fork, private_anonymous_is_copy_on_write) {
 
 Test(fork, shared_file_is_one_memory_and_reaches_the_file) {
         const char *path = file_new("shared", 2 * page(), '.');
-        mc_error err = MC_ERROR_INIT;
         char buf[16];
         mc_mapping m;
-        pid_t pid;
 
         map_file(ctx, path, MC_PROT_READ_WRITE, false, &m);
         exchange(m.ptr, true);
 
         /* A child's write through the shared mapping reaches the file too. */
-        pid = fork();
-        if (pid == 0) {
-                memcpy((char *) m.ptr + page(), "child's page", 12);
-                CHILD_CHECK(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, NULL) == 0, 10);
-                _exit(0);
-        }
-        cr_assert(eq(int, child_status(pid), 0));
-        cr_assert(eq(int, mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), 0), "%s",
-                  err.message);
+        child_writes_page_1(&m);
+        sync_ok(&m);
         file_read(path, 0, buf, 9);
         cr_assert(eq(int, memcmp(buf, "parent 2", 9), 0), "the parent's write is not in the file");
         file_read(path, (off_t) page(), buf, 12);
@@ -247,25 +258,16 @@ Test(fork, shared_file_is_one_memory_and_reaches_the_file) {
 
 Test(fork, private_file_is_copy_on_write_and_never_reaches_the_file) {
         const char *path = file_new("private", 2 * page(), '.');
-        mc_error err = MC_ERROR_INIT;
         char buf[16], dots[16];
         mc_mapping m;
-        pid_t pid;
 
         map_file(ctx, path, MC_PROT_READ_WRITE, true, &m);
         cr_assert(eq(u32, m.flags, MC_MAP_PRIVATE));
         exchange(m.ptr, false);
 
-        pid = fork();
-        if (pid == 0) {
-                memcpy((char *) m.ptr + page(), "child's page", 12);
-                CHILD_CHECK(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, NULL) == 0, 10);
-                _exit(0);
-        }
-        cr_assert(eq(int, child_status(pid), 0));
+        child_writes_page_1(&m);
         cr_assert(eq(int, ((char *) m.ptr)[page()], '.'), "the child's write leaked to the parent");
-        cr_assert(eq(int, mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), 0), "%s",
-                  err.message);
+        sync_ok(&m);
         memset(dots, '.', sizeof(dots));
         file_read(path, 0, buf, sizeof(buf));
         cr_assert(eq(int, memcmp(buf, dots, sizeof(buf)), 0), "a private write reached the file");
