@@ -358,6 +358,17 @@ void check_failure(mc_ctx *c, const mc_shared_request *req, bool buffer, int err
         assert_usage(c, 0, 0, 0);
 }
 
+/*
+ * check_failure() of the creating @req through mc_shared_open() and mc_map_shared_buffer():
+ * each time, the object that was half created is unlinked again.
+ */
+static void check_create_failure(const mc_shared_request *req, int errnum, mc_error_kind kind) {
+        check_failure(ctx, req, false, errnum, kind);
+        cr_assert(not(shm_exists(req->name)), "the half-created object must be unlinked");
+        check_failure(ctx, req, true, errnum, kind);
+        cr_assert(not(shm_exists(req->name)), "the half-created buffer must be unlinked");
+}
+
 Test(shm, shm_open_failures) {
         const char *name = name_new("fail");
         mc_shared_request req = create_request(name, page());
@@ -386,10 +397,7 @@ Test(shm, mmap_failures_unlink_what_was_created) {
         mc_shared s;
 
         mc_sys.mmap = failing_mmap;
-        check_failure(ctx, &req, false, ENOMEM, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(not(shm_exists(name)), "the half-created object must be unlinked");
-        check_failure(ctx, &req, true, ENOMEM, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(not(shm_exists(name)));
+        check_create_failure(&req, ENOMEM, MC_ERR_OUT_OF_MEMORY);
         req.name = NULL;
         check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
         mc__sys_reset();
@@ -412,10 +420,7 @@ Test(shm, fallocate_enospc_is_out_of_memory_and_unlinks) {
         mc_shared_request req = create_request(name, 16 * page());
 
         mc_sys.fallocate = failing_fallocate;
-        check_failure(ctx, &req, false, ENOSPC, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(not(shm_exists(name)), "the half-created object must be unlinked");
-        check_failure(ctx, &req, true, ENOSPC, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(not(shm_exists(name)));
+        check_create_failure(&req, ENOSPC, MC_ERR_OUT_OF_MEMORY);
         req.name = NULL;
         check_failure(ctx, &req, false, ENOSPC, MC_ERR_OUT_OF_MEMORY);
         check_failure(ctx, &req, false, EIO, MC_ERR_IO);
