@@ -3,8 +3,9 @@
 
 /*
  * The shm suite's fixture and helpers (shm-suite.c), shared by its files test-shm-*.c, which make
- * one binary, test-shm (meson test "shm"). Every name is unique to the test process and is
- * unlinked by the suite's teardown, also when an assertion ends the test early.
+ * one binary, test-shm (meson test "shm"). Every test starts with a fresh context, ctx, which
+ * the suite's teardown frees; every name is unique to the test process and is unlinked by the
+ * teardown, also when an assertion ends the test early.
  * Each helper's comment is at its definition.
  */
 
@@ -28,6 +29,8 @@ typedef struct records {
         char json[MAX_RECORDS][1024];
 } records;
 
+extern mc_ctx *ctx;
+
 extern char tracked[8][MC_SHARED_NAME_MAX + 2];
 extern int n_tracked;
 extern int fail_errno;
@@ -42,22 +45,42 @@ mc_ctx *ctx_new(void);
 
 mc_ctx *ctx_with_policy(mc_policy *policy);
 
+void use_policy(mc_policy *policy);
+
 mc_policy *policy_new(void);
 
-void create_named(mc_ctx *ctx, const char *name, size_t size, mc_shared *ret);
+mc_shared_request create_request(const char *name, size_t size);
 
-void create_anon(mc_ctx *ctx, size_t size, unsigned prot, unsigned seals, mc_shared *ret);
+int try_create(mc_ctx *c, const char *name, size_t size, mc_shared *ret, mc_error *err);
 
-int open_named(mc_ctx *ctx, const char *name, size_t size, unsigned prot, mc_shared *ret,
+void create_named(mc_ctx *c, const char *name, size_t size, mc_shared *ret);
+
+int open_anon(mc_ctx *c, size_t size, unsigned prot, unsigned seals, mc_shared *ret, mc_error *err);
+
+void create_anon(mc_ctx *c, size_t size, unsigned prot, unsigned seals, mc_shared *ret);
+
+int open_named(mc_ctx *c, const char *name, size_t size, unsigned prot, mc_shared *ret,
                mc_error *err);
+
+void open_named_ok(mc_ctx *c, const char *name, size_t size, unsigned prot, mc_shared *ret);
+
+void close_ok(mc_ctx *c, mc_shared *s);
+
+void plant(const char *name, mode_t mode, size_t size);
 
 bool shm_exists(const char *name);
 
 struct stat shm_stat(const char *name);
 
-void assert_usage(mc_ctx *ctx, uint64_t bytes, uint64_t mappings, uint64_t shared);
+void assert_usage(mc_ctx *c, uint64_t bytes, uint64_t mappings, uint64_t shared);
 
 void assert_err(int r, const mc_error *err, int errnum, mc_error_kind kind);
+
+void assert_kind(int r, const mc_error *err, mc_error_kind kind);
+
+void assert_left_nothing(mc_ctx *c, int fds);
+
+void assert_fd_size(int fd, size_t size);
 
 size_t page(void);
 
@@ -67,21 +90,15 @@ int fail_fsetxattr(int fd, const char *n, const void *v, size_t size, int flags)
 
 ssize_t fail_fgetxattr(int fd, const char *n, void *v, size_t size);
 
-mc_ctx *ctx_allowing(const char *pattern);
+void allow_shm_pattern(const char *pattern);
 
 int fail_add_seals(int fd, int seals);
 
 int fail_get_seals(int fd);
 
-int enospc_fallocate(int fd, int mode, off_t off, off_t len);
-
-int eopnotsupp_fallocate(int fd, int mode, off_t off, off_t len);
-
 void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 
 int eio_ftruncate(int fd, off_t len);
-
-int failing_fstat_eio(int fd, struct stat *st);
 
 void *open_close_loop(void *arg);
 
@@ -101,7 +118,7 @@ int failing_fstat(int fd, struct stat *st);
 
 int failing_fallocate(int fd, int mode, off_t off, off_t len);
 
-void check_failure(mc_ctx *ctx, const mc_shared_request *req, bool buffer, int errnum,
+void check_failure(mc_ctx *c, const mc_shared_request *req, bool buffer, int errnum,
                    mc_error_kind kind);
 
 void check_planted(const char *name, unsigned prot);

@@ -194,7 +194,7 @@ Test(fault, munmap_failure_keeps_the_mapping) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m, copy;
 
-        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, 8192, MC_PROT_READ_WRITE, &m);
         copy = m;
         mc_sys.munmap = fail_ptr2;
         fail_errno = EINVAL;
@@ -210,7 +210,7 @@ Test(fault, mprotect_msync_madvise_failures) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m;
 
-        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, 8192, MC_PROT_READ_WRITE, &m);
         mc_sys.mprotect = fail_ptr3;
         fail_errno = EACCES;
         expect(mc_mprotect(ctx, &m, MC_PROT_READ, &err), EACCES, MC_ERR_PERMISSION_DENIED, &err,
@@ -240,7 +240,7 @@ Test(fault, mremap_failures_leave_the_mapping) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m, before;
 
-        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, 8192, MC_PROT_READ_WRITE, &m);
         before = m;
         mc_sys.mremap = fail_mremap;
         fail_errno = ENOMEM;
@@ -259,7 +259,7 @@ Test(fault, mlock_failures) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m;
 
-        cr_assert(eq(int, anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, 8192, MC_PROT_READ_WRITE, &m);
         mc_sys.mlock2 = fail_mlock2;
         fail_errno = EAGAIN;
         expect(mc_mlock(ctx, &m, 0, 4096, 0, &err), EAGAIN, MC_ERR_OUT_OF_MEMORY, &err,

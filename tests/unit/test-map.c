@@ -56,7 +56,7 @@ Test(map, anonymous_private_roundtrip) {
         mc_usage u;
         mc_mapping m;
 
-        cr_assert(eq(int, anon_map(ctx, 3 * page + 1, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, 3 * page + 1, MC_PROT_READ_WRITE, &m);
         cr_assert(ne(ptr, m.ptr, NULL));
         cr_assert(eq(sz, m.len, 3 * page + 1));
         cr_assert(eq(sz, m.base_len, 4 * page), "the kernel mapping is page-rounded");
@@ -178,7 +178,7 @@ Test(map, fixed_needs_policy_and_never_replaces_own_mapping) {
         mc_mapping hole, m, other;
         void *addr;
 
-        cr_assert(eq(int, anon_map(ctx, 2 * page, MC_PROT_READ, &hole, &err), 0));
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ, &hole);
         addr = hole.ptr;
         req.addr = addr;
         req.length = page;
@@ -230,7 +230,7 @@ Test(map, write_exec_denied_by_default_also_through_mprotect) {
         cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
         cr_assert(ne(ptr, (void *) (strstr(err.message, "allow_write_exec")), NULL));
 
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         n_mprotect = 0;
         cr_assert(eq(int, mc_mprotect(ctx, &m, MC_PROT_READ_WRITE_EXECUTE, &err), -EPERM));
         cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
@@ -261,7 +261,7 @@ Test(map, mprotect_range_protects_only_its_pages) {
         char buf[4] = "abc";
         mc_mapping m;
 
-        cr_assert(eq(int, anon_map(ctx, 3 * page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, 3 * page, MC_PROT_READ_WRITE, &m);
         n_mprotect = 0;
         cr_assert(eq(int, mc_mprotect_range(ctx, &m, page, page, MC_PROT_READ, &err), 0), "%s",
                   err.message);
@@ -299,7 +299,7 @@ Test(map, mprotect_range_checks_its_range_and_the_policy) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m;
 
-        cr_assert(eq(int, anon_map(ctx, 2 * page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &m);
         n_mprotect = 0;
         cr_assert(eq(int, mc_mprotect_range(ctx, &m, page, 2 * page, MC_PROT_READ, &err), -EINVAL));
         cr_assert(ne(ptr, strstr(err.message, "ends past the mapping"), NULL), "%s", err.message);
@@ -335,7 +335,7 @@ Test(map, huge_pages_need_policy) {
         req.custom = huge;
         req.n_custom = 1;
         cr_assert(eq(int, mc_mmap(ctx, &req, &m, &err), -EPERM));
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_HUGEPAGE, &err), -EPERM));
         cr_assert(eq(int, err.kind, MC_ERR_POLICY_VIOLATION));
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
@@ -347,7 +347,7 @@ Test(map, stale_copied_and_foreign_mappings_are_not_found) {
         mc_ctx *other;
         char *heap = malloc(2 * page);
 
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         copy = m;
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
         n_munmap = 0;
@@ -382,7 +382,7 @@ Test(map, stale_copied_and_foreign_mappings_are_not_found) {
 
         /* Another context's mapping is not ours either. */
         cr_assert(eq(int, mc_ctx_new(&other, NULL), 0));
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ, &m, &err), 0));
+        anon_map_ok(ctx, page, MC_PROT_READ, &m);
         cr_assert(eq(int, mc_munmap(other, &m, &err), -ENOENT));
         mc_ctx_free(other);
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
@@ -431,7 +431,7 @@ Test(map, remap_grows_and_shrinks_with_exact_usage) {
         mc_mapping m, stale;
         mc_usage u;
 
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         memset(m.ptr, 0x42, page);
         stale = m;
         cr_assert(eq(int, mc_remap(ctx, &m, 5 * page + 3, MC_REMAP_MAYMOVE, &err), 0), "%s",
@@ -462,7 +462,7 @@ Test(map, remap_without_maymove_cannot_move) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m, wall;
 
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         req.addr = (char *) m.base + page;
         req.length = page;
         req.prot = MC_PROT_READ;
@@ -493,7 +493,7 @@ Test(map, quota_arithmetic_is_exact) {
 
         quota_bytes = 3 * page;
         set_policy(small_quota);
-        cr_assert(eq(int, anon_map(ctx, 2 * page, MC_PROT_READ_WRITE, &a, &err), 0));
+        anon_map_ok(ctx, 2 * page, MC_PROT_READ_WRITE, &a);
         n_mmap = 0;
         cr_assert(eq(int, anon_map(ctx, page + 1, MC_PROT_READ_WRITE, &b, &err), -EPERM),
                   "page-rounded: 2 pages more do not fit");
@@ -516,8 +516,8 @@ Test(map, quota_arithmetic_is_exact) {
         /* max_mappings: 3 */
         quota_bytes = 100 * page;
         set_policy(small_quota);
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ, &c, &err), 0));
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ, &d, &err), 0));
+        anon_map_ok(ctx, page, MC_PROT_READ, &c);
+        anon_map_ok(ctx, page, MC_PROT_READ, &d);
         cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ, &a, &err), -EPERM));
         cr_assert(ne(ptr, (void *) (strstr(err.message, "max_mappings")), NULL), "%s", err.message);
         mc_munmap(ctx, &b, NULL);
@@ -537,7 +537,7 @@ Test(map, allowed_syscalls_gates_operations_but_never_release) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m, m2;
 
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ, &m, &err), 0));
+        anon_map_ok(ctx, page, MC_PROT_READ, &m);
         set_policy(no_mmap_op);
         cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ, &m2, &err), -EPERM));
         cr_assert(ne(ptr, (void *) (strstr(err.message, "allowed_syscalls")), NULL), "%s",
@@ -599,7 +599,7 @@ Test(map, madvise_behaviour_and_checks) {
         char path[128];
         mc_mapping m, f;
 
-        cr_assert(eq(int, anon_map(ctx, 4 * page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, 4 * page, MC_PROT_READ_WRITE, &m);
         memset(m.ptr, 0x11, 4 * page);
         cr_assert(eq(int, mc_madvise(ctx, &m, page, page, MC_ADVICE_DONTNEED, &err), 0));
         cr_assert(eq(u8, ((unsigned char *) m.ptr)[page], 0), "DONTNEED zeroes private anon");
@@ -646,7 +646,7 @@ Test(map, mlock_accounting_never_counts_twice) {
             rl.rlim_cur < 8 * page)
                 cr_skip_test("RLIMIT_MEMLOCK too small");
         set_policy(small_lock_quota);
-        cr_assert(eq(int, anon_map(ctx, 4 * page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, 4 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_mlock(ctx, &m, page, page, 0, &err), 0), "%s", err.message);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, page));
@@ -696,6 +696,16 @@ Test(map, map_locked_counts_against_locked_quota) {
 /* Audit records, parsed back field by field. */
 static audit_kept kept;
 
+/* Record @r is a failure with @outcome ("denied" or "error") and error kind @kind. */
+static void assert_failure_record(json_t *r, const char *outcome, const char *kind) {
+        cr_assert(eq(str, (char *) json_string_value(json_object_get(r, "outcome")),
+                     (char *) outcome));
+        cr_assert(
+                eq(str,
+                   (char *) json_string_value(json_object_get(json_object_get(r, "error"), "kind")),
+                   (char *) kind));
+}
+
 Test(map, every_operation_leaves_one_audit_record) {
         mc_error err = MC_ERROR_INIT;
         mc_audit *audit;
@@ -704,7 +714,7 @@ Test(map, every_operation_leaves_one_audit_record) {
 
         cr_assert(eq(int, mc_audit_open_callback(audit_keep, &kept, &audit, NULL), 0));
         mc_ctx_set_audit(ctx, audit);
-        cr_assert(eq(int, anon_map(ctx, page, MC_PROT_READ_WRITE, &m, &err), 0));
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_mprotect(ctx, &m, MC_PROT_READ_WRITE_EXECUTE, &err), -EPERM));
         cr_assert(eq(int, mc_msync(ctx, &m, 0, 0, MC_SYNC_SYNC, &err), -EINVAL));
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
@@ -727,18 +737,9 @@ Test(map, every_operation_leaves_one_audit_record) {
         cr_assert(
                 ne(ptr, (void *) (json_object_get(json_object_get(r, "result"), "address")), NULL));
 
-        r = kept.rec[1];
-        cr_assert(eq(str, (char *) json_string_value(json_object_get(r, "outcome")), "denied"));
-        cr_assert(
-                eq(str,
-                   (char *) json_string_value(json_object_get(json_object_get(r, "error"), "kind")),
-                   "PolicyViolation"));
+        assert_failure_record(kept.rec[1], "denied", "PolicyViolation");
         r = kept.rec[2];
-        cr_assert(eq(str, (char *) json_string_value(json_object_get(r, "outcome")), "error"));
-        cr_assert(
-                eq(str,
-                   (char *) json_string_value(json_object_get(json_object_get(r, "error"), "kind")),
-                   "InvalidArgument"));
+        assert_failure_record(r, "error", "InvalidArgument");
         cr_assert(eq(i64, json_integer_value(json_object_get(json_object_get(r, "error"), "errno")),
                      EINVAL));
         r = kept.rec[3];

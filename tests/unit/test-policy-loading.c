@@ -338,13 +338,30 @@ Test(policy, error_names_the_origin) {
 
 /* ---- files ----------------------------------------------------------------------------------- */
 
+/* Write @len bytes of @data to this test's policy file for @what, whose path goes to @path. */
+static void write_policy(char *path, size_t size, const char *what, const char *data, size_t len) {
+        snprintf(path, size, "/tmp/memcap-test-policy-%s-%d.json", what, (int) getpid());
+        policy_write_file(path, data, len);
+}
+
+/* mc_policy_load_file() of @path fails with -@errnum, @kind and exactly @message, no policy. */
+static void load_file_fails(const char *path, int errnum, mc_error_kind kind, const char *message) {
+        mc_error err = MC_ERROR_INIT;
+        mc_policy *p = NULL;
+
+        cr_assert(eq(int, mc_policy_load_file(path, &p, &err), -errnum));
+        cr_assert(eq(int, err.kind, kind));
+        cr_assert(eq(int, err.sys_errno, errnum));
+        cr_assert(eq(str, err.message, (char *) message));
+        cr_assert(zero(ptr, p));
+}
+
 Test(policy, load_file) {
         _cleanup_policy_ mc_policy *p = NULL;
         mc_error err = MC_ERROR_INIT;
         char path[128];
 
-        snprintf(path, sizeof(path), "/tmp/memcap-test-policy-%d.json", (int) getpid());
-        policy_write_file(path, full_policy, strlen(full_policy));
+        write_policy(path, sizeof(path), "full", full_policy, strlen(full_policy));
         cr_assert(eq(int, mc_policy_load_file(path, &p, &err), 0), "%s", err.message);
         cr_assert(eq(u64, mc_policy_max_locked_memory(p), 4096));
         unlink(path);
@@ -355,8 +372,7 @@ Test(policy, load_file_errors_name_the_file) {
         mc_policy *p = NULL;
         char path[128], want[256];
 
-        snprintf(path, sizeof(path), "/tmp/memcap-test-policy-bad-%d.json", (int) getpid());
-        policy_write_file(path, "{\n  \"max_mappings\": []\n}\n", 25);
+        write_policy(path, sizeof(path), "bad", "{\n  \"max_mappings\": []\n}\n", 25);
         cr_assert(eq(int, mc_policy_load_file(path, &p, &err), -EINVAL));
         snprintf(want, sizeof(want),
                  "%s:2:19: \"max_mappings\" must be a non-negative integer, a size string such "
@@ -367,17 +383,11 @@ Test(policy, load_file_errors_name_the_file) {
 }
 
 Test(policy, load_missing_file_is_not_found) {
-        mc_error err = MC_ERROR_INIT;
-        mc_policy *p = NULL;
         char path[128], want[256];
 
         snprintf(path, sizeof(path), "/tmp/memcap-test-policy-missing-%d.json", (int) getpid());
-        cr_assert(eq(int, mc_policy_load_file(path, &p, &err), -ENOENT));
-        cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
-        cr_assert(eq(int, err.sys_errno, ENOENT));
         snprintf(want, sizeof(want), "open policy '%s': No such file or directory", path);
-        cr_assert(eq(str, err.message, want));
-        cr_assert(zero(ptr, p));
+        load_file_fails(path, ENOENT, MC_ERR_NOT_FOUND, want);
 }
 
 Test(policy, load_oversize_file) {
@@ -390,8 +400,7 @@ Test(policy, load_oversize_file) {
         /* Valid JSON padded with whitespace: only the size can be wrong with it. */
         memset(big, ' ', MiB + 1);
         memcpy(big, "{}", 2);
-        snprintf(path, sizeof(path), "/tmp/memcap-test-policy-big-%d.json", (int) getpid());
-        policy_write_file(path, big, MiB + 1);
+        write_policy(path, sizeof(path), "big", big, MiB + 1);
         cr_assert(eq(int, mc_policy_load_file(path, &p, &err), -EFBIG));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
         cr_assert(strstr(err.message, "is larger than 1 MiB") != NULL, "%s", err.message);
@@ -451,15 +460,9 @@ int fstat_eio(int fd, struct stat *st) {
 }
 
 Test(policy, load_file_permission_denied) {
-        mc_error err = MC_ERROR_INIT;
-        mc_policy *p = NULL;
-
         mc_sys.open = open_eacces;
-        cr_assert(eq(int, mc_policy_load_file("/etc/memcap/policy.json", &p, &err), -EACCES));
-        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
-        cr_assert(eq(int, err.sys_errno, EACCES));
-        cr_assert(eq(str, err.message, "open policy '/etc/memcap/policy.json': Permission denied"));
-        cr_assert(zero(ptr, p));
+        load_file_fails("/etc/memcap/policy.json", EACCES, MC_ERR_PERMISSION_DENIED,
+                        "open policy '/etc/memcap/policy.json': Permission denied");
 }
 
 Test(policy, load_file_stat_failure_is_io) {
@@ -467,8 +470,7 @@ Test(policy, load_file_stat_failure_is_io) {
         mc_policy *p = NULL;
         char path[128];
 
-        snprintf(path, sizeof(path), "/tmp/memcap-test-policy-stat-%d.json", (int) getpid());
-        policy_write_file(path, "{}", 2);
+        write_policy(path, sizeof(path), "stat", "{}", 2);
         mc_sys.fstat = fstat_eio;
         cr_assert(eq(int, mc_policy_load_file(path, &p, &err), -EIO));
         cr_assert(eq(int, err.kind, MC_ERR_IO));
@@ -481,8 +483,7 @@ Test(policy, load_file_opens_cloexec_nonblocking) {
         mc_error err = MC_ERROR_INIT;
         char path[128];
 
-        snprintf(path, sizeof(path), "/tmp/memcap-test-policy-flags-%d.json", (int) getpid());
-        policy_write_file(path, "{}", 2);
+        write_policy(path, sizeof(path), "flags", "{}", 2);
         mc_sys.open = open_recording;
         cr_assert(eq(int, mc_policy_load_file(path, &p, &err), 0), "%s", err.message);
         unlink(path);

@@ -150,6 +150,14 @@ mcd_request parse_ok_by(const char *line, bool want_fast) {
         return req;
 }
 
+/* Each of the @n @lines parses, taken by the fast path (@want_fast) or left to the decoder. */
+static void all_parse_by(const char *const *lines, size_t n, bool want_fast) {
+        for (size_t i = 0; i < n; i++) {
+                mcd_request r = parse_ok_by(lines[i], want_fast);
+                mcd_request_done(&r);
+        }
+}
+
 Test(protocol, fast_path_takes_the_plain_shapes) {
         static const char *const lines[] = {
                 /* What bench-daemon and the client library send. */
@@ -186,10 +194,7 @@ Test(protocol, fast_path_takes_the_plain_shapes) {
                 " {\"Hello\" : { } }\r",
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
-                mcd_request r = parse_fast_ok(lines[i]);
-                mcd_request_done(&r);
-        }
+        all_parse_by(lines, ELEMENTSOF(lines), true);
 
         mcd_request r = parse_fast_ok(lines[0]);
         cr_assert(eq(int, r.call, MCD_CALL_MMAP_READ));
@@ -227,10 +232,7 @@ Test(protocol, fast_path_leaves_other_spellings_to_the_decoder) {
                 "{\"Madvise\":{\"mmap_id\":1,\"advice\":\"WILLNEED\"}}",
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
-                mcd_request r = parse_slow_ok(lines[i]);
-                mcd_request_done(&r);
-        }
+        all_parse_by(lines, ELEMENTSOF(lines), false);
 
         mcd_request r = parse_slow_ok(lines[3]);
         cr_assert(eq(sz, r.data_len, 3));

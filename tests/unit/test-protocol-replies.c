@@ -17,12 +17,23 @@ unsigned char *pattern(size_t n) {
         return p;
 }
 
+/* @line, a write of the MIB bytes @p, is taken by the fast path (@why) with every byte. */
+static void write_is_fast(const char *line, size_t len, const unsigned char *p, const char *why) {
+        mcd_request r = MCD_REQUEST_INIT;
+        mc_error err = MC_ERROR_INIT;
+        bool fast = false;
+
+        cr_assert(eq(int, parse_all(line, len, &r, &err, &fast), 0), "%s", err.message);
+        cr_assert(fast, "%s", why);
+        cr_assert(eq(sz, r.data_len, (size_t) MIB));
+        cr_assert(eq(int, memcmp(r.data, p, MIB), 0));
+        mcd_request_done(&r);
+}
+
 Test(protocol, megabyte_write_as_array, .timeout = 60) {
         unsigned char *p = pattern(MIB);
         size_t cap = 4 * (size_t) MIB + 128, len;
         char *line = malloc(cap);
-        mcd_request r = MCD_REQUEST_INIT;
-        mc_error err = MC_ERROR_INIT;
 
         cr_assert(not(eq(ptr, line, NULL)));
         len = (size_t) snprintf(line, cap, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[");
@@ -30,12 +41,7 @@ Test(protocol, megabyte_write_as_array, .timeout = 60) {
                 len += (size_t) snprintf(line + len, cap - len, i ? ",%u" : "%u", p[i]);
         len += (size_t) snprintf(line + len, cap - len, "]}}");
 
-        bool fast = false;
-        cr_assert(eq(int, parse_all(line, len, &r, &err, &fast), 0), "%s", err.message);
-        cr_assert(fast, "a plain array of bytes goes by the fast path");
-        cr_assert(eq(sz, r.data_len, (size_t) MIB));
-        cr_assert(eq(int, memcmp(r.data, p, MIB), 0));
-        mcd_request_done(&r);
+        write_is_fast(line, len, p, "a plain array of bytes goes by the fast path");
         free(line);
         free(p);
 }
@@ -45,8 +51,6 @@ Test(protocol, megabyte_write_as_base64, .timeout = 60) {
         char *b64 = base64_encode(p, MIB);
         size_t len = strlen(b64) + 128;
         char *line = malloc(len);
-        mcd_request r = MCD_REQUEST_INIT;
-        mc_error err = MC_ERROR_INIT;
         int n;
 
         cr_assert(not(eq(ptr, b64, NULL)));
@@ -55,12 +59,7 @@ Test(protocol, megabyte_write_as_base64, .timeout = 60) {
                      "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"encoding\":\"base64\",\"data\":"
                      "\"%s\"}}",
                      b64);
-        bool fast = false;
-        cr_assert(eq(int, parse_all(line, (size_t) n, &r, &err, &fast), 0), "%s", err.message);
-        cr_assert(fast, "base64 data goes by the fast path");
-        cr_assert(eq(sz, r.data_len, (size_t) MIB));
-        cr_assert(eq(int, memcmp(r.data, p, MIB), 0));
-        mcd_request_done(&r);
+        write_is_fast(line, (size_t) n, p, "base64 data goes by the fast path");
         free(line);
         free(b64);
         free(p);
@@ -168,6 +167,27 @@ Test(protocol, reply_data) {
         mcd_buf_done(&b);
 }
 
+/* mcd_reply_stats() of @s writes exactly the success reply whose data is @data. */
+static void stats_reply_is(mcd_buf *b, const mcd_stats *s, const char *data) {
+        char expected[1024];
+
+        cr_assert(eq(int, mcd_reply_stats(b, s), 0));
+        snprintf(expected, sizeof(expected), "{\"status\":\"success\",\"data\":%s}\n", data);
+        buf_is(b, expected);
+}
+
+/* mcd_reply_list() of @s and @t writes exactly the success reply listing @s_data, @t_data. */
+static void list_reply_is(mcd_buf *b, const mcd_stats *s, const char *s_data, const mcd_stats *t,
+                          const char *t_data) {
+        const mcd_stats items[] = {*s, *t};
+        char expected[1024];
+
+        cr_assert(eq(int, mcd_reply_list(b, items, 2), 0));
+        snprintf(expected, sizeof(expected), "{\"status\":\"success\",\"data\":[%s,%s]}\n", s_data,
+                 t_data);
+        buf_is(b, expected);
+}
+
 Test(protocol, reply_stats_and_list) {
         mcd_buf b = MCD_BUF_INIT;
         const mcd_stats s = {
@@ -186,23 +206,12 @@ Test(protocol, reply_stats_and_list) {
         const char *two = "{\"id\":7,\"path\":null,\"offset\":0,\"length\":8192,"
                           "\"prot\":{\"read\":true,\"write\":false,\"exec\":true},"
                           "\"flags\":\"Private\",\"owner_pid\":1234567}";
-        char expected[1024];
 
-        cr_assert(eq(int, mcd_reply_stats(&b, &s), 0));
-        snprintf(expected, sizeof(expected), "{\"status\":\"success\",\"data\":%s}\n", one);
-        buf_is(&b, expected);
+        stats_reply_is(&b, &s, one);
         mcd_buf_consume(&b, b.len);
-
-        cr_assert(eq(int, mcd_reply_stats(&b, &anon), 0));
-        snprintf(expected, sizeof(expected), "{\"status\":\"success\",\"data\":%s}\n", two);
-        buf_is(&b, expected);
+        stats_reply_is(&b, &anon, two);
         mcd_buf_consume(&b, b.len);
-
-        const mcd_stats items[] = {s, anon};
-        cr_assert(eq(int, mcd_reply_list(&b, items, 2), 0));
-        snprintf(expected, sizeof(expected), "{\"status\":\"success\",\"data\":[%s,%s]}\n", one,
-                 two);
-        buf_is(&b, expected);
+        list_reply_is(&b, &s, one, &anon, two);
         mcd_buf_consume(&b, b.len);
 
         cr_assert(eq(int, mcd_reply_list(&b, NULL, 0), 0));
@@ -245,18 +254,11 @@ Test(protocol, reply_stats_with_ranges_locked_and_faulted) {
                 "\"prot\":{\"read\":true,\"write\":false,\"exec\":false}},{\"offset\":8192,"
                 "\"length\":9223372036854767615,\"prot\":{\"read\":false,\"write\":false,"
                 "\"exec\":false}}]}";
-        char expected[1024];
 
-        cr_assert(eq(int, mcd_reply_stats(&b, &s), 0));
-        snprintf(expected, sizeof(expected), "{\"status\":\"success\",\"data\":%s}\n", one);
-        buf_is(&b, expected);
+        stats_reply_is(&b, &s, one);
         json_decref(reply_json(&b));
         mcd_buf_consume(&b, b.len);
-        const mcd_stats items[] = {s, s};
-        cr_assert(eq(int, mcd_reply_list(&b, items, 2), 0));
-        snprintf(expected, sizeof(expected), "{\"status\":\"success\",\"data\":[%s,%s]}\n", one,
-                 one);
-        buf_is(&b, expected);
+        list_reply_is(&b, &s, one, &s, one);
         mcd_buf_done(&b);
 }
 

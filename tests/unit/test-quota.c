@@ -122,6 +122,27 @@ static int map_path(unsigned prot, bool private_copy, mc_mapping *m, mc_error *e
         return mc_map_file(ctx, path, prot, &o, m, err);
 }
 
+/* map_anon(), which must succeed. */
+static void map_anon_ok(size_t len, unsigned prot, const char *custom, mc_mapping *m) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, map_anon(len, prot, custom, m, &err), 0), "%s", err.message);
+}
+
+/* map_path(), which must succeed. */
+static void map_path_ok(unsigned prot, bool private_copy, mc_mapping *m) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, map_path(prot, private_copy, m, &err), 0), "%s", err.message);
+}
+
+/* mc_munmap() of @m, which must succeed. */
+static void unmap_ok(mc_mapping *m) {
+        mc_error err = MC_ERROR_INIT;
+
+        cr_assert(eq(int, mc_munmap(ctx, m, &err), 0), "%s", err.message);
+}
+
 static void assert_quota_denial(int r, const mc_error *err) {
         cr_assert(eq(int, r, -EPERM), "%s", err->message);
         cr_assert(eq(int, err->kind, MC_ERR_POLICY_VIOLATION));
@@ -140,12 +161,12 @@ Test(quota, read_only_map_of_a_sparse_5gib_file_fits_the_default_policy) {
         if (sizeof(size_t) < 8)
                 cr_skip_test("a 32-bit address space cannot hold 5 GiB");
         sparse_file(size, "tail");
-        cr_assert(eq(int, map_path(MC_PROT_READ, false, &shared, &err), 0), "%s", err.message);
+        map_path_ok(MC_PROT_READ, false, &shared);
         cr_assert(eq(u64, shared.len, size));
         cr_assert(eq(int, mc_map_read(ctx, &shared, shared.len - 4, tail, 4, &err), 0), "%s",
                   err.message);
         cr_assert(eq(int, memcmp(tail, "tail", 4), 0));
-        cr_assert(eq(int, map_path(MC_PROT_READ, true, &priv, &err), 0), "%s", err.message);
+        map_path_ok(MC_PROT_READ, true, &priv);
         req.path = path;
         req.length = (size_t) size;
         req.prot = MC_PROT_READ;
@@ -184,10 +205,10 @@ Test(quota, runaway_anonymous_memory_is_still_refused) {
         assert_quota_denial(map_path(MC_PROT_READ_WRITE, true, &m, &err), &err);
 
         /* Reserving address space is free; making it writable is not. */
-        cr_assert(eq(int, map_anon(5 * GiB, MC_PROT_NONE, NULL, &m, &err), 0), "%s", err.message);
+        map_anon_ok(5 * GiB, MC_PROT_NONE, NULL, &m);
         cr_assert(eq(u64, usage().charged_bytes, 0));
         assert_quota_denial(mc_mprotect(ctx, &m, MC_PROT_READ_WRITE, &err), &err);
-        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
+        unmap_ok(&m);
         cr_assert(eq(u64, usage().mapped_bytes, 0));
 }
 
@@ -199,9 +220,8 @@ Test(quota, mprotect_to_writable_is_checked_and_the_charge_stays) {
 
         small_file(8);
         set_limit(4 * page);
-        cr_assert(eq(int, map_path(MC_PROT_READ, true, &priv, &err), 0), "%s", err.message);
-        cr_assert(eq(int, map_path(MC_PROT_READ_WRITE, false, &shared, &err), 0), "%s",
-                  err.message);
+        map_path_ok(MC_PROT_READ, true, &priv);
+        map_path_ok(MC_PROT_READ_WRITE, false, &shared);
         cr_assert(eq(u64, usage().charged_bytes, 0), "shared writable is page cache too");
         assert_quota_denial(mc_mprotect(ctx, &priv, MC_PROT_READ_WRITE, &err), &err);
 
@@ -214,9 +234,9 @@ Test(quota, mprotect_to_writable_is_checked_and_the_charge_stays) {
         cr_assert(eq(u64, usage().charged_bytes, 8 * page));
         cr_assert(eq(int, mc_mprotect(ctx, &priv, MC_PROT_READ_WRITE, &err), 0), "%s", err.message);
         cr_assert(eq(u64, usage().charged_bytes, 8 * page), "counted once");
-        cr_assert(eq(int, mc_munmap(ctx, &priv, &err), 0));
+        unmap_ok(&priv);
         cr_assert(eq(u64, usage().charged_bytes, 0));
-        cr_assert(eq(int, mc_munmap(ctx, &shared, &err), 0));
+        unmap_ok(&shared);
         cr_assert(eq(u64, usage().mapped_bytes, 0));
 }
 
@@ -226,9 +246,8 @@ Test(quota, remap_moves_the_charge_with_the_size) {
 
         small_file(4);
         set_limit(6 * page);
-        cr_assert(eq(int, map_anon(page, MC_PROT_READ_WRITE, NULL, &anon, &err), 0), "%s",
-                  err.message);
-        cr_assert(eq(int, map_path(MC_PROT_READ, false, &file, &err), 0), "%s", err.message);
+        map_anon_ok(page, MC_PROT_READ_WRITE, NULL, &anon);
+        map_path_ok(MC_PROT_READ, false, &file);
         cr_assert(eq(int, mc_remap(ctx, &file, page, 0, &err), 0), "%s", err.message);
         cr_assert(eq(int, mc_remap(ctx, &file, 16 * page, MC_REMAP_MAYMOVE, &err), 0), "%s",
                   err.message);
@@ -241,8 +260,8 @@ Test(quota, remap_moves_the_charge_with_the_size) {
         cr_assert(eq(int, mc_remap(ctx, &anon, 2 * page, 0, &err), 0), "%s", err.message);
         cr_assert(eq(u64, usage().charged_bytes, 2 * page));
         cr_assert(eq(u64, usage().mapped_bytes, 18 * page));
-        cr_assert(eq(int, mc_munmap(ctx, &anon, &err), 0));
-        cr_assert(eq(int, mc_munmap(ctx, &file, &err), 0));
+        unmap_ok(&anon);
+        unmap_ok(&file);
         cr_assert(eq(u64, usage().charged_bytes, 0));
         cr_assert(eq(u64, usage().mapped_bytes, 0));
 }
@@ -254,7 +273,7 @@ Test(quota, locked_page_cache_counts_while_locked) {
 
         small_file(4);
         set_limit(2 * page);
-        cr_assert(eq(int, map_path(MC_PROT_READ, false, &m, &err), 0), "%s", err.message);
+        map_path_ok(MC_PROT_READ, false, &m);
         r = mc_mlock(ctx, &m, 0, page, 0, &err);
         if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY)
                 cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
@@ -267,17 +286,16 @@ Test(quota, locked_page_cache_counts_while_locked) {
         cr_assert(eq(u64, usage().locked_bytes, 2 * page), "unchanged by the denial");
         cr_assert(eq(int, mc_munlock(ctx, &m, page, page, &err), 0), "%s", err.message);
         cr_assert(eq(u64, usage().charged_bytes, page));
-        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
+        unmap_ok(&m);
         cr_assert(eq(u64, usage().charged_bytes, 0));
         cr_assert(eq(u64, usage().locked_bytes, 0));
 
         /* A private writable mapping counts whole already; locking it adds nothing. */
         set_limit(4 * page);
-        cr_assert(eq(int, map_anon(4 * page, MC_PROT_READ_WRITE, NULL, &m, &err), 0), "%s",
-                  err.message);
+        map_anon_ok(4 * page, MC_PROT_READ_WRITE, NULL, &m);
         cr_assert(eq(int, mc_mlock(ctx, &m, 0, MC_LENGTH_ALL, 0, &err), 0), "%s", err.message);
         cr_assert(eq(u64, usage().charged_bytes, 4 * page));
-        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
+        unmap_ok(&m);
         cr_assert(eq(u64, usage().charged_bytes, 0));
 }
 
@@ -301,7 +319,7 @@ Test(quota, tmpfs_files_memfds_and_shared_memory_count_whole) {
         snprintf(path, sizeof(path), "/dev/shm/%s", shm_name);
 
         /* Even reading a hole of a tmpfs file through a mapping allocates a page. */
-        cr_assert(eq(int, map_path(MC_PROT_READ, false, &file, &err), 0), "%s", err.message);
+        map_path_ok(MC_PROT_READ, false, &file);
         cr_assert(eq(u64, usage().charged_bytes, 3 * page));
         path[0] = 0; /* the teardown unlinks it by its shm name */
 
@@ -317,13 +335,13 @@ Test(quota, tmpfs_files_memfds_and_shared_memory_count_whole) {
 
         set_limit(7 * page);
         assert_quota_denial(mc_shared_resize(ctx, &region, 3 * page, &err), &err);
-        cr_assert(eq(int, mc_munmap(ctx, &view, &err), 0));
+        unmap_ok(&view);
         cr_assert(eq(int, mc_shared_resize(ctx, &region, 4 * page, &err), 0), "%s", err.message);
         cr_assert(eq(u64, usage().charged_bytes, 7 * page));
         cr_assert(eq(int, mc_shared_resize(ctx, &region, page, &err), 0), "%s", err.message);
         cr_assert(eq(u64, usage().charged_bytes, 4 * page));
         cr_assert(eq(int, mc_shared_close(ctx, &region, &err), 0));
-        cr_assert(eq(int, mc_munmap(ctx, &file, &err), 0));
+        unmap_ok(&file);
         cr_assert(eq(u64, usage().charged_bytes, 0));
         cr_assert(eq(u64, usage().mapped_bytes, 0));
 }
@@ -335,13 +353,12 @@ static int fail_fstatfs(int fd, struct statfs *st) {
 }
 
 Test(quota, a_file_system_that_cannot_say_what_it_is_counts_as_memory) {
-        mc_error err = MC_ERROR_INIT;
         mc_mapping m;
 
         small_file(2);
         mc_sys.fstatfs = fail_fstatfs;
-        cr_assert(eq(int, map_path(MC_PROT_READ, false, &m, &err), 0), "%s", err.message);
+        map_path_ok(MC_PROT_READ, false, &m);
         cr_assert(eq(u64, usage().charged_bytes, 2 * page));
-        cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
+        unmap_ok(&m);
         cr_assert(eq(u64, usage().charged_bytes, 0));
 }

@@ -12,26 +12,23 @@ Test(shm, close_zeroes_and_second_close_is_not_found) {
         const char *name = name_new("close");
         mc_error err = MC_ERROR_INIT;
         mc_shared s, zero;
-        mc_ctx *ctx = ctx_new();
         int fd, fds = count_fds(), r;
 
         create_named(ctx, name, page(), &s);
         fd = s.fd;
         cr_assert(eq(int, count_fds(), fds + 1));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         memset(&zero, 0, sizeof(zero));
         zero.fd = -1;
         cr_assert(eq(int, memcmp(&s, &zero, sizeof(s)), 0), "close must zero the struct (fd -1)");
         cr_assert(eq(int, fcntl(fd, F_GETFD), -1), "the descriptor must be closed");
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        assert_left_nothing(ctx, fds);
         cr_assert(shm_exists(name), "a named object stays until unlinked");
 
         r = mc_shared_close(ctx, &s, &err);
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
         r = mc_shared_close(ctx, NULL, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, close_refuses_forged_and_stale_values) {
@@ -39,7 +36,7 @@ Test(shm, close_refuses_forged_and_stale_values) {
         mc_shared s, copy, forged;
         mc_mapping m;
         mc_map_request mreq = MC_MAP_REQUEST_INIT;
-        mc_ctx *ctx = ctx_new(), *other = ctx_new();
+        mc_ctx *other = ctx_new();
         int r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -76,7 +73,7 @@ Test(shm, close_refuses_forged_and_stale_values) {
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
         assert_usage(ctx, 2 * page(), 2, 1);
 
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         /* The copy taken before the close is stale now. */
         r = mc_shared_close(ctx, &copy, &err);
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
@@ -86,19 +83,17 @@ Test(shm, close_refuses_forged_and_stale_values) {
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         assert_usage(ctx, 2 * page(), 2, 1);
         mc_ctx_free(other);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, ctx_free_closes_what_is_left) {
         const char *name = name_new("leftover");
         mc_shared a, b;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds();
 
         create_named(ctx, name, page(), &a);
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &b);
         cr_assert(eq(int, count_fds(), fds + 2));
-        mc_ctx_free(ctx);
+        ctx = mc_ctx_free(ctx);
         cr_assert(eq(int, count_fds(), fds));
         cr_assert(shm_exists(name));
 }
@@ -106,7 +101,6 @@ Test(shm, ctx_free_closes_what_is_left) {
 Test(shm, region_is_changed_only_through_shm_calls) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, before;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
@@ -123,22 +117,21 @@ Test(shm, region_is_changed_only_through_shm_calls) {
         cr_assert(
                 eq(int, mc_madvise(ctx, &s.region, 0, MC_LENGTH_ALL, MC_ADVICE_WILLNEED, &err), 0),
                 "%s", err.message);
-        mc_ctx_free(ctx);
 }
 
 void *open_close_loop(void *arg) {
-        mc_ctx *ctx = arg;
+        mc_ctx *c = arg;
 
         for (int i = 0; i < 200; i++) {
                 mc_shared s;
 
-                if (mc_map_shared_buffer(ctx, NULL, (size_t) (i % 3 + 1) * mc_page_size(), &s,
-                                         NULL) < 0)
+                if (mc_map_shared_buffer(c, NULL, (size_t) (i % 3 + 1) * mc_page_size(), &s, NULL) <
+                    0)
                         return (void *) 1;
                 ((char *) s.region.ptr)[0] = 1;
-                if (mc_shared_resize(ctx, &s, 5 * mc_page_size(), NULL) < 0)
+                if (mc_shared_resize(c, &s, 5 * mc_page_size(), NULL) < 0)
                         return (void *) 2;
-                if (mc_shared_close(ctx, &s, NULL) < 0)
+                if (mc_shared_close(c, &s, NULL) < 0)
                         return (void *) 3;
         }
         return NULL;
@@ -146,7 +139,6 @@ void *open_close_loop(void *arg) {
 
 Test(shm, threads_open_and_close_concurrently, .timeout = 60.0) {
         pthread_t th[4];
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds();
 
         for (size_t i = 0; i < ELEMENTSOF(th); i++)
@@ -156,9 +148,7 @@ Test(shm, threads_open_and_close_concurrently, .timeout = 60.0) {
                 cr_assert(eq(int, pthread_join(th[i], &res), 0));
                 cr_assert(eq(ptr, res, NULL), "thread %zu failed at step %p", i, res);
         }
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
+        assert_left_nothing(ctx, fds);
 }
 
 /* ---- audit -------------------------------------------------------------------------------- */
@@ -172,6 +162,16 @@ void record_cb(const mc_audit_record *rec, void *userdata) {
         r->kind[r->n] = rec->kind;
         strscpy(r->json[r->n], sizeof(r->json[0]), rec->json);
         r->n++;
+}
+
+/* Send @c's audit records to @rec. */
+static void audit_into(mc_ctx *c, records *rec) {
+        mc_error err = MC_ERROR_INIT;
+        mc_audit *audit = NULL;
+
+        cr_assert(eq(int, mc_audit_open_callback(record_cb, rec, &audit, &err), 0), "%s",
+                  err.message);
+        mc_ctx_set_audit(c, audit);
 }
 
 Test(shm, every_operation_is_audited_once) {
@@ -194,20 +194,16 @@ Test(shm, every_operation_is_audited_once) {
         const char *name = name_new("audit");
         char quoted[MC_SHARED_NAME_MAX + 16];
         mc_error err = MC_ERROR_INIT;
-        mc_audit *audit = NULL;
-        records rec = {0};
+        static records rec; /* static: freeing ctx in the teardown still reports to it */
         mc_shared s, a;
-        mc_ctx *ctx = ctx_new();
 
-        cr_assert(eq(int, mc_audit_open_callback(record_cb, &rec, &audit, &err), 0), "%s",
-                  err.message);
-        mc_ctx_set_audit(ctx, audit);
+        audit_into(ctx, &rec);
         snprintf(quoted, sizeof(quoted), "\"name\":\"%s\"", name);
 
         create_named(ctx, name + 1, page(), &s);
         cr_assert(lt(int, mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, NULL), 0));
         cr_assert(eq(int, mc_shared_resize(ctx, &s, 2 * page(), &err), 0), "%s", err.message);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         cr_assert(lt(int, mc_shared_close(ctx, &s, NULL), 0));
         cr_assert(eq(int, mc_shared_unlink(ctx, name, &err), 0), "%s", err.message);
         cr_assert(lt(int, open_named(ctx, name, 0, MC_PROT_READ, &s, NULL), 0));
@@ -223,7 +219,6 @@ Test(shm, every_operation_is_audited_once) {
                           "record %d names the object as \"/name\" exactly when it has one: %s", i,
                           rec.json[i]);
         }
-        mc_ctx_free(ctx);
 }
 
 /* The record of @op in @rec (the @nth one, from 0), or NULL. */
@@ -250,27 +245,20 @@ bool has_owner(const char *json, bool local, pid_t pid) {
 Test(shm, audit_records_trace_the_owner) {
         const char *name = name_new("trace"), *planted = name_new("planted");
         mc_error err = MC_ERROR_INIT;
-        mc_audit *audit = NULL;
-        records rec = {0};
+        static records rec; /* static: freeing ctx in the teardown still reports to it */
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         pid_t self = getpid(), pid;
-        int fd;
 
-        cr_assert(eq(int, mc_audit_open_callback(record_cb, &rec, &audit, &err), 0), "%s",
-                  err.message);
-        mc_ctx_set_audit(ctx, audit);
+        audit_into(ctx, &rec);
 
         create_named(ctx, name, page(), &s);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
-        if (s.owner == MC_OWNER_REMOTE && s.owner_pid == 0) {
-                mc_ctx_free(ctx);
+        close_ok(ctx, &s);
+        open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
+        if (s.owner == MC_OWNER_REMOTE && s.owner_pid == 0)
                 cr_skip_test("this kernel's tmpfs keeps no user xattrs; the creator is unknown");
-        }
         cr_assert(eq(int, s.owner, MC_OWNER_LOCAL), "the creator opening it again owns it");
         cr_assert(eq(int, s.owner_pid, self));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         cr_assert(has_owner(record_of(&rec, "shm_open", 0), true, self), "%s", rec.json[0]);
         cr_assert(has_owner(record_of(&rec, "shm_close", 0), true, self), "%s", rec.json[1]);
         cr_assert(has_owner(record_of(&rec, "shm_open", 1), true, self), "%s", rec.json[2]);
@@ -304,15 +292,11 @@ Test(shm, audit_records_trace_the_owner) {
                   record_of(&rec, "shm_unlink", 0));
 
         /* Made without memcap: nobody recorded a creator. */
-        fd = shm_open(planted, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(int, ftruncate(fd, (off_t) page()), 0));
-        close(fd);
-        cr_assert(eq(int, open_named(ctx, planted, 0, MC_PROT_READ, &s, &err), 0), "%s",
-                  err.message);
+        plant(planted, 0600, page());
+        open_named_ok(ctx, planted, 0, MC_PROT_READ, &s);
         cr_assert(has_owner(record_of(&rec, "shm_open", 2), false, 0), "%s",
                   record_of(&rec, "shm_open", 2));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         cr_assert(eq(int, mc_shared_unlink(ctx, planted, &err), 0), "%s", err.message);
         cr_assert(has_owner(record_of(&rec, "shm_unlink", 1), false, 0), "%s",
                   record_of(&rec, "shm_unlink", 1));
@@ -321,7 +305,6 @@ Test(shm, audit_records_trace_the_owner) {
         cr_assert(lt(int, open_named(ctx, planted, 0, MC_PROT_READ, &s, NULL), 0));
         cr_assert(not(eq(ptr, (void *) record_of(&rec, "shm_open", 3), NULL)));
         cr_assert(eq(ptr, strstr(record_of(&rec, "shm_open", 3), "\"owner\""), NULL));
-        mc_ctx_free(ctx);
 }
 
 /* ---- failures forced through the seam ------------------------------------------------------- */
@@ -359,7 +342,7 @@ int failing_fallocate(int fd, int mode, off_t off, off_t len) {
 }
 
 /* Run one request with a failure injected and check kind, descriptors, usage and the name. */
-void check_failure(mc_ctx *ctx, const mc_shared_request *req, bool buffer, int errnum,
+void check_failure(mc_ctx *c, const mc_shared_request *req, bool buffer, int errnum,
                    mc_error_kind kind) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
@@ -367,22 +350,29 @@ void check_failure(mc_ctx *ctx, const mc_shared_request *req, bool buffer, int e
 
         memset(&s, 0x5a, sizeof(s));
         fail_errno = errnum;
-        r = buffer ? mc_map_shared_buffer(ctx, req->name, req->size, &s, &err)
-                   : mc_shared_open(ctx, req, &s, &err);
+        r = buffer ? mc_map_shared_buffer(c, req->name, req->size, &s, &err)
+                   : mc_shared_open(c, req, &s, &err);
         assert_err(r, &err, errnum, kind);
         cr_assert(eq(int, s.fd, 0x5a5a5a5a), "ret must be untouched on failure");
         cr_assert(eq(int, count_fds(), fds), "a descriptor leaked");
-        assert_usage(ctx, 0, 0, 0);
+        assert_usage(c, 0, 0, 0);
+}
+
+/*
+ * check_failure() of the creating @req through mc_shared_open() and mc_map_shared_buffer():
+ * each time, the object that was half created is unlinked again.
+ */
+static void check_create_failure(const mc_shared_request *req, int errnum, mc_error_kind kind) {
+        check_failure(ctx, req, false, errnum, kind);
+        cr_assert(not(shm_exists(req->name)), "the half-created object must be unlinked");
+        check_failure(ctx, req, true, errnum, kind);
+        cr_assert(not(shm_exists(req->name)), "the half-created buffer must be unlinked");
 }
 
 Test(shm, shm_open_failures) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("fail");
-        mc_ctx *ctx = ctx_new();
+        mc_shared_request req = create_request(name, page());
 
-        req.name = name;
-        req.size = page();
-        req.create = true;
         mc_sys.shm_open = failing_shm_open;
         check_failure(ctx, &req, false, EMFILE, MC_ERR_OUT_OF_MEMORY);
         check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
@@ -390,34 +380,24 @@ Test(shm, shm_open_failures) {
         req.create = false;
         check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
         cr_assert(not(shm_exists(name)));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, memfd_create_failures) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        mc_ctx *ctx = ctx_new();
 
         req.size = page();
         mc_sys.memfd_create = failing_memfd_create;
         check_failure(ctx, &req, false, EMFILE, MC_ERR_OUT_OF_MEMORY);
         check_failure(ctx, &req, true, ENOSYS, MC_ERR_UNSUPPORTED);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, mmap_failures_unlink_what_was_created) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("mmapfail");
-        mc_ctx *ctx = ctx_new();
+        mc_shared_request req = create_request(name, page());
         mc_shared s;
 
-        req.name = name;
-        req.size = page();
-        req.create = true;
         mc_sys.mmap = failing_mmap;
-        check_failure(ctx, &req, false, ENOMEM, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(not(shm_exists(name)), "the half-created object must be unlinked");
-        check_failure(ctx, &req, true, ENOMEM, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(not(shm_exists(name)));
+        check_create_failure(&req, ENOMEM, MC_ERR_OUT_OF_MEMORY);
         req.name = NULL;
         check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
         mc__sys_reset();
@@ -425,7 +405,7 @@ Test(shm, mmap_failures_unlink_what_was_created) {
         /* Opening an existing object that cannot be mapped leaves the object alone. */
         req.name = name;
         create_named(ctx, name, page(), &s);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, NULL), 0));
+        close_ok(ctx, &s);
         mc_sys.mmap = failing_mmap;
         req.create = false;
         req.size = 0;
@@ -433,67 +413,50 @@ Test(shm, mmap_failures_unlink_what_was_created) {
         req.size = page();
         check_failure(ctx, &req, true, ENOMEM, MC_ERR_OUT_OF_MEMORY);
         cr_assert(shm_exists(name), "an object this call did not create must stay");
-        mc_ctx_free(ctx);
 }
 
 Test(shm, fallocate_enospc_is_out_of_memory_and_unlinks) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("enospc");
-        mc_ctx *ctx = ctx_new();
+        mc_shared_request req = create_request(name, 16 * page());
 
-        req.name = name;
-        req.size = 16 * page();
-        req.create = true;
         mc_sys.fallocate = failing_fallocate;
-        check_failure(ctx, &req, false, ENOSPC, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(not(shm_exists(name)), "the half-created object must be unlinked");
-        check_failure(ctx, &req, true, ENOSPC, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(not(shm_exists(name)));
+        check_create_failure(&req, ENOSPC, MC_ERR_OUT_OF_MEMORY);
         req.name = NULL;
         check_failure(ctx, &req, false, ENOSPC, MC_ERR_OUT_OF_MEMORY);
         check_failure(ctx, &req, false, EIO, MC_ERR_IO);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, fstat_failure_on_open) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("fstat");
-        mc_ctx *ctx = ctx_new();
         mc_shared s;
 
         create_named(ctx, name, page(), &s);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, NULL), 0));
+        close_ok(ctx, &s);
         req.name = name;
         mc_sys.fstat = failing_fstat;
         check_failure(ctx, &req, false, EIO, MC_ERR_IO);
         check_failure(ctx, &req, false, EACCES, MC_ERR_PERMISSION_DENIED);
         cr_assert(shm_exists(name));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, empty_existing_object_is_invalid) {
         const char *name = name_new("empty");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
-        int fds, fd, r;
+        int fds, r;
 
-        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        cr_assert(ge(int, fd, 0));
-        close(fd);
+        plant(name, 0600, 0);
         fds = count_fds();
         r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
+        assert_left_nothing(ctx, fds);
 }
 
 /* Someone else put something that is not a shared memory object under the name. */
 void check_planted(const char *name, unsigned prot) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds(), r;
 
         r = open_named(ctx, name, 0, prot, &s, &err);
@@ -508,9 +471,7 @@ void check_planted(const char *name, unsigned prot) {
                      err.kind == MC_ERR_INVALID_ARGUMENT || err.kind == MC_ERR_PERMISSION_DENIED,
                      1),
                   "%s", err.message);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
+        assert_left_nothing(ctx, fds);
 }
 
 Test(shm, planted_fifo_is_refused_not_blocked_on, .timeout = 10.0) {
@@ -554,18 +515,13 @@ Test(shm, read_only_open_of_a_read_only_object) {
         const char *name = name_new("ro");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
-        int fd, r;
+        int r;
 
         if (geteuid() == 0)
                 cr_skip_test("root ignores file modes");
-        fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(int, ftruncate(fd, (off_t) page()), 0));
-        close(fd);
+        plant(name, 0400, page());
         r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, EACCES, MC_ERR_PERMISSION_DENIED);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
         cr_assert(eq(u32, s.region.prot, MC_PROT_READ));
-        mc_ctx_free(ctx);
 }

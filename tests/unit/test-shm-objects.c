@@ -13,19 +13,14 @@ Test(shm, create_is_exclusive) {
         const char *name = name_new("excl");
         mc_error err = MC_ERROR_INIT;
         mc_shared a, b;
-        mc_ctx *ctx = ctx_new();
         int fds, r;
 
         create_named(ctx, name, 3 * page(), &a);
         memcpy(a.region.ptr, "first", 6);
         fds = count_fds();
 
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        req.name = name;
-        req.size = page();
-        req.create = true;
         memset(&b, 0x5a, sizeof(b));
-        r = mc_shared_open(ctx, &req, &b, &err);
+        r = try_create(ctx, name, page(), &b, &err);
         assert_err(r, &err, EEXIST, MC_ERR_ALREADY_EXISTS);
         cr_assert(eq(int, b.fd, 0x5a5a5a5a), "ret must be untouched on failure");
         /* The existing object is neither truncated nor reallocated. */
@@ -33,13 +28,11 @@ Test(shm, create_is_exclusive) {
         cr_assert(eq(str, (char *) a.region.ptr, "first"));
         cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, 3 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, create_reports_local_owner_and_maps_whole_object) {
         const char *name = name_new("local");
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int flags;
 
         create_named(ctx, name, 5000, &s);
@@ -57,29 +50,25 @@ Test(shm, create_reports_local_owner_and_maps_whole_object) {
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, 5000));
         memset(s.region.ptr, 0xab, s.region.len);
         assert_usage(ctx, 2 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, open_existing_whole_or_part) {
         const char *name = name_new("open");
         mc_error err = MC_ERROR_INIT;
         mc_shared c, whole, part, big;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_named(ctx, name, 3 * page() + 10, &c);
         memcpy(c.region.ptr, "shared bytes", 13);
 
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ_WRITE, &whole, &err), 0), "%s",
-                  err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ_WRITE, &whole);
         cr_assert(eq(sz, whole.region.len, 3 * page() + 10));
         cr_assert(not(eq(ptr, whole.region.ptr, c.region.ptr)));
         cr_assert(eq(str, (char *) whole.region.ptr, "shared bytes"));
         memcpy(whole.region.ptr, "written back", 13);
         cr_assert(eq(str, (char *) c.region.ptr, "written back"));
 
-        cr_assert(eq(int, open_named(ctx, name, page(), MC_PROT_READ, &part, &err), 0), "%s",
-                  err.message);
+        open_named_ok(ctx, name, page(), MC_PROT_READ, &part);
         cr_assert(eq(sz, part.region.len, page()));
         cr_assert(eq(u32, part.region.prot, MC_PROT_READ));
         cr_assert(eq(str, (char *) part.region.ptr, "written back"));
@@ -88,53 +77,41 @@ Test(shm, open_existing_whole_or_part) {
         r = open_named(ctx, name, 3 * page() + 11, MC_PROT_READ, &big, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         assert_usage(ctx, 9 * page(), 3, 3);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, open_missing_is_not_found) {
         const char *name = name_new("missing");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds(), r;
 
         r = open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
         cr_assert(not(shm_exists(name)), "opening must not create");
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
+        assert_left_nothing(ctx, fds);
 }
 
 Test(shm, create_needs_a_size) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("nosize");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
-        req.name = name;
-        req.create = true;
-        r = mc_shared_open(ctx, &req, &s, &err);
+        r = try_create(ctx, name, 0, &s, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         cr_assert(not(shm_exists(name)));
-        req.name = NULL;
-        req.create = false;
-        r = mc_shared_open(ctx, &req, &s, &err);
+        r = open_anon(ctx, 0, MC_PROT_READ_WRITE, 0, &s, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         r = mc_map_shared_buffer(ctx, name, 0, &s, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         cr_assert(not(shm_exists(name)));
         assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, hostile_requests_are_invalid) {
         mc_shared_request req = MC_SHARED_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         r = mc_shared_open(ctx, NULL, &s, &err);
@@ -173,23 +150,16 @@ Test(shm, hostile_requests_are_invalid) {
                         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         }
         assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, write_exec_region_is_policy_violation) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds(), r;
 
-        req.size = page();
-        req.prot = MC_PROT_READ_WRITE_EXECUTE;
-        r = mc_shared_open(ctx, &req, &s, &err);
+        r = open_anon(ctx, page(), MC_PROT_READ_WRITE_EXECUTE, 0, &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
+        assert_left_nothing(ctx, fds);
 }
 
 /* ---- modes and owners ----------------------------------------------------------------------- */
@@ -197,66 +167,48 @@ Test(shm, write_exec_region_is_policy_violation) {
 Test(shm, default_mode_is_0600) {
         const char *name = name_new("mode");
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
 
         umask(0);
         create_named(ctx, name, page(), &s);
         cr_assert(eq(u32, shm_stat(name).st_mode & 07777, 0600));
         cr_assert(eq(u32, shm_stat(name).st_uid, getuid()));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, custom_mode_is_used) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("mode");
+        mc_shared_request req = create_request(name, page());
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
 
         umask(022);
-        req.name = name;
-        req.size = page();
-        req.create = true;
         req.mode = 0640;
         cr_assert(eq(int, mc_shared_open(ctx, &req, &s, &err), 0), "%s", err.message);
         cr_assert(eq(u32, shm_stat(name).st_mode & 07777, 0640));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, mode_beyond_0777_is_invalid) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         const char *name = name_new("mode");
+        mc_shared_request req = create_request(name, page());
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
-        req.name = name;
-        req.size = page();
-        req.create = true;
         req.mode = 04755;
         r = mc_shared_open(ctx, &req, &s, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         cr_assert(not(shm_exists(name)));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, opener_sees_remote_owner_with_creator_pid) {
         const char *name = name_new("owner");
-        mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         pid_t pid;
 
         pid = fork();
         if (pid == 0) {
-                mc_shared_request req = MC_SHARED_REQUEST_INIT;
                 mc_shared c;
 
-                req.name = name;
-                req.size = page();
-                req.create = true;
-                if (mc_shared_open(ctx, &req, &c, NULL) < 0)
+                if (try_create(ctx, name, page(), &c, NULL) < 0)
                         _exit(10);
                 if (c.owner != MC_OWNER_LOCAL || c.owner_pid != getpid())
                         _exit(11);
@@ -265,15 +217,12 @@ Test(shm, opener_sees_remote_owner_with_creator_pid) {
         }
         cr_assert(eq(int, child_status(pid), 0));
 
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
         cr_assert(eq(str, (char *) s.region.ptr, "from the creator"));
         cr_assert(eq(int, s.owner, MC_OWNER_REMOTE));
-        if (s.owner_pid == 0) {
-                mc_ctx_free(ctx);
+        if (s.owner_pid == 0)
                 cr_skip_test("this kernel's tmpfs keeps no user xattrs; the creator is unknown");
-        }
         cr_assert(eq(int, s.owner_pid, pid));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, hostile_owner_attribute_is_not_believed) {
@@ -283,21 +232,17 @@ Test(shm, hostile_owner_attribute_is_not_believed) {
                              "5 6 ", "5 -6", "5 6 7", "5 99999999999999999999",
                              "5\n6"};
         const char *name = name_new("owner");
-        mc_error err = MC_ERROR_INIT;
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
 
         create_named(ctx, name, page(), &c);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 if (fsetxattr(c.fd, "user.memcap.creator_pid", bad[i], strlen(bad[i]), 0) < 0)
                         cr_skip_test("this kernel's tmpfs keeps no user xattrs");
-                cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s",
-                          err.message);
+                open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
                 cr_assert(eq(int, s.owner, MC_OWNER_REMOTE), "value '%s'", bad[i]);
                 cr_assert(eq(int, s.owner_pid, 0), "value '%s'", bad[i]);
-                cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+                close_ok(ctx, &s);
         }
-        mc_ctx_free(ctx);
 }
 
 /* Field 22 of /proc/self/stat: this process's start time in clock ticks since boot. */
@@ -329,10 +274,8 @@ unsigned long long start_time(void) {
  */
 Test(shm, creator_record_survives_pid_reuse) {
         const char *name = name_new("reuse");
-        mc_error err = MC_ERROR_INIT;
         char value[64], got[64];
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
         ssize_t n;
 
         create_named(ctx, name, page(), &c);
@@ -346,11 +289,10 @@ Test(shm, creator_record_survives_pid_reuse) {
         /* Same pid, another start time: the creator was an earlier process. */
         snprintf(value, sizeof(value), "%d %llu", (int) getpid(), start_time() + 1);
         cr_assert(eq(int, fsetxattr(c.fd, "user.memcap.creator_pid", value, strlen(value), 0), 0));
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
         cr_assert(eq(int, s.owner, MC_OWNER_REMOTE));
         cr_assert(eq(int, s.owner_pid, getpid()));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
-        mc_ctx_free(ctx);
+        close_ok(ctx, &s);
 }
 
 int fail_fsetxattr(int fd, const char *n, const void *v, size_t size, int flags) {
@@ -367,20 +309,16 @@ ssize_t fail_fgetxattr(int fd, const char *n, void *v, size_t size) {
 
 Test(shm, owner_xattr_is_best_effort) {
         const char *name = name_new("xattr");
-        mc_error err = MC_ERROR_INIT;
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
 
         mc_sys.fsetxattr = fail_fsetxattr;
         create_named(ctx, name, page(), &c);
         cr_assert(eq(int, c.owner, MC_OWNER_LOCAL));
         cr_assert(eq(int, c.owner_pid, getpid()));
         mc_sys.fgetxattr = fail_fgetxattr;
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ_WRITE, &s, &err), 0), "%s",
-                  err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ_WRITE, &s);
         cr_assert(eq(int, s.owner, MC_OWNER_REMOTE));
         cr_assert(eq(int, s.owner_pid, 0));
-        mc_ctx_free(ctx);
 }
 
 /* ---- names ---------------------------------------------------------------------------------- */
@@ -391,7 +329,6 @@ Test(shm, invalid_names_are_refused_everywhere) {
                              ".",      "/.",        "..", "/..",     "a\x01",   "\nx",
                              "/a\x7f", "tab\tname", "a/", long_name, long_slash};
         mc_error err = MC_ERROR_INIT;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds();
 
         memset(long_name, 'n', 256);
@@ -401,7 +338,7 @@ Test(shm, invalid_names_are_refused_everywhere) {
         long_slash[257] = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                mc_shared_request req = MC_SHARED_REQUEST_INIT;
+                mc_shared_request req = create_request(bad[i], page());
                 const char *why = NULL;
                 mc_shared s;
                 int r;
@@ -410,9 +347,6 @@ Test(shm, invalid_names_are_refused_everywhere) {
                 cr_assert(not(eq(ptr, (void *) why, NULL)));
                 cr_assert(gt(sz, strlen(why), 0));
 
-                req.name = bad[i];
-                req.size = page();
-                req.create = true;
                 r = mc_shared_open(ctx, &req, &s, &err);
                 assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
                 req.create = false;
@@ -426,9 +360,7 @@ Test(shm, invalid_names_are_refused_everywhere) {
         }
         cr_assert(not(mc_shared_name_valid(NULL, NULL)));
         cr_assert(eq(int, mc_shared_unlink(ctx, NULL, &err), -EINVAL));
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
+        assert_left_nothing(ctx, fds);
 }
 
 Test(shm, valid_names) {
@@ -447,7 +379,6 @@ Test(shm, longest_name_works_end_to_end) {
         int n = snprintf(name, sizeof(name), "/memcap-test-shm-long-%d-", (int) getpid());
         mc_error err = MC_ERROR_INIT;
         mc_shared c, o;
-        mc_ctx *ctx = ctx_new();
 
         memset(name + n, 'L', sizeof(name) - 1 - (size_t) n);
         name[sizeof(name) - 1] = 0;
@@ -457,19 +388,16 @@ Test(shm, longest_name_works_end_to_end) {
         create_named(ctx, name, page(), &c);
         cr_assert(eq(str, c.name, name));
         /* Without the slash, the same 255 bytes name the same object. */
-        cr_assert(eq(int, open_named(ctx, name + 1, 0, MC_PROT_READ_WRITE, &o, &err), 0), "%s",
-                  err.message);
+        open_named_ok(ctx, name + 1, 0, MC_PROT_READ_WRITE, &o);
         cr_assert(eq(str, o.name, name));
         cr_assert(eq(int, mc_shared_unlink(ctx, name + 1, &err), 0), "%s", err.message);
         cr_assert(not(shm_exists(name)));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, both_spellings_name_the_same_object) {
         const char *name = name_new("spell");
         mc_error err = MC_ERROR_INIT;
         mc_shared a, b;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         /* Created without the slash... */
@@ -477,18 +405,12 @@ Test(shm, both_spellings_name_the_same_object) {
         cr_assert(eq(str, a.name, (char *) name), "the stored name is normalised to \"/name\"");
         cr_assert(shm_exists(name));
         /* ...it exists under the slashed spelling too. */
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        req.name = name;
-        req.size = page();
-        req.create = true;
-        r = mc_shared_open(ctx, &req, &b, &err);
+        r = try_create(ctx, name, page(), &b, &err);
         assert_err(r, &err, EEXIST, MC_ERR_ALREADY_EXISTS);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ_WRITE, &b, &err), 0), "%s",
-                  err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ_WRITE, &b);
         memcpy(b.region.ptr, "one object", 11);
         cr_assert(eq(str, (char *) a.region.ptr, "one object"));
         cr_assert(eq(int, mc_shared_unlink(ctx, name + 1, &err), 0), "%s", err.message);
         r = mc_shared_unlink(ctx, name, &err);
         assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
-        mc_ctx_free(ctx);
 }

@@ -8,7 +8,8 @@
 
 /* ---- policy ------------------------------------------------------------------------------- */
 
-mc_ctx *ctx_allowing(const char *pattern) {
+/* The test's context allows only the names that match @pattern, or none when it is NULL. */
+void allow_shm_pattern(const char *pattern) {
         mc_policy *p = policy_new();
         mc_error err = MC_ERROR_INIT;
 
@@ -16,7 +17,7 @@ mc_ctx *ctx_allowing(const char *pattern) {
         if (pattern)
                 cr_assert(eq(int, mc_policy_add_shared_memory_pattern(p, pattern, &err), 0), "%s",
                           err.message);
-        return ctx_with_policy(p);
+        use_policy(p);
 }
 
 Test(shm, policy_patterns_allow_and_deny) {
@@ -24,22 +25,16 @@ Test(shm, policy_patterns_allow_and_deny) {
         const char *ok = name_new("ok"), *no = name_new("no");
         mc_error err = MC_ERROR_INIT;
         mc_shared a, b;
-        mc_ctx *ctx;
         int fds, r;
 
         snprintf(pattern, sizeof(pattern), "memcap-test-shm-ok-*");
-        ctx = ctx_allowing(pattern);
+        allow_shm_pattern(pattern);
         create_named(ctx, ok, page(), &a);
-        cr_assert(eq(int, mc_shared_close(ctx, &a, &err), 0), "%s", err.message);
-        cr_assert(eq(int, open_named(ctx, ok + 1, 0, MC_PROT_READ, &a, &err), 0), "%s",
-                  err.message);
+        close_ok(ctx, &a);
+        open_named_ok(ctx, ok + 1, 0, MC_PROT_READ, &a);
 
         fds = count_fds();
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        req.name = no;
-        req.size = page();
-        req.create = true;
-        r = mc_shared_open(ctx, &req, &b, &err);
+        r = try_create(ctx, no, page(), &b, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(eq(ptr, strstr(err.message, "allowed_shared_memory"), NULL)), "%s",
                   err.message);
@@ -53,15 +48,15 @@ Test(shm, policy_patterns_allow_and_deny) {
         /* Anonymous regions have no name for the patterns to judge. */
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &b);
         cr_assert(eq(int, mc_shared_unlink(ctx, ok, &err), 0), "%s", err.message);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, denied_name_is_policy_violation_whether_or_not_it_exists) {
         const char *no = name_new("deny");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_allowing("nothing-matches-*");
         int fds = count_fds(), r;
+
+        allow_shm_pattern("nothing-matches-*");
 
         /* Absent: a denial, not NotFound, so the policy reveals nothing. */
         r = open_named(ctx, no, 0, MC_PROT_READ_WRITE, &s, &err);
@@ -70,10 +65,7 @@ Test(shm, denied_name_is_policy_violation_whether_or_not_it_exists) {
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
 
         /* Present (made behind memcap's back): still a denial, and it stays. */
-        int fd = shm_open(no, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        cr_assert(ge(int, fd, 0));
-        cr_assert(eq(int, ftruncate(fd, (off_t) page()), 0));
-        close(fd);
+        plant(no, 0600, page());
         r = open_named(ctx, no, 0, MC_PROT_READ_WRITE, &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         r = open_named(ctx, no + 1, 2 * page(), MC_PROT_READ_WRITE, &s, &err);
@@ -83,21 +75,19 @@ Test(shm, denied_name_is_policy_violation_whether_or_not_it_exists) {
         cr_assert(shm_exists(no));
         cr_assert(eq(int, count_fds(), fds), "the descriptor opened to size the quota leaked");
         assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, no_patterns_means_no_named_memory) {
         const char *name = name_new("none");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_allowing(NULL);
         int r;
 
+        allow_shm_pattern(NULL);
         r = mc_map_shared_buffer(ctx, name, page(), &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(shm_exists(name)));
         cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, page(), &s, &err), 0), "%s", err.message);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, operation_not_allowed_is_policy_violation) {
@@ -105,15 +95,13 @@ Test(shm, operation_not_allowed_is_policy_violation) {
         const char *name = name_new("ops");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx;
         int r;
 
         cr_assert(eq(int, mc_policy_set_allowed_ops(p, MC_OP_ALL & ~MC_OP_BIT(MC_OP_SHM_OPEN)), 0));
-        ctx = ctx_with_policy(p);
+        use_policy(p);
         r = mc_map_shared_buffer(ctx, name, page(), &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(shm_exists(name)));
-        mc_ctx_free(ctx);
 }
 
 /* ---- quotas --------------------------------------------------------------------------------- */
@@ -123,18 +111,13 @@ Test(shm, over_quota_creates_nothing) {
         const char *name = name_new("quota");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx;
         int fds, r;
 
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, 2 * page()), 0));
-        ctx = ctx_with_policy(p);
+        use_policy(p);
         fds = count_fds();
 
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        req.name = name;
-        req.size = 2 * page() + 1; /* three pages once rounded */
-        req.create = true;
-        r = mc_shared_open(ctx, &req, &s, &err);
+        r = try_create(ctx, name, 2 * page() + 1, &s, &err); /* three pages once rounded */
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(eq(ptr, strstr(err.message, "max_memory_usage"), NULL)), "%s", err.message);
         cr_assert(not(shm_exists(name)), "a denied create must leave no object behind");
@@ -143,14 +126,11 @@ Test(shm, over_quota_creates_nothing) {
         cr_assert(not(shm_exists(name)));
         r = mc_map_shared_buffer(ctx, NULL, 3 * page(), &s, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        assert_left_nothing(ctx, fds);
 
         /* Exactly the quota fits. */
-        req.size = 2 * page();
-        cr_assert(eq(int, mc_shared_open(ctx, &req, &s, &err), 0), "%s", err.message);
+        create_named(ctx, name, 2 * page(), &s);
         assert_usage(ctx, 2 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, opening_existing_counts_its_size_against_quota) {
@@ -158,22 +138,19 @@ Test(shm, opening_existing_counts_its_size_against_quota) {
         const char *name = name_new("quota");
         mc_error err = MC_ERROR_INIT;
         mc_shared s, o;
-        mc_ctx *big = ctx_new(), *ctx;
+        mc_ctx *big = ctx_new();
         int fds, r;
 
         create_named(big, name, 4 * page(), &s);
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, 2 * page()), 0));
-        ctx = ctx_with_policy(p);
+        use_policy(p);
         fds = count_fds();
         r = open_named(ctx, name, 0, MC_PROT_READ, &o, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
+        assert_left_nothing(ctx, fds);
         /* The part that fits may be opened. */
-        cr_assert(eq(int, open_named(ctx, name, 2 * page(), MC_PROT_READ, &o, &err), 0), "%s",
-                  err.message);
+        open_named_ok(ctx, name, 2 * page(), MC_PROT_READ, &o);
         assert_usage(ctx, 2 * page(), 1, 1);
-        mc_ctx_free(ctx);
         mc_ctx_free(big);
 }
 
@@ -181,16 +158,14 @@ Test(shm, max_mappings_counts_regions) {
         mc_policy *p = policy_new();
         mc_error err = MC_ERROR_INIT;
         mc_shared a, b;
-        mc_ctx *ctx;
         int r;
 
         cr_assert(eq(int, mc_policy_set_max_mappings(p, 1), 0));
-        ctx = ctx_with_policy(p);
+        use_policy(p);
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &a);
         r = mc_map_shared_buffer(ctx, NULL, page(), &b, &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         assert_usage(ctx, page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 /* ---- unlink ------------------------------------------------------------------------------- */
@@ -199,12 +174,10 @@ Test(shm, unlink_keeps_mappings_valid) {
         const char *name = name_new("unlink");
         mc_error err = MC_ERROR_INIT;
         mc_shared a, b;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_named(ctx, name, 2 * page(), &a);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ_WRITE, &b, &err), 0), "%s",
-                  err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ_WRITE, &b);
         cr_assert(eq(int, mc_shared_unlink(ctx, name, &err), 0), "%s", err.message);
         cr_assert(not(shm_exists(name)));
 
@@ -217,14 +190,13 @@ Test(shm, unlink_keeps_mappings_valid) {
         memset(a.region.ptr, 'x', a.region.len);
         cr_assert(eq(int, ((char *) b.region.ptr)[2 * page() - 1], 'x'));
         assert_usage(ctx, 4 * page(), 2, 2);
-        cr_assert(eq(int, mc_shared_close(ctx, &a, &err), 0), "%s", err.message);
-        cr_assert(eq(int, mc_shared_close(ctx, &b, &err), 0), "%s", err.message);
+        close_ok(ctx, &a);
+        close_ok(ctx, &b);
         assert_usage(ctx, 0, 0, 0);
 
         /* The name is free again. */
         create_named(ctx, name, page(), &a);
         cr_assert(eq(int, ((char *) a.region.ptr)[0], 0), "a new object starts zeroed");
-        mc_ctx_free(ctx);
 }
 
 /* ---- map_shared_buffer -------------------------------------------------------------------- */
@@ -233,7 +205,6 @@ Test(shm, map_shared_buffer_creates_or_opens_across_processes) {
         const char *name = name_new("buffer");
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int pipe_go[2], pipe_done[2];
         pid_t pid;
         char c;
@@ -289,14 +260,12 @@ Test(shm, map_shared_buffer_creates_or_opens_across_processes) {
         close(pipe_go[1]);
         close(pipe_done[0]);
         close(pipe_done[1]);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, map_shared_buffer_refuses_a_smaller_existing_object) {
         const char *name = name_new("small");
         mc_error err = MC_ERROR_INIT;
         mc_shared a, b;
-        mc_ctx *ctx = ctx_new();
         int fds, r;
 
         create_named(ctx, name, page(), &a);
@@ -311,13 +280,11 @@ Test(shm, map_shared_buffer_refuses_a_smaller_existing_object) {
         cr_assert(eq(int, mc_map_shared_buffer(ctx, name, 10, &b, &err), 0), "%s", err.message);
         cr_assert(eq(sz, b.region.len, 10));
         cr_assert(eq(int, b.owner, MC_OWNER_LOCAL), "this process created it");
-        mc_ctx_free(ctx);
 }
 
 Test(shm, anonymous_region_is_shared_with_fork_children) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         pid_t pid;
 
         cr_assert(eq(int, mc_map_shared_buffer(ctx, NULL, 3 * page(), &s, &err), 0), "%s",
@@ -337,5 +304,4 @@ Test(shm, anonymous_region_is_shared_with_fork_children) {
         }
         cr_assert(eq(int, child_status(pid), 0));
         cr_assert(eq(str, (char *) s.region.ptr + 2 * page(), "the child wrote this"));
-        mc_ctx_free(ctx);
 }

@@ -8,10 +8,10 @@
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 /* @seals added to @s, which must take them. */
-static void seal_ok(mc_ctx *ctx, mc_shared *s, unsigned seals) {
+static void seal_ok(mc_ctx *c, mc_shared *s, unsigned seals) {
         mc_error err = MC_ERROR_INIT;
 
-        cr_assert(eq(int, mc_shared_seal(ctx, s, seals, &err), 0), "seals 0x%x: %s", seals,
+        cr_assert(eq(int, mc_shared_seal(c, s, seals, &err), 0), "seals 0x%x: %s", seals,
                   err.message);
 }
 
@@ -25,62 +25,65 @@ static void assert_seals(const mc_shared *s, unsigned expected) {
 }
 
 /* @s resized to @len bytes, which must succeed. */
-static void resize_ok(mc_ctx *ctx, mc_shared *s, size_t len) {
+static void resize_ok(mc_ctx *c, mc_shared *s, size_t len) {
         mc_error err = MC_ERROR_INIT;
 
-        cr_assert(eq(int, mc_shared_resize(ctx, s, len, &err), 0), "to %zu bytes: %s", len,
+        cr_assert(eq(int, mc_shared_resize(c, s, len, &err), 0), "to %zu bytes: %s", len,
                   err.message);
+}
+
+/* mc_mlock() of all of @s; skips the test where RLIMIT_MEMLOCK is too small for it. */
+static void lock_or_skip(mc_shared *s) {
+        mc_error err = MC_ERROR_INIT;
+        int r = mc_mlock(ctx, &s->region, 0, MC_LENGTH_ALL, 0, &err);
+
+        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY)
+                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
+        cr_assert(eq(int, r, 0), "%s", err.message);
+}
+
+/* mc_shared_resize() of @s to @len fails with @errnum and @kind, and leaves @s as it was. */
+static void resize_fails(mc_shared *s, size_t len, int errnum, mc_error_kind kind) {
+        mc_error err = MC_ERROR_INIT;
+        mc_shared before = *s;
+        int r = mc_shared_resize(ctx, s, len, &err);
+
+        assert_err(r, &err, errnum, kind);
+        cr_assert(eq(int, memcmp(s, &before, sizeof(*s)), 0), "a failed resize changes nothing");
 }
 
 /* ---- seals ---------------------------------------------------------------------------------- */
 
 Test(shm, seal_shrink_refuses_shrinking) {
-        mc_error err = MC_ERROR_INIT;
-        mc_shared s, before;
-        mc_ctx *ctx = ctx_new();
-        int r;
+        mc_shared s;
 
         create_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, 0, &s);
         seal_ok(ctx, &s, MC_SEAL_SHRINK);
         assert_seals(&s, MC_SEAL_SHRINK);
-        before = s;
-        r = mc_shared_resize(ctx, &s, page(), &err);
-        assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0), "a failed resize changes nothing");
+        resize_fails(&s, page(), EPERM, MC_ERR_PERMISSION_DENIED);
         assert_usage(ctx, 4 * page(), 1, 1);
         /* Growing is still allowed. */
         resize_ok(ctx, &s, 5 * page());
         assert_usage(ctx, 5 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_grow_refuses_growing) {
-        mc_error err = MC_ERROR_INIT;
-        mc_shared s, before;
-        mc_ctx *ctx = ctx_new();
-        struct stat st;
-        int r;
+        mc_shared s;
 
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
         seal_ok(ctx, &s, MC_SEAL_GROW);
-        before = s;
-        r = mc_shared_resize(ctx, &s, 3 * page(), &err);
-        assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
-        cr_assert(eq(int, fstat(s.fd, &st), 0));
-        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())));
+        resize_fails(&s, 3 * page(), EPERM, MC_ERR_PERMISSION_DENIED);
+        assert_fd_size(s.fd, 2 * page());
         assert_usage(ctx, 2 * page(), 1, 1);
         assert_seals(&s, MC_SEAL_GROW);
         /* Shrinking is still allowed. */
         resize_ok(ctx, &s, page());
         assert_usage(ctx, page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_write_needs_no_writable_mapping) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -88,40 +91,28 @@ Test(shm, seal_write_needs_no_writable_mapping) {
         assert_err(r, &err, EBUSY, MC_ERR_INVALID_ARGUMENT);
         assert_seals(&s, 0);
         memcpy(s.region.ptr, "still writable", 15);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_write_at_open_of_a_read_only_region) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int fds = count_fds(), r;
 
-        req.size = page();
-        req.prot = MC_PROT_READ;
-        req.seals = MC_SEAL_WRITE | MC_SEAL_SHRINK | MC_SEAL_GROW;
-        cr_assert(eq(int, mc_shared_open(ctx, &req, &s, &err), 0), "%s", err.message);
+        create_anon(ctx, page(), MC_PROT_READ, MC_SEAL_WRITE | MC_SEAL_SHRINK | MC_SEAL_GROW, &s);
         assert_seals(&s, MC_SEAL_WRITE | MC_SEAL_SHRINK | MC_SEAL_GROW);
         cr_assert(eq(int, ((char *) s.region.ptr)[0], 0));
         cr_assert(eq(sz, write(s.fd, "x", 1), -1));
         cr_assert(eq(int, errno, EPERM));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
 
         /* Asking for a write seal on a writable region contradicts itself. */
-        req.prot = MC_PROT_READ_WRITE;
-        req.seals = MC_SEAL_WRITE;
-        r = mc_shared_open(ctx, &req, &s, &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
+        r = open_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_WRITE, &s, &err);
+        assert_kind(r, &err, MC_ERR_INVALID_ARGUMENT);
+        assert_left_nothing(ctx, fds);
 }
 
 Test(shm, seal_future_write_keeps_the_existing_mapping_writable) {
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         void *p;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -134,26 +125,22 @@ Test(shm, seal_future_write_keeps_the_existing_mapping_writable) {
         cr_assert(eq(int, errno, EPERM));
         p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED, s.fd, 0);
         cr_assert(eq(ptr, p, MAP_FAILED));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_future_write_at_open) {
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
 
         /* Seals of the request come after the mapping, so the region itself stays writable. */
         create_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_FUTURE_WRITE | MC_SEAL_SHRINK, &s);
         assert_seals(&s, MC_SEAL_FUTURE_WRITE | MC_SEAL_SHRINK);
         memcpy(s.region.ptr, "writable", sizeof("writable"));
         cr_assert(eq(sz, write(s.fd, "x", 1), -1));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_seal_refuses_further_seals) {
         mc_error err = MC_ERROR_INIT;
         const unsigned all[] = {MC_SEAL_SHRINK, MC_SEAL_GROW, MC_SEAL_FUTURE_WRITE, MC_SEAL_SEAL};
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -163,13 +150,11 @@ Test(shm, seal_seal_refuses_further_seals) {
                 assert_err(r, &err, EPERM, MC_ERR_PERMISSION_DENIED);
         }
         assert_seals(&s, MC_SEAL_GROW | MC_SEAL_SEAL);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seals_accumulate) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
         assert_seals(&s, 0);
@@ -178,7 +163,6 @@ Test(shm, seals_accumulate) {
         cr_assert(eq(int, mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err), 0), "sealing twice is "
                                                                              "harmless");
         assert_seals(&s, MC_SEAL_SHRINK | MC_SEAL_GROW);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, seal_arguments) {
@@ -186,7 +170,6 @@ Test(shm, seal_arguments) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, n, forged;
         unsigned seals = 99;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -208,15 +191,11 @@ Test(shm, seal_arguments) {
         r = mc_shared_seal(ctx, &n, MC_SEAL_SHRINK, &err);
         assert_err(r, &err, EOPNOTSUPP, MC_ERR_UNSUPPORTED);
         assert_seals(&n, 0);
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
-        req.name = name_new("sealreq");
-        req.size = page();
-        req.create = true;
+        mc_shared_request req = create_request(name_new("sealreq"), page());
         req.seals = MC_SEAL_SHRINK;
         r = mc_shared_open(ctx, &req, &forged, &err);
         assert_err(r, &err, EOPNOTSUPP, MC_ERR_UNSUPPORTED);
         cr_assert(not(shm_exists(req.name)));
-        mc_ctx_free(ctx);
 }
 
 int fail_add_seals(int fd, int seals) {
@@ -232,11 +211,9 @@ int fail_get_seals(int fd) {
 }
 
 Test(shm, seal_failures_are_reported) {
-        mc_shared_request req = MC_SHARED_REQUEST_INIT;
         mc_error err = MC_ERROR_INIT;
         mc_shared s, t;
         unsigned seals = 77;
-        mc_ctx *ctx = ctx_new();
         int fds, r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -244,9 +221,7 @@ Test(shm, seal_failures_are_reported) {
         mc_sys.add_seals = fail_add_seals;
         r = mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
-        req.size = page();
-        req.seals = MC_SEAL_SHRINK;
-        r = mc_shared_open(ctx, &req, &t, &err);
+        r = open_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_SHRINK, &t, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, page(), 1, 1);
@@ -255,17 +230,13 @@ Test(shm, seal_failures_are_reported) {
         r = mc_shared_seals(&s, &seals, &err);
         assert_err(r, &err, EBADF, MC_ERR_INVALID_ARGUMENT);
         cr_assert(eq(u32, seals, 77), "untouched on failure");
-        mc_ctx_free(ctx);
 }
 
 /* ---- resize --------------------------------------------------------------------------------- */
 
 Test(shm, resize_grows_and_shrinks_region_and_usage) {
         const char *name = name_new("resize");
-        mc_error err = MC_ERROR_INIT;
         mc_shared s, anon;
-        mc_ctx *ctx = ctx_new();
-        struct stat st;
 
         create_named(ctx, name, page(), &s);
         create_anon(ctx, 100, MC_PROT_READ_WRITE, 0, &anon);
@@ -292,28 +263,23 @@ Test(shm, resize_grows_and_shrinks_region_and_usage) {
         assert_usage(ctx, 3 * page(), 2, 2);
 
         resize_ok(ctx, &anon, 3 * page());
-        cr_assert(eq(int, fstat(anon.fd, &st), 0));
-        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (3 * page())));
+        assert_fd_size(anon.fd, 3 * page());
         memset(anon.region.ptr, 1, anon.region.len);
         assert_usage(ctx, 5 * page(), 2, 2);
 
         /* The region is still a live mapping of the context: it closes cleanly. */
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
-        cr_assert(eq(int, mc_shared_close(ctx, &anon, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
+        close_ok(ctx, &anon);
         assert_usage(ctx, 0, 0, 0);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_sets_the_object_size_also_when_opened_in_part) {
         const char *name = name_new("part");
-        mc_error err = MC_ERROR_INIT;
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
 
         create_named(ctx, name, 4 * page(), &c);
-        cr_assert(eq(int, mc_shared_close(ctx, &c, &err), 0), "%s", err.message);
-        cr_assert(eq(int, open_named(ctx, name, page(), MC_PROT_READ_WRITE, &s, &err), 0), "%s",
-                  err.message);
+        close_ok(ctx, &c);
+        open_named_ok(ctx, name, page(), MC_PROT_READ_WRITE, &s);
         resize_ok(ctx, &s, 2 * page());
         cr_assert(eq(sz, s.region.len, 2 * page()));
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (2 * page())));
@@ -321,13 +287,11 @@ Test(shm, resize_sets_the_object_size_also_when_opened_in_part) {
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) (3 * page())));
         ((char *) s.region.ptr)[3 * page() - 1] = 1;
         assert_usage(ctx, 3 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_arguments_and_stale_values) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, old;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
@@ -336,8 +300,7 @@ Test(shm, resize_arguments_and_stale_values) {
         r = mc_shared_resize(ctx, NULL, page(), &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         r = mc_shared_resize(ctx, &s, SIZE_MAX, &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        assert_kind(r, &err, MC_ERR_INVALID_ARGUMENT);
         old = s;
         resize_ok(ctx, &s, 64 * page());
         /* The copy from before describes a mapping that no longer exists as such. */
@@ -348,41 +311,21 @@ Test(shm, resize_arguments_and_stale_values) {
                 assert_err(r, &err, ENOENT, MC_ERR_NOT_FOUND);
         }
         assert_usage(ctx, 64 * page(), 1, 1);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_over_quota_is_policy_violation) {
         mc_policy *p = policy_new();
-        mc_error err = MC_ERROR_INIT;
-        mc_shared s, before;
-        mc_ctx *ctx;
+        mc_shared s;
         struct stat st;
-        int r;
 
         cr_assert(eq(int, mc_policy_set_max_memory_usage(p, 4 * page()), 0));
-        ctx = ctx_with_policy(p);
+        use_policy(p);
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
-        before = s;
-        r = mc_shared_resize(ctx, &s, 4 * page() + 1, &err);
-        assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        resize_fails(&s, 4 * page() + 1, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(eq(int, fstat(s.fd, &st), 0));
         cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())), "the object grew anyway");
         resize_ok(ctx, &s, 4 * page());
         assert_usage(ctx, 4 * page(), 1, 1);
-        mc_ctx_free(ctx);
-}
-
-int enospc_fallocate(int fd, int mode, off_t off, off_t len) {
-        (void) fd, (void) mode, (void) off, (void) len;
-        errno = ENOSPC;
-        return -1;
-}
-
-int eopnotsupp_fallocate(int fd, int mode, off_t off, off_t len) {
-        (void) fd, (void) mode, (void) off, (void) len;
-        errno = EOPNOTSUPP;
-        return -1;
 }
 
 void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
@@ -397,43 +340,30 @@ int eio_ftruncate(int fd, off_t len) {
         return -1;
 }
 
-int failing_fstat_eio(int fd, struct stat *st) {
-        (void) fd, (void) st;
-        errno = EIO;
-        return -1;
-}
-
 Test(shm, resize_failures_change_nothing) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, before;
-        mc_ctx *ctx = ctx_new();
         struct stat st;
         int r;
 
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
         before = s;
 
-        mc_sys.fallocate = enospc_fallocate;
-        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
-        assert_err(r, &err, ENOSPC, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        fail_errno = ENOSPC;
+        mc_sys.fallocate = failing_fallocate;
+        resize_fails(&s, 8 * page(), ENOSPC, MC_ERR_OUT_OF_MEMORY);
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
         mc_sys.ftruncate = eio_ftruncate;
-        r = mc_shared_resize(ctx, &s, page(), &err);
-        assert_err(r, &err, EIO, MC_ERR_IO);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        resize_fails(&s, page(), EIO, MC_ERR_IO);
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
         /* A failed remap puts the object's size back, so region and object still agree. */
         mc_sys.mremap = enomem_mremap;
-        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
-        assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
-        cr_assert(eq(int, fstat(s.fd, &st), 0));
-        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (2 * page())));
+        resize_fails(&s, 8 * page(), ENOMEM, MC_ERR_OUT_OF_MEMORY);
+        assert_fd_size(s.fd, 2 * page());
         r = mc_shared_resize(ctx, &s, page(), &err);
         assert_err(r, &err, ENOMEM, MC_ERR_OUT_OF_MEMORY);
         cr_assert(eq(int, fstat(s.fd, &st), 0));
@@ -442,45 +372,35 @@ Test(shm, resize_failures_change_nothing) {
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
-        mc_sys.fstat = failing_fstat_eio;
-        r = mc_shared_resize(ctx, &s, 8 * page(), &err);
-        assert_err(r, &err, EIO, MC_ERR_IO);
-        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0));
+        fail_errno = EIO;
+        mc_sys.fstat = failing_fstat;
+        resize_fails(&s, 8 * page(), EIO, MC_ERR_IO);
         mc__sys_reset();
+        cr_assert(eq(int, memcmp(&s, &before, sizeof(s)), 0), "the failures changed the region");
 
         /* Still a live region after all that. */
         memset(s.region.ptr, 1, s.region.len);
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
-        mc_ctx_free(ctx);
+        close_ok(ctx, &s);
 }
 
 Test(shm, resize_without_fallocate_falls_back_to_ftruncate) {
         mc_shared s;
-        mc_ctx *ctx = ctx_new();
-        struct stat st;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
-        mc_sys.fallocate = eopnotsupp_fallocate;
+        fail_errno = EOPNOTSUPP;
+        mc_sys.fallocate = failing_fallocate;
         resize_ok(ctx, &s, 3 * page());
-        cr_assert(eq(int, fstat(s.fd, &st), 0));
-        cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (3 * page())));
-        mc_ctx_free(ctx);
+        assert_fd_size(s.fd, 3 * page());
 }
 
 Test(shm, resize_keeps_lock_accounting_exact) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
         mc_usage u;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_anon(ctx, 4 * page(), MC_PROT_READ_WRITE, 0, &s);
-        r = mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err);
-        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
-                mc_ctx_free(ctx);
-                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
-        }
-        cr_assert(eq(int, r, 0), "%s", err.message);
+        lock_or_skip(&s);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, 4 * page()));
 
@@ -496,8 +416,7 @@ Test(shm, resize_keeps_lock_accounting_exact) {
         /* Partly locked: a region the kernel keeps in pieces; the resize is refused. */
         cr_assert(eq(int, mc_munlock(ctx, &s.region, page(), page(), &err), 0), "%s", err.message);
         r = mc_shared_resize(ctx, &s, 64 * page(), &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
+        assert_kind(r, &err, MC_ERR_INVALID_ARGUMENT);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, page()));
         cr_assert(eq(int, mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err), 0), "%s",
@@ -513,53 +432,41 @@ Test(shm, resize_keeps_lock_accounting_exact) {
                   err.message);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, 64 * page()));
-        cr_assert(eq(int, mc_shared_close(ctx, &s, &err), 0), "%s", err.message);
+        close_ok(ctx, &s);
         mc_ctx_get_usage(ctx, &u);
         cr_assert(eq(u64, u.locked_bytes, 0));
         cr_assert(eq(u64, u.mapped_bytes, 0));
-        mc_ctx_free(ctx);
 }
 
 Test(shm, resize_over_locked_quota_is_policy_violation) {
         mc_policy *p = policy_new();
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx;
         int r;
 
         cr_assert(eq(int, mc_policy_set_max_locked_memory(p, 2 * page()), 0));
-        ctx = ctx_with_policy(p);
+        use_policy(p);
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
-        r = mc_mlock(ctx, &s.region, 0, MC_LENGTH_ALL, 0, &err);
-        if (r < 0 && err.kind == MC_ERR_OUT_OF_MEMORY) {
-                mc_ctx_free(ctx);
-                cr_skip_test("RLIMIT_MEMLOCK is too small here: %s", err.message);
-        }
-        cr_assert(eq(int, r, 0), "%s", err.message);
+        lock_or_skip(&s);
         r = mc_shared_resize(ctx, &s, 3 * page(), &err);
         assert_err(r, &err, EPERM, MC_ERR_POLICY_VIOLATION);
         cr_assert(not(eq(ptr, strstr(err.message, "max_locked_memory"), NULL)), "%s", err.message);
-        mc_ctx_free(ctx);
 }
 
 Test(shm, read_only_named_region_cannot_be_resized) {
         const char *name = name_new("roresize");
         mc_error err = MC_ERROR_INIT;
         mc_shared c, s;
-        mc_ctx *ctx = ctx_new();
         int r;
 
         create_named(ctx, name, page(), &c);
-        cr_assert(eq(int, open_named(ctx, name, 0, MC_PROT_READ, &s, &err), 0), "%s", err.message);
+        open_named_ok(ctx, name, 0, MC_PROT_READ, &s);
         r = mc_shared_resize(ctx, &s, 2 * page(), &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED), "%s", err.message);
+        assert_kind(r, &err, MC_ERR_PERMISSION_DENIED);
         r = mc_shared_resize(ctx, &s, 10, &err);
-        cr_assert(lt(int, r, 0));
-        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED), "%s", err.message);
+        assert_kind(r, &err, MC_ERR_PERMISSION_DENIED);
         cr_assert(eq(i64, (int64_t) shm_stat(name).st_size, (int64_t) page()));
         assert_usage(ctx, 2 * page(), 2, 2);
-        mc_ctx_free(ctx);
 }
 
 /* ---- huge pages ----------------------------------------------------------------------------- */
@@ -569,7 +476,7 @@ Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
         mc_policy *p = policy_new();
         mc_error err = MC_ERROR_INIT;
         mc_shared s;
-        mc_ctx *ctx = ctx_new(), *huge;
+        mc_ctx *huge;
         int fds = count_fds(), r;
 
         req.size = page();
@@ -598,13 +505,11 @@ Test(shm, huge_pages_need_the_policy_and_an_anonymous_region) {
                 cr_assert(eq(sz, s.region.base_len % mc__huge_page_size(), 0));
                 assert_usage(huge, s.region.base_len, 1, 1);
                 memset(s.region.ptr, 1, s.region.len);
-                cr_assert(eq(int, mc_shared_close(huge, &s, &err), 0), "%s", err.message);
+                close_ok(huge, &s);
         } else {
                 cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY), "%s", err.message);
         }
-        cr_assert(eq(int, count_fds(), fds));
-        assert_usage(huge, 0, 0, 0);
+        assert_left_nothing(huge, fds);
         assert_usage(ctx, 0, 0, 0);
         mc_ctx_free(huge);
-        mc_ctx_free(ctx);
 }

@@ -299,6 +299,14 @@ Test(uffd, shared_memory_missing_and_minor) {
 
 /* ---- a handler that fails, answers wrongly or is too slow ---------------------------------- */
 
+/* register_anon() of two pages whose every fault the handler answers MC_UFFD_FAIL, in @m. */
+static mc_uffd *register_refusing(mc_mapping *m) {
+        mc_uffd_request req =
+                request(MC_UFFD_MISSING, MC_UFFD_THREAD, answer, (void *) (intptr_t) MC_UFFD_FAIL);
+
+        return register_anon(2, &req, m);
+}
+
 static void assert_read_io(const mc_mapping *m, size_t off) {
         mc_error err = MC_ERROR_INIT;
         char c;
@@ -309,13 +317,10 @@ static void assert_read_io(const mc_mapping *m, size_t off) {
 
 Test(uffd, refused_fault_is_sigbus_not_a_hang) {
         mc_error err = MC_ERROR_INIT;
-        mc_uffd_request req =
-                request(MC_UFFD_MISSING, MC_UFFD_THREAD, answer, (void *) (intptr_t) MC_UFFD_FAIL);
         mc_uffd_stats st;
         mc_mapping m;
-        mc_uffd *u = NULL;
+        mc_uffd *u = register_refusing(&m);
 
-        u = register_anon(2, &req, &m);
         assert_read_io(&m, page + 1);
         mc_uffd_get_stats(u, &st);
         cr_assert(eq(u64, st.failed, 1));
@@ -697,13 +702,10 @@ static int refuse_poison(int fd, unsigned long req, void *arg) {
 }
 
 Test(uffd, a_page_that_cannot_be_poisoned_breaks_the_registration) {
-        mc_uffd_request req =
-                request(MC_UFFD_MISSING, MC_UFFD_THREAD, answer, (void *) (intptr_t) MC_UFFD_FAIL);
         mc_uffd_stats st;
         mc_mapping m;
-        mc_uffd *u = NULL;
+        mc_uffd *u = register_refusing(&m);
 
-        u = register_anon(2, &req, &m);
         mc_sys.uffd_ioctl = refuse_poison;
         /* The range is unregistered instead: the thread wakes and finds ordinary memory. */
         cr_assert(eq(chr, ((char *) m.ptr)[page], 0));
