@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "channel-def.h"
+#include "failing.h"
 
 /* In a child: a failed check exits with @code, which the parent reports. */
 
@@ -127,8 +128,6 @@ int memfd_like(const void *src, size_t copy, size_t size, int seals);
 void capture_cb(const mc_audit_record *rec, void *userdata);
 
 int find_op(const capture *c, const char *op, int from);
-
-int fail_eventfd(unsigned initval, int flags);
 
 long futex_wake_fails(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts);
 

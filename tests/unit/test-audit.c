@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "core.h"
+#include "failing.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -1156,15 +1157,6 @@ Test(audit, short_write_counts_dropped_and_later_records_still_parse) {
         unlink(path);
 }
 
-static int open_errno;
-static int failing_open(const char *path, int flags, mode_t mode) {
-        (void) path;
-        (void) flags;
-        (void) mode;
-        errno = open_errno;
-        return -1;
-}
-
 Test(audit, open_file_errors_name_the_path) {
         char path[256];
         mc_audit *a = NULL;
@@ -1183,7 +1175,7 @@ Test(audit, open_file_errors_name_the_path) {
         /* Forced failures through the seam. */
         log_path(path, sizeof(path));
         mc_sys.open = failing_open;
-        open_errno = EACCES;
+        failing_errno = EACCES;
         cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), -EACCES));
         cr_assert(eq(ptr, a, NULL));
         cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
@@ -1191,7 +1183,7 @@ Test(audit, open_file_errors_name_the_path) {
         snprintf(expect, sizeof(expect), "open audit log '%s': Permission denied", path);
         cr_assert(eq(str, err.message, expect));
 
-        open_errno = ENOENT;
+        failing_errno = ENOENT;
         cr_assert(eq(int, mc_audit_open_file(path, MC_AUDIT_FSYNC, &a, &err), -ENOENT));
         cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
         cr_assert(not(eq(ptr, strstr(err.message, path), NULL)));

@@ -577,13 +577,6 @@ Test(channel, named_channel_opened_by_name) {
 
 /* ---- failures through the seam ------------------------------------------------------------ */
 
-int fail_eventfd(unsigned initval, int flags) {
-        (void) initval;
-        (void) flags;
-        errno = EMFILE;
-        return -1;
-}
-
 Test(channel, eventfd_failure_leaves_nothing) {
         mc_ctx *ctx = ctx_new();
         mc_channel_options o = opts_of(1024, 64, MC_CHANNEL_EVENTFD);
@@ -591,7 +584,8 @@ Test(channel, eventfd_failure_leaves_nothing) {
         mc_channel ch;
         mc_usage u;
 
-        mc_sys.eventfd = fail_eventfd;
+        mc_sys.eventfd = failing_eventfd;
+        failing_errno = EMFILE;
         cr_assert(
                 eq(int, mc_channel_create(ctx, NULL, &o, MC_CHANNEL_CONSUMER, &ch, &err), -EMFILE));
         cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
