@@ -177,24 +177,10 @@ static mc_signal_action terminate_handler(const mc_signal_info *info, void *user
 
 /* Terminate ends the process as the signal would, or with 128+signal when it would not. */
 static void terminate_case(int signo, bool by_signal) {
-        int ready[2], st;
+        pid_t pid = spawn_handling(signo, terminate_handler, NULL);
         char d[96];
-        pid_t pid;
+        int st;
 
-        pipe_new(ready);
-        pid = spawn();
-        if (pid == 0) {
-                mc_ctx *c = NULL;
-
-                alarm(20);
-                CHILD_CHECK(mc_ctx_new(&c, NULL) == 0);
-                CHILD_CHECK(mc_signal_register_handler(c, signo, terminate_handler, NULL, 0, NULL,
-                                                       NULL) == 0);
-                CHILD_CHECK(write_all(ready[1], "r", 1));
-                for (;;)
-                        pause();
-        }
-        ready_wait(ready[0]);
         cr_assert(eq(int, kill(pid, signo), 0));
         st = reap(pid);
         if (by_signal)
@@ -203,8 +189,6 @@ static void terminate_case(int signo, bool by_signal) {
         else
                 cr_assert(exited_with(st, 128 + signo), "signal %d: child %s", signo,
                           describe(st, d, sizeof(d)));
-        close(ready[0]);
-        close(ready[1]);
 }
 
 Test(signal, terminate_ends_the_process_like_the_signal, .timeout = 60) {
@@ -266,13 +250,11 @@ Test(signal, send_to_a_process_that_does_not_exist_is_not_found, .timeout = 10) 
 
 /* The kernel refuses: another uid. */
 Test(signal, send_without_permission_is_permission_denied, .timeout = 30) {
-        int ready[2];
         pid_t target, pid;
 
-        pipe_new(ready);
         if (geteuid() == 0) {
                 /* Root's own child as the target, sent to by an unprivileged grandchild. */
-                target = spawn_target((uid_t) -1, ready);
+                target = spawn_target((uid_t) -1);
         } else {
                 target = 1;
         }
@@ -305,8 +287,6 @@ Test(signal, send_without_permission_is_permission_denied, .timeout = 30) {
         assert_child_ok(pid);
         if (target != 1)
                 stop_target(target);
-        close(ready[0]);
-        close(ready[1]);
 }
 
 Test(signal, send_argument_errors, .timeout = 30) {
@@ -314,11 +294,10 @@ Test(signal, send_argument_errors, .timeout = 30) {
         mc_signal_payload p = user_data(3);
         mc_error err = MC_ERROR_INIT;
         mc_ctx *ctx = ctx_new();
-        int fd, ready[2];
+        int fd;
         pid_t kid, pid;
 
-        pipe_new(ready);
-        kid = spawn_target((uid_t) -1, ready);
+        kid = spawn_target((uid_t) -1);
         cr_assert(eq(int, mc_signal_send(ctx, kid, SIGUSR1, &bad, &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
         cr_assert(eq(int, mc_signal_send(ctx, kid, 65, &p, &err), -EINVAL));
@@ -364,8 +343,6 @@ Test(signal, send_argument_errors, .timeout = 30) {
                 _exit(0);
         }
         assert_child_ok(pid);
-        close(ready[0]);
-        close(ready[1]);
         mc_ctx_free(ctx);
 }
 
