@@ -50,6 +50,11 @@ typedef struct capture {
 extern char tracked[4][MC_SHARED_NAME_MAX + 2];
 extern int n_tracked;
 
+/* Each test's context, made by the suite's .init and freed by its .fini. */
+extern mc_ctx *ctx;
+
+void channel_init(void);
+
 void channel_fini(void);
 
 const char *name_new(const char *what);
@@ -58,10 +63,21 @@ mc_ctx *ctx_new(void);
 
 mc_channel_options opts_of(size_t capacity, size_t max_message, unsigned flags);
 
-void create_anon(mc_ctx *ctx, size_t capacity, size_t max_message, unsigned flags,
+void create_anon(mc_ctx *in, size_t capacity, size_t max_message, unsigned flags,
                  mc_channel_role role, mc_channel *ch);
 
-void open_end(mc_ctx *ctx, const mc_channel *from, mc_channel_role role, mc_channel *ch);
+void open_end(mc_ctx *in, const mc_channel *from, mc_channel_role role, mc_channel *ch);
+
+void pair_open(mc_ctx *in, size_t capacity, size_t max_message, unsigned flags, mc_channel *cons,
+               mc_channel *prod);
+
+void pair_close(mc_channel *cons, mc_channel *prod);
+
+void child_open_end(mc_ctx *in, const mc_channel *from, mc_channel_role role, mc_channel *ch);
+
+void *child_reservation(mc_ctx *in, const mc_channel *from, mc_channel *prod, size_t len);
+
+void child_ready_pause(int fd, int code);
 
 void close_ok(mc_channel *ch);
 
@@ -95,8 +111,6 @@ void *produce(void *arg);
 void consume_all(mc_channel *cons, uint32_t producers, uint64_t per, size_t min, size_t max);
 
 void *close_later(void *arg);
-
-void hostile_pair(mc_ctx *ctx, unsigned flags, mc_channel *cons, mc_channel *prod);
 
 void expect_corrupt(int r, const mc_error *err);
 
