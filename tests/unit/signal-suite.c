@@ -560,17 +560,17 @@ const mc_signal_info *find_signal(collector *c, int signo) {
 }
 
 /*
- * A child that runs @setup(@arg), which _exit()s on failure, then waits to be signalled (30 s at
- * the most); @setup has run when this returns.
+ * A child that runs @setup(@arg), which _exit()s on failure, then waits to be signalled; after
+ * @seconds SIGALRM ends it. @setup has run when this returns.
  */
-static pid_t spawn_waiting(void (*setup)(const void *arg), const void *arg) {
+static pid_t spawn_waiting(void (*setup)(const void *arg), const void *arg, unsigned seconds) {
         int ready[2];
         pid_t pid;
 
         pipe_new(ready);
         pid = spawn();
         if (pid == 0) {
-                alarm(30);
+                alarm(seconds);
                 setup(arg);
                 CHILD_CHECK(write_all(ready[1], "r", 1));
                 for (;;)
@@ -596,7 +596,7 @@ static void target_setup(const void *arg) {
  * that is -1.
  */
 pid_t spawn_target(uid_t uid) {
-        return spawn_waiting(target_setup, &uid);
+        return spawn_waiting(target_setup, &uid, 30);
 }
 
 typedef struct handling {
@@ -621,7 +621,8 @@ static void handling_setup(const void *arg) {
  * signalled.
  */
 pid_t spawn_handling(int signo, mc_signal_handler fn, const char *audit) {
-        return spawn_waiting(handling_setup, &(handling){signo, fn, audit});
+        /* Its test reaps it without a deadline of its own: end it well within the test's. */
+        return spawn_waiting(handling_setup, &(handling){signo, fn, audit}, 15);
 }
 
 void stop_target(pid_t pid) {
