@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The channel suite's fixture (its TestSuite and .fini) and the helpers its files share
- * (channel-suite.h).
+ * The channel suite's fixture (its TestSuite, .init and .fini: each test's context) and the
+ * helpers its files share (channel-suite.h).
  */
 
 #include "channel-suite.h"
@@ -10,15 +10,21 @@
 
 char tracked[4][MC_SHARED_NAME_MAX + 2];
 int n_tracked;
+mc_ctx *ctx;
+
+void channel_init(void) {
+        ctx = ctx_new();
+}
 
 void channel_fini(void) {
+        ctx = mc_ctx_free(ctx);
         for (int i = 0; i < n_tracked; i++)
                 (void) shm_unlink(tracked[i]);
         n_tracked = 0;
         mc_test_fini();
 }
 
-TestSuite(channel, .fini = channel_fini, .timeout = 120.0);
+TestSuite(channel, .init = channel_init, .fini = channel_fini, .timeout = 120.0);
 
 /* A shm name unique to this test process, unlinked at teardown. */
 const char *name_new(const char *what) {
@@ -30,10 +36,10 @@ const char *name_new(const char *what) {
 
 mc_ctx *ctx_new(void) {
         mc_error err = MC_ERROR_INIT;
-        mc_ctx *ctx = NULL;
+        mc_ctx *c = NULL;
 
-        cr_assert(eq(int, mc_ctx_new(&ctx, &err), 0), "%s", err.message);
-        return ctx;
+        cr_assert(eq(int, mc_ctx_new(&c, &err), 0), "%s", err.message);
+        return c;
 }
 
 mc_channel_options opts_of(size_t capacity, size_t max_message, unsigned flags) {
@@ -45,22 +51,68 @@ mc_channel_options opts_of(size_t capacity, size_t max_message, unsigned flags) 
         return o;
 }
 
-/* An anonymous channel; @ch is its @role end. */
-void create_anon(mc_ctx *ctx, size_t capacity, size_t max_message, unsigned flags,
+/* An anonymous channel in @in; @ch is its @role end. */
+void create_anon(mc_ctx *in, size_t capacity, size_t max_message, unsigned flags,
                  mc_channel_role role, mc_channel *ch) {
         mc_channel_options o = opts_of(capacity, max_message, flags);
         mc_error err = MC_ERROR_INIT;
 
-        cr_assert(eq(int, mc_channel_create(ctx, NULL, &o, role, ch, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_channel_create(in, NULL, &o, role, ch, &err), 0), "%s", err.message);
 }
 
-/* Another end of @from's channel, opened from its descriptors. */
-void open_end(mc_ctx *ctx, const mc_channel *from, mc_channel_role role, mc_channel *ch) {
+/* Another end of @from's channel, opened in @in from its descriptors. */
+void open_end(mc_ctx *in, const mc_channel *from, mc_channel_role role, mc_channel *ch) {
         mc_error err = MC_ERROR_INIT;
         mc_channel_fds fds;
 
         cr_assert(eq(int, mc_channel_get_fds(from, &fds, &err), 0), "%s", err.message);
-        cr_assert(eq(int, mc_channel_open_fd(ctx, &fds, role, ch, &err), 0), "%s", err.message);
+        cr_assert(eq(int, mc_channel_open_fd(in, &fds, role, ch, &err), 0), "%s", err.message);
+}
+
+/* What most tests start from: an anonymous channel in @in, its consumer and one producer. */
+void pair_open(mc_ctx *in, size_t capacity, size_t max_message, unsigned flags, mc_channel *cons,
+               mc_channel *prod) {
+        create_anon(in, capacity, max_message, flags, MC_CHANNEL_CONSUMER, cons);
+        open_end(in, cons, MC_CHANNEL_PRODUCER, prod);
+}
+
+/* Closes both ends of a pair, the producer first. */
+void pair_close(mc_channel *cons, mc_channel *prod) {
+        close_ok(prod);
+        close_ok(cons);
+}
+
+/*
+ * In a child: @prod, a new producer of @from's channel opened in @in, holding a reservation of
+ * @len bytes, which this returns. A failed reserve exits with 12.
+ */
+void *child_reservation(mc_ctx *in, const mc_channel *from, mc_channel *prod, size_t len) {
+        void *p;
+
+        child_open_end(in, from, MC_CHANNEL_PRODUCER, prod);
+        CHILD_CHECK(mc_channel_reserve(prod, len, &p, 0, NULL) == 0, 12);
+        return p;
+}
+
+/*
+ * In a child: tell the parent it is ready (a byte on @fd, for await_byte()), then wait to be
+ * killed. A failed write exits with @code; a child that is not killed, with @code + 1.
+ */
+void child_ready_pause(int fd, int code) {
+        CHILD_CHECK(write(fd, "r", 1) == 1, code);
+        pause();
+        _exit(code + 1);
+}
+
+/*
+ * In a child: another end of @from's channel, opened in @in. A failure exits with 10 (the
+ * descriptors) or 11 (the open), which the parent reports.
+ */
+void child_open_end(mc_ctx *in, const mc_channel *from, mc_channel_role role, mc_channel *ch) {
+        mc_channel_fds fds;
+
+        CHILD_CHECK(mc_channel_get_fds(from, &fds, NULL) == 0, 10);
+        CHILD_CHECK(mc_channel_open_fd(in, &fds, role, ch, NULL) == 0, 11);
 }
 
 void close_ok(mc_channel *ch) {

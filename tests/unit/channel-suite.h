@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "channel-def.h"
+#include "failing.h"
 
 /* In a child: a failed check exits with @code, which the parent reports. */
 
@@ -49,6 +50,11 @@ typedef struct capture {
 extern char tracked[4][MC_SHARED_NAME_MAX + 2];
 extern int n_tracked;
 
+/* Each test's context, made by the suite's .init and freed by its .fini. */
+extern mc_ctx *ctx;
+
+void channel_init(void);
+
 void channel_fini(void);
 
 const char *name_new(const char *what);
@@ -57,10 +63,21 @@ mc_ctx *ctx_new(void);
 
 mc_channel_options opts_of(size_t capacity, size_t max_message, unsigned flags);
 
-void create_anon(mc_ctx *ctx, size_t capacity, size_t max_message, unsigned flags,
+void create_anon(mc_ctx *in, size_t capacity, size_t max_message, unsigned flags,
                  mc_channel_role role, mc_channel *ch);
 
-void open_end(mc_ctx *ctx, const mc_channel *from, mc_channel_role role, mc_channel *ch);
+void open_end(mc_ctx *in, const mc_channel *from, mc_channel_role role, mc_channel *ch);
+
+void pair_open(mc_ctx *in, size_t capacity, size_t max_message, unsigned flags, mc_channel *cons,
+               mc_channel *prod);
+
+void pair_close(mc_channel *cons, mc_channel *prod);
+
+void child_open_end(mc_ctx *in, const mc_channel *from, mc_channel_role role, mc_channel *ch);
+
+void *child_reservation(mc_ctx *in, const mc_channel *from, mc_channel *prod, size_t len);
+
+void child_ready_pause(int fd, int code);
 
 void close_ok(mc_channel *ch);
 
@@ -95,8 +112,6 @@ void consume_all(mc_channel *cons, uint32_t producers, uint64_t per, size_t min,
 
 void *close_later(void *arg);
 
-void hostile_pair(mc_ctx *ctx, unsigned flags, mc_channel *cons, mc_channel *prod);
-
 void expect_corrupt(int r, const mc_error *err);
 
 void open_corrupted(void (*corrupt)(struct mc__chan_shared *, int fd), mc_error_kind kind,
@@ -127,8 +142,6 @@ int memfd_like(const void *src, size_t copy, size_t size, int seals);
 void capture_cb(const mc_audit_record *rec, void *userdata);
 
 int find_op(const capture *c, const char *op, int from);
-
-int fail_eventfd(unsigned initval, int flags);
 
 long futex_wake_fails(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts);
 

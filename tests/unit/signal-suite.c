@@ -545,6 +545,13 @@ void require_pidfd(void) {
         close(fd);
 }
 
+/* @c, set up to continue, collecting from @ctx every signal of @signals (a list ending in 0). */
+void collect_each(mc_ctx *ctx, collector *c, const int *signals) {
+        collector_init(c, MC_SIGNAL_CONTINUE);
+        for (; *signals != 0; signals++)
+                reg(ctx, *signals, collect, c, 0, NULL);
+}
+
 const mc_signal_info *find_signal(collector *c, int signo) {
         for (size_t i = 0; i < c->n && i < COLLECT_MAX; i++)
                 if (c->info[i].signal == signo)
@@ -552,22 +559,70 @@ const mc_signal_info *find_signal(collector *c, int signo) {
         return NULL;
 }
 
-/* A child that ignores SIGUSR1/SIGUSR2 and waits to be killed; optionally with another uid. */
-pid_t spawn_target(uid_t uid, int ready[2]) {
-        pid_t pid = spawn();
+/*
+ * A child that runs @setup(@arg), which _exit()s on failure, then waits to be signalled; after
+ * @seconds SIGALRM ends it. @setup has run when this returns.
+ */
+static pid_t spawn_waiting(void (*setup)(const void *arg), const void *arg, unsigned seconds) {
+        int ready[2];
+        pid_t pid;
 
+        pipe_new(ready);
+        pid = spawn();
         if (pid == 0) {
-                alarm(30);
-                signal(SIGUSR1, SIG_IGN);
-                signal(SIGUSR2, SIG_IGN);
-                if (uid != (uid_t) -1)
-                        CHILD_CHECK(setresuid(uid, uid, uid) == 0);
+                alarm(seconds);
+                setup(arg);
                 CHILD_CHECK(write_all(ready[1], "r", 1));
                 for (;;)
                         pause();
         }
         ready_wait(ready[0]);
+        close(ready[0]);
+        close(ready[1]);
         return pid;
+}
+
+static void target_setup(const void *arg) {
+        uid_t uid = *(const uid_t *) arg;
+
+        signal(SIGUSR1, SIG_IGN);
+        signal(SIGUSR2, SIG_IGN);
+        if (uid != (uid_t) -1)
+                CHILD_CHECK(setresuid(uid, uid, uid) == 0);
+}
+
+/*
+ * A child that ignores SIGUSR1/SIGUSR2 and waits to be killed (stop_target()); as @uid unless
+ * that is -1.
+ */
+pid_t spawn_target(uid_t uid) {
+        return spawn_waiting(target_setup, &uid, 30);
+}
+
+typedef struct handling {
+        int signo;
+        mc_signal_handler fn;
+        const char *audit;
+} handling;
+
+static void handling_setup(const void *arg) {
+        const handling *h = arg;
+        mc_ctx *c = NULL;
+
+        CHILD_CHECK(mc_ctx_new(&c, NULL) == 0);
+        if (h->audit)
+                CHILD_CHECK(ctx_audit_to_file(c, h->audit));
+        CHILD_CHECK(mc_signal_register_handler(c, h->signo, h->fn, c, 0, NULL, NULL) == 0);
+}
+
+/*
+ * A child in which @fn handles @signo through memcap (its userdata: the child's context),
+ * auditing to a file (ctx_audit_to_file(@audit)) unless @audit is NULL; it waits to be
+ * signalled.
+ */
+pid_t spawn_handling(int signo, mc_signal_handler fn, const char *audit) {
+        /* Its test reaps it without a deadline of its own: end it well within the test's. */
+        return spawn_waiting(handling_setup, &(handling){signo, fn, audit}, 15);
 }
 
 void stop_target(pid_t pid) {

@@ -199,9 +199,13 @@ int sig_pidfd_open(pid_t pid);
 
 void require_pidfd(void);
 
+void collect_each(mc_ctx *ctx, collector *c, const int *signals);
+
 const mc_signal_info *find_signal(collector *c, int signo);
 
-pid_t spawn_target(uid_t uid, int ready[2]);
+pid_t spawn_target(uid_t uid);
+
+pid_t spawn_handling(int signo, mc_signal_handler fn, const char *audit);
 
 void stop_target(pid_t pid);
 

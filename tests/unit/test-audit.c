@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "core.h"
+#include "failing.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -69,20 +70,25 @@ static void capture_cb(const mc_audit_record *rec, void *userdata) {
         strscpy(cap->message[i], sizeof(cap->message[i]), rec->message);
 }
 
-static void capture_done(capture *cap) {
-        for (int i = 0; i < cap->n; i++)
-                json_decref(cap->json[i]);
-        cap->n = 0;
-}
+/*
+ * The fixture of the record-format tests: a callback sink that copies what it gets into cap.
+ * Each test is a process of its own, so these start empty.
+ */
+static capture cap;
+static mc_audit *sink;
 
-static mc_audit *open_capture(capture *cap) {
-        mc_audit *a = NULL;
+static void capture_start(void) {
         mc_error err = MC_ERROR_INIT;
 
-        memset(cap, 0, sizeof(*cap));
-        cr_assert(eq(int, mc_audit_open_callback(capture_cb, cap, &a, &err), 0), "%s", err.message);
-        cr_assert(not(eq(ptr, a, NULL)));
-        return a;
+        cr_assert(eq(int, mc_audit_open_callback(capture_cb, &cap, &sink, &err), 0), "%s",
+                  err.message);
+        cr_assert(not(eq(ptr, sink, NULL)));
+}
+
+static void capture_stop(void) {
+        mc_audit_close(sink);
+        for (int i = 0; i < cap.n; i++)
+                json_decref(cap.json[i]);
 }
 
 /* Append @s to the @n bytes of @buf, after a ',' unless it is the first; @buf must hold it. */
@@ -103,13 +109,6 @@ static void keys_of(json_t *obj, char *buf, size_t size) {
         buf[0] = 0;
         json_object_foreach(obj, key, v) join(buf, size, &n, n == 0, key);
 }
-
-#define assert_keys(obj, expected)                                                                 \
-        do {                                                                                       \
-                char _keys[512];                                                                   \
-                keys_of((obj), _keys, sizeof(_keys));                                              \
-                cr_assert(eq(str, _keys, (char *) (expected)));                                    \
-        } while (0)
 
 static const char *jstr(json_t *obj, const char *key) {
         json_t *v = json_object_get(obj, key);
@@ -138,12 +137,15 @@ static void jarray_str(json_t *arr, char *buf, size_t size) {
         }
 }
 
-#define assert_array(arr, expected)                                                                \
+/* What @list (keys_of or jarray_str) joins of @json must be @expected. */
+#define assert_joined(list, json, expected)                                                        \
         do {                                                                                       \
-                char _elems[512];                                                                  \
-                jarray_str((arr), _elems, sizeof(_elems));                                         \
-                cr_assert(eq(str, _elems, (char *) (expected)));                                   \
+                char _joined[512];                                                                 \
+                list((json), _joined, sizeof(_joined));                                            \
+                cr_assert(eq(str, _joined, (char *) (expected)));                                  \
         } while (0)
+#define assert_keys(obj, expected)  assert_joined(keys_of, obj, expected)
+#define assert_array(arr, expected) assert_joined(jarray_str, arr, expected)
 
 static void log_path(char *buf, size_t size) {
         snprintf(buf, size, "/tmp/memcap-test-audit-%d.log", (int) getpid());
@@ -230,14 +232,13 @@ static void mmap_call(mc__call *c) {
 
 /* ---- the record format ---------------------------------------------------------------------- */
 
-Test(audit, ok_record_has_head_request_and_result_in_order) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, ok_record_has_head_request_and_result_in_order, .init = capture_start,
+     .fini = capture_stop) {
         mc__call c;
         json_t *rec, *req, *res;
 
         mmap_call(&c);
-        mc__audit_call(a, 4242, &c, 0, NULL);
+        mc__audit_call(sink, 4242, &c, 0, NULL);
         cr_assert(eq(int, cap.n, 1));
         rec = cap.json[0];
         assert_keys(rec, "time,capability,operation,pid,outcome,request,result");
@@ -265,21 +266,17 @@ Test(audit, ok_record_has_head_request_and_result_in_order) {
         cr_assert(eq(str, cap.code[0], ""), "a success has no diagnostic code");
         cr_assert(eq(int, cap.sys_errno[0], 0));
         cr_assert(eq(str, cap.message[0], ""));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, ok_record_without_result_has_neither_result_nor_error) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, ok_record_without_result_has_neither_result_nor_error, .init = capture_start,
+     .fini = capture_stop) {
         mc__call c;
 
         mc__call_init(&c, MC_OP_MUNMAP, MC__CAP_MEMORY);
         c.fields = MC__F_ADDR | MC__F_LENGTH;
         c.req.addr = (const void *) (uintptr_t) 0x1000;
         c.req.length = 8192;
-        mc__audit_call(a, 1, &c, 0, NULL);
+        mc__audit_call(sink, 1, &c, 0, NULL);
         cr_assert(eq(int, cap.n, 1));
         assert_keys(cap.json[0], "time,capability,operation,pid,outcome,request");
         assert_keys(json_object_get(cap.json[0], "request"), "address,length");
@@ -287,37 +284,27 @@ Test(audit, ok_record_without_result_has_neither_result_nor_error) {
                      "0x1000"));
 
         /* A positive result counts as success too. */
-        mc__audit_call(a, 1, &c, 3, NULL);
+        mc__audit_call(sink, 1, &c, 3, NULL);
         cr_assert(eq(str, (char *) jstr(cap.json[1], "outcome"), "ok"));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, empty_field_set_gives_empty_request) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, empty_field_set_gives_empty_request, .init = capture_start, .fini = capture_stop) {
         mc__call c;
 
         mc__call_init(&c, MC_OP_SIGNAL_UNMASK, MC__CAP_SIGNAL);
         /* Values without their MC__F_* bit must not be written. */
         c.req.length = 99;
         c.req.file = "/not/written";
-        mc__audit_call(a, 7, &c, 0, NULL);
+        mc__audit_call(sink, 7, &c, 0, NULL);
         cr_assert(eq(int, cap.n, 1));
         cr_assert(eq(str, (char *) jstr(cap.json[0], "capability"), "core.signal"));
         cr_assert(eq(str, (char *) jstr(cap.json[0], "operation"), "signal_unmask"));
         assert_keys(json_object_get(cap.json[0], "request"), "");
         cr_assert(not(eq(ptr, strstr(cap.raw[0], "\"request\":{}"), NULL)));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, every_request_field_in_order) {
+Test(audit, every_request_field_in_order, .init = capture_start, .fini = capture_stop) {
         static const char *const custom[] = {"MAP_POPULATE", "NORESERVE"};
-        capture cap;
-        mc_audit *a = open_capture(&cap);
         mc__call c;
         json_t *req;
 
@@ -349,7 +336,7 @@ Test(audit, every_request_field_in_order) {
         c.req.payload = (uint64_t) -5;
         c.req.timeout_ms = 250;
         c.req.fd = 9;
-        mc__audit_call(a, 1, &c, 0, NULL);
+        mc__audit_call(sink, 1, &c, 0, NULL);
         cr_assert(eq(int, cap.n, 1));
 
         req = json_object_get(cap.json[0], "request");
@@ -375,44 +362,38 @@ Test(audit, every_request_field_in_order) {
         cr_assert(eq(i64, jint(json_object_get(req, "payload"), "value"), -5));
         cr_assert(eq(i64, jint(req, "timeout_ms"), 250));
         cr_assert(eq(i64, jint(req, "fd"), 9));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, resolved_path_only_when_it_differs) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, resolved_path_only_when_it_differs, .init = capture_start, .fini = capture_stop) {
         mc__call c;
 
         mc__call_init(&c, MC_OP_MMAP, MC__CAP_MEMORY);
         c.fields = MC__F_FILE;
         c.req.file = "/srv/x.bin";
-        mc__audit_call(a, 1, &c, 0, NULL); /* no resolved path */
+        mc__audit_call(sink, 1, &c, 0, NULL); /* no resolved path */
         c.req.resolved = "/srv/x.bin";
-        mc__audit_call(a, 1, &c, 0, NULL); /* the same */
+        mc__audit_call(sink, 1, &c, 0, NULL); /* the same */
         c.req.resolved = "/srv/real.bin";
-        mc__audit_call(a, 1, &c, 0, NULL);
+        mc__audit_call(sink, 1, &c, 0, NULL);
         cr_assert(eq(int, cap.n, 3));
         assert_keys(json_object_get(cap.json[0], "request"), "file");
         assert_keys(json_object_get(cap.json[1], "request"), "file");
         assert_keys(json_object_get(cap.json[2], "request"), "file,resolved");
         cr_assert(eq(str, (char *) jstr(json_object_get(cap.json[2], "request"), "resolved"),
                      "/srv/real.bin"));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, empty_sets_and_unknown_bits) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, empty_sets_and_unknown_bits, .init = capture_start, .fini = capture_stop) {
         mc__call c;
         json_t *req;
 
         mc__call_init(&c, MC_OP_MSYNC, MC__CAP_MEMORY);
         c.fields = MC__F_FLAGS | MC__F_SYNC | MC__F_SEALS;
-        mc__audit_call(a, 1, &c, 0, NULL);
+        /* mc__call_init() leaves the values to the caller: the empty sets are set here. */
+        c.req.flags = 0;
+        c.req.sync = 0;
+        c.req.seals = 0;
+        mc__audit_call(sink, 1, &c, 0, NULL);
         req = json_object_get(cap.json[0], "request");
         assert_array(json_object_get(req, "flags"), "");
         assert_array(json_object_get(req, "sync"), "");
@@ -422,41 +403,33 @@ Test(audit, empty_sets_and_unknown_bits) {
         c.req.flags = MC_MAP_SHARED | (1u << 9);
         c.req.sync = MC_SYNC_ASYNC | (1u << 7);
         c.req.seals = 1u << 30;
-        mc__audit_call(a, 1, &c, -EINVAL, NULL);
+        mc__audit_call(sink, 1, &c, -EINVAL, NULL);
         req = json_object_get(cap.json[1], "request");
         assert_array(json_object_get(req, "flags"), "Shared,Unknown(0x200)");
         assert_array(json_object_get(req, "sync"), "ASYNC,Unknown(0x80)");
         assert_array(json_object_get(req, "seals"), "Unknown(0x40000000)");
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, signal_without_a_name_is_written_as_its_number) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, signal_without_a_name_is_written_as_its_number, .init = capture_start,
+     .fini = capture_stop) {
         mc__call c;
         json_t *req;
 
         mc__call_init(&c, MC_OP_SIGNAL_SEND, MC__CAP_SIGNAL);
         c.fields = MC__F_SIGNAL;
         c.req.signo = 4000;
-        mc__audit_call(a, 1, &c, -EINVAL, NULL);
+        mc__audit_call(sink, 1, &c, -EINVAL, NULL);
         c.req.signo = SIGRTMIN + 2;
-        mc__audit_call(a, 1, &c, 0, NULL);
+        mc__audit_call(sink, 1, &c, 0, NULL);
         cr_assert(eq(int, cap.n, 2));
         req = json_object_get(cap.json[0], "request");
         cr_assert(eq(i64, jint(req, "signal"), 4000));
         req = json_object_get(cap.json[1], "request");
         cr_assert(eq(str, (char *) jstr(req, "signal"), "SIGRTMIN+2"));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, extreme_numbers_survive_a_signed_64_bit_reader) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, extreme_numbers_survive_a_signed_64_bit_reader, .init = capture_start,
+     .fini = capture_stop) {
         mc__call c;
         json_t *req;
 
@@ -474,7 +447,7 @@ Test(audit, extreme_numbers_survive_a_signed_64_bit_reader) {
         c.has_result = true;
         c.res_addr = NULL;
         c.res_length = 0;
-        mc__audit_call(a, 1, &c, 0, NULL);
+        mc__audit_call(sink, 1, &c, 0, NULL);
         cr_assert(eq(int, cap.n, 1));
         req = json_object_get(cap.json[0], "request");
         cr_assert(eq(str, (char *) jstr(req, "address"), "0xffffffffffffffff"));
@@ -489,16 +462,11 @@ Test(audit, extreme_numbers_survive_a_signed_64_bit_reader) {
         cr_assert(eq(i64, jint(req, "fd"), -1));
         cr_assert(eq(str, (char *) jstr(json_object_get(cap.json[0], "result"), "address"), "0x0"));
         cr_assert(eq(i64, jint(json_object_get(cap.json[0], "result"), "length"), 0));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
 /* ---- outcomes ------------------------------------------------------------------------------- */
 
-Test(audit, denied_record_carries_the_policy_error) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, denied_record_carries_the_policy_error, .init = capture_start, .fini = capture_stop) {
         mc__call c;
         mc_error e = MC_ERROR_INIT;
         json_t *rec, *err;
@@ -513,7 +481,7 @@ Test(audit, denied_record_carries_the_policy_error) {
         c.has_result = true; /* ignored on failure */
         r = mc__error_set(&e, MC_ERR_POLICY_VIOLATION, EPERM,
                           "mprotect 0x7f3a2c000000 (4096 bytes) denied by rule allow_write_exec");
-        mc__audit_call(a, 99, &c, r, &e);
+        mc__audit_call(sink, 99, &c, r, &e);
         cr_assert(eq(int, cap.n, 1));
         rec = cap.json[0];
         assert_keys(rec, "time,capability,operation,pid,outcome,request,error");
@@ -530,14 +498,10 @@ Test(audit, denied_record_carries_the_policy_error) {
         cr_assert(eq(str, cap.code[0], "core.memory.PolicyViolation"));
         cr_assert(eq(int, cap.sys_errno[0], EPERM));
         cr_assert(eq(str, cap.message[0], e.message));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, error_record_with_and_without_error_detail) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, error_record_with_and_without_error_detail, .init = capture_start,
+     .fini = capture_stop) {
         mc__call c;
         mc_error e = MC_ERROR_INIT;
         json_t *err;
@@ -545,10 +509,10 @@ Test(audit, error_record_with_and_without_error_detail) {
 
         mmap_call(&c);
         r = mc__error_errno(&e, ENOMEM, "mmap %zu bytes", (size_t) 4096);
-        mc__audit_call(a, 1, &c, r, &e);
-        mc__audit_call(a, 1, &c, -ENOENT, NULL);
+        mc__audit_call(sink, 1, &c, r, &e);
+        mc__audit_call(sink, 1, &c, -ENOENT, NULL);
         /* An mc_error nobody filled must not turn a failure into kind "Ok". */
-        mc__audit_call(a, 1, &c, -EACCES, &(mc_error) MC_ERROR_INIT);
+        mc__audit_call(sink, 1, &c, -EACCES, &(mc_error) MC_ERROR_INIT);
         cr_assert(eq(int, cap.n, 3));
 
         cr_assert(eq(str, (char *) jstr(cap.json[0], "outcome"), "error"));
@@ -572,14 +536,10 @@ Test(audit, error_record_with_and_without_error_detail) {
         cr_assert(eq(str, (char *) jstr(err, "kind"), "PermissionDenied"));
         cr_assert(eq(str, (char *) jstr(err, "code"), "core.memory.PermissionDenied"));
         cr_assert(eq(i64, jint(err, "errno"), EACCES));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, error_code_names_the_capability_of_the_operation) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, error_code_names_the_capability_of_the_operation, .init = capture_start,
+     .fini = capture_stop) {
         mc__call c;
         mc_error e = MC_ERROR_INIT;
         int r;
@@ -590,24 +550,20 @@ Test(audit, error_code_names_the_capability_of_the_operation) {
         c.req.target = 1;
         c.denied = true;
         r = mc__error_set(&e, MC_ERR_POLICY_VIOLATION, EPERM, "signal_send denied");
-        mc__audit_call(a, 7, &c, r, &e);
+        mc__audit_call(sink, 7, &c, r, &e);
         mc__call_init(&c, MC_OP_SIGNAL_WAIT, MC__CAP_SIGNAL);
         r = mc__error_set(&e, MC_ERR_TIMED_OUT, ETIMEDOUT, "signal_wait: no signal");
-        mc__audit_call(a, 7, &c, r, &e);
+        mc__audit_call(sink, 7, &c, r, &e);
         cr_assert(eq(int, cap.n, 2));
         cr_assert(eq(str, (char *) jstr(json_object_get(cap.json[0], "error"), "code"),
                      "core.signal.PolicyViolation"));
         cr_assert(eq(str, cap.code[0], "core.signal.PolicyViolation"));
         cr_assert(eq(str, (char *) jstr(json_object_get(cap.json[1], "error"), "code"),
                      "core.signal.TimedOut"));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, unterminated_error_message_is_not_overread) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, unterminated_error_message_is_not_overread, .init = capture_start,
+     .fini = capture_stop) {
         mc__call c;
         mc_error e;
 
@@ -615,18 +571,14 @@ Test(audit, unterminated_error_message_is_not_overread) {
         e.kind = MC_ERR_IO;
         e.sys_errno = EIO;
         memset(e.message, 'm', sizeof(e.message)); /* no NUL anywhere */
-        mc__audit_call(a, 1, &c, -EIO, &e);
+        mc__audit_call(sink, 1, &c, -EIO, &e);
         cr_assert(eq(int, cap.n, 1));
         cr_assert(eq(sz, strlen(jstr(json_object_get(cap.json[0], "error"), "message")),
                      (size_t) MC_ERROR_MESSAGE_MAX));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, time_is_rfc3339_utc_with_microseconds_and_matches_time_ns) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, time_is_rfc3339_utc_with_microseconds_and_matches_time_ns, .init = capture_start,
+     .fini = capture_stop) {
         mc__call c;
         regex_t re;
         struct timespec before, after;
@@ -637,7 +589,7 @@ Test(audit, time_is_rfc3339_utc_with_microseconds_and_matches_time_ns) {
 
         mmap_call(&c);
         cr_assert(eq(int, clock_gettime(CLOCK_REALTIME, &before), 0));
-        mc__audit_call(a, 1, &c, 0, NULL);
+        mc__audit_call(sink, 1, &c, 0, NULL);
         cr_assert(eq(int, clock_gettime(CLOCK_REALTIME, &after), 0));
         cr_assert(eq(int, cap.n, 1));
         t = jstr(cap.json[0], "time");
@@ -660,26 +612,18 @@ Test(audit, time_is_rfc3339_utc_with_microseconds_and_matches_time_ns) {
         snprintf(expect + strlen(expect), sizeof(expect) - strlen(expect), ".%06dZ",
                  (int) (cap.time_ns[0] % 1000000000 / 1000));
         cr_assert(eq(str, (char *) t, expect));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
-Test(audit, errno_is_preserved) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, errno_is_preserved, .init = capture_start, .fini = capture_stop) {
         mc__call c;
 
         mmap_call(&c);
         errno = EXDEV;
-        mc__audit_call(a, 1, &c, -ENOENT, NULL);
+        mc__audit_call(sink, 1, &c, -ENOENT, NULL);
         cr_assert(eq(int, errno, EXDEV));
         errno = EXDEV;
-        mc__audit_event(a, 1, "core.signal", "x", NULL, NULL);
+        mc__audit_event(sink, 1, "core.signal", "x", NULL, NULL);
         cr_assert(eq(int, errno, EXDEV));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
 Test(audit, null_sink_and_null_close_are_harmless) {
@@ -694,16 +638,14 @@ Test(audit, null_sink_and_null_close_are_harmless) {
 
 /* ---- application events --------------------------------------------------------------------- */
 
-Test(audit, event_with_fields_and_without) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
+Test(audit, event_with_fields_and_without, .init = capture_start, .fini = capture_stop) {
         json_t *ev;
 
-        mc__audit_event(a, 555, "core.signal", "signal.shutdown",
+        mc__audit_event(sink, 555, "core.signal", "signal.shutdown",
                         "{\"signal\":\"SIGTERM\",\"n\":[1,2,{\"x\":null}]}", NULL);
-        mc__audit_event(a, 555, "core.memory", "app.note", NULL, NULL);
+        mc__audit_event(sink, 555, "core.memory", "app.note", NULL, NULL);
         /* Valid JSON may span lines; the record may not. */
-        mc__audit_event(a, 555, "core.memory", "app.multiline",
+        mc__audit_event(sink, 555, "core.memory", "app.multiline",
                         "{\n  \"a\": 1,\r\n\t\"b\": \"c\"\n}", NULL);
         cr_assert(eq(int, cap.n, 3));
 
@@ -732,9 +674,6 @@ Test(audit, event_with_fields_and_without) {
         ev = json_object_get(cap.json[2], "event");
         cr_assert(eq(i64, jint(ev, "a"), 1));
         cr_assert(eq(str, (char *) jstr(ev, "b"), "c"));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
 /* ---- hostile strings ------------------------------------------------------------------------ */
@@ -827,18 +766,12 @@ Test(audit, hostile_strings_give_one_valid_line_each) {
         unlink(path);
 }
 
-Test(audit, hostile_names_in_events_and_capabilities) {
-        capture cap;
-        mc_audit *a = open_capture(&cap);
-
-        mc__audit_event(a, 1, "core.\n\"x\xff", "ev\\\x01\xc0", "{\"k\":\"v\\n\"}", NULL);
+Test(audit, hostile_names_in_events_and_capabilities, .init = capture_start, .fini = capture_stop) {
+        mc__audit_event(sink, 1, "core.\n\"x\xff", "ev\\\x01\xc0", "{\"k\":\"v\\n\"}", NULL);
         cr_assert(eq(int, cap.n, 1));
         cr_assert(eq(str, (char *) jstr(cap.json[0], "capability"), "core.\n\"x\xc3\xbf"));
         cr_assert(eq(str, (char *) jstr(cap.json[0], "operation"), "ev\\\x01\xc3\x80"));
         cr_assert(eq(str, (char *) jstr(json_object_get(cap.json[0], "event"), "k"), "v\n"));
-
-        mc_audit_close(a);
-        capture_done(&cap);
 }
 
 Test(audit, a_4000_byte_path_is_written_whole) {
@@ -1156,42 +1089,39 @@ Test(audit, short_write_counts_dropped_and_later_records_still_parse) {
         unlink(path);
 }
 
-static int open_errno;
-static int failing_open(const char *path, int flags, mode_t mode) {
-        (void) path;
-        (void) flags;
-        (void) mode;
-        errno = open_errno;
-        return -1;
+/*
+ * Opening @path as a file sink fails with @errnum, of @kind, with no handle and the message
+ * "open audit log '<path>': @reason".
+ */
+static void open_file_fails(const char *path, int errnum, mc_error_kind kind, const char *reason) {
+        mc_audit *a = NULL;
+        mc_error err = MC_ERROR_INIT;
+        char expect[512];
+
+        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), -errnum));
+        cr_assert(eq(ptr, a, NULL));
+        cr_assert(eq(int, err.kind, kind));
+        cr_assert(eq(int, err.sys_errno, errnum));
+        snprintf(expect, sizeof(expect), "open audit log '%s': %s", path, reason);
+        cr_assert(eq(str, err.message, expect));
 }
 
 Test(audit, open_file_errors_name_the_path) {
         char path[256];
         mc_audit *a = NULL;
         mc_error err = MC_ERROR_INIT;
-        char expect[512];
 
         /* A real missing directory. */
         snprintf(path, sizeof(path), "/tmp/memcap-test-audit-%d-nodir/x.log", (int) getpid());
-        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), -ENOENT));
-        cr_assert(eq(ptr, a, NULL));
-        cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
-        cr_assert(eq(int, err.sys_errno, ENOENT));
-        snprintf(expect, sizeof(expect), "open audit log '%s': No such file or directory", path);
-        cr_assert(eq(str, err.message, expect));
+        open_file_fails(path, ENOENT, MC_ERR_NOT_FOUND, "No such file or directory");
 
         /* Forced failures through the seam. */
         log_path(path, sizeof(path));
         mc_sys.open = failing_open;
-        open_errno = EACCES;
-        cr_assert(eq(int, mc_audit_open_file(path, 0, &a, &err), -EACCES));
-        cr_assert(eq(ptr, a, NULL));
-        cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
-        cr_assert(eq(int, err.sys_errno, EACCES));
-        snprintf(expect, sizeof(expect), "open audit log '%s': Permission denied", path);
-        cr_assert(eq(str, err.message, expect));
+        failing_errno = EACCES;
+        open_file_fails(path, EACCES, MC_ERR_PERMISSION_DENIED, "Permission denied");
 
-        open_errno = ENOENT;
+        failing_errno = ENOENT;
         cr_assert(eq(int, mc_audit_open_file(path, MC_AUDIT_FSYNC, &a, &err), -ENOENT));
         cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND));
         cr_assert(not(eq(ptr, strstr(err.message, path), NULL)));

@@ -10,13 +10,11 @@
 /* ---- basics ------------------------------------------------------------------------------- */
 
 Test(channel, send_and_recv_in_order) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         char buf[64];
 
-        create_anon(ctx, 4096, 64, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 4096, 64, 0, &cons, &prod);
         send_ok(&prod, "hello", 5);
         send_ok(&prod, "world!", 6);
         recv_ok(&cons, 0, "hello", 5);
@@ -24,19 +22,15 @@ Test(channel, send_and_recv_in_order) {
         cr_assert(eq(int, memcmp(buf, "world!", 6), 0));
         cr_assert(eq(int, mc_channel_try_recv(&cons, buf, sizeof(buf), &err), -EAGAIN));
         cr_assert(eq(int, err.kind, MC_ERR_TIMED_OUT));
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 Test(channel, zero_length_and_max_size_messages) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         uint8_t big[1001], out[1001];
 
-        create_anon(ctx, 4096, 1000, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 4096, 1000, 0, &cons, &prod);
         for (size_t i = 0; i < sizeof(big); i++)
                 big[i] = (uint8_t) (i * 7);
         send_ok(&prod, NULL, 0);
@@ -45,39 +39,31 @@ Test(channel, zero_length_and_max_size_messages) {
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
         cr_assert(eq(int, mc_channel_recv(&cons, out, sizeof(out), 0, &err), 0), "%s", err.message);
         recv_ok(&cons, 0, big, 1000);
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 Test(channel, small_buffer_leaves_the_message) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         char buf[16];
 
-        create_anon(ctx, 4096, 64, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 4096, 64, 0, &cons, &prod);
         send_ok(&prod, "0123456789", 10);
         cr_assert(eq(int, mc_channel_recv(&cons, buf, 4, 0, &err), -EMSGSIZE));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
         cr_assert(not(eq(ptr, strstr(err.message, "10 bytes"), NULL)), "%s", err.message);
         cr_assert(eq(int, mc_channel_recv(&cons, buf, sizeof(buf), 0, &err), 10));
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 Test(channel, reserve_commit_peek_release) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         const void *data;
         size_t len;
         void *p;
 
-        create_anon(ctx, 4096, 100, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 4096, 100, 0, &cons, &prod);
         cr_assert(eq(int, mc_channel_reserve(&prod, 100, &p, 0, &err), 0), "%s", err.message);
         cr_assert(eq(sz, (uintptr_t) p % 8, 0));
         /* Nothing is visible before the commit. */
@@ -106,20 +92,16 @@ Test(channel, reserve_commit_peek_release) {
         cr_assert(eq(sz, len, 4));
         cr_assert(eq(int, memcmp(data, "next", 4), 0));
         cr_assert(eq(int, mc_channel_release(&cons, &err), 0));
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 /* Many messages of varied sizes through a ring they wrap around again and again. */
 void wrap_around(size_t capacity, size_t max_message, unsigned flags) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         uint8_t buf[1024], out[1024];
 
-        create_anon(ctx, capacity, max_message, flags, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, capacity, max_message, flags, &cons, &prod);
         for (uint64_t seq = 0, got = 0; got < 20000;) {
                 size_t len = msg_fill(buf, 0, seq, 0, max_message);
                 int r = mc_channel_try_send(&prod, buf, len, &err);
@@ -137,9 +119,7 @@ void wrap_around(size_t capacity, size_t max_message, unsigned flags) {
                                   "message %" PRIu64 " differs", got);
                 }
         }
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 Test(channel, wrap_around_tiny_ring) {
@@ -156,14 +136,12 @@ Test(channel, wrap_around_multi_producer) {
 }
 
 Test(channel, max_message_exactly_half_the_ring) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         uint8_t buf[120] = {1}, out[120];
 
         /* 8 + 120 = 128 = half of 256: the largest a 256-byte ring takes. */
-        create_anon(ctx, 256, 120, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 256, 120, 0, &cons, &prod);
         for (int i = 0; i < 100; i++) {
                 buf[0] = (uint8_t) i;
                 send_ok(&prod, buf, 120 - (size_t) (i % 3) * 8);
@@ -172,13 +150,10 @@ Test(channel, max_message_exactly_half_the_ring) {
                           "%s", err.message);
                 cr_assert(eq(u8, out[0], (uint8_t) i));
         }
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 Test(channel, multi_producer_short_commits_and_cancels_keep_order) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, a, b;
         void *pa, *pb;
@@ -211,38 +186,31 @@ Test(channel, multi_producer_short_commits_and_cancels_keep_order) {
         close_ok(&a);
         close_ok(&b);
         close_ok(&cons);
-        mc_ctx_free(ctx);
 }
 
 /* ---- waiting ------------------------------------------------------------------------------ */
 
 Test(channel, recv_times_out) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         int64_t t0 = mc__now_ns(CLOCK_MONOTONIC);
 
-        create_anon(ctx, 4096, 64, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 4096, 64, 0, &cons, &prod);
         cr_assert(eq(int, mc_channel_recv(&cons, &(char[64]){0}, 64, 30 * 1000000, &err),
                      -ETIMEDOUT));
         cr_assert(eq(int, err.kind, MC_ERR_TIMED_OUT));
         cr_assert(ge(i64, mc__now_ns(CLOCK_MONOTONIC) - t0, 30 * 1000000), "not before it");
         cr_assert(eq(int, mc_channel_recv(&cons, &(char[64]){0}, 64, -5, &err), -EINVAL));
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 Test(channel, send_times_out_when_full) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         char buf[24] = "x";
         int n = 0;
 
-        create_anon(ctx, 64, 24, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 64, 24, 0, &cons, &prod);
         while (mc_channel_try_send(&prod, buf, 24, &err) == 0)
                 n++;
         cr_assert(eq(int, n, 2), "two 32-byte records fill 64 bytes");
@@ -250,9 +218,7 @@ Test(channel, send_times_out_when_full) {
         cr_assert(eq(int, mc_channel_send(&prod, buf, 24, 20 * 1000000, &err), -ETIMEDOUT));
         cr_assert(eq(int, mc_channel_recv(&cons, buf, sizeof(buf), 0, &err), 24));
         cr_assert(eq(int, mc_channel_send(&prod, buf, 24, 0, &err), 0), "room again");
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 /* A producer thread: @count checkable messages, blocking sends. */
@@ -273,7 +239,6 @@ void *produce(void *arg) {
 }
 
 Test(channel, blocked_sides_are_woken) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         pump p = {.ch = &prod, .count = 200000, .min = 0, .max = 40};
@@ -282,8 +247,7 @@ Test(channel, blocked_sides_are_woken) {
         mc_channel_counts s;
 
         /* A tiny ring: both sides block and wake each other over and over. */
-        create_anon(ctx, 128, 40, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 128, 40, 0, &cons, &prod);
         cr_assert(eq(int, mc_channel_set_spin(&cons, 0, &err), 0), "sleep at once");
         cr_assert(eq(int, mc_channel_set_spin(&prod, 0, &err), 0));
         cr_assert(eq(int, pthread_create(&t, NULL, produce, &p), 0));
@@ -299,14 +263,11 @@ Test(channel, blocked_sides_are_woken) {
         cr_assert(eq(u64, s.sent, p.count));
         cr_assert(eq(u64, s.received, p.count));
         cr_assert(eq(u64, s.depth_bytes, 0));
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 /* The consumer in another process, the producer in this one; @n checkable messages. */
 Test(channel, two_processes_two_million_messages) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         const uint64_t n = 2000000;
         mc_channel prod, cons;
@@ -316,11 +277,8 @@ Test(channel, two_processes_two_million_messages) {
         pid = fork();
         if (pid == 0) {
                 uint8_t out[64];
-                mc_channel_fds fds;
 
-                CHILD_CHECK(mc_channel_get_fds(&prod, &fds, NULL) == 0, 10);
-                CHILD_CHECK(mc_channel_open_fd(ctx, &fds, MC_CHANNEL_CONSUMER, &cons, NULL) == 0,
-                            11);
+                child_open_end(ctx, &prod, MC_CHANNEL_CONSUMER, &cons);
                 CHILD_CHECK(mc_channel_close(&prod, NULL) == 0, 12); /* the inherited copy */
                 for (uint64_t seq = 0; seq < n; seq++) {
                         int r = mc_channel_recv(&cons, out, sizeof(out), 30 * INT64_C(1000000000),
@@ -345,7 +303,6 @@ Test(channel, two_processes_two_million_messages) {
         close_ok(&prod);
         child_ok(pid, 100);
         (void) err;
-        mc_ctx_free(ctx);
 }
 
 /* ---- many producers ----------------------------------------------------------------------- */
@@ -372,7 +329,6 @@ void consume_all(mc_channel *cons, uint32_t producers, uint64_t per, size_t min,
 
 Test(channel, many_producer_threads) {
         enum { P = 8 };
-        mc_ctx *ctx = ctx_new();
         mc_channel cons, prod[P];
         pump pumps[P];
         pthread_t t[P];
@@ -394,13 +350,11 @@ Test(channel, many_producer_threads) {
                 close_ok(&prod[i]);
         }
         close_ok(&cons);
-        mc_ctx_free(ctx);
 }
 
 Test(channel, many_producer_processes_named) {
         enum { P = 4 };
         const uint64_t per = 250000;
-        mc_ctx *ctx = ctx_new();
         const char *name = name_new("mp");
         mc_channel_options o = opts_of(1024, 100, MC_CHANNEL_MULTI_PRODUCER);
         mc_error err = MC_ERROR_INIT;
@@ -448,11 +402,9 @@ Test(channel, many_producer_processes_named) {
         cr_assert(eq(u32, s.producers, 0));
         cr_assert(eq(u64, s.abandoned, 0));
         close_ok(&cons);
-        mc_ctx_free(ctx);
 }
 
 Test(channel, producer_slots_are_limited) {
-        mc_ctx *ctx = ctx_new();
         mc_channel_options o = opts_of(1024, 64, MC_CHANNEL_MULTI_PRODUCER);
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, a, b, c;
@@ -478,11 +430,9 @@ Test(channel, producer_slots_are_limited) {
         close_ok(&b);
         close_ok(&c);
         close_ok(&cons);
-        mc_ctx_free(ctx);
 }
 
 Test(channel, single_producer_refuses_a_second) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, a, b;
         mc_channel_fds fds;
@@ -495,5 +445,4 @@ Test(channel, single_producer_refuses_a_second) {
                   err.message);
         close_ok(&a);
         close_ok(&cons);
-        mc_ctx_free(ctx);
 }

@@ -9,7 +9,6 @@
 /* ---- peers that go away ------------------------------------------------------------------- */
 
 Test(channel, closed_producer_is_peer_gone_after_its_messages) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         char buf[8];
@@ -28,9 +27,7 @@ Test(channel, closed_producer_is_peer_gone_after_its_messages) {
         /* A new producer makes the channel live again. */
         open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
         cr_assert(eq(int, mc_channel_try_recv(&cons, buf, 8, &err), -EAGAIN));
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 /* A waiting consumer whose producer closes is woken at once, not after a peer check. */
@@ -41,24 +38,20 @@ void *close_later(void *arg) {
 }
 
 Test(channel, waiting_consumer_sees_close) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         pthread_t t;
 
-        create_anon(ctx, 1024, 8, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 1024, 8, 0, &cons, &prod);
         cr_assert(eq(int, pthread_create(&t, NULL, close_later, &prod), 0));
         cr_assert(eq(int, mc_channel_recv(&cons, &(char[8]){0}, 8, MC_WAIT_FOREVER, &err),
                      -EOWNERDEAD),
                   "%s", err.message);
         cr_assert(eq(int, pthread_join(t, NULL), 0));
         close_ok(&cons);
-        mc_ctx_free(ctx);
 }
 
 Test(channel, closed_consumer_is_peer_gone_for_a_full_producer) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         int sent = 0;
@@ -72,7 +65,6 @@ Test(channel, closed_consumer_is_peer_gone_for_a_full_producer) {
         cr_assert(eq(int, sent, 128 / 16));
         cr_assert(eq(int, err.kind, MC_ERR_PEER_GONE), "%s", err.message);
         close_ok(&prod);
-        mc_ctx_free(ctx);
 }
 
 /*
@@ -80,7 +72,6 @@ Test(channel, closed_consumer_is_peer_gone_for_a_full_producer) {
  * never the half-written message, and PeerGone within a bounded time.
  */
 Test(channel, producer_killed_between_reserve_and_commit) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         char buf[64];
@@ -92,18 +83,13 @@ Test(channel, producer_killed_between_reserve_and_commit) {
         cr_assert(eq(int, pipe2(sync, O_CLOEXEC), 0));
         pid = fork();
         if (pid == 0) {
-                mc_channel_fds fds;
                 void *p;
 
-                CHILD_CHECK(mc_channel_get_fds(&cons, &fds, NULL) == 0, 10);
-                CHILD_CHECK(mc_channel_open_fd(ctx, &fds, MC_CHANNEL_PRODUCER, &prod, NULL) == 0,
-                            11);
+                child_open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
                 CHILD_CHECK(mc_channel_send(&prod, "committed", 9, 0, NULL) == 0, 12);
                 CHILD_CHECK(mc_channel_reserve(&prod, 64, &p, 0, NULL) == 0, 13);
                 memcpy(p, "half-wri", 8);
-                CHILD_CHECK(write(sync[1], "r", 1) == 1, 14);
-                pause();
-                _exit(15);
+                child_ready_pause(sync[1], 14);
         }
         cr_assert(gt(int, pid, 0));
         await_byte(sync[0], 30);
@@ -129,7 +115,6 @@ Test(channel, producer_killed_between_reserve_and_commit) {
         close(sync[0]);
         close(sync[1]);
         close_ok(&cons);
-        mc_ctx_free(ctx);
 }
 
 /*
@@ -137,7 +122,6 @@ Test(channel, producer_killed_between_reserve_and_commit) {
  * consumer skips its room (abandoned) and the other producer's messages still come, in order.
  */
 Test(channel, killed_producer_leaves_others_running) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         mc_channel_counts s;
@@ -145,24 +129,15 @@ Test(channel, killed_producer_leaves_others_running) {
         int sync[2];
         pid_t pid;
 
-        create_anon(ctx, 1024, 64, MC_CHANNEL_MULTI_PRODUCER, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 1024, 64, MC_CHANNEL_MULTI_PRODUCER, &cons, &prod);
         send_ok(&prod, "before", 6);
         cr_assert(eq(int, pipe2(sync, O_CLOEXEC), 0));
         pid = fork();
         if (pid == 0) {
-                mc_channel_fds fds;
                 mc_channel mine;
-                void *p;
 
-                CHILD_CHECK(mc_channel_get_fds(&cons, &fds, NULL) == 0, 10);
-                CHILD_CHECK(mc_channel_open_fd(ctx, &fds, MC_CHANNEL_PRODUCER, &mine, NULL) == 0,
-                            11);
-                CHILD_CHECK(mc_channel_reserve(&mine, 40, &p, 0, NULL) == 0, 12);
-                memset(p, 'X', 40);
-                CHILD_CHECK(write(sync[1], "r", 1) == 1, 13);
-                pause();
-                _exit(14);
+                memset(child_reservation(ctx, &cons, &mine, 40), 'X', 40);
+                child_ready_pause(sync[1], 13);
         }
         cr_assert(gt(int, pid, 0));
         await_byte(sync[0], 30);
@@ -178,9 +153,7 @@ Test(channel, killed_producer_leaves_others_running) {
         cr_assert(eq(int, mc_channel_recv(&cons, buf, sizeof(buf), 0, &err), 5));
         close(sync[0]);
         close(sync[1]);
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 /*
@@ -188,7 +161,6 @@ Test(channel, killed_producer_leaves_others_running) {
  * looks: the dead one's record carries the old generation and is skipped, the new one's read.
  */
 Test(channel, reservation_of_a_replaced_producer_is_skipped) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         mc_channel_counts s;
@@ -199,14 +171,9 @@ Test(channel, reservation_of_a_replaced_producer_is_skipped) {
         cr_assert(eq(int, mc_channel_create(ctx, NULL, &o, MC_CHANNEL_CONSUMER, &cons, &err), 0));
         pid = fork();
         if (pid == 0) {
-                mc_channel_fds fds;
                 mc_channel mine;
-                void *p;
 
-                CHILD_CHECK(mc_channel_get_fds(&cons, &fds, NULL) == 0, 10);
-                CHILD_CHECK(mc_channel_open_fd(ctx, &fds, MC_CHANNEL_PRODUCER, &mine, NULL) == 0,
-                            11);
-                CHILD_CHECK(mc_channel_reserve(&mine, 40, &p, 0, NULL) == 0, 12);
+                (void) child_reservation(ctx, &cons, &mine, 40);
                 _exit(0); /* dies with it */
         }
         child_ok(pid, 30);
@@ -217,14 +184,11 @@ Test(channel, reservation_of_a_replaced_producer_is_skipped) {
         cr_assert(eq(int, mc_channel_stats(&cons, &s, &err), 0));
         cr_assert(eq(u64, s.abandoned, 1));
         cr_assert(eq(u64, s.peers_gone, 1));
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 /* A peer table entry naming a process that is not the one that attached is not believed. */
 Test(channel, forged_peer_entry_is_not_trusted) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons;
 
@@ -240,26 +204,19 @@ Test(channel, forged_peer_entry_is_not_trusted) {
                      -EOWNERDEAD),
                   "%s", err.message);
         close_ok(&cons);
-        mc_ctx_free(ctx);
 }
 
 /* A producer that died holding the reserve lock does not wedge the others. */
 Test(channel, lock_of_a_dead_producer_is_taken_over) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod, victim;
         uint32_t word;
         pid_t pid;
 
-        create_anon(ctx, 1024, 64, MC_CHANNEL_MULTI_PRODUCER, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 1024, 64, MC_CHANNEL_MULTI_PRODUCER, &cons, &prod);
         pid = fork();
         if (pid == 0) {
-                mc_channel_fds fds;
-
-                CHILD_CHECK(mc_channel_get_fds(&cons, &fds, NULL) == 0, 10);
-                CHILD_CHECK(mc_channel_open_fd(ctx, &fds, MC_CHANNEL_PRODUCER, &victim, NULL) == 0,
-                            11);
+                child_open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &victim);
                 /* Take the lock as mc__chan_lock() does, and die with it. */
                 word = (uint32_t) (victim.impl->slot + 1) | victim.impl->gen << 8;
                 atomic_store(&region_of(&victim)->lock, word);
@@ -270,13 +227,10 @@ Test(channel, lock_of_a_dead_producer_is_taken_over) {
         cr_assert(eq(int, mc_channel_send(&prod, "through", 7, 30 * INT64_C(1000000000), &err), 0),
                   "%s", err.message);
         cr_assert(eq(int, mc_channel_recv(&cons, &(char[64]){0}, 64, 0, &err), 7));
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 Test(channel, killed_consumer_is_peer_gone_and_its_slot_reusable) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         int sync[2];
@@ -286,17 +240,12 @@ Test(channel, killed_consumer_is_peer_gone_and_its_slot_reusable) {
         cr_assert(eq(int, pipe2(sync, O_CLOEXEC), 0));
         pid = fork();
         if (pid == 0) {
-                mc_channel_fds fds;
                 const void *d;
                 size_t n;
 
-                CHILD_CHECK(mc_channel_get_fds(&prod, &fds, NULL) == 0, 10);
-                CHILD_CHECK(mc_channel_open_fd(ctx, &fds, MC_CHANNEL_CONSUMER, &cons, NULL) == 0,
-                            11);
+                child_open_end(ctx, &prod, MC_CHANNEL_CONSUMER, &cons);
                 CHILD_CHECK(mc_channel_peek(&cons, &d, &n, MC_WAIT_FOREVER, NULL) == 0, 12);
-                CHILD_CHECK(write(sync[1], "p", 1) == 1, 13);
-                pause();
-                _exit(14);
+                child_ready_pause(sync[1], 13);
         }
         cr_assert(gt(int, pid, 0));
         send_ok(&prod, "peeked", 6);
@@ -313,16 +262,13 @@ Test(channel, killed_consumer_is_peer_gone_and_its_slot_reusable) {
         close(sync[1]);
         close_ok(&cons);
         close_ok(&prod);
-        mc_ctx_free(ctx);
 }
 
 Test(channel, handle_inherited_through_fork_is_refused) {
-        mc_ctx *ctx = ctx_new();
         mc_channel cons, prod;
         pid_t pid;
 
-        create_anon(ctx, 1024, 64, 0, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 1024, 64, 0, &cons, &prod);
         pid = fork();
         if (pid == 0) {
                 mc_error e = MC_ERROR_INIT;
@@ -338,15 +284,12 @@ Test(channel, handle_inherited_through_fork_is_refused) {
         child_ok(pid, 30);
         send_ok(&prod, "parent", 6);
         cr_assert(eq(int, mc_channel_try_recv(&cons, &(char[8]){0}, 8, NULL), 6));
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 /* ---- event loops -------------------------------------------------------------------------- */
 
 Test(channel, eventfd_wakes_an_event_loop) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel cons, prod;
         pump p = {.ch = &prod, .count = 20000, .min = 0, .max = 32};
@@ -354,8 +297,7 @@ Test(channel, eventfd_wakes_an_event_loop) {
         pthread_t t;
         int fd;
 
-        create_anon(ctx, 256, 32, MC_CHANNEL_EVENTFD, MC_CHANNEL_CONSUMER, &cons);
-        open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
+        pair_open(ctx, 256, 32, MC_CHANNEL_EVENTFD, &cons, &prod);
         cr_assert(eq(int, mc_channel_fd(&cons, &fd, &err), 0), "%s", err.message);
         cr_assert(eq(int, pthread_create(&t, NULL, produce, &p), 0));
         while (seq < p.count) {
@@ -372,13 +314,10 @@ Test(channel, eventfd_wakes_an_event_loop) {
         }
         cr_assert(eq(int, pthread_join(t, NULL), 0));
         cr_assert(eq(int, p.result, 0), "%s", p.err.message);
-        close_ok(&prod);
-        close_ok(&cons);
-        mc_ctx_free(ctx);
+        pair_close(&cons, &prod);
 }
 
 Test(channel, eventfd_needs_an_anonymous_eventfd_channel) {
-        mc_ctx *ctx = ctx_new();
         mc_error err = MC_ERROR_INIT;
         mc_channel_options o = opts_of(1024, 64, MC_CHANNEL_EVENTFD);
         mc_channel cons, prod, obs;
@@ -398,8 +337,7 @@ Test(channel, eventfd_needs_an_anonymous_eventfd_channel) {
         open_end(ctx, &cons, MC_CHANNEL_PRODUCER, &prod);
         cr_assert(eq(int, mc_channel_fd(&prod, &fd, &err), -EOPNOTSUPP), "producers share it");
         cr_assert(eq(int, mc_channel_fd(&cons, &fd, &err), 0), "%s", err.message);
-        close_ok(&prod);
-        close_ok(&cons);
+        pair_close(&cons, &prod);
 
         create_anon(ctx, 1024, 64, MC_CHANNEL_EVENTFD, MC_CHANNEL_NONE, &obs);
         cr_assert(eq(int, mc_channel_fd(&obs, &fd, &err), -EINVAL), "neither end");
@@ -431,5 +369,4 @@ Test(channel, eventfd_needs_an_anonymous_eventfd_channel) {
                 eq(int, mc_channel_open_fd(ctx, &fds, MC_CHANNEL_PRODUCER, &prod, &err), -EINVAL));
         close(efd);
         close_ok(&obs);
-        mc_ctx_free(ctx);
 }

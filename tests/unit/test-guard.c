@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "failing.h"
 #include "mapping.h"
 
 static mc_ctx *ctx;
@@ -367,14 +368,6 @@ Test(guard, sent_sigbus_stays_ignored_when_the_program_ignored_it) {
         mc_unmap(ctx, &m, NULL);
 }
 
-static int failing_sigaction(int s, const struct sigaction *a, struct sigaction *o) {
-        (void) s;
-        (void) a;
-        (void) o;
-        errno = EINVAL;
-        return -1;
-}
-
 Test(guard, handler_install_failure_is_an_error) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m;
@@ -382,6 +375,7 @@ Test(guard, handler_install_failure_is_an_error) {
 
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, NULL), 0));
         mc_sys.sigaction = failing_sigaction;
+        failing_errno = EINVAL;
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, &err), -EINVAL));
         cr_assert(ne(ptr, strstr(err.message, "guard"), NULL), "%s", err.message);
         mc_unmap(ctx, &m, NULL);

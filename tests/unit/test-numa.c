@@ -15,6 +15,7 @@
 
 #include "common.h"
 #include "audit.h"
+#include "failing.h"
 #include "mapping.h"
 #include "spawn.h"
 
@@ -223,39 +224,14 @@ Test(numa, policy_allowed_numa_nodes) {
                   err.message);
 }
 
-static long enosys_get_mempolicy(int *mode, unsigned long *nodemask, unsigned long maxnode,
-                                 void *addr, unsigned long flags) {
-        (void) mode;
-        (void) nodemask;
-        (void) maxnode;
-        (void) addr;
-        (void) flags;
-        errno = ENOSYS;
-        return -1;
-}
-
-/* mbind(2) failing with mbind_errno (ENOSYS: a kernel without NUMA; EINVAL: a node it refuses). */
-static int mbind_errno;
-static long failing_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
-                          unsigned long maxnode, unsigned flags) {
-        (void) addr;
-        (void) len;
-        (void) mode;
-        (void) nodemask;
-        (void) maxnode;
-        (void) flags;
-        errno = mbind_errno;
-        return -1;
-}
-
 Test(numa, kernel_without_numa_is_unsupported) {
         mc_error err = MC_ERROR_INIT;
         mc_numa_info info;
         mc_mapping m;
 
         anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
-        mc_sys.get_mempolicy = enosys_get_mempolicy;
-        mbind_errno = ENOSYS;
+        mc_sys.get_mempolicy = failing_get_mempolicy;
+        failing_errno = ENOSYS;
         mc_sys.mbind = failing_mbind;
         cr_assert(eq(int, mc_numa_bind(ctx, &m, 0, MC_LENGTH_ALL, 1, MC_NUMA_BIND, &err), -ENOSYS));
         cr_assert(eq(int, err.kind, MC_ERR_UNSUPPORTED), "%s", err.message);
@@ -422,7 +398,7 @@ Test(numa, placed_at_map_time) {
 
         /* A kernel that refuses the placement leaves no mapping behind. */
         set_nodes_policy(UINT64_MAX);
-        mbind_errno = EINVAL;
+        failing_errno = EINVAL;
         mc_sys.mbind = failing_mbind;
         mc_sys.munmap = count_munmap;
         cr_assert(eq(int, mc_mmap(ctx, &req, &m, &err), -EINVAL));

@@ -31,27 +31,13 @@ Test(signal, seed_graceful_shutdown, .timeout = 30) {
         size_t i_reg = 0, i_event = 0, i_deliver = 0;
         json_t *rec;
         records r;
-        int ready[2], st;
         pid_t pid;
         char d[96];
+        int st;
 
         snprintf(audit_path, sizeof(audit_path), "/tmp/memcap-test-signal-shutdown-%d.jsonl",
                  (int) getpid());
-        pipe_new(ready);
-        pid = spawn();
-        if (pid == 0) {
-                mc_ctx *c = NULL;
-
-                alarm(15);
-                CHILD_CHECK(mc_ctx_new(&c, NULL) == 0);
-                CHILD_CHECK(ctx_audit_to_file(c, "shutdown"));
-                CHILD_CHECK(mc_signal_register_handler(c, SIGTERM, shutdown_handler, c, 0, NULL,
-                                                       NULL) == 0);
-                CHILD_CHECK(write_all(ready[1], "r", 1));
-                for (;;)
-                        pause();
-        }
-        ready_wait(ready[0]);
+        pid = spawn_handling(SIGTERM, shutdown_handler, "shutdown");
         cr_assert(eq(int, mc_signal_send(ctx, pid, SIGTERM, NULL, &err), 0), "%s", err.message);
         st = reap(pid);
         cr_assert(killed_by(st, SIGTERM), "the parent must see \"killed by SIGTERM\"; the child %s",
@@ -80,8 +66,6 @@ Test(signal, seed_graceful_shutdown, .timeout = 30) {
         cr_assert(lt(sz, i_reg, i_event));
         cr_assert(lt(sz, i_event, i_deliver));
         records_done(&r);
-        close(ready[0]);
-        close(ready[1]);
         mc_ctx_free(ctx);
 }
 
@@ -145,6 +129,21 @@ Test(signal, seed_wait_without_child_times_out, .timeout = 30) {
 
 /* ---- payloads and senders across processes ------------------------------------------------ */
 
+/*
+ * The delivery of @signo that @c collected, which must be there (else the test fails with
+ * @missing) and must say it came from @pid as @uid with @code.
+ */
+static const mc_signal_info *sent_by(collector *c, int signo, pid_t pid, uid_t uid, int code,
+                                     const char *missing) {
+        const mc_signal_info *i = find_signal(c, signo);
+
+        cr_assert(not(eq(ptr, (void *) i, NULL)), "%s", missing);
+        cr_assert(eq(int, i->source_pid, pid));
+        cr_assert(eq(u32, i->source_uid, uid));
+        cr_assert(eq(int, i->code, code));
+        return i;
+}
+
 Test(signal, payload_and_sender_across_processes, .timeout = 30) {
         const uint64_t rt_value = UINT64_C(0xfedcba9876543210),
                        pidfd_value = UINT64_C(0x0123456789abcdef);
@@ -156,12 +155,7 @@ Test(signal, payload_and_sender_across_processes, .timeout = 30) {
         pid_t parent = getpid(), pid;
 
         require_pidfd();
-        collector_init(&c, MC_SIGNAL_CONTINUE);
-        reg(ctx, SIGUSR1, collect, &c, 0, NULL);
-        reg(ctx, SIGUSR2, collect, &c, 0, NULL);
-        reg(ctx, SIGHUP, collect, &c, 0, NULL);
-        reg(ctx, rt3, collect, &c, 0, NULL);
-        reg(ctx, rt4, collect, &c, 0, NULL);
+        collect_each(ctx, &c, (const int[]){SIGUSR1, SIGUSR2, SIGHUP, rt3, rt4, 0});
 
         pid = spawn();
         if (pid == 0) {
@@ -197,46 +191,28 @@ Test(signal, payload_and_sender_across_processes, .timeout = 30) {
         sleep_us(50000);
         cr_assert(eq(sz, collected(&c), 5), "each signal exactly once");
 
-        i = find_signal(&c, SIGUSR1);
-        cr_assert(not(eq(ptr, (void *) i, NULL)));
-        cr_assert(eq(int, i->source_pid, pid));
-        cr_assert(eq(u32, i->source_uid, want_uid));
-        cr_assert(eq(int, i->code, SI_QUEUE));
+        i = sent_by(&c, SIGUSR1, pid, want_uid, SI_QUEUE, "a sigqueue(3)-sent signal must arrive");
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_USER_DATA));
         cr_assert(eq(i32, i->payload.user_data, -123456789));
         cr_assert(not(i->source_verified), "sigqueue(3) fills in its sender itself");
 
-        i = find_signal(&c, rt3);
-        cr_assert(not(eq(ptr, (void *) i, NULL)));
-        cr_assert(eq(int, i->source_pid, pid));
-        cr_assert(eq(u32, i->source_uid, want_uid));
-        cr_assert(eq(int, i->code, SI_QUEUE));
+        i = sent_by(&c, rt3, pid, want_uid, SI_QUEUE,
+                    "a sigqueue(3)-sent real-time signal must arrive");
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_REAL_TIME));
         cr_assert(eq(u64, i->payload.real_time, rt_value), "all 64 bits of the value");
         cr_assert(not(i->source_verified));
 
-        i = find_signal(&c, SIGUSR2);
-        cr_assert(not(eq(ptr, (void *) i, NULL)), "a kill(2)-sent signal must arrive");
-        cr_assert(eq(int, i->source_pid, pid));
-        cr_assert(eq(u32, i->source_uid, want_uid));
-        cr_assert(eq(int, i->code, SI_USER));
+        i = sent_by(&c, SIGUSR2, pid, want_uid, SI_USER, "a kill(2)-sent signal must arrive");
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_NONE));
         cr_assert(i->source_verified, "the kernel fills in kill(2)'s sender");
 
-        i = find_signal(&c, rt4);
-        cr_assert(not(eq(ptr, (void *) i, NULL)));
-        cr_assert(eq(int, i->source_pid, pid));
-        cr_assert(eq(u32, i->source_uid, want_uid));
-        cr_assert(eq(int, i->code, SI_QUEUE));
+        i = sent_by(&c, rt4, pid, want_uid, SI_QUEUE, "a pidfd signal with a payload must arrive");
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_REAL_TIME));
         cr_assert(eq(u64, i->payload.real_time, pidfd_value));
         cr_assert(not(i->source_verified), "a pidfd signal with a siginfo is the sender's word");
 
-        i = find_signal(&c, SIGHUP);
-        cr_assert(not(eq(ptr, (void *) i, NULL)), "a pidfd signal without payload must arrive");
-        cr_assert(eq(int, i->source_pid, pid));
-        cr_assert(eq(u32, i->source_uid, want_uid));
-        cr_assert(eq(int, i->code, SI_USER));
+        i = sent_by(&c, SIGHUP, pid, want_uid, SI_USER,
+                    "a pidfd signal without payload must arrive");
         cr_assert(eq(int, i->payload.kind, MC_PAYLOAD_NONE));
         cr_assert(i->source_verified);
         cr_assert(gt(i64, i->timestamp, 0));
@@ -542,6 +518,17 @@ Test(signal, standard_signal_storm_never_deadlocks, .timeout = 150) {
         close(ready[1]);
 }
 
+/* Waits for the @n-th delivery to @c, which must be @kid's SIGCHLD with @code and @status. */
+static const mc_signal_info *child_event(collector *c, size_t n, pid_t kid, int code, int status) {
+        const mc_signal_info *i = &c->info[n - 1];
+
+        cr_assert(eq(sz, collector_wait(c, n, 5000), n));
+        cr_assert(eq(int, i->source_pid, kid));
+        cr_assert(eq(int, i->code, code));
+        cr_assert(eq(int, i->status, status));
+        return i;
+}
+
 /*
  * SIGCHLD to a handler: who ended and how, whether memcap's thread read it straight from the
  * process queue or another thread handed it on (while memcap's thread was busy).
@@ -561,11 +548,7 @@ Test(signal, sigchld_handler_gets_child_and_status, .timeout = 20) {
         kid = spawn();
         if (kid == 0)
                 _exit(7);
-        cr_assert(eq(sz, collector_wait(&c, 1, 5000), 1));
-        cr_assert(eq(int, c.info[0].source_pid, kid));
-        cr_assert(eq(u32, c.info[0].source_uid, getuid()));
-        cr_assert(eq(int, c.info[0].code, CLD_EXITED));
-        cr_assert(eq(int, c.info[0].status, 7));
+        cr_assert(eq(u32, child_event(&c, 1, kid, CLD_EXITED, 7)->source_uid, getuid()));
         (void) reap(kid);
 
         /* memcap's thread is busy: the SIGCHLD goes through the forwarding handler. */
@@ -576,11 +559,7 @@ Test(signal, sigchld_handler_gets_child_and_status, .timeout = 20) {
         if (kid == 0)
                 _exit(9);
         cr_assert(eq(int, waitid(P_PID, (id_t) kid, &si, WEXITED | WNOWAIT), 0));
-        cr_assert(eq(sz, collector_wait(&c, 2, 5000), 2));
-        cr_assert(eq(int, c.info[1].source_pid, kid));
-        cr_assert(eq(u32, c.info[1].source_uid, getuid()));
-        cr_assert(eq(int, c.info[1].code, CLD_EXITED));
-        cr_assert(eq(int, c.info[1].status, 9));
+        cr_assert(eq(u32, child_event(&c, 2, kid, CLD_EXITED, 9)->source_uid, getuid()));
         (void) reap(kid);
 
         kid = spawn();
@@ -589,10 +568,7 @@ Test(signal, sigchld_handler_gets_child_and_status, .timeout = 20) {
                         pause();
         }
         cr_assert(eq(int, kill(kid, SIGKILL), 0));
-        cr_assert(eq(sz, collector_wait(&c, 3, 5000), 3));
-        cr_assert(eq(int, c.info[2].source_pid, kid));
-        cr_assert(eq(int, c.info[2].code, CLD_KILLED));
-        cr_assert(eq(int, c.info[2].status, SIGKILL));
+        child_event(&c, 3, kid, CLD_KILLED, SIGKILL);
         (void) reap(kid);
         unreg(ctx, SIGCHLD);
         unreg(ctx, SIGRTMIN + 5);

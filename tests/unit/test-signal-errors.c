@@ -8,6 +8,7 @@
  * runs in a forked child, which has one thread (see signal-suite.h).
  */
 
+#include "failing.h"
 #include "signal-suite.h"
 
 /* ---- raise and termination ------------------------------------------------------------------- */
@@ -176,24 +177,10 @@ static mc_signal_action terminate_handler(const mc_signal_info *info, void *user
 
 /* Terminate ends the process as the signal would, or with 128+signal when it would not. */
 static void terminate_case(int signo, bool by_signal) {
-        int ready[2], st;
+        pid_t pid = spawn_handling(signo, terminate_handler, NULL);
         char d[96];
-        pid_t pid;
+        int st;
 
-        pipe_new(ready);
-        pid = spawn();
-        if (pid == 0) {
-                mc_ctx *c = NULL;
-
-                alarm(20);
-                CHILD_CHECK(mc_ctx_new(&c, NULL) == 0);
-                CHILD_CHECK(mc_signal_register_handler(c, signo, terminate_handler, NULL, 0, NULL,
-                                                       NULL) == 0);
-                CHILD_CHECK(write_all(ready[1], "r", 1));
-                for (;;)
-                        pause();
-        }
-        ready_wait(ready[0]);
         cr_assert(eq(int, kill(pid, signo), 0));
         st = reap(pid);
         if (by_signal)
@@ -202,8 +189,6 @@ static void terminate_case(int signo, bool by_signal) {
         else
                 cr_assert(exited_with(st, 128 + signo), "signal %d: child %s", signo,
                           describe(st, d, sizeof(d)));
-        close(ready[0]);
-        close(ready[1]);
 }
 
 Test(signal, terminate_ends_the_process_like_the_signal, .timeout = 60) {
@@ -265,13 +250,11 @@ Test(signal, send_to_a_process_that_does_not_exist_is_not_found, .timeout = 10) 
 
 /* The kernel refuses: another uid. */
 Test(signal, send_without_permission_is_permission_denied, .timeout = 30) {
-        int ready[2];
         pid_t target, pid;
 
-        pipe_new(ready);
         if (geteuid() == 0) {
                 /* Root's own child as the target, sent to by an unprivileged grandchild. */
-                target = spawn_target((uid_t) -1, ready);
+                target = spawn_target((uid_t) -1);
         } else {
                 target = 1;
         }
@@ -304,8 +287,6 @@ Test(signal, send_without_permission_is_permission_denied, .timeout = 30) {
         assert_child_ok(pid);
         if (target != 1)
                 stop_target(target);
-        close(ready[0]);
-        close(ready[1]);
 }
 
 Test(signal, send_argument_errors, .timeout = 30) {
@@ -313,11 +294,10 @@ Test(signal, send_argument_errors, .timeout = 30) {
         mc_signal_payload p = user_data(3);
         mc_error err = MC_ERROR_INIT;
         mc_ctx *ctx = ctx_new();
-        int fd, ready[2];
+        int fd;
         pid_t kid, pid;
 
-        pipe_new(ready);
-        kid = spawn_target((uid_t) -1, ready);
+        kid = spawn_target((uid_t) -1);
         cr_assert(eq(int, mc_signal_send(ctx, kid, SIGUSR1, &bad, &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT), "%s", err.message);
         cr_assert(eq(int, mc_signal_send(ctx, kid, 65, &p, &err), -EINVAL));
@@ -363,62 +343,10 @@ Test(signal, send_argument_errors, .timeout = 30) {
                 _exit(0);
         }
         assert_child_ok(pid);
-        close(ready[0]);
-        close(ready[1]);
         mc_ctx_free(ctx);
 }
 
 /* ---- forced system-call failures ------------------------------------------------------------- */
-
-static int fail_errno = EPERM;
-
-static int failing_kill(pid_t pid, int signo) {
-        (void) pid;
-        (void) signo;
-        errno = fail_errno;
-        return -1;
-}
-
-static int failing_sigqueue(pid_t pid, int signo, const union sigval v) {
-        (void) pid;
-        (void) signo;
-        (void) v;
-        errno = fail_errno;
-        return -1;
-}
-
-static int failing_pidfd_send(int pidfd, int signo, siginfo_t *info, unsigned flags) {
-        (void) pidfd;
-        (void) signo;
-        (void) info;
-        (void) flags;
-        errno = fail_errno;
-        return -1;
-}
-
-static int failing_tgkill(pid_t tgid, pid_t tid, int signo) {
-        (void) tgid;
-        (void) tid;
-        (void) signo;
-        errno = fail_errno;
-        return -1;
-}
-
-static int failing_sigmask(int how, const sigset_t *set, sigset_t *old) {
-        (void) how;
-        (void) set;
-        (void) old;
-        errno = fail_errno;
-        return -1;
-}
-
-static int failing_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts) {
-        (void) set;
-        (void) info;
-        (void) ts;
-        errno = fail_errno;
-        return -1;
-}
 
 static atomic_int eintr_left;
 
@@ -433,29 +361,6 @@ static int interrupted_sigtimedwait(const sigset_t *set, siginfo_t *info,
         return sigtimedwait(set, info, ts);
 }
 
-static int failing_signalfd(int fd, const sigset_t *mask, int flags) {
-        (void) fd;
-        (void) mask;
-        (void) flags;
-        errno = fail_errno;
-        return -1;
-}
-
-static int failing_eventfd(unsigned initval, int flags) {
-        (void) initval;
-        (void) flags;
-        errno = fail_errno;
-        return -1;
-}
-
-static int failing_sigaction(int signo, const struct sigaction *act, struct sigaction *old) {
-        (void) signo;
-        (void) act;
-        (void) old;
-        errno = fail_errno;
-        return -1;
-}
-
 Test(signal, inject_send_failures) {
         mc_signal_payload p = user_data(9);
         mc_error err = MC_ERROR_INIT;
@@ -466,19 +371,19 @@ Test(signal, inject_send_failures) {
         cr_assert(ctx_audit_to_file(ctx, "inject-send"));
         set_disposition(SIGUSR1, SIG_IGN);
         mc_sys.kill = failing_kill;
-        fail_errno = EPERM;
+        failing_errno = EPERM;
         cr_assert(eq(int, mc_signal_send(ctx, getpid(), SIGUSR1, NULL, &err), -EPERM));
         cr_assert(eq(int, err.kind, MC_ERR_PERMISSION_DENIED));
         cr_assert(eq(int, err.sys_errno, EPERM));
 
         mc_sys.sigqueue = failing_sigqueue;
-        fail_errno = EAGAIN;
+        failing_errno = EAGAIN;
         cr_assert(eq(int, mc_signal_send(ctx, getpid(), SIGUSR1, &p, &err), -EAGAIN));
         cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
         cr_assert(not(eq(ptr, strstr(err.message, "queue"), NULL)), "%s", err.message);
 
         mc_sys.tgkill = failing_tgkill;
-        fail_errno = EINVAL;
+        failing_errno = EINVAL;
         cr_assert(eq(int, mc_signal_raise(ctx, SIGUSR1, &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
 
@@ -502,7 +407,7 @@ Test(signal, inject_pidfd_send_failure) {
         require_pidfd();
         set_disposition(SIGUSR1, SIG_IGN);
         mc_sys.pidfd_send_signal = failing_pidfd_send;
-        fail_errno = ENOSYS;
+        failing_errno = ENOSYS;
         pfd = sig_pidfd_open(getpid());
         cr_assert(ge(int, pfd, 0));
         cr_assert(eq(int, mc_signal_send_pidfd(ctx, pfd, SIGUSR1, NULL, &err), -ENOSYS));
@@ -519,7 +424,7 @@ Test(signal, inject_mask_failure_changes_nothing) {
         uint64_t orig = current_mask();
 
         mc_sys.thread_sigmask = failing_sigmask;
-        fail_errno = EINVAL;
+        failing_errno = EINVAL;
         cr_assert(eq(int, mc_signal_mask(ctx, &set, &prev, &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_ARGUMENT));
         cr_assert(eq(u64, prev.bits, 7));
@@ -551,7 +456,7 @@ Test(signal, inject_sigtimedwait_interrupted_and_failing, .timeout = 10) {
         cr_assert(le(int, atomic_load(&eintr_left), 0), "it was interrupted");
 
         mc_sys.sigtimedwait = failing_sigtimedwait;
-        fail_errno = EFAULT;
+        failing_errno = EFAULT;
         cr_assert(eq(int, mc_signal_wait(ctx, &set, MC_WAIT_FOREVER, &info, &err), -EFAULT));
         cr_assert(eq(int, err.sys_errno, EFAULT));
         cr_assert(eq(u64, current_mask(), orig), "the mask is restored after a failed wait");
@@ -608,7 +513,7 @@ Test(signal, inject_signalfd_failure_on_first_registration, .timeout = 10) {
 
         collector_init(&c, MC_SIGNAL_CONTINUE);
         mc_sys.signalfd = failing_signalfd;
-        fail_errno = EMFILE;
+        failing_errno = EMFILE;
         assert_register_fails(ctx, SIGUSR1, &c, EMFILE, MC_ERR_OUT_OF_MEMORY, before);
         reg(ctx, SIGUSR1, collect, &c, 0, NULL);
         cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
@@ -628,7 +533,7 @@ Test(signal, inject_signalfd_failure_on_another_signal, .timeout = 10) {
         cr_assert(before.dispatcher);
         cr_assert(eq(u64, before.watched, bit(SIGUSR1)));
         mc_sys.signalfd = failing_signalfd;
-        fail_errno = ENOMEM;
+        failing_errno = ENOMEM;
         assert_register_fails(ctx, SIGUSR2, &c, ENOMEM, MC_ERR_OUT_OF_MEMORY, before);
         cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
         cr_assert(eq(sz, collector_wait(&c, 1, 5000), 1), "the first registration still works");
@@ -645,7 +550,7 @@ Test(signal, inject_sigaction_failure, .timeout = 10) {
         reg(ctx, SIGUSR1, collect, &c, 0, NULL);
         before = sig_state_of(SIGUSR2);
         mc_sys.sigaction = failing_sigaction;
-        fail_errno = EINVAL;
+        failing_errno = EINVAL;
         assert_register_fails(ctx, SIGUSR2, &c, EINVAL, MC_ERR_INVALID_ARGUMENT, before);
         reg(ctx, SIGUSR2, collect, &c, 0, NULL);
         cr_assert(eq(int, pthread_kill(pthread_self(), SIGUSR2), 0));
@@ -662,7 +567,7 @@ Test(signal, inject_eventfd_failures, .timeout = 10) {
         int fd = -1;
 
         mc_sys.eventfd = failing_eventfd;
-        fail_errno = EMFILE;
+        failing_errno = EMFILE;
         cr_assert(eq(int,
                      mc_signal_register_handler(ctx, SIGUSR1, noop_handler, NULL, 0, NULL, &err),
                      -EMFILE));

@@ -55,14 +55,13 @@ Test(signal, policy_allowed_signals_denies_send_and_raise) {
 Test(signal, policy_targets_self_only, .timeout = 30) {
         mc_ctx *ctx = ctx_policy("{\"allowed_signal_targets\": [\"self\"]}");
         mc_error err = MC_ERROR_INIT;
-        int ready[2], pfd;
+        int pfd;
         pid_t kid;
         records r;
 
         require_pidfd();
         cr_assert(ctx_audit_to_file(ctx, "targets-self"));
-        pipe_new(ready);
-        kid = spawn_target((uid_t) -1, ready);
+        kid = spawn_target((uid_t) -1);
         set_disposition(SIGUSR1, SIG_IGN);
         assert_denied(mc_signal_send(ctx, kid, SIGUSR1, NULL, &err), err, "allowed_signal_targets");
         pfd = sig_pidfd_open(kid);
@@ -80,19 +79,15 @@ Test(signal, policy_targets_self_only, .timeout = 30) {
         records_load(&r, audit_path);
         cr_assert(eq(sz, count_denied(&r), 2));
         records_done(&r);
-        close(ready[0]);
-        close(ready[1]);
         mc_ctx_free(ctx);
 }
 
 Test(signal, policy_targets_children, .timeout = 30) {
         mc_ctx *ctx = ctx_policy("{\"allowed_signal_targets\": [\"children\"]}");
         mc_error err = MC_ERROR_INIT;
-        int ready[2];
         pid_t kid, parent = getpid(), pid;
 
-        pipe_new(ready);
-        kid = spawn_target((uid_t) -1, ready);
+        kid = spawn_target((uid_t) -1);
         cr_assert(eq(int, mc_signal_send(ctx, kid, SIGUSR1, NULL, &err), 0), "%s", err.message);
         set_disposition(SIGUSR1, SIG_IGN);
         assert_denied(mc_signal_send(ctx, getpid(), SIGUSR1, NULL, &err), err,
@@ -109,31 +104,25 @@ Test(signal, policy_targets_children, .timeout = 30) {
         }
         assert_child_ok(pid);
         stop_target(kid);
-        close(ready[0]);
-        close(ready[1]);
         mc_ctx_free(ctx);
 }
 
 Test(signal, policy_targets_same_uid, .timeout = 30) {
         mc_ctx *ctx = ctx_policy("{\"allowed_signal_targets\": [\"same_uid\"]}");
         mc_error err = MC_ERROR_INIT;
-        int ready[2];
         pid_t same, other;
 
-        pipe_new(ready);
-        same = spawn_target((uid_t) -1, ready);
+        same = spawn_target((uid_t) -1);
         cr_assert(eq(int, mc_signal_send(ctx, same, SIGUSR1, NULL, &err), 0), "%s", err.message);
         stop_target(same);
         if (geteuid() != 0) {
                 cr_log_warn("not root: the other-uid half of policy_targets_same_uid is skipped");
         } else {
-                other = spawn_target(65534, ready);
+                other = spawn_target(65534);
                 assert_denied(mc_signal_send(ctx, other, SIGUSR1, NULL, &err), err,
                               "allowed_signal_targets");
                 stop_target(other);
         }
-        close(ready[0]);
-        close(ready[1]);
         mc_ctx_free(ctx);
 }
 
@@ -217,12 +206,11 @@ Test(signal, signal_zero_probes_where_sending_is_allowed, .timeout = 30) {
                                  "[\"self\", \"children\"]}");
         mc_signal_payload p = user_data(1);
         mc_error err = MC_ERROR_INIT;
-        int ready[2], pfd;
+        int pfd;
         pid_t kid, gone;
 
         require_pidfd();
-        pipe_new(ready);
-        kid = spawn_target((uid_t) -1, ready);
+        kid = spawn_target((uid_t) -1);
         /* No signal is allowed, yet the existence check is, for each way of sending. */
         assert_denied(mc_signal_send(ctx, kid, SIGUSR1, NULL, &err), err, "allowed_signals");
         cr_assert(eq(int, mc_signal_send(ctx, getpid(), 0, NULL, &err), 0), "%s", err.message);
@@ -242,8 +230,6 @@ Test(signal, signal_zero_probes_where_sending_is_allowed, .timeout = 30) {
         /* Raising signal 0 means nothing: still InvalidSignal. */
         cr_assert(eq(int, mc_signal_raise(ctx, 0, &err), -EINVAL));
         cr_assert(eq(int, err.kind, MC_ERR_INVALID_SIGNAL));
-        close(ready[0]);
-        close(ready[1]);
         mc_ctx_free(ctx);
 }
 

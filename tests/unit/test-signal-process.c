@@ -497,12 +497,7 @@ Test(signal, sender_is_verified_only_when_the_kernel_filled_it_in, .timeout = 30
         records r;
 
         cr_assert(ctx_audit_to_file(ctx, "sender"));
-        collector_init(&c, MC_SIGNAL_CONTINUE);
-        reg(ctx, SIGUSR1, collect, &c, 0, NULL);
-        reg(ctx, SIGUSR2, collect, &c, 0, NULL);
-        reg(ctx, rt_queue, collect, &c, 0, NULL);
-        reg(ctx, rt_thread, collect, &c, 0, NULL);
-        reg(ctx, rt_mark, collect, &c, 0, NULL);
+        collect_each(ctx, &c, (const int[]){SIGUSR1, SIGUSR2, rt_queue, rt_thread, rt_mark, 0});
         /* tgkill to this thread, which does not block it: forward() hands it on, and the flag
          * must say what the kernel said (SI_TKILL), not what forward() re-queued it as. */
         cr_assert(eq(int, pthread_kill(pthread_self(), SIGUSR1), 0));

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * System calls that fail, to force the library's error paths: point a member of mc_sys at one
+ * (mc_test_fini() puts the seam back) and set failing_errno to the errno it fails with. Each
+ * ignores its arguments, sets errno to failing_errno and returns -1, as the call it stands for
+ * would; one copy here instead of one per suite.
+ */
+
+#include <signal.h>
+#include <sys/types.h>
+
+/* The errno every failing_*() call fails with; EPERM until a test sets it. */
+extern int failing_errno;
+
+int failing_open(const char *path, int flags, mode_t mode);
+int failing_sigaction(int signo, const struct sigaction *act, struct sigaction *old);
+int failing_sigmask(int how, const sigset_t *set, sigset_t *old);
+int failing_kill(pid_t pid, int signo);
+int failing_sigqueue(pid_t pid, int signo, const union sigval v);
+int failing_pidfd_send(int pidfd, int signo, siginfo_t *info, unsigned flags);
+int failing_tgkill(pid_t tgid, pid_t tid, int signo);
+int failing_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts);
+int failing_signalfd(int fd, const sigset_t *mask, int flags);
+int failing_eventfd(unsigned initval, int flags);
+long failing_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
+                   unsigned long maxnode, unsigned flags);
+long failing_get_mempolicy(int *mode, unsigned long *nodemask, unsigned long maxnode, void *addr,
+                           unsigned long flags);
