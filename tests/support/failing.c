@@ -4,6 +4,8 @@
 #include "failing.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <sys/mman.h>
 
 /* A stand-in for a system call that fails takes the call's arguments and has no use for them. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -63,4 +65,83 @@ long failing_mbind(void *addr, unsigned long len, int mode, const unsigned long 
 long failing_get_mempolicy(int *mode, unsigned long *nodemask, unsigned long maxnode, void *addr,
                            unsigned long flags) {
         return fail();
+}
+
+void *failing_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+        fail();
+        return MAP_FAILED;
+}
+
+void *failing_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
+        fail();
+        return MAP_FAILED;
+}
+
+int failing_munmap(void *addr, size_t len) {
+        return fail();
+}
+
+int failing_mprotect(void *addr, size_t len, int prot) {
+        return fail();
+}
+
+int failing_msync(void *addr, size_t len, int flags) {
+        return fail();
+}
+
+int failing_madvise(void *addr, size_t len, int advice) {
+        return fail();
+}
+
+int failing_mlock2(const void *addr, size_t len, unsigned flags) {
+        return fail();
+}
+
+int failing_munlock(const void *addr, size_t len) {
+        return fail();
+}
+
+int failing_shm_open(const char *name, int flags, mode_t mode) {
+        return fail();
+}
+
+int failing_memfd_create(const char *name, unsigned flags) {
+        return fail();
+}
+
+int failing_fstat(int fd, struct stat *st) {
+        return fail();
+}
+
+int failing_fallocate(int fd, int mode, off_t off, off_t len) {
+        return fail();
+}
+
+int failing_ftruncate(int fd, off_t len) {
+        return fail();
+}
+
+int failing_add_seals(int fd, int seals) {
+        return fail();
+}
+
+int failing_get_seals(int fd) {
+        return fail();
+}
+
+ssize_t failing_read(int fd, void *buf, size_t len) {
+        return fail();
+}
+
+int failing_dupfd(int fd, int min) {
+        return fail();
+}
+
+ssize_t failing_readlink(const char *path, char *buf, size_t size) {
+        return fail();
+}
+
+char *failing_realpath(const char *path, char *resolved) {
+        fail();
+        return NULL;
 }

@@ -9,6 +9,7 @@
  */
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* The errno every failing_*() call fails with; EPERM until a test sets it. */
@@ -28,3 +29,23 @@ long failing_mbind(void *addr, unsigned long len, int mode, const unsigned long 
                    unsigned long maxnode, unsigned flags);
 long failing_get_mempolicy(int *mode, unsigned long *nodemask, unsigned long maxnode, void *addr,
                            unsigned long flags);
+
+void *failing_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *failing_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+int failing_munmap(void *addr, size_t len);
+int failing_mprotect(void *addr, size_t len, int prot);
+int failing_msync(void *addr, size_t len, int flags);
+int failing_madvise(void *addr, size_t len, int advice);
+int failing_mlock2(const void *addr, size_t len, unsigned flags);
+int failing_munlock(const void *addr, size_t len);
+int failing_shm_open(const char *name, int flags, mode_t mode);
+int failing_memfd_create(const char *name, unsigned flags);
+int failing_fstat(int fd, struct stat *st);
+int failing_fallocate(int fd, int mode, off_t off, off_t len);
+int failing_ftruncate(int fd, off_t len);
+int failing_add_seals(int fd, int seals);
+int failing_get_seals(int fd);
+ssize_t failing_read(int fd, void *buf, size_t len);
+int failing_dupfd(int fd, int min);
+ssize_t failing_readlink(const char *path, char *buf, size_t size);
+char *failing_realpath(const char *path, char *resolved);

@@ -10,6 +10,7 @@
  */
 
 #include "common.h"
+#include "failing.h"
 #include "proc.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -33,7 +34,6 @@ extern mc_ctx *ctx;
 
 extern char tracked[8][MC_SHARED_NAME_MAX + 2];
 extern int n_tracked;
-extern int fail_errno;
 
 void shm_fini(void);
 
@@ -92,14 +92,6 @@ ssize_t fail_fgetxattr(int fd, const char *n, void *v, size_t size);
 
 void allow_shm_pattern(const char *pattern);
 
-int fail_add_seals(int fd, int seals);
-
-int fail_get_seals(int fd);
-
-void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
-
-int eio_ftruncate(int fd, off_t len);
-
 void *open_close_loop(void *arg);
 
 void record_cb(const mc_audit_record *rec, void *userdata);
@@ -107,16 +99,6 @@ void record_cb(const mc_audit_record *rec, void *userdata);
 const char *record_of(const records *rec, const char *op, int nth);
 
 bool has_owner(const char *json, bool local, pid_t pid);
-
-int failing_shm_open(const char *name, int flags, mode_t mode);
-
-int failing_memfd_create(const char *name, unsigned flags);
-
-void *failing_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-
-int failing_fstat(int fd, struct stat *st);
-
-int failing_fallocate(int fd, int mode, off_t off, off_t len);
 
 void check_failure(mc_ctx *c, const mc_shared_request *req, bool buffer, int errnum,
                    mc_error_kind kind);

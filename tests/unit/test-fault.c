@@ -14,12 +14,12 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "failing.h"
 #include "mapping.h"
 #include "proc.h"
 
 static mc_ctx *ctx;
 static char path[128];
-static int fail_errno;
 static int last_outcome_error; /* the last audit record said "error" */
 
 static void audit_cb(const mc_audit_record *r, void *userdata) {
@@ -49,64 +49,13 @@ static void teardown(void) {
 
 TestSuite(fault, .init = setup, .fini = teardown);
 
-static void *fail_mmap(void *a, size_t l, int p, int f, int fd, off_t o) {
-        (void) a, (void) l, (void) p, (void) f, (void) fd, (void) o;
-        errno = fail_errno;
-        return MAP_FAILED;
-}
-static void *fail_mremap(void *a, size_t l, size_t n, int f, void *na) {
-        (void) a, (void) l, (void) n, (void) f, (void) na;
-        errno = fail_errno;
-        return MAP_FAILED;
-}
-static int fail_ptr2(void *a, size_t l) {
-        (void) a, (void) l;
-        errno = fail_errno;
-        return -1;
-}
-static int fail_ptr3(void *a, size_t l, int x) {
-        (void) a, (void) l, (void) x;
-        errno = fail_errno;
-        return -1;
-}
-static int fail_mlock2(const void *a, size_t l, unsigned f) {
-        (void) a, (void) l, (void) f;
-        errno = fail_errno;
-        return -1;
-}
-static int fail_munlock(const void *a, size_t l) {
-        (void) a, (void) l;
-        errno = fail_errno;
-        return -1;
-}
-static int fail_open(const char *p, int f, mode_t m) {
-        (void) p, (void) f, (void) m;
-        errno = fail_errno;
-        return -1;
-}
 static int opens;
 static int fail_second_open(const char *p, int f, mode_t m) {
         if (++opens == 2) {
-                errno = fail_errno;
+                errno = failing_errno;
                 return -1;
         }
         return open(p, f, m);
-}
-static int fail_fstat(int fd, struct stat *st) {
-        (void) fd, (void) st;
-        errno = fail_errno;
-        return -1;
-}
-static ssize_t fail_readlink(const char *p, char *b, size_t s) {
-        (void) p, (void) b, (void) s;
-        errno = fail_errno;
-        return -1;
-}
-
-static char *fail_realpath(const char *p, char *resolved) {
-        (void) p, (void) resolved;
-        errno = fail_errno;
-        return NULL;
 }
 
 static void expect(int r, int e, mc_error_kind kind, const mc_error *err, const char *needle) {
@@ -133,17 +82,17 @@ Test(fault, mmap_failures) {
         mc_mapping m = {0};
         int fds = count_fds();
 
-        mc_sys.mmap = fail_mmap;
-        fail_errno = ENOMEM;
+        mc_sys.mmap = failing_mmap;
+        failing_errno = ENOMEM;
         expect(anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY,
                &err, "mmap anonymous");
-        fail_errno = EACCES;
+        failing_errno = EACCES;
         expect(mc_map_file(ctx, path, MC_PROT_READ_WRITE, NULL, &m, &err), EACCES,
                MC_ERR_PERMISSION_DENIED, &err, path);
-        fail_errno = ENODEV;
+        failing_errno = ENODEV;
         expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), ENODEV, MC_ERR_UNSUPPORTED,
                &err, "does not support mmap");
-        fail_errno = EAGAIN;
+        failing_errno = EAGAIN;
         expect(anon_map(ctx, 8192, MC_PROT_READ_WRITE, &m, &err), EAGAIN, MC_ERR_OUT_OF_MEMORY,
                &err, "RLIMIT_MEMLOCK");
         usage_is(0, 0, 0);
@@ -156,34 +105,34 @@ Test(fault, open_fstat_and_resolve_failures) {
         mc_mapping m;
         int fds = count_fds();
 
-        mc_sys.open = fail_open;
-        fail_errno = EACCES;
+        mc_sys.open = failing_open;
+        failing_errno = EACCES;
         expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EACCES,
                MC_ERR_PERMISSION_DENIED, &err, path);
         mc__sys_reset();
 
-        mc_sys.fstat = fail_fstat;
-        fail_errno = EIO;
+        mc_sys.fstat = failing_fstat;
+        failing_errno = EIO;
         expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EIO, MC_ERR_IO, &err, "fstat");
         mc__sys_reset();
 
         /* The reopen after the decision. */
         mc_sys.open = fail_second_open;
-        fail_errno = EMFILE;
+        failing_errno = EMFILE;
         opens = 0;
         expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EMFILE, MC_ERR_OUT_OF_MEMORY,
                &err, "opening for reading");
         mc__sys_reset();
 
         /* Without /proc the path is resolved by name instead. */
-        mc_sys.readlink = fail_readlink;
-        fail_errno = ENOENT;
+        mc_sys.readlink = failing_readlink;
+        failing_errno = ENOENT;
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), 0), "%s",
                   err.message);
         mc_unmap(ctx, &m, NULL);
         /* Without /proc and without a resolvable path the policy cannot judge the file. */
-        mc_sys.realpath = fail_realpath;
-        fail_errno = EACCES;
+        mc_sys.realpath = failing_realpath;
+        failing_errno = EACCES;
         expect(mc_map_file(ctx, path, MC_PROT_READ, NULL, &m, &err), EACCES,
                MC_ERR_PERMISSION_DENIED, &err, "resolving the path");
         usage_is(0, 0, 0);
@@ -196,8 +145,8 @@ Test(fault, munmap_failure_keeps_the_mapping) {
 
         anon_map_ok(ctx, 8192, MC_PROT_READ_WRITE, &m);
         copy = m;
-        mc_sys.munmap = fail_ptr2;
-        fail_errno = EINVAL;
+        mc_sys.munmap = failing_munmap;
+        failing_errno = EINVAL;
         expect(mc_munmap(ctx, &m, &err), EINVAL, MC_ERR_INVALID_ARGUMENT, &err, "munmap");
         cr_assert(eq(ptr, m.ptr, copy.ptr), "the value is kept on failure");
         usage_is(8192, 0, 1);
@@ -211,24 +160,24 @@ Test(fault, mprotect_msync_madvise_failures) {
         mc_mapping m;
 
         anon_map_ok(ctx, 8192, MC_PROT_READ_WRITE, &m);
-        mc_sys.mprotect = fail_ptr3;
-        fail_errno = EACCES;
+        mc_sys.mprotect = failing_mprotect;
+        failing_errno = EACCES;
         expect(mc_mprotect(ctx, &m, MC_PROT_READ, &err), EACCES, MC_ERR_PERMISSION_DENIED, &err,
                "mprotect");
         cr_assert(eq(u32, m.prot, MC_PROT_READ_WRITE));
-        mc_sys.msync = fail_ptr3;
-        fail_errno = ENOMEM;
+        mc_sys.msync = failing_msync;
+        failing_errno = ENOMEM;
         expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), ENOMEM, MC_ERR_NOT_FOUND,
                &err, "no longer mapped");
         /* Last: EIO leaves the mapping faulted (msync_eio_faults_the_mapping). */
-        fail_errno = EIO;
+        failing_errno = EIO;
         expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), EIO, MC_ERR_IO, &err,
                "msync");
-        mc_sys.madvise = fail_ptr3;
-        fail_errno = EINVAL;
+        mc_sys.madvise = failing_madvise;
+        failing_errno = EINVAL;
         expect(mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_WILLNEED, &err), EINVAL,
                MC_ERR_INVALID_ARGUMENT, &err, "WILLNEED");
-        fail_errno = EAGAIN;
+        failing_errno = EAGAIN;
         expect(mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_WILLNEED, &err), EAGAIN,
                MC_ERR_OUT_OF_MEMORY, &err, "WILLNEED");
         usage_is(8192, 0, 1);
@@ -242,11 +191,11 @@ Test(fault, mremap_failures_leave_the_mapping) {
 
         anon_map_ok(ctx, 8192, MC_PROT_READ_WRITE, &m);
         before = m;
-        mc_sys.mremap = fail_mremap;
-        fail_errno = ENOMEM;
+        mc_sys.mremap = failing_mremap;
+        failing_errno = ENOMEM;
         expect(mc_remap(ctx, &m, 3 * 8192, MC_REMAP_MAYMOVE, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY,
                &err, "mremap");
-        fail_errno = EFAULT;
+        failing_errno = EFAULT;
         expect(mc_remap(ctx, &m, 3 * 8192, MC_REMAP_MAYMOVE, &err), EFAULT, MC_ERR_INVALID_ARGUMENT,
                &err, "split");
         cr_assert(eq(int, memcmp(&m, &before, sizeof(m)), 0));
@@ -260,17 +209,17 @@ Test(fault, mlock_failures) {
         mc_mapping m;
 
         anon_map_ok(ctx, 8192, MC_PROT_READ_WRITE, &m);
-        mc_sys.mlock2 = fail_mlock2;
-        fail_errno = EAGAIN;
+        mc_sys.mlock2 = failing_mlock2;
+        failing_errno = EAGAIN;
         expect(mc_mlock(ctx, &m, 0, 4096, 0, &err), EAGAIN, MC_ERR_OUT_OF_MEMORY, &err,
                "ulimit -l");
-        fail_errno = EPERM;
+        failing_errno = EPERM;
         expect(mc_mlock(ctx, &m, 0, 4096, 0, &err), EPERM, MC_ERR_PERMISSION_DENIED, &err, "mlock");
         usage_is(8192, 0, 1);
         mc__sys_reset();
         cr_assert(eq(int, mc_mlock(ctx, &m, 0, 4096, 0, &err), 0), "%s", err.message);
-        mc_sys.munlock = fail_munlock;
-        fail_errno = ENOMEM;
+        mc_sys.munlock = failing_munlock;
+        failing_errno = ENOMEM;
         expect(mc_munlock(ctx, &m, 0, 4096, &err), ENOMEM, MC_ERR_OUT_OF_MEMORY, &err, "munlock");
         usage_is(8192, 4096, 1);
         mc__sys_reset();
@@ -297,8 +246,8 @@ Test(fault, msync_eio_faults_the_mapping) {
         cr_assert(eq(int, mc_map_write(ctx, &m, 0, "lost?", 5, &err), 0), "%s", err.message);
         cr_assert(not(mc_map_is_faulted(ctx, &m)));
 
-        mc_sys.msync = fail_ptr3;
-        fail_errno = EIO;
+        mc_sys.msync = failing_msync;
+        failing_errno = EIO;
         expect(mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), EIO, MC_ERR_IO, &err,
                "until it is unmapped");
         mc__sys_reset(); /* the kernel now says 0: the error was reported once */
@@ -339,8 +288,8 @@ Test(fault, msync_other_errors_do_not_fault) {
 
         cr_assert(eq(int, mc_map_file(ctx, path, MC_PROT_READ_WRITE, NULL, &m, &err), 0), "%s",
                   err.message);
-        mc_sys.msync = fail_ptr3;
-        fail_errno = EBUSY;
+        mc_sys.msync = failing_msync;
+        failing_errno = EBUSY;
         cr_assert(eq(int, mc_msync(ctx, &m, 0, MC_LENGTH_ALL, MC_SYNC_SYNC, &err), -EBUSY));
         mc__sys_reset();
         cr_assert(not(mc_map_is_faulted(ctx, &m)));
@@ -357,14 +306,15 @@ static size_t n_opened;
 static const char *fake_path; /* reads of this file return fake_content */
 static const char *fake_content;
 static int fake_fd = -1;
+static int fake_errno; /* opens of fake_path and stats of fake_stat_path fail with it; 0: not */
 
 static int recording_open(const char *p, int f, mode_t m) {
         int fd;
 
         if (n_opened < ELEMENTSOF(opened))
                 snprintf(opened[n_opened++], sizeof(opened[0]), "%s", p);
-        if (fake_path && strcmp(p, fake_path) == 0 && fail_errno) {
-                errno = fail_errno;
+        if (fake_path && strcmp(p, fake_path) == 0 && fake_errno) {
+                errno = fake_errno;
                 return -1;
         }
         fd = open(p, f, m);
@@ -380,23 +330,13 @@ static ssize_t faking_read(int fd, void *buf, size_t n) {
         }
         return read(fd, buf, n);
 }
-static const char *fake_stat_path; /* stat() of this path fails with fail_errno */
+static const char *fake_stat_path; /* stat() of this path fails with fake_errno */
 static int fail_stat(const char *p, struct stat *st) {
         if (fake_stat_path && strcmp(p, fake_stat_path) == 0) {
-                errno = fail_errno;
+                errno = fake_errno;
                 return -1;
         }
         return stat(p, st);
-}
-static ssize_t fail_ptr3_read(int fd, void *buf, size_t n) {
-        (void) fd, (void) buf, (void) n;
-        errno = fail_errno;
-        return -1;
-}
-static int fail_dupfd(int fd, int min) {
-        (void) fd, (void) min;
-        errno = fail_errno;
-        return -1;
 }
 static int readonly_getfl(int fd) {
         (void) fd;
@@ -466,7 +406,7 @@ Test(fault, proc_files_are_read_through_the_seam, .timeout = 30.0) {
         fake_path = stat_path;
         fake_content = NULL;
         fake_stat_path = dir_path;
-        fail_errno = ENOENT;
+        fake_errno = ENOENT;
         mc_sys.stat = fail_stat;
         cr_assert(eq(int, mc_signal_send(ctx, kid, 0, NULL, &err), -ESRCH));
         cr_assert(eq(int, err.kind, MC_ERR_NOT_FOUND), "%s", err.message);
@@ -489,8 +429,8 @@ Test(fault, policy_reads_and_audit_descriptors_go_through_the_seam) {
         cr_assert(not(eq(ptr, f, NULL)));
         fputs("{\"allow_fixed\": false}\n", f);
         fclose(f);
-        mc_sys.read = fail_ptr3_read;
-        fail_errno = EIO;
+        mc_sys.read = failing_read;
+        failing_errno = EIO;
         cr_assert(eq(int, mc_policy_load_file(policy, &p, &err), -EIO));
         cr_assert(eq(int, err.kind, MC_ERR_IO));
         cr_assert(ne(ptr, strstr(err.message, "read policy"), NULL), "%s", err.message);
@@ -498,8 +438,8 @@ Test(fault, policy_reads_and_audit_descriptors_go_through_the_seam) {
         mc__sys_reset();
         unlink(policy);
 
-        mc_sys.dupfd = fail_dupfd;
-        fail_errno = EMFILE;
+        mc_sys.dupfd = failing_dupfd;
+        failing_errno = EMFILE;
         cr_assert(eq(int, mc_audit_open_fd(2, 0, &a, &err), -EMFILE));
         cr_assert(ne(ptr, strstr(err.message, "duplicate audit fd 2"), NULL), "%s", err.message);
         cr_assert(eq(ptr, a, NULL));

@@ -309,38 +309,6 @@ Test(shm, audit_records_trace_the_owner) {
 
 /* ---- failures forced through the seam ------------------------------------------------------- */
 
-int fail_errno;
-
-int failing_shm_open(const char *name, int flags, mode_t mode) {
-        (void) name, (void) flags, (void) mode;
-        errno = fail_errno;
-        return -1;
-}
-
-int failing_memfd_create(const char *name, unsigned flags) {
-        (void) name, (void) flags;
-        errno = fail_errno;
-        return -1;
-}
-
-void *failing_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
-        (void) addr, (void) len, (void) prot, (void) flags, (void) fd, (void) off;
-        errno = fail_errno;
-        return MAP_FAILED;
-}
-
-int failing_fstat(int fd, struct stat *st) {
-        (void) fd, (void) st;
-        errno = fail_errno;
-        return -1;
-}
-
-int failing_fallocate(int fd, int mode, off_t off, off_t len) {
-        (void) fd, (void) mode, (void) off, (void) len;
-        errno = fail_errno;
-        return -1;
-}
-
 /* Run one request with a failure injected and check kind, descriptors, usage and the name. */
 void check_failure(mc_ctx *c, const mc_shared_request *req, bool buffer, int errnum,
                    mc_error_kind kind) {
@@ -349,7 +317,7 @@ void check_failure(mc_ctx *c, const mc_shared_request *req, bool buffer, int err
         int fds = count_fds(), r;
 
         memset(&s, 0x5a, sizeof(s));
-        fail_errno = errnum;
+        failing_errno = errnum;
         r = buffer ? mc_map_shared_buffer(c, req->name, req->size, &s, &err)
                    : mc_shared_open(c, req, &s, &err);
         assert_err(r, &err, errnum, kind);

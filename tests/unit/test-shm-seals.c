@@ -198,18 +198,6 @@ Test(shm, seal_arguments) {
         cr_assert(not(shm_exists(req.name)));
 }
 
-int fail_add_seals(int fd, int seals) {
-        (void) fd, (void) seals;
-        errno = EINVAL;
-        return -1;
-}
-
-int fail_get_seals(int fd) {
-        (void) fd;
-        errno = EBADF;
-        return -1;
-}
-
 Test(shm, seal_failures_are_reported) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, t;
@@ -218,7 +206,8 @@ Test(shm, seal_failures_are_reported) {
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
         fds = count_fds();
-        mc_sys.add_seals = fail_add_seals;
+        failing_errno = EINVAL;
+        mc_sys.add_seals = failing_add_seals;
         r = mc_shared_seal(ctx, &s, MC_SEAL_SHRINK, &err);
         assert_err(r, &err, EINVAL, MC_ERR_INVALID_ARGUMENT);
         r = open_anon(ctx, page(), MC_PROT_READ_WRITE, MC_SEAL_SHRINK, &t, &err);
@@ -226,7 +215,8 @@ Test(shm, seal_failures_are_reported) {
         cr_assert(eq(int, count_fds(), fds));
         assert_usage(ctx, page(), 1, 1);
 
-        mc_sys.get_seals = fail_get_seals;
+        failing_errno = EBADF;
+        mc_sys.get_seals = failing_get_seals;
         r = mc_shared_seals(&s, &seals, &err);
         assert_err(r, &err, EBADF, MC_ERR_INVALID_ARGUMENT);
         cr_assert(eq(u32, seals, 77), "untouched on failure");
@@ -328,18 +318,6 @@ Test(shm, resize_over_quota_is_policy_violation) {
         assert_usage(ctx, 4 * page(), 1, 1);
 }
 
-void *enomem_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr) {
-        (void) old, (void) old_len, (void) new_len, (void) flags, (void) new_addr;
-        errno = ENOMEM;
-        return MAP_FAILED;
-}
-
-int eio_ftruncate(int fd, off_t len) {
-        (void) fd, (void) len;
-        errno = EIO;
-        return -1;
-}
-
 Test(shm, resize_failures_change_nothing) {
         mc_error err = MC_ERROR_INIT;
         mc_shared s, before;
@@ -349,19 +327,21 @@ Test(shm, resize_failures_change_nothing) {
         create_anon(ctx, 2 * page(), MC_PROT_READ_WRITE, 0, &s);
         before = s;
 
-        fail_errno = ENOSPC;
+        failing_errno = ENOSPC;
         mc_sys.fallocate = failing_fallocate;
         resize_fails(&s, 8 * page(), ENOSPC, MC_ERR_OUT_OF_MEMORY);
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
-        mc_sys.ftruncate = eio_ftruncate;
+        failing_errno = EIO;
+        mc_sys.ftruncate = failing_ftruncate;
         resize_fails(&s, page(), EIO, MC_ERR_IO);
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
         /* A failed remap puts the object's size back, so region and object still agree. */
-        mc_sys.mremap = enomem_mremap;
+        failing_errno = ENOMEM;
+        mc_sys.mremap = failing_mremap;
         resize_fails(&s, 8 * page(), ENOMEM, MC_ERR_OUT_OF_MEMORY);
         assert_fd_size(s.fd, 2 * page());
         r = mc_shared_resize(ctx, &s, page(), &err);
@@ -372,7 +352,7 @@ Test(shm, resize_failures_change_nothing) {
         assert_usage(ctx, 2 * page(), 1, 1);
         mc__sys_reset();
 
-        fail_errno = EIO;
+        failing_errno = EIO;
         mc_sys.fstat = failing_fstat;
         resize_fails(&s, 8 * page(), EIO, MC_ERR_IO);
         mc__sys_reset();
@@ -387,7 +367,7 @@ Test(shm, resize_without_fallocate_falls_back_to_ftruncate) {
         mc_shared s;
 
         create_anon(ctx, page(), MC_PROT_READ_WRITE, 0, &s);
-        fail_errno = EOPNOTSUPP;
+        failing_errno = EOPNOTSUPP;
         mc_sys.fallocate = failing_fallocate;
         resize_ok(ctx, &s, 3 * page());
         assert_fd_size(s.fd, 3 * page());
