@@ -51,6 +51,32 @@ int cli_ctx_new(mc_ctx **ret, mc_error *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 
 /*
+ * A usage error for the value @value the user gave to @what (an option or an operand): "invalid
+ * <what> '<value>': expected <expected>", @value escaped for the terminal. Returns EXIT_USAGE.
+ */
+int cli_invalid_value(const char *cmd, const char *what, const char *value, const char *expected);
+
+/*
+ * The same for a parser's failure @r: "<what> '<value>' is too large" when @r is -ERANGE, else
+ * cli_invalid_value()'s message. Returns EXIT_USAGE.
+ */
+int cli_value_error(const char *cmd, int r, const char *what, const char *value,
+                    const char *expected);
+
+/*
+ * Report @value as an invalid process id, @expected naming what is valid: InvalidArgument, not a
+ * usage error. Returns the exit status.
+ */
+int cli_invalid_pid(const char *value, const char *expected);
+
+/*
+ * A size with a binary unit (args_parse_size()) of at most @max for @what, in *@ret; 0, or
+ * EXIT_USAGE after saying why.
+ */
+int cli_parse_size(const char *cmd, const char *what, const char *text, uint64_t max,
+                   uint64_t *ret);
+
+/*
  * The one operand a command takes after its options, argv[optind], in *@ret; 0, or EXIT_USAGE
  * after saying "<missing>" ("missing FILE") or "too many arguments".
  */

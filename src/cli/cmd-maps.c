@@ -562,14 +562,8 @@ int cmd_maps(int argc, char **argv) {
                 pid_text = "self";
         else {
                 r = args_parse_pid(pid_text, &pid);
-                if (r < 0) {
-                        _cleanup_free_ char *safe = str_escape_cstr(pid_text);
-                        mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "invalid process id '%s': expected a number from 1 to "
-                                     "2147483647 or 'self'",
-                                     safe ? safe : "?");
-                        return error_report(&err);
-                }
+                if (r < 0)
+                        return cli_invalid_pid(pid_text, "a number from 1 to 2147483647 or 'self'");
                 snprintf(pid_buf, sizeof(pid_buf), "%d", (int) pid);
                 pid_text = pid_buf;
         }
