@@ -59,6 +59,7 @@ enum {
 };
 
 typedef struct opts {
+        mc_channel_role role; /* the end the command opens */
         const char *socket;
         bool shm, json;
         int64_t timeout_ns; /* MC_WAIT_FOREVER by default */
@@ -68,8 +69,11 @@ typedef struct opts {
         int n_rest;
 } opts;
 
-/* Parse the options of @cmd ("channel send"); 0 to go on, else the exit status. */
-static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
+/*
+ * Parse the options of @cmd ("channel send"), which opens the end @role: only a producer takes
+ * messages after NAME, only the others --count. 0 to go on, else the exit status.
+ */
+static int parse_opts(const char *cmd, mc_channel_role role, int argc, char **argv, opts *o) {
         static const struct option options[] = {{"help", no_argument, NULL, 'h'},
                                                 {"socket", required_argument, NULL, 's'},
                                                 {"shm", no_argument, NULL, ARG_SHM},
@@ -80,7 +84,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
         uint64_t u;
         int c;
 
-        *o = (opts){.timeout_ns = MC_WAIT_FOREVER, .count = 1};
+        *o = (opts){.role = role, .timeout_ns = MC_WAIT_FOREVER, .count = 1};
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":hs:t:n:", options, NULL)) >= 0) {
                 switch (c) {
@@ -120,27 +124,38 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
         o->name = argv[optind];
         o->rest = argv + optind + 1;
         o->n_rest = argc - optind - 1;
+        if (role == MC_CHANNEL_PRODUCER && o->count != 1)
+                return cli_usage_error(cmd, "--count is for recv");
+        if (role != MC_CHANNEL_PRODUCER && o->n_rest > 0)
+                return cli_usage_error(cmd, "too many arguments");
         return 0;
 }
 
-/* Open the end @role of the channel @o names, through memcapd or by name. */
-static int open_end(const opts *o, mc_ctx *ctx, mc_channel_role role, mc_channel *ret,
-                    mc_error *err) {
+/*
+ * Open the end @o->role of the channel @o names, through memcapd or by name, with a new context
+ * in *@ret_ctx (the caller frees it, also on failure).
+ */
+static int open_end(const opts *o, mc_ctx **ret_ctx, mc_channel *ret, mc_error *err) {
         mc_channel_fds fds = MC_CHANNEL_FDS_INIT;
         _cleanup_free_ char *path = NULL, *args = NULL, *reply_text = NULL;
         json_t *reply, *data;
         mc_daemon *d = NULL;
+        mc_ctx *ctx;
         json_int_t nfds;
         int fd = -1, r;
 
+        r = cli_ctx_new(ret_ctx, err);
+        if (r < 0)
+                return r;
+        ctx = *ret_ctx;
         if (o->shm)
-                return mc_channel_open(ctx, o->name, role, ret, err);
+                return mc_channel_open(ctx, o->name, o->role, ret, err);
         if (!o->socket && mc_daemon_default_socket(&path) < 0)
                 return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         r = mc_daemon_connect(o->socket ? o->socket : path, &d, err);
         if (r < 0)
                 return r;
-        reply = json_pack("{s:s, s:s}", "name", o->name, "role", mc_channel_role_name(role));
+        reply = json_pack("{s:s, s:s}", "name", o->name, "role", mc_channel_role_name(o->role));
         args = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
         json_decref(reply);
         if (!args) {
@@ -167,7 +182,7 @@ static int open_end(const opts *o, mc_ctx *ctx, mc_channel_role role, mc_channel
                 return mc_error_set(err, MC_ERR_IO, EPROTO,
                                     "ChannelOpen: no descriptor came with the reply");
         fds.region = fd;
-        r = mc_channel_open_fd(ctx, &fds, role, ret, err);
+        r = mc_channel_open_fd(ctx, &fds, o->role, ret, err);
         close(fd);
         return r;
 }
@@ -229,14 +244,10 @@ static int channel_stat(int argc, char **argv) {
         opts o;
         int r;
 
-        r = parse_opts("channel stat", argc, argv, &o);
+        r = parse_opts("channel stat", MC_CHANNEL_NONE, argc, argv, &o);
         if (r != 0)
                 return r == CLI_HELP_SHOWN ? 0 : r;
-        if (o.n_rest > 0)
-                return cli_usage_error("channel stat", "too many arguments");
-        r = cli_ctx_new(&ctx, &err);
-        if (r >= 0)
-                r = open_end(&o, ctx, MC_CHANNEL_NONE, &ch, &err);
+        r = open_end(&o, &ctx, &ch, &err);
         if (r >= 0) {
                 r = mc_channel_stats(&ch, &st, &err);
                 (void) mc_channel_close(&ch, NULL);
@@ -257,14 +268,10 @@ static int channel_send(int argc, char **argv) {
         opts o;
         int r;
 
-        r = parse_opts("channel send", argc, argv, &o);
+        r = parse_opts("channel send", MC_CHANNEL_PRODUCER, argc, argv, &o);
         if (r != 0)
                 return r == CLI_HELP_SHOWN ? 0 : r;
-        if (o.count != 1)
-                return cli_usage_error("channel send", "--count is for recv");
-        r = cli_ctx_new(&ctx, &err);
-        if (r >= 0)
-                r = open_end(&o, ctx, MC_CHANNEL_PRODUCER, &ch, &err);
+        r = open_end(&o, &ctx, &ch, &err);
         if (r < 0)
                 return error_report(&err);
         for (int i = 0; r >= 0 && i < o.n_rest; i++)
@@ -295,14 +302,10 @@ static int channel_recv(int argc, char **argv) {
         opts o;
         int r;
 
-        r = parse_opts("channel recv", argc, argv, &o);
+        r = parse_opts("channel recv", MC_CHANNEL_CONSUMER, argc, argv, &o);
         if (r != 0)
                 return r == CLI_HELP_SHOWN ? 0 : r;
-        if (o.n_rest > 0)
-                return cli_usage_error("channel recv", "too many arguments");
-        r = cli_ctx_new(&ctx, &err);
-        if (r >= 0)
-                r = open_end(&o, ctx, MC_CHANNEL_CONSUMER, &ch, &err);
+        r = open_end(&o, &ctx, &ch, &err);
         if (r >= 0)
                 r = mc_channel_stats(&ch, &st, &err);
         if (r >= 0 && !(buf = malloc(st.max_message ? st.max_message : 1)))
