@@ -236,97 +236,97 @@ static int print_stats(const char *name, const mc_channel_counts *st, bool json,
         return 0;
 }
 
-static int channel_stat(int argc, char **argv) {
+/* What a command does with its end, opened for it and closed after it. */
+typedef int (*end_work_fn)(const opts *o, mc_channel *ch, mc_error *err);
+
+/*
+ * Run @cmd: parse its options, open the end @role, do @work on it, close it and report. Returns
+ * the exit status.
+ */
+static int run_end(const char *cmd, mc_channel_role role, end_work_fn work, int argc, char **argv) {
         _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
         mc_error err = MC_ERROR_INIT;
-        mc_channel_counts st;
         mc_channel ch = {0};
         opts o;
         int r;
 
-        r = parse_opts("channel stat", MC_CHANNEL_NONE, argc, argv, &o);
-        if (r != 0)
-                return r == CLI_HELP_SHOWN ? 0 : r;
-        r = open_end(&o, &ctx, &ch, &err);
-        if (r >= 0) {
-                r = mc_channel_stats(&ch, &st, &err);
-                (void) mc_channel_close(&ch, NULL);
-        }
-        if (r >= 0)
-                r = print_stats(o.name, &st, o.json, &err);
-        if (r < 0)
-                return error_report(&err);
-        return cli_finish_output();
-}
-
-static int channel_send(int argc, char **argv) {
-        _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
-        mc_error err = MC_ERROR_INIT;
-        mc_channel ch = {0};
-        char *line = NULL;
-        size_t cap = 0;
-        opts o;
-        int r;
-
-        r = parse_opts("channel send", MC_CHANNEL_PRODUCER, argc, argv, &o);
-        if (r != 0)
-                return r == CLI_HELP_SHOWN ? 0 : r;
-        r = open_end(&o, &ctx, &ch, &err);
-        if (r < 0)
-                return error_report(&err);
-        for (int i = 0; r >= 0 && i < o.n_rest; i++)
-                r = mc_channel_send(&ch, o.rest[i], strlen(o.rest[i]), o.timeout_ns, &err);
-        while (r >= 0 && o.n_rest == 0) {
-                ssize_t n = getline(&line, &cap, stdin);
-
-                if (n < 0) {
-                        if (ferror(stdin))
-                                r = mc_error_errno(&err, errno, "reading standard input");
-                        break;
-                }
-                if (n > 0 && line[n - 1] == '\n')
-                        n--;
-                r = mc_channel_send(&ch, line, (size_t) n, o.timeout_ns, &err);
-        }
-        free(line);
-        (void) mc_channel_close(&ch, NULL);
-        return r < 0 ? error_report(&err) : 0;
-}
-
-static int channel_recv(int argc, char **argv) {
-        _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
-        mc_error err = MC_ERROR_INIT;
-        mc_channel ch = {0};
-        mc_channel_counts st;
-        char *buf = NULL;
-        opts o;
-        int r;
-
-        r = parse_opts("channel recv", MC_CHANNEL_CONSUMER, argc, argv, &o);
+        r = parse_opts(cmd, role, argc, argv, &o);
         if (r != 0)
                 return r == CLI_HELP_SHOWN ? 0 : r;
         r = open_end(&o, &ctx, &ch, &err);
         if (r >= 0)
-                r = mc_channel_stats(&ch, &st, &err);
-        if (r >= 0 && !(buf = malloc(st.max_message ? st.max_message : 1)))
-                r = mc_error_set(&err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
-        for (uint64_t got = 0; r >= 0 && (o.count == 0 || got < o.count); got++) {
-                r = mc_channel_recv(&ch, buf, st.max_message, o.timeout_ns, &err);
-                if (r >= 0 && (fwrite(buf, 1, (size_t) r, stdout) != (size_t) r ||
-                               fputc('\n', stdout) == EOF))
-                        r = mc_error_errno(&err, errno ? errno : EIO, "writing to standard output");
-                /* --count 0 reads what there is: its end is a normal end. */
-                if (o.count == 0 && (r == -EOWNERDEAD || r == -ETIMEDOUT || r == -EAGAIN)) {
-                        r = 0;
-                        break;
-                }
-        }
-        free(buf);
+                r = work(&o, &ch, &err);
         if (ch.impl)
                 (void) mc_channel_close(&ch, NULL);
         if (r < 0)
                 return error_report(&err);
         return cli_finish_output();
+}
+
+static int stat_end(const opts *o, mc_channel *ch, mc_error *err) {
+        mc_channel_counts st;
+        int r;
+
+        r = mc_channel_stats(ch, &st, err);
+        if (r < 0)
+                return r;
+        return print_stats(o->name, &st, o->json, err);
+}
+
+static int send_end(const opts *o, mc_channel *ch, mc_error *err) {
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        int r = 0;
+
+        for (int i = 0; r >= 0 && i < o->n_rest; i++)
+                r = mc_channel_send(ch, o->rest[i], strlen(o->rest[i]), o->timeout_ns, err);
+        while (r >= 0 && o->n_rest == 0) {
+                ssize_t n = getline(&line, &cap, stdin);
+
+                if (n < 0) {
+                        if (ferror(stdin))
+                                r = mc_error_errno(err, errno, "reading standard input");
+                        break;
+                }
+                if (n > 0 && line[n - 1] == '\n')
+                        n--;
+                r = mc_channel_send(ch, line, (size_t) n, o->timeout_ns, err);
+        }
+        return r;
+}
+
+static int recv_end(const opts *o, mc_channel *ch, mc_error *err) {
+        _cleanup_free_ char *buf = NULL;
+        mc_channel_counts st;
+        int r;
+
+        r = mc_channel_stats(ch, &st, err);
+        if (r >= 0 && !(buf = malloc(st.max_message ? st.max_message : 1)))
+                r = mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+        for (uint64_t got = 0; r >= 0 && (o->count == 0 || got < o->count); got++) {
+                r = mc_channel_recv(ch, buf, st.max_message, o->timeout_ns, err);
+                if (r >= 0 && (fwrite(buf, 1, (size_t) r, stdout) != (size_t) r ||
+                               fputc('\n', stdout) == EOF))
+                        r = mc_error_errno(err, errno ? errno : EIO, "writing to standard output");
+                /* --count 0 reads what there is: its end is a normal end. */
+                if (o->count == 0 && (r == -EOWNERDEAD || r == -ETIMEDOUT || r == -EAGAIN)) {
+                        r = 0;
+                        break;
+                }
+        }
+        return r;
+}
+
+static int channel_stat(int argc, char **argv) {
+        return run_end("channel stat", MC_CHANNEL_NONE, stat_end, argc, argv);
+}
+
+static int channel_send(int argc, char **argv) {
+        return run_end("channel send", MC_CHANNEL_PRODUCER, send_end, argc, argv);
+}
+
+static int channel_recv(int argc, char **argv) {
+        return run_end("channel recv", MC_CHANNEL_CONSUMER, recv_end, argc, argv);
 }
 
 static const cli_subcommand subcommands[] = {
