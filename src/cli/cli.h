@@ -125,6 +125,12 @@ int cli_parse_simple(const char *cmd, int argc, char **argv, void (*help)(void),
 /* Print "memcap: out of memory" and return the exit status of OutOfMemory. */
 int cli_oom_exit(void);
 
+/*
+ * The exit status of a command whose last step was printing, @r as the printer returned it: 0, or
+ * the failure (-errno) reported as "<doing>: <strerror>" with the kind of its errno.
+ */
+int cli_print_status(int r, const char *doing);
+
 /* Flush stdout and turn a failed write into Io (a full disk or a closed pipe). 0 or exit. */
 int cli_finish_output(void);
 

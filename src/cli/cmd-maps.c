@@ -575,9 +575,5 @@ int cmd_maps(int argc, char **argv) {
         r = json       ? print_json(&list, extended)
             : extended ? print_extended(&list)
                        : print_table(&list);
-        if (r < 0) {
-                mc_error_errno(&err, r, "print the mappings");
-                return error_report(&err);
-        }
-        return 0;
+        return cli_print_status(r, "print the mappings");
 }

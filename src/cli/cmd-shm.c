@@ -308,11 +308,7 @@ static int shm_ls(int argc, char **argv) {
                 return error_report(&err);
         r = json ? shm_ls_json(entries, n) : shm_ls_table(entries, n);
         entries_free(entries, n);
-        if (r < 0) {
-                mc_error_errno(&err, r, "print the list");
-                return error_report(&err);
-        }
-        return 0;
+        return cli_print_status(r, "print the list");
 }
 
 static int shm_info_print(const mc_shared *shm, const struct stat *st, bool json) {

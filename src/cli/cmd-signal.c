@@ -549,11 +549,7 @@ static int signal_wait(int argc, char **argv) {
         r = format_time(info.timestamp, when, sizeof(when));
         if (r >= 0)
                 r = json ? wait_print_json(&info, name, when) : wait_print_text(&info, name, when);
-        if (r < 0) {
-                mc_error_errno(&err, r, "print the signal");
-                return error_report(&err);
-        }
-        return 0;
+        return cli_print_status(r, "print the signal");
 }
 
 /* ---- list ----------------------------------------------------------------------------------- */
@@ -728,7 +724,6 @@ static int list_translate(const char *arg) {
 }
 
 static int signal_list(int argc, char **argv) {
-        mc_error err = MC_ERROR_INIT;
         bool json = false;
         int c, r, status = 0;
 
@@ -765,11 +760,7 @@ static int signal_list(int argc, char **argv) {
 
         r = json ? list_json(mc_signal_rt_min(), mc_signal_rt_max())
                  : list_table(mc_signal_rt_min(), mc_signal_rt_max());
-        if (r < 0) {
-                mc_error_errno(&err, r, "print the list");
-                return error_report(&err);
-        }
-        return 0;
+        return cli_print_status(r, "print the list");
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */

@@ -216,6 +216,15 @@ int cli_oom_exit(void) {
         return error_report(&err);
 }
 
+int cli_print_status(int r, const char *doing) {
+        mc_error err = MC_ERROR_INIT;
+
+        if (r >= 0)
+                return 0;
+        mc_error_errno(&err, r, "%s", doing);
+        return error_report(&err);
+}
+
 int cli_finish_output(void) {
         mc_error err = MC_ERROR_INIT;
         bool failed;
