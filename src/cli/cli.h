@@ -89,6 +89,13 @@ int cli_one_operand(const char *cmd, int argc, char **argv, const char *missing,
 int cli_option_error(const char *cmd, int c, char **argv);
 
 /*
+ * The default of a command's option loop, for what getopt_long() returned that is not the
+ * command's own: --help (@c 'h') prints @help and returns 0, the command's exit status; anything
+ * else is a bad option, reported as cli_option_error() does (EXIT_USAGE).
+ */
+int cli_other_option(const char *cmd, int c, char **argv, void (*help)(void));
+
+/*
  * Reset getopt for a new argument vector: glibc needs optind = 0 to forget the state of a
  * previous scan (a half-consumed cluster of short options).
  */

@@ -106,9 +106,6 @@ int cmd_map(int argc, char **argv) {
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":ho:l:v", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case 'o':
                         r = cli_parse_size("map", "offset", optarg, UINT64_MAX, &opts.offset);
                         if (r != 0)
@@ -135,7 +132,7 @@ int cmd_map(int argc, char **argv) {
                         squeeze = false;
                         break;
                 default:
-                        return cli_option_error("map", c, argv);
+                        return cli_other_option("map", c, argv, help);
                 }
         }
         if (raw && json)

@@ -538,9 +538,6 @@ int cmd_maps(int argc, char **argv) {
         cli_getopt_reset();
         while ((c = getopt_long((int) n_args, args, ":hx", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case 'x':
                         extended = true;
                         break;
@@ -548,7 +545,7 @@ int cmd_maps(int argc, char **argv) {
                         json = true;
                         break;
                 default:
-                        return cli_option_error("maps", c, args);
+                        return cli_other_option("maps", c, args, help);
                 }
         }
         if ((n_args - (size_t) optind) + n_neg > 1)

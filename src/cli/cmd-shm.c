@@ -81,9 +81,6 @@ static int shm_create(int argc, char **argv) {
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":hs:m:", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case 's':
                         r = args_parse_size(optarg, &size);
                         if (r < 0)
@@ -102,7 +99,7 @@ static int shm_create(int argc, char **argv) {
                                                          "octal permissions from 1 to 777");
                         break;
                 default:
-                        return cli_option_error("shm create", c, argv);
+                        return cli_other_option("shm create", c, argv, help);
                 }
         }
         r = cli_one_operand("shm create", argc, argv, "missing NAME", &req.name);

@@ -246,9 +246,6 @@ static int signal_send(int argc, char **argv) {
         cli_getopt_reset();
         while ((c = getopt_long(argc, args, ":h", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case ARG_VALUE:
                         value = unstrip(argc, argv, optarg);
                         break;
@@ -256,7 +253,7 @@ static int signal_send(int argc, char **argv) {
                         use_pidfd = true;
                         break;
                 default:
-                        return cli_option_error("signal send", c, args);
+                        return cli_other_option("signal send", c, args, help);
                 }
         }
         if (argc - optind < 2)
@@ -488,9 +485,6 @@ static int signal_wait(int argc, char **argv) {
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case ARG_TIMEOUT:
                         r = parse_timeout(optarg, &timeout);
                         if (r < 0)
@@ -510,7 +504,7 @@ static int signal_wait(int argc, char **argv) {
                         ready_fd = (int) v;
                         break;
                 default:
-                        return cli_option_error("signal wait", c, argv);
+                        return cli_other_option("signal wait", c, argv, help);
                 }
         }
         if (optind >= argc)
@@ -735,14 +729,11 @@ static int signal_list(int argc, char **argv) {
                                                         {}},
                                 NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case 'j':
                         json = true;
                         break;
                 default:
-                        return cli_option_error("signal list", c, argv);
+                        return cli_other_option("signal list", c, argv, help);
                 }
         }
         if (optind < argc) {

@@ -191,6 +191,14 @@ int cli_option_error(const char *cmd, int c, char **argv) {
         return cli_usage_error(cmd, "unknown option '%s'", safe ? safe : "?");
 }
 
+int cli_other_option(const char *cmd, int c, char **argv, void (*help)(void)) {
+        if (c == 'h') {
+                help();
+                return 0;
+        }
+        return cli_option_error(cmd, c, argv);
+}
+
 int cli_ctx_new(mc_ctx **ret, mc_error *err) {
         _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
         int r;
