@@ -51,6 +51,32 @@ int cli_ctx_new(mc_ctx **ret, mc_error *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 
 /*
+ * A usage error for the value @value the user gave to @what (an option or an operand): "invalid
+ * <what> '<value>': expected <expected>", @value escaped for the terminal. Returns EXIT_USAGE.
+ */
+int cli_invalid_value(const char *cmd, const char *what, const char *value, const char *expected);
+
+/*
+ * The same for a parser's failure @r: "<what> '<value>' is too large" when @r is -ERANGE, else
+ * cli_invalid_value()'s message. Returns EXIT_USAGE.
+ */
+int cli_value_error(const char *cmd, int r, const char *what, const char *value,
+                    const char *expected);
+
+/*
+ * Report @value as an invalid process id, @expected naming what is valid: InvalidArgument, not a
+ * usage error. Returns the exit status.
+ */
+int cli_invalid_pid(const char *value, const char *expected);
+
+/*
+ * A size with a binary unit (args_parse_size()) of at most @max for @what, in *@ret; 0, or
+ * EXIT_USAGE after saying why.
+ */
+int cli_parse_size(const char *cmd, const char *what, const char *text, uint64_t max,
+                   uint64_t *ret);
+
+/*
  * The one operand a command takes after its options, argv[optind], in *@ret; 0, or EXIT_USAGE
  * after saying "<missing>" ("missing FILE") or "too many arguments".
  */
@@ -61,6 +87,13 @@ int cli_one_operand(const char *cmd, int argc, char **argv, const char *missing,
  * argument named; returns EXIT_USAGE.
  */
 int cli_option_error(const char *cmd, int c, char **argv);
+
+/*
+ * The default of a command's option loop, for what getopt_long() returned that is not the
+ * command's own: --help (@c 'h') prints @help and returns 0, the command's exit status; anything
+ * else is a bad option, reported as cli_option_error() does (EXIT_USAGE).
+ */
+int cli_other_option(const char *cmd, int c, char **argv, void (*help)(void));
 
 /*
  * Reset getopt for a new argument vector: glibc needs optind = 0 to forget the state of a
@@ -98,6 +131,12 @@ int cli_parse_simple(const char *cmd, int argc, char **argv, void (*help)(void),
 
 /* Print "memcap: out of memory" and return the exit status of OutOfMemory. */
 int cli_oom_exit(void);
+
+/*
+ * The exit status of a command whose last step was printing, @r as the printer returned it: 0, or
+ * the failure (-errno) reported as "<doing>: <strerror>" with the kind of its errno.
+ */
+int cli_print_status(int r, const char *doing);
 
 /* Flush stdout and turn a failed write into Io (a full disk or a closed pipe). 0 or exit. */
 int cli_finish_output(void);

@@ -468,8 +468,6 @@ static int parse_options(int argc, char **argv, audit_filter *flt, bool *json, b
 
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":hf", options, NULL)) >= 0) {
-                _cleanup_free_ char *safe = NULL;
-
                 switch (c) {
                 case 'h':
                         help();
@@ -480,49 +478,34 @@ static int parse_options(int argc, char **argv, audit_filter *flt, bool *json, b
                 case ARG_SINCE:
                 case ARG_UNTIL:
                         if (parse_time_arg(optarg,
-                                           c == ARG_SINCE ? &flt->since_ns : &flt->until_ns) < 0) {
-                                safe = str_escape_cstr(optarg);
-                                return cli_usage_error("audit",
-                                                       "invalid time '%s': expected RFC 3339, "
-                                                       "\"YYYY-MM-DD[ HH:MM[:SS]]\", \"now\" or "
-                                                       "a time ago such as \"-10min\"",
-                                                       safe ? safe : "?");
-                        }
+                                           c == ARG_SINCE ? &flt->since_ns : &flt->until_ns) < 0)
+                                return cli_invalid_value("audit", "time", optarg,
+                                                         "RFC 3339, \"YYYY-MM-DD[ HH:MM[:SS]]\", "
+                                                         "\"now\" or a time ago such as "
+                                                         "\"-10min\"");
                         break;
                 case ARG_OP:
                         flt->op = optarg;
                         break;
                 case ARG_OUTCOME:
                         if (!streq(optarg, "ok") && !streq(optarg, "denied") &&
-                            !streq(optarg, "error")) {
-                                safe = str_escape_cstr(optarg);
-                                return cli_usage_error("audit",
-                                                       "invalid outcome '%s': expected ok, "
-                                                       "denied or error",
-                                                       safe ? safe : "?");
-                        }
+                            !streq(optarg, "error"))
+                                return cli_invalid_value("audit", "outcome", optarg,
+                                                         "ok, denied or error");
                         flt->outcome = optarg;
                         break;
                 case ARG_CAPABILITY:
                         flt->capability = optarg;
                         break;
                 case ARG_PID:
-                        if (args_parse_pid(optarg, &flt->pid) < 0) {
-                                safe = str_escape_cstr(optarg);
-                                return cli_usage_error("audit",
-                                                       "invalid pid '%s': expected a number "
-                                                       "from 1 to 2147483647",
-                                                       safe ? safe : "?");
-                        }
+                        if (args_parse_pid(optarg, &flt->pid) < 0)
+                                return cli_invalid_value("audit", "pid", optarg,
+                                                         "a number from 1 to 2147483647");
                         break;
                 case ARG_KIND:
-                        if (mc_error_kind_from_name(optarg, &kind) < 0) {
-                                safe = str_escape_cstr(optarg);
-                                return cli_usage_error("audit",
-                                                       "invalid kind '%s': expected an error "
-                                                       "kind such as PolicyViolation",
-                                                       safe ? safe : "?");
-                        }
+                        if (mc_error_kind_from_name(optarg, &kind) < 0)
+                                return cli_invalid_value("audit", "kind", optarg,
+                                                         "an error kind such as PolicyViolation");
                         flt->kind = mc_error_kind_name(kind);
                         break;
                 case ARG_JSON:

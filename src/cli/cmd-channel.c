@@ -59,6 +59,7 @@ enum {
 };
 
 typedef struct opts {
+        mc_channel_role role; /* the end the command opens */
         const char *socket;
         bool shm, json;
         int64_t timeout_ns; /* MC_WAIT_FOREVER by default */
@@ -68,8 +69,11 @@ typedef struct opts {
         int n_rest;
 } opts;
 
-/* Parse the options of @cmd ("channel send"); 0 to go on, else the exit status. */
-static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
+/*
+ * Parse the options of @cmd ("channel send"), which opens the end @role: only a producer takes
+ * messages after NAME, only the others --count. 0 to go on, else the exit status.
+ */
+static int parse_opts(const char *cmd, mc_channel_role role, int argc, char **argv, opts *o) {
         static const struct option options[] = {{"help", no_argument, NULL, 'h'},
                                                 {"socket", required_argument, NULL, 's'},
                                                 {"shm", no_argument, NULL, ARG_SHM},
@@ -80,7 +84,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
         uint64_t u;
         int c;
 
-        *o = (opts){.timeout_ns = MC_WAIT_FOREVER, .count = 1};
+        *o = (opts){.role = role, .timeout_ns = MC_WAIT_FOREVER, .count = 1};
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":hs:t:n:", options, NULL)) >= 0) {
                 switch (c) {
@@ -120,27 +124,38 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
         o->name = argv[optind];
         o->rest = argv + optind + 1;
         o->n_rest = argc - optind - 1;
+        if (role == MC_CHANNEL_PRODUCER && o->count != 1)
+                return cli_usage_error(cmd, "--count is for recv");
+        if (role != MC_CHANNEL_PRODUCER && o->n_rest > 0)
+                return cli_usage_error(cmd, "too many arguments");
         return 0;
 }
 
-/* Open the end @role of the channel @o names, through memcapd or by name. */
-static int open_end(const opts *o, mc_ctx *ctx, mc_channel_role role, mc_channel *ret,
-                    mc_error *err) {
+/*
+ * Open the end @o->role of the channel @o names, through memcapd or by name, with a new context
+ * in *@ret_ctx (the caller frees it, also on failure).
+ */
+static int open_end(const opts *o, mc_ctx **ret_ctx, mc_channel *ret, mc_error *err) {
         mc_channel_fds fds = MC_CHANNEL_FDS_INIT;
         _cleanup_free_ char *path = NULL, *args = NULL, *reply_text = NULL;
         json_t *reply, *data;
         mc_daemon *d = NULL;
+        mc_ctx *ctx;
         json_int_t nfds;
         int fd = -1, r;
 
+        r = cli_ctx_new(ret_ctx, err);
+        if (r < 0)
+                return r;
+        ctx = *ret_ctx;
         if (o->shm)
-                return mc_channel_open(ctx, o->name, role, ret, err);
+                return mc_channel_open(ctx, o->name, o->role, ret, err);
         if (!o->socket && mc_daemon_default_socket(&path) < 0)
                 return mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
         r = mc_daemon_connect(o->socket ? o->socket : path, &d, err);
         if (r < 0)
                 return r;
-        reply = json_pack("{s:s, s:s}", "name", o->name, "role", mc_channel_role_name(role));
+        reply = json_pack("{s:s, s:s}", "name", o->name, "role", mc_channel_role_name(o->role));
         args = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
         json_decref(reply);
         if (!args) {
@@ -167,7 +182,7 @@ static int open_end(const opts *o, mc_ctx *ctx, mc_channel_role role, mc_channel
                 return mc_error_set(err, MC_ERR_IO, EPROTO,
                                     "ChannelOpen: no descriptor came with the reply");
         fds.region = fd;
-        r = mc_channel_open_fd(ctx, &fds, role, ret, err);
+        r = mc_channel_open_fd(ctx, &fds, o->role, ret, err);
         close(fd);
         return r;
 }
@@ -221,109 +236,97 @@ static int print_stats(const char *name, const mc_channel_counts *st, bool json,
         return 0;
 }
 
-static int channel_stat(int argc, char **argv) {
+/* What a command does with its end, opened for it and closed after it. */
+typedef int (*end_work_fn)(const opts *o, mc_channel *ch, mc_error *err);
+
+/*
+ * Run @cmd: parse its options, open the end @role, do @work on it, close it and report. Returns
+ * the exit status.
+ */
+static int run_end(const char *cmd, mc_channel_role role, end_work_fn work, int argc, char **argv) {
         _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
         mc_error err = MC_ERROR_INIT;
-        mc_channel_counts st;
         mc_channel ch = {0};
         opts o;
         int r;
 
-        r = parse_opts("channel stat", argc, argv, &o);
+        r = parse_opts(cmd, role, argc, argv, &o);
         if (r != 0)
                 return r == CLI_HELP_SHOWN ? 0 : r;
-        if (o.n_rest > 0)
-                return cli_usage_error("channel stat", "too many arguments");
-        r = cli_ctx_new(&ctx, &err);
+        r = open_end(&o, &ctx, &ch, &err);
         if (r >= 0)
-                r = open_end(&o, ctx, MC_CHANNEL_NONE, &ch, &err);
-        if (r >= 0) {
-                r = mc_channel_stats(&ch, &st, &err);
-                (void) mc_channel_close(&ch, NULL);
-        }
-        if (r >= 0)
-                r = print_stats(o.name, &st, o.json, &err);
-        if (r < 0)
-                return error_report(&err);
-        return cli_finish_output();
-}
-
-static int channel_send(int argc, char **argv) {
-        _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
-        mc_error err = MC_ERROR_INIT;
-        mc_channel ch = {0};
-        char *line = NULL;
-        size_t cap = 0;
-        opts o;
-        int r;
-
-        r = parse_opts("channel send", argc, argv, &o);
-        if (r != 0)
-                return r == CLI_HELP_SHOWN ? 0 : r;
-        if (o.count != 1)
-                return cli_usage_error("channel send", "--count is for recv");
-        r = cli_ctx_new(&ctx, &err);
-        if (r >= 0)
-                r = open_end(&o, ctx, MC_CHANNEL_PRODUCER, &ch, &err);
-        if (r < 0)
-                return error_report(&err);
-        for (int i = 0; r >= 0 && i < o.n_rest; i++)
-                r = mc_channel_send(&ch, o.rest[i], strlen(o.rest[i]), o.timeout_ns, &err);
-        while (r >= 0 && o.n_rest == 0) {
-                ssize_t n = getline(&line, &cap, stdin);
-
-                if (n < 0) {
-                        if (ferror(stdin))
-                                r = mc_error_errno(&err, errno, "reading standard input");
-                        break;
-                }
-                if (n > 0 && line[n - 1] == '\n')
-                        n--;
-                r = mc_channel_send(&ch, line, (size_t) n, o.timeout_ns, &err);
-        }
-        free(line);
-        (void) mc_channel_close(&ch, NULL);
-        return r < 0 ? error_report(&err) : 0;
-}
-
-static int channel_recv(int argc, char **argv) {
-        _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
-        mc_error err = MC_ERROR_INIT;
-        mc_channel ch = {0};
-        mc_channel_counts st;
-        char *buf = NULL;
-        opts o;
-        int r;
-
-        r = parse_opts("channel recv", argc, argv, &o);
-        if (r != 0)
-                return r == CLI_HELP_SHOWN ? 0 : r;
-        if (o.n_rest > 0)
-                return cli_usage_error("channel recv", "too many arguments");
-        r = cli_ctx_new(&ctx, &err);
-        if (r >= 0)
-                r = open_end(&o, ctx, MC_CHANNEL_CONSUMER, &ch, &err);
-        if (r >= 0)
-                r = mc_channel_stats(&ch, &st, &err);
-        if (r >= 0 && !(buf = malloc(st.max_message ? st.max_message : 1)))
-                r = mc_error_set(&err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
-        for (uint64_t got = 0; r >= 0 && (o.count == 0 || got < o.count); got++) {
-                r = mc_channel_recv(&ch, buf, st.max_message, o.timeout_ns, &err);
-                if (r >= 0 && (fwrite(buf, 1, (size_t) r, stdout) != (size_t) r ||
-                               fputc('\n', stdout) == EOF))
-                        r = mc_error_errno(&err, errno ? errno : EIO, "writing to standard output");
-                /* --count 0 reads what there is: its end is a normal end. */
-                if (o.count == 0 && (r == -EOWNERDEAD || r == -ETIMEDOUT || r == -EAGAIN)) {
-                        r = 0;
-                        break;
-                }
-        }
-        free(buf);
+                r = work(&o, &ch, &err);
         if (ch.impl)
                 (void) mc_channel_close(&ch, NULL);
         if (r < 0)
                 return error_report(&err);
         return cli_finish_output();
+}
+
+static int stat_end(const opts *o, mc_channel *ch, mc_error *err) {
+        mc_channel_counts st;
+        int r;
+
+        r = mc_channel_stats(ch, &st, err);
+        if (r < 0)
+                return r;
+        return print_stats(o->name, &st, o->json, err);
+}
+
+static int send_end(const opts *o, mc_channel *ch, mc_error *err) {
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        int r = 0;
+
+        for (int i = 0; r >= 0 && i < o->n_rest; i++)
+                r = mc_channel_send(ch, o->rest[i], strlen(o->rest[i]), o->timeout_ns, err);
+        while (r >= 0 && o->n_rest == 0) {
+                ssize_t n = getline(&line, &cap, stdin);
+
+                if (n < 0) {
+                        if (ferror(stdin))
+                                r = mc_error_errno(err, errno, "reading standard input");
+                        break;
+                }
+                if (n > 0 && line[n - 1] == '\n')
+                        n--;
+                r = mc_channel_send(ch, line, (size_t) n, o->timeout_ns, err);
+        }
+        return r;
+}
+
+static int recv_end(const opts *o, mc_channel *ch, mc_error *err) {
+        _cleanup_free_ char *buf = NULL;
+        mc_channel_counts st;
+        int r;
+
+        r = mc_channel_stats(ch, &st, err);
+        if (r >= 0 && !(buf = malloc(st.max_message ? st.max_message : 1)))
+                r = mc_error_set(err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+        for (uint64_t got = 0; r >= 0 && (o->count == 0 || got < o->count); got++) {
+                r = mc_channel_recv(ch, buf, st.max_message, o->timeout_ns, err);
+                if (r >= 0 && (fwrite(buf, 1, (size_t) r, stdout) != (size_t) r ||
+                               fputc('\n', stdout) == EOF))
+                        r = mc_error_errno(err, errno ? errno : EIO, "writing to standard output");
+                /* --count 0 reads what there is: its end is a normal end. */
+                if (o->count == 0 && (r == -EOWNERDEAD || r == -ETIMEDOUT || r == -EAGAIN)) {
+                        r = 0;
+                        break;
+                }
+        }
+        return r;
+}
+
+static int channel_stat(int argc, char **argv) {
+        return run_end("channel stat", MC_CHANNEL_NONE, stat_end, argc, argv);
+}
+
+static int channel_send(int argc, char **argv) {
+        return run_end("channel send", MC_CHANNEL_PRODUCER, send_end, argc, argv);
+}
+
+static int channel_recv(int argc, char **argv) {
+        return run_end("channel recv", MC_CHANNEL_CONSUMER, recv_end, argc, argv);
 }
 
 static const cli_subcommand subcommands[] = {

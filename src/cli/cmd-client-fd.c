@@ -74,6 +74,11 @@ int run_fd(client_state *st, int argc, char **argv) {
         mc_error err = MC_ERROR_INIT;
         bool json = false, raw = false, squeeze = true;
         uint64_t id, rid, offset, length;
+        const client_u64_member numbers[] = {
+                {"mmap_id", &rid},
+                {"offset", &offset},
+                {"length", &length},
+        };
         json_t *writable;
         int c, r;
 
@@ -102,11 +107,7 @@ int run_fd(client_state *st, int argc, char **argv) {
 
         r = client_call(st, "MmapFd", client_id_args(id), &reply, &fd, &err);
         if (r == 0)
-                r = client_reply_u64(reply, "MmapFd", "mmap_id", &rid, &err);
-        if (r == 0)
-                r = client_reply_u64(reply, "MmapFd", "offset", &offset, &err);
-        if (r == 0)
-                r = client_reply_u64(reply, "MmapFd", "length", &length, &err);
+                r = client_reply_u64s(reply, "MmapFd", numbers, ELEMENTSOF(numbers), &err);
         if (r < 0)
                 return error_report(&err);
         writable = json_object_get(reply, "writable");

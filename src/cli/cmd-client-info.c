@@ -29,15 +29,16 @@ static int print_hello(const mc_daemon *c, const json_t *data, mc_error *err) {
         json_t *caps = json_object_get(data, "capabilities");
         _cleanup_free_ char *sd = NULL, *sv = NULL, *sp = NULL;
         uint64_t protocol, pid, uid;
+        const client_u64_member numbers[] = {
+                {"protocol", &protocol},
+                {"pid", &pid},
+                {"uid", &uid},
+        };
         json_t *v;
         size_t i;
         int r;
 
-        r = client_reply_u64(data, "Hello", "protocol", &protocol, err);
-        if (r == 0)
-                r = client_reply_u64(data, "Hello", "pid", &pid, err);
-        if (r == 0)
-                r = client_reply_u64(data, "Hello", "uid", &uid, err);
+        r = client_reply_u64s(data, "Hello", numbers, ELEMENTSOF(numbers), err);
         if (r < 0)
                 return r;
         if (!daemon || !version || !json_is_array(caps))

@@ -48,6 +48,7 @@ int run_mmap(client_state *st, int argc, char **argv) {
         bool json = st->json, shared = false;
         client_range range = {};
         uint64_t id, got;
+        const client_u64_member numbers[] = {{"mmap_id", &id}, {"length", &got}};
         unsigned prot = MC_PROT_READ;
         const char *path = NULL;
         int c, r;
@@ -100,9 +101,7 @@ int run_mmap(client_state *st, int argc, char **argv) {
 
         r = client_call(st, "Mmap", TAKE_PTR(args), &reply, NULL, &err);
         if (r == 0)
-                r = client_reply_u64(reply, "Mmap", "mmap_id", &id, &err);
-        if (r == 0)
-                r = client_reply_u64(reply, "Mmap", "length", &got, &err);
+                r = client_reply_u64s(reply, "Mmap", numbers, ELEMENTSOF(numbers), &err);
         if (r < 0)
                 return error_report(&err);
 

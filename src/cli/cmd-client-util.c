@@ -104,6 +104,18 @@ int client_reply_u64(const json_t *obj, const char *call, const char *key, uint6
         return 0;
 }
 
+int client_reply_u64s(const json_t *obj, const char *call, const client_u64_member *members,
+                      size_t n, mc_error *err) {
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                r = client_reply_u64(obj, call, members[i].key, members[i].ret, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 json_t *client_id_args(uint64_t id) {
         return json_pack("{s:I}", "mmap_id", (json_int_t) id);
 }
@@ -144,8 +156,9 @@ int client_common_option(client_state *st, const char *help, const char *cmd, in
         case 'l':
                 if (!range)
                         break;
-                r = client_parse_size(cmd, c == 'o' ? "offset" : "length", optarg,
-                                      c == 'o' ? &range->offset : &range->length);
+                /* The protocol carries sizes and offsets of 0 .. 2^63 - 1. */
+                r = cli_parse_size(cmd, c == 'o' ? "offset" : "length", optarg, INT64_MAX,
+                                   c == 'o' ? &range->offset : &range->length);
                 if (r != 0)
                         return r;
                 *(c == 'o' ? &range->have_offset : &range->have_length) = true;
@@ -170,22 +183,6 @@ int client_common_options(client_state *st, int argc, char **argv, const char *h
 
 /* ---- argument parsing ---------------------------------------------------------------------- */
 
-/* A size or offset for the protocol, which carries 0 .. 2^63 - 1. */
-int client_parse_size(const char *cmd, const char *name, const char *text, uint64_t *ret) {
-        _cleanup_free_ char *safe = str_escape_cstr(text);
-        uint64_t v;
-        int r;
-
-        r = args_parse_size(text, &v);
-        if (r == -ERANGE || (r == 0 && v > (uint64_t) INT64_MAX))
-                return cli_usage_error(cmd, "%s '%s' is too large", name, safe ? safe : "?");
-        if (r < 0)
-                return cli_usage_error(cmd, "invalid %s '%s': expected a size such as 4096 or 4KiB",
-                                       name, safe ? safe : "?");
-        *ret = v;
-        return 0;
-}
-
 int client_parse_prot(const char *cmd, const char *text, unsigned *ret) {
         static const struct {
                 const char *name;
@@ -196,7 +193,6 @@ int client_parse_prot(const char *cmd, const char *text, unsigned *ret) {
                 {"rx", MC_PROT_READ_EXECUTE},
                 {"rwx", MC_PROT_READ_WRITE_EXECUTE},
         };
-        _cleanup_free_ char *safe = NULL;
         uint64_t v;
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
@@ -208,11 +204,9 @@ int client_parse_prot(const char *cmd, const char *text, unsigned *ret) {
                 *ret = (unsigned) v;
                 return 0;
         }
-        safe = str_escape_cstr(text);
-        return cli_usage_error(cmd,
-                               "invalid protection '%s': expected r, rw, rx, rwx or a number "
-                               "from 0 to 7 (1 read, 2 write, 4 exec)",
-                               safe ? safe : "?");
+        return cli_invalid_value(cmd, "protection", text,
+                                 "r, rw, rx, rwx or a number from 0 to 7 (1 read, 2 write, 4 "
+                                 "exec)");
 }
 
 /* A mapping id: 1 .. 2^63 - 1, or in a session % (the last mapping made) and %N (the Nth). */
@@ -234,10 +228,8 @@ int client_parse_id(client_state *st, const char *cmd, const char *text, uint64_
                         return 0;
                 }
                 if (args_parse_uint(text + 1, SIZE_MAX, &v) < 0 || v == 0)
-                        return cli_usage_error(cmd,
-                                               "invalid mapping reference '%s': expected %% "
-                                               "or %%N with N from 1",
-                                               safe ? safe : "?");
+                        return cli_invalid_value(cmd, "mapping reference", text,
+                                                 "% or %N with N from 1");
                 if (v > st->n_ids)
                         return cli_usage_error(
                                 cmd, "'%s': this session has made only %zu mapping%s",
@@ -246,10 +238,10 @@ int client_parse_id(client_state *st, const char *cmd, const char *text, uint64_
                 return 0;
         }
         if (args_parse_uint(text, INT64_MAX, &v) < 0 || v == 0)
-                return cli_usage_error(cmd,
-                                       "invalid mapping id '%s': expected a number from 1 to "
-                                       "9223372036854775807%s",
-                                       safe ? safe : "?", st->in_session ? ", % or %N" : "");
+                return cli_invalid_value(cmd, "mapping id", text,
+                                         st->in_session
+                                                 ? "a number from 1 to 9223372036854775807, % or %N"
+                                                 : "a number from 1 to 9223372036854775807");
         *ret = v;
         return 0;
 }
@@ -325,6 +317,12 @@ static int map_info_extras(const json_t *o, const char *call, map_info *m, mc_er
 
 int client_map_info_parse(const json_t *o, const char *call, map_info *ret, mc_error *err) {
         map_info m = {};
+        const client_u64_member numbers[] = {
+                {"id", &m.id},
+                {"offset", &m.offset},
+                {"length", &m.length},
+                {"owner_pid", &m.owner_pid},
+        };
         json_t *path, *prot;
         int r, bits;
 
@@ -333,13 +331,7 @@ int client_map_info_parse(const json_t *o, const char *call, map_info *ret, mc_e
                                     "%s failed: malformed reply from memcapd: a mapping is not an "
                                     "object",
                                     call);
-        r = client_reply_u64(o, call, "id", &m.id, err);
-        if (r == 0)
-                r = client_reply_u64(o, call, "offset", &m.offset, err);
-        if (r == 0)
-                r = client_reply_u64(o, call, "length", &m.length, err);
-        if (r == 0)
-                r = client_reply_u64(o, call, "owner_pid", &m.owner_pid, err);
+        r = client_reply_u64s(o, call, numbers, ELEMENTSOF(numbers), err);
         if (r < 0)
                 return r;
         path = json_object_get(o, "path");

@@ -133,9 +133,6 @@ int cmd_client(int argc, char **argv) {
         /* '+': stop at the command, whose options are its own. */
         while ((c = getopt_long(argc, argv, "+:hs:", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case 's':
                         st.socket = optarg;
                         break;
@@ -143,7 +140,7 @@ int cmd_client(int argc, char **argv) {
                         st.json = true;
                         break;
                 default:
-                        return cli_option_error("client", c, argv);
+                        return cli_other_option("client", c, argv, help);
                 }
         }
         if (optind >= argc) {

@@ -97,6 +97,16 @@ int client_call_json(mc_daemon *d, const char *call, json_t *args, json_t **ret_
 int client_reply_u64(const json_t *obj, const char *call, const char *key, uint64_t *ret,
                      mc_error *err);
 
+/* A member of a reply object for client_reply_u64s(): its key and where its value goes. */
+typedef struct client_u64_member {
+        const char *key;
+        uint64_t *ret;
+} client_u64_member;
+
+/* client_reply_u64() for each of the @n @members in order, up to the first failure. */
+int client_reply_u64s(const json_t *obj, const char *call, const client_u64_member *members,
+                      size_t n, mc_error *err);
+
 /* One call on the session's connection; @args (never NULL: NULL means out of memory) is taken. */
 int client_call(client_state *st, const char *name, json_t *args, json_t **ret_reply, int *ret_fd,
                 mc_error *err);
@@ -124,9 +134,6 @@ int client_common_options(client_state *st, int argc, char **argv, const char *h
                           const char *cmd, bool *json);
 
 /* ---- cmd-client-util.c: arguments ----------------------------------------------------------- */
-
-/* A size or offset for the protocol, which carries 0 .. 2^63 - 1; a usage error otherwise. */
-int client_parse_size(const char *cmd, const char *name, const char *text, uint64_t *ret);
 
 /* r, rw, rx, rwx or 0-7; a usage error otherwise. */
 int client_parse_prot(const char *cmd, const char *text, unsigned *ret);

@@ -46,20 +46,6 @@ static void help(void) {
               stdout);
 }
 
-/* Parse the value of --offset/--length; on failure print why and return EXIT_USAGE. */
-static int parse_size_option(const char *name, const char *text, uint64_t *ret) {
-        _cleanup_free_ char *safe = NULL;
-        int r = args_parse_size(text, ret);
-
-        if (r == 0)
-                return 0;
-        safe = str_escape_cstr(text);
-        if (r == -ERANGE)
-                return cli_usage_error("map", "%s '%s' is too large", name, safe ? safe : "?");
-        return cli_usage_error("map", "invalid %s '%s': expected a size such as 4096 or 4KiB", name,
-                               safe ? safe : "?");
-}
-
 static int dump_json(mc_ctx *ctx, const mc_mapping *m, const char *path, uint64_t file_offset,
                      mc_error *err) {
         _cleanup_free_ unsigned char *data = NULL;
@@ -120,16 +106,13 @@ int cmd_map(int argc, char **argv) {
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":ho:l:v", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case 'o':
-                        r = parse_size_option("offset", optarg, &opts.offset);
+                        r = cli_parse_size("map", "offset", optarg, UINT64_MAX, &opts.offset);
                         if (r != 0)
                                 return r;
                         break;
                 case 'l':
-                        r = parse_size_option("length", optarg, &v);
+                        r = cli_parse_size("map", "length", optarg, UINT64_MAX, &v);
                         if (r != 0)
                                 return r;
 #if SIZE_MAX < UINT64_MAX
@@ -149,7 +132,7 @@ int cmd_map(int argc, char **argv) {
                         squeeze = false;
                         break;
                 default:
-                        return cli_option_error("map", c, argv);
+                        return cli_other_option("map", c, argv, help);
                 }
         }
         if (raw && json)

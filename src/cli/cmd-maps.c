@@ -538,9 +538,6 @@ int cmd_maps(int argc, char **argv) {
         cli_getopt_reset();
         while ((c = getopt_long((int) n_args, args, ":hx", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case 'x':
                         extended = true;
                         break;
@@ -548,7 +545,7 @@ int cmd_maps(int argc, char **argv) {
                         json = true;
                         break;
                 default:
-                        return cli_option_error("maps", c, args);
+                        return cli_other_option("maps", c, args, help);
                 }
         }
         if ((n_args - (size_t) optind) + n_neg > 1)
@@ -562,14 +559,8 @@ int cmd_maps(int argc, char **argv) {
                 pid_text = "self";
         else {
                 r = args_parse_pid(pid_text, &pid);
-                if (r < 0) {
-                        _cleanup_free_ char *safe = str_escape_cstr(pid_text);
-                        mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                                     "invalid process id '%s': expected a number from 1 to "
-                                     "2147483647 or 'self'",
-                                     safe ? safe : "?");
-                        return error_report(&err);
-                }
+                if (r < 0)
+                        return cli_invalid_pid(pid_text, "a number from 1 to 2147483647 or 'self'");
                 snprintf(pid_buf, sizeof(pid_buf), "%d", (int) pid);
                 pid_text = pid_buf;
         }
@@ -581,9 +572,5 @@ int cmd_maps(int argc, char **argv) {
         r = json       ? print_json(&list, extended)
             : extended ? print_extended(&list)
                        : print_table(&list);
-        if (r < 0) {
-                mc_error_errno(&err, r, "print the mappings");
-                return error_report(&err);
-        }
-        return 0;
+        return cli_print_status(r, "print the mappings");
 }

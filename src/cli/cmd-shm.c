@@ -80,22 +80,12 @@ static int shm_create(int argc, char **argv) {
 
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":hs:m:", options, NULL)) >= 0) {
-                _cleanup_free_ char *safe = NULL;
-
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case 's':
                         r = args_parse_size(optarg, &size);
-                        if (r < 0) {
-                                safe = str_escape_cstr(optarg);
-                                return cli_usage_error("shm create",
-                                                       r == -ERANGE ? "size '%s' is too large"
-                                                                    : "invalid size '%s': "
-                                                                      "expected e.g. 4096 or 4KiB",
-                                                       safe ? safe : "?");
-                        }
+                        if (r < 0)
+                                return cli_value_error("shm create", r, "size", optarg,
+                                                       "e.g. 4096 or 4KiB");
 #if SIZE_MAX < UINT64_MAX
                         if (size > SIZE_MAX)
                                 return cli_usage_error("shm create", "size is too large");
@@ -104,16 +94,12 @@ static int shm_create(int argc, char **argv) {
                         break;
                 case 'm':
                         r = args_parse_mode(optarg, &mode);
-                        if (r < 0 || mode == 0 || mode > 0777) {
-                                safe = str_escape_cstr(optarg);
-                                return cli_usage_error("shm create",
-                                                       "invalid mode '%s': expected octal "
-                                                       "permissions from 1 to 777",
-                                                       safe ? safe : "?");
-                        }
+                        if (r < 0 || mode == 0 || mode > 0777)
+                                return cli_invalid_value("shm create", "mode", optarg,
+                                                         "octal permissions from 1 to 777");
                         break;
                 default:
-                        return cli_option_error("shm create", c, argv);
+                        return cli_other_option("shm create", c, argv, help);
                 }
         }
         r = cli_one_operand("shm create", argc, argv, "missing NAME", &req.name);
@@ -319,11 +305,7 @@ static int shm_ls(int argc, char **argv) {
                 return error_report(&err);
         r = json ? shm_ls_json(entries, n) : shm_ls_table(entries, n);
         entries_free(entries, n);
-        if (r < 0) {
-                mc_error_errno(&err, r, "print the list");
-                return error_report(&err);
-        }
-        return 0;
+        return cli_print_status(r, "print the list");
 }
 
 static int shm_info_print(const mc_shared *shm, const struct stat *st, bool json) {

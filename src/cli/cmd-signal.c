@@ -246,9 +246,6 @@ static int signal_send(int argc, char **argv) {
         cli_getopt_reset();
         while ((c = getopt_long(argc, args, ":h", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case ARG_VALUE:
                         value = unstrip(argc, argv, optarg);
                         break;
@@ -256,7 +253,7 @@ static int signal_send(int argc, char **argv) {
                         use_pidfd = true;
                         break;
                 default:
-                        return cli_option_error("signal send", c, args);
+                        return cli_other_option("signal send", c, args, help);
                 }
         }
         if (argc - optind < 2)
@@ -267,14 +264,8 @@ static int signal_send(int argc, char **argv) {
         pid_text = unstrip(argc, argv, args[optind]);
         sig_text = unstrip(argc, argv, args[optind + 1]);
 
-        if (parse_target(pid_text, &pid) < 0) {
-                _cleanup_free_ char *safe = str_escape_cstr(pid_text);
-                mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL,
-                             "invalid process id '%s': expected a number from -2147483647 to "
-                             "2147483647",
-                             safe ? safe : "?");
-                return error_report(&err);
-        }
+        if (parse_target(pid_text, &pid) < 0)
+                return cli_invalid_pid(pid_text, "a number from -2147483647 to 2147483647");
         /* Signal 0 sends nothing: kill -0's check that PID exists and may be signalled. */
         if (streq(sig_text, "0"))
                 signo = 0;
@@ -493,23 +484,13 @@ static int signal_wait(int argc, char **argv) {
 
         cli_getopt_reset();
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-                _cleanup_free_ char *safe = NULL;
-
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case ARG_TIMEOUT:
                         r = parse_timeout(optarg, &timeout);
-                        if (r < 0) {
-                                safe = str_escape_cstr(optarg);
-                                return cli_usage_error(
-                                        "signal wait",
-                                        r == -ERANGE ? "--timeout '%s' is too large"
-                                                     : "invalid --timeout '%s': expected seconds "
-                                                       "such as 2 or 0.5 (at most 9 decimals)",
-                                        safe ? safe : "?");
-                        }
+                        if (r < 0)
+                                return cli_value_error("signal wait", r, "--timeout", optarg,
+                                                       "seconds such as 2 or 0.5 (at most 9 "
+                                                       "decimals)");
                         break;
                 case ARG_JSON:
                         json = true;
@@ -517,17 +498,13 @@ static int signal_wait(int argc, char **argv) {
                 case ARG_READY_FD:
                         r = args_parse_uint(optarg, INT_MAX, &v);
                         /* 0..2 are the conversation with the caller; stdout is for the result. */
-                        if (r < 0 || v <= 2 || fcntl((int) v, F_GETFD) < 0) {
-                                safe = str_escape_cstr(optarg);
-                                return cli_usage_error("signal wait",
-                                                       "invalid --ready-fd '%s': expected an "
-                                                       "open descriptor above 2",
-                                                       safe ? safe : "?");
-                        }
+                        if (r < 0 || v <= 2 || fcntl((int) v, F_GETFD) < 0)
+                                return cli_invalid_value("signal wait", "--ready-fd", optarg,
+                                                         "an open descriptor above 2");
                         ready_fd = (int) v;
                         break;
                 default:
-                        return cli_option_error("signal wait", c, argv);
+                        return cli_other_option("signal wait", c, argv, help);
                 }
         }
         if (optind >= argc)
@@ -566,11 +543,7 @@ static int signal_wait(int argc, char **argv) {
         r = format_time(info.timestamp, when, sizeof(when));
         if (r >= 0)
                 r = json ? wait_print_json(&info, name, when) : wait_print_text(&info, name, when);
-        if (r < 0) {
-                mc_error_errno(&err, r, "print the signal");
-                return error_report(&err);
-        }
-        return 0;
+        return cli_print_status(r, "print the signal");
 }
 
 /* ---- list ----------------------------------------------------------------------------------- */
@@ -745,7 +718,6 @@ static int list_translate(const char *arg) {
 }
 
 static int signal_list(int argc, char **argv) {
-        mc_error err = MC_ERROR_INIT;
         bool json = false;
         int c, r, status = 0;
 
@@ -757,14 +729,11 @@ static int signal_list(int argc, char **argv) {
                                                         {}},
                                 NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
                 case 'j':
                         json = true;
                         break;
                 default:
-                        return cli_option_error("signal list", c, argv);
+                        return cli_other_option("signal list", c, argv, help);
                 }
         }
         if (optind < argc) {
@@ -782,11 +751,7 @@ static int signal_list(int argc, char **argv) {
 
         r = json ? list_json(mc_signal_rt_min(), mc_signal_rt_max())
                  : list_table(mc_signal_rt_min(), mc_signal_rt_max());
-        if (r < 0) {
-                mc_error_errno(&err, r, "print the list");
-                return error_report(&err);
-        }
-        return 0;
+        return cli_print_status(r, "print the list");
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */

@@ -120,6 +120,46 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
         return EXIT_USAGE;
 }
 
+int cli_invalid_value(const char *cmd, const char *what, const char *value, const char *expected) {
+        _cleanup_free_ char *safe = str_escape_cstr(value);
+
+        return cli_usage_error(cmd, "invalid %s '%s': expected %s", what, safe ? safe : "?",
+                               expected);
+}
+
+int cli_value_error(const char *cmd, int r, const char *what, const char *value,
+                    const char *expected) {
+        _cleanup_free_ char *safe = NULL;
+
+        if (r != -ERANGE)
+                return cli_invalid_value(cmd, what, value, expected);
+        safe = str_escape_cstr(value);
+        return cli_usage_error(cmd, "%s '%s' is too large", what, safe ? safe : "?");
+}
+
+int cli_invalid_pid(const char *value, const char *expected) {
+        _cleanup_free_ char *safe = str_escape_cstr(value);
+        mc_error err = MC_ERROR_INIT;
+
+        mc_error_set(&err, MC_ERR_INVALID_ARGUMENT, EINVAL, "invalid process id '%s': expected %s",
+                     safe ? safe : "?", expected);
+        return error_report(&err);
+}
+
+int cli_parse_size(const char *cmd, const char *what, const char *text, uint64_t max,
+                   uint64_t *ret) {
+        uint64_t v;
+        int r;
+
+        r = args_parse_size(text, &v);
+        if (r == 0 && v > max)
+                r = -ERANGE;
+        if (r < 0)
+                return cli_value_error(cmd, r, what, text, "a size such as 4096 or 4KiB");
+        *ret = v;
+        return 0;
+}
+
 int cli_one_operand(const char *cmd, int argc, char **argv, const char *missing, const char **ret) {
         if (optind >= argc)
                 return cli_usage_error(cmd, "%s", missing);
@@ -151,6 +191,14 @@ int cli_option_error(const char *cmd, int c, char **argv) {
         return cli_usage_error(cmd, "unknown option '%s'", safe ? safe : "?");
 }
 
+int cli_other_option(const char *cmd, int c, char **argv, void (*help)(void)) {
+        if (c == 'h') {
+                help();
+                return 0;
+        }
+        return cli_option_error(cmd, c, argv);
+}
+
 int cli_ctx_new(mc_ctx **ret, mc_error *err) {
         _cleanup_(mc_ctx_freep) mc_ctx *ctx = NULL;
         int r;
@@ -173,6 +221,15 @@ int cli_oom_exit(void) {
         mc_error err = MC_ERROR_INIT;
 
         mc_error_set(&err, MC_ERR_OUT_OF_MEMORY, ENOMEM, "out of memory");
+        return error_report(&err);
+}
+
+int cli_print_status(int r, const char *doing) {
+        mc_error err = MC_ERROR_INIT;
+
+        if (r >= 0)
+                return 0;
+        mc_error_errno(&err, r, "%s", doing);
         return error_report(&err);
 }
 

@@ -321,17 +321,45 @@ static int check_bool(const parser *p, field f, const json_t *v, bool *ret) {
         return 0;
 }
 
+/* The text of field @f, @v, and its length (it may hold NULs), when @v is a string. */
+static int check_string(const parser *p, field f, const json_t *v, const char **ret,
+                        size_t *ret_len) {
+        char got[64];
+
+        if (!json_is_string(v))
+                return invalid(p->err, "%s: field '%s' must be a string (got %s)", p->call,
+                               mcd__field_names[f], describe(p, v, got, sizeof(got)));
+        *ret = json_string_value(v);
+        *ret_len = json_string_length(v);
+        return 0;
+}
+
+/* Whether the string @v is @name, compared by length: a JSON string may hold NULs. */
+static bool string_is(const json_t *v, const char *name) {
+        size_t n = json_string_length(v);
+
+        return n == strlen(name) && memcmp(json_string_value(v), name, n) == 0;
+}
+
+/* The string @v quoted for "(got ...)", its first 24 bytes; a NUL inside stops the copy early,
+ * the text is for humans. */
+static const char *quote_string(const json_t *v, char *buf, size_t size) {
+        size_t n = json_string_length(v);
+
+        snprintf(buf, size, "\"%.*s\"%s", (int) MC_MIN(n, (size_t) 24), json_string_value(v),
+                 n > 24 ? "..." : "");
+        return buf;
+}
+
 static int check_path(const parser *p, const json_t *v, mcd_request *req) {
         char **ret = &req->path;
         const char *s;
         size_t n;
-        char got[64];
+        int r;
 
-        if (!json_is_string(v))
-                return invalid(p->err, "%s: field 'path' must be a string (got %s)", p->call,
-                               describe(p, v, got, sizeof(got)));
-        s = json_string_value(v);
-        n = json_string_length(v);
+        r = check_string(p, F_PATH, v, &s, &n);
+        if (r < 0)
+                return r;
         if (n == 0)
                 return invalid(p->err, "%s: field 'path' must not be empty", p->call);
         /* The parser admits \u0000 so that this message can name the field. */
@@ -353,53 +381,36 @@ static int check_encoding(const parser *p, const json_t *v, mcd_request *req) {
                 [MCD_ENCODING_ARRAY] = "array", [MCD_ENCODING_BASE64] = "base64"};
         char got[64];
 
-        if (json_is_string(v)) {
-                const char *s = json_string_value(v);
-                size_t n = json_string_length(v);
-
+        if (json_is_string(v))
                 for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                        if (n == strlen(names[i]) && memcmp(s, names[i], n) == 0) {
+                        if (string_is(v, names[i])) {
                                 *ret = (mcd_encoding) i;
                                 return 0;
                         }
-                /* A NUL inside stops the copy early; the text is for humans. */
-                snprintf(got, sizeof(got), "\"%.*s\"%s", (int) MC_MIN(n, (size_t) 24), s,
-                         n > 24 ? "..." : "");
-                return invalid(p->err,
-                               "%s: field 'encoding' must be \"array\" or \"base64\" (got %s)",
-                               p->call, got);
-        }
         return invalid(p->err, "%s: field 'encoding' must be \"array\" or \"base64\" (got %s)",
-                       p->call, describe(p, v, got, sizeof(got)));
+                       p->call,
+                       json_is_string(v) ? quote_string(v, got, sizeof(got))
+                                         : describe(p, v, got, sizeof(got)));
 }
 
 static int check_advice(const parser *p, const json_t *v, mcd_request *req) {
         mc_advice *ret = &req->advice;
-        const char *shown;
         char got[64];
 
-        if (!json_is_string(v))
-                shown = describe(p, v, got, sizeof(got));
-        else {
-                const char *s = json_string_value(v);
-                size_t n = json_string_length(v);
-
+        if (json_is_string(v))
                 for (int i = 0; i < _MC_ADVICE_MAX; i++) {
                         const char *name = mc_advice_name((mc_advice) i);
 
-                        if (name && n == strlen(name) && memcmp(s, name, n) == 0) {
+                        if (name && string_is(v, name)) {
                                 *ret = (mc_advice) i;
                                 return 0;
                         }
                 }
-                /* A NUL inside stops the copy early; the text is for humans. */
-                snprintf(got, sizeof(got), "\"%.*s\"%s", (int) MC_MIN(n, (size_t) 24), s,
-                         n > 24 ? "..." : "");
-                shown = got;
-        }
         return invalid(p->err,
                        "%s: field 'advice' must name an advice, such as \"WILLNEED\" (got %s)",
-                       p->call, shown);
+                       p->call,
+                       json_is_string(v) ? quote_string(v, got, sizeof(got))
+                                         : describe(p, v, got, sizeof(got)));
 }
 
 static int check_data_array(const parser *p, const json_t *v, uint8_t **ret, size_t *ret_len) {
@@ -509,13 +520,11 @@ static int check_name(const parser *p, const json_t *v, mcd_request *req) {
         char **ret = &req->name;
         const char *s, *base;
         size_t n;
-        char got[64];
+        int r;
 
-        if (!json_is_string(v))
-                return invalid(p->err, "%s: field 'name' must be a string (got %s)", p->call,
-                               describe(p, v, got, sizeof(got)));
-        s = json_string_value(v);
-        n = json_string_length(v);
+        r = check_string(p, F_NAME, v, &s, &n);
+        if (r < 0)
+                return r;
         base = s[0] == '/' ? s + 1 : s;
         if (n == (size_t) (base - s))
                 return invalid(p->err, "%s: field 'name' must not be empty", p->call);

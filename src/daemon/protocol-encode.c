@@ -92,6 +92,13 @@ static bool bound_add(size_t *total, size_t n) {
         return !MC_ADD_OVERFLOW(*total, n, total);
 }
 
+/* Add str_bound(@n) to *@total; false when it overflows. */
+static bool bound_add_str(size_t *total, size_t n) {
+        size_t r;
+
+        return str_bound(n, &r) && bound_add(total, r);
+}
+
 /* Reserve @n bytes and return the cursor, or NULL when out of memory. */
 static char *begin(mcd_buf *b, size_t n) {
         if (mcd_buf_reserve(b, n) < 0)
@@ -110,6 +117,15 @@ static char *put_mem(char *o, const void *s, size_t n) {
 }
 
 #define put_lit(o, s) put_mem((o), (s), sizeof(s) - 1)
+
+/* begin() a reply of at most @n bytes with its opening @head written. */
+static char *begin_with(mcd_buf *b, size_t n, const char *head, size_t head_len) {
+        char *o = begin(b, n);
+
+        return o ? put_mem(o, head, head_len) : NULL;
+}
+
+#define begin_lit(b, n, head) begin_with((b), (n), (head), sizeof(head) - 1)
 
 static char *put_u64(char *o, uint64_t v) {
         static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
@@ -146,6 +162,11 @@ static char *put_bool(char *o, bool v) {
         return v ? put_lit(o, "true") : put_lit(o, "false");
 }
 
+/* A member of an object: its key, as the literal @s with its punctuation, then its value. */
+#define put_lit_u64(o, s, v)  put_u64(put_lit((o), (s)), (v))
+#define put_lit_i64(o, s, v)  put_i64(put_lit((o), (s)), (v))
+#define put_lit_bool(o, s, v) put_bool(put_lit((o), (s)), (v))
+
 /* @s as a JSON string; at most str_bound(@n) bytes. */
 static char *put_str(char *o, const char *s, size_t n) {
         *o++ = '"';
@@ -173,11 +194,10 @@ int mcd_reply_success(mcd_buf *b) {
 }
 
 int mcd_reply_msync(mcd_buf *b, bool written) {
-        char *o = begin(b, FIXED_MAX);
+        char *o = begin_lit(b, FIXED_MAX, "{\"status\":\"success\",\"written\":");
 
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, "{\"status\":\"success\",\"written\":");
         o = put_bool(o, written);
         o = put_lit(o, "}\n");
         return finish(b, o);
@@ -185,20 +205,17 @@ int mcd_reply_msync(mcd_buf *b, bool written) {
 
 int mcd_reply_mmap(mcd_buf *b, uint64_t id, uint64_t length) {
         int nbytes = id > UINT32_MAX ? 8 : 4;
-        char *o = begin(b, FIXED_MAX);
+        char *o = begin_lit(b, FIXED_MAX, "{\"status\":\"success\",\"data\":[");
 
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, "{\"status\":\"success\",\"data\":[");
         for (int i = nbytes - 1; i >= 0; i--) {
                 o = put_u64(o, (id >> (8 * i)) & 0xff);
                 if (i > 0)
                         *o++ = ',';
         }
-        o = put_lit(o, "],\"mmap_id\":");
-        o = put_u64(o, id);
-        o = put_lit(o, ",\"length\":");
-        o = put_u64(o, length);
+        o = put_lit_u64(o, "],\"mmap_id\":", id);
+        o = put_lit_u64(o, ",\"length\":", length);
         o = put_lit(o, "}\n");
         return finish(b, o);
 }
@@ -240,10 +257,9 @@ int mcd_reply_data(mcd_buf *b, const void *bytes, size_t n, mcd_encoding encodin
         if (encoding == MCD_ENCODING_BASE64) {
                 if (!base64_encoded_size(n, &bound) || !bound_add(&bound, FIXED_MAX))
                         return -ENOMEM;
-                o = begin(b, bound);
+                o = begin_lit(b, bound, head);
                 if (!o)
                         return -ENOMEM;
-                o = put_lit(o, head);
                 *o++ = '"';
                 o += base64_encode_to(o, p, n);
                 o = put_lit(o, "\"}\n");
@@ -253,10 +269,9 @@ int mcd_reply_data(mcd_buf *b, const void *bytes, size_t n, mcd_encoding encodin
                 return -EINVAL;
         if (n > (SIZE_MAX - FIXED_MAX) / 4)
                 return -ENOMEM;
-        o = begin(b, 4 * n + FIXED_MAX);
+        o = begin_lit(b, 4 * n + FIXED_MAX, head);
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, head);
         *o++ = '[';
         for (size_t i = 0; i < n; i++) {
                 unsigned v = p[i];
@@ -274,48 +289,36 @@ int mcd_reply_data(mcd_buf *b, const void *bytes, size_t n, mcd_encoding encodin
 #define RANGE_MAX 128
 
 static bool stats_bound(const mcd_stats *s, size_t *total) {
-        size_t n, r;
+        bool path_ok = s->path ? bound_add_str(total, strlen(s->path)) : bound_add(total, 4);
+        size_t r;
 
-        if (s->path) {
-                if (!str_bound(strlen(s->path), &n))
-                        return false;
-        } else
-                n = 4;
-        return bound_add(total, n) && bound_add(total, FIXED_MAX) &&
+        return path_ok && bound_add(total, FIXED_MAX) &&
                !MC_MUL_OVERFLOW(s->n_ranges, (size_t) RANGE_MAX, &r) && bound_add(total, r);
 }
 
 static char *put_prot(char *o, unsigned prot) {
-        o = put_lit(o, "{\"read\":");
-        o = put_bool(o, prot & MCD_PROT_READ);
-        o = put_lit(o, ",\"write\":");
-        o = put_bool(o, prot & MCD_PROT_WRITE);
-        o = put_lit(o, ",\"exec\":");
-        o = put_bool(o, prot & MCD_PROT_EXEC);
+        o = put_lit_bool(o, "{\"read\":", prot & MCD_PROT_READ);
+        o = put_lit_bool(o, ",\"write\":", prot & MCD_PROT_WRITE);
+        o = put_lit_bool(o, ",\"exec\":", prot & MCD_PROT_EXEC);
         *o++ = '}';
         return o;
 }
 
 static char *put_stats(char *o, const mcd_stats *s) {
-        o = put_lit(o, "{\"id\":");
-        o = put_u64(o, s->id);
+        o = put_lit_u64(o, "{\"id\":", s->id);
         o = put_lit(o, ",\"path\":");
         o = s->path ? put_cstr(o, s->path) : put_lit(o, "null");
-        o = put_lit(o, ",\"offset\":");
-        o = put_u64(o, s->offset);
-        o = put_lit(o, ",\"length\":");
-        o = put_u64(o, s->length);
+        o = put_lit_u64(o, ",\"offset\":", s->offset);
+        o = put_lit_u64(o, ",\"length\":", s->length);
         o = put_lit(o, ",\"prot\":");
         o = put_prot(o, s->prot);
         o = put_lit(o, ",\"flags\":");
         o = s->shared ? put_lit(o, "\"Shared\"") : put_lit(o, "\"Private\"");
-        o = put_lit(o, ",\"owner_pid\":");
-        o = put_i64(o, s->owner_pid);
+        o = put_lit_i64(o, ",\"owner_pid\":", s->owner_pid);
         /* What memcap adds to the original's reply comes after its fields, only when it says
          * something, so a mapping that uses none of it is described exactly as before. */
         if (s->locked > 0) {
-                o = put_lit(o, ",\"locked\":");
-                o = put_u64(o, s->locked);
+                o = put_lit_u64(o, ",\"locked\":", s->locked);
         }
         if (s->faulted)
                 o = put_lit(o, ",\"faulted\":true");
@@ -324,10 +327,8 @@ static char *put_stats(char *o, const mcd_stats *s) {
                 for (size_t i = 0; i < s->n_ranges; i++) {
                         if (i > 0)
                                 *o++ = ',';
-                        o = put_lit(o, "{\"offset\":");
-                        o = put_u64(o, s->ranges[i].offset);
-                        o = put_lit(o, ",\"length\":");
-                        o = put_u64(o, s->ranges[i].length);
+                        o = put_lit_u64(o, "{\"offset\":", s->ranges[i].offset);
+                        o = put_lit_u64(o, ",\"length\":", s->ranges[i].length);
                         o = put_lit(o, ",\"prot\":");
                         o = put_prot(o, s->ranges[i].prot);
                         *o++ = '}';
@@ -344,10 +345,9 @@ int mcd_reply_stats(mcd_buf *b, const mcd_stats *s) {
 
         if (!stats_bound(s, &bound))
                 return -ENOMEM;
-        o = begin(b, bound);
+        o = begin_lit(b, bound, "{\"status\":\"success\",\"data\":");
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, "{\"status\":\"success\",\"data\":");
         o = put_stats(o, s);
         o = put_lit(o, "}\n");
         return finish(b, o);
@@ -360,10 +360,9 @@ int mcd_reply_list(mcd_buf *b, const mcd_stats *items, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (!stats_bound(&items[i], &bound))
                         return -ENOMEM;
-        o = begin(b, bound);
+        o = begin_lit(b, bound, "{\"status\":\"success\",\"data\":[");
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, "{\"status\":\"success\",\"data\":[");
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                         *o++ = ',';
@@ -374,30 +373,26 @@ int mcd_reply_list(mcd_buf *b, const mcd_stats *items, size_t n) {
 }
 
 int mcd_reply_fd(mcd_buf *b, uint64_t id, uint64_t offset, uint64_t length, bool writable) {
-        char *o = begin(b, FIXED_MAX);
+        char *o = begin_lit(b, FIXED_MAX, "{\"status\":\"success\",\"mmap_id\":");
 
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, "{\"status\":\"success\",\"mmap_id\":");
         o = put_u64(o, id);
-        o = put_lit(o, ",\"offset\":");
-        o = put_u64(o, offset);
-        o = put_lit(o, ",\"length\":");
-        o = put_u64(o, length);
-        o = put_lit(o, ",\"writable\":");
-        o = put_bool(o, writable);
+        o = put_lit_u64(o, ",\"offset\":", offset);
+        o = put_lit_u64(o, ",\"length\":", length);
+        o = put_lit_bool(o, ",\"writable\":", writable);
         o = put_lit(o, "}\n");
         return finish(b, o);
 }
 
 int mcd_reply_hello(mcd_buf *b, unsigned caps, pid_t pid, uid_t uid) {
-        char *o = begin(b, 2 * FIXED_MAX);
+        char *o = begin_lit(b, 2 * FIXED_MAX,
+                            "{\"status\":\"success\",\"data\":{\"daemon\":\"" MCD_DAEMON_NAME
+                            "\",\"version\":\"" MCD_DAEMON_VERSION "\",\"protocol\":");
         bool first = true;
 
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, "{\"status\":\"success\",\"data\":{\"daemon\":\"" MCD_DAEMON_NAME
-                       "\",\"version\":\"" MCD_DAEMON_VERSION "\",\"protocol\":");
         o = put_u64(o, MCD_PROTOCOL_VERSION);
         o = put_lit(o, ",\"capabilities\":[");
         for (unsigned cap = 1; cap & MCD_CAP_ALL; cap <<= 1) {
@@ -412,10 +407,8 @@ int mcd_reply_hello(mcd_buf *b, unsigned caps, pid_t pid, uid_t uid) {
                 o = put_mem(o, name, strlen(name));
                 *o++ = '"';
         }
-        o = put_lit(o, "],\"pid\":");
-        o = put_i64(o, pid);
-        o = put_lit(o, ",\"uid\":");
-        o = put_u64(o, uid);
+        o = put_lit_i64(o, "],\"pid\":", pid);
+        o = put_lit_u64(o, ",\"uid\":", uid);
         o = put_lit(o, "}}\n");
         return finish(b, o);
 }
@@ -423,16 +416,14 @@ int mcd_reply_hello(mcd_buf *b, unsigned caps, pid_t pid, uid_t uid) {
 int mcd_reply_error(mcd_buf *b, const mc_error *e, const char *call) {
         size_t msg_len = strnlen(e->message, sizeof(e->message));
         size_t call_len = call ? strlen(call) : 0;
-        size_t bound = FIXED_MAX, n;
+        size_t bound = FIXED_MAX;
         char *o;
 
-        if (!str_bound(msg_len, &n) || !bound_add(&bound, n) || !str_bound(call_len, &n) ||
-            !bound_add(&bound, n))
+        if (!bound_add_str(&bound, msg_len) || !bound_add_str(&bound, call_len))
                 return -ENOMEM;
-        o = begin(b, bound);
+        o = begin_lit(b, bound, "{\"status\":\"error\",\"kind\":");
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, "{\"status\":\"error\",\"kind\":");
         o = put_cstr(o, mc_error_kind_name(e->kind));
         o = put_lit(o, ",\"code\":");
         o = put_cstr(o, mc_error_code(e->kind, MC_DOMAIN_MEMORY));
@@ -445,54 +436,47 @@ int mcd_reply_error(mcd_buf *b, const mc_error *e, const char *call) {
         o = json_escape(o, e->message, msg_len, /* flags= */ 0);
         *o++ = '"';
         if (e->sys_errno != 0) {
-                o = put_lit(o, ",\"errno\":");
-                o = put_i64(o, e->sys_errno);
+                o = put_lit_i64(o, ",\"errno\":", e->sys_errno);
         }
         o = put_lit(o, "}\n");
         return finish(b, o);
 }
 
 int mcd_reply_denied(mcd_buf *b, const char *reason) {
-        size_t bound = FIXED_MAX, n;
+        size_t bound = FIXED_MAX;
         char *o;
 
         if (!reason)
                 reason = "";
-        if (!str_bound(strlen(reason), &n) || !bound_add(&bound, n))
+        if (!bound_add_str(&bound, strlen(reason)))
                 return -ENOMEM;
-        o = begin(b, bound);
+        o = begin_lit(b, bound,
+                      "{\"status\":\"permission_denied\",\"kind\":\"PermissionDenied\","
+                      "\"code\":\"core.memory.PermissionDenied\",\"reason\":");
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, "{\"status\":\"permission_denied\",\"kind\":\"PermissionDenied\","
-                       "\"code\":\"core.memory.PermissionDenied\",\"reason\":");
         o = put_cstr(o, reason);
         o = put_lit(o, "}\n");
         return finish(b, o);
 }
 
 int mcd_reply_channel(mcd_buf *b, const mcd_channel_info *ch) {
-        size_t bound = FIXED_MAX, n;
+        size_t bound = FIXED_MAX;
         char *o;
 
-        if (!str_bound(strlen(ch->name), &n) || !bound_add(&bound, n))
+        if (!bound_add_str(&bound, strlen(ch->name)))
                 return -ENOMEM;
-        o = begin(b, bound);
+        o = begin_lit(b, bound, "{\"status\":\"success\",\"name\":");
         if (!o)
                 return -ENOMEM;
-        o = put_lit(o, "{\"status\":\"success\",\"name\":");
         o = put_cstr(o, ch->name);
-        o = put_lit(o, ",\"capacity\":");
-        o = put_u64(o, ch->capacity);
-        o = put_lit(o, ",\"max_message\":");
-        o = put_u64(o, ch->max_message);
-        o = put_lit(o, ",\"max_producers\":");
-        o = put_u64(o, ch->max_producers);
+        o = put_lit_u64(o, ",\"capacity\":", ch->capacity);
+        o = put_lit_u64(o, ",\"max_message\":", ch->max_message);
+        o = put_lit_u64(o, ",\"max_producers\":", ch->max_producers);
         o = put_lit(o, ",\"role\":");
         o = put_cstr(o, mc_channel_role_name(ch->role) ? mc_channel_role_name(ch->role) : "none");
-        o = put_lit(o, ",\"eventfd\":");
-        o = put_bool(o, ch->n_fds > 1);
-        o = put_lit(o, ",\"fds\":");
-        o = put_u64(o, ch->n_fds);
+        o = put_lit_bool(o, ",\"eventfd\":", ch->n_fds > 1);
+        o = put_lit_u64(o, ",\"fds\":", ch->n_fds);
         o = put_lit(o, "}\n");
         return finish(b, o);
 }
