@@ -555,7 +555,7 @@ static int check_role(const parser *p, const json_t *v, mcd_request *req) {
 
         if (json_is_string(v))
                 for (size_t i = 0; i < ELEMENTSOF(roles); i++)
-                        if (streq(json_string_value(v), mc_channel_role_name(roles[i]))) {
+                        if (string_is(v, mc_channel_role_name(roles[i]))) {
                                 *ret = roles[i];
                                 return 0;
                         }

@@ -110,6 +110,9 @@ Test(channel_codec, hostile_requests_are_refused) {
                  "unknown field 'eventfd'"},
                 {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":\"Producer\"}}", "field 'role'"},
                 {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":1}}", "field 'role'"},
+                /* A NUL ends a C string, not a JSON one: this is no role at all. */
+                {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":\"producer\\u0000junk\"}}",
+                 "field 'role'"},
                 {"{\"ChannelOpen\":{\"name\":\"a\",\"role\":\"none\",\"max_message\":8}}",
                  "unknown field 'max_message'"},
         };
