@@ -22,9 +22,9 @@ static void shm_init(void) {
 void shm_fini(void) {
         ctx = mc_ctx_free(ctx);
         for (int i = 0; i < n_tracked; i++) {
-                char path[MC_SHARED_NAME_MAX + 16];
+                char path[SHM_PATH_MAX];
 
-                snprintf(path, sizeof(path), "/dev/shm%.*s", (int) sizeof(tracked[i]), tracked[i]);
+                shm_path(path, tracked[i]);
                 if (shm_unlink(tracked[i]) < 0 && errno == EISDIR)
                         (void) rmdir(path); /* planted by a test */
         }
@@ -167,19 +167,26 @@ void plant(const char *name, mode_t mode, size_t size) {
         close(fd);
 }
 
+/* Where the object @name (with or without its leading '/') lives: its path under /dev/shm. */
+void shm_path(char path[SHM_PATH_MAX], const char *name) {
+        int n = snprintf(path, SHM_PATH_MAX, "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+
+        cr_assert(lt(int, n, SHM_PATH_MAX), "a name too long for a path: %s", name);
+}
+
 bool shm_exists(const char *name) {
-        char path[MC_SHARED_NAME_MAX + 16];
+        char path[SHM_PATH_MAX];
         struct stat st;
 
-        snprintf(path, sizeof(path), "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+        shm_path(path, name);
         return stat(path, &st) == 0;
 }
 
 struct stat shm_stat(const char *name) {
-        char path[MC_SHARED_NAME_MAX + 16];
+        char path[SHM_PATH_MAX];
         struct stat st;
 
-        snprintf(path, sizeof(path), "/dev/shm/%s", name[0] == '/' ? name + 1 : name);
+        shm_path(path, name);
         cr_assert(eq(int, stat(path, &st), 0), "stat %s: %s", path, strerror(errno));
         return st;
 }

@@ -68,6 +68,11 @@ void close_ok(mc_ctx *c, mc_shared *s);
 
 void plant(const char *name, mode_t mode, size_t size);
 
+/* Room for the path of any object name under /dev/shm. */
+#define SHM_PATH_MAX (MC_SHARED_NAME_MAX + 16)
+
+void shm_path(char path[SHM_PATH_MAX], const char *name);
+
 bool shm_exists(const char *name);
 
 struct stat shm_stat(const char *name);

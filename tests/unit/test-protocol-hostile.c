@@ -296,6 +296,25 @@ void put_ws(gen *g) {
                 put(g, PICK(ws));
 }
 
+/* Before element @i of an array or object: a comma unless it is the first, and whitespace. */
+static void put_separator(gen *g, size_t i) {
+        if (i > 0) {
+                put_ws(g);
+                put(g, ",");
+        }
+        put_ws(g);
+}
+
+/* An object's key @name and its colon, with whitespace before the value. */
+static void put_key(gen *g, const char *name) {
+        put(g, "\"");
+        put(g, name);
+        put(g, "\"");
+        put_ws(g);
+        put(g, ":");
+        put_ws(g);
+}
+
 /* An integer in [@min, @max], often one at the edges; as a fault, a number that is not one. */
 void put_number(gen *g, uint64_t min, uint64_t max) {
         static const char *const bad[] = {
@@ -384,11 +403,7 @@ void put_data(gen *g) {
         }
         put(g, "[");
         for (size_t i = 0; i < n; i++) {
-                if (i > 0) {
-                        put_ws(g);
-                        put(g, ",");
-                }
-                put_ws(g);
+                put_separator(g, i);
                 snprintf(buf, sizeof(buf), "%u", bytes[i]);
                 put(g, buf);
         }
@@ -490,25 +505,11 @@ void gen_request(gen *g) {
         put_ws(g);
         put(g, "{");
         put_ws(g);
-        put(g, "\"");
-        put(g, fault(g) ? PICK(bad_calls) : calls[c].name);
-        put(g, "\"");
-        put_ws(g);
-        put(g, ":");
-        put_ws(g);
+        put_key(g, fault(g) ? PICK(bad_calls) : calls[c].name);
         put(g, "{");
         for (size_t i = 0; i < n; i++) {
-                if (i > 0) {
-                        put_ws(g);
-                        put(g, ",");
-                }
-                put_ws(g);
-                put(g, "\"");
-                put(g, fields[i]);
-                put(g, "\"");
-                put_ws(g);
-                put(g, ":");
-                put_ws(g);
+                put_separator(g, i);
+                put_key(g, fields[i]);
                 put_value(g, fields[i]);
         }
         put_ws(g);

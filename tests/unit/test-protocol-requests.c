@@ -144,6 +144,15 @@ Test(protocol, mmap_write_array_and_base64) {
                     "MmapWrite: missing field 'mmap_id'");
 }
 
+/* The request {"@name": @body} is refused with "@name: @why". */
+static void call_fails(const char *name, const char *body, const char *why) {
+        char line[128], msg[128];
+
+        snprintf(line, sizeof(line), "{\"%s\": %s}", name, body);
+        snprintf(msg, sizeof(msg), "%s: %s", name, why);
+        parse_fails(line, msg);
+}
+
 Test(protocol, calls_with_an_id) {
         static const struct {
                 const char *name;
@@ -155,7 +164,7 @@ Test(protocol, calls_with_an_id) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(calls); i++) {
-                char line[128], msg[128];
+                char line[128];
                 mcd_request r;
 
                 snprintf(line, sizeof(line), "{\"%s\": {\"mmap_id\": 42}}", calls[i].name);
@@ -164,15 +173,8 @@ Test(protocol, calls_with_an_id) {
                 cr_assert(eq(u64, r.mmap_id, 42));
                 cr_assert(eq(str, (char *) mcd_call_name(r.call), (char *) calls[i].name));
                 mcd_request_done(&r);
-
-                snprintf(line, sizeof(line), "{\"%s\": {}}", calls[i].name);
-                snprintf(msg, sizeof(msg), "%s: missing field 'mmap_id'", calls[i].name);
-                parse_fails(line, msg);
-
-                snprintf(line, sizeof(line), "{\"%s\": {\"mmap_id\": 1, \"prot\": 1}}",
-                         calls[i].name);
-                snprintf(msg, sizeof(msg), "%s: unknown field 'prot'", calls[i].name);
-                parse_fails(line, msg);
+                call_fails(calls[i].name, "{}", "missing field 'mmap_id'");
+                call_fails(calls[i].name, "{\"mmap_id\": 1, \"prot\": 1}", "unknown field 'prot'");
         }
 }
 

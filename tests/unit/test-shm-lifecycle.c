@@ -444,9 +444,9 @@ void check_planted(const char *name, unsigned prot) {
 
 Test(shm, planted_fifo_is_refused_not_blocked_on, .timeout = 10.0) {
         const char *name = name_new("fifo");
-        char path[MC_SHARED_NAME_MAX + 16];
+        char path[SHM_PATH_MAX];
 
-        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        shm_path(path, name);
         cr_assert(eq(int, mkfifo(path, 0666), 0), "%s", strerror(errno));
         check_planted(name, MC_PROT_READ);
         check_planted(name, MC_PROT_READ_WRITE);
@@ -454,10 +454,10 @@ Test(shm, planted_fifo_is_refused_not_blocked_on, .timeout = 10.0) {
 
 Test(shm, planted_symlink_is_not_followed) {
         const char *name = name_new("link");
-        char path[MC_SHARED_NAME_MAX + 16], target[MC_SHARED_NAME_MAX + 16];
+        char path[SHM_PATH_MAX], target[SHM_PATH_MAX];
         struct stat st;
 
-        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        shm_path(path, name);
         snprintf(target, sizeof(target), "/dev/shm/memcap-test-shm-target-%d", (int) getpid());
         track(target + strlen("/dev/shm"));
         cr_assert(eq(int, close(open(target, O_RDWR | O_CREAT | O_CLOEXEC, 0600)), 0));
@@ -470,9 +470,9 @@ Test(shm, planted_symlink_is_not_followed) {
 
 Test(shm, planted_directory_is_refused) {
         const char *name = name_new("dir");
-        char path[MC_SHARED_NAME_MAX + 16];
+        char path[SHM_PATH_MAX];
 
-        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        shm_path(path, name);
         cr_assert(eq(int, mkdir(path, 0700), 0), "%s", strerror(errno));
         check_planted(name, MC_PROT_READ);
         check_planted(name, MC_PROT_READ_WRITE);

@@ -490,13 +490,15 @@ static sig_state sig_state_of(int signo) {
         } while (0)
 
 /*
- * Registering a blocking handler for @signo, with a system call failing underneath, must fail
- * with -@errnum and @kind and leave @signo as @before found it; the seam is reset afterwards.
+ * Registering a blocking handler for @signo, with the system call the test pointed the seam at
+ * failing with @errnum, must fail with -@errnum and @kind and leave @signo as @before found it;
+ * the seam is reset afterwards.
  */
 static void assert_register_fails(mc_ctx *ctx, int signo, collector *c, int errnum,
                                   mc_error_kind kind, sig_state before) {
         mc_error err = MC_ERROR_INIT;
 
+        failing_errno = errnum;
         cr_assert(
                 eq(int,
                    mc_signal_register_handler(ctx, signo, collect, c, MC_SIGNAL_BLOCK, NULL, &err),
@@ -513,7 +515,6 @@ Test(signal, inject_signalfd_failure_on_first_registration, .timeout = 10) {
 
         collector_init(&c, MC_SIGNAL_CONTINUE);
         mc_sys.signalfd = failing_signalfd;
-        failing_errno = EMFILE;
         assert_register_fails(ctx, SIGUSR1, &c, EMFILE, MC_ERR_OUT_OF_MEMORY, before);
         reg(ctx, SIGUSR1, collect, &c, 0, NULL);
         cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
@@ -522,18 +523,27 @@ Test(signal, inject_signalfd_failure_on_first_registration, .timeout = 10) {
         mc_ctx_free(ctx);
 }
 
-Test(signal, inject_signalfd_failure_on_another_signal, .timeout = 10) {
+/*
+ * Where a second registration fails: a fresh context with @c's handler for SIGUSR1, and in @usr2
+ * the state of SIGUSR2 then, which the failed registration of SIGUSR2 must leave as it is.
+ */
+static mc_ctx *usr1_registered(collector *c, sig_state *usr2) {
         mc_ctx *ctx = ctx_new();
+
+        collector_init(c, MC_SIGNAL_CONTINUE);
+        reg(ctx, SIGUSR1, collect, c, 0, NULL);
+        *usr2 = sig_state_of(SIGUSR2);
+        return ctx;
+}
+
+Test(signal, inject_signalfd_failure_on_another_signal, .timeout = 10) {
         sig_state before;
         collector c;
+        mc_ctx *ctx = usr1_registered(&c, &before);
 
-        collector_init(&c, MC_SIGNAL_CONTINUE);
-        reg(ctx, SIGUSR1, collect, &c, 0, NULL);
-        before = sig_state_of(SIGUSR2);
         cr_assert(before.dispatcher);
         cr_assert(eq(u64, before.watched, bit(SIGUSR1)));
         mc_sys.signalfd = failing_signalfd;
-        failing_errno = ENOMEM;
         assert_register_fails(ctx, SIGUSR2, &c, ENOMEM, MC_ERR_OUT_OF_MEMORY, before);
         cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
         cr_assert(eq(sz, collector_wait(&c, 1, 5000), 1), "the first registration still works");
@@ -542,15 +552,11 @@ Test(signal, inject_signalfd_failure_on_another_signal, .timeout = 10) {
 }
 
 Test(signal, inject_sigaction_failure, .timeout = 10) {
-        mc_ctx *ctx = ctx_new();
         sig_state before;
         collector c;
+        mc_ctx *ctx = usr1_registered(&c, &before);
 
-        collector_init(&c, MC_SIGNAL_CONTINUE);
-        reg(ctx, SIGUSR1, collect, &c, 0, NULL);
-        before = sig_state_of(SIGUSR2);
         mc_sys.sigaction = failing_sigaction;
-        failing_errno = EINVAL;
         assert_register_fails(ctx, SIGUSR2, &c, EINVAL, MC_ERR_INVALID_ARGUMENT, before);
         reg(ctx, SIGUSR2, collect, &c, 0, NULL);
         cr_assert(eq(int, pthread_kill(pthread_self(), SIGUSR2), 0));
