@@ -94,6 +94,37 @@ static pid_t gone_pid(void) {
         return pid;
 }
 
+/*
+ * memcap @head... @option VALUE for each of @values: each run a usage error (exit 2) whose message
+ * names @option, with nothing on stdout when @quiet. A failure names the value.
+ */
+static void expect_bad_values(const char *const *head, const char *option,
+                              const char *const *values, size_t n, bool quiet) {
+        const char *args[16];
+        size_t k = 0;
+        run_result r;
+
+        for (; head[k]; k++) {
+                cr_assert(lt(sz, k + 3, ELEMENTSOF(args)));
+                args[k] = head[k];
+        }
+        args[k] = option;
+        args[k + 2] = NULL;
+        for (size_t i = 0; i < n; i++) {
+                args[k + 1] = values[i];
+                run_full(&r, NULL, 0, NULL, AS_FROM_SHELL, args);
+                ASSERT_EXIT(&r, 2);
+                if (quiet)
+                        cr_assert(eq(str, r.out, ""), "%s", values[i]);
+                cr_assert(contains(r.err, option), "%s: %s", values[i], r.err);
+                run_result_done(&r);
+        }
+}
+
+#define EXPECT_BAD_VALUES(option, values, quiet, ...)                                              \
+        expect_bad_values((const char *const[]){__VA_ARGS__, NULL}, (option), (values),            \
+                          ELEMENTSOF(values), (quiet))
+
 /* ---- receivers ------------------------------------------------------------------------------ */
 
 /* What a receiver took with sigwaitinfo(), as it reports it through its pipe. */
@@ -108,7 +139,8 @@ typedef struct report {
 
 typedef struct receiver {
         pid_t pid;
-        int report; /* read end */
+        char arg[16]; /* the pid as memcap takes it */
+        int report;   /* read end */
 } receiver;
 
 /*
@@ -158,6 +190,7 @@ static void receiver_start(receiver *rc, int signo, bool own_group) {
         cr_assert(eq(int, sigprocmask(SIG_SETMASK, &old, NULL), 0));
         close(p[1]);
         rc->report = p[0];
+        fmt(rc->arg, sizeof(rc->arg), "%d", (int) rc->pid);
 }
 
 /* The receiver's report (it has taken a signal), after which it is reaped. */
@@ -185,6 +218,16 @@ static void receiver_expect_nothing(receiver *rc) {
         cr_assert(eq(int, rep.signo, MARKER), "the receiver got signal %d", rep.signo);
 }
 
+/* The run @r succeeded and the receiver took @signo; its report, after which it is reaped. */
+static report expect_delivered(run_result *r, receiver *rc, int signo) {
+        report rep;
+
+        ASSERT_EXIT(r, 0);
+        rep = receiver_report(rc);
+        cr_assert(eq(int, rep.signo, signo));
+        return rep;
+}
+
 /* ---- send ----------------------------------------------------------------------------------- */
 
 Test(cli_signal, send_reaches_the_process_from_memcap) {
@@ -200,13 +243,11 @@ Test(cli_signal, send_reaches_the_process_from_memcap) {
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 int signo = names[i].signo ? names[i].signo : SIGRTMAX - 1;
-                char pid[16];
                 receiver rc;
                 report rep;
 
                 receiver_start(&rc, signo, false);
-                fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-                SEND(&r, pid, names[i].text);
+                SEND(&r, rc.arg, names[i].text);
                 ASSERT_EXIT(&r, 0);
                 cr_assert(eq(str, r.out, ""));
                 cr_assert(eq(str, r.err, ""));
@@ -231,20 +272,16 @@ Test(cli_signal, send_value_is_user_data_for_standard_signals) {
         run_result r;
 
         for (size_t i = 0; i < ELEMENTSOF(values); i++) {
-                char pid[16];
                 receiver rc;
                 report rep;
 
                 receiver_start(&rc, SIGUSR2, false);
-                fmt(pid, sizeof(pid), "%d", (int) rc.pid);
                 /* The value before the positionals too: a negative one is no option. */
                 if (i % 2)
-                        SEND(&r, "--value", values[i].text, pid, "USR2");
+                        SEND(&r, "--value", values[i].text, rc.arg, "USR2");
                 else
-                        SEND(&r, pid, "USR2", "--value", values[i].text);
-                ASSERT_EXIT(&r, 0);
-                rep = receiver_report(&rc);
-                cr_assert(eq(int, rep.signo, SIGUSR2));
+                        SEND(&r, rc.arg, "USR2", "--value", values[i].text);
+                rep = expect_delivered(&r, &rc, SIGUSR2);
                 cr_assert(eq(int, rep.code, SI_QUEUE));
                 cr_assert(eq(int, rep.pid, r.pid));
                 cr_assert(eq(int, rep.value_int, values[i].value), "%s", values[i].text);
@@ -262,16 +299,12 @@ Test(cli_signal, send_value_is_64_bits_for_realtime_signals) {
         run_result r;
 
         for (size_t i = 0; i < ELEMENTSOF(values); i++) {
-                char pid[16];
                 receiver rc;
                 report rep;
 
                 receiver_start(&rc, SIGRTMIN + 2, false);
-                fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-                SEND(&r, pid, "rtmin+2", "--value", values[i].text);
-                ASSERT_EXIT(&r, 0);
-                rep = receiver_report(&rc);
-                cr_assert(eq(int, rep.signo, SIGRTMIN + 2));
+                SEND(&r, rc.arg, "rtmin+2", "--value", values[i].text);
+                rep = expect_delivered(&r, &rc, SIGRTMIN + 2);
                 cr_assert(eq(int, rep.code, SI_QUEUE));
                 cr_assert(eq(int, rep.pid, r.pid));
                 cr_assert(eq(u64, rep.value_ptr, values[i].value), "%s", values[i].text);
@@ -280,27 +313,20 @@ Test(cli_signal, send_value_is_64_bits_for_realtime_signals) {
 }
 
 Test(cli_signal, send_pidfd) {
-        char pid[16];
         receiver rc;
         run_result r;
         report rep;
 
         receiver_start(&rc, SIGUSR1, false);
-        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        SEND(&r, "--pidfd", pid, "SIGUSR1");
-        ASSERT_EXIT(&r, 0);
-        rep = receiver_report(&rc);
-        cr_assert(eq(int, rep.signo, SIGUSR1));
+        SEND(&r, "--pidfd", rc.arg, "SIGUSR1");
+        rep = expect_delivered(&r, &rc, SIGUSR1);
         cr_assert(eq(int, rep.pid, r.pid));
         run_result_done(&r);
 
         /* With a payload, through pidfd_send_signal's siginfo. */
         receiver_start(&rc, SIGRTMIN + 1, false);
-        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        SEND(&r, pid, "RTMIN+1", "--pidfd", "--value", "0xfeedface12345678");
-        ASSERT_EXIT(&r, 0);
-        rep = receiver_report(&rc);
-        cr_assert(eq(int, rep.signo, SIGRTMIN + 1));
+        SEND(&r, rc.arg, "RTMIN+1", "--pidfd", "--value", "0xfeedface12345678");
+        rep = expect_delivered(&r, &rc, SIGRTMIN + 1);
         cr_assert(eq(int, rep.code, SI_QUEUE));
         cr_assert(eq(int, rep.pid, r.pid));
         cr_assert(eq(u64, rep.value_ptr, UINT64_C(0xfeedface12345678)));
@@ -319,9 +345,7 @@ Test(cli_signal, send_to_process_group) {
         receiver_start(&rc, SIGUSR1, true);
         fmt(pgid, sizeof(pgid), "-%d", (int) rc.pid);
         RUN(&r, "--policy", policy, "signal", "send", pgid, "USR1");
-        ASSERT_EXIT(&r, 0);
-        rep = receiver_report(&rc);
-        cr_assert(eq(int, rep.signo, SIGUSR1));
+        rep = expect_delivered(&r, &rc, SIGUSR1);
         cr_assert(eq(int, rep.pid, r.pid));
         run_result_done(&r);
 
@@ -342,30 +366,26 @@ Test(cli_signal, send_to_process_group) {
         receiver_start(&rc, SIGUSR2, true);
         fmt(pgid, sizeof(pgid), "-%d", (int) rc.pid);
         RUN(&r, "--policy", policy, "signal", "send", "--", pgid, "USR2");
-        ASSERT_EXIT(&r, 0);
-        rep = receiver_report(&rc);
-        cr_assert(eq(int, rep.signo, SIGUSR2));
+        expect_delivered(&r, &rc, SIGUSR2);
         run_result_done(&r);
 }
 
 Test(cli_signal, send_unknown_signal_is_invalid_signal) {
         static const char *const bad[] = {"FOO", "00", "SIG0", "65", "RTMIN+99",
                                           "SIG", "-",  "1x",   ""};
-        char pid[16];
         receiver rc;
         run_result r;
 
         receiver_start(&rc, SIGUSR1, false);
-        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                RUN(&r, "signal", "send", pid, bad[i]);
+                RUN(&r, "signal", "send", rc.arg, bad[i]);
                 ASSERT_EXIT(&r, 20);
                 cr_assert(eq(str, r.out, ""));
                 cr_assert(eq(int, strncmp(r.err, "memcap: ", 8), 0), "%s", r.err);
                 run_result_done(&r);
         }
         /* 32 and 33 are numbers glibc keeps for itself: not signals we may send. */
-        RUN(&r, "signal", "send", pid, "32");
+        RUN(&r, "signal", "send", rc.arg, "32");
         EXPECT_RUN(&r, 20, NULL, NULL);
         receiver_expect_nothing(&rc);
 }
@@ -392,27 +412,14 @@ Test(cli_signal, send_bad_value_is_usage_error) {
                 "1e3", "- 1"};
         static const char *const realtime[] = {
                 "-1", "18446744073709551616", "0x10000000000000000", "0x", "x1", "-0x1"};
-        char pid[16];
         receiver rc;
         run_result r;
 
         receiver_start(&rc, SIGUSR1, false);
-        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        for (size_t i = 0; i < ELEMENTSOF(standard); i++) {
-                RUN(&r, "signal", "send", pid, "USR1", "--value", standard[i]);
-                ASSERT_EXIT(&r, 2);
-                cr_assert(eq(str, r.out, ""));
-                cr_assert(contains(r.err, "--value"), "%s: %s", standard[i], r.err);
-                run_result_done(&r);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(realtime); i++) {
-                RUN(&r, "signal", "send", pid, "RTMIN", "--value", realtime[i]);
-                ASSERT_EXIT(&r, 2);
-                cr_assert(contains(r.err, "--value"), "%s: %s", realtime[i], r.err);
-                run_result_done(&r);
-        }
+        EXPECT_BAD_VALUES("--value", standard, true, "signal", "send", rc.arg, "USR1");
+        EXPECT_BAD_VALUES("--value", realtime, false, "signal", "send", rc.arg, "RTMIN");
         /* A missing value is a usage error too, not a value of zero. */
-        RUN(&r, "signal", "send", pid, "USR1", "--value");
+        RUN(&r, "signal", "send", rc.arg, "USR1", "--value");
         EXPECT_RUN(&r, 2, NULL, NULL);
         receiver_expect_nothing(&rc);
 }
@@ -445,10 +452,9 @@ Test(cli_signal, send_usage_errors) {
 }
 
 Test(cli_signal, send_denied_by_policy) {
-        char policy[PATH_MAX], pid[16], log[PATH_MAX], line[4096];
+        char policy[PATH_MAX], log[PATH_MAX], line[4096];
         receiver rc;
         run_result r;
-        report rep;
         FILE *f;
         bool denied = false;
 
@@ -457,10 +463,9 @@ Test(cli_signal, send_denied_by_policy) {
                     "\"allowed_signal_targets\": [\"same_uid\"]}");
         tmp_path(log, sizeof(log), "audit.jsonl");
         receiver_start(&rc, SIGUSR2, false);
-        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        RUN(&r, "--policy", policy, "--audit", log, "signal", "send", pid, "USR2");
+        RUN(&r, "--policy", policy, "--audit", log, "signal", "send", rc.arg, "USR2");
         EXPECT_RUN(&r, 18, "", "allowed_signals");
-        RUN(&r, "--policy", policy, "signal", "send", "--pidfd", pid, "USR2");
+        RUN(&r, "--policy", policy, "signal", "send", "--pidfd", rc.arg, "USR2");
         EXPECT_RUN(&r, 18, NULL, NULL);
         receiver_expect_nothing(&rc);
 
@@ -474,31 +479,26 @@ Test(cli_signal, send_denied_by_policy) {
 
         /* What the policy allows still goes through. */
         receiver_start(&rc, SIGUSR1, false);
-        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        RUN(&r, "--policy", policy, "signal", "send", pid, "USR1");
-        ASSERT_EXIT(&r, 0);
-        rep = receiver_report(&rc);
-        cr_assert(eq(int, rep.signo, SIGUSR1));
+        RUN(&r, "--policy", policy, "signal", "send", rc.arg, "USR1");
+        expect_delivered(&r, &rc, SIGUSR1);
         run_result_done(&r);
 }
 
 Test(cli_signal, send_under_the_default_policy_names_the_rule_to_add) {
-        char pid[16], policy[PATH_MAX];
+        char policy[PATH_MAX];
         receiver rc;
         run_result r;
-        report rep;
 
         /* Neither memcap nor its child, in a group of its own: same_uid would admit it. */
         receiver_start(&rc, SIGUSR1, true);
-        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        RUN(&r, "signal", "send", pid, "USR1");
+        RUN(&r, "signal", "send", rc.arg, "USR1");
         ASSERT_EXIT(&r, 18);
         cr_assert(eq(str, r.out, ""));
         cr_assert(contains(r.err, "denied by policy rule allowed_signal_targets"), "%s", r.err);
         cr_assert(contains(r.err, "add \"same_uid\" to allowed_signal_targets"), "%s", r.err);
         run_result_done(&r);
         /* The existence check is judged the same way. */
-        RUN(&r, "signal", "send", pid, "0");
+        RUN(&r, "signal", "send", rc.arg, "0");
         EXPECT_RUN(&r, 18, NULL, NULL);
         /* pid 1 and the broadcast name their own rules, whatever else is allowed. */
         policy_file(policy, sizeof(policy), "{\"allowed_signal_targets\": [\"any\"]}");
@@ -510,11 +510,8 @@ Test(cli_signal, send_under_the_default_policy_names_the_rule_to_add) {
 
         /* The rule named is the rule that works. */
         receiver_start(&rc, SIGUSR1, true);
-        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        SEND(&r, pid, "USR1");
-        ASSERT_EXIT(&r, 0);
-        rep = receiver_report(&rc);
-        cr_assert(eq(int, rep.signo, SIGUSR1));
+        SEND(&r, rc.arg, "USR1");
+        expect_delivered(&r, &rc, SIGUSR1);
         run_result_done(&r);
 }
 
@@ -524,13 +521,12 @@ Test(cli_signal, send_signal_zero_checks_without_sending) {
         run_result r;
 
         receiver_start(&rc, SIGUSR1, false);
-        fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-        SEND(&r, pid, "0");
+        SEND(&r, rc.arg, "0");
         ASSERT_EXIT(&r, 0);
         cr_assert(eq(str, r.out, ""));
         cr_assert(eq(str, r.err, ""));
         run_result_done(&r);
-        SEND(&r, "--pidfd", pid, "0");
+        SEND(&r, "--pidfd", rc.arg, "0");
         EXPECT_RUN(&r, 0, NULL, NULL);
         receiver_expect_nothing(&rc);
 
@@ -580,7 +576,7 @@ static void run_as_nobody(run_result *res, const char *const *args) {
 }
 
 Test(cli_signal, send_refused_by_kernel_is_permission_denied) {
-        char policy[PATH_MAX], pid[16];
+        char policy[PATH_MAX];
         run_result r;
 
         /* Only the kernel stands in the way: the policy admits any target, init too. */
@@ -591,9 +587,8 @@ Test(cli_signal, send_refused_by_kernel_is_permission_denied) {
                 /* memcap as nobody may neither read the policy in our 0700 directory... */
                 cr_assert(eq(int, chmod(tmpdir, 0711), 0));
                 receiver_start(&rc, SIGUSR1, false);
-                fmt(pid, sizeof(pid), "%d", (int) rc.pid);
-                run_as_nobody(&r, (const char *const[]){"--policy", policy, "signal", "send", pid,
-                                                        "USR1", NULL});
+                run_as_nobody(&r, (const char *const[]){"--policy", policy, "signal", "send",
+                                                        rc.arg, "USR1", NULL});
                 EXPECT_RUN(&r, 11, NULL, "memcap: ");
                 receiver_expect_nothing(&rc);
                 return;
@@ -828,18 +823,8 @@ Test(cli_signal, wait_usage_errors) {
         RUN(&r, "signal", "wait");
         EXPECT_RUN(&r, 2, NULL, "missing SIGNAL");
 
-        for (size_t i = 0; i < ELEMENTSOF(timeouts); i++) {
-                RUN(&r, "signal", "wait", "USR1", "--timeout", timeouts[i]);
-                ASSERT_EXIT(&r, 2);
-                cr_assert(contains(r.err, "--timeout"), "%s: %s", timeouts[i], r.err);
-                run_result_done(&r);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
-                RUN(&r, "signal", "wait", "USR1", "--ready-fd", fds[i]);
-                ASSERT_EXIT(&r, 2);
-                cr_assert(contains(r.err, "--ready-fd"), "%s: %s", fds[i], r.err);
-                run_result_done(&r);
-        }
+        EXPECT_BAD_VALUES("--timeout", timeouts, false, "signal", "wait", "USR1");
+        EXPECT_BAD_VALUES("--ready-fd", fds, false, "signal", "wait", "USR1");
 
         /* Signals that do not exist or cannot be waited for. */
         RUN(&r, "signal", "wait", "USR1", "NOPE", "--timeout", "0");

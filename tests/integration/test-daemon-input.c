@@ -348,8 +348,7 @@ Test(daemon, sigterm_syncs_unmaps_and_removes_the_socket) {
         /* The client stays connected while the daemon stops. */
         daemon_stop();
         cr_assert(eq(int, cl_recv_line(&c, REPLY_TIMEOUT_MS), -EPIPE));
-        root_read_file("/data/small", 0, got, 16);
-        cr_assert(eq(int, memcmp(got, "TERMo, memcapd!\n", 16), 0));
+        expect_root_file("/data/small", 0, "TERMo, memcapd!\n", 16, NULL);
         root_read_file("/data/big", 0, got, 1);
         cr_assert(eq(int, (uint8_t) got[0], pat(0)));
         cl_close(&c);

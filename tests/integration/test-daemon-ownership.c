@@ -39,7 +39,6 @@
  * ============================================================================================ */
 
 Test(daemon, shared_mappings_see_each_others_writes_at_once) {
-        char got[16];
         peer b;
         cl a;
 
@@ -59,14 +58,12 @@ Test(daemon, shared_mappings_see_each_others_writes_at_once) {
                "{\"status\":\"success\",\"data\":[65,66,67]}");
         expect(&a, "{\"Msync\":{\"mmap_id\":1}}", SYNCED);
         peer_expect(&b, "{\"Msync\":{\"mmap_id\":2}}", SYNCED);
-        root_read_file("/data/small", 0, got, 16);
-        cr_assert(eq(int, memcmp(got, "ABClo, memcapd!\n", 16), 0));
+        expect_root_file("/data/small", 0, "ABClo, memcapd!\n", 16, NULL);
         peer_exit(&b);
         cl_close(&a);
 }
 
 Test(daemon, private_mappings_are_isolated) {
-        char got[16];
         peer b;
         cl a;
 
@@ -88,9 +85,8 @@ Test(daemon, private_mappings_are_isolated) {
         expect(&a, "{\"Msync\":{\"mmap_id\":1}}", NOT_WRITTEN);
         expect(&a, "{\"Munmap\":{\"mmap_id\":1}}", OK);
         peer_exit(&b);
-        root_read_file("/data/small", 0, got, 16);
-        cr_assert(eq(int, memcmp(got, "Hello, memcapd!\n", 16), 0),
-                  "a private write reached the file");
+        expect_root_file("/data/small", 0, "Hello, memcapd!\n", 16,
+                         "a private write reached the file");
         cl_close(&a);
 }
 
@@ -168,7 +164,6 @@ Test(daemon, connections_of_one_process_share_its_ids) {
 
 Test(daemon, a_client_that_exits_loses_its_mappings_also_with_several_connections) {
         int base_fds;
-        char got[3];
         peer b;
 
         cr_assert(eq(int, daemon_maps(), 0));
@@ -198,8 +193,7 @@ Test(daemon, a_client_that_exits_loses_its_mappings_also_with_several_connection
                   "the exited client's mappings are still in the daemon");
         cr_assert(eq(int, poll_until(daemon_fds, base_fds, 2000), base_fds),
                   "the daemon holds descriptors of the exited client");
-        root_read_file("/data/a", 0, got, 3);
-        cr_assert(eq(int, memcmp(got, "\1\2\3", 3), 0));
+        expect_root_file("/data/a", 0, "\1\2\3", 3, NULL);
 }
 
 Test(daemon, a_killed_client_loses_its_mappings) {

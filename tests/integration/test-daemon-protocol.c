@@ -211,7 +211,6 @@ Test(daemon, mmap_read_as_array_and_base64) {
 }
 
 Test(daemon, mmap_write_array_and_base64) {
-        char got[16];
         cl c;
 
         connect_to(&c);
@@ -237,8 +236,7 @@ Test(daemon, mmap_write_array_and_base64) {
                INVALID "MmapWrite failed: 2 bytes at offset 9223372036854775807 end past Mmap 1 "
                        "(16 bytes); nothing was written\",\"errno\":22}");
         expect(&c, "{\"Msync\":{\"mmap_id\":1}}", SYNCED);
-        root_read_file("/data/small", 0, got, 16);
-        cr_assert(eq(int, memcmp(got, "Jelly, MEMCAPd!\n", 16), 0), "file: %.16s", got);
+        expect_root_file("/data/small", 0, "Jelly, MEMCAPd!\n", 16, NULL);
         /* A read-only mapping refuses writes: the mapping's protection, status error. */
         mmap_ok(&c, "{\"Mmap\":{\"path\":\"/data/small\",\"prot\":1}}");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":0,\"data\":[1]}}",
@@ -249,7 +247,6 @@ Test(daemon, mmap_write_array_and_base64) {
 }
 
 Test(daemon, msync_puts_shared_writes_in_the_file_and_is_a_noop_for_private) {
-        char got[16];
         cl c;
 
         connect_to(&c);
@@ -259,12 +256,10 @@ Test(daemon, msync_puts_shared_writes_in_the_file_and_is_a_noop_for_private) {
         mmap_ok(&c, "{\"Mmap\":{\"length\":100,\"prot\":3}}");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":2,\"offset\":0,\"data\":[80,80]}}", OK);
         expect(&c, "{\"Msync\":{\"mmap_id\":2}}", NOT_WRITTEN);
-        root_read_file("/data/small", 0, got, 16);
-        cr_assert(eq(int, memcmp(got, "Hello, memcapd!\n", 16), 0), "a private write leaked");
+        expect_root_file("/data/small", 0, "Hello, memcapd!\n", 16, "a private write leaked");
         expect(&c, "{\"MmapWrite\":{\"mmap_id\":1,\"offset\":0,\"data\":[83,83]}}", OK);
         expect(&c, "{\"Msync\":{\"mmap_id\":1}}", SYNCED);
-        root_read_file("/data/small", 0, got, 16);
-        cr_assert(eq(int, memcmp(got, "SSllo, memcapd!\n", 16), 0));
+        expect_root_file("/data/small", 0, "SSllo, memcapd!\n", 16, NULL);
         expect(&c, "{\"Msync\":{\"mmap_id\":3}}", NOT_WRITTEN);
         expect(&c, "{\"Msync\":{\"mmap_id\":4}}", NOT_WRITTEN);
         expect(&c, "{\"Msync\":{\"mmap_id\":5}}", NOT_FOUND("Msync", 5));
@@ -272,7 +267,6 @@ Test(daemon, msync_puts_shared_writes_in_the_file_and_is_a_noop_for_private) {
 }
 
 Test(daemon, munmap_syncs_then_forgets_the_id) {
-        char got[16];
         cl c;
 
         connect_to(&c);
@@ -284,8 +278,7 @@ Test(daemon, munmap_syncs_then_forgets_the_id) {
         cr_assert(eq(int, daemon_maps(), 1));
         expect(&c, "{\"Munmap\":{\"mmap_id\":1}}", OK);
         cr_assert(eq(int, daemon_maps(), 0), "the mapping is still in the daemon");
-        root_read_file("/data/small", 0, got, 16);
-        cr_assert(eq(int, memcmp(got, "Yello, memcapd!\n", 16), 0));
+        expect_root_file("/data/small", 0, "Yello, memcapd!\n", 16, NULL);
         expect(&c, "{\"Munmap\":{\"mmap_id\":1}}", NOT_FOUND("Munmap", 1));
         expect(&c, "{\"MmapRead\":{\"mmap_id\":1,\"offset\":0,\"length\":1}}",
                NOT_FOUND("MmapRead", 1));

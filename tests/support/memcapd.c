@@ -700,3 +700,12 @@ json_int_t ev_int(json_t *rec, const char *key) {
         cr_assert(eq(int, !!json_is_integer(v), 1), "record without integer '%s'", key);
         return json_integer_value(v);
 }
+
+void expect_root_file(const char *rel, off_t off, const void *want, size_t n, const char *why) {
+        char got[64];
+
+        cr_assert(le(sz, n, sizeof(got)));
+        root_read_file(rel, off, got, n);
+        cr_assert(eq(int, memcmp(got, want, n), 0), "%s at %lld holds \"%.*s\": %s", rel,
+                  (long long) off, (int) n, got, why ? why : "not the bytes expected");
+}

@@ -222,3 +222,9 @@ bool rec_is(json_t *rec, const char *event);
 /* A string or integer (asserted) field of the record's "event" object. */
 const char *ev_str(json_t *rec, const char *key);
 json_int_t ev_int(json_t *rec, const char *key);
+
+/*
+ * Assert that the @n bytes at @off of the file @rel under the daemon's root are @want; @why, when
+ * not NULL, says on failure what a difference means. @n is at most 64.
+ */
+void expect_root_file(const char *rel, off_t off, const void *want, size_t n, const char *why);
