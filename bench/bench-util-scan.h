@@ -111,8 +111,8 @@ static inline int bench_map_file(const char *path, uint64_t size, void **ret_p, 
  */
 static inline int bench_scan_file(const char *path, uint64_t size,
                                   int (*check)(const void *p, size_t len)) {
-        size_t len;
-        void *p;
+        size_t len = 0; /* set with p on success; GCC cannot tell bench_fail*() is negative */
+        void *p = NULL;
         int r;
 
         r = bench_map_file(path, size, &p, &len);
