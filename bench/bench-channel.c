@@ -784,9 +784,5 @@ int main(int argc, char **argv) {
                         printf("note: %s\n", bench_notes[i]);
         }
         mc_ctx_free(ctx);
-        if (r < 0) {
-                fprintf(stderr, "bench-channel: %s\n", bench_failure);
-                return 1;
-        }
-        return 0;
+        return bench_exit_code("bench-channel", r);
 }

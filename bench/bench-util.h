@@ -857,7 +857,8 @@ static inline const char *bench_file_place(const char *dir, uint64_t want, uint6
 
 /*
  * A decimal option value in @min..@max, the whole string: strtoul() alone would take "-1" (as
- * a huge number), leading blanks and trailing junk.
+ * a huge number) and trailing junk. Leading blanks and a '+' are still taken, as strtoul()
+ * takes them.
  */
 static inline int bench_parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
         unsigned long v;
