@@ -52,9 +52,6 @@ struct mc_policy {
         size_t n_paths;
 };
 
-/* The embedded secure default; what a NULL policy reads as. */
-const mc_policy *mc__policy_default(void);
-
 /*
  * Check a shared-memory pattern: 1..MC__POLICY_PATTERN_MAX bytes, no control characters, no
  * '/'. Returns NULL when it is fine, else a static sentence saying what is wrong.

@@ -57,10 +57,6 @@ static const mc_policy default_policy = {
         .n_paths = 0,
 };
 
-const mc_policy *mc__policy_default(void) {
-        return &default_policy;
-}
-
 static const mc_policy *policy_or_default(const mc_policy *p) {
         return p ? p : &default_policy;
 }

@@ -48,10 +48,7 @@ ssize_t strv_index(const char *const *v, size_t n, const char *s) {
 }
 
 bool strv_contains(char *const *v, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(v[i], s) == 0)
-                        return true;
-        return false;
+        return strv_index((const char *const *) v, n, s) >= 0;
 }
 
 int strv_append(char ***v, size_t *n, const char *s) {
