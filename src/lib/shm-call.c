@@ -9,17 +9,16 @@
 
 /* ---- open ----------------------------------------------------------------------------------- */
 
-/* The request's own rules; @name is the normalised name. */
+/* The request's own rules; @name is the normalised name, @why why req->name is not valid (NULL:
+ * it is, or there is none). */
 static int open_check(const mc_shared_request *req, const mc_shared *ret, bool or_create,
-                      const char *name, mc_error *err) {
-        const char *why = NULL;
+                      const char *name, const char *why, mc_error *err) {
         int r;
 
         if (!req || !ret)
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "shm_open: request and ret must not be NULL");
-        if (req->name &&
-            (!mc_shared_name_valid(req->name, &why) || (why = mc__shm_os_name_invalid(name))))
+        if (req->name && (why || (why = mc__shm_os_name_invalid(name))))
                 return mc__error_set(err, MC_ERR_INVALID_ARGUMENT, EINVAL,
                                      "shm_open '%.64s': invalid name: %s", req->name, why);
         if (req->prot & ~(unsigned) MC_PROT_READ_WRITE_EXECUTE)
@@ -68,13 +67,15 @@ static void open_describe(mc__call *c, const mc_shared_request *req, const char 
 
 int mc__shm_open_begin(mc__call *c, const mc_shared_request *req, const mc_shared *ret,
                        bool or_create, char name[MC_SHARED_NAME_MAX + 2], mc_error *err) {
+        const char *why = NULL;
+
         name[0] = 0;
         if (req && ret) {
-                if (req->name && mc_shared_name_valid(req->name, NULL))
+                if (req->name && mc_shared_name_valid(req->name, &why))
                         mc__shm_name_normalize(req->name, name);
                 open_describe(c, req, name);
         }
-        return open_check(req, ret, or_create, name, err);
+        return open_check(req, ret, or_create, name, why, err);
 }
 
 void mc__shm_charge_open(mc__call *c, size_t len, size_t page) {
