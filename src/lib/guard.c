@@ -26,11 +26,12 @@ static size_t denied_page(const mc__entry *e, size_t off, size_t len, unsigned n
 /*
  * The entries this thread accessed last, copied out of the registry together with the context's
  * generation (ctx-def.h). While the generation is unchanged nothing in the registry has, so a
- * hit is as good as a lookup under the lock, without the lock: on a 4 KiB copy the lock and the
- * lookup cost about as much as the copy's last tenth (bench-python's slice rows). Only entries
- * with one protection throughout and no recorded fault are kept: the rest need the lock's path
- * for their page map and their error. A race with another thread's munmap is the same as
- * before: the copy ran after the lock was released then too, and the guard catches it.
+ * hit is as good as a lookup under the lock, without the lock: bench-python's hot slice cost
+ * 26 ns more than the standard mmap module's with them, 6 ns more with the copy (bench/README.md,
+ * bench-python). Only entries with one protection throughout and no recorded fault are kept: the
+ * rest need the lock's path for their page map and their error. A race with another thread's
+ * munmap is the same as before: the copy ran after the lock was released then too, and the guard
+ * catches it.
  */
 #define ACCESS_CACHE_SLOTS 4 /* direct-mapped by id: a few mappings in turn stay hits */
 
