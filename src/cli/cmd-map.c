@@ -137,7 +137,7 @@ int cmd_map(int argc, char **argv) {
         }
         if (raw && json)
                 return cli_usage_error("map", "--raw and --json exclude each other");
-        r = cli_one_operand("map", argc, argv, "missing FILE", &path);
+        r = cli_one_operand("map", argc, argv, "FILE", &path);
         if (r != 0)
                 return r;
         mode = raw ? OUTPUT_RAW : json ? OUTPUT_JSON : OUTPUT_HEXDUMP;

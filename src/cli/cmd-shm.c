@@ -102,7 +102,7 @@ static int shm_create(int argc, char **argv) {
                         return cli_other_option("shm create", c, argv, help);
                 }
         }
-        r = cli_one_operand("shm create", argc, argv, "missing NAME", &req.name);
+        r = cli_one_operand("shm create", argc, argv, "NAME", &req.name);
         if (r != 0)
                 return r;
         if (!have_size)
