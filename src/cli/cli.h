@@ -78,9 +78,10 @@ int cli_parse_size(const char *cmd, const char *what, const char *text, uint64_t
 
 /*
  * The one operand a command takes after its options, argv[optind], in *@ret; 0, or EXIT_USAGE
- * after saying "<missing>" ("missing FILE") or "too many arguments".
+ * after saying "missing <operand>" (@operand "FILE") or "too many arguments", as
+ * cli_parse_simple() does.
  */
-int cli_one_operand(const char *cmd, int argc, char **argv, const char *missing, const char **ret);
+int cli_one_operand(const char *cmd, int argc, char **argv, const char *operand, const char **ret);
 
 /*
  * Report what getopt_long() returned for a bad option (@c is '?' or ':'), with the offending

@@ -515,7 +515,7 @@ static int parse_options(int argc, char **argv, audit_filter *flt, bool *json, b
                         return cli_option_error("audit", c, argv);
                 }
         }
-        return cli_one_operand("audit", argc, argv, "missing FILE ('-' for standard input)", path);
+        return cli_one_operand("audit", argc, argv, "FILE ('-' for standard input)", path);
 }
 
 /*

@@ -131,23 +131,15 @@ static int parse_opts(const char *cmd, mc_channel_role role, int argc, char **ar
         return 0;
 }
 
-/*
- * Open the end @o->role of the channel @o names, through memcapd or by name, with a new context
- * in *@ret_ctx (the caller frees it, also on failure).
- */
-static int open_end(const opts *o, mc_ctx **ret_ctx, mc_channel *ret, mc_error *err) {
+/* Open the end @o->role of the channel @o names in @ctx, through memcapd or by name. */
+static int open_end(const opts *o, mc_ctx *ctx, mc_channel *ret, mc_error *err) {
         mc_channel_fds fds = MC_CHANNEL_FDS_INIT;
         _cleanup_free_ char *path = NULL, *args = NULL, *reply_text = NULL;
         json_t *reply, *data;
         mc_daemon *d = NULL;
-        mc_ctx *ctx;
         json_int_t nfds;
         int fd = -1, r;
 
-        r = cli_ctx_new(ret_ctx, err);
-        if (r < 0)
-                return r;
-        ctx = *ret_ctx;
         if (o->shm)
                 return mc_channel_open(ctx, o->name, o->role, ret, err);
         if (!o->socket && mc_daemon_default_socket(&path) < 0)
@@ -253,7 +245,9 @@ static int run_end(const char *cmd, mc_channel_role role, end_work_fn work, int 
         r = parse_opts(cmd, role, argc, argv, &o);
         if (r != 0)
                 return r == CLI_HELP_SHOWN ? 0 : r;
-        r = open_end(&o, &ctx, &ch, &err);
+        r = cli_ctx_new(&ctx, &err);
+        if (r >= 0)
+                r = open_end(&o, ctx, &ch, &err);
         if (r >= 0)
                 r = work(&o, &ch, &err);
         if (ch.impl)

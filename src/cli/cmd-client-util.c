@@ -252,7 +252,7 @@ int client_parse_id_operand(client_state *st, const char *cmd, int argc, char **
         const char *id;
         int r;
 
-        r = cli_one_operand(cmd, argc, argv, "missing ID", &id);
+        r = cli_one_operand(cmd, argc, argv, "ID", &id);
         if (r != 0)
                 return r;
         return client_parse_id(st, cmd, id, ret);

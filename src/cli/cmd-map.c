@@ -112,14 +112,9 @@ int cmd_map(int argc, char **argv) {
                                 return r;
                         break;
                 case 'l':
-                        r = cli_parse_size("map", "length", optarg, UINT64_MAX, &v);
+                        r = cli_parse_size("map", "length", optarg, SIZE_MAX, &v);
                         if (r != 0)
                                 return r;
-#if SIZE_MAX < UINT64_MAX
-                        if (v > SIZE_MAX)
-                                return cli_usage_error("map", "length is too large for this "
-                                                              "platform");
-#endif
                         opts.length = (size_t) v;
                         break;
                 case ARG_RAW:
@@ -137,7 +132,7 @@ int cmd_map(int argc, char **argv) {
         }
         if (raw && json)
                 return cli_usage_error("map", "--raw and --json exclude each other");
-        r = cli_one_operand("map", argc, argv, "missing FILE", &path);
+        r = cli_one_operand("map", argc, argv, "FILE", &path);
         if (r != 0)
                 return r;
         mode = raw ? OUTPUT_RAW : json ? OUTPUT_JSON : OUTPUT_HEXDUMP;

@@ -82,14 +82,9 @@ static int shm_create(int argc, char **argv) {
         while ((c = getopt_long(argc, argv, ":hs:m:", options, NULL)) >= 0) {
                 switch (c) {
                 case 's':
-                        r = args_parse_size(optarg, &size);
-                        if (r < 0)
-                                return cli_value_error("shm create", r, "size", optarg,
-                                                       "e.g. 4096 or 4KiB");
-#if SIZE_MAX < UINT64_MAX
-                        if (size > SIZE_MAX)
-                                return cli_usage_error("shm create", "size is too large");
-#endif
+                        r = cli_parse_size("shm create", "size", optarg, SIZE_MAX, &size);
+                        if (r != 0)
+                                return r;
                         have_size = true;
                         break;
                 case 'm':
@@ -102,7 +97,7 @@ static int shm_create(int argc, char **argv) {
                         return cli_other_option("shm create", c, argv, help);
                 }
         }
-        r = cli_one_operand("shm create", argc, argv, "missing NAME", &req.name);
+        r = cli_one_operand("shm create", argc, argv, "NAME", &req.name);
         if (r != 0)
                 return r;
         if (!have_size)

@@ -81,6 +81,15 @@ int cli_run_subcommand(const char *cmd, const cli_subcommand *subs, size_t n_sub
         return cli_usage_error(cmd, "unknown command '%s'", safe ? safe : "?");
 }
 
+/* That exactly @n operands follow the options, @operand naming them in "missing <operand>". */
+static int check_operands(const char *cmd, int argc, int n, const char *operand) {
+        if (argc - optind < n)
+                return cli_usage_error(cmd, "missing %s", operand);
+        if (argc - optind > n)
+                return cli_usage_error(cmd, "too many arguments");
+        return 0;
+}
+
 int cli_parse_simple(const char *cmd, int argc, char **argv, void (*help)(void), bool *json,
                      int n_operands, const char *operand) {
         enum { ARG_JSON = 0x100 };
@@ -102,11 +111,7 @@ int cli_parse_simple(const char *cmd, int argc, char **argv, void (*help)(void),
                         return cli_option_error(cmd, c, argv);
                 }
         }
-        if (argc - optind < n_operands)
-                return cli_usage_error(cmd, "missing %s", operand);
-        if (argc - optind > n_operands)
-                return cli_usage_error(cmd, "too many arguments");
-        return 0;
+        return check_operands(cmd, argc, n_operands, operand);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -160,11 +165,11 @@ int cli_parse_size(const char *cmd, const char *what, const char *text, uint64_t
         return 0;
 }
 
-int cli_one_operand(const char *cmd, int argc, char **argv, const char *missing, const char **ret) {
-        if (optind >= argc)
-                return cli_usage_error(cmd, "%s", missing);
-        if (argc - optind > 1)
-                return cli_usage_error(cmd, "too many arguments");
+int cli_one_operand(const char *cmd, int argc, char **argv, const char *operand, const char **ret) {
+        int r = check_operands(cmd, argc, 1, operand);
+
+        if (r != 0)
+                return r;
         *ret = argv[optind];
         return 0;
 }

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "macro.h"
 #include "server-int.h"
+#include "strv.h"
 
 /* ---- the sink ------------------------------------------------------------------------------ */
 
@@ -58,9 +59,10 @@ static void journal_send(mcd_server *s, const mc_audit_record *rec, const struct
         struct iovec jv[13];
         _cleanup_free_ char *record = NULL;
         json_t *j, *ev;
-        const char *outcome, *kind, *call;
+        const char *kind, *call;
         audit_class cls = class_of_record(rec);
         size_t len = 0, m = 0;
+        ssize_t found;
         int r;
 
         /* The record as written to the file, client identity included, without its newline. */
@@ -84,10 +86,10 @@ static void journal_send(mcd_server *s, const mc_audit_record *rec, const struct
          */
         j = json_loads(record + sizeof("MEMCAP_RECORD=") - 1, 0, NULL);
         ev = json_object_get(j, "event");
-        outcome = json_string_value(json_object_get(j, "outcome"));
-        for (size_t i = 0; outcome && i < ELEMENTSOF(outcomes); i++)
-                if (streq(outcome, outcomes[i]))
-                        cls = (audit_class) i;
+        found = strv_index(outcomes, ELEMENTSOF(outcomes),
+                           json_string_value(json_object_get(j, "outcome")));
+        if (found >= 0)
+                cls = (audit_class) found;
         kind = rec->kind != MC_OK ? mc_error_kind_name(rec->kind)
                                   : json_string_value(json_object_get(ev, "kind"));
         call = json_string_value(json_object_get(ev, "call"));
@@ -432,10 +434,7 @@ void mcd_audit_refused(mcd_server *s, account *a, pid_t pid, uid_t uid, const ch
 static bool reason_is_error(const char *reason) {
         static const char *const orderly[] = {"closed", "shutdown", "process_exited"};
 
-        for (size_t i = 0; i < ELEMENTSOF(orderly); i++)
-                if (streq(reason, orderly[i]))
-                        return false;
-        return true;
+        return strv_index(orderly, ELEMENTSOF(orderly), reason) < 0;
 }
 
 void mcd_audit_disconnect(mcd_server *s, conn *c) {

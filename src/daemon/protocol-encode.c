@@ -317,9 +317,8 @@ static char *put_stats(char *o, const mcd_stats *s) {
         o = put_lit_i64(o, ",\"owner_pid\":", s->owner_pid);
         /* What memcap adds to the original's reply comes after its fields, only when it says
          * something, so a mapping that uses none of it is described exactly as before. */
-        if (s->locked > 0) {
+        if (s->locked > 0)
                 o = put_lit_u64(o, ",\"locked\":", s->locked);
-        }
         if (s->faulted)
                 o = put_lit(o, ",\"faulted\":true");
         if (s->n_ranges > 0) {
@@ -435,9 +434,8 @@ int mcd_reply_error(mcd_buf *b, const mc_error *e, const char *call) {
         }
         o = json_escape(o, e->message, msg_len, /* flags= */ 0);
         *o++ = '"';
-        if (e->sys_errno != 0) {
+        if (e->sys_errno != 0)
                 o = put_lit_i64(o, ",\"errno\":", e->sys_errno);
-        }
         o = put_lit(o, "}\n");
         return finish(b, o);
 }
