@@ -4,8 +4,9 @@
 /*
  * System calls that fail, to force the library's error paths: point a member of mc_sys at one
  * (mc_test_fini() puts the seam back) and set failing_errno to the errno it fails with. Each
- * ignores its arguments, sets errno to failing_errno and returns -1, as the call it stands for
- * would; one copy here instead of one per suite.
+ * ignores its arguments, sets errno to failing_errno and returns what the call it stands for
+ * returns on failure (-1; MAP_FAILED for the mmap family, NULL for realpath); one copy here
+ * instead of one per suite.
  */
 
 #include <signal.h>

@@ -73,11 +73,14 @@ pid_t fake_daemon_start(const char *path, const char *const *replies, const unsi
         pid = fork();
         cr_assert(ge(int, pid, 0));
         if (pid == 0) {
-                int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
                 char buf[65536];
                 size_t have = 0;
+                int c;
 
+                /* Before accept(): a test that fails before its client connects leaves no
+                 * child blocked for good. */
                 alarm(20);
+                c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (c < 0)
                         _exit(1);
                 for (size_t i = 0; replies[i]; i++) {

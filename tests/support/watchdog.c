@@ -19,6 +19,7 @@
  * for the test, and it is not inherited by fork() children.
  */
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -42,27 +43,38 @@ extern struct criterion_suite *__stop_cr_sts[] __attribute__((weak));
  * is over, and a quick test can be over before this thread (polling every 2 ms) has read it:
  * a plain read then faults, and the runner reports the finished test as "crashed during its
  * setup or teardown" (a build without ASan, a fifth of the channel suite's runs). So the thread
- * reads it through process_vm_readv(), which fails instead of faulting; a failed read means the
- * test is over and there is nothing left to watch.
+ * reads it through process_vm_readv(), which fails instead of faulting; a read that fails with
+ * EFAULT means the test is over and there is nothing left to watch. Any other failure sets errno.
  */
 static size_t safe_read(void *dst, const void *src, size_t n) {
         struct iovec local = {dst, n}, remote = {(void *) src, n};
         ssize_t k = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 
+        if (k >= 0 && (size_t) k < n)
+                errno = EFAULT; /* it met the end of the mapping */
         return k > 0 ? (size_t) k : 0;
 }
 
-/* A NUL-terminated copy of the string at @src into @buf; false when it is gone. */
+/*
+ * A NUL-terminated copy of the string at @src into @buf; false when it is gone (errno EFAULT),
+ * longer than @buf holds (ENAMETOOLONG) or cannot be read (the errno of the read).
+ */
 static bool safe_string(char *buf, size_t size, const char *src) {
         size_t k;
 
-        if (!src)
+        if (!src) {
+                errno = EFAULT;
                 return false;
+        }
         /* A read that meets the end of the mapping returns what came before it: the string
          * is whole only when its NUL is among those bytes. */
         k = safe_read(buf, src, size - 1);
         buf[k] = 0;
-        return memchr(buf, 0, k) != NULL;
+        if (memchr(buf, 0, k))
+                return true;
+        if (k == size - 1)
+                errno = ENAMETOOLONG;
+        return false;
 }
 
 static void *mc_test_watchdog(void *arg) {
@@ -82,8 +94,15 @@ static void *mc_test_watchdog(void *arg) {
         s = *(const struct criterion_suite *const volatile *) &criterion_current_suite;
         if (safe_read(&tc, t, sizeof(tc)) != sizeof(tc) ||
             !safe_string(name, sizeof(name), tc.name) ||
-            !safe_string(category, sizeof(category), tc.category))
-                return NULL; /* the test is over already */
+            !safe_string(category, sizeof(category), tc.category)) {
+                /* EFAULT: the test is over already. Anything else (a seccomp filter without
+                 * process_vm_readv(), a name too long) leaves the test without its bound,
+                 * which must not go unsaid. */
+                if (errno != EFAULT)
+                        fprintf(stderr, "test watchdog: cannot read the running test (%m); it "
+                                        "runs without a bound\n");
+                return NULL;
+        }
         if (s && safe_read(&sc, s, sizeof(sc)) == sizeof(sc))
                 (void) safe_string(suite, sizeof(suite), sc.name);
         /*

@@ -49,11 +49,7 @@ void assert_default(const mc_policy *p);
 
 uint64_t size_of(const char *s);
 
-int open_eacces(const char *path, int flags, mode_t mode);
-
 int open_recording(const char *path, int flags, mode_t mode);
-
-int fstat_eio(int fd, struct stat *st);
 
 void assert_round_trip(const mc_policy *p);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The shm suite's fixture (its TestSuite and .fini, which unlinks every name a test made) and the
- * helpers its files share (shm-suite.h).
+ * The shm suite's fixture (its TestSuite; .init makes each test's context, .fini frees it and
+ * unlinks every name the test made) and the helpers its files share (shm-suite.h).
  */
 
 #include "shm-suite.h"

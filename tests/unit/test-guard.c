@@ -10,11 +10,11 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 
 #include "common.h"
 #include "failing.h"
 #include "mapping.h"
+#include "proc.h"
 
 static mc_ctx *ctx;
 static char path[128];
@@ -158,18 +158,13 @@ Test(guard, a_child_does_not_read_a_mapping_it_did_not_inherit) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m;
         char buf[8];
-        int status;
-        pid_t pid;
 
         anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_madvise(ctx, &m, 0, MC_LENGTH_ALL, MC_ADVICE_DONTFORK, &err), 0), "%s",
                   err.message);
         cr_assert(eq(int, mc_map_read(ctx, &m, 0, buf, 8, &err), 0), "%s", err.message);
-        pid = fork_reader(&m);
-        cr_assert(gt(int, pid, 0));
-        cr_assert(eq(int, waitpid(pid, &status, 0), pid));
-        cr_assert(eq(int, status, 0), "the child read a DONTFORK mapping it does not have (%#x)",
-                  status);
+        cr_assert(eq(int, child_status(fork_reader(&m)), 0),
+                  "the child read a DONTFORK mapping it does not have");
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0), "%s", err.message);
 }
 

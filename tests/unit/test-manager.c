@@ -16,6 +16,7 @@
 #include <sys/vfs.h>
 
 #include "common.h"
+#include "failing.h"
 #include "proc.h"
 
 static mc_ctx *ctx;
@@ -1155,11 +1156,6 @@ static int fail_mprotect(void *a, size_t l, int p) {
         }
         return mprotect(a, l, p);
 }
-static int fail_mlock2(const void *a, size_t l, unsigned f) {
-        (void) a, (void) l, (void) f;
-        errno = fail_errno;
-        return -1;
-}
 
 static void inject(int e, int at) {
         fail_errno = e;
@@ -1286,8 +1282,8 @@ Test(manager, failed_range_calls_change_no_page_state_and_no_usage) {
                 "%s", err.message);
         free(st.ranges);
         MC_SKIP_UNDER_VALGRIND("mlock2 is not implemented");
-        mc_sys.mlock2 = fail_mlock2;
-        inject(EAGAIN, 0);
+        mc_sys.mlock2 = failing_mlock2;
+        failing_errno = EAGAIN;
         cr_assert(eq(int, mc_manager_mlock(mgr, &me, id, 0, page, &err), -EAGAIN));
         cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
         mc__sys_reset();

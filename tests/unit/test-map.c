@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "audit.h"
+#include "failing.h"
 #include "mapping.h"
 #include "seam.h"
 
@@ -289,12 +290,6 @@ Test(map, mprotect_range_protects_only_its_pages) {
         cr_assert(eq(int, mc_munmap(ctx, &m, &err), 0));
 }
 
-static int fail_mprotect(void *a, size_t l, int p) {
-        (void) a, (void) l, (void) p;
-        errno = ENOMEM;
-        return -1;
-}
-
 Test(map, mprotect_range_checks_its_range_and_the_policy) {
         mc_error err = MC_ERROR_INIT;
         mc_mapping m;
@@ -311,7 +306,8 @@ Test(map, mprotect_range_checks_its_range_and_the_policy) {
         cr_assert(eq(int, n_mprotect, 0), "refused before the system call");
         cr_assert(eq(u32, m.prot, MC_PROT_READ_WRITE));
         /* The kernel refusing leaves every page as it was. */
-        mc_sys.mprotect = fail_mprotect;
+        mc_sys.mprotect = failing_mprotect;
+        failing_errno = ENOMEM;
         cr_assert(eq(int, mc_mprotect_range(ctx, &m, page, page, MC_PROT_READ, &err), -ENOMEM));
         cr_assert(eq(int, err.kind, MC_ERR_OUT_OF_MEMORY));
         cr_assert(eq(u32, m.prot, MC_PROT_READ_WRITE));

@@ -188,8 +188,8 @@ Test(numa, move_counts_the_pages_that_arrived) {
         mc_mapping m;
 
         fake_topology();
-        anon_map_ok(ctx, 600 * page, MC_PROT_READ_WRITE,
-                    &m); /* more than one batch of move_pages */
+        /* More than one batch of move_pages. */
+        anon_map_ok(ctx, 600 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_numa_move(ctx, &m, 0, MC_LENGTH_ALL, 2, &moved, &err), 0), "%s",
                   err.message);
         cr_assert(eq(int, move_flags, MPOL_MF_MOVE));

@@ -4,6 +4,7 @@
  * printing it back.
  */
 
+#include "failing.h"
 #include "policy-suite.h"
 
 /* ---- loading --------------------------------------------------------------------------------- */
@@ -438,29 +439,15 @@ Test(policy, load_directory_is_invalid) {
         cr_assert(eq(str, err.message, "policy '/tmp' is not a regular file"));
 }
 
-int open_eacces(const char *path, int flags, mode_t mode) {
-        (void) path;
-        (void) flags;
-        (void) mode;
-        errno = EACCES;
-        return -1;
-}
-
 int open_flags_seen = -1;
 int open_recording(const char *path, int flags, mode_t mode) {
         open_flags_seen = flags;
         return open(path, flags, mode);
 }
 
-int fstat_eio(int fd, struct stat *st) {
-        (void) fd;
-        (void) st;
-        errno = EIO;
-        return -1;
-}
-
 Test(policy, load_file_permission_denied) {
-        mc_sys.open = open_eacces;
+        mc_sys.open = failing_open;
+        failing_errno = EACCES;
         load_file_fails("/etc/memcap/policy.json", EACCES, MC_ERR_PERMISSION_DENIED,
                         "open policy '/etc/memcap/policy.json': Permission denied");
 }
@@ -471,7 +458,8 @@ Test(policy, load_file_stat_failure_is_io) {
         char path[128];
 
         write_policy(path, sizeof(path), "stat", "{}", 2);
-        mc_sys.fstat = fstat_eio;
+        mc_sys.fstat = failing_fstat;
+        failing_errno = EIO;
         cr_assert(eq(int, mc_policy_load_file(path, &p, &err), -EIO));
         cr_assert(eq(int, err.kind, MC_ERR_IO));
         cr_assert(strstr(err.message, "stat policy") != NULL, "%s", err.message);

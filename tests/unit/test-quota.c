@@ -18,6 +18,7 @@
 #include <sys/vfs.h>
 
 #include "common.h"
+#include "mapping.h"
 #include "seam.h"
 
 #define GiB (UINT64_C(1) << 30)
@@ -122,13 +123,6 @@ static int map_path(unsigned prot, bool private_copy, mc_mapping *m, mc_error *e
         return mc_map_file(ctx, path, prot, &o, m, err);
 }
 
-/* map_anon(), which must succeed. */
-static void map_anon_ok(size_t len, unsigned prot, const char *custom, mc_mapping *m) {
-        mc_error err = MC_ERROR_INIT;
-
-        cr_assert(eq(int, map_anon(len, prot, custom, m, &err), 0), "%s", err.message);
-}
-
 /* map_path(), which must succeed. */
 static void map_path_ok(unsigned prot, bool private_copy, mc_mapping *m) {
         mc_error err = MC_ERROR_INIT;
@@ -205,7 +199,7 @@ Test(quota, runaway_anonymous_memory_is_still_refused) {
         assert_quota_denial(map_path(MC_PROT_READ_WRITE, true, &m, &err), &err);
 
         /* Reserving address space is free; making it writable is not. */
-        map_anon_ok(5 * GiB, MC_PROT_NONE, NULL, &m);
+        anon_map_ok(ctx, 5 * GiB, MC_PROT_NONE, &m);
         cr_assert(eq(u64, usage().charged_bytes, 0));
         assert_quota_denial(mc_mprotect(ctx, &m, MC_PROT_READ_WRITE, &err), &err);
         unmap_ok(&m);
@@ -246,7 +240,7 @@ Test(quota, remap_moves_the_charge_with_the_size) {
 
         small_file(4);
         set_limit(6 * page);
-        map_anon_ok(page, MC_PROT_READ_WRITE, NULL, &anon);
+        anon_map_ok(ctx, page, MC_PROT_READ_WRITE, &anon);
         map_path_ok(MC_PROT_READ, false, &file);
         cr_assert(eq(int, mc_remap(ctx, &file, page, 0, &err), 0), "%s", err.message);
         cr_assert(eq(int, mc_remap(ctx, &file, 16 * page, MC_REMAP_MAYMOVE, &err), 0), "%s",
@@ -292,7 +286,7 @@ Test(quota, locked_page_cache_counts_while_locked) {
 
         /* A private writable mapping counts whole already; locking it adds nothing. */
         set_limit(4 * page);
-        map_anon_ok(4 * page, MC_PROT_READ_WRITE, NULL, &m);
+        anon_map_ok(ctx, 4 * page, MC_PROT_READ_WRITE, &m);
         cr_assert(eq(int, mc_mlock(ctx, &m, 0, MC_LENGTH_ALL, 0, &err), 0), "%s", err.message);
         cr_assert(eq(u64, usage().charged_bytes, 4 * page));
         unmap_ok(&m);
